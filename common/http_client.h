@@ -1,0 +1,43 @@
+// Outbound HTTP (libcurl) for the server's calls to identity providers and for the CLI.
+//
+// Every call has a total timeout and a response size cap; redirects are not followed.
+// Thread-safe: each call uses its own curl easy handle.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace cl {
+
+struct HttpClientRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. {"Content-Type", "..."}
+  std::string body;
+  long timeout_ms = 10'000;
+  size_t max_response_bytes = 1 << 20;
+  // Extra CA file to trust (PEM), and whether to skip TLS verification (CLI --insecure only).
+  std::string ca_file;
+  bool insecure_skip_verify = false;
+};
+
+struct HttpClientResponse {
+  int status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string Header(std::string_view name) const;
+};
+
+// Fails with Unavailable when the peer cannot be reached or times out, and with
+// PayloadTooLarge when the response exceeds the cap. A non-2xx status is NOT an error.
+Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req);
+
+// application/x-www-form-urlencoded encoding of one component.
+std::string UrlEncode(std::string_view s);
+std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
+
+}  // namespace cl

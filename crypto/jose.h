@@ -1,0 +1,103 @@
+// JOSE on OpenSSL 3 EVP: JWK/JWKS parsing and JWS (compact) verification for ID tokens.
+//
+// Model: google/jwt_verify_lib. Keys are parsed into EVP_PKEY once and kept. Algorithms are
+// allow-listed (RS256, ES256) and must match the key's type (and the JWK's `alg` when given);
+// the token's `alg` alone never selects the verification method. `none` and HS* are refused.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace cl::crypto {
+
+// One precise reason per failure, with a stable string (JoseErrorString) used as Error reason.
+enum class JoseError {
+  kJwtMalformed,         // not three base64url parts, bad JSON, ...
+  kJwtHeaderBadAlg,      // alg missing, "none", HS*, or not allow-listed
+  kJwtUnknownKid,        // no key with that kid (or no kid and several candidate keys)
+  kJwtKeyAlgMismatch,    // alg does not fit the key type / the key's declared alg
+  kJwtBadSignature,
+  kJwtExpired,
+  kJwtNotYetValid,       // nbf in the future (beyond leeway)
+  kJwtIssuedInFuture,    // iat in the future (beyond leeway)
+  kJwtTooOld,            // iat older than the maximum age
+  kJwtBadIssuer,
+  kJwtBadAudience,
+  kJwtMissingClaim,      // a required claim (exp, iat, sub, iss, aud) is absent or mistyped
+  kJwksMalformed,
+  kJwkUnsupported,       // key type/curve we do not support (skipped in a JWKS)
+};
+std::string_view JoseErrorString(JoseError e);  // e.g. "jwt_expired"
+
+// A parsed public key, immutable and thread-safe.
+class Jwk {
+ public:
+  ~Jwk();
+  Jwk(const Jwk&) = delete;
+  Jwk& operator=(const Jwk&) = delete;
+
+  // Parses one JWK (RSA with n/e, or EC P-256 with x/y). Reason: JoseErrorString(...).
+  static Result<std::shared_ptr<const Jwk>> Parse(const boost::json::value& jwk);
+
+  const std::string& kid() const { return kid_; }
+  const std::string& kty() const { return kty_; }  // "RSA" or "EC"
+  const std::string& alg() const { return alg_; }  // may be empty
+  // True when the JWS `alg` may be verified with this key.
+  bool Accepts(std::string_view alg) const;
+  // Verifies `signature` (JWS encoding: raw r||s for ES256) over `signing_input`.
+  bool Verify(std::string_view alg, std::string_view signing_input,
+              std::string_view signature) const;
+
+ private:
+  Jwk() = default;
+  std::string kid_, kty_, alg_;
+  struct evp_pkey_st* pkey_ = nullptr;
+};
+
+struct Jwks {
+  std::vector<std::shared_ptr<const Jwk>> keys;
+  // Parses a JWKS document; unsupported keys are skipped; fails only on malformed documents.
+  static Result<Jwks> Parse(std::string_view json);
+  const Jwk* FindByKid(std::string_view kid) const;
+};
+
+// A decoded, signature-checked JWT.
+struct Jwt {
+  std::string alg, kid;
+  boost::json::object header;
+  boost::json::object claims;
+  std::string iss, sub, jti;
+  std::vector<std::string> aud;
+  int64_t exp = 0, iat = 0;
+  std::optional<int64_t> nbf;
+  // Claim as a string if it is a string (or a number, printed), else empty.
+  std::string StringClaim(std::string_view name) const;
+};
+
+// Splits and decodes without verifying (for routing by `iss`/`kid`). Fails on malformed input.
+Result<Jwt> DecodeJwtUnverified(std::string_view token);
+
+struct JwtCheck {
+  std::string issuer;                  // exact match required
+  std::vector<std::string> audiences;  // one of them must be in `aud`
+  UnixMillis now = 0;
+  int64_t leeway_seconds = 60;         // capped at 60
+  std::optional<int64_t> max_age_seconds;  // iat must be newer than now - max_age
+  std::vector<std::string> allowed_algs = {"RS256", "ES256"};
+};
+
+// Decodes, picks the key by kid, checks alg against the allow-list and the key, verifies the
+// signature and then the registered claims. Errors are Unauthenticated with reason
+// JoseErrorString(...) and a message naming what failed (never the token).
+Result<Jwt> VerifyJwt(std::string_view token, const Jwks& jwks, const JwtCheck& check);
+
+}  // namespace cl::crypto

@@ -1,0 +1,84 @@
+// HTTP request/response values and the router, free of Boost.Beast so that api/ and tests stay
+// light. The Beast server (server.h/.cc) converts to and from these.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cl::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target, e.g. "/v1/x?y=1"
+  std::string path;    // percent-decoded path without the query
+  std::string query;   // raw query string without '?'
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string remote_addr;  // client IP address as text
+  std::string request_id;   // generated per request, echoed as X-Request-Id
+  bool secure = false;      // served over TLS
+  // Filled by the router from "{name}" segments of the matched pattern.
+  std::map<std::string, std::string, std::less<>> path_params;
+
+  // First header with that (case-insensitive) name, or empty.
+  std::string_view Header(std::string_view name) const;
+  // Percent-decoded query parameter; nullopt when absent.
+  std::optional<std::string> QueryParam(std::string_view name) const;
+  std::string PathParam(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  void SetHeader(std::string name, std::string value);
+  static Response Json(int status, std::string body);
+  static Response Text(int status, std::string body, std::string content_type = "text/plain");
+  static Response Redirect(std::string location, int status = 302);
+  static Response NoContent();
+};
+
+using Handler = std::function<Response(Request&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;  // e.g. "/v1/organizations/{org}/projects"; literal segments + {params}
+  Handler handler;
+  // Blocking handlers (database, outbound HTTP) run on the worker pool; non-blocking ones
+  // (health, metrics, cache-only work) run on the connection's I/O thread.
+  bool blocking = true;
+};
+
+// Matches (method, path) to a route. Add everything before the server starts; Match is then
+// thread-safe. Precedence: literal segments beat parameters.
+class Router {
+ public:
+  void Add(std::string method, std::string pattern, Handler handler, bool blocking = true);
+
+  struct MatchResult {
+    const Route* route = nullptr;  // nullptr: no route for this path
+    bool method_not_allowed = false;  // a route has this path, but not this method
+    std::map<std::string, std::string, std::less<>> params;
+  };
+  MatchResult Match(std::string_view method, std::string_view path) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+  // Called for paths no route matches with GET/HEAD (e.g. static files); may be empty.
+  void SetFallback(Handler h) { fallback_ = std::move(h); }
+  const Handler& fallback() const { return fallback_; }
+
+ private:
+  std::vector<Route> routes_;
+  Handler fallback_;
+};
+
+std::string PercentDecode(std::string_view s);
+
+}  // namespace cl::http
