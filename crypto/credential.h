@@ -16,10 +16,10 @@
 namespace cl::crypto {
 
 enum class CredentialKind {
-  kApiToken,   // prefix "clapi"
-  kSession,    // prefix "clses"
-  kFederated,  // prefix "clfed": short-lived token exchanged for a CI ID token
-  kLoginCode,  // prefix "clcode": one-time code given to the CLI's loopback listener
+  kApiToken,      // prefix "clapi"
+  kSession,       // prefix "clses"
+  kFederated,     // prefix "clfed": short-lived token exchanged for a CI ID token
+  kLoginCode,     // prefix "clcode": one-time code given to the CLI's loopback listener
   kDeviceHandle,  // prefix "cldev": handle the CLI polls during the device flow
 };
 

@@ -18,7 +18,8 @@ std::string HexEncode(std::string_view bytes);  // lower-case
 // Constant-time equality for equal-length inputs (returns false on length mismatch).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
-// RFC 4648 section 5, no padding on output; decoding accepts no padding and rejects bad chars.
+// RFC 4648 section 5, no padding on output; decoding accepts no padding and rejects bad chars
+// and non-zero trailing bits (so each byte string has exactly one accepted encoding).
 std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64UrlDecode(std::string_view text);
 

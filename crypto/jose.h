@@ -5,6 +5,7 @@
 // the token's `alg` alone never selects the verification method. `none` and HS* are refused.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -12,31 +13,32 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/json/value.hpp>
-
 #include "common/clock.h"
 #include "common/result.h"
+
+// OpenSSL's EVP_PKEY, declared here so this header does not pull in OpenSSL.
+struct evp_pkey_st;
 
 namespace cl::crypto {
 
 // One precise reason per failure, with a stable string (JoseErrorString) used as Error reason.
 enum class JoseError {
-  kJwtMalformed,         // not three base64url parts, bad JSON, ...
-  kJwtHeaderBadAlg,      // alg missing, "none", HS*, or not allow-listed
-  kJwtUnknownKid,        // no key with that kid (or no kid and several candidate keys)
-  kJwtKeyAlgMismatch,    // alg does not fit the key type / the key's declared alg
+  kJwtMalformed,       // not three base64url parts, bad JSON, ...
+  kJwtHeaderBadAlg,    // alg missing, "none", HS*, or not allow-listed
+  kJwtUnknownKid,      // no key with that kid (or no kid and several candidate keys)
+  kJwtKeyAlgMismatch,  // alg does not fit the key type / the key's declared alg
   kJwtBadSignature,
   kJwtExpired,
-  kJwtNotYetValid,       // nbf in the future (beyond leeway)
-  kJwtIssuedInFuture,    // iat in the future (beyond leeway)
-  kJwtTooOld,            // iat older than the maximum age
+  kJwtNotYetValid,     // nbf in the future (beyond leeway)
+  kJwtIssuedInFuture,  // iat in the future (beyond leeway)
+  kJwtTooOld,          // iat older than the maximum age
   kJwtBadIssuer,
   kJwtBadAudience,
-  kJwtMissingClaim,      // a required claim (exp, iat, sub, iss, aud) is absent or mistyped
+  kJwtMissingClaim,  // a required claim (exp, iat, sub, iss, aud) is absent or mistyped
   kJwksMalformed,
-  kJwkUnsupported,       // key type/curve we do not support (skipped in a JWKS)
+  kJwkUnsupported,  // key type/curve we do not support (skipped in a JWKS)
 };
-std::string_view JoseErrorString(JoseError e);  // e.g. "jwt_expired"
+std::string_view JoseErrorString(JoseError e);  // e.g. "token_expired", "bad_signature"
 
 // A parsed public key, immutable and thread-safe.
 class Jwk {
@@ -60,7 +62,7 @@ class Jwk {
  private:
   Jwk() = default;
   std::string kid_, kty_, alg_;
-  struct evp_pkey_st* pkey_ = nullptr;
+  ::evp_pkey_st* pkey_ = nullptr;
 };
 
 struct Jwks {
@@ -90,7 +92,10 @@ struct JwtCheck {
   std::string issuer;                  // exact match required
   std::vector<std::string> audiences;  // one of them must be in `aud`
   UnixMillis now = 0;
-  int64_t leeway_seconds = 60;         // capped at 60
+  // Capped to [0, 60]. Boundaries: expired once now >= exp + leeway; not yet valid while
+  // now < nbf - leeway; issued in the future when iat > now + leeway; too old once
+  // now >= iat + max_age + leeway. Fractional NumericDates are rounded down.
+  int64_t leeway_seconds = 60;
   std::optional<int64_t> max_age_seconds;  // iat must be newer than now - max_age
   std::vector<std::string> allowed_algs = {"RS256", "ES256"};
 };

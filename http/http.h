@@ -62,10 +62,17 @@ class Router {
   void Add(std::string method, std::string pattern, Handler handler, bool blocking = true);
 
   struct MatchResult {
-    const Route* route = nullptr;  // nullptr: no route for this path
+    const Route* route = nullptr;     // nullptr: no route for this path
     bool method_not_allowed = false;  // a route has this path, but not this method
     std::map<std::string, std::string, std::less<>> params;
+    // When method_not_allowed: the methods routes accept for this path (for the Allow header).
+    std::vector<std::string> allowed_methods;
   };
+  //
+  // `path` is the RAW path of the request target (query removed, NOT yet percent-decoded): it is
+  // split on '/' first, then each segment is decoded, so "%2F" inside a parameter stays in that
+  // parameter. Matching is exact on segments: a trailing slash is a different path. HEAD falls
+  // back to GET routes when no HEAD route matches.
   MatchResult Match(std::string_view method, std::string_view path) const;
 
   const std::vector<Route>& routes() const { return routes_; }
@@ -76,9 +83,13 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  // Pattern segments of routes_[i]; "{name}" marks a parameter.
+  std::vector<std::vector<std::string>> segments_;
   Handler fallback_;
 };
 
+// Decodes %XX escapes; malformed escapes are kept as they are. '+' is NOT a space here (paths);
+// query parameters are decoded with '+' as space by Request::QueryParam.
 std::string PercentDecode(std::string_view s);
 
 }  // namespace cl::http

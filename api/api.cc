@@ -1,0 +1,461 @@
+#include "api/api.h"
+
+#include <charconv>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "api/errors.h"
+#include "common/json.h"
+#include "common/log.h"
+
+namespace cl::api {
+namespace {
+
+namespace json = boost::json;
+using http::Request;
+using http::Response;
+
+Response JsonOk(int status, const json::object& body) {
+  return Response::Json(status, SerializeJson(body));
+}
+
+json::value OptTime(const std::optional<UnixMillis>& t) {
+  if (!t) return nullptr;
+  return json::value(FormatRfc3339(*t));
+}
+
+json::object EncodeOrg(const store::Organization& o) {
+  json::object j;
+  j["id"] = o.id;
+  j["name"] = o.name;
+  j["created_at"] = FormatRfc3339(o.created_at);
+  if (o.api_token_max_days_inactive) {
+    j["api_token_max_days_inactive"] = *o.api_token_max_days_inactive;
+  } else {
+    j["api_token_max_days_inactive"] = nullptr;
+  }
+  return j;
+}
+
+json::object EncodeUser(const store::User& u) {
+  json::object j;
+  j["id"] = u.id;
+  j["email"] = u.email;
+  j["name"] = u.name;
+  return j;
+}
+
+json::object EncodeInvitation(const store::Invitation& i) {
+  json::object j;
+  j["id"] = i.id;
+  j["email"] = i.email;
+  j["role"] = i.role;
+  j["status"] = i.status;
+  j["created_at"] = FormatRfc3339(i.created_at);
+  return j;
+}
+
+json::object EncodeProject(const store::Project& p) {
+  json::object j;
+  j["id"] = p.id;
+  j["name"] = p.name;
+  j["created_at"] = FormatRfc3339(p.created_at);
+  return j;
+}
+
+json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
+  json::object j;
+  j["id"] = r.id;
+  j["workflow"] = r.workflow_name;
+  j["project"] = r.project_name;
+  j["state"] = r.state;
+  j["created_at"] = FormatRfc3339(r.created_at);
+  j["finished_at"] = OptTime(r.finished_at);
+  json::object by;
+  by["kind"] = r.actor_kind;
+  by["id"] = r.actor_id;
+  by["name"] = r.actor_name;
+  j["attested_by"] = std::move(by);
+  j["predicate_type"] = r.predicate_type;
+  j["statement_digest"] = r.statement_digest;
+  if (with_statement) {
+    if (r.statement.empty()) {
+      j["statement"] = nullptr;
+    } else if (auto v = ParseJson(r.statement)) {
+      j["statement"] = std::move(*v);
+    }
+  }
+  return j;
+}
+
+json::object EncodeSession(const domain::IssuedSession& s) {
+  json::object j;
+  j["session_token"] = s.token;
+  j["expires_at"] = FormatRfc3339(s.expires_at);
+  j["user"] = EncodeUser(s.user);
+  return j;
+}
+
+// Text page for the browser legs of the login (the person sees it).
+Response BrowserError(const Error& e) {
+  Response r = Response::Text(
+      HttpStatusFor(e), "Login failed: " + e.message() + " (" + e.reason() + ")\n");
+  r.SetHeader("Cache-Control", "no-store");
+  return r;
+}
+
+int ParseLimit(const Request& req, int dflt) {
+  auto v = req.QueryParam("limit");
+  if (!v) return dflt;
+  int n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size()) return -1;
+  return n;
+}
+
+class Api {
+ public:
+  explicit Api(const ApiDeps& d) : d_(d) {}
+
+  // Wraps a handler that needs a principal.
+  http::Handler Authed(std::function<Result<Response>(Request&, const domain::Principal&)> fn) {
+    return [this, fn = std::move(fn)](Request& req) -> Response {
+      auto principal = d_.authenticator->Authenticate(req.Header("authorization"));
+      if (!principal) {
+        if (d_.metrics && principal.error().IsUnauthenticated()) {
+          d_.metrics->IncAuthFailure(principal.error().reason());
+        }
+        return ErrorResponse(principal.error());
+      }
+      auto res = fn(req, *principal);
+      if (!res) return Finish(req, res.error());
+      return std::move(*res);
+    };
+  }
+
+  // A handler without authentication that returns Result<Response>.
+  http::Handler Plain(std::function<Result<Response>(Request&)> fn) {
+    return [this, fn = std::move(fn)](Request& req) -> Response {
+      auto res = fn(req);
+      if (!res) return Finish(req, res.error());
+      return std::move(*res);
+    };
+  }
+
+  Response Finish(const Request& req, const Error& e) {
+    if (e.code() == Error::Code::kInternal || e.code() == Error::Code::kUnavailable) {
+      Log(LogLevel::kError, "request failed",
+          {{"request_id", req.request_id}, {"error", e.ToString()}});
+    }
+    return ErrorResponse(e);
+  }
+
+  void Register(http::Router& r) {
+    // Operations.
+    r.Add("GET", "/healthz", [](Request&) { return Response::Json(200, R"({"status":"ok"})"); },
+          false);
+    r.Add("GET", "/readyz", [this](Request&) {
+      auto st = d_.db->Ping();
+      if (!st) return ErrorResponse(Error::Unavailable("database unreachable"));
+      return Response::Json(200, R"({"status":"ready"})");
+    });
+    r.Add("GET", "/metrics", [this](Request&) {
+      return Response::Text(200, d_.metrics ? d_.metrics->RenderPrometheus() : "",
+                            "text/plain; version=0.0.4");
+    }, false);
+
+    // Browser legs of the login.
+    r.Add("GET", "/auth/login", [this](Request& req) {
+      auto url = d_.login->StartBrowserLogin(req.QueryParam("redirect_uri").value_or(""),
+                                             req.QueryParam("state").value_or(""),
+                                             req.QueryParam("code_challenge").value_or(""),
+                                             req.QueryParam("code_challenge_method").value_or(""));
+      if (!url) return BrowserError(url.error());
+      Response resp = Response::Redirect(*url);
+      resp.SetHeader("Cache-Control", "no-store");
+      return resp;
+    });
+    r.Add("GET", "/auth/callback", [this](Request& req) {
+      if (auto err = req.QueryParam("error")) {
+        return BrowserError(Error::InvalidArgument(
+            "the identity provider refused the login: " + err->substr(0, 64), "access_denied"));
+      }
+      auto url = d_.login->CompleteCallback(req.QueryParam("code").value_or(""),
+                                            req.QueryParam("state").value_or(""));
+      if (!url) {
+        if (url.error().code() == Error::Code::kInternal) {
+          Log(LogLevel::kError, "login callback failed",
+              {{"request_id", req.request_id}, {"error", url.error().ToString()}});
+        }
+        return BrowserError(url.error());
+      }
+      Response resp = Response::Redirect(*url);
+      resp.SetHeader("Cache-Control", "no-store");
+      return resp;
+    });
+
+    // Login API.
+    r.Add("POST", "/v1/auth/token", Plain([this](Request& req) -> Result<Response> {
+      CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+      CL_ASSIGN_OR_RETURN(auto code, body.RequiredString("code"));
+      CL_ASSIGN_OR_RETURN(auto verifier, body.RequiredString("code_verifier"));
+      CL_RETURN_IF_ERROR(body.Finish());
+      CL_ASSIGN_OR_RETURN(auto session, d_.login->ExchangeCode(code, verifier));
+      return NoStore(JsonOk(200, EncodeSession(session)));
+    }));
+    r.Add("POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
+      CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+      CL_RETURN_IF_ERROR(body.Finish());
+      CL_ASSIGN_OR_RETURN(auto start, d_.login->StartDevice());
+      json::object j;
+      j["device_handle"] = start.device_handle;
+      j["user_code"] = start.user_code;
+      j["verification_uri"] = start.verification_uri;
+      j["verification_uri_complete"] = start.verification_uri_complete;
+      j["expires_in"] = start.expires_in;
+      j["interval"] = start.interval;
+      return NoStore(JsonOk(200, j));
+    }));
+    r.Add("POST", "/v1/auth/device/token", Plain([this](Request& req) -> Result<Response> {
+      CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+      CL_ASSIGN_OR_RETURN(auto handle, body.RequiredString("device_handle"));
+      CL_RETURN_IF_ERROR(body.Finish());
+      CL_ASSIGN_OR_RETURN(auto session, d_.login->PollDevice(handle));
+      return NoStore(JsonOk(200, EncodeSession(session)));
+    }));
+    r.Add("GET", "/v1/auth/whoami",
+          Authed([this](Request&, const domain::Principal& p) -> Result<Response> {
+            json::object principal;
+            principal["kind"] = domain::PrincipalKindName(p.kind);
+            principal["id"] = p.id;
+            principal["name"] = p.display_name;
+            if (p.kind == domain::Principal::Kind::kUser) {
+              CL_ASSIGN_OR_RETURN(auto user, d_.db->GetUser(p.id));
+              principal["email"] = user.email;
+              principal["name"] = user.name;
+            }
+            json::object j;
+            j["principal"] = std::move(principal);
+            if (!p.session_id.empty()) {
+              json::object s;
+              s["expires_at"] = FormatRfc3339(p.session_expires_at);
+              j["session"] = std::move(s);
+            }
+            return JsonOk(200, j);
+          }));
+    r.Add("POST", "/v1/auth/logout",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_RETURN_IF_ERROR(d_.login->Logout(p, req.Header("authorization")));
+            return Response::NoContent();
+          }));
+
+    // Organizations.
+    r.Add("POST", "/v1/organizations",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            CL_ASSIGN_OR_RETURN(auto name, body.RequiredString("name"));
+            CL_RETURN_IF_ERROR(body.Finish());
+            CL_ASSIGN_OR_RETURN(auto org, d_.orgs->Create(p, name));
+            json::object j;
+            j["organization"] = EncodeOrg(org);
+            return JsonOk(201, j);
+          }));
+    r.Add("GET", "/v1/organizations",
+          Authed([this](Request&, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto orgs, d_.orgs->ListMine(p));
+            json::array arr;
+            for (const auto& o : orgs) {
+              json::object e = EncodeOrg(o.org);
+              e["role"] = o.role;
+              arr.push_back(std::move(e));
+            }
+            json::object j;
+            j["organizations"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+    r.Add("GET", "/v1/organizations/{org}",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto o, d_.orgs->Describe(p, req.PathParam("org")));
+            json::object j;
+            j["organization"] = EncodeOrg(o.org);
+            j["role"] = o.role;
+            return JsonOk(200, j);
+          }));
+    r.Add("GET", "/v1/organizations/{org}/members",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto members, d_.orgs->ListMembers(p, req.PathParam("org")));
+            json::array arr;
+            for (const auto& m : members) {
+              json::object e;
+              e["user_id"] = m.user_id;
+              e["email"] = m.user_email;
+              e["name"] = m.user_name;
+              e["role"] = m.role;
+              e["created_at"] = FormatRfc3339(m.created_at);
+              arr.push_back(std::move(e));
+            }
+            json::object j;
+            j["members"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+    r.Add("POST", "/v1/organizations/{org}/invitations",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            CL_ASSIGN_OR_RETURN(auto email, body.RequiredString("receiver_email"));
+            CL_ASSIGN_OR_RETURN(auto role, body.RequiredString("role"));
+            CL_RETURN_IF_ERROR(body.Finish());
+            CL_ASSIGN_OR_RETURN(auto inv, d_.orgs->Invite(p, req.PathParam("org"), email, role));
+            json::object j;
+            j["invitation"] = EncodeInvitation(inv);
+            return JsonOk(201, j);
+          }));
+    r.Add("GET", "/v1/organizations/{org}/invitations",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto invs, d_.orgs->ListInvitations(p, req.PathParam("org")));
+            json::array arr;
+            for (const auto& i : invs) arr.push_back(EncodeInvitation(i));
+            json::object j;
+            j["invitations"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+    r.Add("GET", "/v1/organizations/{org}/audit-events",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            int limit = ParseLimit(req, 100);
+            if (limit < 1 || limit > 1000) {
+              return Fail(Error::InvalidArgument("limit must be an integer from 1 to 1000"));
+            }
+            CL_ASSIGN_OR_RETURN(auto events,
+                                d_.orgs->ListAuditEvents(p, req.PathParam("org"), limit));
+            json::array arr;
+            for (const auto& e : events) {
+              json::object o;
+              o["id"] = e.id;
+              o["actor_kind"] = e.actor_kind;
+              o["actor_id"] = e.actor_id;
+              o["actor_name"] = e.actor_name;
+              o["action"] = e.action;
+              o["target_kind"] = e.target_kind;
+              o["target_id"] = e.target_id;
+              o["message"] = e.message;
+              o["created_at"] = FormatRfc3339(e.created_at);
+              arr.push_back(std::move(o));
+            }
+            json::object j;
+            j["audit_events"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+
+    // Projects and workflows.
+    r.Add("POST", "/v1/organizations/{org}/projects",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            CL_ASSIGN_OR_RETURN(auto name, body.RequiredString("name"));
+            CL_RETURN_IF_ERROR(body.Finish());
+            CL_ASSIGN_OR_RETURN(auto project, d_.orgs->CreateProject(p, req.PathParam("org"), name));
+            json::object j;
+            j["project"] = EncodeProject(project);
+            return JsonOk(201, j);
+          }));
+    r.Add("GET", "/v1/organizations/{org}/projects",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto projects, d_.orgs->ListProjects(p, req.PathParam("org")));
+            json::array arr;
+            for (const auto& x : projects) arr.push_back(EncodeProject(x));
+            json::object j;
+            j["projects"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+    r.Add("GET", "/v1/organizations/{org}/workflows",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            std::string org = req.PathParam("org");
+            CL_ASSIGN_OR_RETURN(auto wfs, d_.attestations->ListWorkflows(p, org));
+            CL_ASSIGN_OR_RETURN(auto projects, d_.orgs->ListProjects(p, org));
+            json::array arr;
+            for (const auto& w : wfs) {
+              json::object o;
+              o["id"] = w.id;
+              o["name"] = w.name;
+              std::string project_name;
+              for (const auto& pr : projects) {
+                if (pr.id == w.project_id) project_name = pr.name;
+              }
+              o["project"] = project_name;
+              o["created_at"] = FormatRfc3339(w.created_at);
+              arr.push_back(std::move(o));
+            }
+            json::object j;
+            j["workflows"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+
+    // Attestations (workflow runs).
+    r.Add("POST", "/v1/organizations/{org}/workflow-runs",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            CL_ASSIGN_OR_RETURN(auto workflow, body.RequiredString("workflow"));
+            CL_ASSIGN_OR_RETURN(auto project, body.RequiredString("project"));
+            CL_RETURN_IF_ERROR(body.Finish());
+            CL_ASSIGN_OR_RETURN(auto run,
+                                d_.attestations->Init(p, req.PathParam("org"), workflow, project));
+            json::object j;
+            j["workflow_run"] = EncodeRun(run, false);
+            return JsonOk(201, j);
+          }));
+    r.Add("POST", "/v1/organizations/{org}/workflow-runs/{id}/attestation",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            CL_ASSIGN_OR_RETURN(auto statement, body.OptionalValue("statement"));
+            CL_RETURN_IF_ERROR(body.Finish());
+            if (!statement) {
+              return Fail(Error::InvalidArgument("field 'statement' is required", "missing_field"));
+            }
+            CL_ASSIGN_OR_RETURN(auto run, d_.attestations->Push(p, req.PathParam("org"),
+                                                                req.PathParam("id"), *statement));
+            json::object j;
+            j["workflow_run"] = EncodeRun(run, false);
+            return JsonOk(200, j);
+          }));
+    r.Add("GET", "/v1/organizations/{org}/workflow-runs",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            int limit = ParseLimit(req, 50);
+            if (limit < 1 || limit > 500) {
+              return Fail(Error::InvalidArgument("limit must be an integer from 1 to 500"));
+            }
+            CL_ASSIGN_OR_RETURN(auto runs, d_.attestations->ListRuns(p, req.PathParam("org"),
+                                                                     req.QueryParam("project"),
+                                                                     limit));
+            json::array arr;
+            for (const auto& x : runs) arr.push_back(EncodeRun(x, false));
+            json::object j;
+            j["workflow_runs"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+    r.Add("GET", "/v1/organizations/{org}/workflow-runs/{id}",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto run, d_.attestations->GetRun(p, req.PathParam("org"),
+                                                                  req.PathParam("id")));
+            json::object j;
+            j["workflow_run"] = EncodeRun(run, true);
+            return JsonOk(200, j);
+          }));
+  }
+
+ private:
+  static Response NoStore(Response r) {
+    r.SetHeader("Cache-Control", "no-store");
+    return r;
+  }
+
+  ApiDeps d_;
+};
+
+}  // namespace
+
+std::shared_ptr<void> RegisterRoutes(http::Router& router, const ApiDeps& deps) {
+  auto api = std::make_shared<Api>(deps);
+  api->Register(router);
+  return api;
+}
+
+}  // namespace cl::api

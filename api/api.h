@@ -1,0 +1,30 @@
+// The HTTP API: registers every route on a Router. Each handler decodes the request strictly,
+// authenticates, calls the domain (which authorizes), and encodes the result or the error.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "domain/attestations.h"
+#include "domain/authenticator.h"
+#include "domain/login.h"
+#include "domain/organizations.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "store/store.h"
+
+namespace cl::api {
+
+struct ApiDeps {
+  store::Database* db = nullptr;
+  domain::Authenticator* authenticator = nullptr;
+  domain::LoginService* login = nullptr;
+  domain::OrganizationService* orgs = nullptr;
+  domain::AttestationService* attestations = nullptr;
+  http::Metrics* metrics = nullptr;
+};
+
+// The returned object owns what the handlers refer to: keep it alive while the router serves.
+std::shared_ptr<void> RegisterRoutes(http::Router& router, const ApiDeps& deps);
+
+}  // namespace cl::api

@@ -1,0 +1,55 @@
+#include "api/errors.h"
+
+#include <boost/json/object.hpp>
+
+#include "common/json.h"
+
+namespace cl::api {
+
+int HttpStatusFor(const Error& e) {
+  switch (e.code()) {
+    case Error::Code::kInvalidArgument:
+      return 400;
+    case Error::Code::kUnauthenticated:
+      return 401;
+    case Error::Code::kPermissionDenied:
+      return 403;
+    case Error::Code::kNotFound:
+      return 404;
+    case Error::Code::kAlreadyExists:
+    case Error::Code::kFailedPrecondition:
+      return 409;
+    case Error::Code::kPayloadTooLarge:
+      return 413;
+    case Error::Code::kResourceExhausted:
+      return 429;
+    case Error::Code::kUnavailable:
+      return 503;
+    case Error::Code::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+http::Response ErrorResponse(const Error& e) {
+  boost::json::object inner;
+  inner["code"] = e.reason().empty() ? "error" : e.reason();
+  // Internal errors may carry driver text: keep it in the logs, not in the response.
+  inner["message"] = e.code() == Error::Code::kInternal ? "internal error" : e.message();
+  boost::json::object env;
+  env["error"] = std::move(inner);
+  http::Response r = http::Response::Json(HttpStatusFor(e), SerializeJson(env));
+  if (r.status == 401) {
+    // RFC 6750 section 3: no error attribute when no credential was sent at all.
+    if (e.reason() == "unauthenticated") {
+      r.SetHeader("WWW-Authenticate", "Bearer realm=\"chainloop\"");
+    } else {
+      r.SetHeader("WWW-Authenticate",
+                  "Bearer realm=\"chainloop\", error=\"invalid_token\", error_description=\"" +
+                      e.reason() + "\"");
+    }
+  }
+  return r;
+}
+
+}  // namespace cl::api

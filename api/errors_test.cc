@@ -1,0 +1,54 @@
+#include "api/errors.h"
+
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+
+namespace cl::api {
+namespace {
+
+TEST(ErrorResponse, MapsCodesToStatusAndEnvelope) {
+  struct Case {
+    Error error;
+    int status;
+  } cases[] = {
+      {Error::InvalidArgument("x"), 400},     {Error::Unauthenticated("x"), 401},
+      {Error::PermissionDenied("x"), 403},    {Error::NotFound("x"), 404},
+      {Error::AlreadyExists("x"), 409},       {Error::PayloadTooLarge("x"), 413},
+      {Error::ResourceExhausted("x"), 429},   {Error::Unavailable("x"), 503},
+      {Error::Internal("secret detail"), 500},
+  };
+  for (const auto& c : cases) {
+    auto r = ErrorResponse(c.error);
+    EXPECT_EQ(r.status, c.status);
+    auto v = ParseJson(r.body);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->at("error").at("code").as_string(), c.error.reason());
+  }
+  // Internal details stay in logs.
+  EXPECT_EQ(ErrorResponse(Error::Internal("secret detail")).body.find("secret"), std::string::npos);
+}
+
+TEST(ErrorResponse, WwwAuthenticateFollowsRfc6750) {
+  auto none = ErrorResponse(Error::Unauthenticated("no credential", "unauthenticated"));
+  bool found = false;
+  for (const auto& [k, v] : none.headers) {
+    if (k == "WWW-Authenticate") {
+      found = true;
+      EXPECT_EQ(v.find("error="), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(found);
+  auto expired = ErrorResponse(Error::Unauthenticated("expired", "session_expired"));
+  found = false;
+  for (const auto& [k, v] : expired.headers) {
+    if (k == "WWW-Authenticate") {
+      found = true;
+      EXPECT_NE(v.find("error=\"invalid_token\""), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace cl::api

@@ -1,0 +1,106 @@
+// `chainloop auth login|logout|status`.
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdlib>
+
+#include "cli/commands.h"
+#include "cli/login.h"
+#include "cli/output.h"
+
+namespace cl::cli {
+namespace {
+
+std::chrono::milliseconds LoginTimeout(const CliEnvironment& env) {
+  if (!env.login_timeout_seconds.empty()) {
+    char* end = nullptr;
+    long secs = std::strtol(env.login_timeout_seconds.c_str(), &end, 10);
+    if (end != nullptr && *end == '\0' && secs > 0) return std::chrono::seconds(secs);
+  }
+  return std::chrono::minutes(5);
+}
+
+}  // namespace
+
+Status AuthLogin(CliContext& ctx, const AuthLoginOptions& options) {
+  // Login needs no credential: the flows themselves authenticate the user.
+  ApiClient client = ctx.ClientWithToken("");
+  Result<LoginResult> result = Fail(Error::Internal("login did not run"));
+  if (options.skip_browser) {
+    result = RunDeviceLogin(client, ctx.err(), DeviceLoginOptions{});
+  } else {
+    BrowserLoginOptions browser;
+    browser.timeout = LoginTimeout(ctx.env());
+    result = RunBrowserLogin(client, ctx.random(), ctx.err(), std::move(browser));
+  }
+  if (!result) return Fail(result.error());
+  CliConfig& config = ctx.config();
+  config.session_token = result->session_token;
+  config.session_expires_at = result->expires_at;
+  config.control_plane = ctx.control_plane();
+  CL_RETURN_IF_ERROR(ctx.SaveConfig());
+  std::string who = result->email.empty() ? result->name : result->email;
+  if (ctx.json_output()) {
+    boost::json::object o;
+    o["email"] = result->email;
+    o["name"] = result->name;
+    o["expires_at"] = result->expires_at;
+    ctx.PrintJson(o);
+  } else {
+    ctx.out() << "Logged in as " << (who.empty() ? "unknown user" : who) << " (session expires at "
+              << result->expires_at << ")\n";
+  }
+  return Ok();
+}
+
+Status AuthLogout(CliContext& ctx) {
+  CliConfig& config = ctx.config();
+  if (!config.session_token.empty()) {
+    // Revoke server-side when possible; a malformed stored value is simply dropped.
+    if (PrecheckToken(config.session_token, "your login session")) {
+      ApiClient client = ctx.ClientWithToken(config.session_token);
+      auto resp = client.Call("POST", "/v1/auth/logout");
+      if (!resp && !resp.error().IsUnauthenticated()) return Fail(resp.error());
+    }
+    config.session_token.clear();
+    config.session_expires_at.clear();
+    CL_RETURN_IF_ERROR(ctx.SaveConfig());
+  }
+  if (ctx.json_output()) {
+    ctx.PrintJson(boost::json::object{{"logged_out", true}});
+  } else {
+    ctx.out() << "Logged out\n";
+  }
+  return Ok();
+}
+
+Status AuthStatus(CliContext& ctx) {
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get("/v1/auth/whoami"));
+  CL_ASSIGN_OR_RETURN(const auto* principal, ObjectField(resp, "principal", "principal"));
+  std::string org = ctx.CurrentOrganization();
+  if (ctx.json_output()) {
+    boost::json::object o = resp.as_object();
+    o["current_organization"] = org.empty() ? boost::json::value(nullptr) : boost::json::value(org);
+    ctx.PrintJson(o);
+    return Ok();
+  }
+  std::string kind = FieldOrEmpty(*principal, "kind");
+  auto& out = ctx.out();
+  if (kind == "user" || kind.empty()) {
+    out << "Email: " << Field(*principal, "email") << "\n";
+    out << "Name: " << Field(*principal, "name") << "\n";
+  } else {
+    out << "Principal: " << kind << " " << Field(*principal, "id") << "\n";
+    if (!FieldOrEmpty(*principal, "name").empty()) {
+      out << "Name: " << Field(*principal, "name") << "\n";
+    }
+  }
+  out << "Current organization: " << (org.empty() ? "(none)" : org) << "\n";
+  const auto& obj = resp.as_object();
+  if (const auto* s = obj.if_contains("session"); s != nullptr && s->is_object()) {
+    out << "Session expires at: " << Field(s->as_object(), "expires_at") << "\n";
+  }
+  return Ok();
+}
+
+}  // namespace cl::cli

@@ -1,0 +1,208 @@
+// `chainloop organization ...` (members, invitations) and `chainloop project ...`.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/table.h"
+
+namespace cl::cli {
+namespace {
+
+std::string OrgPath(const std::string& org) { return "/v1/organizations/" + PathSegment(org); }
+
+Status RequireName(const std::string& name, std::string_view flag) {
+  if (name.empty()) {
+    return Fail(Error::InvalidArgument(std::string(flag) + " must not be empty"));
+  }
+  return Ok();
+}
+
+void PrintTableOrEmpty(CliContext& ctx, const TextTable& table, std::string_view empty_message) {
+  if (table.empty()) {
+    ctx.out() << empty_message << "\n";
+  } else {
+    ctx.out() << table.Render();
+  }
+}
+
+}  // namespace
+
+Status OrganizationCreate(CliContext& ctx, const std::string& name) {
+  CL_RETURN_IF_ERROR(RequireName(name, "--name"));
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp,
+                      client->Post("/v1/organizations", boost::json::object{{"name", name}}));
+  CL_ASSIGN_OR_RETURN(const auto* org, ObjectField(resp, "organization", "organization"));
+  bool made_current = false;
+  if (ctx.config().organization.empty()) {
+    ctx.config().organization = FieldOrEmpty(*org, "name").empty() ? name : Field(*org, "name");
+    CL_RETURN_IF_ERROR(ctx.SaveConfig());
+    made_current = true;
+  }
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  ctx.out() << "Organization " << Field(*org, "name") << " created (ID " << Field(*org, "id")
+            << ")\n";
+  if (made_current) ctx.out() << "It is now your current organization.\n";
+  return Ok();
+}
+
+Status OrganizationList(CliContext& ctx) {
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get("/v1/organizations"));
+  CL_ASSIGN_OR_RETURN(const auto* orgs, ArrayField(resp, "organizations", "organizations list"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  std::string current = ctx.CurrentOrganization();
+  // The current marker is the last column so NAME, ROLE and CREATED AT stay the first three.
+  TextTable table({"NAME", "ROLE", "CREATED AT", "CURRENT"});
+  for (const auto& v : *orgs) {
+    if (!v.is_object()) continue;
+    const auto& o = v.as_object();
+    std::string name = Field(o, "name");
+    table.AddRow({name, Field(o, "role"), Field(o, "created_at"), name == current ? "*" : ""});
+  }
+  PrintTableOrEmpty(ctx, table, "No organizations found.");
+  return Ok();
+}
+
+Status OrganizationDescribe(CliContext& ctx) {
+  CL_ASSIGN_OR_RETURN(std::string name, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get(OrgPath(name)));
+  CL_ASSIGN_OR_RETURN(const auto* org, ObjectField(resp, "organization", "organization"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  auto& out = ctx.out();
+  out << "Organization: " << Field(*org, "name") << "\n";
+  out << "ID: " << Field(*org, "id") << "\n";
+  out << "Your role: " << Field(resp.as_object(), "role") << "\n";
+  out << "Created at: " << Field(*org, "created_at") << "\n";
+  if (const auto* days = org->if_contains("api_token_max_days_inactive");
+      days != nullptr && (days->is_int64() || days->is_uint64())) {
+    out << "API token auto-revoke after: " << FieldOrEmpty(*org, "api_token_max_days_inactive")
+        << " days inactive\n";
+  }
+  return Ok();
+}
+
+Status OrganizationSet(CliContext& ctx, const std::string& name) {
+  CL_RETURN_IF_ERROR(RequireName(name, "--name"));
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  // Membership check: the server answers 404/403 for organizations the user is not part of.
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get(OrgPath(name)));
+  ctx.config().organization = name;
+  CL_RETURN_IF_ERROR(ctx.SaveConfig());
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+  } else {
+    std::string role = resp.is_object() ? Field(resp.as_object(), "role") : "-";
+    ctx.out() << "Current organization: " << name << " (your role: " << role << ")\n";
+  }
+  return Ok();
+}
+
+Status MemberList(CliContext& ctx) {
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get(OrgPath(org) + "/members"));
+  CL_ASSIGN_OR_RETURN(const auto* members, ArrayField(resp, "members", "members list"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  TextTable table({"EMAIL", "NAME", "ROLE", "JOINED"});
+  for (const auto& v : *members) {
+    if (!v.is_object()) continue;
+    const auto& m = v.as_object();
+    table.AddRow({Field(m, "email"), Field(m, "name"), Field(m, "role"), Field(m, "created_at")});
+  }
+  PrintTableOrEmpty(ctx, table, "No members found.");
+  return Ok();
+}
+
+Status InvitationCreate(CliContext& ctx, const std::string& receiver, const std::string& role) {
+  if (receiver.find('@') == std::string::npos) {
+    return Fail(Error::InvalidArgument("--receiver must be an email address"));
+  }
+  if (role != "owner" && role != "admin" && role != "member" && role != "viewer") {
+    return Fail(Error::InvalidArgument("--role must be one of owner, admin, member, viewer"));
+  }
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(
+      auto resp, client->Post(OrgPath(org) + "/invitations",
+                              boost::json::object{{"receiver_email", receiver}, {"role", role}}));
+  CL_ASSIGN_OR_RETURN(const auto* inv, ObjectField(resp, "invitation", "invitation"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  ctx.out() << "Invitation sent to " << Field(*inv, "email") << " as " << Field(*inv, "role")
+            << " (ID " << Field(*inv, "id") << ")\n";
+  return Ok();
+}
+
+Status InvitationList(CliContext& ctx) {
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get(OrgPath(org) + "/invitations"));
+  CL_ASSIGN_OR_RETURN(const auto* invs, ArrayField(resp, "invitations", "invitations list"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  TextTable table({"ID", "EMAIL", "ROLE", "STATUS", "CREATED AT"});
+  for (const auto& v : *invs) {
+    if (!v.is_object()) continue;
+    const auto& i = v.as_object();
+    table.AddRow({Field(i, "id"), Field(i, "email"), Field(i, "role"), Field(i, "status"),
+                  Field(i, "created_at")});
+  }
+  PrintTableOrEmpty(ctx, table, "No pending invitations found.");
+  return Ok();
+}
+
+Status ProjectCreate(CliContext& ctx, const std::string& name) {
+  CL_RETURN_IF_ERROR(RequireName(name, "--name"));
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(
+      auto resp, client->Post(OrgPath(org) + "/projects", boost::json::object{{"name", name}}));
+  CL_ASSIGN_OR_RETURN(const auto* project, ObjectField(resp, "project", "project"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  ctx.out() << "Project " << Field(*project, "name") << " created (ID " << Field(*project, "id")
+            << ")\n";
+  return Ok();
+}
+
+Status ProjectList(CliContext& ctx) {
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get(OrgPath(org) + "/projects"));
+  CL_ASSIGN_OR_RETURN(const auto* projects, ArrayField(resp, "projects", "projects list"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  TextTable table({"NAME", "ID", "CREATED AT"});
+  for (const auto& v : *projects) {
+    if (!v.is_object()) continue;
+    const auto& p = v.as_object();
+    table.AddRow({Field(p, "name"), Field(p, "id"), Field(p, "created_at")});
+  }
+  PrintTableOrEmpty(ctx, table, "No projects found.");
+  return Ok();
+}
+
+}  // namespace cl::cli

@@ -1,0 +1,198 @@
+// `chainloop attestation init|push` and `chainloop workflow list|run list|run describe`.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/output.h"
+#include "cli/table.h"
+#include "common/http_client.h"
+#include "common/json.h"
+
+namespace cl::cli {
+namespace {
+
+std::string RunsPath(const std::string& org) {
+  return "/v1/organizations/" + PathSegment(org) + "/workflow-runs";
+}
+
+void PrintRunSummary(std::ostream& out, const boost::json::object& run) {
+  out << "Attestation ID: " << Field(run, "id") << "\n";
+  out << "Workflow: " << Field(run, "workflow") << "\n";
+  out << "Project: " << Field(run, "project") << "\n";
+  out << "State: " << Field(run, "state") << "\n";
+}
+
+Result<boost::json::value> ReadStatement(const std::string& path) {
+  auto text = ReadSmallFile(path, kMaxStatementBytes);
+  if (!text) {
+    const Error& e = text.error();
+    if (e.IsNotFound()) {
+      return Fail(Error::InvalidArgument("statement file " + path + " does not exist"));
+    }
+    if (e.code() == Error::Code::kPayloadTooLarge) {
+      return Fail(
+          Error::InvalidArgument("statement file " + path + " is larger than the 1 MiB limit"));
+    }
+    return Fail(Error::InvalidArgument("cannot read statement file " + path + ": " + e.message()));
+  }
+  auto parsed = ParseJson(*text);
+  if (!parsed) {
+    return Fail(Error::InvalidArgument("statement file " + path + " is not valid JSON"));
+  }
+  if (!parsed->is_object()) {
+    return Fail(Error::InvalidArgument("statement file " + path +
+                                       " must hold a JSON object (an in-toto Statement)"));
+  }
+  return std::move(*parsed);
+}
+
+}  // namespace
+
+Status AttestationInit(CliContext& ctx, const std::string& workflow, const std::string& project) {
+  if (workflow.empty() || project.empty()) {
+    return Fail(Error::InvalidArgument("--workflow and --project are required"));
+  }
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(
+      auto resp, client->Post(RunsPath(org),
+                              boost::json::object{{"workflow", workflow}, {"project", project}}));
+  CL_ASSIGN_OR_RETURN(const auto* run, ObjectField(resp, "workflow_run", "workflow run"));
+  std::string id = FieldOrEmpty(*run, "id");
+  if (id.empty()) {
+    return Fail(Error::Internal("the control plane's answer has no run id", "bad_response"));
+  }
+  CL_RETURN_IF_ERROR(SaveAttestationState(AttestationStatePath(ctx.config_path()), {id, org}));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  ctx.out() << "Attestation initialized\n";
+  PrintRunSummary(ctx.out(), *run);
+  return Ok();
+}
+
+Status AttestationPush(CliContext& ctx, const std::string& statement_file,
+                       const std::string& attestation_id) {
+  if (statement_file.empty()) return Fail(Error::InvalidArgument("--statement is required"));
+  // Validate the local file before any network traffic.
+  CL_ASSIGN_OR_RETURN(auto statement, ReadStatement(statement_file));
+  std::string id = attestation_id;
+  std::string org;
+  std::string state_path = AttestationStatePath(ctx.config_path());
+  bool from_state = false;
+  if (id.empty()) {
+    CL_ASSIGN_OR_RETURN(auto state, LoadAttestationState(state_path));
+    if (!state) {
+      return Fail(Error::FailedPrecondition(
+          "no attestation in progress: run `chainloop attestation init` first, or pass "
+          "--attestation-id"));
+    }
+    id = state->attestation_id;
+    from_state = true;
+    // The run belongs to the organization it was started in, unless --org says otherwise.
+    if (ctx.options().org.empty()) org = state->organization;
+  }
+  if (org.empty()) {
+    CL_ASSIGN_OR_RETURN(org, ctx.Organization());
+  }
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp,
+                      client->Post(RunsPath(org) + "/" + PathSegment(id) + "/attestation",
+                                   boost::json::object{{"statement", std::move(statement)}}));
+  CL_ASSIGN_OR_RETURN(const auto* run, ObjectField(resp, "workflow_run", "workflow run"));
+  if (from_state) CL_RETURN_IF_ERROR(RemoveAttestationState(state_path));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  auto& out = ctx.out();
+  out << "Attestation pushed\n";
+  out << "Attestation ID: " << Field(*run, "id") << "\n";
+  out << "State: " << Field(*run, "state") << "\n";
+  out << "Digest: " << Field(*run, "statement_digest") << "\n";
+  out << "Attested by: " << DescribeActor(*run, "attested_by") << "\n";
+  return Ok();
+}
+
+Status WorkflowList(CliContext& ctx) {
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp,
+                      client->Get("/v1/organizations/" + PathSegment(org) + "/workflows"));
+  CL_ASSIGN_OR_RETURN(const auto* workflows, ArrayField(resp, "workflows", "workflows list"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  TextTable table({"NAME", "PROJECT", "ID", "CREATED AT"});
+  for (const auto& v : *workflows) {
+    if (!v.is_object()) continue;
+    const auto& w = v.as_object();
+    table.AddRow({Field(w, "name"), Field(w, "project"), Field(w, "id"), Field(w, "created_at")});
+  }
+  if (table.empty()) {
+    ctx.out() << "No workflows found.\n";
+  } else {
+    ctx.out() << table.Render();
+  }
+  return Ok();
+}
+
+Status WorkflowRunList(CliContext& ctx, const std::string& project, std::optional<int> limit) {
+  if (limit && (*limit < 1 || *limit > 1000)) {
+    return Fail(Error::InvalidArgument("--limit must be between 1 and 1000"));
+  }
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  std::vector<std::pair<std::string, std::string>> query;
+  if (!project.empty()) query.emplace_back("project", project);
+  if (limit) query.emplace_back("limit", std::to_string(*limit));
+  std::string path = RunsPath(org);
+  if (!query.empty()) path += "?" + FormEncode(query);
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get(path));
+  CL_ASSIGN_OR_RETURN(const auto* runs, ArrayField(resp, "workflow_runs", "workflow runs list"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  TextTable table({"ID", "WORKFLOW", "PROJECT", "STATE", "ATTESTED BY", "CREATED AT"});
+  for (const auto& v : *runs) {
+    if (!v.is_object()) continue;
+    const auto& r = v.as_object();
+    table.AddRow({Field(r, "id"), Field(r, "workflow"), Field(r, "project"), Field(r, "state"),
+                  DescribeActor(r, "attested_by"), Field(r, "created_at")});
+  }
+  if (table.empty()) {
+    ctx.out() << "No workflow runs found.\n";
+  } else {
+    ctx.out() << table.Render();
+  }
+  return Ok();
+}
+
+Status WorkflowRunDescribe(CliContext& ctx, const std::string& id) {
+  if (id.empty()) return Fail(Error::InvalidArgument("--id is required"));
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get(RunsPath(org) + "/" + PathSegment(id)));
+  CL_ASSIGN_OR_RETURN(const auto* run, ObjectField(resp, "workflow_run", "workflow run"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  auto& out = ctx.out();
+  out << "ID: " << Field(*run, "id") << "\n";
+  out << "Workflow: " << Field(*run, "workflow") << "\n";
+  out << "Project: " << Field(*run, "project") << "\n";
+  out << "State: " << Field(*run, "state") << "\n";
+  out << "Created at: " << Field(*run, "created_at") << "\n";
+  out << "Finished at: " << Field(*run, "finished_at") << "\n";
+  out << "Attested by: " << DescribeActor(*run, "attested_by") << "\n";
+  out << "Predicate type: " << Field(*run, "predicate_type") << "\n";
+  out << "Statement digest: " << Field(*run, "statement_digest") << "\n";
+  return Ok();
+}
+
+}  // namespace cl::cli

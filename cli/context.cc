@@ -1,0 +1,119 @@
+// CliContext: precedence rules for the control plane URL, credentials and organization.
+#include "cli/context.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "common/json.h"
+
+namespace cl::cli {
+namespace {
+
+std::string GetEnv(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+}  // namespace
+
+CliEnvironment CliEnvironment::FromProcess() {
+  CliEnvironment env;
+  env.chainloop_token = GetEnv("CHAINLOOP_TOKEN");
+  env.control_plane_api = GetEnv("CHAINLOOP_CONTROL_PLANE_API");
+  env.xdg_config_home = GetEnv("XDG_CONFIG_HOME");
+  env.home = GetEnv("HOME");
+  env.login_timeout_seconds = GetEnv("CHAINLOOP_LOGIN_TIMEOUT_SECONDS");
+  return env;
+}
+
+CliContext::CliContext(GlobalOptions options, CliEnvironment env, std::ostream& out,
+                       std::ostream& err)
+    : options_(std::move(options)),
+      env_(std::move(env)),
+      out_(out),
+      err_(err),
+      random_(std::make_unique<SystemRandom>()) {}
+
+Status CliContext::Init() {
+  if (options_.output != "table" && options_.output != "json") {
+    return Fail(Error::InvalidArgument("--output must be 'table' or 'json', not '" +
+                                       options_.output + "'"));
+  }
+  config_path_ = !options_.config_path.empty() ? options_.config_path
+                                               : DefaultConfigPath(env_.xdg_config_home, env_.home);
+  CL_ASSIGN_OR_RETURN(config_, LoadConfig(config_path_));
+  struct stat st {};
+  if (!config_.session_token.empty() && stat(config_path_.c_str(), &st) == 0 &&
+      (st.st_mode & 077) != 0) {
+    // Files this CLI writes are always 0600; another tool or a copy may have loosened them.
+    err_ << "warning: " << config_path_
+         << " holds your login session but is readable by other users; run `chmod 600 "
+         << config_path_ << "`" << std::endl;
+  }
+  if (!options_.control_plane.empty()) {
+    control_plane_ = options_.control_plane;
+  } else if (!env_.control_plane_api.empty()) {
+    control_plane_ = env_.control_plane_api;
+  } else if (!config_.control_plane.empty()) {
+    control_plane_ = config_.control_plane;
+  } else {
+    control_plane_ = kDefaultControlPlane;
+  }
+  while (!control_plane_.empty() && control_plane_.back() == '/') control_plane_.pop_back();
+  return CheckControlPlaneUrl(control_plane_, options_.insecure);
+}
+
+ApiClient CliContext::ClientWithToken(const std::string& token) {
+  ApiClientOptions o;
+  o.base_url = control_plane_;
+  o.token = token;
+  o.ca_file = options_.control_plane_ca;
+  o.insecure = options_.insecure;
+  o.debug_out = options_.debug ? &err_ : nullptr;
+  return ApiClient(std::move(o));
+}
+
+Result<ApiClient*> CliContext::AuthenticatedClient() {
+  if (client_) return &*client_;
+  auto resolved = ResolveCredential(options_.token, env_.chainloop_token, config_.session_token);
+  if (!resolved) {
+    // A damaged stored session gets the "log in again" hint.
+    if (options_.token.empty() && env_.chainloop_token.empty())
+      source_ = CredentialSource::kSession;
+    return Fail(resolved.error());
+  }
+  ResolvedCredential cred = std::move(*resolved);
+  if (cred.source == CredentialSource::kNone) {
+    return Fail(Error::Unauthenticated(
+        "you are not logged in: run `chainloop auth login` (or set $CHAINLOOP_TOKEN)",
+        "unauthenticated"));
+  }
+  if (!cred.note.empty()) err_ << cred.note << std::endl;
+  source_ = cred.source;
+  client_.emplace(ClientWithToken(cred.token));
+  return &*client_;
+}
+
+std::string CliContext::CurrentOrganization() const {
+  return !options_.org.empty() ? options_.org : config_.organization;
+}
+
+Result<std::string> CliContext::Organization() const {
+  std::string org = CurrentOrganization();
+  if (org.empty()) {
+    return Fail(Error::FailedPrecondition(
+        "no organization selected: pass --org NAME or run `chainloop organization set --name "
+        "NAME`"));
+  }
+  return org;
+}
+
+void CliContext::PrintJson(const boost::json::value& v) { out_ << SerializeJson(v) << "\n"; }
+
+int CliContext::ReportError(const Error& error) {
+  err_ << FormatCliError(error, options_.debug, using_stored_session()) << std::endl;
+  return 1;
+}
+
+}  // namespace cl::cli

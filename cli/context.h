@@ -1,0 +1,100 @@
+// CliContext: everything a command needs after flag parsing — resolved config file, control
+// plane URL, credentials, current organization, output format and the output streams — so
+// command functions are plain functions testable without CLI11 or a real terminal.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "cli/api_client.h"
+#include "cli/config.h"
+#include "common/random.h"
+#include "common/result.h"
+
+namespace cl::cli {
+
+inline constexpr char kDefaultControlPlane[] = "http://127.0.0.1:8000";
+
+// Global flags, as given on the command line (empty = not given).
+struct GlobalOptions {
+  std::string control_plane;
+  std::string token;
+  std::string org;
+  std::string output = "table";
+  std::string config_path;
+  std::string control_plane_ca;
+  bool debug = false;
+  bool insecure = false;
+};
+
+// The environment variables the CLI reads, captured once (tests fill it by hand).
+struct CliEnvironment {
+  std::string chainloop_token;        // $CHAINLOOP_TOKEN
+  std::string control_plane_api;      // $CHAINLOOP_CONTROL_PLANE_API
+  std::string xdg_config_home;        // $XDG_CONFIG_HOME
+  std::string home;                   // $HOME
+  std::string login_timeout_seconds;  // $CHAINLOOP_LOGIN_TIMEOUT_SECONDS
+
+  static CliEnvironment FromProcess();
+};
+
+class CliContext {
+ public:
+  CliContext(GlobalOptions options, CliEnvironment env, std::ostream& out, std::ostream& err);
+
+  // Loads the config and resolves/validates the control plane URL and output format.
+  // REQUIRES: called once before anything else.
+  Status Init();
+
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+  bool json_output() const { return options_.output == "json"; }
+  bool debug() const { return options_.debug; }
+  const GlobalOptions& options() const { return options_; }
+  const CliEnvironment& env() const { return env_; }
+
+  const std::string& control_plane() const { return control_plane_; }
+  const std::string& config_path() const { return config_path_; }
+  CliConfig& config() { return config_; }
+  Status SaveConfig() { return cli::SaveConfig(config_path_, config_); }
+
+  // A client with the resolved credential (--token, $CHAINLOOP_TOKEN, stored session), checked
+  // offline first. Prints the override note to stderr once. Fails when there is no credential.
+  Result<ApiClient*> AuthenticatedClient();
+  // A client with an explicit token (may be empty: no Authorization header).
+  ApiClient ClientWithToken(const std::string& token);
+
+  // --org, else the config's organization, else FailedPrecondition with what to do.
+  Result<std::string> Organization() const;
+  // --org, else the config's organization; possibly empty.
+  std::string CurrentOrganization() const;
+
+  // True when the credential in use is the stored login session (for error hints).
+  bool using_stored_session() const { return source_ == CredentialSource::kSession; }
+
+  Random& random() { return *random_; }
+  void set_random_for_test(std::unique_ptr<Random> r) { random_ = std::move(r); }
+
+  // Prints one JSON value on one line to out().
+  void PrintJson(const boost::json::value& v);
+
+  // Prints the error to stderr the CLI's way and returns the exit status (1).
+  int ReportError(const Error& error);
+
+ private:
+  GlobalOptions options_;
+  CliEnvironment env_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::string config_path_;
+  std::string control_plane_;
+  CliConfig config_;
+  CredentialSource source_ = CredentialSource::kNone;
+  std::optional<ApiClient> client_;
+  std::unique_ptr<Random> random_;
+};
+
+}  // namespace cl::cli

@@ -1,0 +1,29 @@
+// Small helpers for reading fields out of API JSON for display: missing or null fields print as
+// "-", numbers as decimal text.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace cl::cli {
+
+// The field as display text ("-" when missing or null).
+std::string Field(const boost::json::object& obj, std::string_view name);
+// The field as display text, "" when missing or null.
+std::string FieldOrEmpty(const boost::json::object& obj, std::string_view name);
+
+// obj[name] as an object, or an Internal("bad_response") error naming `what`.
+Result<const boost::json::object*> ObjectField(const boost::json::value& v, std::string_view name,
+                                               std::string_view what);
+// obj[name] as an array, same error policy.
+Result<const boost::json::array*> ArrayField(const boost::json::value& v, std::string_view name,
+                                             std::string_view what);
+
+// "name (kind)" for an attested_by object, "-" when absent.
+std::string DescribeActor(const boost::json::object& obj, std::string_view name);
+
+}  // namespace cl::cli

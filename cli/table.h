@@ -1,0 +1,32 @@
+// A plain-text table writer for the CLI's list commands: a header row and data rows, each
+// column padded to its widest cell (counted in UTF-8 code points), columns separated by three
+// spaces, no trailing whitespace.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cl::cli {
+
+class TextTable {
+ public:
+  explicit TextTable(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+
+  // REQUIRES: cells.size() == number of headers (missing cells are rendered empty, extra ones
+  // dropped).
+  void AddRow(std::vector<std::string> cells);
+
+  bool empty() const { return rows_.empty(); }
+
+  // The whole table, one line per row, each ending in '\n'.
+  std::string Render() const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Display width of `s`: its number of UTF-8 code points.
+size_t DisplayWidth(const std::string& s);
+
+}  // namespace cl::cli

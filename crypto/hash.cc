@@ -1,0 +1,202 @@
+// SHA-256, HMAC-SHA256, hex, constant-time compare and base64url on OpenSSL 3 EVP.
+//
+// OpenSSL 3 fetches algorithm implementations by name; that lookup is the expensive part of a
+// short MAC, so the EVP_MD / EVP_MAC are fetched once per process and each thread keeps its own
+// EVP_MAC_CTX, re-keyed only when the key changes (it is nearly always the same pepper).
+#include "crypto/hash.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+
+namespace cl::crypto {
+namespace {
+
+// Fetched once, deliberately never freed: contexts created from them keep their own references,
+// and freeing at exit would race with thread-local destructors of late threads.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) std::abort();  // OpenSSL without SHA-256 is not a usable build.
+    return m;
+  }();
+  return md;
+}
+
+EVP_MAC* HmacMac() {
+  static EVP_MAC* mac = [] {
+    EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (m == nullptr) std::abort();
+    return m;
+  }();
+  return mac;
+}
+
+// One per thread: EVP_MAC_CTX is not safe to share, and creating one per call costs more than
+// the MAC itself.
+class ThreadHmac {
+ public:
+  ThreadHmac() {
+    ctx_ = EVP_MAC_CTX_new(HmacMac());
+    if (ctx_ == nullptr) std::abort();
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_CTX_set_params(ctx_, params) != 1) std::abort();
+  }
+  ~ThreadHmac() {
+    OPENSSL_cleanse(key_.data(), key_.size());
+    EVP_MAC_CTX_free(ctx_);
+  }
+  ThreadHmac(const ThreadHmac&) = delete;
+  ThreadHmac& operator=(const ThreadHmac&) = delete;
+
+  std::string Mac(std::string_view key, std::string_view data) {
+    // The HMAC implementation keeps the derived inner/outer pads; passing a null key re-uses
+    // them, which skips hashing the key again.
+    bool same_key = keyed_ && key.size() == key_.size() &&
+                    (key.empty() || std::memcmp(key.data(), key_.data(), key.size()) == 0);
+    int ok;
+    if (same_key) {
+      ok = EVP_MAC_init(ctx_, nullptr, 0, nullptr);
+    } else {
+      // A non-null pointer even for an empty key, so that OpenSSL sets (not re-uses) the key.
+      static const unsigned char kEmpty = 0;
+      const auto* k = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+      ok = EVP_MAC_init(ctx_, k, key.size(), nullptr);
+      OPENSSL_cleanse(key_.data(), key_.size());
+      key_.assign(key);
+      keyed_ = ok == 1;
+    }
+    std::string out(32, '\0');
+    size_t out_len = 0;
+    if (ok != 1 ||
+        EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+            1 ||
+        EVP_MAC_final(ctx_, reinterpret_cast<unsigned char*>(out.data()), &out_len, out.size()) !=
+            1 ||
+        out_len != 32) {
+      std::abort();  // Cannot happen with a working provider; never return a wrong MAC.
+    }
+    return out;
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+  std::string key_;
+  bool keyed_ = false;
+};
+
+constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+constexpr std::array<int8_t, 256> MakeB64UrlDecodeTable() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64Url[i])] = static_cast<int8_t>(i);
+  return t;
+}
+constexpr std::array<int8_t, 256> kB64UrlDecode = MakeB64UrlDecodeTable();
+
+}  // namespace
+
+std::string Sha256(std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                 Sha256Md(), nullptr) != 1 ||
+      len != 32) {
+    std::abort();
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  thread_local ThreadHmac hmac;
+  return hmac.Mac(key, data);
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.resize(bytes.size() * 2);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto b = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kHex[b >> 4];
+    out[2 * i + 1] = kHex[b & 0xf];
+  }
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+    out.push_back(kB64Url[(v >> 6) & 63]);
+    out.push_back(kB64Url[v & 63]);
+  }
+  size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    uint32_t v = uint32_t{p[i]} << 16;
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+  } else if (rest == 2) {
+    uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8);
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+    out.push_back(kB64Url[(v >> 6) & 63]);
+  }
+  return out;
+}
+
+Result<std::string> Base64UrlDecode(std::string_view text) {
+  // A length of 1 mod 4 cannot come from any byte string.
+  if (text.size() % 4 == 1) {
+    return Fail(Error::InvalidArgument("invalid base64url length", "malformed_base64url"));
+  }
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int8_t v = kB64UrlDecode[static_cast<unsigned char>(c)];
+    if (v < 0) {
+      return Fail(Error::InvalidArgument("invalid base64url character", "malformed_base64url"));
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  // Leftover bits (< 8) must be zero: one byte string has exactly one encoding, so a token
+  // cannot be re-spelled (e.g. to dodge a replay cache keyed by its text).
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+    return Fail(Error::InvalidArgument("non-canonical base64url", "malformed_base64url"));
+  }
+  return out;
+}
+
+std::string PkceS256Challenge(std::string_view verifier) {
+  return Base64UrlEncode(Sha256(verifier));
+}
+
+}  // namespace cl::crypto

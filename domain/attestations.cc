@@ -1,0 +1,164 @@
+#include "domain/attestations.h"
+
+#include "common/json.h"
+#include "crypto/hash.h"
+#include "domain/names.h"
+
+namespace cl::domain {
+namespace {
+
+Error Invalid(std::string msg) {
+  return Error::InvalidArgument("invalid in-toto statement: " + std::move(msg),
+                                "invalid_statement");
+}
+
+bool IsLowerHex(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ValidateInTotoStatement(const boost::json::value& statement) {
+  if (!statement.is_object()) return Fail(Invalid("it must be a JSON object"));
+  const auto& obj = statement.as_object();
+  auto type = obj.find("_type");
+  if (type == obj.end() || !type->value().is_string()) {
+    return Fail(Invalid("'_type' is missing"));
+  }
+  std::string_view t = type->value().as_string();
+  if (t != "https://in-toto.io/Statement/v1" && t != "https://in-toto.io/Statement/v0.1") {
+    return Fail(Invalid("'_type' must be https://in-toto.io/Statement/v1 (or v0.1)"));
+  }
+  auto subject = obj.find("subject");
+  if (subject == obj.end() || !subject->value().is_array() || subject->value().as_array().empty()) {
+    return Fail(Invalid("'subject' must be a non-empty array"));
+  }
+  size_t i = 0;
+  for (const auto& s : subject->value().as_array()) {
+    std::string where = "subject[" + std::to_string(i++) + "]";
+    if (!s.is_object()) return Fail(Invalid(where + " must be an object"));
+    const auto& so = s.as_object();
+    if (auto name = so.find("name"); name != so.end() && !name->value().is_string()) {
+      return Fail(Invalid(where + ".name must be a string"));
+    }
+    auto digest = so.find("digest");
+    if (digest == so.end() || !digest->value().is_object() || digest->value().as_object().empty()) {
+      return Fail(Invalid(where + ".digest must be a non-empty object"));
+    }
+    for (const auto& kv : digest->value().as_object()) {
+      if (!kv.value().is_string() || !IsLowerHex(kv.value().as_string())) {
+        return Fail(Invalid(where + ".digest." + std::string(kv.key()) +
+                            " must be a lower-case hex string"));
+      }
+    }
+  }
+  auto pt = obj.find("predicateType");
+  if (pt == obj.end() || !pt->value().is_string() || pt->value().as_string().empty()) {
+    return Fail(Invalid("'predicateType' must be a non-empty string"));
+  }
+  if (auto pred = obj.find("predicate"); pred != obj.end() && !pred->value().is_object()) {
+    return Fail(Invalid("'predicate' must be an object"));
+  }
+  return Ok();
+}
+
+Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const std::string& org_name,
+                                                    const std::string& workflow,
+                                                    const std::string& project_name) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  CL_RETURN_IF_ERROR(ValidateDnsLabel(workflow, "workflow name"));
+  CL_RETURN_IF_ERROR(ValidateDnsLabel(project_name, "project name"));
+  auto project = db_.GetProjectByName(org.id, project_name);
+  if (!project) {
+    if (project.error().IsNotFound()) {
+      return Fail(Error::NotFound("project '" + project_name + "' not found"));
+    }
+    return Fail(project.error());
+  }
+  CL_RETURN_IF_ERROR(
+      authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, project->id}));
+  UnixMillis now = clock_.Now();
+  store::Workflow wf{NewUuid(random_), org.id, project->id, workflow, now};
+  CL_ASSIGN_OR_RETURN(wf, db_.GetOrCreateWorkflow(wf));
+  store::WorkflowRun run;
+  run.id = NewUuid(random_);
+  run.org_id = org.id;
+  run.project_id = project->id;
+  run.workflow_id = wf.id;
+  run.state = "initialized";
+  run.created_at = now;
+  run.actor_kind = PrincipalKindName(p.kind);
+  run.actor_id = p.id;
+  run.actor_name = p.display_name;
+  CL_RETURN_IF_ERROR(db_.CreateRun(run));
+  return db_.GetRun(org.id, run.id);
+}
+
+Result<store::WorkflowRun> AttestationService::Push(const Principal& p,
+                                                    const std::string& org_name,
+                                                    const std::string& run_id,
+                                                    const boost::json::value& statement) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  if (!IsUuid(run_id)) return Fail(Error::NotFound("workflow run not found"));
+  CL_ASSIGN_OR_RETURN(auto run, db_.GetRun(org.id, run_id));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, run.project_id}));
+  if (run.state != "initialized") {
+    return Fail(Error::FailedPrecondition("this attestation was already pushed"));
+  }
+  CL_RETURN_IF_ERROR(ValidateInTotoStatement(statement));
+  std::string text = SerializeJson(statement);
+  run.statement = text;
+  run.predicate_type = std::string(statement.as_object().at("predicateType").as_string());
+  run.statement_digest = "sha256:" + crypto::HexEncode(crypto::Sha256(text));
+  run.actor_kind = PrincipalKindName(p.kind);
+  run.actor_id = p.id;
+  run.actor_name = p.display_name;
+  run.finished_at = clock_.Now();
+  run.state = "succeeded";
+  auto st = db_.CompleteRun(run);
+  if (!st) return Fail(st.error());
+  return db_.GetRun(org.id, run_id);
+}
+
+Result<std::vector<store::WorkflowRun>> AttestationService::ListRuns(
+    const Principal& p, const std::string& org_name, const std::optional<std::string>& project,
+    int limit) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  std::optional<std::string> project_id;
+  if (project) {
+    auto pr = db_.GetProjectByName(org.id, *project);
+    if (!pr) {
+      if (pr.error().IsNotFound()) return Fail(Error::NotFound("project '" + *project + "' not found"));
+      return Fail(pr.error());
+    }
+    project_id = pr->id;
+  } else if (p.project_id) {
+    project_id = p.project_id;
+  }
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunRead, Resource{org.id, project_id}));
+  if (limit <= 0 || limit > 500) limit = 50;
+  return db_.ListRuns(org.id, project_id, limit);
+}
+
+Result<store::WorkflowRun> AttestationService::GetRun(const Principal& p,
+                                                      const std::string& org_name,
+                                                      const std::string& run_id) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  if (!IsUuid(run_id)) return Fail(Error::NotFound("workflow run not found"));
+  CL_ASSIGN_OR_RETURN(auto run, db_.GetRun(org.id, run_id));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunRead, Resource{org.id, run.project_id}));
+  return run;
+}
+
+Result<std::vector<store::Workflow>> AttestationService::ListWorkflows(const Principal& p,
+                                                                       const std::string& org_name) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRead, Resource{org.id, std::nullopt}));
+  return db_.ListWorkflows(org.id);
+}
+
+}  // namespace cl::domain

@@ -1,0 +1,56 @@
+// Authenticator: turns a bearer credential into a Principal.
+//
+// The hot path: the credential's shape and checksum are checked offline, then its HMAC is
+// looked up in a bounded in-memory cache; the database is consulted only on a miss or when
+// the cached entry is older than the re-validation bound (1 s), so a revocation made by another
+// instance takes effect within that bound, and at once on this instance (Forget).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "crypto/hash.h"
+#include "domain/principal.h"
+#include "store/store.h"
+
+namespace cl::domain {
+
+class Authenticator {
+ public:
+  Authenticator(store::Database& db, const crypto::CredentialHasher& hasher, const Clock& clock,
+                size_t max_cache_entries = 100'000, UnixMillis revalidate_after = 1000);
+
+  // `authorization` is the raw Authorization header value. Errors are Unauthenticated with
+  // reason "unauthenticated" (none), "malformed_token", "invalid_token", "session_expired",
+  // "session_revoked"; or Unavailable when the database is down on a cache miss.
+  Result<Principal> Authenticate(std::string_view authorization);
+
+  // Drops a cached credential at once (after logout or revocation on this instance).
+  void Forget(const std::string& token_hash);
+
+ private:
+  struct CacheEntry {
+    store::Session session;
+    std::string email;
+    UnixMillis fetched_at = 0;
+  };
+  Result<Principal> AuthenticateSession(const std::string& token_hash);
+
+  store::Database& db_;
+  const crypto::CredentialHasher& hasher_;
+  const Clock& clock_;
+  const size_t max_entries_;
+  const UnixMillis revalidate_after_;
+  std::mutex mu_;
+  std::unordered_map<std::string, CacheEntry> cache_;  // GUARDED_BY(mu_)
+};
+
+// Extracts the credential from "Bearer <token>" (scheme case-insensitive).
+Result<std::string_view> ExtractBearer(std::string_view authorization);
+
+}  // namespace cl::domain

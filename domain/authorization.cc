@@ -1,0 +1,123 @@
+#include "domain/authorization.h"
+
+#include <algorithm>
+#include <map>
+
+namespace cl::domain {
+namespace {
+
+using PermSet = std::set<std::string, std::less<>>;
+
+// The role table. Changing access means changing this table, nothing else.
+const std::map<std::string, PermSet, std::less<>>& OrgRoleTable() {
+  static const auto* table = [] {
+    PermSet read = {std::string(perm::kOrganizationRead), std::string(perm::kMemberRead),
+                    std::string(perm::kProjectRead), std::string(perm::kWorkflowRead),
+                    std::string(perm::kWorkflowRunRead)};
+    PermSet member = read;
+    member.insert(std::string(perm::kProjectCreate));
+    PermSet admin = read;
+    for (auto p : {perm::kOrganizationUpdate, perm::kInvitationCreate, perm::kInvitationRead,
+                   perm::kAuditRead, perm::kProjectCreate, perm::kWorkflowCreate,
+                   perm::kWorkflowRunCreate, perm::kApiTokenCreate, perm::kApiTokenRead,
+                   perm::kApiTokenRevoke}) {
+      admin.insert(std::string(p));
+    }
+    return new std::map<std::string, PermSet, std::less<>>{
+        {"owner", admin}, {"admin", admin}, {"member", member}, {"viewer", read}};
+  }();
+  return *table;
+}
+
+const std::map<std::string, PermSet, std::less<>>& ProjectRoleTable() {
+  static const auto* table = [] {
+    PermSet viewer = {std::string(perm::kProjectRead), std::string(perm::kWorkflowRead),
+                      std::string(perm::kWorkflowRunRead)};
+    PermSet admin = viewer;
+    for (auto p : {perm::kWorkflowCreate, perm::kWorkflowRunCreate}) admin.insert(std::string(p));
+    return new std::map<std::string, PermSet, std::less<>>{{"admin", admin}, {"viewer", viewer}};
+  }();
+  return *table;
+}
+
+const PermSet& Empty() {
+  static const PermSet empty;
+  return empty;
+}
+
+}  // namespace
+
+const char* PrincipalKindName(Principal::Kind kind) {
+  switch (kind) {
+    case Principal::Kind::kUser:
+      return "user";
+    case Principal::Kind::kApiToken:
+      return "api_token";
+    case Principal::Kind::kFederated:
+      return "federated";
+    case Principal::Kind::kSystem:
+      return "system";
+  }
+  return "unknown";
+}
+
+bool IsOrgRole(std::string_view role) { return OrgRoleTable().count(role) > 0; }
+bool IsProjectRole(std::string_view role) { return ProjectRoleTable().count(role) > 0; }
+
+const PermSet& OrgRolePermissions(std::string_view role) {
+  auto it = OrgRoleTable().find(role);
+  return it == OrgRoleTable().end() ? Empty() : it->second;
+}
+
+const PermSet& ProjectRolePermissions(std::string_view role) {
+  auto it = ProjectRoleTable().find(role);
+  return it == ProjectRoleTable().end() ? Empty() : it->second;
+}
+
+Result<std::string> Authorizer::OrgRole(const Principal& p, const std::string& org_id) {
+  if (p.kind != Principal::Kind::kUser) {
+    return Fail(Error::NotFound("organization not found"));
+  }
+  auto m = db_.GetMembership(org_id, p.id);
+  if (!m) {
+    if (m.error().IsNotFound()) return Fail(Error::NotFound("organization not found"));
+    return Fail(m.error());
+  }
+  return m->role;
+}
+
+Status Authorizer::Authorize(const Principal& p, std::string_view permission,
+                             const Resource& r) {
+  auto denied = [&] {
+    return Fail(Error::PermissionDenied("you do not have the permission " +
+                                        std::string(permission) + " here"));
+  };
+  switch (p.kind) {
+    case Principal::Kind::kUser: {
+      CL_ASSIGN_OR_RETURN(std::string role, OrgRole(p, r.org_id));
+      if (OrgRolePermissions(role).count(permission)) return Ok();
+      if (r.project_id) {
+        auto pm = db_.GetProjectMembership(*r.project_id, p.id);
+        if (pm && ProjectRolePermissions(pm->role).count(permission)) return Ok();
+        if (!pm && !pm.error().IsNotFound()) return Fail(pm.error());
+      }
+      return Fail(Error::PermissionDenied("your role '" + role + "' does not grant " +
+                                          std::string(permission) + " here"));
+    }
+    case Principal::Kind::kApiToken:
+    case Principal::Kind::kFederated: {
+      if (!p.org_id || *p.org_id != r.org_id) return Fail(Error::NotFound("organization not found"));
+      if (p.project_id && (!r.project_id || *r.project_id != *p.project_id)) return denied();
+      if (std::find(p.permissions.begin(), p.permissions.end(), permission) ==
+          p.permissions.end()) {
+        return denied();
+      }
+      return Ok();
+    }
+    case Principal::Kind::kSystem:
+      return Ok();
+  }
+  return denied();
+}
+
+}  // namespace cl::domain

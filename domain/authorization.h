@@ -1,0 +1,69 @@
+// Authorization: the one place that decides whether a principal may do something.
+//
+// Permissions are "resource:action" strings. Organization roles (owner, admin, member,
+// viewer) and project roles (admin, viewer) map to permission sets in one table
+// (authorization.cc). Members read the whole organization but act (write) only in projects
+// where they hold a project role; viewers only read.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "domain/principal.h"
+#include "store/store.h"
+
+namespace cl::domain {
+
+namespace perm {
+inline constexpr std::string_view kOrganizationRead = "organization:read";
+inline constexpr std::string_view kOrganizationUpdate = "organization:update";
+inline constexpr std::string_view kMemberRead = "member:read";
+inline constexpr std::string_view kInvitationCreate = "invitation:create";
+inline constexpr std::string_view kInvitationRead = "invitation:read";
+inline constexpr std::string_view kAuditRead = "audit:read";
+inline constexpr std::string_view kProjectCreate = "project:create";
+inline constexpr std::string_view kProjectRead = "project:read";
+inline constexpr std::string_view kWorkflowRead = "workflow:read";
+inline constexpr std::string_view kWorkflowCreate = "workflow:create";
+inline constexpr std::string_view kWorkflowRunCreate = "workflow_run:create";
+inline constexpr std::string_view kWorkflowRunRead = "workflow_run:read";
+inline constexpr std::string_view kApiTokenCreate = "api_token:create";
+inline constexpr std::string_view kApiTokenRead = "api_token:read";
+inline constexpr std::string_view kApiTokenRevoke = "api_token:revoke";
+}  // namespace perm
+
+bool IsOrgRole(std::string_view role);      // owner, admin, member, viewer
+bool IsProjectRole(std::string_view role);  // admin, viewer
+
+// Permissions an organization role grants across the whole organization.
+const std::set<std::string, std::less<>>& OrgRolePermissions(std::string_view role);
+// Permissions a project role grants within that project.
+const std::set<std::string, std::less<>>& ProjectRolePermissions(std::string_view role);
+
+// What is being acted on.
+struct Resource {
+  std::string org_id;
+  std::optional<std::string> project_id;  // set for project-level operations
+};
+
+class Authorizer {
+ public:
+  explicit Authorizer(store::Database& db) : db_(db) {}
+
+  // OK, or PermissionDenied("permission_denied") with a message naming the permission.
+  // A user that is not a member of the organization gets NotFound, so names of other
+  // organizations are not revealed.
+  Status Authorize(const Principal& p, std::string_view permission, const Resource& r);
+
+  // The caller's organization role, or NotFound when not a member.
+  Result<std::string> OrgRole(const Principal& p, const std::string& org_id);
+
+ private:
+  store::Database& db_;
+};
+
+}  // namespace cl::domain

@@ -1,0 +1,361 @@
+// Domain rules against a real (SQLite, temp file) store, a fake clock and a fake IdP.
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+#include "crypto/credential.h"
+#include "crypto/hash.h"
+#include "domain/attestations.h"
+#include "domain/authenticator.h"
+#include "domain/authorization.h"
+#include "domain/login.h"
+#include "domain/names.h"
+#include "domain/organizations.h"
+
+namespace cl::domain {
+namespace {
+
+class FakeIdp : public IdentityProvider {
+ public:
+  // Identity returned for the next code exchange / device approval.
+  VerifiedIdentity next{"https://idp.test", "alice", "alice@example.com", true, "Alice"};
+  std::string last_nonce, last_state, last_challenge;
+  bool down = false;
+  DevicePollOutcome::State device_state = DevicePollOutcome::State::kPending;
+
+  Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
+                                       const std::string& challenge) override {
+    if (down) return Fail(Error::Unavailable("idp down", "idp_unavailable"));
+    last_state = state;
+    last_nonce = nonce;
+    last_challenge = challenge;
+    return "https://idp.test/auth?state=" + state;
+  }
+  Result<VerifiedIdentity> ExchangeCode(const std::string& code, const std::string& verifier,
+                                        const std::string& nonce) override {
+    if (down) return Fail(Error::Unavailable("idp down", "idp_unavailable"));
+    if (code != "idp-code" || nonce != last_nonce ||
+        crypto::PkceS256Challenge(verifier) != last_challenge) {
+      return Fail(Error::InvalidArgument("bad code", "invalid_grant"));
+    }
+    return next;
+  }
+  Result<DeviceAuthorizationStart> StartDeviceAuthorization() override {
+    return DeviceAuthorizationStart{"upstream-device-code", "ABCD-EFGH", "https://idp.test/device",
+                                    "https://idp.test/device?user_code=ABCD-EFGH", 600, 5};
+  }
+  Result<DevicePollOutcome> PollDevice(const std::string& device_code) override {
+    EXPECT_EQ(device_code, "upstream-device-code");
+    DevicePollOutcome out;
+    out.state = device_state;
+    out.identity = next;
+    return out;
+  }
+};
+
+std::string Verifier() { return std::string(43, 'v'); }
+
+class DomainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cl-domain-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    auto db = store::OpenDatabase("sqlite:" + (dir_ / "db.sqlite").string());
+    ASSERT_TRUE(db) << db.error().ToString();
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->Migrate());
+    authn_ = std::make_unique<Authenticator>(*db_, hasher_, clock_);
+    authz_ = std::make_unique<Authorizer>(*db_);
+    login_ = std::make_unique<LoginService>(*db_, idp_, hasher_, *authn_, clock_, random_,
+                                            LoginConfig{});
+    orgs_ = std::make_unique<OrganizationService>(*db_, *authz_, clock_, random_);
+    atts_ = std::make_unique<AttestationService>(*db_, *authz_, *orgs_, clock_, random_);
+  }
+  void TearDown() override {
+    atts_.reset();
+    orgs_.reset();
+    login_.reset();
+    authn_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Runs the whole browser flow for `identity` and returns the session token.
+  std::string LoginAs(const std::string& sub, const std::string& email, bool verified = true) {
+    clock_.Advance(kMillisPerSecond);  // distinct timestamps keep "newest first" unambiguous
+    idp_.next = VerifiedIdentity{"https://idp.test", sub, email, verified, sub};
+    std::string challenge = crypto::PkceS256Challenge(Verifier());
+    auto url = login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "cli-state", challenge,
+                                         "S256");
+    EXPECT_TRUE(url) << url.error().ToString();
+    auto redirect = login_->CompleteCallback("idp-code", idp_.last_state);
+    EXPECT_TRUE(redirect) << redirect.error().ToString();
+    std::string code = CodeFrom(*redirect);
+    auto session = login_->ExchangeCode(code, Verifier());
+    EXPECT_TRUE(session) << session.error().ToString();
+    return session ? session->token : "";
+  }
+
+  static std::string CodeFrom(const std::string& redirect) {
+    auto start = redirect.find("code=") + 5;
+    return redirect.substr(start, redirect.find('&', start) - start);
+  }
+
+  Principal Auth(const std::string& token) {
+    auto p = authn_->Authenticate("Bearer " + token);
+    EXPECT_TRUE(p) << p.error().ToString();
+    return p ? *p : Principal{};
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  SystemRandom random_;
+  crypto::CredentialHasher hasher_{"test-pepper-test-pepper-test-pepper"};
+  FakeIdp idp_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<Authenticator> authn_;
+  std::unique_ptr<Authorizer> authz_;
+  std::unique_ptr<LoginService> login_;
+  std::unique_ptr<OrganizationService> orgs_;
+  std::unique_ptr<AttestationService> atts_;
+};
+
+TEST(Names, Dns1123Labels) {
+  EXPECT_TRUE(ValidateDnsLabel("my-org-1", "name"));
+  for (const char* bad : {"", "-a", "a-", "UPPER", "a_b", "a.b", "ä"}) {
+    EXPECT_FALSE(ValidateDnsLabel(bad, "name")) << bad;
+  }
+  EXPECT_TRUE(ValidateDnsLabel(std::string(63, 'a'), "name"));
+  EXPECT_FALSE(ValidateDnsLabel(std::string(64, 'a'), "name"));
+  EXPECT_EQ(*NormalizeEmail("Bob@Example.COM"), "bob@example.com");
+  EXPECT_FALSE(NormalizeEmail("bob"));
+  EXPECT_FALSE(NormalizeEmail("a@b@c"));
+}
+
+TEST(Authorization, RoleTable) {
+  EXPECT_TRUE(OrgRolePermissions("owner").count(perm::kInvitationCreate));
+  EXPECT_TRUE(OrgRolePermissions("admin").count(perm::kOrganizationUpdate));
+  EXPECT_FALSE(OrgRolePermissions("member").count(perm::kWorkflowRunCreate));
+  EXPECT_TRUE(OrgRolePermissions("member").count(perm::kProjectCreate));
+  EXPECT_FALSE(OrgRolePermissions("viewer").count(perm::kProjectCreate));
+  EXPECT_TRUE(OrgRolePermissions("viewer").count(perm::kWorkflowRunRead));
+  EXPECT_TRUE(ProjectRolePermissions("admin").count(perm::kWorkflowRunCreate));
+  EXPECT_FALSE(ProjectRolePermissions("viewer").count(perm::kWorkflowRunCreate));
+  EXPECT_TRUE(OrgRolePermissions("nobody").empty());
+}
+
+TEST(Authenticator, RejectsMissingAndMalformedCredentials) {
+  FakeClock clock;
+  EXPECT_EQ(ExtractBearer("").error().reason(), "unauthenticated");
+  EXPECT_EQ(ExtractBearer("Basic abc").error().reason(), "malformed_token");
+  EXPECT_EQ(*ExtractBearer("bearer  tok "), "tok");
+}
+
+TEST_F(DomainTest, BrowserLoginIssuesA24HourSession) {
+  std::string token = LoginAs("alice", "alice@example.com");
+  ASSERT_EQ(token.rfind("clses_", 0), 0u);
+  Principal p = Auth(token);
+  EXPECT_EQ(p.display_name, "alice@example.com");
+  EXPECT_EQ(p.session_expires_at, clock_.Now() + 24 * kMillisPerHour);
+
+  clock_.Advance(24 * kMillisPerHour - 1);
+  EXPECT_TRUE(authn_->Authenticate("Bearer " + token));
+  clock_.Advance(1);
+  auto expired = authn_->Authenticate("Bearer " + token);
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().reason(), "session_expired");
+}
+
+TEST_F(DomainTest, SessionTokenIsStoredOnlyHashed) {
+  std::string token = LoginAs("alice", "alice@example.com");
+  auto s = db_->GetSessionByHash(hasher_.Hash(token));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->token_hash.find(token), std::string::npos);
+  EXPECT_EQ(s->token_hash.size(), 64u);
+}
+
+TEST_F(DomainTest, LogoutRevokesAtOnce) {
+  std::string token = LoginAs("alice", "alice@example.com");
+  Principal p = Auth(token);
+  ASSERT_TRUE(login_->Logout(p, "Bearer " + token));
+  auto after = authn_->Authenticate("Bearer " + token);
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().reason(), "session_revoked");
+}
+
+TEST_F(DomainTest, UnknownAndMistypedTokensHaveDistinctReasons) {
+  std::string token = LoginAs("alice", "alice@example.com");
+  std::string mistyped = token;
+  mistyped[10] = mistyped[10] == 'a' ? 'b' : 'a';
+  EXPECT_EQ(authn_->Authenticate("Bearer " + mistyped).error().reason(), "malformed_token");
+  std::string other = crypto::GenerateCredential(crypto::CredentialKind::kSession, random_);
+  EXPECT_EQ(authn_->Authenticate("Bearer " + other).error().reason(), "invalid_token");
+}
+
+TEST_F(DomainTest, LoginCodeIsSingleUseBoundToChallengeAndShortLived) {
+  std::string challenge = crypto::PkceS256Challenge(Verifier());
+  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/cb", "s", challenge, "S256"));
+  auto redirect = login_->CompleteCallback("idp-code", idp_.last_state);
+  ASSERT_TRUE(redirect);
+  EXPECT_EQ(redirect->rfind("http://127.0.0.1:5555/cb?code=clcode_", 0), 0u);
+  std::string code = CodeFrom(*redirect);
+  // Wrong verifier consumes the code.
+  auto wrong = login_->ExchangeCode(code, std::string(43, 'w'));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().reason(), "invalid_grant");
+  EXPECT_FALSE(login_->ExchangeCode(code, Verifier()));
+
+  // A fresh code expires after 60 s.
+  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/cb", "s", challenge, "S256"));
+  redirect = login_->CompleteCallback("idp-code", idp_.last_state);
+  ASSERT_TRUE(redirect);
+  clock_.Advance(61 * kMillisPerSecond);
+  EXPECT_FALSE(login_->ExchangeCode(CodeFrom(*redirect), Verifier()));
+}
+
+TEST_F(DomainTest, CallbackStateIsSingleUse) {
+  std::string challenge = crypto::PkceS256Challenge(Verifier());
+  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/cb", "s", challenge, "S256"));
+  std::string state = idp_.last_state;
+  ASSERT_TRUE(login_->CompleteCallback("idp-code", state));
+  auto replay = login_->CompleteCallback("idp-code", state);
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error().reason(), "invalid_state");
+  EXPECT_EQ(login_->CompleteCallback("idp-code", "forged").error().reason(), "invalid_state");
+}
+
+TEST_F(DomainTest, LoginRejectsNonLoopbackRedirectsAndPlainPkce) {
+  std::string challenge = crypto::PkceS256Challenge(Verifier());
+  for (const char* uri : {"https://evil.test/cb", "http://127.0.0.1.evil.test:1/cb",
+                          "http://localhost:1/cb", "http://127.0.0.1:99999/cb",
+                          "http://127.0.0.1:80/cb#frag"}) {
+    EXPECT_FALSE(login_->StartBrowserLogin(uri, "s", challenge, "S256")) << uri;
+  }
+  EXPECT_FALSE(login_->StartBrowserLogin("http://127.0.0.1:1/cb", "s", challenge, "plain"));
+  EXPECT_TRUE(login_->StartBrowserLogin("http://[::1]:1/cb", "s", challenge, "S256"));
+}
+
+TEST_F(DomainTest, IdpDownIsUnavailable) {
+  idp_.down = true;
+  auto r = login_->StartBrowserLogin("http://127.0.0.1:1/cb", "s",
+                                     crypto::PkceS256Challenge(Verifier()), "S256");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().IsUnavailable());
+}
+
+TEST_F(DomainTest, DeviceFlowPendingThenApproved) {
+  auto start = login_->StartDevice();
+  ASSERT_TRUE(start);
+  EXPECT_EQ(start->device_handle.find("upstream"), std::string::npos);
+  EXPECT_EQ(login_->PollDevice(start->device_handle).error().reason(), "authorization_pending");
+  idp_.device_state = DevicePollOutcome::State::kApproved;
+  auto session = login_->PollDevice(start->device_handle);
+  ASSERT_TRUE(session) << session.error().ToString();
+  EXPECT_TRUE(authn_->Authenticate("Bearer " + session->token));
+  // The handle is spent.
+  EXPECT_FALSE(login_->PollDevice(start->device_handle));
+}
+
+TEST_F(DomainTest, InvitationAcceptedAtNextLoginOnlyForVerifiedEmail) {
+  Principal owner = Auth(LoginAs("owner", "owner@example.com"));
+  ASSERT_TRUE(orgs_->Create(owner, "acme"));
+  ASSERT_TRUE(orgs_->Invite(owner, "acme", "Bob@Example.com", "viewer"));
+  ASSERT_TRUE(orgs_->Invite(owner, "acme", "eve@example.com", "admin"));
+
+  Principal eve = Auth(LoginAs("eve", "eve@example.com", /*verified=*/false));
+  EXPECT_TRUE(orgs_->Describe(eve, "acme").error().IsNotFound());
+
+  Principal bob = Auth(LoginAs("bob", "bob@example.com"));
+  auto d = orgs_->Describe(bob, "acme");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->role, "viewer");
+  auto members = orgs_->ListMembers(owner, "acme");
+  ASSERT_TRUE(members);
+  EXPECT_EQ(members->size(), 2u);
+  // A viewer cannot create projects or invite.
+  EXPECT_TRUE(orgs_->CreateProject(bob, "acme", "p").error().IsPermissionDenied());
+  EXPECT_TRUE(orgs_->Invite(bob, "acme", "x@example.com", "viewer").error().IsPermissionDenied());
+  // Audit trail has the creation, both invitations and the acceptance.
+  auto events = orgs_->ListAuditEvents(owner, "acme", 10);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->size(), 4u);
+  EXPECT_EQ(events->front().action, "invitation.accepted");
+}
+
+TEST_F(DomainTest, OrganizationNamesAreUniqueAndValidated) {
+  Principal a = Auth(LoginAs("a", "a@example.com"));
+  ASSERT_TRUE(orgs_->Create(a, "acme"));
+  EXPECT_TRUE(orgs_->Create(a, "acme").error().IsAlreadyExists());
+  EXPECT_TRUE(orgs_->Create(a, "Not_Valid").error().IsInvalidArgument());
+  auto mine = orgs_->ListMine(a);
+  ASSERT_TRUE(mine);
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ(mine->at(0).role, "owner");
+}
+
+TEST_F(DomainTest, MembersActOnlyInTheirProjects) {
+  Principal owner = Auth(LoginAs("owner", "owner@example.com"));
+  ASSERT_TRUE(orgs_->Create(owner, "acme"));
+  ASSERT_TRUE(orgs_->CreateProject(owner, "acme", "backend"));
+  ASSERT_TRUE(orgs_->Invite(owner, "acme", "m@example.com", "member"));
+  Principal m = Auth(LoginAs("m", "m@example.com"));
+  EXPECT_TRUE(atts_->Init(m, "acme", "build", "backend").error().IsPermissionDenied());
+  ASSERT_TRUE(orgs_->CreateProject(m, "acme", "frontend"));  // becomes its project admin
+  EXPECT_TRUE(atts_->Init(m, "acme", "build", "frontend"));
+  EXPECT_TRUE(atts_->ListRuns(m, "acme", std::nullopt, 10));
+}
+
+TEST_F(DomainTest, AttestationRecordsWhoAttested) {
+  Principal owner = Auth(LoginAs("owner", "owner@example.com"));
+  ASSERT_TRUE(orgs_->Create(owner, "acme"));
+  ASSERT_TRUE(orgs_->CreateProject(owner, "acme", "backend"));
+  auto run = atts_->Init(owner, "acme", "build", "backend");
+  ASSERT_TRUE(run) << run.error().ToString();
+  auto statement = ParseJson(R"({"_type":"https://in-toto.io/Statement/v1",
+      "subject":[{"name":"app","digest":{"sha256":"abcdef0123"}}],
+      "predicateType":"https://slsa.dev/provenance/v1","predicate":{}})");
+  ASSERT_TRUE(statement);
+  auto pushed = atts_->Push(owner, "acme", run->id, *statement);
+  ASSERT_TRUE(pushed) << pushed.error().ToString();
+  EXPECT_EQ(pushed->state, "succeeded");
+  EXPECT_EQ(pushed->actor_kind, "user");
+  EXPECT_EQ(pushed->actor_name, "owner@example.com");
+  EXPECT_EQ(pushed->statement_digest.rfind("sha256:", 0), 0u);
+  EXPECT_TRUE(atts_->Push(owner, "acme", run->id, *statement).error().code() ==
+              Error::Code::kFailedPrecondition);
+  auto runs = atts_->ListRuns(owner, "acme", std::string("backend"), 10);
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ(runs->at(0).workflow_name, "build");
+}
+
+TEST(InTotoStatement, Validation) {
+  struct Case {
+    const char* json;
+    bool ok;
+  } cases[] = {
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"x"})", true},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x"})", false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","predicateType":"x"})", false},
+      {R"({"_type":"other","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"x"})", false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{}}],"predicateType":"x"})", false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"XYZ"}}],"predicateType":"x"})", false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}]})", false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"x","predicate":[]})", false},
+      {R"([1,2])", false},
+  };
+  for (const auto& c : cases) {
+    auto v = ParseJson(c.json);
+    ASSERT_TRUE(v);
+    auto st = ValidateInTotoStatement(*v);
+    EXPECT_EQ(static_cast<bool>(st), c.ok) << c.json;
+    if (!st) EXPECT_EQ(st.error().reason(), "invalid_statement");
+  }
+}
+
+}  // namespace
+}  // namespace cl::domain

@@ -1,0 +1,267 @@
+#include "domain/login.h"
+
+#include <charconv>
+
+#include "common/http_client.h"
+#include "common/log.h"
+#include "crypto/credential.h"
+
+namespace cl::domain {
+namespace {
+
+std::string RandomUrlSafe(Random& random, size_t bytes) {
+  std::string raw(bytes, '\0');
+  random.Fill(reinterpret_cast<uint8_t*>(raw.data()), raw.size());
+  return crypto::Base64UrlEncode(raw);
+}
+
+bool IsBase64UrlChars(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+          c == '-' || c == '_' || c == '.' || c == '~')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsLoopbackRedirectUri(std::string_view uri) {
+  for (std::string_view host : {std::string_view("http://127.0.0.1:"),
+                                std::string_view("http://[::1]:")}) {
+    if (uri.substr(0, host.size()) != host) continue;
+    std::string_view rest = uri.substr(host.size());
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash > 5) return false;
+    int port = 0;
+    auto [p, ec] = std::from_chars(rest.data(), rest.data() + slash, port);
+    if (ec != std::errc() || p != rest.data() + slash || port <= 0 || port > 65535) return false;
+    // No fragment; the query is ours to add.
+    return rest.find_first_of("#?") == std::string_view::npos;
+  }
+  return false;
+}
+
+LoginService::LoginService(store::Database& db, IdentityProvider& idp,
+                           const crypto::CredentialHasher& hasher, Authenticator& authenticator,
+                           const Clock& clock, Random& random, LoginConfig config)
+    : db_(db),
+      idp_(idp),
+      hasher_(hasher),
+      authenticator_(authenticator),
+      clock_(clock),
+      random_(random),
+      config_(std::move(config)) {}
+
+bool LoginService::RedirectUriAllowed(const std::string& uri) const {
+  if (IsLoopbackRedirectUri(uri)) return true;
+  for (const auto& prefix : config_.allowed_redirect_prefixes) {
+    if (uri == prefix) return true;
+  }
+  return false;
+}
+
+Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_uri,
+                                                    const std::string& client_state,
+                                                    const std::string& code_challenge,
+                                                    const std::string& method) {
+  if (!RedirectUriAllowed(redirect_uri)) {
+    return Fail(Error::InvalidArgument(
+        "redirect_uri must be a loopback URI such as http://127.0.0.1:PORT/callback",
+        "invalid_redirect_uri"));
+  }
+  if (method != "S256") {
+    return Fail(Error::InvalidArgument("code_challenge_method must be S256", "invalid_request"));
+  }
+  if (code_challenge.size() != 43 || !IsBase64UrlChars(code_challenge)) {
+    return Fail(Error::InvalidArgument("code_challenge must be a base64url SHA-256 (43 chars)",
+                                       "invalid_request"));
+  }
+  if (client_state.empty() || client_state.size() > 256 || !IsBase64UrlChars(client_state)) {
+    return Fail(Error::InvalidArgument("state must be 1..256 URL-safe characters",
+                                       "invalid_request"));
+  }
+  std::string state = RandomUrlSafe(random_, 32);
+  std::string nonce = RandomUrlSafe(random_, 32);
+  std::string verifier = RandomUrlSafe(random_, 32);
+  store::LoginRequest req;
+  req.state_hash = hasher_.Hash(state);
+  req.nonce = nonce;
+  req.upstream_code_verifier = verifier;
+  req.cli_redirect_uri = redirect_uri;
+  req.cli_state = client_state;
+  req.cli_code_challenge = code_challenge;
+  req.expires_at = clock_.Now() + config_.login_request_ttl;
+  CL_ASSIGN_OR_RETURN(std::string url,
+                      idp_.AuthorizationUrl(state, nonce, crypto::PkceS256Challenge(verifier)));
+  CL_RETURN_IF_ERROR(db_.PutLoginRequest(req));
+  return url;
+}
+
+Result<std::string> LoginService::CompleteCallback(const std::string& code,
+                                                   const std::string& state) {
+  if (state.empty() || code.empty()) {
+    return Fail(Error::InvalidArgument("the identity provider's response lacks code or state",
+                                       "invalid_callback"));
+  }
+  auto req = db_.TakeLoginRequest(hasher_.Hash(state), clock_.Now());
+  if (!req) {
+    if (req.error().IsNotFound()) {
+      return Fail(Error::InvalidArgument(
+          "unknown or expired login attempt (state mismatch); start the login again",
+          "invalid_state"));
+    }
+    return Fail(req.error());
+  }
+  CL_ASSIGN_OR_RETURN(VerifiedIdentity identity,
+                      idp_.ExchangeCode(code, req->upstream_code_verifier, req->nonce));
+  CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(identity));
+
+  std::string one_time = crypto::GenerateCredential(crypto::CredentialKind::kLoginCode, random_);
+  store::AuthCode ac;
+  ac.code_hash = hasher_.Hash(one_time);
+  ac.user_id = user.id;
+  ac.cli_code_challenge = req->cli_code_challenge;
+  ac.expires_at = clock_.Now() + config_.auth_code_ttl;
+  CL_RETURN_IF_ERROR(db_.PutAuthCode(ac));
+  Log(LogLevel::kInfo, "login callback completed", {{"user_id", user.id}});
+  return req->cli_redirect_uri + "?code=" + UrlEncode(one_time) +
+         "&state=" + UrlEncode(req->cli_state);
+}
+
+Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
+                                                 const std::string& code_verifier) {
+  auto kind = crypto::ParseCredential(code);
+  if (!kind || *kind != crypto::CredentialKind::kLoginCode) {
+    return Fail(Error::InvalidArgument("the login code is malformed", "invalid_grant"));
+  }
+  auto ac = db_.TakeAuthCode(hasher_.Hash(code), clock_.Now());
+  if (!ac) {
+    if (ac.error().IsNotFound()) {
+      return Fail(Error::InvalidArgument("the login code is unknown, expired or already used",
+                                         "invalid_grant"));
+    }
+    return Fail(ac.error());
+  }
+  if (code_verifier.size() < 43 || code_verifier.size() > 128 ||
+      !crypto::ConstantTimeEquals(crypto::PkceS256Challenge(code_verifier),
+                                  ac->cli_code_challenge)) {
+    return Fail(Error::InvalidArgument("code_verifier does not match the login's challenge",
+                                       "invalid_grant"));
+  }
+  CL_ASSIGN_OR_RETURN(store::User user, db_.GetUser(ac->user_id));
+  return IssueSession(user);
+}
+
+Result<DeviceLoginStart> LoginService::StartDevice() {
+  CL_ASSIGN_OR_RETURN(DeviceAuthorizationStart start, idp_.StartDeviceAuthorization());
+  std::string handle = crypto::GenerateCredential(crypto::CredentialKind::kDeviceHandle, random_);
+  store::DeviceRequest r;
+  r.handle_hash = hasher_.Hash(handle);
+  r.upstream_device_code = start.device_code;
+  r.expires_at = clock_.Now() + static_cast<UnixMillis>(start.expires_in) * kMillisPerSecond;
+  r.interval_seconds = start.interval;
+  CL_RETURN_IF_ERROR(db_.PutDeviceRequest(r));
+  DeviceLoginStart out;
+  out.device_handle = handle;
+  out.user_code = start.user_code;
+  out.verification_uri = start.verification_uri;
+  out.verification_uri_complete = start.verification_uri_complete;
+  out.expires_in = start.expires_in;
+  out.interval = start.interval;
+  return out;
+}
+
+Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle) {
+  auto kind = crypto::ParseCredential(device_handle);
+  if (!kind || *kind != crypto::CredentialKind::kDeviceHandle) {
+    return Fail(Error::InvalidArgument("the device handle is malformed", "invalid_grant"));
+  }
+  std::string hash = hasher_.Hash(device_handle);
+  auto req = db_.GetDeviceRequest(hash, clock_.Now());
+  if (!req) {
+    if (req.error().IsNotFound()) {
+      return Fail(Error::InvalidArgument("the device login expired; start again", "expired_token"));
+    }
+    return Fail(req.error());
+  }
+  CL_ASSIGN_OR_RETURN(DevicePollOutcome outcome, idp_.PollDevice(req->upstream_device_code));
+  switch (outcome.state) {
+    case DevicePollOutcome::State::kPending:
+      return Fail(Error::InvalidArgument("waiting for the person to approve the login",
+                                         "authorization_pending"));
+    case DevicePollOutcome::State::kSlowDown:
+      return Fail(Error::InvalidArgument("polling too fast; slow down", "slow_down"));
+    case DevicePollOutcome::State::kExpired:
+      (void)db_.DeleteDeviceRequest(hash);
+      return Fail(Error::InvalidArgument("the device login expired; start again", "expired_token"));
+    case DevicePollOutcome::State::kDenied:
+      (void)db_.DeleteDeviceRequest(hash);
+      return Fail(Error::InvalidArgument("the login was denied", "access_denied"));
+    case DevicePollOutcome::State::kApproved:
+      break;
+  }
+  CL_RETURN_IF_ERROR(db_.DeleteDeviceRequest(hash));
+  CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(outcome.identity));
+  return IssueSession(user);
+}
+
+Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id) {
+  UnixMillis now = clock_.Now();
+  store::User u;
+  u.id = NewUuid(random_);
+  u.issuer = id.issuer;
+  u.subject = id.subject;
+  u.email = id.email;
+  u.email_verified = id.email_verified;
+  u.name = id.name;
+  u.created_at = now;
+  u.updated_at = now;
+  CL_ASSIGN_OR_RETURN(store::User user, db_.UpsertUser(u));
+  // An unverified email proves nothing about who reads that mailbox: no invitations for it.
+  if (user.email_verified && !user.email.empty()) {
+    std::string email = user.email;
+    for (auto& c : email) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    CL_ASSIGN_OR_RETURN(auto invitations, db_.ListPendingInvitationsForEmail(email));
+    for (const auto& inv : invitations) {
+      store::Membership m{inv.org_id, user.id, inv.role, now, "", "", ""};
+      store::AuditEvent ev{NewUuid(random_), inv.org_id, "user", user.id, user.email,
+                           "invitation.accepted", "invitation", inv.id,
+                           user.email + " joined as " + inv.role, now};
+      auto st = db_.AcceptInvitation(inv.id, m, now, ev);
+      if (!st && !st.error().IsNotFound()) return Fail(st.error());
+    }
+  }
+  return user;
+}
+
+Result<IssuedSession> LoginService::IssueSession(const store::User& user) {
+  UnixMillis now = clock_.Now();
+  IssuedSession out;
+  out.token = crypto::GenerateCredential(crypto::CredentialKind::kSession, random_);
+  out.expires_at = now + config_.session_lifetime;
+  out.user = user;
+  store::Session s;
+  s.id = NewUuid(random_);
+  s.user_id = user.id;
+  s.token_hash = hasher_.Hash(out.token);
+  s.created_at = now;
+  s.expires_at = out.expires_at;
+  CL_RETURN_IF_ERROR(db_.CreateSession(s));
+  Log(LogLevel::kInfo, "session created", {{"user_id", user.id}, {"session_id", s.id}});
+  return out;
+}
+
+Status LoginService::Logout(const Principal& p, std::string_view authorization) {
+  if (p.kind != Principal::Kind::kUser || p.session_id.empty()) {
+    return Fail(Error::InvalidArgument("only a login session can be logged out",
+                                       "invalid_argument"));
+  }
+  CL_RETURN_IF_ERROR(db_.RevokeSession(p.session_id, clock_.Now()));
+  auto token = ExtractBearer(authorization);
+  if (token) authenticator_.Forget(hasher_.Hash(*token));
+  return Ok();
+}
+
+}  // namespace cl::domain

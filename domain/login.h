@@ -1,0 +1,91 @@
+// LoginService: interactive login of people (browser flow and device flow) and their sessions.
+//
+// Browser flow (RFC 8252 + RFC 7636 on both legs):
+//   CLI --(redirect_uri, state, S256 challenge)--> StartBrowserLogin --> IdP authorize URL
+//   IdP --(code, state)--> CompleteCallback --> CLI loopback ?code=<one-time code>&state
+//   CLI --(code, verifier)--> ExchangeCode --> session token (never in a URL)
+// Device flow (RFC 8628): StartDevice relays to the IdP; the CLI polls PollDevice with an
+// opaque handle; the upstream device_code never leaves the server.
+#pragma once
+
+#include <string>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/result.h"
+#include "crypto/hash.h"
+#include "domain/authenticator.h"
+#include "domain/identity_provider.h"
+#include "domain/principal.h"
+#include "store/store.h"
+
+namespace cl::domain {
+
+struct LoginConfig {
+  UnixMillis session_lifetime = 24 * kMillisPerHour;
+  UnixMillis login_request_ttl = 10 * kMillisPerMinute;
+  UnixMillis auth_code_ttl = 60 * kMillisPerSecond;
+  // Extra redirect URIs accepted besides loopback ones (e.g. the web UI's own callback).
+  std::vector<std::string> allowed_redirect_prefixes;
+};
+
+struct IssuedSession {
+  std::string token;  // shown once, to the client that logged in
+  UnixMillis expires_at = 0;
+  store::User user;
+};
+
+struct DeviceLoginStart {
+  std::string device_handle;
+  std::string user_code;
+  std::string verification_uri;
+  std::string verification_uri_complete;
+  int expires_in = 0;
+  int interval = 5;
+};
+
+class LoginService {
+ public:
+  LoginService(store::Database& db, IdentityProvider& idp, const crypto::CredentialHasher& hasher,
+               Authenticator& authenticator, const Clock& clock, Random& random,
+               LoginConfig config);
+
+  // Validates the client's parameters and returns the IdP authorization URL to redirect to.
+  Result<std::string> StartBrowserLogin(const std::string& redirect_uri,
+                                        const std::string& client_state,
+                                        const std::string& code_challenge,
+                                        const std::string& code_challenge_method);
+
+  // Handles the IdP's redirect; returns the client's redirect URL carrying the one-time code.
+  Result<std::string> CompleteCallback(const std::string& code, const std::string& state);
+
+  // Exchanges the one-time code (single use, 60 s, bound to the PKCE challenge).
+  Result<IssuedSession> ExchangeCode(const std::string& code, const std::string& code_verifier);
+
+  Result<DeviceLoginStart> StartDevice();
+  // Errors with reason authorization_pending / slow_down / expired_token / access_denied.
+  Result<IssuedSession> PollDevice(const std::string& device_handle);
+
+  // Revokes the session behind `authorization` (the raw header) for `p`.
+  Status Logout(const Principal& p, std::string_view authorization);
+
+  // Creates or updates the user and accepts pending invitations for a verified email.
+  Result<store::User> OnIdentityVerified(const VerifiedIdentity& id);
+
+ private:
+  Result<IssuedSession> IssueSession(const store::User& user);
+  bool RedirectUriAllowed(const std::string& uri) const;
+
+  store::Database& db_;
+  IdentityProvider& idp_;
+  const crypto::CredentialHasher& hasher_;
+  Authenticator& authenticator_;
+  const Clock& clock_;
+  Random& random_;
+  LoginConfig config_;
+};
+
+// True for http://127.0.0.1:<port>/... and http://[::1]:<port>/... (RFC 8252 section 7.3).
+bool IsLoopbackRedirectUri(std::string_view uri);
+
+}  // namespace cl::domain

@@ -1,0 +1,191 @@
+#include "domain/organizations.h"
+
+#include "domain/names.h"
+
+namespace cl::domain {
+
+store::AuditEvent OrganizationService::NewEvent(const Principal& p, const std::string& org_id,
+                                                std::string action, std::string target_kind,
+                                                std::string target_id, std::string message) {
+  store::AuditEvent e;
+  e.id = NewUuid(random_);
+  e.org_id = org_id;
+  e.actor_kind = PrincipalKindName(p.kind);
+  e.actor_id = p.id;
+  e.actor_name = p.display_name;
+  e.action = std::move(action);
+  e.target_kind = std::move(target_kind);
+  e.target_id = std::move(target_id);
+  e.message = std::move(message);
+  e.created_at = clock_.Now();
+  return e;
+}
+
+Result<store::Organization> OrganizationService::Create(const Principal& p,
+                                                        const std::string& name) {
+  if (p.kind != Principal::Kind::kUser) {
+    return Fail(Error::PermissionDenied("organizations are created by people, not tokens"));
+  }
+  CL_RETURN_IF_ERROR(ValidateDnsLabel(name, "organization name"));
+  store::Organization org;
+  org.id = NewUuid(random_);
+  org.name = name;
+  org.created_at = clock_.Now();
+  store::Membership owner{org.id, p.id, "owner", org.created_at, "", "", ""};
+  auto st = db_.CreateOrganization(
+      org, owner,
+      NewEvent(p, org.id, "organization.created", "organization", org.id,
+               p.display_name + " created the organization " + name));
+  if (!st) {
+    if (st.error().IsAlreadyExists()) {
+      return Fail(Error::AlreadyExists("the organization name '" + name + "' is taken"));
+    }
+    return Fail(st.error());
+  }
+  return org;
+}
+
+Result<std::vector<OrgWithRole>> OrganizationService::ListMine(const Principal& p) {
+  std::vector<OrgWithRole> out;
+  if (p.kind != Principal::Kind::kUser) {
+    if (p.org_id) {
+      CL_ASSIGN_OR_RETURN(auto org, db_.GetOrganization(*p.org_id));
+      out.push_back({org, ""});
+    }
+    return out;
+  }
+  CL_ASSIGN_OR_RETURN(auto memberships, db_.ListMembershipsForUser(p.id));
+  for (const auto& m : memberships) {
+    CL_ASSIGN_OR_RETURN(auto org, db_.GetOrganization(m.org_id));
+    out.push_back({std::move(org), m.role});
+  }
+  return out;
+}
+
+Result<store::Organization> OrganizationService::Resolve(const Principal& p,
+                                                         const std::string& name) {
+  auto org = db_.GetOrganizationByName(name);
+  if (!org) {
+    if (org.error().IsNotFound()) {
+      return Fail(Error::NotFound("organization '" + name + "' not found"));
+    }
+    return Fail(org.error());
+  }
+  auto st = authz_.Authorize(p, perm::kOrganizationRead, Resource{org->id, std::nullopt});
+  if (!st) {
+    if (st.error().IsNotFound()) {
+      return Fail(Error::NotFound("organization '" + name + "' not found"));
+    }
+    return Fail(st.error());
+  }
+  return org;
+}
+
+Result<OrgWithRole> OrganizationService::Describe(const Principal& p, const std::string& name) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  std::string role;
+  if (p.kind == Principal::Kind::kUser) {
+    CL_ASSIGN_OR_RETURN(role, authz_.OrgRole(p, org.id));
+  }
+  return OrgWithRole{std::move(org), std::move(role)};
+}
+
+Result<std::vector<store::Membership>> OrganizationService::ListMembers(const Principal& p,
+                                                                        const std::string& name) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kMemberRead, Resource{org.id, std::nullopt}));
+  return db_.ListMembers(org.id);
+}
+
+Result<store::Invitation> OrganizationService::Invite(const Principal& p, const std::string& name,
+                                                      const std::string& email,
+                                                      const std::string& role) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kInvitationCreate, Resource{org.id, std::nullopt}));
+  if (p.kind != Principal::Kind::kUser) {
+    return Fail(Error::PermissionDenied("membership is managed by people, not tokens"));
+  }
+  CL_ASSIGN_OR_RETURN(std::string normalized, NormalizeEmail(email));
+  if (!IsOrgRole(role)) {
+    return Fail(Error::InvalidArgument("role must be one of owner, admin, member, viewer"));
+  }
+  // Only an owner may hand out ownership.
+  CL_ASSIGN_OR_RETURN(std::string my_role, authz_.OrgRole(p, org.id));
+  if (role == "owner" && my_role != "owner") {
+    return Fail(Error::PermissionDenied("only owners can invite owners"));
+  }
+  store::Invitation inv;
+  inv.id = NewUuid(random_);
+  inv.org_id = org.id;
+  inv.email = normalized;
+  inv.role = role;
+  inv.inviter_user_id = p.id;
+  inv.status = "pending";
+  inv.created_at = clock_.Now();
+  inv.org_name = org.name;
+  auto st = db_.CreateInvitation(
+      inv, NewEvent(p, org.id, "invitation.created", "invitation", inv.id,
+                    p.display_name + " invited " + normalized + " as " + role));
+  if (!st) {
+    if (st.error().IsAlreadyExists()) {
+      return Fail(Error::AlreadyExists(normalized + " already has a pending invitation"));
+    }
+    return Fail(st.error());
+  }
+  return inv;
+}
+
+Result<std::vector<store::Invitation>> OrganizationService::ListInvitations(
+    const Principal& p, const std::string& name) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kInvitationRead, Resource{org.id, std::nullopt}));
+  return db_.ListPendingInvitations(org.id);
+}
+
+Result<std::vector<store::AuditEvent>> OrganizationService::ListAuditEvents(
+    const Principal& p, const std::string& name, int limit) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kAuditRead, Resource{org.id, std::nullopt}));
+  if (limit <= 0 || limit > 1000) limit = 100;
+  return db_.ListAuditEvents(org.id, limit);
+}
+
+Result<store::Project> OrganizationService::CreateProject(const Principal& p,
+                                                          const std::string& name,
+                                                          const std::string& project_name) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kProjectCreate, Resource{org.id, std::nullopt}));
+  CL_RETURN_IF_ERROR(ValidateDnsLabel(project_name, "project name"));
+  store::Project project;
+  project.id = NewUuid(random_);
+  project.org_id = org.id;
+  project.name = project_name;
+  project.created_at = clock_.Now();
+  std::optional<store::ProjectMembership> creator;
+  if (p.kind == Principal::Kind::kUser) {
+    creator = store::ProjectMembership{project.id, p.id, "admin", project.created_at};
+  }
+  auto st = db_.CreateProject(project, creator,
+                              NewEvent(p, org.id, "project.created", "project", project.id,
+                                       p.display_name + " created the project " + project_name));
+  if (!st) {
+    if (st.error().IsAlreadyExists()) {
+      return Fail(Error::AlreadyExists("the project '" + project_name + "' already exists"));
+    }
+    return Fail(st.error());
+  }
+  return project;
+}
+
+Result<std::vector<store::Project>> OrganizationService::ListProjects(const Principal& p,
+                                                                      const std::string& name) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kProjectRead, Resource{org.id, std::nullopt}));
+  CL_ASSIGN_OR_RETURN(auto projects, db_.ListProjects(org.id));
+  if (p.project_id) {
+    std::erase_if(projects, [&](const store::Project& x) { return x.id != *p.project_id; });
+  }
+  return projects;
+}
+
+}  // namespace cl::domain

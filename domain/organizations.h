@@ -1,0 +1,58 @@
+// OrganizationService: organizations, membership, invitations, projects and the audit log,
+// each operation authorized through Authorizer and audited where it changes something.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/result.h"
+#include "domain/authorization.h"
+#include "domain/principal.h"
+#include "store/store.h"
+
+namespace cl::domain {
+
+struct OrgWithRole {
+  store::Organization org;
+  std::string role;
+};
+
+class OrganizationService {
+ public:
+  OrganizationService(store::Database& db, Authorizer& authz, const Clock& clock, Random& random)
+      : db_(db), authz_(authz), clock_(clock), random_(random) {}
+
+  // People only; the creator becomes owner.
+  Result<store::Organization> Create(const Principal& p, const std::string& name);
+  Result<std::vector<OrgWithRole>> ListMine(const Principal& p);
+  // Resolves an organization by name for `p` (NotFound when `p` cannot see it).
+  Result<OrgWithRole> Describe(const Principal& p, const std::string& name);
+  Result<store::Organization> Resolve(const Principal& p, const std::string& name);
+
+  Result<std::vector<store::Membership>> ListMembers(const Principal& p, const std::string& org);
+  Result<store::Invitation> Invite(const Principal& p, const std::string& org,
+                                   const std::string& email, const std::string& role);
+  Result<std::vector<store::Invitation>> ListInvitations(const Principal& p,
+                                                         const std::string& org);
+  Result<std::vector<store::AuditEvent>> ListAuditEvents(const Principal& p, const std::string& org,
+                                                         int limit);
+
+  Result<store::Project> CreateProject(const Principal& p, const std::string& org,
+                                       const std::string& name);
+  Result<std::vector<store::Project>> ListProjects(const Principal& p, const std::string& org);
+
+  store::AuditEvent NewEvent(const Principal& p, const std::string& org_id, std::string action,
+                             std::string target_kind, std::string target_id,
+                             std::string message);
+
+ private:
+  store::Database& db_;
+  Authorizer& authz_;
+  const Clock& clock_;
+  Random& random_;
+};
+
+}  // namespace cl::domain

@@ -1,0 +1,202 @@
+// Prometheus registry: in-memory families behind one mutex, rendered as text format 0.0.4.
+#include "http/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace cl::http {
+namespace {
+
+constexpr std::string_view kRequestsTotal = "chainloop_http_requests_total";
+constexpr std::string_view kRequestDuration = "chainloop_http_request_duration_seconds";
+constexpr std::string_view kAuthFailures = "chainloop_auth_failures_total";
+constexpr std::string_view kConnectionsActive = "chainloop_http_connections_active";
+
+void AppendLabelValue(std::string& out, std::string_view v) {
+  for (char c : v) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+}
+
+std::string LabelSet(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+  if (labels.size() == 0) return {};
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [k, v] : labels) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append(k);
+    out += "=\"";
+    AppendLabelValue(out, v);
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+void AppendNumber(std::string& out, double v) {
+  if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+    return;
+  }
+  if (std::isnan(v)) {
+    out += "NaN";
+    return;
+  }
+  char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof(buf), "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.9g", v);
+  }
+  out += buf;
+}
+
+void AppendHelpText(std::string& out, std::string_view help) {
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+}  // namespace
+
+const std::vector<double>& Metrics::LatencyBuckets() {
+  static const std::vector<double> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  return kBuckets;
+}
+
+Metrics::Metrics() {
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyLocked(kRequestsTotal, "HTTP requests served, by route pattern, method and status.",
+               "counter");
+  FamilyLocked(kAuthFailures, "Rejected credentials, by reason.", "counter");
+  FamilyLocked(kConnectionsActive, "Open HTTP connections.", "gauge").series[""] = 0;
+}
+
+Metrics::Family& Metrics::FamilyLocked(std::string_view name, std::string_view help,
+                                       std::string_view type) {
+  auto it = families_.find(name);
+  if (it == families_.end()) {
+    it = families_.emplace(std::string(name), Family{}).first;
+    it->second.help = std::string(help);
+    it->second.type = std::string(type);
+  }
+  return it->second;
+}
+
+void Metrics::ObserveRequest(std::string_view route_pattern, std::string_view method, int status,
+                             double seconds) {
+  std::string status_text = std::to_string(status);
+  std::string labels =
+      LabelSet({{"route", route_pattern}, {"method", method}, {"status", status_text}});
+  const auto& buckets = LatencyBuckets();
+  size_t bucket = buckets.size();  // the +Inf bucket
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (seconds <= buckets[i]) {
+      bucket = i;
+      break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  families_.find(kRequestsTotal)->second.series[labels] += 1;
+  auto it = latency_.find(route_pattern);
+  if (it == latency_.end()) {
+    it = latency_.emplace(std::string(route_pattern), Histogram{}).first;
+    it->second.counts.assign(buckets.size() + 1, 0);
+  }
+  it->second.counts[bucket]++;
+  it->second.count++;
+  it->second.sum += seconds;
+}
+
+void Metrics::IncAuthFailure(std::string_view reason) {
+  std::string labels = LabelSet({{"reason", reason}});
+  std::lock_guard<std::mutex> lock(mu_);
+  families_.find(kAuthFailures)->second.series[labels] += 1;
+}
+
+void Metrics::IncCounter(
+    std::string_view name, std::string_view help,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> labels, double v) {
+  std::string label_set = LabelSet(labels);
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyLocked(name, help, "counter").series[label_set] += v;
+}
+
+void Metrics::SetGauge(std::string_view name, std::string_view help, double v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyLocked(name, help, "gauge").series[""] = v;
+}
+
+void Metrics::AddGauge(std::string_view name, std::string_view help, double delta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyLocked(name, help, "gauge").series[""] += delta;
+}
+
+std::string Metrics::RenderPrometheus() const {
+  std::string out;
+  out.reserve(4096);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, family] : families_) {
+    out += "# HELP " + name + " ";
+    AppendHelpText(out, family.help);
+    out += "\n# TYPE " + name + " " + family.type + "\n";
+    for (const auto& [labels, value] : family.series) {
+      out += name;
+      out += labels;
+      out.push_back(' ');
+      AppendNumber(out, value);
+      out.push_back('\n');
+    }
+  }
+  out += "# HELP ";
+  out += kRequestDuration;
+  out += " HTTP request latency, by route pattern.\n# TYPE ";
+  out += kRequestDuration;
+  out += " histogram\n";
+  const auto& buckets = LatencyBuckets();
+  for (const auto& [route, h] : latency_) {
+    std::string route_label;
+    AppendLabelValue(route_label, route);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= buckets.size(); ++i) {
+      cumulative += h.counts[i];
+      out += kRequestDuration;
+      out += "_bucket{route=\"" + route_label + "\",le=\"";
+      AppendNumber(out, i < buckets.size() ? buckets[i] : INFINITY);
+      out += "\"} ";
+      AppendNumber(out, static_cast<double>(cumulative));
+      out.push_back('\n');
+    }
+    out += kRequestDuration;
+    out += "_sum{route=\"" + route_label + "\"} ";
+    AppendNumber(out, h.sum);
+    out += "\n";
+    out += kRequestDuration;
+    out += "_count{route=\"" + route_label + "\"} ";
+    AppendNumber(out, static_cast<double>(h.count));
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace cl::http

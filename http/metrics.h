@@ -1,0 +1,70 @@
+// Metrics: a small thread-safe Prometheus registry (counters with labels, gauges, and the HTTP
+// request latency histogram), rendered in the Prometheus text exposition format for /metrics.
+//
+// Standard families:
+//   chainloop_http_requests_total{route,method,status}      counter
+//   chainloop_http_request_duration_seconds{route}           histogram
+//   chainloop_auth_failures_total{reason}                    counter
+//   chainloop_http_connections_active                        gauge
+//
+// Label values must have bounded cardinality: pass route PATTERNS, never raw paths.
+// Thread-safety: every method may be called concurrently. Each call takes one mutex; that is
+// cheap next to a request's syscalls, and per-thread shards can replace it if profiles say so.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cl::http {
+
+class Metrics {
+ public:
+  Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Counts one served request and records its latency. `route_pattern` is the matched pattern
+  // ("/v1/organizations/{org}") or "unmatched".
+  void ObserveRequest(std::string_view route_pattern, std::string_view method, int status,
+                      double seconds);
+  // `reason` is an error code such as "token_expired".
+  void IncAuthFailure(std::string_view reason);
+  // Adds `v` to counter `name` with these labels; `help` is used the first time the name is seen.
+  void IncCounter(std::string_view name, std::string_view help,
+                  std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
+                  double v = 1);
+  void SetGauge(std::string_view name, std::string_view help, double v);
+  // Adds `delta` (may be negative) to a gauge; concurrent updates never lose each other.
+  void AddGauge(std::string_view name, std::string_view help, double delta);
+
+  std::string RenderPrometheus() const;
+
+  // Upper bounds (seconds) of the latency histogram buckets; +Inf is implicit.
+  static const std::vector<double>& LatencyBuckets();
+
+ private:
+  struct Family {
+    std::string help;
+    std::string type;                      // "counter" or "gauge"
+    std::map<std::string, double> series;  // rendered label set ("{a=\"b\"}" or "") -> value
+  };
+  struct Histogram {
+    std::vector<uint64_t> counts;  // per bucket, not cumulative
+    uint64_t count = 0;
+    double sum = 0;
+  };
+
+  Family& FamilyLocked(std::string_view name, std::string_view help, std::string_view type);
+
+  mutable std::mutex mu_;
+  std::map<std::string, Family, std::less<>> families_;    // GUARDED_BY(mu_)
+  std::map<std::string, Histogram, std::less<>> latency_;  // by route; GUARDED_BY(mu_)
+};
+
+}  // namespace cl::http

@@ -1,0 +1,91 @@
+// Tests for the Prometheus registry: families, labels, histogram buckets, concurrency.
+#include "http/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+namespace cl::http {
+namespace {
+
+bool Contains(const std::string& text, std::string_view needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+TEST(MetricsTest, EmptyRegistryDeclaresStandardFamilies) {
+  Metrics m;
+  std::string out = m.RenderPrometheus();
+  EXPECT_TRUE(Contains(out, "# TYPE chainloop_http_requests_total counter\n"));
+  EXPECT_TRUE(Contains(out, "# TYPE chainloop_auth_failures_total counter\n"));
+  EXPECT_TRUE(Contains(out, "# TYPE chainloop_http_connections_active gauge\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_http_connections_active 0\n"));
+  EXPECT_TRUE(Contains(out, "# TYPE chainloop_http_request_duration_seconds histogram\n"));
+}
+
+TEST(MetricsTest, ObserveRequestCountsAndBuckets) {
+  Metrics m;
+  m.ObserveRequest("/v1/organizations/{org}", "GET", 200, 0.003);
+  m.ObserveRequest("/v1/organizations/{org}", "GET", 200, 0.2);
+  m.ObserveRequest("/v1/organizations/{org}", "POST", 403, 20);
+  std::string out = m.RenderPrometheus();
+  EXPECT_TRUE(Contains(out,
+                       "chainloop_http_requests_total{route=\"/v1/organizations/{org}\","
+                       "method=\"GET\",status=\"200\"} 2\n"))
+      << out;
+  EXPECT_TRUE(Contains(out,
+                       "chainloop_http_requests_total{route=\"/v1/organizations/{org}\","
+                       "method=\"POST\",status=\"403\"} 1\n"));
+  const std::string b =
+      "chainloop_http_request_duration_seconds_bucket{route=\"/v1/organizations/{org}\",";
+  EXPECT_TRUE(Contains(out, b + "le=\"0.001\"} 0\n")) << out;
+  EXPECT_TRUE(Contains(out, b + "le=\"0.005\"} 1\n"));
+  EXPECT_TRUE(Contains(out, b + "le=\"0.25\"} 2\n"));
+  EXPECT_TRUE(Contains(out, b + "le=\"10\"} 2\n"));
+  EXPECT_TRUE(Contains(out, b + "le=\"+Inf\"} 3\n"));
+  EXPECT_TRUE(Contains(
+      out, "chainloop_http_request_duration_seconds_count{route=\"/v1/organizations/{org}\"} 3\n"));
+  EXPECT_TRUE(Contains(
+      out,
+      "chainloop_http_request_duration_seconds_sum{route=\"/v1/organizations/{org}\"} 20.203"));
+}
+
+TEST(MetricsTest, CountersGaugesAndEscaping) {
+  Metrics m;
+  m.IncAuthFailure("token_expired");
+  m.IncAuthFailure("token_expired");
+  m.IncCounter("chainloop_tokens_revoked_total", "Revoked tokens.", {{"by", "a\"b\\c\nd"}}, 3);
+  m.SetGauge("chainloop_http_connections_active", "ignored", 7);
+  m.SetGauge("chainloop_http_connections_active", "ignored", 5);
+  std::string out = m.RenderPrometheus();
+  EXPECT_TRUE(Contains(out, "chainloop_auth_failures_total{reason=\"token_expired\"} 2\n"));
+  EXPECT_TRUE(Contains(out, "# HELP chainloop_tokens_revoked_total Revoked tokens.\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_tokens_revoked_total{by=\"a\\\"b\\\\c\\nd\"} 3\n")) << out;
+  EXPECT_TRUE(Contains(out, "chainloop_http_connections_active 5\n"));
+  EXPECT_FALSE(Contains(out, "chainloop_http_connections_active 7\n"));
+}
+
+TEST(MetricsTest, AddGaugeAccumulates) {
+  Metrics m;
+  m.AddGauge("chainloop_http_connections_active", "x", 1);
+  m.AddGauge("chainloop_http_connections_active", "x", 1);
+  m.AddGauge("chainloop_http_connections_active", "x", -1);
+  EXPECT_TRUE(Contains(m.RenderPrometheus(), "chainloop_http_connections_active 1\n"));
+}
+
+TEST(MetricsTest, ConcurrentObservationsAreAllCounted) {
+  Metrics m;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&m] {
+      for (int i = 0; i < 1000; ++i) m.ObserveRequest("/x", "GET", 200, 0.0001);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::string out = m.RenderPrometheus();
+  EXPECT_TRUE(Contains(
+      out, "chainloop_http_requests_total{route=\"/x\",method=\"GET\",status=\"200\"} 4000\n"));
+}
+
+}  // namespace
+}  // namespace cl::http

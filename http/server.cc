@@ -1,0 +1,682 @@
+// Server implementation: the only translation unit that includes Boost.Beast and Asio.
+//
+// Threads: N I/O threads, each running its own io_context (no strands: a connection and all its
+// state live on one of them), plus an asio::thread_pool for blocking handlers. The acceptor runs
+// on io_context 0 and spawns each connection's coroutine on the next io_context, round-robin.
+//
+// Shutdown: Stop() sets `stopping`, closes the acceptor, closes connections that are between
+// requests, and drops the work guards, so each io_context's run() returns by itself once its last
+// connection finishes its in-flight request. After shutdown_grace the rest is closed by force.
+#include "http/server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <condition_variable>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <tuple>
+#include <unordered_set>
+#include <vector>
+
+#include "common/log.h"
+#include "common/random.h"
+#include "http/http.h"
+#include "http/metrics.h"
+
+namespace cl::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kUnmatched = "unmatched";
+constexpr std::string_view kActiveGauge = "chainloop_http_connections_active";
+constexpr std::string_view kActiveGaugeHelp = "Open HTTP connections.";
+
+using BeastRequest = bhttp::request<bhttp::string_body>;
+using BeastResponse = bhttp::response<bhttp::string_body>;
+
+// Request ids correlate log lines; they are not secrets, so a per-thread PRNG seeded from the OS
+// is enough and keeps a syscall off the hot path.
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng = [] {
+    uint64_t seed = 0;
+    SystemRandom().Fill(reinterpret_cast<uint8_t*>(&seed), sizeof(seed));
+    return std::mt19937_64(seed);
+  }();
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t v = rng();
+  std::string id(16, '0');
+  for (int i = 0; i < 16; ++i) id[i] = kHex[(v >> (i * 4)) & 0xf];
+  return id;
+}
+
+bool IsAcceptableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
+std::string ErrorBody(std::string_view code, std::string_view message) {
+  std::string out = "{\"error\":{\"code\":";
+  AppendJsonString(out, code);
+  out += ",\"message\":";
+  AppendJsonString(out, message);
+  out += "}}";
+  return out;
+}
+
+Response ErrorResponse(int status, std::string_view code, std::string_view message) {
+  return Response::Json(status, ErrorBody(code, message));
+}
+
+// Unknown methods are collapsed so that clients cannot inflate metric cardinality.
+std::string_view MethodLabel(bhttp::verb v, std::string_view text) {
+  return v == bhttp::verb::unknown ? std::string_view("OTHER") : text;
+}
+
+bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+bool IsHopByHopOrFraming(std::string_view name) {
+  return beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding") ||
+         beast::iequals(name, "connection");
+}
+
+Response Invoke(const Handler& handler, Request& req) {
+  try {
+    return handler(req);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "handler threw",
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+  } catch (...) {
+    Log(LogLevel::kError, "handler threw",
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
+  }
+  return ErrorResponse(500, "internal", "internal error");
+}
+
+// Converts `res` (its body is moved out) into `out`. Returns false if Beast rejects a header
+// (e.g. a value over 64 KiB); headers that would break framing or inject lines are dropped.
+bool ToBeast(Response& res, unsigned version, bhttp::verb verb, bool keep_alive,
+             const std::string& request_id, BeastResponse& out) {
+  try {
+    out.version(version == 10 ? 10 : 11);
+    out.result(static_cast<unsigned>(res.status));
+    for (auto& [name, value] : res.headers) {
+      if (IsHopByHopOrFraming(name) || HasLineBreak(name) || HasLineBreak(value) || name.empty()) {
+        continue;
+      }
+      out.insert(name, value);
+    }
+    out.set("X-Request-Id", request_id);
+    out.keep_alive(keep_alive);
+    bool no_body_status = res.status < 200 || res.status == 204 || res.status == 304;
+    if (no_body_status) {
+      // These statuses carry neither a body nor Content-Length (RFC 9110 8.6).
+    } else if (verb == bhttp::verb::head) {
+      out.content_length(res.body.size());
+    } else {
+      out.content_length(res.body.size());
+      out.body() = std::move(res.body);
+    }
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+struct Connection;
+
+struct IoSlot {
+  std::unordered_set<Connection*> conns;  // touched only on this slot's thread
+  asio::io_context ioc{1};
+  std::thread thread;
+};
+
+struct Connection {
+  IoSlot* slot = nullptr;
+  beast::tcp_stream* stream = nullptr;
+  bool idle = true;  // waiting for the first byte of a request
+
+  void Close() {
+    beast::error_code ec;
+    stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream->socket().close(ec);
+  }
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions o, const Router& r, Metrics* m) : opts(std::move(o)), router(r), metrics(m) {}
+
+  Status Start();
+  void Stop();
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> Session(IoSlot& slot, tcp::socket socket);
+  asio::awaitable<void> RunOnPool(const Handler& handler, Request& req, Response& res);
+  void ConnectionOpened();
+  void ConnectionClosed();
+  void LogRequest(const Request& req, int status, SteadyClock::time_point start);
+  void OnSpawnDone(std::exception_ptr e);
+
+  const ServerOptions opts;
+  const Router& router;
+  Metrics* const metrics;
+
+  std::vector<std::unique_ptr<IoSlot>> slots;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::unique_ptr<asio::thread_pool> pool;
+  // Both live on slots[0]'s io_context; declared after `slots` so they are destroyed first.
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::optional<asio::signal_set> signals;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> active{0};
+  size_t next_slot = 0;  // used only by the accept coroutine
+  uint16_t port = 0;
+
+  enum class State { kNew, kRunning, kStopping, kStopped };
+  std::mutex mu;
+  std::condition_variable cv;
+  State state = State::kNew;     // GUARDED_BY(mu)
+  int threads_running = 0;       // GUARDED_BY(mu)
+  bool signal_received = false;  // GUARDED_BY(mu)
+};
+
+void Server::Impl::OnSpawnDone(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    Log(LogLevel::kError, "http coroutine failed", {{"error", ex.what()}});
+  } catch (...) {
+    Log(LogLevel::kError, "http coroutine failed", {{"error", "unknown exception"}});
+  }
+}
+
+void Server::Impl::ConnectionOpened() {
+  ++active;
+  if (metrics) metrics->AddGauge(kActiveGauge, kActiveGaugeHelp, 1);
+}
+
+void Server::Impl::ConnectionClosed() {
+  --active;
+  if (metrics) metrics->AddGauge(kActiveGauge, kActiveGaugeHelp, -1);
+}
+
+void Server::Impl::LogRequest(const Request& req, int status, SteadyClock::time_point start) {
+  double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  // Never log req.target or req.query: the query may carry authorization codes.
+  Log(LogLevel::kInfo, "request",
+      {{"method", req.method},
+       {"path", req.path},
+       {"status", status},
+       {"duration_ms", seconds * 1000.0},
+       {"request_id", req.request_id},
+       {"remote_addr", req.remote_addr}});
+}
+
+Status Server::Impl::Start() {
+  std::lock_guard<std::mutex> lock(mu);
+  if (state != State::kNew) return Fail(Error::FailedPrecondition("server already started"));
+
+  beast::error_code ec;
+  auto address = asio::ip::make_address(opts.address, ec);
+  if (ec) return Fail(Error::InvalidArgument("invalid listen address: " + opts.address));
+
+  int n = opts.io_threads > 0 ? opts.io_threads
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::unique_ptr<IoSlot>> new_slots;
+  for (int i = 0; i < n; ++i) new_slots.push_back(std::make_unique<IoSlot>());
+
+  auto acc = std::make_unique<tcp::acceptor>(new_slots[0]->ioc);
+  tcp::endpoint endpoint(address, opts.port);
+  std::string where = opts.address + ":" + std::to_string(opts.port);
+  acc->open(endpoint.protocol(), ec);
+  if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc->bind(endpoint, ec);
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Fail(Error::Unavailable("cannot listen on " + where + ": " + ec.message()));
+  port = acc->local_endpoint(ec).port();
+  if (ec) return Fail(Error::Unavailable("cannot read bound port: " + ec.message()));
+
+  slots = std::move(new_slots);
+  acceptor = std::move(acc);
+  pool = std::make_unique<asio::thread_pool>(std::max(1, opts.worker_threads));
+  for (auto& slot : slots) guards.push_back(asio::make_work_guard(slot->ioc));
+
+  asio::co_spawn(slots[0]->ioc, AcceptLoop(), [this](std::exception_ptr e) { OnSpawnDone(e); });
+  threads_running = n;
+  for (auto& slot_ptr : slots) {
+    IoSlot* slot = slot_ptr.get();
+    slot->thread = std::thread([this, slot] {
+      while (true) {
+        try {
+          slot->ioc.run();
+          break;
+        } catch (const std::exception& e) {
+          Log(LogLevel::kError, "io thread caught exception", {{"error", e.what()}});
+        } catch (...) {
+          Log(LogLevel::kError, "io thread caught exception", {{"error", "unknown"}});
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      --threads_running;
+      cv.notify_all();
+    });
+  }
+  state = State::kRunning;
+  Log(LogLevel::kInfo, "http server listening",
+      {{"address", opts.address}, {"port", static_cast<int>(port)}, {"io_threads", n}});
+  return Ok();
+}
+
+asio::awaitable<void> Server::Impl::AcceptLoop() {
+  constexpr auto kMinBackoff = std::chrono::milliseconds(10);
+  constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+  auto backoff = kMinBackoff;
+  asio::steady_timer timer(slots[0]->ioc);
+  while (!stopping.load()) {
+    IoSlot& slot = *slots[next_slot];
+    next_slot = (next_slot + 1) % slots.size();
+    auto [ec, peer] = co_await acceptor->async_accept(slot.ioc, kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping.load() || !acceptor->is_open()) break;
+      // EMFILE/ENFILE/ENOBUFS: retrying at once would spin; wait for descriptors to free up.
+      Log(LogLevel::kWarn, "accept failed",
+          {{"error", ec.message()}, {"backoff_ms", static_cast<int64_t>(backoff.count())}});
+      timer.expires_after(backoff);
+      co_await timer.async_wait(kNoThrow);
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      continue;
+    }
+    backoff = kMinBackoff;
+    if (active.load() >= opts.max_connections) {
+      if (metrics) {
+        metrics->IncCounter("chainloop_http_connections_rejected_total",
+                            "Connections closed at once because max_connections was reached.", {});
+      }
+      beast::error_code ignored;
+      peer.close(ignored);
+      continue;
+    }
+    ConnectionOpened();
+    asio::co_spawn(slot.ioc, Session(slot, tcp::socket(std::move(peer))),
+                   [this](std::exception_ptr e) { OnSpawnDone(e); });
+  }
+}
+
+asio::awaitable<void> Server::Impl::RunOnPool(const Handler& handler, Request& req, Response& res) {
+  // Runs the handler on the pool, then resumes this coroutine on its own io_context. The work
+  // guard keeps that io_context's run() alive while the handler is away on the pool.
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [this, &handler, &req, &res](auto completion) {
+        auto work = asio::make_work_guard(asio::get_associated_executor(completion));
+        asio::post(*pool, [&handler, &req, &res, completion = std::move(completion),
+                           work = std::move(work)]() mutable {
+          res = Invoke(handler, req);
+          auto ex = work.get_executor();
+          asio::post(ex, std::move(completion));
+        });
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  Connection conn;
+  conn.slot = &slot;
+  conn.stream = &stream;
+  slot.conns.insert(&conn);
+  struct Unregister {
+    Impl* impl;
+    Connection* conn;
+    ~Unregister() {
+      conn->slot->conns.erase(conn);
+      impl->ConnectionClosed();
+    }
+  } unregister{this, &conn};
+
+  std::string remote_addr;
+  {
+    beast::error_code ec;
+    auto ep = stream.socket().remote_endpoint(ec);
+    if (!ec) remote_addr = ep.address().to_string();
+  }
+  {
+    beast::error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+  }
+
+  beast::flat_buffer buffer;
+  bool first = true;
+  while (true) {
+    // Checked in the same step that marks the connection idle, so Stop() either sees it idle
+    // (and closes it) or this loop sees `stopping`.
+    if (stopping.load()) break;
+    if (buffer.size() == 0) {
+      conn.idle = true;
+      stream.expires_after(first ? opts.read_timeout : opts.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kNoThrow);
+      conn.idle = false;
+      if (ec) break;  // peer closed, idle/read timeout, or closed by Stop()
+      buffer.commit(n);
+    }
+    conn.idle = false;
+    // The first request's deadline started when the connection was accepted.
+    if (!first) stream.expires_after(opts.read_timeout);
+    first = false;
+
+    SteadyClock::time_point start = SteadyClock::now();
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(opts.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser.body_limit(opts.max_body_bytes);
+    beast::error_code read_ec;
+    std::tie(read_ec, std::ignore) =
+        co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+    if (!read_ec && !parser.is_done()) {
+      // libcurl and others wait (about a second) for "100 Continue" before sending a body.
+      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        std::tie(read_ec, std::ignore) = co_await asio::async_write(
+            stream, asio::buffer(kContinue.data(), kContinue.size()), kNoThrow);
+      }
+      if (!read_ec) {
+        std::tie(read_ec, std::ignore) =
+            co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+      }
+    }
+
+    Request req;
+    req.remote_addr = remote_addr;
+    req.secure = false;
+    Response res;
+    std::string_view route_label = kUnmatched;
+    bool keep_alive = false;
+    bhttp::verb verb = bhttp::verb::unknown;
+    unsigned version = 11;
+    bool drain = false;
+
+    if (read_ec) {
+      if (read_ec == bhttp::error::header_limit) {
+        res = ErrorResponse(431, "headers_too_large", "request headers exceed the limit");
+        drain = true;
+      } else if (read_ec == bhttp::error::body_limit) {
+        res = ErrorResponse(413, "payload_too_large", "request body exceeds the limit");
+        drain = true;
+      } else if (read_ec.category() ==
+                     bhttp::make_error_code(bhttp::error::bad_method).category() &&
+                 read_ec != bhttp::error::end_of_stream &&
+                 read_ec != bhttp::error::partial_message) {
+        res = ErrorResponse(400, "bad_request", "malformed HTTP request");
+        drain = true;
+      } else {
+        break;  // timeout, reset, EOF mid-request: nobody to answer
+      }
+      if (parser.is_header_done()) {
+        const auto& h = parser.get();
+        req.method = std::string(h.method_string());
+        verb = h.method();
+        std::string_view target = h.target();
+        req.path = PercentDecode(target.substr(0, target.find('?')));
+        version = h.version();
+      }
+      req.request_id = NewRequestId();
+    } else {
+      BeastRequest& msg = parser.get();
+      verb = msg.method();
+      version = msg.version();
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      std::string_view incoming_id;
+      req.headers.reserve(std::distance(msg.begin(), msg.end()));
+      for (const auto& field : msg) {
+        std::string name(field.name_string());
+        for (char& c : name) {
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        }
+        req.headers.emplace_back(std::move(name), std::string(field.value()));
+        if (req.headers.back().first == "x-request-id") incoming_id = field.value();
+      }
+      req.request_id =
+          IsAcceptableRequestId(incoming_id) ? std::string(incoming_id) : NewRequestId();
+      req.body = std::move(msg.body());
+      keep_alive = msg.keep_alive();
+
+      std::string_view target = msg.target();
+      size_t q = target.find('?');
+      std::string_view raw_path = target.substr(0, q);
+      if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+      req.path = PercentDecode(raw_path);
+
+      if (raw_path.empty() || raw_path.front() != '/') {
+        res = ErrorResponse(400, "bad_request", "request target must be an absolute path");
+        keep_alive = false;
+      } else {
+        Router::MatchResult match = router.Match(req.method, raw_path);
+        const Handler* handler = nullptr;
+        bool blocking = true;
+        if (match.route != nullptr) {
+          handler = &match.route->handler;
+          blocking = match.route->blocking;
+          route_label = match.route->pattern;
+          req.path_params = std::move(match.params);
+        } else if (match.method_not_allowed) {
+          res = ErrorResponse(405, "method_not_allowed",
+                              "method " + req.method + " not allowed for " + req.path);
+          std::string allow;
+          for (const auto& m : match.allowed_methods) {
+            if (!allow.empty()) allow += ", ";
+            allow += m;
+          }
+          res.SetHeader("Allow", std::move(allow));
+        } else if ((verb == bhttp::verb::get || verb == bhttp::verb::head) && router.fallback()) {
+          handler = &router.fallback();
+          route_label = "fallback";
+        } else {
+          res = ErrorResponse(404, "not_found", "no route for " + req.method + " " + req.path);
+        }
+        if (handler != nullptr) {
+          if (blocking) {
+            co_await RunOnPool(*handler, req, res);
+          } else {
+            res = Invoke(*handler, req);
+          }
+        }
+      }
+    }
+
+    if (stopping.load()) keep_alive = false;
+    if (res.status < 100 || res.status > 999) {
+      Log(LogLevel::kError, "handler returned an invalid status",
+          {{"request_id", req.request_id}, {"status", res.status}});
+      res = ErrorResponse(500, "internal", "internal error");
+    }
+
+    BeastResponse out;
+    if (!ToBeast(res, version, verb, keep_alive, req.request_id, out)) {
+      Log(LogLevel::kError, "response headers rejected", {{"request_id", req.request_id}});
+      res = ErrorResponse(500, "internal", "internal error");
+      out = BeastResponse();
+      ToBeast(res, version, verb, keep_alive, req.request_id, out);
+    }
+
+    // Recorded before the write, so that a client which has its reply also finds it in the
+    // metrics and the log; the duration therefore excludes sending the response.
+    std::string_view method_label = MethodLabel(verb, req.method);
+    if (req.method.empty()) method_label = "OTHER";
+    if (metrics) {
+      double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+      metrics->ObserveRequest(route_label, method_label, res.status, seconds);
+    }
+    LogRequest(req, res.status, start);
+
+    stream.expires_after(opts.read_timeout);
+    auto [write_ec, write_n] = co_await bhttp::async_write(stream, out, kNoThrow);
+
+    if (write_ec || !keep_alive) {
+      if (!write_ec && drain) {
+        // Read and discard what the client is still sending (bounded) so that closing the
+        // socket does not reset the connection before the client has read the error reply.
+        beast::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream.expires_after(
+            std::min<std::chrono::milliseconds>(opts.read_timeout, std::chrono::seconds(2)));
+        size_t drained = 0;
+        const size_t kMaxDrain = 8 * opts.max_body_bytes + (1 << 20);
+        while (drained < kMaxDrain) {
+          buffer.clear();
+          auto [ec, n] = co_await stream.async_read_some(buffer.prepare(64 * 1024), kNoThrow);
+          if (ec) break;
+          drained += n;
+        }
+      }
+      break;
+    }
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
+}
+
+void Server::Impl::Stop() {
+  std::unique_lock<std::mutex> lock(mu);
+  switch (state) {
+    case State::kNew:
+    case State::kStopped:
+      return;
+    case State::kStopping:
+      cv.wait(lock, [&] { return state == State::kStopped; });
+      return;
+    case State::kRunning:
+      break;
+  }
+  state = State::kStopping;
+  lock.unlock();
+
+  stopping.store(true);
+  asio::post(slots[0]->ioc, [this] {
+    beast::error_code ignored;
+    acceptor->close(ignored);
+    if (signals) {
+      signals->cancel(ignored);
+      signals.reset();
+    }
+  });
+  auto close_connections = [this](bool idle_only) {
+    for (auto& slot_ptr : slots) {
+      IoSlot* slot = slot_ptr.get();
+      asio::post(slot->ioc, [slot, idle_only] {
+        // Copy: closing completes reads, whose coroutines may unregister later.
+        std::vector<Connection*> conns(slot->conns.begin(), slot->conns.end());
+        for (Connection* c : conns) {
+          if (!idle_only || c->idle) c->Close();
+        }
+      });
+    }
+  };
+  close_connections(/*idle_only=*/true);
+  guards.clear();  // each run() now returns when its last connection is done
+
+  lock.lock();
+  bool drained = cv.wait_for(lock, opts.shutdown_grace, [&] { return threads_running == 0; });
+  lock.unlock();
+  if (!drained) {
+    Log(LogLevel::kWarn, "shutdown grace period expired; closing remaining connections");
+    close_connections(/*idle_only=*/false);
+    lock.lock();
+    drained = cv.wait_for(lock, std::chrono::seconds(1), [&] { return threads_running == 0; });
+    lock.unlock();
+    if (!drained) {
+      // Only handlers still running on the pool hold work now; their coroutines are dropped
+      // when the io_contexts are destroyed.
+      for (auto& slot : slots) slot->ioc.stop();
+    }
+  }
+  for (auto& slot : slots) {
+    if (slot->thread.joinable()) slot->thread.join();
+  }
+  pool->join();
+  Log(LogLevel::kInfo, "http server stopped");
+
+  lock.lock();
+  state = State::kStopped;
+  cv.notify_all();
+}
+
+Server::Server(ServerOptions options, const Router& router, Metrics* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), router, metrics)) {}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() { return impl_->Start(); }
+
+uint16_t Server::port() const { return impl_->port; }
+
+void Server::Stop() { impl_->Stop(); }
+
+void Server::Wait() {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->cv.wait(lock, [&] {
+    return impl_->state == Impl::State::kNew || impl_->state == Impl::State::kStopped;
+  });
+}
+
+void Server::RunUntilSignal() {
+  Impl& impl = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(impl.mu);
+    if (impl.state != Impl::State::kRunning) return;
+  }
+  asio::post(impl.slots[0]->ioc, [&impl] {
+    // Skipped when Stop() already ran its cleanup on this io_context (it is queued first).
+    if (impl.stopping.load()) return;
+    impl.signals.emplace(impl.slots[0]->ioc, SIGINT, SIGTERM);
+    impl.signals->async_wait([&impl](const beast::error_code& ec, int signo) {
+      if (ec) return;
+      Log(LogLevel::kInfo, "signal received; stopping", {{"signal", signo}});
+      std::lock_guard<std::mutex> lock(impl.mu);
+      impl.signal_received = true;
+      impl.cv.notify_all();
+    });
+  });
+  {
+    std::unique_lock<std::mutex> lock(impl.mu);
+    impl.cv.wait(lock, [&] { return impl.signal_received || impl.state != Impl::State::kRunning; });
+  }
+  Stop();
+  Wait();
+}
+
+}  // namespace cl::http

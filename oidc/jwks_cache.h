@@ -1,0 +1,63 @@
+// JwksCache: the signing keys of one issuer, fetched on first use and refetched when a token
+// names a key we do not have (key rotation), at most once per cooldown period.
+//
+// The last good key set is kept when a refetch fails, so an IdP outage does not break the
+// verification of tokens signed with keys we already know. Concurrent callers share one fetch.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "crypto/jose.h"
+
+namespace cl::oidc {
+
+class JwksCache {
+ public:
+  // Returns the JWKS document at `url` (status 200 body), or an error (usually Unavailable).
+  using FetchTextFn = std::function<Result<std::string>(const std::string& url)>;
+
+  static constexpr UnixMillis kDefaultCooldown = 60 * kMillisPerSecond;
+
+  // REQUIRES: `clock` outlives the cache.
+  JwksCache(std::string jwks_uri, FetchTextFn fetch, const Clock& clock,
+            UnixMillis cooldown = kDefaultCooldown);
+  JwksCache(const JwksCache&) = delete;
+  JwksCache& operator=(const JwksCache&) = delete;
+
+  // The current key set; fetches it when none is held yet. A cold cache whose fetch fails
+  // answers Unavailable("idp_unavailable"); a failed cold fetch is not retried within
+  // `cooldown / 12` (5 s by default) so a dead IdP is not hit by every request. Thread-safe.
+  Result<std::shared_ptr<const crypto::Jwks>> Get();
+
+  // Refetches because a token named an unknown kid, unless a fetch was attempted less than
+  // `cooldown` ago. On fetch failure the last good set is returned (Ok); only a cold cache fails
+  // (Unavailable, "idp_unavailable"). Thread-safe.
+  Result<std::shared_ptr<const crypto::Jwks>> RefreshForUnknownKid();
+
+  const std::string& jwks_uri() const { return jwks_uri_; }
+
+ private:
+  Result<std::shared_ptr<const crypto::Jwks>> Fetch(bool refresh);
+  std::shared_ptr<const crypto::Jwks> Current() const;
+
+  const std::string jwks_uri_;
+  const FetchTextFn fetch_;
+  const Clock& clock_;
+  const UnixMillis cooldown_;
+
+  std::mutex fetch_mu_;  // one fetch at a time; held while fetching, never while mu_ is wanted
+                         // by the fetch itself
+  UnixMillis last_attempt_ = 0;  // GUARDED_BY(fetch_mu_)
+  bool attempted_ = false;       // GUARDED_BY(fetch_mu_)
+  std::string last_error_;       // GUARDED_BY(fetch_mu_)
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const crypto::Jwks> keys_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace cl::oidc

@@ -1,0 +1,124 @@
+// Tests of JwksCache: cold fetch, unknown-kid refresh cooldown, last good set on failure.
+#include "oidc/jwks_cache.h"
+
+#include <gtest/gtest.h>
+
+#include "crypto/jose_testing.h"
+
+namespace cl::oidc {
+namespace {
+
+using crypto::TestSigningKey;
+
+class JwksCacheTest : public ::testing::Test {
+ protected:
+  JwksCacheTest()
+      : key1_(TestSigningKey::GenerateEcP256("k1")), key2_(TestSigningKey::GenerateEcP256("k2")) {}
+
+  JwksCache::FetchTextFn Fetcher() {
+    return [this](const std::string& url) -> Result<std::string> {
+      ++fetches_;
+      last_url_ = url;
+      if (!up_) return Fail(Error::Unavailable("connection refused", "idp_unavailable"));
+      return body_;
+    };
+  }
+
+  FakeClock clock_;
+  TestSigningKey key1_, key2_;
+  std::string body_ = crypto::JwksJson({&key1_});
+  bool up_ = true;
+  int fetches_ = 0;
+  std::string last_url_;
+};
+
+TEST_F(JwksCacheTest, FetchesOnceWhenColdThenServesFromMemory) {
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_);
+  auto a = cache.Get();
+  ASSERT_TRUE(a) << a.error().ToString();
+  EXPECT_NE((*a)->FindByKid("k1"), nullptr);
+  auto b = cache.Get();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(a->get(), b->get());
+  EXPECT_EQ(fetches_, 1);
+  EXPECT_EQ(last_url_, "https://idp.example.com/jwks");
+}
+
+TEST_F(JwksCacheTest, ColdAndDownIsIdpUnavailable) {
+  up_ = false;
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_);
+  auto r = cache.Get();
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().IsUnavailable());
+  EXPECT_EQ(r.error().reason(), "idp_unavailable");
+  // Fails fast for a while rather than hitting a dead IdP on every request...
+  EXPECT_FALSE(cache.Get());
+  EXPECT_EQ(fetches_, 1);
+  // ...and recovers once it is back.
+  up_ = true;
+  clock_.Advance(10 * kMillisPerSecond);
+  auto ok = cache.Get();
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_EQ(fetches_, 2);
+}
+
+TEST_F(JwksCacheTest, UnknownKidRefreshesAtMostOncePerCooldown) {
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_);
+  ASSERT_TRUE(cache.Get());
+  EXPECT_EQ(fetches_, 1);
+  // The IdP rotates to k2; the first refresh right after the cold fetch is within the cooldown.
+  body_ = crypto::JwksJson({&key1_, &key2_});
+  clock_.Advance(61 * kMillisPerSecond);
+  auto r = cache.RefreshForUnknownKid();
+  ASSERT_TRUE(r);
+  EXPECT_NE((*r)->FindByKid("k2"), nullptr);
+  EXPECT_EQ(fetches_, 2);
+  // Tokens with made-up kids cannot make us hammer the IdP.
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(10 * kMillisPerSecond);
+    ASSERT_TRUE(cache.RefreshForUnknownKid());
+  }
+  EXPECT_EQ(fetches_, 2);
+  clock_.Advance(11 * kMillisPerSecond);  // 61 s after the last fetch
+  ASSERT_TRUE(cache.RefreshForUnknownKid());
+  EXPECT_EQ(fetches_, 3);
+}
+
+TEST_F(JwksCacheTest, RefreshRightAfterColdFetchDoesNotRefetch) {
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_);
+  ASSERT_TRUE(cache.Get());
+  ASSERT_TRUE(cache.RefreshForUnknownKid());
+  EXPECT_EQ(fetches_, 1);
+}
+
+TEST_F(JwksCacheTest, KeepsLastGoodKeysWhenRefreshFails) {
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_);
+  ASSERT_TRUE(cache.Get());
+  clock_.Advance(120 * kMillisPerSecond);
+  up_ = false;
+  auto r = cache.RefreshForUnknownKid();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_NE((*r)->FindByKid("k1"), nullptr);
+  EXPECT_EQ(fetches_, 2);
+  // A malformed document is a failure too.
+  up_ = true;
+  body_ = "{\"keys\": 17}";
+  clock_.Advance(120 * kMillisPerSecond);
+  r = cache.RefreshForUnknownKid();
+  ASSERT_TRUE(r);
+  EXPECT_NE((*r)->FindByKid("k1"), nullptr);
+  auto g = cache.Get();
+  ASSERT_TRUE(g);
+  EXPECT_NE((*g)->FindByKid("k1"), nullptr);
+}
+
+TEST_F(JwksCacheTest, EmptyKeySetIsNotAccepted) {
+  body_ = R"({"keys":[]})";
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_);
+  auto r = cache.Get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason(), "idp_unavailable");
+}
+
+}  // namespace
+}  // namespace cl::oidc

@@ -1,0 +1,236 @@
+#include "server/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "common/random.h"
+#include "crypto/hash.h"
+
+namespace cl::server {
+namespace {
+
+Result<int64_t> ParseInt(std::string_view key, std::string_view v) {
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size()) {
+    return Fail(Error::InvalidArgument("config " + std::string(key) + ": '" + std::string(v) +
+                                       "' is not an integer"));
+  }
+  return n;
+}
+
+Result<bool> ParseBool(std::string_view key, std::string_view v) {
+  if (v == "true" || v == "1" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "no") return false;
+  return Fail(Error::InvalidArgument("config " + std::string(key) + ": '" + std::string(v) +
+                                     "' is not a boolean"));
+}
+
+Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
+  if (key == "listen") {
+    c.listen = v;
+  } else if (key == "external_url") {
+    c.external_url = v;
+  } else if (key == "data_dir") {
+    c.data_dir = v;
+  } else if (key == "database") {
+    c.database = v;
+  } else if (key == "pepper_file") {
+    c.pepper_file = v;
+  } else if (key == "oidc_issuer") {
+    c.oidc_issuer = v;
+  } else if (key == "oidc_client_id") {
+    c.oidc_client_id = v;
+  } else if (key == "oidc_client_secret") {
+    c.oidc_client_secret = v;
+  } else if (key == "session_lifetime") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config session_lifetime: " + d.error().message()));
+    c.session_lifetime = *d;
+  } else if (key == "log_level") {
+    if (v != "debug" && v != "info" && v != "warn" && v != "error") {
+      return Fail(Error::InvalidArgument("config log_level must be debug, info, warn or error"));
+    }
+    c.log_level = v;
+  } else if (key == "migrate") {
+    CL_ASSIGN_OR_RETURN(c.migrate, ParseBool(key, v));
+  } else if (key == "io_threads") {
+    CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
+    if (n < 0 || n > 256) return Fail(Error::InvalidArgument("config io_threads must be 0..256"));
+    c.io_threads = static_cast<int>(n);
+  } else if (key == "worker_threads") {
+    CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
+    if (n < 1 || n > 1024) return Fail(Error::InvalidArgument("config worker_threads must be 1..1024"));
+    c.worker_threads = static_cast<int>(n);
+  } else if (key == "max_body_bytes") {
+    CL_ASSIGN_OR_RETURN(c.max_body_bytes, ParseInt(key, v));
+    if (c.max_body_bytes < 1024) return Fail(Error::InvalidArgument("config max_body_bytes must be >= 1024"));
+  } else if (key == "max_connections") {
+    CL_ASSIGN_OR_RETURN(c.max_connections, ParseInt(key, v));
+    if (c.max_connections < 1) return Fail(Error::InvalidArgument("config max_connections must be >= 1"));
+  } else {
+    return Fail(Error::InvalidArgument("unknown configuration key '" + key + "'"));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+const std::map<std::string, std::string>& ConfigKeysWithHelp() {
+  static const std::map<std::string, std::string> keys = {
+      {"listen", "address to listen on, HOST:PORT (default 127.0.0.1:8000)"},
+      {"external_url", "URL people and CLIs use to reach this server (default http://LISTEN)"},
+      {"data_dir", "data directory of the embedded default (default .data)"},
+      {"database", "sqlite:PATH or postgres://... (default sqlite:DATA_DIR/controlplane.db)"},
+      {"pepper_file", "file holding the credential-hashing pepper (default DATA_DIR/pepper)"},
+      {"oidc_issuer", "upstream OpenID Provider issuer URL"},
+      {"oidc_client_id", "OIDC client id at the upstream IdP"},
+      {"oidc_client_secret", "OIDC client secret (prefer the environment variable)"},
+      {"session_lifetime", "lifetime of login sessions, e.g. 24h (default 24h)"},
+      {"log_level", "debug, info, warn or error (default info)"},
+      {"migrate", "apply database migrations on start (default true)"},
+      {"io_threads", "I/O threads, 0 = one per core (default 0)"},
+      {"worker_threads", "threads for database and IdP calls (default 16)"},
+      {"max_body_bytes", "largest accepted request body (default 1048576)"},
+      {"max_connections", "concurrent connection limit (default 10000)"},
+  };
+  return keys;
+}
+
+std::string ServerConfig::ListenHost() const {
+  auto colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+int ServerConfig::ListenPort() const {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return -1;
+  int port = -1;
+  std::string_view p(listen.data() + colon + 1, listen.size() - colon - 1);
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  if (ec != std::errc() || ptr != p.data() + p.size() || port < 0 || port > 65535) return -1;
+  return port;
+}
+
+Result<UnixMillis> ParseDuration(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i > 12) {
+    return Fail(Error::InvalidArgument("'" + std::string(text) +
+                                       "' is not a duration (examples: 24h, 30m, 90s, 7d)"));
+  }
+  int64_t n = 0;
+  std::from_chars(text.data(), text.data() + i, n);
+  std::string_view unit = text.substr(i);
+  int64_t mult = 0;
+  if (unit == "ms") mult = 1;
+  else if (unit == "s") mult = kMillisPerSecond;
+  else if (unit == "m") mult = kMillisPerMinute;
+  else if (unit == "h") mult = kMillisPerHour;
+  else if (unit == "d") mult = kMillisPerDay;
+  if (mult == 0 || n <= 0) {
+    return Fail(Error::InvalidArgument("'" + std::string(text) +
+                                       "' is not a positive duration (examples: 24h, 30m, 90s, 7d)"));
+  }
+  return n * mult;
+}
+
+Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_file,
+                                      const std::map<std::string, std::string>& flags,
+                                      const std::function<const char*(const char*)>& env) {
+  ServerConfig c;
+  if (toml_file) {
+    toml::table tbl;
+    try {
+      tbl = toml::parse_file(*toml_file);
+    } catch (const toml::parse_error& e) {
+      return Fail(Error::InvalidArgument("cannot read config file " + *toml_file + ": " +
+                                         std::string(e.description())));
+    }
+    for (const auto& [k, node] : tbl) {
+      std::string key(k.str());
+      std::string value;
+      if (auto s = node.value<std::string>()) {
+        value = *s;
+      } else if (auto i = node.value<int64_t>()) {
+        value = std::to_string(*i);
+      } else if (auto b = node.value<bool>()) {
+        value = *b ? "true" : "false";
+      } else {
+        return Fail(Error::InvalidArgument("config file key '" + key +
+                                           "' must be a string, integer or boolean"));
+      }
+      CL_RETURN_IF_ERROR(Apply(c, key, value));
+    }
+  }
+  for (const auto& [key, help] : ConfigKeysWithHelp()) {
+    std::string name = "CHAINLOOP_";
+    for (char ch : key) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    if (const char* v = env(name.c_str()); v && *v) CL_RETURN_IF_ERROR(Apply(c, key, v));
+  }
+  for (const auto& [key, value] : flags) CL_RETURN_IF_ERROR(Apply(c, key, value));
+
+  if (c.ListenPort() < 0) {
+    return Fail(Error::InvalidArgument("listen must be HOST:PORT, got '" + c.listen + "'"));
+  }
+  if (c.external_url.empty()) c.external_url = "http://" + c.listen;
+  while (!c.external_url.empty() && c.external_url.back() == '/') c.external_url.pop_back();
+  if (c.database.empty()) c.database = "sqlite:" + c.data_dir + "/controlplane.db";
+  if (c.pepper_file.empty()) c.pepper_file = c.data_dir + "/pepper";
+  return c;
+}
+
+Result<std::string> LoadOrCreatePepper(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path p(path);
+  if (p.has_parent_path()) {
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) return Fail(Error::Internal("cannot create directory for " + path + ": " + ec.message()));
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    SystemRandom random;
+    uint8_t raw[32];
+    random.Fill(raw, sizeof raw);
+    std::string hex = crypto::HexEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
+    int wfd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (wfd < 0) return Fail(Error::Internal("cannot create pepper file " + path));
+    bool ok = ::write(wfd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+              ::fsync(wfd) == 0;
+    ::close(wfd);
+    if (!ok) return Fail(Error::Internal("cannot write pepper file " + path));
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) return Fail(Error::Internal("cannot open pepper file " + path));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+    ::close(fd);
+    return Fail(Error::FailedPrecondition("pepper file " + path +
+                                          " must not be readable by group or others (chmod 600)"));
+  }
+  std::string content(4096, '\0');
+  ssize_t n = ::read(fd, content.data(), content.size());
+  ::close(fd);
+  if (n <= 0) return Fail(Error::Internal("cannot read pepper file " + path));
+  content.resize(static_cast<size_t>(n));
+  while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back()))) content.pop_back();
+  if (content.size() < 32) {
+    return Fail(Error::FailedPrecondition("pepper file " + path + " holds fewer than 32 characters"));
+  }
+  return content;
+}
+
+}  // namespace cl::server

@@ -1,0 +1,176 @@
+// chainloop-controlplane: the server binary. Parses flags (the only CLI11 translation unit of
+// the server), loads configuration, opens and migrates the database, wires the layers and
+// serves until SIGINT/SIGTERM.
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "crypto/hash.h"
+#include "domain/attestations.h"
+#include "domain/authenticator.h"
+#include "domain/authorization.h"
+#include "domain/login.h"
+#include "domain/organizations.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "server/config.h"
+#include "server/idp_adapter.h"
+#include "store/store.h"
+
+namespace cl::server {
+namespace {
+
+LogLevel ParseLevel(const std::string& s) {
+  if (s == "debug") return LogLevel::kDebug;
+  if (s == "warn") return LogLevel::kWarn;
+  if (s == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+// Opens the database and checks/applies the schema. `migrate` false: refuse an old schema.
+Result<std::unique_ptr<store::Database>> OpenAndCheckSchema(const ServerConfig& c, bool migrate) {
+  CL_ASSIGN_OR_RETURN(auto db, store::OpenDatabase(c.database));
+  CL_ASSIGN_OR_RETURN(int version, db->SchemaVersion());
+  if (version > db->LatestKnownSchemaVersion()) {
+    return Fail(Error::FailedPrecondition(
+        "the database schema (version " + std::to_string(version) +
+        ") is newer than this server knows (" + std::to_string(db->LatestKnownSchemaVersion()) +
+        "); upgrade the server"));
+  }
+  if (version < db->LatestKnownSchemaVersion()) {
+    if (!migrate) {
+      return Fail(Error::FailedPrecondition(
+          "the database schema is at version " + std::to_string(version) + ", this server needs " +
+          std::to_string(db->LatestKnownSchemaVersion()) +
+          "; run `chainloop-controlplane migrate`"));
+    }
+    CL_RETURN_IF_ERROR(db->Migrate());
+    Log(LogLevel::kInfo, "database migrated",
+        {{"from", version}, {"to", db->LatestKnownSchemaVersion()}, {"dialect", db->Dialect()}});
+  }
+  return db;
+}
+
+int Serve(const ServerConfig& c) {
+  auto pepper = LoadOrCreatePepper(c.pepper_file);
+  if (!pepper) {
+    Log(LogLevel::kError, "cannot load pepper", {{"error", pepper.error().message()}});
+    return 1;
+  }
+  auto db = OpenAndCheckSchema(c, c.migrate);
+  if (!db) {
+    Log(LogLevel::kError, "cannot open database", {{"error", db.error().message()}});
+    return 1;
+  }
+  SystemClock clock;
+  SystemRandom random;
+  crypto::CredentialHasher hasher(*pepper);
+  http::Metrics metrics;
+  domain::Authenticator authenticator(**db, hasher, clock);
+  domain::Authorizer authorizer(**db);
+  auto idp = NewIdentityProvider(c, clock);
+  domain::LoginConfig login_config;
+  login_config.session_lifetime = c.session_lifetime;
+  domain::LoginService login(**db, *idp, hasher, authenticator, clock, random, login_config);
+  domain::OrganizationService orgs(**db, authorizer, clock, random);
+  domain::AttestationService attestations(**db, authorizer, orgs, clock, random);
+
+  http::Router router;
+  api::ApiDeps deps{db->get(), &authenticator, &login, &orgs, &attestations, &metrics};
+  auto api_holder = api::RegisterRoutes(router, deps);
+
+  http::ServerOptions opts;
+  opts.address = c.ListenHost();
+  opts.port = static_cast<uint16_t>(c.ListenPort());
+  opts.io_threads = c.io_threads;
+  opts.worker_threads = c.worker_threads;
+  opts.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
+  opts.max_connections = static_cast<size_t>(c.max_connections);
+  http::Server server(opts, router, &metrics);
+  auto st = server.Start();
+  if (!st) {
+    Log(LogLevel::kError, "cannot listen", {{"error", st.error().message()}});
+    return 1;
+  }
+  Log(LogLevel::kInfo, "listening",
+      {{"address", opts.address},
+       {"port", static_cast<int64_t>(server.port())},
+       {"external_url", c.external_url},
+       {"database", (*db)->Dialect()},
+       {"oidc_issuer", c.oidc_issuer}});
+  server.RunUntilSignal();
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace cl::server
+
+int main(int argc, char** argv) {
+  using namespace cl;
+  CLI::App app{"chainloop-controlplane: the Chainloop control plane server"};
+  app.set_version_flag("--version", "chainloop-controlplane 0.1.0");
+  std::string config_file;
+  app.add_option("--config", config_file, "TOML configuration file")->envname("CHAINLOOP_CONFIG");
+  std::map<std::string, std::string> flags;
+  std::map<std::string, std::string> values;
+  for (const auto& [key, help] : server::ConfigKeysWithHelp()) {
+    std::string flag = "--" + key;
+    for (auto& ch : flag) if (ch == '_') ch = '-';
+    app.add_option(flag, values[key], help);
+  }
+  auto* serve = app.add_subcommand("serve", "run the server (the default)");
+  auto* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
+  app.require_subcommand(0, 1);
+  serve->fallthrough();
+  migrate->fallthrough();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  for (const auto& [key, help] : server::ConfigKeysWithHelp()) {
+    std::string flag = "--" + key;
+    for (auto& ch : flag) if (ch == '_') ch = '-';
+    if (app.count(flag) > 0) flags[key] = values[key];
+  }
+  std::optional<std::string> toml;
+  if (!config_file.empty()) toml = config_file;
+  auto config = server::LoadServerConfig(toml, flags, [](const char* n) { return std::getenv(n); });
+  if (!config) {
+    std::cerr << "error: " << config.error().message() << "\n";
+    return 2;
+  }
+  SetMinLogLevel(server::ParseLevel(config->log_level));
+  if (migrate->parsed()) {
+    auto db = store::OpenDatabase(config->database);
+    if (!db) {
+      std::cerr << "error: " << db.error().message() << "\n";
+      return 1;
+    }
+    auto before = (*db)->SchemaVersion();
+    if (!before) {
+      std::cerr << "error: " << before.error().message() << "\n";
+      return 1;
+    }
+    if (*before > (*db)->LatestKnownSchemaVersion()) {
+      std::cerr << "error: the database schema (version " << *before
+                << ") is newer than this binary knows (" << (*db)->LatestKnownSchemaVersion()
+                << ")\n";
+      return 1;
+    }
+    auto st = (*db)->Migrate();
+    if (!st) {
+      std::cerr << "error: " << st.error().message() << "\n";
+      return 1;
+    }
+    std::cout << "schema at version " << (*db)->LatestKnownSchemaVersion() << " (was " << *before
+              << ")\n";
+    return 0;
+  }
+  return server::Serve(*config);
+}

@@ -1,0 +1,18 @@
+// Schema migrations compiled into the binary (generated from store/migrations/<dialect>/*.sql).
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace cl::store {
+
+struct Migration {
+  int version;       // the NNNN of NNNN_name.sql
+  const char* name;  // file name, for logs
+  const char* sql;   // one or more statements
+};
+
+// Migrations of "sqlite" or "postgres", in ascending version order.
+const std::vector<Migration>& Migrations(std::string_view dialect);
+
+}  // namespace cl::store

@@ -1,0 +1,809 @@
+// Portable SQL behind every store::Database method; see sql_database.h.
+#include "store/sql_database.h"
+
+#include <charconv>
+#include <chrono>
+
+#include "store/migrations.h"
+
+namespace cl::store {
+namespace {
+
+const std::string kEmpty;
+
+UnixMillis WallClockNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Column lists and row decoders, kept side by side so they cannot drift apart.
+constexpr const char* kUserCols =
+    "id, issuer, subject, email, email_verified, name, created_at, updated_at";
+User ToUser(const SqlRow& r) {
+  User u;
+  u.id = r.Str(0);
+  u.issuer = r.Str(1);
+  u.subject = r.Str(2);
+  u.email = r.Str(3);
+  u.email_verified = r.Bool(4);
+  u.name = r.Str(5);
+  u.created_at = r.Int(6);
+  u.updated_at = r.Int(7);
+  return u;
+}
+
+constexpr const char* kOrgCols = "id, name, created_at, api_token_max_days_inactive";
+Organization ToOrg(const SqlRow& r) {
+  Organization o;
+  o.id = r.Str(0);
+  o.name = r.Str(1);
+  o.created_at = r.Int(2);
+  if (auto d = r.OptInt(3)) o.api_token_max_days_inactive = static_cast<int>(*d);
+  return o;
+}
+
+// Membership joined with organization name and user email/name.
+constexpr const char* kMembershipSelect =
+    "SELECT m.org_id, m.user_id, m.role, m.created_at, o.name, u.email, u.name "
+    "FROM memberships m JOIN organizations o ON o.id = m.org_id "
+    "JOIN users u ON u.id = m.user_id ";
+Membership ToMembership(const SqlRow& r) {
+  Membership m;
+  m.org_id = r.Str(0);
+  m.user_id = r.Str(1);
+  m.role = r.Str(2);
+  m.created_at = r.Int(3);
+  m.org_name = r.Str(4);
+  m.user_email = r.Str(5);
+  m.user_name = r.Str(6);
+  return m;
+}
+
+constexpr const char* kProjectCols = "id, org_id, name, created_at";
+Project ToProject(const SqlRow& r) { return Project{r.Str(0), r.Str(1), r.Str(2), r.Int(3)}; }
+
+constexpr const char* kProjectMembershipCols = "project_id, user_id, role, created_at";
+ProjectMembership ToProjectMembership(const SqlRow& r) {
+  return ProjectMembership{r.Str(0), r.Str(1), r.Str(2), r.Int(3)};
+}
+
+constexpr const char* kInvitationSelect =
+    "SELECT i.id, i.org_id, i.email, i.role, i.inviter_user_id, i.status, i.created_at, "
+    "i.accepted_at, o.name FROM invitations i JOIN organizations o ON o.id = i.org_id ";
+Invitation ToInvitation(const SqlRow& r) {
+  Invitation i;
+  i.id = r.Str(0);
+  i.org_id = r.Str(1);
+  i.email = r.Str(2);
+  i.role = r.Str(3);
+  i.inviter_user_id = r.Str(4);
+  i.status = r.Str(5);
+  i.created_at = r.Int(6);
+  i.accepted_at = r.OptInt(7);
+  i.org_name = r.Str(8);
+  return i;
+}
+
+constexpr const char* kWorkflowCols = "id, org_id, project_id, name, created_at";
+Workflow ToWorkflow(const SqlRow& r) {
+  return Workflow{r.Str(0), r.Str(1), r.Str(2), r.Str(3), r.Int(4)};
+}
+
+// `statement_expr` lets listings leave the (large) statement out.
+std::string RunSelect(const char* statement_expr) {
+  return std::string(
+             "SELECT r.id, r.org_id, r.project_id, r.workflow_id, r.state, r.created_at, "
+             "r.finished_at, r.actor_kind, r.actor_id, r.actor_name, ") +
+         statement_expr +
+         ", r.predicate_type, r.statement_digest, w.name, p.name "
+         "FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id "
+         "JOIN projects p ON p.id = r.project_id ";
+}
+WorkflowRun ToRun(const SqlRow& r) {
+  WorkflowRun w;
+  w.id = r.Str(0);
+  w.org_id = r.Str(1);
+  w.project_id = r.Str(2);
+  w.workflow_id = r.Str(3);
+  w.state = r.Str(4);
+  w.created_at = r.Int(5);
+  w.finished_at = r.OptInt(6);
+  w.actor_kind = r.Str(7);
+  w.actor_id = r.Str(8);
+  w.actor_name = r.Str(9);
+  w.statement = r.Str(10);
+  w.predicate_type = r.Str(11);
+  w.statement_digest = r.Str(12);
+  w.workflow_name = r.Str(13);
+  w.project_name = r.Str(14);
+  return w;
+}
+
+constexpr const char* kSessionCols = "id, user_id, token_hash, created_at, expires_at, revoked_at";
+Session ToSession(const SqlRow& r) {
+  Session s;
+  s.id = r.Str(0);
+  s.user_id = r.Str(1);
+  s.token_hash = r.Str(2);
+  s.created_at = r.Int(3);
+  s.expires_at = r.Int(4);
+  s.revoked_at = r.OptInt(5);
+  return s;
+}
+
+constexpr const char* kAuditCols =
+    "id, org_id, actor_kind, actor_id, actor_name, action, target_kind, target_id, message, "
+    "created_at";
+AuditEvent ToAudit(const SqlRow& r) {
+  AuditEvent e;
+  e.id = r.Str(0);
+  e.org_id = r.Str(1);
+  e.actor_kind = r.Str(2);
+  e.actor_id = r.Str(3);
+  e.actor_name = r.Str(4);
+  e.action = r.Str(5);
+  e.target_kind = r.Str(6);
+  e.target_id = r.Str(7);
+  e.message = r.Str(8);
+  e.created_at = r.Int(9);
+  return e;
+}
+
+Status InsertAudit(SqlConnection& c, const AuditEvent& e) {
+  auto r = c.Query(
+      "INSERT INTO audit_events (id, org_id, actor_kind, actor_id, actor_name, action, "
+      "target_kind, target_id, message, created_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      {e.id, e.org_id, e.actor_kind, e.actor_id, e.actor_name, e.action, e.target_kind, e.target_id,
+       e.message, e.created_at});
+  if (!r) return Fail(r.error());
+  return Ok();
+}
+
+// Runs a query expected to return at most one row; NotFound (with `what`) when it returns none.
+template <typename T, typename Decode>
+Result<T> QueryOne(SqlConnection& c, std::string_view sql, const std::vector<SqlParam>& params,
+                   const char* what, Decode decode) {
+  auto r = c.Query(sql, params);
+  if (!r) return Fail(r.error());
+  if (r->rows.empty()) return Fail(Error::NotFound(std::string(what) + " not found"));
+  return decode(r->rows.front());
+}
+
+template <typename T, typename Decode>
+Result<std::vector<T>> QueryAll(SqlConnection& c, std::string_view sql,
+                                const std::vector<SqlParam>& params, Decode decode) {
+  auto r = c.Query(sql, params);
+  if (!r) return Fail(r.error());
+  std::vector<T> out;
+  out.reserve(r->rows.size());
+  for (const auto& row : r->rows) out.push_back(decode(row));
+  return out;
+}
+
+}  // namespace
+
+const std::string& SqlRow::Str(size_t i) const {
+  const auto& c = cols_.at(i);
+  return c ? *c : kEmpty;
+}
+
+std::optional<int64_t> SqlRow::OptInt(size_t i) const {
+  const auto& c = cols_.at(i);
+  if (!c) return std::nullopt;
+  int64_t v = 0;
+  std::from_chars(c->data(), c->data() + c->size(), v);
+  return v;
+}
+
+int64_t SqlRow::Int(size_t i) const { return OptInt(i).value_or(0); }
+
+bool SqlRow::Bool(size_t i) const {
+  const std::string& s = Str(i);
+  return s == "1" || s == "t" || s == "true";
+}
+
+// ---- users
+
+Result<User> SqlDatabase::UpsertUser(const User& user) {
+  Result<User> out = Fail(Error::Internal("not run"));
+  auto st = Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<User>(c,
+                         std::string("INSERT INTO users (") + kUserCols +
+                             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+                             "ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, "
+                             "email_verified = excluded.email_verified, name = excluded.name, "
+                             "updated_at = excluded.updated_at RETURNING " +
+                             kUserCols,
+                         {user.id, user.issuer, user.subject, user.email, user.email_verified,
+                          user.name, user.updated_at != 0 ? user.updated_at : user.created_at},
+                         "user", ToUser);
+    return Ok();
+  });
+  if (!st) return Fail(st.error());
+  return out;
+}
+
+Result<User> SqlDatabase::GetUser(const std::string& id) {
+  Result<User> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<User>(c, std::string("SELECT ") + kUserCols + " FROM users WHERE id = $1", {id},
+                         "user", ToUser);
+    return Ok();
+  }));
+  return out;
+}
+
+// ---- organizations
+
+Status SqlDatabase::CreateOrganization(const Organization& org, const Membership& owner,
+                                       const AuditEvent& event) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    auto r = c.Query(
+        "INSERT INTO organizations (id, name, created_at, api_token_max_days_inactive) "
+        "VALUES ($1, $2, $3, $4)",
+        {org.id, org.name, org.created_at, org.api_token_max_days_inactive});
+    if (!r) {
+      if (r.error().IsAlreadyExists()) {
+        return Fail(Error::AlreadyExists("organization \"" + org.name + "\" already exists"));
+      }
+      return Fail(r.error());
+    }
+    auto m = c.Query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        {org.id, owner.user_id, owner.role, owner.created_at});
+    if (!m) return Fail(m.error());
+    return InsertAudit(c, event);
+  });
+}
+
+Result<Organization> SqlDatabase::GetOrganization(const std::string& id) {
+  Result<Organization> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<Organization>(
+        c, std::string("SELECT ") + kOrgCols + " FROM organizations WHERE id = $1", {id},
+        "organization", ToOrg);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<Organization> SqlDatabase::GetOrganizationByName(const std::string& name) {
+  Result<Organization> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<Organization>(
+        c, std::string("SELECT ") + kOrgCols + " FROM organizations WHERE name = $1", {name},
+        "organization", ToOrg);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<Membership>> SqlDatabase::ListMembershipsForUser(const std::string& user_id) {
+  Result<std::vector<Membership>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<Membership>(
+        c, std::string(kMembershipSelect) + "WHERE m.user_id = $1 ORDER BY o.name, o.id", {user_id},
+        ToMembership);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<Membership> SqlDatabase::GetMembership(const std::string& org_id,
+                                              const std::string& user_id) {
+  Result<Membership> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<Membership>(
+        c, std::string(kMembershipSelect) + "WHERE m.org_id = $1 AND m.user_id = $2",
+        {org_id, user_id}, "membership", ToMembership);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<Membership>> SqlDatabase::ListMembers(const std::string& org_id) {
+  Result<std::vector<Membership>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<Membership>(
+        c, std::string(kMembershipSelect) + "WHERE m.org_id = $1 ORDER BY u.email, u.id", {org_id},
+        ToMembership);
+    return Ok();
+  }));
+  return out;
+}
+
+Status SqlDatabase::SetApiTokenMaxDaysInactive(const std::string& org_id, std::optional<int> days,
+                                               const AuditEvent& event) {
+  if (days && (*days < 1 || *days > 365)) {
+    return Fail(Error::InvalidArgument("api_token_max_days_inactive must be 1..365 days"));
+  }
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r,
+        c.Query("UPDATE organizations SET api_token_max_days_inactive = $2 WHERE id = $1",
+                {org_id, days}));
+    if (r.affected == 0) return Fail(Error::NotFound("organization not found"));
+    return InsertAudit(c, event);
+  });
+}
+
+// ---- projects
+
+Status SqlDatabase::CreateProject(const Project& project,
+                                  const std::optional<ProjectMembership>& creator,
+                                  const AuditEvent& event) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    auto r = c.Query("INSERT INTO projects (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)",
+                     {project.id, project.org_id, project.name, project.created_at});
+    if (!r) {
+      if (r.error().IsAlreadyExists()) {
+        return Fail(Error::AlreadyExists("project \"" + project.name + "\" already exists"));
+      }
+      return Fail(r.error());
+    }
+    if (creator) {
+      auto m = c.Query(
+          "INSERT INTO project_memberships (project_id, user_id, role, created_at) "
+          "VALUES ($1, $2, $3, $4)",
+          {project.id, creator->user_id, creator->role, creator->created_at});
+      if (!m) return Fail(m.error());
+    }
+    return InsertAudit(c, event);
+  });
+}
+
+Result<Project> SqlDatabase::GetProjectByName(const std::string& org_id, const std::string& name) {
+  Result<Project> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<Project>(
+        c, std::string("SELECT ") + kProjectCols + " FROM projects WHERE org_id = $1 AND name = $2",
+        {org_id, name}, "project", ToProject);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<Project> SqlDatabase::GetProject(const std::string& id) {
+  Result<Project> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out =
+        QueryOne<Project>(c, std::string("SELECT ") + kProjectCols + " FROM projects WHERE id = $1",
+                          {id}, "project", ToProject);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<Project>> SqlDatabase::ListProjects(const std::string& org_id) {
+  Result<std::vector<Project>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<Project>(
+        c, std::string("SELECT ") + kProjectCols + " FROM projects WHERE org_id = $1 ORDER BY name",
+        {org_id}, ToProject);
+    return Ok();
+  }));
+  return out;
+}
+
+Status SqlDatabase::SetProjectMembership(const ProjectMembership& m) {
+  return Run([&](SqlConnection& c) -> Status {
+    auto r = c.Query(
+        "INSERT INTO project_memberships (project_id, user_id, role, created_at) "
+        "VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+        {m.project_id, m.user_id, m.role, m.created_at});
+    if (!r) return Fail(r.error());
+    return Ok();
+  });
+}
+
+Result<ProjectMembership> SqlDatabase::GetProjectMembership(const std::string& project_id,
+                                                            const std::string& user_id) {
+  Result<ProjectMembership> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<ProjectMembership>(
+        c,
+        std::string("SELECT ") + kProjectMembershipCols +
+            " FROM project_memberships WHERE project_id = $1 AND user_id = $2",
+        {project_id, user_id}, "project membership", ToProjectMembership);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<ProjectMembership>> SqlDatabase::ListProjectMembershipsForUser(
+    const std::string& org_id, const std::string& user_id) {
+  Result<std::vector<ProjectMembership>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<ProjectMembership>(
+        c,
+        "SELECT pm.project_id, pm.user_id, pm.role, pm.created_at FROM project_memberships pm "
+        "JOIN projects p ON p.id = pm.project_id WHERE p.org_id = $1 AND pm.user_id = $2 "
+        "ORDER BY p.name",
+        {org_id, user_id}, ToProjectMembership);
+    return Ok();
+  }));
+  return out;
+}
+
+// ---- invitations
+
+Status SqlDatabase::CreateInvitation(const Invitation& inv, const AuditEvent& event) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    auto r = c.Query(
+        "INSERT INTO invitations (id, org_id, email, role, inviter_user_id, status, created_at, "
+        "accepted_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, NULL)",
+        {inv.id, inv.org_id, inv.email, inv.role, inv.inviter_user_id, inv.created_at});
+    if (!r) {
+      if (r.error().IsAlreadyExists()) {
+        return Fail(Error::AlreadyExists("a pending invitation for this email already exists"));
+      }
+      return Fail(r.error());
+    }
+    return InsertAudit(c, event);
+  });
+}
+
+Result<std::vector<Invitation>> SqlDatabase::ListPendingInvitations(const std::string& org_id) {
+  Result<std::vector<Invitation>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<Invitation>(c,
+                               std::string(kInvitationSelect) +
+                                   "WHERE i.org_id = $1 AND i.status = 'pending' "
+                                   "ORDER BY i.created_at, i.id",
+                               {org_id}, ToInvitation);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<Invitation>> SqlDatabase::ListPendingInvitationsForEmail(
+    const std::string& email) {
+  Result<std::vector<Invitation>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<Invitation>(c,
+                               std::string(kInvitationSelect) +
+                                   "WHERE i.email = $1 AND i.status = 'pending' "
+                                   "ORDER BY o.name, i.id",
+                               {email}, ToInvitation);
+    return Ok();
+  }));
+  return out;
+}
+
+Status SqlDatabase::AcceptInvitation(const std::string& invitation_id, const Membership& membership,
+                                     UnixMillis now, const AuditEvent& event) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(SqlResult r,
+                        c.Query("UPDATE invitations SET status = 'accepted', accepted_at = $2 "
+                                "WHERE id = $1 AND status = 'pending' RETURNING org_id",
+                                {invitation_id, now}));
+    if (r.rows.empty()) return Fail(Error::NotFound("pending invitation not found"));
+    // The invitation decides the organization, whatever the caller filled in.
+    const std::string org_id = r.rows.front().Str(0);
+    auto m = c.Query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (org_id, user_id) DO NOTHING",
+        {org_id, membership.user_id, membership.role,
+         membership.created_at != 0 ? membership.created_at : now});
+    if (!m) return Fail(m.error());
+    return InsertAudit(c, event);
+  });
+}
+
+// ---- workflows and runs
+
+Result<Workflow> SqlDatabase::GetOrCreateWorkflow(const Workflow& wf) {
+  Result<Workflow> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_RETURN_IF_ERROR(
+        c.Query("INSERT INTO workflows (id, org_id, project_id, name, created_at) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (project_id, name) DO NOTHING",
+                {wf.id, wf.org_id, wf.project_id, wf.name, wf.created_at}));
+    out = QueryOne<Workflow>(c,
+                             std::string("SELECT ") + kWorkflowCols +
+                                 " FROM workflows WHERE project_id = $1 AND name = $2",
+                             {wf.project_id, wf.name}, "workflow", ToWorkflow);
+    if (!out) return Fail(out.error());
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<Workflow>> SqlDatabase::ListWorkflows(const std::string& org_id) {
+  Result<std::vector<Workflow>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<Workflow>(c,
+                             "SELECT w.id, w.org_id, w.project_id, w.name, w.created_at "
+                             "FROM workflows w JOIN projects p ON p.id = w.project_id "
+                             "WHERE w.org_id = $1 ORDER BY p.name, w.name",
+                             {org_id}, ToWorkflow);
+    return Ok();
+  }));
+  return out;
+}
+
+Status SqlDatabase::CreateRun(const WorkflowRun& run) {
+  return Run([&](SqlConnection& c) -> Status {
+    auto r = c.Query(
+        "INSERT INTO workflow_runs (id, org_id, project_id, workflow_id, state, created_at, "
+        "finished_at, actor_kind, actor_id, actor_name, statement, predicate_type, "
+        "statement_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        {run.id, run.org_id, run.project_id, run.workflow_id,
+         run.state.empty() ? std::string("initialized") : run.state, run.created_at,
+         run.finished_at, run.actor_kind, run.actor_id, run.actor_name, run.statement,
+         run.predicate_type, run.statement_digest});
+    if (!r) return Fail(r.error());
+    return Ok();
+  });
+}
+
+Result<WorkflowRun> SqlDatabase::GetRun(const std::string& org_id, const std::string& run_id) {
+  Result<WorkflowRun> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<WorkflowRun>(c, RunSelect("r.statement") + "WHERE r.org_id = $1 AND r.id = $2",
+                                {org_id, run_id}, "workflow run", ToRun);
+    return Ok();
+  }));
+  return out;
+}
+
+Status SqlDatabase::CompleteRun(const WorkflowRun& run) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    // An empty actor field keeps the one recorded when the run was opened.
+    CL_ASSIGN_OR_RETURN(SqlResult r,
+                        c.Query("UPDATE workflow_runs SET state = 'succeeded', finished_at = $3, "
+                                "statement = $4, predicate_type = $5, statement_digest = $6, "
+                                "actor_kind = COALESCE(NULLIF($7, ''), actor_kind), "
+                                "actor_id = COALESCE(NULLIF($8, ''), actor_id), "
+                                "actor_name = COALESCE(NULLIF($9, ''), actor_name) "
+                                "WHERE org_id = $1 AND id = $2 AND state = 'initialized'",
+                                {run.org_id, run.id, run.finished_at.value_or(WallClockNow()),
+                                 run.statement, run.predicate_type, run.statement_digest,
+                                 run.actor_kind, run.actor_id, run.actor_name}));
+    if (r.affected > 0) return Ok();
+    CL_ASSIGN_OR_RETURN(SqlResult exists,
+                        c.Query("SELECT state FROM workflow_runs WHERE org_id = $1 AND id = $2",
+                                {run.org_id, run.id}));
+    if (exists.rows.empty()) return Fail(Error::NotFound("workflow run not found"));
+    return Fail(Error::FailedPrecondition("workflow run is already " + exists.rows[0].Str(0)));
+  });
+}
+
+Result<std::vector<WorkflowRun>> SqlDatabase::ListRuns(const std::string& org_id,
+                                                       const std::optional<std::string>& project_id,
+                                                       int limit) {
+  if (limit <= 0) return std::vector<WorkflowRun>{};
+  Result<std::vector<WorkflowRun>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    if (project_id) {
+      out = QueryAll<WorkflowRun>(c,
+                                  RunSelect("''") +
+                                      "WHERE r.org_id = $1 AND r.project_id = $2 "
+                                      "ORDER BY r.created_at DESC, r.id DESC LIMIT $3",
+                                  {org_id, *project_id, limit}, ToRun);
+    } else {
+      out = QueryAll<WorkflowRun>(
+          c, RunSelect("''") + "WHERE r.org_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
+          {org_id, limit}, ToRun);
+    }
+    return Ok();
+  }));
+  return out;
+}
+
+// ---- sessions
+
+Status SqlDatabase::CreateSession(const Session& s) {
+  return Run([&](SqlConnection& c) -> Status {
+    auto r = c.Query(
+        "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, revoked_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        {s.id, s.user_id, s.token_hash, s.created_at, s.expires_at, s.revoked_at});
+    if (!r) return Fail(r.error());
+    return Ok();
+  });
+}
+
+Result<Session> SqlDatabase::GetSessionByHash(const std::string& token_hash) {
+  Result<Session> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<Session>(
+        c, std::string("SELECT ") + kSessionCols + " FROM sessions WHERE token_hash = $1",
+        {token_hash}, "session", ToSession);
+    return Ok();
+  }));
+  return out;
+}
+
+Status SqlDatabase::RevokeSession(const std::string& id, UnixMillis now) {
+  return Run([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r,
+        c.Query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+                {id, now}));
+    if (r.affected == 0) return Fail(Error::NotFound("session not found"));
+    return Ok();
+  });
+}
+
+// ---- login state
+
+Status SqlDatabase::PutLoginRequest(const LoginRequest& r) {
+  return Run([&](SqlConnection& c) -> Status {
+    CL_RETURN_IF_ERROR(
+        c.Query("INSERT INTO login_requests (state_hash, nonce, upstream_code_verifier, "
+                "cli_redirect_uri, cli_state, cli_code_challenge, expires_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                {r.state_hash, r.nonce, r.upstream_code_verifier, r.cli_redirect_uri, r.cli_state,
+                 r.cli_code_challenge, r.expires_at}));
+    return Ok();
+  });
+}
+
+Result<LoginRequest> SqlDatabase::TakeLoginRequest(const std::string& state_hash, UnixMillis now) {
+  Result<LoginRequest> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    // DELETE ... RETURNING is atomic on both engines: two instances cannot both take the row.
+    out = QueryOne<LoginRequest>(
+        c,
+        "DELETE FROM login_requests WHERE state_hash = $1 RETURNING state_hash, nonce, "
+        "upstream_code_verifier, cli_redirect_uri, cli_state, cli_code_challenge, expires_at",
+        {state_hash}, "login request", [](const SqlRow& r) {
+          return LoginRequest{r.Str(0), r.Str(1), r.Str(2), r.Str(3), r.Str(4), r.Str(5), r.Int(6)};
+        });
+    return Ok();
+  }));
+  if (out && out->expires_at <= now) return Fail(Error::NotFound("login request expired"));
+  return out;
+}
+
+Status SqlDatabase::PutAuthCode(const AuthCode& a) {
+  return Run([&](SqlConnection& c) -> Status {
+    CL_RETURN_IF_ERROR(
+        c.Query("INSERT INTO auth_codes (code_hash, user_id, cli_code_challenge, expires_at) "
+                "VALUES ($1, $2, $3, $4)",
+                {a.code_hash, a.user_id, a.cli_code_challenge, a.expires_at}));
+    return Ok();
+  });
+}
+
+Result<AuthCode> SqlDatabase::TakeAuthCode(const std::string& code_hash, UnixMillis now) {
+  Result<AuthCode> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<AuthCode>(c,
+                             "DELETE FROM auth_codes WHERE code_hash = $1 "
+                             "RETURNING code_hash, user_id, cli_code_challenge, expires_at",
+                             {code_hash}, "authorization code", [](const SqlRow& r) {
+                               return AuthCode{r.Str(0), r.Str(1), r.Str(2), r.Int(3)};
+                             });
+    return Ok();
+  }));
+  if (out && out->expires_at <= now) return Fail(Error::NotFound("authorization code expired"));
+  return out;
+}
+
+Status SqlDatabase::PutDeviceRequest(const DeviceRequest& d) {
+  return Run([&](SqlConnection& c) -> Status {
+    CL_RETURN_IF_ERROR(
+        c.Query("INSERT INTO device_requests (handle_hash, upstream_device_code, expires_at, "
+                "interval_seconds) VALUES ($1, $2, $3, $4)",
+                {d.handle_hash, d.upstream_device_code, d.expires_at, d.interval_seconds}));
+    return Ok();
+  });
+}
+
+Result<DeviceRequest> SqlDatabase::GetDeviceRequest(const std::string& handle_hash,
+                                                    UnixMillis now) {
+  Result<DeviceRequest> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<DeviceRequest>(
+        c,
+        "SELECT handle_hash, upstream_device_code, expires_at, interval_seconds "
+        "FROM device_requests WHERE handle_hash = $1",
+        {handle_hash}, "device request", [](const SqlRow& r) {
+          return DeviceRequest{r.Str(0), r.Str(1), r.Int(2), static_cast<int>(r.Int(3))};
+        });
+    return Ok();
+  }));
+  if (out && out->expires_at <= now) return Fail(Error::NotFound("device request expired"));
+  return out;
+}
+
+Status SqlDatabase::DeleteDeviceRequest(const std::string& handle_hash) {
+  return Run([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r, c.Query("DELETE FROM device_requests WHERE handle_hash = $1", {handle_hash}));
+    if (r.affected == 0) return Fail(Error::NotFound("device request not found"));
+    return Ok();
+  });
+}
+
+Status SqlDatabase::PurgeExpiredLoginState(UnixMillis now) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    for (const char* sql : {"DELETE FROM login_requests WHERE expires_at <= $1",
+                            "DELETE FROM auth_codes WHERE expires_at <= $1",
+                            "DELETE FROM device_requests WHERE expires_at <= $1"}) {
+      CL_RETURN_IF_ERROR(c.Query(sql, {now}));
+    }
+    return Ok();
+  });
+}
+
+// ---- audit
+
+Status SqlDatabase::AppendAuditEvent(const AuditEvent& e) {
+  return Run([&](SqlConnection& c) { return InsertAudit(c, e); });
+}
+
+Result<std::vector<AuditEvent>> SqlDatabase::ListAuditEvents(const std::string& org_id, int limit) {
+  if (limit <= 0) return std::vector<AuditEvent>{};
+  Result<std::vector<AuditEvent>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<AuditEvent>(c,
+                               std::string("SELECT ") + kAuditCols +
+                                   " FROM audit_events WHERE org_id = $1 "
+                                   "ORDER BY created_at DESC, id DESC LIMIT $2",
+                               {org_id, limit}, ToAudit);
+    return Ok();
+  }));
+  return out;
+}
+
+// ---- schema
+
+Status SqlDatabase::Ping() {
+  return Run([](SqlConnection& c) -> Status {
+    CL_RETURN_IF_ERROR(c.Query("SELECT 1", {}));
+    return Ok();
+  });
+}
+
+Result<int> SqlDatabase::SchemaVersion() {
+  int version = 0;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(bool has_table, HasMigrationsTable(c));
+    if (!has_table) return Ok();
+    CL_ASSIGN_OR_RETURN(SqlResult r,
+                        c.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {}));
+    if (!r.rows.empty()) version = static_cast<int>(r.rows[0].Int(0));
+    return Ok();
+  }));
+  return version;
+}
+
+Status SqlDatabase::Migrate() {
+  for (const Migration& m : Migrations(Dialect())) {
+    Status st = RunInTransaction([&](SqlConnection& c) -> Status {
+      CL_RETURN_IF_ERROR(LockForMigration(c));
+      // Re-read under the lock: another instance may have applied it meanwhile.
+      CL_ASSIGN_OR_RETURN(bool has_table, HasMigrationsTable(c));
+      if (has_table) {
+        CL_ASSIGN_OR_RETURN(
+            SqlResult r,
+            c.Query("SELECT 1 FROM schema_migrations WHERE version = $1", {m.version}));
+        if (!r.rows.empty()) return Ok();
+      }
+      Status applied = c.ExecScript(m.sql);
+      if (!applied) {
+        return Fail(Error(applied.error().code(),
+                          std::string("migration ") + m.name + ": " + applied.error().message()));
+      }
+      CL_RETURN_IF_ERROR(
+          c.Query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                  {m.version, WallClockNow()}));
+      return Ok();
+    });
+    if (!st) return st;
+  }
+  return Ok();
+}
+
+int SqlDatabase::LatestKnownSchemaVersion() const {
+  const auto& all = Migrations(Dialect());
+  return all.empty() ? 0 : all.back().version;
+}
+
+}  // namespace cl::store

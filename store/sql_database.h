@@ -1,0 +1,154 @@
+// SqlDatabase: every store::Database method written once in portable SQL, on top of a small
+// connection interface that store/sqlite and store/postgres implement.
+//
+// Queries use PostgreSQL placeholders ($1, $2, ...); the SQLite connection rewrites them to ?NNN.
+// The SQL sticks to what both dialects accept (ON CONFLICT, RETURNING, partial indexes).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/store.h"
+
+namespace cl::store {
+
+// A bound parameter: NULL, an integer or text.
+struct SqlParam {
+  enum class Kind { kNull, kInt, kText };
+  Kind kind = Kind::kNull;
+  int64_t i = 0;
+  std::string s;
+
+  SqlParam() = default;
+  SqlParam(int64_t v) : kind(Kind::kInt), i(v) {}       // NOLINT(google-explicit-constructor)
+  SqlParam(int v) : kind(Kind::kInt), i(v) {}           // NOLINT(google-explicit-constructor)
+  SqlParam(bool v) : kind(Kind::kInt), i(v ? 1 : 0) {}  // NOLINT(google-explicit-constructor)
+  SqlParam(std::string v) : kind(Kind::kText), s(std::move(v)) {}  // NOLINT
+  SqlParam(const char* v) : kind(Kind::kText), s(v) {}             // NOLINT
+  SqlParam(const std::optional<int64_t>& v) {                      // NOLINT
+    if (v) {
+      kind = Kind::kInt;
+      i = *v;
+    }
+  }
+  SqlParam(const std::optional<int>& v) {  // NOLINT
+    if (v) {
+      kind = Kind::kInt;
+      i = *v;
+    }
+  }
+  // Text form, as libpq wants it (booleans travel as 1/0, which PostgreSQL accepts).
+  std::string Text() const { return kind == Kind::kInt ? std::to_string(i) : s; }
+};
+
+// One result row, every column as text (NULL as nullopt), like libpq's text format.
+class SqlRow {
+ public:
+  explicit SqlRow(std::vector<std::optional<std::string>> cols) : cols_(std::move(cols)) {}
+  const std::string& Str(size_t i) const;  // "" for NULL
+  int64_t Int(size_t i) const;             // 0 for NULL or garbage
+  std::optional<int64_t> OptInt(size_t i) const;
+  bool Bool(size_t i) const;  // "1", "t", "true"
+  bool IsNull(size_t i) const { return !cols_.at(i).has_value(); }
+
+ private:
+  std::vector<std::optional<std::string>> cols_;
+};
+
+struct SqlResult {
+  std::vector<SqlRow> rows;
+  int64_t affected = 0;  // rows changed by INSERT/UPDATE/DELETE
+};
+
+// A connection handed to one unit of work. Not thread-safe: used by one thread at a time.
+// Errors follow store.h: unique violation -> AlreadyExists, lost connection -> Unavailable.
+class SqlConnection {
+ public:
+  virtual ~SqlConnection() = default;
+  virtual Result<SqlResult> Query(std::string_view sql, const std::vector<SqlParam>& params) = 0;
+  // Runs a script of several statements without parameters (migrations).
+  virtual Status ExecScript(std::string_view sql) = 0;
+};
+
+class SqlDatabase : public Database {
+ public:
+  // Every method below is thread-safe because the subclass's Run* hands each call its own
+  // connection (or serialises on one).
+  Result<User> UpsertUser(const User& user) override;
+  Result<User> GetUser(const std::string& id) override;
+
+  Status CreateOrganization(const Organization& org, const Membership& owner,
+                            const AuditEvent& event) override;
+  Result<Organization> GetOrganization(const std::string& id) override;
+  Result<Organization> GetOrganizationByName(const std::string& name) override;
+  Result<std::vector<Membership>> ListMembershipsForUser(const std::string& user_id) override;
+  Result<Membership> GetMembership(const std::string& org_id, const std::string& user_id) override;
+  Result<std::vector<Membership>> ListMembers(const std::string& org_id) override;
+  Status SetApiTokenMaxDaysInactive(const std::string& org_id, std::optional<int> days,
+                                    const AuditEvent& event) override;
+
+  Status CreateProject(const Project& project, const std::optional<ProjectMembership>& creator,
+                       const AuditEvent& event) override;
+  Result<Project> GetProjectByName(const std::string& org_id, const std::string& name) override;
+  Result<Project> GetProject(const std::string& id) override;
+  Result<std::vector<Project>> ListProjects(const std::string& org_id) override;
+  Status SetProjectMembership(const ProjectMembership& m) override;
+  Result<ProjectMembership> GetProjectMembership(const std::string& project_id,
+                                                 const std::string& user_id) override;
+  Result<std::vector<ProjectMembership>> ListProjectMembershipsForUser(
+      const std::string& org_id, const std::string& user_id) override;
+
+  Status CreateInvitation(const Invitation& inv, const AuditEvent& event) override;
+  Result<std::vector<Invitation>> ListPendingInvitations(const std::string& org_id) override;
+  Result<std::vector<Invitation>> ListPendingInvitationsForEmail(const std::string& email) override;
+  Status AcceptInvitation(const std::string& invitation_id, const Membership& membership,
+                          UnixMillis now, const AuditEvent& event) override;
+
+  Result<Workflow> GetOrCreateWorkflow(const Workflow& wf) override;
+  Result<std::vector<Workflow>> ListWorkflows(const std::string& org_id) override;
+  Status CreateRun(const WorkflowRun& run) override;
+  Result<WorkflowRun> GetRun(const std::string& org_id, const std::string& run_id) override;
+  Status CompleteRun(const WorkflowRun& run) override;
+  Result<std::vector<WorkflowRun>> ListRuns(const std::string& org_id,
+                                            const std::optional<std::string>& project_id,
+                                            int limit) override;
+
+  Status CreateSession(const Session& s) override;
+  Result<Session> GetSessionByHash(const std::string& token_hash) override;
+  Status RevokeSession(const std::string& id, UnixMillis now) override;
+
+  Status PutLoginRequest(const LoginRequest& r) override;
+  Result<LoginRequest> TakeLoginRequest(const std::string& state_hash, UnixMillis now) override;
+  Status PutAuthCode(const AuthCode& c) override;
+  Result<AuthCode> TakeAuthCode(const std::string& code_hash, UnixMillis now) override;
+  Status PutDeviceRequest(const DeviceRequest& r) override;
+  Result<DeviceRequest> GetDeviceRequest(const std::string& handle_hash, UnixMillis now) override;
+  Status DeleteDeviceRequest(const std::string& handle_hash) override;
+  Status PurgeExpiredLoginState(UnixMillis now) override;
+
+  Status AppendAuditEvent(const AuditEvent& e) override;
+  Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) override;
+
+  Status Ping() override;
+  Result<int> SchemaVersion() override;
+  Status Migrate() override;
+  int LatestKnownSchemaVersion() const override;
+
+ protected:
+  using Work = std::function<Status(SqlConnection&)>;
+  // Runs `work` on a connection outside an explicit transaction (single statements).
+  virtual Status Run(const Work& work) = 0;
+  // Runs `work` in a write transaction: committed if it returns OK, rolled back otherwise.
+  virtual Status RunInTransaction(const Work& work) = 0;
+  // True when the schema_migrations table exists.
+  virtual Result<bool> HasMigrationsTable(SqlConnection& conn) = 0;
+  // Called first inside each migration transaction; PostgreSQL takes an advisory lock so
+  // several instances starting together apply each migration once.
+  virtual Status LockForMigration(SqlConnection& conn) { return Ok(); }
+};
+
+}  // namespace cl::store
