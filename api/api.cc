@@ -89,6 +89,38 @@ json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
   return j;
 }
 
+json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org) {
+  json::object j;
+  j["id"] = t.id;
+  j["name"] = t.name;
+  j["description"] = t.description;
+  j["scope"] = t.project_id ? "project" : "global";
+  if (t.project_id) {
+    j["project"] = t.project_name;
+  } else {
+    j["project"] = nullptr;
+  }
+  json::array perms;
+  for (const auto& p : t.permissions) perms.push_back(json::value(p));
+  j["permissions"] = std::move(perms);
+  j["created_at"] = FormatRfc3339(t.created_at);
+  j["expires_at"] = OptTime(t.expires_at);
+  j["last_used_at"] = OptTime(t.last_used_at);
+  j["revoked_at"] = OptTime(t.revoked_at);
+  if (t.revoked_at) {
+    j["revocation_reason"] = t.revocation_reason;
+  } else {
+    j["revocation_reason"] = nullptr;
+  }
+  json::object by;
+  by["kind"] = t.created_by_kind;
+  by["id"] = t.created_by_id;
+  by["name"] = t.created_by_name;
+  j["created_by"] = std::move(by);
+  j["auto_revoke_at"] = OptTime(domain::ApiTokenService::AutoRevokeAt(t, org));
+  return j;
+}
+
 json::object EncodeSession(const domain::IssuedSession& s) {
   json::object j;
   j["session_token"] = s.token;
@@ -282,6 +314,29 @@ class Api {
             j["role"] = o.role;
             return JsonOk(200, j);
           }));
+    r.Add("PATCH", "/v1/organizations/{org}",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            CL_ASSIGN_OR_RETURN(auto days, body.OptionalValue("api_token_max_days_inactive"));
+            CL_RETURN_IF_ERROR(body.Finish());
+            std::optional<int64_t> threshold;
+            if (days) {
+              if (days->is_int64()) {
+                threshold = days->as_int64();
+              } else if (days->is_uint64()) {
+                threshold = 366;  // out of range either way
+              } else {
+                return Fail(Error::InvalidArgument(
+                    "field 'api_token_max_days_inactive' must be an integer from 0 to 365",
+                    "invalid_field_type"));
+              }
+            }
+            CL_ASSIGN_OR_RETURN(auto org, d_.orgs->SetApiTokenMaxDaysInactive(
+                                              p, req.PathParam("org"), threshold));
+            json::object j;
+            j["organization"] = EncodeOrg(org);
+            return JsonOk(200, j);
+          }));
     r.Add("GET", "/v1/organizations/{org}/members",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto members, d_.orgs->ListMembers(p, req.PathParam("org")));
@@ -343,6 +398,53 @@ class Api {
             }
             json::object j;
             j["audit_events"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+
+    // API tokens.
+    r.Add("POST", "/v1/organizations/{org}/api-tokens",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            domain::CreateApiTokenRequest in;
+            CL_ASSIGN_OR_RETURN(in.name, body.RequiredString("name"));
+            CL_ASSIGN_OR_RETURN(auto description, body.OptionalString("description"));
+            in.description = description.value_or("");
+            CL_ASSIGN_OR_RETURN(in.expires_in_seconds, body.OptionalInt("expires_in_seconds"));
+            CL_ASSIGN_OR_RETURN(in.project, body.OptionalString("project"));
+            CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
+            CL_RETURN_IF_ERROR(body.Finish());
+            std::string org_name = req.PathParam("org");
+            CL_ASSIGN_OR_RETURN(auto created, d_.api_tokens->Create(p, org_name, in));
+            CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
+            json::object j;
+            j["api_token"] = EncodeApiToken(created.record, org);
+            j["token"] = created.token;
+            return NoStore(JsonOk(201, j));
+          }));
+    r.Add("GET", "/v1/organizations/{org}/api-tokens",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            std::string org_name = req.PathParam("org");
+            CL_ASSIGN_OR_RETURN(auto tokens, d_.api_tokens->List(
+                                                 p, org_name, req.QueryParam("status").value_or(""),
+                                                 req.QueryParam("project"),
+                                                 req.QueryParam("scope").value_or("")));
+            CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
+            json::array arr;
+            for (const auto& t : tokens) arr.push_back(EncodeApiToken(t, org));
+            json::object j;
+            j["api_tokens"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+    r.Add("POST", "/v1/organizations/{org}/api-tokens/{id}/revoke",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            CL_RETURN_IF_ERROR(body.Finish());
+            std::string org_name = req.PathParam("org");
+            CL_ASSIGN_OR_RETURN(auto token,
+                                d_.api_tokens->Revoke(p, org_name, req.PathParam("id")));
+            CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
+            json::object j;
+            j["api_token"] = EncodeApiToken(token, org);
             return JsonOk(200, j);
           }));
 

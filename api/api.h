@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "domain/api_tokens.h"
 #include "domain/attestations.h"
 #include "domain/authenticator.h"
 #include "domain/login.h"
@@ -21,6 +22,7 @@ struct ApiDeps {
   domain::LoginService* login = nullptr;
   domain::OrganizationService* orgs = nullptr;
   domain::AttestationService* attestations = nullptr;
+  domain::ApiTokenService* api_tokens = nullptr;
   http::Metrics* metrics = nullptr;
 };
 

@@ -157,8 +157,12 @@ Result<store::WorkflowRun> AttestationService::GetRun(const Principal& p,
 Result<std::vector<store::Workflow>> AttestationService::ListWorkflows(const Principal& p,
                                                                        const std::string& org_name) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
-  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRead, Resource{org.id, std::nullopt}));
-  return db_.ListWorkflows(org.id);
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRead, Resource{org.id, p.project_id}));
+  CL_ASSIGN_OR_RETURN(auto workflows, db_.ListWorkflows(org.id));
+  if (p.project_id) {
+    std::erase_if(workflows, [&](const store::Workflow& w) { return w.project_id != *p.project_id; });
+  }
+  return workflows;
 }
 
 }  // namespace cl::domain

@@ -24,11 +24,12 @@ Result<std::string_view> ExtractBearer(std::string_view authorization) {
 }
 
 Authenticator::Authenticator(store::Database& db, const crypto::CredentialHasher& hasher,
-                             const Clock& clock, size_t max_cache_entries,
+                             const Clock& clock, UsageRecorder* usage, size_t max_cache_entries,
                              UnixMillis revalidate_after)
     : db_(db),
       hasher_(hasher),
       clock_(clock),
+      usage_(usage),
       max_entries_(max_cache_entries),
       revalidate_after_(revalidate_after) {}
 
@@ -40,30 +41,34 @@ void Authenticator::Forget(const std::string& token_hash) {
 Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
   CL_ASSIGN_OR_RETURN(std::string_view token, ExtractBearer(authorization));
   CL_ASSIGN_OR_RETURN(crypto::CredentialKind kind, crypto::ParseCredential(token));
-  std::string hash = hasher_.Hash(token);
+  UnixMillis now = clock_.Now();
   switch (kind) {
-    case crypto::CredentialKind::kSession:
-      return AuthenticateSession(hash);
+    case crypto::CredentialKind::kSession: {
+      CL_ASSIGN_OR_RETURN(auto entry, Lookup(hasher_.Hash(token), true, now));
+      return FromSession(*entry, now);
+    }
+    case crypto::CredentialKind::kApiToken: {
+      CL_ASSIGN_OR_RETURN(auto entry, Lookup(hasher_.Hash(token), false, now));
+      return FromApiToken(*entry, now);
+    }
     default:
       return Fail(Error::Unauthenticated("this kind of token cannot authenticate requests",
                                          "invalid_token"));
   }
 }
 
-Result<Principal> Authenticator::AuthenticateSession(const std::string& token_hash) {
-  UnixMillis now = clock_.Now();
-  CacheEntry entry;
-  bool hit = false;
+Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
+    const std::string& hash, bool is_session, UnixMillis now) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(token_hash);
-    if (it != cache_.end() && now - it->second.fetched_at < revalidate_after_) {
-      entry = it->second;
-      hit = true;
-    }
+    auto it = cache_.find(hash);
+    if (it != cache_.end() && now - it->second->fetched_at < revalidate_after_) return it->second;
   }
-  if (!hit) {
-    auto session = db_.GetSessionByHash(token_hash);
+  auto entry = std::make_shared<CacheEntry>();
+  entry->is_session = is_session;
+  entry->fetched_at = now;
+  if (is_session) {
+    auto session = db_.GetSessionByHash(hash);
     if (!session) {
       if (session.error().IsNotFound()) {
         return Fail(Error::Unauthenticated("unknown session token", "invalid_token"));
@@ -77,30 +82,69 @@ Result<Principal> Authenticator::AuthenticateSession(const std::string& token_ha
       }
       return Fail(user.error());
     }
-    entry = CacheEntry{*session, user->email, now};
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cache_.size() >= max_entries_) {
-      // Bounded: drop everything stale first, then anything, to make room.
-      for (auto it = cache_.begin(); it != cache_.end() && cache_.size() >= max_entries_;) {
-        it = cache_.erase(it);
+    entry->session = std::move(*session);
+    entry->email = user->email;
+  } else {
+    auto token = db_.GetApiTokenByHash(hash);
+    if (!token) {
+      if (token.error().IsNotFound()) {
+        return Fail(Error::Unauthenticated("unknown API token", "invalid_token"));
       }
+      return Fail(token.error());
     }
-    cache_[token_hash] = entry;
+    entry->token = std::move(*token);
   }
-  if (entry.session.revoked_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cache_.size() >= max_entries_) {
+    // Bounded: drop stale entries; if none are stale, drop arbitrary ones to make room.
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      it = now - it->second->fetched_at >= revalidate_after_ ? cache_.erase(it) : std::next(it);
+    }
+    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() >= max_entries_;) {
+      it = cache_.erase(it);
+    }
+  }
+  cache_[hash] = entry;
+  return std::shared_ptr<const CacheEntry>(std::move(entry));
+}
+
+Result<Principal> Authenticator::FromSession(const CacheEntry& e, UnixMillis now) {
+  if (e.session.revoked_at) {
     return Fail(Error::Unauthenticated("this session was ended by logout; log in again",
                                        "session_revoked"));
   }
-  if (now >= entry.session.expires_at) {
+  if (now >= e.session.expires_at) {
     return Fail(Error::Unauthenticated("this session has expired; log in again",
                                        "session_expired"));
   }
   Principal p;
   p.kind = Principal::Kind::kUser;
-  p.id = entry.session.user_id;
-  p.display_name = entry.email;
-  p.session_id = entry.session.id;
-  p.session_expires_at = entry.session.expires_at;
+  p.id = e.session.user_id;
+  p.display_name = e.email;
+  p.session_id = e.session.id;
+  p.session_expires_at = e.session.expires_at;
+  return p;
+}
+
+Result<Principal> Authenticator::FromApiToken(const CacheEntry& e, UnixMillis now) {
+  const store::ApiToken& t = e.token;
+  if (t.revoked_at) {
+    std::string why = t.revocation_reason == "inactive"
+                          ? "this API token was revoked automatically after a period of inactivity"
+                          : "this API token was revoked";
+    return Fail(Error::Unauthenticated(why, "token_revoked"));
+  }
+  if (t.expires_at && now >= *t.expires_at) {
+    return Fail(Error::Unauthenticated("this API token has expired", "token_expired"));
+  }
+  if (usage_) usage_->Touch(t.id, now);
+  Principal p;
+  p.kind = Principal::Kind::kApiToken;
+  p.id = t.id;
+  p.display_name = t.name;
+  p.org_id = t.org_id;
+  p.project_id = t.project_id;
+  p.permissions = t.permissions;
   return p;
 }
 

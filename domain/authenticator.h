@@ -16,18 +16,22 @@
 #include "common/result.h"
 #include "crypto/hash.h"
 #include "domain/principal.h"
+#include "domain/usage_recorder.h"
 #include "store/store.h"
 
 namespace cl::domain {
 
 class Authenticator {
  public:
+  // `usage` (nullable) receives API token uses for the coalesced last_used_at writes.
   Authenticator(store::Database& db, const crypto::CredentialHasher& hasher, const Clock& clock,
-                size_t max_cache_entries = 100'000, UnixMillis revalidate_after = 1000);
+                UsageRecorder* usage = nullptr, size_t max_cache_entries = 200'000,
+                UnixMillis revalidate_after = 1000);
 
   // `authorization` is the raw Authorization header value. Errors are Unauthenticated with
   // reason "unauthenticated" (none), "malformed_token", "invalid_token", "session_expired",
-  // "session_revoked"; or Unavailable when the database is down on a cache miss.
+  // "session_revoked", "token_expired", "token_revoked"; or Unavailable when the database is
+  // down on a cache miss.
   Result<Principal> Authenticate(std::string_view authorization);
 
   // Drops a cached credential at once (after logout or revocation on this instance).
@@ -35,19 +39,26 @@ class Authenticator {
 
  private:
   struct CacheEntry {
-    store::Session session;
-    std::string email;
+    bool is_session = true;
+    store::Session session;  // is_session
+    std::string email;       // is_session
+    store::ApiToken token;   // !is_session
     UnixMillis fetched_at = 0;
   };
-  Result<Principal> AuthenticateSession(const std::string& token_hash);
+  // The cached entry for `hash`, loading it on a miss or when stale.
+  Result<std::shared_ptr<const CacheEntry>> Lookup(const std::string& hash, bool is_session,
+                                                   UnixMillis now);
+  Result<Principal> FromSession(const CacheEntry& e, UnixMillis now);
+  Result<Principal> FromApiToken(const CacheEntry& e, UnixMillis now);
 
   store::Database& db_;
   const crypto::CredentialHasher& hasher_;
   const Clock& clock_;
+  UsageRecorder* usage_;
   const size_t max_entries_;
   const UnixMillis revalidate_after_;
   std::mutex mu_;
-  std::unordered_map<std::string, CacheEntry> cache_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::shared_ptr<const CacheEntry>> cache_;  // GUARDED_BY(mu_)
 };
 
 // Extracts the credential from "Bearer <token>" (scheme case-insensitive).

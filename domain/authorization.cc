@@ -34,7 +34,10 @@ const std::map<std::string, PermSet, std::less<>>& ProjectRoleTable() {
     PermSet viewer = {std::string(perm::kProjectRead), std::string(perm::kWorkflowRead),
                       std::string(perm::kWorkflowRunRead)};
     PermSet admin = viewer;
-    for (auto p : {perm::kWorkflowCreate, perm::kWorkflowRunCreate}) admin.insert(std::string(p));
+    for (auto p : {perm::kWorkflowCreate, perm::kWorkflowRunCreate, perm::kApiTokenCreate,
+                   perm::kApiTokenRead, perm::kApiTokenRevoke}) {
+      admin.insert(std::string(p));
+    }
     return new std::map<std::string, PermSet, std::less<>>{{"admin", admin}, {"viewer", viewer}};
   }();
   return *table;

@@ -9,12 +9,15 @@
 #include "common/json.h"
 #include "crypto/credential.h"
 #include "crypto/hash.h"
+#include "domain/api_tokens.h"
 #include "domain/attestations.h"
 #include "domain/authenticator.h"
 #include "domain/authorization.h"
 #include "domain/login.h"
 #include "domain/names.h"
 #include "domain/organizations.h"
+#include "domain/usage_recorder.h"
+#include "jobs/usage_flusher.h"
 
 namespace cl::domain {
 namespace {
@@ -68,14 +71,17 @@ class DomainTest : public ::testing::Test {
     ASSERT_TRUE(db) << db.error().ToString();
     db_ = std::move(*db);
     ASSERT_TRUE(db_->Migrate());
-    authn_ = std::make_unique<Authenticator>(*db_, hasher_, clock_);
+    authn_ = std::make_unique<Authenticator>(*db_, hasher_, clock_, &usage_);
     authz_ = std::make_unique<Authorizer>(*db_);
     login_ = std::make_unique<LoginService>(*db_, idp_, hasher_, *authn_, clock_, random_,
                                             LoginConfig{});
     orgs_ = std::make_unique<OrganizationService>(*db_, *authz_, clock_, random_);
     atts_ = std::make_unique<AttestationService>(*db_, *authz_, *orgs_, clock_, random_);
+    tokens_ = std::make_unique<ApiTokenService>(*db_, *authz_, *orgs_, *authn_, hasher_, clock_,
+                                                random_);
   }
   void TearDown() override {
+    tokens_.reset();
     atts_.reset();
     orgs_.reset();
     login_.reset();
@@ -122,6 +128,8 @@ class DomainTest : public ::testing::Test {
   std::unique_ptr<LoginService> login_;
   std::unique_ptr<OrganizationService> orgs_;
   std::unique_ptr<AttestationService> atts_;
+  std::unique_ptr<ApiTokenService> tokens_;
+  UsageRecorder usage_;
 };
 
 TEST(Names, Dns1123Labels) {
@@ -331,6 +339,219 @@ TEST_F(DomainTest, AttestationRecordsWhoAttested) {
   ASSERT_TRUE(runs);
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ(runs->at(0).workflow_name, "build");
+}
+
+boost::json::value Statement() {
+  return *ParseJson(R"({"_type":"https://in-toto.io/Statement/v1",
+      "subject":[{"name":"app","digest":{"sha256":"abcdef0123"}}],
+      "predicateType":"https://slsa.dev/provenance/v1","predicate":{}})");
+}
+
+class ApiTokenTest : public DomainTest {
+ protected:
+  void SetUp() override {
+    DomainTest::SetUp();
+    owner_ = Auth(LoginAs("owner", "owner@example.com"));
+    ASSERT_TRUE(orgs_->Create(owner_, "acme"));
+    ASSERT_TRUE(orgs_->CreateProject(owner_, "acme", "backend"));
+    ASSERT_TRUE(orgs_->CreateProject(owner_, "acme", "frontend"));
+  }
+  CreatedApiToken MustCreate(const Principal& p, CreateApiTokenRequest req) {
+    auto t = tokens_->Create(p, "acme", req);
+    EXPECT_TRUE(t) << t.error().ToString();
+    return t ? *t : CreatedApiToken{};
+  }
+  Principal owner_;
+};
+
+TEST_F(ApiTokenTest, OrgTokenAttestsAndIsRecordedAsTheActor) {
+  auto created = MustCreate(owner_, {.name = "ci"});
+  EXPECT_EQ(created.token.rfind("clapi_", 0), 0u);
+  EXPECT_EQ(created.record.permissions.size(), DefaultApiTokenPermissions().size());
+  Principal t = Auth(created.token);
+  EXPECT_EQ(t.kind, Principal::Kind::kApiToken);
+  EXPECT_EQ(t.display_name, "ci");
+  auto run = atts_->Init(t, "acme", "build", "backend");
+  ASSERT_TRUE(run) << run.error().ToString();
+  auto pushed = atts_->Push(t, "acme", run->id, Statement());
+  ASSERT_TRUE(pushed) << pushed.error().ToString();
+  EXPECT_EQ(pushed->actor_kind, "api_token");
+  EXPECT_EQ(pushed->actor_id, created.record.id);
+  EXPECT_EQ(pushed->actor_name, "ci");
+  // Stored only as a hash.
+  auto stored = db_->GetApiToken(created.record.org_id, created.record.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->token_hash, hasher_.Hash(created.token));
+}
+
+TEST_F(ApiTokenTest, ProjectTokenStaysInItsProject) {
+  auto created = MustCreate(owner_, {.name = "ci", .project = "backend"});
+  Principal t = Auth(created.token);
+  EXPECT_TRUE(atts_->Init(t, "acme", "build", "backend"));
+  EXPECT_TRUE(atts_->Init(t, "acme", "build", "frontend").error().IsPermissionDenied());
+  EXPECT_TRUE(atts_->ListRuns(t, "acme", std::string("frontend"), 10).error().IsPermissionDenied());
+  auto runs = atts_->ListRuns(t, "acme", std::nullopt, 10);
+  ASSERT_TRUE(runs);
+  auto projects = orgs_->ListProjects(t, "acme");
+  ASSERT_TRUE(projects) << projects.error().ToString();
+  ASSERT_EQ(projects->size(), 1u);
+  EXPECT_EQ(projects->at(0).name, "backend");
+}
+
+TEST_F(ApiTokenTest, PeopleOnlyOperationsAreRefusedToTokens) {
+  Principal t = Auth(MustCreate(owner_, {.name = "ci"}).token);
+  EXPECT_FALSE(orgs_->Create(t, "other"));
+  EXPECT_FALSE(orgs_->Invite(t, "acme", "x@example.com", "viewer"));
+  EXPECT_FALSE(orgs_->SetApiTokenMaxDaysInactive(t, "acme", 30));
+  EXPECT_FALSE(orgs_->ListAuditEvents(t, "acme", 10));
+  EXPECT_FALSE(orgs_->ListMembers(t, "acme"));
+  // Other organizations are invisible.
+  Principal other = Auth(LoginAs("other", "other@example.com"));
+  ASSERT_TRUE(orgs_->Create(other, "globex"));
+  EXPECT_TRUE(atts_->ListRuns(t, "globex", std::nullopt, 10).error().IsNotFound());
+}
+
+TEST_F(ApiTokenTest, PermissionsAreExplicitGrantableAndNeverExceedTheCreator) {
+  // Not grantable to tokens at all.
+  auto r = tokens_->Create(owner_, "acme", {.name = "x", .permissions = std::vector<std::string>{"invitation:create"}});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().IsInvalidArgument());
+  EXPECT_FALSE(tokens_->Create(owner_, "acme", {.name = "x", .permissions = std::vector<std::string>{"bogus"}}));
+  EXPECT_FALSE(tokens_->Create(owner_, "acme", {.name = "x", .permissions = std::vector<std::string>{}}));
+  // A read-only token cannot attest.
+  Principal ro = Auth(MustCreate(owner_, {.name = "ro", .permissions = std::vector<std::string>{"workflow_run:read"}}).token);
+  EXPECT_TRUE(atts_->Init(ro, "acme", "build", "backend").error().IsPermissionDenied());
+  EXPECT_TRUE(atts_->ListRuns(ro, "acme", std::nullopt, 10));
+
+  // An org token with api_token:create mints only project tokens within its own permissions.
+  Principal minter = Auth(MustCreate(owner_, {.name = "minter",
+                                              .permissions = std::vector<std::string>{
+                                                  "api_token:create", "workflow_run:read"}})
+                              .token);
+  EXPECT_TRUE(tokens_->Create(minter, "acme", {.name = "child"}).error().IsPermissionDenied());
+  EXPECT_TRUE(tokens_->Create(minter, "acme", {.name = "child", .project = "backend"})
+                  .error()
+                  .IsPermissionDenied());  // default set exceeds the minter
+  EXPECT_TRUE(tokens_->Create(minter, "acme",
+                              {.name = "child", .project = "backend",
+                               .permissions = std::vector<std::string>{"workflow_run:read"}}));
+}
+
+TEST_F(ApiTokenTest, WhoMayCreateTokens) {
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "v@example.com", "viewer"));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "m@example.com", "member"));
+  Principal viewer = Auth(LoginAs("v", "v@example.com"));
+  Principal member = Auth(LoginAs("m", "m@example.com"));
+  EXPECT_TRUE(tokens_->Create(viewer, "acme", {.name = "x"}).error().IsPermissionDenied());
+  EXPECT_TRUE(tokens_->Create(member, "acme", {.name = "x"}).error().IsPermissionDenied());
+  EXPECT_TRUE(tokens_->Create(member, "acme", {.name = "x", .project = "backend"})
+                  .error()
+                  .IsPermissionDenied());
+  ASSERT_TRUE(orgs_->CreateProject(member, "acme", "mine"));
+  auto mine = tokens_->Create(member, "acme", {.name = "x", .project = "mine"});
+  ASSERT_TRUE(mine) << mine.error().ToString();
+  // The project admin revokes its project's tokens, not others'.
+  auto org_token = MustCreate(owner_, {.name = "org"});
+  EXPECT_TRUE(tokens_->Revoke(member, "acme", org_token.record.id).error().IsPermissionDenied());
+  EXPECT_TRUE(tokens_->Revoke(member, "acme", mine->record.id));
+}
+
+TEST_F(ApiTokenTest, ExpiryAndRevocationHaveDistinctErrors) {
+  auto created = MustCreate(owner_, {.name = "short", .expires_in_seconds = 3600});
+  std::string bearer = "Bearer " + created.token;
+  EXPECT_TRUE(authn_->Authenticate(bearer));
+  clock_.Advance(3600 * kMillisPerSecond);
+  EXPECT_EQ(authn_->Authenticate(bearer).error().reason(), "token_expired");
+
+  auto other = MustCreate(owner_, {.name = "other"});
+  std::string ob = "Bearer " + other.token;
+  EXPECT_TRUE(authn_->Authenticate(ob));  // now cached
+  auto revoked = tokens_->Revoke(owner_, "acme", other.record.id);
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->revocation_reason, "manual");
+  EXPECT_EQ(authn_->Authenticate(ob).error().reason(), "token_revoked");  // at once
+  EXPECT_EQ(tokens_->Revoke(owner_, "acme", other.record.id).error().code(),
+            Error::Code::kFailedPrecondition);
+  EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "x", .expires_in_seconds = 0})
+                  .error()
+                  .IsInvalidArgument());
+}
+
+TEST_F(ApiTokenTest, ATokenCanRevokeItself) {
+  auto created = MustCreate(owner_, {.name = "self", .permissions = std::vector<std::string>{"workflow_run:read"}});
+  Principal t = Auth(created.token);
+  ASSERT_TRUE(tokens_->Revoke(t, "acme", created.record.id));
+  EXPECT_EQ(authn_->Authenticate("Bearer " + created.token).error().reason(), "token_revoked");
+}
+
+TEST_F(ApiTokenTest, NamesAreLabelsUniqueAmongActiveTokensPerScope) {
+  EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "Bad_Name"}).error().IsInvalidArgument());
+  auto first = MustCreate(owner_, {.name = "ci"});
+  EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "ci"}).error().IsAlreadyExists());
+  EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "ci", .project = "backend"}));
+  ASSERT_TRUE(tokens_->Revoke(owner_, "acme", first.record.id));
+  EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "ci"}));
+  auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "");
+  ASSERT_TRUE(active);
+  EXPECT_EQ(active->size(), 2u);
+  auto revoked = tokens_->List(owner_, "acme", "revoked", std::nullopt, "");
+  ASSERT_TRUE(revoked);
+  ASSERT_EQ(revoked->size(), 1u);
+  auto global = tokens_->List(owner_, "acme", "all", std::nullopt, "global");
+  ASSERT_TRUE(global);
+  EXPECT_EQ(global->size(), 2u);
+  EXPECT_FALSE(tokens_->List(owner_, "acme", "bogus", std::nullopt, ""));
+}
+
+TEST_F(ApiTokenTest, LastUseIsCoalescedAndWrittenByTheFlusher) {
+  auto created = MustCreate(owner_, {.name = "ci"});
+  jobs::UsageFlusher flusher(usage_, *db_, 60'000);
+  std::string bearer = "Bearer " + created.token;
+  UnixMillis first_use = clock_.Now();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(authn_->Authenticate(bearer));
+  EXPECT_EQ(usage_.PendingCount(), 1u);
+  // Not written on the request path.
+  EXPECT_FALSE(db_->GetApiToken(created.record.org_id, created.record.id)->last_used_at);
+  ASSERT_TRUE(flusher.FlushNow());
+  EXPECT_EQ(*db_->GetApiToken(created.record.org_id, created.record.id)->last_used_at, first_use);
+  // Within the minute: nothing new queued.
+  clock_.Advance(30 * kMillisPerSecond);
+  ASSERT_TRUE(authn_->Authenticate(bearer));
+  EXPECT_EQ(usage_.PendingCount(), 0u);
+  clock_.Advance(31 * kMillisPerSecond);
+  ASSERT_TRUE(authn_->Authenticate(bearer));
+  EXPECT_EQ(usage_.PendingCount(), 1u);
+  flusher.Stop();  // final flush on shutdown
+  EXPECT_EQ(*db_->GetApiToken(created.record.org_id, created.record.id)->last_used_at,
+            clock_.Now());
+}
+
+TEST_F(ApiTokenTest, AuditEventsForCreateAndRevoke) {
+  clock_.Advance(1000);
+  auto created = MustCreate(owner_, {.name = "ci"});
+  clock_.Advance(1000);
+  ASSERT_TRUE(tokens_->Revoke(owner_, "acme", created.record.id));
+  auto events = orgs_->ListAuditEvents(owner_, "acme", 2);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ(events->at(0).action, "api_token.revoked");
+  EXPECT_EQ(events->at(1).action, "api_token.created");
+  EXPECT_EQ(events->at(0).actor_name, "owner@example.com");
+}
+
+TEST_F(ApiTokenTest, AutoRevokeThresholdSettingAndDate) {
+  EXPECT_TRUE(orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 366).error().IsInvalidArgument());
+  EXPECT_TRUE(orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", -1).error().IsInvalidArgument());
+  auto org = orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 90);
+  ASSERT_TRUE(org);
+  EXPECT_EQ(org->api_token_max_days_inactive, 90);
+  auto created = MustCreate(owner_, {.name = "ci"});
+  EXPECT_EQ(ApiTokenService::AutoRevokeAt(created.record, *org),
+            created.record.created_at + 90 * kMillisPerDay);
+  org = orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 0);
+  ASSERT_TRUE(org);
+  EXPECT_FALSE(org->api_token_max_days_inactive);
+  EXPECT_FALSE(ApiTokenService::AutoRevokeAt(created.record, *org));
 }
 
 TEST(InTotoStatement, Validation) {

@@ -71,6 +71,13 @@ Result<store::Organization> OrganizationService::Resolve(const Principal& p,
     }
     return Fail(org.error());
   }
+  // Tokens are bound to one organization; each operation then checks its own permission.
+  if (p.kind != Principal::Kind::kUser) {
+    if (!p.org_id || *p.org_id != org->id) {
+      return Fail(Error::NotFound("organization '" + name + "' not found"));
+    }
+    return org;
+  }
   auto st = authz_.Authorize(p, perm::kOrganizationRead, Resource{org->id, std::nullopt});
   if (!st) {
     if (st.error().IsNotFound()) {
@@ -83,11 +90,34 @@ Result<store::Organization> OrganizationService::Resolve(const Principal& p,
 
 Result<OrgWithRole> OrganizationService::Describe(const Principal& p, const std::string& name) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kOrganizationRead, Resource{org.id, p.project_id}));
   std::string role;
   if (p.kind == Principal::Kind::kUser) {
     CL_ASSIGN_OR_RETURN(role, authz_.OrgRole(p, org.id));
   }
   return OrgWithRole{std::move(org), std::move(role)};
+}
+
+Result<store::Organization> OrganizationService::SetApiTokenMaxDaysInactive(
+    const Principal& p, const std::string& name, std::optional<int64_t> days) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  if (p.kind != Principal::Kind::kUser) {
+    return Fail(Error::PermissionDenied("organization settings are changed by people, not tokens"));
+  }
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kOrganizationUpdate, Resource{org.id, std::nullopt}));
+  if (days && (*days < 0 || *days > 365)) {
+    return Fail(Error::InvalidArgument(
+        "api_token_max_days_inactive must be from 1 to 365 days (0 turns auto-revocation off)"));
+  }
+  std::optional<int> threshold;
+  if (days && *days > 0) threshold = static_cast<int>(*days);
+  std::string message = threshold ? p.display_name + " set API token auto-revocation to " +
+                                        std::to_string(*threshold) + " days of inactivity"
+                                  : p.display_name + " turned API token auto-revocation off";
+  CL_RETURN_IF_ERROR(db_.SetApiTokenMaxDaysInactive(
+      org.id, threshold,
+      NewEvent(p, org.id, "organization.updated", "organization", org.id, message)));
+  return db_.GetOrganization(org.id);
 }
 
 Result<std::vector<store::Membership>> OrganizationService::ListMembers(const Principal& p,
@@ -180,7 +210,7 @@ Result<store::Project> OrganizationService::CreateProject(const Principal& p,
 Result<std::vector<store::Project>> OrganizationService::ListProjects(const Principal& p,
                                                                       const std::string& name) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
-  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kProjectRead, Resource{org.id, std::nullopt}));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kProjectRead, Resource{org.id, p.project_id}));
   CL_ASSIGN_OR_RETURN(auto projects, db_.ListProjects(org.id));
   if (p.project_id) {
     std::erase_if(projects, [&](const store::Project& x) { return x.id != *p.project_id; });

@@ -32,6 +32,12 @@ class OrganizationService {
   Result<OrgWithRole> Describe(const Principal& p, const std::string& name);
   Result<store::Organization> Resolve(const Principal& p, const std::string& name);
 
+  // Sets the API token inactivity threshold: 1..365 days, 0 or nullopt turns it off.
+  // Owners/admins only; never API tokens. Audited.
+  Result<store::Organization> SetApiTokenMaxDaysInactive(const Principal& p,
+                                                         const std::string& org,
+                                                         std::optional<int64_t> days);
+
   Result<std::vector<store::Membership>> ListMembers(const Principal& p, const std::string& org);
   Result<store::Invitation> Invite(const Principal& p, const std::string& org,
                                    const std::string& email, const std::string& role);

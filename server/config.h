@@ -28,6 +28,7 @@ struct ServerConfig {
   int worker_threads = 16;
   int64_t max_body_bytes = 1 << 20;
   int64_t max_connections = 10000;
+  UnixMillis usage_flush_interval = 10 * kMillisPerSecond;  // API token last_used_at writer
 
   std::string ListenHost() const;
   int ListenPort() const;

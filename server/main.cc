@@ -10,7 +10,10 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "crypto/hash.h"
+#include "domain/api_tokens.h"
 #include "domain/attestations.h"
+#include "domain/usage_recorder.h"
+#include "jobs/usage_flusher.h"
 #include "domain/authenticator.h"
 #include "domain/authorization.h"
 #include "domain/login.h"
@@ -70,7 +73,9 @@ int Serve(const ServerConfig& c) {
   SystemRandom random;
   crypto::CredentialHasher hasher(*pepper);
   http::Metrics metrics;
-  domain::Authenticator authenticator(**db, hasher, clock);
+  domain::UsageRecorder usage;
+  jobs::UsageFlusher usage_flusher(usage, **db, c.usage_flush_interval);
+  domain::Authenticator authenticator(**db, hasher, clock, &usage);
   domain::Authorizer authorizer(**db);
   auto idp = NewIdentityProvider(c, clock);
   domain::LoginConfig login_config;
@@ -78,9 +83,17 @@ int Serve(const ServerConfig& c) {
   domain::LoginService login(**db, *idp, hasher, authenticator, clock, random, login_config);
   domain::OrganizationService orgs(**db, authorizer, clock, random);
   domain::AttestationService attestations(**db, authorizer, orgs, clock, random);
+  domain::ApiTokenService api_tokens(**db, authorizer, orgs, authenticator, hasher, clock, random);
 
   http::Router router;
-  api::ApiDeps deps{db->get(), &authenticator, &login, &orgs, &attestations, &metrics};
+  api::ApiDeps deps;
+  deps.db = db->get();
+  deps.authenticator = &authenticator;
+  deps.login = &login;
+  deps.orgs = &orgs;
+  deps.attestations = &attestations;
+  deps.api_tokens = &api_tokens;
+  deps.metrics = &metrics;
   auto api_holder = api::RegisterRoutes(router, deps);
 
   http::ServerOptions opts;
@@ -102,7 +115,10 @@ int Serve(const ServerConfig& c) {
        {"external_url", c.external_url},
        {"database", (*db)->Dialect()},
        {"oidc_issuer", c.oidc_issuer}});
+  usage_flusher.Start();
   server.RunUntilSignal();
+  // In-flight requests are done: write the last coalesced usage before exiting.
+  usage_flusher.Stop();
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

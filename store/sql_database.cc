@@ -3,6 +3,8 @@
 
 #include <charconv>
 #include <chrono>
+#include <climits>
+#include <unordered_map>
 
 #include "store/migrations.h"
 
@@ -732,6 +734,194 @@ Status SqlDatabase::PurgeExpiredLoginState(UnixMillis now) {
   });
 }
 
+// ---- API tokens
+
+namespace {
+
+// Permissions are stored as one text column, joined by single spaces in the caller's order.
+Result<std::string> EncodePermissions(const std::vector<std::string>& permissions) {
+  std::string out;
+  for (const std::string& p : permissions) {
+    if (p.empty() || p.find_first_of(" \t\r\n\v\f") != std::string::npos) {
+      return Fail(
+          Error::InvalidArgument("permissions must be non-empty and contain no whitespace"));
+    }
+    if (!out.empty()) out.push_back(' ');
+    out += p;
+  }
+  return out;
+}
+
+std::vector<std::string> DecodePermissions(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+constexpr const char* kApiTokenSelect =
+    "SELECT t.id, t.org_id, t.project_id, t.name, t.description, t.token_hash, t.permissions, "
+    "t.created_by_kind, t.created_by_id, t.created_by_name, t.created_at, t.expires_at, "
+    "t.last_used_at, t.revoked_at, t.revocation_reason, t.revoked_by_name, p.name "
+    "FROM api_tokens t LEFT JOIN projects p ON p.id = t.project_id ";
+ApiToken ToApiToken(const SqlRow& r) {
+  ApiToken t;
+  t.id = r.Str(0);
+  t.org_id = r.Str(1);
+  if (!r.IsNull(2)) t.project_id = r.Str(2);
+  t.name = r.Str(3);
+  t.description = r.Str(4);
+  t.token_hash = r.Str(5);
+  t.permissions = DecodePermissions(r.Str(6));
+  t.created_by_kind = r.Str(7);
+  t.created_by_id = r.Str(8);
+  t.created_by_name = r.Str(9);
+  t.created_at = r.Int(10);
+  t.expires_at = r.OptInt(11);
+  t.last_used_at = r.OptInt(12);
+  t.revoked_at = r.OptInt(13);
+  t.revocation_reason = r.Str(14);
+  t.revoked_by_name = r.Str(15);
+  t.project_name = r.Str(16);
+  return t;
+}
+
+}  // namespace
+
+Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& event) {
+  CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    auto r = c.Query(
+        "INSERT INTO api_tokens (id, org_id, project_id, name, description, token_hash, "
+        "permissions, created_by_kind, created_by_id, created_by_name, created_at, expires_at, "
+        "last_used_at, revoked_at, revocation_reason, revoked_by_name) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
+         token.name, token.description, token.token_hash, permissions, token.created_by_kind,
+         token.created_by_id, token.created_by_name, token.created_at, token.expires_at,
+         token.last_used_at, token.revoked_at, token.revocation_reason, token.revoked_by_name});
+    if (!r) {
+      if (r.error().IsAlreadyExists()) {
+        // Both engines name the violated index in the message (never the values).
+        if (r.error().message().find("api_tokens_active_name") != std::string::npos) {
+          return Fail(Error::AlreadyExists("an active API token named \"" + token.name +
+                                           "\" already exists in this scope"));
+        }
+        return Fail(Error::AlreadyExists("API token already exists"));
+      }
+      if (r.error().IsNotFound()) {
+        return Fail(Error::NotFound("organization or project of the API token not found"));
+      }
+      return Fail(r.error());
+    }
+    return InsertAudit(c, event);
+  });
+}
+
+Result<ApiToken> SqlDatabase::GetApiTokenByHash(const std::string& token_hash) {
+  Result<ApiToken> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.token_hash = $1",
+                             {token_hash}, "API token", ToApiToken);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<ApiToken> SqlDatabase::GetApiToken(const std::string& org_id, const std::string& id) {
+  Result<ApiToken> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.org_id = $1 AND t.id = $2",
+                             {org_id, id}, "API token", ToApiToken);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& filter) {
+  // A handful of fixed shapes, so SQLite's statement cache stays small.
+  std::string sql = std::string(kApiTokenSelect) + "WHERE t.org_id = $1";
+  std::vector<SqlParam> params = {filter.org_id};
+  if (filter.project_id) {
+    params.emplace_back(*filter.project_id);
+    sql += " AND t.project_id = $2";
+  }
+  switch (filter.status) {
+    case ApiTokenFilter::Status::kActive:
+      sql += " AND t.revoked_at IS NULL";
+      break;
+    case ApiTokenFilter::Status::kRevoked:
+      sql += " AND t.revoked_at IS NOT NULL";
+      break;
+    case ApiTokenFilter::Status::kAll:
+      break;
+  }
+  switch (filter.scope) {
+    case ApiTokenFilter::Scope::kGlobal:
+      sql += " AND t.project_id IS NULL";
+      break;
+    case ApiTokenFilter::Scope::kProject:
+      sql += " AND t.project_id IS NOT NULL";
+      break;
+    case ApiTokenFilter::Scope::kAny:
+      break;
+  }
+  sql += " ORDER BY t.created_at DESC, t.id";
+  Result<std::vector<ApiToken>> out;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryAll<ApiToken>(c, sql, params, ToApiToken);
+    return Ok();
+  }));
+  return out;
+}
+
+Status SqlDatabase::RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
+                                   const std::string& reason, const std::string& revoked_by_name,
+                                   const AuditEvent& event) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r,
+        c.Query("UPDATE api_tokens SET revoked_at = $3, revocation_reason = $4, "
+                "revoked_by_name = $5 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL",
+                {org_id, id, now, reason, revoked_by_name}));
+    if (r.affected == 0) {
+      CL_ASSIGN_OR_RETURN(
+          SqlResult exists,
+          c.Query("SELECT 1 FROM api_tokens WHERE org_id = $1 AND id = $2", {org_id, id}));
+      if (exists.rows.empty()) return Fail(Error::NotFound("API token not found"));
+      return Fail(Error::FailedPrecondition("API token is already revoked", "already_revoked"));
+    }
+    return InsertAudit(c, event);
+  });
+}
+
+Status SqlDatabase::RecordApiTokenUsage(
+    const std::vector<std::pair<std::string, UnixMillis>>& usage) {
+  if (usage.empty()) return Ok();
+  // Keep one (latest) time per token, so a batch never writes the same row twice.
+  std::unordered_map<std::string, UnixMillis> latest;
+  latest.reserve(usage.size());
+  for (const auto& [id, at] : usage) {
+    auto [it, inserted] = latest.emplace(id, at);
+    if (!inserted && it->second < at) it->second = at;
+  }
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    for (const auto& [id, at] : latest) {
+      // CASE rather than GREATEST/MAX(a, b): the two engines spell "larger of two" differently.
+      CL_RETURN_IF_ERROR(
+          c.Query("UPDATE api_tokens SET last_used_at = CASE WHEN last_used_at IS NULL OR "
+                  "last_used_at < $2 THEN $2 ELSE last_used_at END WHERE id = $1",
+                  {id, at}));
+    }
+    return Ok();
+  });
+}
+
 // ---- audit
 
 Status SqlDatabase::AppendAuditEvent(const AuditEvent& e) {
@@ -774,8 +964,11 @@ Result<int> SqlDatabase::SchemaVersion() {
   return version;
 }
 
-Status SqlDatabase::Migrate() {
+Status SqlDatabase::Migrate() { return MigrateTo(INT_MAX); }
+
+Status SqlDatabase::MigrateTo(int target_version) {
   for (const Migration& m : Migrations(Dialect())) {
+    if (m.version > target_version) break;
     Status st = RunInTransaction([&](SqlConnection& c) -> Status {
       CL_RETURN_IF_ERROR(LockForMigration(c));
       // Re-read under the lock: another instance may have applied it meanwhile.

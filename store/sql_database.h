@@ -130,12 +130,23 @@ class SqlDatabase : public Database {
   Status DeleteDeviceRequest(const std::string& handle_hash) override;
   Status PurgeExpiredLoginState(UnixMillis now) override;
 
+  Status CreateApiToken(const ApiToken& token, const AuditEvent& event) override;
+  Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) override;
+  Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) override;
+  Result<std::vector<ApiToken>> ListApiTokens(const ApiTokenFilter& filter) override;
+  Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
+                        const std::string& reason, const std::string& revoked_by_name,
+                        const AuditEvent& event) override;
+  Status RecordApiTokenUsage(const std::vector<std::pair<std::string, UnixMillis>>& usage) override;
+
   Status AppendAuditEvent(const AuditEvent& e) override;
   Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) override;
 
   Status Ping() override;
   Result<int> SchemaVersion() override;
   Status Migrate() override;
+  // Applies the migrations up to and including `target_version` only (tests of upgrades).
+  Status MigrateTo(int target_version);
   int LatestKnownSchemaVersion() const override;
 
  protected:

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -264,6 +265,58 @@ class LoginStateStore {
   virtual Status PurgeExpiredLoginState(UnixMillis now) = 0;
 };
 
+// An API token of an organization, optionally bound to one project. Only the hash is stored.
+struct ApiToken {
+  std::string id;
+  std::string org_id;
+  std::optional<std::string> project_id;  // empty: organization-scoped ("global")
+  std::string name;                        // DNS-1123 label
+  std::string description;
+  std::string token_hash;
+  std::vector<std::string> permissions;  // "resource:action", sorted, unique
+  std::string created_by_kind;           // principal kind of the creator
+  std::string created_by_id;
+  std::string created_by_name;
+  UnixMillis created_at = 0;
+  std::optional<UnixMillis> expires_at;
+  std::optional<UnixMillis> last_used_at;
+  std::optional<UnixMillis> revoked_at;
+  std::string revocation_reason;  // "manual", "inactive"; empty while active
+  std::string revoked_by_name;    // who revoked (display name, "system" for the sweep)
+  std::string project_name;       // filled by reads
+};
+
+struct ApiTokenFilter {
+  std::string org_id;
+  std::optional<std::string> project_id;  // only tokens of this project
+  enum class Status { kActive, kRevoked, kAll } status = Status::kActive;
+  enum class Scope { kAny, kGlobal, kProject } scope = Scope::kAny;
+};
+
+class ApiTokenStore {
+ public:
+  virtual ~ApiTokenStore() = default;
+  // AlreadyExists when an ACTIVE (not revoked) token with the same name exists in the same
+  // scope: among organization-scoped tokens of the org, or within the same project. A revoked
+  // token's name can be reused. Token and audit event are written atomically.
+  virtual Status CreateApiToken(const ApiToken& token, const AuditEvent& event) = 0;
+  // With project_name filled. NotFound when unknown.
+  virtual Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) = 0;
+  virtual Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) = 0;
+  // Ordered by created_at descending, then id; with project_name filled. kActive means
+  // revoked_at IS NULL (expired tokens are still listed as active; callers show the expiry).
+  virtual Result<std::vector<ApiToken>> ListApiTokens(const ApiTokenFilter& filter) = 0;
+  // Sets revoked_at, revocation_reason and revoked_by_name and appends the event, atomically.
+  // NotFound when unknown; FailedPrecondition when already revoked (nothing written).
+  virtual Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
+                                const std::string& reason, const std::string& revoked_by_name,
+                                const AuditEvent& event) = 0;
+  // Coalesced usage from the background writer: for each (token id, time) sets
+  // last_used_at = max(last_used_at, time), all in one transaction. Unknown ids are ignored.
+  virtual Status RecordApiTokenUsage(
+      const std::vector<std::pair<std::string, UnixMillis>>& usage) = 0;
+};
+
 class AuditStore {
  public:
   virtual ~AuditStore() = default;
@@ -281,7 +334,8 @@ class Database : public UserStore,
                  public WorkflowStore,
                  public SessionStore,
                  public LoginStateStore,
-                 public AuditStore {
+                 public AuditStore,
+                 public ApiTokenStore {
  public:
   ~Database() override = default;
   // Cheap round trip for /readyz.

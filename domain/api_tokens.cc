@@ -1,0 +1,219 @@
+#include "domain/api_tokens.h"
+
+#include <algorithm>
+
+#include "crypto/credential.h"
+#include "domain/names.h"
+
+namespace cl::domain {
+namespace {
+
+constexpr int64_t kMaxExpirySeconds = 10LL * 366 * 24 * 3600;  // ten years
+
+bool IsPermissionShape(std::string_view p) {
+  auto colon = p.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == p.size() || p.size() > 64) {
+    return false;
+  }
+  for (char c : p) {
+    if (!((c >= 'a' && c <= 'z') || c == '_' || c == ':')) return false;
+  }
+  return p.find(':', colon + 1) == std::string_view::npos;
+}
+
+}  // namespace
+
+const std::vector<std::string>& DefaultApiTokenPermissions() {
+  static const std::vector<std::string> kDefault = {
+      std::string(perm::kOrganizationRead), std::string(perm::kProjectRead),
+      std::string(perm::kWorkflowCreate),   std::string(perm::kWorkflowRead),
+      std::string(perm::kWorkflowRunCreate), std::string(perm::kWorkflowRunRead)};
+  return kDefault;
+}
+
+const std::set<std::string, std::less<>>& TokenGrantablePermissions() {
+  static const std::set<std::string, std::less<>> kGrantable = {
+      std::string(perm::kOrganizationRead), std::string(perm::kProjectRead),
+      std::string(perm::kProjectCreate),    std::string(perm::kWorkflowRead),
+      std::string(perm::kWorkflowCreate),   std::string(perm::kWorkflowRunCreate),
+      std::string(perm::kWorkflowRunRead),  std::string(perm::kApiTokenCreate),
+      std::string(perm::kApiTokenRead),     std::string(perm::kApiTokenRevoke)};
+  return kGrantable;
+}
+
+std::optional<UnixMillis> ApiTokenService::AutoRevokeAt(const store::ApiToken& t,
+                                                        const store::Organization& org) {
+  if (t.revoked_at || !org.api_token_max_days_inactive) return std::nullopt;
+  UnixMillis base = t.last_used_at.value_or(t.created_at);
+  return base + static_cast<UnixMillis>(*org.api_token_max_days_inactive) * kMillisPerDay;
+}
+
+Result<std::set<std::string, std::less<>>> ApiTokenService::HeldPermissions(
+    const Principal& p, const std::string& org_id, const std::optional<std::string>& project_id) {
+  std::set<std::string, std::less<>> held;
+  if (p.kind == Principal::Kind::kUser) {
+    CL_ASSIGN_OR_RETURN(std::string role, authz_.OrgRole(p, org_id));
+    held = OrgRolePermissions(role);
+    if (project_id) {
+      auto pm = db_.GetProjectMembership(*project_id, p.id);
+      if (pm) {
+        const auto& extra = ProjectRolePermissions(pm->role);
+        held.insert(extra.begin(), extra.end());
+      } else if (!pm.error().IsNotFound()) {
+        return Fail(pm.error());
+      }
+    }
+  } else {
+    held.insert(p.permissions.begin(), p.permissions.end());
+  }
+  return held;
+}
+
+Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::string& org_name,
+                                                const CreateApiTokenRequest& req) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  CL_RETURN_IF_ERROR(ValidateDnsLabel(req.name, "token name"));
+  if (req.description.size() > 1024) {
+    return Fail(Error::InvalidArgument("description must be at most 1024 characters"));
+  }
+  std::optional<std::string> project_id;
+  std::string project_name;
+  if (req.project && !req.project->empty()) {
+    auto project = db_.GetProjectByName(org.id, *req.project);
+    if (!project) {
+      if (project.error().IsNotFound()) {
+        return Fail(Error::NotFound("project '" + *req.project + "' not found"));
+      }
+      return Fail(project.error());
+    }
+    project_id = project->id;
+    project_name = project->name;
+  }
+  if (p.kind != Principal::Kind::kUser && !project_id && !p.project_id) {
+    // An org-scoped token must not mint another org-scoped token (no widening by proxy).
+    return Fail(Error::PermissionDenied(
+        "an API token can only create project-scoped tokens; pass a project"));
+  }
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenCreate, Resource{org.id, project_id}));
+
+  std::vector<std::string> permissions =
+      req.permissions ? *req.permissions : DefaultApiTokenPermissions();
+  std::sort(permissions.begin(), permissions.end());
+  permissions.erase(std::unique(permissions.begin(), permissions.end()), permissions.end());
+  if (permissions.empty()) {
+    return Fail(Error::InvalidArgument("a token needs at least one permission"));
+  }
+  CL_ASSIGN_OR_RETURN(auto held, HeldPermissions(p, org.id, project_id));
+  for (const auto& perm : permissions) {
+    if (!IsPermissionShape(perm)) {
+      return Fail(Error::InvalidArgument("'" + perm.substr(0, 64) +
+                                         "' is not a permission (resource:action)"));
+    }
+    if (!TokenGrantablePermissions().count(perm)) {
+      return Fail(Error::InvalidArgument("the permission " + perm +
+                                         " cannot be given to an API token"));
+    }
+    if (!held.count(perm)) {
+      return Fail(Error::PermissionDenied("you cannot grant " + perm +
+                                          ": you do not hold it yourself"));
+    }
+  }
+  UnixMillis now = clock_.Now();
+  std::optional<UnixMillis> expires_at;
+  if (req.expires_in_seconds) {
+    if (*req.expires_in_seconds <= 0 || *req.expires_in_seconds > kMaxExpirySeconds) {
+      return Fail(Error::InvalidArgument("expires_in_seconds must be from 1 to " +
+                                         std::to_string(kMaxExpirySeconds)));
+    }
+    expires_at = now + *req.expires_in_seconds * kMillisPerSecond;
+  }
+
+  CreatedApiToken out;
+  out.token = crypto::GenerateCredential(crypto::CredentialKind::kApiToken, random_);
+  store::ApiToken& t = out.record;
+  t.id = NewUuid(random_);
+  t.org_id = org.id;
+  t.project_id = project_id;
+  t.project_name = project_name;
+  t.name = req.name;
+  t.description = req.description;
+  t.token_hash = hasher_.Hash(out.token);
+  t.permissions = permissions;
+  t.created_by_kind = PrincipalKindName(p.kind);
+  t.created_by_id = p.id;
+  t.created_by_name = p.display_name;
+  t.created_at = now;
+  t.expires_at = expires_at;
+  std::string scope = project_id ? "project " + project_name : "the organization";
+  auto st = db_.CreateApiToken(
+      t, orgs_.NewEvent(p, org.id, "api_token.created", "api_token", t.id,
+                        p.display_name + " created the API token " + t.name + " for " + scope));
+  if (!st) {
+    if (st.error().IsAlreadyExists()) {
+      return Fail(Error::AlreadyExists("an active API token named '" + t.name +
+                                       "' already exists in this scope"));
+    }
+    return Fail(st.error());
+  }
+  return out;
+}
+
+Result<std::vector<store::ApiToken>> ApiTokenService::List(
+    const Principal& p, const std::string& org_name, const std::string& status,
+    const std::optional<std::string>& project, const std::string& scope) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  store::ApiTokenFilter f;
+  f.org_id = org.id;
+  if (status.empty() || status == "active") {
+    f.status = store::ApiTokenFilter::Status::kActive;
+  } else if (status == "revoked") {
+    f.status = store::ApiTokenFilter::Status::kRevoked;
+  } else if (status == "all") {
+    f.status = store::ApiTokenFilter::Status::kAll;
+  } else {
+    return Fail(Error::InvalidArgument("status must be active, revoked or all"));
+  }
+  if (scope.empty()) {
+    f.scope = store::ApiTokenFilter::Scope::kAny;
+  } else if (scope == "project") {
+    f.scope = store::ApiTokenFilter::Scope::kProject;
+  } else if (scope == "global") {
+    f.scope = store::ApiTokenFilter::Scope::kGlobal;
+  } else {
+    return Fail(Error::InvalidArgument("scope must be project or global"));
+  }
+  if (project && !project->empty()) {
+    CL_ASSIGN_OR_RETURN(auto pr, db_.GetProjectByName(org.id, *project));
+    f.project_id = pr.id;
+  } else if (p.project_id) {
+    f.project_id = p.project_id;
+  }
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenRead, Resource{org.id, f.project_id}));
+  return db_.ListApiTokens(f);
+}
+
+Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::string& org_name,
+                                                const std::string& id) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  if (!IsUuid(id)) return Fail(Error::NotFound("API token not found"));
+  CL_ASSIGN_OR_RETURN(auto token, db_.GetApiToken(org.id, id));
+  bool self = p.kind == Principal::Kind::kApiToken && p.id == token.id;
+  if (!self) {
+    CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenRevoke, Resource{org.id, token.project_id}));
+  }
+  UnixMillis now = clock_.Now();
+  auto st = db_.RevokeApiToken(
+      org.id, id, now, "manual", p.display_name,
+      orgs_.NewEvent(p, org.id, "api_token.revoked", "api_token", token.id,
+                     p.display_name + " revoked the API token " + token.name));
+  if (!st) {
+    if (st.error().code() == Error::Code::kFailedPrecondition) {
+      return Fail(Error::FailedPrecondition("the API token " + token.name + " is already revoked"));
+    }
+    return Fail(st.error());
+  }
+  authenticator_.Forget(token.token_hash);
+  return db_.GetApiToken(org.id, id);
+}
+
+}  // namespace cl::domain

@@ -1,0 +1,93 @@
+// ApiTokenService: API tokens for automation — creation with an explicit permission list,
+// listing, revocation — and the rules of who may do what with them.
+//
+// Rules (issue "API tokens"):
+// - Owners/admins create any token; members create project-scoped tokens for projects where
+//   they are project admin; viewers none. A token never exceeds its creator's permissions at
+//   creation. An organization-scoped token holding api_token:create creates only
+//   project-scoped tokens within its own permissions.
+// - Only "token-grantable" permissions can be given: membership, invitations, organization
+//   settings and the audit log are for people only.
+// - Owners/admins revoke any token, project admins their project's tokens, a token itself.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/result.h"
+#include "crypto/hash.h"
+#include "domain/authenticator.h"
+#include "domain/authorization.h"
+#include "domain/organizations.h"
+#include "store/store.h"
+
+namespace cl::domain {
+
+// The default permission list: what CI needs to attest.
+const std::vector<std::string>& DefaultApiTokenPermissions();
+// Permissions a token may hold at all.
+const std::set<std::string, std::less<>>& TokenGrantablePermissions();
+
+struct CreateApiTokenRequest {
+  std::string name;
+  std::string description;
+  std::optional<int64_t> expires_in_seconds;
+  std::optional<std::string> project;  // project name; empty: organization-scoped
+  std::optional<std::vector<std::string>> permissions;
+};
+
+struct CreatedApiToken {
+  store::ApiToken record;
+  std::string token;  // shown once
+};
+
+class ApiTokenService {
+ public:
+  ApiTokenService(store::Database& db, Authorizer& authz, OrganizationService& orgs,
+                  Authenticator& authenticator, const crypto::CredentialHasher& hasher,
+                  const Clock& clock, Random& random)
+      : db_(db),
+        authz_(authz),
+        orgs_(orgs),
+        authenticator_(authenticator),
+        hasher_(hasher),
+        clock_(clock),
+        random_(random) {}
+
+  Result<CreatedApiToken> Create(const Principal& p, const std::string& org,
+                                 const CreateApiTokenRequest& req);
+  // `status`: "active" (default), "revoked", "all"; `scope`: "project", "global" or empty.
+  Result<std::vector<store::ApiToken>> List(const Principal& p, const std::string& org,
+                                            const std::string& status,
+                                            const std::optional<std::string>& project,
+                                            const std::string& scope);
+  Result<store::ApiToken> Revoke(const Principal& p, const std::string& org,
+                                 const std::string& id);
+
+  // When the token will be revoked for inactivity if still unused (nullopt: never).
+  static std::optional<UnixMillis> AutoRevokeAt(const store::ApiToken& t,
+                                                const store::Organization& org);
+
+  Result<store::Organization> Organization(const Principal& p, const std::string& org) {
+    return orgs_.Resolve(p, org);
+  }
+
+ private:
+  // The permissions `p` holds in `scope` (project or whole organization).
+  Result<std::set<std::string, std::less<>>> HeldPermissions(const Principal& p,
+                                                             const std::string& org_id,
+                                                             const std::optional<std::string>& project_id);
+
+  store::Database& db_;
+  Authorizer& authz_;
+  OrganizationService& orgs_;
+  Authenticator& authenticator_;
+  const crypto::CredentialHasher& hasher_;
+  const Clock& clock_;
+  Random& random_;
+};
+
+}  // namespace cl::domain

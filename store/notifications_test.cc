@@ -1,0 +1,233 @@
+// Tests of the revocation notifiers: the in-process one, and the PostgreSQL one against the
+// server named by CL_TEST_POSTGRES_URL (skipped without it; see scripts/with-postgres.sh).
+#include "store/notifications.h"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/random.h"
+
+namespace cl::store {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string HashHex() {
+  SystemRandom rnd;
+  std::vector<uint8_t> b(32);
+  rnd.Fill(b.data(), b.size());
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (uint8_t x : b) {
+    out.push_back(kHex[x >> 4]);
+    out.push_back(kHex[x & 15]);
+  }
+  return out;
+}
+
+// Collects what a notifier delivers; waits for a given hash or gap.
+class Inbox {
+ public:
+  RevocationNotifier::RevocationCallback Callback() {
+    return [this](const std::string& h) {
+      std::lock_guard lock(mu_);
+      hashes_.push_back(h);
+      cv_.notify_all();
+    };
+  }
+  RevocationNotifier::GapCallback GapCallback() {
+    return [this] {
+      std::lock_guard lock(mu_);
+      ++gaps_;
+      cv_.notify_all();
+    };
+  }
+  bool WaitFor(const std::string& hash, milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      return std::find(hashes_.begin(), hashes_.end(), hash) != hashes_.end();
+    });
+  }
+  bool WaitForGap(milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return gaps_ > 0; });
+  }
+  std::vector<std::string> Hashes() {
+    std::lock_guard lock(mu_);
+    return hashes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> hashes_;  // GUARDED_BY(mu_)
+  int gaps_ = 0;                     // GUARDED_BY(mu_)
+};
+
+TEST(InProcessNotifierTest, PublishCallsEverySubscriberBeforeReturning) {
+  auto n = NewInProcessRevocationNotifier();
+  std::vector<std::string> a, b;
+  n->Subscribe([&](const std::string& h) { a.push_back(h); });
+  n->Subscribe([&](const std::string& h) { b.push_back(h); });
+  const std::string h = HashHex();
+  ASSERT_TRUE(n->PublishRevocation(h));
+  EXPECT_EQ(a, std::vector<std::string>{h});
+  EXPECT_EQ(b, std::vector<std::string>{h});
+
+  EXPECT_TRUE(n->PublishRevocation("not-a-hash").error().IsInvalidArgument());
+  EXPECT_TRUE(n->PublishRevocation(std::string(64, 'A')).error().IsInvalidArgument());
+  EXPECT_EQ(a.size(), 1u);
+
+  n->Stop();
+  n->Stop();
+  EXPECT_TRUE(n->PublishRevocation(HashHex()));
+  EXPECT_EQ(a.size(), 1u);
+}
+
+TEST(OpenRevocationNotifierTest, PicksImplementationByScheme) {
+  auto sqlite = OpenRevocationNotifier("sqlite:/nonexistent/dir/db.sqlite");
+  ASSERT_TRUE(sqlite) << sqlite.error().ToString();
+  bool called = false;
+  (*sqlite)->Subscribe([&](const std::string&) { called = true; });
+  ASSERT_TRUE((*sqlite)->PublishRevocation(HashHex()));
+  EXPECT_TRUE(called);
+
+  auto bad = OpenRevocationNotifier("mysql://root:hunter2@db/x");
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error().IsInvalidArgument());
+  EXPECT_EQ(bad.error().message().find("hunter2"), std::string::npos);
+
+  auto down = OpenRevocationNotifier("postgresql://u:s3cretpw@127.0.0.1:1/db?connect_timeout=2");
+  ASSERT_FALSE(down);
+  EXPECT_TRUE(down.error().IsUnavailable()) << down.error().ToString();
+  EXPECT_EQ(down.error().message().find("s3cretpw"), std::string::npos);
+}
+
+class PostgresNotifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* url = std::getenv("CL_TEST_POSTGRES_URL");
+    if (url == nullptr || *url == '\0') GTEST_SKIP() << "CL_TEST_POSTGRES_URL not set";
+    url_ = url;
+  }
+
+  std::unique_ptr<RevocationNotifier> Open() {
+    auto n = OpenRevocationNotifier(url_ + (url_.find('?') == std::string::npos ? "?" : "&") +
+                                    "pool_size=2");
+    EXPECT_TRUE(n) << n.error().ToString();
+    return n ? std::move(*n) : nullptr;
+  }
+
+  // Terminates the listener backends (the sessions that ran LISTEN); returns how many.
+  int KillListeners() {
+    PGconn* admin = PQconnectdb(url_.c_str());
+    EXPECT_EQ(PQstatus(admin), CONNECTION_OK);
+    PGresult* r =
+        PQexec(admin,
+               "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+               "WHERE application_name = 'chainloop-revocations' AND query LIKE 'LISTEN %'");
+    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(admin);
+    const int n = PQntuples(r);
+    PQclear(r);
+    PQfinish(admin);
+    return n;
+  }
+
+  std::string url_;
+};
+
+TEST_F(PostgresNotifierTest, PublishOnOneInstanceReachesAnotherWithinOneSecond) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  Inbox inbox_a, inbox_b;
+  a->Subscribe(inbox_a.Callback());
+  b->Subscribe(inbox_b.Callback());
+
+  const std::string h = HashHex();
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(a->PublishRevocation(h));
+  EXPECT_TRUE(inbox_b.WaitFor(h, milliseconds(1000)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
+  // The publisher's own subscribers hear it too.
+  EXPECT_TRUE(inbox_a.WaitFor(h, milliseconds(1000)));
+
+  // Several in a row arrive, in order.
+  std::vector<std::string> sent;
+  for (int i = 0; i < 5; ++i) {
+    sent.push_back(HashHex());
+    ASSERT_TRUE(b->PublishRevocation(sent.back()));
+  }
+  ASSERT_TRUE(inbox_a.WaitFor(sent.back(), milliseconds(1000)));
+  const auto got = inbox_a.Hashes();
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(std::vector<std::string>(got.begin() + 1, got.end()), sent);
+}
+
+TEST_F(PostgresNotifierTest, MalformedPayloadsAreRefusedAndNotDelivered) {
+  auto a = Open();
+  ASSERT_TRUE(a);
+  Inbox inbox;
+  a->Subscribe(inbox.Callback());
+  EXPECT_TRUE(a->PublishRevocation("x").error().IsInvalidArgument());
+  // A foreign NOTIFY with junk on the channel is ignored; a valid one after it is delivered.
+  PGconn* raw = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(raw), CONNECTION_OK);
+  PQclear(PQexec(raw, "NOTIFY chainloop_revocations, 'junk'"));
+  PQfinish(raw);
+  const std::string h = HashHex();
+  ASSERT_TRUE(a->PublishRevocation(h));
+  ASSERT_TRUE(inbox.WaitFor(h, milliseconds(1000)));
+  EXPECT_EQ(inbox.Hashes(), std::vector<std::string>{h});
+}
+
+TEST_F(PostgresNotifierTest, ListenerReconnectsAndReportsTheGap) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  Inbox inbox;
+  b->Subscribe(inbox.Callback());
+  b->SubscribeGaps(inbox.GapCallback());
+  ASSERT_GE(KillListeners(), 1);
+  ASSERT_TRUE(inbox.WaitForGap(milliseconds(5000)));
+  const std::string h = HashHex();
+  ASSERT_TRUE(a->PublishRevocation(h));
+  EXPECT_TRUE(inbox.WaitFor(h, milliseconds(1000)));
+}
+
+TEST_F(PostgresNotifierTest, StopEndsDeliveryAndPublisherSurvivesDroppedConnection) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  Inbox inbox;
+  b->Subscribe(inbox.Callback());
+  b->Stop();
+  const auto stopped_at = std::chrono::steady_clock::now();
+  b->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, milliseconds(100));
+
+  // Drop the notifiers' sessions, the publisher's included: the next publish reconnects.
+  PGconn* admin = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK);
+  PQclear(PQexec(admin,
+                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE application_name = 'chainloop-revocations'"));
+  PQfinish(admin);
+  const std::string h = HashHex();
+  auto st = a->PublishRevocation(h);
+  EXPECT_TRUE(st) << st.error().ToString();
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_TRUE(inbox.Hashes().empty());
+}
+
+}  // namespace
+}  // namespace cl::store
