@@ -80,6 +80,9 @@ class ApiClient {
   Result<boost::json::value> Post(std::string_view path, const boost::json::value& body) {
     return Call("POST", path, body);
   }
+  Result<boost::json::value> Patch(std::string_view path, const boost::json::value& body) {
+    return Call("PATCH", path, body);
+  }
 
   const std::string& base_url() const { return options_.base_url; }
 

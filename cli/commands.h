@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/context.h"
 #include "common/result.h"
@@ -26,6 +27,35 @@ Status OrganizationSet(CliContext& ctx, const std::string& name);
 Status MemberList(CliContext& ctx);
 Status InvitationCreate(CliContext& ctx, const std::string& receiver, const std::string& role);
 Status InvitationList(CliContext& ctx);
+
+// organization update: `org_name` empty means the current organization; `max_days_inactive` is
+// the flag's raw text (validated here: 0..365), nullopt when the flag was not given.
+Status OrganizationUpdate(CliContext& ctx, const std::string& org_name,
+                          const std::optional<std::string>& max_days_inactive);
+
+// organization audit list
+Status AuditList(CliContext& ctx, std::optional<int> limit);
+
+// organization api-token (alias token)
+struct ApiTokenCreateOptions {
+  std::string name;
+  std::string description;
+  std::string expiration;                // e.g. "24h", "90d"; empty: no expiry
+  std::string project;                   // empty: organization-scoped
+  std::vector<std::string> permissions;  // empty: the server's default attestation set
+};
+Status ApiTokenCreate(CliContext& ctx, const ApiTokenCreateOptions& options);
+
+struct ApiTokenListOptions {
+  std::string status;  // active, revoked, all; empty: server default (active)
+  std::string project;
+  std::string scope;  // project, global; empty: both
+};
+Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options);
+Status ApiTokenRevoke(CliContext& ctx, const std::string& id);
+
+// Tokens whose auto_revoke_at is at most this far away get a " (!)" mark in `api-token list`.
+inline constexpr int64_t kAutoRevokeWarningMillis = int64_t{7} * 24 * 3600 * 1000;
 
 // project
 Status ProjectCreate(CliContext& ctx, const std::string& name);

@@ -33,11 +33,17 @@ CliContext::CliContext(GlobalOptions options, CliEnvironment env, std::ostream& 
       env_(std::move(env)),
       out_(out),
       err_(err),
-      random_(std::make_unique<SystemRandom>()) {}
+      random_(std::make_unique<SystemRandom>()),
+      clock_(std::make_unique<SystemClock>()) {}
 
 Status CliContext::Init() {
-  if (options_.output != "table" && options_.output != "json") {
-    return Fail(Error::InvalidArgument("--output must be 'table' or 'json', not '" +
+  if (options_.output == "token" && !token_output_allowed_) {
+    return Fail(Error::InvalidArgument(
+        "--output token is only supported by `chainloop organization api-token create`; use "
+        "table or json here"));
+  }
+  if (options_.output != "table" && options_.output != "json" && options_.output != "token") {
+    return Fail(Error::InvalidArgument("--output must be 'table', 'json' or 'token', not '" +
                                        options_.output + "'"));
   }
   config_path_ = !options_.config_path.empty() ? options_.config_path

@@ -11,6 +11,7 @@
 
 #include "cli/api_client.h"
 #include "cli/config.h"
+#include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
 
@@ -23,7 +24,7 @@ struct GlobalOptions {
   std::string control_plane;
   std::string token;
   std::string org;
-  std::string output = "table";
+  std::string output = "table";  // table, json, or token (only where allowed)
   std::string config_path;
   std::string control_plane_ca;
   bool debug = false;
@@ -49,9 +50,14 @@ class CliContext {
   // REQUIRES: called once before anything else.
   Status Init();
 
+  // Lets `--output token` through Init (only `organization api-token create` prints a bare
+  // token). REQUIRES: called before Init().
+  void AllowTokenOutput() { token_output_allowed_ = true; }
+
   std::ostream& out() { return out_; }
   std::ostream& err() { return err_; }
   bool json_output() const { return options_.output == "json"; }
+  bool token_output() const { return options_.output == "token"; }
   bool debug() const { return options_.debug; }
   const GlobalOptions& options() const { return options_; }
   const CliEnvironment& env() const { return env_; }
@@ -75,6 +81,9 @@ class CliContext {
   // True when the credential in use is the stored login session (for error hints).
   bool using_stored_session() const { return source_ == CredentialSource::kSession; }
 
+  const Clock& clock() const { return *clock_; }
+  void set_clock_for_test(std::unique_ptr<Clock> c) { clock_ = std::move(c); }
+
   Random& random() { return *random_; }
   void set_random_for_test(std::unique_ptr<Random> r) { random_ = std::move(r); }
 
@@ -95,6 +104,8 @@ class CliContext {
   CredentialSource source_ = CredentialSource::kNone;
   std::optional<ApiClient> client_;
   std::unique_ptr<Random> random_;
+  std::unique_ptr<Clock> clock_;
+  bool token_output_allowed_ = false;
 };
 
 }  // namespace cl::cli

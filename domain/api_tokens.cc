@@ -212,7 +212,7 @@ Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::s
     }
     return Fail(st.error());
   }
-  authenticator_.Forget(token.token_hash);
+  authenticator_.NotifyRevoked(token.token_hash);
   return db_.GetApiToken(org.id, id);
 }
 

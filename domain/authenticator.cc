@@ -38,6 +38,16 @@ void Authenticator::Forget(const std::string& token_hash) {
   cache_.erase(token_hash);
 }
 
+void Authenticator::ForgetAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_.clear();
+}
+
+void Authenticator::NotifyRevoked(const std::string& token_hash) {
+  Forget(token_hash);
+  if (publish_) publish_(token_hash);
+}
+
 Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
   CL_ASSIGN_OR_RETURN(std::string_view token, ExtractBearer(authorization));
   CL_ASSIGN_OR_RETURN(crypto::CredentialKind kind, crypto::ParseCredential(token));

@@ -6,6 +6,7 @@
 // instance takes effect within that bound, and at once on this instance (Forget).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,6 +37,15 @@ class Authenticator {
 
   // Drops a cached credential at once (after logout or revocation on this instance).
   void Forget(const std::string& token_hash);
+  // Drops every cached credential (after a gap in revocation notifications).
+  void ForgetAll();
+
+  // Publishes a revocation to the other instances (PostgreSQL NOTIFY). Set before serving.
+  void SetRevocationPublisher(std::function<void(const std::string& token_hash)> publish) {
+    publish_ = std::move(publish);
+  }
+  // A credential was revoked on this instance: forget it here and tell the other instances.
+  void NotifyRevoked(const std::string& token_hash);
 
  private:
   struct CacheEntry {
@@ -55,6 +65,7 @@ class Authenticator {
   const crypto::CredentialHasher& hasher_;
   const Clock& clock_;
   UsageRecorder* usage_;
+  std::function<void(const std::string&)> publish_;
   const size_t max_entries_;
   const UnixMillis revalidate_after_;
   std::mutex mu_;

@@ -260,7 +260,7 @@ Status LoginService::Logout(const Principal& p, std::string_view authorization) 
   }
   CL_RETURN_IF_ERROR(db_.RevokeSession(p.session_id, clock_.Now()));
   auto token = ExtractBearer(authorization);
-  if (token) authenticator_.Forget(hasher_.Hash(*token));
+  if (token) authenticator_.NotifyRevoked(hasher_.Hash(*token));
   return Ok();
 }
 

@@ -56,6 +56,10 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     auto d = ParseDuration(v);
     if (!d) return Fail(Error::InvalidArgument("config session_lifetime: " + d.error().message()));
     c.session_lifetime = *d;
+  } else if (key == "auth_cache_revalidate") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config auth_cache_revalidate: " + d.error().message()));
+    c.auth_cache_revalidate = *d;
   } else if (key == "usage_flush_interval") {
     auto d = ParseDuration(v);
     if (!d) return Fail(Error::InvalidArgument("config usage_flush_interval: " + d.error().message()));
@@ -101,6 +105,7 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"oidc_client_secret", "OIDC client secret (prefer the environment variable)"},
       {"session_lifetime", "lifetime of login sessions, e.g. 24h (default 24h)"},
       {"log_level", "debug, info, warn or error (default info)"},
+      {"auth_cache_revalidate", "how long a cached credential is trusted before re-reading it (default 5s)"},
       {"usage_flush_interval", "how often API token last-used times are written (default 10s)"},
       {"migrate", "apply database migrations on start (default true)"},
       {"io_threads", "I/O threads, 0 = one per core (default 0)"},

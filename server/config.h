@@ -28,6 +28,9 @@ struct ServerConfig {
   int worker_threads = 16;
   int64_t max_body_bytes = 1 << 20;
   int64_t max_connections = 10000;
+  // How long a cached credential is trusted before it is re-read (backstop for lost
+  // revocation notifications).
+  UnixMillis auth_cache_revalidate = 5 * kMillisPerSecond;
   UnixMillis usage_flush_interval = 10 * kMillisPerSecond;  // API token last_used_at writer
 
   std::string ListenHost() const;

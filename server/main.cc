@@ -22,6 +22,7 @@
 #include "http/server.h"
 #include "server/config.h"
 #include "server/idp_adapter.h"
+#include "store/notifications.h"
 #include "store/store.h"
 
 namespace cl::server {
@@ -75,7 +76,25 @@ int Serve(const ServerConfig& c) {
   http::Metrics metrics;
   domain::UsageRecorder usage;
   jobs::UsageFlusher usage_flusher(usage, **db, c.usage_flush_interval);
-  domain::Authenticator authenticator(**db, hasher, clock, &usage);
+  domain::Authenticator authenticator(**db, hasher, clock, &usage, 200'000,
+                                      c.auth_cache_revalidate);
+  // Revocations reach the other instances through PostgreSQL LISTEN/NOTIFY; the cache's
+  // re-validation bound is the backstop when a notification is lost.
+  auto notifier = store::OpenRevocationNotifier(c.database);
+  if (!notifier) {
+    Log(LogLevel::kError, "cannot start the revocation listener",
+        {{"error", notifier.error().message()}});
+    return 1;
+  }
+  (*notifier)->Subscribe([&authenticator](const std::string& hash) { authenticator.Forget(hash); });
+  (*notifier)->SubscribeGaps([&authenticator] { authenticator.ForgetAll(); });
+  authenticator.SetRevocationPublisher([n = notifier->get()](const std::string& hash) {
+    auto st = n->PublishRevocation(hash);
+    if (!st) {
+      Log(LogLevel::kWarn, "revocation not announced to other instances",
+          {{"error", st.error().message()}});
+    }
+  });
   domain::Authorizer authorizer(**db);
   auto idp = NewIdentityProvider(c, clock);
   domain::LoginConfig login_config;
@@ -119,6 +138,7 @@ int Serve(const ServerConfig& c) {
   server.RunUntilSignal();
   // In-flight requests are done: write the last coalesced usage before exiting.
   usage_flusher.Stop();
+  (*notifier)->Stop();
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -1,0 +1,265 @@
+// RunCli: the CLI11 command tree of `chainloop` and a help layout like Chainloop's own CLI
+// (Usage, Aliases, Available Commands, Flags, Global Flags).
+#include "cli/app.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <sstream>
+
+#include "cli/commands.h"
+
+namespace cl::cli {
+namespace {
+
+using Action = std::function<Status(CliContext&)>;
+
+// What the chosen command runs, and whether it accepts `--output token`.
+struct Chosen {
+  Action action;
+  bool token_output = false;
+};
+
+// Registers `sub` to run `fn` when it is the command the user chose.
+void On(CLI::App* sub, Chosen& slot, Action fn, bool token_output = false) {
+  sub->callback([&slot, fn = std::move(fn), token_output] {
+    slot.action = fn;
+    slot.token_output = token_output;
+  });
+}
+
+// Help text laid out the way Chainloop's (cobra-based) CLI prints it.
+class ChainloopHelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_help(const CLI::App* app, std::string name,
+                        CLI::AppFormatMode mode) const override {
+    if (mode == CLI::AppFormatMode::Sub) return CLI::Formatter::make_help(app, name, mode);
+    std::ostringstream out;
+    if (!app->get_description().empty()) out << app->get_description() << "\n\n";
+
+    auto subs = app->get_subcommands(
+        [](const CLI::App* s) { return !s->get_disabled() && !s->get_name().empty(); });
+    out << "Usage:\n  " << name << (subs.empty() ? " [flags]" : " [command]") << "\n";
+
+    if (!app->get_aliases().empty()) {
+      out << "\nAliases:\n  " << app->get_name();
+      for (const auto& a : app->get_aliases()) out << ", " << a;
+      out << "\n";
+    }
+
+    if (!subs.empty()) {
+      size_t width = 0;
+      for (const auto* s : subs) width = std::max(width, s->get_name().size());
+      out << "\nAvailable Commands:\n";
+      for (const auto* s : subs) {
+        out << "  " << s->get_name() << std::string(width - s->get_name().size() + 3, ' ')
+            << s->get_description() << "\n";
+      }
+    }
+
+    auto flags = app->get_options([](const CLI::Option* o) { return o->nonpositional(); });
+    if (!flags.empty()) out << make_group("Flags", false, flags);
+
+    const CLI::App* root = app;
+    while (root->get_parent() != nullptr) root = root->get_parent();
+    if (root != app) {
+      auto globals = root->get_options(
+          [](const CLI::Option* o) { return o->nonpositional() && o->get_name() != "--help"; });
+      if (!globals.empty()) out << make_group("Global Flags", false, globals);
+    }
+    if (!subs.empty()) {
+      out << "\nUse \"" << name << " [command] --help\" for more information about a command.\n";
+    }
+    return out.str();
+  }
+};
+
+}  // namespace
+
+int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostream& out,
+           std::ostream& err, RunCliHooks hooks) {
+  CLI::App app{"Chainloop: software supply-chain attestation control plane CLI", "chainloop"};
+  app.formatter(std::make_shared<ChainloopHelpFormatter>());
+  app.fallthrough();  // global flags are accepted after the subcommand too
+  app.require_subcommand(1);
+
+  GlobalOptions g;
+  app.add_option("--control-plane", g.control_plane,
+                 "Control plane URL (env CHAINLOOP_CONTROL_PLANE_API; default from config, else "
+                 "http://127.0.0.1:8000)");
+  app.add_option("-t,--token", g.token, "API token or session (env CHAINLOOP_TOKEN)");
+  app.add_option("-n,--org", g.org, "Organization name (default: current organization)");
+  app.add_option(
+         "-o,--output", g.output,
+         "Output format: table, json, or token (token: `organization api-token create` only)")
+      ->check(CLI::IsMember({"table", "json", "token"}));
+  app.add_option("-c,--config", g.config_path,
+                 "Config file (default $XDG_CONFIG_HOME/chainloop/config.toml)");
+  app.add_flag("--debug", g.debug, "Log requests to stderr (never credentials)");
+  app.add_flag("--insecure", g.insecure,
+               "Allow plain http:// to a non-loopback control plane and skip TLS verification");
+  app.add_option("--control-plane-ca", g.control_plane_ca,
+                 "PEM file with the CA that signed the control plane's TLS certificate");
+
+  Chosen chosen;
+
+  // auth
+  auto* auth = app.add_subcommand("auth", "Log in and out, show the current identity");
+  auth->require_subcommand(1);
+  AuthLoginOptions login_opts;
+  auto* login = auth->add_subcommand("login", "Log in through your browser (or a device code)");
+  login->add_flag("--skip-browser", login_opts.skip_browser,
+                  "Do not open a browser here: log in on any device with a code");
+  On(login, chosen, [&](CliContext& c) { return AuthLogin(c, login_opts); });
+  On(auth->add_subcommand("logout", "End your login session"), chosen, AuthLogout);
+  On(auth->add_subcommand("status", "Show who you are logged in as"), chosen, AuthStatus);
+
+  // organization
+  auto* org = app.add_subcommand("organization", "Manage organizations");
+  org->alias("org");
+  org->require_subcommand(1);
+  std::string org_name;
+  auto* org_create = org->add_subcommand("create", "Create an organization");
+  org_create->add_option("--name", org_name, "Organization name")->required();
+  On(org_create, chosen, [&](CliContext& c) { return OrganizationCreate(c, org_name); });
+  On(org->add_subcommand("list", "List your organizations")->alias("ls"), chosen, OrganizationList);
+  On(org->add_subcommand("describe", "Describe the current organization")->alias("current-context"),
+     chosen, OrganizationDescribe);
+  auto* org_set = org->add_subcommand("set", "Set the current organization");
+  org_set->add_option("--name", org_name, "Organization name")->required();
+  On(org_set, chosen, [&](CliContext& c) { return OrganizationSet(c, org_name); });
+
+  std::optional<std::string> max_days_inactive;
+  auto* org_update = org->add_subcommand("update", "Update organization settings");
+  org_update->add_option("--name", org_name, "Organization name (default: current organization)");
+  org_update->add_option("--api-token-max-days-inactive", max_days_inactive,
+                         "Revoke API tokens unused for this many days (1-365, 0 to disable)");
+  On(org_update, chosen,
+     [&](CliContext& c) { return OrganizationUpdate(c, org_name, max_days_inactive); });
+
+  auto* member = org->add_subcommand("member", "Organization members");
+  member->require_subcommand(1);
+  On(member->add_subcommand("list", "List members")->alias("ls"), chosen, MemberList);
+
+  auto* invitation = org->add_subcommand("invitation", "Invitations to the organization");
+  invitation->require_subcommand(1);
+  std::string receiver, role;
+  auto* inv_create = invitation->add_subcommand("create", "Invite someone by email");
+  inv_create->add_option("--receiver", receiver, "Email address to invite")->required();
+  inv_create->add_option("--role", role, "owner, admin, member or viewer")
+      ->required()
+      ->check(CLI::IsMember({"owner", "admin", "member", "viewer"}));
+  On(inv_create, chosen, [&](CliContext& c) { return InvitationCreate(c, receiver, role); });
+  On(invitation->add_subcommand("list", "List pending invitations")->alias("ls"), chosen,
+     InvitationList);
+
+  auto* audit = org->add_subcommand("audit", "The organization's audit log");
+  audit->require_subcommand(1);
+  std::optional<int> audit_limit;
+  auto* audit_list = audit->add_subcommand("list", "List audit events, newest first")->alias("ls");
+  audit_list->add_option("--limit", audit_limit, "At most this many events (1-1000)");
+  On(audit_list, chosen, [&](CliContext& c) { return AuditList(c, audit_limit); });
+
+  auto* api_token = org->add_subcommand("api-token", "API token management");
+  api_token->alias("token");
+  api_token->require_subcommand(1);
+  ApiTokenCreateOptions token_create;
+  auto* tc = api_token->add_subcommand("create", "Create an API token");
+  tc->add_option("--name", token_create.name, "Token name (lowercase letters, digits, '-')")
+      ->required();
+  tc->add_option("--description", token_create.description, "What the token is for");
+  tc->add_option("--expiration", token_create.expiration,
+                 "Lifetime, e.g. 30m, 24h, 720h, 90d (default: no expiry)");
+  tc->add_option("--project", token_create.project,
+                 "Restrict the token to this project (default: organization-wide)");
+  tc->add_option("--permission", token_create.permissions,
+                 "resource:action permission; repeat or comma-separate (default: what CI needs "
+                 "to attest)")
+      ->delimiter(',');
+  On(
+      tc, chosen, [&](CliContext& c) { return ApiTokenCreate(c, token_create); },
+      /*token_output=*/true);
+  ApiTokenListOptions token_list;
+  auto* tl = api_token->add_subcommand("list", "List API tokens")->alias("ls");
+  tl->add_option("--status", token_list.status, "active (default), revoked or all");
+  tl->add_option("--project", token_list.project, "Only tokens of this project");
+  tl->add_option("--scope", token_list.scope, "project or global");
+  On(tl, chosen, [&](CliContext& c) { return ApiTokenList(c, token_list); });
+  std::string token_id;
+  auto* tr = api_token->add_subcommand("revoke", "Revoke an API token");
+  tr->add_option("--id", token_id, "Token ID")->required();
+  On(tr, chosen, [&](CliContext& c) { return ApiTokenRevoke(c, token_id); });
+
+  // project
+  auto* project = app.add_subcommand("project", "Manage projects");
+  project->require_subcommand(1);
+  std::string project_name;
+  auto* project_create = project->add_subcommand("create", "Create a project");
+  project_create->add_option("--name", project_name, "Project name")->required();
+  On(project_create, chosen, [&](CliContext& c) { return ProjectCreate(c, project_name); });
+  On(project->add_subcommand("list", "List projects")->alias("ls"), chosen, ProjectList);
+
+  // attestation
+  auto* att = app.add_subcommand("attestation", "Craft and push attestations");
+  att->alias("att");
+  att->require_subcommand(1);
+  std::string workflow, att_project, statement, attestation_id;
+  auto* att_init = att->add_subcommand("init", "Start an attestation (a workflow run)");
+  att_init->add_option("--workflow", workflow, "Workflow name")->required();
+  att_init->add_option("--project", att_project, "Project name")->required();
+  On(att_init, chosen, [&](CliContext& c) { return AttestationInit(c, workflow, att_project); });
+  auto* att_push = att->add_subcommand("push", "Push an in-toto statement for the attestation");
+  att_push->add_option("--statement", statement, "in-toto Statement JSON file (max 1 MiB)")
+      ->required();
+  att_push->add_option("--attestation-id", attestation_id,
+                       "Run id (default: the one from `attestation init`)");
+  On(att_push, chosen,
+     [&](CliContext& c) { return AttestationPush(c, statement, attestation_id); });
+
+  // workflow
+  auto* wf = app.add_subcommand("workflow", "Workflows and their runs");
+  wf->alias("wf");
+  wf->require_subcommand(1);
+  On(wf->add_subcommand("list", "List workflows")->alias("ls"), chosen, WorkflowList);
+  auto* run = wf->add_subcommand("run", "Workflow runs");
+  run->require_subcommand(1);
+  std::string run_project, run_id;
+  std::optional<int> limit;
+  auto* run_list = run->add_subcommand("list", "List workflow runs")->alias("ls");
+  run_list->add_option("--project", run_project, "Only runs of this project");
+  run_list->add_option("--limit", limit, "At most this many runs")->check(CLI::Range(1, 1000));
+  On(run_list, chosen, [&](CliContext& c) { return WorkflowRunList(c, run_project, limit); });
+  auto* run_describe = run->add_subcommand("describe", "Describe a workflow run");
+  run_describe->add_option("--id", run_id, "Run id")->required();
+  On(run_describe, chosen, [&](CliContext& c) { return WorkflowRunDescribe(c, run_id); });
+
+  try {
+    // CLI11 consumes a vector of arguments from the back.
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    // Help and version exit 0; usage errors exit 2, as is conventional for command lines.
+    return app.exit(e, out, err) == 0 ? 0 : 2;
+  }
+  if (!chosen.action) {
+    err << app.help();
+    return 1;
+  }
+
+  try {
+    CliContext ctx(std::move(g), std::move(env), out, err);
+    if (hooks.clock) ctx.set_clock_for_test(std::move(hooks.clock));
+    if (chosen.token_output) ctx.AllowTokenOutput();
+    if (auto st = ctx.Init(); !st) return ctx.ReportError(st.error());
+    if (auto st = chosen.action(ctx); !st) return ctx.ReportError(st.error());
+    out.flush();
+    return 0;
+  } catch (const std::exception& e) {
+    // Library exceptions are caught at their boundaries; this is the last line of defence.
+    err << "Error: internal error: " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace cl::cli

@@ -1,0 +1,202 @@
+// `chainloop organization api-token create|list|revoke` (alias `token`): API tokens for
+// automation. The secret is printed once, at creation, and never logged.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/table.h"
+#include "cli/validation.h"
+#include "common/http_client.h"
+
+namespace cl::cli {
+namespace {
+
+std::string TokensPath(const std::string& org) {
+  return "/v1/organizations/" + PathSegment(org) + "/api-tokens";
+}
+
+// "global" or "project/NAME".
+std::string ScopeText(const boost::json::object& t) {
+  std::string project = FieldOrEmpty(t, "project");
+  if (FieldOrEmpty(t, "scope") == "project" || !project.empty()) {
+    return "project/" + (project.empty() ? std::string("?") : project);
+  }
+  return "global";
+}
+
+std::string PermissionsText(const boost::json::object& t) {
+  const auto* v = t.if_contains("permissions");
+  if (v == nullptr || !v->is_array()) return "";
+  std::string out;
+  for (const auto& p : v->as_array()) {
+    if (!p.is_string()) continue;
+    if (!out.empty()) out += ", ";
+    out += std::string(p.as_string());
+  }
+  return out;
+}
+
+Status ValidateCreate(const ApiTokenCreateOptions& o) {
+  if (o.name.empty()) return Fail(Error::InvalidArgument("--name is required"));
+  if (!IsDns1123Label(o.name)) {
+    return Fail(Error::InvalidArgument(
+        "--name '" + o.name +
+        "' is not a valid token name: use at most 63 lowercase letters, digits and '-', "
+        "starting and ending with a letter or digit"));
+  }
+  for (const auto& p : o.permissions) {
+    if (!IsPermissionShape(p)) {
+      return Fail(Error::InvalidArgument("--permission '" + p +
+                                         "' must look like resource:action, e.g. "
+                                         "workflow_run:create"));
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Status ApiTokenCreate(CliContext& ctx, const ApiTokenCreateOptions& options) {
+  CL_RETURN_IF_ERROR(ValidateCreate(options));
+  boost::json::object body{{"name", options.name}};
+  if (!options.description.empty()) body["description"] = options.description;
+  if (!options.expiration.empty()) {
+    CL_ASSIGN_OR_RETURN(int64_t seconds, ParseDurationSeconds(options.expiration, "--expiration"));
+    body["expires_in_seconds"] = seconds;
+  }
+  if (!options.project.empty()) body["project"] = options.project;
+  if (!options.permissions.empty()) {
+    boost::json::array perms;
+    for (const auto& p : options.permissions) perms.emplace_back(p);
+    body["permissions"] = std::move(perms);
+  }
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Post(TokensPath(org), body));
+  CL_ASSIGN_OR_RETURN(const auto* token, ObjectField(resp, "api_token", "API token"));
+  std::string secret = FieldOrEmpty(resp.as_object(), "token");
+  if (secret.empty()) {
+    return Fail(Error::Internal(
+        "the control plane created the API token but returned no token value", "bad_response"));
+  }
+  if (ctx.token_output()) {
+    // Only the token, so `$(chainloop org api-token create ... -o token)` captures it exactly.
+    ctx.out() << secret << "\n";
+    return Ok();
+  }
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  auto& out = ctx.out();
+  out << "API token " << Field(*token, "name") << " created\n";
+  out << "ID: " << Field(*token, "id") << "\n";
+  out << "Name: " << Field(*token, "name") << "\n";
+  out << "Scope: " << ScopeText(*token) << "\n";
+  if (!FieldOrEmpty(*token, "description").empty()) {
+    out << "Description: " << Field(*token, "description") << "\n";
+  }
+  std::string perms = PermissionsText(*token);
+  out << "Permissions: " << (perms.empty() ? "-" : perms) << "\n";
+  out << "Created at: " << Field(*token, "created_at") << "\n";
+  std::string expires = FieldOrEmpty(*token, "expires_at");
+  out << "Expires at: " << (expires.empty() ? "never" : expires) << "\n";
+  out << "Token:\n" << secret << "\n";
+  out << "Save this token now: it will not be shown again.\n";
+  return Ok();
+}
+
+Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options) {
+  if (!options.status.empty() && options.status != "active" && options.status != "revoked" &&
+      options.status != "all") {
+    return Fail(Error::InvalidArgument("--status must be active, revoked or all, not '" +
+                                       options.status + "'"));
+  }
+  if (!options.scope.empty() && options.scope != "project" && options.scope != "global") {
+    return Fail(
+        Error::InvalidArgument("--scope must be project or global, not '" + options.scope + "'"));
+  }
+  if (options.scope == "global" && !options.project.empty()) {
+    return Fail(Error::InvalidArgument("--project cannot be combined with --scope global"));
+  }
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  std::vector<std::pair<std::string, std::string>> query;
+  if (!options.status.empty()) query.emplace_back("status", options.status);
+  if (!options.project.empty()) query.emplace_back("project", options.project);
+  if (!options.scope.empty()) query.emplace_back("scope", options.scope);
+  std::string path = TokensPath(org);
+  if (!query.empty()) path += "?" + FormEncode(query);
+  CL_ASSIGN_OR_RETURN(auto resp, client->Get(path));
+  CL_ASSIGN_OR_RETURN(const auto* tokens, ArrayField(resp, "api_tokens", "API tokens list"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+
+  std::vector<const boost::json::object*> rows;
+  bool any_auto_revoke = false;
+  for (const auto& v : *tokens) {
+    if (!v.is_object()) continue;
+    rows.push_back(&v.as_object());
+    if (!FieldOrEmpty(v.as_object(), "auto_revoke_at").empty()) any_auto_revoke = true;
+  }
+  if (rows.empty()) {
+    ctx.out() << "No API tokens found.\n";
+    return Ok();
+  }
+  bool show_reason = options.status == "revoked" || options.status == "all";
+  std::vector<std::string> headers = {"ID",         "NAME",       "SCOPE",      "DESCRIPTION",
+                                      "CREATED AT", "EXPIRES AT", "REVOKED AT", "LAST USED AT"};
+  if (show_reason) headers.push_back("REASON");
+  if (any_auto_revoke) headers.push_back("AUTO REVOKE AT");
+  TextTable table(std::move(headers));
+  const UnixMillis now = ctx.clock().Now();
+  bool any_marked = false;
+  for (const auto* t : rows) {
+    std::string last_used = FieldOrEmpty(*t, "last_used_at");
+    std::vector<std::string> cells = {FieldOrEmpty(*t, "id"),
+                                      FieldOrEmpty(*t, "name"),
+                                      ScopeText(*t),
+                                      FieldOrEmpty(*t, "description"),
+                                      FieldOrEmpty(*t, "created_at"),
+                                      FieldOrEmpty(*t, "expires_at"),
+                                      FieldOrEmpty(*t, "revoked_at"),
+                                      last_used.empty() ? "never" : last_used};
+    if (show_reason) cells.push_back(FieldOrEmpty(*t, "revocation_reason"));
+    if (any_auto_revoke) {
+      std::string at = FieldOrEmpty(*t, "auto_revoke_at");
+      auto when = ParseRfc3339(at);
+      if (when && *when - now <= kAutoRevokeWarningMillis) {
+        at += " (!)";
+        any_marked = true;
+      }
+      cells.push_back(std::move(at));
+    }
+    table.AddRow(std::move(cells));
+  }
+  ctx.out() << table.Render();
+  if (any_marked) {
+    ctx.out() << "(!) will be revoked for inactivity within 7 days unless it is used\n";
+  }
+  return Ok();
+}
+
+Status ApiTokenRevoke(CliContext& ctx, const std::string& id) {
+  if (id.empty()) return Fail(Error::InvalidArgument("--id is required"));
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto resp, client->Post(TokensPath(org) + "/" + PathSegment(id) + "/revoke",
+                                              boost::json::object{}));
+  CL_ASSIGN_OR_RETURN(const auto* token, ObjectField(resp, "api_token", "API token"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  std::string name = FieldOrEmpty(*token, "name");
+  ctx.out() << "API token " << (name.empty() ? id : name) << " revoked\n";
+  return Ok();
+}
+
+}  // namespace cl::cli

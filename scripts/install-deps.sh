@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build and the tests need, then the npm packages of devenv/
+# and tests/. Idempotent and fast when everything is already present; safe to run as root on a
+# fresh Debian 12 machine or as a user with sudo.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+packages=(
+  build-essential cmake ninja-build pkg-config g++
+  libboost1.81-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
+  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libexpected-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  postgresql-15 clang-format curl ca-certificates
+)
+
+as_root() {
+  if [[ "$(id -u)" -eq 0 ]]; then
+    "$@"
+  else
+    sudo "$@"
+  fi
+}
+
+is_installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+# Node: keep whatever node >= 20 is there (e.g. from another repository); otherwise take Debian's.
+node_major() {
+  command -v node >/dev/null 2>&1 || { echo 0; return; }
+  node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
+}
+if [[ "$(node_major)" -lt 20 ]] && ! is_installed nodejs; then
+  packages+=(nodejs)
+fi
+# A node that ships npm (nodesource) conflicts with Debian's npm package: add it only when absent.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  is_installed "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -q
+  as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: Debian packages present"
+fi
+
+# npm packages, exactly as locked. Skipped when node_modules is newer than the lock file.
+for dir in devenv tests; do
+  lock="$repo_root/$dir/package-lock.json"
+  [[ -f "$lock" ]] || continue
+  grep -q '"node_modules/' "$lock" || continue # nothing to install
+  stamp="$repo_root/$dir/node_modules/.package-lock.json"
+  if [[ -f "$stamp" && "$stamp" -nt "$lock" ]]; then
+    echo "install-deps: $dir/node_modules up to date"
+    continue
+  fi
+  echo "install-deps: npm ci in $dir"
+  (cd "$repo_root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+done

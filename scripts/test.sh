@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test: unit tests (ctest, including the PostgreSQL store tests
+# that scripts/with-postgres.sh provides), then the end-to-end suite in tests/e2e against SQLite
+# and against PostgreSQL. Prints a summary; exits non-zero if anything failed.
+#
+# Overrides: CL_BUILD_DIR (default build), CL_JOBS (2), CL_SKIP_INSTALL=1 (no install-deps),
+#            CL_E2E_ONLY=1 (skip ctest), CL_E2E_FILTER=REGEX (node --test-name-pattern).
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+repo_root="$(pwd)"
+build_dir="${CL_BUILD_DIR:-build}"
+jobs="${CL_JOBS:-2}"
+logs="$build_dir/test-logs"
+
+summary=()
+failed=0
+record() { # record STAGE RESULT DETAIL
+  summary+=("$(printf '%-22s %-8s %s' "$1" "$2" "$3")")
+  [[ "$2" == FAIL ]] && failed=1
+  return 0
+}
+# shellcheck disable=SC2317  # called by the EXIT trap
+print_summary() {
+  echo
+  echo "================ test summary ================"
+  for line in "${summary[@]}"; do echo "$line"; done
+  echo "=============================================="
+  if ((failed)); then echo "RESULT: FAILED (logs in $logs/)"; else echo "RESULT: OK"; fi
+}
+trap print_summary EXIT
+
+step() { echo; echo "==> $*"; }
+
+if [[ "${CL_SKIP_INSTALL:-0}" != 1 ]]; then
+  step "installing dependencies"
+  if ! bash scripts/install-deps.sh; then record deps FAIL "scripts/install-deps.sh"; exit 1; fi
+fi
+
+step "configuring and building ($build_dir, -j$jobs)"
+start=$SECONDS
+if ! cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ||
+   ! cmake --build "$build_dir" -j "$jobs"; then
+  record build FAIL "cmake"
+  exit 1
+fi
+record build ok "$((SECONDS - start)) s"
+mkdir -p "$logs"
+
+# --- unit tests ------------------------------------------------------------------------------
+if [[ "${CL_E2E_ONLY:-0}" != 1 ]]; then
+  step "unit tests (ctest)"
+  start=$SECONDS
+  # Inside with-postgres.sh so that the PostgreSQL halves of the store suites run, not skip.
+  pg=()
+  [[ -f scripts/with-postgres.sh ]] && pg=(bash scripts/with-postgres.sh)
+  "${pg[@]}" ctest --test-dir "$build_dir" -j "$jobs" --timeout 300 --output-on-failure \
+    2>&1 | tee "$logs/ctest.log"
+  rc=${PIPESTATUS[0]}
+  total=$(grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$logs/ctest.log" |
+          grep -Eo '[0-9]+$' | tail -1)
+  nfail=$(grep -Eo '[0-9]+ tests failed' "$logs/ctest.log" | grep -Eo '^[0-9]+' | tail -1)
+  nskip=$(grep -c '\*\*\*Skipped\|Not Run' "$logs/ctest.log")
+  if grep -q 'No tests were found' "$logs/ctest.log"; then
+    record "unit (ctest)" FAIL "no tests found"
+  elif ((rc != 0)); then
+    record "unit (ctest)" FAIL "${nfail:-?} of ${total:-?} failed, $nskip skipped ($((SECONDS - start)) s)"
+  else
+    record "unit (ctest)" ok "${total:-0} passed/skipped, $nskip skipped ($((SECONDS - start)) s)"
+  fi
+fi
+
+# --- end-to-end ------------------------------------------------------------------------------
+e2e_files=(tests/e2e/*.test.mjs)
+node_test=(node --test --test-concurrency=1 --test-timeout=180000
+           --test-reporter=spec --test-reporter-destination=stdout)
+[[ -n "${CL_E2E_FILTER:-}" ]] && node_test+=(--test-name-pattern="$CL_E2E_FILTER")
+
+run_e2e() { # run_e2e NAME [wrapper...] ; env already set by caller
+  local name="$1"; shift
+  local tap="$logs/e2e-$name.tap"
+  step "end-to-end ($name)"
+  local start=$SECONDS
+  CL_BUILD_DIR="$repo_root/$build_dir" "$@" "${node_test[@]}" \
+    --test-reporter=tap --test-reporter-destination="$tap" "${e2e_files[@]}" \
+    2>&1 | tee "$logs/e2e-$name.log"
+  local rc=${PIPESTATUS[0]}
+  local pass fail skip
+  pass=$(grep -Eo '^# pass [0-9]+' "$tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
+  fail=$(grep -Eo '^# fail [0-9]+' "$tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
+  skip=$(grep -Eo '^# skipped [0-9]+' "$tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
+  local detail="${pass:-?} passed, ${fail:-?} failed, ${skip:-?} skipped ($((SECONDS - start)) s)"
+  if ((rc != 0)) || [[ "${fail:-1}" != 0 ]]; then
+    record "e2e $name" FAIL "$detail"
+  else
+    record "e2e $name" ok "$detail"
+  fi
+  if [[ "${skip:-0}" != 0 ]]; then
+    # One line per distinct reason, so a skip is never silent.
+    while read -r count reason; do
+      summary+=("$(printf '%-22s %-8s %s' "" "" "$count skipped: $reason")")
+    done < <(grep -Eo '# SKIP.*' "$tap" | sed -E 's/^# SKIP *//' | sort | uniq -c)
+  fi
+}
+
+run_e2e sqlite env CL_E2E_DATABASE=sqlite
+
+if [[ -f scripts/with-postgres.sh ]]; then
+  run_e2e postgres bash scripts/with-postgres.sh env CL_E2E_DATABASE=postgres
+else
+  record "e2e postgres" SKIPPED "scripts/with-postgres.sh not present"
+fi
+
+exit "$failed"

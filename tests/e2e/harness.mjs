@@ -1,0 +1,501 @@
+// End-to-end test harness: starts real processes (development IdP, control plane, CLI) on
+// loopback with temp directories, and guarantees they are all gone when the suite ends, also
+// when a test fails or the runner is interrupted.
+//
+// Environment:
+//   CL_BUILD_DIR       build tree holding server/ and cli/ binaries (default: <repo>/build)
+//   CL_E2E_DATABASE    "sqlite" (default) or "postgres" (needs CL_TEST_POSTGRES_URL)
+//   CL_E2E_STRICT=1    missing binaries/IdP fail the suite instead of skipping it
+//   CL_E2E_KEEP=1      keep temp directories (logs, configs, SQLite files) for debugging
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const buildDir = resolve(process.env.CL_BUILD_DIR || join(repoRoot, 'build'));
+export const serverBin = join(buildDir, 'server', 'chainloop-controlplane');
+export const cliBin = join(buildDir, 'cli', 'chainloop');
+export const idpScript = join(repoRoot, 'devenv', 'idp.mjs');
+export const driverScript = join(repoRoot, 'devenv', 'driver.mjs');
+
+export const CLIENT_ID = 'chainloop-dev';
+export const CLIENT_SECRET = 'dev-secret';
+
+const STARTUP_TIMEOUT_MS = 20_000;
+const CLI_TIMEOUT_MS = 60_000;
+
+// Why the suite cannot run here, or false when it can (node:test treats null as "skip").
+// Tests pass it as each test's {skip}.
+// With CL_E2E_STRICT=1 a missing prerequisite is an error instead (CI after a full build).
+export function missingPrerequisite({ needDriver = true } = {}) {
+  const wanted = [
+    [serverBin, 'control plane binary'],
+    [cliBin, 'CLI binary'],
+    [idpScript, 'development IdP'],
+    [join(repoRoot, 'devenv', 'node_modules', 'oidc-provider'), 'devenv npm packages'],
+  ];
+  if (needDriver) wanted.push([driverScript, 'scripted browser (devenv/driver.mjs)']);
+  if (process.env.CL_E2E_DATABASE === 'postgres' && !process.env.CL_TEST_POSTGRES_URL) {
+    return failOrSkip('CL_E2E_DATABASE=postgres but CL_TEST_POSTGRES_URL is not set');
+  }
+  for (const [path, what] of wanted) {
+    if (!existsSync(path)) return failOrSkip(`${what} not found at ${path}`);
+  }
+  return false;
+}
+
+function failOrSkip(reason) {
+  if (process.env.CL_E2E_STRICT === '1') throw new Error(`e2e prerequisite missing: ${reason}`);
+  return reason;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process tracking: every child is killed on cleanup(), and SIGKILLed if the runner exits.
+
+const children = new Set();
+
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+const tempDirs = new Set();
+
+process.once('exit', () => {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const dir of tempDirs) removeDir(dir);
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => process.exit(130));
+}
+
+// Stops a child: SIGTERM, then SIGKILL after `graceMs`. Resolves once it has exited.
+export async function stopProcess(child, graceMs = 3000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((res) => child.once('exit', res));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+// Keeps the last `limit` characters of a stream, for error messages and assertions.
+function captureTail(stream, limit = 64 * 1024) {
+  const box = { text: '' };
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    box.text += chunk;
+    if (box.text.length > limit) box.text = box.text.slice(-limit);
+  });
+  return box;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small utilities.
+
+export function sleep(ms) {
+  return new Promise((res) => setTimeout(res, ms));
+}
+
+// A port that was free a moment ago on 127.0.0.1 (bind :0, read, close).
+export function freePort() {
+  return new Promise((res, rej) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export function makeTempDir(prefix = 'cl-e2e-') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeDir(dir) {
+  tempDirs.delete(dir);
+  if (process.env.CL_E2E_KEEP === '1') {
+    process.stderr.write(`e2e: keeping ${dir}\n`);
+    return;
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Resolves with the first match of `regex` in the accumulated text of `stream`; rejects when
+// the process exits first or after `timeoutMs`.
+function waitForOutput(child, box, regex, timeoutMs, what) {
+  return new Promise((res, rej) => {
+    const check = () => {
+      const m = box.text.match(regex);
+      if (m) {
+        done();
+        res(m);
+      }
+    };
+    const onExit = (code, signal) => {
+      done();
+      rej(new Error(`${what}: process exited (code ${code}, signal ${signal}) before output; ` +
+          `output:\n${box.text.slice(-4000)}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      rej(new Error(`${what}: no matching output after ${timeoutMs} ms; output:\n` +
+          box.text.slice(-4000)));
+    }, timeoutMs);
+    const stream = box.stream;
+    const done = () => {
+      clearTimeout(timer);
+      stream.off('data', check);
+      child.off('exit', onExit);
+    };
+    stream.on('data', check);
+    child.on('exit', onExit);
+    check();
+  });
+}
+
+function exitOf(child) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Development IdP.
+
+// Starts devenv/idp.mjs on a free port. Returns {issuer, port, process, logs()}.
+export async function startIdp({ redirectUris }) {
+  const args = [idpScript, '--host', '127.0.0.1', '--port', '0'];
+  for (const uri of redirectUris) args.push('--redirect-uri', uri);
+  args.push('--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET);
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const out = captureTail(child.stdout);
+  out.stream = child.stdout;
+  const err = captureTail(child.stderr);
+  let line;
+  try {
+    [line] = await waitForOutput(child, out, /^\{.*\}\s*$/m, STARTUP_TIMEOUT_MS, 'idp');
+  } catch (e) {
+    await stopProcess(child);
+    throw new Error(`${e.message}\nidp stderr:\n${err.text.slice(-4000)}`);
+  }
+  const { issuer, port } = JSON.parse(line);
+  return { issuer, port, process: child, logs: () => err.text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database per suite.
+
+// Returns {url, drop()} for the database the server under test should use.
+export async function createDatabase(dir) {
+  if (process.env.CL_E2E_DATABASE !== 'postgres') {
+    return { url: `sqlite:${join(dir, 'controlplane.db')}`, kind: 'sqlite', drop: async () => {} };
+  }
+  const base = process.env.CL_TEST_POSTGRES_URL;
+  const name = `cl_e2e_${process.pid}_${randomBytes(4).toString('hex')}`;
+  psql(base, `CREATE DATABASE ${name}`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    kind: 'postgres',
+    drop: async () => psql(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+// Runs one statement; returns its unaligned, tuples-only output.
+function psql(url, sql) {
+  const r = spawnSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (r.status !== 0) throw new Error(`psql failed (${sql}): ${r.error ?? ''} ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control plane.
+
+async function waitReady(baseUrl, child, errBox) {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`server exited (code ${child.exitCode}, signal ${child.signalCode}) ` +
+          `before ready; stderr:\n${errBox.text.slice(-4000)}`);
+    }
+    try {
+      const r = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
+      if (r.status === 200) return;
+      last = `readyz ${r.status}`;
+    } catch (e) {
+      last = String(e.cause?.code ?? e.message);
+    }
+    await sleep(100);
+  }
+  throw new Error(`server not ready after ${STARTUP_TIMEOUT_MS} ms (${last}); stderr:\n` +
+      errBox.text.slice(-4000));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A stack: its own IdP, database, data dir and control plane. cleanup() stops all of it.
+
+export async function startStack({ sessionLifetime = '24h', extraArgs = [], extraEnv = {} } = {}) {
+  const dir = makeTempDir();
+  const stack = {
+    dir,
+    users: [],
+    async cleanup() {
+      await stopProcess(stack.server?.process);
+      await stopProcess(stack.idp?.process);
+      await Promise.all(stack.users.map((u) => u.stopAll()));
+      try {
+        await stack.database?.drop();
+      } finally {
+        removeDir(dir);
+      }
+    },
+  };
+  try {
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    stack.idp = await startIdp({ redirectUris: [`${baseUrl}/auth/callback`] });
+    stack.database = await createDatabase(dir);
+    const args = [
+      'serve',
+      '--listen', `127.0.0.1:${port}`,
+      '--external-url', baseUrl,
+      '--database', stack.database.url,
+      '--data-dir', join(dir, 'data'),
+      '--oidc-issuer', stack.idp.issuer,
+      '--oidc-client-id', CLIENT_ID,
+      '--session-lifetime', sessionLifetime,
+      '--log-level', 'info',
+      ...extraArgs,
+    ];
+    const env = { ...cleanEnv(), CHAINLOOP_OIDC_CLIENT_SECRET: CLIENT_SECRET, ...extraEnv };
+    const child = track(spawn(serverBin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const out = captureTail(child.stdout);
+    const err = captureTail(child.stderr, 256 * 1024);
+    stack.server = { process: child, baseUrl, port, logs: () => err.text + out.text };
+    await waitReady(baseUrl, child, err);
+    if (stack.database.kind === 'postgres') {
+      // Proves the server really uses this database: its migrations created tables there.
+      const tables = Number(psql(stack.database.url,
+          "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"));
+      if (!(tables > 0)) throw new Error(`server did not migrate ${stack.database.url}`);
+    }
+    stack.baseUrl = baseUrl;
+    stack.newUser = (login) => {
+      const user = newUser(stack, login);
+      stack.users.push(user);
+      return user;
+    };
+    return stack;
+  } catch (e) {
+    await stack.cleanup();
+    throw e;
+  }
+}
+
+// The environment without anything that would make a child use the developer's own state.
+function cleanEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (k.startsWith('CHAINLOOP_')) delete env[k];
+  }
+  delete env.NODE_OPTIONS;
+  delete env.NODE_TEST_CONTEXT; // set by node --test; children are not test files
+  return env;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulated users: each has its own config file and XDG/HOME directory.
+
+function newUser(stack, login) {
+  const home = makeTempDir('cl-e2e-user-');
+  const email = login.includes('@') ? login : `${login}@example.com`;
+  const configPath = join(home, 'chainloop', 'config.toml');
+  const running = new Set();
+  const user = {
+    account: login, // the IdP account name; the IdP derives the email from it
+    email,
+    home,
+    configPath,
+    env() {
+      return {
+        ...cleanEnv(),
+        HOME: home,
+        XDG_CONFIG_HOME: home,
+        BROWSER: 'true', // never open a real browser
+        DISPLAY: '',
+        CHAINLOOP_LOGIN_TIMEOUT_SECONDS: '30',
+      };
+    },
+    argv(args) {
+      return ['--control-plane', stack.baseUrl, '-c', configPath, ...args];
+    },
+    // Runs the CLI to completion: {code, stdout, stderr}.
+    run(args, { env = {}, timeoutMs = CLI_TIMEOUT_MS, input } = {}) {
+      return runCli(user.argv(args), { env: { ...user.env(), ...env }, timeoutMs, input, running });
+    },
+    // The session token stored by the last login, or null.
+    sessionToken() {
+      if (!existsSync(configPath)) return null;
+      const m = readFileSync(configPath, 'utf8').match(/clses_[A-Za-z0-9]+/);
+      return m ? m[0] : null;
+    },
+    login: (opts) => browserLogin(user, opts),
+    deviceLogin: (opts) => deviceLogin(user, opts),
+    async stopAll() {
+      await Promise.all([...running].map((c) => stopProcess(c, 1000)));
+      removeDir(home);
+    },
+  };
+  return user;
+}
+
+export async function runCli(argv, { env, timeoutMs = CLI_TIMEOUT_MS, input, running } = {}) {
+  const child = track(spawn(cliBin, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] }));
+  // 'close' comes after 'exit' and after all output has been read.
+  const closed = new Promise((res) => child.once('close', (code, signal) => res({ code, signal })));
+  running?.add(child);
+  const out = captureTail(child.stdout, 1 << 20);
+  const err = captureTail(child.stderr, 1 << 20);
+  child.stdin.on('error', () => {}); // the CLI may exit without reading its input
+  child.stdin.end(input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const { code, signal } = await closed;
+  clearTimeout(timer);
+  running?.delete(child);
+  return { code, signal, stdout: out.text, stderr: err.text };
+}
+
+let driverModule;
+async function driver() {
+  driverModule ??= await import(pathToFileURL(driverScript).href);
+  return driverModule;
+}
+
+// Spawns `auth login` (extra args allowed), waits for `regex` on stderr, calls
+// drive(match) and waits for the CLI to exit. Returns the CLI's result plus the match.
+async function interactiveLogin(user, loginArgs, regex, drive, timeoutMs) {
+  const child = track(spawn(cliBin, user.argv(['auth', 'login', ...loginArgs]), {
+    env: user.env(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  const out = captureTail(child.stdout);
+  const err = captureTail(child.stderr);
+  err.stream = child.stderr;
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const match = await waitForOutput(child, err, regex, timeoutMs, 'chainloop auth login');
+    await drive(match);
+    const { code, signal } = await exitOf(child);
+    return { code, signal, stdout: out.text, stderr: err.text, match };
+  } finally {
+    clearTimeout(timer);
+    await stopProcess(child, 1000);
+  }
+}
+
+// Browser login: the CLI prints the URL; the scripted browser completes it as `user`.
+// Throws unless the CLI exits 0.
+export async function browserLogin(user, { timeoutMs = 45_000 } = {}) {
+  const { completeBrowserLogin } = await driver();
+  const r = await interactiveLogin(
+    user, [], /Open this URL in your browser to log in: (\S+)/,
+    (m) => completeBrowserLogin(m[1], { login: user.account }), timeoutMs);
+  if (r.code !== 0) {
+    throw new Error(`auth login exited ${r.code}/${r.signal}:\n${r.stderr}\n${r.stdout}`);
+  }
+  return r;
+}
+
+// Device flow (`auth login --skip-browser`): the scripted browser approves the code.
+export async function deviceLogin(user, { timeoutMs = 60_000 } = {}) {
+  const { approveDevice } = await driver();
+  const r = await interactiveLogin(
+    user, ['--skip-browser'],
+    /To log in, open (\S+) in any browser and confirm the code (\S+)/,
+    (m) => approveDevice(m[1], { login: user.account }), timeoutMs);
+  if (r.code !== 0) {
+    throw new Error(`auth login --skip-browser exited ${r.code}/${r.signal}:\n${r.stderr}\n` +
+        r.stdout);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct API calls.
+
+// fetch() against the stack; returns {status, headers, body (parsed JSON or text)}.
+export async function api(stack, method, path, { token, body, rawBody, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.authorization = `Bearer ${token}`;
+  let payload;
+  if (rawBody !== undefined) {
+    payload = rawBody;
+    h['content-type'] ??= 'application/json';
+  } else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    h['content-type'] = 'application/json';
+  }
+  const r = await fetch(`${stack.baseUrl}${path}`, {
+    method,
+    headers: h,
+    body: payload,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await r.text();
+  let parsed = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON; keep text
+  }
+  return { status: r.status, headers: r.headers, body: parsed };
+}
+
+// An in-toto Statement v1 with one subject; `overrides` replace top-level fields
+// (set a field to undefined to drop it).
+export function statement(overrides = {}) {
+  const s = {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ name: 'app', digest: { sha256: randomBytes(32).toString('hex') } }],
+    predicateType: 'https://slsa.dev/provenance/v1',
+    predicate: {},
+    ...overrides,
+  };
+  for (const k of Object.keys(s)) if (s[k] === undefined) delete s[k];
+  return s;
+}
+
+export function writeJson(dir, name, value) {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(value, null, 2));
+  return path;
+}
+
+// A readable dump for assertion messages.
+export function show(r) {
+  return `exit ${r.code}${r.signal ? `/${r.signal}` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n` +
+      r.stderr;
+}
