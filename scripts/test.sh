@@ -76,6 +76,9 @@ node_test=(node --test --test-concurrency=1 --test-timeout=180000
            --test-reporter=spec --test-reporter-destination=stdout)
 [[ -n "${CL_E2E_FILTER:-}" ]] && node_test+=(--test-name-pattern="$CL_E2E_FILTER")
 
+# The build above produced every binary: a missing prerequisite is a failure, not a skip.
+export CL_E2E_STRICT="${CL_E2E_STRICT:-1}"
+
 run_e2e() { # run_e2e NAME [wrapper...] ; env already set by caller
   local name="$1"; shift
   local tap="$logs/e2e-$name.tap"
