@@ -6,6 +6,8 @@
 #include <boost/json/object.hpp>
 
 #include "api/errors.h"
+#include "api/web.h"
+#include "crypto/hash.h"
 #include "common/json.h"
 #include "common/log.h"
 
@@ -153,7 +155,11 @@ class Api {
   // Wraps a handler that needs a principal.
   http::Handler Authed(std::function<Result<Response>(Request&, const domain::Principal&)> fn) {
     return [this, fn = std::move(fn)](Request& req) -> Response {
-      auto principal = d_.authenticator->Authenticate(req.Header("authorization"));
+      Credential cred = CredentialOf(req);
+      if (cred.from_cookie) {
+        if (auto st = CheckCsrf(req); !st) return ErrorResponse(st.error());
+      }
+      auto principal = d_.authenticator->Authenticate(cred.authorization);
       if (!principal) {
         if (d_.metrics && principal.error().IsUnauthenticated()) {
           d_.metrics->IncAuthFailure(principal.error().reason());
@@ -183,22 +189,77 @@ class Api {
     return ErrorResponse(e);
   }
 
+  // Every response of the API carries the security headers too (some are rendered in browsers).
+  static void Add(http::Router& r, std::string method, std::string pattern, http::Handler h,
+                  bool blocking = true) {
+    r.Add(std::move(method), std::move(pattern),
+          [h = std::move(h)](Request& req) {
+            Response resp = h(req);
+            AddSecurityHeaders(resp);
+            return resp;
+          },
+          blocking);
+  }
+
+  bool Secure() const { return d_.external_url.rfind("https://", 0) == 0; }
+
+  // The credential of a request: the Authorization header, else the browser session cookie.
+  struct Credential {
+    std::string authorization;  // "Bearer ..." or empty
+    bool from_cookie = false;
+  };
+  static Credential CredentialOf(const Request& req) {
+    Credential c;
+    std::string_view header = req.Header("authorization");
+    if (!header.empty()) {
+      c.authorization = std::string(header);
+    } else if (auto cookie = CookieValue(req, kSessionCookie); cookie && !cookie->empty()) {
+      c.authorization = "Bearer " + *cookie;
+      c.from_cookie = true;
+    }
+    return c;
+  }
+
+  // Cookie-authenticated writes must prove they come from our own pages: the X-CSRF-Token
+  // header must equal the cl_csrf cookie (a cross-site page can neither read the cookie nor
+  // set the header), and an Origin header, when sent, must be ours.
+  Status CheckCsrf(const Request& req) const {
+    if (req.method == "GET" || req.method == "HEAD") return Ok();
+    auto origin = req.Header("origin");
+    if (!origin.empty() && origin != d_.external_url) {
+      return Fail(Error::PermissionDenied("cross-site request refused", "csrf_failed"));
+    }
+    auto cookie = CookieValue(req, kCsrfCookie);
+    auto header = req.Header(kCsrfHeader);
+    if (!cookie || cookie->size() < 16 || header.empty() ||
+        !crypto::ConstantTimeEquals(*cookie, header)) {
+      return Fail(Error::PermissionDenied("missing or wrong X-CSRF-Token header", "csrf_failed"));
+    }
+    return Ok();
+  }
+
+  std::string RandomToken(size_t bytes) {
+    std::string raw(bytes, '\0');
+    d_.random->Fill(reinterpret_cast<uint8_t*>(raw.data()), raw.size());
+    return crypto::Base64UrlEncode(raw);
+  }
+
   void Register(http::Router& r) {
     // Operations.
-    r.Add("GET", "/healthz", [](Request&) { return Response::Json(200, R"({"status":"ok"})"); },
+    Add(r, "GET", "/healthz", [](Request&) { return Response::Json(200, R"({"status":"ok"})"); },
           false);
-    r.Add("GET", "/readyz", [this](Request&) {
+    Add(r, "GET", "/readyz", [this](Request&) {
       auto st = d_.db->Ping();
       if (!st) return ErrorResponse(Error::Unavailable("database unreachable"));
       return Response::Json(200, R"({"status":"ready"})");
     });
-    r.Add("GET", "/metrics", [this](Request&) {
+    Add(r, "GET", "/metrics", [this](Request&) {
       return Response::Text(200, d_.metrics ? d_.metrics->RenderPrometheus() : "",
                             "text/plain; version=0.0.4");
     }, false);
 
     // Browser legs of the login.
-    r.Add("GET", "/auth/login", [this](Request& req) {
+    Add(r, "GET", "/auth/login", [this](Request& req) {
       auto url = d_.login->StartBrowserLogin(req.QueryParam("redirect_uri").value_or(""),
                                              req.QueryParam("state").value_or(""),
                                              req.QueryParam("code_challenge").value_or(""),
@@ -208,7 +269,7 @@ class Api {
       resp.SetHeader("Cache-Control", "no-store");
       return resp;
     });
-    r.Add("GET", "/auth/callback", [this](Request& req) {
+    Add(r, "GET", "/auth/callback", [this](Request& req) {
       if (auto err = req.QueryParam("error")) {
         return BrowserError(Error::InvalidArgument(
             "the identity provider refused the login: " + err->substr(0, 64), "access_denied"));
@@ -227,8 +288,48 @@ class Api {
       return resp;
     });
 
+    // Browser UI login: the server is the OAuth client of its own login flow, and the session
+    // ends up in an HttpOnly cookie, never visible to scripts.
+    Add(r, "GET", "/auth/web/login", [this](Request&) {
+      std::string state = RandomToken(24);
+      std::string verifier = RandomToken(32);
+      auto url = d_.login->StartBrowserLogin(d_.external_url + "/auth/web/callback", state,
+                                             crypto::PkceS256Challenge(verifier), "S256");
+      if (!url) return BrowserError(url.error());
+      Response resp = Response::Redirect(*url);
+      resp.SetHeader("Cache-Control", "no-store");
+      resp.headers.emplace_back("Set-Cookie", SetCookieHeader(kWebLoginCookie,
+                                                              state + "." + verifier,
+                                                              "/auth/web", 600, true, Secure()));
+      return resp;
+    });
+    Add(r, "GET", "/auth/web/callback", [this](Request& req) {
+      auto cookie = CookieValue(req, kWebLoginCookie);
+      auto state = req.QueryParam("state");
+      size_t dot = cookie ? cookie->find('.') : std::string::npos;
+      if (!cookie || dot == std::string::npos || !state ||
+          !crypto::ConstantTimeEquals(cookie->substr(0, dot), *state)) {
+        return BrowserError(Error::InvalidArgument(
+            "this login was not started in this browser (state mismatch); start again",
+            "invalid_state"));
+      }
+      auto session = d_.login->ExchangeCode(req.QueryParam("code").value_or(""),
+                                            cookie->substr(dot + 1));
+      if (!session) return BrowserError(session.error());
+      Response resp = Response::Redirect("/");
+      resp.SetHeader("Cache-Control", "no-store");
+      long max_age = static_cast<long>(d_.session_lifetime / kMillisPerSecond);
+      resp.headers.emplace_back("Set-Cookie", SetCookieHeader(kSessionCookie, session->token, "/",
+                                                              max_age, true, Secure()));
+      resp.headers.emplace_back("Set-Cookie", SetCookieHeader(kCsrfCookie, RandomToken(24), "/",
+                                                              max_age, false, Secure()));
+      resp.headers.emplace_back("Set-Cookie",
+                                SetCookieHeader(kWebLoginCookie, "", "/auth/web", 0, true, Secure()));
+      return resp;
+    });
+
     // Login API.
-    r.Add("POST", "/v1/auth/token", Plain([this](Request& req) -> Result<Response> {
+    Add(r, "POST", "/v1/auth/token", Plain([this](Request& req) -> Result<Response> {
       CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
       CL_ASSIGN_OR_RETURN(auto code, body.RequiredString("code"));
       CL_ASSIGN_OR_RETURN(auto verifier, body.RequiredString("code_verifier"));
@@ -236,7 +337,7 @@ class Api {
       CL_ASSIGN_OR_RETURN(auto session, d_.login->ExchangeCode(code, verifier));
       return NoStore(JsonOk(200, EncodeSession(session)));
     }));
-    r.Add("POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
+    Add(r, "POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
       CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
       CL_RETURN_IF_ERROR(body.Finish());
       CL_ASSIGN_OR_RETURN(auto start, d_.login->StartDevice());
@@ -249,14 +350,14 @@ class Api {
       j["interval"] = start.interval;
       return NoStore(JsonOk(200, j));
     }));
-    r.Add("POST", "/v1/auth/device/token", Plain([this](Request& req) -> Result<Response> {
+    Add(r, "POST", "/v1/auth/device/token", Plain([this](Request& req) -> Result<Response> {
       CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
       CL_ASSIGN_OR_RETURN(auto handle, body.RequiredString("device_handle"));
       CL_RETURN_IF_ERROR(body.Finish());
       CL_ASSIGN_OR_RETURN(auto session, d_.login->PollDevice(handle));
       return NoStore(JsonOk(200, EncodeSession(session)));
     }));
-    r.Add("GET", "/v1/auth/whoami",
+    Add(r, "GET", "/v1/auth/whoami",
           Authed([this](Request&, const domain::Principal& p) -> Result<Response> {
             json::object principal;
             principal["kind"] = domain::PrincipalKindName(p.kind);
@@ -276,14 +377,22 @@ class Api {
             }
             return JsonOk(200, j);
           }));
-    r.Add("POST", "/v1/auth/logout",
+    Add(r, "POST", "/v1/auth/logout",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_RETURN_IF_ERROR(d_.login->Logout(p, req.Header("authorization")));
-            return Response::NoContent();
+            Credential cred = CredentialOf(req);
+            CL_RETURN_IF_ERROR(d_.login->Logout(p, cred.authorization));
+            Response resp = Response::NoContent();
+            if (cred.from_cookie) {
+              resp.headers.emplace_back(
+                  "Set-Cookie", SetCookieHeader(kSessionCookie, "", "/", 0, true, Secure()));
+              resp.headers.emplace_back(
+                  "Set-Cookie", SetCookieHeader(kCsrfCookie, "", "/", 0, false, Secure()));
+            }
+            return resp;
           }));
 
     // Organizations.
-    r.Add("POST", "/v1/organizations",
+    Add(r, "POST", "/v1/organizations",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_ASSIGN_OR_RETURN(auto name, body.RequiredString("name"));
@@ -293,7 +402,7 @@ class Api {
             j["organization"] = EncodeOrg(org);
             return JsonOk(201, j);
           }));
-    r.Add("GET", "/v1/organizations",
+    Add(r, "GET", "/v1/organizations",
           Authed([this](Request&, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto orgs, d_.orgs->ListMine(p));
             json::array arr;
@@ -306,7 +415,7 @@ class Api {
             j["organizations"] = std::move(arr);
             return JsonOk(200, j);
           }));
-    r.Add("GET", "/v1/organizations/{org}",
+    Add(r, "GET", "/v1/organizations/{org}",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto o, d_.orgs->Describe(p, req.PathParam("org")));
             json::object j;
@@ -314,7 +423,7 @@ class Api {
             j["role"] = o.role;
             return JsonOk(200, j);
           }));
-    r.Add("PATCH", "/v1/organizations/{org}",
+    Add(r, "PATCH", "/v1/organizations/{org}",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_ASSIGN_OR_RETURN(auto days, body.OptionalValue("api_token_max_days_inactive"));
@@ -337,7 +446,7 @@ class Api {
             j["organization"] = EncodeOrg(org);
             return JsonOk(200, j);
           }));
-    r.Add("GET", "/v1/organizations/{org}/members",
+    Add(r, "GET", "/v1/organizations/{org}/members",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto members, d_.orgs->ListMembers(p, req.PathParam("org")));
             json::array arr;
@@ -354,7 +463,7 @@ class Api {
             j["members"] = std::move(arr);
             return JsonOk(200, j);
           }));
-    r.Add("POST", "/v1/organizations/{org}/invitations",
+    Add(r, "POST", "/v1/organizations/{org}/invitations",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_ASSIGN_OR_RETURN(auto email, body.RequiredString("receiver_email"));
@@ -365,7 +474,7 @@ class Api {
             j["invitation"] = EncodeInvitation(inv);
             return JsonOk(201, j);
           }));
-    r.Add("GET", "/v1/organizations/{org}/invitations",
+    Add(r, "GET", "/v1/organizations/{org}/invitations",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto invs, d_.orgs->ListInvitations(p, req.PathParam("org")));
             json::array arr;
@@ -374,7 +483,7 @@ class Api {
             j["invitations"] = std::move(arr);
             return JsonOk(200, j);
           }));
-    r.Add("GET", "/v1/organizations/{org}/audit-events",
+    Add(r, "GET", "/v1/organizations/{org}/audit-events",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             int limit = ParseLimit(req, 100);
             if (limit < 1 || limit > 1000) {
@@ -402,7 +511,7 @@ class Api {
           }));
 
     // API tokens.
-    r.Add("POST", "/v1/organizations/{org}/api-tokens",
+    Add(r, "POST", "/v1/organizations/{org}/api-tokens",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             domain::CreateApiTokenRequest in;
@@ -421,7 +530,7 @@ class Api {
             j["token"] = created.token;
             return NoStore(JsonOk(201, j));
           }));
-    r.Add("GET", "/v1/organizations/{org}/api-tokens",
+    Add(r, "GET", "/v1/organizations/{org}/api-tokens",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             std::string org_name = req.PathParam("org");
             CL_ASSIGN_OR_RETURN(auto tokens, d_.api_tokens->List(
@@ -435,7 +544,7 @@ class Api {
             j["api_tokens"] = std::move(arr);
             return JsonOk(200, j);
           }));
-    r.Add("POST", "/v1/organizations/{org}/api-tokens/{id}/revoke",
+    Add(r, "POST", "/v1/organizations/{org}/api-tokens/{id}/revoke",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_RETURN_IF_ERROR(body.Finish());
@@ -448,8 +557,10 @@ class Api {
             return JsonOk(200, j);
           }));
 
+    if (!d_.web_dir.empty()) r.SetFallback(StaticFilesHandler(d_.web_dir));
+
     // Projects and workflows.
-    r.Add("POST", "/v1/organizations/{org}/projects",
+    Add(r, "POST", "/v1/organizations/{org}/projects",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_ASSIGN_OR_RETURN(auto name, body.RequiredString("name"));
@@ -459,7 +570,7 @@ class Api {
             j["project"] = EncodeProject(project);
             return JsonOk(201, j);
           }));
-    r.Add("GET", "/v1/organizations/{org}/projects",
+    Add(r, "GET", "/v1/organizations/{org}/projects",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto projects, d_.orgs->ListProjects(p, req.PathParam("org")));
             json::array arr;
@@ -468,7 +579,7 @@ class Api {
             j["projects"] = std::move(arr);
             return JsonOk(200, j);
           }));
-    r.Add("GET", "/v1/organizations/{org}/workflows",
+    Add(r, "GET", "/v1/organizations/{org}/workflows",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             std::string org = req.PathParam("org");
             CL_ASSIGN_OR_RETURN(auto wfs, d_.attestations->ListWorkflows(p, org));
@@ -492,7 +603,7 @@ class Api {
           }));
 
     // Attestations (workflow runs).
-    r.Add("POST", "/v1/organizations/{org}/workflow-runs",
+    Add(r, "POST", "/v1/organizations/{org}/workflow-runs",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_ASSIGN_OR_RETURN(auto workflow, body.RequiredString("workflow"));
@@ -504,7 +615,7 @@ class Api {
             j["workflow_run"] = EncodeRun(run, false);
             return JsonOk(201, j);
           }));
-    r.Add("POST", "/v1/organizations/{org}/workflow-runs/{id}/attestation",
+    Add(r, "POST", "/v1/organizations/{org}/workflow-runs/{id}/attestation",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_ASSIGN_OR_RETURN(auto statement, body.OptionalValue("statement"));
@@ -518,7 +629,7 @@ class Api {
             j["workflow_run"] = EncodeRun(run, false);
             return JsonOk(200, j);
           }));
-    r.Add("GET", "/v1/organizations/{org}/workflow-runs",
+    Add(r, "GET", "/v1/organizations/{org}/workflow-runs",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             int limit = ParseLimit(req, 50);
             if (limit < 1 || limit > 500) {
@@ -533,7 +644,7 @@ class Api {
             j["workflow_runs"] = std::move(arr);
             return JsonOk(200, j);
           }));
-    r.Add("GET", "/v1/organizations/{org}/workflow-runs/{id}",
+    Add(r, "GET", "/v1/organizations/{org}/workflow-runs/{id}",
           Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto run, d_.attestations->GetRun(p, req.PathParam("org"),
                                                                   req.PathParam("id")));

@@ -11,6 +11,7 @@
 #include "domain/login.h"
 #include "domain/organizations.h"
 #include "http/http.h"
+#include "common/random.h"
 #include "http/metrics.h"
 #include "store/store.h"
 
@@ -24,6 +25,10 @@ struct ApiDeps {
   domain::AttestationService* attestations = nullptr;
   domain::ApiTokenService* api_tokens = nullptr;
   http::Metrics* metrics = nullptr;
+  Random* random = nullptr;
+  std::string external_url;  // e.g. "https://chainloop.example.com" (no trailing slash)
+  std::string web_dir;       // built web UI; empty: no UI
+  UnixMillis session_lifetime = 24 * kMillisPerHour;
 };
 
 // The returned object owns what the handlers refer to: keep it alive while the router serves.

@@ -40,6 +40,8 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.listen = v;
   } else if (key == "external_url") {
     c.external_url = v;
+  } else if (key == "web_dir") {
+    c.web_dir = v;
   } else if (key == "data_dir") {
     c.data_dir = v;
   } else if (key == "database") {
@@ -97,6 +99,7 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
   static const std::map<std::string, std::string> keys = {
       {"listen", "address to listen on, HOST:PORT (default 127.0.0.1:8000)"},
       {"external_url", "URL people and CLIs use to reach this server (default http://LISTEN)"},
+      {"web_dir", "directory of the built web UI (default web/dist)"},
       {"data_dir", "data directory of the embedded default (default .data)"},
       {"database", "sqlite:PATH or postgres://... (default sqlite:DATA_DIR/controlplane.db)"},
       {"pepper_file", "file holding the credential-hashing pepper (default DATA_DIR/pepper)"},

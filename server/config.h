@@ -16,6 +16,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8000";  // HOST:PORT
   std::string external_url;               // default: http://<listen>
   std::string data_dir = ".data";
+  std::string web_dir = "web/dist";  // built web UI (empty: no UI)
   std::string database;  // "sqlite:PATH" or "postgres://..."; default sqlite:<data_dir>/controlplane.db
   std::string pepper_file;  // default <data_dir>/pepper (generated, mode 0600, on first start)
   std::string oidc_issuer = "http://127.0.0.1:8090";

@@ -99,6 +99,7 @@ int Serve(const ServerConfig& c) {
   auto idp = NewIdentityProvider(c, clock);
   domain::LoginConfig login_config;
   login_config.session_lifetime = c.session_lifetime;
+  login_config.allowed_redirect_prefixes = {c.external_url + "/auth/web/callback"};
   domain::LoginService login(**db, *idp, hasher, authenticator, clock, random, login_config);
   domain::OrganizationService orgs(**db, authorizer, clock, random);
   domain::AttestationService attestations(**db, authorizer, orgs, clock, random);
@@ -113,6 +114,10 @@ int Serve(const ServerConfig& c) {
   deps.attestations = &attestations;
   deps.api_tokens = &api_tokens;
   deps.metrics = &metrics;
+  deps.random = &random;
+  deps.external_url = c.external_url;
+  deps.web_dir = c.web_dir;
+  deps.session_lifetime = c.session_lifetime;
   auto api_holder = api::RegisterRoutes(router, deps);
 
   http::ServerOptions opts;
