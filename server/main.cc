@@ -166,9 +166,11 @@ int main(int argc, char** argv) {
   }
   auto* serve = app.add_subcommand("serve", "run the server (the default)");
   auto* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
+  auto* routes = app.add_subcommand("routes", "print every route the server serves (METHOD PATH)");
   app.require_subcommand(0, 1);
   serve->fallthrough();
   migrate->fallthrough();
+  routes->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -178,6 +180,15 @@ int main(int argc, char** argv) {
     std::string flag = "--" + key;
     for (auto& ch : flag) if (ch == '_') ch = '-';
     if (app.count(flag) > 0) flags[key] = values[key];
+  }
+  if (routes->parsed()) {
+    // The same registration as `serve`; handlers are never called here.
+    http::Router router;
+    api::ApiDeps deps;
+    deps.web_dir = "-";
+    auto holder = api::RegisterRoutes(router, deps);
+    for (const auto& r : router.routes()) std::cout << r.method << " " << r.pattern << "\n";
+    return 0;
   }
   std::optional<std::string> toml;
   if (!config_file.empty()) toml = config_file;
