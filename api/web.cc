@@ -112,6 +112,12 @@ http::Handler StaticFilesHandler(std::string dir) {
   return [dir = std::move(dir)](http::Request& req) -> http::Response {
     http::Response r;
     std::string path = req.path;
+    // API and login paths never fall back to the UI: an unknown one is a plain 404.
+    if (path == "/v1" || path.rfind("/v1/", 0) == 0 || path.rfind("/auth/", 0) == 0) {
+      r = ErrorResponse(Error::NotFound("no route for " + req.method + " " + path));
+      AddSecurityHeaders(r);
+      return r;
+    }
     if (!SafeRelativePath(path)) {
       r = ErrorResponse(Error::NotFound("not found"));
       AddSecurityHeaders(r);

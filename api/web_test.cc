@@ -50,6 +50,10 @@ TEST_F(StaticFilesTest, ServesAssetsAndFallsBackToIndexForRoutes) {
   EXPECT_EQ(route.body, "<html>index</html>");
   EXPECT_EQ(Get("/").body, "<html>index</html>");
   EXPECT_EQ(Get("/assets/missing.js").status, 404);
+  auto api = Get("/v1/no-such-route");
+  EXPECT_EQ(api.status, 404);
+  EXPECT_NE(api.body.find("\"not_found\""), std::string::npos);
+  EXPECT_EQ(Get("/auth/nope").status, 404);
 }
 
 TEST_F(StaticFilesTest, NeverLeavesTheDirectory) {

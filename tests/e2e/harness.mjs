@@ -261,7 +261,9 @@ export async function startStack({ sessionLifetime = '24h', extraArgs = [], extr
   const stack = {
     dir,
     users: [],
+    instances: [], // extra servers from startInstance()
     async cleanup() {
+      await Promise.all(stack.instances.map((s) => stopProcess(s.process)));
       await stopProcess(stack.server?.process);
       await stopProcess(stack.idp?.process);
       await Promise.all(stack.users.map((u) => u.stopAll()));
@@ -277,24 +279,10 @@ export async function startStack({ sessionLifetime = '24h', extraArgs = [], extr
     const baseUrl = `http://127.0.0.1:${port}`;
     stack.idp = await startIdp({ redirectUris: [`${baseUrl}/auth/callback`] });
     stack.database = await createDatabase(dir);
-    const args = [
-      'serve',
-      '--listen', `127.0.0.1:${port}`,
-      '--external-url', baseUrl,
-      '--database', stack.database.url,
-      '--data-dir', join(dir, 'data'),
-      '--oidc-issuer', stack.idp.issuer,
-      '--oidc-client-id', CLIENT_ID,
-      '--session-lifetime', sessionLifetime,
-      '--log-level', 'info',
-      ...extraArgs,
-    ];
-    const env = { ...cleanEnv(), CHAINLOOP_OIDC_CLIENT_SECRET: CLIENT_SECRET, ...extraEnv };
-    const child = track(spawn(serverBin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-    const out = captureTail(child.stdout);
-    const err = captureTail(child.stderr, 256 * 1024);
-    stack.server = { process: child, baseUrl, port, logs: () => err.text + out.text };
-    await waitReady(baseUrl, child, err);
+    stack.pepperFile = join(dir, 'data', 'pepper');
+    // What every instance of this stack shares: database, IdP, session lifetime, pepper.
+    stack.serverOptions = { sessionLifetime, extraArgs, extraEnv };
+    stack.server = await launchServer(stack, { port, dataDir: join(dir, 'data') });
     if (stack.database.kind === 'postgres') {
       // Proves the server really uses this database: its migrations created tables there.
       const tables = Number(psql(stack.database.url,
@@ -307,11 +295,73 @@ export async function startStack({ sessionLifetime = '24h', extraArgs = [], extr
       stack.users.push(user);
       return user;
     };
+    // Stops the main server gracefully (SIGTERM) and starts it again on the same port, data
+    // directory and database; `extraArgs` replace the stack's extra arguments when given.
+    stack.restartServer = async ({ extraArgs: args } = {}) => {
+      await stopProcess(stack.server.process, 10_000);
+      const { exitCode: code, signalCode: signal } = stack.server.process;
+      const exited = { code, signal };
+      stack.server = await launchServer(stack, {
+        port: stack.server.port,
+        dataDir: join(dir, 'data'),
+        extraArgs: args,
+      });
+      return exited;
+    };
+    // Another control plane on the same database and pepper, its own port and data directory
+    // (for multi-instance behaviour). Users log in through the main server only.
+    stack.startInstance = async ({ extraArgs: args } = {}) => {
+      const instance = await launchServer(stack, {
+        port: await freePort(),
+        dataDir: makeInstanceDir(dir),
+        extraArgs: args,
+      });
+      stack.instances.push(instance);
+      return instance;
+    };
     return stack;
   } catch (e) {
     await stack.cleanup();
     throw e;
   }
+}
+
+let instanceCount = 0;
+function makeInstanceDir(dir) {
+  instanceCount += 1;
+  return join(dir, `instance-${instanceCount}`);
+}
+
+// Spawns one control plane process of `stack` and waits until it is ready.
+// Returns {process, baseUrl, port, logs()}.
+async function launchServer(stack, { port, dataDir, extraArgs }) {
+  const { sessionLifetime, extraEnv } = stack.serverOptions;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const args = [
+    'serve',
+    '--listen', `127.0.0.1:${port}`,
+    '--external-url', baseUrl,
+    '--database', stack.database.url,
+    '--data-dir', dataDir,
+    '--pepper-file', stack.pepperFile,
+    '--oidc-issuer', stack.idp.issuer,
+    '--oidc-client-id', CLIENT_ID,
+    '--session-lifetime', sessionLifetime,
+    '--log-level', 'info',
+    ...(extraArgs ?? stack.serverOptions.extraArgs),
+  ];
+  const env = { ...cleanEnv(), CHAINLOOP_OIDC_CLIENT_SECRET: CLIENT_SECRET, ...extraEnv };
+  const child = track(spawn(serverBin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const out = captureTail(child.stdout);
+  const err = captureTail(child.stderr, 256 * 1024);
+  const server = { process: child, baseUrl, port, logs: () => err.text + out.text };
+  try {
+    await waitReady(baseUrl, child, err);
+  } catch (e) {
+    await stopProcess(child);
+    throw e;
+  }
+  return server;
 }
 
 // The environment without anything that would make a child use the developer's own state.
@@ -446,7 +496,9 @@ export async function deviceLogin(user, { timeoutMs = 60_000 } = {}) {
 // Direct API calls.
 
 // fetch() against the stack; returns {status, headers, body (parsed JSON or text)}.
-export async function api(stack, method, path, { token, body, rawBody, headers = {} } = {}) {
+// `baseUrl` targets another instance of the stack (default: the main server).
+export async function api(stack, method, path,
+    { token, body, rawBody, headers = {}, baseUrl } = {}) {
   const h = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
   let payload;
@@ -457,7 +509,7 @@ export async function api(stack, method, path, { token, body, rawBody, headers =
     payload = JSON.stringify(body);
     h['content-type'] = 'application/json';
   }
-  const r = await fetch(`${stack.baseUrl}${path}`, {
+  const r = await fetch(`${baseUrl ?? stack.baseUrl}${path}`, {
     method,
     headers: h,
     body: payload,

@@ -1,0 +1,90 @@
+// Browser plumbing for the web UI tests: Debian's Chromium driven by playwright-core (never a
+// downloaded browser), logging in through the control plane's /auth/web/login and the
+// development IdP's own login and consent forms, and screenshots for docs/screenshots/.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { repoRoot } from '../e2e/harness.mjs';
+
+export const chromiumPath = process.env.CL_CHROMIUM || '/usr/bin/chromium';
+export const webDist = join(repoRoot, 'web', 'dist');
+export const screenshotDir = join(repoRoot, 'docs', 'screenshots');
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
+
+// Why the browser tests cannot run here, or false.
+export async function missingBrowserPrerequisite() {
+  if (!existsSync(chromiumPath)) return `Chromium not found at ${chromiumPath} (apt-get install chromium)`;
+  if (!existsSync(join(webDist, 'index.html'))) return `web UI not built: run npm ci && npm run build in web/`;
+  try {
+    await import('playwright-core');
+  } catch {
+    return 'playwright-core not installed: run npm ci in tests/web/';
+  }
+  return false;
+}
+
+// Launches Chromium with a fresh profile (playwright gives each launch a new user data dir).
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+}
+
+// A fresh, isolated browser context (own cookies) with a laptop-sized window. Records console
+// messages and page errors, so tests can assert that the CSP blocked nothing.
+export async function newContext(browser, { viewport = { width: 1280, height: 800 } } = {}) {
+  const context = await browser.newContext({ viewport });
+  context.problems = [];
+  context.on('page', (page) => watch(page, context.problems));
+  return context;
+}
+
+function watch(page, problems) {
+  page.on('console', (msg) => {
+    const text = msg.text();
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(text)) problems.push(text);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+}
+
+// Logs `account` in from the UI's login page: "Log in" -> /auth/web/login -> the development
+// IdP's login form (and consent when asked) -> back on the control plane, signed in.
+export async function loginInBrowser(page, baseUrl, account) {
+  await page.goto(`${baseUrl}/`);
+  await page.getByRole('link', { name: 'Log in' }).click();
+  const base = new URL(baseUrl);
+  for (let step = 0; step < 8; step++) {
+    await page.waitForLoadState('domcontentloaded');
+    const here = new URL(page.url());
+    if (here.origin === base.origin && !here.pathname.startsWith('/auth/')) break;
+    const login = page.locator('input[name="login"]');
+    if (await login.count()) {
+      await login.fill(account);
+      await page.locator('input[name="password"]').fill('any-password');
+      await Promise.all([page.waitForNavigation(), page.locator('form button[type="submit"], form [type="submit"]').first().click()]);
+      continue;
+    }
+    const consent = page.locator('form input[name="prompt"][value="consent"]');
+    if (await consent.count()) {
+      await Promise.all([page.waitForNavigation(), page.locator('form [type="submit"]').first().click()]);
+      continue;
+    }
+    await page.waitForTimeout(250);
+  }
+  await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 15_000 });
+}
+
+// Saves a screenshot of the page to docs/screenshots/NAME.png; `mask` hides secrets.
+export async function screenshot(page, name, { mask = [], fullPage = true } = {}) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage, mask, animations: 'disabled' });
+}
