@@ -67,6 +67,30 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
   }
 }
 
+std::optional<Result<Principal>> Authenticator::AuthenticateCached(
+    std::string_view authorization) {
+  auto token = ExtractBearer(authorization);
+  if (!token) return Result<Principal>(Fail(token.error()));
+  auto kind = crypto::ParseCredential(*token);
+  if (!kind) return Result<Principal>(Fail(kind.error()));
+  if (*kind != crypto::CredentialKind::kSession && *kind != crypto::CredentialKind::kApiToken) {
+    return std::nullopt;  // let the full path give the precise answer
+  }
+  std::string hash = hasher_.Hash(*token);
+  UnixMillis now = clock_.Now();
+  std::shared_ptr<const CacheEntry> entry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(hash);
+    if (it == cache_.end() || now - it->second->fetched_at >= revalidate_after_) {
+      return std::nullopt;
+    }
+    entry = it->second;
+  }
+  if (entry->is_session != (*kind == crypto::CredentialKind::kSession)) return std::nullopt;
+  return entry->is_session ? FromSession(*entry, now) : FromApiToken(*entry, now);
+}
+
 Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
     const std::string& hash, bool is_session, UnixMillis now) {
   {

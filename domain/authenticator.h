@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,6 +35,10 @@ class Authenticator {
   // "session_revoked", "token_expired", "token_revoked"; or Unavailable when the database is
   // down on a cache miss.
   Result<Principal> Authenticate(std::string_view authorization);
+
+  // The hot path without I/O: the answer when it can be given from the cache alone (a fresh
+  // entry, or a credential that fails offline checks), nullopt when the database is needed.
+  std::optional<Result<Principal>> AuthenticateCached(std::string_view authorization);
 
   // Drops a cached credential at once (after logout or revocation on this instance).
   void Forget(const std::string& token_hash);

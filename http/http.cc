@@ -168,6 +168,12 @@ void Router::Add(std::string method, std::string pattern, Handler handler, bool 
   routes_.push_back(Route{std::move(method), std::move(pattern), std::move(handler), blocking});
 }
 
+void Router::AddWithFastPath(std::string method, std::string pattern, FastHandler fast,
+                             Handler handler) {
+  Add(std::move(method), std::move(pattern), std::move(handler), true);
+  routes_.back().fast = std::move(fast);
+}
+
 Router::MatchResult Router::Match(std::string_view method, std::string_view path) const {
   MatchResult result;
   if (path.empty() || path.front() != '/') return result;

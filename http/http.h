@@ -45,6 +45,10 @@ struct Response {
 };
 
 using Handler = std::function<Response(Request&)>;
+// A fast path tried on the I/O thread before a blocking handler: it answers when it can without
+// waiting (e.g. a credential found in the cache) and returns nullopt to hand the request to the
+// worker pool. It must never block.
+using FastHandler = std::function<std::optional<Response>(Request&)>;
 
 struct Route {
   std::string method;
@@ -53,6 +57,7 @@ struct Route {
   // Blocking handlers (database, outbound HTTP) run on the worker pool; non-blocking ones
   // (health, metrics, cache-only work) run on the connection's I/O thread.
   bool blocking = true;
+  FastHandler fast;  // optional; only used for blocking routes
 };
 
 // Matches (method, path) to a route. Add everything before the server starts; Match is then
@@ -60,6 +65,8 @@ struct Route {
 class Router {
  public:
   void Add(std::string method, std::string pattern, Handler handler, bool blocking = true);
+  // A blocking route whose `fast` path is tried inline first.
+  void AddWithFastPath(std::string method, std::string pattern, FastHandler fast, Handler handler);
 
   struct MatchResult {
     const Route* route = nullptr;     // nullptr: no route for this path

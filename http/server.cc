@@ -111,6 +111,20 @@ bool IsHopByHopOrFraming(std::string_view name) {
          beast::iequals(name, "connection");
 }
 
+// Runs a fast path; an exception is answered like a handler's (500), never retried on the pool.
+std::optional<Response> InvokeFast(const FastHandler& fast, Request& req) {
+  try {
+    return fast(req);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "handler threw",
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+  } catch (...) {
+    Log(LogLevel::kError, "handler threw",
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
+  }
+  return ErrorResponse(500, "internal", "internal error");
+}
+
 Response Invoke(const Handler& handler, Request& req) {
   try {
     return handler(req);
@@ -486,10 +500,12 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket) {
       } else {
         Router::MatchResult match = router.Match(req.method, raw_path);
         const Handler* handler = nullptr;
+        const FastHandler* fast = nullptr;
         bool blocking = true;
         if (match.route != nullptr) {
           handler = &match.route->handler;
           blocking = match.route->blocking;
+          if (match.route->fast) fast = &match.route->fast;
           route_label = match.route->pattern;
           req.path_params = std::move(match.params);
         } else if (match.method_not_allowed) {
@@ -508,7 +524,11 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket) {
           res = ErrorResponse(404, "not_found", "no route for " + req.method + " " + req.path);
         }
         if (handler != nullptr) {
-          if (blocking) {
+          std::optional<Response> quick;
+          if (blocking && fast != nullptr) quick = InvokeFast(*fast, req);
+          if (quick) {
+            res = std::move(*quick);
+          } else if (blocking) {
             co_await RunOnPool(*handler, req, res);
           } else {
             res = Invoke(*handler, req);

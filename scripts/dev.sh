@@ -20,7 +20,7 @@ bash scripts/install-deps.sh
 
 echo "dev: building (RelWithDebInfo) in $build_dir"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build_dir" -j "$jobs" --target chainloop-controlplane chainloop
+cmake --build "$build_dir" -j "$jobs" --target chainloop-controlplane chainloop web_ui
 
 port_busy() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null

@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libexpected-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql-15 clang-format curl ca-certificates
+  chromium  # browser tests (driven by playwright-core; never a downloaded browser)
 )
 
 as_root() {
@@ -54,7 +55,7 @@ else
 fi
 
 # npm packages, exactly as locked. Skipped when node_modules is newer than the lock file.
-for dir in devenv tests; do
+for dir in devenv tests web tests/web; do
   lock="$repo_root/$dir/package-lock.json"
   [[ -f "$lock" ]] || continue
   grep -q '"node_modules/' "$lock" || continue # nothing to install

@@ -114,4 +114,22 @@ else
   record "e2e postgres" SKIPPED "scripts/with-postgres.sh not present"
 fi
 
+# --- browser tests of the web UI (Debian's chromium + playwright-core) --------------------------
+step "browser tests (web UI)"
+start=$SECONDS
+web_tap="$logs/web.tap"
+(cd tests/web && CL_BUILD_DIR="$repo_root/$build_dir" node --test --test-concurrency=1 \
+  --test-timeout=300000 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$web_tap" .) 2>&1 | tee "$logs/web.log"
+rc=${PIPESTATUS[0]}
+pass=$(grep -Eo '^# pass [0-9]+' "$web_tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
+fail=$(grep -Eo '^# fail [0-9]+' "$web_tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
+skip=$(grep -Eo '^# skipped [0-9]+' "$web_tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
+detail="${pass:-?} passed, ${fail:-?} failed, ${skip:-?} skipped ($((SECONDS - start)) s)"
+if ((rc != 0)) || [[ "${fail:-1}" != 0 ]]; then
+  record "web ui (chromium)" FAIL "$detail"
+else
+  record "web ui (chromium)" ok "$detail"
+fi
+
 exit "$failed"

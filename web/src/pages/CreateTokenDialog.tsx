@@ -1,0 +1,277 @@
+// "Create token" dialog: name (validated as typed), description, expiry, scope, permissions.
+// On success the token value is shown once, with a copy button; closing the dialog drops it
+// from memory, and nothing can show it again.
+import { useId, useState, type FormEvent } from 'react';
+import { api, type CreateTokenBody } from '../api';
+import { Dialog } from '../components/Dialog';
+import { messageOf, useAsync } from '../components/States';
+import {
+  ATTESTATION_PERMISSIONS,
+  customExpirySeconds,
+  DAY_SECONDS,
+  DNS_LABEL_MAX,
+  EXTRA_PERMISSIONS,
+  tokenNameProblem,
+  type ExpiryChoice,
+} from '../rules';
+import { useSession } from '../session';
+
+// onClose(name) with the created token's name, or onClose(null) when nothing was created.
+export function CreateTokenDialog({ onClose }: { onClose: (created: string | null) => void }) {
+  const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
+  if (created) {
+    return <ShowOnce name={created.name} token={created.token} onClose={() => onClose(created.name)} />;
+  }
+  return (
+    <Dialog title="Create API token" onClose={() => onClose(null)}>
+      <CreateForm onCreated={setCreated} onCancel={() => onClose(null)} />
+    </Dialog>
+  );
+}
+
+function CreateForm({
+  onCreated,
+  onCancel,
+}: {
+  onCreated: (c: { name: string; token: string }) => void;
+  onCancel: () => void;
+}) {
+  const { org } = useSession();
+  const ids = { name: useId(), nameHelp: useId(), desc: useId(), expiry: useId(), date: useId(), project: useId() };
+  const [name, setName] = useState('');
+  const [touched, setTouched] = useState(false);
+  const [description, setDescription] = useState('');
+  const [expiry, setExpiry] = useState<ExpiryChoice>('none');
+  const [date, setDate] = useState('');
+  const [scope, setScope] = useState<'organization' | 'project'>('organization');
+  const [project, setProject] = useState('');
+  const [perms, setPerms] = useState<Set<string>>(() => new Set(ATTESTATION_PERMISSIONS));
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [projects] = useAsync(
+    () => (scope === 'project' ? api.projects(org.name) : Promise.resolve([])),
+    `${org.name}:${scope}`,
+  );
+
+  const nameProblem = tokenNameProblem(name);
+  const showNameProblem = (touched || name.length > 0) && nameProblem !== '';
+  const custom = expiry === 'custom' ? customExpirySeconds(date, new Date()) : {};
+  const projectList = projects.status === 'done' ? projects.data : [];
+  const chosenProject = project || projectList[0]?.name || '';
+
+  const toggle = (p: string) =>
+    setPerms((prev) => {
+      const next = new Set(prev);
+      if (next.has(p)) next.delete(p);
+      else next.add(p);
+      return next;
+    });
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setTouched(true);
+    setError('');
+    if (nameProblem) {
+      document.getElementById(ids.name)?.focus();
+      return;
+    }
+    if (expiry === 'custom' && custom.problem) {
+      setError(custom.problem);
+      return;
+    }
+    if (scope === 'project' && !chosenProject) {
+      setError('Choose a project, or use organization scope.');
+      return;
+    }
+    if (perms.size === 0) {
+      setError('Choose at least one permission.');
+      return;
+    }
+    const body: CreateTokenBody = { name, permissions: [...perms] };
+    if (description.trim()) body.description = description.trim();
+    if (expiry === 'custom') body.expires_in_seconds = custom.seconds;
+    else if (expiry !== 'none') body.expires_in_seconds = Number(expiry) * DAY_SECONDS;
+    if (scope === 'project') body.project = chosenProject;
+    setBusy(true);
+    try {
+      const r = await api.createToken(org.name, body);
+      onCreated({ name: r.api_token.name, token: r.token });
+    } catch (err) {
+      setError(messageOf(err));
+      setBusy(false);
+    }
+  };
+
+  const today = new Date();
+  const minDate = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
+
+  return (
+    <form className="form" onSubmit={submit} noValidate>
+      <div className="field">
+        <label htmlFor={ids.name}>Name</label>
+        <input
+          id={ids.name}
+          name="name"
+          value={name}
+          autoFocus
+          autoComplete="off"
+          spellCheck={false}
+          maxLength={DNS_LABEL_MAX + 20}
+          aria-invalid={showNameProblem}
+          aria-describedby={ids.nameHelp}
+          onChange={(e) => setName(e.target.value)}
+          onBlur={() => setTouched(true)}
+        />
+        <p id={ids.nameHelp} className={showNameProblem ? 'field-error' : 'field-help'} aria-live="polite">
+          {showNameProblem ? nameProblem : `Lowercase letters, digits and '-', at most ${DNS_LABEL_MAX} characters.`}
+        </p>
+      </div>
+      <div className="field">
+        <label htmlFor={ids.desc}>
+          Description <span className="muted">(optional)</span>
+        </label>
+        <input id={ids.desc} name="description" value={description} onChange={(e) => setDescription(e.target.value)} />
+      </div>
+      <div className="field">
+        <label htmlFor={ids.expiry}>Expires</label>
+        <select id={ids.expiry} name="expiry" value={expiry} onChange={(e) => setExpiry(e.target.value as ExpiryChoice)}>
+          <option value="none">Never</option>
+          <option value="7">In 7 days</option>
+          <option value="30">In 30 days</option>
+          <option value="90">In 90 days</option>
+          <option value="custom">On a date…</option>
+        </select>
+      </div>
+      {expiry === 'custom' && (
+        <div className="field">
+          <label htmlFor={ids.date}>Expiry date</label>
+          <input
+            id={ids.date}
+            name="expiry-date"
+            type="date"
+            min={minDate}
+            value={date}
+            onChange={(e) => setDate(e.target.value)}
+            aria-invalid={date !== '' && !!custom.problem}
+          />
+          <p className={date !== '' && custom.problem ? 'field-error' : 'field-help'}>
+            {date !== '' && custom.problem ? custom.problem : 'The token stops working at the end of this day.'}
+          </p>
+        </div>
+      )}
+      <fieldset className="field">
+        <legend>Scope</legend>
+        <label className="choice">
+          <input
+            type="radio"
+            name="scope"
+            value="organization"
+            checked={scope === 'organization'}
+            onChange={() => setScope('organization')}
+          />
+          Organization <span className="muted">(all projects of {org.name})</span>
+        </label>
+        <label className="choice">
+          <input type="radio" name="scope" value="project" checked={scope === 'project'} onChange={() => setScope('project')} />
+          One project
+        </label>
+        {scope === 'project' && (
+          <div className="field nested">
+            <label htmlFor={ids.project}>Project</label>
+            {projects.status === 'loading' && <p className="field-help">Loading projects…</p>}
+            {projects.status === 'error' && (
+              <p className="field-error" role="alert">
+                {messageOf(projects.error)}
+              </p>
+            )}
+            {projects.status === 'done' &&
+              (projectList.length === 0 ? (
+                <p className="field-help">This organization has no projects yet.</p>
+              ) : (
+                <select id={ids.project} name="project" value={chosenProject} onChange={(e) => setProject(e.target.value)}>
+                  {projectList.map((p) => (
+                    <option key={p.id} value={p.name}>
+                      {p.name}
+                    </option>
+                  ))}
+                </select>
+              ))}
+          </div>
+        )}
+      </fieldset>
+      <fieldset className="field">
+        <legend>Permissions</legend>
+        <p className="field-help">The attestation set is selected by default.</p>
+        <div className="checks">
+          {[...ATTESTATION_PERMISSIONS, ...EXTRA_PERMISSIONS].map((p) => (
+            <label key={p} className="choice">
+              <input type="checkbox" name="permission" value={p} checked={perms.has(p)} onChange={() => toggle(p)} />
+              <span className="mono">{p}</span>
+            </label>
+          ))}
+        </div>
+      </fieldset>
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="dialog-actions">
+        <button type="button" className="btn" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? 'Creating…' : 'Create token'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function ShowOnce({ name, token, onClose }: { name: string; token: string; onClose: () => void }) {
+  const [copied, setCopied] = useState<'' | 'yes' | 'no'>('');
+  const fieldId = useId();
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(token);
+      setCopied('yes');
+    } catch {
+      // Clipboard API refused (permissions, insecure context): select it for a manual copy.
+      const field = document.getElementById(fieldId) as HTMLInputElement | null;
+      field?.select();
+      setCopied('no');
+    }
+  };
+  return (
+    <Dialog title={`API token ${name} created`} onClose={onClose}>
+      <div className="warning-box" role="alert">
+        <strong>Copy this token now.</strong> It is shown only once: after you close this dialog it cannot be seen
+        again. Store it in your CI's secret store.
+      </div>
+      <div className="field">
+        <label htmlFor={fieldId}>Token</label>
+        <div className="copy-row">
+          <input
+            id={fieldId}
+            className="mono"
+            readOnly
+            value={token}
+            data-testid="new-token"
+            onFocus={(e) => e.target.select()}
+          />
+          <button type="button" className="btn" onClick={copy}>
+            Copy
+          </button>
+        </div>
+        <p className="field-help" aria-live="polite">
+          {copied === 'yes' ? 'Copied to the clipboard.' : copied === 'no' ? 'Select the token and copy it by hand (Ctrl+C).' : ''}
+        </p>
+      </div>
+      <div className="dialog-actions">
+        <button type="button" className="btn btn-primary" onClick={onClose}>
+          I have copied it, close
+        </button>
+      </div>
+    </Dialog>
+  );
+}

@@ -1,0 +1,88 @@
+// Rules the UI shares with the CLI and the server: name validation, the auto-revoke range,
+// token expiry choices, the permission catalogue, and what each organization role may do
+// (mirrors domain/authorization.cc so controls a role cannot use are not shown; the server
+// refuses them anyway).
+
+export const DNS_LABEL_MAX = 63;
+
+// Empty string when `name` is a valid DNS-1123 label, else why not.
+export function tokenNameProblem(name: string): string {
+  if (name.length === 0) return 'A name is required.';
+  if (name.length > DNS_LABEL_MAX) return `At most ${DNS_LABEL_MAX} characters (now ${name.length}).`;
+  if (!/^[a-z0-9-]+$/.test(name)) return "Use only lowercase letters, digits and '-'.";
+  if (name.startsWith('-') || name.endsWith('-')) return 'Start and end with a letter or digit.';
+  return '';
+}
+
+export const AUTO_REVOKE_MIN = 1;
+export const AUTO_REVOKE_MAX = 365;
+export const AUTO_REVOKE_RANGE_MESSAGE =
+  'api_token_max_days_inactive must be from 1 to 365 days (0 turns auto-revocation off)';
+
+// Parses the inactivity threshold as typed: a whole number 0-365 (0 turns it off).
+export function parseAutoRevokeDays(text: string): { days?: number; problem?: string } {
+  const t = text.trim();
+  if (!/^\d{1,3}$/.test(t)) return { problem: AUTO_REVOKE_RANGE_MESSAGE };
+  const days = Number(t);
+  if (days > AUTO_REVOKE_MAX) return { problem: AUTO_REVOKE_RANGE_MESSAGE };
+  return { days };
+}
+
+export const DAY_SECONDS = 86_400;
+
+export type ExpiryChoice = 'none' | '7' | '30' | '90' | 'custom';
+
+// Seconds until the end of the custom date (local midnight at the end of that day), or why not.
+export function customExpirySeconds(dateText: string, now: Date): { seconds?: number; problem?: string } {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dateText);
+  if (!m) return { problem: 'Pick a date.' };
+  const end = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + 1, 0, 0, 0);
+  const seconds = Math.floor((end.getTime() - now.getTime()) / 1000);
+  if (!(seconds > 0)) return { problem: 'The date must be today or later.' };
+  return { seconds };
+}
+
+export const ATTESTATION_PERMISSIONS = [
+  'organization:read',
+  'project:read',
+  'workflow:read',
+  'workflow:create',
+  'workflow_run:create',
+  'workflow_run:read',
+];
+
+export const EXTRA_PERMISSIONS = ['project:create', 'api_token:create', 'api_token:read', 'api_token:revoke'];
+
+export const ROLES = ['owner', 'admin', 'member', 'viewer'];
+
+const ADMIN_ROLES = new Set(['owner', 'admin']);
+
+export interface Abilities {
+  readTokens: boolean;
+  manageTokens: boolean;
+  updateOrganization: boolean;
+  invite: boolean;
+  readInvitations: boolean;
+  readAudit: boolean;
+}
+
+export function abilitiesOf(role: string): Abilities {
+  const admin = ADMIN_ROLES.has(role);
+  return {
+    readTokens: admin,
+    manageTokens: admin,
+    updateOrganization: admin,
+    invite: admin,
+    readInvitations: admin,
+    readAudit: admin,
+  };
+}
+
+const WARNING_MS = 7 * DAY_SECONDS * 1000;
+
+// True when an auto-revoke date is within 7 days of `now` (the CLI's "(!)" mark).
+export function autoRevokeSoon(at: string | null, now: Date): boolean {
+  if (!at) return false;
+  const t = Date.parse(at);
+  return !Number.isNaN(t) && t - now.getTime() <= WARNING_MS;
+}
