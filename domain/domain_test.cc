@@ -477,6 +477,29 @@ TEST_F(ApiTokenTest, ExpiryAndRevocationHaveDistinctErrors) {
                   .IsInvalidArgument());
 }
 
+TEST_F(ApiTokenTest, CachedOnlyAuthenticationNeverGuesses) {
+  auto created = MustCreate(owner_, {.name = "ci"});
+  std::string bearer = "Bearer " + created.token;
+  EXPECT_FALSE(authn_->AuthenticateCached(bearer));  // miss: the database must decide
+  ASSERT_TRUE(authn_->Authenticate(bearer));
+  auto hit = authn_->AuthenticateCached(bearer);
+  ASSERT_TRUE(hit);
+  ASSERT_TRUE(*hit);
+  EXPECT_EQ((*hit)->id, created.record.id);
+  // Malformed credentials are refused without any lookup.
+  auto bad = authn_->AuthenticateCached("Bearer clapi_nope");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->error().reason(), "malformed_token");
+  // Stale entries go back to the database (the 1 s re-validation bound).
+  clock_.Advance(1000);
+  EXPECT_FALSE(authn_->AuthenticateCached(bearer));
+  // Revocation drops the entry at once.
+  ASSERT_TRUE(authn_->Authenticate(bearer));
+  ASSERT_TRUE(tokens_->Revoke(owner_, "acme", created.record.id));
+  EXPECT_FALSE(authn_->AuthenticateCached(bearer));
+  EXPECT_EQ(authn_->Authenticate(bearer).error().reason(), "token_revoked");
+}
+
 TEST_F(ApiTokenTest, ATokenCanRevokeItself) {
   auto created = MustCreate(owner_, {.name = "self", .permissions = std::vector<std::string>{"workflow_run:read"}});
   Principal t = Auth(created.token);

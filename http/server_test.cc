@@ -563,3 +563,37 @@ TEST_F(ServerTest, StartFailsWhenPortIsTaken) {
 
 }  // namespace
 }  // namespace cl::http
+
+namespace cl::http {
+namespace {
+
+TEST_F(ServerTest, FastPathAnswersInlineOrHandsOverToThePool) {
+  std::atomic<std::thread::id> fast_thread{}, slow_thread{};
+  router_.AddWithFastPath(
+      "GET", "/fast/{mode}",
+      [&](Request& req) -> std::optional<Response> {
+        fast_thread = std::this_thread::get_id();
+        if (req.PathParam("mode") == "inline") return Response::Text(200, "from fast path");
+        return std::nullopt;
+      },
+      [&](Request&) {
+        slow_thread = std::this_thread::get_id();
+        return Response::Text(200, "from pool");
+      });
+  StartServer();
+  auto quick = Roundtrip(Get("/fast/inline"));
+  ASSERT_TRUE(quick);
+  EXPECT_EQ(quick->status, 200);
+  EXPECT_EQ(quick->body, "from fast path");
+  EXPECT_EQ(slow_thread.load(), std::thread::id{});
+
+  auto slow = Roundtrip(Get("/fast/db"));
+  ASSERT_TRUE(slow);
+  EXPECT_EQ(slow->body, "from pool");
+  // The fallback ran on a worker thread, not on the I/O thread that tried the fast path.
+  EXPECT_NE(slow_thread.load(), std::thread::id{});
+  EXPECT_NE(slow_thread.load(), fast_thread.load());
+}
+
+}  // namespace
+}  // namespace cl::http

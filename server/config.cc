@@ -62,6 +62,20 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     auto d = ParseDuration(v);
     if (!d) return Fail(Error::InvalidArgument("config auth_cache_revalidate: " + d.error().message()));
     c.auth_cache_revalidate = *d;
+  } else if (key == "token_revoker_interval") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config token_revoker_interval: " + d.error().message()));
+    c.token_revoker_interval = *d;
+  } else if (key == "token_revoker_initial_delay") {
+    if (v == "0") {
+      c.token_revoker_initial_delay = 0;
+    } else {
+      auto d = ParseDuration(v);
+      if (!d) {
+        return Fail(Error::InvalidArgument("config token_revoker_initial_delay: " + d.error().message()));
+      }
+      c.token_revoker_initial_delay = *d;
+    }
   } else if (key == "usage_flush_interval") {
     auto d = ParseDuration(v);
     if (!d) return Fail(Error::InvalidArgument("config usage_flush_interval: " + d.error().message()));
@@ -109,6 +123,8 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"session_lifetime", "lifetime of login sessions, e.g. 24h (default 24h)"},
       {"log_level", "debug, info, warn or error (default info)"},
       {"auth_cache_revalidate", "how long a cached credential is trusted before re-reading it (default 5s)"},
+      {"token_revoker_interval", "how often inactive API tokens are revoked (default 1h)"},
+      {"token_revoker_initial_delay", "upper bound of the random delay before the first sweep (default 1m; 0 = at once)"},
       {"usage_flush_interval", "how often API token last-used times are written (default 10s)"},
       {"migrate", "apply database migrations on start (default true)"},
       {"io_threads", "I/O threads, 0 = one per core (default 0)"},

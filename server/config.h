@@ -32,6 +32,9 @@ struct ServerConfig {
   // How long a cached credential is trusted before it is re-read (backstop for lost
   // revocation notifications).
   UnixMillis auth_cache_revalidate = 5 * kMillisPerSecond;
+  // Auto-revocation of inactive API tokens: sweep interval and the random delay before the first.
+  UnixMillis token_revoker_interval = kMillisPerHour;
+  UnixMillis token_revoker_initial_delay = kMillisPerMinute;
   UnixMillis usage_flush_interval = 10 * kMillisPerSecond;  // API token last_used_at writer
 
   std::string ListenHost() const;

@@ -13,6 +13,7 @@
 #include "domain/api_tokens.h"
 #include "domain/attestations.h"
 #include "domain/usage_recorder.h"
+#include "jobs/token_revoker.h"
 #include "jobs/usage_flusher.h"
 #include "domain/authenticator.h"
 #include "domain/authorization.h"
@@ -58,6 +59,48 @@ Result<std::unique_ptr<store::Database>> OpenAndCheckSchema(const ServerConfig& 
   }
   return db;
 }
+
+}  // namespace
+
+// `chainloop-controlplane jobs run token-revoker`: one sweep now, for operators and tests.
+int RunJob(const ServerConfig& c, const std::string& job) {
+  if (job != "token-revoker") {
+    std::cerr << "error: unknown job '" << job << "' (known: token-revoker)\n";
+    return 2;
+  }
+  auto db = OpenAndCheckSchema(c, c.migrate);
+  if (!db) {
+    std::cerr << "error: " << db.error().message() << "\n";
+    return 1;
+  }
+  // Tell running instances to drop revoked tokens from their caches.
+  auto notifier = store::OpenRevocationNotifier(c.database);
+  if (!notifier) {
+    std::cerr << "error: " << notifier.error().message() << "\n";
+    return 1;
+  }
+  SystemClock clock;
+  SystemRandom random;
+  jobs::TokenRevoker revoker(
+      **db, clock, random, nullptr,
+      [n = notifier->get()](const std::string& hash) { (void)n->PublishRevocation(hash); },
+      nullptr);
+  auto report = revoker.RunOnce();
+  (*notifier)->Stop();
+  if (!report) {
+    std::cerr << "error: " << report.error().message() << "\n";
+    return 1;
+  }
+  if (report->skipped_locked) {
+    std::cout << "skipped: another instance is sweeping\n";
+    return 0;
+  }
+  for (const auto& [org, n] : report->revoked_per_org) std::cout << org << ": " << n << "\n";
+  std::cout << "total: " << report->revoked_total << "\n";
+  return 0;
+}
+
+namespace {
 
 int Serve(const ServerConfig& c) {
   auto pepper = LoadOrCreatePepper(c.pepper_file);
@@ -105,6 +148,11 @@ int Serve(const ServerConfig& c) {
   domain::AttestationService attestations(**db, authorizer, orgs, clock, random);
   domain::ApiTokenService api_tokens(**db, authorizer, orgs, authenticator, hasher, clock, random);
 
+  jobs::TokenRevoker revoker(
+      **db, clock, random, &usage_flusher,
+      [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); },
+      &metrics);
+
   http::Router router;
   api::ApiDeps deps;
   deps.db = db->get();
@@ -140,8 +188,11 @@ int Serve(const ServerConfig& c) {
        {"database", (*db)->Dialect()},
        {"oidc_issuer", c.oidc_issuer}});
   usage_flusher.Start();
+  revoker.Start(std::chrono::milliseconds(c.token_revoker_interval),
+                std::chrono::milliseconds(c.token_revoker_initial_delay));
   server.RunUntilSignal();
-  // In-flight requests are done: write the last coalesced usage before exiting.
+  // In-flight requests are done: stop the sweeps, then write the last coalesced usage.
+  revoker.Stop();
   usage_flusher.Stop();
   (*notifier)->Stop();
   Log(LogLevel::kInfo, "stopped");
@@ -167,10 +218,17 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "run the server (the default)");
   auto* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
   auto* routes = app.add_subcommand("routes", "print every route the server serves (METHOD PATH)");
+  auto* jobs_cmd = app.add_subcommand("jobs", "background jobs");
+  auto* jobs_run = jobs_cmd->add_subcommand("run", "run one job now and print what it did");
+  std::string job_name;
+  jobs_run->add_option("job", job_name, "the job: token-revoker")->required();
+  jobs_cmd->require_subcommand(1);
   app.require_subcommand(0, 1);
   serve->fallthrough();
   migrate->fallthrough();
   routes->fallthrough();
+  jobs_cmd->fallthrough();
+  jobs_run->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -198,6 +256,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   SetMinLogLevel(server::ParseLevel(config->log_level));
+  if (jobs_run->parsed()) return server::RunJob(*config, job_name);
   if (migrate->parsed()) {
     auto db = store::OpenDatabase(config->database);
     if (!db) {

@@ -1,9 +1,11 @@
 // Portable SQL behind every store::Database method; see sql_database.h.
 #include "store/sql_database.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <tuple>
 #include <unordered_map>
 
 #include "store/migrations.h"
@@ -920,6 +922,132 @@ Status SqlDatabase::RecordApiTokenUsage(
     }
     return Ok();
   });
+}
+
+// ---- inactivity sweep
+
+namespace {
+
+// Audit events of a sweep go in multi-row INSERTs of these sizes, largest first: a few fixed
+// statement shapes (SQLite caches one prepared statement per shape), and 512 rows x 10
+// parameters stays well below both engines' parameter limits (32766 and 65535).
+constexpr size_t kAuditBatchRows[] = {512, 64, 8, 1};
+constexpr size_t kAuditColumnCount = 10;
+
+const std::string& AuditInsertSql(size_t rows) {
+  static const auto* const kSql = [] {
+    auto* m = new std::unordered_map<size_t, std::string>();
+    for (size_t n : kAuditBatchRows) {
+      std::string sql =
+          "INSERT INTO audit_events (id, org_id, actor_kind, actor_id, actor_name, action, "
+          "target_kind, target_id, message, created_at) VALUES ";
+      for (size_t r = 0; r < n; ++r) {
+        sql += r == 0 ? "(" : ", (";
+        for (size_t c = 0; c < kAuditColumnCount; ++c) {
+          if (c > 0) sql += ", ";
+          sql += "$" + std::to_string(r * kAuditColumnCount + c + 1);
+        }
+        sql += ")";
+      }
+      m->emplace(n, std::move(sql));
+    }
+    return m;
+  }();
+  return kSql->at(rows);
+}
+
+}  // namespace
+
+Status SqlDatabase::InsertAuditEventsInBulk(SqlConnection& c,
+                                            const std::vector<AuditEvent>& events) {
+  size_t i = 0;
+  std::vector<SqlParam> params;
+  while (i < events.size()) {
+    const size_t left = events.size() - i;
+    size_t rows = 1;
+    for (size_t n : kAuditBatchRows) {
+      if (n <= left) {
+        rows = n;
+        break;
+      }
+    }
+    params.clear();
+    params.reserve(rows * kAuditColumnCount);
+    for (size_t r = 0; r < rows; ++r) {
+      const AuditEvent& e = events[i + r];
+      params.insert(params.end(), {e.id, e.org_id, e.actor_kind, e.actor_id, e.actor_name, e.action,
+                                   e.target_kind, e.target_id, e.message, e.created_at});
+    }
+    CL_RETURN_IF_ERROR(c.Query(AuditInsertSql(rows), params));
+    i += rows;
+  }
+  return Ok();
+}
+
+Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
+    UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) {
+  // One set-based UPDATE: the planner walks the organizations with a threshold
+  // (organizations_auto_revoke) and range-scans each one's active tokens by last activity
+  // (api_tokens_active_last_activity), which is why COALESCE(...) is spelled exactly as in the
+  // index. The cut-off is computed in BIGINT: 365 days of milliseconds overflow an INTEGER.
+  // RETURNING may name the joined organization only on PostgreSQL; SQLite reads the
+  // organizations first instead, consistent with the UPDATE under BEGIN IMMEDIATE.
+  const bool postgres = Dialect() == "postgres";
+  std::string update =
+      "UPDATE api_tokens SET revoked_at = $1, revocation_reason = 'inactive', "
+      "revoked_by_name = 'system' FROM organizations o "
+      "WHERE o.id = api_tokens.org_id AND o.api_token_max_days_inactive IS NOT NULL "
+      "AND api_tokens.revoked_at IS NULL "
+      "AND COALESCE(api_tokens.last_used_at, api_tokens.created_at) < "
+      "CAST($1 AS BIGINT) - CAST(o.api_token_max_days_inactive AS BIGINT) * 86400000 "
+      "RETURNING api_tokens.id, api_tokens.org_id, api_tokens.name, api_tokens.token_hash";
+  if (postgres) update += ", o.name, o.api_token_max_days_inactive";
+
+  InactiveTokenSweep out;
+  CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
+    out = InactiveTokenSweep{};
+    CL_ASSIGN_OR_RETURN(bool locked, TryLockTokenSweep(c));
+    if (!locked) {
+      out.skipped_locked = true;
+      return Ok();
+    }
+    std::unordered_map<std::string, std::pair<std::string, int>> orgs;  // id -> (name, days)
+    if (!postgres) {
+      CL_ASSIGN_OR_RETURN(SqlResult r,
+                          c.Query("SELECT id, name, api_token_max_days_inactive FROM organizations "
+                                  "WHERE api_token_max_days_inactive IS NOT NULL",
+                                  {}));
+      for (const SqlRow& row : r.rows) {
+        orgs.emplace(row.Str(0), std::make_pair(row.Str(1), static_cast<int>(row.Int(2))));
+      }
+    }
+    CL_ASSIGN_OR_RETURN(SqlResult revoked, c.Query(update, {now}));
+    out.revoked.reserve(revoked.rows.size());
+    for (const SqlRow& row : revoked.rows) {
+      RevokedToken t;
+      t.id = row.Str(0);
+      t.org_id = row.Str(1);
+      t.name = row.Str(2);
+      t.token_hash = row.Str(3);
+      if (postgres) {
+        t.org_name = row.Str(4);
+        t.days = static_cast<int>(row.Int(5));
+      } else if (auto it = orgs.find(t.org_id); it != orgs.end()) {
+        t.org_name = it->second.first;
+        t.days = it->second.second;
+      }
+      out.revoked.push_back(std::move(t));
+    }
+    std::sort(out.revoked.begin(), out.revoked.end(),
+              [](const RevokedToken& a, const RevokedToken& b) {
+                return std::tie(a.org_name, a.name, a.id) < std::tie(b.org_name, b.name, b.id);
+              });
+    std::vector<AuditEvent> events;
+    events.reserve(out.revoked.size());
+    for (const RevokedToken& t : out.revoked) events.push_back(make_event(t));
+    return InsertAuditEventsInBulk(c, events);
+  }));
+  return out;
 }
 
 // ---- audit

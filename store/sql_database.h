@@ -139,6 +139,9 @@ class SqlDatabase : public Database {
                         const AuditEvent& event) override;
   Status RecordApiTokenUsage(const std::vector<std::pair<std::string, UnixMillis>>& usage) override;
 
+  Result<InactiveTokenSweep> RevokeInactiveApiTokens(
+      UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) override;
+
   Status AppendAuditEvent(const AuditEvent& e) override;
   Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) override;
 
@@ -160,6 +163,14 @@ class SqlDatabase : public Database {
   // Called first inside each migration transaction; PostgreSQL takes an advisory lock so
   // several instances starting together apply each migration once.
   virtual Status LockForMigration(SqlConnection& conn) { return Ok(); }
+  // Called first inside the inactivity sweep's transaction; false when another instance holds
+  // the sweep lock (PostgreSQL: pg_try_advisory_xact_lock). SQLite's BEGIN IMMEDIATE already
+  // serialises writers, so the default says yes.
+  virtual Result<bool> TryLockTokenSweep(SqlConnection& conn) { return true; }
+  // Appends many audit events within the caller's transaction. Portable default: multi-row
+  // INSERT ... VALUES in batches; PostgreSQL overrides it with INSERT ... SELECT FROM unnest().
+  virtual Status InsertAuditEventsInBulk(SqlConnection& conn,
+                                         const std::vector<AuditEvent>& events);
 };
 
 }  // namespace cl::store

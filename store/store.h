@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -326,6 +327,40 @@ class AuditStore {
                                                           int limit) = 0;
 };
 
+// An API token revoked by the inactivity sweep, with what callers need to invalidate caches
+// (token_hash) and to report per organization.
+struct RevokedToken {
+  std::string id;
+  std::string org_id;
+  std::string org_name;
+  std::string name;
+  std::string token_hash;
+  int days = 0;  // the organization's threshold that made the token inactive
+};
+
+struct InactiveTokenSweep {
+  // True when another instance holds the sweep lock (PostgreSQL): nothing was done.
+  bool skipped_locked = false;
+  std::vector<RevokedToken> revoked;
+};
+
+// The auto-revocation sweep (DESIGN.md, "Auto-revocation of inactive API tokens").
+class TokenRevocationStore {
+ public:
+  virtual ~TokenRevocationStore() = default;
+  // In ONE transaction: revokes (revoked_at = now, reason "inactive", revoked_by_name "system")
+  // every active token of every organization with a threshold of N days whose
+  // COALESCE(last_used_at, created_at) < now - N * kMillisPerDay (strict; expired tokens
+  // included, already revoked ones untouched), with one set-based UPDATE, then appends
+  // make_event(token) for each revoked token with multi-row INSERTs. PostgreSQL: the
+  // transaction first takes a transaction-level advisory lock (pg_try_advisory_xact_lock), so
+  // several instances never run a sweep at the same time; an instance that does not get it
+  // returns skipped_locked = true and writes nothing. SQLite: BEGIN IMMEDIATE serialises.
+  // `make_event` runs inside the transaction: it must be quick and must not call the store.
+  virtual Result<InactiveTokenSweep> RevokeInactiveApiTokens(
+      UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) = 0;
+};
+
 // One database: all stores plus schema management. Owned by the server's wiring.
 class Database : public UserStore,
                  public OrganizationStore,
@@ -335,7 +370,8 @@ class Database : public UserStore,
                  public SessionStore,
                  public LoginStateStore,
                  public AuditStore,
-                 public ApiTokenStore {
+                 public ApiTokenStore,
+                 public TokenRevocationStore {
  public:
   ~Database() override = default;
   // Cheap round trip for /readyz.

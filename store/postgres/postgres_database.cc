@@ -4,10 +4,13 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/sql_database.h"
@@ -180,6 +183,17 @@ class PgPool {
   int open_ = 0;                                     // GUARDED_BY(mu_): created so far
 };
 
+// Appends `v` as a double-quoted element to a PostgreSQL array literal begun with "{".
+void AppendArrayElement(std::string& out, std::string_view v) {
+  if (out.size() > 1) out.push_back(',');
+  out.push_back('"');
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  out.push_back('"');
+}
+
 class PostgresDatabase final : public SqlDatabase {
  public:
   explicit PostgresDatabase(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
@@ -214,6 +228,45 @@ class PostgresDatabase final : public SqlDatabase {
                                                 "table_name = 'schema_migrations'",
                                                 {}));
     return !r.rows.empty();
+  }
+
+  Result<bool> TryLockTokenSweep(SqlConnection& conn) override {
+    CL_ASSIGN_OR_RETURN(SqlResult r, conn.Query("SELECT pg_try_advisory_xact_lock($1::bigint)",
+                                                {static_cast<int64_t>(kTokenSweepLockKey)}));
+    return !r.rows.empty() && r.rows[0].Bool(0);
+  }
+
+  // Ten array parameters per statement instead of ten scalars per row: one parse and one round
+  // trip per 10,000 events, several times faster than multi-row VALUES for a large sweep.
+  Status InsertAuditEventsInBulk(SqlConnection& conn,
+                                 const std::vector<AuditEvent>& events) override {
+    constexpr size_t kChunk = 10000;
+    for (size_t start = 0; start < events.size(); start += kChunk) {
+      const size_t end = std::min(events.size(), start + kChunk);
+      std::string cols[10];
+      for (auto& col : cols) col = "{";
+      for (size_t i = start; i < end; ++i) {
+        const AuditEvent& e = events[i];
+        const std::string created_at = std::to_string(e.created_at);
+        const std::string_view values[10] = {e.id,         e.org_id,  e.actor_kind,  e.actor_id,
+                                             e.actor_name, e.action,  e.target_kind, e.target_id,
+                                             e.message,    created_at};
+        for (int c = 0; c < 10; ++c) AppendArrayElement(cols[c], values[c]);
+      }
+      std::vector<SqlParam> params;
+      params.reserve(10);
+      for (auto& col : cols) {
+        col.push_back('}');
+        params.emplace_back(std::move(col));
+      }
+      CL_RETURN_IF_ERROR(conn.Query(
+          "INSERT INTO audit_events (id, org_id, actor_kind, actor_id, actor_name, action, "
+          "target_kind, target_id, message, created_at) "
+          "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+          "$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])",
+          params));
+    }
+    return Ok();
   }
 
   Status LockForMigration(SqlConnection& conn) override {

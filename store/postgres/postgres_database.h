@@ -1,6 +1,7 @@
 // PostgresDatabase: store::Database on PostgreSQL through libpq, for multi-instance deployments.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -8,6 +9,10 @@
 #include "store/store.h"
 
 namespace cl::store {
+
+// The key of the transaction-level advisory lock held by the inactive-token sweep, so at most
+// one instance runs it at a time. Exposed for tests.
+inline constexpr int64_t kTokenSweepLockKey = 7326151447063;
 
 // Opens a pool of connections to the "postgres://" / "postgresql://" `url`. The query parameter
 // `pool_size` (default 8) sets the pool size and is not passed on to libpq. Connects once to

@@ -232,7 +232,7 @@ Result<std::unique_ptr<Database>> OpenSqliteDatabase(const std::string& path) {
   // more here than write throughput (WAL keeps FULL reasonably cheap).
   CL_RETURN_IF_ERROR(conn->ExecScript(
       "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
-      "PRAGMA synchronous = FULL;"));
+      "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;"));
   // Fail now, with a clear message, if the file is not a database.
   CL_RETURN_IF_ERROR(conn->Query("SELECT count(*) FROM sqlite_master", {}));
   return std::unique_ptr<Database>(std::make_unique<SqliteDatabase>(std::move(conn)));

@@ -1,0 +1,250 @@
+// CiTokenVerifier: allow-listed issuers, per-issuer discovery and key cache, JOSE verification,
+// then trust policy matching on the verified claims.
+#include "oidc/ci_verifier.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "crypto/jose.h"
+#include "oidc/glob.h"
+
+namespace cl::oidc {
+namespace {
+
+constexpr size_t kMaxShownValue = 100;
+
+// Attacker-chosen text made safe for an error message: printable ASCII, bounded length.
+std::string Printable(std::string_view s, size_t max = kMaxShownValue) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+Error IssuerUnavailable(const std::string& issuer, const Error& cause) {
+  return Error::Unavailable("CI issuer " + issuer + " is unavailable: " + cause.message(),
+                            "issuer_unavailable");
+}
+
+Error NoMatchingPolicy(std::string message) {
+  return Error::PermissionDenied(std::move(message), "no_matching_trust_policy");
+}
+
+// A claim's value as policies see it; nullopt for absent, null, object and array claims.
+std::optional<std::string> ScalarClaim(const crypto::Jwt& jwt, std::string_view name) {
+  auto it = jwt.claims.find(name);
+  if (it == jwt.claims.end()) return std::nullopt;
+  const boost::json::value& v = it->value();
+  if (v.is_bool()) return std::string(v.get_bool() ? "true" : "false");
+  if (v.is_string() || v.is_number()) return jwt.StringClaim(name);
+  return std::nullopt;
+}
+
+// Discovery for CI issuers needs only `issuer` and `jwks_uri`: GitHub Actions publishes no
+// authorization or token endpoint, so ParseDiscovery's login-oriented checks do not fit.
+Result<std::string> JwksUriFromDiscovery(std::string_view json, const std::string& issuer) {
+  auto invalid = [](std::string message) {
+    return Error::Unavailable(std::move(message), "idp_discovery_invalid");
+  };
+  auto parsed = ParseJson(json);
+  if (!parsed || !parsed->is_object()) {
+    return Fail(invalid("discovery document is not a JSON object"));
+  }
+  const boost::json::object& obj = parsed->as_object();
+  auto iss = obj.find("issuer");
+  if (iss == obj.end() || !iss->value().is_string() || iss->value().get_string() != issuer) {
+    return Fail(invalid("discovery issuer does not match \"" + issuer + "\""));
+  }
+  auto uri = obj.find("jwks_uri");
+  if (uri == obj.end() || !uri->value().is_string()) {
+    return Fail(invalid("discovery document lacks \"jwks_uri\""));
+  }
+  std::string jwks_uri(uri->value().get_string());
+  if (!IsAllowedIssuerUrl(jwks_uri)) {
+    return Fail(invalid("discovery jwks_uri must be an https URL (http only on loopback)"));
+  }
+  return jwks_uri;
+}
+
+bool PolicyMatches(const TrustPolicy& policy, const crypto::Jwt& jwt) {
+  for (const auto& [claim, pattern] : policy.bound_claims) {
+    auto value = ScalarClaim(jwt, claim);
+    if (!value || !GlobMatch(pattern, *value)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct CiTokenVerifier::IssuerState {
+  std::mutex mu;  // held during discovery, so concurrent first requests share one fetch
+  std::shared_ptr<JwksCache> jwks;  // GUARDED_BY(mu); set once discovery succeeded
+  UnixMillis last_failure = 0;      // GUARDED_BY(mu)
+  std::optional<Error> last_error;  // GUARDED_BY(mu)
+};
+
+CiTokenVerifier::CiTokenVerifier(CiVerifierOptions options, const Clock& clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+CiTokenVerifier::~CiTokenVerifier() = default;
+
+bool CiTokenVerifier::IsAllowedIssuer(std::string_view issuer) const {
+  return !issuer.empty() &&
+         std::find(options_.allowed_issuers.begin(), options_.allowed_issuers.end(), issuer) !=
+             options_.allowed_issuers.end();
+}
+
+Result<std::shared_ptr<JwksCache>> CiTokenVerifier::KeysFor(const std::string& issuer) {
+  std::shared_ptr<IssuerState> state;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Bounded by the allow-list: only allowed issuers get here.
+    auto& slot = issuers_[issuer];
+    if (!slot) slot = std::make_shared<IssuerState>();
+    state = slot;
+  }
+  std::lock_guard<std::mutex> lock(state->mu);
+  if (state->jwks) return state->jwks;
+  const UnixMillis now = clock_.Now();
+  if (state->last_error && now - state->last_failure < options_.discovery_retry_ms) {
+    return Fail(IssuerUnavailable(issuer, *state->last_error));
+  }
+  std::string base = issuer;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  auto jwks_uri = [&]() -> Result<std::string> {
+    CL_ASSIGN_OR_RETURN(std::string body, FetchDocument(base + "/.well-known/openid-configuration",
+                                                        options_.fetch, "discovery document"));
+    return JwksUriFromDiscovery(body, issuer);
+  }();
+  if (!jwks_uri) {
+    state->last_error = jwks_uri.error();
+    state->last_failure = now;
+    Log(LogLevel::kWarn, "ci issuer discovery failed",
+        {{"issuer", issuer},
+         {"reason", jwks_uri.error().reason()},
+         {"error", jwks_uri.error().message()}});
+    return Fail(IssuerUnavailable(issuer, jwks_uri.error()));
+  }
+  state->last_error.reset();
+  FetchOptions fetch = options_.fetch;
+  state->jwks = std::make_shared<JwksCache>(
+      *jwks_uri, [fetch](const std::string& url) { return FetchDocument(url, fetch, "JWKS"); },
+      clock_, options_.jwks_refresh_cooldown);
+  Log(LogLevel::kInfo, "ci issuer discovery done", {{"issuer", issuer}});
+  return state->jwks;
+}
+
+Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
+                                           const std::vector<TrustPolicy>& policies) {
+  if (token.size() > kMaxTokenBytes) {
+    return Fail(Error::Unauthenticated(
+        "CI token is larger than " + std::to_string(kMaxTokenBytes) + " bytes", "jwt_malformed"));
+  }
+  // Only to route by issuer; nothing read here is trusted before VerifyJwt.
+  CL_ASSIGN_OR_RETURN(crypto::Jwt unverified, crypto::DecodeJwtUnverified(token));
+  const std::string issuer = unverified.iss;
+  if (!IsAllowedIssuer(issuer)) {
+    return Fail(Error::Unauthenticated(
+        "CI token issuer \"" + Printable(issuer) + "\" is not trusted by this instance",
+        "untrusted_issuer"));
+  }
+
+  std::vector<const TrustPolicy*> candidates;
+  std::vector<std::string> audiences;
+  for (const TrustPolicy& p : policies) {
+    if (p.issuer != issuer) continue;
+    candidates.push_back(&p);
+    if (std::find(audiences.begin(), audiences.end(), p.audience) == audiences.end()) {
+      audiences.push_back(p.audience);
+    }
+  }
+  if (candidates.empty()) {
+    return Fail(NoMatchingPolicy("no trust policy for CI issuer " + issuer));
+  }
+
+  CL_ASSIGN_OR_RETURN(std::shared_ptr<JwksCache> cache, KeysFor(issuer));
+  crypto::JwtCheck check;
+  check.issuer = issuer;
+  check.audiences = std::move(audiences);
+  check.now = clock_.Now();
+  check.leeway_seconds = std::clamp<int64_t>(options_.leeway_seconds, 0, 60);
+  check.max_age_seconds = options_.max_token_age_seconds;
+  check.allowed_algs = {"RS256", "ES256"};
+
+  auto keys = cache->Get();
+  if (!keys) return Fail(IssuerUnavailable(issuer, keys.error()));
+  auto jwt = crypto::VerifyJwt(token, **keys, check);
+  if (!jwt && jwt.error().reason() == crypto::JoseErrorString(crypto::JoseError::kJwtUnknownKid)) {
+    // The issuer may have rotated its keys; JwksCache bounds how often this refetches.
+    keys = cache->RefreshForUnknownKid();
+    if (!keys) return Fail(IssuerUnavailable(issuer, keys.error()));
+    jwt = crypto::VerifyJwt(token, **keys, check);
+  }
+  if (!jwt) return Fail(jwt.error());
+
+  // Replay protection is keyed on jti, so a token without one cannot be accepted.
+  if (jwt->jti.empty()) {
+    return Fail(
+        Error::Unauthenticated("CI token claim 'jti' is missing or mistyped", "jwt_missing_claim"));
+  }
+  if (jwt->jti.size() > kMaxJtiLength) {
+    return Fail(Error::Unauthenticated(
+        "CI token claim 'jti' is longer than " + std::to_string(kMaxJtiLength) + " characters",
+        "jwt_malformed"));
+  }
+
+  const TrustPolicy* matched = nullptr;
+  std::vector<std::string_view> checked_claims;
+  std::set<std::string_view> seen;
+  for (const TrustPolicy* p : candidates) {
+    if (std::find(jwt->aud.begin(), jwt->aud.end(), p->audience) == jwt->aud.end()) continue;
+    // Defense in depth: a policy that somehow skipped validation (say, one binding nothing)
+    // must not admit every job of the issuer.
+    if (auto valid = ValidateTrustPolicy(*p); !valid) {
+      Log(LogLevel::kWarn, "skipping invalid trust policy",
+          {{"policy_id", p->id}, {"error", valid.error().message()}});
+      continue;
+    }
+    if (PolicyMatches(*p, *jwt)) {
+      matched = p;
+      break;
+    }
+    for (const auto& binding : p->bound_claims) {
+      if (seen.insert(binding.first).second) checked_claims.push_back(binding.first);
+    }
+  }
+  if (matched == nullptr) {
+    std::string message = "no trust policy matches";
+    for (size_t i = 0; i < checked_claims.size(); ++i) {
+      message += i == 0 ? ": " : ", ";
+      auto value = ScalarClaim(*jwt, checked_claims[i]);
+      message += std::string(checked_claims[i]) + "=" + (value ? Printable(*value) : "(absent)");
+    }
+    return Fail(NoMatchingPolicy(std::move(message)));
+  }
+
+  CiIdentity id;
+  id.issuer = jwt->iss;
+  id.subject = jwt->sub;
+  id.jti = jwt->jti;
+  id.audience = matched->audience;
+  id.exp = jwt->exp;
+  id.iat = jwt->iat;
+  for (const auto& member : jwt->claims) {
+    std::string_view name(member.key().data(), member.key().size());
+    if (auto value = ScalarClaim(*jwt, name))
+      id.claims.emplace(std::string(name), std::move(*value));
+  }
+  id.policy_id = matched->id;
+  id.policy = matched;
+  return id;
+}
+
+}  // namespace cl::oidc

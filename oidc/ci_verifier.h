@@ -1,0 +1,90 @@
+// CiTokenVerifier: in-process verification of CI ID tokens (GitLab CI `id_tokens`, GitHub
+// Actions) against organizations' trust policies, for keyless authentication of CI jobs.
+//
+// Only issuers on the instance allow-list are ever contacted. Per issuer, discovery runs once
+// (retried after a failure, not on every request) and its keys live in a JwksCache: an unknown
+// `kid` triggers one refetch per cooldown, and the last good key set keeps tokens verifying while
+// the issuer is down. A cold issuer that cannot be reached is Unavailable("issuer_unavailable").
+// Error messages name claims and their values, never the token.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "oidc/discovery.h"
+#include "oidc/jwks_cache.h"
+#include "oidc/trust_policy.h"
+
+namespace cl::oidc {
+
+struct CiVerifierOptions {
+  // Issuers organizations may trust at all, compared byte for byte with `iss`.
+  std::vector<std::string> allowed_issuers = {std::string(kGitLabComIssuer),
+                                              std::string(kGitHubActionsIssuer)};
+  int64_t leeway_seconds = 60;           // capped to [0, 60]
+  int64_t max_token_age_seconds = 3600;  // iat older than this is refused ("jwt_too_old")
+  FetchOptions fetch;                    // transport, timeout and size cap of every issuer call
+  UnixMillis jwks_refresh_cooldown = JwksCache::kDefaultCooldown;  // unknown-kid refetch bound
+  UnixMillis discovery_retry_ms = 5 * kMillisPerSecond;  // fail fast this long after a failure
+};
+
+// Who a verified CI token says it is, and the policy that admitted it.
+struct CiIdentity {
+  std::string issuer, subject, jti;
+  std::string audience;      // the matched policy's audience (one of the token's `aud`)
+  int64_t exp = 0, iat = 0;  // seconds since the epoch
+  // Every top-level claim with a string, number (printed) or boolean ("true"/"false") value.
+  std::map<std::string, std::string> claims;
+  std::string policy_id;
+  // Points into the `policies` argument of the Verify call that returned this identity.
+  const TrustPolicy* policy = nullptr;
+};
+
+class CiTokenVerifier {
+ public:
+  static constexpr size_t kMaxTokenBytes = 16 * 1024;
+  static constexpr size_t kMaxJtiLength = 256;
+
+  // REQUIRES: `clock` outlives the verifier.
+  CiTokenVerifier(CiVerifierOptions options, const Clock& clock);
+  CiTokenVerifier(const CiTokenVerifier&) = delete;
+  CiTokenVerifier& operator=(const CiTokenVerifier&) = delete;
+  ~CiTokenVerifier();
+
+  // Verifies `token` and returns the identity with the first policy (in `policies` order) whose
+  // issuer equals `iss`, whose audience is in `aud` and whose bound claims all match. Policies
+  // failing ValidateTrustPolicy never match. The caller must still refuse a replayed `jti`.
+  // Errors:
+  //   Unauthenticated: "jwt_malformed" (also over 16 KiB), "untrusted_issuer" (nothing is
+  //     fetched for it), "bad_signature", "token_expired", "bad_audience", "jwt_bad_alg",
+  //     "jwt_key_alg_mismatch", "jwt_unknown_kid", "jwt_not_yet_valid", "jwt_issued_in_future",
+  //     "jwt_too_old", "jwt_missing_claim" (including a missing `jti`);
+  //   PermissionDenied "no_matching_trust_policy": no policy for the issuer, or none whose
+  //     claims match (the message lists the bound claims checked with the token's values);
+  //   Unavailable "issuer_unavailable": discovery or keys cannot be fetched and none are cached.
+  // Thread-safe.
+  Result<CiIdentity> Verify(std::string_view token, const std::vector<TrustPolicy>& policies);
+
+  bool IsAllowedIssuer(std::string_view issuer) const;
+
+ private:
+  struct IssuerState;
+  // The issuer's key cache, running discovery first if needed. REQUIRES: IsAllowedIssuer(issuer).
+  Result<std::shared_ptr<JwksCache>> KeysFor(const std::string& issuer);
+
+  const CiVerifierOptions options_;
+  const Clock& clock_;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<IssuerState>, std::less<>> issuers_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace cl::oidc
