@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "cli/keyless.h"
 #include "common/http_client.h"
 #include "common/json.h"
 #include "crypto/credential.h"
@@ -59,6 +60,8 @@ std::string_view SourceName(CredentialSource source) {
       return "$CHAINLOOP_TOKEN";
     case CredentialSource::kSession:
       return "your login session (config file)";
+    case CredentialSource::kCiEnvironment:
+      return "the CI environment";
     case CredentialSource::kNone:
       break;
   }
@@ -153,7 +156,12 @@ Result<ResolvedCredential> ResolveCredential(std::string_view flag_token,
   } else {
     return out;
   }
-  CL_RETURN_IF_ERROR(PrecheckToken(out.token, SourceName(out.source)));
+  if (LooksLikeJwt(out.token)) {
+    // Not a chainloop token at all: an ID token for keyless exchange (verified server-side).
+    out.is_ci_id_token = true;
+  } else {
+    CL_RETURN_IF_ERROR(PrecheckToken(out.token, SourceName(out.source)));
+  }
   if (out.source != CredentialSource::kSession && !session_token.empty()) {
     out.note = "note: using the token from " + std::string(SourceName(out.source)) +
                " instead of your login session";

@@ -28,19 +28,23 @@ Status CheckControlPlaneUrl(std::string_view url, bool insecure);
 // Percent-encodes one URL path segment (an organization name, a run id).
 std::string PathSegment(std::string_view s);
 
-// Where the bearer credential came from, in order of precedence.
-enum class CredentialSource { kNone, kFlag, kEnv, kSession };
+// Where the bearer credential came from, in order of precedence. kCiEnvironment is keyless
+// discovery (an ID token found in the CI job's environment), used when nothing else is set.
+enum class CredentialSource { kNone, kFlag, kEnv, kSession, kCiEnvironment };
 
 struct ResolvedCredential {
   std::string token;
   CredentialSource source = CredentialSource::kNone;
+  // The token is a CI ID token (a JWT, see LooksLikeJwt) to exchange before use.
+  bool is_ci_id_token = false;
   // A line for stderr when an explicit token overrides a stored login session, else empty.
   std::string note;
 };
 
 // Picks --token, else $CHAINLOOP_TOKEN, else the stored session, and checks the chosen token's
 // prefix and checksum offline (crypto::ParseCredential). A mistyped token is refused with
-// Unauthenticated("malformed_token") naming the source, never the token.
+// Unauthenticated("malformed_token") naming the source, never the token. A JWT (a CI ID token)
+// skips the prefix check and is marked is_ci_id_token. Keyless discovery is not done here.
 Result<ResolvedCredential> ResolveCredential(std::string_view flag_token,
                                              std::string_view env_token,
                                              std::string_view session_token);

@@ -88,8 +88,11 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   app.add_option("--control-plane", g.control_plane,
                  "Control plane URL (env CHAINLOOP_CONTROL_PLANE_API; default from config, else "
                  "http://127.0.0.1:8000)");
-  app.add_option("-t,--token", g.token, "API token or session (env CHAINLOOP_TOKEN)");
-  app.add_option("-n,--org", g.org, "Organization name (default: current organization)");
+  app.add_option("-t,--token", g.token,
+                 "API token, session, or CI ID token (env CHAINLOOP_TOKEN; in CI, keyless via "
+                 "CHAINLOOP_OIDC_TOKEN or GitHub Actions)");
+  app.add_option("-n,--org", g.org,
+                 "Organization name (default: current organization; required with a CI ID token)");
   app.add_option(
          "-o,--output", g.output,
          "Output format: table, json, or token (token: `organization api-token create` only)")
@@ -132,7 +135,9 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
 
   std::optional<std::string> max_days_inactive;
   auto* org_update = org->add_subcommand("update", "Update organization settings");
-  org_update->add_option("--name", org_name, "Organization name (default: current organization)");
+  org_update->add_option(
+      "--name", org_name,
+      "Organization name (default: current organization; required with a CI ID token)");
   org_update->add_option("--api-token-max-days-inactive", max_days_inactive,
                          "Revoke API tokens unused for this many days (1-365, 0 to disable)");
   On(org_update, chosen,
@@ -190,6 +195,37 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   auto* tr = api_token->add_subcommand("revoke", "Revoke an API token");
   tr->add_option("--id", token_id, "Token ID")->required();
   On(tr, chosen, [&](CliContext& c) { return ApiTokenRevoke(c, token_id); });
+
+  auto* federation = org->add_subcommand(
+      "federation", "Trust policies for keyless CI authentication (GitLab CI, GitHub Actions)");
+  federation->require_subcommand(1);
+  FederationCreateOptions fed_create;
+  auto* fc = federation->add_subcommand("create", "Trust CI ID tokens that match bound claims");
+  fc->add_option("--name", fed_create.name, "Policy name")->required();
+  fc->add_option("--issuer", fed_create.issuer,
+                 "Issuer URL, e.g. https://gitlab.com or "
+                 "https://token.actions.githubusercontent.com")
+      ->required();
+  fc->add_option("--provider", fed_create.provider,
+                 "gitlab or github (default: github for GitHub Actions' issuer, else gitlab)");
+  fc->add_option("--audience", fed_create.audience,
+                 "Audience the ID token must carry (default: the control plane's URL)");
+  fc->add_option("--bound-claim", fed_create.bound_claims,
+                 "KEY=PATTERN a claim must match (exact or glob); repeat for more (at least one "
+                 "identifying the project or repository)");
+  fc->add_option("--project", fed_create.project,
+                 "Restrict exchanged tokens to this project (default: organization-wide)");
+  fc->add_option("--permission", fed_create.permissions,
+                 "resource:action permission; repeat or comma-separate (default: what CI needs "
+                 "to attest)")
+      ->delimiter(',');
+  On(fc, chosen, [&](CliContext& c) { return FederationCreate(c, fed_create); });
+  On(federation->add_subcommand("list", "List trust policies")->alias("ls"), chosen,
+     FederationList);
+  std::string policy_id;
+  auto* fd = federation->add_subcommand("delete", "Delete a trust policy");
+  fd->add_option("--id", policy_id, "Policy ID")->required();
+  On(fd, chosen, [&](CliContext& c) { return FederationDelete(c, policy_id); });
 
   // project
   auto* project = app.add_subcommand("project", "Manage projects");

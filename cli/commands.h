@@ -57,6 +57,30 @@ Status ApiTokenRevoke(CliContext& ctx, const std::string& id);
 // Tokens whose auto_revoke_at is at most this far away get a " (!)" mark in `api-token list`.
 inline constexpr int64_t kAutoRevokeWarningMillis = int64_t{7} * 24 * 3600 * 1000;
 
+// organization federation: trust policies for keyless CI authentication.
+struct FederationCreateOptions {
+  std::string name;
+  std::string issuer;
+  std::string provider;                   // gitlab or github; empty: inferred from the issuer
+  std::string audience;                   // empty: the server's default (its external URL)
+  std::vector<std::string> bound_claims;  // KEY=PATTERN, at least one
+  std::string project;                    // empty: organization-wide
+  std::vector<std::string> permissions;   // empty: the server's default attestation set
+};
+Status FederationCreate(CliContext& ctx, const FederationCreateOptions& options);
+Status FederationList(CliContext& ctx);
+Status FederationDelete(CliContext& ctx, const std::string& id);
+
+// The provider a policy is for: `provider` when given, else "github" for GitHub Actions'
+// issuer and "gitlab" for any other.
+std::string InferFederationProvider(const std::string& provider, const std::string& issuer);
+
+// Claims that identify a repository or project, per provider: a policy must bind at least one
+// (mirrors the server, so no policy trusts every job on a public issuer).
+const std::vector<std::string>& IdentifyingClaims(const std::string& provider);
+
+inline constexpr char kGitHubActionsIssuer[] = "https://token.actions.githubusercontent.com";
+
 // project
 Status ProjectCreate(CliContext& ctx, const std::string& name);
 Status ProjectList(CliContext& ctx);

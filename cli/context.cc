@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "cli/keyless.h"
 #include "common/json.h"
 
 namespace cl::cli {
@@ -24,6 +25,12 @@ CliEnvironment CliEnvironment::FromProcess() {
   env.xdg_config_home = GetEnv("XDG_CONFIG_HOME");
   env.home = GetEnv("HOME");
   env.login_timeout_seconds = GetEnv("CHAINLOOP_LOGIN_TIMEOUT_SECONDS");
+  env.chainloop_oidc_token = GetEnv("CHAINLOOP_OIDC_TOKEN");
+  env.gitlab_ci = GetEnv("GITLAB_CI");
+  env.ci_job_url = GetEnv("CI_JOB_URL");
+  env.gitlab_oidc = GetEnv("GITLAB_OIDC");
+  env.actions_id_token_request_url = GetEnv("ACTIONS_ID_TOKEN_REQUEST_URL");
+  env.actions_id_token_request_token = GetEnv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
   return env;
 }
 
@@ -90,13 +97,47 @@ Result<ApiClient*> CliContext::AuthenticatedClient() {
     return Fail(resolved.error());
   }
   ResolvedCredential cred = std::move(*resolved);
+  std::string ci_source = cred.source == CredentialSource::kFlag  ? "--token"
+                          : cred.source == CredentialSource::kEnv ? "$CHAINLOOP_TOKEN"
+                                                                  : "your login session";
   if (cred.source == CredentialSource::kNone) {
-    return Fail(Error::Unauthenticated(
-        "you are not logged in: run `chainloop auth login` (or set $CHAINLOOP_TOKEN)",
-        "unauthenticated"));
+    CL_ASSIGN_OR_RETURN(CiIdToken ci, DiscoverCiIdToken(env_, control_plane_));
+    if (ci.jwt.empty()) {
+      return Fail(Error::Unauthenticated(
+          "you are not logged in: run `chainloop auth login` (or set $CHAINLOOP_TOKEN, or "
+          "$CHAINLOOP_OIDC_TOKEN in CI)",
+          "unauthenticated"));
+    }
+    cred.token = std::move(ci.jwt);
+    cred.source = CredentialSource::kCiEnvironment;
+    cred.is_ci_id_token = true;
+    ci_source = std::move(ci.source);
   }
   if (!cred.note.empty()) err_ << cred.note << std::endl;
   source_ = cred.source;
+  if (cred.is_ci_id_token) {
+    // Only --org: a CI job has no config file, and a wrong default organization would make
+    // the policy lookup fail in a confusing way.
+    if (options_.org.empty()) {
+      return Fail(Error::FailedPrecondition(
+          "keyless authentication with the CI ID token from " + ci_source +
+          " needs the organization whose trust policy applies: pass --org NAME"));
+    }
+    if (options_.debug) {
+      std::string issuer = UnverifiedJwtIssuer(cred.token);
+      err_ << "debug: keyless: exchanging the CI ID token from " << ci_source << " (issuer "
+           << (issuer.empty() ? "unknown" : issuer) << ") for organization " << options_.org
+           << std::endl;
+    }
+    ApiClient anonymous = ClientWithToken("");
+    CL_ASSIGN_OR_RETURN(std::string access, ExchangeCiIdToken(anonymous, cred.token, options_.org));
+    if (options_.debug) {
+      err_ << "debug: keyless: exchange succeeded; using a short-lived control plane token"
+           << std::endl;
+    }
+    cred.token = std::move(access);
+    keyless_ = true;
+  }
   client_.emplace(ClientWithToken(cred.token));
   return &*client_;
 }

@@ -38,6 +38,13 @@ struct CliEnvironment {
   std::string xdg_config_home;        // $XDG_CONFIG_HOME
   std::string home;                   // $HOME
   std::string login_timeout_seconds;  // $CHAINLOOP_LOGIN_TIMEOUT_SECONDS
+  // Keyless CI discovery (cli/keyless.h).
+  std::string chainloop_oidc_token;            // $CHAINLOOP_OIDC_TOKEN
+  std::string gitlab_ci;                       // $GITLAB_CI
+  std::string ci_job_url;                      // $CI_JOB_URL
+  std::string gitlab_oidc;                     // $GITLAB_OIDC
+  std::string actions_id_token_request_url;    // $ACTIONS_ID_TOKEN_REQUEST_URL
+  std::string actions_id_token_request_token;  // $ACTIONS_ID_TOKEN_REQUEST_TOKEN
 
   static CliEnvironment FromProcess();
 };
@@ -67,8 +74,12 @@ class CliContext {
   CliConfig& config() { return config_; }
   Status SaveConfig() { return cli::SaveConfig(config_path_, config_); }
 
-  // A client with the resolved credential (--token, $CHAINLOOP_TOKEN, stored session), checked
-  // offline first. Prints the override note to stderr once. Fails when there is no credential.
+  // A client with the resolved credential: --token, else $CHAINLOOP_TOKEN, else the stored
+  // session, else a CI ID token found in the CI environment (cli/keyless.h). Chainloop tokens
+  // are checked offline first; a CI ID token (from any source) is exchanged once, for the
+  // organization given by --org (required then), and the returned short-lived token is used
+  // for every later call. Prints the override note to stderr once. Fails when there is no
+  // credential.
   Result<ApiClient*> AuthenticatedClient();
   // A client with an explicit token (may be empty: no Authorization header).
   ApiClient ClientWithToken(const std::string& token);
@@ -80,6 +91,8 @@ class CliContext {
 
   // True when the credential in use is the stored login session (for error hints).
   bool using_stored_session() const { return source_ == CredentialSource::kSession; }
+  // True when the credential in use came from a keyless exchange of a CI ID token.
+  bool using_keyless() const { return keyless_; }
 
   const Clock& clock() const { return *clock_; }
   void set_clock_for_test(std::unique_ptr<Clock> c) { clock_ = std::move(c); }
@@ -102,6 +115,7 @@ class CliContext {
   std::string control_plane_;
   CliConfig config_;
   CredentialSource source_ = CredentialSource::kNone;
+  bool keyless_ = false;
   std::optional<ApiClient> client_;
   std::unique_ptr<Random> random_;
   std::unique_ptr<Clock> clock_;

@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -12,7 +13,8 @@ namespace cl {
 namespace {
 
 std::mutex g_mu;
-LogLevel g_min_level = LogLevel::kInfo;
+// Read on every Log() call, so lines below the level cost one atomic load and nothing else.
+std::atomic<LogLevel> g_min_level{LogLevel::kInfo};
 std::string* g_sink = nullptr;  // guarded by g_mu
 
 const char* LevelName(LogLevel l) {
@@ -61,10 +63,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void SetMinLogLevel(LogLevel level) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_min_level = level;
-}
+void SetMinLogLevel(LogLevel level) { g_min_level.store(level, std::memory_order_relaxed); }
 
 void SetLogSinkForTest(std::string* sink) {
   std::lock_guard<std::mutex> lock(g_mu);
@@ -72,10 +71,7 @@ void SetLogSinkForTest(std::string* sink) {
 }
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    if (level < g_min_level) return;
-  }
+  if (level < g_min_level.load(std::memory_order_relaxed)) return;
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::string line = "{\"ts\":";
