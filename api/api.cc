@@ -1,6 +1,8 @@
 #include "api/api.h"
 
+#include <algorithm>
 #include <charconv>
+#include <map>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -123,6 +125,53 @@ json::object EncodeApiToken(const store::ApiToken& t, const store::Organization&
   return j;
 }
 
+json::object EncodeTrustPolicy(const store::TrustPolicyRecord& t) {
+  json::object j;
+  j["id"] = t.id;
+  j["name"] = t.name;
+  j["issuer"] = t.issuer;
+  j["provider"] = t.provider;
+  j["audience"] = t.audience;
+  json::object claims;
+  for (const auto& [k, v] : t.bound_claims) claims[k] = v;
+  j["bound_claims"] = std::move(claims);
+  if (t.project_id) {
+    j["project"] = t.project_name;
+  } else {
+    j["project"] = nullptr;
+  }
+  json::array perms;
+  for (const auto& p : t.permissions) perms.push_back(json::value(p));
+  j["permissions"] = std::move(perms);
+  j["created_at"] = FormatRfc3339(t.created_at);
+  return j;
+}
+
+// application/x-www-form-urlencoded body -> fields ('+' is a space; later duplicates ignored).
+std::map<std::string, std::string> ParseFormBody(std::string_view body) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start <= body.size()) {
+    size_t end = body.find('&', start);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view pair = body.substr(start, end - start);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      std::string key(pair.substr(0, eq));
+      std::string value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+      std::replace(key.begin(), key.end(), '+', ' ');
+      std::replace(value.begin(), value.end(), '+', ' ');
+      out.emplace(http::PercentDecode(key), http::PercentDecode(value));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+constexpr std::string_view kTokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";
+constexpr std::string_view kIdTokenType = "urn:ietf:params:oauth:token-type:id_token";
+constexpr std::string_view kAccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
+
 json::object EncodePrincipal(const domain::Principal& p) {
   json::object j;
   j["kind"] = domain::PrincipalKindName(p.kind);
@@ -173,6 +222,34 @@ class Api {
           d_.metrics->IncAuthFailure(principal.error().reason());
         }
         return ErrorResponse(principal.error());
+      }
+      auto res = fn(req, *principal);
+      if (!res) return Finish(req, res.error());
+      return std::move(*res);
+    };
+  }
+
+  // The attestation endpoints also accept a raw CI ID token (a JWT) as the Bearer credential,
+  // verified against the trust policies of the organization in the path; `use` is "init" or
+  // "push" (see FederationService::AuthenticateCiToken). Everything else goes through Authed.
+  http::Handler AttestAuthed(
+      std::string use, std::function<Result<Response>(Request&, const domain::Principal&)> fn) {
+    http::Handler authed = Authed(fn);
+    return [this, use = std::move(use), fn = std::move(fn),
+            authed = std::move(authed)](Request& req) -> Response {
+      std::string_view header = req.Header("authorization");
+      auto bearer = domain::ExtractBearer(header);
+      if (d_.federation == nullptr || header.empty() || !bearer ||
+          !domain::LooksLikeJwt(*bearer)) {
+        return authed(req);
+      }
+      auto principal =
+          d_.federation->AuthenticateCiToken(req.PathParam("org"), std::string(*bearer), use);
+      if (!principal) {
+        if (d_.metrics && principal.error().IsUnauthenticated()) {
+          d_.metrics->IncAuthFailure(principal.error().reason());
+        }
+        return Finish(req, principal.error());
       }
       auto res = fn(req, *principal);
       if (!res) return Finish(req, res.error());
@@ -603,6 +680,119 @@ class Api {
             return JsonOk(200, j);
           }));
 
+    // Keyless CI: token exchange (RFC 8693 shaped) and trust policies.
+    Add(r, "POST", "/v1/auth/federated/exchange", Plain([this](Request& req) -> Result<Response> {
+      if (d_.federation == nullptr) {
+        return Fail(Error::Unavailable("keyless CI authentication is not configured"));
+      }
+      std::map<std::string, std::string> fields;
+      std::string_view type = req.Header("content-type");
+      if (type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+        fields = ParseFormBody(req.body);
+      } else {
+        CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+        for (const char* name :
+             {"grant_type", "subject_token", "subject_token_type", "organization"}) {
+          CL_ASSIGN_OR_RETURN(auto v, body.OptionalString(name));
+          if (v) fields[name] = *v;
+        }
+        CL_RETURN_IF_ERROR(body.Finish());
+      }
+      auto field = [&](const char* name) -> Result<std::string> {
+        auto it = fields.find(name);
+        if (it == fields.end() || it->second.empty()) {
+          return Fail(Error::InvalidArgument(std::string("field '") + name + "' is required",
+                                             "invalid_request"));
+        }
+        return it->second;
+      };
+      CL_ASSIGN_OR_RETURN(auto grant_type, field("grant_type"));
+      if (grant_type != kTokenExchangeGrant) {
+        return Fail(Error::InvalidArgument(
+            "grant_type must be " + std::string(kTokenExchangeGrant), "unsupported_grant_type"));
+      }
+      CL_ASSIGN_OR_RETURN(auto token_type, field("subject_token_type"));
+      if (token_type != kIdTokenType) {
+        return Fail(Error::InvalidArgument(
+            "subject_token_type must be " + std::string(kIdTokenType), "invalid_request"));
+      }
+      CL_ASSIGN_OR_RETURN(auto subject_token, field("subject_token"));
+      CL_ASSIGN_OR_RETURN(auto org, field("organization"));
+      auto exchanged = d_.federation->Exchange(org, subject_token);
+      if (!exchanged) {
+        if (d_.metrics && exchanged.error().IsUnauthenticated()) {
+          d_.metrics->IncAuthFailure(exchanged.error().reason());
+        }
+        return Fail(exchanged.error());
+      }
+      json::object j;
+      j["access_token"] = exchanged->token;
+      j["issued_token_type"] = kAccessTokenType;
+      j["token_type"] = "Bearer";
+      j["expires_in"] = exchanged->expires_in_seconds;
+      return NoStore(JsonOk(200, j));
+    }));
+    Add(r, "POST", "/v1/organizations/{org}/federation-policies",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            if (d_.federation == nullptr) {
+              return Fail(Error::Unavailable("keyless CI authentication is not configured"));
+            }
+            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+            domain::CreateTrustPolicyRequest in;
+            CL_ASSIGN_OR_RETURN(in.name, body.RequiredString("name"));
+            CL_ASSIGN_OR_RETURN(in.issuer, body.RequiredString("issuer"));
+            CL_ASSIGN_OR_RETURN(auto provider, body.OptionalString("provider"));
+            in.provider = provider.value_or("");
+            CL_ASSIGN_OR_RETURN(in.audience, body.OptionalString("audience"));
+            CL_ASSIGN_OR_RETURN(auto claims, body.OptionalValue("bound_claims"));
+            CL_ASSIGN_OR_RETURN(in.project, body.OptionalString("project"));
+            CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
+            CL_RETURN_IF_ERROR(body.Finish());
+            if (claims && !claims->is_null()) {
+              if (!claims->is_object()) {
+                return Fail(Error::InvalidArgument(
+                    "field 'bound_claims' must be an object of claim name to pattern",
+                    "invalid_field_type"));
+              }
+              for (const auto& kv : claims->as_object()) {
+                if (!kv.value().is_string()) {
+                  return Fail(Error::InvalidArgument(
+                      "bound_claims." + std::string(kv.key()).substr(0, 64) + " must be a string",
+                      "invalid_field_type"));
+                }
+                in.bound_claims.emplace_back(std::string(kv.key()),
+                                             std::string(kv.value().as_string()));
+              }
+            }
+            CL_ASSIGN_OR_RETURN(auto policy,
+                                d_.federation->CreatePolicy(p, req.PathParam("org"), in));
+            json::object j;
+            j["policy"] = EncodeTrustPolicy(policy);
+            return JsonOk(201, j);
+          }));
+    Add(r, "GET", "/v1/organizations/{org}/federation-policies",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            if (d_.federation == nullptr) {
+              return Fail(Error::Unavailable("keyless CI authentication is not configured"));
+            }
+            CL_ASSIGN_OR_RETURN(auto policies,
+                                d_.federation->ListPolicies(p, req.PathParam("org")));
+            json::array arr;
+            for (const auto& x : policies) arr.push_back(EncodeTrustPolicy(x));
+            json::object j;
+            j["policies"] = std::move(arr);
+            return JsonOk(200, j);
+          }));
+    Add(r, "DELETE", "/v1/organizations/{org}/federation-policies/{id}",
+          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+            if (d_.federation == nullptr) {
+              return Fail(Error::Unavailable("keyless CI authentication is not configured"));
+            }
+            CL_RETURN_IF_ERROR(
+                d_.federation->DeletePolicy(p, req.PathParam("org"), req.PathParam("id")));
+            return Response::NoContent();
+          }));
+
     if (!d_.web_dir.empty()) r.SetFallback(StaticFilesHandler(d_.web_dir));
 
     // Projects and workflows.
@@ -650,7 +840,7 @@ class Api {
 
     // Attestations (workflow runs).
     Add(r, "POST", "/v1/organizations/{org}/workflow-runs",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          AttestAuthed("init", [this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_ASSIGN_OR_RETURN(auto workflow, body.RequiredString("workflow"));
             CL_ASSIGN_OR_RETURN(auto project, body.RequiredString("project"));
@@ -662,7 +852,7 @@ class Api {
             return JsonOk(201, j);
           }));
     Add(r, "POST", "/v1/organizations/{org}/workflow-runs/{id}/attestation",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          AttestAuthed("push", [this](Request& req, const domain::Principal& p) -> Result<Response> {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
             CL_ASSIGN_OR_RETURN(auto statement, body.OptionalValue("statement"));
             CL_RETURN_IF_ERROR(body.Finish());

@@ -8,6 +8,7 @@
 #include "domain/api_tokens.h"
 #include "domain/attestations.h"
 #include "domain/authenticator.h"
+#include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
 #include "http/http.h"
@@ -24,6 +25,7 @@ struct ApiDeps {
   domain::OrganizationService* orgs = nullptr;
   domain::AttestationService* attestations = nullptr;
   domain::ApiTokenService* api_tokens = nullptr;
+  domain::FederationService* federation = nullptr;  // keyless CI (trust policies, exchange)
   http::Metrics* metrics = nullptr;
   Random* random = nullptr;
   std::string external_url;  // e.g. "https://chainloop.example.com" (no trailing slash)

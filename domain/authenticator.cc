@@ -34,12 +34,12 @@ Authenticator::Authenticator(store::Database& db, const crypto::CredentialHasher
       revalidate_after_(revalidate_after) {}
 
 void Authenticator::Forget(const std::string& token_hash) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   cache_.erase(token_hash);
 }
 
 void Authenticator::ForgetAll() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   cache_.clear();
 }
 
@@ -53,13 +53,11 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
   CL_ASSIGN_OR_RETURN(crypto::CredentialKind kind, crypto::ParseCredential(token));
   UnixMillis now = clock_.Now();
   switch (kind) {
-    case crypto::CredentialKind::kSession: {
-      CL_ASSIGN_OR_RETURN(auto entry, Lookup(hasher_.Hash(token), true, now));
-      return FromSession(*entry, now);
-    }
-    case crypto::CredentialKind::kApiToken: {
-      CL_ASSIGN_OR_RETURN(auto entry, Lookup(hasher_.Hash(token), false, now));
-      return FromApiToken(*entry, now);
+    case crypto::CredentialKind::kSession:
+    case crypto::CredentialKind::kApiToken:
+    case crypto::CredentialKind::kFederated: {
+      CL_ASSIGN_OR_RETURN(auto entry, Lookup(hasher_.Hash(token), kind, now));
+      return FromEntry(*entry, now);
     }
     default:
       return Fail(Error::Unauthenticated("this kind of token cannot authenticate requests",
@@ -73,35 +71,62 @@ std::optional<Result<Principal>> Authenticator::AuthenticateCached(
   if (!token) return Result<Principal>(Fail(token.error()));
   auto kind = crypto::ParseCredential(*token);
   if (!kind) return Result<Principal>(Fail(kind.error()));
-  if (*kind != crypto::CredentialKind::kSession && *kind != crypto::CredentialKind::kApiToken) {
+  if (*kind != crypto::CredentialKind::kSession && *kind != crypto::CredentialKind::kApiToken &&
+      *kind != crypto::CredentialKind::kFederated) {
     return std::nullopt;  // let the full path give the precise answer
   }
   std::string hash = hasher_.Hash(*token);
   UnixMillis now = clock_.Now();
   std::shared_ptr<const CacheEntry> entry;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = cache_.find(hash);
     if (it == cache_.end() || now - it->second->fetched_at >= revalidate_after_) {
       return std::nullopt;
     }
     entry = it->second;
   }
-  if (entry->is_session != (*kind == crypto::CredentialKind::kSession)) return std::nullopt;
-  return entry->is_session ? FromSession(*entry, now) : FromApiToken(*entry, now);
+  if (entry->kind != *kind) return std::nullopt;
+  return FromEntry(*entry, now);
+}
+
+Result<Principal> Authenticator::FromEntry(const CacheEntry& e, UnixMillis now) {
+  switch (e.kind) {
+    case crypto::CredentialKind::kSession:
+      return FromSession(e, now);
+    case crypto::CredentialKind::kApiToken:
+      return FromApiToken(e, now);
+    case crypto::CredentialKind::kFederated:
+      return FromFederated(e, now);
+    default:
+      return Fail(Error::Unauthenticated("this kind of token cannot authenticate requests",
+                                         "invalid_token"));
+  }
 }
 
 Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
-    const std::string& hash, bool is_session, UnixMillis now) {
+    const std::string& hash, crypto::CredentialKind kind, UnixMillis now) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = cache_.find(hash);
-    if (it != cache_.end() && now - it->second->fetched_at < revalidate_after_) return it->second;
+    if (it != cache_.end() && it->second->kind == kind &&
+        now - it->second->fetched_at < revalidate_after_) {
+      return it->second;
+    }
   }
   auto entry = std::make_shared<CacheEntry>();
-  entry->is_session = is_session;
+  entry->kind = kind;
   entry->fetched_at = now;
-  if (is_session) {
+  if (kind == crypto::CredentialKind::kFederated) {
+    auto fed = db_.GetFederatedTokenByHash(hash);
+    if (!fed) {
+      if (fed.error().IsNotFound()) {
+        return Fail(Error::Unauthenticated("unknown federated token", "invalid_token"));
+      }
+      return Fail(fed.error());
+    }
+    entry->federated = std::move(*fed);
+  } else if (kind == crypto::CredentialKind::kSession) {
     auto session = db_.GetSessionByHash(hash);
     if (!session) {
       if (session.error().IsNotFound()) {
@@ -128,7 +153,7 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
     }
     entry->token = std::move(*token);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   if (cache_.size() >= max_entries_) {
     // Bounded: drop stale entries; if none are stale, drop arbitrary ones to make room.
     for (auto it = cache_.begin(); it != cache_.end();) {
@@ -160,6 +185,22 @@ Result<Principal> Authenticator::FromSession(const CacheEntry& e, UnixMillis now
   return p;
 }
 
+Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis now) {
+  const store::FederatedToken& t = e.federated;
+  if (now >= t.expires_at) {
+    return Fail(Error::Unauthenticated(
+        "this federated token has expired; exchange a new CI ID token", "token_expired"));
+  }
+  Principal p;
+  p.kind = Principal::Kind::kFederated;
+  p.id = t.policy_id;
+  p.display_name = t.display_name;
+  p.org_id = t.org_id;
+  p.project_id = t.project_id;
+  p.permissions = t.permissions;
+  return p;
+}
+
 Result<Principal> Authenticator::FromApiToken(const CacheEntry& e, UnixMillis now) {
   const store::ApiToken& t = e.token;
   if (t.revoked_at) {
@@ -171,7 +212,13 @@ Result<Principal> Authenticator::FromApiToken(const CacheEntry& e, UnixMillis no
   if (t.expires_at && now >= *t.expires_at) {
     return Fail(Error::Unauthenticated("this API token has expired", "token_expired"));
   }
-  if (usage_) usage_->Touch(t.id, now);
+  if (usage_) {
+    UnixMillis last = e.last_usage_report.load(std::memory_order_relaxed);
+    if (now - last >= kMillisPerSecond &&
+        e.last_usage_report.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      usage_->Touch(t.id, now);
+    }
+  }
   Principal p;
   p.kind = Principal::Kind::kApiToken;
   p.id = t.id;

@@ -8,7 +8,9 @@
 
 #include <functional>
 #include <memory>
+#include <atomic>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "crypto/credential.h"
 #include "crypto/hash.h"
 #include "domain/principal.h"
 #include "domain/usage_recorder.h"
@@ -54,17 +57,23 @@ class Authenticator {
 
  private:
   struct CacheEntry {
-    bool is_session = true;
-    store::Session session;  // is_session
-    std::string email;       // is_session
-    store::ApiToken token;   // !is_session
+    crypto::CredentialKind kind = crypto::CredentialKind::kSession;
+    store::Session session;          // kSession
+    std::string email;               // kSession
+    store::ApiToken token;           // kApiToken
+    store::FederatedToken federated;  // kFederated
     UnixMillis fetched_at = 0;
+    // Last time this entry reported a use to the UsageRecorder: lets the hot path skip the
+    // recorder's lock for all but about one request per second per token.
+    mutable std::atomic<UnixMillis> last_usage_report{0};
   };
   // The cached entry for `hash`, loading it on a miss or when stale.
-  Result<std::shared_ptr<const CacheEntry>> Lookup(const std::string& hash, bool is_session,
-                                                   UnixMillis now);
+  Result<std::shared_ptr<const CacheEntry>> Lookup(const std::string& hash,
+                                                   crypto::CredentialKind kind, UnixMillis now);
+  Result<Principal> FromEntry(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromSession(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromApiToken(const CacheEntry& e, UnixMillis now);
+  Result<Principal> FromFederated(const CacheEntry& e, UnixMillis now);
 
   store::Database& db_;
   const crypto::CredentialHasher& hasher_;
@@ -73,7 +82,7 @@ class Authenticator {
   std::function<void(const std::string&)> publish_;
   const size_t max_entries_;
   const UnixMillis revalidate_after_;
-  std::mutex mu_;
+  std::shared_mutex mu_;  // readers: lookups; writers: inserts and Forget
   std::unordered_map<std::string, std::shared_ptr<const CacheEntry>> cache_;  // GUARDED_BY(mu_)
 };
 

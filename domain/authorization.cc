@@ -20,7 +20,7 @@ const std::map<std::string, PermSet, std::less<>>& OrgRoleTable() {
     for (auto p : {perm::kOrganizationUpdate, perm::kInvitationCreate, perm::kInvitationRead,
                    perm::kAuditRead, perm::kProjectCreate, perm::kWorkflowCreate,
                    perm::kWorkflowRunCreate, perm::kApiTokenCreate, perm::kApiTokenRead,
-                   perm::kApiTokenRevoke}) {
+                   perm::kApiTokenRevoke, perm::kTrustPolicyManage}) {
       admin.insert(std::string(p));
     }
     return new std::map<std::string, PermSet, std::less<>>{

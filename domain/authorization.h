@@ -34,6 +34,8 @@ inline constexpr std::string_view kWorkflowRunRead = "workflow_run:read";
 inline constexpr std::string_view kApiTokenCreate = "api_token:create";
 inline constexpr std::string_view kApiTokenRead = "api_token:read";
 inline constexpr std::string_view kApiTokenRevoke = "api_token:revoke";
+// Keyless CI trust policies: people only (never token-grantable).
+inline constexpr std::string_view kTrustPolicyManage = "trust_policy:manage";
 }  // namespace perm
 
 bool IsOrgRole(std::string_view role);      // owner, admin, member, viewer

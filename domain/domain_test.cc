@@ -9,10 +9,12 @@
 #include "common/json.h"
 #include "crypto/credential.h"
 #include "crypto/hash.h"
+#include "crypto/jose_testing.h"
 #include "domain/api_tokens.h"
 #include "domain/attestations.h"
 #include "domain/authenticator.h"
 #include "domain/authorization.h"
+#include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/names.h"
 #include "domain/organizations.h"
@@ -575,6 +577,279 @@ TEST_F(ApiTokenTest, AutoRevokeThresholdSettingAndDate) {
   ASSERT_TRUE(org);
   EXPECT_FALSE(org->api_token_max_days_inactive);
   EXPECT_FALSE(ApiTokenService::AutoRevokeAt(created.record, *org));
+}
+
+// ---- keyless CI (FederationService) against a fake gitlab.com served from memory.
+
+constexpr char kGitLab[] = "https://gitlab.com";
+constexpr char kAudience[] = "https://cp.example.com";
+
+const crypto::TestSigningKey& GitLabKey() {
+  static const auto* key = new crypto::TestSigningKey(crypto::TestSigningKey::GenerateEcP256("gl-1"));
+  return *key;
+}
+
+class FederationTest : public ApiTokenTest {
+ protected:
+  void SetUp() override {
+    ApiTokenTest::SetUp();
+    oidc::CiVerifierOptions options;
+    options.allowed_issuers = {kGitLab};
+    options.fetch.fetch = [this](const HttpClientRequest& req) -> Result<HttpClientResponse> {
+      ++fetches_;
+      if (req.url == std::string(kGitLab) + "/.well-known/openid-configuration") {
+        boost::json::object doc{{"issuer", kGitLab},
+                                {"authorization_endpoint", "https://gitlab.com/oauth/authorize"},
+                                {"token_endpoint", "https://gitlab.com/oauth/token"},
+                                {"jwks_uri", "https://gitlab.com/oauth/discovery/keys"},
+                                {"response_types_supported", boost::json::array{"code"}}};
+        return HttpClientResponse{200, SerializeJson(doc), {}};
+      }
+      if (req.url == "https://gitlab.com/oauth/discovery/keys") {
+        return HttpClientResponse{200, crypto::JwksJson({&GitLabKey()}), {}};
+      }
+      return HttpClientResponse{404, "not found", {}};
+    };
+    verifier_ = std::make_unique<oidc::CiTokenVerifier>(options, clock_);
+    FederationConfig config;
+    config.default_audience = kAudience;
+    fed_ = std::make_unique<FederationService>(*db_, *authz_, *orgs_, *verifier_, hasher_, clock_,
+                                               random_, config);
+  }
+  void TearDown() override {
+    fed_.reset();
+    verifier_.reset();
+    ApiTokenTest::TearDown();
+  }
+
+  // GitLab-shaped claims (docs.gitlab.com, "ID token authentication").
+  boost::json::object Claims(const std::string& project_path = "acme/backend",
+                             int64_t lifetime_s = 3600) {
+    int64_t now = clock_.Now() / kMillisPerSecond;
+    return boost::json::object{
+        {"iss", kGitLab},
+        {"aud", kAudience},
+        {"sub", "project_path:" + project_path + ":ref_type:branch:ref:main"},
+        {"jti", "jti-" + std::to_string(++jti_)},
+        {"iat", now},
+        {"nbf", now},
+        {"exp", now + lifetime_s},
+        {"namespace_id", "72"},
+        {"namespace_path", project_path.substr(0, project_path.find('/'))},
+        {"project_id", "4711"},
+        {"project_path", project_path},
+        {"user_login", "alice"},
+        {"pipeline_id", "1001"},
+        {"pipeline_source", "push"},
+        {"job_id", "2002"},
+        {"ref", "main"},
+        {"ref_type", "branch"},
+        {"ref_protected", "true"},
+        {"ci_config_ref_uri", "gitlab.com/" + project_path + "//.gitlab-ci.yml@refs/heads/main"},
+    };
+  }
+  std::string Mint(const boost::json::object& claims) { return GitLabKey().Sign({}, claims); }
+
+  Result<store::TrustPolicyRecord> CreatePolicy(const Principal& p, CreateTrustPolicyRequest req) {
+    return fed_->CreatePolicy(p, "acme", req);
+  }
+  CreateTrustPolicyRequest BackendPolicy() {
+    CreateTrustPolicyRequest req;
+    req.name = "gitlab-backend";
+    req.issuer = kGitLab;
+    req.bound_claims = {{"project_path", "acme/*"}, {"ref", "main"}};
+    req.project = "backend";
+    return req;
+  }
+
+  std::unique_ptr<oidc::CiTokenVerifier> verifier_;
+  std::unique_ptr<FederationService> fed_;
+  int jti_ = 0;
+  int fetches_ = 0;
+};
+
+TEST_F(FederationTest, PolicyCreationRules) {
+  // Defaults: audience = external URL, provider inferred, the attestation permission set.
+  auto policy = CreatePolicy(owner_, BackendPolicy());
+  ASSERT_TRUE(policy) << policy.error().ToString();
+  EXPECT_EQ(policy->audience, kAudience);
+  EXPECT_EQ(policy->provider, "gitlab");
+  EXPECT_EQ(policy->project_name, "backend");
+  std::vector<std::string> dflt = DefaultApiTokenPermissions();
+  std::sort(dflt.begin(), dflt.end());
+  EXPECT_EQ(policy->permissions, dflt);
+  // Same name again.
+  EXPECT_TRUE(CreatePolicy(owner_, BackendPolicy()).error().IsAlreadyExists());
+
+  // A policy must bind an identifying claim (ref alone trusts every project on gitlab.com).
+  auto no_id = BackendPolicy();
+  no_id.name = "any-main";
+  no_id.bound_claims = {{"ref", "main"}};
+  auto r = CreatePolicy(owner_, no_id);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Error::Code::kInvalidArgument);
+  no_id.bound_claims = {{"project_path", "*"}};
+  EXPECT_FALSE(CreatePolicy(owner_, no_id));
+
+  // Issuers outside the instance allow-list are refused.
+  auto untrusted = BackendPolicy();
+  untrusted.name = "self-managed";
+  untrusted.issuer = "https://gitlab.example.org";
+  r = CreatePolicy(owner_, untrusted);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason(), "untrusted_issuer");
+
+  // Permissions must be token-grantable; people-only ones are refused.
+  auto people_only = BackendPolicy();
+  people_only.name = "too-much";
+  people_only.permissions = std::vector<std::string>{"member:read"};
+  EXPECT_FALSE(CreatePolicy(owner_, people_only));
+  people_only.permissions = std::vector<std::string>{"trust_policy:manage"};
+  EXPECT_FALSE(CreatePolicy(owner_, people_only));
+
+  // People only, owners/admins only.
+  auto token = MustCreate(owner_, {.name = "ci"});
+  auto other = BackendPolicy();
+  other.name = "by-token";
+  EXPECT_TRUE(CreatePolicy(Auth(token.token), other).error().IsPermissionDenied());
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "member@example.com", "member"));
+  Principal member = Auth(LoginAs("member", "member@example.com"));
+  EXPECT_TRUE(CreatePolicy(member, other).error().IsPermissionDenied());
+
+  // Listing and deletion, audited.
+  auto list = fed_->ListPolicies(owner_, "acme");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_TRUE(fed_->DeletePolicy(Auth(token.token), "acme", policy->id).error().IsPermissionDenied());
+  EXPECT_TRUE(fed_->DeletePolicy(owner_, "acme", policy->id));
+  EXPECT_TRUE(fed_->DeletePolicy(owner_, "acme", policy->id).error().IsNotFound());
+  auto events = orgs_->ListAuditEvents(owner_, "acme", 20);
+  ASSERT_TRUE(events);
+  std::set<std::string> actions;
+  for (const auto& e : *events) actions.insert(e.action);
+  EXPECT_TRUE(actions.count("trust_policy.created"));
+  EXPECT_TRUE(actions.count("trust_policy.deleted"));
+}
+
+TEST_F(FederationTest, ExchangedTokenAttestsInThePolicysProjectOnly) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  auto exchanged = fed_->Exchange("acme", Mint(Claims()));
+  ASSERT_TRUE(exchanged) << exchanged.error().ToString();
+  EXPECT_EQ(exchanged->token.rfind("clfed_", 0), 0u);
+  EXPECT_EQ(exchanged->expires_in_seconds, 15 * 60);
+  // Stored hashed only.
+  auto stored = db_->GetFederatedTokenByHash(hasher_.Hash(exchanged->token));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->subject, "project_path:acme/backend:ref_type:branch:ref:main");
+
+  Principal ci = Auth(exchanged->token);
+  EXPECT_EQ(ci.kind, Principal::Kind::kFederated);
+  EXPECT_EQ(ci.display_name, "gitlab: acme/backend@main");
+  auto run = atts_->Init(ci, "acme", "build", "backend");
+  ASSERT_TRUE(run) << run.error().ToString();
+  auto pushed = atts_->Push(ci, "acme", run->id, Statement());
+  ASSERT_TRUE(pushed) << pushed.error().ToString();
+  EXPECT_EQ(pushed->actor_kind, "federated");
+  EXPECT_EQ(pushed->actor_name, "gitlab: acme/backend@main");
+  EXPECT_TRUE(atts_->Init(ci, "acme", "build", "frontend").error().IsPermissionDenied());
+  // People-only operations stay closed.
+  EXPECT_FALSE(orgs_->ListMembers(ci, "acme"));
+  // Cached answers agree; the token expires after 15 minutes.
+  auto cached = authn_->AuthenticateCached("Bearer " + exchanged->token);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_TRUE(*cached);
+  clock_.Advance(15 * kMillisPerMinute);
+  auto expired = authn_->Authenticate("Bearer " + exchanged->token);
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().reason(), "token_expired");
+
+  auto events = orgs_->ListAuditEvents(owner_, "acme", 20);
+  ASSERT_TRUE(events);
+  bool audited = false;
+  for (const auto& e : *events) {
+    if (e.action == "federation.token_exchanged") {
+      audited = true;
+      EXPECT_EQ(e.actor_kind, "federated");
+      EXPECT_NE(e.message.find("project_path:acme/backend"), std::string::npos);
+      EXPECT_EQ(e.message.find("eyJ"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(FederationTest, ExchangedTokenNeverOutlivesTheCiToken) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  auto exchanged = fed_->Exchange("acme", Mint(Claims("acme/backend", 300)));
+  ASSERT_TRUE(exchanged) << exchanged.error().ToString();
+  EXPECT_EQ(exchanged->expires_in_seconds, 300);
+  EXPECT_LE(exchanged->record.expires_at, clock_.Now() + 300 * kMillisPerSecond);
+  clock_.Advance(300 * kMillisPerSecond);
+  EXPECT_EQ(authn_->Authenticate("Bearer " + exchanged->token).error().reason(), "token_expired");
+}
+
+TEST_F(FederationTest, ReplayedCiTokenIsRefused) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  std::string token = Mint(Claims());
+  ASSERT_TRUE(fed_->Exchange("acme", token));
+  auto again = fed_->Exchange("acme", token);
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(again.error().IsUnauthenticated());
+  EXPECT_EQ(again.error().reason(), "replayed_token");
+  EXPECT_EQ(again.error().message().find(token), std::string::npos);
+}
+
+TEST_F(FederationTest, NoMatchingPolicyNamesClaimsNotTheToken) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  // A fork under another namespace must not match "acme/*".
+  std::string token = Mint(Claims("mallory/backend"));
+  auto r = fed_->Exchange("acme", token);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().IsPermissionDenied());
+  EXPECT_EQ(r.error().reason(), "no_matching_trust_policy");
+  EXPECT_NE(r.error().message().find("project_path"), std::string::npos);
+  EXPECT_EQ(r.error().message().find(token), std::string::npos);
+  // An unknown organization answers the same way (no existence oracle).
+  auto unknown = fed_->Exchange("nope", Mint(Claims()));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().reason(), "no_matching_trust_policy");
+  // Wrong audience and expiry keep their own codes.
+  auto claims = Claims();
+  claims["aud"] = "https://elsewhere.example.com";
+  EXPECT_EQ(fed_->Exchange("acme", Mint(claims)).error().reason(), "bad_audience");
+  claims = Claims("acme/backend", 60);
+  std::string short_lived = Mint(claims);
+  clock_.Advance(5 * kMillisPerMinute);
+  EXPECT_EQ(fed_->Exchange("acme", short_lived).error().reason(), "token_expired");
+}
+
+TEST_F(FederationTest, RawCiTokenOnAttestationIsRecordedAsFederated) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  std::string token = Mint(Claims());
+  EXPECT_TRUE(LooksLikeJwt(token));
+  EXPECT_FALSE(LooksLikeJwt("clapi_abc"));
+  EXPECT_FALSE(LooksLikeJwt("eyJhbGciOi.x"));
+  auto init_p = fed_->AuthenticateCiToken("acme", token, "init");
+  ASSERT_TRUE(init_p) << init_p.error().ToString();
+  EXPECT_EQ(init_p->kind, Principal::Kind::kFederated);
+  EXPECT_EQ(init_p->id, "https://gitlab.com|project_path:acme/backend:ref_type:branch:ref:main");
+  auto run = atts_->Init(*init_p, "acme", "build", "backend");
+  ASSERT_TRUE(run) << run.error().ToString();
+  EXPECT_EQ(run->actor_kind, "federated");
+  // The same token pushes once; a second init or push, or an exchange, is a replay.
+  auto push_p = fed_->AuthenticateCiToken("acme", token, "push");
+  ASSERT_TRUE(push_p) << push_p.error().ToString();
+  auto pushed = atts_->Push(*push_p, "acme", run->id, Statement());
+  ASSERT_TRUE(pushed) << pushed.error().ToString();
+  EXPECT_EQ(pushed->actor_kind, "federated");
+  EXPECT_EQ(pushed->actor_id, init_p->id);
+  EXPECT_EQ(pushed->actor_name, "gitlab: acme/backend@main");
+  EXPECT_EQ(fed_->AuthenticateCiToken("acme", token, "init").error().reason(), "replayed_token");
+  EXPECT_EQ(fed_->AuthenticateCiToken("acme", token, "push").error().reason(), "replayed_token");
+  EXPECT_EQ(fed_->Exchange("acme", token).error().reason(), "replayed_token");
+  // Scope of the policy: another project is refused.
+  auto other = fed_->AuthenticateCiToken("acme", Mint(Claims()), "init");
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(atts_->Init(*other, "acme", "build", "frontend").error().IsPermissionDenied());
 }
 
 TEST(InTotoStatement, Validation) {

@@ -14,6 +14,7 @@
 
 #include "common/random.h"
 #include "crypto/hash.h"
+#include "oidc/discovery.h"
 
 namespace cl::server {
 namespace {
@@ -50,6 +51,25 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.pepper_file = v;
   } else if (key == "oidc_issuer") {
     c.oidc_issuer = v;
+  } else if (key == "federation_issuers") {
+    c.federation_issuers.clear();
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t end = v.find(',', start);
+      if (end == std::string::npos) end = v.size();
+      std::string issuer = v.substr(start, end - start);
+      while (!issuer.empty() && issuer.front() == ' ') issuer.erase(issuer.begin());
+      while (!issuer.empty() && issuer.back() == ' ') issuer.pop_back();
+      if (!issuer.empty()) {
+        if (!oidc::IsAllowedIssuerUrl(issuer)) {
+          return Fail(Error::InvalidArgument(
+              "config federation_issuers: '" + issuer +
+              "' must be an https URL (plain http only for a loopback host)"));
+        }
+        c.federation_issuers.push_back(std::move(issuer));
+      }
+      start = end + 1;
+    }
   } else if (key == "oidc_client_id") {
     c.oidc_client_id = v;
   } else if (key == "oidc_client_secret") {
@@ -119,6 +139,9 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"pepper_file", "file holding the credential-hashing pepper (default DATA_DIR/pepper)"},
       {"oidc_issuer", "upstream OpenID Provider issuer URL"},
       {"oidc_client_id", "OIDC client id at the upstream IdP"},
+      {"federation_issuers",
+       "comma-separated CI token issuers organizations may trust (default "
+       "https://gitlab.com,https://token.actions.githubusercontent.com)"},
       {"oidc_client_secret", "OIDC client secret (prefer the environment variable)"},
       {"session_lifetime", "lifetime of login sessions, e.g. 24h (default 24h)"},
       {"log_level", "debug, info, warn or error (default info)"},

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -36,6 +37,10 @@ struct ServerConfig {
   UnixMillis token_revoker_interval = kMillisPerHour;
   UnixMillis token_revoker_initial_delay = kMillisPerMinute;
   UnixMillis usage_flush_interval = 10 * kMillisPerSecond;  // API token last_used_at writer
+  // Keyless CI: the issuers organizations may trust at all (compared byte for byte with `iss`).
+  // Each must be an https URL, or a plain-http loopback URL listed explicitly (tests).
+  std::vector<std::string> federation_issuers = {"https://gitlab.com",
+                                                 "https://token.actions.githubusercontent.com"};
 
   std::string ListenHost() const;
   int ListenPort() const;

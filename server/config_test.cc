@@ -27,6 +27,28 @@ TEST(ServerConfig, DefaultsDeriveFromDataDir) {
   EXPECT_EQ(c->session_lifetime, 24 * kMillisPerHour);
 }
 
+TEST(ServerConfig, FederationIssuers) {
+  auto dflt = LoadServerConfig(std::nullopt, {}, NoEnv);
+  ASSERT_TRUE(dflt) << dflt.error().ToString();
+  EXPECT_EQ(dflt->federation_issuers,
+            (std::vector<std::string>{"https://gitlab.com",
+                                      "https://token.actions.githubusercontent.com"}));
+  auto listed = LoadServerConfig(
+      std::nullopt,
+      {{"federation_issuers", "https://gitlab.example.org, http://127.0.0.1:9999 ,"}}, NoEnv);
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  EXPECT_EQ(listed->federation_issuers,
+            (std::vector<std::string>{"https://gitlab.example.org", "http://127.0.0.1:9999"}));
+  // Plain http only for loopback issuers.
+  auto plain = LoadServerConfig(std::nullopt, {{"federation_issuers", "http://gitlab.example.org"}},
+                                NoEnv);
+  ASSERT_FALSE(plain);
+  EXPECT_NE(plain.error().message().find("federation_issuers"), std::string::npos);
+  auto off = LoadServerConfig(std::nullopt, {{"federation_issuers", ""}}, NoEnv);
+  ASSERT_TRUE(off);
+  EXPECT_TRUE(off->federation_issuers.empty());
+}
+
 TEST(ServerConfig, FlagsBeatEnvBeatToml) {
   auto dir = TempDir();
   auto file = dir / "c.toml";

@@ -17,10 +17,12 @@
 #include "jobs/usage_flusher.h"
 #include "domain/authenticator.h"
 #include "domain/authorization.h"
+#include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "oidc/ci_verifier.h"
 #include "server/config.h"
 #include "server/idp_adapter.h"
 #include "store/notifications.h"
@@ -147,6 +149,14 @@ int Serve(const ServerConfig& c) {
   domain::OrganizationService orgs(**db, authorizer, clock, random);
   domain::AttestationService attestations(**db, authorizer, orgs, clock, random);
   domain::ApiTokenService api_tokens(**db, authorizer, orgs, authenticator, hasher, clock, random);
+  // Keyless CI: only issuers on the instance allow-list are ever contacted.
+  oidc::CiVerifierOptions ci_options;
+  ci_options.allowed_issuers = c.federation_issuers;
+  oidc::CiTokenVerifier ci_verifier(ci_options, clock);
+  domain::FederationConfig federation_config;
+  federation_config.default_audience = c.external_url;
+  domain::FederationService federation(**db, authorizer, orgs, ci_verifier, hasher, clock, random,
+                                       federation_config);
 
   jobs::TokenRevoker revoker(
       **db, clock, random, &usage_flusher,
@@ -161,6 +171,7 @@ int Serve(const ServerConfig& c) {
   deps.orgs = &orgs;
   deps.attestations = &attestations;
   deps.api_tokens = &api_tokens;
+  deps.federation = &federation;
   deps.metrics = &metrics;
   deps.random = &random;
   deps.external_url = c.external_url;

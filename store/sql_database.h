@@ -142,6 +142,17 @@ class SqlDatabase : public Database {
   Result<InactiveTokenSweep> RevokeInactiveApiTokens(
       UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) override;
 
+  Status CreateTrustPolicy(const TrustPolicyRecord& policy, const AuditEvent& event) override;
+  Result<std::vector<TrustPolicyRecord>> ListTrustPolicies(const std::string& org_id) override;
+  Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
+      const std::string& issuer) override;
+  Status DeleteTrustPolicy(const std::string& org_id, const std::string& id,
+                           const AuditEvent& event) override;
+  Status RecordCiTokenJti(const std::string& issuer, const std::string& jti,
+                          UnixMillis expires_at, UnixMillis now) override;
+  Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) override;
+  Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) override;
+
   Status AppendAuditEvent(const AuditEvent& e) override;
   Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) override;
 

@@ -318,6 +318,66 @@ class ApiTokenStore {
       const std::vector<std::pair<std::string, UnixMillis>>& usage) = 0;
 };
 
+// An organization's trust policy for keyless CI authentication (see oidc/trust_policy.h for
+// the rules a policy must pass before it is stored).
+struct TrustPolicyRecord {
+  std::string id;
+  std::string org_id;
+  std::string name;  // unique within the organization
+  std::string issuer;
+  std::string provider;  // "gitlab" | "github"
+  std::string audience;
+  // claim name -> exact value or glob pattern, in the caller's order.
+  std::vector<std::pair<std::string, std::string>> bound_claims;
+  std::optional<std::string> project_id;  // empty: organization-scoped
+  std::vector<std::string> permissions;   // "resource:action"
+  std::string created_by_kind;
+  std::string created_by_id;
+  std::string created_by_name;
+  UnixMillis created_at = 0;
+  std::string project_name;  // filled by reads
+};
+
+// A short-lived token issued in exchange for a verified CI ID token. Only the hash is stored.
+struct FederatedToken {
+  std::string id;
+  std::string org_id;
+  std::optional<std::string> project_id;
+  std::string policy_id;
+  std::string token_hash;
+  std::vector<std::string> permissions;
+  std::string issuer;   // the CI token's `iss`
+  std::string subject;  // the CI token's `sub`
+  std::string display_name;
+  UnixMillis created_at = 0;
+  UnixMillis expires_at = 0;
+};
+
+class FederationStore {
+ public:
+  virtual ~FederationStore() = default;
+  // Policy and audit event atomically. AlreadyExists when the organization has a policy of the
+  // same name; NotFound when the organization or project does not exist.
+  virtual Status CreateTrustPolicy(const TrustPolicyRecord& policy, const AuditEvent& event) = 0;
+  // Ordered by name; with project_name filled.
+  virtual Result<std::vector<TrustPolicyRecord>> ListTrustPolicies(const std::string& org_id) = 0;
+  // Every organization's policies for one issuer, ordered by org_id then name.
+  virtual Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
+      const std::string& issuer) = 0;
+  // Deletes the policy and appends the event atomically. NotFound when unknown in that org.
+  virtual Status DeleteTrustPolicy(const std::string& org_id, const std::string& id,
+                                   const AuditEvent& event) = 0;
+  // Records that the CI token (issuer, jti) was used; AlreadyExists when it was recorded before.
+  // Rows whose expires_at is before `now` are purged in the same transaction (a CI token past
+  // its expiry is refused by verification anyway, so its jti need not be remembered).
+  virtual Status RecordCiTokenJti(const std::string& issuer, const std::string& jti,
+                                  UnixMillis expires_at, UnixMillis now) = 0;
+  // Token and audit event atomically. AlreadyExists on a duplicate hash.
+  virtual Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) = 0;
+  // NotFound when unknown (expired tokens are returned; callers check expires_at).
+  virtual Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) = 0;
+};
+
 class AuditStore {
  public:
   virtual ~AuditStore() = default;
@@ -371,7 +431,8 @@ class Database : public UserStore,
                  public LoginStateStore,
                  public AuditStore,
                  public ApiTokenStore,
-                 public TokenRevocationStore {
+                 public TokenRevocationStore,
+                 public FederationStore {
  public:
   ~Database() override = default;
   // Cheap round trip for /readyz.

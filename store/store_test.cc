@@ -1477,6 +1477,135 @@ TYPED_TEST(StoreTest, TwoInstancesSweepingTogetherRevokeEachTokenOnce) {
 }
 
 // PostgreSQL only: a connection killed by the server is repaired on its next use.
+// ---- keyless CI federation
+
+TrustPolicyRecord Policy(const std::string& org_id, const std::string& name,
+                         const std::string& issuer, UnixMillis at) {
+  TrustPolicyRecord t;
+  t.id = Id();
+  t.org_id = org_id;
+  t.name = name;
+  t.issuer = issuer;
+  t.provider = "gitlab";
+  t.audience = "https://cp.example.com";
+  t.bound_claims = {{"project_path", "acme/*"}, {"ref", "main"}};
+  t.permissions = {"workflow_run:create", "project:read"};
+  t.created_by_kind = "user";
+  t.created_by_id = "u1";
+  t.created_by_name = "owner@example.com";
+  t.created_at = at;
+  return t;
+}
+
+TYPED_TEST(StoreTest, TrustPoliciesRoundTripAreUniquePerOrgAndDeletable) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string other = this->NewOrg("other", u);
+  const std::string proj = this->NewProject(org, "web");
+  TrustPolicyRecord a = Policy(org, "gitlab-main", "https://gitlab.com", this->now_);
+  a.project_id = proj;
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
+  TrustPolicyRecord b = Policy(org, "another", "https://gitlab.example.org", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(b, this->Event(org, "trust_policy.created")));
+  // Same name in another organization is fine, in the same one is not.
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(Policy(other, "gitlab-main", "https://gitlab.com",
+                                                  this->now_),
+                                           this->Event(other, "trust_policy.created")));
+  auto dup = this->db_->CreateTrustPolicy(Policy(org, "gitlab-main", "https://gitlab.com",
+                                                 this->now_),
+                                          this->Event(org, "trust_policy.created"));
+  ASSERT_FALSE(dup);
+  EXPECT_TRUE(dup.error().IsAlreadyExists());
+  // A project of another organization is refused by the composite key.
+  TrustPolicyRecord cross = Policy(other, "cross", "https://gitlab.com", this->now_);
+  cross.project_id = proj;
+  EXPECT_FALSE(this->db_->CreateTrustPolicy(cross, this->Event(other, "trust_policy.created")));
+
+  auto list = this->db_->ListTrustPolicies(org);
+  ASSERT_TRUE(list) << list.error().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "another");
+  const TrustPolicyRecord& got = (*list)[1];
+  EXPECT_EQ(got.id, a.id);
+  EXPECT_EQ(got.issuer, "https://gitlab.com");
+  EXPECT_EQ(got.provider, "gitlab");
+  EXPECT_EQ(got.audience, "https://cp.example.com");
+  EXPECT_EQ(got.bound_claims, a.bound_claims);  // order kept
+  ASSERT_TRUE(got.project_id.has_value());
+  EXPECT_EQ(*got.project_id, proj);
+  EXPECT_EQ(got.project_name, "web");
+  EXPECT_EQ(got.permissions, a.permissions);
+  EXPECT_EQ(got.created_by_name, "owner@example.com");
+  EXPECT_FALSE((*list)[0].project_id.has_value());
+
+  auto by_issuer = this->db_->ListTrustPoliciesByIssuer("https://gitlab.com");
+  ASSERT_TRUE(by_issuer);
+  EXPECT_EQ(by_issuer->size(), 2u);  // both organizations
+
+  auto missing = this->db_->DeleteTrustPolicy(other, a.id, this->Event(other, "x"));
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().IsNotFound());
+  ASSERT_TRUE(this->db_->DeleteTrustPolicy(
+      org, a.id, this->Event(org, "trust_policy.deleted", this->now_ + 1000)));
+  EXPECT_EQ(this->db_->ListTrustPolicies(org)->size(), 1u);
+  auto events = this->db_->ListAuditEvents(org, 10);
+  ASSERT_TRUE(events);
+  EXPECT_EQ((*events)[0].action, "trust_policy.deleted");
+}
+
+TYPED_TEST(StoreTest, CiTokenJtiIsSingleUseAndExpiredOnesArePurged) {
+  this->Migrated();
+  const UnixMillis now = this->now_;
+  ASSERT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", "j1", now + 1000, now));
+  auto again = this->db_->RecordCiTokenJti("https://gitlab.com", "j1", now + 1000, now);
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(again.error().IsAlreadyExists());
+  EXPECT_EQ(again.error().reason(), "replayed_token");
+  // The same jti from another issuer is another token.
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.example.org", "j1", now + 1000, now));
+  // Once past its expiry the row is purged by the next call.
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", "j2", now + 5000, now + 2000));
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", "j1", now + 9000, now + 2000));
+}
+
+TYPED_TEST(StoreTest, FederatedTokensAreFoundByHash) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string proj = this->NewProject(org, "web");
+  FederatedToken t;
+  t.id = Id();
+  t.org_id = org;
+  t.project_id = proj;
+  t.policy_id = Id();
+  t.token_hash = Hash();
+  t.permissions = {"workflow_run:create"};
+  t.issuer = "https://gitlab.com";
+  t.subject = "project_path:acme/web:ref_type:branch:ref:main";
+  t.display_name = "gitlab: acme/web@main";
+  t.created_at = this->now_;
+  t.expires_at = this->now_ + 900'000;
+  ASSERT_TRUE(this->db_->CreateFederatedToken(t, this->Event(org, "federation.exchanged")));
+  auto dup = this->db_->CreateFederatedToken(t, this->Event(org, "federation.exchanged"));
+  ASSERT_FALSE(dup);
+  EXPECT_TRUE(dup.error().IsAlreadyExists());
+  auto got = this->db_->GetFederatedTokenByHash(t.token_hash);
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(got->id, t.id);
+  EXPECT_EQ(got->org_id, org);
+  EXPECT_EQ(got->project_id, t.project_id);
+  EXPECT_EQ(got->policy_id, t.policy_id);
+  EXPECT_EQ(got->permissions, t.permissions);
+  EXPECT_EQ(got->issuer, t.issuer);
+  EXPECT_EQ(got->subject, t.subject);
+  EXPECT_EQ(got->display_name, t.display_name);
+  EXPECT_EQ(got->expires_at, t.expires_at);
+  auto missing = this->db_->GetFederatedTokenByHash(Hash());
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().IsNotFound());
+}
+
 class PostgresOnlyTest : public StoreTest<PostgresBackend> {};
 
 TEST_F(PostgresOnlyTest, ReconnectsAfterServerDropsConnections) {

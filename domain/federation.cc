@@ -1,0 +1,242 @@
+// FederationService: trust policy rules, CI token exchange and raw CI token authentication.
+#include "domain/federation.h"
+
+#include <algorithm>
+
+#include "crypto/credential.h"
+#include "domain/api_tokens.h"
+#include "oidc/trust_policy.h"
+
+namespace cl::domain {
+namespace {
+
+oidc::TrustPolicy ToOidcPolicy(const store::TrustPolicyRecord& r) {
+  oidc::TrustPolicy t;
+  t.id = r.id;
+  t.org_id = r.org_id;
+  t.name = r.name;
+  t.issuer = r.issuer;
+  t.provider = r.provider;
+  t.audience = r.audience;
+  t.bound_claims = r.bound_claims;
+  t.project_id = r.project_id;
+  t.permissions = r.permissions;
+  return t;
+}
+
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+std::string ClaimOr(const oidc::CiIdentity& id, const std::string& name) {
+  auto it = id.claims.find(name);
+  return it == id.claims.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+bool LooksLikeJwt(std::string_view credential) {
+  if (credential.size() < 10 || credential.substr(0, 3) != "eyJ") return false;
+  int dots = 0;
+  for (char c : credential) {
+    if (c == '.') {
+      ++dots;
+    } else if (!IsBase64UrlChar(c)) {
+      return false;
+    }
+  }
+  return dots == 2;
+}
+
+std::string CiDisplayName(const oidc::CiIdentity& identity, std::string_view provider) {
+  std::string where =
+      provider == "github" ? ClaimOr(identity, "repository") : ClaimOr(identity, "project_path");
+  std::string ref = ClaimOr(identity, "ref");
+  if (where.empty()) return identity.issuer + " " + identity.subject;
+  std::string out = std::string(provider) + ": " + where;
+  if (!ref.empty()) out += "@" + ref;
+  return out;
+}
+
+Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
+    const Principal& p, const std::string& org_name, const CreateTrustPolicyRequest& req) {
+  if (p.kind != Principal::Kind::kUser) {
+    return Fail(Error::PermissionDenied("trust policies are managed by people, not tokens"));
+  }
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kTrustPolicyManage, Resource{org.id, std::nullopt}));
+  if (!verifier_.IsAllowedIssuer(req.issuer)) {
+    return Fail(Error::InvalidArgument(
+        "the issuer '" + req.issuer.substr(0, 256) +
+            "' is not on this instance's list of trusted CI issuers (federation_issuers)",
+        "untrusted_issuer"));
+  }
+  store::TrustPolicyRecord r;
+  r.id = NewUuid(random_);
+  r.org_id = org.id;
+  r.name = req.name;
+  r.issuer = req.issuer;
+  r.provider = req.provider.empty() ? std::string(oidc::InferProvider(req.issuer)) : req.provider;
+  r.audience = req.audience && !req.audience->empty() ? *req.audience : config_.default_audience;
+  r.bound_claims = req.bound_claims;
+  if (req.project && !req.project->empty()) {
+    auto project = db_.GetProjectByName(org.id, *req.project);
+    if (!project) {
+      if (project.error().IsNotFound()) {
+        return Fail(Error::NotFound("project '" + *req.project + "' not found"));
+      }
+      return Fail(project.error());
+    }
+    r.project_id = project->id;
+    r.project_name = project->name;
+  }
+  r.permissions = req.permissions ? *req.permissions : DefaultApiTokenPermissions();
+  std::sort(r.permissions.begin(), r.permissions.end());
+  r.permissions.erase(std::unique(r.permissions.begin(), r.permissions.end()), r.permissions.end());
+  if (r.permissions.empty()) {
+    return Fail(Error::InvalidArgument("a trust policy needs at least one permission"));
+  }
+  for (const auto& perm : r.permissions) {
+    if (!TokenGrantablePermissions().count(perm)) {
+      return Fail(Error::InvalidArgument("the permission '" + perm.substr(0, 64) +
+                                         "' cannot be given to a CI job"));
+    }
+  }
+  CL_RETURN_IF_ERROR(oidc::ValidateTrustPolicy(ToOidcPolicy(r)));
+  r.created_by_kind = PrincipalKindName(p.kind);
+  r.created_by_id = p.id;
+  r.created_by_name = p.display_name;
+  r.created_at = clock_.Now();
+  std::string claims;
+  for (const auto& [k, v] : r.bound_claims) claims += (claims.empty() ? "" : ", ") + k + "=" + v;
+  auto st = db_.CreateTrustPolicy(
+      r, orgs_.NewEvent(p, org.id, "trust_policy.created", "trust_policy", r.id,
+                        p.display_name + " created the trust policy " + r.name + " for " +
+                            r.issuer + " (" + claims + ")"));
+  if (!st) return Fail(st.error());
+  return r;
+}
+
+Result<std::vector<store::TrustPolicyRecord>> FederationService::ListPolicies(
+    const Principal& p, const std::string& org_name) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kOrganizationRead, Resource{org.id, std::nullopt}));
+  return db_.ListTrustPolicies(org.id);
+}
+
+Status FederationService::DeletePolicy(const Principal& p, const std::string& org_name,
+                                       const std::string& id) {
+  if (p.kind != Principal::Kind::kUser) {
+    return Fail(Error::PermissionDenied("trust policies are managed by people, not tokens"));
+  }
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kTrustPolicyManage, Resource{org.id, std::nullopt}));
+  if (!IsUuid(id)) return Fail(Error::NotFound("trust policy not found"));
+  CL_ASSIGN_OR_RETURN(auto policies, db_.ListTrustPolicies(org.id));
+  auto it = std::find_if(policies.begin(), policies.end(),
+                         [&](const store::TrustPolicyRecord& r) { return r.id == id; });
+  if (it == policies.end()) return Fail(Error::NotFound("trust policy not found"));
+  return db_.DeleteTrustPolicy(
+      org.id, id,
+      orgs_.NewEvent(p, org.id, "trust_policy.deleted", "trust_policy", id,
+                     p.display_name + " deleted the trust policy " + it->name));
+}
+
+Result<FederationService::Verified> FederationService::VerifyForOrg(const std::string& org_name,
+                                                                    const std::string& token,
+                                                                    const std::string& jti_prefix) {
+  std::vector<store::TrustPolicyRecord> records;
+  store::Organization org;
+  auto found = db_.GetOrganizationByName(org_name);
+  if (found) {
+    org = *found;
+    CL_ASSIGN_OR_RETURN(records, db_.ListTrustPolicies(org.id));
+  } else if (!found.error().IsNotFound()) {
+    return Fail(found.error());
+  }
+  // An unknown organization verifies against no policies: the answer does not reveal whether
+  // the organization exists.
+  std::vector<oidc::TrustPolicy> policies;
+  policies.reserve(records.size());
+  for (const auto& r : records) policies.push_back(ToOidcPolicy(r));
+  CL_ASSIGN_OR_RETURN(oidc::CiIdentity identity, verifier_.Verify(token, policies));
+  auto rec = std::find_if(records.begin(), records.end(), [&](const store::TrustPolicyRecord& r) {
+    return r.id == identity.policy_id;
+  });
+  if (rec == records.end()) {
+    return Fail(Error::Internal("matched trust policy vanished"));
+  }
+  const UnixMillis now = clock_.Now();
+  // Remember the jti a little past the token's expiry plus the verifier's leeway.
+  const UnixMillis remember_until = identity.exp * kMillisPerSecond + 2 * kMillisPerMinute;
+  auto st = db_.RecordCiTokenJti(identity.issuer, jti_prefix + identity.jti, remember_until, now);
+  if (!st) {
+    if (st.error().IsAlreadyExists()) {
+      return Fail(Error::Unauthenticated("this CI token was already used (jti " +
+                                             identity.jti.substr(0, 64) +
+                                             "); request a new ID token",
+                                         "replayed_token"));
+    }
+    return Fail(st.error());
+  }
+  Verified v{std::move(org), std::move(identity), *rec};
+  return v;
+}
+
+Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
+                                                   const std::string& subject_token) {
+  CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, subject_token, ""));
+  const UnixMillis now = clock_.Now();
+  const UnixMillis ci_exp = v.identity.exp * kMillisPerSecond;
+  const UnixMillis lifetime = std::min(config_.max_token_lifetime, ci_exp - now);
+  if (lifetime <= 0) {
+    return Fail(Error::Unauthenticated("the CI token has expired", "token_expired"));
+  }
+  ExchangedToken out;
+  out.token = crypto::GenerateCredential(crypto::CredentialKind::kFederated, random_);
+  store::FederatedToken& t = out.record;
+  t.id = NewUuid(random_);
+  t.org_id = v.org.id;
+  t.project_id = v.policy.project_id;
+  t.policy_id = v.policy.id;
+  t.token_hash = hasher_.Hash(out.token);
+  t.permissions = v.policy.permissions;
+  t.issuer = v.identity.issuer;
+  t.subject = v.identity.subject;
+  t.display_name = CiDisplayName(v.identity, v.policy.provider);
+  t.created_at = now;
+  t.expires_at = now + lifetime;
+  out.expires_in_seconds = lifetime / kMillisPerSecond;
+
+  store::AuditEvent e;
+  e.id = NewUuid(random_);
+  e.org_id = v.org.id;
+  e.actor_kind = PrincipalKindName(Principal::Kind::kFederated);
+  e.actor_id = v.policy.id;
+  e.actor_name = t.display_name;
+  e.action = "federation.token_exchanged";
+  e.target_kind = "trust_policy";
+  e.target_id = v.policy.id;
+  e.message = "CI token of " + t.issuer + " (sub " + t.subject + ") exchanged under trust policy " +
+              v.policy.name;
+  e.created_at = now;
+  CL_RETURN_IF_ERROR(db_.CreateFederatedToken(t, e));
+  return out;
+}
+
+Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_name,
+                                                         const std::string& token,
+                                                         const std::string& use) {
+  CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, token, use == "init" ? "" : use + ":"));
+  Principal p;
+  p.kind = Principal::Kind::kFederated;
+  p.id = v.identity.issuer + "|" + v.identity.subject;
+  p.display_name = CiDisplayName(v.identity, v.policy.provider);
+  p.org_id = v.org.id;
+  p.project_id = v.policy.project_id;
+  p.permissions = v.policy.permissions;
+  return p;
+}
+
+}  // namespace cl::domain

@@ -1,0 +1,118 @@
+// FederationService: keyless authentication of CI jobs (DESIGN.md, "Keyless OIDC for CI").
+//
+// Organizations' owners and admins manage trust policies (issuer, audience, bound claims,
+// optional project, permissions). A CI job presents its ID token (GitLab `id_tokens`, GitHub
+// Actions) and either exchanges it for a short-lived `clfed_` token (RFC 8693 shaped) or uses it
+// directly on the attestation endpoints. Verification is oidc::CiTokenVerifier; this class adds
+// the organization's policies, single use of each CI token's `jti`, the issued token and audit.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/result.h"
+#include "crypto/hash.h"
+#include "domain/authorization.h"
+#include "domain/organizations.h"
+#include "domain/principal.h"
+#include "oidc/ci_verifier.h"
+#include "store/store.h"
+
+namespace cl::domain {
+
+struct FederationConfig {
+  // Audience of a policy created without one: the control plane's external URL.
+  std::string default_audience;
+  // Upper bound of an exchanged token's lifetime (it never outlives the CI token either).
+  UnixMillis max_token_lifetime = 15 * kMillisPerMinute;
+};
+
+struct CreateTrustPolicyRequest {
+  std::string name;
+  std::string issuer;
+  std::string provider;                 // empty: inferred from the issuer
+  std::optional<std::string> audience;  // empty: FederationConfig::default_audience
+  std::vector<std::pair<std::string, std::string>> bound_claims;
+  std::optional<std::string> project;                   // project name; empty: organization-scoped
+  std::optional<std::vector<std::string>> permissions;  // empty: DefaultApiTokenPermissions()
+};
+
+struct ExchangedToken {
+  std::string token;  // `clfed_...`, shown once
+  store::FederatedToken record;
+  int64_t expires_in_seconds = 0;
+};
+
+class FederationService {
+ public:
+  // REQUIRES: every reference outlives the service.
+  FederationService(store::Database& db, Authorizer& authz, OrganizationService& orgs,
+                    oidc::CiTokenVerifier& verifier, const crypto::CredentialHasher& hasher,
+                    const Clock& clock, Random& random, FederationConfig config)
+      : db_(db),
+        authz_(authz),
+        orgs_(orgs),
+        verifier_(verifier),
+        hasher_(hasher),
+        clock_(clock),
+        random_(random),
+        config_(std::move(config)) {}
+
+  // People only, with trust_policy:manage (owners, admins). The issuer must be on the instance
+  // allow-list (else InvalidArgument "untrusted_issuer"); the policy must pass
+  // oidc::ValidateTrustPolicy; permissions must be token-grantable. Audited.
+  Result<store::TrustPolicyRecord> CreatePolicy(const Principal& p, const std::string& org,
+                                                const CreateTrustPolicyRequest& req);
+  // Anyone who can read the organization.
+  Result<std::vector<store::TrustPolicyRecord>> ListPolicies(const Principal& p,
+                                                             const std::string& org);
+  // People only, with trust_policy:manage. Audited. NotFound for an unknown id.
+  Status DeletePolicy(const Principal& p, const std::string& org, const std::string& id);
+
+  // Verifies `subject_token` against the policies of organization `org`, consumes its `jti`
+  // and issues a `clfed_` token with the matched policy's organization, project and
+  // permissions, valid min(max_token_lifetime, CI token exp - now). Audited. Errors: those of
+  // CiTokenVerifier::Verify, plus Unauthenticated "replayed_token" for a `jti` seen before. An
+  // unknown organization behaves as one without policies (no_matching_trust_policy).
+  Result<ExchangedToken> Exchange(const std::string& org, const std::string& subject_token);
+
+  // A raw CI ID token used directly as a Bearer credential on the attestation endpoints: the
+  // same verification and policy scope, no stored token. `use` is "init" or "push": each CI
+  // token opens at most one workflow run ("init" consumes the same `jti` an exchange would)
+  // and pushes at most one attestation, so the CLI's init + push with one token works while a
+  // captured token cannot be replayed on either endpoint.
+  Result<Principal> AuthenticateCiToken(const std::string& org, const std::string& token,
+                                        const std::string& use);
+
+ private:
+  struct Verified {
+    store::Organization org;
+    oidc::CiIdentity identity;
+    store::TrustPolicyRecord policy;
+  };
+  // Verifies against the organization's policies, then records jti_prefix + jti (replay check).
+  Result<Verified> VerifyForOrg(const std::string& org_name, const std::string& token,
+                                const std::string& jti_prefix);
+
+  store::Database& db_;
+  Authorizer& authz_;
+  OrganizationService& orgs_;
+  oidc::CiTokenVerifier& verifier_;
+  const crypto::CredentialHasher& hasher_;
+  const Clock& clock_;
+  Random& random_;
+  const FederationConfig config_;
+};
+
+// True when `credential` has the shape of a JWT (three base64url parts, header starting with
+// "eyJ"), i.e. a raw CI ID token rather than one of our opaque credentials.
+bool LooksLikeJwt(std::string_view credential);
+
+// "gitlab: group/project@main", "github: org/repo@refs/heads/main", or "<iss> <sub>".
+std::string CiDisplayName(const oidc::CiIdentity& identity, std::string_view provider);
+
+}  // namespace cl::domain
