@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -255,7 +256,7 @@ void Server::Impl::LogRequest(const Request& req, int status, SteadyClock::time_
       {{"method", req.method},
        {"path", req.path},
        {"status", status},
-       {"duration_ms", seconds * 1000.0},
+       {"duration_ms", std::round(seconds * 1e6) / 1e3},  // microsecond precision
        {"request_id", req.request_id},
        {"remote_addr", req.remote_addr}});
 }
