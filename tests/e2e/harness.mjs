@@ -229,6 +229,23 @@ function psql(url, sql) {
   return r.stdout.trim();
 }
 
+// Runs one SQL statement directly on the stack's database (SQLite file or PostgreSQL), for
+// tests that must simulate what cannot happen in real time (e.g. a token's age). Returns the
+// output as text: one row per line, columns separated by '|'.
+export function sql(stack, statement) {
+  const { url, kind } = stack.database;
+  if (kind === 'postgres') return psql(url, statement);
+  const file = url.slice('sqlite:'.length);
+  const r = spawnSync('sqlite3', ['-batch', '-bail', '-cmd', '.timeout 10000', file, statement], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (r.status !== 0) {
+    throw new Error(`sqlite3 failed (${statement}): ${r.error ?? ''} ${r.stderr}`);
+  }
+  return r.stdout.trim();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Control plane.
 
@@ -373,6 +390,32 @@ function cleanEnv() {
   delete env.NODE_OPTIONS;
   delete env.NODE_TEST_CONTEXT; // set by node --test; children are not test files
   return env;
+}
+
+// Runs `chainloop-controlplane jobs run JOB` against the stack's database, data directory and
+// pepper (as an operator would next to the running server). Resolves with {code, signal,
+// stdout, stderr}; it does not throw on a non-zero exit.
+export async function runServerJob(stack, job,
+    { extraArgs = [], timeoutMs = CLI_TIMEOUT_MS } = {}) {
+  const args = [
+    'jobs', 'run', job,
+    '--database', stack.database.url,
+    '--data-dir', join(stack.dir, 'data'),
+    '--pepper-file', stack.pepperFile,
+    '--log-level', 'warn',
+    ...extraArgs,
+  ];
+  const child = track(spawn(serverBin, args, {
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  const closed = new Promise((res) => child.once('close', (code, signal) => res({ code, signal })));
+  const out = captureTail(child.stdout, 1 << 20);
+  const err = captureTail(child.stderr, 1 << 20);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const { code, signal } = await closed;
+  clearTimeout(timer);
+  return { code, signal, stdout: out.text, stderr: err.text };
 }
 
 // ---------------------------------------------------------------------------------------------
