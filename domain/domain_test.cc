@@ -564,6 +564,28 @@ TEST_F(ApiTokenTest, AuditEventsForCreateAndRevoke) {
   EXPECT_EQ(events->at(0).actor_name, "owner@example.com");
 }
 
+TEST_F(ApiTokenTest, OnlyOwnersAndAdminsChangeTheAutoRevokeSetting) {
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "a@example.com", "admin"));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "m@example.com", "member"));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "v@example.com", "viewer"));
+  Principal admin = Auth(LoginAs("a", "a@example.com"));
+  Principal member = Auth(LoginAs("m", "m@example.com"));
+  Principal viewer = Auth(LoginAs("v", "v@example.com"));
+  EXPECT_TRUE(orgs_->SetApiTokenMaxDaysInactive(member, "acme", 30).error().IsPermissionDenied());
+  EXPECT_TRUE(orgs_->SetApiTokenMaxDaysInactive(viewer, "acme", 30).error().IsPermissionDenied());
+  auto set = orgs_->SetApiTokenMaxDaysInactive(admin, "acme", 30);
+  ASSERT_TRUE(set) << set.error().ToString();
+  EXPECT_EQ(set->api_token_max_days_inactive, 30);
+  // A refused change leaves the setting as it was, and each change is audited.
+  auto org = orgs_->Describe(owner_, "acme");
+  ASSERT_TRUE(org);
+  EXPECT_EQ(org->org.api_token_max_days_inactive, 30);
+  auto events = orgs_->ListAuditEvents(owner_, "acme", 1);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->at(0).action, "organization.updated");
+  EXPECT_NE(events->at(0).message.find("30 days"), std::string::npos);
+}
+
 TEST_F(ApiTokenTest, AutoRevokeThresholdSettingAndDate) {
   EXPECT_TRUE(orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 366).error().IsInvalidArgument());
   EXPECT_TRUE(orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", -1).error().IsInvalidArgument());
