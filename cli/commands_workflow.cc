@@ -54,7 +54,7 @@ Status AttestationInit(CliContext& ctx, const std::string& workflow, const std::
     return Fail(Error::InvalidArgument("--workflow and --project are required"));
   }
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
-  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient(/*raw_ci_token=*/true));
   CL_ASSIGN_OR_RETURN(
       auto resp, client->Post(RunsPath(org),
                               boost::json::object{{"workflow", workflow}, {"project", project}}));
@@ -97,7 +97,7 @@ Status AttestationPush(CliContext& ctx, const std::string& statement_file,
   if (org.empty()) {
     CL_ASSIGN_OR_RETURN(org, ctx.Organization());
   }
-  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient(/*raw_ci_token=*/true));
   CL_ASSIGN_OR_RETURN(auto resp,
                       client->Post(RunsPath(org) + "/" + PathSegment(id) + "/attestation",
                                    boost::json::object{{"statement", std::move(statement)}}));

@@ -87,7 +87,7 @@ ApiClient CliContext::ClientWithToken(const std::string& token) {
   return ApiClient(std::move(o));
 }
 
-Result<ApiClient*> CliContext::AuthenticatedClient() {
+Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
   if (client_) return &*client_;
   auto resolved = ResolveCredential(options_.token, env_.chainloop_token, config_.session_token);
   if (!resolved) {
@@ -122,6 +122,17 @@ Result<ApiClient*> CliContext::AuthenticatedClient() {
       return Fail(Error::FailedPrecondition(
           "keyless authentication with the CI ID token from " + ci_source +
           " needs the organization whose trust policy applies: pass --org NAME"));
+    }
+    if (raw_ci_token) {
+      if (options_.debug) {
+        std::string issuer = UnverifiedJwtIssuer(cred.token);
+        err_ << "debug: keyless: sending the CI ID token from " << ci_source << " (issuer "
+             << (issuer.empty() ? "unknown" : issuer) << ") to the attestation endpoint"
+             << std::endl;
+      }
+      keyless_ = true;
+      client_.emplace(ClientWithToken(cred.token));
+      return &*client_;
     }
     if (options_.debug) {
       std::string issuer = UnverifiedJwtIssuer(cred.token);

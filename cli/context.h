@@ -80,7 +80,12 @@ class CliContext {
   // organization given by --org (required then), and the returned short-lived token is used
   // for every later call. Prints the override note to stderr once. Fails when there is no
   // credential.
-  Result<ApiClient*> AuthenticatedClient();
+  //
+  // `raw_ci_token`: attestation init/push send a CI ID token itself as the Bearer credential
+  // (the attestation endpoints verify it; one ID token opens one run and pushes one
+  // attestation), because a CI job runs them as separate processes with the same ID token and
+  // a token can be exchanged only once.
+  Result<ApiClient*> AuthenticatedClient(bool raw_ci_token = false);
   // A client with an explicit token (may be empty: no Authorization header).
   ApiClient ClientWithToken(const std::string& token);
 

@@ -4,6 +4,8 @@
 #include "cli/keyless.h"
 
 #include <gmock/gmock.h>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -245,6 +247,36 @@ TEST_F(KeylessCliTest, CommandLineWithOidcTokenUsesExchangedToken) {
   EXPECT_EQ(requests()[1].path, "/v1/organizations/acme/projects");
   EXPECT_EQ(requests()[1].Header("authorization"), "Bearer " + fed_token_);
   EXPECT_THAT(out_.str(), HasSubstr("No projects found."));
+}
+
+// A CI job runs init and push as two processes with the same ID token, which can be exchanged
+// only once: both send the ID token itself to the attestation endpoints, and nothing else.
+TEST_F(KeylessCliTest, AttestationInitAndPushSendTheIdTokenItself) {
+  api_body_ = R"({"workflow_run":{"id":"11111111-2222-4333-8444-555555555555","workflow":"build",)"
+              R"("project":"app","state":"initialized","created_at":"2026-11-27T00:00:00Z",)"
+              R"("attested_by":{"kind":"federated","id":"p","name":"gitlab: group/app@main"},)"
+              R"("statement_digest":"","predicate_type":""}})";
+  Serve();
+  std::string jwt = MakeJwt();
+  env_.chainloop_oidc_token = jwt;
+  ASSERT_EQ(Run({"attestation", "init", "--workflow", "build", "--project", "app", "--org", "acme"}),
+            0)
+      << err_.str();
+  std::string statement = dir_ + "/statement.json";
+  std::ofstream(statement) << R"({"_type":"https://in-toto.io/Statement/v1",)"
+                              R"("subject":[{"name":"a","digest":{"sha256":"ab"}}],)"
+                              R"("predicateType":"x","predicate":{}})";
+  ASSERT_EQ(Run({"attestation", "push", "--statement", statement, "--org", "acme"}), 0)
+      << err_.str();
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(CountPath(kExchangePath), 0);
+  EXPECT_EQ(reqs[0].path, "/v1/organizations/acme/workflow-runs");
+  EXPECT_EQ(reqs[1].path,
+            "/v1/organizations/acme/workflow-runs/11111111-2222-4333-8444-555555555555/attestation");
+  for (const auto& r : reqs) EXPECT_EQ(r.Header("authorization"), "Bearer " + jwt);
+  EXPECT_EQ(out_.str().find(jwt), std::string::npos);
+  EXPECT_EQ(err_.str().find(jwt), std::string::npos);
 }
 
 TEST_F(KeylessCliTest, StoredSessionBeatsOidcToken) {
