@@ -117,7 +117,7 @@ fi
 # --- browser tests of the web UI (Debian's chromium + playwright-core) --------------------------
 step "browser tests (web UI)"
 start=$SECONDS
-web_tap="$logs/web.tap"
+web_tap="$repo_root/$logs/web.tap"
 (cd tests/web && CL_BUILD_DIR="$repo_root/$build_dir" node --test --test-concurrency=1 \
   --test-timeout=300000 --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$web_tap" .) 2>&1 | tee "$logs/web.log"
