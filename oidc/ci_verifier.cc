@@ -165,9 +165,12 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
       audiences.push_back(p.audience);
     }
   }
-  if (candidates.empty()) {
-    return Fail(NoMatchingPolicy("no trust policy for CI issuer " + issuer));
-  }
+  // With no policy for this (allowed) issuer the answer is "no matching policy", but only for
+  // a genuine token: answering before the signature is checked would let anyone probe, with
+  // a forged token, which organizations trust which issuers. The audience is then checked
+  // against nothing (any `aud` the token carries passes); the signature and times are not.
+  const bool no_candidates = candidates.empty();
+  if (no_candidates) audiences = unverified.aud;
 
   CL_ASSIGN_OR_RETURN(std::shared_ptr<JwksCache> cache, KeysFor(issuer));
   crypto::JwtCheck check;
@@ -188,6 +191,7 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
     jwt = crypto::VerifyJwt(token, **keys, check);
   }
   if (!jwt) return Fail(jwt.error());
+  if (no_candidates) return Fail(NoMatchingPolicy("no trust policy for CI issuer " + issuer));
 
   // Replay protection is keyed on jti, so a token without one cannot be accepted.
   if (jwt->jti.empty()) {

@@ -350,12 +350,16 @@ TEST_F(CiVerifierTest, ConfiguredSelfManagedIssuer) {
   EXPECT_EQ(web_.Count(kGitLabDiscovery), 0);
 }
 
-TEST_F(CiVerifierTest, NoPolicyForIssuerFetchesNothing) {
+// Without a policy for the issuer, a genuine token learns "no matching policy", but a forged
+// one learns nothing about which issuers the organization trusts: the signature comes first.
+TEST_F(CiVerifierTest, NoPolicyForIssuerIsAnsweredOnlyAfterTheSignature) {
   ExpectFailure(verifier_->Verify(GitLabToken(GitLabClaims()), {GitHubPolicy()}),
                 Error::Code::kPermissionDenied, "no_matching_trust_policy");
   ExpectFailure(verifier_->Verify(GitLabToken(GitLabClaims()), {}), Error::Code::kPermissionDenied,
                 "no_matching_trust_policy");
-  EXPECT_TRUE(web_.Requests().empty());
+  TestSigningKey forger = TestSigningKey::GenerateEcP256("gl-ec-1");
+  ExpectFailure(verifier_->Verify(forger.Sign({}, GitLabClaims()), {}),
+                Error::Code::kUnauthenticated, "bad_signature");
 }
 
 TEST_F(CiVerifierTest, BadSignature) {
