@@ -1,17 +1,16 @@
 #include "api/api.h"
 
 #include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <charconv>
 #include <map>
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-
 #include "api/errors.h"
 #include "api/web.h"
-#include "crypto/hash.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "crypto/hash.h"
 
 namespace cl::api {
 namespace {
@@ -80,6 +79,12 @@ json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
   by["kind"] = r.actor_kind;
   by["id"] = r.actor_id;
   by["name"] = r.actor_name;
+  // The CI identity of a keyless attestation (iss, sub, key claims); {} otherwise.
+  if (auto claims = ParseJson(r.actor_claims); claims && claims->is_object()) {
+    by["claims"] = std::move(*claims);
+  } else {
+    by["claims"] = json::object();
+  }
   j["attested_by"] = std::move(by);
   j["predicate_type"] = r.predicate_type;
   j["statement_digest"] = r.statement_digest;
@@ -190,8 +195,8 @@ json::object EncodeSession(const domain::IssuedSession& s) {
 
 // Text page for the browser legs of the login (the person sees it).
 Response BrowserError(const Error& e) {
-  Response r = Response::Text(
-      HttpStatusFor(e), "Login failed: " + e.message() + " (" + e.reason() + ")\n");
+  Response r =
+      Response::Text(HttpStatusFor(e), "Login failed: " + e.message() + " (" + e.reason() + ")\n");
   r.SetHeader("Cache-Control", "no-store");
   return r;
 }
@@ -239,8 +244,7 @@ class Api {
             authed = std::move(authed)](Request& req) -> Response {
       std::string_view header = req.Header("authorization");
       auto bearer = domain::ExtractBearer(header);
-      if (d_.federation == nullptr || header.empty() || !bearer ||
-          !domain::LooksLikeJwt(*bearer)) {
+      if (d_.federation == nullptr || header.empty() || !bearer || !domain::LooksLikeJwt(*bearer)) {
         return authed(req);
       }
       auto principal =
@@ -301,13 +305,14 @@ class Api {
   // Every response of the API carries the security headers too (some are rendered in browsers).
   static void Add(http::Router& r, std::string method, std::string pattern, http::Handler h,
                   bool blocking = true) {
-    r.Add(std::move(method), std::move(pattern),
-          [h = std::move(h)](Request& req) {
-            Response resp = h(req);
-            AddSecurityHeaders(resp);
-            return resp;
-          },
-          blocking);
+    r.Add(
+        std::move(method), std::move(pattern),
+        [h = std::move(h)](Request& req) {
+          Response resp = h(req);
+          AddSecurityHeaders(resp);
+          return resp;
+        },
+        blocking);
   }
 
   static void AddFast(http::Router& r, std::string method, std::string pattern,
@@ -365,17 +370,21 @@ class Api {
 
   void Register(http::Router& r) {
     // Operations.
-    Add(r, "GET", "/healthz", [](Request&) { return Response::Json(200, R"({"status":"ok"})"); },
-          false);
+    Add(
+        r, "GET", "/healthz", [](Request&) { return Response::Json(200, R"({"status":"ok"})"); },
+        false);
     Add(r, "GET", "/readyz", [this](Request&) {
       auto st = d_.db->Ping();
       if (!st) return ErrorResponse(Error::Unavailable("database unreachable"));
       return Response::Json(200, R"({"status":"ready"})");
     });
-    Add(r, "GET", "/metrics", [this](Request&) {
-      return Response::Text(200, d_.metrics ? d_.metrics->RenderPrometheus() : "",
-                            "text/plain; version=0.0.4");
-    }, false);
+    Add(
+        r, "GET", "/metrics",
+        [this](Request&) {
+          return Response::Text(200, d_.metrics ? d_.metrics->RenderPrometheus() : "",
+                                "text/plain; version=0.0.4");
+        },
+        false);
 
     // Browser legs of the login.
     Add(r, "GET", "/auth/login", [this](Request& req) {
@@ -417,9 +426,9 @@ class Api {
       if (!url) return BrowserError(url.error());
       Response resp = Response::Redirect(*url);
       resp.SetHeader("Cache-Control", "no-store");
-      resp.headers.emplace_back("Set-Cookie", SetCookieHeader(kWebLoginCookie,
-                                                              state + "." + verifier,
-                                                              "/auth/web", 600, true, Secure()));
+      resp.headers.emplace_back(
+          "Set-Cookie", SetCookieHeader(kWebLoginCookie, state + "." + verifier, "/auth/web", 600,
+                                        true, Secure()));
       return resp;
     });
     Add(r, "GET", "/auth/web/callback", [this](Request& req) {
@@ -432,8 +441,8 @@ class Api {
             "this login was not started in this browser (state mismatch); start again",
             "invalid_state"));
       }
-      auto session = d_.login->ExchangeCode(req.QueryParam("code").value_or(""),
-                                            cookie->substr(dot + 1));
+      auto session =
+          d_.login->ExchangeCode(req.QueryParam("code").value_or(""), cookie->substr(dot + 1));
       if (!session) return BrowserError(session.error());
       Response resp = Response::Redirect("/");
       resp.SetHeader("Cache-Control", "no-store");
@@ -442,40 +451,40 @@ class Api {
                                                               max_age, true, Secure()));
       resp.headers.emplace_back("Set-Cookie", SetCookieHeader(kCsrfCookie, RandomToken(24), "/",
                                                               max_age, false, Secure()));
-      resp.headers.emplace_back("Set-Cookie",
-                                SetCookieHeader(kWebLoginCookie, "", "/auth/web", 0, true, Secure()));
+      resp.headers.emplace_back(
+          "Set-Cookie", SetCookieHeader(kWebLoginCookie, "", "/auth/web", 0, true, Secure()));
       return resp;
     });
 
     // Login API.
     Add(r, "POST", "/v1/auth/token", Plain([this](Request& req) -> Result<Response> {
-      CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-      CL_ASSIGN_OR_RETURN(auto code, body.RequiredString("code"));
-      CL_ASSIGN_OR_RETURN(auto verifier, body.RequiredString("code_verifier"));
-      CL_RETURN_IF_ERROR(body.Finish());
-      CL_ASSIGN_OR_RETURN(auto session, d_.login->ExchangeCode(code, verifier));
-      return NoStore(JsonOk(200, EncodeSession(session)));
-    }));
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_ASSIGN_OR_RETURN(auto code, body.RequiredString("code"));
+          CL_ASSIGN_OR_RETURN(auto verifier, body.RequiredString("code_verifier"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          CL_ASSIGN_OR_RETURN(auto session, d_.login->ExchangeCode(code, verifier));
+          return NoStore(JsonOk(200, EncodeSession(session)));
+        }));
     Add(r, "POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
-      CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-      CL_RETURN_IF_ERROR(body.Finish());
-      CL_ASSIGN_OR_RETURN(auto start, d_.login->StartDevice());
-      json::object j;
-      j["device_handle"] = start.device_handle;
-      j["user_code"] = start.user_code;
-      j["verification_uri"] = start.verification_uri;
-      j["verification_uri_complete"] = start.verification_uri_complete;
-      j["expires_in"] = start.expires_in;
-      j["interval"] = start.interval;
-      return NoStore(JsonOk(200, j));
-    }));
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_RETURN_IF_ERROR(body.Finish());
+          CL_ASSIGN_OR_RETURN(auto start, d_.login->StartDevice());
+          json::object j;
+          j["device_handle"] = start.device_handle;
+          j["user_code"] = start.user_code;
+          j["verification_uri"] = start.verification_uri;
+          j["verification_uri_complete"] = start.verification_uri_complete;
+          j["expires_in"] = start.expires_in;
+          j["interval"] = start.interval;
+          return NoStore(JsonOk(200, j));
+        }));
     Add(r, "POST", "/v1/auth/device/token", Plain([this](Request& req) -> Result<Response> {
-      CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-      CL_ASSIGN_OR_RETURN(auto handle, body.RequiredString("device_handle"));
-      CL_RETURN_IF_ERROR(body.Finish());
-      CL_ASSIGN_OR_RETURN(auto session, d_.login->PollDevice(handle));
-      return NoStore(JsonOk(200, EncodeSession(session)));
-    }));
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_ASSIGN_OR_RETURN(auto handle, body.RequiredString("device_handle"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          CL_ASSIGN_OR_RETURN(auto session, d_.login->PollDevice(handle));
+          return NoStore(JsonOk(200, EncodeSession(session)));
+        }));
     // Tokens are answered from the cache on the I/O thread; people need their user row.
     auto whoami_fast = [](Request&, const domain::Principal& p) -> std::optional<Response> {
       if (p.kind == domain::Principal::Kind::kUser) return std::nullopt;
@@ -484,410 +493,409 @@ class Api {
       return JsonOk(200, j);
     };
     AddFast(r, "GET", "/v1/auth/whoami", AuthedFast(whoami_fast),
-          Authed([this](Request&, const domain::Principal& p) -> Result<Response> {
-            json::object principal = EncodePrincipal(p);
-            if (p.kind == domain::Principal::Kind::kUser) {
-              CL_ASSIGN_OR_RETURN(auto user, d_.db->GetUser(p.id));
-              principal["email"] = user.email;
-              principal["name"] = user.name;
-            }
-            json::object j;
-            j["principal"] = std::move(principal);
-            if (!p.session_id.empty()) {
-              json::object s;
-              s["expires_at"] = FormatRfc3339(p.session_expires_at);
-              j["session"] = std::move(s);
-            }
-            return JsonOk(200, j);
-          }));
+            Authed([this](Request&, const domain::Principal& p) -> Result<Response> {
+              json::object principal = EncodePrincipal(p);
+              if (p.kind == domain::Principal::Kind::kUser) {
+                CL_ASSIGN_OR_RETURN(auto user, d_.db->GetUser(p.id));
+                principal["email"] = user.email;
+                principal["name"] = user.name;
+              }
+              json::object j;
+              j["principal"] = std::move(principal);
+              if (!p.session_id.empty()) {
+                json::object s;
+                s["expires_at"] = FormatRfc3339(p.session_expires_at);
+                j["session"] = std::move(s);
+              }
+              return JsonOk(200, j);
+            }));
     Add(r, "POST", "/v1/auth/logout",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            Credential cred = CredentialOf(req);
-            CL_RETURN_IF_ERROR(d_.login->Logout(p, cred.authorization));
-            Response resp = Response::NoContent();
-            if (cred.from_cookie) {
-              resp.headers.emplace_back(
-                  "Set-Cookie", SetCookieHeader(kSessionCookie, "", "/", 0, true, Secure()));
-              resp.headers.emplace_back(
-                  "Set-Cookie", SetCookieHeader(kCsrfCookie, "", "/", 0, false, Secure()));
-            }
-            return resp;
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          Credential cred = CredentialOf(req);
+          CL_RETURN_IF_ERROR(d_.login->Logout(p, cred.authorization));
+          Response resp = Response::NoContent();
+          if (cred.from_cookie) {
+            resp.headers.emplace_back("Set-Cookie",
+                                      SetCookieHeader(kSessionCookie, "", "/", 0, true, Secure()));
+            resp.headers.emplace_back("Set-Cookie",
+                                      SetCookieHeader(kCsrfCookie, "", "/", 0, false, Secure()));
+          }
+          return resp;
+        }));
 
     // Organizations.
     Add(r, "POST", "/v1/organizations",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            CL_ASSIGN_OR_RETURN(auto name, body.RequiredString("name"));
-            CL_RETURN_IF_ERROR(body.Finish());
-            CL_ASSIGN_OR_RETURN(auto org, d_.orgs->Create(p, name));
-            json::object j;
-            j["organization"] = EncodeOrg(org);
-            return JsonOk(201, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_ASSIGN_OR_RETURN(auto name, body.RequiredString("name"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          CL_ASSIGN_OR_RETURN(auto org, d_.orgs->Create(p, name));
+          json::object j;
+          j["organization"] = EncodeOrg(org);
+          return JsonOk(201, j);
+        }));
     Add(r, "GET", "/v1/organizations",
-          Authed([this](Request&, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto orgs, d_.orgs->ListMine(p));
-            json::array arr;
-            for (const auto& o : orgs) {
-              json::object e = EncodeOrg(o.org);
-              e["role"] = o.role;
-              arr.push_back(std::move(e));
-            }
-            json::object j;
-            j["organizations"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request&, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto orgs, d_.orgs->ListMine(p));
+          json::array arr;
+          for (const auto& o : orgs) {
+            json::object e = EncodeOrg(o.org);
+            e["role"] = o.role;
+            arr.push_back(std::move(e));
+          }
+          json::object j;
+          j["organizations"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto o, d_.orgs->Describe(p, req.PathParam("org")));
-            json::object j;
-            j["organization"] = EncodeOrg(o.org);
-            j["role"] = o.role;
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto o, d_.orgs->Describe(p, req.PathParam("org")));
+          json::object j;
+          j["organization"] = EncodeOrg(o.org);
+          j["role"] = o.role;
+          return JsonOk(200, j);
+        }));
     Add(r, "PATCH", "/v1/organizations/{org}",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            CL_ASSIGN_OR_RETURN(auto days, body.OptionalValue("api_token_max_days_inactive"));
-            CL_RETURN_IF_ERROR(body.Finish());
-            std::optional<int64_t> threshold;
-            if (days) {
-              if (days->is_int64()) {
-                threshold = days->as_int64();
-              } else if (days->is_uint64()) {
-                threshold = 366;  // out of range either way
-              } else {
-                return Fail(Error::InvalidArgument(
-                    "field 'api_token_max_days_inactive' must be an integer from 0 to 365",
-                    "invalid_field_type"));
-              }
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_ASSIGN_OR_RETURN(auto days, body.OptionalValue("api_token_max_days_inactive"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          std::optional<int64_t> threshold;
+          if (days) {
+            if (days->is_int64()) {
+              threshold = days->as_int64();
+            } else if (days->is_uint64()) {
+              threshold = 366;  // out of range either way
+            } else {
+              return Fail(Error::InvalidArgument(
+                  "field 'api_token_max_days_inactive' must be an integer from 0 to 365",
+                  "invalid_field_type"));
             }
-            CL_ASSIGN_OR_RETURN(auto org, d_.orgs->SetApiTokenMaxDaysInactive(
-                                              p, req.PathParam("org"), threshold));
-            json::object j;
-            j["organization"] = EncodeOrg(org);
-            return JsonOk(200, j);
-          }));
+          }
+          CL_ASSIGN_OR_RETURN(
+              auto org, d_.orgs->SetApiTokenMaxDaysInactive(p, req.PathParam("org"), threshold));
+          json::object j;
+          j["organization"] = EncodeOrg(org);
+          return JsonOk(200, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}/members",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto members, d_.orgs->ListMembers(p, req.PathParam("org")));
-            json::array arr;
-            for (const auto& m : members) {
-              json::object e;
-              e["user_id"] = m.user_id;
-              e["email"] = m.user_email;
-              e["name"] = m.user_name;
-              e["role"] = m.role;
-              e["created_at"] = FormatRfc3339(m.created_at);
-              arr.push_back(std::move(e));
-            }
-            json::object j;
-            j["members"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto members, d_.orgs->ListMembers(p, req.PathParam("org")));
+          json::array arr;
+          for (const auto& m : members) {
+            json::object e;
+            e["user_id"] = m.user_id;
+            e["email"] = m.user_email;
+            e["name"] = m.user_name;
+            e["role"] = m.role;
+            e["created_at"] = FormatRfc3339(m.created_at);
+            arr.push_back(std::move(e));
+          }
+          json::object j;
+          j["members"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
     Add(r, "POST", "/v1/organizations/{org}/invitations",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            CL_ASSIGN_OR_RETURN(auto email, body.RequiredString("receiver_email"));
-            CL_ASSIGN_OR_RETURN(auto role, body.RequiredString("role"));
-            CL_RETURN_IF_ERROR(body.Finish());
-            CL_ASSIGN_OR_RETURN(auto inv, d_.orgs->Invite(p, req.PathParam("org"), email, role));
-            json::object j;
-            j["invitation"] = EncodeInvitation(inv);
-            return JsonOk(201, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_ASSIGN_OR_RETURN(auto email, body.RequiredString("receiver_email"));
+          CL_ASSIGN_OR_RETURN(auto role, body.RequiredString("role"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          CL_ASSIGN_OR_RETURN(auto inv, d_.orgs->Invite(p, req.PathParam("org"), email, role));
+          json::object j;
+          j["invitation"] = EncodeInvitation(inv);
+          return JsonOk(201, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}/invitations",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto invs, d_.orgs->ListInvitations(p, req.PathParam("org")));
-            json::array arr;
-            for (const auto& i : invs) arr.push_back(EncodeInvitation(i));
-            json::object j;
-            j["invitations"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto invs, d_.orgs->ListInvitations(p, req.PathParam("org")));
+          json::array arr;
+          for (const auto& i : invs) arr.push_back(EncodeInvitation(i));
+          json::object j;
+          j["invitations"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}/audit-events",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            int limit = ParseLimit(req, 100);
-            if (limit < 1 || limit > 1000) {
-              return Fail(Error::InvalidArgument("limit must be an integer from 1 to 1000"));
-            }
-            CL_ASSIGN_OR_RETURN(auto events,
-                                d_.orgs->ListAuditEvents(p, req.PathParam("org"), limit));
-            json::array arr;
-            for (const auto& e : events) {
-              json::object o;
-              o["id"] = e.id;
-              o["actor_kind"] = e.actor_kind;
-              o["actor_id"] = e.actor_id;
-              o["actor_name"] = e.actor_name;
-              o["action"] = e.action;
-              o["target_kind"] = e.target_kind;
-              o["target_id"] = e.target_id;
-              o["message"] = e.message;
-              o["created_at"] = FormatRfc3339(e.created_at);
-              arr.push_back(std::move(o));
-            }
-            json::object j;
-            j["audit_events"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          int limit = ParseLimit(req, 100);
+          if (limit < 1 || limit > 1000) {
+            return Fail(Error::InvalidArgument("limit must be an integer from 1 to 1000"));
+          }
+          CL_ASSIGN_OR_RETURN(auto events,
+                              d_.orgs->ListAuditEvents(p, req.PathParam("org"), limit));
+          json::array arr;
+          for (const auto& e : events) {
+            json::object o;
+            o["id"] = e.id;
+            o["actor_kind"] = e.actor_kind;
+            o["actor_id"] = e.actor_id;
+            o["actor_name"] = e.actor_name;
+            o["action"] = e.action;
+            o["target_kind"] = e.target_kind;
+            o["target_id"] = e.target_id;
+            o["message"] = e.message;
+            o["created_at"] = FormatRfc3339(e.created_at);
+            arr.push_back(std::move(o));
+          }
+          json::object j;
+          j["audit_events"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
 
     // API tokens.
     Add(r, "POST", "/v1/organizations/{org}/api-tokens",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            domain::CreateApiTokenRequest in;
-            CL_ASSIGN_OR_RETURN(in.name, body.RequiredString("name"));
-            CL_ASSIGN_OR_RETURN(auto description, body.OptionalString("description"));
-            in.description = description.value_or("");
-            CL_ASSIGN_OR_RETURN(in.expires_in_seconds, body.OptionalInt("expires_in_seconds"));
-            CL_ASSIGN_OR_RETURN(in.project, body.OptionalString("project"));
-            CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
-            CL_RETURN_IF_ERROR(body.Finish());
-            std::string org_name = req.PathParam("org");
-            CL_ASSIGN_OR_RETURN(auto created, d_.api_tokens->Create(p, org_name, in));
-            CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
-            json::object j;
-            j["api_token"] = EncodeApiToken(created.record, org);
-            j["token"] = created.token;
-            return NoStore(JsonOk(201, j));
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          domain::CreateApiTokenRequest in;
+          CL_ASSIGN_OR_RETURN(in.name, body.RequiredString("name"));
+          CL_ASSIGN_OR_RETURN(auto description, body.OptionalString("description"));
+          in.description = description.value_or("");
+          CL_ASSIGN_OR_RETURN(in.expires_in_seconds, body.OptionalInt("expires_in_seconds"));
+          CL_ASSIGN_OR_RETURN(in.project, body.OptionalString("project"));
+          CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          std::string org_name = req.PathParam("org");
+          CL_ASSIGN_OR_RETURN(auto created, d_.api_tokens->Create(p, org_name, in));
+          CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
+          json::object j;
+          j["api_token"] = EncodeApiToken(created.record, org);
+          j["token"] = created.token;
+          return NoStore(JsonOk(201, j));
+        }));
     Add(r, "GET", "/v1/organizations/{org}/api-tokens",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            std::string org_name = req.PathParam("org");
-            CL_ASSIGN_OR_RETURN(auto tokens, d_.api_tokens->List(
-                                                 p, org_name, req.QueryParam("status").value_or(""),
-                                                 req.QueryParam("project"),
-                                                 req.QueryParam("scope").value_or("")));
-            CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
-            json::array arr;
-            for (const auto& t : tokens) arr.push_back(EncodeApiToken(t, org));
-            json::object j;
-            j["api_tokens"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          std::string org_name = req.PathParam("org");
+          CL_ASSIGN_OR_RETURN(
+              auto tokens,
+              d_.api_tokens->List(p, org_name, req.QueryParam("status").value_or(""),
+                                  req.QueryParam("project"), req.QueryParam("scope").value_or("")));
+          CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
+          json::array arr;
+          for (const auto& t : tokens) arr.push_back(EncodeApiToken(t, org));
+          json::object j;
+          j["api_tokens"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
     Add(r, "POST", "/v1/organizations/{org}/api-tokens/{id}/revoke",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            CL_RETURN_IF_ERROR(body.Finish());
-            std::string org_name = req.PathParam("org");
-            CL_ASSIGN_OR_RETURN(auto token,
-                                d_.api_tokens->Revoke(p, org_name, req.PathParam("id")));
-            CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
-            json::object j;
-            j["api_token"] = EncodeApiToken(token, org);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_RETURN_IF_ERROR(body.Finish());
+          std::string org_name = req.PathParam("org");
+          CL_ASSIGN_OR_RETURN(auto token, d_.api_tokens->Revoke(p, org_name, req.PathParam("id")));
+          CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
+          json::object j;
+          j["api_token"] = EncodeApiToken(token, org);
+          return JsonOk(200, j);
+        }));
 
     // Keyless CI: token exchange (RFC 8693 shaped) and trust policies.
     Add(r, "POST", "/v1/auth/federated/exchange", Plain([this](Request& req) -> Result<Response> {
-      if (d_.federation == nullptr) {
-        return Fail(Error::Unavailable("keyless CI authentication is not configured"));
-      }
-      std::map<std::string, std::string> fields;
-      std::string_view type = req.Header("content-type");
-      if (type.rfind("application/x-www-form-urlencoded", 0) == 0) {
-        fields = ParseFormBody(req.body);
-      } else {
-        CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-        for (const char* name :
-             {"grant_type", "subject_token", "subject_token_type", "organization"}) {
-          CL_ASSIGN_OR_RETURN(auto v, body.OptionalString(name));
-          if (v) fields[name] = *v;
-        }
-        CL_RETURN_IF_ERROR(body.Finish());
-      }
-      auto field = [&](const char* name) -> Result<std::string> {
-        auto it = fields.find(name);
-        if (it == fields.end() || it->second.empty()) {
-          return Fail(Error::InvalidArgument(std::string("field '") + name + "' is required",
-                                             "invalid_request"));
-        }
-        return it->second;
-      };
-      CL_ASSIGN_OR_RETURN(auto grant_type, field("grant_type"));
-      if (grant_type != kTokenExchangeGrant) {
-        return Fail(Error::InvalidArgument(
-            "grant_type must be " + std::string(kTokenExchangeGrant), "unsupported_grant_type"));
-      }
-      CL_ASSIGN_OR_RETURN(auto token_type, field("subject_token_type"));
-      if (token_type != kIdTokenType) {
-        return Fail(Error::InvalidArgument(
-            "subject_token_type must be " + std::string(kIdTokenType), "invalid_request"));
-      }
-      CL_ASSIGN_OR_RETURN(auto subject_token, field("subject_token"));
-      CL_ASSIGN_OR_RETURN(auto org, field("organization"));
-      auto exchanged = d_.federation->Exchange(org, subject_token);
-      if (!exchanged) {
-        if (d_.metrics && exchanged.error().IsUnauthenticated()) {
-          d_.metrics->IncAuthFailure(exchanged.error().reason());
-        }
-        return Fail(exchanged.error());
-      }
-      json::object j;
-      j["access_token"] = exchanged->token;
-      j["issued_token_type"] = kAccessTokenType;
-      j["token_type"] = "Bearer";
-      j["expires_in"] = exchanged->expires_in_seconds;
-      return NoStore(JsonOk(200, j));
-    }));
-    Add(r, "POST", "/v1/organizations/{org}/federation-policies",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            if (d_.federation == nullptr) {
-              return Fail(Error::Unavailable("keyless CI authentication is not configured"));
-            }
+          if (d_.federation == nullptr) {
+            return Fail(Error::Unavailable("keyless CI authentication is not configured"));
+          }
+          std::map<std::string, std::string> fields;
+          std::string_view type = req.Header("content-type");
+          if (type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+            fields = ParseFormBody(req.body);
+          } else {
             CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            domain::CreateTrustPolicyRequest in;
-            CL_ASSIGN_OR_RETURN(in.name, body.RequiredString("name"));
-            CL_ASSIGN_OR_RETURN(in.issuer, body.RequiredString("issuer"));
-            CL_ASSIGN_OR_RETURN(auto provider, body.OptionalString("provider"));
-            in.provider = provider.value_or("");
-            CL_ASSIGN_OR_RETURN(in.audience, body.OptionalString("audience"));
-            CL_ASSIGN_OR_RETURN(auto claims, body.OptionalValue("bound_claims"));
-            CL_ASSIGN_OR_RETURN(in.project, body.OptionalString("project"));
-            CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
+            for (const char* name :
+                 {"grant_type", "subject_token", "subject_token_type", "organization"}) {
+              CL_ASSIGN_OR_RETURN(auto v, body.OptionalString(name));
+              if (v) fields[name] = *v;
+            }
             CL_RETURN_IF_ERROR(body.Finish());
-            if (claims && !claims->is_null()) {
-              if (!claims->is_object()) {
+          }
+          auto field = [&](const char* name) -> Result<std::string> {
+            auto it = fields.find(name);
+            if (it == fields.end() || it->second.empty()) {
+              return Fail(Error::InvalidArgument(std::string("field '") + name + "' is required",
+                                                 "invalid_request"));
+            }
+            return it->second;
+          };
+          CL_ASSIGN_OR_RETURN(auto grant_type, field("grant_type"));
+          if (grant_type != kTokenExchangeGrant) {
+            return Fail(
+                Error::InvalidArgument("grant_type must be " + std::string(kTokenExchangeGrant),
+                                       "unsupported_grant_type"));
+          }
+          CL_ASSIGN_OR_RETURN(auto token_type, field("subject_token_type"));
+          if (token_type != kIdTokenType) {
+            return Fail(Error::InvalidArgument(
+                "subject_token_type must be " + std::string(kIdTokenType), "invalid_request"));
+          }
+          CL_ASSIGN_OR_RETURN(auto subject_token, field("subject_token"));
+          CL_ASSIGN_OR_RETURN(auto org, field("organization"));
+          auto exchanged = d_.federation->Exchange(org, subject_token);
+          if (!exchanged) {
+            if (d_.metrics && exchanged.error().IsUnauthenticated()) {
+              d_.metrics->IncAuthFailure(exchanged.error().reason());
+            }
+            return Fail(exchanged.error());
+          }
+          json::object j;
+          j["access_token"] = exchanged->token;
+          j["issued_token_type"] = kAccessTokenType;
+          j["token_type"] = "Bearer";
+          j["expires_in"] = exchanged->expires_in_seconds;
+          return NoStore(JsonOk(200, j));
+        }));
+    Add(r, "POST", "/v1/organizations/{org}/federation-policies",
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          if (d_.federation == nullptr) {
+            return Fail(Error::Unavailable("keyless CI authentication is not configured"));
+          }
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          domain::CreateTrustPolicyRequest in;
+          CL_ASSIGN_OR_RETURN(in.name, body.RequiredString("name"));
+          CL_ASSIGN_OR_RETURN(in.issuer, body.RequiredString("issuer"));
+          CL_ASSIGN_OR_RETURN(auto provider, body.OptionalString("provider"));
+          in.provider = provider.value_or("");
+          CL_ASSIGN_OR_RETURN(in.audience, body.OptionalString("audience"));
+          CL_ASSIGN_OR_RETURN(auto claims, body.OptionalValue("bound_claims"));
+          CL_ASSIGN_OR_RETURN(in.project, body.OptionalString("project"));
+          CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          if (claims && !claims->is_null()) {
+            if (!claims->is_object()) {
+              return Fail(Error::InvalidArgument(
+                  "field 'bound_claims' must be an object of claim name to pattern",
+                  "invalid_field_type"));
+            }
+            for (const auto& kv : claims->as_object()) {
+              if (!kv.value().is_string()) {
                 return Fail(Error::InvalidArgument(
-                    "field 'bound_claims' must be an object of claim name to pattern",
+                    "bound_claims." + std::string(kv.key()).substr(0, 64) + " must be a string",
                     "invalid_field_type"));
               }
-              for (const auto& kv : claims->as_object()) {
-                if (!kv.value().is_string()) {
-                  return Fail(Error::InvalidArgument(
-                      "bound_claims." + std::string(kv.key()).substr(0, 64) + " must be a string",
-                      "invalid_field_type"));
-                }
-                in.bound_claims.emplace_back(std::string(kv.key()),
-                                             std::string(kv.value().as_string()));
-              }
+              in.bound_claims.emplace_back(std::string(kv.key()),
+                                           std::string(kv.value().as_string()));
             }
-            CL_ASSIGN_OR_RETURN(auto policy,
-                                d_.federation->CreatePolicy(p, req.PathParam("org"), in));
-            json::object j;
-            j["policy"] = EncodeTrustPolicy(policy);
-            return JsonOk(201, j);
-          }));
+          }
+          CL_ASSIGN_OR_RETURN(auto policy,
+                              d_.federation->CreatePolicy(p, req.PathParam("org"), in));
+          json::object j;
+          j["policy"] = EncodeTrustPolicy(policy);
+          return JsonOk(201, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}/federation-policies",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            if (d_.federation == nullptr) {
-              return Fail(Error::Unavailable("keyless CI authentication is not configured"));
-            }
-            CL_ASSIGN_OR_RETURN(auto policies,
-                                d_.federation->ListPolicies(p, req.PathParam("org")));
-            json::array arr;
-            for (const auto& x : policies) arr.push_back(EncodeTrustPolicy(x));
-            json::object j;
-            j["policies"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          if (d_.federation == nullptr) {
+            return Fail(Error::Unavailable("keyless CI authentication is not configured"));
+          }
+          CL_ASSIGN_OR_RETURN(auto policies, d_.federation->ListPolicies(p, req.PathParam("org")));
+          json::array arr;
+          for (const auto& x : policies) arr.push_back(EncodeTrustPolicy(x));
+          json::object j;
+          j["policies"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
     Add(r, "DELETE", "/v1/organizations/{org}/federation-policies/{id}",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            if (d_.federation == nullptr) {
-              return Fail(Error::Unavailable("keyless CI authentication is not configured"));
-            }
-            CL_RETURN_IF_ERROR(
-                d_.federation->DeletePolicy(p, req.PathParam("org"), req.PathParam("id")));
-            return Response::NoContent();
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          if (d_.federation == nullptr) {
+            return Fail(Error::Unavailable("keyless CI authentication is not configured"));
+          }
+          CL_RETURN_IF_ERROR(
+              d_.federation->DeletePolicy(p, req.PathParam("org"), req.PathParam("id")));
+          return Response::NoContent();
+        }));
 
     if (!d_.web_dir.empty()) r.SetFallback(StaticFilesHandler(d_.web_dir));
 
     // Projects and workflows.
     Add(r, "POST", "/v1/organizations/{org}/projects",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            CL_ASSIGN_OR_RETURN(auto name, body.RequiredString("name"));
-            CL_RETURN_IF_ERROR(body.Finish());
-            CL_ASSIGN_OR_RETURN(auto project, d_.orgs->CreateProject(p, req.PathParam("org"), name));
-            json::object j;
-            j["project"] = EncodeProject(project);
-            return JsonOk(201, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_ASSIGN_OR_RETURN(auto name, body.RequiredString("name"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          CL_ASSIGN_OR_RETURN(auto project, d_.orgs->CreateProject(p, req.PathParam("org"), name));
+          json::object j;
+          j["project"] = EncodeProject(project);
+          return JsonOk(201, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}/projects",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto projects, d_.orgs->ListProjects(p, req.PathParam("org")));
-            json::array arr;
-            for (const auto& x : projects) arr.push_back(EncodeProject(x));
-            json::object j;
-            j["projects"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto projects, d_.orgs->ListProjects(p, req.PathParam("org")));
+          json::array arr;
+          for (const auto& x : projects) arr.push_back(EncodeProject(x));
+          json::object j;
+          j["projects"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}/workflows",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            std::string org = req.PathParam("org");
-            CL_ASSIGN_OR_RETURN(auto wfs, d_.attestations->ListWorkflows(p, org));
-            CL_ASSIGN_OR_RETURN(auto projects, d_.orgs->ListProjects(p, org));
-            json::array arr;
-            for (const auto& w : wfs) {
-              json::object o;
-              o["id"] = w.id;
-              o["name"] = w.name;
-              std::string project_name;
-              for (const auto& pr : projects) {
-                if (pr.id == w.project_id) project_name = pr.name;
-              }
-              o["project"] = project_name;
-              o["created_at"] = FormatRfc3339(w.created_at);
-              arr.push_back(std::move(o));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          std::string org = req.PathParam("org");
+          CL_ASSIGN_OR_RETURN(auto wfs, d_.attestations->ListWorkflows(p, org));
+          CL_ASSIGN_OR_RETURN(auto projects, d_.orgs->ListProjects(p, org));
+          json::array arr;
+          for (const auto& w : wfs) {
+            json::object o;
+            o["id"] = w.id;
+            o["name"] = w.name;
+            std::string project_name;
+            for (const auto& pr : projects) {
+              if (pr.id == w.project_id) project_name = pr.name;
             }
-            json::object j;
-            j["workflows"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+            o["project"] = project_name;
+            o["created_at"] = FormatRfc3339(w.created_at);
+            arr.push_back(std::move(o));
+          }
+          json::object j;
+          j["workflows"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
 
     // Attestations (workflow runs).
     Add(r, "POST", "/v1/organizations/{org}/workflow-runs",
-          AttestAuthed("init", [this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            CL_ASSIGN_OR_RETURN(auto workflow, body.RequiredString("workflow"));
-            CL_ASSIGN_OR_RETURN(auto project, body.RequiredString("project"));
-            CL_RETURN_IF_ERROR(body.Finish());
-            CL_ASSIGN_OR_RETURN(auto run,
-                                d_.attestations->Init(p, req.PathParam("org"), workflow, project));
-            json::object j;
-            j["workflow_run"] = EncodeRun(run, false);
-            return JsonOk(201, j);
-          }));
+        AttestAuthed("init", [this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_ASSIGN_OR_RETURN(auto workflow, body.RequiredString("workflow"));
+          CL_ASSIGN_OR_RETURN(auto project, body.RequiredString("project"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          CL_ASSIGN_OR_RETURN(auto run,
+                              d_.attestations->Init(p, req.PathParam("org"), workflow, project));
+          json::object j;
+          j["workflow_run"] = EncodeRun(run, false);
+          return JsonOk(201, j);
+        }));
     Add(r, "POST", "/v1/organizations/{org}/workflow-runs/{id}/attestation",
-          AttestAuthed("push", [this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-            CL_ASSIGN_OR_RETURN(auto statement, body.OptionalValue("statement"));
-            CL_RETURN_IF_ERROR(body.Finish());
-            if (!statement) {
-              return Fail(Error::InvalidArgument("field 'statement' is required", "missing_field"));
-            }
-            CL_ASSIGN_OR_RETURN(auto run, d_.attestations->Push(p, req.PathParam("org"),
-                                                                req.PathParam("id"), *statement));
-            json::object j;
-            j["workflow_run"] = EncodeRun(run, false);
-            return JsonOk(200, j);
-          }));
+        AttestAuthed("push", [this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          CL_ASSIGN_OR_RETURN(auto statement, body.OptionalValue("statement"));
+          CL_RETURN_IF_ERROR(body.Finish());
+          if (!statement) {
+            return Fail(Error::InvalidArgument("field 'statement' is required", "missing_field"));
+          }
+          CL_ASSIGN_OR_RETURN(auto run, d_.attestations->Push(p, req.PathParam("org"),
+                                                              req.PathParam("id"), *statement));
+          json::object j;
+          j["workflow_run"] = EncodeRun(run, false);
+          return JsonOk(200, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}/workflow-runs",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            int limit = ParseLimit(req, 50);
-            if (limit < 1 || limit > 500) {
-              return Fail(Error::InvalidArgument("limit must be an integer from 1 to 500"));
-            }
-            CL_ASSIGN_OR_RETURN(auto runs, d_.attestations->ListRuns(p, req.PathParam("org"),
-                                                                     req.QueryParam("project"),
-                                                                     limit));
-            json::array arr;
-            for (const auto& x : runs) arr.push_back(EncodeRun(x, false));
-            json::object j;
-            j["workflow_runs"] = std::move(arr);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          int limit = ParseLimit(req, 50);
+          if (limit < 1 || limit > 500) {
+            return Fail(Error::InvalidArgument("limit must be an integer from 1 to 500"));
+          }
+          CL_ASSIGN_OR_RETURN(
+              auto runs,
+              d_.attestations->ListRuns(p, req.PathParam("org"), req.QueryParam("project"), limit));
+          json::array arr;
+          for (const auto& x : runs) arr.push_back(EncodeRun(x, false));
+          json::object j;
+          j["workflow_runs"] = std::move(arr);
+          return JsonOk(200, j);
+        }));
     Add(r, "GET", "/v1/organizations/{org}/workflow-runs/{id}",
-          Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
-            CL_ASSIGN_OR_RETURN(auto run, d_.attestations->GetRun(p, req.PathParam("org"),
-                                                                  req.PathParam("id")));
-            json::object j;
-            j["workflow_run"] = EncodeRun(run, true);
-            return JsonOk(200, j);
-          }));
+        Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
+          CL_ASSIGN_OR_RETURN(
+              auto run, d_.attestations->GetRun(p, req.PathParam("org"), req.PathParam("id")));
+          json::object j;
+          j["workflow_run"] = EncodeRun(run, true);
+          return JsonOk(200, j);
+        }));
   }
 
  private:

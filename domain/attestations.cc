@@ -79,8 +79,7 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
     }
     return Fail(project.error());
   }
-  CL_RETURN_IF_ERROR(
-      authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, project->id}));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, project->id}));
   UnixMillis now = clock_.Now();
   store::Workflow wf{NewUuid(random_), org.id, project->id, workflow, now};
   CL_ASSIGN_OR_RETURN(wf, db_.GetOrCreateWorkflow(wf));
@@ -94,18 +93,19 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
   run.actor_kind = PrincipalKindName(p.kind);
   run.actor_id = p.id;
   run.actor_name = p.display_name;
+  if (!p.claims_json.empty()) run.actor_claims = p.claims_json;
   CL_RETURN_IF_ERROR(db_.CreateRun(run));
   return db_.GetRun(org.id, run.id);
 }
 
-Result<store::WorkflowRun> AttestationService::Push(const Principal& p,
-                                                    const std::string& org_name,
+Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const std::string& org_name,
                                                     const std::string& run_id,
                                                     const boost::json::value& statement) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   if (!IsUuid(run_id)) return Fail(Error::NotFound("workflow run not found"));
   CL_ASSIGN_OR_RETURN(auto run, db_.GetRun(org.id, run_id));
-  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, run.project_id}));
+  CL_RETURN_IF_ERROR(
+      authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, run.project_id}));
   if (run.state != "initialized") {
     return Fail(Error::FailedPrecondition("this attestation was already pushed"));
   }
@@ -117,6 +117,7 @@ Result<store::WorkflowRun> AttestationService::Push(const Principal& p,
   run.actor_kind = PrincipalKindName(p.kind);
   run.actor_id = p.id;
   run.actor_name = p.display_name;
+  run.actor_claims = p.claims_json.empty() ? "{}" : p.claims_json;
   run.finished_at = clock_.Now();
   run.state = "succeeded";
   auto st = db_.CompleteRun(run);
@@ -132,7 +133,8 @@ Result<std::vector<store::WorkflowRun>> AttestationService::ListRuns(
   if (project) {
     auto pr = db_.GetProjectByName(org.id, *project);
     if (!pr) {
-      if (pr.error().IsNotFound()) return Fail(Error::NotFound("project '" + *project + "' not found"));
+      if (pr.error().IsNotFound())
+        return Fail(Error::NotFound("project '" + *project + "' not found"));
       return Fail(pr.error());
     }
     project_id = pr->id;
@@ -154,13 +156,14 @@ Result<store::WorkflowRun> AttestationService::GetRun(const Principal& p,
   return run;
 }
 
-Result<std::vector<store::Workflow>> AttestationService::ListWorkflows(const Principal& p,
-                                                                       const std::string& org_name) {
+Result<std::vector<store::Workflow>> AttestationService::ListWorkflows(
+    const Principal& p, const std::string& org_name) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRead, Resource{org.id, p.project_id}));
   CL_ASSIGN_OR_RETURN(auto workflows, db_.ListWorkflows(org.id));
   if (p.project_id) {
-    std::erase_if(workflows, [&](const store::Workflow& w) { return w.project_id != *p.project_id; });
+    std::erase_if(workflows,
+                  [&](const store::Workflow& w) { return w.project_id != *p.project_id; });
   }
   return workflows;
 }

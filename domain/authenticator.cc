@@ -8,8 +8,8 @@ namespace cl::domain {
 
 Result<std::string_view> ExtractBearer(std::string_view authorization) {
   if (authorization.empty()) {
-    return Fail(Error::Unauthenticated("authentication required: send Authorization: Bearer <token>",
-                                       "unauthenticated"));
+    return Fail(Error::Unauthenticated(
+        "authentication required: send Authorization: Bearer <token>", "unauthenticated"));
   }
   constexpr std::string_view kScheme = "bearer ";
   if (authorization.size() <= kScheme.size() ||
@@ -65,8 +65,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
   }
 }
 
-std::optional<Result<Principal>> Authenticator::AuthenticateCached(
-    std::string_view authorization) {
+std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_view authorization) {
   auto token = ExtractBearer(authorization);
   if (!token) return Result<Principal>(Fail(token.error()));
   auto kind = crypto::ParseCredential(*token);
@@ -173,8 +172,8 @@ Result<Principal> Authenticator::FromSession(const CacheEntry& e, UnixMillis now
                                        "session_revoked"));
   }
   if (now >= e.session.expires_at) {
-    return Fail(Error::Unauthenticated("this session has expired; log in again",
-                                       "session_expired"));
+    return Fail(
+        Error::Unauthenticated("this session has expired; log in again", "session_expired"));
   }
   Principal p;
   p.kind = Principal::Kind::kUser;
@@ -195,6 +194,7 @@ Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis n
   p.kind = Principal::Kind::kFederated;
   p.id = t.policy_id;
   p.display_name = t.display_name;
+  p.claims_json = t.claims;
   p.org_id = t.org_id;
   p.project_id = t.project_id;
   p.permissions = t.permissions;

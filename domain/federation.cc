@@ -2,7 +2,9 @@
 #include "domain/federation.h"
 
 #include <algorithm>
+#include <boost/json/object.hpp>
 
+#include "common/json.h"
 #include "crypto/credential.h"
 #include "domain/api_tokens.h"
 #include "oidc/trust_policy.h"
@@ -57,6 +59,30 @@ std::string CiDisplayName(const oidc::CiIdentity& identity, std::string_view pro
   std::string out = std::string(provider) + ": " + where;
   if (!ref.empty()) out += "@" + ref;
   return out;
+}
+
+// iss, sub and the claims that identify the job (per provider's documentation), as a JSON
+// object: what an attestation records about the CI identity that made it.
+std::string CiKeyClaimsJson(const oidc::CiIdentity& identity, std::string_view provider) {
+  static constexpr std::string_view kGitLab[] = {"project_path", "project_id", "namespace_path",
+                                                 "namespace_id", "ref",        "ref_type",
+                                                 "pipeline_id",  "job_id",     "ci_config_ref_uri"};
+  static constexpr std::string_view kGitHub[] = {"repository", "repository_id", "repository_owner",
+                                                 "ref",        "workflow_ref",  "run_id",
+                                                 "run_attempt"};
+  boost::json::object o;
+  o["iss"] = identity.issuer;
+  o["sub"] = identity.subject;
+  auto add = [&](std::string_view name) {
+    auto it = identity.claims.find(std::string(name));
+    if (it != identity.claims.end()) o[name] = it->second;
+  };
+  if (provider == "github") {
+    for (auto n : kGitHub) add(n);
+  } else {
+    for (auto n : kGitLab) add(n);
+  }
+  return SerializeJson(o);
 }
 
 Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
@@ -205,6 +231,7 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   t.issuer = v.identity.issuer;
   t.subject = v.identity.subject;
   t.display_name = CiDisplayName(v.identity, v.policy.provider);
+  t.claims = CiKeyClaimsJson(v.identity, v.policy.provider);
   t.created_at = now;
   t.expires_at = now + lifetime;
   out.expires_in_seconds = lifetime / kMillisPerSecond;
@@ -233,6 +260,7 @@ Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_
   p.kind = Principal::Kind::kFederated;
   p.id = v.identity.issuer + "|" + v.identity.subject;
   p.display_name = CiDisplayName(v.identity, v.policy.provider);
+  p.claims_json = CiKeyClaimsJson(v.identity, v.policy.provider);
   p.org_id = v.org.id;
   p.project_id = v.policy.project_id;
   p.permissions = v.policy.permissions;

@@ -19,6 +19,9 @@ struct Principal {
   std::optional<std::string> project_id;
   // Explicit permission list of a token. Users: empty (their roles decide).
   std::vector<std::string> permissions;
+  // Keyless CI principals: a JSON object with iss, sub and the CI token's key claims,
+  // recorded on the attestations they make. Empty otherwise.
+  std::string claims_json;
   // For users authenticated by a session.
   std::string session_id;
   UnixMillis session_expires_at = 0;

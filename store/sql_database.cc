@@ -2,13 +2,12 @@
 #include "store/sql_database.h"
 
 #include <algorithm>
+#include <boost/json/object.hpp>
 #include <charconv>
 #include <chrono>
 #include <climits>
 #include <tuple>
 #include <unordered_map>
-
-#include <boost/json/object.hpp>
 
 #include "common/json.h"
 #include "store/migrations.h"
@@ -103,7 +102,7 @@ std::string RunSelect(const char* statement_expr) {
              "SELECT r.id, r.org_id, r.project_id, r.workflow_id, r.state, r.created_at, "
              "r.finished_at, r.actor_kind, r.actor_id, r.actor_name, ") +
          statement_expr +
-         ", r.predicate_type, r.statement_digest, w.name, p.name "
+         ", r.predicate_type, r.statement_digest, w.name, p.name, r.actor_claims "
          "FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id "
          "JOIN projects p ON p.id = r.project_id ";
 }
@@ -124,6 +123,7 @@ WorkflowRun ToRun(const SqlRow& r) {
   w.statement_digest = r.Str(12);
   w.workflow_name = r.Str(13);
   w.project_name = r.Str(14);
+  w.actor_claims = r.Str(15);
   return w;
 }
 
@@ -537,11 +537,13 @@ Status SqlDatabase::CreateRun(const WorkflowRun& run) {
     auto r = c.Query(
         "INSERT INTO workflow_runs (id, org_id, project_id, workflow_id, state, created_at, "
         "finished_at, actor_kind, actor_id, actor_name, statement, predicate_type, "
-        "statement_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "statement_digest, actor_claims) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         {run.id, run.org_id, run.project_id, run.workflow_id,
          run.state.empty() ? std::string("initialized") : run.state, run.created_at,
          run.finished_at, run.actor_kind, run.actor_id, run.actor_name, run.statement,
-         run.predicate_type, run.statement_digest});
+         run.predicate_type, run.statement_digest,
+         run.actor_claims.empty() ? std::string("{}") : run.actor_claims});
     if (!r) return Fail(r.error());
     return Ok();
   });
@@ -560,16 +562,18 @@ Result<WorkflowRun> SqlDatabase::GetRun(const std::string& org_id, const std::st
 Status SqlDatabase::CompleteRun(const WorkflowRun& run) {
   return RunInTransaction([&](SqlConnection& c) -> Status {
     // An empty actor field keeps the one recorded when the run was opened.
-    CL_ASSIGN_OR_RETURN(SqlResult r,
-                        c.Query("UPDATE workflow_runs SET state = 'succeeded', finished_at = $3, "
-                                "statement = $4, predicate_type = $5, statement_digest = $6, "
-                                "actor_kind = COALESCE(NULLIF($7, ''), actor_kind), "
-                                "actor_id = COALESCE(NULLIF($8, ''), actor_id), "
-                                "actor_name = COALESCE(NULLIF($9, ''), actor_name) "
-                                "WHERE org_id = $1 AND id = $2 AND state = 'initialized'",
-                                {run.org_id, run.id, run.finished_at.value_or(WallClockNow()),
-                                 run.statement, run.predicate_type, run.statement_digest,
-                                 run.actor_kind, run.actor_id, run.actor_name}));
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r,
+        c.Query("UPDATE workflow_runs SET state = 'succeeded', finished_at = $3, "
+                "statement = $4, predicate_type = $5, statement_digest = $6, "
+                "actor_kind = COALESCE(NULLIF($7, ''), actor_kind), "
+                "actor_id = COALESCE(NULLIF($8, ''), actor_id), "
+                "actor_name = COALESCE(NULLIF($9, ''), actor_name), "
+                "actor_claims = CASE WHEN $7 = '' THEN actor_claims ELSE $10 END "
+                "WHERE org_id = $1 AND id = $2 AND state = 'initialized'",
+                {run.org_id, run.id, run.finished_at.value_or(WallClockNow()), run.statement,
+                 run.predicate_type, run.statement_digest, run.actor_kind, run.actor_id,
+                 run.actor_name, run.actor_claims.empty() ? std::string("{}") : run.actor_claims}));
     if (r.affected > 0) return Ok();
     CL_ASSIGN_OR_RETURN(SqlResult exists,
                         c.Query("SELECT state FROM workflow_runs WHERE org_id = $1 AND id = $2",
@@ -1100,7 +1104,7 @@ TrustPolicyRecord ToTrustPolicy(const SqlRow& r) {
 
 constexpr const char* kFederatedTokenCols =
     "id, org_id, project_id, policy_id, token_hash, permissions, issuer, subject, display_name, "
-    "created_at, expires_at";
+    "created_at, expires_at, claims";
 FederatedToken ToFederatedToken(const SqlRow& r) {
   FederatedToken t;
   t.id = r.Str(0);
@@ -1114,6 +1118,7 @@ FederatedToken ToFederatedToken(const SqlRow& r) {
   t.display_name = r.Str(8);
   t.created_at = r.Int(9);
   t.expires_at = r.Int(10);
+  t.claims = r.Str(11);
   return t;
 }
 
@@ -1197,12 +1202,13 @@ Status SqlDatabase::RecordCiTokenJti(const std::string& issuer, const std::strin
 Status SqlDatabase::CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) {
   CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
   return RunInTransaction([&](SqlConnection& c) -> Status {
-    auto r = c.Query(std::string("INSERT INTO federated_tokens (") + kFederatedTokenCols +
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                     {token.id, token.org_id,
-                      token.project_id ? SqlParam(*token.project_id) : SqlParam(),
-                      token.policy_id, token.token_hash, permissions, token.issuer, token.subject,
-                      token.display_name, token.created_at, token.expires_at});
+    auto r = c.Query(
+        std::string("INSERT INTO federated_tokens (") + kFederatedTokenCols +
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
+         token.policy_id, token.token_hash, permissions, token.issuer, token.subject,
+         token.display_name, token.created_at, token.expires_at,
+         token.claims.empty() ? std::string("{}") : token.claims});
     if (!r) {
       if (r.error().IsAlreadyExists()) {
         return Fail(Error::AlreadyExists("federated token already exists"));
@@ -1219,11 +1225,10 @@ Status SqlDatabase::CreateFederatedToken(const FederatedToken& token, const Audi
 Result<FederatedToken> SqlDatabase::GetFederatedTokenByHash(const std::string& token_hash) {
   Result<FederatedToken> out = Fail(Error::Internal("not run"));
   CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<FederatedToken>(
-        c,
-        std::string("SELECT ") + kFederatedTokenCols +
-            " FROM federated_tokens WHERE token_hash = $1",
-        {token_hash}, "federated token", ToFederatedToken);
+    out = QueryOne<FederatedToken>(c,
+                                   std::string("SELECT ") + kFederatedTokenCols +
+                                       " FROM federated_tokens WHERE token_hash = $1",
+                                   {token_hash}, "federated token", ToFederatedToken);
     return Ok();
   }));
   return out;

@@ -102,9 +102,10 @@ struct WorkflowRun {
   std::string actor_kind;
   std::string actor_id;
   std::string actor_name;
-  std::string statement;       // the in-toto Statement JSON, empty until pushed
-  std::string predicate_type;  // from the statement
-  std::string statement_digest;  // "sha256:<hex>" of the statement bytes
+  std::string statement;            // the in-toto Statement JSON, empty until pushed
+  std::string predicate_type;       // from the statement
+  std::string statement_digest;     // "sha256:<hex>" of the statement bytes
+  std::string actor_claims = "{}";  // JSON object: the CI identity of a keyless actor
   // Filled by listings.
   std::string workflow_name;
   std::string project_name;
@@ -140,7 +141,7 @@ struct AuthCode {
 
 // A device authorization (RFC 8628) the control plane relays to the upstream IdP.
 struct DeviceRequest {
-  std::string handle_hash;          // hash of the opaque handle given to the CLI
+  std::string handle_hash;           // hash of the opaque handle given to the CLI
   std::string upstream_device_code;  // secret of the upstream IdP, never leaves the server
   UnixMillis expires_at = 0;
   int interval_seconds = 5;
@@ -271,7 +272,7 @@ struct ApiToken {
   std::string id;
   std::string org_id;
   std::optional<std::string> project_id;  // empty: organization-scoped ("global")
-  std::string name;                        // DNS-1123 label
+  std::string name;                       // DNS-1123 label
   std::string description;
   std::string token_hash;
   std::vector<std::string> permissions;  // "resource:action", sorted, unique
@@ -351,6 +352,7 @@ struct FederatedToken {
   std::string display_name;
   UnixMillis created_at = 0;
   UnixMillis expires_at = 0;
+  std::string claims = "{}";  // JSON object: iss, sub and the CI token's key claims
 };
 
 class FederationStore {
@@ -383,8 +385,7 @@ class AuditStore {
   virtual ~AuditStore() = default;
   virtual Status AppendAuditEvent(const AuditEvent& e) = 0;
   // Newest first, at most `limit`.
-  virtual Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id,
-                                                          int limit) = 0;
+  virtual Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) = 0;
 };
 
 // An API token revoked by the inactivity sweep, with what callers need to invalidate caches

@@ -302,6 +302,14 @@ describe('keyless CI authentication', () => {
     assert.equal(runs[0].project, 'app');
     assert.equal(runs[0].attested_by?.kind, 'federated', json.stdout);
     assert.equal(runs[0].attested_by?.name, 'gitlab: group/app@main', json.stdout);
+    // The stored attestation records the CI identity: issuer, subject and key claims.
+    const claims = runs[0].attested_by?.claims ?? {};
+    assert.equal(claims.iss, issuer.url, json.stdout);
+    assert.equal(claims.sub, 'project_path:group/app:ref_type:branch:ref:main');
+    assert.equal(claims.project_path, 'group/app');
+    assert.equal(claims.project_id, '4242');
+    assert.equal(claims.ref, 'main');
+    assert.equal(claims.pipeline_id, '987654');
   });
 
   test('the job token cannot act in another project', {skip}, async () => {
@@ -415,6 +423,8 @@ describe('keyless CI authentication', () => {
     assert.equal(run.attested_by?.name, 'gitlab: group/app@main');
     assert.equal(
         run.attested_by?.id, `${issuer.url}|project_path:group/app:ref_type:branch:ref:main`);
+    assert.equal(run.attested_by?.claims?.project_path, 'group/app', JSON.stringify(run));
+    assert.equal(run.attested_by?.claims?.pipeline_id, '987654');
 
     // One CI token, one run: a second init with it is a replay.
     const again = await api(stack, 'POST', `/v1/organizations/${ORG}/workflow-runs`, {
