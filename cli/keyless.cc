@@ -12,14 +12,6 @@
 namespace cl::cli {
 namespace {
 
-bool IsBase64UrlChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_';
-}
-
-// Largest ID token accepted from the environment or GitHub: real ones are 1-3 KB.
-constexpr size_t kMaxJwtBytes = size_t{16} * 1024;
-
 bool IsHttpsOrLoopbackHttp(const std::string& url) {
   if (url.rfind("https://", 0) == 0) return true;
   return url.rfind("http://", 0) == 0 && IsLoopbackHost(UrlHost(url));
@@ -78,24 +70,6 @@ std::string HintFor(const std::string& code) {
 }
 
 }  // namespace
-
-bool LooksLikeJwt(std::string_view token) {
-  if (token.size() > kMaxJwtBytes || token.substr(0, 3) != "eyJ") return false;
-  int dots = 0;
-  size_t part_len = 0;
-  for (char c : token) {
-    if (c == '.') {
-      if (part_len == 0) return false;
-      ++dots;
-      part_len = 0;
-    } else if (IsBase64UrlChar(c)) {
-      ++part_len;
-    } else {
-      return false;
-    }
-  }
-  return dots == 2 && part_len > 0;
-}
 
 std::string UnverifiedJwtIssuer(std::string_view jwt) {
   if (!LooksLikeJwt(jwt)) return {};

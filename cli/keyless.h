@@ -11,15 +11,14 @@
 
 #include "cli/api_client.h"
 #include "common/result.h"
+#include "crypto/jose.h"
 
 namespace cl::cli {
 
 struct CliEnvironment;
 
-// True when `token` has the shape of a compact JWS: three non-empty base64url parts separated
-// by dots, the first (the header) starting with "eyJ" (base64url of `{"`). Chainloop's own
-// tokens (clapi_, clses_, ...) never match.
-bool LooksLikeJwt(std::string_view token);
+// A CI ID token rather than one of the control plane's credentials (crypto/jose.h).
+using crypto::LooksLikeJwt;
 
 // The payload's "iss" claim, decoded WITHOUT verifying anything: for messages only. Empty
 // when the token cannot be decoded or has no string issuer.

@@ -452,6 +452,25 @@ std::string Jwt::StringClaim(std::string_view name) const {
   return {};
 }
 
+bool LooksLikeJwt(std::string_view token) {
+  if (token.size() > kMaxTokenBytes || token.substr(0, 3) != "eyJ") return false;
+  int dots = 0;
+  size_t part_len = 0;
+  for (char c : token) {
+    if (c == '.') {
+      if (part_len == 0) return false;
+      ++dots;
+      part_len = 0;
+    } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_') {
+      ++part_len;
+    } else {
+      return false;
+    }
+  }
+  return dots == 2 && part_len > 0;
+}
+
 Result<Jwt> DecodeJwtUnverified(std::string_view token) {
   CL_ASSIGN_OR_RETURN(DecodedJws d, DecodeCompact(token));
   return std::move(d.jwt);

@@ -88,6 +88,12 @@ struct Jwt {
 // Splits and decodes without verifying (for routing by `iss`/`kid`). Fails on malformed input.
 Result<Jwt> DecodeJwtUnverified(std::string_view token);
 
+// True when `token` has the shape of a compact JWS of at most 16 KiB: three non-empty
+// base64url parts separated by dots, the header starting with "eyJ" (base64url of `{"`).
+// Tells a raw CI ID token apart from the control plane's opaque credentials (clapi_, ...);
+// it proves nothing about the token.
+bool LooksLikeJwt(std::string_view token);
+
 struct JwtCheck {
   std::string issuer;                  // exact match required
   std::vector<std::string> audiences;  // one of them must be in `aud`

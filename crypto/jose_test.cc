@@ -661,3 +661,21 @@ TEST(TestSigningKeyTest, CopiesShareTheKeyAndJwksRoundTrips) {
 
 }  // namespace
 }  // namespace cl::crypto
+
+namespace cl::crypto {
+namespace {
+
+TEST(LooksLikeJwt, TellsCompactJwsFromOpaqueCredentials) {
+  EXPECT_TRUE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"));
+  EXPECT_FALSE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9..c2ln"));  // empty payload
+  EXPECT_FALSE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.eyJ9."));  // empty signature
+  EXPECT_FALSE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.eyJ9"));   // two parts
+  EXPECT_FALSE(LooksLikeJwt("eyJa.eyJ9.c2ln.x"));            // four parts
+  EXPECT_FALSE(LooksLikeJwt("abc.def.ghi"));                 // not a JSON header
+  EXPECT_FALSE(LooksLikeJwt("eyJa.ey J9.c2ln"));             // space
+  EXPECT_FALSE(LooksLikeJwt("clapi_0123456789abcdef"));
+  EXPECT_FALSE(LooksLikeJwt("eyJa.eyJ9." + std::string(17 * 1024, 'a')));  // over 16 KiB
+}
+
+}  // namespace
+}  // namespace cl::crypto

@@ -26,30 +26,12 @@ oidc::TrustPolicy ToOidcPolicy(const store::TrustPolicyRecord& r) {
   return t;
 }
 
-bool IsBase64UrlChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_';
-}
-
 std::string ClaimOr(const oidc::CiIdentity& id, const std::string& name) {
   auto it = id.claims.find(name);
   return it == id.claims.end() ? std::string() : it->second;
 }
 
 }  // namespace
-
-bool LooksLikeJwt(std::string_view credential) {
-  if (credential.size() < 10 || credential.substr(0, 3) != "eyJ") return false;
-  int dots = 0;
-  for (char c : credential) {
-    if (c == '.') {
-      ++dots;
-    } else if (!IsBase64UrlChar(c)) {
-      return false;
-    }
-  }
-  return dots == 2;
-}
 
 std::string CiDisplayName(const oidc::CiIdentity& identity, std::string_view provider) {
   std::string where =

@@ -16,6 +16,7 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "crypto/hash.h"
+#include "crypto/jose.h"
 #include "domain/authorization.h"
 #include "domain/organizations.h"
 #include "domain/principal.h"
@@ -108,9 +109,8 @@ class FederationService {
   const FederationConfig config_;
 };
 
-// True when `credential` has the shape of a JWT (three base64url parts, header starting with
-// "eyJ"), i.e. a raw CI ID token rather than one of our opaque credentials.
-bool LooksLikeJwt(std::string_view credential);
+// Shape test telling a raw CI ID token from our opaque credentials.
+using crypto::LooksLikeJwt;
 
 // "gitlab: group/project@main", "github: org/repo@refs/heads/main", or "<iss> <sub>".
 std::string CiDisplayName(const oidc::CiIdentity& identity, std::string_view provider);
