@@ -1,4 +1,10 @@
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
 
 #include "common/clock.h"
 #include "common/json.h"
@@ -67,6 +73,51 @@ TEST(Log, WritesOneJsonObjectPerLineWithEscaping) {
   EXPECT_EQ(v->at("msg").as_string(), "hello \"x\"\n");
   EXPECT_EQ(v->at("request_id").as_string(), "r1");
   EXPECT_EQ(v->at("status").as_int64(), 200);
+}
+
+// Reads what arrives on `fd` within `timeout_ms`.
+std::string DrainPipe(int fd, int timeout_ms) {
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, std::max(left, 0)) <= 0) break;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+TEST(Log, InfoLinesAreBatchedWarnLinesWriteAtOnceAndOrderIsKept) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  int saved = ::dup(STDERR_FILENO);
+  ASSERT_GE(saved, 0);
+  ASSERT_GE(::dup2(fds[1], STDERR_FILENO), 0);
+
+  Log(LogLevel::kInfo, "first-info");
+  Log(LogLevel::kWarn, "then-warn");
+  // The warn line is written before Log returns, together with the info line buffered before it.
+  std::string now = DrainPipe(fds[0], 0);
+  Log(LogLevel::kInfo, "later-info");
+  std::string later = DrainPipe(fds[0], 1000);  // the background flush, well within a second
+  FlushLog();
+
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  ::close(fds[0]);
+  ::close(fds[1]);
+
+  size_t a = now.find("first-info"), b = now.find("then-warn");
+  ASSERT_NE(a, std::string::npos) << now;
+  ASSERT_NE(b, std::string::npos) << now;
+  EXPECT_LT(a, b);
+  EXPECT_NE(later.find("later-info"), std::string::npos) << later;
 }
 
 }  // namespace

@@ -1,21 +1,86 @@
 #include "common/log.h"
 
-#include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <mutex>
-
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "common/clock.h"
 
 namespace cl {
 namespace {
 
-std::mutex g_mu;
 // Read on every Log() call, so lines below the level cost one atomic load and nothing else.
 std::atomic<LogLevel> g_min_level{LogLevel::kInfo};
-std::string* g_sink = nullptr;  // guarded by g_mu
+
+// Info and debug lines (the access log, mostly) are appended to a buffer that a background
+// thread writes out within kFlushDelay, so a busy server makes one write(2) per batch instead of
+// one per request. Warn and error lines, and anything once the buffer holds kFlushBytes, are
+// written at once together with what is buffered before them, so the order of lines is kept.
+// A process killed with SIGKILL loses at most kFlushDelay of info lines; exit() flushes.
+constexpr auto kFlushDelay = std::chrono::milliseconds(20);
+constexpr size_t kFlushBytes = 64 * 1024;
+
+struct LogState {
+  std::mutex mu;        // guards the fields below
+  std::mutex write_mu;  // held while writing, so batches reach stderr in order
+  std::condition_variable cv;
+  std::string buffer;            // GUARDED_BY(mu)
+  std::string* sink = nullptr;   // GUARDED_BY(mu); tests
+  bool flusher_started = false;  // GUARDED_BY(mu)
+};
+
+// Never destroyed: lines logged from other static destructors or detached threads stay safe.
+LogState& State() {
+  static LogState* state = new LogState;
+  return *state;
+}
+
+void WriteAll(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(STDERR_FILENO, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // nowhere to report it
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// Writes out everything buffered so far. Callers must not hold state.mu.
+void FlushBuffered(LogState& state) {
+  std::lock_guard<std::mutex> write_lock(state.write_mu);
+  std::string batch;
+  {
+    std::lock_guard<std::mutex> lock(state.mu);
+    batch.swap(state.buffer);
+  }
+  WriteAll(batch);
+  std::lock_guard<std::mutex> lock(state.mu);
+  if (state.buffer.empty()) {
+    batch.clear();
+    state.buffer.swap(batch);  // keep the capacity for the next batch
+  }
+}
+
+void FlusherLoop() {
+  LogState& state = State();
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(state.mu);
+      state.cv.wait(lock, [&] { return !state.buffer.empty(); });
+    }
+    std::this_thread::sleep_for(kFlushDelay);  // let a burst of lines share one write
+    FlushBuffered(state);
+  }
+}
 
 const char* LevelName(LogLevel l) {
   switch (l) {
@@ -66,9 +131,13 @@ void AppendJsonString(std::string& out, std::string_view s) {
 void SetMinLogLevel(LogLevel level) { g_min_level.store(level, std::memory_order_relaxed); }
 
 void SetLogSinkForTest(std::string* sink) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_sink = sink;
+  FlushLog();
+  LogState& state = State();
+  std::lock_guard<std::mutex> lock(state.mu);
+  state.sink = sink;
 }
+
+void FlushLog() { FlushBuffered(State()); }
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (level < g_min_level.load(std::memory_order_relaxed)) return;
@@ -97,12 +166,29 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     }
   }
   line += "}\n";
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (g_sink) {
-    *g_sink += line;
-  } else {
-    std::fwrite(line.data(), 1, line.size(), stderr);
+
+  LogState& state = State();
+  bool write_now = level >= LogLevel::kWarn;
+  {
+    std::lock_guard<std::mutex> lock(state.mu);
+    if (state.sink) {
+      *state.sink += line;
+      return;
+    }
+    bool was_empty = state.buffer.empty();
+    state.buffer += line;
+    if (state.buffer.size() >= kFlushBytes) write_now = true;
+    if (!write_now) {
+      if (!state.flusher_started) {
+        state.flusher_started = true;
+        std::thread(FlusherLoop).detach();
+        std::atexit(FlushLog);
+      }
+      if (was_empty) state.cv.notify_one();  // the flusher waits only for an empty buffer
+      return;
+    }
   }
+  FlushBuffered(state);
 }
 
 }  // namespace cl

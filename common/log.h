@@ -27,8 +27,11 @@ struct LogField {
   std::variant<std::string, int64_t, double, bool> value;
 };
 
-// Thread-safe. Lines below the minimum level are dropped.
+// Thread-safe. Lines below the minimum level are dropped. Warn and error lines are written
+// before Log returns; info and debug lines within ~20 ms by a background thread (one write per
+// batch). exit() and FlushLog() write out whatever is pending.
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
+void FlushLog();
 void SetMinLogLevel(LogLevel level);
 // Redirects log lines into a string sink for tests (nullptr restores stderr).
 void SetLogSinkForTest(std::string* sink);

@@ -1,8 +1,12 @@
-// Prometheus registry: in-memory families behind one mutex, rendered as text format 0.0.4.
+// Prometheus registry: in-memory families behind one mutex plus per-thread shards for the
+// per-request series, rendered as text format 0.0.4.
 #include "http/metrics.h"
 
+#include <atomic>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <unordered_map>
 
 namespace cl::http {
 namespace {
@@ -76,7 +80,38 @@ void AppendHelpText(std::string& out, std::string_view help) {
   }
 }
 
+std::atomic<uint64_t> g_next_metrics_id{1};
+
+// Lets the shard maps be searched with a string_view (no temporary string per request).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 }  // namespace
+
+struct Metrics::Shard {
+  std::mutex mu;  // taken by its own thread per request and by RenderPrometheus: uncontended
+  // Key: route '\0' method '\0' status. GUARDED_BY(mu)
+  std::unordered_map<std::string, uint64_t, StringHash, std::equal_to<>> requests;
+  // By route; GUARDED_BY(mu)
+  std::unordered_map<std::string, Histogram, StringHash, std::equal_to<>> latency;
+};
+
+Metrics::~Metrics() = default;
+
+Metrics::Shard& Metrics::ThisThreadShard() {
+  // (owner id, shard) pairs of the registries this thread has written to; ids are never reused,
+  // so an entry of a destroyed registry is simply never matched again.
+  thread_local std::vector<std::pair<uint64_t, Shard*>> mine;
+  for (const auto& [owner, shard] : mine) {
+    if (owner == id_) return *shard;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  shards_.push_back(std::make_unique<Shard>());
+  mine.emplace_back(id_, shards_.back().get());
+  return *shards_.back();
+}
 
 const std::vector<double>& Metrics::LatencyBuckets() {
   static const std::vector<double> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -84,7 +119,7 @@ const std::vector<double>& Metrics::LatencyBuckets() {
   return kBuckets;
 }
 
-Metrics::Metrics() {
+Metrics::Metrics() : id_(g_next_metrics_id.fetch_add(1)) {
   std::lock_guard<std::mutex> lock(mu_);
   FamilyLocked(kRequestsTotal, "HTTP requests served, by route pattern, method and status.",
                "counter");
@@ -105,9 +140,6 @@ Metrics::Family& Metrics::FamilyLocked(std::string_view name, std::string_view h
 
 void Metrics::ObserveRequest(std::string_view route_pattern, std::string_view method, int status,
                              double seconds) {
-  std::string status_text = std::to_string(status);
-  std::string labels =
-      LabelSet({{"route", route_pattern}, {"method", method}, {"status", status_text}});
   const auto& buckets = LatencyBuckets();
   size_t bucket = buckets.size();  // the +Inf bucket
   for (size_t i = 0; i < buckets.size(); ++i) {
@@ -116,16 +148,28 @@ void Metrics::ObserveRequest(std::string_view route_pattern, std::string_view me
       break;
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  families_.find(kRequestsTotal)->second.series[labels] += 1;
-  auto it = latency_.find(route_pattern);
-  if (it == latency_.end()) {
-    it = latency_.emplace(std::string(route_pattern), Histogram{}).first;
-    it->second.counts.assign(buckets.size() + 1, 0);
+  thread_local std::string key;  // reused: no allocation once it has grown
+  key.assign(route_pattern);
+  key.push_back('\0');
+  key.append(method);
+  key.push_back('\0');
+  char digits[12];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), status);
+  key.append(digits, end);
+
+  Shard& shard = ThisThreadShard();
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto rit = shard.requests.find(key);
+  if (rit == shard.requests.end()) rit = shard.requests.emplace(key, 0).first;
+  rit->second++;
+  auto lit = shard.latency.find(route_pattern);
+  if (lit == shard.latency.end()) {
+    lit = shard.latency.emplace(std::string(route_pattern), Histogram{}).first;
+    lit->second.counts.assign(buckets.size() + 1, 0);
   }
-  it->second.counts[bucket]++;
-  it->second.count++;
-  it->second.sum += seconds;
+  lit->second.counts[bucket]++;
+  lit->second.count++;
+  lit->second.sum += seconds;
 }
 
 void Metrics::IncAuthFailure(std::string_view reason) {
@@ -156,11 +200,36 @@ std::string Metrics::RenderPrometheus() const {
   std::string out;
   out.reserve(4096);
   std::lock_guard<std::mutex> lock(mu_);
+  // Merge the per-thread shards: request counters by label set, histograms by route.
+  std::map<std::string, double> requests;
+  std::map<std::string, Histogram> latency;
+  const auto& buckets = LatencyBuckets();
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> shard_lock(shard->mu);
+    for (const auto& [key, n] : shard->requests) {
+      size_t a = key.find('\0');
+      size_t b = key.find('\0', a + 1);
+      std::string_view k(key);
+      requests[LabelSet({{"route", k.substr(0, a)},
+                         {"method", k.substr(a + 1, b - a - 1)},
+                         {"status", k.substr(b + 1)}})] += static_cast<double>(n);
+    }
+    for (const auto& [route, h] : shard->latency) {
+      Histogram& merged = latency[route];
+      if (merged.counts.empty()) merged.counts.assign(buckets.size() + 1, 0);
+      for (size_t i = 0; i < h.counts.size() && i < merged.counts.size(); ++i) {
+        merged.counts[i] += h.counts[i];
+      }
+      merged.count += h.count;
+      merged.sum += h.sum;
+    }
+  }
   for (const auto& [name, family] : families_) {
     out += "# HELP " + name + " ";
     AppendHelpText(out, family.help);
     out += "\n# TYPE " + name + " " + family.type + "\n";
-    for (const auto& [labels, value] : family.series) {
+    const auto& series = name == kRequestsTotal ? requests : family.series;
+    for (const auto& [labels, value] : series) {
       out += name;
       out += labels;
       out.push_back(' ');
@@ -173,8 +242,7 @@ std::string Metrics::RenderPrometheus() const {
   out += " HTTP request latency, by route pattern.\n# TYPE ";
   out += kRequestDuration;
   out += " histogram\n";
-  const auto& buckets = LatencyBuckets();
-  for (const auto& [route, h] : latency_) {
+  for (const auto& [route, h] : latency) {
     std::string route_label;
     AppendLabelValue(route_label, route);
     uint64_t cumulative = 0;

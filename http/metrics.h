@@ -8,13 +8,15 @@
 //   chainloop_http_connections_active                        gauge
 //
 // Label values must have bounded cardinality: pass route PATTERNS, never raw paths.
-// Thread-safety: every method may be called concurrently. Each call takes one mutex; that is
-// cheap next to a request's syscalls, and per-thread shards can replace it if profiles say so.
+// Thread-safety: every method may be called concurrently. ObserveRequest, called once per request,
+// writes to a per-thread shard (its own, uncontended mutex, no allocation once a series exists),
+// so the I/O threads never wait for each other; the rest takes the registry mutex.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -26,6 +28,7 @@ namespace cl::http {
 class Metrics {
  public:
   Metrics();
+  ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
@@ -60,11 +63,15 @@ class Metrics {
     double sum = 0;
   };
 
+  struct Shard;  // per-thread request counters and latency histograms (metrics.cc)
+  Shard& ThisThreadShard();
+
   Family& FamilyLocked(std::string_view name, std::string_view help, std::string_view type);
 
   mutable std::mutex mu_;
-  std::map<std::string, Family, std::less<>> families_;    // GUARDED_BY(mu_)
-  std::map<std::string, Histogram, std::less<>> latency_;  // by route; GUARDED_BY(mu_)
+  std::map<std::string, Family, std::less<>> families_;  // GUARDED_BY(mu_)
+  const uint64_t id_;  // unique per instance, so a thread's cached shard never outlives its owner
+  std::vector<std::unique_ptr<Shard>> shards_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace cl::http

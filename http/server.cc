@@ -10,8 +10,8 @@
 #include "http/server.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
-#include <cmath>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -30,7 +30,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <charconv>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <limits>
@@ -39,6 +40,7 @@
 #include <random>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -62,7 +64,6 @@ constexpr std::string_view kActiveGauge = "chainloop_http_connections_active";
 constexpr std::string_view kActiveGaugeHelp = "Open HTTP connections.";
 
 using BeastRequest = bhttp::request<bhttp::string_body>;
-using BeastResponse = bhttp::response<bhttp::string_body>;
 
 // Request ids correlate log lines; they are not secrets, so a per-thread PRNG seeded from the OS
 // is enough and keeps a syscall off the hot path.
@@ -85,6 +86,19 @@ bool IsAcceptableRequestId(std::string_view id) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_';
   });
+}
+
+// The per-address connection limit counts IPv4 clients by address and IPv6 clients by /64 (one
+// host usually owns a whole /64). IPv4-mapped IPv6 addresses count as IPv4.
+std::string AddressKey(const asio::ip::address& address) {
+  if (address.is_v6()) {
+    auto v6 = address.to_v6();
+    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+  }
+  return address.to_string();
 }
 
 std::string ErrorBody(std::string_view code, std::string_view message) {
@@ -139,34 +153,119 @@ Response Invoke(const Handler& handler, Request& req) {
   return ErrorResponse(500, "internal", "internal error");
 }
 
-// Converts `res` (its body is moved out) into `out`. Returns false if Beast rejects a header
-// (e.g. a value over 64 KiB); headers that would break framing or inject lines are dropped.
-bool ToBeast(Response& res, unsigned version, bhttp::verb verb, bool keep_alive,
-             const std::string& request_id, BeastResponse& out) {
-  try {
-    out.version(version == 10 ? 10 : 11);
-    out.result(static_cast<unsigned>(res.status));
-    for (auto& [name, value] : res.headers) {
-      if (IsHopByHopOrFraming(name) || HasLineBreak(name) || HasLineBreak(value) || name.empty()) {
-        continue;
-      }
-      out.insert(name, value);
-    }
-    out.set("X-Request-Id", request_id);
-    out.keep_alive(keep_alive);
-    bool no_body_status = res.status < 200 || res.status == 204 || res.status == 304;
-    if (no_body_status) {
-      // These statuses carry neither a body nor Content-Length (RFC 9110 8.6).
-    } else if (verb == bhttp::verb::head) {
-      out.content_length(res.body.size());
-    } else {
-      out.content_length(res.body.size());
-      out.body() = std::move(res.body);
-    }
-    return true;
-  } catch (const std::exception&) {
-    return false;
+constexpr size_t kMaxResponseHeaderBytes = 64 * 1024;
+
+// Status line reason phrases; anything else gets a generic one (clients ignore the phrase).
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
+}
+
+// Writes the status line and headers of `res` into `head` (cleared first; its capacity is reused
+// across the requests of a connection, so a typical response costs no allocation here). The body
+// is sent from res.body as a second buffer. Headers that would break framing or inject lines are
+// dropped; Content-Length and Connection are always ours. Returns false (and `head` is garbage)
+// when a header is too large to send (a value over 64 KiB): the caller answers 500 instead.
+bool SerializeHead(const Response& res, unsigned version, bool keep_alive,
+                   std::string_view request_id, std::string& head) {
+  head.clear();
+  head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  char digits[8];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), res.status);
+  head.append(digits, end);
+  head.push_back(' ');
+  head += ReasonPhrase(res.status);
+  head += "\r\n";
+  for (const auto& [name, value] : res.headers) {
+    if (name.empty() || IsHopByHopOrFraming(name) || HasLineBreak(name) || HasLineBreak(value) ||
+        name.find_first_of(" \t:") != std::string::npos) {
+      continue;
+    }
+    if (name.size() + value.size() > kMaxResponseHeaderBytes) return false;
+    head += name;
+    head += ": ";
+    head += value;
+    head += "\r\n";
+  }
+  head += "X-Request-Id: ";
+  head += request_id;
+  head += "\r\n";
+  if (version == 10) {
+    if (keep_alive) head += "Connection: keep-alive\r\n";
+  } else if (!keep_alive) {
+    head += "Connection: close\r\n";
+  }
+  bool no_body_status = res.status < 200 || res.status == 204 || res.status == 304;
+  // These statuses carry neither a body nor Content-Length (RFC 9110 8.6); HEAD gets the length
+  // of the body it would have had.
+  if (!no_body_status) {
+    head += "Content-Length: ";
+    auto [len_end, len_ec] = std::to_chars(digits, digits + sizeof(digits), res.body.size());
+    head.append(digits, len_end);
+    head += "\r\n";
+  }
+  head += "\r\n";
+  return true;
 }
 
 struct Connection;
@@ -197,7 +296,7 @@ struct Server::Impl {
   Status Start();
   void Stop();
   asio::awaitable<void> AcceptLoop();
-  asio::awaitable<void> Session(IoSlot& slot, tcp::socket socket);
+  asio::awaitable<void> Session(IoSlot& slot, tcp::socket socket, std::string address_key);
   asio::awaitable<void> RunOnPool(const Handler& handler, Request& req, Response& res);
   void ConnectionOpened();
   void ConnectionClosed();
@@ -214,6 +313,12 @@ struct Server::Impl {
   // Both live on slots[0]'s io_context; declared after `slots` so they are destroyed first.
   std::unique_ptr<tcp::acceptor> acceptor;
   std::optional<asio::signal_set> signals;
+
+  // Open connections per client address key (AddressKey), for max_connections_per_ip.
+  bool AdmitAddress(const std::string& key);
+  void ReleaseAddress(const std::string& key);
+  std::mutex per_ip_mu;
+  std::unordered_map<std::string, size_t> per_ip;  // GUARDED_BY(per_ip_mu)
 
   std::atomic<bool> stopping{false};
   std::atomic<size_t> active{0};
@@ -237,6 +342,25 @@ void Server::Impl::OnSpawnDone(std::exception_ptr e) {
   } catch (...) {
     Log(LogLevel::kError, "http coroutine failed", {{"error", "unknown exception"}});
   }
+}
+
+bool Server::Impl::AdmitAddress(const std::string& key) {
+  if (opts.max_connections_per_ip == 0) return true;
+  std::lock_guard<std::mutex> lock(per_ip_mu);
+  size_t& n = per_ip[key];
+  if (n >= opts.max_connections_per_ip) {
+    if (n == 0) per_ip.erase(key);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void Server::Impl::ReleaseAddress(const std::string& key) {
+  if (opts.max_connections_per_ip == 0) return;
+  std::lock_guard<std::mutex> lock(per_ip_mu);
+  auto it = per_ip.find(key);
+  if (it != per_ip.end() && --it->second == 0) per_ip.erase(it);
 }
 
 void Server::Impl::ConnectionOpened() {
@@ -336,17 +460,36 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
       continue;
     }
     backoff = kMinBackoff;
+    std::string address_key;
+    {
+      beast::error_code peer_ec;
+      auto ep = peer.remote_endpoint(peer_ec);
+      if (peer_ec) {  // already gone
+        peer.close(peer_ec);
+        continue;
+      }
+      address_key = AddressKey(ep.address());
+    }
+    std::string_view rejected;
     if (active.load() >= opts.max_connections) {
+      rejected = "max_connections";
+    } else if (!AdmitAddress(address_key)) {
+      rejected = "max_connections_per_ip";
+    }
+    if (!rejected.empty()) {
       if (metrics) {
         metrics->IncCounter("chainloop_http_connections_rejected_total",
-                            "Connections closed at once because max_connections was reached.", {});
+                            "Connections closed at once because a connection limit was reached.",
+                            {{"limit", rejected}});
       }
+      // RST rather than FIN: the refused client learns at once and no TIME_WAIT is kept here.
       beast::error_code ignored;
+      peer.set_option(asio::socket_base::linger(true, 0), ignored);
       peer.close(ignored);
       continue;
     }
     ConnectionOpened();
-    asio::co_spawn(slot.ioc, Session(slot, tcp::socket(std::move(peer))),
+    asio::co_spawn(slot.ioc, Session(slot, tcp::socket(std::move(peer)), std::move(address_key)),
                    [this](std::exception_ptr e) { OnSpawnDone(e); });
   }
 }
@@ -367,7 +510,8 @@ asio::awaitable<void> Server::Impl::RunOnPool(const Handler& handler, Request& r
       asio::use_awaitable);
 }
 
-asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket) {
+asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
+                                            std::string address_key) {
   beast::tcp_stream stream(std::move(socket));
   Connection conn;
   conn.slot = &slot;
@@ -376,11 +520,13 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket) {
   struct Unregister {
     Impl* impl;
     Connection* conn;
+    const std::string& address_key;
     ~Unregister() {
       conn->slot->conns.erase(conn);
+      impl->ReleaseAddress(address_key);
       impl->ConnectionClosed();
     }
-  } unregister{this, &conn};
+  } unregister{this, &conn, address_key};
 
   std::string remote_addr;
   {
@@ -394,6 +540,7 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket) {
   }
 
   beast::flat_buffer buffer;
+  std::string head;  // serialized status line + headers, reused for every response
   bool first = true;
   while (true) {
     // Checked in the same step that marks the connection idle, so Stop() either sees it idle
@@ -545,13 +692,13 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket) {
       res = ErrorResponse(500, "internal", "internal error");
     }
 
-    BeastResponse out;
-    if (!ToBeast(res, version, verb, keep_alive, req.request_id, out)) {
+    bool head_request = verb == bhttp::verb::head;
+    if (!SerializeHead(res, version, keep_alive, req.request_id, head)) {
       Log(LogLevel::kError, "response headers rejected", {{"request_id", req.request_id}});
       res = ErrorResponse(500, "internal", "internal error");
-      out = BeastResponse();
-      ToBeast(res, version, verb, keep_alive, req.request_id, out);
+      SerializeHead(res, version, keep_alive, req.request_id, head);
     }
+    bool send_body = !head_request && !(res.status < 200 || res.status == 204 || res.status == 304);
 
     // Recorded before the write, so that a client which has its reply also finds it in the
     // metrics and the log; the duration therefore excludes sending the response.
@@ -564,7 +711,9 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket) {
     LogRequest(req, res.status, start);
 
     stream.expires_after(opts.read_timeout);
-    auto [write_ec, write_n] = co_await bhttp::async_write(stream, out, kNoThrow);
+    std::array<asio::const_buffer, 2> out{
+        asio::buffer(head), asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
+    auto [write_ec, write_n] = co_await asio::async_write(stream, out, kNoThrow);
 
     if (write_ec || !keep_alive) {
       if (!write_ec && drain) {

@@ -33,6 +33,9 @@ struct ServerOptions {
   // Keep-alive: a connection that sends no new request for this long is closed.
   std::chrono::milliseconds idle_timeout{60000};
   size_t max_connections = 10000;  // connections beyond this are closed at once
+  // Open connections allowed from one client address (IPv6 clients are counted per /64); a
+  // client beyond it is closed at once while everyone else is served. 0 = no per-address limit.
+  size_t max_connections_per_ip = 512;
   std::chrono::milliseconds shutdown_grace{10000};
 };
 

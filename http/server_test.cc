@@ -27,8 +27,15 @@ using namespace std::chrono_literals;
 
 class Socket {
  public:
-  explicit Socket(uint16_t port) {
+  // Connects to 127.0.0.1:port, from `source` (another loopback address) when given.
+  explicit Socket(uint16_t port, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (source != nullptr) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &src.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) return;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -477,7 +484,8 @@ TEST_F(ServerTest, ConnectionsBeyondTheCapAreClosed) {
   Socket c(server_->port());
   ASSERT_TRUE(c.connected());  // the kernel accepts; the server closes it at once
   EXPECT_TRUE(c.ClosedWithin(1s));
-  EXPECT_NE(metrics_.RenderPrometheus().find("chainloop_http_connections_rejected_total 1"),
+  EXPECT_NE(metrics_.RenderPrometheus().find(
+                R"(chainloop_http_connections_rejected_total{limit="max_connections"} 1)"),
             std::string::npos);
 
   // Once a slot frees up, new connections are served again.
@@ -491,6 +499,47 @@ TEST_F(ServerTest, ConnectionsBeyondTheCapAreClosed) {
   }
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServerTest, ConnectionsBeyondThePerAddressCapAreClosedOthersServed) {
+  ServerOptions opts;
+  opts.max_connections_per_ip = 2;
+  opts.io_threads = 1;
+  StartServer(opts);
+  Socket a(server_->port(), "127.0.0.1");
+  Socket b(server_->port(), "127.0.0.1");
+  ASSERT_TRUE(a.Send(Get("/hello")));
+  ASSERT_TRUE(a.ReadReply());
+  ASSERT_TRUE(b.Send(Get("/hello")));
+  ASSERT_TRUE(b.ReadReply());
+
+  Socket c(server_->port(), "127.0.0.1");
+  ASSERT_TRUE(c.connected());
+  EXPECT_TRUE(c.ClosedWithin(1s));
+  EXPECT_NE(metrics_.RenderPrometheus().find(
+                R"(chainloop_http_connections_rejected_total{limit="max_connections_per_ip"} 1)"),
+            std::string::npos);
+
+  // Another client address is served while 127.0.0.1 is at its limit.
+  Socket d(server_->port(), "127.0.0.2");
+  ASSERT_TRUE(d.connected());
+  ASSERT_TRUE(d.Send(Get("/hello")));
+  auto r = d.ReadReply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+
+  // When one of 127.0.0.1's connections closes, it may open another.
+  a.Send("GET /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(a.ReadReply());
+  EXPECT_TRUE(a.ClosedWithin(1s));
+  std::optional<Socket::Reply> again;
+  for (int i = 0; i < 50 && !again; ++i) {
+    Socket e(server_->port(), "127.0.0.1");
+    if (e.Send(Get("/hello"))) again = e.ReadReply(200ms);
+    if (!again) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
 }
 
 TEST_F(ServerTest, ExpectContinueIsAnswered) {
