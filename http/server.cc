@@ -9,6 +9,8 @@
 // connection finishes its in-flight request. After shutdown_grace the rest is closed by force.
 #include "http/server.h"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -19,6 +21,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,6 +34,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <charconv>
 #include <cmath>
 #include <condition_variable>
@@ -268,6 +273,44 @@ bool SerializeHead(const Response& res, unsigned version, bool keep_alive,
   return true;
 }
 
+// TLS 1.2 and 1.3 only; for 1.2 only forward-secret AEAD suites (1.3's suites all are).
+Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const ServerOptions& o) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  beast::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression |
+                       asio::ssl::context::single_dh_use,
+                   ec);
+  SSL_CTX* native = ctx->native_handle();
+  if (ec || SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(native,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    return Fail(Error::Internal("cannot configure TLS"));
+  }
+  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  // Session tickets would need key rotation across instances; full handshakes are cheap enough.
+  SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
+  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) {
+    return Fail(Error::InvalidArgument("cannot load the TLS certificate chain " + o.tls_cert_file +
+                                       ": " + ec.message()));
+  }
+  // The message names the file, never its contents.
+  ctx->use_private_key_file(o.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) {
+    return Fail(Error::InvalidArgument("cannot load the TLS private key " + o.tls_key_file + ": " +
+                                       ec.message()));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return Fail(Error::InvalidArgument("the TLS private key " + o.tls_key_file +
+                                       " does not match the certificate " + o.tls_cert_file));
+  }
+  return ctx;
+}
+
 struct Connection;
 
 struct IoSlot {
@@ -297,6 +340,10 @@ struct Server::Impl {
   void Stop();
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Session(IoSlot& slot, tcp::socket socket, std::string address_key);
+  // The request loop of one connection over plain TCP or TLS.
+  template <class Stream>
+  asio::awaitable<void> Serve(Stream& stream, Connection& conn, const std::string& remote_addr,
+                              bool secure);
   asio::awaitable<void> RunOnPool(const Handler& handler, Request& req, Response& res);
   void ConnectionOpened();
   void ConnectionClosed();
@@ -310,6 +357,7 @@ struct Server::Impl {
   std::vector<std::unique_ptr<IoSlot>> slots;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::unique_ptr<asio::thread_pool> pool;
+  std::unique_ptr<asio::ssl::context> ssl_ctx;  // set when serving HTTPS
   // Both live on slots[0]'s io_context; declared after `slots` so they are destroyed first.
   std::unique_ptr<tcp::acceptor> acceptor;
   std::optional<asio::signal_set> signals;
@@ -392,6 +440,12 @@ Status Server::Impl::Start() {
   beast::error_code ec;
   auto address = asio::ip::make_address(opts.address, ec);
   if (ec) return Fail(Error::InvalidArgument("invalid listen address: " + opts.address));
+  if (opts.tls_cert_file.empty() != opts.tls_key_file.empty()) {
+    return Fail(Error::InvalidArgument("TLS needs both a certificate file and a key file"));
+  }
+  if (!opts.tls_cert_file.empty()) {
+    CL_ASSIGN_OR_RETURN(ssl_ctx, MakeTlsContext(opts));
+  }
 
   int n = opts.io_threads > 0 ? opts.io_threads
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -539,6 +593,30 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
     stream.socket().set_option(tcp::no_delay(true), ignored);
   }
 
+  if (ssl_ctx) {
+    beast::ssl_stream<beast::tcp_stream&> tls(stream, *ssl_ctx);
+    stream.expires_after(opts.read_timeout);
+    auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+    if (ec) {
+      // Plain HTTP on the TLS port, an old protocol version, a scanner: nothing to answer.
+      if (metrics) {
+        metrics->IncCounter("chainloop_http_tls_handshake_failures_total",
+                            "TLS handshakes that failed or timed out.", {});
+      }
+    } else {
+      co_await Serve(tls, conn, remote_addr, /*secure=*/true);
+    }
+  } else {
+    co_await Serve(stream, conn, remote_addr, /*secure=*/false);
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
+}
+
+template <class Stream>
+asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
+                                          const std::string& remote_addr, bool secure) {
   beast::flat_buffer buffer;
   std::string head;  // serialized status line + headers, reused for every response
   bool first = true;
@@ -548,7 +626,7 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
     if (stopping.load()) break;
     if (buffer.size() == 0) {
       conn.idle = true;
-      stream.expires_after(first ? opts.read_timeout : opts.idle_timeout);
+      beast::get_lowest_layer(stream).expires_after(first ? opts.read_timeout : opts.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kNoThrow);
       conn.idle = false;
       if (ec) break;  // peer closed, idle/read timeout, or closed by Stop()
@@ -556,7 +634,7 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
     }
     conn.idle = false;
     // The first request's deadline started when the connection was accepted.
-    if (!first) stream.expires_after(opts.read_timeout);
+    if (!first) beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
     first = false;
 
     SteadyClock::time_point start = SteadyClock::now();
@@ -582,7 +660,7 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
 
     Request req;
     req.remote_addr = remote_addr;
-    req.secure = false;
+    req.secure = secure;
     Response res;
     std::string_view route_label = kUnmatched;
     bool keep_alive = false;
@@ -710,7 +788,7 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
     }
     LogRequest(req, res.status, start);
 
-    stream.expires_after(opts.read_timeout);
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
     std::array<asio::const_buffer, 2> out{
         asio::buffer(head), asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
     auto [write_ec, write_n] = co_await asio::async_write(stream, out, kNoThrow);
@@ -720,8 +798,8 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
         // Read and discard what the client is still sending (bounded) so that closing the
         // socket does not reset the connection before the client has read the error reply.
         beast::error_code ignored;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        stream.expires_after(
+        beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+        beast::get_lowest_layer(stream).expires_after(
             std::min<std::chrono::milliseconds>(opts.read_timeout, std::chrono::seconds(2)));
         size_t drained = 0;
         const size_t kMaxDrain = 8 * opts.max_body_bytes + (1 << 20);
@@ -735,9 +813,6 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
       break;
     }
   }
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.socket().close(ignored);
 }
 
 void Server::Impl::Stop() {

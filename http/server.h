@@ -37,6 +37,9 @@ struct ServerOptions {
   // client beyond it is closed at once while everyone else is served. 0 = no per-address limit.
   size_t max_connections_per_ip = 512;
   std::chrono::milliseconds shutdown_grace{10000};
+  // HTTPS: PEM certificate chain and private key. Both empty: plain HTTP. TLS 1.2+ only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class Server {
@@ -48,7 +51,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds, listens and starts the I/O and worker threads. Fails with Unavailable when the
-  // address cannot be bound, FailedPrecondition when called twice.
+  // address cannot be bound, InvalidArgument when the TLS files cannot be loaded,
+  // FailedPrecondition when called twice.
   Status Start();
   // The bound port; valid after a successful Start().
   uint16_t port() const;
