@@ -693,6 +693,17 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
         version = h.version();
       }
       req.request_id = NewRequestId();
+    } else if (static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end())) >
+               opts.max_header_count) {
+      res = ErrorResponse(431, "headers_too_large", "too many request header fields");
+      const auto& h = parser.get();
+      req.method = std::string(h.method_string());
+      verb = h.method();
+      version = h.version();
+      std::string_view target = h.target();
+      req.path = PercentDecode(target.substr(0, target.find('?')));
+      req.request_id = NewRequestId();
+      drain = true;
     } else {
       BeastRequest& msg = parser.get();
       verb = msg.method();

@@ -27,6 +27,7 @@ struct ServerOptions {
   int worker_threads = 8;
   size_t max_body_bytes = 1 << 20;      // larger bodies get 413, then the connection closes
   size_t max_header_bytes = 16 * 1024;  // larger headers get 431, then the connection closes
+  size_t max_header_count = 100;        // more header fields get 431, then the connection closes
   // A request (headers and body) must arrive within this time once its first byte was read,
   // and a new connection must deliver its first request within it. Also bounds each write.
   std::chrono::milliseconds read_timeout{30000};

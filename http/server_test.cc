@@ -334,6 +334,21 @@ TEST_F(ServerTest, OversizedHeadersGet431) {
   EXPECT_NE(r->body.find(R"("code":"headers_too_large")"), std::string::npos);
 }
 
+TEST_F(ServerTest, TooManyHeaderFieldsGet431) {
+  StartServer();
+  std::string many;
+  for (int i = 0; i < 150; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";  // ~1.5 KiB
+  auto r = Roundtrip(Get("/hello", many));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_NE(r->body.find(R"("code":"headers_too_large")"), std::string::npos);
+  std::string fifty;
+  for (int i = 0; i < 50; ++i) fifty += "X-H" + std::to_string(i) + ": v\r\n";
+  auto ok = Roundtrip(Get("/hello", fifty));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
 TEST_F(ServerTest, GarbageGets400AndClose) {
   StartServer();
   Socket s(server_->port());
