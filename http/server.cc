@@ -106,6 +106,48 @@ std::string AddressKey(const asio::ip::address& address) {
   return address.to_string();
 }
 
+bool IsBase62(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool IsBase64Url(char c) { return IsBase62(c) || c == '-' || c == '_' || c == '.'; }
+
+// A path a client typed may carry a credential by mistake (`GET /v1/clapi_...`); it is logged
+// and echoed in 404s, so credential-shaped parts are masked first: control-plane credentials
+// (`cl<kind>_` + base62) and JWTs (`eyJ...` with two dots).
+std::string RedactCredentials(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == 'c' && path.substr(i, 2) == "cl" && (i == 0 || !IsBase62(path[i - 1]))) {
+      size_t j = i + 2;
+      while (j < path.size() && path[j] >= 'a' && path[j] <= 'z') ++j;
+      if (j < path.size() && path[j] == '_' && j - i <= 8) {
+        size_t k = j + 1;
+        while (k < path.size() && IsBase62(path[k])) ++k;
+        if (k - j - 1 >= 20) {
+          out.append(path.substr(i, j + 1 - i));
+          out += "<redacted>";
+          i = k;
+          continue;
+        }
+      }
+    }
+    if (path.substr(i, 3) == "eyJ" && (i == 0 || !IsBase64Url(path[i - 1]))) {
+      size_t k = i;
+      int dots = 0;
+      while (k < path.size() && IsBase64Url(path[k])) dots += path[k++] == '.';
+      if (dots >= 2 && k - i >= 20) {
+        out += "<redacted-jwt>";
+        i = k;
+        continue;
+      }
+    }
+    out.push_back(path[i++]);
+  }
+  return out;
+}
+
 std::string ErrorBody(std::string_view code, std::string_view message) {
   std::string out = "{\"error\":{\"code\":";
   AppendJsonString(out, code);
@@ -137,10 +179,14 @@ std::optional<Response> InvokeFast(const FastHandler& fast, Request& req) {
     return fast(req);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+        {{"request_id", req.request_id},
+         {"path", RedactCredentials(req.path)},
+         {"error", e.what()}});
   } catch (...) {
     Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
+        {{"request_id", req.request_id},
+         {"path", RedactCredentials(req.path)},
+         {"error", "unknown exception"}});
   }
   return ErrorResponse(500, "internal", "internal error");
 }
@@ -150,10 +196,14 @@ Response Invoke(const Handler& handler, Request& req) {
     return handler(req);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+        {{"request_id", req.request_id},
+         {"path", RedactCredentials(req.path)},
+         {"error", e.what()}});
   } catch (...) {
     Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
+        {{"request_id", req.request_id},
+         {"path", RedactCredentials(req.path)},
+         {"error", "unknown exception"}});
   }
   return ErrorResponse(500, "internal", "internal error");
 }
@@ -426,7 +476,7 @@ void Server::Impl::LogRequest(const Request& req, int status, SteadyClock::time_
   // Never log req.target or req.query: the query may carry authorization codes.
   Log(LogLevel::kInfo, "request",
       {{"method", req.method},
-       {"path", req.path},
+       {"path", RedactCredentials(req.path)},
        {"status", status},
        {"duration_ms", std::round(seconds * 1e6) / 1e3},  // microsecond precision
        {"request_id", req.request_id},
@@ -746,8 +796,9 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
           route_label = match.route->pattern;
           req.path_params = std::move(match.params);
         } else if (match.method_not_allowed) {
-          res = ErrorResponse(405, "method_not_allowed",
-                              "method " + req.method + " not allowed for " + req.path);
+          res = ErrorResponse(
+              405, "method_not_allowed",
+              "method " + req.method + " not allowed for " + RedactCredentials(req.path));
           std::string allow;
           for (const auto& m : match.allowed_methods) {
             if (!allow.empty()) allow += ", ";
@@ -758,7 +809,8 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
           handler = &router.fallback();
           route_label = "fallback";
         } else {
-          res = ErrorResponse(404, "not_found", "no route for " + req.method + " " + req.path);
+          res = ErrorResponse(404, "not_found",
+                              "no route for " + req.method + " " + RedactCredentials(req.path));
         }
         if (handler != nullptr) {
           std::optional<Response> quick;

@@ -349,6 +349,31 @@ TEST_F(ServerTest, TooManyHeaderFieldsGet431) {
   EXPECT_EQ(ok->status, 200);
 }
 
+TEST_F(ServerTest, CredentialsTypedIntoAPathAreMaskedInTheLogAnd404) {
+  StartServer();
+  const std::string token = "clapi_" + std::string(43, 'x') + "abcdef";
+  const std::string jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl";
+  auto r = Roundtrip(Get("/v1/nothing/" + token + "/" + jwt));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->body.find(token), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("c2lnbmF0dXJl"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("clapi_<redacted>"), std::string::npos) << r->body;
+  server_.reset();  // flushes the access log line
+  EXPECT_EQ(log_.find(token), std::string::npos);
+  EXPECT_EQ(log_.find("c2lnbmF0dXJl"), std::string::npos);
+  EXPECT_NE(log_.find("/v1/nothing/clapi_<redacted>/<redacted-jwt>"), std::string::npos) << log_;
+}
+
+TEST_F(ServerTest, OrdinaryPathsAreNotMasked) {
+  StartServer();
+  auto r = Roundtrip(Get("/v1/orgs/closet_12345/cl_short/eyJ-not-a-jwt"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("/v1/orgs/closet_12345/cl_short/eyJ-not-a-jwt"), std::string::npos)
+      << r->body;
+}
+
 TEST_F(ServerTest, GarbageGets400AndClose) {
   StartServer();
   Socket s(server_->port());
