@@ -226,6 +226,11 @@ class Api {
         if (d_.metrics && principal.error().IsUnauthenticated()) {
           d_.metrics->IncAuthFailure(principal.error().reason());
         }
+        if (IsAuthFailure(principal.error())) {
+          if (auto wait = ReportAuthFailure(req, BearerOf(cred.authorization))) {
+            return Throttled(*wait);
+          }
+        }
         return ErrorResponse(principal.error());
       }
       auto res = fn(req, *principal);
@@ -253,6 +258,9 @@ class Api {
         if (d_.metrics && principal.error().IsUnauthenticated()) {
           d_.metrics->IncAuthFailure(principal.error().reason());
         }
+        if (IsAuthFailure(principal.error())) {
+          if (auto wait = ReportAuthFailure(req, *bearer)) return Throttled(*wait);
+        }
         return Finish(req, principal.error());
       }
       auto res = fn(req, *principal);
@@ -275,7 +283,11 @@ class Api {
         if (d_.metrics && principal->error().IsUnauthenticated()) {
           d_.metrics->IncAuthFailure(principal->error().reason());
         }
-        Response r = ErrorResponse(principal->error());
+        std::optional<UnixMillis> wait;
+        if (IsAuthFailure(principal->error())) {
+          wait = ReportAuthFailure(req, BearerOf(cred.authorization));
+        }
+        Response r = wait ? Throttled(*wait) : ErrorResponse(principal->error());
         AddSecurityHeaders(r);
         return r;
       }
@@ -283,6 +295,60 @@ class Api {
       if (res) AddSecurityHeaders(*res);
       return res;
     };
+  }
+
+  // Failed authentication throttling (domain::AuthFailureThrottle). A failure counts when a
+  // credential was presented and refused; a request without any credential does not count.
+  static bool IsAuthFailure(const Error& e) {
+    if (e.IsUnauthenticated()) return e.reason() != "unauthenticated";
+    // A genuine CI token that no trust policy admits: probing, as far as we can tell.
+    return e.reason() == "no_matching_trust_policy";
+  }
+  // Failures of the login legs that mean a wrong code, state or handle was presented (not
+  // "still pending", "slow down" or the person declining).
+  static bool IsLoginFailure(const Error& e) {
+    return e.IsUnauthenticated() || e.reason() == "invalid_state" ||
+           e.reason() == "invalid_grant" || e.reason() == "expired_token";
+  }
+  static std::string_view BearerOf(std::string_view authorization) {
+    auto bearer = domain::ExtractBearer(authorization);
+    return bearer ? *bearer : authorization;
+  }
+  // Reports a failed authentication of `req` presenting `credential` (empty: none). Returns
+  // how long to wait when its address or credential is banned: answer 429 instead of the
+  // failure. Successful authentications never come here.
+  std::optional<UnixMillis> ReportAuthFailure(const Request& req, std::string_view credential) {
+    if (d_.auth_throttle == nullptr) return std::nullopt;
+    auto refusal = d_.auth_throttle->OnFailure(req.remote_addr, credential);
+    if (!refusal) return std::nullopt;
+    if (d_.metrics) {
+      d_.metrics->IncCounter(
+          "chainloop_auth_throttled_total",
+          "Failed authentications answered 429 because the client address or credential is banned",
+          {{"scope", refusal->address ? "address" : "credential"}});
+    }
+    return refusal->retry_after;
+  }
+  static Response Throttled(UnixMillis wait) {
+    return RetryLaterResponse(TooManyFailedAttempts(), wait);
+  }
+  static Response BrowserThrottled(UnixMillis wait) {
+    Response r = BrowserError(TooManyFailedAttempts());
+    r.SetHeader("Retry-After", RetryAfterSeconds(wait));
+    return r;
+  }
+  // Per-organization rate limits: nullopt when `org` may go ahead (charge it on success).
+  std::optional<Response> OverRateLimit(domain::RateLimiter* limiter, const std::string& org,
+                                        std::string_view limit, std::string_view what) {
+    if (limiter == nullptr) return std::nullopt;
+    auto wait = limiter->Check(org);
+    if (!wait) return std::nullopt;
+    if (d_.metrics) {
+      d_.metrics->IncCounter("chainloop_rate_limited_total",
+                             "Requests answered 429 because an organization is over a rate limit",
+                             {{"limit", limit}});
+    }
+    return RetryLaterResponse(RateLimited(what), *wait);
   }
 
   // A handler without authentication that returns Result<Response>.
@@ -405,6 +471,12 @@ class Api {
       auto url = d_.login->CompleteCallback(req.QueryParam("code").value_or(""),
                                             req.QueryParam("state").value_or(""));
       if (!url) {
+        // The login attempt is named by its state: that is the credential presented here.
+        if (IsLoginFailure(url.error())) {
+          if (auto wait = ReportAuthFailure(req, req.QueryParam("state").value_or(""))) {
+            return BrowserThrottled(*wait);
+          }
+        }
         if (url.error().code() == Error::Code::kInternal) {
           Log(LogLevel::kError, "login callback failed",
               {{"request_id", req.request_id}, {"error", url.error().ToString()}});
@@ -437,13 +509,21 @@ class Api {
       size_t dot = cookie ? cookie->find('.') : std::string::npos;
       if (!cookie || dot == std::string::npos || !state ||
           !crypto::ConstantTimeEquals(cookie->substr(0, dot), *state)) {
+        if (state && !state->empty()) {
+          if (auto wait = ReportAuthFailure(req, *state)) return BrowserThrottled(*wait);
+        }
         return BrowserError(Error::InvalidArgument(
             "this login was not started in this browser (state mismatch); start again",
             "invalid_state"));
       }
-      auto session =
-          d_.login->ExchangeCode(req.QueryParam("code").value_or(""), cookie->substr(dot + 1));
-      if (!session) return BrowserError(session.error());
+      std::string code = req.QueryParam("code").value_or("");
+      auto session = d_.login->ExchangeCode(code, cookie->substr(dot + 1));
+      if (!session) {
+        if (IsLoginFailure(session.error())) {
+          if (auto wait = ReportAuthFailure(req, code)) return BrowserThrottled(*wait);
+        }
+        return BrowserError(session.error());
+      }
       Response resp = Response::Redirect("/");
       resp.SetHeader("Cache-Control", "no-store");
       long max_age = static_cast<long>(d_.session_lifetime / kMillisPerSecond);
@@ -462,8 +542,14 @@ class Api {
           CL_ASSIGN_OR_RETURN(auto code, body.RequiredString("code"));
           CL_ASSIGN_OR_RETURN(auto verifier, body.RequiredString("code_verifier"));
           CL_RETURN_IF_ERROR(body.Finish());
-          CL_ASSIGN_OR_RETURN(auto session, d_.login->ExchangeCode(code, verifier));
-          return NoStore(JsonOk(200, EncodeSession(session)));
+          auto session = d_.login->ExchangeCode(code, verifier);
+          if (!session) {
+            if (IsLoginFailure(session.error())) {
+              if (auto wait = ReportAuthFailure(req, code)) return Throttled(*wait);
+            }
+            return Fail(session.error());
+          }
+          return NoStore(JsonOk(200, EncodeSession(*session)));
         }));
     Add(r, "POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
           CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
@@ -482,8 +568,14 @@ class Api {
           CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
           CL_ASSIGN_OR_RETURN(auto handle, body.RequiredString("device_handle"));
           CL_RETURN_IF_ERROR(body.Finish());
-          CL_ASSIGN_OR_RETURN(auto session, d_.login->PollDevice(handle));
-          return NoStore(JsonOk(200, EncodeSession(session)));
+          auto session = d_.login->PollDevice(handle);
+          if (!session) {
+            if (IsLoginFailure(session.error())) {
+              if (auto wait = ReportAuthFailure(req, handle)) return Throttled(*wait);
+            }
+            return Fail(session.error());
+          }
+          return NoStore(JsonOk(200, EncodeSession(*session)));
         }));
     // Tokens are answered from the cache on the I/O thread; people need their user row.
     auto whoami_fast = [](Request&, const domain::Principal& p) -> std::optional<Response> {
@@ -655,7 +747,12 @@ class Api {
           CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
           CL_RETURN_IF_ERROR(body.Finish());
           std::string org_name = req.PathParam("org");
+          if (auto limited = OverRateLimit(d_.token_create_limit, org_name, "api_token_create",
+                                           "API token creation")) {
+            return std::move(*limited);
+          }
           CL_ASSIGN_OR_RETURN(auto created, d_.api_tokens->Create(p, org_name, in));
+          if (d_.token_create_limit) d_.token_create_limit->Charge(org_name);
           CL_ASSIGN_OR_RETURN(auto org, d_.api_tokens->Organization(p, org_name));
           json::object j;
           j["api_token"] = EncodeApiToken(created.record, org);
@@ -727,13 +824,23 @@ class Api {
           }
           CL_ASSIGN_OR_RETURN(auto subject_token, field("subject_token"));
           CL_ASSIGN_OR_RETURN(auto org, field("organization"));
+          // The organization's budget is only spent by successful (verified) exchanges, so
+          // forged tokens cannot exhaust it; once it is spent, requests wait for the refill.
+          if (auto limited = OverRateLimit(d_.exchange_limit, org, "federated_exchange",
+                                           "keyless token exchange")) {
+            return std::move(*limited);
+          }
           auto exchanged = d_.federation->Exchange(org, subject_token);
           if (!exchanged) {
             if (d_.metrics && exchanged.error().IsUnauthenticated()) {
               d_.metrics->IncAuthFailure(exchanged.error().reason());
             }
+            if (IsAuthFailure(exchanged.error())) {
+              if (auto wait = ReportAuthFailure(req, subject_token)) return Throttled(*wait);
+            }
             return Fail(exchanged.error());
           }
+          if (d_.exchange_limit) d_.exchange_limit->Charge(org);
           json::object j;
           j["access_token"] = exchanged->token;
           j["issued_token_type"] = kAccessTokenType;

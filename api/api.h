@@ -11,6 +11,7 @@
 #include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
+#include "domain/throttle.h"
 #include "http/http.h"
 #include "common/random.h"
 #include "http/metrics.h"
@@ -27,6 +28,12 @@ struct ApiDeps {
   domain::ApiTokenService* api_tokens = nullptr;
   domain::FederationService* federation = nullptr;  // keyless CI (trust policies, exchange)
   http::Metrics* metrics = nullptr;
+  // Abuse limits (nullable: none). Failed authentications are reported to `auth_throttle`,
+  // which answers 429 too_many_failed_attempts for banned addresses and credentials; token
+  // creation and keyless exchange are rate-limited per organization (429 rate_limited).
+  domain::AuthFailureThrottle* auth_throttle = nullptr;
+  domain::RateLimiter* token_create_limit = nullptr;
+  domain::RateLimiter* exchange_limit = nullptr;
   Random* random = nullptr;
   std::string external_url;  // e.g. "https://chainloop.example.com" (no trailing slash)
   std::string web_dir;       // built web UI; empty: no UI

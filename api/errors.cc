@@ -1,6 +1,8 @@
 #include "api/errors.h"
 
+#include <algorithm>
 #include <boost/json/object.hpp>
+#include <string>
 
 #include "common/json.h"
 
@@ -50,6 +52,30 @@ http::Response ErrorResponse(const Error& e) {
     }
   }
   return r;
+}
+
+std::string RetryAfterSeconds(UnixMillis retry_after) {
+  return std::to_string(
+      std::max<int64_t>(1, (retry_after + kMillisPerSecond - 1) / kMillisPerSecond));
+}
+
+http::Response RetryLaterResponse(const Error& e, UnixMillis retry_after) {
+  http::Response r = ErrorResponse(e);
+  r.SetHeader("Retry-After", RetryAfterSeconds(retry_after));
+  return r;
+}
+
+Error TooManyFailedAttempts() {
+  return Error::ResourceExhausted(
+      "too many failed authentication attempts from this address or with this credential; "
+      "retry later",
+      "too_many_failed_attempts");
+}
+
+Error RateLimited(std::string_view what) {
+  return Error::ResourceExhausted(
+      "the organization's rate limit for " + std::string(what) + " is reached; retry later",
+      "rate_limited");
 }
 
 }  // namespace cl::api

@@ -12,10 +12,10 @@ TEST(ErrorResponse, MapsCodesToStatusAndEnvelope) {
     Error error;
     int status;
   } cases[] = {
-      {Error::InvalidArgument("x"), 400},     {Error::Unauthenticated("x"), 401},
-      {Error::PermissionDenied("x"), 403},    {Error::NotFound("x"), 404},
-      {Error::AlreadyExists("x"), 409},       {Error::PayloadTooLarge("x"), 413},
-      {Error::ResourceExhausted("x"), 429},   {Error::Unavailable("x"), 503},
+      {Error::InvalidArgument("x"), 400},      {Error::Unauthenticated("x"), 401},
+      {Error::PermissionDenied("x"), 403},     {Error::NotFound("x"), 404},
+      {Error::AlreadyExists("x"), 409},        {Error::PayloadTooLarge("x"), 413},
+      {Error::ResourceExhausted("x"), 429},    {Error::Unavailable("x"), 503},
       {Error::Internal("secret detail"), 500},
   };
   for (const auto& c : cases) {
@@ -48,6 +48,35 @@ TEST(ErrorResponse, WwwAuthenticateFollowsRfc6750) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+std::string HeaderOf(const http::Response& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+TEST(RetryLaterResponse, CarriesRetryAfterInWholeSecondsRoundedUp) {
+  struct Case {
+    UnixMillis wait;
+    std::string header;
+  } cases[] = {{0, "1"}, {1, "1"}, {999, "1"}, {1000, "1"}, {1001, "2"}, {900'000, "900"}};
+  for (const auto& c : cases) {
+    auto r = RetryLaterResponse(TooManyFailedAttempts(), c.wait);
+    EXPECT_EQ(r.status, 429);
+    EXPECT_EQ(HeaderOf(r, "Retry-After"), c.header) << c.wait;
+    EXPECT_EQ(HeaderOf(r, "WWW-Authenticate"), "");
+    auto v = ParseJson(r.body);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->at("error").at("code").as_string(), "too_many_failed_attempts");
+  }
+  auto limited = RetryLaterResponse(RateLimited("API token creation"), 2500);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(HeaderOf(limited, "Retry-After"), "3");
+  auto v = ParseJson(limited.body);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->at("error").at("code").as_string(), "rate_limited");
 }
 
 }  // namespace

@@ -208,6 +208,7 @@ async function main() {
       env: () => ({ PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: home, BROWSER: 'true',
         DISPLAY: '', CHAINLOOP_LOGIN_TIMEOUT_SECONDS: '30' }),
       argv: (args) => ['--control-plane', server.baseUrl, '-c', configPath, ...args],
+      sessionToken: () => null,  // the harness records the session it finds; not needed here
     };
     const cli = async (args) => {
       const r = await h.runCli(user.argv(args), { env: user.env() });

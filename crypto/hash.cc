@@ -195,6 +195,20 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
+CredentialHasher::CredentialHasher(std::string pepper)
+    : CredentialHasher(std::vector<std::string>{std::move(pepper)}) {}
+
+CredentialHasher::CredentialHasher(std::vector<std::string> peppers)
+    : peppers_(std::move(peppers)) {
+  if (peppers_.empty()) std::abort();  // a precondition, checked by the configuration loader
+  ids_.reserve(peppers_.size());
+  for (const auto& p : peppers_) ids_.push_back(PepperIdOf(p));
+}
+
+std::string CredentialHasher::PepperIdOf(std::string_view pepper) {
+  return HexEncode(Sha256(pepper)).substr(0, 8);
+}
+
 std::string PkceS256Challenge(std::string_view verifier) {
   return Base64UrlEncode(Sha256(verifier));
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -24,15 +25,39 @@ std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64UrlDecode(std::string_view text);
 
 // The hash stored for a credential: hex(HMAC-SHA256(pepper, credential)).
+//
+// Holds one or more peppers, newest first, so a pepper can be rotated without invalidating the
+// credentials hashed under the old one: new hashes always use the newest pepper (Hash), lookups
+// try the older ones too (HashWith) and callers re-hash what they find under an old pepper.
+// Each pepper has a short public id (PepperIdOf) stored beside each hash, so an operator can
+// count what still depends on an old pepper before removing it. Immutable, thread-safe.
 class CredentialHasher {
  public:
-  explicit CredentialHasher(std::string pepper) : pepper_(std::move(pepper)) {}
+  explicit CredentialHasher(std::string pepper);
+  // REQUIRES: !peppers.empty(); peppers[0] is the newest. Callers reject duplicates.
+  explicit CredentialHasher(std::vector<std::string> peppers);
+
+  // Under the newest pepper: what new credentials are stored as and the cache is keyed by.
   std::string Hash(std::string_view credential) const {
-    return HexEncode(HmacSha256(pepper_, credential));
+    return HexEncode(HmacSha256(peppers_.front(), credential));
   }
+  // Under pepper `index` (0 = newest). REQUIRES: index < pepper_count().
+  std::string HashWith(size_t index, std::string_view credential) const {
+    return HexEncode(HmacSha256(peppers_[index], credential));
+  }
+  size_t pepper_count() const { return peppers_.size(); }
+  // REQUIRES: index < pepper_count().
+  const std::string& pepper_id(size_t index) const { return ids_[index]; }
+  const std::string& current_pepper_id() const { return ids_.front(); }
+
+  // The first 8 hex characters of SHA-256(pepper): names a pepper in the database, logs and
+  // `chainloop-controlplane pepper status` without revealing it (32 bits of a hash of a
+  // 256-bit secret). Operators can compute it with `printf %s PEPPER | sha256sum | cut -c1-8`.
+  static std::string PepperIdOf(std::string_view pepper);
 
  private:
-  std::string pepper_;
+  std::vector<std::string> peppers_;
+  std::vector<std::string> ids_;
 };
 
 // PKCE S256 (RFC 7636): base64url(SHA-256(verifier)).

@@ -84,6 +84,39 @@ TEST(CredentialHasherTest, HexOfHmac) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+TEST(CredentialHasherTest, NewestPepperHashesAndOlderOnesStayReachable) {
+  CredentialHasher hasher(std::vector<std::string>{"Jefe", Repeat('\x0b', 20)});
+  ASSERT_EQ(hasher.pepper_count(), 2u);
+  // Hash() is the newest pepper; HashWith(i) each listed one (RFC 4231 cases 2 and 1).
+  EXPECT_EQ(hasher.Hash("what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(hasher.HashWith(0, "what do ya want for nothing?"),
+            hasher.Hash("what do ya want for nothing?"));
+  EXPECT_EQ(hasher.HashWith(1, "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  // Interleaving peppers on one thread (the per-thread HMAC context re-keys) stays correct.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(hasher.HashWith(1, "Hi There"),
+              "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    EXPECT_EQ(hasher.Hash("what do ya want for nothing?"),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  }
+}
+
+TEST(CredentialHasherTest, PepperIdsArePrefixesOfSha256AndDiffer) {
+  // SHA-256("abc") = ba7816bf...: the id an operator gets from `sha256sum | cut -c1-8`.
+  EXPECT_EQ(CredentialHasher::PepperIdOf("abc"), "ba7816bf");
+  CredentialHasher hasher(std::vector<std::string>{"abc", ""});
+  EXPECT_EQ(hasher.current_pepper_id(), "ba7816bf");
+  EXPECT_EQ(hasher.pepper_id(0), "ba7816bf");
+  EXPECT_EQ(hasher.pepper_id(1), "e3b0c442");
+  CredentialHasher single("abc");
+  EXPECT_EQ(single.pepper_count(), 1u);
+  EXPECT_EQ(single.current_pepper_id(), "ba7816bf");
+  // The id reveals nothing usable: it is not the pepper and not a prefix of the stored hashes.
+  EXPECT_NE(single.Hash("abc").substr(0, 8), single.current_pepper_id());
+}
+
 TEST(HexEncodeTest, LowerCase) {
   EXPECT_EQ(HexEncode(std::string("\x00\x01\xab\xff", 4)), "0001abff");
   EXPECT_EQ(HexEncode(""), "");

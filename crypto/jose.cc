@@ -13,8 +13,10 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
@@ -104,8 +106,54 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return r;
 }
 
+constexpr std::array<int8_t, 256> MakeB64UrlTable() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  return t;
+}
+constexpr std::array<int8_t, 256> kB64Url = MakeB64UrlTable();
+
+// Unpadded base64url, four characters per step into a buffer sized once. Same language as
+// crypto::Base64UrlDecode (which goes byte by byte): leftover bits must be zero, so one byte
+// string has one encoding. This runs on every part of every token verified.
+std::optional<std::string> DecodeB64Url(std::string_view in) {
+  const size_t full = in.size() / 4, rem = in.size() % 4;
+  if (rem == 1) return std::nullopt;
+  std::string out(full * 3 + (rem == 0 ? 0 : rem - 1), '\0');
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  char* o = out.data();
+  auto at = [&](size_t i) { return static_cast<int32_t>(kB64Url[p[i]]); };
+  for (size_t g = 0; g < full; ++g, p += 4, o += 3) {
+    const int32_t a = at(0), b = at(1), c = at(2), d = at(3);
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                       (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
+    o[0] = static_cast<char>(v >> 16);
+    o[1] = static_cast<char>(v >> 8);
+    o[2] = static_cast<char>(v);
+  }
+  if (rem == 2) {
+    const int32_t a = at(0), b = at(1);
+    if ((a | b) < 0) return std::nullopt;
+    const uint32_t v = (static_cast<uint32_t>(a) << 6) | static_cast<uint32_t>(b);
+    if ((v & 0xf) != 0) return std::nullopt;
+    o[0] = static_cast<char>(v >> 4);
+  } else if (rem == 3) {
+    const int32_t a = at(0), b = at(1), c = at(2);
+    if ((a | b | c) < 0) return std::nullopt;
+    const uint32_t v = (static_cast<uint32_t>(a) << 12) | (static_cast<uint32_t>(b) << 6) |
+                       static_cast<uint32_t>(c);
+    if ((v & 0x3) != 0) return std::nullopt;
+    o[0] = static_cast<char>(v >> 10);
+    o[1] = static_cast<char>(v >> 2);
+  }
+  return out;
+}
+
 Result<json::object> DecodeJsonPart(std::string_view part, const char* what) {
-  auto raw = Base64UrlDecode(part);
+  auto raw = DecodeB64Url(part);
   if (!raw) {
     return Fail(
         JoseFail(JoseError::kJwtMalformed, std::string("JWT ") + what + " is not valid base64url"));
@@ -118,14 +166,7 @@ Result<json::object> DecodeJsonPart(std::string_view part, const char* what) {
   return std::move(v->get_object());
 }
 
-// A decoded token plus what the signature covers.
-struct DecodedJws {
-  Jwt jwt;
-  std::string_view signing_input;
-  std::string signature;
-};
-
-Result<DecodedJws> DecodeCompact(std::string_view token) {
+Result<DecodedJwt> DecodeCompact(std::string_view token) {
   if (token.empty()) return Fail(JoseFail(JoseError::kJwtMalformed, "JWT is empty"));
   if (token.size() > kMaxTokenBytes) {
     return Fail(JoseFail(JoseError::kJwtMalformed, "JWT is too large"));
@@ -142,10 +183,10 @@ Result<DecodedJws> DecodeCompact(std::string_view token) {
     return Fail(JoseFail(JoseError::kJwtMalformed, "JWT header or payload is empty"));
   }
 
-  DecodedJws out;
+  DecodedJwt out;
   CL_ASSIGN_OR_RETURN(out.jwt.header, DecodeJsonPart(header_b64, "header"));
   CL_ASSIGN_OR_RETURN(out.jwt.claims, DecodeJsonPart(payload_b64, "payload"));
-  auto sig = Base64UrlDecode(sig_b64);
+  auto sig = DecodeB64Url(sig_b64);
   if (!sig) {
     return Fail(JoseFail(JoseError::kJwtMalformed, "JWT signature is not valid base64url"));
   }
@@ -301,6 +342,16 @@ Result<EVP_PKEY*> EcFromJwk(const json::object& jwk) {
   return pkey;
 }
 
+// A verification context for `pkey` with the padding and digest of its one algorithm (RS256:
+// PKCS#1 v1.5 + SHA-256; ES256: ECDSA over a SHA-256 digest); nullptr on failure.
+EVP_PKEY_CTX* NewVerifyTemplate(EVP_PKEY* pkey, bool rsa) {
+  Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  if (!ctx || Sha256Md() == nullptr || EVP_PKEY_verify_init(ctx.get()) != 1) return nullptr;
+  if (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), Sha256Md()) != 1) return nullptr;
+  return ctx.release();
+}
+
 }  // namespace
 
 std::string_view JoseErrorString(JoseError e) {
@@ -337,7 +388,10 @@ std::string_view JoseErrorString(JoseError e) {
   return "jwt_malformed";
 }
 
-Jwk::~Jwk() { EVP_PKEY_free(pkey_); }
+Jwk::~Jwk() {
+  EVP_PKEY_CTX_free(verify_ctx_);
+  EVP_PKEY_free(pkey_);
+}
 
 Result<std::shared_ptr<const Jwk>> Jwk::Parse(const boost::json::value& value) {
   if (!value.is_object()) return Fail(JwkFail(JoseError::kJwksMalformed, "JWK is not an object"));
@@ -370,6 +424,10 @@ Result<std::shared_ptr<const Jwk>> Jwk::Parse(const boost::json::value& value) {
   } else {
     return Fail(JwkFail(JoseError::kJwkUnsupported, "JWK key type is not supported"));
   }
+  key->verify_ctx_ = NewVerifyTemplate(key->pkey_, *kty == "RSA");
+  if (key->verify_ctx_ == nullptr) {
+    return Fail(JwkFail(JoseError::kJwksMalformed, "JWK cannot be set up for verification"));
+  }
   return std::shared_ptr<const Jwk>(std::move(key));
 }
 
@@ -382,7 +440,7 @@ bool Jwk::Accepts(std::string_view alg) const {
 
 bool Jwk::Verify(std::string_view alg, std::string_view signing_input,
                  std::string_view signature) const {
-  if (pkey_ == nullptr || !Accepts(alg)) return false;
+  if (pkey_ == nullptr || verify_ctx_ == nullptr || !Accepts(alg)) return false;
   std::string der;
   if (alg == "ES256") {
     auto converted = Es256RawToDer(signature);
@@ -392,14 +450,18 @@ bool Jwk::Verify(std::string_view alg, std::string_view signing_input,
   } else if (signature.size() != static_cast<size_t>(EVP_PKEY_get_size(pkey_))) {
     return false;  // RS256 signatures are exactly the modulus length.
   }
-  Owned<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  if (!ctx || Sha256Md() == nullptr) return false;
-  // EVP_PKEY is safe to use from many threads for verification; the MD_CTX is per call.
-  if (EVP_DigestVerifyInit(ctx.get(), nullptr, Sha256Md(), nullptr, pkey_) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                          signature.size(),
-                          reinterpret_cast<const unsigned char*>(signing_input.data()),
-                          signing_input.size()) == 1;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(signing_input.data(), signing_input.size(), digest, &digest_len, Sha256Md(),
+                 nullptr) != 1) {
+    return false;
+  }
+  // The template is never used directly: a context is not safe to share between threads, and a
+  // copy skips the provider lookups EVP_DigestVerifyInit would do on every call.
+  Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_dup(verify_ctx_));
+  if (!ctx) return false;
+  return EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                         signature.size(), digest, digest_len) == 1;
 }
 
 Result<Jwks> Jwks::Parse(std::string_view text) {
@@ -433,10 +495,7 @@ const Jwk* Jwks::FindByKid(std::string_view kid) const {
   return nullptr;
 }
 
-std::string Jwt::StringClaim(std::string_view name) const {
-  auto it = claims.find(name);
-  if (it == claims.end()) return {};
-  const json::value& v = it->value();
+std::string JsonScalarText(const json::value& v) {
   if (v.is_string()) return std::string(v.get_string());
   if (v.is_int64()) return std::to_string(v.get_int64());
   if (v.is_uint64()) return std::to_string(v.get_uint64());
@@ -450,6 +509,12 @@ std::string Jwt::StringClaim(std::string_view name) const {
     return buf;
   }
   return {};
+}
+
+std::string Jwt::StringClaim(std::string_view name) const {
+  auto it = claims.find(name);
+  if (it == claims.end()) return {};
+  return JsonScalarText(it->value());
 }
 
 bool LooksLikeJwt(std::string_view token) {
@@ -472,13 +537,20 @@ bool LooksLikeJwt(std::string_view token) {
 }
 
 Result<Jwt> DecodeJwtUnverified(std::string_view token) {
-  CL_ASSIGN_OR_RETURN(DecodedJws d, DecodeCompact(token));
+  CL_ASSIGN_OR_RETURN(DecodedJwt d, DecodeCompact(token));
   return std::move(d.jwt);
 }
 
+Result<DecodedJwt> DecodeJwt(std::string_view token) { return DecodeCompact(token); }
+
 Result<Jwt> VerifyJwt(std::string_view token, const Jwks& jwks, const JwtCheck& check) {
-  CL_ASSIGN_OR_RETURN(DecodedJws d, DecodeCompact(token));
-  Jwt& jwt = d.jwt;
+  CL_ASSIGN_OR_RETURN(DecodedJwt d, DecodeCompact(token));
+  CL_RETURN_IF_ERROR(VerifyDecodedJwt(d, jwks, check));
+  return std::move(d.jwt);
+}
+
+Status VerifyDecodedJwt(const DecodedJwt& d, const Jwks& jwks, const JwtCheck& check) {
+  const Jwt& jwt = d.jwt;
 
   // Header.
   if (jwt.header.contains("crit")) {
@@ -576,7 +648,7 @@ Result<Jwt> VerifyJwt(std::string_view token, const Jwks& jwks, const JwtCheck& 
           SecondsToMillis(SaturatingAdd(SaturatingAdd(jwt.iat, *check.max_age_seconds), leeway))) {
     return Fail(JoseFail(JoseError::kJwtTooOld, "JWT is older than the maximum age"));
   }
-  return std::move(jwt);
+  return Ok();
 }
 
 }  // namespace cl::crypto

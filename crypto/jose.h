@@ -16,8 +16,9 @@
 #include "common/clock.h"
 #include "common/result.h"
 
-// OpenSSL's EVP_PKEY, declared here so this header does not pull in OpenSSL.
+// OpenSSL's EVP_PKEY and EVP_PKEY_CTX, declared here so this header does not pull in OpenSSL.
 struct evp_pkey_st;
+struct evp_pkey_ctx_st;
 
 namespace cl::crypto {
 
@@ -40,7 +41,9 @@ enum class JoseError {
 };
 std::string_view JoseErrorString(JoseError e);  // e.g. "token_expired", "bad_signature"
 
-// A parsed public key, immutable and thread-safe.
+// A parsed public key, immutable and thread-safe. The EVP_PKEY and a verification context set
+// up for its algorithm (padding, digest) are built once at Parse; Verify copies that context
+// instead of fetching algorithms from OpenSSL's provider store on every call.
 class Jwk {
  public:
   ~Jwk();
@@ -63,6 +66,7 @@ class Jwk {
   Jwk() = default;
   std::string kid_, kty_, alg_;
   ::evp_pkey_st* pkey_ = nullptr;
+  ::evp_pkey_ctx_st* verify_ctx_ = nullptr;  // initialized for verify; only ever duplicated
 };
 
 struct Jwks {
@@ -85,8 +89,21 @@ struct Jwt {
   std::string StringClaim(std::string_view name) const;
 };
 
+// A JSON string as is, a number printed (integers without a fraction), else empty.
+std::string JsonScalarText(const boost::json::value& v);
+
 // Splits and decodes without verifying (for routing by `iss`/`kid`). Fails on malformed input.
 Result<Jwt> DecodeJwtUnverified(std::string_view token);
+
+// A compact JWS split and decoded but NOT verified: nothing in it may be trusted until
+// VerifyDecodedJwt succeeds. Lets a caller decode once, route by `iss`, then verify.
+// `signing_input` points into the token text: REQUIRES the token to outlive this value.
+struct DecodedJwt {
+  Jwt jwt;
+  std::string_view signing_input;  // header "." payload, as sent
+  std::string signature;           // decoded signature bytes
+};
+Result<DecodedJwt> DecodeJwt(std::string_view token);
 
 // True when `token` has the shape of a compact JWS of at most 16 KiB: three non-empty
 // base64url parts separated by dots, the header starting with "eyJ" (base64url of `{"`).
@@ -110,5 +127,10 @@ struct JwtCheck {
 // signature and then the registered claims. Errors are Unauthenticated with reason
 // JoseErrorString(...) and a message naming what failed (never the token).
 Result<Jwt> VerifyJwt(std::string_view token, const Jwks& jwks, const JwtCheck& check);
+
+// VerifyJwt's checks on an already decoded token (no second decode, no copy of the claims).
+// On success `decoded.jwt` is the verified token. May be called again on the same value (e.g.
+// with a refreshed key set after "jwt_unknown_kid"). Errors as VerifyJwt's.
+Status VerifyDecodedJwt(const DecodedJwt& decoded, const Jwks& jwks, const JwtCheck& check);
 
 }  // namespace cl::crypto

@@ -619,6 +619,52 @@ TEST_F(VerifyJwtTest, ConcurrentVerificationSharesKeys) {
   for (int f : failures) EXPECT_EQ(f, 0);
 }
 
+// Decode once, verify (possibly twice, as after a key refresh) without decoding again.
+TEST_F(VerifyJwtTest, DecodedTokenVerifiesWithoutASecondDecode) {
+  const std::string token = ec_->Sign({}, Claims());
+  auto d = DecodeJwt(token);
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  EXPECT_EQ(d->jwt.kid, "ec-1");
+  EXPECT_EQ(d->signing_input, token.substr(0, token.rfind('.')));
+  EXPECT_EQ(d->signature.size(), 64u);
+
+  Jwks without_ec = MustParseJwks(JwksJson({rsa_, rsa2_}));
+  auto stale = VerifyDecodedJwt(*d, without_ec, check_);
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().reason(), JoseErrorString(JoseError::kJwtUnknownKid));
+  auto fresh = VerifyDecodedJwt(*d, jwks_, check_);
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().ToString();
+  EXPECT_EQ(d->jwt.sub, "project_path:group/app:ref_type:branch:ref:main");
+  EXPECT_EQ(d->jwt.StringClaim("project_id"), "42");
+
+  // The same checks as VerifyJwt: a claim failure is reported the same way.
+  JwtCheck late = check_;
+  late.now = (kNowS + 400) * 1000;
+  auto expired = VerifyDecodedJwt(*d, jwks_, late);
+  ASSERT_FALSE(expired.has_value());
+  EXPECT_EQ(expired.error().reason(), JoseErrorString(JoseError::kJwtExpired));
+}
+
+// The JWT decoder's base64url (four characters per step) agrees with crypto::Base64UrlDecode on
+// every length, and refuses the same non-canonical spellings.
+TEST(DecodeJwtTest, Base64UrlOfEveryLengthRoundTrips) {
+  const std::string head = Base64UrlEncode(R"({"alg":"RS256"})") + "." + Base64UrlEncode("{}");
+  std::mt19937 rng(7);
+  for (size_t len = 0; len <= 70; ++len) {
+    std::string bytes(len, '\0');
+    for (auto& c : bytes) c = static_cast<char>(rng() & 0xff);
+    auto d = DecodeJwt(head + "." + Base64UrlEncode(bytes));
+    ASSERT_TRUE(d.has_value()) << len;
+    EXPECT_EQ(d->signature, bytes) << len;
+  }
+  for (const char* sig : {"AB", "AAB", "A", "AAAAA", "AA=A", "AA+A", "AA/A"}) {
+    EXPECT_FALSE(Base64UrlDecode(sig).has_value()) << sig;
+    auto d = DecodeJwt(head + "." + sig);
+    ASSERT_FALSE(d.has_value()) << sig;
+    EXPECT_EQ(d.error().reason(), JoseErrorString(JoseError::kJwtMalformed)) << sig;
+  }
+}
+
 TEST(DecodeJwtUnverifiedTest, ReadsHeaderAndClaimsWithoutAKey) {
   static const TestSigningKey key = TestSigningKey::GenerateEcP256("k1");
   json::object claims{{"iss", "https://gitlab.com"},

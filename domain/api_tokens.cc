@@ -25,8 +25,8 @@ bool IsPermissionShape(std::string_view p) {
 
 const std::vector<std::string>& DefaultApiTokenPermissions() {
   static const std::vector<std::string> kDefault = {
-      std::string(perm::kOrganizationRead), std::string(perm::kProjectRead),
-      std::string(perm::kWorkflowCreate),   std::string(perm::kWorkflowRead),
+      std::string(perm::kOrganizationRead),  std::string(perm::kProjectRead),
+      std::string(perm::kWorkflowCreate),    std::string(perm::kWorkflowRead),
       std::string(perm::kWorkflowRunCreate), std::string(perm::kWorkflowRunRead)};
   return kDefault;
 }
@@ -110,12 +110,12 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
                                          "' is not a permission (resource:action)"));
     }
     if (!TokenGrantablePermissions().count(perm)) {
-      return Fail(Error::InvalidArgument("the permission " + perm +
-                                         " cannot be given to an API token"));
+      return Fail(
+          Error::InvalidArgument("the permission " + perm + " cannot be given to an API token"));
     }
     if (!held.count(perm)) {
-      return Fail(Error::PermissionDenied("you cannot grant " + perm +
-                                          ": you do not hold it yourself"));
+      return Fail(
+          Error::PermissionDenied("you cannot grant " + perm + ": you do not hold it yourself"));
     }
   }
   UnixMillis now = clock_.Now();
@@ -138,6 +138,7 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
   t.name = req.name;
   t.description = req.description;
   t.token_hash = hasher_.Hash(out.token);
+  t.pepper_id = hasher_.current_pepper_id();
   t.permissions = permissions;
   t.created_by_kind = PrincipalKindName(p.kind);
   t.created_by_id = p.id;
@@ -199,13 +200,14 @@ Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::s
   CL_ASSIGN_OR_RETURN(auto token, db_.GetApiToken(org.id, id));
   bool self = p.kind == Principal::Kind::kApiToken && p.id == token.id;
   if (!self) {
-    CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenRevoke, Resource{org.id, token.project_id}));
+    CL_RETURN_IF_ERROR(
+        authz_.Authorize(p, perm::kApiTokenRevoke, Resource{org.id, token.project_id}));
   }
   UnixMillis now = clock_.Now();
-  auto st = db_.RevokeApiToken(
-      org.id, id, now, "manual", p.display_name,
-      orgs_.NewEvent(p, org.id, "api_token.revoked", "api_token", token.id,
-                     p.display_name + " revoked the API token " + token.name));
+  auto st =
+      db_.RevokeApiToken(org.id, id, now, "manual", p.display_name,
+                         orgs_.NewEvent(p, org.id, "api_token.revoked", "api_token", token.id,
+                                        p.display_name + " revoked the API token " + token.name));
   if (!st) {
     if (st.error().code() == Error::Code::kFailedPrecondition) {
       return Fail(Error::FailedPrecondition("the API token " + token.name + " is already revoked"));

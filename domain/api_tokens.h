@@ -64,8 +64,7 @@ class ApiTokenService {
                                             const std::string& status,
                                             const std::optional<std::string>& project,
                                             const std::string& scope);
-  Result<store::ApiToken> Revoke(const Principal& p, const std::string& org,
-                                 const std::string& id);
+  Result<store::ApiToken> Revoke(const Principal& p, const std::string& org, const std::string& id);
 
   // When the token will be revoked for inactivity if still unused (nullopt: never).
   static std::optional<UnixMillis> AutoRevokeAt(const store::ApiToken& t,
@@ -77,9 +76,8 @@ class ApiTokenService {
 
  private:
   // The permissions `p` holds in `scope` (project or whole organization).
-  Result<std::set<std::string, std::less<>>> HeldPermissions(const Principal& p,
-                                                             const std::string& org_id,
-                                                             const std::optional<std::string>& project_id);
+  Result<std::set<std::string, std::less<>>> HeldPermissions(
+      const Principal& p, const std::string& org_id, const std::optional<std::string>& project_id);
 
   store::Database& db_;
   Authorizer& authz_;

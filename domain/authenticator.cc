@@ -2,9 +2,26 @@
 
 #include <strings.h>
 
+#include "common/log.h"
 #include "crypto/credential.h"
 
 namespace cl::domain {
+namespace {
+
+const char* KindName(crypto::CredentialKind kind) {
+  switch (kind) {
+    case crypto::CredentialKind::kSession:
+      return "session";
+    case crypto::CredentialKind::kApiToken:
+      return "api_token";
+    case crypto::CredentialKind::kFederated:
+      return "federated_token";
+    default:
+      return "credential";
+  }
+}
+
+}  // namespace
 
 Result<std::string_view> ExtractBearer(std::string_view authorization) {
   if (authorization.empty()) {
@@ -36,11 +53,16 @@ Authenticator::Authenticator(store::Database& db, const crypto::CredentialHasher
 void Authenticator::Forget(const std::string& token_hash) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   cache_.erase(token_hash);
+  if (auto it = old_hashes_.find(token_hash); it != old_hashes_.end()) {
+    cache_.erase(it->second);
+    old_hashes_.erase(it);
+  }
 }
 
 void Authenticator::ForgetAll() {
   std::unique_lock<std::shared_mutex> lock(mu_);
   cache_.clear();
+  old_hashes_.clear();
 }
 
 void Authenticator::NotifyRevoked(const std::string& token_hash) {
@@ -56,7 +78,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
     case crypto::CredentialKind::kSession:
     case crypto::CredentialKind::kApiToken:
     case crypto::CredentialKind::kFederated: {
-      CL_ASSIGN_OR_RETURN(auto entry, Lookup(hasher_.Hash(token), kind, now));
+      CL_ASSIGN_OR_RETURN(auto entry, Lookup(token, hasher_.Hash(token), kind, now));
       return FromEntry(*entry, now);
     }
     default:
@@ -104,7 +126,7 @@ Result<Principal> Authenticator::FromEntry(const CacheEntry& e, UnixMillis now) 
 }
 
 Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
-    const std::string& hash, crypto::CredentialKind kind, UnixMillis now) {
+    std::string_view token, const std::string& hash, crypto::CredentialKind kind, UnixMillis now) {
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = cache_.find(hash);
@@ -116,42 +138,26 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
   auto entry = std::make_shared<CacheEntry>();
   entry->kind = kind;
   entry->fetched_at = now;
-  if (kind == crypto::CredentialKind::kFederated) {
-    auto fed = db_.GetFederatedTokenByHash(hash);
-    if (!fed) {
-      if (fed.error().IsNotFound()) {
-        return Fail(Error::Unauthenticated("unknown federated token", "invalid_token"));
-      }
-      return Fail(fed.error());
-    }
-    entry->federated = std::move(*fed);
-  } else if (kind == crypto::CredentialKind::kSession) {
-    auto session = db_.GetSessionByHash(hash);
-    if (!session) {
-      if (session.error().IsNotFound()) {
-        return Fail(Error::Unauthenticated("unknown session token", "invalid_token"));
-      }
-      return Fail(session.error());
-    }
-    auto user = db_.GetUser(session->user_id);
-    if (!user) {
-      if (user.error().IsNotFound()) {
-        return Fail(Error::Unauthenticated("the session's user no longer exists", "invalid_token"));
-      }
-      return Fail(user.error());
-    }
-    entry->session = std::move(*session);
-    entry->email = user->email;
-  } else {
-    auto token = db_.GetApiTokenByHash(hash);
-    if (!token) {
-      if (token.error().IsNotFound()) {
-        return Fail(Error::Unauthenticated("unknown API token", "invalid_token"));
-      }
-      return Fail(token.error());
-    }
-    entry->token = std::move(*token);
+  CL_ASSIGN_OR_RETURN(bool found, Load(*entry, hash));
+  // Older peppers only after a miss under the newest: a credential issued or used since the
+  // rotation costs one query, as before.
+  std::string old_hash;
+  for (size_t i = 1; !found && i < hasher_.pepper_count(); ++i) {
+    old_hash = hasher_.HashWith(i, token);
+    CL_ASSIGN_OR_RETURN(found, Load(*entry, old_hash));
   }
+  if (!found) {
+    switch (kind) {
+      case crypto::CredentialKind::kFederated:
+        return Fail(Error::Unauthenticated("unknown federated token", "invalid_token"));
+      case crypto::CredentialKind::kSession:
+        return Fail(Error::Unauthenticated("unknown session token", "invalid_token"));
+      default:
+        return Fail(Error::Unauthenticated("unknown API token", "invalid_token"));
+    }
+  }
+  // Federated tokens live minutes: they are not moved, only found under any pepper.
+  if (kind != crypto::CredentialKind::kFederated) MoveToCurrentPepper(*entry, hash);
   std::unique_lock<std::shared_mutex> lock(mu_);
   if (cache_.size() >= max_entries_) {
     // Bounded: drop stale entries; if none are stale, drop arbitrary ones to make room.
@@ -163,7 +169,79 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
     }
   }
   cache_[hash] = entry;
+  if (!old_hash.empty()) {
+    // Only credentials found under an older pepper land here: few, and only during a rotation.
+    if (old_hashes_.size() >= max_entries_) old_hashes_.clear();
+    old_hashes_[old_hash] = hash;
+  }
   return std::shared_ptr<const CacheEntry>(std::move(entry));
+}
+
+Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
+  if (e.kind == crypto::CredentialKind::kFederated) {
+    auto fed = db_.GetFederatedTokenByHash(hash);
+    if (!fed) {
+      if (fed.error().IsNotFound()) return false;
+      return Fail(fed.error());
+    }
+    e.federated = std::move(*fed);
+  } else if (e.kind == crypto::CredentialKind::kSession) {
+    auto session = db_.GetSessionByHash(hash);
+    if (!session) {
+      if (session.error().IsNotFound()) return false;
+      return Fail(session.error());
+    }
+    auto user = db_.GetUser(session->user_id);
+    if (!user) {
+      if (user.error().IsNotFound()) {
+        return Fail(Error::Unauthenticated("the session's user no longer exists", "invalid_token"));
+      }
+      return Fail(user.error());
+    }
+    e.session = std::move(*session);
+    e.email = user->email;
+  } else {
+    auto token = db_.GetApiTokenByHash(hash);
+    if (!token) {
+      if (token.error().IsNotFound()) return false;
+      return Fail(token.error());
+    }
+    e.token = std::move(*token);
+  }
+  return true;
+}
+
+void Authenticator::MoveToCurrentPepper(CacheEntry& e, const std::string& hash) {
+  const std::string& current = hasher_.current_pepper_id();
+  const bool session = e.kind == crypto::CredentialKind::kSession;
+  std::string& stored_hash = session ? e.session.token_hash : e.token.token_hash;
+  std::string& stored_pepper = session ? e.session.pepper_id : e.token.pepper_id;
+  if (stored_hash == hash && stored_pepper == current) return;  // the common case
+  // Revoked and expired credentials are refused anyway: not worth a write. Once the old pepper
+  // is removed they are simply unknown.
+  UnixMillis now = e.fetched_at;
+  bool usable = session ? !e.session.revoked_at && now < e.session.expires_at
+                        : !e.token.revoked_at && (!e.token.expires_at || now < *e.token.expires_at);
+  if (!usable) return;
+  const std::string& id = session ? e.session.id : e.token.id;
+  auto moved = session ? db_.RehashSession(id, stored_hash, hash, current)
+                       : db_.RehashApiToken(id, stored_hash, hash, current);
+  if (!moved) {
+    Log(LogLevel::kWarn, "could not re-hash a credential under the current pepper",
+        {{"kind", KindName(e.kind)}, {"id", id}, {"error", moved.error().message()}});
+    return;
+  }
+  if (*moved) {
+    Log(LogLevel::kInfo, "credential re-hashed under the current pepper",
+        {{"kind", KindName(e.kind)},
+         {"id", id},
+         {"from_pepper", stored_pepper.empty() ? "unknown" : stored_pepper},
+         {"to_pepper", current}});
+  }
+  // Moved by this call or, concurrently, by another instance: either way the row now holds the
+  // hash under the newest pepper.
+  stored_hash = hash;
+  stored_pepper = current;
 }
 
 Result<Principal> Authenticator::FromSession(const CacheEntry& e, UnixMillis now) {

@@ -4,14 +4,20 @@
 // looked up in a bounded in-memory cache; the database is consulted only on a miss or when
 // the cached entry is older than the re-validation bound (1 s), so a revocation made by another
 // instance takes effect within that bound, and at once on this instance (Forget).
+//
+// Pepper rotation (crypto::CredentialHasher): the cache is keyed by the hash under the newest
+// pepper, so the cached path costs one HMAC however many peppers are configured. On a miss the
+// database is asked under the newest pepper first, then under each older one; an API token or
+// session found under an older pepper (and still usable) is re-hashed under the newest one,
+// once, with a conditional UPDATE that concurrent instances may race safely.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
-#include <atomic>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,18 +64,25 @@ class Authenticator {
  private:
   struct CacheEntry {
     crypto::CredentialKind kind = crypto::CredentialKind::kSession;
-    store::Session session;          // kSession
-    std::string email;               // kSession
-    store::ApiToken token;           // kApiToken
+    store::Session session;           // kSession
+    std::string email;                // kSession
+    store::ApiToken token;            // kApiToken
     store::FederatedToken federated;  // kFederated
     UnixMillis fetched_at = 0;
     // Last time this entry reported a use to the UsageRecorder: lets the hot path skip the
     // recorder's lock for all but about one request per second per token.
     mutable std::atomic<UnixMillis> last_usage_report{0};
   };
-  // The cached entry for `hash`, loading it on a miss or when stale.
-  Result<std::shared_ptr<const CacheEntry>> Lookup(const std::string& hash,
+  // The cached entry for `token`, whose hash under the newest pepper is `hash`, loading it on
+  // a miss or when stale.
+  Result<std::shared_ptr<const CacheEntry>> Lookup(std::string_view token, const std::string& hash,
                                                    crypto::CredentialKind kind, UnixMillis now);
+  // Reads the credential stored under `hash` into `e`: false when there is none.
+  Result<bool> Load(CacheEntry& e, const std::string& hash);
+  // Moves the stored hash of a session or API token in `e` to the newest pepper (`hash`), or
+  // records the pepper id of a hash stored before ids were. Best effort: a failure is logged and
+  // retried on the next miss. Updates `e` to what the row holds afterwards.
+  void MoveToCurrentPepper(CacheEntry& e, const std::string& hash);
   Result<Principal> FromEntry(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromSession(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromApiToken(const CacheEntry& e, UnixMillis now);
@@ -84,6 +97,9 @@ class Authenticator {
   const UnixMillis revalidate_after_;
   std::shared_mutex mu_;  // readers: lookups; writers: inserts and Forget
   std::unordered_map<std::string, std::shared_ptr<const CacheEntry>> cache_;  // GUARDED_BY(mu_)
+  // Hash under an older pepper -> cache key, for credentials found under an older pepper: a
+  // revocation announced with the old hash (read before the re-hash) still reaches the entry.
+  std::unordered_map<std::string, std::string> old_hashes_;  // GUARDED_BY(mu_)
 };
 
 // Extracts the credential from "Bearer <token>" (scheme case-insensitive).

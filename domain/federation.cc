@@ -26,9 +26,8 @@ oidc::TrustPolicy ToOidcPolicy(const store::TrustPolicyRecord& r) {
   return t;
 }
 
-std::string ClaimOr(const oidc::CiIdentity& id, const std::string& name) {
-  auto it = id.claims.find(name);
-  return it == id.claims.end() ? std::string() : it->second;
+std::string ClaimOr(const oidc::CiIdentity& id, std::string_view name) {
+  return id.Claim(name).value_or(std::string());
 }
 
 }  // namespace
@@ -56,8 +55,7 @@ std::string CiKeyClaimsJson(const oidc::CiIdentity& identity, std::string_view p
   o["iss"] = identity.issuer;
   o["sub"] = identity.subject;
   auto add = [&](std::string_view name) {
-    auto it = identity.claims.find(std::string(name));
-    if (it != identity.claims.end()) o[name] = it->second;
+    if (auto value = identity.Claim(name)) o[name] = std::move(*value);
   };
   if (provider == "github") {
     for (auto n : kGitHub) add(n);
@@ -246,6 +244,24 @@ Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_
   p.org_id = v.org.id;
   p.project_id = v.policy.project_id;
   p.permissions = v.policy.permissions;
+
+  // A raw ID token leaves no exchanged-token record behind, so its use is audited here: who
+  // (issuer, subject), under which policy, for which attestation step. Only one event per
+  // token and step can exist: the jti was consumed above.
+  store::AuditEvent e;
+  e.id = NewUuid(random_);
+  e.org_id = v.org.id;
+  e.actor_kind = PrincipalKindName(Principal::Kind::kFederated);
+  e.actor_id = v.policy.id;
+  e.actor_name = p.display_name;
+  e.action = "federation.ci_token_used";
+  e.target_kind = "trust_policy";
+  e.target_id = v.policy.id;
+  e.message = "CI token of " + v.identity.issuer + " (sub " + v.identity.subject +
+              ") used directly for attestation " + (use == "init" ? "init" : "push") +
+              " under trust policy " + v.policy.name;
+  e.created_at = clock_.Now();
+  CL_RETURN_IF_ERROR(db_.AppendAuditEvent(e));
   return p;
 }
 

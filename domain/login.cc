@@ -17,19 +17,38 @@ std::string RandomUrlSafe(Random& random, size_t bytes) {
 
 bool IsBase64UrlChars(std::string_view s) {
   for (char c : s) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_' || c == '.' || c == '~')) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.' || c == '~')) {
       return false;
     }
   }
   return true;
 }
 
+// Short-lived login state (state, one-time code, device handle) is stored under the newest
+// pepper; during a pepper rotation a login may have started under an older one (on this
+// instance before a restart, or on another instance), so a miss tries each older pepper.
+// `fetch` maps a hash to the row or NotFound. Sets *matched to the hash that was found.
+template <typename T, typename Fetch>
+Result<T> FindUnderAnyPepper(const crypto::CredentialHasher& hasher, std::string_view secret,
+                             std::string* matched, Fetch&& fetch) {
+  Result<T> out = Fail(Error::NotFound("not found"));
+  for (size_t i = 0; i < hasher.pepper_count(); ++i) {
+    std::string hash = hasher.HashWith(i, secret);
+    out = fetch(hash);
+    if (out || !out.error().IsNotFound()) {
+      *matched = std::move(hash);
+      break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 bool IsLoopbackRedirectUri(std::string_view uri) {
-  for (std::string_view host : {std::string_view("http://127.0.0.1:"),
-                                std::string_view("http://[::1]:")}) {
+  for (std::string_view host :
+       {std::string_view("http://127.0.0.1:"), std::string_view("http://[::1]:")}) {
     if (uri.substr(0, host.size()) != host) continue;
     std::string_view rest = uri.substr(host.size());
     size_t slash = rest.find('/');
@@ -79,8 +98,8 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
                                        "invalid_request"));
   }
   if (client_state.empty() || client_state.size() > 256 || !IsBase64UrlChars(client_state)) {
-    return Fail(Error::InvalidArgument("state must be 1..256 URL-safe characters",
-                                       "invalid_request"));
+    return Fail(
+        Error::InvalidArgument("state must be 1..256 URL-safe characters", "invalid_request"));
   }
   std::string state = RandomUrlSafe(random_, 32);
   std::string nonce = RandomUrlSafe(random_, 32);
@@ -105,7 +124,10 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
     return Fail(Error::InvalidArgument("the identity provider's response lacks code or state",
                                        "invalid_callback"));
   }
-  auto req = db_.TakeLoginRequest(hasher_.Hash(state), clock_.Now());
+  std::string state_hash;
+  auto req = FindUnderAnyPepper<store::LoginRequest>(
+      hasher_, state, &state_hash,
+      [&](const std::string& h) { return db_.TakeLoginRequest(h, clock_.Now()); });
   if (!req) {
     if (req.error().IsNotFound()) {
       return Fail(Error::InvalidArgument(
@@ -136,7 +158,10 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
   if (!kind || *kind != crypto::CredentialKind::kLoginCode) {
     return Fail(Error::InvalidArgument("the login code is malformed", "invalid_grant"));
   }
-  auto ac = db_.TakeAuthCode(hasher_.Hash(code), clock_.Now());
+  std::string code_hash;
+  auto ac = FindUnderAnyPepper<store::AuthCode>(
+      hasher_, code, &code_hash,
+      [&](const std::string& h) { return db_.TakeAuthCode(h, clock_.Now()); });
   if (!ac) {
     if (ac.error().IsNotFound()) {
       return Fail(Error::InvalidArgument("the login code is unknown, expired or already used",
@@ -178,8 +203,10 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle)
   if (!kind || *kind != crypto::CredentialKind::kDeviceHandle) {
     return Fail(Error::InvalidArgument("the device handle is malformed", "invalid_grant"));
   }
-  std::string hash = hasher_.Hash(device_handle);
-  auto req = db_.GetDeviceRequest(hash, clock_.Now());
+  std::string hash;
+  auto req = FindUnderAnyPepper<store::DeviceRequest>(
+      hasher_, device_handle, &hash,
+      [&](const std::string& h) { return db_.GetDeviceRequest(h, clock_.Now()); });
   if (!req) {
     if (req.error().IsNotFound()) {
       return Fail(Error::InvalidArgument("the device login expired; start again", "expired_token"));
@@ -226,9 +253,16 @@ Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id)
     CL_ASSIGN_OR_RETURN(auto invitations, db_.ListPendingInvitationsForEmail(email));
     for (const auto& inv : invitations) {
       store::Membership m{inv.org_id, user.id, inv.role, now, "", "", ""};
-      store::AuditEvent ev{NewUuid(random_), inv.org_id, "user", user.id, user.email,
-                           "invitation.accepted", "invitation", inv.id,
-                           user.email + " joined as " + inv.role, now};
+      store::AuditEvent ev{NewUuid(random_),
+                           inv.org_id,
+                           "user",
+                           user.id,
+                           user.email,
+                           "invitation.accepted",
+                           "invitation",
+                           inv.id,
+                           user.email + " joined as " + inv.role,
+                           now};
       auto st = db_.AcceptInvitation(inv.id, m, now, ev);
       if (!st && !st.error().IsNotFound()) return Fail(st.error());
     }
@@ -246,6 +280,7 @@ Result<IssuedSession> LoginService::IssueSession(const store::User& user) {
   s.id = NewUuid(random_);
   s.user_id = user.id;
   s.token_hash = hasher_.Hash(out.token);
+  s.pepper_id = hasher_.current_pepper_id();
   s.created_at = now;
   s.expires_at = out.expires_at;
   CL_RETURN_IF_ERROR(db_.CreateSession(s));
@@ -255,12 +290,17 @@ Result<IssuedSession> LoginService::IssueSession(const store::User& user) {
 
 Status LoginService::Logout(const Principal& p, std::string_view authorization) {
   if (p.kind != Principal::Kind::kUser || p.session_id.empty()) {
-    return Fail(Error::InvalidArgument("only a login session can be logged out",
-                                       "invalid_argument"));
+    return Fail(
+        Error::InvalidArgument("only a login session can be logged out", "invalid_argument"));
   }
   CL_RETURN_IF_ERROR(db_.RevokeSession(p.session_id, clock_.Now()));
   auto token = ExtractBearer(authorization);
-  if (token) authenticator_.NotifyRevoked(hasher_.Hash(*token));
+  if (token) {
+    // Under every pepper: instances mid-rotation may have cached it under another one.
+    for (size_t i = 0; i < hasher_.pepper_count(); ++i) {
+      authenticator_.NotifyRevoked(hasher_.HashWith(i, *token));
+    }
+  }
   return Ok();
 }
 

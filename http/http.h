@@ -98,5 +98,9 @@ class Router {
 // Decodes %XX escapes; malformed escapes are kept as they are. '+' is NOT a space here (paths);
 // query parameters are decoded with '+' as space by Request::QueryParam.
 std::string PercentDecode(std::string_view s);
+// `text` with credential-shaped parts masked: control-plane credentials (`cl<kind>_` + base62,
+// keeping the prefix) and JWTs (`eyJ...` with two dots). For request paths that are logged or
+// echoed in error messages.
+std::string RedactCredentials(std::string_view text);
 
 }  // namespace cl::http

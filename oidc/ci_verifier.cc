@@ -37,14 +37,18 @@ Error NoMatchingPolicy(std::string message) {
   return Error::PermissionDenied(std::move(message), "no_matching_trust_policy");
 }
 
-// A claim's value as policies see it; nullopt for absent, null, object and array claims.
+// A claim's value as policies see it; nullopt for null, object and array values.
+std::optional<std::string> ScalarValue(const boost::json::value& v) {
+  if (v.is_bool()) return std::string(v.get_bool() ? "true" : "false");
+  if (v.is_string() || v.is_number()) return crypto::JsonScalarText(v);
+  return std::nullopt;
+}
+
+// As ScalarValue, and nullopt for an absent claim.
 std::optional<std::string> ScalarClaim(const crypto::Jwt& jwt, std::string_view name) {
   auto it = jwt.claims.find(name);
   if (it == jwt.claims.end()) return std::nullopt;
-  const boost::json::value& v = it->value();
-  if (v.is_bool()) return std::string(v.get_bool() ? "true" : "false");
-  if (v.is_string() || v.is_number()) return jwt.StringClaim(name);
-  return std::nullopt;
+  return ScalarValue(it->value());
 }
 
 // Discovery for CI issuers needs only `issuer` and `jwks_uri`: GitHub Actions publishes no
@@ -75,13 +79,25 @@ Result<std::string> JwksUriFromDiscovery(std::string_view json, const std::strin
 
 bool PolicyMatches(const TrustPolicy& policy, const crypto::Jwt& jwt) {
   for (const auto& [claim, pattern] : policy.bound_claims) {
-    auto value = ScalarClaim(jwt, claim);
+    auto it = jwt.claims.find(claim);
+    if (it == jwt.claims.end()) return false;
+    if (it->value().is_string()) {  // the common case, matched without a copy
+      if (!GlobMatch(pattern, it->value().get_string())) return false;
+      continue;
+    }
+    auto value = ScalarValue(it->value());
     if (!value || !GlobMatch(pattern, *value)) return false;
   }
   return true;
 }
 
 }  // namespace
+
+std::optional<std::string> CiIdentity::Claim(std::string_view name) const {
+  auto it = claims.find(name);
+  if (it == claims.end()) return std::nullopt;
+  return ScalarValue(it->value());
+}
 
 struct CiTokenVerifier::IssuerState {
   std::mutex mu;  // held during discovery, so concurrent first requests share one fetch
@@ -147,9 +163,10 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
     return Fail(Error::Unauthenticated(
         "CI token is larger than " + std::to_string(kMaxTokenBytes) + " bytes", "jwt_malformed"));
   }
-  // Only to route by issuer; nothing read here is trusted before VerifyJwt.
-  CL_ASSIGN_OR_RETURN(crypto::Jwt unverified, crypto::DecodeJwtUnverified(token));
-  const std::string issuer = unverified.iss;
+  // Decoded once: `iss` routes to the issuer's keys, then the same decoded token is verified.
+  // Nothing read before VerifyDecodedJwt succeeds is trusted.
+  CL_ASSIGN_OR_RETURN(crypto::DecodedJwt decoded, crypto::DecodeJwt(token));
+  const std::string& issuer = decoded.jwt.iss;
   if (!IsAllowedIssuer(issuer)) {
     return Fail(Error::Unauthenticated(
         "CI token issuer \"" + Printable(issuer) + "\" is not trusted by this instance",
@@ -170,7 +187,7 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   // a forged token, which organizations trust which issuers. The audience is then checked
   // against nothing (any `aud` the token carries passes); the signature and times are not.
   const bool no_candidates = candidates.empty();
-  if (no_candidates) audiences = unverified.aud;
+  if (no_candidates) audiences = decoded.jwt.aud;
 
   CL_ASSIGN_OR_RETURN(std::shared_ptr<JwksCache> cache, KeysFor(issuer));
   crypto::JwtCheck check;
@@ -183,22 +200,24 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
 
   auto keys = cache->Get();
   if (!keys) return Fail(IssuerUnavailable(issuer, keys.error()));
-  auto jwt = crypto::VerifyJwt(token, **keys, check);
-  if (!jwt && jwt.error().reason() == crypto::JoseErrorString(crypto::JoseError::kJwtUnknownKid)) {
+  auto verified = crypto::VerifyDecodedJwt(decoded, **keys, check);
+  if (!verified &&
+      verified.error().reason() == crypto::JoseErrorString(crypto::JoseError::kJwtUnknownKid)) {
     // The issuer may have rotated its keys; JwksCache bounds how often this refetches.
     keys = cache->RefreshForUnknownKid();
     if (!keys) return Fail(IssuerUnavailable(issuer, keys.error()));
-    jwt = crypto::VerifyJwt(token, **keys, check);
+    verified = crypto::VerifyDecodedJwt(decoded, **keys, check);
   }
-  if (!jwt) return Fail(jwt.error());
+  if (!verified) return Fail(verified.error());
   if (no_candidates) return Fail(NoMatchingPolicy("no trust policy for CI issuer " + issuer));
+  crypto::Jwt& jwt = decoded.jwt;  // verified from here on
 
   // Replay protection is keyed on jti, so a token without one cannot be accepted.
-  if (jwt->jti.empty()) {
+  if (jwt.jti.empty()) {
     return Fail(
         Error::Unauthenticated("CI token claim 'jti' is missing or mistyped", "jwt_missing_claim"));
   }
-  if (jwt->jti.size() > kMaxJtiLength) {
+  if (jwt.jti.size() > kMaxJtiLength) {
     return Fail(Error::Unauthenticated(
         "CI token claim 'jti' is longer than " + std::to_string(kMaxJtiLength) + " characters",
         "jwt_malformed"));
@@ -208,7 +227,7 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   std::vector<std::string_view> checked_claims;
   std::set<std::string_view> seen;
   for (const TrustPolicy* p : candidates) {
-    if (std::find(jwt->aud.begin(), jwt->aud.end(), p->audience) == jwt->aud.end()) continue;
+    if (std::find(jwt.aud.begin(), jwt.aud.end(), p->audience) == jwt.aud.end()) continue;
     // Defense in depth: a policy that somehow skipped validation (say, one binding nothing)
     // must not admit every job of the issuer.
     if (auto valid = ValidateTrustPolicy(*p); !valid) {
@@ -216,7 +235,7 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
           {{"policy_id", p->id}, {"error", valid.error().message()}});
       continue;
     }
-    if (PolicyMatches(*p, *jwt)) {
+    if (PolicyMatches(*p, jwt)) {
       matched = p;
       break;
     }
@@ -228,24 +247,20 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
     std::string message = "no trust policy matches";
     for (size_t i = 0; i < checked_claims.size(); ++i) {
       message += i == 0 ? ": " : ", ";
-      auto value = ScalarClaim(*jwt, checked_claims[i]);
+      auto value = ScalarClaim(jwt, checked_claims[i]);
       message += std::string(checked_claims[i]) + "=" + (value ? Printable(*value) : "(absent)");
     }
     return Fail(NoMatchingPolicy(std::move(message)));
   }
 
   CiIdentity id;
-  id.issuer = jwt->iss;
-  id.subject = jwt->sub;
-  id.jti = jwt->jti;
+  id.issuer = std::move(jwt.iss);
+  id.subject = std::move(jwt.sub);
+  id.jti = std::move(jwt.jti);
   id.audience = matched->audience;
-  id.exp = jwt->exp;
-  id.iat = jwt->iat;
-  for (const auto& member : jwt->claims) {
-    std::string_view name(member.key().data(), member.key().size());
-    if (auto value = ScalarClaim(*jwt, name))
-      id.claims.emplace(std::string(name), std::move(*value));
-  }
+  id.exp = jwt.exp;
+  id.iat = jwt.iat;
+  id.claims = std::move(jwt.claims);
   id.policy_id = matched->id;
   id.policy = matched;
   return id;

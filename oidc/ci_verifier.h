@@ -8,11 +8,13 @@
 // Error messages name claims and their values, never the token.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,11 +43,15 @@ struct CiIdentity {
   std::string issuer, subject, jti;
   std::string audience;      // the matched policy's audience (one of the token's `aud`)
   int64_t exp = 0, iat = 0;  // seconds since the epoch
-  // Every top-level claim with a string, number (printed) or boolean ("true"/"false") value.
-  std::map<std::string, std::string> claims;
+  // The verified token's claims, as decoded (moved, not copied: this is the hot path).
+  boost::json::object claims;
   std::string policy_id;
   // Points into the `policies` argument of the Verify call that returned this identity.
   const TrustPolicy* policy = nullptr;
+
+  // A top-level claim as policies see it: a string as is, a number printed, a boolean
+  // "true"/"false"; nullopt when absent, null, an object or an array.
+  std::optional<std::string> Claim(std::string_view name) const;
 };
 
 class CiTokenVerifier {

@@ -250,12 +250,12 @@ TEST_F(CiVerifierTest, GitLabTokenWithExactBindings) {
   EXPECT_EQ(id->exp, NowSeconds() + 300);
   EXPECT_EQ(id->policy_id, "pol-gl");
   EXPECT_EQ(id->policy, &policies[0]);
-  EXPECT_EQ(id->claims.at("project_path"), "my-group/my-project");
-  EXPECT_EQ(id->claims.at("pipeline_id"), "574");
-  EXPECT_EQ(id->claims.at("ci_config_ref_uri"),
+  EXPECT_EQ(id->Claim("project_path"), "my-group/my-project");
+  EXPECT_EQ(id->Claim("pipeline_id"), "574");
+  EXPECT_EQ(id->Claim("ci_config_ref_uri"),
             "gitlab.com/my-group/my-project//.gitlab-ci.yml@refs/heads/main");
-  EXPECT_EQ(id->claims.at("runner_id"), "1");        // numbers are printed
-  EXPECT_EQ(id->claims.count("groups_direct"), 0u);  // arrays are not scalar claims
+  EXPECT_EQ(id->Claim("runner_id"), "1");    // numbers are printed
+  EXPECT_FALSE(id->Claim("groups_direct"));  // arrays are not scalar claims
 
   // Discovery and keys are fetched once, then served from memory.
   ASSERT_TRUE(verifier_->Verify(token, policies));
@@ -271,7 +271,7 @@ TEST_F(CiVerifierTest, Es256TokenAndGlobBindings) {
   claims["ref"] = "release-1.4";
   auto id = verifier_->Verify(gl_ec_.Sign({}, claims), {p});
   ASSERT_TRUE(id) << id.error().ToString();
-  EXPECT_EQ(id->claims.at("ref"), "release-1.4");
+  EXPECT_EQ(id->Claim("ref"), "release-1.4");
 
   claims["ref"] = "release-10.0";  // '?' is exactly one character
   ExpectFailure(verifier_->Verify(gl_ec_.Sign({}, claims), {p}), Error::Code::kPermissionDenied,
@@ -283,7 +283,7 @@ TEST_F(CiVerifierTest, NumericClaimMatchesItsPrintedForm) {
   claims["project_id"] = 20;  // some issuers send ids as numbers
   auto id = verifier_->Verify(GitLabToken(claims), {GitLabPolicy()});
   ASSERT_TRUE(id) << id.error().ToString();
-  EXPECT_EQ(id->claims.at("project_id"), "20");
+  EXPECT_EQ(id->Claim("project_id"), "20");
 }
 
 TEST_F(CiVerifierTest, FirstMatchingPolicyWinsAndAudienceSelects) {
@@ -606,8 +606,8 @@ TEST_F(CiVerifierTest, GitHubTokenWithRepositoryBinding) {
   EXPECT_EQ(id->issuer, kGitHub);
   EXPECT_EQ(id->subject, "repo:octo-org/octo-repo:ref:refs/heads/main");
   EXPECT_EQ(id->policy_id, "pol-gh");
-  EXPECT_EQ(id->claims.at("repository_id"), "74");
-  EXPECT_EQ(id->claims.at("workflow_ref"),
+  EXPECT_EQ(id->Claim("repository_id"), "74");
+  EXPECT_EQ(id->Claim("workflow_ref"),
             "octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main");
   EXPECT_EQ(web_.Count(kGitHubDiscovery), 1);
   EXPECT_EQ(web_.Count(kGitLabDiscovery), 0);

@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@
 
 #include "common/random.h"
 #include "crypto/hash.h"
+#include "domain/throttle.h"
 #include "oidc/discovery.h"
 
 namespace cl::server {
@@ -49,6 +51,18 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.database = v;
   } else if (key == "pepper_file") {
     c.pepper_file = v;
+  } else if (key == "pepper_files") {
+    c.pepper_files.clear();
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t end = v.find(',', start);
+      if (end == std::string::npos) end = v.size();
+      std::string path = v.substr(start, end - start);
+      while (!path.empty() && path.front() == ' ') path.erase(path.begin());
+      while (!path.empty() && path.back() == ' ') path.pop_back();
+      if (!path.empty()) c.pepper_files.push_back(std::move(path));
+      start = end + 1;
+    }
   } else if (key == "oidc_issuer") {
     c.oidc_issuer = v;
   } else if (key == "federation_issuers") {
@@ -118,9 +132,58 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
   } else if (key == "max_body_bytes") {
     CL_ASSIGN_OR_RETURN(c.max_body_bytes, ParseInt(key, v));
     if (c.max_body_bytes < 1024) return Fail(Error::InvalidArgument("config max_body_bytes must be >= 1024"));
+  } else if (key == "max_connections_per_ip") {
+    CL_ASSIGN_OR_RETURN(c.max_connections_per_ip, ParseInt(key, v));
+    if (c.max_connections_per_ip < 0) {
+      return Fail(Error::InvalidArgument("config max_connections_per_ip must be >= 0"));
+    }
+  } else if (key == "read_timeout" || key == "idle_timeout") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
+    if (*d < 100) return Fail(Error::InvalidArgument("config " + key + " must be >= 100ms"));
+    (key == "read_timeout" ? c.read_timeout : c.idle_timeout) = *d;
+  } else if (key == "tls_cert_file") {
+    c.tls_cert_file = v;
+  } else if (key == "tls_key_file") {
+    c.tls_key_file = v;
   } else if (key == "max_connections") {
     CL_ASSIGN_OR_RETURN(c.max_connections, ParseInt(key, v));
     if (c.max_connections < 1) return Fail(Error::InvalidArgument("config max_connections must be >= 1"));
+  } else if (key == "auth_failure_limit") {
+    CL_ASSIGN_OR_RETURN(c.auth_failure_limit, ParseInt(key, v));
+    if (c.auth_failure_limit < 0 || c.auth_failure_limit > 1'000'000) {
+      return Fail(Error::InvalidArgument("config auth_failure_limit must be 0..1000000 (0 = off)"));
+    }
+  } else if (key == "auth_failure_window" || key == "auth_ban_duration") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
+    (key == "auth_failure_window" ? c.auth_failure_window : c.auth_ban_duration) = *d;
+  } else if (key == "auth_throttle_exempt_cidrs") {
+    c.auth_throttle_exempt_cidrs.clear();
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t end = v.find(',', start);
+      if (end == std::string::npos) end = v.size();
+      std::string block = v.substr(start, end - start);
+      while (!block.empty() && block.front() == ' ') block.erase(block.begin());
+      while (!block.empty() && block.back() == ' ') block.pop_back();
+      if (!block.empty()) {
+        auto cidr = domain::Cidr::Parse(block);
+        if (!cidr) {
+          return Fail(Error::InvalidArgument("config auth_throttle_exempt_cidrs: " +
+                                             cidr.error().message()));
+        }
+        c.auth_throttle_exempt_cidrs.push_back(std::move(block));
+      }
+      start = end + 1;
+    }
+  } else if (key == "api_token_create_per_minute" || key == "federated_exchange_per_minute") {
+    CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
+    if (n < 0 || n > 1'000'000) {
+      return Fail(Error::InvalidArgument("config " + key + " must be 0..1000000 (0 = off)"));
+    }
+    (key == "api_token_create_per_minute" ? c.api_token_create_per_minute
+                                          : c.federated_exchange_per_minute) = n;
   } else {
     return Fail(Error::InvalidArgument("unknown configuration key '" + key + "'"));
   }
@@ -137,6 +200,8 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"data_dir", "data directory of the embedded default (default .data)"},
       {"database", "sqlite:PATH or postgres://... (default sqlite:DATA_DIR/controlplane.db)"},
       {"pepper_file", "file holding the credential-hashing pepper (default DATA_DIR/pepper)"},
+      {"pepper_files",
+       "pepper rotation: comma-separated pepper files, newest first (replaces pepper_file)"},
       {"oidc_issuer", "upstream OpenID Provider issuer URL"},
       {"oidc_client_id", "OIDC client id at the upstream IdP"},
       {"federation_issuers",
@@ -154,6 +219,22 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"worker_threads", "threads for database and IdP calls (default 16)"},
       {"max_body_bytes", "largest accepted request body (default 1048576)"},
       {"max_connections", "concurrent connection limit (default 10000)"},
+      {"max_connections_per_ip", "concurrent connections per client address (default 512, 0 off)"},
+      {"read_timeout", "time for a whole request to arrive once started (default 30s)"},
+      {"idle_timeout", "keep-alive idle time before a connection is closed (default 60s)"},
+      {"tls_cert_file", "PEM certificate chain: serve HTTPS (with tls_key_file)"},
+      {"tls_key_file", "PEM private key for tls_cert_file (must not be readable by others)"},
+      {"auth_failure_limit",
+       "failed authentications of one client address or credential that ban it (default 30; "
+       "0 = off)"},
+      {"auth_failure_window", "window in which auth_failure_limit failures ban (default 3m)"},
+      {"auth_ban_duration", "how long a banned address or credential gets 429 (default 15m)"},
+      {"auth_throttle_exempt_cidrs",
+       "comma-separated address blocks never banned, e.g. 10.0.0.0/8 (default none)"},
+      {"api_token_create_per_minute",
+       "API tokens an organization may create per minute (default 60; 0 = off)"},
+      {"federated_exchange_per_minute",
+       "keyless CI token exchanges per organization per minute (default 600; 0 = off)"},
   };
   return keys;
 }
@@ -221,6 +302,17 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
         value = std::to_string(*i);
       } else if (auto b = node.value<bool>()) {
         value = *b ? "true" : "false";
+      } else if (const toml::array* list = node.as_array(); list && key == "pepper_files") {
+        // A TOML list of paths: the same as the comma-separated form of flags and environment.
+        for (const auto& item : *list) {
+          auto path = item.value<std::string>();
+          if (!path || path->find(',') != std::string::npos) {
+            return Fail(Error::InvalidArgument(
+                "config file key 'pepper_files' must be a list of paths without commas"));
+          }
+          if (!value.empty()) value += ",";
+          value += *path;
+        }
       } else {
         return Fail(Error::InvalidArgument("config file key '" + key +
                                            "' must be a string, integer or boolean"));
@@ -241,7 +333,7 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
   if (c.external_url.empty()) c.external_url = "http://" + c.listen;
   while (!c.external_url.empty() && c.external_url.back() == '/') c.external_url.pop_back();
   if (c.database.empty()) c.database = "sqlite:" + c.data_dir + "/controlplane.db";
-  if (c.pepper_file.empty()) c.pepper_file = c.data_dir + "/pepper";
+  if (c.pepper_file.empty() && c.pepper_files.empty()) c.pepper_file = c.data_dir + "/pepper";
   return c;
 }
 
@@ -250,25 +342,42 @@ Result<std::string> LoadOrCreatePepper(const std::string& path) {
   std::filesystem::path p(path);
   if (p.has_parent_path()) {
     std::filesystem::create_directories(p.parent_path(), ec);
-    if (ec) return Fail(Error::Internal("cannot create directory for " + path + ": " + ec.message()));
+    if (ec)
+      return Fail(Error::Internal("cannot create directory for " + path + ": " + ec.message()));
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) {
+  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
     SystemRandom random;
     uint8_t raw[32];
     random.Fill(raw, sizeof raw);
     std::string hex = crypto::HexEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
+    // O_EXCL: if another process created it meanwhile, read that one instead.
     int wfd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (wfd < 0) return Fail(Error::Internal("cannot create pepper file " + path));
-    bool ok = ::write(wfd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
-              ::fsync(wfd) == 0;
-    ::close(wfd);
-    if (!ok) return Fail(Error::Internal("cannot write pepper file " + path));
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wfd >= 0) {
+      bool ok = ::write(wfd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+                ::fsync(wfd) == 0;
+      ::close(wfd);
+      if (!ok) return Fail(Error::Internal("cannot write pepper file " + path));
+    } else if (errno != EEXIST) {
+      return Fail(Error::Internal("cannot create pepper file " + path));
+    }
   }
-  if (fd < 0) return Fail(Error::Internal("cannot open pepper file " + path));
+  return LoadPepperFile(path);
+}
+
+Result<std::string> LoadPepperFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int err = errno;
+    return Fail(
+        Error::FailedPrecondition("cannot open pepper file " + path + ": " + std::strerror(err)));
+  }
+  // fstat on the opened descriptor: what is checked is what is read (no symlink swap between).
   struct stat st;
-  if (::fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Fail(Error::FailedPrecondition("pepper file " + path + " is not a regular file"));
+  }
+  if ((st.st_mode & 077) != 0) {
     ::close(fd);
     return Fail(Error::FailedPrecondition("pepper file " + path +
                                           " must not be readable by group or others (chmod 600)"));
@@ -276,13 +385,36 @@ Result<std::string> LoadOrCreatePepper(const std::string& path) {
   std::string content(4096, '\0');
   ssize_t n = ::read(fd, content.data(), content.size());
   ::close(fd);
-  if (n <= 0) return Fail(Error::Internal("cannot read pepper file " + path));
+  if (n < 0) return Fail(Error::Internal("cannot read pepper file " + path));
   content.resize(static_cast<size_t>(n));
-  while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back()))) content.pop_back();
+  while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back())))
+    content.pop_back();
   if (content.size() < 32) {
-    return Fail(Error::FailedPrecondition("pepper file " + path + " holds fewer than 32 characters"));
+    return Fail(
+        Error::FailedPrecondition("pepper file " + path + " holds fewer than 32 characters"));
   }
   return content;
+}
+
+Result<std::vector<LoadedPepper>> LoadPeppers(const ServerConfig& c, bool create) {
+  std::vector<LoadedPepper> out;
+  if (c.pepper_files.empty()) {
+    auto pepper = create ? LoadOrCreatePepper(c.pepper_file) : LoadPepperFile(c.pepper_file);
+    if (!pepper) return Fail(pepper.error());
+    out.push_back({c.pepper_file, std::move(*pepper)});
+    return out;
+  }
+  for (const auto& path : c.pepper_files) {
+    CL_ASSIGN_OR_RETURN(std::string pepper, LoadPepperFile(path));
+    for (const auto& earlier : out) {
+      if (earlier.pepper == pepper) {
+        return Fail(Error::FailedPrecondition("pepper files " + earlier.path + " and " + path +
+                                              " hold the same pepper; list each pepper once"));
+      }
+    }
+    out.push_back({path, std::move(pepper)});
+  }
+  return out;
 }
 
 }  // namespace cl::server

@@ -20,6 +20,9 @@ struct ServerConfig {
   std::string web_dir = "web/dist";  // built web UI (empty: no UI)
   std::string database;  // "sqlite:PATH" or "postgres://..."; default sqlite:<data_dir>/controlplane.db
   std::string pepper_file;  // default <data_dir>/pepper (generated, mode 0600, on first start)
+  // Pepper rotation: the pepper files, newest first (never generated). When set, pepper_file is
+  // ignored. New hashes use the first; credentials found under a later one are re-hashed.
+  std::vector<std::string> pepper_files;
   std::string oidc_issuer = "http://127.0.0.1:8090";
   std::string oidc_client_id = "chainloop-dev";
   std::string oidc_client_secret;  // never logged
@@ -30,6 +33,14 @@ struct ServerConfig {
   int worker_threads = 16;
   int64_t max_body_bytes = 1 << 20;
   int64_t max_connections = 10000;
+  int64_t max_connections_per_ip = 512;  // 0: no per-address limit
+  // A request must arrive completely within read_timeout of its first byte (slowloris bound);
+  // a keep-alive connection idle for idle_timeout is closed.
+  UnixMillis read_timeout = 30 * kMillisPerSecond;
+  UnixMillis idle_timeout = 60 * kMillisPerSecond;
+  // HTTPS served by the control plane itself (PEM files); both empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // How long a cached credential is trusted before it is re-read (backstop for lost
   // revocation notifications).
   UnixMillis auth_cache_revalidate = 5 * kMillisPerSecond;
@@ -41,6 +52,15 @@ struct ServerConfig {
   // Each must be an https URL, or a plain-http loopback URL listed explicitly (tests).
   std::vector<std::string> federation_issuers = {"https://gitlab.com",
                                                  "https://token.actions.githubusercontent.com"};
+  // Failed-authentication throttling: `auth_failure_limit` failures (0: off) of one client
+  // address or credential within `auth_failure_window` ban it for `auth_ban_duration`.
+  int64_t auth_failure_limit = 30;
+  UnixMillis auth_failure_window = 3 * kMillisPerMinute;
+  UnixMillis auth_ban_duration = 15 * kMillisPerMinute;
+  std::vector<std::string> auth_throttle_exempt_cidrs;  // e.g. a trusted proxy's block
+  // Per-organization rate limits, per minute (0: off).
+  int64_t api_token_create_per_minute = 60;
+  int64_t federated_exchange_per_minute = 600;
 
   std::string ListenHost() const;
   int ListenPort() const;
@@ -61,5 +81,16 @@ Result<UnixMillis> ParseDuration(std::string_view text);
 // Reads the pepper file, or creates it with 32 random bytes (hex) and mode 0600 when absent.
 // Refuses a pepper file readable by group/others.
 Result<std::string> LoadOrCreatePepper(const std::string& path);
+// Reads an existing pepper file: a regular file, not accessible by group or others, holding at
+// least 32 characters (trailing whitespace dropped). Errors name the file, never its contents.
+Result<std::string> LoadPepperFile(const std::string& path);
+
+// The configured peppers, newest first: pepper_files when set (each must exist; two files with
+// the same pepper are refused), else pepper_file (created when absent if `create`).
+struct LoadedPepper {
+  std::string path;
+  std::string pepper;
+};
+Result<std::vector<LoadedPepper>> LoadPeppers(const ServerConfig& c, bool create);
 
 }  // namespace cl::server

@@ -108,5 +108,105 @@ TEST(Pepper, CreatedOnceWithMode0600AndLoosePermissionsRefused) {
   std::filesystem::remove_all(dir);
 }
 
+// Writes `content` to dir/name with `mode`; returns the path.
+std::string WritePepper(const std::filesystem::path& dir, const std::string& name,
+                        const std::string& content, mode_t mode = 0600) {
+  auto path = (dir / name).string();
+  std::ofstream(path) << content;
+  chmod(path.c_str(), mode);
+  return path;
+}
+
+TEST(Pepper, FilesListNewestFirstFromFlagsEnvAndToml) {
+  auto dir = TempDir();
+  auto c = LoadServerConfig(std::nullopt, {{"pepper_files", " /p/new , /p/old "}}, NoEnv);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->pepper_files, (std::vector<std::string>{"/p/new", "/p/old"}));
+  EXPECT_EQ(c->pepper_file, "");  // no default pepper file when the list is set
+
+  auto env = [](const char* name) -> const char* {
+    return std::string(name) == "CHAINLOOP_PEPPER_FILES" ? "/e/new,/e/old" : nullptr;
+  };
+  c = LoadServerConfig(std::nullopt, {}, env);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->pepper_files, (std::vector<std::string>{"/e/new", "/e/old"}));
+
+  auto toml = (dir / "server.toml").string();
+  std::ofstream(toml) << "pepper_files = [\"/t/new\", \"/t/old\"]\n";
+  c = LoadServerConfig(toml, {}, NoEnv);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->pepper_files, (std::vector<std::string>{"/t/new", "/t/old"}));
+  std::ofstream(toml) << "pepper_files = [\"/t/a,b\"]\n";
+  EXPECT_FALSE(LoadServerConfig(toml, {}, NoEnv));
+  std::ofstream(toml) << "pepper_files = [1]\n";
+  EXPECT_FALSE(LoadServerConfig(toml, {}, NoEnv));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Pepper, LoadPeppersKeepsOrderAndRefusesLooseMissingAndDuplicateFiles) {
+  auto dir = TempDir();
+  const std::string a(40, 'a');
+  const std::string b(40, 'b');
+  ServerConfig c;
+  c.pepper_files = {WritePepper(dir, "new", b + "\n"), WritePepper(dir, "old", a)};
+  auto loaded = LoadPeppers(c, /*create=*/true);
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[0].pepper, b);  // trailing newline dropped
+  EXPECT_EQ((*loaded)[0].path, c.pepper_files[0]);
+  EXPECT_EQ((*loaded)[1].pepper, a);
+
+  // Files of a list are never generated.
+  ServerConfig missing;
+  missing.pepper_files = {(dir / "absent").string()};
+  auto r = LoadPeppers(missing, /*create=*/true);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("absent"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir / "absent"));
+
+  // Readable by the group (or others): refused, naming the file but never its contents.
+  for (mode_t mode : {0640, 0604, 0620, 0644}) {
+    ServerConfig loose;
+    loose.pepper_files = {c.pepper_files[0], WritePepper(dir, "loose", a, mode)};
+    r = LoadPeppers(loose, true);
+    ASSERT_FALSE(r) << std::oct << mode;
+    EXPECT_NE(r.error().message().find("loose"), std::string::npos);
+    EXPECT_NE(r.error().message().find("chmod 600"), std::string::npos);
+    EXPECT_EQ(r.error().message().find(a), std::string::npos);
+  }
+  // Stricter than 0600 is fine.
+  ServerConfig strict;
+  strict.pepper_files = {WritePepper(dir, "strict", a, 0400)};
+  EXPECT_TRUE(LoadPeppers(strict, true));
+
+  ServerConfig dup;
+  dup.pepper_files = {c.pepper_files[1], WritePepper(dir, "copy", a)};
+  r = LoadPeppers(dup, true);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("same pepper"), std::string::npos);
+  EXPECT_EQ(r.error().message().find(a), std::string::npos);
+
+  ServerConfig short_one;
+  short_one.pepper_files = {WritePepper(dir, "short", "too-short")};
+  EXPECT_FALSE(LoadPeppers(short_one, true));
+
+  ServerConfig not_a_file;
+  not_a_file.pepper_files = {dir.string()};
+  r = LoadPeppers(not_a_file, true);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("regular file"), std::string::npos);
+
+  // Without a list: the single pepper_file, generated only when asked to.
+  ServerConfig single;
+  single.pepper_file = (dir / "generated").string();
+  EXPECT_FALSE(LoadPeppers(single, /*create=*/false));
+  EXPECT_FALSE(std::filesystem::exists(single.pepper_file));
+  loaded = LoadPeppers(single, /*create=*/true);
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].pepper.size(), 64u);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cl::server

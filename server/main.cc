@@ -1,6 +1,10 @@
 // chainloop-controlplane: the server binary. Parses flags (the only CLI11 translation unit of
 // the server), loads configuration, opens and migrates the database, wires the layers and
 // serves until SIGINT/SIGTERM.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -20,6 +24,7 @@
 #include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
+#include "domain/throttle.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "oidc/ci_verifier.h"
@@ -104,11 +109,82 @@ int RunJob(const ServerConfig& c, const std::string& job) {
 
 namespace {
 
-int Serve(const ServerConfig& c) {
-  auto pepper = LoadOrCreatePepper(c.pepper_file);
-  if (!pepper) {
-    Log(LogLevel::kError, "cannot load pepper", {{"error", pepper.error().message()}});
+// The hasher over the loaded peppers, newest first.
+crypto::CredentialHasher HasherOf(const std::vector<LoadedPepper>& peppers) {
+  std::vector<std::string> secrets;
+  for (const auto& p : peppers) secrets.push_back(p.pepper);
+  return crypto::CredentialHasher(std::move(secrets));
+}
+
+}  // namespace
+
+// `chainloop-controlplane pepper status`: how many live API tokens and sessions still depend on
+// each pepper, so an operator knows when an old pepper can be removed from pepper_files.
+int PepperStatus(const ServerConfig& c) {
+  auto peppers = LoadPeppers(c, /*create=*/false);
+  if (!peppers) {
+    std::cerr << "error: " << peppers.error().message() << "\n";
     return 1;
+  }
+  auto db = OpenAndCheckSchema(c, c.migrate);
+  if (!db) {
+    std::cerr << "error: " << db.error().message() << "\n";
+    return 1;
+  }
+  SystemClock clock;
+  auto usage = (*db)->CountCredentialsByPepper(clock.Now());
+  if (!usage) {
+    std::cerr << "error: " << usage.error().message() << "\n";
+    return 1;
+  }
+  crypto::CredentialHasher hasher = HasherOf(*peppers);
+  std::map<std::string, store::PepperUsage> by_id;
+  for (const auto& u : *usage) by_id[u.pepper_id] = u;
+  auto row = [](const std::string& id, const std::string& state, const store::PepperUsage& u,
+                const std::string& file) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%-9s %-14s %10lld %9lld  ", id.c_str(), state.c_str(),
+                  static_cast<long long>(u.api_tokens), static_cast<long long>(u.sessions));
+    std::cout << line << file << "\n";
+  };
+  std::cout << "PEPPER    STATE          API_TOKENS  SESSIONS  FILE\n";
+  store::PepperUsage not_current;
+  for (size_t i = 0; i < hasher.pepper_count(); ++i) {
+    const std::string& id = hasher.pepper_id(i);
+    store::PepperUsage u = by_id.count(id) ? by_id[id] : store::PepperUsage{};
+    by_id.erase(id);
+    row(id, i == 0 ? "current" : "older", u, (*peppers)[i].path);
+    if (i > 0) {
+      not_current.api_tokens += u.api_tokens;
+      not_current.sessions += u.sessions;
+    }
+  }
+  // What is left was hashed under no configured pepper (or before ids were recorded).
+  for (const auto& [id, u] : by_id) {
+    row(id.empty() ? "unknown" : id, id.empty() ? "unattributed" : "NOT CONFIGURED", u,
+        id.empty() ? "(hashed before pepper ids were recorded)"
+                   : "(these credentials are refused)");
+    not_current.api_tokens += u.api_tokens;
+    not_current.sessions += u.sessions;
+  }
+  std::cout << "not on the current pepper: " << not_current.api_tokens << " API tokens, "
+            << not_current.sessions << " sessions\n";
+  return 0;
+}
+
+namespace {
+
+int Serve(const ServerConfig& c) {
+  auto peppers = LoadPeppers(c, /*create=*/true);
+  if (!peppers) {
+    Log(LogLevel::kError, "cannot load pepper", {{"error", peppers.error().message()}});
+    return 1;
+  }
+  if (!c.pepper_files.empty() && !c.pepper_file.empty() &&
+      std::find(c.pepper_files.begin(), c.pepper_files.end(), c.pepper_file) ==
+          c.pepper_files.end()) {
+    Log(LogLevel::kWarn, "pepper_file is ignored because pepper_files is set",
+        {{"pepper_file", c.pepper_file}});
   }
   auto db = OpenAndCheckSchema(c, c.migrate);
   if (!db) {
@@ -117,7 +193,26 @@ int Serve(const ServerConfig& c) {
   }
   SystemClock clock;
   SystemRandom random;
-  crypto::CredentialHasher hasher(*pepper);
+  crypto::CredentialHasher hasher = HasherOf(*peppers);
+  {
+    std::string older;
+    for (size_t i = 1; i < hasher.pepper_count(); ++i) {
+      older += (i > 1 ? "," : "") + hasher.pepper_id(i);
+    }
+    Log(LogLevel::kInfo, "peppers loaded",
+        {{"current", hasher.current_pepper_id()}, {"older", older.empty() ? "none" : older}});
+  }
+  if (hasher.pepper_count() == 1) {
+    // With one pepper, hashes written before pepper ids were recorded can only use that one.
+    auto attributed = (*db)->AttributeUnknownPepper(hasher.current_pepper_id());
+    if (!attributed) {
+      Log(LogLevel::kWarn, "cannot record the pepper id of existing credentials",
+          {{"error", attributed.error().message()}});
+    } else if (*attributed > 0) {
+      Log(LogLevel::kInfo, "recorded the pepper id of existing credentials",
+          {{"pepper", hasher.current_pepper_id()}, {"rows", *attributed}});
+    }
+  }
   http::Metrics metrics;
   domain::UsageRecorder usage;
   jobs::UsageFlusher usage_flusher(usage, **db, c.usage_flush_interval);
@@ -163,6 +258,18 @@ int Serve(const ServerConfig& c) {
       [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); },
       &metrics);
 
+  // Abuse limits, in memory per instance (docs/configuration.md, "Throttling").
+  domain::AuthThrottleConfig throttle_config;
+  throttle_config.failure_limit = static_cast<int>(c.auth_failure_limit);
+  throttle_config.window = c.auth_failure_window;
+  throttle_config.ban_duration = c.auth_ban_duration;
+  for (const auto& block : c.auth_throttle_exempt_cidrs) {
+    if (auto cidr = domain::Cidr::Parse(block)) throttle_config.exempt.push_back(*cidr);
+  }
+  domain::AuthFailureThrottle auth_throttle(throttle_config, clock, random);
+  domain::RateLimiter token_create_limit(c.api_token_create_per_minute, clock);
+  domain::RateLimiter exchange_limit(c.federated_exchange_per_minute, clock);
+
   http::Router router;
   api::ApiDeps deps;
   deps.db = db->get();
@@ -173,6 +280,9 @@ int Serve(const ServerConfig& c) {
   deps.api_tokens = &api_tokens;
   deps.federation = &federation;
   deps.metrics = &metrics;
+  deps.auth_throttle = &auth_throttle;
+  deps.token_create_limit = &token_create_limit;
+  deps.exchange_limit = &exchange_limit;
   deps.random = &random;
   deps.external_url = c.external_url;
   deps.web_dir = c.web_dir;
@@ -186,6 +296,25 @@ int Serve(const ServerConfig& c) {
   opts.worker_threads = c.worker_threads;
   opts.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
   opts.max_connections = static_cast<size_t>(c.max_connections);
+  opts.max_connections_per_ip = static_cast<size_t>(c.max_connections_per_ip);
+  opts.read_timeout = std::chrono::milliseconds(c.read_timeout);
+  opts.idle_timeout = std::chrono::milliseconds(c.idle_timeout);
+  opts.tls_cert_file = c.tls_cert_file;
+  opts.tls_key_file = c.tls_key_file;
+  if (!c.tls_key_file.empty()) {
+    // Like the pepper: a private key readable by other users is refused, not silently used.
+    struct stat key_stat {};
+    if (::stat(c.tls_key_file.c_str(), &key_stat) != 0) {
+      Log(LogLevel::kError, "cannot read the TLS key file", {{"file", c.tls_key_file}});
+      return 1;
+    }
+    if ((key_stat.st_mode & 077) != 0) {
+      Log(LogLevel::kError,
+          "the TLS key file is readable by group or others; run chmod 600 on it",
+          {{"file", c.tls_key_file}});
+      return 1;
+    }
+  }
   http::Server server(opts, router, &metrics);
   auto st = server.Start();
   if (!st) {
@@ -229,6 +358,12 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "run the server (the default)");
   auto* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
   auto* routes = app.add_subcommand("routes", "print every route the server serves (METHOD PATH)");
+  auto* pepper_cmd = app.add_subcommand("pepper", "credential-hashing pepper rotation");
+  auto* pepper_status = pepper_cmd->add_subcommand(
+      "status", "count live API tokens and sessions per pepper (same flags as serve)");
+  pepper_cmd->require_subcommand(1);
+  pepper_cmd->fallthrough();
+  pepper_status->fallthrough();
   auto* jobs_cmd = app.add_subcommand("jobs", "background jobs");
   auto* jobs_run = jobs_cmd->add_subcommand("run", "run one job now and print what it did");
   std::string job_name;
@@ -268,6 +403,7 @@ int main(int argc, char** argv) {
   }
   SetMinLogLevel(server::ParseLevel(config->log_level));
   if (jobs_run->parsed()) return server::RunJob(*config, job_name);
+  if (pepper_status->parsed()) return server::PepperStatus(*config);
   if (migrate->parsed()) {
     auto db = store::OpenDatabase(config->database);
     if (!db) {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <map>
 #include <tuple>
 #include <unordered_map>
 
@@ -16,6 +17,9 @@ namespace cl::store {
 namespace {
 
 const std::string kEmpty;
+
+// Empty text as SQL NULL (columns where NULL means "unknown").
+SqlParam OptText(const std::string& v) { return v.empty() ? SqlParam() : SqlParam(v); }
 
 UnixMillis WallClockNow() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -127,7 +131,8 @@ WorkflowRun ToRun(const SqlRow& r) {
   return w;
 }
 
-constexpr const char* kSessionCols = "id, user_id, token_hash, created_at, expires_at, revoked_at";
+constexpr const char* kSessionCols =
+    "id, user_id, token_hash, created_at, expires_at, revoked_at, pepper_id";
 Session ToSession(const SqlRow& r) {
   Session s;
   s.id = r.Str(0);
@@ -136,6 +141,7 @@ Session ToSession(const SqlRow& r) {
   s.created_at = r.Int(3);
   s.expires_at = r.Int(4);
   s.revoked_at = r.OptInt(5);
+  s.pepper_id = r.Str(6);
   return s;
 }
 
@@ -610,9 +616,10 @@ Result<std::vector<WorkflowRun>> SqlDatabase::ListRuns(const std::string& org_id
 Status SqlDatabase::CreateSession(const Session& s) {
   return Run([&](SqlConnection& c) -> Status {
     auto r = c.Query(
-        "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, revoked_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        {s.id, s.user_id, s.token_hash, s.created_at, s.expires_at, s.revoked_at});
+        "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, revoked_at, "
+        "pepper_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        {s.id, s.user_id, s.token_hash, s.created_at, s.expires_at, s.revoked_at,
+         OptText(s.pepper_id)});
     if (!r) return Fail(r.error());
     return Ok();
   });
@@ -776,7 +783,7 @@ std::vector<std::string> DecodePermissions(const std::string& text) {
 constexpr const char* kApiTokenSelect =
     "SELECT t.id, t.org_id, t.project_id, t.name, t.description, t.token_hash, t.permissions, "
     "t.created_by_kind, t.created_by_id, t.created_by_name, t.created_at, t.expires_at, "
-    "t.last_used_at, t.revoked_at, t.revocation_reason, t.revoked_by_name, p.name "
+    "t.last_used_at, t.revoked_at, t.revocation_reason, t.revoked_by_name, p.name, t.pepper_id "
     "FROM api_tokens t LEFT JOIN projects p ON p.id = t.project_id ";
 ApiToken ToApiToken(const SqlRow& r) {
   ApiToken t;
@@ -797,6 +804,7 @@ ApiToken ToApiToken(const SqlRow& r) {
   t.revocation_reason = r.Str(14);
   t.revoked_by_name = r.Str(15);
   t.project_name = r.Str(16);
+  t.pepper_id = r.Str(17);
   return t;
 }
 
@@ -808,12 +816,13 @@ Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& even
     auto r = c.Query(
         "INSERT INTO api_tokens (id, org_id, project_id, name, description, token_hash, "
         "permissions, created_by_kind, created_by_id, created_by_name, created_at, expires_at, "
-        "last_used_at, revoked_at, revocation_reason, revoked_by_name) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        "last_used_at, revoked_at, revocation_reason, revoked_by_name, pepper_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
          token.name, token.description, token.token_hash, permissions, token.created_by_kind,
          token.created_by_id, token.created_by_name, token.created_at, token.expires_at,
-         token.last_used_at, token.revoked_at, token.revocation_reason, token.revoked_by_name});
+         token.last_used_at, token.revoked_at, token.revocation_reason, token.revoked_by_name,
+         OptText(token.pepper_id)});
     if (!r) {
       if (r.error().IsAlreadyExists()) {
         // Both engines name the violated index in the message (never the values).
@@ -1232,6 +1241,100 @@ Result<FederatedToken> SqlDatabase::GetFederatedTokenByHash(const std::string& t
     return Ok();
   }));
   return out;
+}
+
+// ---- pepper rotation
+
+namespace {
+
+// The statements differ only in the table: both tables name the columns alike.
+Result<bool> Rehash(SqlConnection& c, const char* table, const std::string& id,
+                    const std::string& old_hash, const std::string& new_hash,
+                    const std::string& pepper_id) {
+  // Conditional on the old hash, so concurrent re-hashes of one row (two instances, two
+  // threads) leave it consistent: the first moves it, the others change nothing.
+  CL_ASSIGN_OR_RETURN(SqlResult r, c.Query(std::string("UPDATE ") + table +
+                                               " SET token_hash = $3, pepper_id = $4 "
+                                               "WHERE id = $1 AND token_hash = $2",
+                                           {id, old_hash, new_hash, pepper_id}));
+  return r.affected > 0;
+}
+
+}  // namespace
+
+Result<bool> SqlDatabase::RehashApiToken(const std::string& id, const std::string& old_hash,
+                                         const std::string& new_hash,
+                                         const std::string& pepper_id) {
+  Result<bool> out = false;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = Rehash(c, "api_tokens", id, old_hash, new_hash, pepper_id);
+    if (!out && out.error().IsAlreadyExists()) {
+      // Another row holds new_hash: an HMAC collision, i.e. never; refuse without the hash.
+      out = Fail(Error::AlreadyExists("another API token already has that hash"));
+    }
+    return Ok();
+  }));
+  return out;
+}
+
+Result<bool> SqlDatabase::RehashSession(const std::string& id, const std::string& old_hash,
+                                        const std::string& new_hash, const std::string& pepper_id) {
+  Result<bool> out = false;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = Rehash(c, "sessions", id, old_hash, new_hash, pepper_id);
+    if (!out && out.error().IsAlreadyExists()) {
+      out = Fail(Error::AlreadyExists("another session already has that hash"));
+    }
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<PepperUsage>> SqlDatabase::CountCredentialsByPepper(UnixMillis now) {
+  // COALESCE folds "unknown" (NULL) into '' so both engines group and sort it alike.
+  std::map<std::string, PepperUsage> by_id;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult tokens,
+        c.Query("SELECT COALESCE(pepper_id, ''), COUNT(*) FROM api_tokens "
+                "WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1) "
+                "GROUP BY COALESCE(pepper_id, '')",
+                {now}));
+    for (const SqlRow& row : tokens.rows) {
+      PepperUsage& u = by_id[row.Str(0)];
+      u.pepper_id = row.Str(0);
+      u.api_tokens = row.Int(1);
+    }
+    CL_ASSIGN_OR_RETURN(SqlResult sessions,
+                        c.Query("SELECT COALESCE(pepper_id, ''), COUNT(*) FROM sessions "
+                                "WHERE revoked_at IS NULL AND expires_at > $1 "
+                                "GROUP BY COALESCE(pepper_id, '')",
+                                {now}));
+    for (const SqlRow& row : sessions.rows) {
+      PepperUsage& u = by_id[row.Str(0)];
+      u.pepper_id = row.Str(0);
+      u.sessions = row.Int(1);
+    }
+    return Ok();
+  }));
+  std::vector<PepperUsage> out;
+  out.reserve(by_id.size());
+  for (auto& [id, usage] : by_id) out.push_back(std::move(usage));
+  return out;
+}
+
+Result<int64_t> SqlDatabase::AttributeUnknownPepper(const std::string& pepper_id) {
+  int64_t changed = 0;
+  CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
+    changed = 0;
+    for (const char* sql : {"UPDATE api_tokens SET pepper_id = $1 WHERE pepper_id IS NULL",
+                            "UPDATE sessions SET pepper_id = $1 WHERE pepper_id IS NULL"}) {
+      CL_ASSIGN_OR_RETURN(SqlResult r, c.Query(sql, {pepper_id}));
+      changed += r.affected;
+    }
+    return Ok();
+  }));
+  return changed;
 }
 
 // ---- audit

@@ -148,10 +148,17 @@ class SqlDatabase : public Database {
       const std::string& issuer) override;
   Status DeleteTrustPolicy(const std::string& org_id, const std::string& id,
                            const AuditEvent& event) override;
-  Status RecordCiTokenJti(const std::string& issuer, const std::string& jti,
-                          UnixMillis expires_at, UnixMillis now) override;
+  Status RecordCiTokenJti(const std::string& issuer, const std::string& jti, UnixMillis expires_at,
+                          UnixMillis now) override;
   Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) override;
   Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) override;
+
+  Result<bool> RehashApiToken(const std::string& id, const std::string& old_hash,
+                              const std::string& new_hash, const std::string& pepper_id) override;
+  Result<bool> RehashSession(const std::string& id, const std::string& old_hash,
+                             const std::string& new_hash, const std::string& pepper_id) override;
+  Result<std::vector<PepperUsage>> CountCredentialsByPepper(UnixMillis now) override;
+  Result<int64_t> AttributeUnknownPepper(const std::string& pepper_id) override;
 
   Status AppendAuditEvent(const AuditEvent& e) override;
   Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) override;

@@ -118,6 +118,9 @@ struct Session {
   UnixMillis created_at = 0;
   UnixMillis expires_at = 0;
   std::optional<UnixMillis> revoked_at;
+  // Id of the pepper token_hash was computed with (crypto::CredentialHasher::PepperIdOf);
+  // empty when unknown (written before pepper tracking, see PepperRotationStore).
+  std::string pepper_id;
 };
 
 // A browser login in progress between the control plane and the upstream IdP.
@@ -286,6 +289,8 @@ struct ApiToken {
   std::string revocation_reason;  // "manual", "inactive"; empty while active
   std::string revoked_by_name;    // who revoked (display name, "system" for the sweep)
   std::string project_name;       // filled by reads
+  // Id of the pepper token_hash was computed with; empty when unknown (see Session::pepper_id).
+  std::string pepper_id;
 };
 
 struct ApiTokenFilter {
@@ -422,6 +427,36 @@ class TokenRevocationStore {
       UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) = 0;
 };
 
+// How many live credentials depend on one pepper.
+struct PepperUsage {
+  std::string pepper_id;   // empty: hashes written before pepper tracking (not attributed yet)
+  int64_t api_tokens = 0;  // not revoked and not expired
+  int64_t sessions = 0;    // not revoked and not expired
+};
+
+// Pepper rotation (crypto::CredentialHasher): moving stored hashes of API tokens and sessions
+// to the newest pepper, and counting what still uses each one.
+class PepperRotationStore {
+ public:
+  virtual ~PepperRotationStore() = default;
+  // Replaces the hash of the API token / session `id` with `new_hash` computed under pepper
+  // `pepper_id`, but only while its hash is still `old_hash` (old and new may be equal: then
+  // only pepper_id is set). Returns whether this call changed the row: false when another
+  // instance already moved it or the row is gone. Idempotent; safe to race.
+  virtual Result<bool> RehashApiToken(const std::string& id, const std::string& old_hash,
+                                      const std::string& new_hash,
+                                      const std::string& pepper_id) = 0;
+  virtual Result<bool> RehashSession(const std::string& id, const std::string& old_hash,
+                                     const std::string& new_hash, const std::string& pepper_id) = 0;
+  // Live credentials (not revoked, not expired at `now`) per pepper id, ordered by pepper id
+  // (the unattributed ones, pepper_id "", first). Peppers with no live credential are absent.
+  virtual Result<std::vector<PepperUsage>> CountCredentialsByPepper(UnixMillis now) = 0;
+  // Sets pepper_id on every API token and session that has none (all rows, live or not), in
+  // one transaction. Only correct when `pepper_id` is the only pepper those hashes can use.
+  // Returns the number of rows changed.
+  virtual Result<int64_t> AttributeUnknownPepper(const std::string& pepper_id) = 0;
+};
+
 // One database: all stores plus schema management. Owned by the server's wiring.
 class Database : public UserStore,
                  public OrganizationStore,
@@ -433,7 +468,8 @@ class Database : public UserStore,
                  public AuditStore,
                  public ApiTokenStore,
                  public TokenRevocationStore,
-                 public FederationStore {
+                 public FederationStore,
+                 public PepperRotationStore {
  public:
   ~Database() override = default;
   // Cheap round trip for /readyz.

@@ -229,7 +229,8 @@ Result<std::unique_ptr<Database>> OpenSqliteDatabase(const std::string& path) {
   auto conn = std::make_unique<SqliteConnection>(db);
   sqlite3_extended_result_codes(db, 1);
   // synchronous=FULL: an issued or revoked credential must survive a power cut, which matters
-  // more here than write throughput (WAL keeps FULL reasonably cheap).
+  // more here than write throughput (WAL keeps FULL reasonably cheap). Guarded by
+  // sqlite_durability_test.cc; see "Durability" in docs/configuration.md.
   CL_RETURN_IF_ERROR(conn->ExecScript(
       "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
       "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;"));

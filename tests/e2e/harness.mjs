@@ -7,6 +7,9 @@
 //   CL_E2E_DATABASE    "sqlite" (default) or "postgres" (needs CL_TEST_POSTGRES_URL)
 //   CL_E2E_STRICT=1    missing binaries/IdP fail the suite instead of skipping it
 //   CL_E2E_KEEP=1      keep temp directories (logs, configs, SQLite files) for debugging
+//   CL_E2E_SECRET_HYGIENE=0  skip the checkSecretHygiene() every stack runs at cleanup (it
+//                      fails the suite if a credential it saw leaked into a log, error body, CLI
+//                      stderr or the database)
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -88,6 +91,15 @@ export async function stopProcess(child, graceMs = 3000) {
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+// Keeps everything a stream says, for the secret hygiene check (which must see every line,
+// not only the tail). Returns {text()}.
+function captureAll(stream) {
+  const chunks = [];
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => chunks.push(chunk));
+  return { text: () => chunks.join('') };
 }
 
 // Keeps the last `limit` characters of a stream, for error messages and assertions.
@@ -272,14 +284,41 @@ async function waitReady(baseUrl, child, errBox) {
 
 // ---------------------------------------------------------------------------------------------
 // A stack: its own IdP, database, data dir and control plane. cleanup() stops all of it.
-
-export async function startStack({ sessionLifetime = '24h', extraArgs = [], extraEnv = {} } = {}) {
+//
+// Options: `logLevel` (default 'info') is the servers' --log-level; `secretHygiene` (default on,
+// off with CL_E2E_SECRET_HYGIENE=0) runs checkSecretHygiene() at cleanup, which then throws on a
+// leak (after stopping everything).
+export async function startStack({
+  sessionLifetime = '24h', extraArgs = [], extraEnv = {}, logLevel = 'info',
+  secretHygiene = process.env.CL_E2E_SECRET_HYGIENE !== '0',
+} = {}) {
   const dir = makeTempDir();
   const stack = {
     dir,
     users: [],
     instances: [], // extra servers from startInstance()
+    // For checkSecretHygiene(): every credential the helpers saw (value -> where it came from),
+    // every server process's complete output, every error response body.
+    secrets: new Map(),
+    serverOutputs: [],
+    errorBodies: [],
+    cliStderr: [],
     async cleanup() {
+      let hygieneError;
+      if (secretHygiene && stack.server) {
+        try {
+          checkSecretHygiene(stack);
+        } catch (e) {
+          hygieneError = e;
+        }
+      }
+      try {
+        await stack.cleanupProcesses();
+      } finally {
+        if (hygieneError) throw hygieneError; // eslint-disable-line no-unsafe-finally
+      }
+    },
+    async cleanupProcesses() {
       await Promise.all(stack.instances.map((s) => stopProcess(s.process)));
       await stopProcess(stack.server?.process);
       await stopProcess(stack.idp?.process);
@@ -298,8 +337,10 @@ export async function startStack({ sessionLifetime = '24h', extraArgs = [], extr
     stack.database = await createDatabase(dir);
     stack.pepperFile = join(dir, 'data', 'pepper');
     // What every instance of this stack shares: database, IdP, session lifetime, pepper.
-    stack.serverOptions = { sessionLifetime, extraArgs, extraEnv };
+    stack.serverOptions = { sessionLifetime, extraArgs, extraEnv, logLevel };
+    recordSecret(stack, CLIENT_SECRET, 'OIDC client secret');
     stack.server = await launchServer(stack, { port, dataDir: join(dir, 'data') });
+    recordPepper(stack);
     if (stack.database.kind === 'postgres') {
       // Proves the server really uses this database: its migrations created tables there.
       const tables = Number(psql(stack.database.url,
@@ -325,6 +366,17 @@ export async function startStack({ sessionLifetime = '24h', extraArgs = [], extr
       });
       return exited;
     };
+    // kill -9 of the main server (no graceful shutdown, no flush); resolves once it has exited
+    // with {code, signal}. restartServer() then starts it again on the same data.
+    stack.killServer = async () => {
+      const child = stack.server.process;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = exitOf(child);
+        child.kill('SIGKILL');
+        await exited;
+      }
+      return { code: child.exitCode, signal: child.signalCode };
+    };
     // Another control plane on the same database and pepper, its own port and data directory
     // (for multi-instance behaviour). Users log in through the main server only.
     stack.startInstance = async ({ extraArgs: args } = {}) => {
@@ -338,7 +390,7 @@ export async function startStack({ sessionLifetime = '24h', extraArgs = [], extr
     };
     return stack;
   } catch (e) {
-    await stack.cleanup();
+    await stack.cleanupProcesses();
     throw e;
   }
 }
@@ -364,13 +416,19 @@ async function launchServer(stack, { port, dataDir, extraArgs }) {
     '--oidc-issuer', stack.idp.issuer,
     '--oidc-client-id', CLIENT_ID,
     '--session-lifetime', sessionLifetime,
-    '--log-level', 'info',
+    '--log-level', stack.serverOptions.logLevel ?? 'info',
     ...(extraArgs ?? stack.serverOptions.extraArgs),
   ];
   const env = { ...cleanEnv(), CHAINLOOP_OIDC_CLIENT_SECRET: CLIENT_SECRET, ...extraEnv };
   const child = track(spawn(serverBin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const out = captureTail(child.stdout);
   const err = captureTail(child.stderr, 256 * 1024);
+  const allOut = captureAll(child.stdout);
+  const allErr = captureAll(child.stderr);
+  stack.serverOutputs?.push({
+    what: `server :${port} (pid ${child.pid})`,
+    text: () => allErr.text() + allOut.text(),
+  });
   const server = { process: child, baseUrl, port, logs: () => err.text + out.text };
   try {
     await waitReady(baseUrl, child, err);
@@ -415,6 +473,7 @@ export async function runServerJob(stack, job,
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const { code, signal } = await closed;
   clearTimeout(timer);
+  stack.serverOutputs?.push({ what: `jobs run ${job}`, text: () => err.text + out.text });
   return { code, signal, stdout: out.text, stderr: err.text };
 }
 
@@ -427,6 +486,7 @@ function newUser(stack, login) {
   const configPath = join(home, 'chainloop', 'config.toml');
   const running = new Set();
   const user = {
+    stack,
     account: login, // the IdP account name; the IdP derives the email from it
     email,
     home,
@@ -445,8 +505,15 @@ function newUser(stack, login) {
       return ['--control-plane', stack.baseUrl, '-c', configPath, ...args];
     },
     // Runs the CLI to completion: {code, stdout, stderr}.
-    run(args, { env = {}, timeoutMs = CLI_TIMEOUT_MS, input } = {}) {
-      return runCli(user.argv(args), { env: { ...user.env(), ...env }, timeoutMs, input, running });
+    async run(args, { env = {}, timeoutMs = CLI_TIMEOUT_MS, input } = {}) {
+      for (const k of ['CHAINLOOP_TOKEN', 'CHAINLOOP_OIDC_TOKEN']) {
+        if (env[k]) recordSecret(stack, env[k], `$${k} of a CLI run`);
+      }
+      const r = await runCli(user.argv(args),
+          { env: { ...user.env(), ...env }, timeoutMs, input, running });
+      recordSecretsIn(stack, r.stdout, `output of chainloop ${args.slice(0, 3).join(' ')}`);
+      stack.cliStderr.push(r.stderr);
+      return r;
     },
     // The session token stored by the last login, or null.
     sessionToken() {
@@ -499,9 +566,9 @@ async function interactiveLogin(user, loginArgs, regex, drive, timeoutMs) {
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
     const match = await waitForOutput(child, err, regex, timeoutMs, 'chainloop auth login');
-    await drive(match);
+    const driven = await drive(match);
     const { code, signal } = await exitOf(child);
-    return { code, signal, stdout: out.text, stderr: err.text, match };
+    return { code, signal, stdout: out.text, stderr: err.text, match, driven };
   } finally {
     clearTimeout(timer);
     await stopProcess(child, 1000);
@@ -518,6 +585,13 @@ export async function browserLogin(user, { timeoutMs = 45_000 } = {}) {
   if (r.code !== 0) {
     throw new Error(`auth login exited ${r.code}/${r.signal}:\n${r.stderr}\n${r.stdout}`);
   }
+  recordLogin(user, r);
+  // The one-time code the control plane handed to the CLI's loopback listener.
+  const finalUrl = r.driven?.finalUrl;
+  if (finalUrl) {
+    const code = new URL(finalUrl).searchParams.get('code');
+    if (code) recordSecret(user.stack, code, `one-time login code of ${user.account}`);
+  }
   return r;
 }
 
@@ -532,7 +606,136 @@ export async function deviceLogin(user, { timeoutMs = 60_000 } = {}) {
     throw new Error(`auth login --skip-browser exited ${r.code}/${r.signal}:\n${r.stderr}\n` +
         r.stdout);
   }
+  recordLogin(user, r);
+  recordSecret(user.stack, r.match[2], `device user code of ${user.account}`);
   return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secret hygiene: the helpers record every credential they see per stack; checkSecretHygiene()
+// then looks for each of them in every server log line, every error body, every CLI stderr and
+// a full dump of the database.
+
+// Credentials the control plane issues (`<prefix>_<base62 secret><checksum>`) and JWTs.
+const CREDENTIAL_RE = /\bcl(?:api|ses|fed|code|dev)_[A-Za-z0-9]{20,}/g;
+const JWT_RE = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g;
+
+// Remembers `value` as a secret of `stack` (values shorter than 8 characters are ignored: they
+// would match by chance).
+export function recordSecret(stack, value, what) {
+  if (!stack?.secrets || typeof value !== 'string') return;
+  const v = value.trim();
+  if (v.length < 8 || stack.secrets.has(v)) return;
+  stack.secrets.set(v, what);
+}
+
+// Records every credential-shaped string in `text`.
+export function recordSecretsIn(stack, text, what) {
+  if (!stack?.secrets || !text) return;
+  for (const re of [CREDENTIAL_RE, JWT_RE]) {
+    for (const m of String(text).matchAll(re)) recordSecret(stack, m[0], what);
+  }
+}
+
+function recordRequestSecrets(stack, headers) {
+  for (const [k, v] of Object.entries(headers)) {
+    const key = k.toLowerCase();
+    if (key === 'authorization') {
+      recordSecret(stack, String(v).replace(/^\s*(Bearer|Basic)\s+/i, ''), 'Authorization header');
+    } else if (key === 'cookie') {
+      for (const pair of String(v).split(';')) {
+        const eq = pair.indexOf('=');
+        if (eq > 0) recordSecret(stack, pair.slice(eq + 1), `cookie ${pair.slice(0, eq).trim()}`);
+      }
+    } else if (key === 'x-csrf-token') {
+      recordSecret(stack, String(v), 'X-CSRF-Token header');
+    }
+  }
+}
+
+function recordLogin(user, r) {
+  recordSecret(user.stack, user.sessionToken(), `session token of ${user.account}`);
+  recordSecretsIn(user.stack, r.stdout, `output of auth login (${user.account})`);
+  // The device flow's user code is meant to be shown there; anything else is not.
+  const userCode = r.match?.[2];
+  user.stack?.cliStderr?.push(userCode ? r.stderr.replaceAll(userCode, '<user code>') : r.stderr);
+}
+
+// The pepper file may hold several peppers (one per line, newest first).
+function recordPepper(stack) {
+  if (!existsSync(stack.pepperFile)) return;
+  for (const line of readFileSync(stack.pepperFile, 'utf8').split(/\r?\n/)) {
+    recordSecret(stack, line, 'pepper');
+  }
+}
+
+// What to search for to find `secret`: the value itself and, for a control-plane credential,
+// both ends of its secret part (so a truncated or prefix-less copy is found too), and for a JWT
+// its signature (a copy without the signature is not a usable credential).
+function needlesOf(secret) {
+  const needles = [secret];
+  const cred = /^cl[a-z]+_([A-Za-z0-9]+)$/.exec(secret);
+  if (cred && cred[1].length >= 40) needles.push(cred[1].slice(0, 24), cred[1].slice(-24));
+  const jwt = secret.split('.');
+  if (jwt.length === 3 && jwt[2].length >= 16) needles.push(jwt[2]);
+  return needles;
+}
+
+// A full text dump of the stack's database (every table, every column).
+export function dumpDatabase(stack) {
+  const { url, kind } = stack.database;
+  const r = kind === 'postgres' ?
+    spawnSync('pg_dump', ['--data-only', '--no-owner', '--no-privileges', '-d', url],
+        { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 }) :
+    spawnSync('sqlite3', ['-batch', '-bail', '-cmd', '.timeout 10000',
+      url.slice('sqlite:'.length), '.dump'],
+    { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`database dump failed: ${r.error ?? ''} ${r.stderr}`);
+  return r.stdout;
+}
+
+function masked(secret) {
+  return `${secret.slice(0, Math.min(8, secret.length >> 2))}... (${secret.length} chars)`;
+}
+
+// Looks for every credential recorded for `stack` (plus `extraSecrets`: [{value, what}]) in
+// every log line of every server process the stack started (including killed ones and
+// `jobs run`), every error response body seen by api(), the stderr of every CLI run, and a full
+// dump of the database; also flags any control-plane credential or JWT in the logs or the
+// database even if no helper saw it. Throws an Error listing the leaks (secrets masked).
+// Returns {secrets, logBytes, dbBytes, errorBodies} when clean.
+export function checkSecretHygiene(stack, { extraSecrets = [] } = {}) {
+  for (const { value, what } of extraSecrets) recordSecret(stack, value, what);
+  recordPepper(stack);
+  const db = dumpDatabase(stack);
+  const sources = [
+    ...stack.serverOutputs.map((o) => ({ what: `log of ${o.what}`, text: o.text(), unseen: true })),
+    ...stack.errorBodies.map((b) => ({ what: `error body of ${b.what}`, text: b.text })),
+    ...stack.cliStderr.map((t, i) => ({ what: `stderr of CLI run #${i + 1}`, text: t })),
+    { what: `database dump (${stack.database.kind})`, text: db, unseen: true },
+  ];
+  const leaks = [];
+  for (const source of sources) {
+    for (const [secret, what] of stack.secrets) {
+      if (needlesOf(secret).some((n) => source.text.includes(n))) {
+        leaks.push(`${what} ${masked(secret)} appears in ${source.what}`);
+      }
+    }
+    if (!source.unseen) continue;
+    // Credentials nobody recorded (an upstream ID token, a token made by another process).
+    for (const re of [CREDENTIAL_RE, JWT_RE]) {
+      for (const m of source.text.matchAll(re)) {
+        if (!stack.secrets.has(m[0])) leaks.push(`a credential ${masked(m[0])} appears in ${source.what}`);
+      }
+    }
+  }
+  if (leaks.length > 0) {
+    throw new Error(`secret hygiene: ${leaks.length} leak(s):\n  ${[...new Set(leaks)].join('\n  ')}`);
+  }
+  const logBytes = sources.filter((s) => s.what.startsWith('log of'))
+      .reduce((n, s) => n + s.text.length, 0);
+  return { secrets: stack.secrets.size, logBytes, dbBytes: db.length,
+    errorBodies: stack.errorBodies.length };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -544,6 +747,7 @@ export async function api(stack, method, path,
     { token, body, rawBody, headers = {}, baseUrl } = {}) {
   const h = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
+  recordRequestSecrets(stack, h);
   let payload;
   if (rawBody !== undefined) {
     payload = rawBody;
@@ -560,6 +764,11 @@ export async function api(stack, method, path,
     signal: AbortSignal.timeout(15_000),
   });
   const text = await r.text();
+  recordSecretsIn(stack, text, `response to ${method} ${path}`);
+  if (r.status >= 400) {
+    const where = path.replace(CREDENTIAL_RE, '<credential>').replace(JWT_RE, '<jwt>');
+    stack?.errorBodies?.push({ what: `${r.status} ${method} ${where}`, text });
+  }
   let parsed = text;
   try {
     parsed = text ? JSON.parse(text) : null;

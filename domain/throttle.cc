@@ -1,0 +1,342 @@
+// AuthFailureThrottle and RateLimiter: sharded, bounded in-memory maps with LRU eviction.
+#include "domain/throttle.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/log.h"
+#include "crypto/hash.h"
+
+namespace cl::domain {
+namespace {
+
+constexpr size_t kShards = 16;
+// Entries looked at for staleness at the cold end of a shard on each insert.
+constexpr int kPruneBatch = 4;
+
+// An address as 16 bytes (IPv4 in the first 4) and its family; nullopt when not an address.
+struct ParsedAddress {
+  std::array<uint8_t, 16> bytes{};
+  bool v4 = false;
+};
+
+std::optional<ParsedAddress> ParseAddress(std::string_view text) {
+  if (text.empty() || text.size() > 45) return std::nullopt;
+  char buf[46];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  ParsedAddress out;
+  if (inet_pton(AF_INET, buf, out.bytes.data()) == 1) {
+    out.v4 = true;
+    return out;
+  }
+  if (inet_pton(AF_INET6, buf, out.bytes.data()) != 1) return std::nullopt;
+  // IPv4-mapped (::ffff:a.b.c.d): the IPv4 client behind a dual-stack socket.
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(out.bytes.data(), kMapped, sizeof kMapped) == 0) {
+    std::memmove(out.bytes.data(), out.bytes.data() + 12, 4);
+    std::fill(out.bytes.begin() + 4, out.bytes.end(), 0);
+    out.v4 = true;
+  }
+  return out;
+}
+
+std::string FormatAddress(const ParsedAddress& a) {
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_ntop(a.v4 ? AF_INET : AF_INET6, a.bytes.data(), buf, sizeof buf) == nullptr) return {};
+  return buf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Cidr
+
+Result<Cidr> Cidr::Parse(std::string_view text) {
+  auto invalid = [&] {
+    return Fail(Error::InvalidArgument("'" + std::string(text.substr(0, 64)) +
+                                       "' is not an address block such as 10.0.0.0/8 or fd00::/8"));
+  };
+  size_t slash = text.find('/');
+  auto addr = ParseAddress(text.substr(0, slash));
+  if (!addr) return invalid();
+  Cidr c;
+  c.bytes_ = addr->bytes;
+  c.v4_ = addr->v4;
+  const int max_prefix = c.v4_ ? 32 : 128;
+  c.prefix_ = max_prefix;
+  if (slash != std::string_view::npos) {
+    std::string_view p = text.substr(slash + 1);
+    int n = -1;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
+    if (p.empty() || ec != std::errc() || end != p.data() + p.size() || n < 0 || n > max_prefix) {
+      return invalid();
+    }
+    c.prefix_ = n;
+  }
+  return c;
+}
+
+bool Cidr::Contains(std::string_view address) const {
+  auto a = ParseAddress(address);
+  if (!a || a->v4 != v4_) return false;
+  const int full = prefix_ / 8;
+  if (std::memcmp(a->bytes.data(), bytes_.data(), static_cast<size_t>(full)) != 0) return false;
+  const int rest = prefix_ % 8;
+  if (rest == 0) return true;
+  const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a->bytes[full] & mask) == (bytes_[full] & mask);
+}
+
+// ---------------------------------------------------------------------------------------------
+// AuthFailureThrottle
+
+struct AuthFailureThrottle::Shard {
+  struct Entry {
+    UnixMillis window_start = 0;
+    UnixMillis banned_until = 0;
+    uint32_t failures = 0;  // within the window starting at window_start
+    std::list<const std::string*>::iterator lru;
+  };
+  std::mutex mu;
+  std::unordered_map<std::string, Entry> entries;  // GUARDED_BY(mu)
+  std::list<const std::string*> lru;  // keys, least recently touched first; GUARDED_BY(mu)
+  size_t capacity = 1;
+
+  void Touch(Entry& e) { lru.splice(lru.end(), lru, e.lru); }
+  void Erase(std::unordered_map<std::string, Entry>::iterator it) {
+    lru.erase(it->second.lru);
+    entries.erase(it);
+  }
+};
+
+AuthFailureThrottle::AuthFailureThrottle(AuthThrottleConfig config, const Clock& clock,
+                                         Random& random)
+    : config_(std::move(config)), clock_(clock), shards_(new Shard[kShards]) {
+  hash_key_.resize(32);
+  random.Fill(reinterpret_cast<uint8_t*>(hash_key_.data()), hash_key_.size());
+  const size_t per_shard = std::max<size_t>(1, config_.max_keys / kShards);
+  for (size_t i = 0; i < kShards; ++i) shards_[i].capacity = per_shard;
+}
+
+AuthFailureThrottle::~AuthFailureThrottle() = default;
+
+std::string AuthFailureThrottle::AddressKey(std::string_view address) {
+  auto a = ParseAddress(address);
+  if (!a) return "a:" + std::string(address.substr(0, 64));
+  if (!a->v4) {
+    std::fill(a->bytes.begin() + 8, a->bytes.end(), 0);
+    return "a:" + FormatAddress(*a) + "/64";
+  }
+  return "a:" + FormatAddress(*a);
+}
+
+std::string AuthFailureThrottle::CredentialKey(std::string_view credential) const {
+  return "c:" + crypto::HexEncode(crypto::HmacSha256(hash_key_, credential).substr(0, 16));
+}
+
+AuthFailureThrottle::Shard& AuthFailureThrottle::ShardFor(const std::string& key) const {
+  return shards_[std::hash<std::string>{}(key) % kShards];
+}
+
+bool AuthFailureThrottle::Exempt(std::string_view address) const {
+  return std::any_of(config_.exempt.begin(), config_.exempt.end(),
+                     [&](const Cidr& c) { return c.Contains(address); });
+}
+
+UnixMillis AuthFailureThrottle::BanRemaining(const std::string& key, UnixMillis now) {
+  Shard& s = ShardFor(key);
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.entries.find(key);
+  if (it == s.entries.end() || it->second.banned_until <= now) return 0;
+  s.Touch(it->second);  // keeps a key under attack from being evicted
+  return it->second.banned_until - now;
+}
+
+UnixMillis AuthFailureThrottle::Count(const std::string& key, KeyKind kind, UnixMillis now) {
+  Shard& s = ShardFor(key);
+  bool banned_now = false;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.entries.find(key);
+    if (it == s.entries.end()) {
+      // Stale entries (no ban, window over) at the cold end go first; then, if still full,
+      // the least recently touched entry, whatever its state.
+      for (int i = 0; i < kPruneBatch && !s.lru.empty(); ++i) {
+        auto cold = s.entries.find(*s.lru.front());
+        const Shard::Entry& e = cold->second;
+        if (e.banned_until > now || now - e.window_start < config_.window) break;
+        s.Erase(cold);
+      }
+      if (s.entries.size() >= s.capacity) s.Erase(s.entries.find(*s.lru.front()));
+      it = s.entries.emplace(key, Shard::Entry{}).first;
+      it->second.lru = s.lru.insert(s.lru.end(), &it->first);
+    } else {
+      s.Touch(it->second);
+    }
+    Shard::Entry& e = it->second;
+    if (e.banned_until > now) return e.banned_until - now;  // banned by a concurrent failure
+    if (e.failures == 0 || now - e.window_start >= config_.window) {
+      e.window_start = now;
+      e.failures = 0;
+    }
+    if (++e.failures >= static_cast<uint32_t>(config_.failure_limit)) {
+      e.banned_until = now + config_.ban_duration;
+      e.failures = 0;
+      banned_now = true;
+    }
+  }
+  if (banned_now) {
+    const int64_t ban_seconds = config_.ban_duration / kMillisPerSecond;
+    if (kind == KeyKind::kAddress) {
+      Log(LogLevel::kWarn, "client address banned after repeated failed authentication",
+          {{"address", key.substr(2)},
+           {"failures", config_.failure_limit},
+           {"window_seconds", config_.window / kMillisPerSecond},
+           {"ban_seconds", ban_seconds}});
+    } else {
+      // A prefix of the keyed hash: enough to correlate log lines, useless to anyone else.
+      Log(LogLevel::kWarn, "credential banned after repeated failed authentication",
+          {{"credential_hash_prefix", key.substr(2, 8)},
+           {"failures", config_.failure_limit},
+           {"window_seconds", config_.window / kMillisPerSecond},
+           {"ban_seconds", ban_seconds}});
+    }
+  }
+  return 0;
+}
+
+std::optional<AuthFailureThrottle::Refusal> AuthFailureThrottle::OnFailure(
+    std::string_view address, std::string_view credential) {
+  if (!enabled()) return std::nullopt;
+  const UnixMillis now = clock_.Now();
+  std::string address_key;
+  if (!address.empty() && !Exempt(address)) address_key = AddressKey(address);
+  std::string credential_key;
+  if (!credential.empty()) credential_key = CredentialKey(credential);
+
+  auto refusal = [](UnixMillis address_ban, UnixMillis credential_ban) -> std::optional<Refusal> {
+    if (address_ban <= 0 && credential_ban <= 0) return std::nullopt;
+    Refusal r;
+    r.retry_after = std::max(address_ban, credential_ban);
+    r.address = address_ban > 0;
+    r.credential = credential_ban > 0;
+    return r;
+  };
+  // A banned key refuses without counting the other one either.
+  UnixMillis address_ban = address_key.empty() ? 0 : BanRemaining(address_key, now);
+  UnixMillis credential_ban = credential_key.empty() ? 0 : BanRemaining(credential_key, now);
+  if (auto r = refusal(address_ban, credential_ban)) return r;
+  // Count returns the ban when a concurrent failure banned the key between the two steps, so
+  // every failure is either counted or refused.
+  if (!address_key.empty()) address_ban = Count(address_key, KeyKind::kAddress, now);
+  if (!credential_key.empty()) credential_ban = Count(credential_key, KeyKind::kCredential, now);
+  return refusal(address_ban, credential_ban);
+}
+
+size_t AuthFailureThrottle::TrackedKeys() const {
+  size_t n = 0;
+  for (size_t i = 0; i < kShards; ++i) {
+    std::lock_guard<std::mutex> lock(shards_[i].mu);
+    n += shards_[i].entries.size();
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RateLimiter
+
+struct RateLimiter::Shard {
+  struct Bucket {
+    int64_t units = 0;  // scaled (one unit = kMillisPerMinute), as of `at`; negative: debt
+    UnixMillis at = 0;
+    std::list<const std::string*>::iterator lru;
+  };
+  std::mutex mu;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+  std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>> buckets;  // GUARDED_BY(mu)
+  std::list<const std::string*> lru;  // least recently charged first; GUARDED_BY(mu)
+};
+
+RateLimiter::RateLimiter(int64_t per_minute, const Clock& clock, size_t max_keys)
+    : per_minute_(std::max<int64_t>(0, per_minute)),
+      clock_(clock),
+      max_keys_per_shard_(std::max<size_t>(1, max_keys / kShards)),
+      shards_(new Shard[kShards]) {}
+
+RateLimiter::~RateLimiter() = default;
+
+RateLimiter::Shard& RateLimiter::ShardFor(std::string_view key) const {
+  return shards_[std::hash<std::string_view>{}(key) % kShards];
+}
+
+int64_t RateLimiter::Refilled(int64_t units, UnixMillis at, UnixMillis now) const {
+  // Scaled units: one unit is kMillisPerMinute, so a millisecond refills `per_minute_` exactly.
+  const int64_t capacity = per_minute_ * kMillisPerMinute;
+  const UnixMillis elapsed = std::clamp<UnixMillis>(now - at, 0, kMillisPerDay);
+  return std::min(capacity, units + elapsed * per_minute_);
+}
+
+std::optional<UnixMillis> RateLimiter::Check(std::string_view key) {
+  if (!enabled()) return std::nullopt;
+  const UnixMillis now = clock_.Now();
+  Shard& s = ShardFor(key);
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.buckets.find(key);
+  if (it == s.buckets.end()) return std::nullopt;
+  const int64_t missing = kMillisPerMinute - Refilled(it->second.units, it->second.at, now);
+  if (missing <= 0) return std::nullopt;
+  return (missing + per_minute_ - 1) / per_minute_;
+}
+
+void RateLimiter::Charge(std::string_view key) {
+  if (!enabled()) return;
+  const UnixMillis now = clock_.Now();
+  const int64_t capacity = per_minute_ * kMillisPerMinute;
+  Shard& s = ShardFor(key);
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.buckets.find(key);
+  if (it == s.buckets.end()) {
+    // Buckets that refilled completely are the same as absent ones: drop them first.
+    for (int i = 0; i < kPruneBatch && !s.lru.empty(); ++i) {
+      auto cold = s.buckets.find(*s.lru.front());
+      if (Refilled(cold->second.units, cold->second.at, now) < capacity) break;
+      s.lru.pop_front();
+      s.buckets.erase(cold);
+    }
+    if (s.buckets.size() >= max_keys_per_shard_) {
+      s.buckets.erase(s.buckets.find(*s.lru.front()));
+      s.lru.pop_front();
+    }
+    it = s.buckets.emplace(std::string(key), Shard::Bucket{}).first;
+    it->second.units = capacity;
+    it->second.at = now;
+    it->second.lru = s.lru.insert(s.lru.end(), &it->first);
+  } else {
+    s.lru.splice(s.lru.end(), s.lru, it->second.lru);
+  }
+  Shard::Bucket& b = it->second;
+  b.units = Refilled(b.units, b.at, now) - kMillisPerMinute;
+  b.at = now;
+}
+
+size_t RateLimiter::TrackedKeys() const {
+  size_t n = 0;
+  for (size_t i = 0; i < kShards; ++i) {
+    std::lock_guard<std::mutex> lock(shards_[i].mu);
+    n += shards_[i].buckets.size();
+  }
+  return n;
+}
+
+}  // namespace cl::domain

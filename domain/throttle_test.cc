@@ -1,0 +1,312 @@
+// Tests of AuthFailureThrottle, RateLimiter and Cidr with a fake clock.
+#include "domain/throttle.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+
+namespace cl::domain {
+namespace {
+
+class CountingRandom : public Random {
+ public:
+  void Fill(uint8_t* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(next_++);
+  }
+
+ private:
+  uint8_t next_ = 1;
+};
+
+AuthThrottleConfig SmallConfig() {
+  AuthThrottleConfig c;
+  c.failure_limit = 5;
+  c.window = 60 * kMillisPerSecond;
+  c.ban_duration = 2 * kMillisPerSecond;
+  return c;
+}
+
+class AuthFailureThrottleTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  CountingRandom random_;
+};
+
+TEST_F(AuthFailureThrottleTest, BansAddressAfterLimitWithinWindow) {
+  AuthFailureThrottle t(SmallConfig(), clock_, random_);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(t.OnFailure("192.0.2.1", "")) << "failure " << i + 1 << " is answered normally";
+    clock_.Advance(100);
+  }
+  auto refusal = t.OnFailure("192.0.2.1", "");
+  ASSERT_TRUE(refusal);
+  EXPECT_TRUE(refusal->address);
+  EXPECT_FALSE(refusal->credential);
+  EXPECT_EQ(refusal->retry_after, 2 * kMillisPerSecond - 100);
+  // Another address is not affected.
+  EXPECT_FALSE(t.OnFailure("192.0.2.2", ""));
+}
+
+TEST_F(AuthFailureThrottleTest, WindowBoundaryResetsTheCount) {
+  AuthFailureThrottle t(SmallConfig(), clock_, random_);
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(t.OnFailure("192.0.2.1", ""));
+  // The window counts from the first failure: at exactly 60 s it is over.
+  clock_.Advance(60 * kMillisPerSecond);
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(t.OnFailure("192.0.2.1", ""));
+  clock_.Advance(60 * kMillisPerSecond - 1);
+  // Still inside the second window: the fifth failure of it bans.
+  EXPECT_FALSE(t.OnFailure("192.0.2.1", ""));
+  EXPECT_TRUE(t.OnFailure("192.0.2.1", ""));
+}
+
+TEST_F(AuthFailureThrottleTest, BanExpiresAndCountingStartsAgain) {
+  AuthFailureThrottle t(SmallConfig(), clock_, random_);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.OnFailure("192.0.2.1", ""));
+  clock_.Advance(2 * kMillisPerSecond - 1);
+  auto refusal = t.OnFailure("192.0.2.1", "");
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->retry_after, 1);
+  clock_.Advance(1);
+  // Refused failures did not count or extend the ban; after it a fresh count starts.
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.OnFailure("192.0.2.1", "")) << i;
+  EXPECT_TRUE(t.OnFailure("192.0.2.1", ""));
+}
+
+TEST_F(AuthFailureThrottleTest, CredentialIsTrackedAcrossAddresses) {
+  AuthFailureThrottle t(SmallConfig(), clock_, random_);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(t.OnFailure("192.0.2." + std::to_string(i + 1), "clapi_stolen"));
+  }
+  auto refusal = t.OnFailure("198.51.100.7", "clapi_stolen");
+  ASSERT_TRUE(refusal);
+  EXPECT_TRUE(refusal->credential);
+  EXPECT_FALSE(refusal->address);
+  // Another credential from a fresh address is fine.
+  EXPECT_FALSE(t.OnFailure("198.51.100.8", "clapi_other"));
+}
+
+TEST_F(AuthFailureThrottleTest, SuccessIsNeverConsulted) {
+  // The contract is that callers only report failures: a banned address presenting a valid
+  // credential is never asked about. Here: a ban on an address does not ban a credential that
+  // later fails elsewhere, and refusals do not leak into other keys.
+  AuthFailureThrottle t(SmallConfig(), clock_, random_);
+  for (int i = 0; i < 5; ++i) t.OnFailure("192.0.2.1", "");
+  ASSERT_TRUE(t.OnFailure("192.0.2.1", "clapi_x"));
+  EXPECT_FALSE(t.OnFailure("192.0.2.9", "clapi_x"));
+}
+
+TEST_F(AuthFailureThrottleTest, ZeroLimitDisables) {
+  AuthThrottleConfig c = SmallConfig();
+  c.failure_limit = 0;
+  AuthFailureThrottle t(c, clock_, random_);
+  EXPECT_FALSE(t.enabled());
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(t.OnFailure("192.0.2.1", "x"));
+  EXPECT_EQ(t.TrackedKeys(), 0u);
+}
+
+TEST_F(AuthFailureThrottleTest, ExemptAddressesAreNotCountedButCredentialsAre) {
+  AuthThrottleConfig c = SmallConfig();
+  c.exempt.push_back(*Cidr::Parse("10.0.0.0/8"));
+  AuthFailureThrottle t(c, clock_, random_);
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(t.OnFailure("10.1.2.3", ""));
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.OnFailure("10.1.2.3", "clses_guess"));
+  auto refusal = t.OnFailure("10.1.2.3", "clses_guess");
+  ASSERT_TRUE(refusal);
+  EXPECT_TRUE(refusal->credential);
+  EXPECT_FALSE(refusal->address);
+}
+
+TEST_F(AuthFailureThrottleTest, Ipv6IsTrackedPer64AndMappedIpv4AsIpv4) {
+  AuthFailureThrottle t(SmallConfig(), clock_, random_);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(t.OnFailure("2001:db8:1:2::" + std::to_string(i + 1), ""));
+  }
+  EXPECT_TRUE(t.OnFailure("2001:db8:1:2:ffff::1", "")) << "same /64";
+  EXPECT_FALSE(t.OnFailure("2001:db8:1:3::1", "")) << "another /64";
+
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.OnFailure("203.0.113.5", ""));
+  EXPECT_TRUE(t.OnFailure("::ffff:203.0.113.5", ""));
+}
+
+TEST_F(AuthFailureThrottleTest, BoundedMemoryEvictsOldest) {
+  AuthThrottleConfig c = SmallConfig();
+  c.max_keys = 160;  // 10 per shard
+  AuthFailureThrottle t(c, clock_, random_);
+  for (int i = 0; i < 10'000; ++i) {
+    t.OnFailure("", "guess-" + std::to_string(i));
+    EXPECT_LE(t.TrackedKeys(), 160u);
+  }
+  EXPECT_GT(t.TrackedKeys(), 100u);
+}
+
+TEST_F(AuthFailureThrottleTest, StaleEntriesArePruned) {
+  AuthThrottleConfig c = SmallConfig();
+  c.max_keys = 16 * 1000;
+  AuthFailureThrottle t(c, clock_, random_);
+  for (int i = 0; i < 2000; ++i) t.OnFailure("", "old-" + std::to_string(i));
+  EXPECT_EQ(t.TrackedKeys(), 2000u);
+  clock_.Advance(61 * kMillisPerSecond);
+  // Each insert drops up to a few stale entries from the cold end of its shard.
+  for (int i = 0; i < 2000; ++i) t.OnFailure("", "new-" + std::to_string(i));
+  EXPECT_EQ(t.TrackedKeys(), 2000u);
+}
+
+TEST_F(AuthFailureThrottleTest, BanIsLoggedWithoutTheCredential) {
+  std::string sink;
+  SetLogSinkForTest(&sink);
+  AuthFailureThrottle t(SmallConfig(), clock_, random_);
+  for (int i = 0; i < 5; ++i) t.OnFailure("192.0.2.44", "clapi_SECRETVALUE");
+  SetLogSinkForTest(nullptr);
+  EXPECT_NE(sink.find("client address banned"), std::string::npos) << sink;
+  EXPECT_NE(sink.find("192.0.2.44"), std::string::npos) << sink;
+  EXPECT_NE(sink.find("credential banned"), std::string::npos) << sink;
+  EXPECT_EQ(sink.find("SECRETVALUE"), std::string::npos) << sink;
+  // One line per ban, not per refused failure.
+  sink.clear();
+  SetLogSinkForTest(&sink);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(t.OnFailure("192.0.2.44", "clapi_SECRETVALUE"));
+  SetLogSinkForTest(nullptr);
+  EXPECT_EQ(sink, "");
+}
+
+TEST_F(AuthFailureThrottleTest, ConcurrentFailuresBanExactlyOnceAndStayBounded) {
+  AuthThrottleConfig c = SmallConfig();
+  c.failure_limit = 1000;
+  c.max_keys = 1600;
+  AuthFailureThrottle t(c, clock_, random_);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 8; ++th) {
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < 2000; ++i) {
+        // A shared address (banned after 1000 counted failures) and private credentials.
+        if (t.OnFailure("192.0.2.1", "t" + std::to_string(th) + "-" + std::to_string(i))) {
+          refused.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  // 16000 failures: exactly 1000 counted before the ban (later ones are refused, never lost).
+  EXPECT_EQ(refused.load(), 16000 - 1000);
+  EXPECT_LE(t.TrackedKeys(), 1600u);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(CidrTest, ParsesAndMatches) {
+  auto v4 = Cidr::Parse("10.0.0.0/8");
+  ASSERT_TRUE(v4);
+  EXPECT_TRUE(v4->Contains("10.255.0.1"));
+  EXPECT_TRUE(v4->Contains("::ffff:10.0.0.1"));
+  EXPECT_FALSE(v4->Contains("11.0.0.1"));
+  EXPECT_FALSE(v4->Contains("::1"));
+  EXPECT_FALSE(v4->Contains("not an address"));
+
+  auto odd = Cidr::Parse("192.168.0.0/23");
+  ASSERT_TRUE(odd);
+  EXPECT_TRUE(odd->Contains("192.168.1.200"));
+  EXPECT_FALSE(odd->Contains("192.168.2.1"));
+
+  auto v6 = Cidr::Parse("fd00::/8");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->Contains("fd12:3456::1"));
+  EXPECT_FALSE(v6->Contains("fe80::1"));
+
+  auto one = Cidr::Parse("127.0.0.1");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->Contains("127.0.0.1"));
+  EXPECT_FALSE(one->Contains("127.0.0.2"));
+
+  auto all = Cidr::Parse("0.0.0.0/0");
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->Contains("8.8.8.8"));
+
+  for (const char* bad : {"", "10.0.0.0/", "10.0.0.0/33", "::/129", "10.0.0/8", "x/8",
+                          "10.0.0.0/-1", "10.0.0.0/8x"}) {
+    EXPECT_FALSE(Cidr::Parse(bad)) << bad;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(RateLimiterTest, AllowsBurstThenRefillsContinuously) {
+  FakeClock clock;
+  RateLimiter r(60, clock);
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_FALSE(r.Check("org-a")) << i;
+    r.Charge("org-a");
+  }
+  auto wait = r.Check("org-a");
+  ASSERT_TRUE(wait);
+  EXPECT_EQ(*wait, 1000);  // one unit per second
+  EXPECT_FALSE(r.Check("org-b")) << "other organizations are not affected";
+  clock.Advance(999);
+  ASSERT_TRUE(r.Check("org-a"));
+  EXPECT_EQ(*r.Check("org-a"), 1);
+  clock.Advance(1);
+  EXPECT_FALSE(r.Check("org-a"));
+  r.Charge("org-a");
+  EXPECT_TRUE(r.Check("org-a"));
+  // A full minute refills the whole burst, never more.
+  clock.Advance(10 * kMillisPerMinute);
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_FALSE(r.Check("org-a")) << i;
+    r.Charge("org-a");
+  }
+  EXPECT_TRUE(r.Check("org-a"));
+}
+
+TEST(RateLimiterTest, CheckDoesNotConsumeAndDebtIsWaitedOut) {
+  FakeClock clock;
+  RateLimiter r(60, clock);
+  for (int i = 0; i < 1000; ++i) EXPECT_FALSE(r.Check("org"));
+  EXPECT_EQ(r.TrackedKeys(), 0u) << "Check alone never adds a key";
+  // 62 operations passed Check concurrently and all succeeded: 2 units of debt.
+  for (int i = 0; i < 62; ++i) r.Charge("org");
+  EXPECT_EQ(*r.Check("org"), 3000);
+}
+
+TEST(RateLimiterTest, ZeroDisables) {
+  FakeClock clock;
+  RateLimiter r(0, clock);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_FALSE(r.Check("org"));
+    r.Charge("org");
+  }
+  EXPECT_EQ(r.TrackedKeys(), 0u);
+}
+
+TEST(RateLimiterTest, BoundedAndRefilledBucketsDropped) {
+  FakeClock clock;
+  RateLimiter r(10, clock, 160);
+  for (int i = 0; i < 5000; ++i) {
+    r.Charge("org-" + std::to_string(i));
+    ASSERT_LE(r.TrackedKeys(), 160u);
+  }
+  clock.Advance(kMillisPerMinute);
+  for (int i = 0; i < 100; ++i) r.Charge("fresh-" + std::to_string(i));
+  EXPECT_LE(r.TrackedKeys(), 160u);
+}
+
+TEST(RateLimiterTest, ConcurrentChargesAreAllAccounted) {
+  FakeClock clock;
+  RateLimiter r(600, clock);
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 4; ++th) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 150; ++i) r.Charge("org");
+    });
+  }
+  for (auto& th : threads) th.join();
+  // 600 charges empty the bucket exactly: the next unit is 100 ms away.
+  EXPECT_EQ(*r.Check("org"), 100);
+}
+
+}  // namespace
+}  // namespace cl::domain
