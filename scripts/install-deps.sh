@@ -11,7 +11,7 @@ packages=(
   libboost1.81-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libexpected-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  postgresql-15 clang-format curl ca-certificates sqlite3
+  postgresql-15 clang-format curl ca-certificates sqlite3 openssl
   chromium  # browser tests (driven by playwright-core; never a downloaded browser)
 )
 

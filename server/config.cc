@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -10,8 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "common/random.h"
 #include "crypto/hash.h"
@@ -94,11 +93,13 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.session_lifetime = *d;
   } else if (key == "auth_cache_revalidate") {
     auto d = ParseDuration(v);
-    if (!d) return Fail(Error::InvalidArgument("config auth_cache_revalidate: " + d.error().message()));
+    if (!d)
+      return Fail(Error::InvalidArgument("config auth_cache_revalidate: " + d.error().message()));
     c.auth_cache_revalidate = *d;
   } else if (key == "token_revoker_interval") {
     auto d = ParseDuration(v);
-    if (!d) return Fail(Error::InvalidArgument("config token_revoker_interval: " + d.error().message()));
+    if (!d)
+      return Fail(Error::InvalidArgument("config token_revoker_interval: " + d.error().message()));
     c.token_revoker_interval = *d;
   } else if (key == "token_revoker_initial_delay") {
     if (v == "0") {
@@ -106,13 +107,22 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     } else {
       auto d = ParseDuration(v);
       if (!d) {
-        return Fail(Error::InvalidArgument("config token_revoker_initial_delay: " + d.error().message()));
+        return Fail(
+            Error::InvalidArgument("config token_revoker_initial_delay: " + d.error().message()));
       }
       c.token_revoker_initial_delay = *d;
     }
+  } else if (key == "federation_jwks_refresh_cooldown") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
+    if (*d < kMillisPerSecond || *d > kMillisPerHour) {
+      return Fail(Error::InvalidArgument("config " + key + " must be between 1s and 1h"));
+    }
+    c.federation_jwks_refresh_cooldown = *d;
   } else if (key == "usage_flush_interval") {
     auto d = ParseDuration(v);
-    if (!d) return Fail(Error::InvalidArgument("config usage_flush_interval: " + d.error().message()));
+    if (!d)
+      return Fail(Error::InvalidArgument("config usage_flush_interval: " + d.error().message()));
     c.usage_flush_interval = *d;
   } else if (key == "log_level") {
     if (v != "debug" && v != "info" && v != "warn" && v != "error") {
@@ -127,11 +137,13 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.io_threads = static_cast<int>(n);
   } else if (key == "worker_threads") {
     CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
-    if (n < 1 || n > 1024) return Fail(Error::InvalidArgument("config worker_threads must be 1..1024"));
+    if (n < 1 || n > 1024)
+      return Fail(Error::InvalidArgument("config worker_threads must be 1..1024"));
     c.worker_threads = static_cast<int>(n);
   } else if (key == "max_body_bytes") {
     CL_ASSIGN_OR_RETURN(c.max_body_bytes, ParseInt(key, v));
-    if (c.max_body_bytes < 1024) return Fail(Error::InvalidArgument("config max_body_bytes must be >= 1024"));
+    if (c.max_body_bytes < 1024)
+      return Fail(Error::InvalidArgument("config max_body_bytes must be >= 1024"));
   } else if (key == "max_connections_per_ip") {
     CL_ASSIGN_OR_RETURN(c.max_connections_per_ip, ParseInt(key, v));
     if (c.max_connections_per_ip < 0) {
@@ -148,7 +160,8 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.tls_key_file = v;
   } else if (key == "max_connections") {
     CL_ASSIGN_OR_RETURN(c.max_connections, ParseInt(key, v));
-    if (c.max_connections < 1) return Fail(Error::InvalidArgument("config max_connections must be >= 1"));
+    if (c.max_connections < 1)
+      return Fail(Error::InvalidArgument("config max_connections must be >= 1"));
   } else if (key == "auth_failure_limit") {
     CL_ASSIGN_OR_RETURN(c.auth_failure_limit, ParseInt(key, v));
     if (c.auth_failure_limit < 0 || c.auth_failure_limit > 1'000'000) {
@@ -210,15 +223,19 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"oidc_client_secret", "OIDC client secret (prefer the environment variable)"},
       {"session_lifetime", "lifetime of login sessions, e.g. 24h (default 24h)"},
       {"log_level", "debug, info, warn or error (default info)"},
-      {"auth_cache_revalidate", "how long a cached credential is trusted before re-reading it (default 5s)"},
+      {"auth_cache_revalidate",
+       "how long a cached credential is trusted before re-reading it (default 5s)"},
       {"token_revoker_interval", "how often inactive API tokens are revoked (default 1h)"},
-      {"token_revoker_initial_delay", "upper bound of the random delay before the first sweep (default 1m; 0 = at once)"},
+      {"token_revoker_initial_delay",
+       "upper bound of the random delay before the first sweep (default 1m; 0 = at once)"},
       {"usage_flush_interval", "how often API token last-used times are written (default 10s)"},
       {"migrate", "apply database migrations on start (default true)"},
       {"io_threads", "I/O threads, 0 = one per core (default 0)"},
       {"worker_threads", "threads for database and IdP calls (default 16)"},
       {"max_body_bytes", "largest accepted request body (default 1048576)"},
       {"max_connections", "concurrent connection limit (default 10000)"},
+      {"federation_jwks_refresh_cooldown",
+       "least time between two key-set refetches of one CI issuer for unknown kids (default 60s)"},
       {"max_connections_per_ip", "concurrent connections per client address (default 512, 0 off)"},
       {"read_timeout", "time for a whole request to arrive once started (default 30s)"},
       {"idle_timeout", "keep-alive idle time before a connection is closed (default 60s)"},
@@ -269,14 +286,19 @@ Result<UnixMillis> ParseDuration(std::string_view text) {
   std::from_chars(text.data(), text.data() + i, n);
   std::string_view unit = text.substr(i);
   int64_t mult = 0;
-  if (unit == "ms") mult = 1;
-  else if (unit == "s") mult = kMillisPerSecond;
-  else if (unit == "m") mult = kMillisPerMinute;
-  else if (unit == "h") mult = kMillisPerHour;
-  else if (unit == "d") mult = kMillisPerDay;
+  if (unit == "ms")
+    mult = 1;
+  else if (unit == "s")
+    mult = kMillisPerSecond;
+  else if (unit == "m")
+    mult = kMillisPerMinute;
+  else if (unit == "h")
+    mult = kMillisPerHour;
+  else if (unit == "d")
+    mult = kMillisPerDay;
   if (mult == 0 || n <= 0) {
-    return Fail(Error::InvalidArgument("'" + std::string(text) +
-                                       "' is not a positive duration (examples: 24h, 30m, 90s, 7d)"));
+    return Fail(Error::InvalidArgument(
+        "'" + std::string(text) + "' is not a positive duration (examples: 24h, 30m, 90s, 7d)"));
   }
   return n * mult;
 }
@@ -322,7 +344,8 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
   }
   for (const auto& [key, help] : ConfigKeysWithHelp()) {
     std::string name = "CHAINLOOP_";
-    for (char ch : key) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    for (char ch : key)
+      name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
     if (const char* v = env(name.c_str()); v && *v) CL_RETURN_IF_ERROR(Apply(c, key, v));
   }
   for (const auto& [key, value] : flags) CL_RETURN_IF_ERROR(Apply(c, key, value));

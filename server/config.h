@@ -48,6 +48,8 @@ struct ServerConfig {
   UnixMillis token_revoker_interval = kMillisPerHour;
   UnixMillis token_revoker_initial_delay = kMillisPerMinute;
   UnixMillis usage_flush_interval = 10 * kMillisPerSecond;  // API token last_used_at writer
+  // Keyless CI: an unknown `kid` refetches an issuer's key set at most once per this interval.
+  UnixMillis federation_jwks_refresh_cooldown = 60 * kMillisPerSecond;
   // Keyless CI: the issuers organizations may trust at all (compared byte for byte with `iss`).
   // Each must be an https URL, or a plain-http loopback URL listed explicitly (tests).
   std::vector<std::string> federation_issuers = {"https://gitlab.com",

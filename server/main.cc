@@ -3,12 +3,11 @@
 // serves until SIGINT/SIGTERM.
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "api/api.h"
 #include "common/log.h"
@@ -16,17 +15,17 @@
 #include "crypto/hash.h"
 #include "domain/api_tokens.h"
 #include "domain/attestations.h"
-#include "domain/usage_recorder.h"
-#include "jobs/token_revoker.h"
-#include "jobs/usage_flusher.h"
 #include "domain/authenticator.h"
 #include "domain/authorization.h"
 #include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
 #include "domain/throttle.h"
+#include "domain/usage_recorder.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "jobs/token_revoker.h"
+#include "jobs/usage_flusher.h"
 #include "oidc/ci_verifier.h"
 #include "server/config.h"
 #include "server/idp_adapter.h"
@@ -55,10 +54,10 @@ Result<std::unique_ptr<store::Database>> OpenAndCheckSchema(const ServerConfig& 
   }
   if (version < db->LatestKnownSchemaVersion()) {
     if (!migrate) {
-      return Fail(Error::FailedPrecondition(
-          "the database schema is at version " + std::to_string(version) + ", this server needs " +
-          std::to_string(db->LatestKnownSchemaVersion()) +
-          "; run `chainloop-controlplane migrate`"));
+      return Fail(Error::FailedPrecondition("the database schema is at version " +
+                                            std::to_string(version) + ", this server needs " +
+                                            std::to_string(db->LatestKnownSchemaVersion()) +
+                                            "; run `chainloop-controlplane migrate`"));
     }
     CL_RETURN_IF_ERROR(db->Migrate());
     Log(LogLevel::kInfo, "database migrated",
@@ -247,6 +246,7 @@ int Serve(const ServerConfig& c) {
   // Keyless CI: only issuers on the instance allow-list are ever contacted.
   oidc::CiVerifierOptions ci_options;
   ci_options.allowed_issuers = c.federation_issuers;
+  ci_options.jwks_refresh_cooldown = c.federation_jwks_refresh_cooldown;
   oidc::CiTokenVerifier ci_verifier(ci_options, clock);
   domain::FederationConfig federation_config;
   federation_config.default_audience = c.external_url;
@@ -255,8 +255,7 @@ int Serve(const ServerConfig& c) {
 
   jobs::TokenRevoker revoker(
       **db, clock, random, &usage_flusher,
-      [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); },
-      &metrics);
+      [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); }, &metrics);
 
   // Abuse limits, in memory per instance (docs/configuration.md, "Throttling").
   domain::AuthThrottleConfig throttle_config;
@@ -309,8 +308,7 @@ int Serve(const ServerConfig& c) {
       return 1;
     }
     if ((key_stat.st_mode & 077) != 0) {
-      Log(LogLevel::kError,
-          "the TLS key file is readable by group or others; run chmod 600 on it",
+      Log(LogLevel::kError, "the TLS key file is readable by group or others; run chmod 600 on it",
           {{"file", c.tls_key_file}});
       return 1;
     }
@@ -352,7 +350,8 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> values;
   for (const auto& [key, help] : server::ConfigKeysWithHelp()) {
     std::string flag = "--" + key;
-    for (auto& ch : flag) if (ch == '_') ch = '-';
+    for (auto& ch : flag)
+      if (ch == '_') ch = '-';
     app.add_option(flag, values[key], help);
   }
   auto* serve = app.add_subcommand("serve", "run the server (the default)");
@@ -382,7 +381,8 @@ int main(int argc, char** argv) {
   }
   for (const auto& [key, help] : server::ConfigKeysWithHelp()) {
     std::string flag = "--" + key;
-    for (auto& ch : flag) if (ch == '_') ch = '-';
+    for (auto& ch : flag)
+      if (ch == '_') ch = '-';
     if (app.count(flag) > 0) flags[key] = values[key];
   }
   if (routes->parsed()) {
