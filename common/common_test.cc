@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <string>
 
@@ -73,6 +74,13 @@ TEST(Log, WritesOneJsonObjectPerLineWithEscaping) {
   EXPECT_EQ(v->at("msg").as_string(), "hello \"x\"\n");
   EXPECT_EQ(v->at("request_id").as_string(), "r1");
   EXPECT_EQ(v->at("status").as_int64(), 200);
+  // RFC 3339 UTC with milliseconds: 2026-11-27T21:12:13.123Z
+  std::string ts(v->at("ts").as_string());
+  ASSERT_EQ(ts.size(), 24u) << ts;
+  EXPECT_EQ(ts[10], 'T');
+  EXPECT_EQ(ts[19], '.');
+  EXPECT_EQ(ts.back(), 'Z');
+  EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(ts[22]))) << ts;
 }
 
 // Reads what arrives on `fd` within `timeout_ms`.

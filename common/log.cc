@@ -143,10 +143,25 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   if (level < g_min_level.load(std::memory_order_relaxed)) return;
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::string line = "{\"ts\":";
-  std::string ts = FormatRfc3339(ms);
-  ts.insert(ts.size() - 1, fmt::format(".{:03}", ms % 1000));
-  AppendJsonString(line, ts);
+  // "2026-11-27T21:12:13" changes once a second: formatted once per second per thread.
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached_prefix;
+  if (ms / 1000 != cached_second) {
+    cached_second = ms / 1000;
+    cached_prefix = FormatRfc3339(cached_second * 1000);
+    cached_prefix.pop_back();  // the trailing 'Z'
+  }
+  std::string line;
+  line.reserve(256);
+  line += "{\"ts\":\"";
+  line += cached_prefix;
+  char millis[8] = {'.',
+                    static_cast<char>('0' + ms % 1000 / 100),
+                    static_cast<char>('0' + ms % 100 / 10),
+                    static_cast<char>('0' + ms % 10),
+                    'Z',
+                    '"'};
+  line.append(millis, 6);
   line += ",\"level\":\"";
   line += LevelName(level);
   line += "\",\"msg\":";
@@ -155,7 +170,7 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     line.push_back(',');
     AppendJsonString(line, f.key);
     line.push_back(':');
-    if (auto* s = std::get_if<std::string>(&f.value)) {
+    if (auto* s = std::get_if<std::string_view>(&f.value)) {
       AppendJsonString(line, *s);
     } else if (auto* i = std::get_if<int64_t>(&f.value)) {
       line += std::to_string(*i);

@@ -13,10 +13,12 @@ namespace cl {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
+// A field of one log line. String values are views: a LogField lives only for the Log() call
+// (the full expression), and so do the strings it points to, temporaries included.
 struct LogField {
-  LogField(std::string_view k, std::string_view v) : key(k), value(std::string(v)) {}
-  LogField(std::string_view k, const char* v) : key(k), value(std::string(v)) {}
-  LogField(std::string_view k, const std::string& v) : key(k), value(v) {}
+  LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
+  LogField(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
+  LogField(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
   LogField(std::string_view k, int64_t v) : key(k), value(v) {}
   LogField(std::string_view k, int v) : key(k), value(int64_t{v}) {}
   LogField(std::string_view k, unsigned v) : key(k), value(int64_t{v}) {}
@@ -24,7 +26,7 @@ struct LogField {
   LogField(std::string_view k, double v) : key(k), value(v) {}
   LogField(std::string_view k, bool v) : key(k), value(v) {}
   std::string_view key;
-  std::variant<std::string, int64_t, double, bool> value;
+  std::variant<std::string_view, int64_t, double, bool> value;
 };
 
 // Thread-safe. Lines below the minimum level are dropped. Warn and error lines are written
