@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libexpected-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql-15 clang-format curl ca-certificates sqlite3 openssl
+  clang-14 libclang-rt-14-dev llvm-14 ccache  # fuzzing (libFuzzer) and sanitizer builds
   chromium  # browser tests (driven by playwright-core; never a downloaded browser)
 )
 

@@ -178,10 +178,11 @@ class PostgresNotifierTest : public ::testing::Test {
 };
 
 TEST_F(PostgresNotifierTest, PublishOnOneInstanceReachesAnotherWithinOneSecond) {
+  // Declared first so it outlives the notifiers: their listener threads call into it.
+  Inbox inbox_a, inbox_b;
   auto a = Open();
   auto b = Open();
   ASSERT_TRUE(a && b);
-  Inbox inbox_a, inbox_b;
   a->Subscribe(inbox_a.Callback());
   b->Subscribe(inbox_b.Callback());
 
@@ -207,9 +208,10 @@ TEST_F(PostgresNotifierTest, PublishOnOneInstanceReachesAnotherWithinOneSecond) 
 }
 
 TEST_F(PostgresNotifierTest, MalformedPayloadsAreRefusedAndNotDelivered) {
+  // Declared first so it outlives the notifiers: their listener threads call into it.
+  Inbox inbox;
   auto a = Open();
   ASSERT_TRUE(a);
-  Inbox inbox;
   a->Subscribe(inbox.Callback());
   EXPECT_TRUE(a->PublishRevocation("x").error().IsInvalidArgument());
   // A foreign NOTIFY with junk on the channel is ignored; a valid one after it is delivered.
@@ -224,10 +226,11 @@ TEST_F(PostgresNotifierTest, MalformedPayloadsAreRefusedAndNotDelivered) {
 }
 
 TEST_F(PostgresNotifierTest, ListenerReconnectsAndReportsTheGap) {
+  // Declared first so it outlives the notifiers: their listener threads call into it.
+  Inbox inbox;
   auto a = Open();
   auto b = Open();
   ASSERT_TRUE(a && b);
-  Inbox inbox;
   b->Subscribe(inbox.Callback());
   b->SubscribeGaps(inbox.GapCallback());
   // The listener's session shows its LISTEN once it has run it; under load that can lag.
@@ -244,10 +247,11 @@ TEST_F(PostgresNotifierTest, ListenerReconnectsAndReportsTheGap) {
 }
 
 TEST_F(PostgresNotifierTest, StopEndsDeliveryAndPublisherSurvivesDroppedConnection) {
+  // Declared first so it outlives the notifiers: their listener threads call into it.
+  Inbox inbox;
   auto a = Open();
   auto b = Open();
   ASSERT_TRUE(a && b);
-  Inbox inbox;
   b->Subscribe(inbox.Callback());
   b->Stop();
   const auto stopped_at = std::chrono::steady_clock::now();
