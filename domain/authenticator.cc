@@ -111,6 +111,11 @@ std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_v
   return FromEntry(*entry, now);
 }
 
+size_t Authenticator::CachedEntries() {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return cache_.size();
+}
+
 Result<Principal> Authenticator::FromEntry(const CacheEntry& e, UnixMillis now) {
   switch (e.kind) {
     case crypto::CredentialKind::kSession:
@@ -156,9 +161,20 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
         return Fail(Error::Unauthenticated("unknown API token", "invalid_token"));
     }
   }
+  // A refused credential (revoked, logged out, expired) is answered from the database each
+  // time and never cached: clients cycling through dead credentials cannot fill the cache
+  // (the failed-authentication throttle bounds how often they can ask).
+  if (!FromEntry(*entry, now)) return std::shared_ptr<const CacheEntry>(std::move(entry));
   // Federated tokens live minutes: they are not moved, only found under any pepper.
   if (kind != crypto::CredentialKind::kFederated) MoveToCurrentPepper(*entry, hash);
   std::unique_lock<std::shared_mutex> lock(mu_);
+  if (now - last_prune_ >= revalidate_after_) {
+    // Entries older than revalidate_after_ are reloaded on their next use anyway.
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      it = now - it->second->fetched_at >= revalidate_after_ ? cache_.erase(it) : std::next(it);
+    }
+    last_prune_ = now;
+  }
   if (cache_.size() >= max_entries_) {
     // Bounded: drop stale entries; if none are stale, drop arbitrary ones to make room.
     for (auto it = cache_.begin(); it != cache_.end();) {

@@ -61,6 +61,9 @@ class Authenticator {
   // A credential was revoked on this instance: forget it here and tell the other instances.
   void NotifyRevoked(const std::string& token_hash);
 
+  // Number of cached credentials (tests and metrics).
+  size_t CachedEntries();
+
  private:
   struct CacheEntry {
     crypto::CredentialKind kind = crypto::CredentialKind::kSession;
@@ -97,6 +100,9 @@ class Authenticator {
   const UnixMillis revalidate_after_;
   std::shared_mutex mu_;  // readers: lookups; writers: inserts and Forget
   std::unordered_map<std::string, std::shared_ptr<const CacheEntry>> cache_;  // GUARDED_BY(mu_)
+  // When stale entries (older than revalidate_after_, which lookups reload anyway) were last
+  // dropped: at most once per revalidate_after_, so the cache holds the recent working set.
+  UnixMillis last_prune_ = 0;  // GUARDED_BY(mu_)
   // Hash under an older pepper -> cache key, for credentials found under an older pepper: a
   // revocation announced with the old hash (read before the re-hash) still reaches the entry.
   std::unordered_map<std::string, std::string> old_hashes_;  // GUARDED_BY(mu_)

@@ -1,10 +1,9 @@
 // Domain rules against a real (SQLite, temp file) store, a fake clock and a fake IdP.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <map>
-
-#include <gtest/gtest.h>
 
 #include "common/json.h"
 #include "crypto/credential.h"
@@ -50,8 +49,12 @@ class FakeIdp : public IdentityProvider {
     return next;
   }
   Result<DeviceAuthorizationStart> StartDeviceAuthorization() override {
-    return DeviceAuthorizationStart{"upstream-device-code", "ABCD-EFGH", "https://idp.test/device",
-                                    "https://idp.test/device?user_code=ABCD-EFGH", 600, 5};
+    return DeviceAuthorizationStart{"upstream-device-code",
+                                    "ABCD-EFGH",
+                                    "https://idp.test/device",
+                                    "https://idp.test/device?user_code=ABCD-EFGH",
+                                    600,
+                                    5};
   }
   Result<DevicePollOutcome> PollDevice(const std::string& device_code) override {
     EXPECT_EQ(device_code, "upstream-device-code");
@@ -79,8 +82,8 @@ class DomainTest : public ::testing::Test {
                                             LoginConfig{});
     orgs_ = std::make_unique<OrganizationService>(*db_, *authz_, clock_, random_);
     atts_ = std::make_unique<AttestationService>(*db_, *authz_, *orgs_, clock_, random_);
-    tokens_ = std::make_unique<ApiTokenService>(*db_, *authz_, *orgs_, *authn_, hasher_, clock_,
-                                                random_);
+    tokens_ =
+        std::make_unique<ApiTokenService>(*db_, *authz_, *orgs_, *authn_, hasher_, clock_, random_);
   }
   void TearDown() override {
     tokens_.reset();
@@ -97,8 +100,8 @@ class DomainTest : public ::testing::Test {
     clock_.Advance(kMillisPerSecond);  // distinct timestamps keep "newest first" unambiguous
     idp_.next = VerifiedIdentity{"https://idp.test", sub, email, verified, sub};
     std::string challenge = crypto::PkceS256Challenge(Verifier());
-    auto url = login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "cli-state", challenge,
-                                         "S256");
+    auto url =
+        login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "cli-state", challenge, "S256");
     EXPECT_TRUE(url) << url.error().ToString();
     auto redirect = login_->CompleteCallback("idp-code", idp_.last_state);
     EXPECT_TRUE(redirect) << redirect.error().ToString();
@@ -163,6 +166,32 @@ TEST(Authenticator, RejectsMissingAndMalformedCredentials) {
   EXPECT_EQ(ExtractBearer("").error().reason(), "unauthenticated");
   EXPECT_EQ(ExtractBearer("Basic abc").error().reason(), "malformed_token");
   EXPECT_EQ(*ExtractBearer("bearer  tok "), "tok");
+}
+
+TEST_F(DomainTest, CredentialCacheKeepsOnlyRecentLiveCredentials) {
+  std::string alice = LoginAs("alice", "alice@example.com");
+  Auth(alice);
+  EXPECT_EQ(authn_->CachedEntries(), 1u);
+  // Older than the revalidation bound (1 s here): reloaded on next use anyway, so dropped when
+  // the next credential is cached.
+  clock_.Advance(2000);
+  std::string bob = LoginAs("bob", "bob@example.com");
+  Auth(bob);
+  EXPECT_EQ(authn_->CachedEntries(), 1u);
+  Auth(alice);
+  EXPECT_EQ(authn_->CachedEntries(), 2u);
+
+  // Refused credentials are answered from the database and never cached.
+  clock_.Advance(25 * kMillisPerHour);
+  for (int i = 0; i < 3; ++i) {
+    auto expired = authn_->Authenticate("Bearer " + alice);
+    ASSERT_FALSE(expired);
+    EXPECT_EQ(expired.error().reason(), "session_expired");
+  }
+  EXPECT_LE(authn_->CachedEntries(), 2u);
+  std::string carol = LoginAs("carol", "carol@example.com");
+  Auth(carol);
+  EXPECT_EQ(authn_->CachedEntries(), 1u);  // only carol: the others were stale or refused
 }
 
 TEST_F(DomainTest, BrowserLoginIssuesA24HourSession) {
@@ -240,9 +269,9 @@ TEST_F(DomainTest, CallbackStateIsSingleUse) {
 
 TEST_F(DomainTest, LoginRejectsNonLoopbackRedirectsAndPlainPkce) {
   std::string challenge = crypto::PkceS256Challenge(Verifier());
-  for (const char* uri : {"https://evil.test/cb", "http://127.0.0.1.evil.test:1/cb",
-                          "http://localhost:1/cb", "http://127.0.0.1:99999/cb",
-                          "http://127.0.0.1:80/cb#frag"}) {
+  for (const char* uri :
+       {"https://evil.test/cb", "http://127.0.0.1.evil.test:1/cb", "http://localhost:1/cb",
+        "http://127.0.0.1:99999/cb", "http://127.0.0.1:80/cb#frag"}) {
     EXPECT_FALSE(login_->StartBrowserLogin(uri, "s", challenge, "S256")) << uri;
   }
   EXPECT_FALSE(login_->StartBrowserLogin("http://127.0.0.1:1/cb", "s", challenge, "plain"));
@@ -415,27 +444,35 @@ TEST_F(ApiTokenTest, PeopleOnlyOperationsAreRefusedToTokens) {
 
 TEST_F(ApiTokenTest, PermissionsAreExplicitGrantableAndNeverExceedTheCreator) {
   // Not grantable to tokens at all.
-  auto r = tokens_->Create(owner_, "acme", {.name = "x", .permissions = std::vector<std::string>{"invitation:create"}});
+  auto r = tokens_->Create(
+      owner_, "acme", {.name = "x", .permissions = std::vector<std::string>{"invitation:create"}});
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().IsInvalidArgument());
-  EXPECT_FALSE(tokens_->Create(owner_, "acme", {.name = "x", .permissions = std::vector<std::string>{"bogus"}}));
-  EXPECT_FALSE(tokens_->Create(owner_, "acme", {.name = "x", .permissions = std::vector<std::string>{}}));
+  EXPECT_FALSE(tokens_->Create(owner_, "acme",
+                               {.name = "x", .permissions = std::vector<std::string>{"bogus"}}));
+  EXPECT_FALSE(
+      tokens_->Create(owner_, "acme", {.name = "x", .permissions = std::vector<std::string>{}}));
   // A read-only token cannot attest.
-  Principal ro = Auth(MustCreate(owner_, {.name = "ro", .permissions = std::vector<std::string>{"workflow_run:read"}}).token);
+  Principal ro =
+      Auth(MustCreate(owner_,
+                      {.name = "ro", .permissions = std::vector<std::string>{"workflow_run:read"}})
+               .token);
   EXPECT_TRUE(atts_->Init(ro, "acme", "build", "backend").error().IsPermissionDenied());
   EXPECT_TRUE(atts_->ListRuns(ro, "acme", std::nullopt, 10));
 
   // An org token with api_token:create mints only project tokens within its own permissions.
-  Principal minter = Auth(MustCreate(owner_, {.name = "minter",
-                                              .permissions = std::vector<std::string>{
-                                                  "api_token:create", "workflow_run:read"}})
-                              .token);
+  Principal minter = Auth(
+      MustCreate(owner_,
+                 {.name = "minter",
+                  .permissions = std::vector<std::string>{"api_token:create", "workflow_run:read"}})
+          .token);
   EXPECT_TRUE(tokens_->Create(minter, "acme", {.name = "child"}).error().IsPermissionDenied());
   EXPECT_TRUE(tokens_->Create(minter, "acme", {.name = "child", .project = "backend"})
                   .error()
                   .IsPermissionDenied());  // default set exceeds the minter
   EXPECT_TRUE(tokens_->Create(minter, "acme",
-                              {.name = "child", .project = "backend",
+                              {.name = "child",
+                               .project = "backend",
                                .permissions = std::vector<std::string>{"workflow_run:read"}}));
 }
 
@@ -503,7 +540,8 @@ TEST_F(ApiTokenTest, CachedOnlyAuthenticationNeverGuesses) {
 }
 
 TEST_F(ApiTokenTest, ATokenCanRevokeItself) {
-  auto created = MustCreate(owner_, {.name = "self", .permissions = std::vector<std::string>{"workflow_run:read"}});
+  auto created = MustCreate(
+      owner_, {.name = "self", .permissions = std::vector<std::string>{"workflow_run:read"}});
   Principal t = Auth(created.token);
   ASSERT_TRUE(tokens_->Revoke(t, "acme", created.record.id));
   EXPECT_EQ(authn_->Authenticate("Bearer " + created.token).error().reason(), "token_revoked");
@@ -608,7 +646,8 @@ constexpr char kGitLab[] = "https://gitlab.com";
 constexpr char kAudience[] = "https://cp.example.com";
 
 const crypto::TestSigningKey& GitLabKey() {
-  static const auto* key = new crypto::TestSigningKey(crypto::TestSigningKey::GenerateEcP256("gl-1"));
+  static const auto* key =
+      new crypto::TestSigningKey(crypto::TestSigningKey::GenerateEcP256("gl-1"));
   return *key;
 }
 
@@ -743,7 +782,8 @@ TEST_F(FederationTest, PolicyCreationRules) {
   auto list = fed_->ListPolicies(owner_, "acme");
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 1u);
-  EXPECT_TRUE(fed_->DeletePolicy(Auth(token.token), "acme", policy->id).error().IsPermissionDenied());
+  EXPECT_TRUE(
+      fed_->DeletePolicy(Auth(token.token), "acme", policy->id).error().IsPermissionDenied());
   EXPECT_TRUE(fed_->DeletePolicy(owner_, "acme", policy->id));
   EXPECT_TRUE(fed_->DeletePolicy(owner_, "acme", policy->id).error().IsNotFound());
   auto events = orgs_->ListAuditEvents(owner_, "acme", 20);
@@ -880,14 +920,19 @@ TEST(InTotoStatement, Validation) {
     const char* json;
     bool ok;
   } cases[] = {
-      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"x"})", true},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"x"})",
+       true},
       {R"({"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x"})", false},
       {R"({"_type":"https://in-toto.io/Statement/v1","predicateType":"x"})", false},
       {R"({"_type":"other","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"x"})", false},
-      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{}}],"predicateType":"x"})", false},
-      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"XYZ"}}],"predicateType":"x"})", false},
-      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}]})", false},
-      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"x","predicate":[]})", false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{}}],"predicateType":"x"})",
+       false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"XYZ"}}],"predicateType":"x"})",
+       false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}]})",
+       false},
+      {R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"ab"}}],"predicateType":"x","predicate":[]})",
+       false},
       {R"([1,2])", false},
   };
   for (const auto& c : cases) {

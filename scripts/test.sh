@@ -4,7 +4,9 @@
 # and against PostgreSQL. Prints a summary; exits non-zero if anything failed.
 #
 # Overrides: CL_BUILD_DIR (default build), CL_JOBS (2), CL_SKIP_INSTALL=1 (no install-deps),
-#            CL_E2E_ONLY=1 (skip ctest), CL_E2E_FILTER=REGEX (node --test-name-pattern).
+#            CL_E2E_ONLY=1 (skip ctest), CL_E2E_FILTER=REGEX (node --test-name-pattern),
+#            CL_SANITIZERS=MODES (default "tsan"; "all" = fuzz + asan + tsan, "none" skips;
+#            see scripts/sanitize.sh).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -130,6 +132,32 @@ if ((rc != 0)) || [[ "${fail:-1}" != 0 ]]; then
   record "web ui (chromium)" FAIL "$detail"
 else
   record "web ui (chromium)" ok "$detail"
+fi
+
+# --- fuzzing and sanitizers (scripts/sanitize.sh) ---------------------------------------------
+# By default only the TSan run of the concurrent parts (a few minutes). The ASan+UBSan build of
+# everything with the e2e suite, and the fuzz smoke runs, take CI to about 50 minutes on 2 cores:
+# run them with CL_SANITIZERS=all (or "asan", "fuzz") until they share one instrumented build.
+sanitizers="${CL_SANITIZERS:-tsan}"
+if [[ "$sanitizers" == none || -n "${CL_E2E_FILTER:-}" ]]; then
+  record "sanitizers" SKIPPED "CL_SANITIZERS=none or CL_E2E_FILTER set"
+else
+  for mode in $sanitizers; do
+    step "sanitizers: scripts/sanitize.sh $mode"
+    start=$SECONDS
+    bash scripts/sanitize.sh "$mode" 2>&1 | tee "$logs/sanitize-$mode.log"
+    rc=${PIPESTATUS[0]}
+    # Its own summary lines, indented under ours.
+    while IFS= read -r line; do
+      summary+=("$(printf '%-22s %-8s %s' "" "" "$line")")
+    done < <(sed -n '/=== sanitize summary ===/,/^RESULT/p' "$logs/sanitize-$mode.log" |
+             grep -v '^=\|^RESULT')
+    if ((rc != 0)); then
+      record "sanitize.sh $mode" FAIL "($((SECONDS - start)) s)"
+    else
+      record "sanitize.sh $mode" ok "($((SECONDS - start)) s)"
+    fi
+  done
 fi
 
 exit "$failed"
