@@ -17,6 +17,8 @@
 //   BENCH_TOKENS       tokens for the memory measurement (default 100000)
 //   BENCH_TOKEN_BUDGET_S  stop creating tokens after this many seconds (default 240)
 //   BENCH_PERF=1       record a perf profile of the control plane during one extra wrk run
+//   BENCH_PERF_CALLGRAPH  perf --call-graph mode (default fp; dwarf for user-space chains)
+//   BENCH_PERF_LEVEL   log level of the server while profiled (default warn; or info)
 //   NGINX_BIN          nginx binary (default: nginx on PATH)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
@@ -266,8 +268,17 @@ async function main() {
     results.summary_warn = summarize('log-level warn', cp, ng);
 
     if (process.env.BENCH_PERF === '1') {
-      const data = join(dir, 'perf.data');
-      const perf = startTracked('perf', ['record', '-F', '499', '-g', '-p', String(server.child.pid),
+      // BENCH_PERF_LEVEL=info profiles the server at the default log level instead.
+      if (process.env.BENCH_PERF_LEVEL === 'info') {
+        await h.stopProcess(server.child);
+        server = await startServer(dir, idp, port, 'info');
+      }
+      const data = join(process.env.BENCH_OUT_DIR || dir, 'perf.data');
+      // BENCH_PERF_CALLGRAPH=dwarf gives user-space call chains (the release build has no frame
+      // pointers) at a higher recording cost.
+      const cg = process.env.BENCH_PERF_CALLGRAPH || 'fp';
+      const perf = startTracked('perf', ['record', '-F', '499', '--call-graph', cg,
+        '-p', String(server.child.pid),
         '-o', data, '--', 'sleep', '8'], { stdio: 'ignore' });
       round('whoami under perf', whoamiUrl, lua);
       await new Promise((res) => (perf.exitCode !== null ? res() : perf.once('exit', res)));
@@ -276,7 +287,9 @@ async function main() {
         ...extra], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
       const text = [
         report(['-g', 'none', '--percent-limit', '0.7', '-F', 'overhead,comm,dso,sym']),
-        report(['-g', 'none', '-F', 'overhead,comm']),
+        report(['-g', 'none', '--sort', 'dso']),
+        report(['-g', 'none', '--percent-limit', '0.2', '--sort', 'sym', '--dsos',
+          'chainloop-controlplane,libc.so.6,libstdc++.so.6,libcrypto.so.3']),
         report(['-g', 'caller,0.5,callee,function,percent', '--percent-limit', '5',
           '-F', 'overhead,sym']),
       ].join('\n');

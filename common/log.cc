@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -100,6 +102,16 @@ const char* LevelName(LogLevel l) {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
+  // Most values (ids, paths, numbers as text) need no escaping: copy runs of plain characters
+  // at once and escape only what must be.
+  size_t plain = 0;
+  while (plain < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[plain]);
+    if (c < 0x20 || c == '"' || c == '\\') break;
+    ++plain;
+  }
+  out.append(s.data(), plain);
+  s.remove_prefix(plain);
   for (unsigned char c : s) {
     switch (c) {
       case '"':
@@ -151,8 +163,9 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     cached_prefix = FormatRfc3339(cached_second * 1000);
     cached_prefix.pop_back();  // the trailing 'Z'
   }
-  std::string line;
-  line.reserve(256);
+  // One buffer per thread, reused: formatting a line allocates nothing once it has grown.
+  thread_local std::string line;
+  line.clear();
   line += "{\"ts\":\"";
   line += cached_prefix;
   char millis[8] = {'.',
@@ -173,9 +186,19 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     if (auto* s = std::get_if<std::string_view>(&f.value)) {
       AppendJsonString(line, *s);
     } else if (auto* i = std::get_if<int64_t>(&f.value)) {
-      line += std::to_string(*i);
+      char digits[24];
+      auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), *i);
+      line.append(digits, end);
     } else if (auto* d = std::get_if<double>(&f.value)) {
-      line += fmt::format("{}", *d);
+      // Shortest text that reads back as the same double; JSON has no NaN or infinity.
+      char digits[32];
+      auto [end, ec] = std::isfinite(*d) ? std::to_chars(digits, digits + sizeof(digits), *d)
+                                         : std::to_chars_result{digits, std::errc()};
+      if (end == digits) {
+        line += "null";
+      } else {
+        line.append(digits, end);
+      }
     } else if (auto* b = std::get_if<bool>(&f.value)) {
       line += *b ? "true" : "false";
     }

@@ -201,6 +201,8 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
       return Fail(fed.error());
     }
     e.federated = std::move(*fed);
+    e.permissions = PermissionList::Intern(e.federated.permissions);
+    e.federated.permissions = {};
   } else if (e.kind == crypto::CredentialKind::kSession) {
     auto session = db_.GetSessionByHash(hash);
     if (!session) {
@@ -223,6 +225,8 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
       return Fail(token.error());
     }
     e.token = std::move(*token);
+    e.permissions = PermissionList::Intern(e.token.permissions);
+    e.token.permissions = {};
   }
   return true;
 }
@@ -291,7 +295,7 @@ Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis n
   p.claims_json = t.claims;
   p.org_id = t.org_id;
   p.project_id = t.project_id;
-  p.permissions = t.permissions;
+  p.permissions = e.permissions;
   return p;
 }
 
@@ -319,7 +323,7 @@ Result<Principal> Authenticator::FromApiToken(const CacheEntry& e, UnixMillis no
   p.display_name = t.name;
   p.org_id = t.org_id;
   p.project_id = t.project_id;
-  p.permissions = t.permissions;
+  p.permissions = e.permissions;
   return p;
 }
 

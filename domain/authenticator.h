@@ -71,6 +71,8 @@ class Authenticator {
     std::string email;                // kSession
     store::ApiToken token;            // kApiToken
     store::FederatedToken federated;  // kFederated
+    // token.permissions / federated.permissions, interned, handed to every Principal.
+    PermissionList permissions;
     UnixMillis fetched_at = 0;
     // Last time this entry reported a use to the UsageRecorder: lets the hot path skip the
     // recorder's lock for all but about one request per second per token.

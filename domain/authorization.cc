@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 
 namespace cl::domain {
 namespace {
@@ -50,6 +52,42 @@ const PermSet& Empty() {
 
 }  // namespace
 
+PermissionList::PermissionList(std::vector<std::string> list)
+    : list_(std::make_shared<const std::vector<std::string>>(std::move(list))) {}
+
+PermissionList::PermissionList(std::initializer_list<std::string> list)
+    : list_(std::make_shared<const std::vector<std::string>>(list)) {}
+
+PermissionList PermissionList::Intern(const std::vector<std::string>& list) {
+  // Keyed by the joined list (permissions contain no spaces); entries die with their last user
+  // and are swept when the table has doubled since the last sweep.
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::weak_ptr<const std::vector<std::string>>> table;
+  static size_t sweep_at = 64;
+  std::string key;
+  for (const auto& p : list) {
+    key += p;
+    key += ' ';
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  PermissionList out;
+  auto& slot = table[key];
+  out.list_ = slot.lock();
+  if (!out.list_) {
+    out.list_ = std::make_shared<const std::vector<std::string>>(list);
+    slot = out.list_;
+  }
+  if (table.size() >= sweep_at) {
+    std::erase_if(table, [](const auto& kv) { return kv.second.expired(); });
+    sweep_at = std::max<size_t>(64, table.size() * 2);
+  }
+  return out;
+}
+
+bool PermissionList::Contains(std::string_view permission) const {
+  return std::find(begin(), end(), permission) != end();
+}
+
 const char* PrincipalKindName(Principal::Kind kind) {
   switch (kind) {
     case Principal::Kind::kUser:
@@ -89,8 +127,7 @@ Result<std::string> Authorizer::OrgRole(const Principal& p, const std::string& o
   return m->role;
 }
 
-Status Authorizer::Authorize(const Principal& p, std::string_view permission,
-                             const Resource& r) {
+Status Authorizer::Authorize(const Principal& p, std::string_view permission, const Resource& r) {
   auto denied = [&] {
     return Fail(Error::PermissionDenied("you do not have the permission " +
                                         std::string(permission) + " here"));
@@ -109,12 +146,10 @@ Status Authorizer::Authorize(const Principal& p, std::string_view permission,
     }
     case Principal::Kind::kApiToken:
     case Principal::Kind::kFederated: {
-      if (!p.org_id || *p.org_id != r.org_id) return Fail(Error::NotFound("organization not found"));
+      if (!p.org_id || *p.org_id != r.org_id)
+        return Fail(Error::NotFound("organization not found"));
       if (p.project_id && (!r.project_id || *r.project_id != *p.project_id)) return denied();
-      if (std::find(p.permissions.begin(), p.permissions.end(), permission) ==
-          p.permissions.end()) {
-        return denied();
-      }
+      if (!p.permissions.Contains(permission)) return denied();
       return Ok();
     }
     case Principal::Kind::kSystem:

@@ -161,6 +161,34 @@ TEST(Authorization, RoleTable) {
   EXPECT_TRUE(OrgRolePermissions("nobody").empty());
 }
 
+TEST(PermissionList, InternSharesIdenticalListsAndCopiesArePointers) {
+  std::vector<std::string> v = {"workflow:read", "workflow_run:create"};
+  PermissionList a = PermissionList::Intern(v);
+  PermissionList b = PermissionList::Intern(v);
+  EXPECT_EQ(a.begin(), b.begin());  // one copy of the strings for both
+  PermissionList c = PermissionList::Intern({"workflow:read"});
+  EXPECT_NE(a.begin(), c.begin());
+  PermissionList copy = a;
+  EXPECT_EQ(copy.begin(), a.begin());
+  EXPECT_EQ(a.size(), 2u);
+  EXPECT_TRUE(a.Contains("workflow_run:create"));
+  EXPECT_FALSE(a.Contains("workflow_run"));
+  EXPECT_FALSE(c.Contains("workflow_run:create"));
+  PermissionList empty;
+  EXPECT_TRUE(empty.empty());
+  EXPECT_FALSE(empty.Contains(""));
+  EXPECT_EQ(empty.begin(), empty.end());
+  // Lists no one holds any more are not kept alive by the intern table.
+  const std::string* first = nullptr;
+  {
+    PermissionList once = PermissionList::Intern({"audit:read", "x:y"});
+    first = once.begin();
+    EXPECT_EQ(PermissionList::Intern({"audit:read", "x:y"}).begin(), first);
+  }
+  PermissionList again = PermissionList::Intern({"audit:read", "x:y"});
+  EXPECT_TRUE(again.Contains("x:y"));
+}
+
 TEST(Authenticator, RejectsMissingAndMalformedCredentials) {
   FakeClock clock;
   EXPECT_EQ(ExtractBearer("").error().reason(), "unauthenticated");

@@ -1,13 +1,38 @@
 // Principal: who is making a request, resolved once from the credential. Handlers see only this.
 #pragma once
 
+#include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 
 namespace cl::domain {
+
+// A token's explicit "resource:action" list, immutable and shared: copying a Principal (done
+// for every request on the hot path) copies a pointer, not the strings, and identical lists
+// (most tokens carry the default one) are stored once (Intern).
+class PermissionList {
+ public:
+  PermissionList() = default;
+  PermissionList(std::vector<std::string> list);  // NOLINT: implicit, like the vector it was
+  PermissionList(std::initializer_list<std::string> list);
+
+  // The shared copy of `list` if an identical list is already held somewhere, else a new one.
+  static PermissionList Intern(const std::vector<std::string>& list);
+
+  const std::string* begin() const { return list_ ? list_->data() : nullptr; }
+  const std::string* end() const { return list_ ? list_->data() + list_->size() : nullptr; }
+  size_t size() const { return list_ ? list_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  bool Contains(std::string_view permission) const;
+
+ private:
+  std::shared_ptr<const std::vector<std::string>> list_;
+};
 
 struct Principal {
   enum class Kind { kUser, kApiToken, kFederated, kSystem };
@@ -18,7 +43,7 @@ struct Principal {
   std::optional<std::string> org_id;
   std::optional<std::string> project_id;
   // Explicit permission list of a token. Users: empty (their roles decide).
-  std::vector<std::string> permissions;
+  PermissionList permissions;
   // Keyless CI principals: a JSON object with iss, sub and the CI token's key claims,
   // recorded on the attestations they make. Empty otherwise.
   std::string claims_json;

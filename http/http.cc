@@ -133,6 +133,7 @@ Response Response::Json(int status, std::string body) {
   Response r;
   r.status = status;
   r.body = std::move(body);
+  r.headers.reserve(6);  // room for the security headers most API answers get
   r.headers.emplace_back("Content-Type", "application/json");
   return r;
 }

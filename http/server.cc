@@ -27,6 +27,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -45,6 +46,7 @@
 #include <random>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -124,7 +126,42 @@ std::string_view MethodLabel(bhttp::verb v, std::string_view text) {
   return v == bhttp::verb::unknown ? std::string_view("OTHER") : text;
 }
 
-bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+// RFC 9110 field-name: a token (no separators, spaces, controls or ':').
+bool IsFieldName(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
+    switch (c) {
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~':
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+// A field value must not end the header line early: no CR, LF or NUL. One pass, no calls.
+bool IsSafeFieldValue(std::string_view s) {
+  for (char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
 
 bool IsHopByHopOrFraming(std::string_view name) {
   return beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding") ||
@@ -239,6 +276,26 @@ std::string_view ReasonPhrase(int status) {
 // is sent from res.body as a second buffer. Headers that would break framing or inject lines are
 // dropped; Content-Length and Connection are always ours. Returns false (and `head` is garbage)
 // when a header is too large to send (a value over 64 KiB): the caller answers 500 instead.
+// Writes as much of `out` as the socket takes without blocking; returns the bytes written.
+// would_block is not an error (the caller writes the rest asynchronously).
+size_t TryWriteNow(tcp::socket& socket, const std::array<asio::const_buffer, 2>& out,
+                   beast::error_code& ec) {
+  if (!socket.non_blocking()) {
+    socket.non_blocking(true, ec);  // synchronous calls only; async ones are unaffected
+    if (ec) {
+      ec = {};
+      return 0;
+    }
+  }
+  size_t n = socket.write_some(out, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again ||
+      ec == asio::error::interrupted) {
+    ec = {};
+    return 0;
+  }
+  return n;
+}
+
 bool SerializeHead(const Response& res, unsigned version, bool keep_alive,
                    std::string_view request_id, std::string& head) {
   head.clear();
@@ -250,10 +307,7 @@ bool SerializeHead(const Response& res, unsigned version, bool keep_alive,
   head += ReasonPhrase(res.status);
   head += "\r\n";
   for (const auto& [name, value] : res.headers) {
-    if (name.empty() || IsHopByHopOrFraming(name) || HasLineBreak(name) || HasLineBreak(value) ||
-        name.find_first_of(" \t:") != std::string::npos) {
-      continue;
-    }
+    if (!IsFieldName(name) || !IsSafeFieldValue(value) || IsHopByHopOrFraming(name)) continue;
     if (name.size() + value.size() > kMaxResponseHeaderBytes) return false;
     head += name;
     head += ": ";
@@ -641,8 +695,14 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
       buffer.commit(n);
     }
     conn.idle = false;
-    // The first request's deadline started when the connection was accepted.
-    if (!first) beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    // The rest of the request must arrive within read_timeout; the first request's deadline
+    // started when the connection was accepted. Only armed when the request is not already
+    // complete in the buffer (the common case needs no timer at all).
+    bool deadline_armed = first;
+    auto arm_read_deadline = [&] {
+      if (!deadline_armed) beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      deadline_armed = true;
+    };
     first = false;
 
     SteadyClock::time_point start = SteadyClock::now();
@@ -651,9 +711,20 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
         std::min<size_t>(opts.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
     parser.body_limit(opts.max_body_bytes);
     beast::error_code read_ec;
-    std::tie(read_ec, std::ignore) =
-        co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+    // A header already complete in the buffer is parsed here, without a round trip through the
+    // scheduler; otherwise (need_more) the asynchronous read goes on from where put() stopped.
+    {
+      size_t used = parser.put(buffer.data(), read_ec);
+      buffer.consume(used);
+      if (read_ec == bhttp::error::need_more) {
+        read_ec = {};
+        arm_read_deadline();
+        std::tie(read_ec, std::ignore) =
+            co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+      }
+    }
     if (!read_ec && !parser.is_done()) {
+      arm_read_deadline();
       // libcurl and others wait (about a second) for "100 Continue" before sending a body.
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -809,10 +880,21 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
     }
     LogRequest(req, res.status, start);
 
-    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
     std::array<asio::const_buffer, 2> out{
         asio::buffer(head), asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
-    auto [write_ec, write_n] = co_await asio::async_write(stream, out, kNoThrow);
+    beast::error_code write_ec;
+    // Plain TCP: try to hand the whole reply to the kernel at once (it nearly always fits in
+    // the socket buffer); whatever is left is written asynchronously under the deadline.
+    size_t written = 0;
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      written = TryWriteNow(stream.socket(), out, write_ec);
+    }
+    if (!write_ec && written < asio::buffer_size(out)) {
+      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      auto rest = beast::buffers_suffix<std::array<asio::const_buffer, 2>>(out);
+      rest.consume(written);
+      std::tie(write_ec, std::ignore) = co_await asio::async_write(stream, rest, kNoThrow);
+    }
 
     if (write_ec || !keep_alive) {
       if (!write_ec && drain) {

@@ -621,6 +621,31 @@ TEST_F(ServerTest, LineBreaksInHeaderValuesAreDropped) {
   EXPECT_EQ(r->headers["x-fine"], "yes");
 }
 
+TEST_F(ServerTest, InvalidResponseHeaderNamesAndValuesAreDropped) {
+  router_.Add("GET", "/names", [](Request&) {
+    Response r = Response::Text(200, "ok");
+    r.headers.emplace_back("Bad Name", "1");
+    r.headers.emplace_back("X-Colon:", "1");
+    r.headers.emplace_back("X-Tab\t", "1");
+    r.headers.emplace_back("", "1");
+    r.headers.emplace_back("X-Nul", std::string("a\0b", 3));
+    r.headers.emplace_back("X-Lf", "a\nb");
+    r.headers.emplace_back("Content-Length", "999");  // framing is the server's
+    r.headers.emplace_back("X-Tchar!#$%&'*+-.^_`|~", "kept");
+    return r;
+  });
+  StartServer();
+  auto r = Roundtrip(Get("/names"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ok");
+  EXPECT_EQ(r->headers["content-length"], "2");
+  EXPECT_EQ(r->headers["x-tchar!#$%&'*+-.^_`|~"], "kept");
+  for (const char* gone : {"bad name", "x-colon:", "x-colon", "x-nul", "x-lf", "bad"}) {
+    EXPECT_EQ(r->headers.count(gone), 0u) << gone;
+  }
+}
+
 TEST_F(ServerTest, ActiveConnectionsGauge) {
   StartServer();
   {
