@@ -447,6 +447,11 @@ class Api {
     Add(
         r, "GET", "/metrics",
         [this](Request&) {
+          if (d_.metrics && d_.authenticator) {
+            d_.metrics->SetGauge("chainloop_auth_cache_entries",
+                                 "Credentials held in the authentication cache.",
+                                 static_cast<double>(d_.authenticator->CachedEntries()));
+          }
           return Response::Text(200, d_.metrics ? d_.metrics->RenderPrometheus() : "",
                                 "text/plain; version=0.0.4");
         },

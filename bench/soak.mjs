@@ -30,6 +30,10 @@
 //   SOAK_PAUSE_MS         pause per loop iteration (default 100)
 //   SOAK_LOOPS            comma-separated subset of login,tokens,reads,attest,keyless (default
 //                         all), to attribute growth to one kind of load
+//   SOAK_SQLITE_CACHE_MIB passed as --sqlite-cache-mib (SQLite's page cache bound, default 64):
+//                         that cache grows with the database up to its bound, so with the
+//                         default it is still filling during a 10-minute soak; a small bound
+//                         makes it reach its plateau in the warm-up
 //   CL_E2E_DATABASE=postgres  run on PostgreSQL (inside scripts/with-postgres.sh)
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs';
 import * as http from 'node:http';
@@ -43,6 +47,7 @@ const SOAK_MS = Number(process.env.SOAK_SECONDS || 600) * 1000;
 const WARMUP_MS = Number(process.env.SOAK_WARMUP_SECONDS || 120) * 1000;
 const SAMPLE_MS = Number(process.env.SOAK_SAMPLE_SECONDS || 10) * 1000;
 const PAUSE_MS = Number(process.env.SOAK_PAUSE_MS || 100);
+const SQLITE_CACHE_MIB = process.env.SOAK_SQLITE_CACHE_MIB || '';
 const LOOPS = new Set((process.env.SOAK_LOOPS || 'login,tokens,reads,attest,keyless').split(','));
 const LOGIN_EVERY_MS = 30_000;
 const ORG = 'soak';
@@ -275,18 +280,21 @@ function sampleProcess(pid, t0) {
     threads: field('Threads'),
     fds: readdirSync(`/proc/${pid}/fd`).length,
     db: databaseBytes(),
-    cached: cachedCredentials(),
+    cached: null,  // filled from /metrics by the caller
     load1: loadavg()[0],
   };
 }
 
-// Credentials each operation leaves in the server's credential cache (domain/authenticator.h;
-// bounded at 200,000 entries, ~1.65 KB each per docs/benchmarks.md section 3): a revoked token
-// or logged-out session is forgotten on revocation and cached again (as refused) when presented,
-// a fresh session and each exchanged clfed_ token are cached on first use.
-const CACHING_OPS = ['revoked_refused', 'fed_read', 'login_whoami', 'logged_out_refused'];
-const CACHE_ENTRY_BYTES = 1650;
-const cachedCredentials = () => CACHING_OPS.reduce((n, k) => n + (ops.get(k) ?? 0), 0);
+// Credentials in the server's authentication cache, from its /metrics gauge (null if absent).
+async function cachedCredentials() {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`, {signal: AbortSignal.timeout(5000)});
+    const m = (await r.text()).match(/^chainloop_auth_cache_entries (\d+)/m);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const mib = (bytes) => (bytes / MIB).toFixed(1);
@@ -304,12 +312,10 @@ function verdictOf(samples, warmupS) {
   const fdBase = after[0].fds;
   const fdMax = Math.max(...after.map((s) => s.fds));
   const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
-  // What bounded caches account for between the two windows (information, not the verdict):
-  // new credential cache entries and, on SQLite, database growth (its page cache is 64 MiB).
+  // Bounded caches between the two windows (information, not the verdict): entries in the
+  // credential cache and, on SQLite, database growth (its page cache follows it up to its bound).
   const a = after.slice(0, 3);
   const b = after.slice(-3);
-  const cacheBytes = (mean(b.map((s) => s.cached)) - mean(a.map((s) => s.cached))) *
-      CACHE_ENTRY_BYTES;
   const dbBytes = after[0].db === null ? 0 : mean(b.map((s) => s.db)) - mean(a.map((s) => s.db));
   const reasons = [];
   if (!(growth < RSS_GROWTH_MAX_FRACTION * first)) {
@@ -327,9 +333,10 @@ function verdictOf(samples, warmupS) {
     rss_last3_mib: Number(mib(last)),
     rss_growth_mib: Number(mib(growth)),
     rss_growth_pct: Number(((100 * growth) / first).toFixed(2)),
-    credential_cache_estimate_mib: Number(mib(cacheBytes)),
+    auth_cache_entries_first3: Math.round(mean(a.map((s) => s.cached ?? 0))),
+    auth_cache_entries_last3: Math.round(mean(b.map((s) => s.cached ?? 0))),
     sqlite_db_growth_mib: Number(mib(dbBytes)),
-    unexplained_growth_mib: Number(mib(growth - cacheBytes - dbBytes)),
+    sqlite_cache_mib: after[0].db === null ? null : Number(SQLITE_CACHE_MIB || 64),
     fd_end_of_warmup: fdBase,
     fd_max_after_warmup: fdMax,
     errors: errorCount,
@@ -357,6 +364,8 @@ async function main() {
         '--auth-failure-limit', '0',
         '--api-token-create-per-minute', '0',
         '--federated-exchange-per-minute', '0',
+        ...(SQLITE_CACHE_MIB && process.env.CL_E2E_DATABASE !== 'postgres'
+          ? ['--sqlite-cache-mib', SQLITE_CACHE_MIB] : []),
       ],
       logLevel: 'warn',
       secretHygiene: false,
@@ -405,6 +414,7 @@ async function main() {
     // Load and sampling.
     const t0 = Date.now();
     const samples = [sampleProcess(pid, t0)];
+    samples[0].cached = await cachedCredentials();
     say(`sample t=0: RSS ${mib(samples[0].rss)} MiB, ${samples[0].fds} fds, ` +
         `${samples[0].threads} threads`);
     const loops = [];
@@ -422,13 +432,15 @@ async function main() {
                         `${stack.server.process.signalCode}) during the soak`);
       }
       const s = sampleProcess(pid, t0);
+      s.cached = await cachedCredentials();
       const total = [...ops.values()].reduce((a, b) => a + b, 0);
       s.ops = total - lastOps;
       lastOps = total;
       samples.push(s);
       say(`sample t=${s.t}: RSS ${mib(s.rss)} MiB (anon ${mib(s.anon)}, file ${mib(s.file)}, ` +
           `shmem ${mib(s.shmem)}), HWM ${mib(s.hwm)} MiB, ${s.fds} fds, db ${dbMib(s)} MiB, ` +
-          `${s.threads} threads, ${s.ops} ops, load ${s.load1.toFixed(2)}`);
+          `${s.threads} threads, ${s.cached ?? '?'} cached credentials, ${s.ops} ops, ` +
+          `load ${s.load1.toFixed(2)}`);
     }
     stopping = true;
     const elapsedS = (Date.now() - t0) / 1000;
@@ -464,10 +476,11 @@ async function main() {
         `(${verdict.rss_growth_mib} MiB, ${verdict.rss_growth_pct}%), fds ` +
         `${verdict.fd_end_of_warmup} -> max ${verdict.fd_max_after_warmup}, ` +
         `errors ${verdict.errors}`);
-    if (verdict.credential_cache_estimate_mib !== undefined) {
-      say(`of which bounded caches (estimate): credential cache ` +
-          `${verdict.credential_cache_estimate_mib} MiB, SQLite database growth ` +
-          `${verdict.sqlite_db_growth_mib} MiB; unexplained ${verdict.unexplained_growth_mib} MiB`);
+    if (verdict.auth_cache_entries_first3 !== undefined) {
+      say(`bounded caches: credential cache ${verdict.auth_cache_entries_first3} -> ` +
+          `${verdict.auth_cache_entries_last3} entries; SQLite database grew ` +
+          `${verdict.sqlite_db_growth_mib} MiB` + (verdict.sqlite_cache_mib === null ? '' :
+            ` (page cache bound ${verdict.sqlite_cache_mib} MiB)`));
     }
     say(`verdict: ${verdict.pass ? 'PASS' : `FAIL (${verdict.reasons.join('; ')})`}`);
     say(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

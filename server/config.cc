@@ -131,6 +131,12 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.log_level = v;
   } else if (key == "migrate") {
     CL_ASSIGN_OR_RETURN(c.migrate, ParseBool(key, v));
+  } else if (key == "sqlite_cache_mib") {
+    CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
+    if (n < 1 || n > 4096) {
+      return Fail(Error::InvalidArgument("config sqlite_cache_mib must be 1..4096"));
+    }
+    c.sqlite_cache_mib = static_cast<int>(n);
   } else if (key == "io_threads") {
     CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
     if (n < 0 || n > 256) return Fail(Error::InvalidArgument("config io_threads must be 0..256"));
@@ -230,6 +236,8 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
        "upper bound of the random delay before the first sweep (default 1m; 0 = at once)"},
       {"usage_flush_interval", "how often API token last-used times are written (default 10s)"},
       {"migrate", "apply database migrations on start (default true)"},
+      {"sqlite_cache_mib",
+       "SQLite page cache bound in MiB; memory grows with the database up to it (default 64)"},
       {"io_threads", "I/O threads, 0 = one per core (default 0)"},
       {"worker_threads", "threads for database and IdP calls (default 16)"},
       {"max_body_bytes", "largest accepted request body (default 1048576)"},

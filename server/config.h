@@ -18,7 +18,8 @@ struct ServerConfig {
   std::string external_url;               // default: http://<listen>
   std::string data_dir = ".data";
   std::string web_dir = "web/dist";  // built web UI (empty: no UI)
-  std::string database;  // "sqlite:PATH" or "postgres://..."; default sqlite:<data_dir>/controlplane.db
+  std::string
+      database;  // "sqlite:PATH" or "postgres://..."; default sqlite:<data_dir>/controlplane.db
   std::string pepper_file;  // default <data_dir>/pepper (generated, mode 0600, on first start)
   // Pepper rotation: the pepper files, newest first (never generated). When set, pepper_file is
   // ignored. New hashes use the first; credentials found under a later one are re-hashed.
@@ -34,6 +35,7 @@ struct ServerConfig {
   int64_t max_body_bytes = 1 << 20;
   int64_t max_connections = 10000;
   int64_t max_connections_per_ip = 512;  // 0: no per-address limit
+  int sqlite_cache_mib = 64;             // SQLite page cache bound
   // A request must arrive completely within read_timeout of its first byte (slowloris bound);
   // a keep-alive connection idle for idle_timeout is closed.
   UnixMillis read_timeout = 30 * kMillisPerSecond;

@@ -1,12 +1,11 @@
 #include "server/config.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace cl::server {
 namespace {
@@ -34,14 +33,14 @@ TEST(ServerConfig, FederationIssuers) {
             (std::vector<std::string>{"https://gitlab.com",
                                       "https://token.actions.githubusercontent.com"}));
   auto listed = LoadServerConfig(
-      std::nullopt,
-      {{"federation_issuers", "https://gitlab.example.org, http://127.0.0.1:9999 ,"}}, NoEnv);
+      std::nullopt, {{"federation_issuers", "https://gitlab.example.org, http://127.0.0.1:9999 ,"}},
+      NoEnv);
   ASSERT_TRUE(listed) << listed.error().ToString();
   EXPECT_EQ(listed->federation_issuers,
             (std::vector<std::string>{"https://gitlab.example.org", "http://127.0.0.1:9999"}));
   // Plain http only for loopback issuers.
-  auto plain = LoadServerConfig(std::nullopt, {{"federation_issuers", "http://gitlab.example.org"}},
-                                NoEnv);
+  auto plain =
+      LoadServerConfig(std::nullopt, {{"federation_issuers", "http://gitlab.example.org"}}, NoEnv);
   ASSERT_FALSE(plain);
   EXPECT_NE(plain.error().message().find("federation_issuers"), std::string::npos);
   auto off = LoadServerConfig(std::nullopt, {{"federation_issuers", ""}}, NoEnv);
@@ -52,7 +51,8 @@ TEST(ServerConfig, FederationIssuers) {
 TEST(ServerConfig, FlagsBeatEnvBeatToml) {
   auto dir = TempDir();
   auto file = dir / "c.toml";
-  std::ofstream(file) << "listen = \"127.0.0.1:1\"\nsession_lifetime = \"2h\"\nlog_level = \"warn\"\n";
+  std::ofstream(file)
+      << "listen = \"127.0.0.1:1\"\nsession_lifetime = \"2h\"\nlog_level = \"warn\"\n";
   auto env = [](const char* n) -> const char* {
     if (std::string(n) == "CHAINLOOP_LISTEN") return "127.0.0.1:2";
     if (std::string(n) == "CHAINLOOP_SESSION_LIFETIME") return "3h";
@@ -76,6 +76,13 @@ TEST(ServerConfig, RejectsUnknownKeysAndBadValues) {
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"session_lifetime", "forever"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"listen", "nohostport"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"worker_threads", "0"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"sqlite_cache_mib", "0"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"sqlite_cache_mib", "4097"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"sqlite_cache_mib", "lots"}}, NoEnv));
+  auto small = LoadServerConfig(std::nullopt, {{"sqlite_cache_mib", "4"}}, NoEnv);
+  ASSERT_TRUE(small) << small.error().ToString();
+  EXPECT_EQ(small->sqlite_cache_mib, 4);
+  EXPECT_EQ(LoadServerConfig(std::nullopt, {}, NoEnv)->sqlite_cache_mib, 64);
   std::filesystem::remove_all(dir);
 }
 

@@ -44,7 +44,8 @@ LogLevel ParseLevel(const std::string& s) {
 
 // Opens the database and checks/applies the schema. `migrate` false: refuse an old schema.
 Result<std::unique_ptr<store::Database>> OpenAndCheckSchema(const ServerConfig& c, bool migrate) {
-  CL_ASSIGN_OR_RETURN(auto db, store::OpenDatabase(c.database));
+  CL_ASSIGN_OR_RETURN(auto db,
+                      store::OpenDatabase(c.database, {.sqlite_cache_mib = c.sqlite_cache_mib}));
   CL_ASSIGN_OR_RETURN(int version, db->SchemaVersion());
   if (version > db->LatestKnownSchemaVersion()) {
     return Fail(Error::FailedPrecondition(

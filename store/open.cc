@@ -7,10 +7,14 @@
 
 namespace cl::store {
 
-Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url) {
+Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url, const OpenOptions& options) {
   const std::string_view u(url);
-  if (u.starts_with("sqlite://")) return OpenSqliteDatabase(std::string(u.substr(9)));
-  if (u.starts_with("sqlite:")) return OpenSqliteDatabase(std::string(u.substr(7)));
+  if (u.starts_with("sqlite://")) {
+    return OpenSqliteDatabase(std::string(u.substr(9)), options.sqlite_cache_mib);
+  }
+  if (u.starts_with("sqlite:")) {
+    return OpenSqliteDatabase(std::string(u.substr(7)), options.sqlite_cache_mib);
+  }
   if (u.starts_with("postgres://") || u.starts_with("postgresql://")) {
     return OpenPostgresDatabase(url);
   }

@@ -484,7 +484,13 @@ class Database : public UserStore,
   virtual std::string Dialect() const = 0;
 };
 
+struct OpenOptions {
+  // SQLite only: bound of the page cache (the one connection's), in MiB.
+  int sqlite_cache_mib = 64;
+};
+
 // Opens "sqlite:PATH" or "postgres://..." / "postgresql://...". Does not migrate.
-Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url);
+Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url,
+                                               const OpenOptions& options = {});
 
 }  // namespace cl::store

@@ -213,8 +213,11 @@ Status PrepareFile(const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> OpenSqliteDatabase(const std::string& path) {
+Result<std::unique_ptr<Database>> OpenSqliteDatabase(const std::string& path, int cache_mib) {
   if (path.empty()) return Fail(Error::InvalidArgument("sqlite database path is empty"));
+  if (cache_mib < 1 || cache_mib > 4096) {
+    return Fail(Error::InvalidArgument("sqlite cache size must be 1..4096 MiB"));
+  }
   const bool in_memory = path == ":memory:";
   if (!in_memory) CL_RETURN_IF_ERROR(PrepareFile(path));
 
@@ -233,7 +236,8 @@ Result<std::unique_ptr<Database>> OpenSqliteDatabase(const std::string& path) {
   // sqlite_durability_test.cc; see "Durability" in docs/configuration.md.
   CL_RETURN_IF_ERROR(conn->ExecScript(
       "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
-      "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;"));
+      "PRAGMA synchronous = FULL; PRAGMA cache_size = -" +
+      std::to_string(cache_mib * 1024) + ";"));
   // Fail now, with a clear message, if the file is not a database.
   CL_RETURN_IF_ERROR(conn->Query("SELECT count(*) FROM sqlite_master", {}));
   return std::unique_ptr<Database>(std::make_unique<SqliteDatabase>(std::move(conn)));

@@ -10,7 +10,8 @@
 namespace cl::store {
 
 // Opens (creating if missing, with mode 0600 and its parent directory) the SQLite database at
-// `path`; ":memory:" gives a private in-memory database. Does not migrate.
-Result<std::unique_ptr<Database>> OpenSqliteDatabase(const std::string& path);
+// `path`; ":memory:" gives a private in-memory database. Does not migrate. `cache_mib` bounds
+// SQLite's page cache (memory that grows with the database up to this size).
+Result<std::unique_ptr<Database>> OpenSqliteDatabase(const std::string& path, int cache_mib = 64);
 
 }  // namespace cl::store

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -310,6 +311,40 @@ TEST_F(SqliteDurabilityTest, AFailedWriteDoesNotSync) {
   auto st = db_->CreateApiToken(Token("dup"), Event("api_token.created", "y"));
   ASSERT_FALSE(st);
   EXPECT_EQ(g_wal_syncs.load() + g_db_syncs.load(), 0);
+}
+
+// The page cache (sqlite_cache_mib) is the one part of the server's memory that grows with the
+// database: it must stay within the configured bound while a large table is read.
+TEST_F(SqliteDurabilityTest, PageCacheStaysWithinTheConfiguredBound) {
+  constexpr int kEvents = 300;
+  const std::string message(20 * 1024, 'm');  // 300 x 20 KiB: about 6 MiB of rows
+  for (int i = 0; i < kEvents; ++i) {
+    AuditEvent e = Event("api_token.created", "t" + std::to_string(i));
+    e.message = message;
+    ASSERT_TRUE(db_->AppendAuditEvent(e));
+  }
+  db_.reset();
+  // Bytes SQLite allocates while the whole table is read by a freshly opened connection.
+  auto read_all_growth = [&](int cache_mib) -> int64_t {
+    auto db = OpenSqliteDatabase(path_, cache_mib);
+    EXPECT_TRUE(db) << db.error().ToString();
+    if (!db) return -1;
+    const sqlite3_int64 before = sqlite3_memory_used();
+    sqlite3_memory_highwater(/*resetFlag=*/1);
+    auto events = (*db)->ListAuditEvents(org_id_, kEvents + 10);
+    EXPECT_TRUE(events) << events.error().ToString();
+    if (events) EXPECT_GE(events->size(), static_cast<size_t>(kEvents));
+    return sqlite3_memory_highwater(/*resetFlag=*/0) - before;
+  };
+  const int64_t small = read_all_growth(1);
+  const int64_t large = read_all_growth(64);
+  std::printf("sqlite read-all growth: 1 MiB cache %lld bytes, 64 MiB cache %lld bytes\n",
+              static_cast<long long>(small), static_cast<long long>(large));
+  // Besides the cache, reading allocates the sorter's and the rows' buffers (~2 MiB here).
+  EXPECT_LT(small, 4 * 1024 * 1024) << "1 MiB cache grew by " << small << " bytes";
+  EXPECT_GT(large, small + 4 * 1024 * 1024) << "64 MiB cache grew by only " << large << " bytes";
+  EXPECT_FALSE(OpenSqliteDatabase(path_, 0));
+  EXPECT_FALSE(OpenSqliteDatabase(path_, 4097));
 }
 
 }  // namespace

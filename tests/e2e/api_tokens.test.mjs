@@ -270,6 +270,9 @@ describe('API tokens', () => {
         // Use it first so the server has it cached.
         assert.equal((await api(stack, 'GET', '/v1/auth/whoami', { token })).status, 200);
         ok(await asCi(token, ['workflow', 'run', 'list']));
+        const metrics = String((await api(stack, 'GET', '/metrics')).body);
+        const cached = metrics.match(/^chainloop_auth_cache_entries (\d+)/m);
+        assert.ok(cached && Number(cached[1]) >= 1, 'the cache-size gauge counts the token');
 
         const revoked = ok(await owner.run(['organization', 'api-token', 'revoke', '--id', id]));
         assert.match(revoked.stdout, /to-revoke revoked/, show(revoked));
