@@ -200,9 +200,9 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
       if (fed.error().IsNotFound()) return false;
       return Fail(fed.error());
     }
-    e.federated = std::move(*fed);
-    e.permissions = PermissionList::Intern(e.federated.permissions);
-    e.federated.permissions = {};
+    e.permissions = PermissionList::Intern(fed->permissions);
+    fed->permissions = {};
+    e.record = std::move(*fed);
   } else if (e.kind == crypto::CredentialKind::kSession) {
     auto session = db_.GetSessionByHash(hash);
     if (!session) {
@@ -216,7 +216,7 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
       }
       return Fail(user.error());
     }
-    e.session = std::move(*session);
+    e.record = std::move(*session);
     e.email = user->email;
   } else {
     auto token = db_.GetApiTokenByHash(hash);
@@ -224,9 +224,15 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
       if (token.error().IsNotFound()) return false;
       return Fail(token.error());
     }
-    e.token = std::move(*token);
-    e.permissions = PermissionList::Intern(e.token.permissions);
-    e.token.permissions = {};
+    e.permissions = PermissionList::Intern(token->permissions);
+    // Not read when authenticating; dropped so that each cached token costs less memory.
+    for (std::string* unused :
+         {&token->description, &token->created_by_kind, &token->created_by_id,
+          &token->created_by_name, &token->project_name, &token->revoked_by_name}) {
+      std::string().swap(*unused);
+    }
+    token->permissions = {};
+    e.record = std::move(*token);
   }
   return true;
 }
@@ -234,16 +240,17 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
 void Authenticator::MoveToCurrentPepper(CacheEntry& e, const std::string& hash) {
   const std::string& current = hasher_.current_pepper_id();
   const bool session = e.kind == crypto::CredentialKind::kSession;
-  std::string& stored_hash = session ? e.session.token_hash : e.token.token_hash;
-  std::string& stored_pepper = session ? e.session.pepper_id : e.token.pepper_id;
+  std::string& stored_hash = session ? e.session().token_hash : e.token().token_hash;
+  std::string& stored_pepper = session ? e.session().pepper_id : e.token().pepper_id;
   if (stored_hash == hash && stored_pepper == current) return;  // the common case
   // Revoked and expired credentials are refused anyway: not worth a write. Once the old pepper
   // is removed they are simply unknown.
   UnixMillis now = e.fetched_at;
-  bool usable = session ? !e.session.revoked_at && now < e.session.expires_at
-                        : !e.token.revoked_at && (!e.token.expires_at || now < *e.token.expires_at);
+  bool usable =
+      session ? !e.session().revoked_at && now < e.session().expires_at
+              : !e.token().revoked_at && (!e.token().expires_at || now < *e.token().expires_at);
   if (!usable) return;
-  const std::string& id = session ? e.session.id : e.token.id;
+  const std::string& id = session ? e.session().id : e.token().id;
   auto moved = session ? db_.RehashSession(id, stored_hash, hash, current)
                        : db_.RehashApiToken(id, stored_hash, hash, current);
   if (!moved) {
@@ -265,25 +272,25 @@ void Authenticator::MoveToCurrentPepper(CacheEntry& e, const std::string& hash) 
 }
 
 Result<Principal> Authenticator::FromSession(const CacheEntry& e, UnixMillis now) {
-  if (e.session.revoked_at) {
+  if (e.session().revoked_at) {
     return Fail(Error::Unauthenticated("this session was ended by logout; log in again",
                                        "session_revoked"));
   }
-  if (now >= e.session.expires_at) {
+  if (now >= e.session().expires_at) {
     return Fail(
         Error::Unauthenticated("this session has expired; log in again", "session_expired"));
   }
   Principal p;
   p.kind = Principal::Kind::kUser;
-  p.id = e.session.user_id;
+  p.id = e.session().user_id;
   p.display_name = e.email;
-  p.session_id = e.session.id;
-  p.session_expires_at = e.session.expires_at;
+  p.session_id = e.session().id;
+  p.session_expires_at = e.session().expires_at;
   return p;
 }
 
 Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis now) {
-  const store::FederatedToken& t = e.federated;
+  const store::FederatedToken& t = e.federated();
   if (now >= t.expires_at) {
     return Fail(Error::Unauthenticated(
         "this federated token has expired; exchange a new CI ID token", "token_expired"));
@@ -300,7 +307,7 @@ Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis n
 }
 
 Result<Principal> Authenticator::FromApiToken(const CacheEntry& e, UnixMillis now) {
-  const store::ApiToken& t = e.token;
+  const store::ApiToken& t = e.token();
   if (t.revoked_at) {
     std::string why = t.revocation_reason == "inactive"
                           ? "this API token was revoked automatically after a period of inactivity"

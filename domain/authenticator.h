@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -67,10 +68,17 @@ class Authenticator {
  private:
   struct CacheEntry {
     crypto::CredentialKind kind = crypto::CredentialKind::kSession;
-    store::Session session;           // kSession
-    std::string email;                // kSession
-    store::ApiToken token;            // kApiToken
-    store::FederatedToken federated;  // kFederated
+    // Only the record of `kind`: a cache of 100,000 API tokens holds no empty sessions or
+    // federated tokens. API token records keep only what authentication reads (Load).
+    std::variant<std::monostate, store::Session, store::ApiToken, store::FederatedToken> record;
+    std::string email;  // kSession
+    store::Session& session() { return std::get<store::Session>(record); }
+    const store::Session& session() const { return std::get<store::Session>(record); }
+    store::ApiToken& token() { return std::get<store::ApiToken>(record); }
+    const store::ApiToken& token() const { return std::get<store::ApiToken>(record); }
+    const store::FederatedToken& federated() const {
+      return std::get<store::FederatedToken>(record);
+    }
     // token.permissions / federated.permissions, interned, handed to every Principal.
     PermissionList permissions;
     UnixMillis fetched_at = 0;
