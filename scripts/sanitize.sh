@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# sanitize.sh MODE: the fuzzing and sanitizer runs of CI (issue 7). Exits non-zero on any crash,
-# leak, sanitizer report or test failure, and prints one summary line per stage with its time.
+# sanitize.sh MODE: the sanitizer and fuzzing runs of CI (issue 7). Exits non-zero on any crash,
+# leak, sanitizer report, fuzz finding or test failure, and prints one summary line per stage
+# with its counts and time.
 #
-#   fuzz [SECONDS]  build the libFuzzer targets (clang 14, ASan+UBSan) in build-fuzz and run each
-#                   for SECONDS (default 20) on a temp copy of its seed corpus fuzz/corpus/<name>/
-#   asan            build everything with -DCL_SANITIZE=address (ASan+UBSan, -O1) in build-asan,
-#                   run ctest (inside scripts/with-postgres.sh) and the e2e suite on SQLite
+#   asan [SECONDS]  ONE clang-14 tree (-DCL_FUZZ=ON: ASan + UBSan + libFuzzer coverage, -O1) in
+#                   build-asan-fuzz holds the tests, the server, the CLI and the fuzz targets;
+#                   runs ctest (inside scripts/with-postgres.sh), the e2e suite on SQLite against
+#                   its server and CLI, then the fuzz smoke: each libFuzzer target for SECONDS
+#                   (default 15) on a temp copy of its seed corpus fuzz/corpus/<name>/
+#   fuzz [SECONDS]  only the fuzz smoke (builds just the fuzz targets in the same tree)
 #   tsan            build the concurrency test binaries with -DCL_SANITIZE=thread (-O1) in
 #                   build-tsan and run them (PostgreSQL halves included)
-#   all             fuzz 20 + asan + tsan
+#   all             asan + tsan
 #
-# Overrides: CL_JOBS (2), CL_FUZZ_TARGETS="a_fuzzer b_fuzzer" (default: all), CL_SAN_CXX (the
-# compiler of the asan/tsan builds; default the system c++), CL_KEEP_ARTIFACTS=1.
-# Long fuzzing runs: see fuzz/README.md.
+# Overrides: CL_JOBS (2; also how many fuzz targets run at once), CL_FUZZ_SECONDS (default
+# seconds per target), CL_FUZZ_TARGETS="a_fuzzer b_fuzzer" (default: all), CL_KEEP_ARTIFACTS=1,
+# CL_ASAN_BUILD_DIR (build-asan-fuzz), CL_TSAN_BUILD_DIR (build-tsan), CL_TSAN_CXX (compiler of
+# the tsan build; default the system c++). Long fuzzing runs: see fuzz/README.md.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 repo_root="$(pwd)"
 jobs="${CL_JOBS:-2}"
+asan_build="${CL_ASAN_BUILD_DIR:-build-asan-fuzz}"
+tsan_build="${CL_TSAN_BUILD_DIR:-build-tsan}"
 export CCACHE_BASEDIR="$repo_root"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
@@ -40,7 +46,7 @@ print_summary() {
 trap print_summary EXIT
 step() { echo; echo "==> $*"; }
 
-# Sanitizer settings shared by the asan runs; reports also go to files so that a report from a
+# Sanitizer settings of the asan test runs; reports also go to files so that a report from a
 # server process the tests do not watch (e.g. a leak at exit) still fails the run.
 san_env() { # san_env LOGDIR
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:log_path=$1/asan"
@@ -60,102 +66,126 @@ check_reports() { # check_reports STAGE LOGDIR
   fi
   return 0
 }
+tap_count() { # tap_count FILE pass|fail|skipped
+  grep -Eo "^# $2 [0-9]+" "$1" 2>/dev/null | grep -Eo '[0-9]+' | tail -1
+}
 
-# --- fuzz ---------------------------------------------------------------------------------------
-run_fuzz() { # run_fuzz SECONDS
-  local seconds="${1:-20}"
-  local build=build-fuzz
-  step "fuzz: building libFuzzer targets ($build, clang 14)"
+# --- the ASan + UBSan + coverage tree (clang 14) -------------------------------------------------
+# -O1 -gline-tables-only: stack traces with lines, without the compile and link cost of full -g.
+# No NDEBUG: assertions are on in the tests and the fuzz targets.
+asan_configure() {
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$asan_build" -G Ninja -DCL_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    "${launcher[@]}" >/dev/null
+}
+asan_build_targets() { # asan_build_targets STAGE TARGET...
+  local stage="$1"; shift
+  step "$stage: building $# targets ($asan_build, clang 14, ASan+UBSan+coverage, -O1)"
   local start=$SECONDS
-  if ! CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCL_FUZZ=ON \
-       -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null ||
-     ! cmake --build "$build" --target fuzzers -j "$jobs"; then
-    record "fuzz build" FAIL "cmake"
+  # shellcheck disable=SC2068  # one target per word
+  if ! cmake --build "$asan_build" -j "$jobs" --target $@; then
+    record "$stage build" FAIL "cmake --build"
+    return 1
+  fi
+  record "$stage build" ok "$# targets ($((SECONDS - start)) s)"
+}
+
+# --- fuzz smoke ----------------------------------------------------------------------------------
+fuzz_one() { # fuzz_one TARGET SECONDS LOGDIR: runs in the background, leaves LOGDIR/NAME.rc
+  local t="$1" seconds="$2" logs="$3"
+  local name="${t%_fuzzer}"
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/cl-fuzz-$name.XXXXXX")"
+  # A temp copy: the run adds inputs to its corpus, and CI must not modify the tree.
+  [[ -d "fuzz/corpus/$name" ]] && cp -r "fuzz/corpus/$name/." "$work/"
+  local dict=()
+  [[ -f "fuzz/$name.dict" ]] && dict=(-dict="fuzz/$name.dict")
+  # Leaks and UBSan findings abort these builds; any finding (crash, leak, timeout, OOM) makes
+  # libFuzzer exit non-zero and write the input as an artifact in the log directory.
+  ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+  LSAN_OPTIONS="suppressions=$repo_root/fuzz/lsan.supp:print_suppressions=0" \
+    "$asan_build/fuzz/$t" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2560 \
+      -max_len=65536 -print_final_stats=1 -artifact_prefix="$logs/$name-" "${dict[@]}" "$work" \
+      >"$logs/$name.log" 2>&1
+  echo $? >"$logs/$name.rc"
+  [[ "${CL_KEEP_ARTIFACTS:-0}" == 1 ]] || rm -rf "$work"
+}
+run_fuzz() { # run_fuzz SECONDS [built]: builds (unless "built") and runs every fuzz target
+  local seconds="$1"
+  local all targets
+  all=$(ninja -C "$asan_build" -t targets all | grep -E '^fuzz/[a-z_]+_fuzzer: CXX_EXECUTABLE' |
+        cut -d: -f1 | sed 's|^fuzz/||' | sort)
+  targets="${CL_FUZZ_TARGETS:-$all}"
+  if [[ -z "$targets" ]]; then
+    record "fuzz" FAIL "no fuzz targets in $asan_build"
     return
   fi
-  record "fuzz build" ok "$((SECONDS - start)) s"
-  local logs="$build/fuzz-logs"
+  local paths=()
+  for t in $targets; do paths+=("fuzz/$t"); done
+  if [[ "${2:-}" != built ]]; then asan_build_targets "fuzz" "${paths[@]}" || return; fi
+  local logs="$repo_root/$asan_build/fuzz-logs"
+  rm -rf "$logs"
   mkdir -p "$logs"
-  local targets="${CL_FUZZ_TARGETS:-}"
-  if [[ -z "$targets" ]]; then
-    targets=$(find "$build/fuzz" -maxdepth 1 -type f -name '*_fuzzer' -printf '%f\n' | sort)
-  fi
+  step "fuzz smoke: $(wc -w <<<"$targets") targets, ${seconds}s each, $jobs at a time"
+  local start=$SECONDS running=0
+  for t in $targets; do
+    if ((running >= jobs)); then wait -n; ((running--)); fi
+    echo "fuzz: $t"
+    fuzz_one "$t" "$seconds" "$logs" &
+    ((running++))
+  done
+  wait
   for t in $targets; do
     local name="${t%_fuzzer}"
-    local bin="$build/fuzz/$t"
-    local corpus work log
-    corpus="fuzz/corpus/$name"
-    work="$(mktemp -d "${TMPDIR:-/tmp}/cl-fuzz-$name.XXXXXX")"
-    log="$logs/$name.log"
-    # A temp copy: the run adds inputs to its corpus, and CI must not modify the tree.
-    [[ -d "$corpus" ]] && cp -r "$corpus/." "$work/"
-    local dict=()
-    [[ -f "fuzz/$name.dict" ]] && dict=(-dict="fuzz/$name.dict")
-    step "fuzz: $t for ${seconds}s"
-    start=$SECONDS
-    # detect_leaks and UBSan aborts are on by default in these builds; -error_exitcode makes a
-    # finding exit non-zero; artifacts (crashing inputs) are kept in the log directory.
-    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-      "$bin" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2560 -max_len=65536 \
-        -print_final_stats=1 -artifact_prefix="$logs/$name-" "${dict[@]}" "$work" \
-        >"$log" 2>&1
-    local rc=$?
-    local execs cov
+    local log="$logs/$name.log" rc execs cov
+    rc=$(cat "$logs/$name.rc" 2>/dev/null || echo '?')
     execs=$(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$log" | grep -Eo '[0-9]+$')
     cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
-    local rate="?"
-    [[ -n "$execs" ]] && rate=$((execs / (seconds > 0 ? seconds : 1)))
-    if ((rc != 0)); then
+    if [[ "$rc" != 0 ]]; then
+      echo "--- fuzz $name: exit $rc"
       grep -E 'ERROR|SUMMARY|invariant|runtime error|Test unit written' "$log" | head -20
       record "fuzz $name" FAIL "exit $rc; log $log"
     else
-      record "fuzz $name" ok "${execs:-?} execs (~$rate/s), $cov, $((SECONDS - start)) s"
+      record "fuzz $name" ok "${execs:-?} execs (~$((${execs:-0} / seconds))/s), $cov"
     fi
-    [[ "${CL_KEEP_ARTIFACTS:-0}" == 1 ]] || rm -rf "$work"
   done
+  record "fuzz smoke" "" "$((SECONDS - start)) s"
 }
 
-# --- asan ---------------------------------------------------------------------------------------
-run_asan() {
-  local build=build-asan
-  local cxx=()
-  [[ -n "${CL_SAN_CXX:-}" ]] && cxx=(-DCMAKE_CXX_COMPILER="$CL_SAN_CXX")
-  step "asan: building the tests, server and CLI ($build, ASan+UBSan, -O1)"
-  local start=$SECONDS
-  if ! cmake -S . -B "$build" -G Ninja -DCL_SANITIZE=address -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" "${cxx[@]}" "${launcher[@]}" >/dev/null; then
+# --- asan: unit tests, e2e on SQLite, fuzz smoke ---------------------------------------------------
+run_asan() { # run_asan FUZZ_SECONDS
+  step "asan: configuring $asan_build"
+  if ! asan_configure; then
     record "asan build" FAIL "cmake configure"
     return
   fi
-  # Every executable except benchmarks: what ctest and the e2e suite run.
+  # Every executable except benchmarks: the test binaries, server, CLI and fuzz targets.
   local targets
-  targets=$(ninja -C "$build" -t targets all | grep -E ': CXX_EXECUTABLE_LINKER' | cut -d: -f1 |
-            grep -Ev '\[|^/|_bench$|_fuzzer$')
+  targets=$(ninja -C "$asan_build" -t targets all | grep -E ': CXX_EXECUTABLE_LINKER' |
+            cut -d: -f1 | grep -Ev '\[|^/|_bench$')
   # shellcheck disable=SC2086  # one target per word
-  if ! cmake --build "$build" -j "$jobs" --target $targets; then
-    record "asan build" FAIL "cmake"
-    return
-  fi
-  record "asan build" ok "$((SECONDS - start)) s"
-  local logs="$repo_root/$build/sanitize-logs"
+  asan_build_targets "asan" $targets || return
+  local logs="$repo_root/$asan_build/sanitize-logs"
   rm -rf "$logs"
   mkdir -p "$logs"
 
   step "asan: unit tests (ctest)"
-  start=$SECONDS
+  local start=$SECONDS
   (
     san_env "$logs"
-    bash scripts/with-postgres.sh ctest --test-dir "$build" -j "$jobs" --timeout 600 \
+    bash scripts/with-postgres.sh ctest --test-dir "$asan_build" -j "$jobs" --timeout 600 \
       --output-on-failure
   ) >"$logs/ctest.log" 2>&1
   local rc=$?
-  local summary_line
+  local summary_line nskip
   summary_line=$(grep -E 'tests passed' "$logs/ctest.log" | tail -1)
+  nskip=$(grep -c '\*\*\*Skipped\|Not Run' "$logs/ctest.log")
   if ((rc != 0)); then
     grep -E 'Failed|\*\*\*' "$logs/ctest.log" | head -30
     record "asan unit (ctest)" FAIL "${summary_line:-no summary}; log $logs/ctest.log"
   else
-    record "asan unit (ctest)" ok "${summary_line} ($((SECONDS - start)) s)"
+    record "asan unit (ctest)" ok "${summary_line}, $nskip skipped ($((SECONDS - start)) s)"
   fi
   check_reports "asan unit (ctest)" "$logs"
 
@@ -163,35 +193,47 @@ run_asan() {
   start=$SECONDS
   mkdir -p "$logs/e2e"
   local tap="$logs/e2e.tap"
+  local filter=()
+  [[ -n "${CL_E2E_FILTER:-}" ]] && filter=(--test-name-pattern="$CL_E2E_FILTER")
   (
     san_env "$logs/e2e"
-    CL_BUILD_DIR="$repo_root/$build" CL_E2E_DATABASE=sqlite CL_E2E_STRICT=1 \
-      node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=tap \
-      --test-reporter-destination="$tap" tests/e2e/*.test.mjs
+    CL_BUILD_DIR="$repo_root/$asan_build" CL_E2E_DATABASE=sqlite CL_E2E_STRICT=1 \
+      node --test --test-concurrency=1 --test-timeout=300000 "${filter[@]}" \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tap" tests/e2e/*.test.mjs
   ) >"$logs/e2e.log" 2>&1
   rc=$?
-  local pass fail
-  pass=$(grep -Eo '^# pass [0-9]+' "$tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
-  fail=$(grep -Eo '^# fail [0-9]+' "$tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
+  local pass fail skip
+  pass=$(tap_count "$tap" pass)
+  fail=$(tap_count "$tap" fail)
+  skip=$(tap_count "$tap" skipped)
+  local detail="${pass:-?} passed, ${fail:-?} failed, ${skip:-?} skipped"
   if ((rc != 0)) || [[ "${fail:-1}" != 0 ]]; then
     grep -E '^not ok' "$tap" | head -20
-    record "asan e2e sqlite" FAIL "${pass:-?} passed, ${fail:-?} failed; log $logs/e2e.log"
+    record "asan e2e sqlite" FAIL "$detail; log $logs/e2e.log"
   else
-    record "asan e2e sqlite" ok "${pass} passed, 0 failed ($((SECONDS - start)) s)"
+    record "asan e2e sqlite" ok "$detail ($((SECONDS - start)) s)"
+  fi
+  if [[ "${skip:-0}" != 0 ]]; then
+    while read -r count reason; do
+      summary+=("$(printf '%-26s %-6s %s' "" "" "$count skipped: $reason")")
+    done < <(grep -Eo '# SKIP.*' "$tap" | sed -E 's/^# SKIP *//' | sort | uniq -c)
   fi
   check_reports "asan e2e sqlite" "$logs/e2e"
+
+  run_fuzz "$1" built
 }
 
-# --- tsan ---------------------------------------------------------------------------------------
+# --- tsan ----------------------------------------------------------------------------------------
 # The binaries whose tests run threads: token cache + authenticator (domain_test), usage flusher
 # + token revoker (jobs_test), JWKS cache (oidc_test), revocation listener
-# (store_notifications_test), the HTTP server (http_test).
+# (store_notifications_test), the HTTP server (http_test), failed-auth throttle (throttle_test).
 tsan_binaries=(domain/domain_test jobs/jobs_test oidc/oidc_test store/store_notifications_test
-               http/http_test)
+               http/http_test domain/throttle_test)
 run_tsan() {
-  local build=build-tsan
+  local build="$tsan_build"
   local cxx=()
-  [[ -n "${CL_SAN_CXX:-}" ]] && cxx=(-DCMAKE_CXX_COMPILER="$CL_SAN_CXX")
+  [[ -n "${CL_TSAN_CXX:-}" ]] && cxx=(-DCMAKE_CXX_COMPILER="$CL_TSAN_CXX")
   local names=()
   for b in "${tsan_binaries[@]}"; do names+=("$(basename "$b")"); done
   step "tsan: building ${names[*]} ($build, -O1)"
@@ -227,18 +269,25 @@ run_tsan() {
 }
 
 mode="${1:-}"
+fuzz_seconds="${2:-${CL_FUZZ_SECONDS:-15}}"
+if ! [[ "$fuzz_seconds" =~ ^[1-9][0-9]*$ ]]; then
+  echo "sanitize.sh: fuzz seconds must be a positive integer, got '$fuzz_seconds'" >&2
+  trap - EXIT
+  exit 2
+fi
 total=$SECONDS
 case "$mode" in
-  fuzz) run_fuzz "${2:-20}" ;;
-  asan) run_asan ;;
+  asan) run_asan "$fuzz_seconds" ;;
+  fuzz)
+    if asan_configure; then run_fuzz "$fuzz_seconds"; else record "fuzz build" FAIL "configure"; fi
+    ;;
   tsan) run_tsan ;;
   all)
-    run_fuzz 20
-    run_asan
+    run_asan "$fuzz_seconds"
     run_tsan
     ;;
   *)
-    echo "usage: $0 fuzz [SECONDS] | asan | tsan | all" >&2
+    echo "usage: $0 asan [FUZZ_SECONDS] | fuzz [SECONDS] | tsan | all [FUZZ_SECONDS]" >&2
     trap - EXIT
     exit 2
     ;;

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: unit tests (ctest, including the PostgreSQL store tests
-# that scripts/with-postgres.sh provides), then the end-to-end suite in tests/e2e against SQLite
-# and against PostgreSQL. Prints a summary; exits non-zero if anything failed.
+# that scripts/with-postgres.sh provides), the end-to-end suite in tests/e2e on PostgreSQL and on
+# SQLite, the browser tests of the web UI, then the sanitizer and fuzzing runs of
+# scripts/sanitize.sh. Prints a summary (every stage with its counts and time, SKIPPED when it did
+# not run); exits non-zero if anything failed.
+#
+# The e2e suite on SQLite runs once: against the ASan+UBSan server and CLI when the "asan" mode
+# runs (the default), otherwise against the plain build.
 #
 # Overrides: CL_BUILD_DIR (default build), CL_JOBS (2), CL_SKIP_INSTALL=1 (no install-deps),
-#            CL_E2E_ONLY=1 (skip ctest), CL_E2E_FILTER=REGEX (node --test-name-pattern),
-#            CL_SANITIZERS=MODES (default "tsan"; "all" = fuzz + asan + tsan, "none" skips;
-#            see scripts/sanitize.sh).
+#            CL_E2E_ONLY=1 (skip ctest), CL_E2E_FILTER=REGEX (node --test-name-pattern; also
+#            skips the sanitizer runs), CL_SANITIZERS=MODES (default "asan tsan": ASan+UBSan unit
+#            + e2e + fuzz smoke, and TSan; "none" skips; any of asan, fuzz, tsan, all; see
+#            scripts/sanitize.sh), CL_FUZZ_SECONDS (seconds per fuzz target, default 15).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -70,6 +76,8 @@ if [[ "${CL_E2E_ONLY:-0}" != 1 ]]; then
   else
     record "unit (ctest)" ok "${total:-0} passed/skipped, $nskip skipped ($((SECONDS - start)) s)"
   fi
+else
+  record "unit (ctest)" SKIPPED "CL_E2E_ONLY=1"
 fi
 
 # --- end-to-end ------------------------------------------------------------------------------
@@ -108,12 +116,22 @@ run_e2e() { # run_e2e NAME [wrapper...] ; env already set by caller
   fi
 }
 
-run_e2e sqlite env CL_E2E_DATABASE=sqlite
+sanitizers="${CL_SANITIZERS:-asan tsan}"
+[[ -n "${CL_E2E_FILTER:-}" ]] && sanitizers=none
+asan_e2e=0
+for mode in $sanitizers; do [[ "$mode" == asan || "$mode" == all ]] && asan_e2e=1; done
 
 if [[ -f scripts/with-postgres.sh ]]; then
   run_e2e postgres bash scripts/with-postgres.sh env CL_E2E_DATABASE=postgres
 else
   record "e2e postgres" SKIPPED "scripts/with-postgres.sh not present"
+fi
+
+# On SQLite once: under ASan+UBSan below when that runs, here otherwise.
+if ((asan_e2e)); then
+  record "e2e sqlite" SKIPPED "runs under ASan+UBSan instead: 'asan e2e sqlite' below"
+else
+  run_e2e sqlite env CL_E2E_DATABASE=sqlite
 fi
 
 # --- browser tests of the web UI (Debian's chromium + playwright-core) --------------------------
@@ -134,13 +152,13 @@ else
   record "web ui (chromium)" ok "$detail"
 fi
 
-# --- fuzzing and sanitizers (scripts/sanitize.sh) ---------------------------------------------
-# By default only the TSan run of the concurrent parts (a few minutes). The ASan+UBSan build of
-# everything with the e2e suite, and the fuzz smoke runs, take CI to about 50 minutes on 2 cores:
-# run them with CL_SANITIZERS=all (or "asan", "fuzz") until they share one instrumented build.
-sanitizers="${CL_SANITIZERS:-tsan}"
-if [[ "$sanitizers" == none || -n "${CL_E2E_FILTER:-}" ]]; then
-  record "sanitizers" SKIPPED "CL_SANITIZERS=none or CL_E2E_FILTER set"
+# --- sanitizers and fuzzing (scripts/sanitize.sh) ---------------------------------------------
+# By default "asan tsan": one clang tree with ASan+UBSan+coverage runs the unit tests, the e2e
+# suite on SQLite and a fuzz smoke of every libFuzzer target; a TSan tree runs the concurrent parts.
+if [[ "$sanitizers" == none ]]; then
+  reason="CL_SANITIZERS=none"
+  [[ -n "${CL_E2E_FILTER:-}" ]] && reason="CL_E2E_FILTER set"
+  record "sanitizers" SKIPPED "$reason"
 else
   for mode in $sanitizers; do
     step "sanitizers: scripts/sanitize.sh $mode"
@@ -159,5 +177,6 @@ else
     fi
   done
 fi
+record "total" "" "$SECONDS s"
 
 exit "$failed"
