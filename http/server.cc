@@ -271,11 +271,6 @@ std::string_view ReasonPhrase(int status) {
   }
 }
 
-// Writes the status line and headers of `res` into `head` (cleared first; its capacity is reused
-// across the requests of a connection, so a typical response costs no allocation here). The body
-// is sent from res.body as a second buffer. Headers that would break framing or inject lines are
-// dropped; Content-Length and Connection are always ours. Returns false (and `head` is garbage)
-// when a header is too large to send (a value over 64 KiB): the caller answers 500 instead.
 // Writes as much of `out` as the socket takes without blocking; returns the bytes written.
 // would_block is not an error (the caller writes the rest asynchronously).
 size_t TryWriteNow(tcp::socket& socket, const std::array<asio::const_buffer, 2>& out,
@@ -296,6 +291,11 @@ size_t TryWriteNow(tcp::socket& socket, const std::array<asio::const_buffer, 2>&
   return n;
 }
 
+// Writes the status line and headers of `res` into `head` (cleared first; its capacity is reused
+// across the requests of a connection, so a typical response costs no allocation here). The body
+// is sent from res.body as a second buffer. Headers that would break framing or inject lines are
+// dropped; Content-Length and Connection are always ours. Returns false (and `head` is garbage)
+// when a header is too large to send (a value over 64 KiB): the caller answers 500 instead.
 bool SerializeHead(const Response& res, unsigned version, bool keep_alive,
                    std::string_view request_id, std::string& head) {
   head.clear();
