@@ -582,9 +582,8 @@ class Api {
           }
           return NoStore(JsonOk(200, EncodeSession(*session)));
         }));
-    // Tokens are answered from the cache on the I/O thread; people need their user row.
-    // Token principals (no user row to read): answered on the I/O thread. Written directly,
-    // the same JSON as EncodePrincipal below, without building a JSON tree per request.
+    // Tokens are answered from the cache on the I/O thread; people need their user row. The
+    // fast answer is the same JSON as EncodePrincipal, written without building a JSON tree.
     auto whoami_fast = [](Request&, const domain::Principal& p) -> std::optional<Response> {
       if (p.kind == domain::Principal::Kind::kUser) return std::nullopt;
       std::string body = "{\"principal\":{\"kind\":";
