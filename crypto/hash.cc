@@ -58,7 +58,7 @@ class ThreadHmac {
   ThreadHmac(const ThreadHmac&) = delete;
   ThreadHmac& operator=(const ThreadHmac&) = delete;
 
-  std::string Mac(std::string_view key, std::string_view data) {
+  void Mac(std::string_view key, std::string_view data, unsigned char* out) {
     // The HMAC implementation keeps the derived inner/outer pads; passing a null key re-uses
     // them, which skips hashing the key again.
     bool same_key = keyed_ && key.size() == key_.size() &&
@@ -75,17 +75,13 @@ class ThreadHmac {
       key_.assign(key);
       keyed_ = ok == 1;
     }
-    std::string out(32, '\0');
     size_t out_len = 0;
     if (ok != 1 ||
         EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
             1 ||
-        EVP_MAC_final(ctx_, reinterpret_cast<unsigned char*>(out.data()), &out_len, out.size()) !=
-            1 ||
-        out_len != 32) {
+        EVP_MAC_final(ctx_, out, &out_len, 32) != 1 || out_len != 32) {
       std::abort();  // Cannot happen with a working provider; never return a wrong MAC.
     }
-    return out;
   }
 
  private:
@@ -117,9 +113,32 @@ std::string Sha256(std::string_view data) {
   return out;
 }
 
-std::string HmacSha256(std::string_view key, std::string_view data) {
+void HmacSha256Into(std::string_view key, std::string_view data, Digest256& out) {
   thread_local ThreadHmac hmac;
-  return hmac.Mac(key, data);
+  hmac.Mac(key, data, out.data());
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  Digest256 d;
+  HmacSha256Into(key, data, d);
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+std::optional<Digest256> DigestFromHex(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;  // upper case is not what HexEncode writes
+  };
+  Digest256 d;
+  for (size_t i = 0; i < d.size(); ++i) {
+    int hi = nibble(hex[2 * i]);
+    int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    d[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return d;
 }
 
 std::string HexEncode(std::string_view bytes) {

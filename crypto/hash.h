@@ -1,7 +1,9 @@
 // Hashing primitives on OpenSSL 3 EVP: SHA-256, HMAC-SHA256, constant-time compare, base64url.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,11 @@ namespace cl::crypto {
 std::string Sha256(std::string_view data);
 // HMAC-SHA256(key, data), raw 32 bytes. Thread-safe; keeps one EVP_MAC_CTX per thread.
 std::string HmacSha256(std::string_view key, std::string_view data);
+// The same into a fixed buffer: no allocation (the request hot path).
+using Digest256 = std::array<unsigned char, 32>;
+void HmacSha256Into(std::string_view key, std::string_view data, Digest256& out);
+// The digest a 64-character lower-case HexEncode stands for; nullopt for anything else.
+std::optional<Digest256> DigestFromHex(std::string_view hex);
 
 std::string HexEncode(std::string_view bytes);  // lower-case
 // Constant-time equality for equal-length inputs (returns false on length mismatch).
@@ -40,6 +47,12 @@ class CredentialHasher {
   // Under the newest pepper: what new credentials are stored as and the cache is keyed by.
   std::string Hash(std::string_view credential) const {
     return HexEncode(HmacSha256(peppers_.front(), credential));
+  }
+  // The raw digest behind Hash(): what in-memory caches key by.
+  Digest256 Digest(std::string_view credential) const {
+    Digest256 d;
+    HmacSha256Into(peppers_.front(), credential, d);
+    return d;
   }
   // Under pepper `index` (0 = newest). REQUIRES: index < pepper_count().
   std::string HashWith(size_t index, std::string_view credential) const {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <thread>
 #include <vector>
 
@@ -82,6 +83,28 @@ TEST(CredentialHasherTest, HexOfHmac) {
   CredentialHasher hasher("Jefe");
   EXPECT_EQ(hasher.Hash("what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(CredentialHasherTest, DigestIsTheRawFormOfHashAndRoundTripsThroughHex) {
+  CredentialHasher hasher("Jefe");
+  Digest256 d = hasher.Digest("what do ya want for nothing?");
+  std::string raw(reinterpret_cast<const char*>(d.data()), d.size());
+  EXPECT_EQ(HexEncode(raw), hasher.Hash("what do ya want for nothing?"));
+  auto back = DigestFromHex(hasher.Hash("what do ya want for nothing?"));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, d);
+  // Only what HexEncode writes is accepted: 64 lower-case hex characters.
+  std::string hex = hasher.Hash("x");
+  EXPECT_FALSE(DigestFromHex(hex.substr(1)));
+  EXPECT_FALSE(DigestFromHex(hex + "0"));
+  EXPECT_FALSE(DigestFromHex(""));
+  std::string upper = hex;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper != hex) {
+    EXPECT_FALSE(DigestFromHex(upper));
+  }
+  hex[10] = 'g';
+  EXPECT_FALSE(DigestFromHex(hex));
 }
 
 TEST(CredentialHasherTest, NewestPepperHashesAndOlderOnesStayReachable) {

@@ -2,11 +2,10 @@
 // validation of in-toto Statements. Every pushed attestation records who made it.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "common/clock.h"
 #include "common/random.h"

@@ -51,17 +51,18 @@ Authenticator::Authenticator(store::Database& db, const crypto::CredentialHasher
       revalidate_after_(revalidate_after) {}
 
 void Authenticator::Forget(const std::string& token_hash) {
+  auto key = crypto::DigestFromHex(token_hash);
   std::unique_lock<std::shared_mutex> lock(mu_);
-  cache_.erase(token_hash);
+  if (key) cache_.Erase(*key);
   if (auto it = old_hashes_.find(token_hash); it != old_hashes_.end()) {
-    cache_.erase(it->second);
+    cache_.Erase(it->second);
     old_hashes_.erase(it);
   }
 }
 
 void Authenticator::ForgetAll() {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  cache_.clear();
+  cache_.Clear();
   old_hashes_.clear();
 }
 
@@ -78,7 +79,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
     case crypto::CredentialKind::kSession:
     case crypto::CredentialKind::kApiToken:
     case crypto::CredentialKind::kFederated: {
-      CL_ASSIGN_OR_RETURN(auto entry, Lookup(token, hasher_.Hash(token), kind, now));
+      CL_ASSIGN_OR_RETURN(auto entry, Lookup(token, hasher_.Digest(token), kind, now));
       return FromEntry(*entry, now);
     }
     default:
@@ -96,16 +97,14 @@ std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_v
       *kind != crypto::CredentialKind::kFederated) {
     return std::nullopt;  // let the full path give the precise answer
   }
-  std::string hash = hasher_.Hash(*token);
+  const crypto::Digest256 key = hasher_.Digest(*token);
   UnixMillis now = clock_.Now();
   std::shared_ptr<const CacheEntry> entry;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    auto it = cache_.find(hash);
-    if (it == cache_.end() || now - it->second->fetched_at >= revalidate_after_) {
-      return std::nullopt;
-    }
-    entry = it->second;
+    auto* found = cache_.Find(key);
+    if (found == nullptr || now - (*found)->fetched_at >= revalidate_after_) return std::nullopt;
+    entry = *found;
   }
   if (entry->kind != *kind) return std::nullopt;
   return FromEntry(*entry, now);
@@ -131,16 +130,21 @@ Result<Principal> Authenticator::FromEntry(const CacheEntry& e, UnixMillis now) 
 }
 
 Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
-    std::string_view token, const std::string& hash, crypto::CredentialKind kind, UnixMillis now) {
+    std::string_view token, const crypto::Digest256& key, crypto::CredentialKind kind,
+    UnixMillis now) {
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    auto it = cache_.find(hash);
-    if (it != cache_.end() && it->second->kind == kind &&
-        now - it->second->fetched_at < revalidate_after_) {
-      return it->second;
+    auto* found = cache_.Find(key);
+    if (found != nullptr && (*found)->kind == kind &&
+        now - (*found)->fetched_at < revalidate_after_) {
+      return *found;
     }
   }
+  // The database stores the hex form.
+  const std::string hash =
+      crypto::HexEncode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
   auto entry = std::make_shared<CacheEntry>();
+  entry->key = key;
   entry->kind = kind;
   entry->fetched_at = now;
   CL_ASSIGN_OR_RETURN(bool found, Load(*entry, hash));
@@ -166,29 +170,29 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
   // (the failed-authentication throttle bounds how often they can ask).
   if (!FromEntry(*entry, now)) return std::shared_ptr<const CacheEntry>(std::move(entry));
   // Federated tokens live minutes: they are not moved, only found under any pepper.
-  if (kind != crypto::CredentialKind::kFederated) MoveToCurrentPepper(*entry, hash);
+  if (kind != crypto::CredentialKind::kFederated) {
+    MoveToCurrentPepper(*entry, hash);
+    // From here on the cache key is the hash; the hex copy would cost 80 bytes per entry.
+    std::string().swap(kind == crypto::CredentialKind::kSession ? entry->session().token_hash
+                                                                : entry->token().token_hash);
+  }
   std::unique_lock<std::shared_mutex> lock(mu_);
+  auto stale = [&](const CacheEntry& e) { return now - e.fetched_at >= revalidate_after_; };
   if (now - last_prune_ >= revalidate_after_) {
     // Entries older than revalidate_after_ are reloaded on their next use anyway.
-    for (auto it = cache_.begin(); it != cache_.end();) {
-      it = now - it->second->fetched_at >= revalidate_after_ ? cache_.erase(it) : std::next(it);
-    }
+    cache_.EraseIf(stale);
     last_prune_ = now;
   }
   if (cache_.size() >= max_entries_) {
     // Bounded: drop stale entries; if none are stale, drop arbitrary ones to make room.
-    for (auto it = cache_.begin(); it != cache_.end();) {
-      it = now - it->second->fetched_at >= revalidate_after_ ? cache_.erase(it) : std::next(it);
-    }
-    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() >= max_entries_;) {
-      it = cache_.erase(it);
-    }
+    cache_.EraseIf(stale);
+    if (cache_.size() >= max_entries_) cache_.TrimTo(max_entries_ > 0 ? max_entries_ - 1 : 0);
   }
-  cache_[hash] = entry;
+  cache_.Insert(entry);
   if (!old_hash.empty()) {
     // Only credentials found under an older pepper land here: few, and only during a rotation.
     if (old_hashes_.size() >= max_entries_) old_hashes_.clear();
-    old_hashes_[old_hash] = hash;
+    old_hashes_[old_hash] = key;
   }
   return std::shared_ptr<const CacheEntry>(std::move(entry));
 }
@@ -225,14 +229,17 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
       return Fail(token.error());
     }
     e.permissions = PermissionList::Intern(token->permissions);
-    // Not read when authenticating; dropped so that each cached token costs less memory.
-    for (std::string* unused :
-         {&token->description, &token->created_by_kind, &token->created_by_id,
-          &token->created_by_name, &token->project_name, &token->revoked_by_name}) {
-      std::string().swap(*unused);
-    }
-    token->permissions = {};
-    e.record = std::move(*token);
+    CachedApiToken t;
+    t.id = std::move(token->id);
+    t.org_id = std::move(token->org_id);
+    t.project_id = std::move(token->project_id);
+    t.name = std::move(token->name);
+    t.expires_at = token->expires_at;
+    t.revoked_at = token->revoked_at;
+    t.revoked_for_inactivity = token->revocation_reason == "inactive";
+    t.token_hash = std::move(token->token_hash);
+    t.pepper_id = std::move(token->pepper_id);
+    e.record = std::move(t);
   }
   return true;
 }
@@ -307,9 +314,9 @@ Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis n
 }
 
 Result<Principal> Authenticator::FromApiToken(const CacheEntry& e, UnixMillis now) {
-  const store::ApiToken& t = e.token();
+  const CachedApiToken& t = e.token();
   if (t.revoked_at) {
-    std::string why = t.revocation_reason == "inactive"
+    std::string why = t.revoked_for_inactivity
                           ? "this API token was revoked automatically after a period of inactivity"
                           : "this API token was revoked";
     return Fail(Error::Unauthenticated(why, "token_revoked"));

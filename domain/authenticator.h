@@ -27,6 +27,7 @@
 #include "common/result.h"
 #include "crypto/credential.h"
 #include "crypto/hash.h"
+#include "domain/digest_map.h"
 #include "domain/principal.h"
 #include "domain/usage_recorder.h"
 #include "store/store.h"
@@ -66,16 +67,32 @@ class Authenticator {
   size_t CachedEntries();
 
  private:
+  // What authentication reads of an API token: about a third of store::ApiToken's size, so
+  // 100,000 cached tokens take less memory and a lookup touches fewer cache lines.
+  struct CachedApiToken {
+    std::string id;
+    std::string org_id;
+    std::optional<std::string> project_id;
+    std::string name;
+    std::optional<UnixMillis> expires_at;
+    std::optional<UnixMillis> revoked_at;
+    bool revoked_for_inactivity = false;
+    // Needed only while loading (MoveToCurrentPepper); token_hash is emptied once cached.
+    std::string token_hash;
+    std::string pepper_id;
+  };
   struct CacheEntry {
+    // HMAC of the credential under the newest pepper: the cache key (DigestMap).
+    crypto::Digest256 key{};
     crypto::CredentialKind kind = crypto::CredentialKind::kSession;
     // Only the record of `kind`: a cache of 100,000 API tokens holds no empty sessions or
-    // federated tokens. API token records keep only what authentication reads (Load).
-    std::variant<std::monostate, store::Session, store::ApiToken, store::FederatedToken> record;
+    // federated tokens.
+    std::variant<std::monostate, store::Session, CachedApiToken, store::FederatedToken> record;
     std::string email;  // kSession
     store::Session& session() { return std::get<store::Session>(record); }
     const store::Session& session() const { return std::get<store::Session>(record); }
-    store::ApiToken& token() { return std::get<store::ApiToken>(record); }
-    const store::ApiToken& token() const { return std::get<store::ApiToken>(record); }
+    CachedApiToken& token() { return std::get<CachedApiToken>(record); }
+    const CachedApiToken& token() const { return std::get<CachedApiToken>(record); }
     const store::FederatedToken& federated() const {
       return std::get<store::FederatedToken>(record);
     }
@@ -86,9 +103,10 @@ class Authenticator {
     // recorder's lock for all but about one request per second per token.
     mutable std::atomic<UnixMillis> last_usage_report{0};
   };
-  // The cached entry for `token`, whose hash under the newest pepper is `hash`, loading it on
-  // a miss or when stale.
-  Result<std::shared_ptr<const CacheEntry>> Lookup(std::string_view token, const std::string& hash,
+  // The cached entry for `token`, whose HMAC under the newest pepper is `key`, loading it on a
+  // miss or when stale.
+  Result<std::shared_ptr<const CacheEntry>> Lookup(std::string_view token,
+                                                   const crypto::Digest256& key,
                                                    crypto::CredentialKind kind, UnixMillis now);
   // Reads the credential stored under `hash` into `e`: false when there is none.
   Result<bool> Load(CacheEntry& e, const std::string& hash);
@@ -109,13 +127,15 @@ class Authenticator {
   const size_t max_entries_;
   const UnixMillis revalidate_after_;
   std::shared_mutex mu_;  // readers: lookups; writers: inserts and Forget
-  std::unordered_map<std::string, std::shared_ptr<const CacheEntry>> cache_;  // GUARDED_BY(mu_)
+  // Keyed by the raw HMAC under the newest pepper, held in a flat table: a lookup neither
+  // hex-encodes nor allocates, and costs one slot read before the entry itself.
+  DigestMap<CacheEntry> cache_;  // GUARDED_BY(mu_)
   // When stale entries (older than revalidate_after_, which lookups reload anyway) were last
   // dropped: at most once per revalidate_after_, so the cache holds the recent working set.
   UnixMillis last_prune_ = 0;  // GUARDED_BY(mu_)
   // Hash under an older pepper -> cache key, for credentials found under an older pepper: a
   // revocation announced with the old hash (read before the re-hash) still reaches the entry.
-  std::unordered_map<std::string, std::string> old_hashes_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, crypto::Digest256> old_hashes_;  // GUARDED_BY(mu_)
 };
 
 // Extracts the credential from "Bearer <token>" (scheme case-insensitive).

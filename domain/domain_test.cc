@@ -222,6 +222,37 @@ TEST_F(DomainTest, CredentialCacheKeepsOnlyRecentLiveCredentials) {
   EXPECT_EQ(authn_->CachedEntries(), 1u);  // only carol: the others were stale or refused
 }
 
+TEST_F(DomainTest, CredentialCacheStaysWithinItsBoundAndForgets) {
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 6; ++i) {
+    std::string sub = "u" + std::to_string(i);
+    tokens.push_back(LoginAs(sub, sub + "@example.com"));
+  }
+  // Nothing goes stale within the hour: only the bound limits the cache.
+  Authenticator small(*db_, hasher_, clock_, nullptr, /*max_cache_entries=*/3,
+                      /*revalidate_after=*/kMillisPerHour);
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      auto p = small.Authenticate("Bearer " + tokens[i]);
+      ASSERT_TRUE(p) << p.error().ToString();
+      EXPECT_EQ(p->display_name, "u" + std::to_string(i) + "@example.com");
+      EXPECT_LE(small.CachedEntries(), 3u);
+    }
+  }
+  EXPECT_EQ(small.CachedEntries(), 3u);
+  // A cached credential is served from the cache alone; Forget (by its stored hex hash) drops it.
+  const std::string& last = tokens.back();
+  ASSERT_TRUE(small.AuthenticateCached("Bearer " + last).has_value());
+  small.Forget(hasher_.Hash(last));
+  EXPECT_EQ(small.CachedEntries(), 2u);
+  EXPECT_FALSE(small.AuthenticateCached("Bearer " + last).has_value());
+  small.Forget("not-a-hash");  // ignored
+  EXPECT_EQ(small.CachedEntries(), 2u);
+  small.ForgetAll();
+  EXPECT_EQ(small.CachedEntries(), 0u);
+  EXPECT_TRUE(small.Authenticate("Bearer " + last));
+}
+
 TEST_F(DomainTest, BrowserLoginIssuesA24HourSession) {
   std::string token = LoginAs("alice", "alice@example.com");
   ASSERT_EQ(token.rfind("clses_", 0), 0u);

@@ -32,10 +32,10 @@ Result<store::Organization> OrganizationService::Create(const Principal& p,
   org.name = name;
   org.created_at = clock_.Now();
   store::Membership owner{org.id, p.id, "owner", org.created_at, "", "", ""};
-  auto st = db_.CreateOrganization(
-      org, owner,
-      NewEvent(p, org.id, "organization.created", "organization", org.id,
-               p.display_name + " created the organization " + name));
+  auto st =
+      db_.CreateOrganization(org, owner,
+                             NewEvent(p, org.id, "organization.created", "organization", org.id,
+                                      p.display_name + " created the organization " + name));
   if (!st) {
     if (st.error().IsAlreadyExists()) {
       return Fail(Error::AlreadyExists("the organization name '" + name + "' is taken"));
@@ -104,7 +104,8 @@ Result<store::Organization> OrganizationService::SetApiTokenMaxDaysInactive(
   if (p.kind != Principal::Kind::kUser) {
     return Fail(Error::PermissionDenied("organization settings are changed by people, not tokens"));
   }
-  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kOrganizationUpdate, Resource{org.id, std::nullopt}));
+  CL_RETURN_IF_ERROR(
+      authz_.Authorize(p, perm::kOrganizationUpdate, Resource{org.id, std::nullopt}));
   if (days && (*days < 0 || *days > 365)) {
     return Fail(Error::InvalidArgument(
         "api_token_max_days_inactive must be from 1 to 365 days (0 turns auto-revocation off)"));
@@ -172,8 +173,9 @@ Result<std::vector<store::Invitation>> OrganizationService::ListInvitations(
   return db_.ListPendingInvitations(org.id);
 }
 
-Result<std::vector<store::AuditEvent>> OrganizationService::ListAuditEvents(
-    const Principal& p, const std::string& name, int limit) {
+Result<std::vector<store::AuditEvent>> OrganizationService::ListAuditEvents(const Principal& p,
+                                                                            const std::string& name,
+                                                                            int limit) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kAuditRead, Resource{org.id, std::nullopt}));
   if (limit <= 0 || limit > 1000) limit = 100;

@@ -34,8 +34,7 @@ class OrganizationService {
 
   // Sets the API token inactivity threshold: 1..365 days, 0 or nullopt turns it off.
   // Owners/admins only; never API tokens. Audited.
-  Result<store::Organization> SetApiTokenMaxDaysInactive(const Principal& p,
-                                                         const std::string& org,
+  Result<store::Organization> SetApiTokenMaxDaysInactive(const Principal& p, const std::string& org,
                                                          std::optional<int64_t> days);
 
   Result<std::vector<store::Membership>> ListMembers(const Principal& p, const std::string& org);
@@ -51,8 +50,7 @@ class OrganizationService {
   Result<std::vector<store::Project>> ListProjects(const Principal& p, const std::string& org);
 
   store::AuditEvent NewEvent(const Principal& p, const std::string& org_id, std::string action,
-                             std::string target_kind, std::string target_id,
-                             std::string message);
+                             std::string target_kind, std::string target_id, std::string message);
 
  private:
   store::Database& db_;

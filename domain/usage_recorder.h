@@ -31,7 +31,7 @@ class UsageRecorder {
  private:
   const UnixMillis window_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, UnixMillis> pending_;     // GUARDED_BY(mu_)
+  std::unordered_map<std::string, UnixMillis> pending_;      // GUARDED_BY(mu_)
   std::unordered_map<std::string, UnixMillis> last_queued_;  // GUARDED_BY(mu_)
 };
 
