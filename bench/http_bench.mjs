@@ -20,6 +20,7 @@
 //   BENCH_PERF_CALLGRAPH  perf --call-graph mode (default fp; dwarf for user-space chains)
 //   BENCH_PERF_LEVEL   log level of the server while profiled (default warn; or info)
 //   BENCH_SQLITE_CACHE_MIB  --sqlite-cache-mib of the server (default: the server's, 64)
+//   BENCH_SERVER_ARGS  more control plane flags, space-separated (e.g. "--io-threads 3")
 //   NGINX_BIN          nginx binary (default: nginx on PATH)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
@@ -153,6 +154,8 @@ async function startServer(dir, idp, port, logLevel) {
     // credential cache's memory apart from the database's.
     ...(process.env.BENCH_SQLITE_CACHE_MIB ? ['--sqlite-cache-mib', process.env.BENCH_SQLITE_CACHE_MIB]
       : []),
+    // BENCH_SERVER_ARGS: more server flags, space-separated (e.g. "--io-threads 3").
+    ...(process.env.BENCH_SERVER_ARGS ? process.env.BENCH_SERVER_ARGS.trim().split(/\s+/) : []),
   ];
   const env = { ...process.env, CHAINLOOP_OIDC_CLIENT_SECRET: h.CLIENT_SECRET };
   for (const k of Object.keys(env)) if (k.startsWith('CHAINLOOP_') && k !== 'CHAINLOOP_OIDC_CLIENT_SECRET') delete env[k];
