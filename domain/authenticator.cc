@@ -53,6 +53,7 @@ Authenticator::Authenticator(store::Database& db, const crypto::CredentialHasher
 void Authenticator::Forget(const std::string& token_hash) {
   auto key = crypto::DigestFromHex(token_hash);
   std::unique_lock<std::shared_mutex> lock(mu_);
+  ++forget_epoch_;
   if (key) cache_.Erase(*key);
   if (auto it = old_hashes_.find(token_hash); it != old_hashes_.end()) {
     cache_.Erase(it->second);
@@ -62,6 +63,7 @@ void Authenticator::Forget(const std::string& token_hash) {
 
 void Authenticator::ForgetAll() {
   std::unique_lock<std::shared_mutex> lock(mu_);
+  ++forget_epoch_;
   cache_.Clear();
   old_hashes_.clear();
 }
@@ -132,6 +134,7 @@ Result<Principal> Authenticator::FromEntry(const CacheEntry& e, UnixMillis now) 
 Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
     std::string_view token, const crypto::Digest256& key, crypto::CredentialKind kind,
     UnixMillis now) {
+  uint64_t epoch;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto* found = cache_.Find(key);
@@ -139,6 +142,7 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
         now - (*found)->fetched_at < revalidate_after_) {
       return *found;
     }
+    epoch = forget_epoch_;
   }
   // The database stores the hex form.
   const std::string hash =
@@ -148,6 +152,7 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
   entry->kind = kind;
   entry->fetched_at = now;
   CL_ASSIGN_OR_RETURN(bool found, Load(*entry, hash));
+  if (after_load_for_testing_) after_load_for_testing_();
   // Older peppers only after a miss under the newest: a credential issued or used since the
   // rotation costs one query, as before.
   std::string old_hash;
@@ -177,6 +182,12 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
                                                                 : entry->token().token_hash);
   }
   std::unique_lock<std::shared_mutex> lock(mu_);
+  if (forget_epoch_ != epoch) {
+    // A credential was forgotten (revoked, logged out) while this one was read: what was read
+    // may predate that revocation, so it answers this request, which overlapped it, but is not
+    // cached. The next request reads again.
+    return std::shared_ptr<const CacheEntry>(std::move(entry));
+  }
   auto stale = [&](const CacheEntry& e) { return now - e.fetched_at >= revalidate_after_; };
   if (now - last_prune_ >= revalidate_after_) {
     // Entries older than revalidate_after_ are reloaded on their next use anyway.

@@ -66,6 +66,12 @@ class Authenticator {
   // Number of cached credentials (tests and metrics).
   size_t CachedEntries();
 
+  // Tests only: runs `hook` on the requesting thread after each database read of a credential
+  // and before it is cached, to place a revocation exactly there. Set before use.
+  void SetAfterLoadHookForTesting(std::function<void()> hook) {
+    after_load_for_testing_ = std::move(hook);
+  }
+
  private:
   // What authentication reads of an API token: about a third of store::ApiToken's size, so
   // 100,000 cached tokens take less memory and a lookup touches fewer cache lines.
@@ -133,6 +139,10 @@ class Authenticator {
   // When stale entries (older than revalidate_after_, which lookups reload anyway) were last
   // dropped: at most once per revalidate_after_, so the cache holds the recent working set.
   UnixMillis last_prune_ = 0;  // GUARDED_BY(mu_)
+  // Bumped by every Forget / ForgetAll. A load that saw another value before reading the
+  // database may have read a row that has been revoked since, and does not cache it.
+  uint64_t forget_epoch_ = 0;  // GUARDED_BY(mu_)
+  std::function<void()> after_load_for_testing_;
   // Hash under an older pepper -> cache key, for credentials found under an older pepper: a
   // revocation announced with the old hash (read before the re-hash) still reaches the entry.
   std::unordered_map<std::string, crypto::Digest256> old_hashes_;  // GUARDED_BY(mu_)

@@ -2,8 +2,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <filesystem>
 #include <map>
+#include <random>
+#include <thread>
+#include <vector>
 
 #include "common/json.h"
 #include "crypto/credential.h"
@@ -646,6 +651,87 @@ TEST_F(ApiTokenTest, LastUseIsCoalescedAndWrittenByTheFlusher) {
   flusher.Stop();  // final flush on shutdown
   EXPECT_EQ(*db_->GetApiToken(created.record.org_id, created.record.id)->last_used_at,
             clock_.Now());
+}
+
+// The race a revocation can lose against a concurrent cache miss: the miss reads the row while
+// it is still active, the revocation commits and forgets the (not yet cached) credential, then
+// the miss caches what it read. Placed deterministically with the after-load hook.
+TEST_F(ApiTokenTest, RevocationDuringACacheMissIsNotUndoneByCaching) {
+  auto created = MustCreate(owner_, {.name = "raced"});
+  bool revoked = false;
+  authn_->SetAfterLoadHookForTesting([&] {
+    if (revoked) return;
+    revoked = true;  // first: Revoke's own reads go through other paths, but be safe
+    auto r = tokens_->Revoke(owner_, "acme", created.record.id);
+    EXPECT_TRUE(r) << r.error().ToString();
+  });
+  // The request that overlapped the revocation may be answered either way...
+  (void)authn_->Authenticate("Bearer " + created.token);
+  authn_->SetAfterLoadHookForTesting(nullptr);
+  ASSERT_TRUE(revoked);
+  // ...but every request after it is refused, from the cache and from the full path.
+  EXPECT_FALSE(authn_->AuthenticateCached("Bearer " + created.token).has_value());
+  auto again = authn_->Authenticate("Bearer " + created.token);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().reason(), "token_revoked");
+  EXPECT_EQ(authn_->CachedEntries(), 1u);  // only the owner's session
+}
+
+// Readers on three threads, time moving past the revalidation bound (reloads and prunes) and
+// revocations, all at once; CI also runs this under TSan. A token is never accepted once its
+// revocation has returned, and nothing else is refused.
+TEST_F(ApiTokenTest, CacheUnderConcurrentReadsReloadsAndRevocations) {
+  constexpr int kTokens = 16;
+  std::vector<CreatedApiToken> created;
+  for (int i = 0; i < kTokens; ++i) {
+    created.push_back(MustCreate(owner_, {.name = "c" + std::to_string(i)}));
+  }
+  std::array<std::atomic<bool>, kTokens> revoked{};  // set once Revoke has returned
+  std::atomic<bool> stop{false};
+  std::atomic<int> accepted_after_revocation{0};
+  std::atomic<int> unexpected{0};
+  std::atomic<int> served{0};
+  auto reader = [&](unsigned seed) {
+    std::mt19937 rng(seed);
+    while (!stop.load()) {
+      const int i = static_cast<int>(rng() % kTokens);
+      const bool was_revoked = revoked[i].load();
+      const std::string header = "Bearer " + created[i].token;
+      auto cached = authn_->AuthenticateCached(header);
+      Result<Principal> p = cached ? *cached : authn_->Authenticate(header);
+      if (p) {
+        ++served;
+        if (was_revoked) ++accepted_after_revocation;
+        if (p->display_name != created[i].record.name) ++unexpected;
+      } else if (p.error().reason() != "token_revoked") {
+        ++unexpected;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < 3; ++t) threads.emplace_back(reader, 100 + t);
+  threads.emplace_back([&] {
+    while (!stop.load()) {
+      clock_.Advance(700);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  for (int i = 0; i < kTokens; i += 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto r = tokens_->Revoke(owner_, "acme", created[i].record.id);
+    EXPECT_TRUE(r) << r.error().ToString();
+    revoked[i] = true;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted_after_revocation.load(), 0);
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_GT(served.load(), 0);
+  for (int i = 0; i < kTokens; ++i) {
+    auto p = authn_->Authenticate("Bearer " + created[i].token);
+    EXPECT_EQ(static_cast<bool>(p), i % 2 == 1) << "token " << i;
+  }
 }
 
 TEST_F(ApiTokenTest, AuditEventsForCreateAndRevoke) {
