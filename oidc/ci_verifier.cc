@@ -152,7 +152,7 @@ Result<std::shared_ptr<JwksCache>> CiTokenVerifier::KeysFor(const std::string& i
   FetchOptions fetch = options_.fetch;
   state->jwks = std::make_shared<JwksCache>(
       *jwks_uri, [fetch](const std::string& url) { return FetchDocument(url, fetch, "JWKS"); },
-      clock_, options_.jwks_refresh_cooldown);
+      clock_, options_.jwks_refresh_cooldown, options_.jwks_max_age);
   Log(LogLevel::kInfo, "ci issuer discovery done", {{"issuer", issuer}});
   return state->jwks;
 }

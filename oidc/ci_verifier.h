@@ -35,6 +35,7 @@ struct CiVerifierOptions {
   int64_t max_token_age_seconds = 3600;  // iat older than this is refused ("jwt_too_old")
   FetchOptions fetch;                    // transport, timeout and size cap of every issuer call
   UnixMillis jwks_refresh_cooldown = JwksCache::kDefaultCooldown;  // unknown-kid refetch bound
+  UnixMillis jwks_max_age = JwksCache::kDefaultMaxAge;   // withdrawn keys stop verifying after
   UnixMillis discovery_retry_ms = 5 * kMillisPerSecond;  // fail fast this long after a failure
 };
 

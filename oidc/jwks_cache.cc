@@ -8,11 +8,12 @@
 namespace cl::oidc {
 
 JwksCache::JwksCache(std::string jwks_uri, FetchTextFn fetch, const Clock& clock,
-                     UnixMillis cooldown)
+                     UnixMillis cooldown, UnixMillis max_age)
     : jwks_uri_(std::move(jwks_uri)),
       fetch_(std::move(fetch)),
       clock_(clock),
-      cooldown_(cooldown) {}
+      cooldown_(cooldown),
+      max_age_(max_age) {}
 
 std::shared_ptr<const crypto::Jwks> JwksCache::Current() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -20,8 +21,24 @@ std::shared_ptr<const crypto::Jwks> JwksCache::Current() const {
 }
 
 Result<std::shared_ptr<const crypto::Jwks>> JwksCache::Get() {
-  if (auto keys = Current()) return keys;
-  return Fetch(/*refresh=*/false);
+  std::shared_ptr<const crypto::Jwks> keys;
+  UnixMillis fetched_at;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keys = keys_;
+    fetched_at = fetched_at_;
+  }
+  if (!keys) return Fetch(/*refresh=*/false);
+  if (clock_.Now() - fetched_at < max_age_) return keys;
+  // Too old: one caller refetches; the others go on with the held set meanwhile rather than
+  // queue behind a network call.
+  std::unique_lock<std::mutex> fetch_lock(fetch_mu_, std::try_to_lock);
+  if (!fetch_lock.owns_lock()) return keys;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (clock_.Now() - fetched_at_ < max_age_) return keys_;  // refreshed meanwhile
+  }
+  return FetchLocked(/*refresh=*/true);
 }
 
 Result<std::shared_ptr<const crypto::Jwks>> JwksCache::RefreshForUnknownKid() {
@@ -30,6 +47,10 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::RefreshForUnknownKid() {
 
 Result<std::shared_ptr<const crypto::Jwks>> JwksCache::Fetch(bool refresh) {
   std::lock_guard<std::mutex> fetch_lock(fetch_mu_);
+  return FetchLocked(refresh);
+}
+
+Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchLocked(bool refresh) {
   auto held = Current();
   // Another caller may have fetched while we waited for the lock.
   if (!refresh && held) return held;
@@ -71,6 +92,7 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::Fetch(bool refresh) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     keys_ = *fresh;
+    fetched_at_ = now;
   }
   return *fresh;
 }

@@ -1,7 +1,10 @@
 // JwksCache: the signing keys of one issuer, fetched on first use and refetched when a token
 // names a key we do not have (key rotation), at most once per cooldown period.
 //
-// The last good key set is kept when a refetch fails, so an IdP outage does not break the
+// A held key set is also refetched once it is older than `max_age`: a key the issuer withdraws
+// (after a compromise, say) stops verifying within that bound, even if every token an attacker
+// sends names a kid we already hold. One caller refetches while the others go on with the held
+// set. The last good key set is kept when a refetch fails, so an IdP outage does not break the
 // verification of tokens signed with keys we already know. Concurrent callers share one fetch.
 #pragma once
 
@@ -22,16 +25,19 @@ class JwksCache {
   using FetchTextFn = std::function<Result<std::string>(const std::string& url)>;
 
   static constexpr UnixMillis kDefaultCooldown = 60 * kMillisPerSecond;
+  static constexpr UnixMillis kDefaultMaxAge = 10 * 60 * kMillisPerSecond;
 
   // REQUIRES: `clock` outlives the cache.
   JwksCache(std::string jwks_uri, FetchTextFn fetch, const Clock& clock,
-            UnixMillis cooldown = kDefaultCooldown);
+            UnixMillis cooldown = kDefaultCooldown, UnixMillis max_age = kDefaultMaxAge);
   JwksCache(const JwksCache&) = delete;
   JwksCache& operator=(const JwksCache&) = delete;
 
-  // The current key set; fetches it when none is held yet. A cold cache whose fetch fails
-  // answers Unavailable("idp_unavailable"); a failed cold fetch is not retried within
-  // `cooldown / 12` (5 s by default) so a dead IdP is not hit by every request. Thread-safe.
+  // The current key set; fetches it when none is held yet, and refetches it when it is older
+  // than `max_age` (keeping it if that fails; a failed refetch is retried after `cooldown`). A
+  // cold cache whose fetch fails answers Unavailable("idp_unavailable"); a failed cold fetch is
+  // not retried within `cooldown / 12` (5 s by default) so a dead IdP is not hit by every
+  // request. Thread-safe.
   Result<std::shared_ptr<const crypto::Jwks>> Get();
 
   // Refetches because a token named an unknown kid, unless a fetch was attempted less than
@@ -43,12 +49,15 @@ class JwksCache {
 
  private:
   Result<std::shared_ptr<const crypto::Jwks>> Fetch(bool refresh);
+  // Fetch with fetch_mu_ already held.
+  Result<std::shared_ptr<const crypto::Jwks>> FetchLocked(bool refresh);
   std::shared_ptr<const crypto::Jwks> Current() const;
 
   const std::string jwks_uri_;
   const FetchTextFn fetch_;
   const Clock& clock_;
   const UnixMillis cooldown_;
+  const UnixMillis max_age_;
 
   std::mutex fetch_mu_;  // one fetch at a time; held while fetching, never while mu_ is wanted
                          // by the fetch itself
@@ -58,6 +67,7 @@ class JwksCache {
 
   mutable std::mutex mu_;
   std::shared_ptr<const crypto::Jwks> keys_;  // GUARDED_BY(mu_)
+  UnixMillis fetched_at_ = 0;                 // GUARDED_BY(mu_); when keys_ was fetched
 };
 
 }  // namespace cl::oidc

@@ -1,4 +1,5 @@
-// Tests of JwksCache: cold fetch, unknown-kid refresh cooldown, last good set on failure.
+// Tests of JwksCache: cold fetch, unknown-kid refresh cooldown, last good set on failure,
+// refetch after the maximum age (withdrawn keys).
 #include "oidc/jwks_cache.h"
 
 #include <gtest/gtest.h>
@@ -118,6 +119,51 @@ TEST_F(JwksCacheTest, EmptyKeySetIsNotAccepted) {
   auto r = cache.Get();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().reason(), "idp_unavailable");
+}
+
+TEST_F(JwksCacheTest, WithdrawnKeyStopsVerifyingOnceTheSetIsOlderThanMaxAge) {
+  body_ = crypto::JwksJson({&key1_, &key2_});
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_, JwksCache::kDefaultCooldown,
+                  /*max_age=*/10 * kMillisPerMinute);
+  ASSERT_TRUE(cache.Get());
+  // The issuer withdraws k1. Tokens naming k1 never trigger an unknown-kid refetch...
+  body_ = crypto::JwksJson({&key2_});
+  clock_.Advance(10 * kMillisPerMinute - 1);
+  auto before = cache.Get();
+  ASSERT_TRUE(before);
+  EXPECT_NE((*before)->FindByKid("k1"), nullptr);
+  EXPECT_EQ(fetches_, 1);
+  // ...but the held set expires, and the refetched one no longer has k1.
+  clock_.Advance(1);
+  auto after = cache.Get();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(fetches_, 2);
+  EXPECT_EQ((*after)->FindByKid("k1"), nullptr);
+  EXPECT_NE((*after)->FindByKid("k2"), nullptr);
+  // Fresh again: served from memory.
+  ASSERT_TRUE(cache.Get());
+  EXPECT_EQ(fetches_, 2);
+}
+
+TEST_F(JwksCacheTest, FailedRefetchOfAnOldSetKeepsItAndRetriesAfterTheCooldown) {
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_,
+                  /*cooldown=*/60 * kMillisPerSecond, /*max_age=*/10 * kMillisPerMinute);
+  ASSERT_TRUE(cache.Get());
+  up_ = false;
+  clock_.Advance(10 * kMillisPerMinute);
+  auto kept = cache.Get();  // refetch fails: the last good set answers
+  ASSERT_TRUE(kept) << kept.error().ToString();
+  EXPECT_NE((*kept)->FindByKid("k1"), nullptr);
+  EXPECT_EQ(fetches_, 2);
+  ASSERT_TRUE(cache.Get());  // within the cooldown: no new attempt
+  EXPECT_EQ(fetches_, 2);
+  up_ = true;
+  body_ = crypto::JwksJson({&key2_});
+  clock_.Advance(60 * kMillisPerSecond);
+  auto fresh = cache.Get();
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fetches_, 3);
+  EXPECT_EQ((*fresh)->FindByKid("k1"), nullptr);
 }
 
 }  // namespace
