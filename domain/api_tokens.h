@@ -57,6 +57,9 @@ class ApiTokenService {
         clock_(clock),
         random_(random) {}
 
+  // When `p` is an API token, the store re-checks it in the insert's transaction: a token
+  // revoked (or expired) after it authenticated this request gets Unauthenticated
+  // "token_revoked" ("token_expired") and nothing is created.
   Result<CreatedApiToken> Create(const Principal& p, const std::string& org,
                                  const CreateApiTokenRequest& req);
   // `status`: "active" (default), "revoked", "all"; `scope`: "project", "global" or empty.

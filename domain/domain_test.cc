@@ -1089,5 +1089,154 @@ TEST(InTotoStatement, Validation) {
   }
 }
 
+// ---- revocations that overlap a request: no security decision outlives the revocation.
+
+// FederationTest wired like the server (the service tells the authenticator which tokens a
+// policy deletion ended), plus a hook run when the verifier fetches the issuer's keys: that
+// happens after the exchange has read the organization's policies, so a deletion placed there
+// overlaps the exchange.
+class FederationRevocationTest : public FederationTest {
+ protected:
+  void SetUp() override {
+    FederationTest::SetUp();
+    fed_.reset();
+    oidc::CiVerifierOptions options;
+    options.allowed_issuers = {kGitLab};
+    options.fetch.fetch = [this](const HttpClientRequest& req) -> Result<HttpClientResponse> {
+      if (req.url == std::string(kGitLab) + "/.well-known/openid-configuration") {
+        boost::json::object doc{{"issuer", kGitLab},
+                                {"authorization_endpoint", "https://gitlab.com/oauth/authorize"},
+                                {"token_endpoint", "https://gitlab.com/oauth/token"},
+                                {"jwks_uri", "https://gitlab.com/oauth/discovery/keys"},
+                                {"response_types_supported", boost::json::array{"code"}}};
+        return HttpClientResponse{200, SerializeJson(doc), {}};
+      }
+      if (req.url == "https://gitlab.com/oauth/discovery/keys") {
+        if (on_keys_fetch_) {
+          auto hook = std::move(on_keys_fetch_);
+          on_keys_fetch_ = nullptr;
+          hook();
+        }
+        return HttpClientResponse{200, crypto::JwksJson({&GitLabKey()}), {}};
+      }
+      return HttpClientResponse{404, "not found", {}};
+    };
+    verifier_ = std::make_unique<oidc::CiTokenVerifier>(options, clock_);
+    FederationConfig config;
+    config.default_audience = kAudience;
+    fed_ = std::make_unique<FederationService>(*db_, *authz_, *orgs_, *verifier_, hasher_, clock_,
+                                               random_, config, authn_.get());
+  }
+
+  bool Exchanged() {
+    auto events = orgs_->ListAuditEvents(owner_, "acme", 100);
+    EXPECT_TRUE(events);
+    if (!events) return false;
+    return std::any_of(events->begin(), events->end(), [](const store::AuditEvent& e) {
+      return e.action == "federation.token_exchanged";
+    });
+  }
+
+  std::function<void()> on_keys_fetch_;
+};
+
+TEST_F(FederationRevocationTest, DeletingAPolicyEndsItsExchangedTokensAtOnce) {
+  auto policy = CreatePolicy(owner_, BackendPolicy());
+  ASSERT_TRUE(policy) << policy.error().ToString();
+  auto used = fed_->Exchange("acme", Mint(Claims()));
+  ASSERT_TRUE(used) << used.error().ToString();
+  auto unused = fed_->Exchange("acme", Mint(Claims()));
+  ASSERT_TRUE(unused) << unused.error().ToString();
+  // `used` authenticates, and is cached, before the deletion; `unused` never did.
+  EXPECT_EQ(Auth(used->token).kind, Principal::Kind::kFederated);
+  auto cached = authn_->AuthenticateCached("Bearer " + used->token);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_TRUE(*cached);
+
+  ASSERT_TRUE(fed_->DeletePolicy(owner_, "acme", policy->id));
+  // The clock has not moved: the cached entry is still within the revalidation bound, so only
+  // the deletion's NotifyRevoked can have dropped it.
+  EXPECT_FALSE(authn_->AuthenticateCached("Bearer " + used->token).has_value());
+  for (const std::string& token : {used->token, unused->token}) {
+    auto r = authn_->Authenticate("Bearer " + token);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().IsUnauthenticated());
+    EXPECT_EQ(r.error().reason(), "invalid_token");
+    EXPECT_TRUE(db_->GetFederatedTokenByHash(hasher_.Hash(token)).error().IsNotFound());
+  }
+}
+
+TEST_F(FederationRevocationTest, ExchangeOverlappingThePolicysDeletionIssuesNothing) {
+  auto policy = CreatePolicy(owner_, BackendPolicy());
+  ASSERT_TRUE(policy) << policy.error().ToString();
+  bool deleted = false;
+  on_keys_fetch_ = [&] {
+    auto st = fed_->DeletePolicy(owner_, "acme", policy->id);
+    EXPECT_TRUE(st) << st.error().ToString();
+    deleted = static_cast<bool>(st);
+  };
+  auto exchanged = fed_->Exchange("acme", Mint(Claims()));
+  ASSERT_TRUE(deleted);  // the exchange had read the policy list before this deletion
+  ASSERT_FALSE(exchanged);
+  // The answer of an exchange that matches no policy.
+  EXPECT_TRUE(exchanged.error().IsPermissionDenied());
+  EXPECT_EQ(exchanged.error().reason(), "no_matching_trust_policy");
+  auto after = fed_->Exchange("acme", Mint(Claims()));
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().reason(), exchanged.error().reason());
+  EXPECT_FALSE(Exchanged());
+}
+
+TEST_F(ApiTokenTest, TokenRevokedDuringItsAuthenticationCannotCreateATokenInThatRequest) {
+  auto minter = MustCreate(
+      owner_, {.name = "minter",
+               .permissions = std::vector<std::string>{"api_token:create", "workflow_run:read"}});
+  bool revoked = false;
+  authn_->SetAfterLoadHookForTesting([&] {
+    if (revoked) return;
+    revoked = true;
+    auto r = tokens_->Revoke(owner_, "acme", minter.record.id);
+    EXPECT_TRUE(r) << r.error().ToString();
+  });
+  // Read before the revocation committed: this request is let in...
+  auto p = authn_->Authenticate("Bearer " + minter.token);
+  authn_->SetAfterLoadHookForTesting(nullptr);
+  ASSERT_TRUE(revoked);
+  ASSERT_TRUE(p) << p.error().ToString();
+  ASSERT_EQ(p->kind, Principal::Kind::kApiToken);
+  // ...but what it does is checked against the token's row when it writes.
+  auto child = tokens_->Create(*p, "acme",
+                               {.name = "child",
+                                .project = "backend",
+                                .permissions = std::vector<std::string>{"workflow_run:read"}});
+  ASSERT_FALSE(child);
+  EXPECT_TRUE(child.error().IsUnauthenticated());
+  EXPECT_EQ(child.error().reason(), "token_revoked");
+  auto all = tokens_->List(owner_, "acme", "all", std::nullopt, "");
+  ASSERT_TRUE(all) << all.error().ToString();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].name, "minter");
+  auto events = orgs_->ListAuditEvents(owner_, "acme", 100);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(
+      std::count_if(events->begin(), events->end(),
+                    [](const store::AuditEvent& e) { return e.action == "api_token.created"; }),
+      1);
+}
+
+TEST_F(ApiTokenTest, TokenCreatedByAUsableTokenRecordsItsCreator) {
+  auto minter = MustCreate(
+      owner_, {.name = "minter",
+               .permissions = std::vector<std::string>{"api_token:create", "workflow_run:read"}});
+  Principal p = Auth(minter.token);
+  auto child = tokens_->Create(p, "acme",
+                               {.name = "child",
+                                .project = "backend",
+                                .permissions = std::vector<std::string>{"workflow_run:read"}});
+  ASSERT_TRUE(child) << child.error().ToString();
+  EXPECT_EQ(child->record.created_by_kind, "api_token");
+  EXPECT_EQ(child->record.created_by_id, minter.record.id);
+}
+
 }  // namespace
 }  // namespace cl::domain

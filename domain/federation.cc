@@ -7,6 +7,7 @@
 #include "common/json.h"
 #include "crypto/credential.h"
 #include "domain/api_tokens.h"
+#include "domain/authenticator.h"
 #include "oidc/trust_policy.h"
 
 namespace cl::domain {
@@ -143,10 +144,17 @@ Status FederationService::DeletePolicy(const Principal& p, const std::string& or
   auto it = std::find_if(policies.begin(), policies.end(),
                          [&](const store::TrustPolicyRecord& r) { return r.id == id; });
   if (it == policies.end()) return Fail(Error::NotFound("trust policy not found"));
-  return db_.DeleteTrustPolicy(
-      org.id, id,
-      orgs_.NewEvent(p, org.id, "trust_policy.deleted", "trust_policy", id,
-                     p.display_name + " deleted the trust policy " + it->name));
+  CL_ASSIGN_OR_RETURN(
+      std::vector<std::string> ended,
+      db_.DeleteTrustPolicy(
+          org.id, id,
+          orgs_.NewEvent(p, org.id, "trust_policy.deleted", "trust_policy", id,
+                         p.display_name + " deleted the trust policy " + it->name)));
+  // The rows are gone; cached copies (here and on the other instances) must go too.
+  if (authenticator_ != nullptr) {
+    for (const auto& hash : ended) authenticator_->NotifyRevoked(hash);
+  }
+  return Ok();
 }
 
 Result<FederationService::Verified> FederationService::VerifyForOrg(const std::string& org_name,
@@ -228,7 +236,17 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   e.message = "CI token of " + t.issuer + " (sub " + t.subject + ") exchanged under trust policy " +
               v.policy.name;
   e.created_at = now;
-  CL_RETURN_IF_ERROR(db_.CreateFederatedToken(t, e));
+  auto created = db_.CreateFederatedToken(t, e);
+  if (!created) {
+    if (created.error().reason() == "trust_policy_deleted") {
+      // Deleted after the policies were read: answer as if it had never matched.
+      return Fail(
+          Error::PermissionDenied("the trust policy that matched this CI token has been "
+                                  "deleted",
+                                  "no_matching_trust_policy"));
+    }
+    return Fail(created.error());
+  }
   return out;
 }
 

@@ -48,12 +48,19 @@ struct ExchangedToken {
   int64_t expires_in_seconds = 0;
 };
 
+class Authenticator;
+
 class FederationService {
  public:
-  // REQUIRES: every reference outlives the service.
+  // REQUIRES: every reference (and `authenticator`, when set) outlives the service.
+  // `authenticator` is told of the federated tokens a policy deletion ends (NotifyRevoked), so
+  // they are refused at once on this instance and on the others; without it (tests of other
+  // rules) they are deleted all the same but a cached one may still pass within the
+  // authenticator's revalidation bound.
   FederationService(store::Database& db, Authorizer& authz, OrganizationService& orgs,
                     oidc::CiTokenVerifier& verifier, const crypto::CredentialHasher& hasher,
-                    const Clock& clock, Random& random, FederationConfig config)
+                    const Clock& clock, Random& random, FederationConfig config,
+                    Authenticator* authenticator = nullptr)
       : db_(db),
         authz_(authz),
         orgs_(orgs),
@@ -61,7 +68,8 @@ class FederationService {
         hasher_(hasher),
         clock_(clock),
         random_(random),
-        config_(std::move(config)) {}
+        config_(std::move(config)),
+        authenticator_(authenticator) {}
 
   // People only, with trust_policy:manage (owners, admins). The issuer must be on the instance
   // allow-list (else InvalidArgument "untrusted_issuer"); the policy must pass
@@ -71,14 +79,16 @@ class FederationService {
   // Anyone who can read the organization.
   Result<std::vector<store::TrustPolicyRecord>> ListPolicies(const Principal& p,
                                                              const std::string& org);
-  // People only, with trust_policy:manage. Audited. NotFound for an unknown id.
+  // People only, with trust_policy:manage. Audited. NotFound for an unknown id. Ends every
+  // `clfed_` token issued under the policy, in the same transaction as the delete.
   Status DeletePolicy(const Principal& p, const std::string& org, const std::string& id);
 
   // Verifies `subject_token` against the policies of organization `org`, consumes its `jti`
   // and issues a `clfed_` token with the matched policy's organization, project and
   // permissions, valid min(max_token_lifetime, CI token exp - now). Audited. Errors: those of
   // CiTokenVerifier::Verify, plus Unauthenticated "replayed_token" for a `jti` seen before. An
-  // unknown organization behaves as one without policies (no_matching_trust_policy).
+  // unknown organization behaves as one without policies (no_matching_trust_policy), and so
+  // does a policy deleted while the exchange was in flight (its `jti` stays consumed).
   Result<ExchangedToken> Exchange(const std::string& org, const std::string& subject_token);
 
   // A raw CI ID token used directly as a Bearer credential on the attestation endpoints: the
@@ -107,6 +117,7 @@ class FederationService {
   const Clock& clock_;
   Random& random_;
   const FederationConfig config_;
+  Authenticator* const authenticator_;  // nullable
 };
 
 // Shape test telling a raw CI ID token from our opaque credentials.

@@ -293,10 +293,27 @@ TEST_F(PepperRotationTest, FederatedTokensAreFoundUnderAnOlderPepper) {
   auto org = db_->GetOrganizationByName("acme");
   ASSERT_TRUE(org);
   std::string token = crypto::GenerateCredential(crypto::CredentialKind::kFederated, random_);
+  // A federated token is only stored under an existing trust policy of its organization.
+  store::TrustPolicyRecord policy;
+  policy.id = NewUuid(random_);
+  policy.org_id = org->id;
+  policy.name = "gitlab-web";
+  policy.issuer = "https://gitlab.com";
+  policy.provider = "gitlab";
+  policy.audience = "https://cp.example.com";
+  policy.bound_claims = {{"project_path", "acme/web"}};
+  policy.permissions = {"workflow_run:create"};
+  policy.created_by_kind = "user";
+  policy.created_by_id = "owner";
+  policy.created_at = clock_.Now();
+  store::AuditEvent created{
+      NewUuid(random_),       org->id,        "system",  "system", "system",
+      "trust_policy.created", "trust_policy", policy.id, "test",   clock_.Now()};
+  ASSERT_TRUE(db_->CreateTrustPolicy(policy, created));
   store::FederatedToken t;
   t.id = NewUuid(random_);
   t.org_id = org->id;
-  t.policy_id = NewUuid(random_);
+  t.policy_id = policy.id;
   t.token_hash = Hmac(kPepperA, token);
   t.permissions = {"workflow_run:create"};
   t.issuer = "https://gitlab.com";

@@ -119,8 +119,8 @@ struct World {
     ci_verifier = std::make_unique<oidc::CiTokenVerifier>(ci, clock);
     domain::FederationConfig fed;
     fed.default_audience = "https://cp.fuzz.test";
-    federation = std::make_unique<domain::FederationService>(*db, *authorizer, *orgs, *ci_verifier,
-                                                             hasher, clock, random, fed);
+    federation = std::make_unique<domain::FederationService>(
+        *db, *authorizer, *orgs, *ci_verifier, hasher, clock, random, fed, authenticator.get());
 
     api::ApiDeps deps;
     deps.db = db.get();

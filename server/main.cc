@@ -252,7 +252,7 @@ int Serve(const ServerConfig& c) {
   domain::FederationConfig federation_config;
   federation_config.default_audience = c.external_url;
   domain::FederationService federation(**db, authorizer, orgs, ci_verifier, hasher, clock, random,
-                                       federation_config);
+                                       federation_config, &authenticator);
 
   jobs::TokenRevoker revoker(
       **db, clock, random, &usage_flusher,

@@ -812,7 +812,31 @@ ApiToken ToApiToken(const SqlRow& r) {
 
 Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& event) {
   CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
+  // The principal kind name of domain::Principal::Kind::kApiToken (the store does not see it).
+  const bool by_token = token.created_by_kind == "api_token";
+  // PostgreSQL: the shared row lock conflicts with RevokeApiToken's UPDATE, so a revocation
+  // either commits first (and is seen here) or waits for this creation. SQLite's BEGIN
+  // IMMEDIATE already serialises writers.
+  const char* lock = Dialect() == "postgres" ? " FOR SHARE" : "";
   return RunInTransaction([&](SqlConnection& c) -> Status {
+    if (by_token) {
+      CL_ASSIGN_OR_RETURN(SqlResult creator,
+                          c.Query(std::string("SELECT revoked_at, expires_at FROM api_tokens "
+                                              "WHERE id = $1 AND org_id = $2") +
+                                      lock,
+                                  {token.created_by_id, token.org_id}));
+      if (creator.rows.empty()) {
+        return Fail(Error::Unauthenticated("the API token making this request no longer exists",
+                                           "invalid_token"));
+      }
+      const SqlRow& row = creator.rows.front();
+      if (!row.IsNull(0)) {
+        return Fail(Error::Unauthenticated("this API token was revoked", "token_revoked"));
+      }
+      if (auto expires_at = row.OptInt(1); expires_at && token.created_at >= *expires_at) {
+        return Fail(Error::Unauthenticated("this API token has expired", "token_expired"));
+      }
+    }
     auto r = c.Query(
         "INSERT INTO api_tokens (id, org_id, project_id, name, description, token_hash, "
         "permissions, created_by_kind, created_by_id, created_by_name, created_at, expires_at, "
@@ -1181,15 +1205,28 @@ Result<std::vector<TrustPolicyRecord>> SqlDatabase::ListTrustPoliciesByIssuer(
   return out;
 }
 
-Status SqlDatabase::DeleteTrustPolicy(const std::string& org_id, const std::string& id,
-                                      const AuditEvent& event) {
-  return RunInTransaction([&](SqlConnection& c) -> Status {
+Result<std::vector<std::string>> SqlDatabase::DeleteTrustPolicy(const std::string& org_id,
+                                                                const std::string& id,
+                                                                const AuditEvent& event) {
+  std::vector<std::string> hashes;
+  CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
+    hashes.clear();  // a retried transaction starts over
+    // The policy first: on PostgreSQL its row lock orders this delete against every
+    // CreateFederatedToken holding FOR SHARE on it, and the token DELETE below (a new statement,
+    // a new snapshot under READ COMMITTED) sees the tokens such a creation committed.
     CL_ASSIGN_OR_RETURN(
         SqlResult r,
         c.Query("DELETE FROM trust_policies WHERE org_id = $1 AND id = $2", {org_id, id}));
     if (r.affected == 0) return Fail(Error::NotFound("trust policy not found"));
+    CL_ASSIGN_OR_RETURN(SqlResult tokens,
+                        c.Query("DELETE FROM federated_tokens WHERE org_id = $1 AND policy_id = $2 "
+                                "RETURNING token_hash",
+                                {org_id, id}));
+    hashes.reserve(tokens.rows.size());
+    for (const auto& row : tokens.rows) hashes.push_back(row.Str(0));
     return InsertAudit(c, event);
-  });
+  }));
+  return hashes;
 }
 
 Status SqlDatabase::RecordCiTokenJti(const std::string& issuer, const std::string& jti,
@@ -1210,7 +1247,18 @@ Status SqlDatabase::RecordCiTokenJti(const std::string& issuer, const std::strin
 
 Status SqlDatabase::CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) {
   CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
+  // See DeleteTrustPolicy: the shared lock makes a concurrent delete wait for this insert (and
+  // then delete the new token) or commit first (and the policy is gone here).
+  const char* lock = Dialect() == "postgres" ? " FOR SHARE" : "";
   return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult policy,
+        c.Query(std::string("SELECT 1 FROM trust_policies WHERE id = $1 AND org_id = $2") + lock,
+                {token.policy_id, token.org_id}));
+    if (policy.rows.empty()) {
+      return Fail(Error::FailedPrecondition("the trust policy of the federated token was deleted",
+                                            "trust_policy_deleted"));
+    }
     auto r = c.Query(
         std::string("INSERT INTO federated_tokens (") + kFederatedTokenCols +
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",

@@ -146,8 +146,9 @@ class SqlDatabase : public Database {
   Result<std::vector<TrustPolicyRecord>> ListTrustPolicies(const std::string& org_id) override;
   Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
       const std::string& issuer) override;
-  Status DeleteTrustPolicy(const std::string& org_id, const std::string& id,
-                           const AuditEvent& event) override;
+  Result<std::vector<std::string>> DeleteTrustPolicy(const std::string& org_id,
+                                                     const std::string& id,
+                                                     const AuditEvent& event) override;
   Status RecordCiTokenJti(const std::string& issuer, const std::string& jti, UnixMillis expires_at,
                           UnixMillis now) override;
   Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) override;

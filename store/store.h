@@ -306,6 +306,12 @@ class ApiTokenStore {
   // AlreadyExists when an ACTIVE (not revoked) token with the same name exists in the same
   // scope: among organization-scoped tokens of the org, or within the same project. A revoked
   // token's name can be reused. Token and audit event are written atomically.
+  // When created_by_kind is "api_token", created_by_id names the creating token of the same
+  // organization, and the same transaction checks that it is still usable at created_at (with a
+  // shared row lock on PostgreSQL, so a concurrent revocation is ordered before or after the
+  // whole creation): else nothing is written and the error is Unauthenticated "token_revoked",
+  // "token_expired", or "invalid_token" when the creator does not exist. A request that
+  // authenticated just before its token's revocation committed thus cannot mint a new token.
   virtual Status CreateApiToken(const ApiToken& token, const AuditEvent& event) = 0;
   // With project_name filled. NotFound when unknown.
   virtual Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) = 0;
@@ -371,15 +377,22 @@ class FederationStore {
   // Every organization's policies for one issuer, ordered by org_id then name.
   virtual Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
       const std::string& issuer) = 0;
-  // Deletes the policy and appends the event atomically. NotFound when unknown in that org.
-  virtual Status DeleteTrustPolicy(const std::string& org_id, const std::string& id,
-                                   const AuditEvent& event) = 0;
+  // Deletes the policy and the federated tokens issued under it and appends the event,
+  // atomically. Returns the token_hash of each deleted token (expired ones included), so the
+  // caller can drop them from authentication caches. NotFound when unknown in that org.
+  virtual Result<std::vector<std::string>> DeleteTrustPolicy(const std::string& org_id,
+                                                             const std::string& id,
+                                                             const AuditEvent& event) = 0;
   // Records that the CI token (issuer, jti) was used; AlreadyExists when it was recorded before.
   // Rows whose expires_at is before `now` are purged in the same transaction (a CI token past
   // its expiry is refused by verification anyway, so its jti need not be remembered).
   virtual Status RecordCiTokenJti(const std::string& issuer, const std::string& jti,
                                   UnixMillis expires_at, UnixMillis now) = 0;
-  // Token and audit event atomically. AlreadyExists on a duplicate hash.
+  // Token and audit event atomically. AlreadyExists on a duplicate hash. FailedPrecondition
+  // "trust_policy_deleted" (nothing written) when the policy token.policy_id no longer exists in
+  // token.org_id: checked in the same transaction (shared row lock on PostgreSQL), so a token is
+  // never issued under a policy whose DeleteTrustPolicy has committed, and one issued just
+  // before the delete is deleted by it.
   virtual Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) = 0;
   // NotFound when unknown (expired tokens are returned; callers check expires_at).
   virtual Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) = 0;

@@ -1574,11 +1574,13 @@ TYPED_TEST(StoreTest, FederatedTokensAreFoundByHash) {
   User u = this->NewUser("owner@example.com");
   const std::string org = this->NewOrg("acme", u);
   const std::string proj = this->NewProject(org, "web");
+  TrustPolicyRecord policy = Policy(org, "gitlab-main", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(policy, this->Event(org, "trust_policy.created")));
   FederatedToken t;
   t.id = Id();
   t.org_id = org;
   t.project_id = proj;
-  t.policy_id = Id();
+  t.policy_id = policy.id;
   t.token_hash = Hash();
   t.permissions = {"workflow_run:create"};
   t.issuer = "https://gitlab.com";
@@ -1604,6 +1606,131 @@ TYPED_TEST(StoreTest, FederatedTokensAreFoundByHash) {
   auto missing = this->db_->GetFederatedTokenByHash(Hash());
   ASSERT_FALSE(missing);
   EXPECT_TRUE(missing.error().IsNotFound());
+}
+
+// A federated token of `org_id` issued under `policy_id`, valid 15 minutes from `at`.
+FederatedToken FedToken(const std::string& org_id, const std::string& policy_id, UnixMillis at) {
+  FederatedToken t;
+  t.id = Id();
+  t.org_id = org_id;
+  t.policy_id = policy_id;
+  t.token_hash = Hash();
+  t.permissions = {"workflow_run:create"};
+  t.issuer = "https://gitlab.com";
+  t.subject = "project_path:acme/web:ref_type:branch:ref:main";
+  t.display_name = "gitlab: acme/web@main";
+  t.created_at = at;
+  t.expires_at = at + 15 * kMillisPerMinute;
+  return t;
+}
+
+TYPED_TEST(StoreTest, DeletingATrustPolicyDeletesItsFederatedTokensAndReturnsTheirHashes) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  TrustPolicyRecord a = Policy(org, "a", "https://gitlab.com", this->now_);
+  TrustPolicyRecord b = Policy(org, "b", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(b, this->Event(org, "trust_policy.created")));
+  FederatedToken a1 = FedToken(org, a.id, this->now_);
+  FederatedToken a2 = FedToken(org, a.id, this->now_ - kMillisPerHour);  // expired: still ended
+  FederatedToken b1 = FedToken(org, b.id, this->now_);
+  for (const auto* t : {&a1, &a2, &b1}) {
+    ASSERT_TRUE(this->db_->CreateFederatedToken(*t, this->Event(org, "federation.exchanged")));
+  }
+
+  auto ended = this->db_->DeleteTrustPolicy(org, a.id, this->Event(org, "trust_policy.deleted"));
+  ASSERT_TRUE(ended) << ended.error().ToString();
+  std::vector<std::string> want = {a1.token_hash, a2.token_hash};
+  std::sort(want.begin(), want.end());
+  std::sort(ended->begin(), ended->end());
+  EXPECT_EQ(*ended, want);
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(a1.token_hash).error().IsNotFound());
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(a2.token_hash).error().IsNotFound());
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(b1.token_hash));  // another policy's: kept
+
+  // A policy without tokens: nothing to end. An unknown one: NotFound, as before.
+  TrustPolicyRecord c = Policy(org, "c", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(c, this->Event(org, "trust_policy.created")));
+  auto none = this->db_->DeleteTrustPolicy(org, c.id, this->Event(org, "trust_policy.deleted"));
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_TRUE(none->empty());
+  EXPECT_TRUE(this->db_->DeleteTrustPolicy(org, a.id, this->Event(org, "x")).error().IsNotFound());
+}
+
+TYPED_TEST(StoreTest, FederatedTokenForADeletedOrForeignPolicyIsRefusedAndWritesNothing) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string other = this->NewOrg("other", u);
+  TrustPolicyRecord a = Policy(org, "a", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
+  ASSERT_TRUE(this->db_->DeleteTrustPolicy(org, a.id, this->Event(org, "trust_policy.deleted")));
+  const size_t events_before = this->db_->ListAuditEvents(org, 100)->size();
+
+  // The exchange read the policy before the delete committed: its insert must not land.
+  FederatedToken late = FedToken(org, a.id, this->now_);
+  auto st = this->db_->CreateFederatedToken(late, this->Event(org, "federation.exchanged"));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Error::Code::kFailedPrecondition);
+  EXPECT_EQ(st.error().reason(), "trust_policy_deleted");
+  EXPECT_EQ(st.error().message().find(late.token_hash), std::string::npos);
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(late.token_hash).error().IsNotFound());
+  EXPECT_EQ(this->db_->ListAuditEvents(org, 100)->size(), events_before);
+
+  // A live policy of another organization does not count either.
+  TrustPolicyRecord theirs = Policy(other, "theirs", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(theirs, this->Event(other, "trust_policy.created")));
+  FederatedToken cross = FedToken(org, theirs.id, this->now_);
+  st = this->db_->CreateFederatedToken(cross, this->Event(org, "federation.exchanged"));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().reason(), "trust_policy_deleted");
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(cross.token_hash).error().IsNotFound());
+}
+
+TYPED_TEST(StoreTest, ApiTokenCreatedByAnUnusableTokenWritesNothing) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string other = this->NewOrg("other", u);
+  ApiToken creator = Token(org, "creator", this->now_);
+  creator.expires_at = this->now_ + kMillisPerDay;
+  ASSERT_TRUE(this->db_->CreateApiToken(creator, this->Event(org, "api_token.created")));
+  auto by = [&](const ApiToken& c, const std::string& name, UnixMillis at) {
+    ApiToken t = Token(org, name, at);
+    t.created_by_kind = "api_token";
+    t.created_by_id = c.id;
+    t.created_by_name = c.name;
+    return t;
+  };
+  auto refused = [&](const ApiToken& t, const std::string& reason) {
+    const size_t events_before = this->db_->ListAuditEvents(org, 1000)->size();
+    auto st = this->db_->CreateApiToken(t, this->Event(org, "api_token.created"));
+    ASSERT_FALSE(st) << t.name;
+    EXPECT_TRUE(st.error().IsUnauthenticated()) << st.error().ToString();
+    EXPECT_EQ(st.error().reason(), reason);
+    EXPECT_TRUE(this->db_->GetApiTokenByHash(t.token_hash).error().IsNotFound());
+    EXPECT_EQ(this->db_->ListAuditEvents(org, 1000)->size(), events_before);
+  };
+
+  // While the creator is usable its children are created.
+  ApiToken child = by(creator, "child", this->now_ + 1);
+  auto st = this->db_->CreateApiToken(child, this->Event(org, "api_token.created"));
+  ASSERT_TRUE(st) << st.error().ToString();
+  EXPECT_EQ(this->db_->GetApiTokenByHash(child.token_hash)->created_by_id, creator.id);
+
+  // At its expiry (the child's created_at is the request's "now"), and after its revocation.
+  refused(by(creator, "at-expiry", *creator.expires_at), "token_expired");
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, creator.id, this->now_ + 2, "manual", "owner",
+                                        this->Event(org, "api_token.revoked")));
+  refused(by(creator, "after-revocation", this->now_ + 3), "token_revoked");
+
+  // A creator that does not exist, or exists in another organization.
+  ApiToken ghost = Token(org, "ghost", this->now_);
+  refused(by(ghost, "by-ghost", this->now_ + 3), "invalid_token");
+  ApiToken foreign = Token(other, "foreign", this->now_);
+  ASSERT_TRUE(this->db_->CreateApiToken(foreign, this->Event(other, "api_token.created")));
+  refused(by(foreign, "by-foreign", this->now_ + 3), "invalid_token");
 }
 
 // ---- pepper rotation
@@ -1851,6 +1978,116 @@ TEST_F(PostgresOnlyTest, SweepSkipsWhileAnotherInstanceHoldsTheLock) {
   EXPECT_EQ(done->revoked[0].id, t.id);
 }
 
+// Runs `sql` on a raw connection (another instance's transaction, held open by the test).
+bool Exec(PGconn* conn, const std::string& sql) {
+  PGresult* r = PQexec(conn, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+  EXPECT_TRUE(ok) << sql << ": " << PQerrorMessage(conn);
+  PQclear(r);
+  return ok;
+}
+
+// Waits (up to 10 s) until some backend waits for a lock: the store call running on another
+// thread is then blocked behind `conn`'s open transaction.
+bool WaitForALockWaiter(PGconn* conn) {
+  for (int i = 0; i < 500; ++i) {
+    PGresult* r = PQexec(conn, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+    const bool waiting =
+        PQresultStatus(r) == PGRES_TUPLES_OK && std::string(PQgetvalue(r, 0, 0)) != "0";
+    PQclear(r);
+    if (waiting) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// A trust policy deletion that commits while an exchange is inserting its token: the insert,
+// blocked on the policy row, then finds it gone and writes nothing.
+TEST_F(PostgresOnlyTest, FederatedTokenWaitingOnADeletedPolicyIsRefused) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  TrustPolicyRecord a = Policy(org, "a", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
+  PGconn* other = PQconnectdb(this->url_.c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
+  ASSERT_TRUE(Exec(other, "BEGIN"));
+  ASSERT_TRUE(Exec(other, "DELETE FROM trust_policies WHERE id = '" + a.id + "'"));
+
+  FederatedToken t = FedToken(org, a.id, this->now_);
+  Status st;
+  std::thread exchange(
+      [&] { st = this->db_->CreateFederatedToken(t, this->Event(org, "federation.exchanged")); });
+  EXPECT_TRUE(WaitForALockWaiter(other));
+  EXPECT_TRUE(Exec(other, "COMMIT"));
+  exchange.join();
+  PQfinish(other);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().reason(), "trust_policy_deleted");
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(t.token_hash).error().IsNotFound());
+}
+
+// The other order: an exchange holding the policy row commits its token while the deletion
+// waits; the deletion then ends that token too and returns its hash.
+TEST_F(PostgresOnlyTest, PolicyDeletionWaitingOnAnExchangeEndsItsToken) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  TrustPolicyRecord a = Policy(org, "a", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
+  PGconn* other = PQconnectdb(this->url_.c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
+  const std::string hash = Hash();
+  ASSERT_TRUE(Exec(other, "BEGIN"));
+  ASSERT_TRUE(Exec(other, "SELECT 1 FROM trust_policies WHERE id = '" + a.id + "' FOR SHARE"));
+  ASSERT_TRUE(Exec(other,
+                   "INSERT INTO federated_tokens (id, org_id, policy_id, token_hash, issuer, "
+                   "subject, created_at, expires_at) VALUES ('" +
+                       Id() + "', '" + org + "', '" + a.id + "', '" + hash +
+                       "', 'https://gitlab.com', 'sub', 1, 9000000000000)"));
+
+  Result<std::vector<std::string>> ended = std::vector<std::string>{};
+  std::thread deletion([&] {
+    ended = this->db_->DeleteTrustPolicy(org, a.id, this->Event(org, "trust_policy.deleted"));
+  });
+  EXPECT_TRUE(WaitForALockWaiter(other));
+  EXPECT_TRUE(Exec(other, "COMMIT"));
+  deletion.join();
+  PQfinish(other);
+  ASSERT_TRUE(ended) << ended.error().ToString();
+  EXPECT_EQ(*ended, std::vector<std::string>{hash});
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(hash).error().IsNotFound());
+}
+
+// A revocation that commits while a token created by the revoked token is being inserted.
+TEST_F(PostgresOnlyTest, ApiTokenCreationWaitingOnItsCreatorsRevocationIsRefused) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  ApiToken creator = Token(org, "creator", this->now_);
+  ASSERT_TRUE(this->db_->CreateApiToken(creator, this->Event(org, "api_token.created")));
+  PGconn* other = PQconnectdb(this->url_.c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
+  ASSERT_TRUE(Exec(other, "BEGIN"));
+  ASSERT_TRUE(Exec(other, "UPDATE api_tokens SET revoked_at = " + std::to_string(this->now_ + 1) +
+                              ", revocation_reason = 'manual' WHERE id = '" + creator.id + "'"));
+
+  ApiToken child = Token(org, "child", this->now_ + 2);
+  child.created_by_kind = "api_token";
+  child.created_by_id = creator.id;
+  Status st;
+  std::thread create(
+      [&] { st = this->db_->CreateApiToken(child, this->Event(org, "api_token.created")); });
+  EXPECT_TRUE(WaitForALockWaiter(other));
+  EXPECT_TRUE(Exec(other, "COMMIT"));
+  create.join();
+  PQfinish(other);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().reason(), "token_revoked");
+  EXPECT_TRUE(this->db_->GetApiTokenByHash(child.token_hash).error().IsNotFound());
+}
+
+// ---- implementation-specific checks
 // ---- implementation-specific checks
 
 TEST(OpenDatabaseTest, UnknownSchemeIsInvalidArgumentWithoutSecrets) {
