@@ -214,8 +214,15 @@ Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::s
     }
     return Fail(st.error());
   }
-  authenticator_.NotifyRevoked(token.token_hash);
-  return db_.GetApiToken(org.id, id);
+  // Announce the hash the row holds now: another instance may have moved the token to a newer
+  // pepper after it was read above, and a revoked row's hash never changes again
+  // (RehashApiToken skips revoked rows). The hash read before goes out too when it differs.
+  auto revoked = db_.GetApiToken(org.id, id);
+  if (revoked) authenticator_.NotifyRevoked(revoked->token_hash);
+  if (!revoked || revoked->token_hash != token.token_hash) {
+    authenticator_.NotifyRevoked(token.token_hash);
+  }
+  return revoked;
 }
 
 }  // namespace cl::domain

@@ -1300,11 +1300,13 @@ Result<bool> Rehash(SqlConnection& c, const char* table, const std::string& id,
                     const std::string& old_hash, const std::string& new_hash,
                     const std::string& pepper_id) {
   // Conditional on the old hash, so concurrent re-hashes of one row (two instances, two
-  // threads) leave it consistent: the first moves it, the others change nothing.
-  CL_ASSIGN_OR_RETURN(SqlResult r, c.Query(std::string("UPDATE ") + table +
-                                               " SET token_hash = $3, pepper_id = $4 "
-                                               "WHERE id = $1 AND token_hash = $2",
-                                           {id, old_hash, new_hash, pepper_id}));
+  // threads) leave it consistent: the first moves it, the others change nothing. Never on a
+  // revoked row: its hash is frozen at revocation, which is the hash the revoker announces.
+  CL_ASSIGN_OR_RETURN(SqlResult r,
+                      c.Query(std::string("UPDATE ") + table +
+                                  " SET token_hash = $3, pepper_id = $4 "
+                                  "WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL",
+                              {id, old_hash, new_hash, pepper_id}));
   return r.affected > 0;
 }
 

@@ -455,7 +455,8 @@ class PepperRotationStore {
   // Replaces the hash of the API token / session `id` with `new_hash` computed under pepper
   // `pepper_id`, but only while its hash is still `old_hash` (old and new may be equal: then
   // only pepper_id is set). Returns whether this call changed the row: false when another
-  // instance already moved it or the row is gone. Idempotent; safe to race.
+  // instance already moved it, the row is revoked (its hash stays what it was at revocation)
+  // or gone. Idempotent; safe to race.
   virtual Result<bool> RehashApiToken(const std::string& id, const std::string& old_hash,
                                       const std::string& new_hash,
                                       const std::string& pepper_id) = 0;

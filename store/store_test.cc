@@ -1786,6 +1786,31 @@ TYPED_TEST(StoreTest, PepperIdsRoundTripAndRehashMovesOnlyFromTheOldHash) {
   EXPECT_EQ(this->db_->GetApiTokenByHash(other.token_hash)->id, other.id);
 }
 
+// A revoked row's hash is frozen: the revoker announces the hash the row holds after the
+// revocation, so no later re-hash (an instance that read the row before) may change it.
+TYPED_TEST(StoreTest, RevokedCredentialsAreNeverRehashed) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  ApiToken t = Token(org, "ci", this->now_);
+  t.pepper_id = "aaaaaaaa";
+  ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, t.id, this->now_ + 1, "manual", "owner",
+                                        this->Event(org, "api_token.revoked")));
+  auto moved = this->db_->RehashApiToken(t.id, t.token_hash, Hash(), "bbbbbbbb");
+  ASSERT_TRUE(moved) << moved.error().ToString();
+  EXPECT_FALSE(*moved);
+  EXPECT_EQ(this->db_->GetApiTokenByHash(t.token_hash)->pepper_id, "aaaaaaaa");
+
+  Session s{Id(), u.id, Hash(), this->now_, this->now_ + kMillisPerDay, std::nullopt, "aaaaaaaa"};
+  ASSERT_TRUE(this->db_->CreateSession(s));
+  ASSERT_TRUE(this->db_->RevokeSession(s.id, this->now_ + 1));
+  moved = this->db_->RehashSession(s.id, s.token_hash, Hash(), "bbbbbbbb");
+  ASSERT_TRUE(moved) << moved.error().ToString();
+  EXPECT_FALSE(*moved);
+  EXPECT_EQ(this->db_->GetSessionByHash(s.token_hash)->pepper_id, "aaaaaaaa");
+}
+
 TYPED_TEST(StoreTest, CountCredentialsByPepperCountsOnlyLiveOnes) {
   this->Migrated();
   User u = this->NewUser("owner@example.com");
