@@ -813,6 +813,11 @@ class FederationTest : public ApiTokenTest {
         return HttpClientResponse{200, SerializeJson(doc), {}};
       }
       if (req.url == "https://gitlab.com/oauth/discovery/keys") {
+        if (on_keys_fetch_) {
+          auto hook = std::move(on_keys_fetch_);
+          on_keys_fetch_ = nullptr;
+          hook();
+        }
         return HttpClientResponse{200, crypto::JwksJson({&GitLabKey()}), {}};
       }
       return HttpClientResponse{404, "not found", {}};
@@ -820,8 +825,10 @@ class FederationTest : public ApiTokenTest {
     verifier_ = std::make_unique<oidc::CiTokenVerifier>(options, clock_);
     FederationConfig config;
     config.default_audience = kAudience;
+    // Wired like the server: the service tells the authenticator which tokens a policy
+    // deletion ended.
     fed_ = std::make_unique<FederationService>(*db_, *authz_, *orgs_, *verifier_, hasher_, clock_,
-                                               random_, config);
+                                               random_, config, authn_.get());
   }
   void TearDown() override {
     fed_.reset();
@@ -873,6 +880,9 @@ class FederationTest : public ApiTokenTest {
   std::unique_ptr<FederationService> fed_;
   int jti_ = 0;
   int fetches_ = 0;
+  // Run once, when the verifier next fetches the issuer's keys: that happens after an exchange
+  // has read the organization's policies, so a deletion placed there overlaps the exchange.
+  std::function<void()> on_keys_fetch_;
 };
 
 TEST_F(FederationTest, PolicyCreationRules) {
@@ -1091,43 +1101,9 @@ TEST(InTotoStatement, Validation) {
 
 // ---- revocations that overlap a request: no security decision outlives the revocation.
 
-// FederationTest wired like the server (the service tells the authenticator which tokens a
-// policy deletion ended), plus a hook run when the verifier fetches the issuer's keys: that
-// happens after the exchange has read the organization's policies, so a deletion placed there
-// overlaps the exchange.
+// Uses FederationTest's on_keys_fetch_ hook to place a policy deletion inside an exchange.
 class FederationRevocationTest : public FederationTest {
  protected:
-  void SetUp() override {
-    FederationTest::SetUp();
-    fed_.reset();
-    oidc::CiVerifierOptions options;
-    options.allowed_issuers = {kGitLab};
-    options.fetch.fetch = [this](const HttpClientRequest& req) -> Result<HttpClientResponse> {
-      if (req.url == std::string(kGitLab) + "/.well-known/openid-configuration") {
-        boost::json::object doc{{"issuer", kGitLab},
-                                {"authorization_endpoint", "https://gitlab.com/oauth/authorize"},
-                                {"token_endpoint", "https://gitlab.com/oauth/token"},
-                                {"jwks_uri", "https://gitlab.com/oauth/discovery/keys"},
-                                {"response_types_supported", boost::json::array{"code"}}};
-        return HttpClientResponse{200, SerializeJson(doc), {}};
-      }
-      if (req.url == "https://gitlab.com/oauth/discovery/keys") {
-        if (on_keys_fetch_) {
-          auto hook = std::move(on_keys_fetch_);
-          on_keys_fetch_ = nullptr;
-          hook();
-        }
-        return HttpClientResponse{200, crypto::JwksJson({&GitLabKey()}), {}};
-      }
-      return HttpClientResponse{404, "not found", {}};
-    };
-    verifier_ = std::make_unique<oidc::CiTokenVerifier>(options, clock_);
-    FederationConfig config;
-    config.default_audience = kAudience;
-    fed_ = std::make_unique<FederationService>(*db_, *authz_, *orgs_, *verifier_, hasher_, clock_,
-                                               random_, config, authn_.get());
-  }
-
   bool Exchanged() {
     auto events = orgs_->ListAuditEvents(owner_, "acme", 100);
     EXPECT_TRUE(events);
@@ -1136,8 +1112,6 @@ class FederationRevocationTest : public FederationTest {
       return e.action == "federation.token_exchanged";
     });
   }
-
-  std::function<void()> on_keys_fetch_;
 };
 
 TEST_F(FederationRevocationTest, DeletingAPolicyEndsItsExchangedTokensAtOnce) {

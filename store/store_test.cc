@@ -2113,7 +2113,6 @@ TEST_F(PostgresOnlyTest, ApiTokenCreationWaitingOnItsCreatorsRevocationIsRefused
 }
 
 // ---- implementation-specific checks
-// ---- implementation-specific checks
 
 TEST(OpenDatabaseTest, UnknownSchemeIsInvalidArgumentWithoutSecrets) {
   auto db = OpenDatabase("mysql://admin:hunter2@db.example/prod");
