@@ -1161,6 +1161,48 @@ TEST_F(FederationRevocationTest, ExchangeOverlappingThePolicysDeletionIssuesNoth
   EXPECT_FALSE(Exchanged());
 }
 
+// A CI job whose trust policy lets it create API tokens, in a request whose authentication
+// overlapped the policy's deletion: the request gets in, but creates nothing.
+TEST_F(FederationRevocationTest, PolicyDeletedDuringAuthenticationCannotCreateATokenInThatRequest) {
+  CreateTrustPolicyRequest req = BackendPolicy();
+  req.permissions = std::vector<std::string>{"api_token:create", "workflow_run:read"};
+  auto policy = CreatePolicy(owner_, req);
+  ASSERT_TRUE(policy) << policy.error().ToString();
+  const CreateApiTokenRequest child{.name = "child",
+                                    .project = "backend",
+                                    .permissions = std::vector<std::string>{"workflow_run:read"}};
+
+  // While the policy exists, the job can.
+  auto first = fed_->Exchange("acme", Mint(Claims()));
+  ASSERT_TRUE(first) << first.error().ToString();
+  auto made = tokens_->Create(Auth(first->token), "acme", child);
+  ASSERT_TRUE(made) << made.error().ToString();
+  EXPECT_EQ(made->record.created_by_kind, "federated");
+  ASSERT_TRUE(tokens_->Revoke(owner_, "acme", made->record.id));
+
+  auto second = fed_->Exchange("acme", Mint(Claims()));
+  ASSERT_TRUE(second) << second.error().ToString();
+  bool deleted = false;
+  authn_->SetAfterLoadHookForTesting([&] {
+    if (deleted) return;
+    deleted = true;
+    auto st = fed_->DeletePolicy(owner_, "acme", policy->id);
+    EXPECT_TRUE(st) << st.error().ToString();
+  });
+  auto p = authn_->Authenticate("Bearer " + second->token);
+  authn_->SetAfterLoadHookForTesting(nullptr);
+  ASSERT_TRUE(deleted);
+  ASSERT_TRUE(p) << p.error().ToString();
+  ASSERT_EQ(p->kind, Principal::Kind::kFederated);
+  auto late = tokens_->Create(*p, "acme", child);
+  ASSERT_FALSE(late);
+  EXPECT_TRUE(late.error().IsUnauthenticated());
+  EXPECT_EQ(late.error().reason(), "token_revoked");
+  auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "");
+  ASSERT_TRUE(active) << active.error().ToString();
+  EXPECT_TRUE(active->empty());
+}
+
 TEST_F(ApiTokenTest, TokenRevokedDuringItsAuthenticationCannotCreateATokenInThatRequest) {
   auto minter = MustCreate(
       owner_, {.name = "minter",

@@ -812,13 +812,28 @@ ApiToken ToApiToken(const SqlRow& r) {
 
 Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& event) {
   CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
-  // The principal kind name of domain::Principal::Kind::kApiToken (the store does not see it).
+  // The principal kind names of domain::Principal::Kind::kApiToken and kFederated (the store
+  // does not see the enum).
   const bool by_token = token.created_by_kind == "api_token";
-  // PostgreSQL: the shared row lock conflicts with RevokeApiToken's UPDATE, so a revocation
-  // either commits first (and is seen here) or waits for this creation. SQLite's BEGIN
-  // IMMEDIATE already serialises writers.
+  const bool by_federated = token.created_by_kind == "federated";
+  // PostgreSQL: the shared row lock conflicts with RevokeApiToken's UPDATE (and with
+  // DeleteTrustPolicy's DELETE), so a revocation either commits first (and is seen here) or
+  // waits for this creation. SQLite's BEGIN IMMEDIATE already serialises writers.
   const char* lock = Dialect() == "postgres" ? " FOR SHARE" : "";
   return RunInTransaction([&](SqlConnection& c) -> Status {
+    if (by_federated) {
+      // A federated principal's id is its trust policy's; deleting the policy ends its tokens
+      // in one transaction (DeleteTrustPolicy), so the policy's row stands for them here.
+      CL_ASSIGN_OR_RETURN(
+          SqlResult policy,
+          c.Query(std::string("SELECT 1 FROM trust_policies WHERE id = $1 AND org_id = $2") + lock,
+                  {token.created_by_id, token.org_id}));
+      if (policy.rows.empty()) {
+        return Fail(Error::Unauthenticated(
+            "the trust policy of this federated token was deleted, which revoked the token",
+            "token_revoked"));
+      }
+    }
     if (by_token) {
       CL_ASSIGN_OR_RETURN(SqlResult creator,
                           c.Query(std::string("SELECT revoked_at, expires_at FROM api_tokens "

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -1476,7 +1478,6 @@ TYPED_TEST(StoreTest, TwoInstancesSweepingTogetherRevokeEachTokenOnce) {
   }
 }
 
-// PostgreSQL only: a connection killed by the server is repaired on its next use.
 // ---- keyless CI federation
 
 TrustPolicyRecord Policy(const std::string& org_id, const std::string& name,
@@ -1733,6 +1734,52 @@ TYPED_TEST(StoreTest, ApiTokenCreatedByAnUnusableTokenWritesNothing) {
   refused(by(foreign, "by-foreign", this->now_ + 3), "invalid_token");
 }
 
+// A CI job's federated principal (id: its trust policy) may create API tokens only while the
+// policy, and so the federated token, exists.
+TYPED_TEST(StoreTest, ApiTokenCreatedByAFederatedPrincipalNeedsItsTrustPolicy) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string other = this->NewOrg("other", u);
+  TrustPolicyRecord policy = Policy(org, "ci", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(policy, this->Event(org, "trust_policy.created")));
+  auto by_ci = [&](const std::string& policy_id, const std::string& name) {
+    ApiToken t = Token(org, name, this->now_ + 1);
+    t.created_by_kind = "federated";
+    t.created_by_id = policy_id;
+    t.created_by_name = "https://gitlab.com: project_path:acme/app";
+    return t;
+  };
+
+  ApiToken child = by_ci(policy.id, "child");
+  auto st = this->db_->CreateApiToken(child, this->Event(org, "api_token.created"));
+  ASSERT_TRUE(st) << st.error().ToString();
+
+  // A policy of another organization does not count.
+  TrustPolicyRecord foreign = Policy(other, "ci", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(foreign, this->Event(other, "trust_policy.created")));
+  const size_t events_before = this->db_->ListAuditEvents(org, 1000)->size();
+  ApiToken cross = by_ci(foreign.id, "cross");
+  st = this->db_->CreateApiToken(cross, this->Event(org, "api_token.created"));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().reason(), "token_revoked");
+
+  ASSERT_TRUE(
+      this->db_->DeleteTrustPolicy(org, policy.id, this->Event(org, "trust_policy.deleted")));
+  ApiToken late = by_ci(policy.id, "late");
+  st = this->db_->CreateApiToken(late, this->Event(org, "api_token.created"));
+  ASSERT_FALSE(st);
+  EXPECT_TRUE(st.error().IsUnauthenticated()) << st.error().ToString();
+  EXPECT_EQ(st.error().reason(), "token_revoked");
+  for (const ApiToken* t : {&cross, &late}) {
+    EXPECT_TRUE(this->db_->GetApiTokenByHash(t->token_hash).error().IsNotFound()) << t->name;
+  }
+  // Only the deletion's event was added.
+  EXPECT_EQ(this->db_->ListAuditEvents(org, 1000)->size(), events_before + 1);
+  // What was created before stays: it is an API token of its own.
+  EXPECT_TRUE(this->db_->GetApiTokenByHash(child.token_hash));
+}
+
 // ---- pepper rotation
 
 TYPED_TEST(StoreTest, PepperIdsRoundTripAndRehashMovesOnlyFromTheOldHash) {
@@ -1941,6 +1988,7 @@ TYPED_TEST(StoreTest, TwoInstancesRehashingTogetherMoveEachTokenOnce) {
 
 class PostgresOnlyTest : public StoreTest<PostgresBackend> {};
 
+// A connection killed by the server is repaired on its next use.
 TEST_F(PostgresOnlyTest, ReconnectsAfterServerDropsConnections) {
   this->Migrated();
   ASSERT_TRUE(this->db_->Ping());
@@ -2026,6 +2074,23 @@ bool WaitForALockWaiter(PGconn* conn) {
   return false;
 }
 
+// Another instance's transaction overlapping a store call: a second connection runs `held`
+// inside a transaction and keeps it open, `call` runs on another thread until it waits for one
+// of that transaction's locks, then the transaction commits and `call` finishes. Use with
+// ASSERT_NO_FATAL_FAILURE.
+void WhileAnotherTransactionHolds(const std::string& url, const std::vector<std::string>& held,
+                                  const std::function<void()>& call) {
+  PGconn* other = PQconnectdb(url.c_str());
+  std::unique_ptr<PGconn, void (*)(PGconn*)> closer(other, PQfinish);
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
+  ASSERT_TRUE(Exec(other, "BEGIN"));
+  for (const auto& sql : held) ASSERT_TRUE(Exec(other, sql));
+  std::thread caller(call);
+  EXPECT_TRUE(WaitForALockWaiter(other));
+  EXPECT_TRUE(Exec(other, "COMMIT"));
+  caller.join();
+}
+
 // A trust policy deletion that commits while an exchange is inserting its token: the insert,
 // blocked on the policy row, then finds it gone and writes nothing.
 TEST_F(PostgresOnlyTest, FederatedTokenWaitingOnADeletedPolicyIsRefused) {
@@ -2034,19 +2099,12 @@ TEST_F(PostgresOnlyTest, FederatedTokenWaitingOnADeletedPolicyIsRefused) {
   const std::string org = this->NewOrg("acme", u);
   TrustPolicyRecord a = Policy(org, "a", "https://gitlab.com", this->now_);
   ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
-  PGconn* other = PQconnectdb(this->url_.c_str());
-  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
-  ASSERT_TRUE(Exec(other, "BEGIN"));
-  ASSERT_TRUE(Exec(other, "DELETE FROM trust_policies WHERE id = '" + a.id + "'"));
 
   FederatedToken t = FedToken(org, a.id, this->now_);
   Status st;
-  std::thread exchange(
-      [&] { st = this->db_->CreateFederatedToken(t, this->Event(org, "federation.exchanged")); });
-  EXPECT_TRUE(WaitForALockWaiter(other));
-  EXPECT_TRUE(Exec(other, "COMMIT"));
-  exchange.join();
-  PQfinish(other);
+  ASSERT_NO_FATAL_FAILURE(WhileAnotherTransactionHolds(
+      this->url_, {"DELETE FROM trust_policies WHERE id = '" + a.id + "'"},
+      [&] { st = this->db_->CreateFederatedToken(t, this->Event(org, "federation.exchanged")); }));
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().reason(), "trust_policy_deleted");
   EXPECT_TRUE(this->db_->GetFederatedTokenByHash(t.token_hash).error().IsNotFound());
@@ -2060,25 +2118,18 @@ TEST_F(PostgresOnlyTest, PolicyDeletionWaitingOnAnExchangeEndsItsToken) {
   const std::string org = this->NewOrg("acme", u);
   TrustPolicyRecord a = Policy(org, "a", "https://gitlab.com", this->now_);
   ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
-  PGconn* other = PQconnectdb(this->url_.c_str());
-  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
   const std::string hash = Hash();
-  ASSERT_TRUE(Exec(other, "BEGIN"));
-  ASSERT_TRUE(Exec(other, "SELECT 1 FROM trust_policies WHERE id = '" + a.id + "' FOR SHARE"));
-  ASSERT_TRUE(Exec(other,
-                   "INSERT INTO federated_tokens (id, org_id, policy_id, token_hash, issuer, "
-                   "subject, created_at, expires_at) VALUES ('" +
-                       Id() + "', '" + org + "', '" + a.id + "', '" + hash +
-                       "', 'https://gitlab.com', 'sub', 1, 9000000000000)"));
+  const std::vector<std::string> exchange = {
+      "SELECT 1 FROM trust_policies WHERE id = '" + a.id + "' FOR SHARE",
+      "INSERT INTO federated_tokens (id, org_id, policy_id, token_hash, issuer, subject, "
+      "created_at, expires_at) VALUES ('" +
+          Id() + "', '" + org + "', '" + a.id + "', '" + hash +
+          "', 'https://gitlab.com', 'sub', 1, 9000000000000)"};
 
   Result<std::vector<std::string>> ended = std::vector<std::string>{};
-  std::thread deletion([&] {
+  ASSERT_NO_FATAL_FAILURE(WhileAnotherTransactionHolds(this->url_, exchange, [&] {
     ended = this->db_->DeleteTrustPolicy(org, a.id, this->Event(org, "trust_policy.deleted"));
-  });
-  EXPECT_TRUE(WaitForALockWaiter(other));
-  EXPECT_TRUE(Exec(other, "COMMIT"));
-  deletion.join();
-  PQfinish(other);
+  }));
   ASSERT_TRUE(ended) << ended.error().ToString();
   EXPECT_EQ(*ended, std::vector<std::string>{hash});
   EXPECT_TRUE(this->db_->GetFederatedTokenByHash(hash).error().IsNotFound());
@@ -2091,22 +2142,37 @@ TEST_F(PostgresOnlyTest, ApiTokenCreationWaitingOnItsCreatorsRevocationIsRefused
   const std::string org = this->NewOrg("acme", u);
   ApiToken creator = Token(org, "creator", this->now_);
   ASSERT_TRUE(this->db_->CreateApiToken(creator, this->Event(org, "api_token.created")));
-  PGconn* other = PQconnectdb(this->url_.c_str());
-  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
-  ASSERT_TRUE(Exec(other, "BEGIN"));
-  ASSERT_TRUE(Exec(other, "UPDATE api_tokens SET revoked_at = " + std::to_string(this->now_ + 1) +
-                              ", revocation_reason = 'manual' WHERE id = '" + creator.id + "'"));
 
   ApiToken child = Token(org, "child", this->now_ + 2);
   child.created_by_kind = "api_token";
   child.created_by_id = creator.id;
   Status st;
-  std::thread create(
-      [&] { st = this->db_->CreateApiToken(child, this->Event(org, "api_token.created")); });
-  EXPECT_TRUE(WaitForALockWaiter(other));
-  EXPECT_TRUE(Exec(other, "COMMIT"));
-  create.join();
-  PQfinish(other);
+  ASSERT_NO_FATAL_FAILURE(WhileAnotherTransactionHolds(
+      this->url_,
+      {"UPDATE api_tokens SET revoked_at = " + std::to_string(this->now_ + 1) +
+       ", revocation_reason = 'manual' WHERE id = '" + creator.id + "'"},
+      [&] { st = this->db_->CreateApiToken(child, this->Event(org, "api_token.created")); }));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().reason(), "token_revoked");
+  EXPECT_TRUE(this->db_->GetApiTokenByHash(child.token_hash).error().IsNotFound());
+}
+
+// A trust policy deletion that commits while a CI job's federated principal is creating an
+// API token: the creation, blocked on the policy row, writes nothing.
+TEST_F(PostgresOnlyTest, ApiTokenCreationWaitingOnItsTrustPolicysDeletionIsRefused) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  TrustPolicyRecord a = Policy(org, "a", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
+
+  ApiToken child = Token(org, "child", this->now_ + 2);
+  child.created_by_kind = "federated";
+  child.created_by_id = a.id;
+  Status st;
+  ASSERT_NO_FATAL_FAILURE(WhileAnotherTransactionHolds(
+      this->url_, {"DELETE FROM trust_policies WHERE id = '" + a.id + "'"},
+      [&] { st = this->db_->CreateApiToken(child, this->Event(org, "api_token.created")); }));
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().reason(), "token_revoked");
   EXPECT_TRUE(this->db_->GetApiTokenByHash(child.token_hash).error().IsNotFound());
