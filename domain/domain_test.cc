@@ -1016,6 +1016,33 @@ TEST_F(FederationTest, ReplayedCiTokenIsRefused) {
   EXPECT_EQ(again.error().message().find(token), std::string::npos);
 }
 
+// Instances purge used jtis by their own clocks. One whose clock runs 30 minutes ahead must
+// not purge a jti that an instance with the right clock, still within the verifier's leeway,
+// would accept again.
+TEST_F(FederationTest, ReplayIsRefusedAfterAnInstanceWithAFastClockPurged) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  const UnixMillis start = clock_.Now();
+  std::string token = Mint(Claims("acme/backend", 600));
+  ASSERT_TRUE(fed_->Exchange("acme", token));
+  const UnixMillis exp = start + 600 * kMillisPerSecond;
+
+  // The fast instance's exchange purges what it thinks expired.
+  clock_.Set(exp + 30 * kMillisPerMinute);
+  auto fast = fed_->Exchange("acme", Mint(Claims("acme/backend", 600)));
+  ASSERT_TRUE(fast) << fast.error().ToString();
+
+  // The instance with the right clock, 30 s after the token's exp (within the 60 s leeway).
+  clock_.Set(exp + 30 * kMillisPerSecond);
+  auto again = fed_->Exchange("acme", token);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().reason(), "replayed_token");
+  // And past the leeway the token is refused for its age, whatever the jti table holds.
+  clock_.Set(exp + 61 * kMillisPerSecond);
+  auto late = fed_->Exchange("acme", token);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().reason(), "token_expired");
+}
+
 TEST_F(FederationTest, NoMatchingPolicyNamesClaimsNotTheToken) {
   ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
   // A fork under another namespace must not match "acme/*".

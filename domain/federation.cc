@@ -182,8 +182,11 @@ Result<FederationService::Verified> FederationService::VerifyForOrg(const std::s
     return Fail(Error::Internal("matched trust policy vanished"));
   }
   const UnixMillis now = clock_.Now();
-  // Remember the jti a little past the token's expiry plus the verifier's leeway.
-  const UnixMillis remember_until = identity.exp * kMillisPerSecond + 2 * kMillisPerMinute;
+  // Remember the jti for an hour past the token's expiry. Every instance would refuse the token
+  // 60 s after it (the verifier's leeway), but the row is purged by whichever instance writes
+  // next, by its own clock: the hour lets instance clocks disagree by up to that much before
+  // one could purge a jti that another still accepts.
+  const UnixMillis remember_until = identity.exp * kMillisPerSecond + kMillisPerHour;
   auto st = db_.RecordCiTokenJti(identity.issuer, jti_prefix + identity.jti, remember_until, now);
   if (!st) {
     if (st.error().IsAlreadyExists()) {
