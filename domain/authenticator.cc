@@ -174,6 +174,11 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
   // time and never cached: clients cycling through dead credentials cannot fill the cache
   // (the failed-authentication throttle bounds how often they can ask).
   if (!FromEntry(*entry, now)) return std::shared_ptr<const CacheEntry>(std::move(entry));
+  if (kind == crypto::CredentialKind::kApiToken && usage_ &&
+      now - entry->token().last_activity >= kPromptUseAfter) {
+    RecordPromptUse(*entry, now);
+    if (!FromEntry(*entry, now)) return std::shared_ptr<const CacheEntry>(std::move(entry));
+  }
   // Federated tokens live minutes: they are not moved, only found under any pepper.
   if (kind != crypto::CredentialKind::kFederated) {
     MoveToCurrentPepper(*entry, hash);
@@ -248,11 +253,36 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
     t.expires_at = token->expires_at;
     t.revoked_at = token->revoked_at;
     t.revoked_for_inactivity = token->revocation_reason == "inactive";
+    t.last_activity = token->last_used_at.value_or(token->created_at);
     t.token_hash = std::move(token->token_hash);
     t.pepper_id = std::move(token->pepper_id);
     e.record = std::move(t);
   }
   return true;
+}
+
+void Authenticator::RecordPromptUse(CacheEntry& e, UnixMillis now) {
+  CachedApiToken& t = e.token();
+  // The write orders this use against a sweep's revocation: the sweep's UPDATE either commits
+  // first (then the read below sees it) or finds the token active again. Reading by id after
+  // the write, not by hash: another instance may have re-hashed the row meanwhile.
+  Status written = db_.RecordApiTokenUsage({{t.id, now}});
+  if (!written) {
+    Log(LogLevel::kWarn, "could not record an API token's first use after a long idle period",
+        {{"id", t.id}, {"error", written.error().message()}});
+    return;
+  }
+  auto fresh = db_.GetApiToken(t.org_id, t.id);
+  if (!fresh) {
+    Log(LogLevel::kWarn, "could not re-read an API token after recording its use",
+        {{"id", t.id}, {"error", fresh.error().message()}});
+    return;
+  }
+  t.last_activity = now;
+  if (fresh->revoked_at) {
+    t.revoked_at = fresh->revoked_at;
+    t.revoked_for_inactivity = fresh->revocation_reason == "inactive";
+  }
 }
 
 void Authenticator::MoveToCurrentPepper(CacheEntry& e, const std::string& hash) {

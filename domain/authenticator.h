@@ -10,6 +10,9 @@
 // database is asked under the newest pepper first, then under each older one; an API token or
 // session found under an older pepper (and still usable) is re-hashed under the newest one,
 // once, with a conditional UPDATE that concurrent instances may race safely.
+//
+// API token usage goes to the coalescing UsageRecorder, except the first use after a long idle
+// period, which is written at once (RecordPromptUse) so no instance's inactivity sweep misses it.
 #pragma once
 
 #include <atomic>
@@ -36,6 +39,10 @@ namespace cl::domain {
 
 class Authenticator {
  public:
+  // Half the shortest inactivity limit (1 day): a token used within this much of its last
+  // recorded activity cannot reach any limit before the recorder's next flush.
+  static constexpr UnixMillis kPromptUseAfter = 12 * kMillisPerHour;
+
   // `usage` (nullable) receives API token uses for the coalesced last_used_at writes.
   Authenticator(store::Database& db, const crypto::CredentialHasher& hasher, const Clock& clock,
                 UsageRecorder* usage = nullptr, size_t max_cache_entries = 200'000,
@@ -83,6 +90,9 @@ class Authenticator {
     std::optional<UnixMillis> expires_at;
     std::optional<UnixMillis> revoked_at;
     bool revoked_for_inactivity = false;
+    // COALESCE(last_used_at, created_at) as read: Lookup writes the first use after a long
+    // idle period at once (RecordPromptUse).
+    UnixMillis last_activity = 0;
     // Needed only while loading (MoveToCurrentPepper); token_hash is emptied once cached.
     std::string token_hash;
     std::string pepper_id;
@@ -120,6 +130,11 @@ class Authenticator {
   // records the pepper id of a hash stored before ids were. Best effort: a failure is logged and
   // retried on the next miss. Updates `e` to what the row holds afterwards.
   void MoveToCurrentPepper(CacheEntry& e, const std::string& hash);
+  // An API token whose last activity is older than kPromptUseAfter: writes this use now, not
+  // through the coalescing UsageRecorder, so an inactivity sweep on any instance either sees it
+  // or has already revoked the token (then `e` is updated to the revocation and this request is
+  // refused). Best effort: on a failure the use still goes through the recorder.
+  void RecordPromptUse(CacheEntry& e, UnixMillis now);
   Result<Principal> FromEntry(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromSession(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromApiToken(const CacheEntry& e, UnixMillis now);

@@ -23,6 +23,7 @@
 #include "domain/names.h"
 #include "domain/organizations.h"
 #include "domain/usage_recorder.h"
+#include "jobs/token_revoker.h"
 #include "jobs/usage_flusher.h"
 
 namespace cl::domain {
@@ -455,6 +456,16 @@ class ApiTokenTest : public DomainTest {
     auto t = tokens_->Create(p, "acme", req);
     EXPECT_TRUE(t) << t.error().ToString();
     return t ? *t : CreatedApiToken{};
+  }
+  // The inactivity sweep as another instance runs it: the store call alone, which sees only
+  // usage already written, not what this instance's UsageRecorder holds.
+  std::vector<store::RevokedToken> OtherInstanceSweep() {
+    const UnixMillis now = clock_.Now();
+    auto sweep = db_->RevokeInactiveApiTokens(now, [&](const store::RevokedToken& t) {
+      return jobs::InactivityRevocationEvent(t, now, random_);
+    });
+    EXPECT_TRUE(sweep) << sweep.error().ToString();
+    return sweep ? sweep->revoked : std::vector<store::RevokedToken>{};
   }
   Principal owner_;
 };
@@ -1228,6 +1239,58 @@ TEST_F(FederationRevocationTest, PolicyDeletedDuringAuthenticationCannotCreateAT
   auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "");
   ASSERT_TRUE(active) << active.error().ToString();
   EXPECT_TRUE(active->empty());
+}
+
+// The first use of a token after a long idle period is written before the request proceeds,
+// so a sweep on another instance right after it keeps the token. Recent tokens keep the
+// coalesced, asynchronous write.
+TEST_F(ApiTokenTest, FirstUseAfterALongIdlePeriodIsWrittenBeforeTheRequestProceeds) {
+  ASSERT_TRUE(orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 1));
+  auto busy = MustCreate(owner_, {.name = "busy"});
+  auto nightly = MustCreate(owner_, {.name = "nightly"});
+  auto stored_use = [&](const CreatedApiToken& t) {
+    auto got = db_->GetApiToken(t.record.org_id, t.record.id);
+    EXPECT_TRUE(got) << got.error().ToString();
+    return got ? got->last_used_at : std::nullopt;
+  };
+
+  clock_.Advance(kMillisPerHour);
+  EXPECT_EQ(Auth(busy.token).kind, Principal::Kind::kApiToken);
+  EXPECT_EQ(stored_use(busy), std::nullopt);  // queued in the recorder only
+  EXPECT_EQ(usage_.PendingCount(), 1u);
+
+  clock_.Advance(kMillisPerDay);
+  EXPECT_EQ(Auth(nightly.token).kind, Principal::Kind::kApiToken);
+  EXPECT_EQ(stored_use(nightly), clock_.Now());
+  auto revoked = OtherInstanceSweep();
+  // `busy` was used on this instance a day ago, but that use was never flushed.
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0].id, busy.record.id);
+  auto again = authn_->Authenticate("Bearer " + nightly.token);
+  EXPECT_TRUE(again) << again.error().ToString();
+}
+
+// The other order: another instance's sweep commits between this instance's read of an idle
+// token and the write of its use. The request is refused, as if the sweep had come first.
+TEST_F(ApiTokenTest, SweepOverlappingTheFirstUseAfterALongIdlePeriodRefusesIt) {
+  ASSERT_TRUE(orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 1));
+  auto nightly = MustCreate(owner_, {.name = "nightly"});
+  clock_.Advance(kMillisPerDay + kMillisPerHour);
+  size_t swept = 0;
+  bool ran = false;
+  authn_->SetAfterLoadHookForTesting([&] {
+    if (ran) return;
+    ran = true;
+    swept = OtherInstanceSweep().size();
+  });
+  auto p = authn_->Authenticate("Bearer " + nightly.token);
+  authn_->SetAfterLoadHookForTesting(nullptr);
+  ASSERT_EQ(swept, 1u);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().reason(), "token_revoked");
+  EXPECT_NE(p.error().message().find("inactivity"), std::string::npos) << p.error().message();
+  // Not cached as usable either.
+  EXPECT_FALSE(authn_->Authenticate("Bearer " + nightly.token));
 }
 
 TEST_F(ApiTokenTest, TokenRevokedDuringItsAuthenticationCannotCreateATokenInThatRequest) {

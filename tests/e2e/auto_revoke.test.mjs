@@ -501,3 +501,48 @@ describe('API token auto-revocation: usage not yet written', () => {
     assert.equal((await whoami(stack, used.token)).status, 200);
   });
 });
+
+describe('API token auto-revocation: a sweep by another instance', () => {
+  const ORG = 'other-org';
+  let stack;
+  let owner;
+  before(async () => {
+    if (skip) return;
+    // This server never sweeps and writes coalesced usage only at shutdown; the sweeps come
+    // from `jobs run token-revoker`, a separate process that knows nothing of its memory.
+    stack = await startStack({
+      extraArgs: [...NO_BACKGROUND_SWEEP, '--usage-flush-interval', '1h'],
+    });
+    owner = await ownerWithOrg(stack, 'olga.owner', ORG);
+    ok(await owner.run(['organization', 'update', '--api-token-max-days-inactive', '5']));
+  });
+  after(async () => {
+    await stack?.cleanup();
+  });
+
+  test('the first use after a long idle period is written at once and keeps the token',
+      { skip }, async () => {
+        const nightly = await createToken(owner, 'nightly');
+        const recent = await createToken(owner, 'recent');
+        // Idle for 6 days as far as anyone knows; the server has never seen either token.
+        const hourAgo = Math.round(Date.now() - 60 * 60 * 1000);
+        setAge(stack, nightly, { createdAt: Date.now() - 6 * DAY });
+        setAge(stack, recent, { createdAt: Date.now() - 6 * DAY, lastUsedAt: hourAgo });
+        const usedAt = Date.now();
+        assert.equal((await whoami(stack, nightly.token)).status, 200);
+        assert.equal((await whoami(stack, recent.token)).status, 200);
+        const lastUsed = Number(sql(stack,
+            `SELECT last_used_at FROM api_tokens WHERE id = '${nightly.id}'`));
+        assert.ok(lastUsed >= usedAt && lastUsed <= Date.now(), `last_used_at ${lastUsed}`);
+        // A use an hour after the last one is only queued (flushed in an hour here).
+        assert.equal(Number(sql(stack,
+            `SELECT last_used_at FROM api_tokens WHERE id = '${recent.id}'`)), hourAgo,
+            'a recent token\'s use was written synchronously');
+
+        const sweep = parseSweep(await runServerJob(stack, 'token-revoker'));
+        assert.equal(sweep.total, 0, JSON.stringify(sweep));
+        assert.equal(sql(stack,
+            `SELECT revocation_reason FROM api_tokens WHERE id = '${nightly.id}'`), '');
+        assert.equal((await whoami(stack, nightly.token)).status, 200);
+      });
+});
