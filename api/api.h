@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "common/random.h"
 #include "domain/api_tokens.h"
 #include "domain/attestations.h"
 #include "domain/authenticator.h"
@@ -13,7 +14,6 @@
 #include "domain/organizations.h"
 #include "domain/throttle.h"
 #include "http/http.h"
-#include "common/random.h"
 #include "http/metrics.h"
 #include "store/store.h"
 

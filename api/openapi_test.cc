@@ -1,10 +1,10 @@
 // Checks that docs/openapi.yaml lists exactly the routes the server registers, both ways.
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "api/api.h"
 

@@ -1,11 +1,10 @@
 #include "api/web.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace cl::api {
 namespace {

@@ -4,11 +4,10 @@
 #include "cli/keyless.h"
 
 #include <gmock/gmock.h>
-#include <fstream>
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "cli/app.h"
@@ -259,8 +258,8 @@ TEST_F(KeylessCliTest, AttestationInitAndPushSendTheIdTokenItself) {
   Serve();
   std::string jwt = MakeJwt();
   env_.chainloop_oidc_token = jwt;
-  ASSERT_EQ(Run({"attestation", "init", "--workflow", "build", "--project", "app", "--org", "acme"}),
-            0)
+  ASSERT_EQ(
+      Run({"attestation", "init", "--workflow", "build", "--project", "app", "--org", "acme"}), 0)
       << err_.str();
   std::string statement = dir_ + "/statement.json";
   std::ofstream(statement) << R"({"_type":"https://in-toto.io/Statement/v1",)"
@@ -272,8 +271,9 @@ TEST_F(KeylessCliTest, AttestationInitAndPushSendTheIdTokenItself) {
   ASSERT_EQ(reqs.size(), 2u);
   EXPECT_EQ(CountPath(kExchangePath), 0);
   EXPECT_EQ(reqs[0].path, "/v1/organizations/acme/workflow-runs");
-  EXPECT_EQ(reqs[1].path,
-            "/v1/organizations/acme/workflow-runs/11111111-2222-4333-8444-555555555555/attestation");
+  EXPECT_EQ(
+      reqs[1].path,
+      "/v1/organizations/acme/workflow-runs/11111111-2222-4333-8444-555555555555/attestation");
   for (const auto& r : reqs) EXPECT_EQ(r.Header("authorization"), "Bearer " + jwt);
   EXPECT_EQ(out_.str().find(jwt), std::string::npos);
   EXPECT_EQ(err_.str().find(jwt), std::string::npos);

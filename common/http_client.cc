@@ -35,7 +35,8 @@ size_t WriteHeader(char* ptr, size_t size, size_t nmemb, void* userdata) {
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return std::tolower(c); });
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
       value.remove_suffix(1);
     headers->emplace_back(std::move(name), std::string(value));
@@ -52,8 +53,7 @@ void GlobalInit() {
 
 std::string HttpClientResponse::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         })) {
@@ -70,7 +70,8 @@ Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req) {
   HttpClientResponse resp;
   Sink sink{&resp.body, req.max_response_bytes};
   struct curl_slist* headers = nullptr;
-  for (const auto& [k, v] : req.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());
+  for (const auto& [k, v] : req.headers)
+    headers = curl_slist_append(headers, (k + ": " + v).c_str());
   // Do not send "Expect: 100-continue".
   headers = curl_slist_append(headers, "Expect:");
 
@@ -105,8 +106,8 @@ Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req) {
   }
   if (rc != CURLE_OK) {
     // The URL is ours (never carries a secret): naming it helps the operator.
-    return Fail(Error::Unavailable(std::string("request to ") + req.url + " failed: " +
-                                   curl_easy_strerror(rc)));
+    return Fail(Error::Unavailable(std::string("request to ") + req.url +
+                                   " failed: " + curl_easy_strerror(rc)));
   }
   resp.status = static_cast<int>(status);
   return resp;

@@ -1,7 +1,7 @@
 // The one translation unit that compiles Boost.JSON (header-only mode).
-#include <boost/json/src.hpp>
-
 #include "common/json.h"
+
+#include <boost/json/src.hpp>
 
 namespace cl {
 
@@ -42,8 +42,8 @@ static Error WrongType(std::string_view name, std::string_view want) {
 Result<std::string> JsonObjectReader::RequiredString(std::string_view name) {
   const auto* v = Get(name);
   if (!v) {
-    return Fail(Error::InvalidArgument("field '" + std::string(name) + "' is required",
-                                       "missing_field"));
+    return Fail(
+        Error::InvalidArgument("field '" + std::string(name) + "' is required", "missing_field"));
   }
   if (!v->is_string()) return Fail(WrongType(name, "a string"));
   return std::string(v->as_string());
@@ -95,8 +95,8 @@ Result<std::optional<boost::json::value>> JsonObjectReader::OptionalValue(std::s
 Status JsonObjectReader::Finish() const {
   for (const auto& kv : obj_) {
     if (!seen_.count(std::string_view(kv.key()))) {
-      return Fail(Error::InvalidArgument("unknown field '" + std::string(kv.key()) + "'",
-                                         "unknown_field"));
+      return Fail(
+          Error::InvalidArgument("unknown field '" + std::string(kv.key()) + "'", "unknown_field"));
     }
   }
   return Ok();

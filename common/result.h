@@ -7,9 +7,8 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace cl {
 
@@ -94,10 +93,10 @@ inline Status Ok() { return {}; }
 }  // namespace cl
 
 // Propagates an error from an expression yielding Result/Status; evaluates to nothing.
-#define CL_RETURN_IF_ERROR(expr)                                \
-  do {                                                          \
-    auto cl_status_ = (expr);                                   \
-    if (!cl_status_) return ::cl::Fail(cl_status_.error());     \
+#define CL_RETURN_IF_ERROR(expr)                            \
+  do {                                                      \
+    auto cl_status_ = (expr);                               \
+    if (!cl_status_) return ::cl::Fail(cl_status_.error()); \
   } while (0)
 
 // Declares `lhs` from a Result expression, or returns its error.
@@ -105,7 +104,7 @@ inline Status Ok() { return {}; }
 #define CL_CONCAT_(a, b) CL_CONCAT_INNER_(a, b)
 #define CL_ASSIGN_OR_RETURN(lhs, expr) \
   CL_ASSIGN_OR_RETURN_IMPL_(CL_CONCAT_(cl_result_, __LINE__), lhs, expr)
-#define CL_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                              \
+#define CL_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)      \
+  auto tmp = (expr);                                   \
   if (!tmp) return ::cl::Fail(std::move(tmp).error()); \
   lhs = std::move(*tmp)

@@ -72,10 +72,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (q2 != std::string_view::npos) {
         std::string_view value = in.substr(q1 + 1, q2 - q1 - 1);
         size_t sep = value.find('_');
-        bool credential_shaped = sep != std::string_view::npos && sep > 0 &&
-                                 value.size() - sep - 1 >= 20 &&
-                                 crypto::IsBase62(value.substr(sep + 1)) &&
-                                 crypto::IsBase62(value.substr(0, sep));
+        bool credential_shaped =
+            sep != std::string_view::npos && sep > 0 && value.size() - sep - 1 >= 20 &&
+            crypto::IsBase62(value.substr(sep + 1)) && crypto::IsBase62(value.substr(0, sep));
         if (credential_shaped) {
           fuzz::Check(config.error().message().find(value) == std::string::npos,
                       "error message does not echo the session token");

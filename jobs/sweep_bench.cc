@@ -4,7 +4,8 @@
 //
 //   build-revoker/jobs/sweep_bench sqlite               # a fresh file under /tmp, removed after
 //   scripts/with-postgres.sh build-revoker/jobs/sweep_bench postgres   # CL_TEST_POSTGRES_URL
-//   options: --orgs N --tokens-per-org N, --seed-only (seed, keep the database, print its URL, no sweep)
+//   options: --orgs N --tokens-per-org N, --seed-only (seed, keep the database, print its URL, no
+//   sweep)
 //
 // Seeding bypasses the store (a prepared INSERT in one transaction on SQLite, COPY on
 // PostgreSQL) because a million CreateApiToken calls would time the seeding, not the sweep.

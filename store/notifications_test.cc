@@ -2,8 +2,6 @@
 // server named by CL_TEST_POSTGRES_URL (skipped without it; see scripts/with-postgres.sh).
 #include "store/notifications.h"
 
-#include <random>
-
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -12,6 +10,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
