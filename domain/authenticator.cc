@@ -176,8 +176,12 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
   if (!FromEntry(*entry, now)) return std::shared_ptr<const CacheEntry>(std::move(entry));
   if (kind == crypto::CredentialKind::kApiToken && usage_ &&
       now - entry->token().last_activity >= kPromptUseAfter) {
-    RecordPromptUse(*entry, now);
-    if (!FromEntry(*entry, now)) return std::shared_ptr<const CacheEntry>(std::move(entry));
+    CL_ASSIGN_OR_RETURN(bool settled, RecordPromptUse(*entry, now));
+    // Refused (revoked meanwhile), or not settled (answered, not cached: the next request
+    // tries again).
+    if (!settled || !FromEntry(*entry, now)) {
+      return std::shared_ptr<const CacheEntry>(std::move(entry));
+    }
   }
   // Federated tokens live minutes: they are not moved, only found under any pepper.
   if (kind != crypto::CredentialKind::kFederated) {
@@ -261,7 +265,7 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
   return true;
 }
 
-void Authenticator::RecordPromptUse(CacheEntry& e, UnixMillis now) {
+Result<bool> Authenticator::RecordPromptUse(CacheEntry& e, UnixMillis now) {
   CachedApiToken& t = e.token();
   // The write orders this use against a sweep's revocation: the sweep's UPDATE either commits
   // first (then the read below sees it) or finds the token active again. Reading by id after
@@ -270,19 +274,23 @@ void Authenticator::RecordPromptUse(CacheEntry& e, UnixMillis now) {
   if (!written) {
     Log(LogLevel::kWarn, "could not record an API token's first use after a long idle period",
         {{"id", t.id}, {"error", written.error().message()}});
-    return;
+    return false;
   }
   auto fresh = db_.GetApiToken(t.org_id, t.id);
   if (!fresh) {
+    if (fresh.error().IsNotFound()) {
+      return Fail(Error::Unauthenticated("unknown API token", "invalid_token"));
+    }
     Log(LogLevel::kWarn, "could not re-read an API token after recording its use",
         {{"id", t.id}, {"error", fresh.error().message()}});
-    return;
+    return false;
   }
   t.last_activity = now;
   if (fresh->revoked_at) {
     t.revoked_at = fresh->revoked_at;
     t.revoked_for_inactivity = fresh->revocation_reason == "inactive";
   }
+  return true;
 }
 
 void Authenticator::MoveToCurrentPepper(CacheEntry& e, const std::string& hash) {

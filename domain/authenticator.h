@@ -133,8 +133,10 @@ class Authenticator {
   // An API token whose last activity is older than kPromptUseAfter: writes this use now, not
   // through the coalescing UsageRecorder, so an inactivity sweep on any instance either sees it
   // or has already revoked the token (then `e` is updated to the revocation and this request is
-  // refused). Best effort: on a failure the use still goes through the recorder.
-  void RecordPromptUse(CacheEntry& e, UnixMillis now);
+  // refused). False when the write or the read after it failed: the request is answered from
+  // what was read, the use goes through the recorder, and `e` must not be cached. An error
+  // (invalid_token) when the token no longer exists.
+  Result<bool> RecordPromptUse(CacheEntry& e, UnixMillis now);
   Result<Principal> FromEntry(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromSession(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromApiToken(const CacheEntry& e, UnixMillis now);

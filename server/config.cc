@@ -91,11 +91,16 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     auto d = ParseDuration(v);
     if (!d) return Fail(Error::InvalidArgument("config session_lifetime: " + d.error().message()));
     c.session_lifetime = *d;
-  } else if (key == "auth_cache_revalidate") {
+  } else if (key == "auth_cache_revalidate" || key == "usage_flush_interval") {
+    // At most an hour: a credential is re-read, and a batched use written, well within the
+    // 12 h after which an idle API token's first use is written at once (domain::Authenticator
+    // kPromptUseAfter), which is what keeps inactivity sweeps from missing uses.
     auto d = ParseDuration(v);
-    if (!d)
-      return Fail(Error::InvalidArgument("config auth_cache_revalidate: " + d.error().message()));
-    c.auth_cache_revalidate = *d;
+    if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
+    if (*d > kMillisPerHour) {
+      return Fail(Error::InvalidArgument("config " + key + " must be at most 1h"));
+    }
+    (key == "auth_cache_revalidate" ? c.auth_cache_revalidate : c.usage_flush_interval) = *d;
   } else if (key == "token_revoker_interval") {
     auto d = ParseDuration(v);
     if (!d)
@@ -119,11 +124,6 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
       return Fail(Error::InvalidArgument("config " + key + " must be between 1s and 1h"));
     }
     c.federation_jwks_refresh_cooldown = *d;
-  } else if (key == "usage_flush_interval") {
-    auto d = ParseDuration(v);
-    if (!d)
-      return Fail(Error::InvalidArgument("config usage_flush_interval: " + d.error().message()));
-    c.usage_flush_interval = *d;
   } else if (key == "log_level") {
     if (v != "debug" && v != "info" && v != "warn" && v != "error") {
       return Fail(Error::InvalidArgument("config log_level must be debug, info, warn or error"));

@@ -83,6 +83,20 @@ TEST(ServerConfig, RejectsUnknownKeysAndBadValues) {
   ASSERT_TRUE(small) << small.error().ToString();
   EXPECT_EQ(small->sqlite_cache_mib, 4);
   EXPECT_EQ(LoadServerConfig(std::nullopt, {}, NoEnv)->sqlite_cache_mib, 64);
+  // Both at most an hour (what keeps an inactivity sweep from missing a use).
+  for (const char* key : {"auth_cache_revalidate", "usage_flush_interval"}) {
+    auto over = LoadServerConfig(std::nullopt, {{key, "61m"}}, NoEnv);
+    ASSERT_FALSE(over) << key;
+    EXPECT_NE(over.error().message().find("at most 1h"), std::string::npos) << key;
+    auto hour = LoadServerConfig(std::nullopt, {{key, "1h"}}, NoEnv);
+    ASSERT_TRUE(hour) << key << ": " << hour.error().ToString();
+  }
+  EXPECT_EQ(
+      LoadServerConfig(std::nullopt, {{"usage_flush_interval", "1h"}}, NoEnv)->usage_flush_interval,
+      kMillisPerHour);
+  EXPECT_EQ(LoadServerConfig(std::nullopt, {{"auth_cache_revalidate", "2s"}}, NoEnv)
+                ->auth_cache_revalidate,
+            2 * kMillisPerSecond);
   std::filesystem::remove_all(dir);
 }
 

@@ -970,9 +970,12 @@ Status SqlDatabase::RecordApiTokenUsage(
   return RunInTransaction([&](SqlConnection& c) -> Status {
     for (const auto& [id, at] : latest) {
       // CASE rather than GREATEST/MAX(a, b): the two engines spell "larger of two" differently.
+      // Uses up to a token's revocation are kept (a flush may come after it); a later time can
+      // only come from a request that overlapped the revocation, and never shows as a use.
       CL_RETURN_IF_ERROR(
           c.Query("UPDATE api_tokens SET last_used_at = CASE WHEN last_used_at IS NULL OR "
-                  "last_used_at < $2 THEN $2 ELSE last_used_at END WHERE id = $1",
+                  "last_used_at < $2 THEN $2 ELSE last_used_at END "
+                  "WHERE id = $1 AND (revoked_at IS NULL OR revoked_at >= $2)",
                   {id, at}));
     }
     return Ok();

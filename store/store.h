@@ -325,7 +325,8 @@ class ApiTokenStore {
                                 const std::string& reason, const std::string& revoked_by_name,
                                 const AuditEvent& event) = 0;
   // Coalesced usage from the background writer: for each (token id, time) sets
-  // last_used_at = max(last_used_at, time), all in one transaction. Unknown ids are ignored.
+  // last_used_at = max(last_used_at, time), all in one transaction. Unknown ids, and times after
+  // a token's revocation, are ignored.
   virtual Status RecordApiTokenUsage(
       const std::vector<std::pair<std::string, UnixMillis>>& usage) = 0;
 };

@@ -1154,10 +1154,16 @@ TYPED_TEST(StoreTest, ApiTokenUsageKeepsTheLatestTime) {
   EXPECT_EQ(this->db_->GetApiToken(org, a.id)->last_used_at, t);
   EXPECT_EQ(this->db_->GetApiToken(org, b.id)->last_used_at, t + 10);
 
-  // Revoked tokens still record usage that raced with the revocation: harmless, kept simple.
+  // A use before the revocation, flushed after it, is kept; a time after the revocation (a
+  // request that overlapped it) is not a use.
   ASSERT_TRUE(this->db_->RevokeApiToken(org, a.id, t + 20, "manual", "x", this->Event(org, "y")));
   ASSERT_TRUE(this->db_->RecordApiTokenUsage({{a.id, t + 15}}));
   EXPECT_EQ(this->db_->GetApiToken(org, a.id)->last_used_at, t + 15);
+  ASSERT_TRUE(this->db_->RecordApiTokenUsage({{a.id, t + 20}}));
+  EXPECT_EQ(this->db_->GetApiToken(org, a.id)->last_used_at, t + 20);
+  ASSERT_TRUE(this->db_->RecordApiTokenUsage({{a.id, t + 21}, {b.id, t + 21}}));
+  EXPECT_EQ(this->db_->GetApiToken(org, a.id)->last_used_at, t + 20);
+  EXPECT_EQ(this->db_->GetApiToken(org, b.id)->last_used_at, t + 21);
 }
 
 TYPED_TEST(StoreTest, ApiTokenUsageBatchOfThousandInOneCall) {
@@ -2176,6 +2182,61 @@ TEST_F(PostgresOnlyTest, ApiTokenCreationWaitingOnItsTrustPolicysDeletionIsRefus
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().reason(), "token_revoked");
   EXPECT_TRUE(this->db_->GetApiTokenByHash(child.token_hash).error().IsNotFound());
+}
+
+// The first use of an idle API token and another instance's inactivity sweep, in both orders
+// (domain::Authenticator::RecordPromptUse relies on this). The use's write holds the row: the
+// sweep waits, re-checks the row after the commit and revokes nothing.
+TEST_F(PostgresOnlyTest, SweepWaitingOnAUseOfTheTokenKeepsIt) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  ASSERT_TRUE(this->db_->SetApiTokenMaxDaysInactive(org, 1, this->Event(org, "x")));
+  ApiToken t = Token(org, "nightly", this->now_);
+  ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));
+  const UnixMillis now = this->now_ + 2 * kMillisPerDay;
+
+  Result<InactiveTokenSweep> sweep = InactiveTokenSweep{};
+  ASSERT_NO_FATAL_FAILURE(WhileAnotherTransactionHolds(
+      this->url_,
+      {"UPDATE api_tokens SET last_used_at = " + std::to_string(now) + " WHERE id = '" + t.id +
+       "'"},
+      [&] {
+        sweep = this->db_->RevokeInactiveApiTokens(
+            now, [&](const RevokedToken& r) { return SweepEvent(r, now); });
+      }));
+  ASSERT_TRUE(sweep) << sweep.error().ToString();
+  EXPECT_TRUE(sweep->revoked.empty());
+  auto got = this->db_->GetApiToken(org, t.id);
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_FALSE(got->revoked_at.has_value());
+  EXPECT_EQ(got->last_used_at, now);
+}
+
+// The other order: the sweep's revocation holds the row; the use's write waits, and a read
+// after it sees the revocation (the request is then refused).
+TEST_F(PostgresOnlyTest, UseWaitingOnASweepSeesTheRevocation) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  ApiToken t = Token(org, "nightly", this->now_);
+  ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));
+  const UnixMillis swept_at = this->now_ + 2 * kMillisPerDay;
+
+  Status used;
+  ASSERT_NO_FATAL_FAILURE(WhileAnotherTransactionHolds(
+      this->url_,
+      {"UPDATE api_tokens SET revoked_at = " + std::to_string(swept_at) +
+       ", revocation_reason = 'inactive', revoked_by_name = 'system' WHERE id = '" + t.id + "'"},
+      [&] {
+        used = this->db_->RecordApiTokenUsage({{t.id, swept_at + 1}});
+      }));
+  ASSERT_TRUE(used) << used.error().ToString();
+  auto got = this->db_->GetApiToken(org, t.id);
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(got->revoked_at, swept_at);
+  EXPECT_EQ(got->revocation_reason, "inactive");
+  EXPECT_EQ(got->last_used_at, std::nullopt);  // the overlapping use is not recorded
 }
 
 // ---- implementation-specific checks
