@@ -1133,7 +1133,9 @@ TEST(InTotoStatement, Validation) {
     ASSERT_TRUE(v);
     auto st = ValidateInTotoStatement(*v);
     EXPECT_EQ(static_cast<bool>(st), c.ok) << c.json;
-    if (!st) EXPECT_EQ(st.error().reason(), "invalid_statement");
+    if (!st) {
+      EXPECT_EQ(st.error().reason(), "invalid_statement");
+    }
   }
 }
 

@@ -227,9 +227,10 @@ run_asan() { # run_asan FUZZ_SECONDS
 # --- tsan ----------------------------------------------------------------------------------------
 # The binaries whose tests run threads: token cache + authenticator (domain_test), usage flusher
 # + token revoker (jobs_test), JWKS cache (oidc_test), revocation listener
-# (store_notifications_test), the HTTP server (http_test), failed-auth throttle (throttle_test).
+# (store_notifications_test), the HTTP server (http_test), failed-auth throttle (throttle_test),
+# usage coalescing (usage_recorder_test).
 tsan_binaries=(domain/domain_test jobs/jobs_test oidc/oidc_test store/store_notifications_test
-               http/http_test domain/throttle_test)
+               http/http_test domain/throttle_test domain/usage_recorder_test)
 run_tsan() {
   local build="$tsan_build"
   local cxx=()
