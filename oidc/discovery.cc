@@ -119,15 +119,22 @@ Result<ProviderMetadata> ParseDiscovery(std::string_view json, const std::string
   CL_ASSIGN_OR_RETURN(md.userinfo_endpoint, StringMember(obj, "userinfo_endpoint", false));
   CL_ASSIGN_OR_RETURN(md.device_authorization_endpoint,
                       StringMember(obj, "device_authorization_endpoint", false));
-  const std::pair<const char*, const std::string*> endpoints[] = {
-      {"authorization_endpoint", &md.authorization_endpoint},
-      {"token_endpoint", &md.token_endpoint},
-      {"jwks_uri", &md.jwks_uri},
-      {"userinfo_endpoint", &md.userinfo_endpoint},
-      {"device_authorization_endpoint", &md.device_authorization_endpoint},
+  struct Endpoint {
+    const char* name;
+    const std::string* value;
+    bool required;
   };
-  for (const auto& [name, value] : endpoints) {
-    if (!value->empty() && !IsAllowedIssuerUrl(*value)) {
+  const Endpoint endpoints[] = {
+      {"authorization_endpoint", &md.authorization_endpoint, true},
+      {"token_endpoint", &md.token_endpoint, true},
+      {"jwks_uri", &md.jwks_uri, true},
+      {"userinfo_endpoint", &md.userinfo_endpoint, false},
+      {"device_authorization_endpoint", &md.device_authorization_endpoint, false},
+  };
+  for (const auto& [name, value, required] : endpoints) {
+    // An optional endpoint may be empty (absent); a required one names a URL.
+    if (value->empty() && !required) continue;
+    if (!IsAllowedIssuerUrl(*value)) {
       return Fail(Invalid(std::string("discovery ") + name +
                           " must be an https URL (http only on loopback)"));
     }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 namespace cl::oidc {
 namespace {
 
@@ -82,6 +84,27 @@ TEST(ParseDiscovery, RejectsMissingOrMistypedMembers) {
   doc.back() = ',';
   doc += R"("device_authorization_endpoint":42})";
   EXPECT_FALSE(ParseDiscovery(doc, kIssuer));
+}
+
+// Found by discovery_fuzzer (one-hour run, 2026-11-28): an empty required endpoint was taken
+// for an absent optional one and accepted.
+TEST(ParseDiscovery, RejectsEmptyRequiredEndpoints) {
+  for (const char* name : {"authorization_endpoint", "token_endpoint", "jwks_uri"}) {
+    boost::json::object doc = boost::json::parse(Doc(kIssuer)).as_object();
+    doc[name] = "";
+    auto md = ParseDiscovery(boost::json::serialize(doc), kIssuer);
+    ASSERT_FALSE(md) << name;
+    EXPECT_TRUE(md.error().IsUnavailable());
+    EXPECT_EQ(md.error().reason(), "idp_discovery_invalid");
+    EXPECT_NE(md.error().message().find(name), std::string::npos) << md.error().message();
+  }
+  // Optional endpoints may be empty.
+  boost::json::object doc = boost::json::parse(Doc(kIssuer)).as_object();
+  doc["userinfo_endpoint"] = "";
+  doc["device_authorization_endpoint"] = "";
+  auto md = ParseDiscovery(boost::json::serialize(doc), kIssuer);
+  ASSERT_TRUE(md) << md.error().ToString();
+  EXPECT_TRUE(md->userinfo_endpoint.empty());
 }
 
 TEST(FetchDiscovery, FetchesWellKnownWithLimits) {
