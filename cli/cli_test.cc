@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/api_client.h"
 #include "cli/commands.h"
@@ -339,19 +341,99 @@ TEST(LoopbackListenerTest, ReceivesCodeWithMatchingState) {
   EXPECT_THAT(callback->body, HasSubstr("Login complete. You can close this window."));
 }
 
-TEST(LoopbackListenerTest, RejectsWrongState) {
+TEST(LoopbackListenerTest, RejectsWrongStateAndKeepsWaitingUntilTimeout) {
   LoopbackListener listener;
   ASSERT_TRUE(listener.Start().has_value());
   Result<HttpClientResponse> callback = Fail(Error::Internal("not run"));
   std::thread browser(
       [&] { callback = BrowserGet(listener.port(), "/callback?code=c&state=attacker"); });
-  auto code = listener.WaitForCode("expected", std::chrono::seconds(10));
+  auto code = listener.WaitForCode("expected", std::chrono::milliseconds(1500));
   browser.join();
   ASSERT_FALSE(code.has_value());
-  EXPECT_EQ(code.error().reason(), "state_mismatch");
+  EXPECT_EQ(code.error().reason(), "login_timeout");
+  EXPECT_THAT(code.error().message(), HasSubstr("did not match"));
   ASSERT_TRUE(callback.has_value());
   EXPECT_EQ(callback->status, 400);
+  EXPECT_THAT(callback->body, HasSubstr("state mismatch"));
   EXPECT_THAT(callback->body, Not(HasSubstr("Login complete")));
+}
+
+// A callback without the right state must not end the login: anyone who can reach the
+// loopback port could send one. The genuine callback that follows still completes it.
+TEST(LoopbackListenerTest, IgnoresErrorCallbackWithoutOrWithWrongState) {
+  LoopbackListener listener;
+  ASSERT_TRUE(listener.Start().has_value());
+  std::vector<Result<HttpClientResponse>> answers;
+  std::thread browser([&] {
+    answers.push_back(BrowserGet(listener.port(), "/callback?error=access_denied"));
+    answers.push_back(BrowserGet(listener.port(), "/callback?error=access_denied&state="));
+    answers.push_back(BrowserGet(listener.port(), "/callback?error=access_denied&state=S2"));
+    answers.push_back(BrowserGet(listener.port(), "/callback?code=genuine&state=S1"));
+  });
+  auto code = listener.WaitForCode("S1", std::chrono::seconds(10));
+  browser.join();
+  ASSERT_TRUE(code.has_value()) << code.error().ToString();
+  EXPECT_EQ(*code, "genuine");
+  ASSERT_EQ(answers.size(), 4u);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(answers[i].has_value()) << i << ": " << answers[i].error().ToString();
+    EXPECT_EQ(answers[i]->status, 400) << i;
+    EXPECT_THAT(answers[i]->body, HasSubstr("state mismatch")) << i;
+  }
+  ASSERT_TRUE(answers[3].has_value()) << answers[3].error().ToString();
+  EXPECT_EQ(answers[3]->status, 200);
+  EXPECT_THAT(answers[3]->body, HasSubstr("Login complete"));
+}
+
+TEST(LoopbackListenerTest, IgnoresCodeWithWrongStateUntilTheGenuineCallback) {
+  LoopbackListener listener;
+  ASSERT_TRUE(listener.Start().has_value());
+  std::vector<Result<HttpClientResponse>> answers;
+  std::thread browser([&] {
+    answers.push_back(BrowserGet(listener.port(), "/callback?code=attacker&state=S2"));
+    answers.push_back(BrowserGet(listener.port(), "/callback?code=attacker"));
+    answers.push_back(BrowserGet(listener.port(), "/callback?code=genuine&state=S1"));
+  });
+  auto code = listener.WaitForCode("S1", std::chrono::seconds(10));
+  browser.join();
+  ASSERT_TRUE(code.has_value()) << code.error().ToString();
+  EXPECT_EQ(*code, "genuine");
+  ASSERT_EQ(answers.size(), 3u);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(answers[i].has_value()) << i << ": " << answers[i].error().ToString();
+    EXPECT_EQ(answers[i]->status, 400) << i;
+    EXPECT_THAT(answers[i]->body, Not(HasSubstr("Login complete"))) << i;
+  }
+  ASSERT_TRUE(answers[2].has_value()) << answers[2].error().ToString();
+  EXPECT_EQ(answers[2]->status, 200);
+}
+
+// The IdP's error ends the login (the state is right), but it is printed to the terminal, so
+// control characters (escape sequences, newlines) are neutralised and the length is capped.
+TEST(LoopbackListenerTest, SanitizesIdpErrorWithMatchingState) {
+  LoopbackListener listener;
+  ASSERT_TRUE(listener.Start().has_value());
+  Result<HttpClientResponse> callback = Fail(Error::Internal("not run"));
+  std::string target =
+      "/callback?state=S1&error=%1b%5b31mevil%0aFAKE%3a+ok%7f%c2%9b%09" + std::string(500, 'A');
+  std::thread browser([&] { callback = BrowserGet(listener.port(), target); });
+  auto code = listener.WaitForCode("S1", std::chrono::seconds(10));
+  browser.join();
+  ASSERT_FALSE(code.has_value());
+  EXPECT_EQ(code.error().reason(), "login_failed");
+  const std::string& message = code.error().message();
+  for (char c : message) {
+    auto b = static_cast<unsigned char>(c);
+    EXPECT_TRUE(b >= 0x20 && b < 0x7f) << "byte " << static_cast<int>(b) << " in " << message;
+  }
+  const std::string prefix = "the login was not completed: ";
+  ASSERT_THAT(message, ::testing::StartsWith(prefix));
+  std::string idp_error = message.substr(prefix.size());
+  EXPECT_EQ(idp_error.size(), 200u);
+  const std::string neutralised = "?[31mevil?FAKE: ok????";
+  EXPECT_EQ(idp_error, neutralised + std::string(200 - neutralised.size(), 'A'));
+  ASSERT_TRUE(callback.has_value());
+  EXPECT_EQ(callback->status, 400);
 }
 
 TEST(LoopbackListenerTest, ReportsIdpErrorAndTimesOut) {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -51,6 +52,20 @@ std::string PercentDecode(std::string_view s) {
     } else {
       out.push_back(s[i]);
     }
+  }
+  return out;
+}
+
+// Makes a value that came from the callback URL (and so from anyone who can reach the
+// listener) safe to print to a terminal: every byte outside printable ASCII becomes '?', so no
+// control sequence survives, and the result is at most kMaxLen characters.
+std::string SanitizeForTerminal(std::string_view s) {
+  constexpr size_t kMaxLen = 200;
+  std::string out;
+  out.reserve(std::min(s.size(), kMaxLen));
+  for (char c : s.substr(0, kMaxLen)) {
+    auto b = static_cast<unsigned char>(c);
+    out.push_back(b >= 0x20 && b <= 0x7e ? c : '?');
   }
   return out;
 }
@@ -195,11 +210,15 @@ Result<std::string> LoopbackListener::WaitForCode(std::string_view expected_stat
                                                   std::chrono::milliseconds timeout) {
   if (fd_ < 0) return Fail(Error::FailedPrecondition("the login listener is not started"));
   const auto deadline = Clock::now() + timeout;
+  bool ignored_callbacks = false;  // saw a callback whose state did not match
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       return Fail(Error::FailedPrecondition(
-          "timed out waiting for the browser to complete the login", "login_timeout"));
+          ignored_callbacks ? "timed out waiting for the browser to complete the login (a "
+                              "callback whose state did not match this login was ignored)"
+                            : "timed out waiting for the browser to complete the login",
+          "login_timeout"));
     }
     pollfd p{fd_, POLLIN, 0};
     int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
@@ -238,21 +257,25 @@ Result<std::string> LoopbackListener::WaitForCode(std::string_view expected_stat
     }
     auto q = target.find('?');
     auto params = ParseQuery(q == std::string_view::npos ? "" : target.substr(q + 1));
+    // Only the state proves that a callback belongs to this login: anyone who can reach the
+    // loopback port (a local process, a web page probing 127.0.0.1) can send a request here.
+    // A callback with a missing or wrong state is answered and ignored, even if it carries an
+    // `error`, so it can neither complete nor abort the login; we keep waiting until the deadline.
+    if (auto st = params.find("state");
+        st == params.end() || !crypto::ConstantTimeEquals(st->second, expected_state)) {
+      SendResponse(client, 400, "Bad Request",
+                   "This response does not belong to the login the CLI started (state "
+                   "mismatch); it was ignored.\n");
+      close(client);
+      ignored_callbacks = true;
+      continue;
+    }
     Result<std::string> result = std::string();
     if (auto it = params.find("error"); it != params.end()) {
       SendResponse(client, 400, "Bad Request",
                    "Login failed. Return to the terminal for details.\n");
-      result = Fail(
-          Error::Unauthenticated("the login was not completed: " + it->second, "login_failed"));
-    } else if (auto st = params.find("state");
-               st == params.end() || !crypto::ConstantTimeEquals(st->second, expected_state)) {
-      SendResponse(client, 400, "Bad Request",
-                   "Login failed: this response does not belong to the login the CLI started "
-                   "(state mismatch).\n");
       result = Fail(Error::Unauthenticated(
-          "the login callback's state does not match the login this CLI started; "
-          "run `chainloop auth login` again",
-          "state_mismatch"));
+          "the login was not completed: " + SanitizeForTerminal(it->second), "login_failed"));
     } else if (auto code = params.find("code"); code == params.end() || code->second.empty()) {
       SendResponse(client, 400, "Bad Request", "Login failed: no authorization code.\n");
       result = Fail(Error::Unauthenticated("the login callback carried no code", "login_failed"));

@@ -49,8 +49,10 @@ class LoopbackListener {
   int port() const { return port_; }
 
   // Serves requests until the callback arrives or `timeout` passes. On a matching state,
-  // answers "Login complete. You can close this window." and returns the code. On a state
-  // mismatch, an `error` parameter or a missing code, answers 400 and returns an error.
+  // answers "Login complete. You can close this window." and returns the code. A callback
+  // with a missing or wrong state is answered 400 and ignored (it can neither complete nor
+  // abort the login). With the matching state, an `error` parameter (sanitized for the
+  // terminal) or a missing code is answered 400 and returned as an error.
   // Timeout: FailedPrecondition("login_timeout").
   Result<std::string> WaitForCode(std::string_view expected_state,
                                   std::chrono::milliseconds timeout);

@@ -127,6 +127,11 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
     }
     expires_at = now + *req.expires_in_seconds * kMillisPerSecond;
   }
+  // A token never outlives the API token or exchanged CI token that creates it: otherwise a
+  // short-lived credential could mint a permanent one.
+  if (p.token_expires_at != 0 && (!expires_at || *expires_at > p.token_expires_at)) {
+    expires_at = p.token_expires_at;
+  }
 
   CreatedApiToken out;
   out.token = crypto::GenerateCredential(crypto::CredentialKind::kApiToken, random_);

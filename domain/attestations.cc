@@ -109,6 +109,15 @@ Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const st
   if (run.state != "initialized") {
     return Fail(Error::FailedPrecondition("this attestation was already pushed"));
   }
+  // Only the identity that started a run completes it: the same user, API token or CI
+  // identity (issuer and subject for a raw ID token; trust policy for an exchanged one).
+  // Holding workflow_run:create in the project is not enough to finish someone else's run.
+  if (run.actor_kind != PrincipalKindName(p.kind) || run.actor_id != p.id) {
+    return Fail(Error::PermissionDenied(
+        "this attestation was started by another identity; push it with the credential that "
+        "ran `chainloop attestation init`",
+        "not_run_initiator"));
+  }
   CL_RETURN_IF_ERROR(ValidateInTotoStatement(statement));
   std::string text = SerializeJson(statement);
   run.statement = text;

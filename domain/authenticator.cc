@@ -359,6 +359,7 @@ Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis n
   p.org_id = t.org_id;
   p.project_id = t.project_id;
   p.permissions = e.permissions;
+  p.token_expires_at = t.expires_at;
   return p;
 }
 
@@ -387,6 +388,7 @@ Result<Principal> Authenticator::FromApiToken(const CacheEntry& e, UnixMillis no
   p.org_id = t.org_id;
   p.project_id = t.project_id;
   p.permissions = e.permissions;
+  p.token_expires_at = t.expires_at.value_or(0);
   return p;
 }
 

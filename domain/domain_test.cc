@@ -302,10 +302,10 @@ TEST_F(DomainTest, UnknownAndMistypedTokensHaveDistinctReasons) {
 
 TEST_F(DomainTest, LoginCodeIsSingleUseBoundToChallengeAndShortLived) {
   std::string challenge = crypto::PkceS256Challenge(Verifier());
-  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/cb", "s", challenge, "S256"));
+  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "s", challenge, "S256"));
   auto redirect = login_->CompleteCallback("idp-code", idp_.last_state);
   ASSERT_TRUE(redirect);
-  EXPECT_EQ(redirect->rfind("http://127.0.0.1:5555/cb?code=clcode_", 0), 0u);
+  EXPECT_EQ(redirect->rfind("http://127.0.0.1:5555/callback?code=clcode_", 0), 0u);
   std::string code = CodeFrom(*redirect);
   // Wrong verifier consumes the code.
   auto wrong = login_->ExchangeCode(code, std::string(43, 'w'));
@@ -314,7 +314,7 @@ TEST_F(DomainTest, LoginCodeIsSingleUseBoundToChallengeAndShortLived) {
   EXPECT_FALSE(login_->ExchangeCode(code, Verifier()));
 
   // A fresh code expires after 60 s.
-  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/cb", "s", challenge, "S256"));
+  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "s", challenge, "S256"));
   redirect = login_->CompleteCallback("idp-code", idp_.last_state);
   ASSERT_TRUE(redirect);
   clock_.Advance(61 * kMillisPerSecond);
@@ -323,7 +323,7 @@ TEST_F(DomainTest, LoginCodeIsSingleUseBoundToChallengeAndShortLived) {
 
 TEST_F(DomainTest, CallbackStateIsSingleUse) {
   std::string challenge = crypto::PkceS256Challenge(Verifier());
-  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/cb", "s", challenge, "S256"));
+  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "s", challenge, "S256"));
   std::string state = idp_.last_state;
   ASSERT_TRUE(login_->CompleteCallback("idp-code", state));
   auto replay = login_->CompleteCallback("idp-code", state);
@@ -334,18 +334,18 @@ TEST_F(DomainTest, CallbackStateIsSingleUse) {
 
 TEST_F(DomainTest, LoginRejectsNonLoopbackRedirectsAndPlainPkce) {
   std::string challenge = crypto::PkceS256Challenge(Verifier());
-  for (const char* uri :
-       {"https://evil.test/cb", "http://127.0.0.1.evil.test:1/cb", "http://localhost:1/cb",
-        "http://127.0.0.1:99999/cb", "http://127.0.0.1:80/cb#frag"}) {
+  for (const char* uri : {"https://evil.test/callback", "http://127.0.0.1.evil.test:1/callback",
+                          "http://localhost:1/callback", "http://127.0.0.1:99999/callback",
+                          "http://127.0.0.1:80/callback#frag"}) {
     EXPECT_FALSE(login_->StartBrowserLogin(uri, "s", challenge, "S256")) << uri;
   }
-  EXPECT_FALSE(login_->StartBrowserLogin("http://127.0.0.1:1/cb", "s", challenge, "plain"));
-  EXPECT_TRUE(login_->StartBrowserLogin("http://[::1]:1/cb", "s", challenge, "S256"));
+  EXPECT_FALSE(login_->StartBrowserLogin("http://127.0.0.1:1/callback", "s", challenge, "plain"));
+  EXPECT_TRUE(login_->StartBrowserLogin("http://[::1]:1/callback", "s", challenge, "S256"));
 }
 
 TEST_F(DomainTest, IdpDownIsUnavailable) {
   idp_.down = true;
-  auto r = login_->StartBrowserLogin("http://127.0.0.1:1/cb", "s",
+  auto r = login_->StartBrowserLogin("http://127.0.0.1:1/callback", "s",
                                      crypto::PkceS256Challenge(Verifier()), "S256");
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().IsUnavailable());
@@ -1344,6 +1344,118 @@ TEST_F(ApiTokenTest, TokenCreatedByAUsableTokenRecordsItsCreator) {
   ASSERT_TRUE(child) << child.error().ToString();
   EXPECT_EQ(child->record.created_by_kind, "api_token");
   EXPECT_EQ(child->record.created_by_id, minter.record.id);
+}
+
+// A short-lived or exchanged credential cannot mint a token that outlives it.
+TEST_F(ApiTokenTest, ATokenNeverOutlivesTheTokenThatCreatedIt) {
+  auto minter = MustCreate(
+      owner_, {.name = "minter",
+               .expires_in_seconds = 60,
+               .permissions = std::vector<std::string>{"api_token:create", "workflow_run:read"}});
+  ASSERT_TRUE(minter.record.expires_at);
+  Principal p = Auth(minter.token);
+  const CreateApiTokenRequest child{.name = "child",
+                                    .project = "backend",
+                                    .permissions = std::vector<std::string>{"workflow_run:read"}};
+  auto forever = tokens_->Create(p, "acme", child);
+  ASSERT_TRUE(forever) << forever.error().ToString();
+  EXPECT_EQ(forever->record.expires_at, minter.record.expires_at);
+  CreateApiTokenRequest longer = child;
+  longer.name = "longer";
+  longer.expires_in_seconds = 3600;
+  auto capped = tokens_->Create(p, "acme", longer);
+  ASSERT_TRUE(capped) << capped.error().ToString();
+  EXPECT_EQ(capped->record.expires_at, minter.record.expires_at);
+  CreateApiTokenRequest shorter = child;
+  shorter.name = "shorter";
+  shorter.expires_in_seconds = 30;
+  auto kept = tokens_->Create(p, "acme", shorter);
+  ASSERT_TRUE(kept) << kept.error().ToString();
+  EXPECT_EQ(kept->record.expires_at, clock_.Now() + 30 * kMillisPerSecond);
+  // After the minter's expiry its children are expired too.
+  clock_.Advance(61 * kMillisPerSecond);
+  auto late = authn_->Authenticate("Bearer " + forever->token);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().reason(), "token_expired");
+  // A person's session mints tokens without that cap.
+  auto by_owner = MustCreate(owner_, {.name = "by-owner"});
+  EXPECT_FALSE(by_owner.record.expires_at);
+}
+
+TEST_F(FederationTest, ATokenCreatedByACiJobExpiresWithItsExchangedToken) {
+  CreateTrustPolicyRequest req = BackendPolicy();
+  req.permissions = std::vector<std::string>{"api_token:create", "workflow_run:read"};
+  ASSERT_TRUE(CreatePolicy(owner_, req));
+  auto exchanged = fed_->Exchange("acme", Mint(Claims()));
+  ASSERT_TRUE(exchanged) << exchanged.error().ToString();
+  auto made = tokens_->Create(Auth(exchanged->token), "acme",
+                              {.name = "child",
+                               .project = "backend",
+                               .permissions = std::vector<std::string>{"workflow_run:read"}});
+  ASSERT_TRUE(made) << made.error().ToString();
+  ASSERT_TRUE(made->record.expires_at);
+  EXPECT_EQ(*made->record.expires_at, exchanged->record.expires_at);
+}
+
+// An exchanged ID token is spent: it cannot then push an attestation directly, and one that
+// pushed directly cannot be exchanged.
+TEST_F(FederationTest, AnExchangedIdTokenCannotPushDirectly) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  auto run = atts_->Init(owner_, "acme", "build", "backend");
+  ASSERT_TRUE(run) << run.error().ToString();
+  std::string token = Mint(Claims());
+  ASSERT_TRUE(fed_->Exchange("acme", token));
+  auto push = fed_->AuthenticateCiToken("acme", token, "push");
+  ASSERT_FALSE(push);
+  EXPECT_EQ(push.error().reason(), "replayed_token");
+
+  std::string other = Mint(Claims());
+  ASSERT_TRUE(fed_->AuthenticateCiToken("acme", other, "push"));
+  auto exchange = fed_->Exchange("acme", other);
+  ASSERT_FALSE(exchange);
+  EXPECT_EQ(exchange.error().reason(), "replayed_token");
+}
+
+// Only the identity that started a run pushes it; workflow_run:create in the project is not
+// enough.
+TEST_F(FederationTest, OnlyTheIdentityThatStartedARunPushesIt) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  auto by_owner = atts_->Init(owner_, "acme", "build", "backend");
+  ASSERT_TRUE(by_owner) << by_owner.error().ToString();
+  // An API token and a CI job of the same project, both holding workflow_run:create.
+  Principal token = Auth(MustCreate(owner_, {.name = "ci"}).token);
+  auto ci = fed_->AuthenticateCiToken("acme", Mint(Claims()), "push");
+  ASSERT_TRUE(ci) << ci.error().ToString();
+  for (const Principal* other : {&token, &*ci}) {
+    auto pushed = atts_->Push(*other, "acme", by_owner->id, Statement());
+    ASSERT_FALSE(pushed);
+    EXPECT_TRUE(pushed.error().IsPermissionDenied());
+    EXPECT_EQ(pushed.error().reason(), "not_run_initiator");
+  }
+  // Another member of the organization with rights on the project.
+  auto run_by_token = atts_->Init(token, "acme", "build", "backend");
+  ASSERT_TRUE(run_by_token) << run_by_token.error().ToString();
+  EXPECT_EQ(atts_->Push(owner_, "acme", run_by_token->id, Statement()).error().reason(),
+            "not_run_initiator");
+  // The run stays open for its initiator.
+  auto mine = atts_->Push(owner_, "acme", by_owner->id, Statement());
+  ASSERT_TRUE(mine) << mine.error().ToString();
+  EXPECT_EQ(mine->actor_id, owner_.id);
+  // A CI job with a fresh ID token for each step (GitHub Actions) is the same identity.
+  auto init_p = fed_->AuthenticateCiToken("acme", Mint(Claims()), "init");
+  ASSERT_TRUE(init_p) << init_p.error().ToString();
+  auto ci_run = atts_->Init(*init_p, "acme", "build", "backend");
+  ASSERT_TRUE(ci_run) << ci_run.error().ToString();
+  auto push_p = fed_->AuthenticateCiToken("acme", Mint(Claims()), "push");
+  ASSERT_TRUE(push_p) << push_p.error().ToString();
+  EXPECT_TRUE(atts_->Push(*push_p, "acme", ci_run->id, Statement()));
+  // A job of another repository matching the same policy (acme/*) is not.
+  auto elsewhere = atts_->Init(*init_p, "acme", "build", "backend");
+  ASSERT_TRUE(elsewhere) << elsewhere.error().ToString();
+  auto other_job = fed_->AuthenticateCiToken("acme", Mint(Claims("acme/other")), "push");
+  ASSERT_TRUE(other_job) << other_job.error().ToString();
+  EXPECT_EQ(atts_->Push(*other_job, "acme", elsewhere->id, Statement()).error().reason(),
+            "not_run_initiator");
 }
 
 }  // namespace

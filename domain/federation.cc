@@ -157,9 +157,9 @@ Status FederationService::DeletePolicy(const Principal& p, const std::string& or
   return Ok();
 }
 
-Result<FederationService::Verified> FederationService::VerifyForOrg(const std::string& org_name,
-                                                                    const std::string& token,
-                                                                    const std::string& jti_prefix) {
+Result<FederationService::Verified> FederationService::VerifyForOrg(
+    const std::string& org_name, const std::string& token,
+    std::initializer_list<std::string_view> jti_prefixes) {
   std::vector<store::TrustPolicyRecord> records;
   store::Organization org;
   auto found = db_.GetOrganizationByName(org_name);
@@ -187,15 +187,18 @@ Result<FederationService::Verified> FederationService::VerifyForOrg(const std::s
   // next, by its own clock: the hour lets instance clocks disagree by up to that much before
   // one could purge a jti that another still accepts.
   const UnixMillis remember_until = identity.exp * kMillisPerSecond + kMillisPerHour;
-  auto st = db_.RecordCiTokenJti(identity.issuer, jti_prefix + identity.jti, remember_until, now);
-  if (!st) {
-    if (st.error().IsAlreadyExists()) {
-      return Fail(Error::Unauthenticated("this CI token was already used (jti " +
-                                             identity.jti.substr(0, 64) +
-                                             "); request a new ID token",
-                                         "replayed_token"));
+  for (std::string_view prefix : jti_prefixes) {
+    auto st = db_.RecordCiTokenJti(identity.issuer, std::string(prefix) + identity.jti,
+                                   remember_until, now);
+    if (!st) {
+      if (st.error().IsAlreadyExists()) {
+        return Fail(Error::Unauthenticated("this CI token was already used (jti " +
+                                               identity.jti.substr(0, 64) +
+                                               "); request a new ID token",
+                                           "replayed_token"));
+      }
+      return Fail(st.error());
     }
-    return Fail(st.error());
   }
   Verified v{std::move(org), std::move(identity), *rec};
   return v;
@@ -203,7 +206,9 @@ Result<FederationService::Verified> FederationService::VerifyForOrg(const std::s
 
 Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
                                                    const std::string& subject_token) {
-  CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, subject_token, ""));
+  // An exchanged ID token is spent for every use: the exchange, a direct attestation init
+  // (the bare jti) and a direct attestation push ("push:" + jti).
+  CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, subject_token, {"", "push:"}));
   const UnixMillis now = clock_.Now();
   const UnixMillis ci_exp = v.identity.exp * kMillisPerSecond;
   const UnixMillis lifetime = std::min(config_.max_token_lifetime, ci_exp - now);
@@ -256,7 +261,13 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
 Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_name,
                                                          const std::string& token,
                                                          const std::string& use) {
-  CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, token, use == "init" ? "" : use + ":"));
+  // Used directly, one ID token may init a run (the bare jti, shared with the exchange) and push
+  // it ("push:" + jti), once each: a GitLab job reads one $GITLAB_OIDC for both steps.
+  if (use != "init" && use != "push") {
+    return Fail(Error::Internal("unknown attestation step for a CI token"));
+  }
+  CL_ASSIGN_OR_RETURN(
+      Verified v, VerifyForOrg(org_name, token, {use == "init" ? std::string_view() : "push:"}));
   Principal p;
   p.kind = Principal::Kind::kFederated;
   p.id = v.identity.issuer + "|" + v.identity.subject;

@@ -7,8 +7,10 @@
 // the organization's policies, single use of each CI token's `jti`, the issued token and audit.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -105,9 +107,10 @@ class FederationService {
     oidc::CiIdentity identity;
     store::TrustPolicyRecord policy;
   };
-  // Verifies against the organization's policies, then records jti_prefix + jti (replay check).
+  // Verifies against the organization's policies, then records prefix + jti for each of
+  // jti_prefixes (the replay check; any one already recorded is a replay).
   Result<Verified> VerifyForOrg(const std::string& org_name, const std::string& token,
-                                const std::string& jti_prefix);
+                                std::initializer_list<std::string_view> jti_prefixes);
 
   store::Database& db_;
   Authorizer& authz_;

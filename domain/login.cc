@@ -47,6 +47,11 @@ Result<T> FindUnderAnyPepper(const crypto::CredentialHasher& hasher, std::string
 }  // namespace
 
 bool IsLoopbackRedirectUri(std::string_view uri) {
+  if (uri.size() > kMaxLoopbackRedirectUriLength) return false;
+  for (char c : uri) {
+    auto b = static_cast<unsigned char>(c);
+    if (b <= 0x20 || b >= 0x7f) return false;
+  }
   for (std::string_view host :
        {std::string_view("http://127.0.0.1:"), std::string_view("http://[::1]:")}) {
     if (uri.substr(0, host.size()) != host) continue;
@@ -56,8 +61,9 @@ bool IsLoopbackRedirectUri(std::string_view uri) {
     int port = 0;
     auto [p, ec] = std::from_chars(rest.data(), rest.data() + slash, port);
     if (ec != std::errc() || p != rest.data() + slash || port <= 0 || port > 65535) return false;
-    // No fragment; the query is ours to add.
-    return rest.find_first_of("#?") == std::string_view::npos;
+    // The CLI's listener path, exactly: no other path, no query (ours to add), no fragment.
+    std::string_view path = rest.substr(slash);
+    return path == "/callback";
   }
   return false;
 }
@@ -72,6 +78,19 @@ LoginService::LoginService(store::Database& db, IdentityProvider& idp,
       clock_(clock),
       random_(random),
       config_(std::move(config)) {}
+
+void LoginService::MaybePurgeExpiredLoginState() {
+  UnixMillis now = clock_.Now();
+  UnixMillis last = last_purge_.load();
+  // A clock that went back (now < last) purges and restarts the interval from `now`.
+  if (last != kNeverPurged && now >= last && now - last < kLoginStatePurgeInterval) return;
+  // One caller per interval: a concurrent login that loses the race skips the purge.
+  if (!last_purge_.compare_exchange_strong(last, now)) return;
+  auto st = db_.PurgeExpiredLoginState(now);
+  if (!st) {
+    Log(LogLevel::kWarn, "purging expired login state failed", {{"error", st.error().ToString()}});
+  }
+}
 
 bool LoginService::RedirectUriAllowed(const std::string& uri) const {
   if (IsLoopbackRedirectUri(uri)) return true;
@@ -114,6 +133,7 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
   req.expires_at = clock_.Now() + config_.login_request_ttl;
   CL_ASSIGN_OR_RETURN(std::string url,
                       idp_.AuthorizationUrl(state, nonce, crypto::PkceS256Challenge(verifier)));
+  MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutLoginRequest(req));
   return url;
 }
@@ -146,6 +166,7 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
   ac.user_id = user.id;
   ac.cli_code_challenge = req->cli_code_challenge;
   ac.expires_at = clock_.Now() + config_.auth_code_ttl;
+  MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutAuthCode(ac));
   Log(LogLevel::kInfo, "login callback completed", {{"user_id", user.id}});
   return req->cli_redirect_uri + "?code=" + UrlEncode(one_time) +
@@ -187,6 +208,7 @@ Result<DeviceLoginStart> LoginService::StartDevice() {
   r.upstream_device_code = start.device_code;
   r.expires_at = clock_.Now() + static_cast<UnixMillis>(start.expires_in) * kMillisPerSecond;
   r.interval_seconds = start.interval;
+  MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutDeviceRequest(r));
   DeviceLoginStart out;
   out.device_handle = handle;

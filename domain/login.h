@@ -8,6 +8,8 @@
 // opaque handle; the upstream device_code never leaves the server.
 #pragma once
 
+#include <atomic>
+#include <limits>
 #include <string>
 
 #include "common/clock.h"
@@ -44,6 +46,10 @@ struct DeviceLoginStart {
   int interval = 5;
 };
 
+// Expired login state (login requests, one-time codes, device requests) is deleted by the
+// LoginService itself, at most this often per process, when a login writes new state.
+constexpr UnixMillis kLoginStatePurgeInterval = kMillisPerMinute;
+
 class LoginService {
  public:
   LoginService(store::Database& db, IdentityProvider& idp, const crypto::CredentialHasher& hasher,
@@ -75,6 +81,10 @@ class LoginService {
  private:
   Result<IssuedSession> IssueSession(const store::User& user);
   bool RedirectUriAllowed(const std::string& uri) const;
+  // Deletes expired login state unless this process did so less than
+  // kLoginStatePurgeInterval ago. Best effort: a failure is logged, never returned, so that
+  // unauthenticated login starts cannot grow the database without bound yet never fail on it.
+  void MaybePurgeExpiredLoginState();
 
   store::Database& db_;
   IdentityProvider& idp_;
@@ -83,9 +93,18 @@ class LoginService {
   const Clock& clock_;
   Random& random_;
   LoginConfig config_;
+  // Clock time of the last purge started by this process; kNeverPurged before the first.
+  static constexpr UnixMillis kNeverPurged = std::numeric_limits<UnixMillis>::min();
+  std::atomic<UnixMillis> last_purge_{kNeverPurged};
 };
 
-// True for http://127.0.0.1:<port>/... and http://[::1]:<port>/... (RFC 8252 section 7.3).
+// Longest loopback redirect URI accepted ("http://[::1]:65535/callback" is 27 characters).
+constexpr size_t kMaxLoopbackRedirectUriLength = 64;
+
+// True for http://127.0.0.1:<port>/callback and http://[::1]:<port>/callback (RFC 8252
+// section 7.3), the URI the CLI listens on. No other path, no query or fragment, only printable
+// ASCII without spaces, at most kMaxLoopbackRedirectUriLength characters: the URI is stored
+// with each login request.
 bool IsLoopbackRedirectUri(std::string_view uri);
 
 }  // namespace cl::domain

@@ -102,7 +102,8 @@ class PepperRotationTest : public ::testing::Test {
 
   std::string LoginWith(Instance& in) {
     std::string challenge = crypto::PkceS256Challenge(Verifier());
-    auto url = in.login.StartBrowserLogin("http://127.0.0.1:5555/cb", "st", challenge, "S256");
+    auto url =
+        in.login.StartBrowserLogin("http://127.0.0.1:5555/callback", "st", challenge, "S256");
     EXPECT_TRUE(url) << url.error().ToString();
     auto redirect = in.login.CompleteCallback("idp-code", idp_.last_state);
     EXPECT_TRUE(redirect) << redirect.error().ToString();
@@ -263,14 +264,14 @@ TEST_F(PepperRotationTest, LoginsStartedBeforeTheRotationComplete) {
   // Started (state stored under A) before the restart, finished after it.
   std::string challenge = crypto::PkceS256Challenge(Verifier());
   ASSERT_TRUE(
-      server_->login.StartBrowserLogin("http://127.0.0.1:5555/cb", "st", challenge, "S256"));
+      server_->login.StartBrowserLogin("http://127.0.0.1:5555/callback", "st", challenge, "S256"));
   Serve({kPepperB, kPepperA});
   auto redirect = server_->login.CompleteCallback("idp-code", idp_.last_state);
   ASSERT_TRUE(redirect) << redirect.error().ToString();
   // A one-time code issued under A, exchanged under [B, A].
   Serve({kPepperA});
   ASSERT_TRUE(
-      server_->login.StartBrowserLogin("http://127.0.0.1:5555/cb", "st", challenge, "S256"));
+      server_->login.StartBrowserLogin("http://127.0.0.1:5555/callback", "st", challenge, "S256"));
   redirect = server_->login.CompleteCallback("idp-code", idp_.last_state);
   ASSERT_TRUE(redirect) << redirect.error().ToString();
   Serve({kPepperB, kPepperA});

@@ -50,6 +50,9 @@ struct Principal {
   // For users authenticated by a session.
   std::string session_id;
   UnixMillis session_expires_at = 0;
+  // For API tokens and exchanged CI tokens: when the credential expires (0: never). Tokens a
+  // credential creates never outlive it.
+  UnixMillis token_expires_at = 0;
 };
 
 const char* PrincipalKindName(Principal::Kind kind);  // "user", "api_token", ...
