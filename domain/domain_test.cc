@@ -19,6 +19,7 @@
 #include "domain/authenticator.h"
 #include "domain/authorization.h"
 #include "domain/federation.h"
+#include "domain/idp_testing.h"
 #include "domain/login.h"
 #include "domain/names.h"
 #include "domain/organizations.h"
@@ -29,47 +30,7 @@
 namespace cl::domain {
 namespace {
 
-class FakeIdp : public IdentityProvider {
- public:
-  // Identity returned for the next code exchange / device approval.
-  VerifiedIdentity next{"https://idp.test", "alice", "alice@example.com", true, "Alice"};
-  std::string last_nonce, last_state, last_challenge;
-  bool down = false;
-  DevicePollOutcome::State device_state = DevicePollOutcome::State::kPending;
-
-  Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
-                                       const std::string& challenge) override {
-    if (down) return Fail(Error::Unavailable("idp down", "idp_unavailable"));
-    last_state = state;
-    last_nonce = nonce;
-    last_challenge = challenge;
-    return "https://idp.test/auth?state=" + state;
-  }
-  Result<VerifiedIdentity> ExchangeCode(const std::string& code, const std::string& verifier,
-                                        const std::string& nonce) override {
-    if (down) return Fail(Error::Unavailable("idp down", "idp_unavailable"));
-    if (code != "idp-code" || nonce != last_nonce ||
-        crypto::PkceS256Challenge(verifier) != last_challenge) {
-      return Fail(Error::InvalidArgument("bad code", "invalid_grant"));
-    }
-    return next;
-  }
-  Result<DeviceAuthorizationStart> StartDeviceAuthorization() override {
-    return DeviceAuthorizationStart{"upstream-device-code",
-                                    "ABCD-EFGH",
-                                    "https://idp.test/device",
-                                    "https://idp.test/device?user_code=ABCD-EFGH",
-                                    600,
-                                    5};
-  }
-  Result<DevicePollOutcome> PollDevice(const std::string& device_code) override {
-    EXPECT_EQ(device_code, "upstream-device-code");
-    DevicePollOutcome out;
-    out.state = device_state;
-    out.identity = next;
-    return out;
-  }
-};
+using testing::FakeIdp;
 
 std::string Verifier() { return std::string(43, 'v'); }
 
@@ -1354,27 +1315,25 @@ TEST_F(ApiTokenTest, ATokenNeverOutlivesTheTokenThatCreatedIt) {
                .permissions = std::vector<std::string>{"api_token:create", "workflow_run:read"}});
   ASSERT_TRUE(minter.record.expires_at);
   Principal p = Auth(minter.token);
-  const CreateApiTokenRequest child{.name = "child",
-                                    .project = "backend",
-                                    .permissions = std::vector<std::string>{"workflow_run:read"}};
-  auto forever = tokens_->Create(p, "acme", child);
-  ASSERT_TRUE(forever) << forever.error().ToString();
-  EXPECT_EQ(forever->record.expires_at, minter.record.expires_at);
-  CreateApiTokenRequest longer = child;
-  longer.name = "longer";
-  longer.expires_in_seconds = 3600;
-  auto capped = tokens_->Create(p, "acme", longer);
-  ASSERT_TRUE(capped) << capped.error().ToString();
-  EXPECT_EQ(capped->record.expires_at, minter.record.expires_at);
-  CreateApiTokenRequest shorter = child;
-  shorter.name = "shorter";
-  shorter.expires_in_seconds = 30;
-  auto kept = tokens_->Create(p, "acme", shorter);
-  ASSERT_TRUE(kept) << kept.error().ToString();
-  EXPECT_EQ(kept->record.expires_at, clock_.Now() + 30 * kMillisPerSecond);
+  std::string forever_token;
+  // Creates a child of the minter asking for `seconds` (none: never expires); its expiry.
+  auto child_expiry = [&](const std::string& name, std::optional<int64_t> seconds) {
+    auto made = tokens_->Create(p, "acme",
+                                {.name = name,
+                                 .expires_in_seconds = seconds,
+                                 .project = "backend",
+                                 .permissions = std::vector<std::string>{"workflow_run:read"}});
+    EXPECT_TRUE(made) << made.error().ToString();
+    if (made && !seconds) forever_token = made->token;
+    return made ? made->record.expires_at : std::nullopt;
+  };
+  EXPECT_EQ(child_expiry("forever", std::nullopt), minter.record.expires_at);
+  EXPECT_EQ(child_expiry("longer", 3600), minter.record.expires_at);
+  EXPECT_EQ(child_expiry("shorter", 30), clock_.Now() + 30 * kMillisPerSecond);
   // After the minter's expiry its children are expired too.
   clock_.Advance(61 * kMillisPerSecond);
-  auto late = authn_->Authenticate("Bearer " + forever->token);
+  ASSERT_FALSE(forever_token.empty());
+  auto late = authn_->Authenticate("Bearer " + forever_token);
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().reason(), "token_expired");
   // A person's session mints tokens without that cap.

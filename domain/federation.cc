@@ -187,18 +187,17 @@ Result<FederationService::Verified> FederationService::VerifyForOrg(
   // next, by its own clock: the hour lets instance clocks disagree by up to that much before
   // one could purge a jti that another still accepts.
   const UnixMillis remember_until = identity.exp * kMillisPerSecond + kMillisPerHour;
-  for (std::string_view prefix : jti_prefixes) {
-    auto st = db_.RecordCiTokenJti(identity.issuer, std::string(prefix) + identity.jti,
-                                   remember_until, now);
-    if (!st) {
-      if (st.error().IsAlreadyExists()) {
-        return Fail(Error::Unauthenticated("this CI token was already used (jti " +
-                                               identity.jti.substr(0, 64) +
-                                               "); request a new ID token",
-                                           "replayed_token"));
-      }
-      return Fail(st.error());
+  std::vector<std::string> keys;
+  for (std::string_view prefix : jti_prefixes) keys.push_back(std::string(prefix) + identity.jti);
+  auto st = db_.RecordCiTokenJti(identity.issuer, keys, remember_until, now);
+  if (!st) {
+    if (st.error().IsAlreadyExists()) {
+      return Fail(Error::Unauthenticated("this CI token was already used (jti " +
+                                             identity.jti.substr(0, 64) +
+                                             "); request a new ID token",
+                                         "replayed_token"));
     }
+    return Fail(st.error());
   }
   Verified v{std::move(org), std::move(identity), *rec};
   return v;

@@ -108,7 +108,7 @@ class FederationService {
     store::TrustPolicyRecord policy;
   };
   // Verifies against the organization's policies, then records prefix + jti for each of
-  // jti_prefixes (the replay check; any one already recorded is a replay).
+  // jti_prefixes in one transaction (the replay check; any one already recorded is a replay).
   Result<Verified> VerifyForOrg(const std::string& org_name, const std::string& token,
                                 std::initializer_list<std::string_view> jti_prefixes);
 

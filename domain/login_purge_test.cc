@@ -12,44 +12,13 @@
 #include "common/log.h"
 #include "crypto/hash.h"
 #include "domain/authenticator.h"
+#include "domain/idp_testing.h"
 #include "domain/login.h"
 
 namespace cl::domain {
 namespace {
 
-class FakeIdp : public IdentityProvider {
- public:
-  std::string last_state, last_nonce, last_challenge;
-
-  Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
-                                       const std::string& challenge) override {
-    last_state = state;
-    last_nonce = nonce;
-    last_challenge = challenge;
-    return "https://idp.test/auth?state=" + state;
-  }
-  Result<VerifiedIdentity> ExchangeCode(const std::string& code, const std::string& verifier,
-                                        const std::string& nonce) override {
-    if (code != "idp-code" || nonce != last_nonce ||
-        crypto::PkceS256Challenge(verifier) != last_challenge) {
-      return Fail(Error::InvalidArgument("bad code", "invalid_grant"));
-    }
-    return VerifiedIdentity{"https://idp.test", "alice", "alice@example.com", true, "Alice"};
-  }
-  Result<DeviceAuthorizationStart> StartDeviceAuthorization() override {
-    return DeviceAuthorizationStart{"upstream-device-code",
-                                    "ABCD-EFGH",
-                                    "https://idp.test/device",
-                                    "https://idp.test/device?user_code=ABCD-EFGH",
-                                    600,
-                                    5};
-  }
-  Result<DevicePollOutcome> PollDevice(const std::string&) override {
-    DevicePollOutcome out;
-    out.state = DevicePollOutcome::State::kPending;
-    return out;
-  }
-};
+using testing::FakeIdp;
 
 constexpr const char* kCliRedirect = "http://127.0.0.1:5555/callback";
 

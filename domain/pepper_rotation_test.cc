@@ -12,6 +12,7 @@
 #include "domain/api_tokens.h"
 #include "domain/authenticator.h"
 #include "domain/authorization.h"
+#include "domain/idp_testing.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
 
@@ -21,36 +22,12 @@ namespace {
 constexpr char kPepperA[] = "pepper-a-pepper-a-pepper-a-pepper-a";
 constexpr char kPepperB[] = "pepper-b-pepper-b-pepper-b-pepper-b";
 
-class FakeIdp : public IdentityProvider {
+// The IdP signs everyone in as the owner, in the browser and with the device flow.
+class FakeIdp : public testing::FakeIdp {
  public:
-  std::string last_nonce, last_state, last_challenge;
-  Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
-                                       const std::string& challenge) override {
-    last_state = state;
-    last_nonce = nonce;
-    last_challenge = challenge;
-    return "https://idp.test/auth";
-  }
-  Result<VerifiedIdentity> ExchangeCode(const std::string& code, const std::string& verifier,
-                                        const std::string& nonce) override {
-    if (nonce != last_nonce || crypto::PkceS256Challenge(verifier) != last_challenge) {
-      return Fail(Error::InvalidArgument("bad code", "invalid_grant"));
-    }
-    return VerifiedIdentity{"https://idp.test", "owner", "owner@example.com", true, "Owner"};
-  }
-  Result<DeviceAuthorizationStart> StartDeviceAuthorization() override {
-    return DeviceAuthorizationStart{"upstream-device-code",
-                                    "ABCD-EFGH",
-                                    "https://idp.test/device",
-                                    "https://idp.test/device?user_code=ABCD-EFGH",
-                                    600,
-                                    5};
-  }
-  Result<DevicePollOutcome> PollDevice(const std::string&) override {
-    DevicePollOutcome out;
-    out.state = DevicePollOutcome::State::kApproved;
-    out.identity = VerifiedIdentity{"https://idp.test", "owner", "owner@example.com", true, "O"};
-    return out;
+  FakeIdp() {
+    next = VerifiedIdentity{"https://idp.test", "owner", "owner@example.com", true, "Owner"};
+    device_state = DevicePollOutcome::State::kApproved;
   }
 };
 

@@ -1247,17 +1247,20 @@ Result<std::vector<std::string>> SqlDatabase::DeleteTrustPolicy(const std::strin
   return hashes;
 }
 
-Status SqlDatabase::RecordCiTokenJti(const std::string& issuer, const std::string& jti,
-                                     UnixMillis expires_at, UnixMillis now) {
+Status SqlDatabase::RecordCiTokenJti(const std::string& issuer,
+                                     const std::vector<std::string>& jtis, UnixMillis expires_at,
+                                     UnixMillis now) {
   return RunInTransaction([&](SqlConnection& c) -> Status {
     CL_RETURN_IF_ERROR(c.Query("DELETE FROM ci_token_jtis WHERE expires_at < $1", {now}));
-    auto r = c.Query("INSERT INTO ci_token_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3)",
-                     {issuer, jti, expires_at});
-    if (!r) {
-      if (r.error().IsAlreadyExists()) {
-        return Fail(Error::AlreadyExists("this CI token was already used", "replayed_token"));
+    for (const std::string& jti : jtis) {
+      auto r = c.Query("INSERT INTO ci_token_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3)",
+                       {issuer, jti, expires_at});
+      if (!r) {
+        if (r.error().IsAlreadyExists()) {
+          return Fail(Error::AlreadyExists("this CI token was already used", "replayed_token"));
+        }
+        return Fail(r.error());
       }
-      return Fail(r.error());
     }
     return Ok();
   });

@@ -149,8 +149,8 @@ class SqlDatabase : public Database {
   Result<std::vector<std::string>> DeleteTrustPolicy(const std::string& org_id,
                                                      const std::string& id,
                                                      const AuditEvent& event) override;
-  Status RecordCiTokenJti(const std::string& issuer, const std::string& jti, UnixMillis expires_at,
-                          UnixMillis now) override;
+  Status RecordCiTokenJti(const std::string& issuer, const std::vector<std::string>& jtis,
+                          UnixMillis expires_at, UnixMillis now) override;
   Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) override;
   Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) override;
 

@@ -384,10 +384,11 @@ class FederationStore {
   virtual Result<std::vector<std::string>> DeleteTrustPolicy(const std::string& org_id,
                                                              const std::string& id,
                                                              const AuditEvent& event) = 0;
-  // Records that the CI token (issuer, jti) was used; AlreadyExists when it was recorded before.
-  // Rows whose expires_at is before `now` are purged in the same transaction (a CI token past
-  // its expiry is refused by verification anyway, so its jti need not be remembered).
-  virtual Status RecordCiTokenJti(const std::string& issuer, const std::string& jti,
+  // Records that the CI token uses (issuer, jti) for each of `jtis` happened, atomically:
+  // AlreadyExists, and nothing recorded, when any of them was recorded before. Rows whose
+  // expires_at is before `now` are purged in the same transaction (a CI token past its expiry
+  // is refused by verification anyway, so its jti need not be remembered).
+  virtual Status RecordCiTokenJti(const std::string& issuer, const std::vector<std::string>& jtis,
                                   UnixMillis expires_at, UnixMillis now) = 0;
   // Token and audit event atomically. AlreadyExists on a duplicate hash. FailedPrecondition
   // "trust_policy_deleted" (nothing written) when the policy token.policy_id no longer exists in

@@ -1564,16 +1564,21 @@ TYPED_TEST(StoreTest, TrustPoliciesRoundTripAreUniquePerOrgAndDeletable) {
 TYPED_TEST(StoreTest, CiTokenJtiIsSingleUseAndExpiredOnesArePurged) {
   this->Migrated();
   const UnixMillis now = this->now_;
-  ASSERT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", "j1", now + 1000, now));
-  auto again = this->db_->RecordCiTokenJti("https://gitlab.com", "j1", now + 1000, now);
+  ASSERT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", {"j1"}, now + 1000, now));
+  auto again = this->db_->RecordCiTokenJti("https://gitlab.com", {"j1"}, now + 1000, now);
   ASSERT_FALSE(again);
   EXPECT_TRUE(again.error().IsAlreadyExists());
   EXPECT_EQ(again.error().reason(), "replayed_token");
   // The same jti from another issuer is another token.
-  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.example.org", "j1", now + 1000, now));
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.example.org", {"j1"}, now + 1000, now));
   // Once past its expiry the row is purged by the next call.
-  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", "j2", now + 5000, now + 2000));
-  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", "j1", now + 9000, now + 2000));
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", {"j2"}, now + 5000, now + 2000));
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", {"j1"}, now + 9000, now + 2000));
+  // Several uses at once are all or nothing: one already recorded records none of them.
+  auto some = this->db_->RecordCiTokenJti("https://gitlab.com", {"k1", "j2"}, now + 9000, now);
+  ASSERT_FALSE(some);
+  EXPECT_TRUE(some.error().IsAlreadyExists());
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", {"k1", "k2"}, now + 9000, now));
 }
 
 TYPED_TEST(StoreTest, FederatedTokensAreFoundByHash) {

@@ -1,0 +1,59 @@
+// A scriptable IdentityProvider for tests of LoginService and what it wires together: it
+// remembers the state, nonce and PKCE challenge of the last authorization URL, accepts the code
+// "idp-code" only with the matching verifier and nonce, and answers device polls with
+// `device_state` and `next`.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+#include "crypto/hash.h"
+#include "domain/login.h"
+
+namespace cl::domain::testing {
+
+class FakeIdp : public IdentityProvider {
+ public:
+  // Identity returned for the next code exchange / device approval.
+  VerifiedIdentity next{"https://idp.test", "alice", "alice@example.com", true, "Alice"};
+  std::string last_nonce, last_state, last_challenge;
+  bool down = false;
+  DevicePollOutcome::State device_state = DevicePollOutcome::State::kPending;
+
+  Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
+                                       const std::string& challenge) override {
+    if (down) return Fail(Error::Unavailable("idp down", "idp_unavailable"));
+    last_state = state;
+    last_nonce = nonce;
+    last_challenge = challenge;
+    return "https://idp.test/auth?state=" + state;
+  }
+  Result<VerifiedIdentity> ExchangeCode(const std::string& code, const std::string& verifier,
+                                        const std::string& nonce) override {
+    if (down) return Fail(Error::Unavailable("idp down", "idp_unavailable"));
+    if (code != "idp-code" || nonce != last_nonce ||
+        crypto::PkceS256Challenge(verifier) != last_challenge) {
+      return Fail(Error::InvalidArgument("bad code", "invalid_grant"));
+    }
+    return next;
+  }
+  Result<DeviceAuthorizationStart> StartDeviceAuthorization() override {
+    return DeviceAuthorizationStart{"upstream-device-code",
+                                    "ABCD-EFGH",
+                                    "https://idp.test/device",
+                                    "https://idp.test/device?user_code=ABCD-EFGH",
+                                    600,
+                                    5};
+  }
+  Result<DevicePollOutcome> PollDevice(const std::string& device_code) override {
+    if (device_code != "upstream-device-code") {
+      return Fail(Error::InvalidArgument("unknown device code", "invalid_grant"));
+    }
+    DevicePollOutcome out;
+    out.state = device_state;
+    out.identity = next;
+    return out;
+  }
+};
+
+}  // namespace cl::domain::testing
