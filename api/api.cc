@@ -10,6 +10,7 @@
 #include "api/web.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "crypto/hash.h"
 
 namespace cl::api {
@@ -195,8 +196,8 @@ json::object EncodeSession(const domain::IssuedSession& s) {
 
 // Text page for the browser legs of the login (the person sees it).
 Response BrowserError(const Error& e) {
-  Response r =
-      Response::Text(HttpStatusFor(e), "Login failed: " + e.message() + " (" + e.reason() + ")\n");
+  Response r = Response::Text(
+      HttpStatusFor(e), "Login failed: " + RedactSecrets(e.message()) + " (" + e.reason() + ")\n");
   r.SetHeader("Cache-Control", "no-store");
   return r;
 }
@@ -661,8 +662,17 @@ class Api {
     Add(r, "PATCH", "/v1/organizations/{org}",
         Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
           CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+          bool present = body.Has("api_token_max_days_inactive");
           CL_ASSIGN_OR_RETURN(auto days, body.OptionalValue("api_token_max_days_inactive"));
           CL_RETURN_IF_ERROR(body.Finish());
+          // Absent means unchanged: an update that changes nothing is refused rather than read
+          // as "off". `null` (read as no value) and 0 turn auto-revocation off.
+          if (!present) {
+            return Fail(Error::InvalidArgument(
+                "nothing to update: set api_token_max_days_inactive (1 to 365 days; 0 or null "
+                "turns auto-revocation off)",
+                "missing_field"));
+          }
           std::optional<int64_t> threshold;
           if (days) {
             if (days->is_int64()) {

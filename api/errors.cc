@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/json.h"
+#include "common/redact.h"
 
 namespace cl::api {
 
@@ -37,7 +38,9 @@ http::Response ErrorResponse(const Error& e) {
   boost::json::object inner;
   inner["code"] = e.reason().empty() ? "error" : e.reason();
   // Internal errors may carry driver text: keep it in the logs, not in the response.
-  inner["message"] = e.code() == Error::Code::kInternal ? "internal error" : e.message();
+  // Messages quote what the client sent (names, paths): credential-shaped text is masked.
+  inner["message"] =
+      e.code() == Error::Code::kInternal ? "internal error" : RedactSecrets(e.message());
   boost::json::object env;
   env["error"] = std::move(inner);
   http::Response r = http::Response::Json(HttpStatusFor(e), SerializeJson(env));

@@ -29,6 +29,20 @@ TEST(ErrorResponse, MapsCodesToStatusAndEnvelope) {
   EXPECT_EQ(ErrorResponse(Error::Internal("secret detail")).body.find("secret"), std::string::npos);
 }
 
+// A message that quotes client input (an organization named like a token, say) never echoes a
+// credential back, whatever error carries it.
+TEST(ErrorResponse, RedactsCredentialsInMessages) {
+  const std::string secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijk";
+  for (const Error& e : {Error::NotFound("organization 'clapi_" + secret + "' not found"),
+                         Error::InvalidArgument("bad name x" + std::string("clses_") + secret),
+                         Error::PermissionDenied("no: clfed_" + secret),
+                         Error::Unauthenticated("clapi_" + secret)}) {
+    auto r = ErrorResponse(e);
+    EXPECT_EQ(r.body.find(secret), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("<redacted>"), std::string::npos) << r.body;
+  }
+}
+
 TEST(ErrorResponse, WwwAuthenticateFollowsRfc6750) {
   auto none = ErrorResponse(Error::Unauthenticated("no credential", "unauthenticated"));
   bool found = false;

@@ -106,7 +106,7 @@ const std::vector<std::string>& IdentifyingClaims(const std::string& provider) {
   static const std::vector<std::string> kGitLab = {"project_id", "project_path", "namespace_id",
                                                    "namespace_path"};
   static const std::vector<std::string> kGitHub = {"repository_id", "repository",
-                                                   "repository_owner_id"};
+                                                   "repository_owner_id", "repository_owner"};
   return provider == "github" ? kGitHub : kGitLab;
 }
 

@@ -10,7 +10,9 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "common/random.h"
+#include "common/redact.h"
 
 namespace cl {
 namespace {
@@ -57,6 +59,21 @@ TEST(Json, ReaderRejectsUnknownFieldsAndWrongTypes) {
   EXPECT_TRUE(empty->Finish());
 }
 
+TEST(Json, ReaderTellsAbsentFromNull) {
+  auto r = JsonObjectReader::Parse(R"({"a":null,"b":3})");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->Has("a"));
+  EXPECT_FALSE(*r->OptionalValue("a"));  // null reads as no value
+  EXPECT_TRUE(r->Has("b"));
+  EXPECT_FALSE(r->Has("c"));
+  EXPECT_TRUE(r->Finish());  // Has marks a field as read
+
+  auto only = JsonObjectReader::Parse(R"({"a":null})");
+  ASSERT_TRUE(only);
+  EXPECT_TRUE(only->Has("a"));
+  EXPECT_TRUE(only->Finish());
+}
+
 TEST(Json, DeepNestingIsRefused) {
   std::string deep(1000, '[');
   EXPECT_FALSE(ParseJson(deep));
@@ -81,6 +98,88 @@ TEST(Log, WritesOneJsonObjectPerLineWithEscaping) {
   EXPECT_EQ(ts[19], '.');
   EXPECT_EQ(ts.back(), 'Z');
   EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(ts[22]))) << ts;
+}
+
+// The redaction rule, by table: a credential is masked wherever it starts, also glued to other
+// text; short runs and look-alikes are left alone.
+TEST(Redact, MasksCredentialsAnywhere) {
+  const std::string secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijk";  // 47 base62
+  const std::string jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+  struct Case {
+    std::string in, want;
+  };
+  const Case cases[] = {
+      {"clapi_" + secret, "clapi_<redacted>"},
+      {"clses_" + secret, "clses_<redacted>"},
+      {"clfed_" + secret, "clfed_<redacted>"},
+      {"xclapi_" + secret, "xclapi_<redacted>"},
+      {"9clapi_" + secret, "9clapi_<redacted>"},
+      {"/v1/organizations/clapi_" + secret + "/projects",
+       "/v1/organizations/clapi_<redacted>/projects"},
+      {"/v1/organizations/xclapi_" + secret + "/projects",
+       "/v1/organizations/xclapi_<redacted>/projects"},
+      {"organization 'clapi_" + secret + "' not found",
+       "organization 'clapi_<redacted>' not found"},
+      {"a clapi_" + secret + " and clses_" + secret, "a clapi_<redacted> and clses_<redacted>"},
+      {"clclapi_" + secret, "clclapi_<redacted>"},
+      {"cleverclapi_" + secret, "cleverclapi_<redacted>"},
+      {"Bearer " + jwt, "Bearer <redacted-jwt>"},
+      {"x" + jwt + "/y", "x<redacted-jwt>/y"},
+      // Not credentials: too short, no underscore, kind too long, a JWT without two dots.
+      {"clapi_short", "clapi_short"},
+      {"clapi" + secret, "clapi" + secret},
+      {"clabcdefgh_" + secret, "clabcdefgh_" + secret},
+      {"eyJhbGciOiJSUzI1NiJ9.only-one-dot-here-x", "eyJhbGciOiJSUzI1NiJ9.only-one-dot-here-x"},
+      {"circle_of_life", "circle_of_life"},
+      {"", ""},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(RedactSecrets(c.in), c.want) << c.in;
+    if (c.in != c.want) EXPECT_TRUE(MayHoldSecret(c.in)) << c.in;
+  }
+  EXPECT_FALSE(MayHoldSecret("GET /healthz 200"));
+}
+
+TEST(Printable, RefusesControlsBidiAndBadUtf8) {
+  for (const char* good : {"", "ci token for web", "déploiement 🚀", "tabs\\t are text", "日本"}) {
+    EXPECT_TRUE(IsPrintableText(good)) << good;
+  }
+  const std::string bad[] = {
+      "\x1b]52;c;aGVsbG8=\x07",  // OSC 52 clipboard write
+      "\x1b[2J\x1b[H",           // clear screen, cursor home
+      std::string("a\0b", 3),
+      "line\nbreak",
+      "tab\there",
+      "cr\rreturn",
+      "del\x7f",
+      "c1 \xc2\x9b"
+      "31m",                   // CSI as a C1 control
+      "bidi \xe2\x80\xae",     // U+202E RIGHT-TO-LEFT OVERRIDE
+      "isolate \xe2\x81\xa6",  // U+2066
+      "mark \xe2\x80\x8f",     // U+200F
+      "\xff",
+      "\xc0\xaf",      // invalid, overlong '/'
+      "\xed\xa0\x80",  // a surrogate
+      "\xe2\x82",      // truncated
+  };
+  for (const auto& b : bad) {
+    EXPECT_FALSE(IsPrintableText(b)) << testing::PrintToString(b);
+    auto st = CheckPrintableText(b, "description");
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().reason(), "invalid_argument");
+    EXPECT_NE(st.error().message().find("description"), std::string::npos);
+  }
+}
+
+TEST(Log, RedactsCredentialsInMessagesAndFields) {
+  const std::string token = "clapi_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijk";
+  std::string sink;
+  SetLogSinkForTest(&sink);
+  Log(LogLevel::kWarn, "failed for x" + token,
+      {{"path", "/v1/organizations/x" + token + "/projects"}, {"error", "'" + token + "'"}});
+  SetLogSinkForTest(nullptr);
+  EXPECT_EQ(sink.find(token.substr(6)), std::string::npos) << sink;
+  EXPECT_NE(sink.find("xclapi_<redacted>/projects"), std::string::npos) << sink;
 }
 
 // Reads what arrives on `fd` within `timeout_ms`.

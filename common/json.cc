@@ -92,6 +92,11 @@ Result<std::optional<boost::json::value>> JsonObjectReader::OptionalValue(std::s
   return std::optional<boost::json::value>(*v);
 }
 
+bool JsonObjectReader::Has(std::string_view name) {
+  seen_.emplace(name);
+  return obj_.find(name) != obj_.end();
+}
+
 Status JsonObjectReader::Finish() const {
   for (const auto& kv : obj_) {
     if (!seen_.count(std::string_view(kv.key()))) {

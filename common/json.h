@@ -35,6 +35,10 @@ class JsonObjectReader {
   Result<std::optional<std::vector<std::string>>> OptionalStringArray(std::string_view name);
   // Any JSON value (object, array, ...), for embedded documents.
   Result<std::optional<boost::json::value>> OptionalValue(std::string_view name);
+  // The Optional* readers take `null` for absent, which is right for creation (defaults). An
+  // update must tell "absent: unchanged" from "null: clear": this is true when the field is
+  // present, null included.
+  bool Has(std::string_view name);
 
   // Fails with InvalidArgument("unknown_field") if the body had a field never asked for.
   Status Finish() const;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/redact.h"
 
 namespace cl {
 namespace {
@@ -151,6 +152,16 @@ void SetLogSinkForTest(std::string* sink) {
 
 void FlushLog() { FlushBuffered(State()); }
 
+namespace {
+void AppendRedacted(std::string& out, std::string_view s) {
+  if (!MayHoldSecret(s)) {
+    AppendJsonString(out, s);
+  } else {
+    AppendJsonString(out, RedactSecrets(s));
+  }
+}
+}  // namespace
+
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (level < g_min_level.load(std::memory_order_relaxed)) return;
   auto now = std::chrono::system_clock::now();
@@ -178,13 +189,15 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   line += ",\"level\":\"";
   line += LevelName(level);
   line += "\",\"msg\":";
-  AppendJsonString(line, msg);
+  // Every string a line carries goes through RedactSecrets: a credential that reached a message
+  // or a field (a client's typo, an error quoting input) is masked here, whatever the caller.
+  AppendRedacted(line, msg);
   for (const auto& f : fields) {
     line.push_back(',');
     AppendJsonString(line, f.key);
     line.push_back(':');
     if (auto* s = std::get_if<std::string_view>(&f.value)) {
-      AppendJsonString(line, *s);
+      AppendRedacted(line, *s);
     } else if (auto* i = std::get_if<int64_t>(&f.value)) {
       char digits[24];
       auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), *i);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/printable.h"
 #include "crypto/credential.h"
 #include "domain/names.h"
 
@@ -76,6 +77,8 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
   if (req.description.size() > 1024) {
     return Fail(Error::InvalidArgument("description must be at most 1024 characters"));
   }
+  // Descriptions are printed on other people's terminals and pages (api-token list).
+  CL_RETURN_IF_ERROR(CheckPrintableText(req.description, "description"));
   std::optional<std::string> project_id;
   std::string project_name;
   if (req.project && !req.project->empty()) {

@@ -79,10 +79,22 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
     }
     return Fail(project.error());
   }
-  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, project->id}));
+  Resource in_project{org.id, project->id};
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunCreate, in_project));
   UnixMillis now = clock_.Now();
-  store::Workflow wf{NewUuid(random_), org.id, project->id, workflow, now};
-  CL_ASSIGN_OR_RETURN(wf, db_.GetOrCreateWorkflow(wf));
+  // Naming a workflow that does not exist yet creates it, which needs workflow:create. Only a
+  // caller that holds it ever reaches GetOrCreateWorkflow, so a concurrent creation by someone
+  // else can only turn a refusal into use of an existing workflow, never the other way round.
+  auto existing = db_.GetWorkflow(project->id, workflow);
+  if (!existing && !existing.error().IsNotFound()) return Fail(existing.error());
+  store::Workflow wf;
+  if (existing) {
+    wf = std::move(*existing);
+  } else {
+    CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowCreate, in_project));
+    CL_ASSIGN_OR_RETURN(
+        wf, db_.GetOrCreateWorkflow({NewUuid(random_), org.id, project->id, workflow, now}));
+  }
   store::WorkflowRun run;
   run.id = NewUuid(random_);
   run.org_id = org.id;

@@ -347,6 +347,11 @@ Result<Principal> Authenticator::FromSession(const CacheEntry& e, UnixMillis now
 
 Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis now) {
   const store::FederatedToken& t = e.federated();
+  if (t.revoked_at) {
+    return Fail(Error::Unauthenticated(
+        "this federated token was revoked: the trust policy that admitted the CI job was deleted",
+        "token_revoked"));
+  }
   if (now >= t.expires_at) {
     return Fail(Error::Unauthenticated(
         "this federated token has expired; exchange a new CI ID token", "token_expired"));

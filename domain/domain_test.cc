@@ -478,6 +478,18 @@ TEST_F(ApiTokenTest, PeopleOnlyOperationsAreRefusedToTokens) {
   EXPECT_TRUE(atts_->ListRuns(t, "globex", std::nullopt, 10).error().IsNotFound());
 }
 
+// Descriptions are printed on the owner's terminal: a project token holder must not be able to
+// plant terminal escapes there.
+TEST_F(ApiTokenTest, DescriptionsMustBePrintable) {
+  for (const std::string bad :
+       {"\x1b]52;c;aGk=\x07", "x\x1b[2J", "a\nb", "\xc2\x9b", "\xff", "rtl \xe2\x80\xae"}) {
+    auto r = tokens_->Create(owner_, "acme", {.name = "esc", .description = bad});
+    ASSERT_FALSE(r) << ::testing::PrintToString(bad);
+    EXPECT_EQ(r.error().reason(), "invalid_argument");
+  }
+  EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "fine", .description = "déploiement 🚀"}));
+}
+
 TEST_F(ApiTokenTest, PermissionsAreExplicitGrantableAndNeverExceedTheCreator) {
   // Not grantable to tokens at all.
   auto r = tokens_->Create(
@@ -843,7 +855,7 @@ class FederationTest : public ApiTokenTest {
     CreateTrustPolicyRequest req;
     req.name = "gitlab-backend";
     req.issuer = kGitLab;
-    req.bound_claims = {{"project_path", "acme/*"}, {"ref", "main"}};
+    req.bound_claims = {{"namespace_path", "acme"}, {"ref", "main"}};
     req.project = "backend";
     return req;
   }
@@ -967,14 +979,39 @@ TEST_F(FederationTest, ExchangedTokenAttestsInThePolicysProjectOnly) {
   EXPECT_TRUE(audited);
 }
 
-TEST_F(FederationTest, ExchangedTokenNeverOutlivesTheCiToken) {
+// The exchanged token ends exactly when the CI token stops being accepted (exp + the 60 s
+// leeway), the same instant at which the attestation endpoints stop accepting it directly.
+TEST_F(FederationTest, ExchangedTokenNeverOutlivesTheCiTokensAcceptance) {
   ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
   auto exchanged = fed_->Exchange("acme", Mint(Claims("acme/backend", 300)));
   ASSERT_TRUE(exchanged) << exchanged.error().ToString();
-  EXPECT_EQ(exchanged->expires_in_seconds, 300);
-  EXPECT_LE(exchanged->record.expires_at, clock_.Now() + 300 * kMillisPerSecond);
-  clock_.Advance(300 * kMillisPerSecond);
+  EXPECT_EQ(exchanged->expires_in_seconds, 360);
+  EXPECT_EQ(exchanged->record.expires_at, clock_.Now() + 360 * kMillisPerSecond);
+  clock_.Advance(360 * kMillisPerSecond);
   EXPECT_EQ(authn_->Authenticate("Bearer " + exchanged->token).error().reason(), "token_expired");
+}
+
+// One leeway for every use of a raw CI token: 30 s after exp both the exchange and a direct
+// attestation init accept it; 61 s after, both refuse it as expired.
+TEST_F(FederationTest, ExchangeAndDirectUseApplyTheSameLeeway) {
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  for (int64_t after_exp : {30, 59, 61, 90}) {
+    const UnixMillis start = clock_.Now();
+    std::string for_exchange = Mint(Claims("acme/backend", 60));
+    std::string for_init = Mint(Claims("acme/backend", 60));
+    clock_.Set(start + (60 + after_exp) * kMillisPerSecond);
+    auto exchanged = fed_->Exchange("acme", for_exchange);
+    auto direct = fed_->AuthenticateCiToken("acme", for_init, "init");
+    EXPECT_EQ(static_cast<bool>(exchanged), static_cast<bool>(direct)) << after_exp;
+    if (after_exp <= 60) {
+      ASSERT_TRUE(exchanged) << after_exp << ": " << exchanged.error().ToString();
+      EXPECT_EQ(exchanged->record.expires_at, start + 120 * kMillisPerSecond);
+    } else {
+      EXPECT_EQ(exchanged.error().reason(), "token_expired") << after_exp;
+      EXPECT_EQ(direct.error().reason(), "token_expired") << after_exp;
+    }
+    clock_.Advance(kMillisPerMinute);
+  }
 }
 
 TEST_F(FederationTest, ReplayedCiTokenIsRefused) {
@@ -1015,24 +1052,33 @@ TEST_F(FederationTest, ReplayIsRefusedAfterAnInstanceWithAFastClockPurged) {
   EXPECT_EQ(late.error().reason(), "token_expired");
 }
 
-TEST_F(FederationTest, NoMatchingPolicyNamesClaimsNotTheToken) {
+TEST_F(FederationTest, NoMatchingPolicyIsOneAnswerWithoutTheToken) {
   ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
-  // A fork under another namespace must not match "acme/*".
+  // A fork under another namespace must not match the namespace "acme".
   std::string token = Mint(Claims("mallory/backend"));
   auto r = fed_->Exchange("acme", token);
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().IsPermissionDenied());
   EXPECT_EQ(r.error().reason(), "no_matching_trust_policy");
-  EXPECT_NE(r.error().message().find("project_path"), std::string::npos);
   EXPECT_EQ(r.error().message().find(token), std::string::npos);
-  // An unknown organization answers the same way (no existence oracle).
+  // Every "no policy applies" gets these very words: an unknown organization, one without a
+  // policy for the issuer, an audience no policy names (no existence or configuration oracle).
   auto unknown = fed_->Exchange("nope", Mint(Claims()));
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().reason(), "no_matching_trust_policy");
-  // Wrong audience and expiry keep their own codes.
+  EXPECT_EQ(unknown.error().message(), r.error().message());
+  ASSERT_TRUE(orgs_->Create(owner_, "bare"));
+  auto bare = fed_->Exchange("bare", Mint(Claims()));
+  ASSERT_FALSE(bare);
+  EXPECT_EQ(bare.error().reason(), "no_matching_trust_policy");
+  EXPECT_EQ(bare.error().message(), r.error().message());
   auto claims = Claims();
   claims["aud"] = "https://elsewhere.example.com";
-  EXPECT_EQ(fed_->Exchange("acme", Mint(claims)).error().reason(), "bad_audience");
+  auto aud = fed_->Exchange("acme", Mint(claims));
+  ASSERT_FALSE(aud);
+  EXPECT_EQ(aud.error().reason(), "no_matching_trust_policy");
+  EXPECT_EQ(aud.error().message(), r.error().message());
+  // Expiry keeps its own code.
   claims = Claims("acme/backend", 60);
   std::string short_lived = Mint(claims);
   clock_.Advance(5 * kMillisPerMinute);
@@ -1136,9 +1182,14 @@ TEST_F(FederationRevocationTest, DeletingAPolicyEndsItsExchangedTokensAtOnce) {
     auto r = authn_->Authenticate("Bearer " + token);
     ASSERT_FALSE(r);
     EXPECT_TRUE(r.error().IsUnauthenticated());
-    EXPECT_EQ(r.error().reason(), "invalid_token");
-    EXPECT_TRUE(db_->GetFederatedTokenByHash(hasher_.Hash(token)).error().IsNotFound());
+    // Valid until the deletion ended it: revoked, like any other ended credential.
+    EXPECT_EQ(r.error().reason(), "token_revoked");
+    auto row = db_->GetFederatedTokenByHash(hasher_.Hash(token));
+    ASSERT_TRUE(row) << row.error().ToString();
+    EXPECT_TRUE(row->revoked_at);
   }
+  // Never cached, however often it is presented.
+  EXPECT_FALSE(authn_->AuthenticateCached("Bearer " + used->token).has_value());
 }
 
 TEST_F(FederationRevocationTest, ExchangeOverlappingThePolicysDeletionIssuesNothing) {
@@ -1408,7 +1459,7 @@ TEST_F(FederationTest, OnlyTheIdentityThatStartedARunPushesIt) {
   auto push_p = fed_->AuthenticateCiToken("acme", Mint(Claims()), "push");
   ASSERT_TRUE(push_p) << push_p.error().ToString();
   EXPECT_TRUE(atts_->Push(*push_p, "acme", ci_run->id, Statement()));
-  // A job of another repository matching the same policy (acme/*) is not.
+  // A job of another repository matching the same policy (namespace acme) is not.
   auto elsewhere = atts_->Init(*init_p, "acme", "build", "backend");
   ASSERT_TRUE(elsewhere) << elsewhere.error().ToString();
   auto other_job = fed_->AuthenticateCiToken("acme", Mint(Claims("acme/other")), "push");

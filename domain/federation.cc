@@ -209,8 +209,10 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   // (the bare jti) and a direct attestation push ("push:" + jti).
   CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, subject_token, {"", "push:"}));
   const UnixMillis now = clock_.Now();
-  const UnixMillis ci_exp = v.identity.exp * kMillisPerSecond;
-  const UnixMillis lifetime = std::min(config_.max_token_lifetime, ci_exp - now);
+  // The exchanged token ends when the CI token stops being accepted (its exp plus the verifier's
+  // leeway): an ID token the attestation endpoints accept directly exchanges too, and the
+  // exchange never extends it.
+  const UnixMillis lifetime = std::min(config_.max_token_lifetime, v.identity.accepted_until - now);
   if (lifetime <= 0) {
     return Fail(Error::Unauthenticated("the CI token has expired", "token_expired"));
   }
@@ -247,10 +249,7 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   if (!created) {
     if (created.error().reason() == "trust_policy_deleted") {
       // Deleted after the policies were read: answer as if it had never matched.
-      return Fail(
-          Error::PermissionDenied("the trust policy that matched this CI token has been "
-                                  "deleted",
-                                  "no_matching_trust_policy"));
+      return Fail(oidc::NoMatchingPolicyError());
     }
     return Fail(created.error());
   }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "common/redact.h"
+
 namespace cl::http {
 namespace {
 
@@ -224,50 +226,8 @@ Router::MatchResult Router::Match(std::string_view method, std::string_view path
   return result;
 }
 
-namespace {
-
-bool IsBase62(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool IsBase64Url(char c) { return IsBase62(c) || c == '-' || c == '_' || c == '.'; }
-
-}  // namespace
-
 // A path a client typed may carry a credential by mistake (`GET /v1/clapi_...`); it is logged
-// and echoed in 404s, so credential-shaped parts are masked first: control-plane credentials
-// (`cl<kind>_` + base62) and JWTs (`eyJ...` with two dots).
-std::string RedactCredentials(std::string_view path) {
-  std::string out;
-  out.reserve(path.size());
-  size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == 'c' && path.substr(i, 2) == "cl" && (i == 0 || !IsBase62(path[i - 1]))) {
-      size_t j = i + 2;
-      while (j < path.size() && path[j] >= 'a' && path[j] <= 'z') ++j;
-      if (j < path.size() && path[j] == '_' && j - i <= 8) {
-        size_t k = j + 1;
-        while (k < path.size() && IsBase62(path[k])) ++k;
-        if (k - j - 1 >= 20) {
-          out.append(path.substr(i, j + 1 - i));
-          out += "<redacted>";
-          i = k;
-          continue;
-        }
-      }
-    }
-    if (path.substr(i, 3) == "eyJ" && (i == 0 || !IsBase64Url(path[i - 1]))) {
-      size_t k = i;
-      int dots = 0;
-      while (k < path.size() && IsBase64Url(path[k])) dots += path[k++] == '.';
-      if (dots >= 2 && k - i >= 20) {
-        out += "<redacted-jwt>";
-        i = k;
-        continue;
-      }
-    }
-    out.push_back(path[i++]);
-  }
-  return out;
-}
+// and echoed in 404s, so credential-shaped parts are masked first (common/redact.h).
+std::string RedactCredentials(std::string_view path) { return RedactSecrets(path); }
 
 }  // namespace cl::http

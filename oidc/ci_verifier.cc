@@ -33,10 +33,6 @@ Error IssuerUnavailable(const std::string& issuer, const Error& cause) {
                             "issuer_unavailable");
 }
 
-Error NoMatchingPolicy(std::string message) {
-  return Error::PermissionDenied(std::move(message), "no_matching_trust_policy");
-}
-
 // A claim's value as policies see it; nullopt for null, object and array values.
 std::optional<std::string> ScalarValue(const boost::json::value& v) {
   if (v.is_bool()) return std::string(v.get_bool() ? "true" : "false");
@@ -157,6 +153,13 @@ Result<std::shared_ptr<JwksCache>> CiTokenVerifier::KeysFor(const std::string& i
   return state->jwks;
 }
 
+Error NoMatchingPolicyError() {
+  return Error::PermissionDenied(
+      "no trust policy of this organization admits this CI token (the issuer, audience and bound "
+      "claims of each policy are compared with the token's)",
+      "no_matching_trust_policy");
+}
+
 Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
                                            const std::vector<TrustPolicy>& policies) {
   if (token.size() > kMaxTokenBytes) {
@@ -174,25 +177,21 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   }
 
   std::vector<const TrustPolicy*> candidates;
-  std::vector<std::string> audiences;
   for (const TrustPolicy& p : policies) {
-    if (p.issuer != issuer) continue;
-    candidates.push_back(&p);
-    if (std::find(audiences.begin(), audiences.end(), p.audience) == audiences.end()) {
-      audiences.push_back(p.audience);
-    }
+    if (p.issuer == issuer) candidates.push_back(&p);
   }
-  // With no policy for this (allowed) issuer the answer is "no matching policy", but only for
-  // a genuine token: answering before the signature is checked would let anyone probe, with
-  // a forged token, which organizations trust which issuers. The audience is then checked
-  // against nothing (any `aud` the token carries passes); the signature and times are not.
+  // Every way of "no policy applies" (no policy for this issuer, none for the token's audience,
+  // none whose claims match, an unknown organization) gets one answer, NoMatchingPolicyError(),
+  // and only for a genuine token: answering before the signature is checked would let anyone
+  // probe, with a forged token, which organizations trust which issuers, and distinct answers
+  // would let a genuine token probe it. So the signature and times are verified against any
+  // `aud` the token carries; the audience is then matched per policy, like the bound claims.
   const bool no_candidates = candidates.empty();
-  if (no_candidates) audiences = decoded.jwt.aud;
 
   CL_ASSIGN_OR_RETURN(std::shared_ptr<JwksCache> cache, KeysFor(issuer));
   crypto::JwtCheck check;
   check.issuer = issuer;
-  check.audiences = std::move(audiences);
+  check.audiences = decoded.jwt.aud;
   check.now = clock_.Now();
   check.leeway_seconds = std::clamp<int64_t>(options_.leeway_seconds, 0, 60);
   check.max_age_seconds = options_.max_token_age_seconds;
@@ -209,7 +208,11 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
     verified = crypto::VerifyDecodedJwt(decoded, **keys, check);
   }
   if (!verified) return Fail(verified.error());
-  if (no_candidates) return Fail(NoMatchingPolicy("no trust policy for CI issuer " + issuer));
+  if (no_candidates) {
+    Log(LogLevel::kInfo, "ci token: no trust policy applies",
+        {{"issuer", Printable(issuer)}, {"why", "no policy for this issuer"}});
+    return Fail(NoMatchingPolicyError());
+  }
   crypto::Jwt& jwt = decoded.jwt;  // verified from here on
 
   // Replay protection is keyed on jti, so a token without one cannot be accepted.
@@ -226,8 +229,10 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   const TrustPolicy* matched = nullptr;
   std::vector<std::string_view> checked_claims;
   std::set<std::string_view> seen;
+  size_t audience_matches = 0;
   for (const TrustPolicy* p : candidates) {
     if (std::find(jwt.aud.begin(), jwt.aud.end(), p->audience) == jwt.aud.end()) continue;
+    ++audience_matches;
     // Defense in depth: a policy that somehow skipped validation (say, one binding nothing)
     // must not admit every job of the issuer.
     if (auto valid = ValidateTrustPolicy(*p); !valid) {
@@ -244,13 +249,20 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
     }
   }
   if (matched == nullptr) {
-    std::string message = "no trust policy matches";
+    // The details are for the operator's log only (claims of the token, never the token).
+    std::string claims;
     for (size_t i = 0; i < checked_claims.size(); ++i) {
-      message += i == 0 ? ": " : ", ";
+      if (i > 0) claims += ", ";
       auto value = ScalarClaim(jwt, checked_claims[i]);
-      message += std::string(checked_claims[i]) + "=" + (value ? Printable(*value) : "(absent)");
+      claims += std::string(checked_claims[i]) + "=" + (value ? Printable(*value) : "(absent)");
     }
-    return Fail(NoMatchingPolicy(std::move(message)));
+    Log(LogLevel::kInfo, "ci token: no trust policy applies",
+        {{"issuer", Printable(issuer)},
+         {"subject", Printable(jwt.sub)},
+         {"why",
+          audience_matches == 0 ? "no policy for the token's audience" : "bound claims differ"},
+         {"claims", claims}});
+    return Fail(NoMatchingPolicyError());
   }
 
   CiIdentity id;
@@ -260,6 +272,7 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   id.audience = matched->audience;
   id.exp = jwt.exp;
   id.iat = jwt.iat;
+  id.accepted_until = (jwt.exp + check.leeway_seconds) * kMillisPerSecond;
   id.claims = std::move(jwt.claims);
   id.policy_id = matched->id;
   id.policy = matched;

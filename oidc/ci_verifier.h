@@ -44,6 +44,10 @@ struct CiIdentity {
   std::string issuer, subject, jti;
   std::string audience;      // the matched policy's audience (one of the token's `aud`)
   int64_t exp = 0, iat = 0;  // seconds since the epoch
+  // The last instant this verifier accepts the token: `exp` plus the leeway. Whatever the token
+  // is used for (attestation directly, or an exchange) ends here, so every use applies the same
+  // rule.
+  UnixMillis accepted_until = 0;
   // The verified token's claims, as decoded (moved, not copied: this is the hot path).
   boost::json::object claims;
   std::string policy_id;
@@ -54,6 +58,11 @@ struct CiIdentity {
   // "true"/"false"; nullopt when absent, null, an object or an array.
   std::optional<std::string> Claim(std::string_view name) const;
 };
+
+// The one answer for every case in which no trust policy applies to a genuine CI token (no
+// policy for its issuer or audience, none whose claims match, an unknown organization, a policy
+// deleted meanwhile): the same code and message, so an answer never tells these apart.
+Error NoMatchingPolicyError();
 
 class CiTokenVerifier {
  public:
@@ -71,11 +80,12 @@ class CiTokenVerifier {
   // failing ValidateTrustPolicy never match. The caller must still refuse a replayed `jti`.
   // Errors:
   //   Unauthenticated: "jwt_malformed" (also over 16 KiB), "untrusted_issuer" (nothing is
-  //     fetched for it), "bad_signature", "token_expired", "bad_audience", "jwt_bad_alg",
+  //     fetched for it), "bad_signature", "token_expired", "jwt_bad_alg",
   //     "jwt_key_alg_mismatch", "jwt_unknown_kid", "jwt_not_yet_valid", "jwt_issued_in_future",
   //     "jwt_too_old", "jwt_missing_claim" (including a missing `jti`);
-  //   PermissionDenied "no_matching_trust_policy": no policy for the issuer, or none whose
-  //     claims match (the message lists the bound claims checked with the token's values);
+  //   PermissionDenied "no_matching_trust_policy" (NoMatchingPolicyError): no policy for the
+  //     issuer, none for the token's audience, or none whose claims match; the details go to the
+  //     log, never into the answer;
   //   Unavailable "issuer_unavailable": discovery or keys cannot be fetched and none are cached.
   // Thread-safe.
   Result<CiIdentity> Verify(std::string_view token, const std::vector<TrustPolicy>& policies);

@@ -2,8 +2,9 @@
 // may authenticate keylessly, and ValidateTrustPolicy, the checks every policy must pass before
 // it is stored or used.
 //
-// The key rule: a policy must bind a claim that names the repository or project with at least one
-// literal character, so no policy trusts every job of a public issuer such as gitlab.com.
+// The key rule: a policy must bind a claim that names the repository or project and pin at least
+// its owner, so no policy trusts every job (or jobs of any owner) of a public issuer such as
+// gitlab.com.
 #pragma once
 
 #include <optional>
@@ -47,9 +48,10 @@ const std::vector<std::string_view>& IdentifyingClaims(std::string_view provider
 
 // Checks the policy's shape: non-empty name; issuer URL; provider known and consistent with the
 // issuer; non-empty audience; 1..32 bound claims with names [a-z_]{1,64}, no duplicates, and
-// patterns of 1..256 characters; at least one identifying claim bound to a pattern with a
-// literal character (a pattern of only '*'/'?' does not count). Errors: InvalidArgument with
-// reason "invalid_trust_policy" and a message naming the rule.
+// patterns of 1..256 characters; at least one identifying claim bound, and every bound
+// identifying claim pins the owner: ids (`*_id`) exactly, as digits; paths with a first segment
+// (group or owner) free of wildcards and a letter or digit in every segment. Errors:
+// InvalidArgument with reason "invalid_trust_policy" and a message naming the rule.
 Status ValidateTrustPolicy(const TrustPolicy& policy);
 
 }  // namespace cl::oidc

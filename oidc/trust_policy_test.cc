@@ -50,7 +50,7 @@ TEST(ValidateTrustPolicyTest, Table) {
       {"gitlab project_path glob",
        with(gl,
             [](TrustPolicy& p) {
-              p.bound_claims = {{"project_path", "group/*"}};
+              p.bound_claims = {{"project_path", "group/app-*"}};
             }),
        true, ""},
       {"gitlab namespace_id",
@@ -146,27 +146,45 @@ TEST(ValidateTrustPolicyTest, Table) {
             [](TrustPolicy& p) {
               p.bound_claims = {{"project_path", "*"}, {"ref", "main"}};
             }),
-       false, "not only wildcards"},
+       false, "first path segment"},
       {"gitlab identifying claim is only wildcards",
        with(gl,
             [](TrustPolicy& p) {
               p.bound_claims = {{"project_id", "*?*"}};
             }),
-       false, "not only wildcards"},
+       false, "exact numeric id"},
       {"github with a gitlab claim",
        with(gh,
             [](TrustPolicy& p) {
               p.bound_claims = {{"project_path", "acme/app"}};
             }),
-       false, "repository_id, repository or repository_owner_id"},
+       false, "repository_id, repository, repository_owner_id or repository_owner"},
       {"github repository '*'",
        with(gh,
             [](TrustPolicy& p) {
               p.bound_claims = {{"repository", "*"}};
             }),
-       false, "not only wildcards"},
+       false, "first path segment"},
       {"empty project scope", with(gl, [](TrustPolicy& p) { p.project_id = ""; }), false,
        "project"},
+      {"escape in name", with(gl, [](TrustPolicy& p) { p.name = "ci\x1b]52;c;aGk=\x07"; }), false,
+       "name must be printable"},
+      {"newline in name", with(gl, [](TrustPolicy& p) { p.name = "a\nb"; }), false,
+       "name must be printable"},
+      {"bidi override in name", with(gl, [](TrustPolicy& p) { p.name = "ci \xe2\x80\xae"; }), false,
+       "name must be printable"},
+      {"unicode name", with(gl, [](TrustPolicy& p) { p.name = "déploiement 🚀"; }), true, ""},
+      {"C1 in audience",
+       with(gl,
+            [](TrustPolicy& p) {
+              p.audience =
+                  "https://x\xc2\x9b"
+                  "2J";
+            }),
+       false, "audience must be printable"},
+      {"escape in pattern",
+       with(gl, [](TrustPolicy& p) { p.bound_claims.emplace_back("environment", "main\x1b[2J"); }),
+       false, "must be printable"},
   };
   for (const auto& c : cases) {
     Status s = ValidateTrustPolicy(c.make());
@@ -180,6 +198,83 @@ TEST(ValidateTrustPolicyTest, Table) {
     EXPECT_NE(s.error().message().find(c.message_part), std::string::npos)
         << c.name << ": " << s.error().message();
   }
+}
+
+// The pinning rule, as a table of patterns per identifying claim: a policy must not trust the
+// repositories of every owner, however the wildcard is dressed up.
+TEST(ValidateTrustPolicyTest, IdentifyingClaimsMustPinTheOwner) {
+  struct Pattern {
+    const char* claim;
+    const char* pattern;
+    bool ok;
+  };
+  const Pattern gitlab[] = {
+      {"project_path", "acme/app", true},
+      {"project_path", "acme/app-*", true},
+      {"project_path", "acme/*-svc", true},
+      {"project_path", "acme/sub/app", true},
+      {"project_path", "acme/sub/a?p", true},
+      {"project_path", "my-group/x", true},
+      {"project_path", "*/*", false},
+      {"project_path", "*/*/*", false},
+      {"project_path", "*-*", false},
+      {"project_path", "*1*", false},
+      {"project_path", "*", false},
+      {"project_path", "?", false},
+      {"project_path", "a*/app", false},
+      {"project_path", "?cme/app", false},
+      {"project_path", "acme*", false},
+      {"project_path", "acme/*", false},
+      {"project_path", "acme/*-*", false},
+      {"project_path", "acme/*_*", false},
+      {"project_path", "acme/*.*", false},
+      {"project_path", "acme//app", false},
+      {"project_path", "/app", false},
+      {"project_path", "acme/app/", false},
+      {"project_path", "-/app", false},
+      {"namespace_path", "acme", true},
+      {"namespace_path", "acme/team", true},
+      {"namespace_path", "*", false},
+      {"namespace_path", "ac*", false},
+      {"namespace_path", "acme/*", false},
+      {"project_id", "4242", true},
+      {"project_id", "42*", false},
+      {"project_id", "*", false},
+      {"project_id", "4?42", false},
+      {"project_id", "abc", false},
+      {"project_id", "-1", false},
+      {"namespace_id", "7", true},
+      {"namespace_id", "7*", false},
+  };
+  const Pattern github[] = {
+      {"repository", "acme/app", true},      {"repository", "acme/app-*", true},
+      {"repository", "*/*", false},          {"repository", "*/app", false},
+      {"repository", "acme/*", false},       {"repository", "acme*/app", false},
+      {"repository_owner", "acme", true},    {"repository_owner", "*", false},
+      {"repository_owner", "acme-*", false}, {"repository_id", "99", true},
+      {"repository_id", "9*", false},        {"repository_owner_id", "5", true},
+      {"repository_owner_id", "*5", false},
+  };
+  auto check = [](TrustPolicy base, const Pattern& c) {
+    base.bound_claims = {{c.claim, c.pattern}, {"ref", "main"}};
+    Status s = ValidateTrustPolicy(base);
+    EXPECT_EQ(static_cast<bool>(s), c.ok) << c.claim << "=" << c.pattern;
+    if (!s && !c.ok) {
+      EXPECT_EQ(s.error().reason(), "invalid_trust_policy");
+      EXPECT_NE(s.error().message().find(c.claim), std::string::npos) << s.error().message();
+    }
+    // A loose identifying binding is refused even next to a tight one.
+    if (!c.ok) {
+      base.bound_claims = {{"ref", "main"}, {c.claim, c.pattern}};
+      base.bound_claims.emplace_back(
+          base.issuer == "https://gitlab.com" ? "namespace_id" : "repository_owner_id", "1");
+      if (std::string(c.claim) != base.bound_claims.back().first) {
+        EXPECT_FALSE(ValidateTrustPolicy(base)) << c.claim << "=" << c.pattern << " beside an id";
+      }
+    }
+  };
+  for (const auto& c : gitlab) check(GitLabPolicy(), c);
+  for (const auto& c : github) check(GitHubPolicy(), c);
 }
 
 TEST(TrustPolicyTest, InferProvider) {

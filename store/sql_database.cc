@@ -508,6 +508,18 @@ Status SqlDatabase::AcceptInvitation(const std::string& invitation_id, const Mem
 
 // ---- workflows and runs
 
+Result<Workflow> SqlDatabase::GetWorkflow(const std::string& project_id, const std::string& name) {
+  Result<Workflow> out = Fail(Error::Internal("not run"));
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    out = QueryOne<Workflow>(c,
+                             std::string("SELECT ") + kWorkflowCols +
+                                 " FROM workflows WHERE project_id = $1 AND name = $2",
+                             {project_id, name}, "workflow", ToWorkflow);
+    return Ok();
+  }));
+  return out;
+}
+
 Result<Workflow> SqlDatabase::GetOrCreateWorkflow(const Workflow& wf) {
   Result<Workflow> out = Fail(Error::Internal("not run"));
   CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
@@ -1155,7 +1167,7 @@ TrustPolicyRecord ToTrustPolicy(const SqlRow& r) {
 
 constexpr const char* kFederatedTokenCols =
     "id, org_id, project_id, policy_id, token_hash, permissions, issuer, subject, display_name, "
-    "created_at, expires_at, claims";
+    "created_at, expires_at, claims, revoked_at";
 FederatedToken ToFederatedToken(const SqlRow& r) {
   FederatedToken t;
   t.id = r.Str(0);
@@ -1170,6 +1182,7 @@ FederatedToken ToFederatedToken(const SqlRow& r) {
   t.created_at = r.Int(9);
   t.expires_at = r.Int(10);
   t.claims = r.Str(11);
+  if (!r.IsNull(12)) t.revoked_at = r.Int(12);
   return t;
 }
 
@@ -1237,9 +1250,10 @@ Result<std::vector<std::string>> SqlDatabase::DeleteTrustPolicy(const std::strin
         c.Query("DELETE FROM trust_policies WHERE org_id = $1 AND id = $2", {org_id, id}));
     if (r.affected == 0) return Fail(Error::NotFound("trust policy not found"));
     CL_ASSIGN_OR_RETURN(SqlResult tokens,
-                        c.Query("DELETE FROM federated_tokens WHERE org_id = $1 AND policy_id = $2 "
+                        c.Query("UPDATE federated_tokens SET revoked_at = $3 "
+                                "WHERE org_id = $1 AND policy_id = $2 AND revoked_at IS NULL "
                                 "RETURNING token_hash",
-                                {org_id, id}));
+                                {org_id, id, event.created_at}));
     hashes.reserve(tokens.rows.size());
     for (const auto& row : tokens.rows) hashes.push_back(row.Str(0));
     return InsertAudit(c, event);
@@ -1282,11 +1296,11 @@ Status SqlDatabase::CreateFederatedToken(const FederatedToken& token, const Audi
     }
     auto r = c.Query(
         std::string("INSERT INTO federated_tokens (") + kFederatedTokenCols +
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
          token.policy_id, token.token_hash, permissions, token.issuer, token.subject,
          token.display_name, token.created_at, token.expires_at,
-         token.claims.empty() ? std::string("{}") : token.claims});
+         token.claims.empty() ? std::string("{}") : token.claims, token.revoked_at});
     if (!r) {
       if (r.error().IsAlreadyExists()) {
         return Fail(Error::AlreadyExists("federated token already exists"));

@@ -108,6 +108,7 @@ class SqlDatabase : public Database {
   Status AcceptInvitation(const std::string& invitation_id, const Membership& membership,
                           UnixMillis now, const AuditEvent& event) override;
 
+  Result<Workflow> GetWorkflow(const std::string& project_id, const std::string& name) override;
   Result<Workflow> GetOrCreateWorkflow(const Workflow& wf) override;
   Result<std::vector<Workflow>> ListWorkflows(const std::string& org_id) override;
   Status CreateRun(const WorkflowRun& run) override;

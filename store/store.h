@@ -229,6 +229,8 @@ class InvitationStore {
 class WorkflowStore {
  public:
   virtual ~WorkflowStore() = default;
+  // The workflow `name` of the project, or NotFound.
+  virtual Result<Workflow> GetWorkflow(const std::string& project_id, const std::string& name) = 0;
   // Returns the workflow (project_id, name), creating it with `wf.id`/created_at if absent.
   virtual Result<Workflow> GetOrCreateWorkflow(const Workflow& wf) = 0;
   virtual Result<std::vector<Workflow>> ListWorkflows(const std::string& org_id) = 0;
@@ -365,6 +367,8 @@ struct FederatedToken {
   UnixMillis created_at = 0;
   UnixMillis expires_at = 0;
   std::string claims = "{}";  // JSON object: iss, sub and the CI token's key claims
+  // Set when the trust policy it was issued under was deleted (DeleteTrustPolicy).
+  std::optional<UnixMillis> revoked_at;
 };
 
 class FederationStore {
@@ -378,9 +382,11 @@ class FederationStore {
   // Every organization's policies for one issuer, ordered by org_id then name.
   virtual Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
       const std::string& issuer) = 0;
-  // Deletes the policy and the federated tokens issued under it and appends the event,
-  // atomically. Returns the token_hash of each deleted token (expired ones included), so the
-  // caller can drop them from authentication caches. NotFound when unknown in that org.
+  // Deletes the policy, revokes the federated tokens issued under it (revoked_at =
+  // event.created_at; the rows stay until they expire, so they answer "token_revoked") and
+  // appends the event, atomically. Returns the token_hash of each token it revoked (expired ones
+  // included), so the caller can drop them from authentication caches. NotFound when unknown in
+  // that org.
   virtual Result<std::vector<std::string>> DeleteTrustPolicy(const std::string& org_id,
                                                              const std::string& id,
                                                              const AuditEvent& event) = 0;

@@ -540,6 +540,7 @@ TYPED_TEST(StoreTest, GetOrCreateWorkflowIsIdempotent) {
   std::string proj2 = this->NewProject(org, "api");
 
   Workflow wf{Id(), org, proj, "build", this->now_};
+  EXPECT_TRUE(this->db_->GetWorkflow(proj, "build").error().IsNotFound());
   auto first = this->db_->GetOrCreateWorkflow(wf);
   ASSERT_TRUE(first) << first.error().ToString();
   EXPECT_EQ(first->id, wf.id);
@@ -553,6 +554,11 @@ TYPED_TEST(StoreTest, GetOrCreateWorkflowIsIdempotent) {
   auto third = this->db_->GetOrCreateWorkflow({Id(), org, proj2, "build", this->now_});
   ASSERT_TRUE(third);
   EXPECT_NE(third->id, wf.id);
+  auto found = this->db_->GetWorkflow(proj, "build");
+  ASSERT_TRUE(found) << found.error().ToString();
+  EXPECT_EQ(found->id, wf.id);
+  EXPECT_EQ(found->project_id, proj);
+  EXPECT_TRUE(this->db_->GetWorkflow(proj, "release").error().IsNotFound());
 
   auto list = this->db_->ListWorkflows(org);
   ASSERT_TRUE(list);
@@ -1636,7 +1642,7 @@ FederatedToken FedToken(const std::string& org_id, const std::string& policy_id,
   return t;
 }
 
-TYPED_TEST(StoreTest, DeletingATrustPolicyDeletesItsFederatedTokensAndReturnsTheirHashes) {
+TYPED_TEST(StoreTest, DeletingATrustPolicyRevokesItsFederatedTokensAndReturnsTheirHashes) {
   this->Migrated();
   User u = this->NewUser("owner@example.com");
   const std::string org = this->NewOrg("acme", u);
@@ -1657,9 +1663,16 @@ TYPED_TEST(StoreTest, DeletingATrustPolicyDeletesItsFederatedTokensAndReturnsThe
   std::sort(want.begin(), want.end());
   std::sort(ended->begin(), ended->end());
   EXPECT_EQ(*ended, want);
-  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(a1.token_hash).error().IsNotFound());
-  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(a2.token_hash).error().IsNotFound());
-  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(b1.token_hash));  // another policy's: kept
+  // Kept, marked revoked at the deletion's time, so they answer "revoked", not "unknown".
+  const UnixMillis deleted_at = this->Event(org, "x").created_at;
+  for (const auto* t : {&a1, &a2}) {
+    auto row = this->db_->GetFederatedTokenByHash(t->token_hash);
+    ASSERT_TRUE(row) << row.error().ToString();
+    EXPECT_EQ(row->revoked_at, std::optional<UnixMillis>(deleted_at));
+  }
+  auto kept = this->db_->GetFederatedTokenByHash(b1.token_hash);  // another policy's: untouched
+  ASSERT_TRUE(kept);
+  EXPECT_FALSE(kept->revoked_at);
 
   // A policy without tokens: nothing to end. An unknown one: NotFound, as before.
   TrustPolicyRecord c = Policy(org, "c", "https://gitlab.com", this->now_);
@@ -2143,7 +2156,9 @@ TEST_F(PostgresOnlyTest, PolicyDeletionWaitingOnAnExchangeEndsItsToken) {
   }));
   ASSERT_TRUE(ended) << ended.error().ToString();
   EXPECT_EQ(*ended, std::vector<std::string>{hash});
-  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(hash).error().IsNotFound());
+  auto row = this->db_->GetFederatedTokenByHash(hash);
+  ASSERT_TRUE(row) << row.error().ToString();
+  EXPECT_TRUE(row->revoked_at);
 }
 
 // A revocation that commits while a token created by the revoked token is being inserted.

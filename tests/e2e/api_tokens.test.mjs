@@ -437,6 +437,33 @@ describe('API tokens', () => {
     const after = await api(stack, 'GET', `/v1/organizations/${ORG}`,
         { token: owner.sessionToken() });
     assert.equal(after.body.organization.api_token_max_days_inactive, null);
+
+    // Absent means unchanged: an update without the field is refused and changes nothing;
+    // null and 0 turn it off.
+    const setting = async () => (await api(stack, 'GET', `/v1/organizations/${ORG}`,
+        { token: owner.sessionToken() })).body.organization.api_token_max_days_inactive;
+    const patch = (body, extra = {}) => api(stack, 'PATCH', `/v1/organizations/${ORG}`,
+        { token: owner.sessionToken(), body, ...extra });
+    assert.equal((await patch({ api_token_max_days_inactive: 45 })).status, 200);
+    for (const [what, extra] of [['{}', { body: {} }], ['no body', {}],
+      ['empty body', { rawBody: '' }], ['whitespace', { rawBody: ' \n' }]]) {
+      const r = await patch(undefined, extra);
+      assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body?.error?.code, 'missing_field', what);
+      assert.equal(await setting(), 45, `${what} left the setting unchanged`);
+    }
+    for (const off of [null, 0]) {
+      assert.equal((await patch({ api_token_max_days_inactive: 45 })).status, 200);
+      const r = await patch({ api_token_max_days_inactive: off });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(await setting(), null, `${off} turns auto-revocation off`);
+    }
+    const audit = await api(stack, 'GET', `/v1/organizations/${ORG}/audit-events?limit=1000`,
+        { token: owner.sessionToken() });
+    const offs = audit.body.audit_events.filter((e) => /turned API token auto-revocation off/
+        .test(e.message));
+    // Two explicit turn-offs above and the CLI's `0` earlier: no event from a refused update.
+    assert.equal(offs.length, 3, JSON.stringify(offs.map((e) => e.message)));
   });
 });
 

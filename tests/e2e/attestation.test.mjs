@@ -84,4 +84,28 @@ describe('attestations', () => {
     assert.notEqual(push.code, 0, show(push));
     assert.ok(push.stderr.trim().length > 0, 'an error message is printed');
   });
+
+  // workflow:create guards creating a workflow: a token with only workflow_run:create attests
+  // to existing workflows, and naming a new one is refused without creating it.
+  test('a token without workflow:create cannot create a workflow', { skip }, async () => {
+    const seeded = await alice.run(['attestation', 'init', '--workflow', 'seeded', '--project',
+      'app']);
+    assert.equal(seeded.code, 0, show(seeded));
+    const created = await alice.run(['organization', 'api-token', 'create', '--name', 'runs-only',
+      '--permission', 'workflow_run:create', '-o', 'token']);
+    assert.equal(created.code, 0, show(created));
+    const env = { CHAINLOOP_TOKEN: created.stdout.trim() };
+
+    const fresh = await alice.run(['attestation', 'init', '--workflow', 'brand-new', '--project',
+      'app', '--org', 'builders'], { env });
+    assert.notEqual(fresh.code, 0, show(fresh));
+    assert.match(fresh.stderr, /workflow:create/, show(fresh));
+    const list = await alice.run(['workflow', 'list', '-o', 'json']);
+    assert.equal(list.code, 0, show(list));
+    assert.doesNotMatch(list.stdout, /brand-new/, show(list));
+
+    const existing = await alice.run(['attestation', 'init', '--workflow', 'seeded', '--project',
+      'app', '--org', 'builders'], { env });
+    assert.equal(existing.code, 0, show(existing));
+  });
 });

@@ -168,6 +168,15 @@ describe('secret hygiene', () => {
             { headers: { authorization: `Basic ${Buffer.from(`u:${plain}`).toString('base64')}` } });
         assert.equal(basic.status, 401);
         recordSecret(stack, Buffer.from(`u:${plain}`).toString('base64'), 'Basic credentials');
+        // A credential pasted where a name goes, alone or glued to other text: the error that
+        // quotes the name, and the log lines of the request, show it masked.
+        for (const name of [plain, `x${plain}`, `9${plain}`, `${plain}y`, session, `a${session}`]) {
+          const r = await api(stack, 'GET', `/v1/organizations/${name}/projects`, { token: session });
+          assert.equal(r.status, 404, JSON.stringify(r.body));
+          const secretPart = name.slice(name.indexOf('_') + 1, name.indexOf('_') + 30);
+          assert.ok(!JSON.stringify(r.body).includes(secretPart), JSON.stringify(r.body));
+          assert.match(r.body.error.message, /<redacted>/, JSON.stringify(r.body));
+        }
 
         // Login codes are single use: replaying the owner's one-time code fails, quietly.
         const code = [...stack.secrets].find(([, what]) => what.startsWith('one-time login code'));
