@@ -65,6 +65,7 @@ class FakeIdp {
         if (!jwks_up) return Fail(Error::Unavailable("request to " + req.url + " timed out"));
         a.body = jwks;
       } else if (req.url == "https://idp.example.com/token" && req.method == "POST") {
+        if (token_transport_error) return Fail(*token_transport_error);
         a = token;
       } else if (req.url == "https://idp.example.com/me") {
         a = userinfo;
@@ -88,6 +89,7 @@ class FakeIdp {
   TestSigningKey k1, k2;
   std::string discovery, jwks;
   Answer token, userinfo, device;
+  std::optional<Error> token_transport_error;  // what HttpFetch fails with for the token call
   bool up = true;
   bool jwks_up = true;
   std::map<std::string, int> calls;
@@ -473,6 +475,31 @@ TEST_F(UpstreamIdpTest, InvalidGrantIsInvalidArgument) {
   EXPECT_TRUE(r.error().IsInvalidArgument());
   EXPECT_EQ(r.error().reason(), "invalid_grant");
   ExpectNoSecrets(r.error());
+}
+
+// The server logs a failed login's error message: it must say what went wrong with the
+// provider (timeout, oversized answer), and carry no secret.
+TEST_F(UpstreamIdpTest, TransportFailuresNameTheirCause) {
+  const std::pair<Error, const char*> cases[] = {
+      {Error::Unavailable("request to https://idp.example.com/token failed: Timeout was reached"),
+       "Timeout was reached"},
+      {Error::PayloadTooLarge("response from https://idp.example.com/token exceeds the size limit"),
+       "exceeds the size limit"},
+  };
+  for (const auto& [transport, cause] : cases) {
+    SCOPED_TRACE(cause);
+    fake_.token_transport_error = transport;
+    auto r = Exchange();
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().IsUnavailable());
+    EXPECT_EQ(r.error().reason(), "idp_unavailable");
+    EXPECT_NE(r.error().message().find(cause), std::string::npos) << r.error().message();
+    ExpectNoSecrets(r.error());
+  }
+  // Every call carries the documented limits: 5 s, 256 KiB.
+  const HttpClientRequest& req = fake_.last["https://idp.example.com/token"];
+  EXPECT_EQ(req.timeout_ms, 5000);
+  EXPECT_EQ(req.max_response_bytes, 256u * 1024u);
 }
 
 TEST_F(UpstreamIdpTest, TokenEndpointOutageIsIdpUnavailable) {
