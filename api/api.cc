@@ -10,6 +10,7 @@
 #include "api/web.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/oauth_errors.h"
 #include "common/redact.h"
 #include "crypto/hash.h"
 
@@ -200,6 +201,28 @@ Response BrowserError(const Error& e) {
       HttpStatusFor(e), "Login failed: " + RedactSecrets(e.message()) + " (" + e.reason() + ")\n");
   r.SetHeader("Cache-Control", "no-store");
   return r;
+}
+
+// The page for an authorization error the IdP sent back (`error=...` on a callback). The text is
+// fixed per known OAuth code: the parameter may come from anyone who sent the browser here, so
+// neither it nor error_description is ever shown.
+Response BrowserIdpError(std::string_view error) {
+  const OAuthAuthorizationError* known = FindOAuthAuthorizationError(error);
+  return BrowserError(Error::InvalidArgument(
+      std::string(known != nullptr ? known->message : kGenericOAuthErrorMessage),
+      std::string(known != nullptr ? known->code : "idp_error")));
+}
+
+// A failed login leg leaves its precise reason in the log with the request id, so that an
+// operator can tell a provider timeout from an oversized answer, a bad signature or a wrong
+// nonce. The login flow's error messages never carry a token, code, state or secret (see
+// oidc/upstream.h and domain/login.h), and the request's query string is not logged.
+void LogLoginFailure(const Request& req, std::string_view step, const Error& e) {
+  Log(e.code() == Error::Code::kInternal ? LogLevel::kError : LogLevel::kWarn, "login failed",
+      {{"request_id", req.request_id},
+       {"step", step},
+       {"reason", e.reason()},
+       {"error", e.message()}});
 }
 
 int ParseLimit(const Request& req, int dflt) {
@@ -464,28 +487,48 @@ class Api {
                                              req.QueryParam("state").value_or(""),
                                              req.QueryParam("code_challenge").value_or(""),
                                              req.QueryParam("code_challenge_method").value_or(""));
-      if (!url) return BrowserError(url.error());
+      if (!url) {
+        LogLoginFailure(req, "login", url.error());
+        return BrowserError(url.error());
+      }
       Response resp = Response::Redirect(*url);
       resp.SetHeader("Cache-Control", "no-store");
       return resp;
     });
     Add(r, "GET", "/auth/callback", [this](Request& req) {
       if (auto err = req.QueryParam("error")) {
-        return BrowserError(Error::InvalidArgument(
-            "the identity provider refused the login: " + err->substr(0, 64), "access_denied"));
+        // The person cancelled (or the IdP refused) at the IdP. When the state names a pending
+        // login, end it and send the browser back to its client with the known code, so a
+        // waiting CLI stops at once instead of running into its timeout.
+        const std::string state = req.QueryParam("state").value_or("");
+        const std::string_view code = KnownOAuthAuthorizationErrorOr(*err);
+        Log(LogLevel::kInfo, "login refused at the identity provider",
+            {{"request_id", req.request_id},
+             {"error", FindOAuthAuthorizationError(*err) != nullptr ? code : "unrecognized"}});
+        if (!state.empty()) {
+          auto url = d_.login->AbortCallback(*err, state);
+          if (url) {
+            Response resp = Response::Redirect(*url);
+            resp.SetHeader("Cache-Control", "no-store");
+            return resp;
+          }
+          LogLoginFailure(req, "callback_error", url.error());
+          if (IsLoginFailure(url.error())) {
+            if (auto wait = ReportAuthFailure(req, state)) return BrowserThrottled(*wait);
+          }
+          if (url.error().reason() != "invalid_state") return BrowserError(url.error());
+        }
+        return BrowserIdpError(*err);
       }
       auto url = d_.login->CompleteCallback(req.QueryParam("code").value_or(""),
                                             req.QueryParam("state").value_or(""));
       if (!url) {
+        LogLoginFailure(req, "callback", url.error());
         // The login attempt is named by its state: that is the credential presented here.
         if (IsLoginFailure(url.error())) {
           if (auto wait = ReportAuthFailure(req, req.QueryParam("state").value_or(""))) {
             return BrowserThrottled(*wait);
           }
-        }
-        if (url.error().code() == Error::Code::kInternal) {
-          Log(LogLevel::kError, "login callback failed",
-              {{"request_id", req.request_id}, {"error", url.error().ToString()}});
         }
         return BrowserError(url.error());
       }
@@ -496,12 +539,15 @@ class Api {
 
     // Browser UI login: the server is the OAuth client of its own login flow, and the session
     // ends up in an HttpOnly cookie, never visible to scripts.
-    Add(r, "GET", "/auth/web/login", [this](Request&) {
+    Add(r, "GET", "/auth/web/login", [this](Request& req) {
       std::string state = RandomToken(24);
       std::string verifier = RandomToken(32);
       auto url = d_.login->StartBrowserLogin(d_.external_url + "/auth/web/callback", state,
                                              crypto::PkceS256Challenge(verifier), "S256");
-      if (!url) return BrowserError(url.error());
+      if (!url) {
+        LogLoginFailure(req, "web_login", url.error());
+        return BrowserError(url.error());
+      }
       Response resp = Response::Redirect(*url);
       resp.SetHeader("Cache-Control", "no-store");
       resp.headers.emplace_back(
@@ -515,16 +561,26 @@ class Api {
       size_t dot = cookie ? cookie->find('.') : std::string::npos;
       if (!cookie || dot == std::string::npos || !state ||
           !crypto::ConstantTimeEquals(cookie->substr(0, dot), *state)) {
+        Error e = Error::InvalidArgument(
+            "this login was not started in this browser (state mismatch); start again",
+            "invalid_state");
+        LogLoginFailure(req, "web_callback", e);
         if (state && !state->empty()) {
           if (auto wait = ReportAuthFailure(req, *state)) return BrowserThrottled(*wait);
         }
-        return BrowserError(Error::InvalidArgument(
-            "this login was not started in this browser (state mismatch); start again",
-            "invalid_state"));
+        return BrowserError(e);
+      }
+      if (auto err = req.QueryParam("error")) {
+        // /auth/callback ended this login after an IdP error: a fixed text, never the parameter.
+        Response resp = BrowserIdpError(*err);
+        resp.headers.emplace_back(
+            "Set-Cookie", SetCookieHeader(kWebLoginCookie, "", "/auth/web", 0, true, Secure()));
+        return resp;
       }
       std::string code = req.QueryParam("code").value_or("");
       auto session = d_.login->ExchangeCode(code, cookie->substr(dot + 1));
       if (!session) {
+        LogLoginFailure(req, "web_callback", session.error());
         if (IsLoginFailure(session.error())) {
           if (auto wait = ReportAuthFailure(req, code)) return BrowserThrottled(*wait);
         }
@@ -550,6 +606,7 @@ class Api {
           CL_RETURN_IF_ERROR(body.Finish());
           auto session = d_.login->ExchangeCode(code, verifier);
           if (!session) {
+            LogLoginFailure(req, "token", session.error());
             if (IsLoginFailure(session.error())) {
               if (auto wait = ReportAuthFailure(req, code)) return Throttled(*wait);
             }
@@ -560,14 +617,18 @@ class Api {
     Add(r, "POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
           CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
           CL_RETURN_IF_ERROR(body.Finish());
-          CL_ASSIGN_OR_RETURN(auto start, d_.login->StartDevice());
+          auto start = d_.login->StartDevice();
+          if (!start) {
+            LogLoginFailure(req, "device", start.error());
+            return Fail(start.error());
+          }
           json::object j;
-          j["device_handle"] = start.device_handle;
-          j["user_code"] = start.user_code;
-          j["verification_uri"] = start.verification_uri;
-          j["verification_uri_complete"] = start.verification_uri_complete;
-          j["expires_in"] = start.expires_in;
-          j["interval"] = start.interval;
+          j["device_handle"] = start->device_handle;
+          j["user_code"] = start->user_code;
+          j["verification_uri"] = start->verification_uri;
+          j["verification_uri_complete"] = start->verification_uri_complete;
+          j["expires_in"] = start->expires_in;
+          j["interval"] = start->interval;
           return NoStore(JsonOk(200, j));
         }));
     Add(r, "POST", "/v1/auth/device/token", Plain([this](Request& req) -> Result<Response> {
@@ -576,6 +637,11 @@ class Api {
           CL_RETURN_IF_ERROR(body.Finish());
           auto session = d_.login->PollDevice(handle);
           if (!session) {
+            // Waiting for the person is not a failure.
+            const std::string& reason = session.error().reason();
+            if (reason != "authorization_pending" && reason != "slow_down") {
+              LogLoginFailure(req, "device_token", session.error());
+            }
             if (IsLoginFailure(session.error())) {
               if (auto wait = ReportAuthFailure(req, handle)) return Throttled(*wait);
             }

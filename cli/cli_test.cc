@@ -408,32 +408,58 @@ TEST(LoopbackListenerTest, IgnoresCodeWithWrongStateUntilTheGenuineCallback) {
   EXPECT_EQ(answers[2]->status, 200);
 }
 
-// The IdP's error ends the login (the state is right), but it is printed to the terminal, so
-// control characters (escape sequences, newlines) are neutralised and the length is capped.
-TEST(LoopbackListenerTest, SanitizesIdpErrorWithMatchingState) {
-  LoopbackListener listener;
-  ASSERT_TRUE(listener.Start().has_value());
-  Result<HttpClientResponse> callback = Fail(Error::Internal("not run"));
-  std::string target =
-      "/callback?state=S1&error=%1b%5b31mevil%0aFAKE%3a+ok%7f%c2%9b%09" + std::string(500, 'A');
-  std::thread browser([&] { callback = BrowserGet(listener.port(), target); });
-  auto code = listener.WaitForCode("S1", std::chrono::seconds(10));
-  browser.join();
-  ASSERT_FALSE(code.has_value());
-  EXPECT_EQ(code.error().reason(), "login_failed");
-  const std::string& message = code.error().message();
-  for (char c : message) {
-    auto b = static_cast<unsigned char>(c);
-    EXPECT_TRUE(b >= 0x20 && b < 0x7f) << "byte " << static_cast<int>(b) << " in " << message;
+// With its state, an `error` ends the wait at once (the person cancelled at the IdP and the
+// control plane sent the browser back here), with a clear message naming only a known OAuth code:
+// nothing else from the URL (escape sequences, made-up text) reaches the terminal.
+TEST(LoopbackListenerTest, ErrorWithItsStateStopsAtOnceNamingOnlyKnownCodes) {
+  struct Case {
+    std::string error;  // percent-encoded as sent
+    std::string reason;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"access_denied", "login_cancelled",
+       "login cancelled at the identity provider: access_denied"},
+      {"login_required", "login_failed", "login failed at the identity provider: login_required"},
+      {"consent_required", "login_failed",
+       "login failed at the identity provider: consent_required"},
+      {"server_error", "login_failed", "login failed at the identity provider: server_error"},
+      {"%1b%5b31mevil%0aFAKE%3a+ok", "login_failed",
+       "login failed at the identity provider (unrecognized error)"},
+      {"access_denied%0a", "login_failed",
+       "login failed at the identity provider (unrecognized error)"},
+      {"", "login_failed", "login failed at the identity provider (unrecognized error)"},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.error);
+    LoopbackListener listener;
+    ASSERT_TRUE(listener.Start().has_value());
+    Result<HttpClientResponse> callback = Fail(Error::Internal("not run"));
+    std::thread browser([&] {
+      callback = BrowserGet(listener.port(), "/callback?state=S1&error=" + tc.error +
+                                                 "&error_description=%1b%5b2J+you+are+hacked");
+    });
+    const auto start = std::chrono::steady_clock::now();
+    auto code = listener.WaitForCode("S1", std::chrono::seconds(30));
+    browser.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+    ASSERT_FALSE(code.has_value());
+    EXPECT_EQ(code.error().reason(), tc.reason);
+    EXPECT_THAT(code.error().message(), ::testing::StartsWith(tc.message));
+    EXPECT_THAT(code.error().message(), Not(HasSubstr("evil")));
+    EXPECT_THAT(code.error().message(), Not(HasSubstr("hacked")));
+    for (char c : code.error().message()) {
+      auto b = static_cast<unsigned char>(c);
+      EXPECT_TRUE(b >= 0x20 && b < 0x7f) << "byte " << static_cast<int>(b);
+    }
+    if (tc.reason == "login_cancelled") {
+      EXPECT_TRUE(code.error().IsPermissionDenied());
+    }
+    ASSERT_TRUE(callback.has_value()) << callback.error().ToString();
+    EXPECT_EQ(callback->status, 400);
+    EXPECT_THAT(callback->body, HasSubstr("Login failed. Return to the terminal"));
+    EXPECT_THAT(callback->body, Not(HasSubstr("evil")));
   }
-  const std::string prefix = "the login was not completed: ";
-  ASSERT_THAT(message, ::testing::StartsWith(prefix));
-  std::string idp_error = message.substr(prefix.size());
-  EXPECT_EQ(idp_error.size(), 200u);
-  const std::string neutralised = "?[31mevil?FAKE: ok????";
-  EXPECT_EQ(idp_error, neutralised + std::string(200 - neutralised.size(), 'A'));
-  ASSERT_TRUE(callback.has_value());
-  EXPECT_EQ(callback->status, 400);
 }
 
 TEST(LoopbackListenerTest, ReportsIdpErrorAndTimesOut) {
@@ -786,6 +812,43 @@ TEST_F(CommandTest, BrowserLoginStoresSession) {
   EXPECT_EQ(result->email, "alice@example.com");
   EXPECT_THAT(seen_url, HasSubstr(server_->url() + "/auth/login?redirect_uri=http://127.0.0.1:"));
   EXPECT_THAT(seen_url, HasSubstr("&code_challenge_method=S256"));
+}
+
+// Cancel at the IdP: the control plane redirects the browser to the loopback with the CLI's
+// state and error=access_denied; the whole browser flow ends at once (not after its timeout)
+// with the message, and never posts to /v1/auth/token.
+TEST_F(CommandTest, BrowserLoginStopsAtOnceWhenCancelledAtTheIdp) {
+  Serve([&](const FakeRequest& r) {
+    return FakeResponse{500, ErrorBody("internal", "must not be called")};
+  });
+  ApiClientOptions o;
+  o.base_url = server_->url();
+  ApiClient client(o);
+  SystemRandom random;
+  std::thread browser;
+  BrowserLoginOptions opts;
+  opts.timeout = std::chrono::seconds(60);
+  opts.on_url = [&](const std::string& url) {
+    auto param = [&](const std::string& name) {
+      auto start = url.find(name + "=") + name.size() + 1;
+      return url.substr(start, url.find('&', start) - start);
+    };
+    std::string redirect = param("redirect_uri");
+    std::string state = param("state");
+    browser = std::thread([redirect, state] {
+      HttpClientRequest req;
+      req.url = redirect + "?error=access_denied&state=" + state;
+      (void)HttpFetch(req);
+    });
+  };
+  const auto start = std::chrono::steady_clock::now();
+  auto result = RunBrowserLogin(client, random, err_, opts);
+  browser.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().reason(), "login_cancelled");
+  EXPECT_EQ(result.error().message(), "login cancelled at the identity provider: access_denied");
+  EXPECT_TRUE(server_->requests().empty());
 }
 
 TEST_F(CommandTest, AuthLoginCommandPrintsExactUrlLine) {

@@ -18,6 +18,7 @@
 #include <map>
 #include <vector>
 
+#include "common/oauth_errors.h"
 #include "crypto/hash.h"
 
 extern char** environ;
@@ -56,18 +57,23 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-// Makes a value that came from the callback URL (and so from anyone who can reach the
-// listener) safe to print to a terminal: every byte outside printable ASCII becomes '?', so no
-// control sequence survives, and the result is at most kMaxLen characters.
-std::string SanitizeForTerminal(std::string_view s) {
-  constexpr size_t kMaxLen = 200;
-  std::string out;
-  out.reserve(std::min(s.size(), kMaxLen));
-  for (char c : s.substr(0, kMaxLen)) {
-    auto b = static_cast<unsigned char>(c);
-    out.push_back(b >= 0x20 && b <= 0x7e ? c : '?');
+// The error a callback's `error` parameter (with the right state) ends the login with.
+Error LoginErrorFromCallback(std::string_view error) {
+  const OAuthAuthorizationError* known = FindOAuthAuthorizationError(error);
+  if (known == nullptr) {
+    return Error::Unauthenticated(
+        "login failed at the identity provider (unrecognized error); run `chainloop auth "
+        "login` again",
+        "login_failed");
   }
-  return out;
+  if (known->code == "access_denied") {
+    return Error::PermissionDenied("login cancelled at the identity provider: access_denied",
+                                   "login_cancelled");
+  }
+  return Error::Unauthenticated(
+      "login failed at the identity provider: " + std::string(known->code) + " (" +
+          std::string(known->message) + ")",
+      "login_failed");
 }
 
 std::map<std::string, std::string> ParseQuery(std::string_view query) {
@@ -272,10 +278,13 @@ Result<std::string> LoopbackListener::WaitForCode(std::string_view expected_stat
     }
     Result<std::string> result = std::string();
     if (auto it = params.find("error"); it != params.end()) {
+      // The control plane ended this login after the IdP's error (the person pressed Cancel,
+      // say): stop now rather than wait for the timeout. Only a known OAuth code is named;
+      // nothing else from the URL reaches the terminal.
       SendResponse(client, 400, "Bad Request",
-                   "Login failed. Return to the terminal for details.\n");
-      result = Fail(Error::Unauthenticated(
-          "the login was not completed: " + SanitizeForTerminal(it->second), "login_failed"));
+                   "Login failed. Return to the terminal for details; you can close this "
+                   "window.\n");
+      result = Fail(LoginErrorFromCallback(it->second));
     } else if (auto code = params.find("code"); code == params.end() || code->second.empty()) {
       SendResponse(client, 400, "Bad Request", "Login failed: no authorization code.\n");
       result = Fail(Error::Unauthenticated("the login callback carried no code", "login_failed"));

@@ -51,8 +51,12 @@ class LoopbackListener {
   // Serves requests until the callback arrives or `timeout` passes. On a matching state,
   // answers "Login complete. You can close this window." and returns the code. A callback
   // with a missing or wrong state is answered 400 and ignored (it can neither complete nor
-  // abort the login). With the matching state, an `error` parameter (sanitized for the
-  // terminal) or a missing code is answered 400 and returned as an error.
+  // abort the login). With the matching state, an `error` parameter ends the wait at once: the
+  // page says the login failed and to return to the terminal, and the error is
+  // PermissionDenied("login_cancelled", "login cancelled at the identity provider:
+  // access_denied") for access_denied, else Unauthenticated("login_failed") naming the code when
+  // it is a known OAuth code (never any other text from the URL). A missing code is answered
+  // 400 and returned as an error too.
   // Timeout: FailedPrecondition("login_timeout").
   Result<std::string> WaitForCode(std::string_view expected_state,
                                   std::chrono::milliseconds timeout);

@@ -10,12 +10,40 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/oauth_errors.h"
 #include "common/printable.h"
 #include "common/random.h"
 #include "common/redact.h"
 
 namespace cl {
 namespace {
+
+TEST(OAuthErrors, KnownCodesHaveFixedTextsAndAnythingElseIsGeneric) {
+  for (std::string_view code :
+       {"access_denied", "login_required", "consent_required", "interaction_required",
+        "account_selection_required", "server_error", "temporarily_unavailable", "invalid_request",
+        "unauthorized_client", "unsupported_response_type", "invalid_scope"}) {
+    const auto* e = FindOAuthAuthorizationError(code);
+    ASSERT_NE(e, nullptr) << code;
+    EXPECT_EQ(e->code, code);
+    EXPECT_EQ(OAuthAuthorizationErrorMessage(code), e->message);
+    EXPECT_NE(e->message, kGenericOAuthErrorMessage) << code;
+    EXPECT_EQ(KnownOAuthAuthorizationErrorOr(code), code);
+  }
+  for (std::string_view other :
+       {"", "ACCESS_DENIED", "access_denied ", "access_denied\n", "access_denied\x1b[31m",
+        "<script>alert(1)</script>", "user_cancelled", "access_denied&x=1"}) {
+    EXPECT_EQ(FindOAuthAuthorizationError(other), nullptr) << other;
+    EXPECT_EQ(OAuthAuthorizationErrorMessage(other), kGenericOAuthErrorMessage) << other;
+    EXPECT_EQ(KnownOAuthAuthorizationErrorOr(other), "server_error") << other;
+  }
+  // Every text is printable ASCII: safe in a page and on a terminal.
+  for (std::string_view code : {"access_denied", "login_required", "registration_not_supported"}) {
+    for (char c : OAuthAuthorizationErrorMessage(code)) {
+      EXPECT_TRUE(c >= 0x20 && c <= 0x7e) << code;
+    }
+  }
+}
 
 TEST(Clock, FormatsRfc3339) {
   EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");

@@ -5,7 +5,9 @@
 // /auth/<uid>). Only the forms the development IdP renders are understood.
 //
 // Library:
-//   completeBrowserLogin(startUrl, { login, password }) -> { finalUrl, status, body, reachedFinal }
+//   completeBrowserLogin(startUrl, { login, password, cancel }) -> { finalUrl, status, body, reachedFinal }
+//     (cancel: press the IdP's "[ Cancel ]" link instead of signing in: the IdP answers the
+//     client with error=access_denied)
 //   approveDevice(verificationUriComplete, { login, password }) -> { finalUrl, status, body }
 // CLI:
 //   node devenv/driver.mjs browser-login URL LOGIN
@@ -158,6 +160,12 @@ class Browser {
 
 // Decides what to do with an HTML page from the IdP. Returns { url, method, form } or null.
 function nextActionForPage(pageUrl, html, creds) {
+  if (creds.cancel) {
+    const cancel = /<a href="([^"]+)">\[ Cancel \]<\/a>/.exec(html);
+    if (cancel) {
+      return { kind: 'cancel', url: new URL(decodeEntities(cancel[1]), pageUrl).href, method: 'GET' };
+    }
+  }
   for (const f of parseForms(html)) {
     const action = new URL(f.action || pageUrl, pageUrl).href;
     const values = Object.fromEntries(f.fields.map((x) => [x.name, x.value]));
@@ -217,10 +225,11 @@ function isAuthorizationRequest(u) {
  * answered without a redirect or a form the driver understands (e.g. the control plane's error
  * page): then finalUrl/status/body describe that page, so tests can assert on it.
  */
-export async function completeBrowserLogin(startUrl, { login, password = 'x', idpOrigin } = {}) {
+export async function completeBrowserLogin(startUrl,
+    { login, password = 'x', idpOrigin, cancel = false } = {}) {
   if (!login) throw new Error('completeBrowserLogin: login is required');
   const browser = new Browser();
-  const creds = { login, password };
+  const creds = { login, password, cancel };
   const known = new Set([new URL(startUrl).origin]);
   let idp = idpOrigin ?? null;
   if (idp) known.add(idp);

@@ -293,6 +293,52 @@ TEST_F(DomainTest, CallbackStateIsSingleUse) {
   EXPECT_EQ(login_->CompleteCallback("idp-code", "forged").error().reason(), "invalid_state");
 }
 
+// The person cancels at the IdP: the callback's `error` ends the pending login (it can no longer
+// complete) and sends the browser back to the CLI with a known OAuth code and the CLI's own
+// state, never the IdP's free text.
+TEST_F(DomainTest, ErrorCallbackEndsThePendingLoginAndRedirectsToTheClient) {
+  std::string challenge = crypto::PkceS256Challenge(Verifier());
+  const std::pair<std::string, std::string> cases[] = {
+      {"access_denied", "access_denied"},
+      {"login_required", "login_required"},
+      {"consent_required", "consent_required"},
+      {"temporarily_unavailable", "temporarily_unavailable"},
+      {"something_else", "server_error"},
+      {"access_denied&code=clcode_x", "server_error"},
+      {"<script>", "server_error"},
+      {"", "server_error"},
+  };
+  for (const auto& [error, passed_on] : cases) {
+    SCOPED_TRACE(error);
+    ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "cli-state-1",
+                                          challenge, "S256"));
+    std::string state = idp_.last_state;
+    auto redirect = login_->AbortCallback(error, state);
+    ASSERT_TRUE(redirect) << redirect.error().ToString();
+    EXPECT_EQ(*redirect,
+              "http://127.0.0.1:5555/callback?error=" + passed_on + "&state=cli-state-1");
+    // The login request is gone: neither a code nor another error can use the state again.
+    auto later = login_->CompleteCallback("idp-code", state);
+    ASSERT_FALSE(later);
+    EXPECT_EQ(later.error().reason(), "invalid_state");
+    auto again = login_->AbortCallback("access_denied", state);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().reason(), "invalid_state");
+  }
+  // A state that names no pending login (forged, missing, expired) redirects nowhere.
+  for (const char* state : {"forged", ""}) {
+    auto r = login_->AbortCallback("access_denied", state);
+    ASSERT_FALSE(r) << state;
+    EXPECT_TRUE(r.error().IsInvalidArgument());
+  }
+  ASSERT_TRUE(login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "s", challenge, "S256"));
+  std::string expired = idp_.last_state;
+  clock_.Advance(11 * kMillisPerMinute);
+  auto r = login_->AbortCallback("access_denied", expired);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason(), "invalid_state");
+}
+
 TEST_F(DomainTest, LoginRejectsNonLoopbackRedirectsAndPlainPkce) {
   std::string challenge = crypto::PkceS256Challenge(Verifier());
   for (const char* uri : {"https://evil.test/callback", "http://127.0.0.1.evil.test:1/callback",

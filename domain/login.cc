@@ -4,6 +4,7 @@
 
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/oauth_errors.h"
 #include "crypto/credential.h"
 
 namespace cl::domain {
@@ -170,6 +171,30 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
   CL_RETURN_IF_ERROR(db_.PutAuthCode(ac));
   Log(LogLevel::kInfo, "login callback completed", {{"user_id", user.id}});
   return req->cli_redirect_uri + "?code=" + UrlEncode(one_time) +
+         "&state=" + UrlEncode(req->cli_state);
+}
+
+Result<std::string> LoginService::AbortCallback(const std::string& error,
+                                                const std::string& state) {
+  if (state.empty()) {
+    return Fail(
+        Error::InvalidArgument("the identity provider's response lacks state", "invalid_callback"));
+  }
+  std::string state_hash;
+  auto req = FindUnderAnyPepper<store::LoginRequest>(
+      hasher_, state, &state_hash,
+      [&](const std::string& h) { return db_.TakeLoginRequest(h, clock_.Now()); });
+  if (!req) {
+    if (req.error().IsNotFound()) {
+      return Fail(Error::InvalidArgument(
+          "unknown or expired login attempt (state mismatch); start the login again",
+          "invalid_state"));
+    }
+    return Fail(req.error());
+  }
+  std::string code(KnownOAuthAuthorizationErrorOr(error));
+  Log(LogLevel::kInfo, "login ended by the identity provider", {{"error", code}});
+  return req->cli_redirect_uri + "?error=" + UrlEncode(code) +
          "&state=" + UrlEncode(req->cli_state);
 }
 

@@ -65,6 +65,14 @@ class LoginService {
   // Handles the IdP's redirect; returns the client's redirect URL carrying the one-time code.
   Result<std::string> CompleteCallback(const std::string& code, const std::string& state);
 
+  // Handles the IdP's error redirect (`error` instead of `code`, e.g. the person pressed Cancel):
+  // ends the pending login named by `state` (its row is deleted, so it can no longer complete)
+  // and returns the client's redirect URL carrying `error=<code>&state=<client state>`, so the
+  // waiting CLI stops at once. `error` is passed on only when it is a known OAuth code, else
+  // as "server_error": never free text. Errors: InvalidArgument("invalid_state") when no pending
+  // login has that state.
+  Result<std::string> AbortCallback(const std::string& error, const std::string& state);
+
   // Exchanges the one-time code (single use, 60 s, bound to the PKCE challenge).
   Result<IssuedSession> ExchangeCode(const std::string& code, const std::string& code_verifier);
 

@@ -554,6 +554,38 @@ TEST_F(CiVerifierTest, UnknownKidRefreshesOncePerCooldown) {
   EXPECT_EQ(web_.Count(kGitLabJwks), 3);
 }
 
+// The unknown-kid cooldown counts from the previous unknown-kid refetch only: a rotation right
+// after the first fetch of an issuer's keys is picked up by the next token naming the new key.
+TEST_F(CiVerifierTest, RotationRightAfterTheFirstFetchIsPickedUp) {
+  ASSERT_TRUE(verifier_->Verify(GitLabToken(GitLabClaims()), {GitLabPolicy()}));
+  EXPECT_EQ(web_.Count(kGitLabJwks), 1);
+  web_.Serve(kGitLabJwks, crypto::JwksJson({&gl_rotated_}));
+  clock_.Advance(1 * kMillisPerSecond);
+  auto id = verifier_->Verify(gl_rotated_.Sign({}, GitLabClaims()), {GitLabPolicy()});
+  ASSERT_TRUE(id) << id.error().ToString();
+  EXPECT_EQ(web_.Count(kGitLabJwks), 2);
+}
+
+// Anyone can send a CI token naming a trusted issuer: a stream of made-up kids costs the issuer
+// at most one key-set fetch per cooldown (plus the periodic one), however fast it comes.
+TEST_F(CiVerifierTest, MadeUpKidFloodCostsTheIssuerOneFetchPerCooldown) {
+  ASSERT_TRUE(verifier_->Verify(GitLabToken(GitLabClaims()), {GitLabPolicy()}));
+  const UnixMillis period = 10 * kMillisPerMinute;
+  const UnixMillis cooldown = options_.jwks_refresh_cooldown;
+  ASSERT_EQ(cooldown, 60 * kMillisPerSecond);
+  int n = 0;
+  for (UnixMillis t = 0; t < period; t += 2 * kMillisPerSecond, ++n) {
+    clock_.Advance(2 * kMillisPerSecond);
+    TestSigningKey unknown = TestSigningKey::GenerateEcP256("made-up-" + std::to_string(n));
+    ExpectFailure(verifier_->Verify(unknown.Sign({}, GitLabClaims()), {GitLabPolicy()}),
+                  Error::Code::kUnauthenticated, "jwt_unknown_kid");
+  }
+  const int refetches = web_.Count(kGitLabJwks) - 1;
+  EXPECT_LE(refetches, period / cooldown + 1 + period / options_.jwks_max_age + 1);
+  EXPECT_GE(refetches, period / cooldown - 1);  // it does look for rotated keys
+  EXPECT_EQ(web_.Count(kGitLabDiscovery), 1);
+}
+
 TEST_F(CiVerifierTest, IssuerDownWithColdCacheIsUnavailable) {
   web_.SetDown(kGitLab, true);
   const std::string token = GitLabToken(GitLabClaims());

@@ -28,7 +28,7 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::Get() {
     keys = keys_;
     fetched_at = fetched_at_;
   }
-  if (!keys) return Fetch(/*refresh=*/false);
+  if (!keys) return FetchCold();
   if (clock_.Now() - fetched_at < max_age_) return keys;
   // Too old: one caller refetches; the others go on with the held set meanwhile rather than
   // queue behind a network call.
@@ -37,31 +37,55 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::Get() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (clock_.Now() - fetched_at_ < max_age_) return keys_;  // refreshed meanwhile
+    keys = keys_;
   }
-  return FetchLocked(/*refresh=*/true);
+  // A failed refetch of an old set is retried once `cooldown` has passed, not on every call.
+  if (attempted_ && clock_.Now() - last_attempt_ < cooldown_) return keys;
+  return FetchLocked(keys);
 }
 
 Result<std::shared_ptr<const crypto::Jwks>> JwksCache::RefreshForUnknownKid() {
-  return Fetch(/*refresh=*/true);
-}
-
-Result<std::shared_ptr<const crypto::Jwks>> JwksCache::Fetch(bool refresh) {
+  uint64_t seen;
+  bool cold;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cold = keys_ == nullptr;
+    seen = generation_;
+  }
+  if (cold) return FetchCold();
   std::lock_guard<std::mutex> fetch_lock(fetch_mu_);
-  return FetchLocked(refresh);
+  std::shared_ptr<const crypto::Jwks> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held = keys_;
+    // Concurrent tokens naming the same new kid share one refetch: whoever waited for it
+    // uses its result.
+    if (generation_ != seen) return held;
+  }
+  // The cooldown counts from the previous unknown-kid refetch only. Counting from any fetch
+  // (the cold one, the periodic one) made a rotation right after such a fetch fail every login
+  // for a whole cooldown without a refetch.
+  const UnixMillis now = clock_.Now();
+  if (unknown_kid_refetched_ && now - last_unknown_kid_refetch_ < cooldown_) return held;
+  unknown_kid_refetched_ = true;
+  last_unknown_kid_refetch_ = now;
+  return FetchLocked(std::move(held));
 }
 
-Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchLocked(bool refresh) {
-  auto held = Current();
+Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchCold() {
+  std::lock_guard<std::mutex> fetch_lock(fetch_mu_);
   // Another caller may have fetched while we waited for the lock.
-  if (!refresh && held) return held;
-
-  const UnixMillis now = clock_.Now();
-  const UnixMillis wait = held ? cooldown_ : cooldown_ / 12;
-  if (attempted_ && now - last_attempt_ < wait) {
-    if (held) return held;
+  if (auto held = Current()) return held;
+  if (attempted_ && clock_.Now() - last_attempt_ < cooldown_ / 12) {
     return Fail(Error::Unavailable(
         "identity provider keys unavailable (retrying later): " + last_error_, "idp_unavailable"));
   }
+  return FetchLocked(nullptr);
+}
+
+Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchLocked(
+    std::shared_ptr<const crypto::Jwks> held) {
+  const UnixMillis now = clock_.Now();
   attempted_ = true;
   last_attempt_ = now;
 
@@ -80,6 +104,10 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchLocked(bool refresh)
 
   if (!fresh) {
     last_error_ = fresh.error().message();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++generation_;
+    }
     Log(LogLevel::kWarn, "jwks fetch failed",
         {{"jwks_uri", jwks_uri_},
          {"reason", fresh.error().reason()},
@@ -93,6 +121,7 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchLocked(bool refresh)
     std::lock_guard<std::mutex> lock(mu_);
     keys_ = *fresh;
     fetched_at_ = now;
+    ++generation_;
   }
   return *fresh;
 }

@@ -1,5 +1,8 @@
 // JwksCache: the signing keys of one issuer, fetched on first use and refetched when a token
-// names a key we do not have (key rotation), at most once per cooldown period.
+// names a key we do not have (key rotation), at most once per cooldown period counted from the
+// previous unknown-kid refetch: a rotation right after a fetch (the first one, or the periodic
+// one below) is picked up by the next token that names the new key, while tokens with made-up
+// kids still cost the issuer at most one fetch per cooldown.
 //
 // A held key set is also refetched once it is older than `max_age`: a key the issuer withdraws
 // (after a compromise, say) stops verifying within that bound, even if every token an attacker
@@ -8,6 +11,7 @@
 // verification of tokens signed with keys we already know. Concurrent callers share one fetch.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -40,17 +44,20 @@ class JwksCache {
   // request. Thread-safe.
   Result<std::shared_ptr<const crypto::Jwks>> Get();
 
-  // Refetches because a token named an unknown kid, unless a fetch was attempted less than
-  // `cooldown` ago. On fetch failure the last good set is returned (Ok); only a cold cache fails
-  // (Unavailable, "idp_unavailable"). Thread-safe.
+  // Refetches because a token named an unknown kid, unless the previous unknown-kid refetch was
+  // less than `cooldown` ago (other fetches do not count), or a fetch completed while this call
+  // waited for another caller's (whose set is as new as ours would be). On fetch failure the
+  // last good set is returned (Ok); only a cold cache fails (Unavailable, "idp_unavailable").
+  // Thread-safe.
   Result<std::shared_ptr<const crypto::Jwks>> RefreshForUnknownKid();
 
   const std::string& jwks_uri() const { return jwks_uri_; }
 
  private:
-  Result<std::shared_ptr<const crypto::Jwks>> Fetch(bool refresh);
-  // Fetch with fetch_mu_ already held.
-  Result<std::shared_ptr<const crypto::Jwks>> FetchLocked(bool refresh);
+  // First fetch (nothing held), failing fast within `cooldown / 12` of a failed attempt.
+  Result<std::shared_ptr<const crypto::Jwks>> FetchCold();
+  // REQUIRES: fetch_mu_ held. Fetches unconditionally; `held` answers when the fetch fails.
+  Result<std::shared_ptr<const crypto::Jwks>> FetchLocked(std::shared_ptr<const crypto::Jwks> held);
   std::shared_ptr<const crypto::Jwks> Current() const;
 
   const std::string jwks_uri_;
@@ -61,13 +68,18 @@ class JwksCache {
 
   std::mutex fetch_mu_;  // one fetch at a time; held while fetching, never while mu_ is wanted
                          // by the fetch itself
-  UnixMillis last_attempt_ = 0;  // GUARDED_BY(fetch_mu_)
+  UnixMillis last_attempt_ = 0;  // GUARDED_BY(fetch_mu_); any fetch attempt
   bool attempted_ = false;       // GUARDED_BY(fetch_mu_)
-  std::string last_error_;       // GUARDED_BY(fetch_mu_)
+  // The previous refetch made for an unknown kid: the only one the unknown-kid cooldown counts
+  // from.
+  UnixMillis last_unknown_kid_refetch_ = 0;  // GUARDED_BY(fetch_mu_)
+  bool unknown_kid_refetched_ = false;       // GUARDED_BY(fetch_mu_)
+  std::string last_error_;                   // GUARDED_BY(fetch_mu_)
 
   mutable std::mutex mu_;
   std::shared_ptr<const crypto::Jwks> keys_;  // GUARDED_BY(mu_)
   UnixMillis fetched_at_ = 0;                 // GUARDED_BY(mu_); when keys_ was fetched
+  uint64_t generation_ = 0;  // GUARDED_BY(mu_); completed fetch attempts (success or failure)
 };
 
 }  // namespace cl::oidc

@@ -1,5 +1,5 @@
-// Tests of JwksCache: cold fetch, unknown-kid refresh cooldown, last good set on failure,
-// refetch after the maximum age (withdrawn keys).
+// Tests of JwksCache: cold fetch, unknown-kid refresh cooldown (from unknown-kid refetches only),
+// last good set on failure, refetch after the maximum age (withdrawn keys).
 #include "oidc/jwks_cache.h"
 
 #include <gtest/gtest.h>
@@ -67,9 +67,9 @@ TEST_F(JwksCacheTest, UnknownKidRefreshesAtMostOncePerCooldown) {
   JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_);
   ASSERT_TRUE(cache.Get());
   EXPECT_EQ(fetches_, 1);
-  // The IdP rotates to k2; the first refresh right after the cold fetch is within the cooldown.
+  // The IdP rotates to k2: the first token naming it refetches.
   body_ = crypto::JwksJson({&key1_, &key2_});
-  clock_.Advance(61 * kMillisPerSecond);
+  clock_.Advance(5 * kMillisPerSecond);
   auto r = cache.RefreshForUnknownKid();
   ASSERT_TRUE(r);
   EXPECT_NE((*r)->FindByKid("k2"), nullptr);
@@ -80,16 +80,64 @@ TEST_F(JwksCacheTest, UnknownKidRefreshesAtMostOncePerCooldown) {
     ASSERT_TRUE(cache.RefreshForUnknownKid());
   }
   EXPECT_EQ(fetches_, 2);
-  clock_.Advance(11 * kMillisPerSecond);  // 61 s after the last fetch
+  clock_.Advance(10 * kMillisPerSecond - 1);  // 60 s - 1 ms after the unknown-kid refetch
+  ASSERT_TRUE(cache.RefreshForUnknownKid());
+  EXPECT_EQ(fetches_, 2);
+  clock_.Advance(1);  // 60 s after it
   ASSERT_TRUE(cache.RefreshForUnknownKid());
   EXPECT_EQ(fetches_, 3);
 }
 
-TEST_F(JwksCacheTest, RefreshRightAfterColdFetchDoesNotRefetch) {
-  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_);
-  ASSERT_TRUE(cache.Get());
-  ASSERT_TRUE(cache.RefreshForUnknownKid());
+// A rotation right after any fetch that was not itself an unknown-kid refetch (the cold one, the
+// periodic one) is picked up by the very next token naming the new key: those fetches do not
+// start the cooldown.
+TEST_F(JwksCacheTest, RotationRightAfterColdOrPeriodicFetchIsPickedUpAtOnce) {
+  JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_,
+                  /*cooldown=*/60 * kMillisPerSecond, /*max_age=*/10 * kMillisPerMinute);
+  ASSERT_TRUE(cache.Get());  // cold fetch
   EXPECT_EQ(fetches_, 1);
+  body_ = crypto::JwksJson({&key2_});  // k1 withdrawn, k2 new
+  clock_.Advance(1 * kMillisPerSecond);
+  auto r = cache.RefreshForUnknownKid();
+  ASSERT_TRUE(r);
+  EXPECT_NE((*r)->FindByKid("k2"), nullptr);
+  EXPECT_EQ(fetches_, 2);
+
+  // Eleven minutes later the periodic refetch runs, and the IdP rotates right after it.
+  TestSigningKey key3 = TestSigningKey::GenerateEcP256("k3");
+  clock_.Advance(11 * kMillisPerMinute);
+  ASSERT_TRUE(cache.Get());
+  EXPECT_EQ(fetches_, 3);
+  body_ = crypto::JwksJson({&key3});
+  clock_.Advance(1 * kMillisPerSecond);
+  r = cache.RefreshForUnknownKid();
+  ASSERT_TRUE(r);
+  EXPECT_NE((*r)->FindByKid("k3"), nullptr);
+  EXPECT_EQ(fetches_, 4);
+}
+
+// The bound that protects an issuer from tokens with random kids (CI tokens come from anyone):
+// over any period T, unknown-kid refetches number at most T / cooldown + 1, for every cooldown,
+// on top of at most T / max_age + 1 periodic refetches.
+TEST_F(JwksCacheTest, RandomKidFloodIsBoundedByTheCooldown) {
+  for (UnixMillis cooldown :
+       {1 * kMillisPerSecond, 5 * kMillisPerSecond, 60 * kMillisPerSecond, 10 * kMillisPerMinute}) {
+    SCOPED_TRACE(cooldown);
+    fetches_ = 0;
+    const UnixMillis max_age = 10 * kMillisPerMinute;
+    JwksCache cache("https://idp.example.com/jwks", Fetcher(), clock_, cooldown, max_age);
+    ASSERT_TRUE(cache.Get());
+    const UnixMillis period = 30 * kMillisPerMinute;
+    for (UnixMillis t = 0; t < period; t += 250) {
+      ASSERT_TRUE(cache.Get());
+      ASSERT_TRUE(cache.RefreshForUnknownKid());
+      clock_.Advance(250);
+    }
+    const int refetches = fetches_ - 1;
+    EXPECT_LE(refetches, period / cooldown + 1 + period / max_age + 1);
+    // ...and it does refetch (a cache that never refetched would pass the bound).
+    EXPECT_GE(refetches, period / cooldown);
+  }
 }
 
 TEST_F(JwksCacheTest, KeepsLastGoodKeysWhenRefreshFails) {

@@ -131,7 +131,7 @@ Result<std::shared_ptr<const UpstreamIdp::Discovered>> UpstreamIdp::Discover() {
   FetchOptions fetch = config_.fetch;
   auto jwks = std::make_shared<JwksCache>(
       md->jwks_uri, [fetch](const std::string& url) { return FetchDocument(url, fetch, "JWKS"); },
-      clock_);
+      clock_, config_.jwks_unknown_kid_cooldown);
   discovered_ = std::make_shared<const Discovered>(Discovered{std::move(*md), std::move(jwks)});
   Log(LogLevel::kInfo, "oidc discovery done", {{"issuer", config_.issuer}});
   return discovered_;
@@ -184,6 +184,7 @@ Result<crypto::Jwt> UpstreamIdp::VerifyIdToken(const Discovered& d, const std::s
   check.audiences = {config_.client_id};
   check.now = clock_.Now();
   check.leeway_seconds = 60;
+  check.max_age_seconds = config_.id_token_max_age / kMillisPerSecond;
   CL_ASSIGN_OR_RETURN(auto keys, d.jwks->Get());
   auto jwt = crypto::VerifyJwt(id_token, *keys, check);
   if (!jwt && jwt.error().reason() == crypto::JoseErrorString(crypto::JoseError::kJwtUnknownKid)) {
@@ -192,9 +193,20 @@ Result<crypto::Jwt> UpstreamIdp::VerifyIdToken(const Discovered& d, const std::s
     jwt = crypto::VerifyJwt(id_token, *keys, check);
   }
   if (!jwt) return Fail(jwt.error());
-  // OIDC Core 3.1.3.7: with several audiences, azp names the client the token was issued to.
-  std::string azp = jwt->StringClaim("azp");
-  if ((jwt->aud.size() > 1 || !azp.empty()) && azp != config_.client_id) {
+  // OIDC Core 3.1.3.7 item 3: a token listing audiences we do not trust must be rejected, and
+  // we trust none but ourselves: a token also meant for another client could have been
+  // replayed to us by that client (or issued to it in the first place).
+  for (const std::string& aud : jwt->aud) {
+    if (aud != config_.client_id) {
+      return Fail(Error::Unauthenticated(
+          "ID token is also meant for another audience",
+          std::string(crypto::JoseErrorString(crypto::JoseError::kJwtBadAudience))));
+    }
+  }
+  // Items 4-5: azp, when present, names the party the token was issued to: it must be us.
+  if (auto it = jwt->claims.find("azp");
+      it != jwt->claims.end() &&
+      (!it->value().is_string() || it->value().get_string() != config_.client_id)) {
     return Fail(Error::Unauthenticated(
         "ID token azp is not this client",
         std::string(crypto::JoseErrorString(crypto::JoseError::kJwtBadAudience))));

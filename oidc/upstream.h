@@ -27,6 +27,13 @@ struct UpstreamConfig {
   FetchOptions fetch;  // transport, timeout (5 s) and size cap (256 KiB) for every IdP call
   // After a failed discovery, calls fail fast for this long before trying again.
   UnixMillis discovery_retry_ms = 5 * kMillisPerSecond;
+  // Least time between two key-set refetches for an ID token naming an unknown kid. Short,
+  // unlike a CI issuer's: ID tokens come from the token endpoint over the back channel, so only
+  // the IdP itself can send an unknown kid, and a login right after a rotation must work.
+  UnixMillis jwks_unknown_kid_cooldown = 5 * kMillisPerSecond;
+  // An ID token whose iat is older than this (plus the 60 s leeway) is refused, even if its exp
+  // is later: a login's ID token is issued moments before the code exchange.
+  UnixMillis id_token_max_age = 10 * kMillisPerMinute;
 };
 
 struct IdTokenClaims {
@@ -66,11 +73,13 @@ class UpstreamIdp {
   Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
                                        const std::string& code_challenge);
 
-  // Redeems `code` at the token endpoint and verifies the ID token (signature, iss, aud, exp,
-  // iat with 60 s leeway, nonce == expected_nonce). Email/name missing from the ID token are
-  // read from the userinfo endpoint. Errors: InvalidArgument("invalid_grant") when the IdP
-  // rejects the code; Unauthenticated(<jose reason> or "bad_nonce") for a bad ID token;
-  // Unavailable("idp_unavailable") when the IdP cannot be reached.
+  // Redeems `code` at the token endpoint and verifies the ID token (signature, iss, exp, iat
+  // with 60 s leeway and at most `id_token_max_age` old, nonce == expected_nonce; every `aud`
+  // entry must be our client id, and `azp`, when present, too: OIDC Core 3.1.3.7 items 3-5).
+  // Email/name missing from the ID token are read from the userinfo endpoint. Errors:
+  // InvalidArgument("invalid_grant") when the IdP rejects the code; Unauthenticated(<jose reason>
+  // or "bad_nonce") for a bad ID token; Unavailable("idp_unavailable") when the IdP cannot be
+  // reached.
   Result<IdTokenClaims> ExchangeCode(const std::string& code, const std::string& code_verifier,
                                      const std::string& expected_nonce);
 

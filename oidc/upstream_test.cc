@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <map>
+#include <optional>
 
 #include "crypto/hash.h"
 #include "crypto/jose_testing.h"
@@ -64,6 +65,7 @@ class FakeIdp {
         if (!jwks_up) return Fail(Error::Unavailable("request to " + req.url + " timed out"));
         a.body = jwks;
       } else if (req.url == "https://idp.example.com/token" && req.method == "POST") {
+        if (token_transport_error) return Fail(*token_transport_error);
         a = token;
       } else if (req.url == "https://idp.example.com/me") {
         a = userinfo;
@@ -87,6 +89,7 @@ class FakeIdp {
   TestSigningKey k1, k2;
   std::string discovery, jwks;
   Answer token, userinfo, device;
+  std::optional<Error> token_transport_error;  // what HttpFetch fails with for the token call
   bool up = true;
   bool jwks_up = true;
   std::map<std::string, int> calls;
@@ -211,17 +214,60 @@ TEST_F(UpstreamIdpTest, WrongAudienceIsRejected) {
   EXPECT_EQ(r.error().reason(), Reason(crypto::JoseError::kJwtBadAudience));
 }
 
-TEST_F(UpstreamIdpTest, SeveralAudiencesNeedMatchingAzp) {
-  auto c = Claims();
-  c["aud"] = boost::json::array{kClientId, "other"};
-  c["azp"] = "other";
-  AnswerToken(fake_.k1, c);
-  auto r = Exchange();
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().reason(), Reason(crypto::JoseError::kJwtBadAudience));
-  c["azp"] = kClientId;
-  AnswerToken(fake_.k1, c);
-  EXPECT_TRUE(Exchange());
+// OIDC Core 3.1.3.7 items 3-5: every audience must be us (we trust no other), and azp, when
+// present, must be us, whatever the number of audiences.
+TEST_F(UpstreamIdpTest, AudienceAndAzpCombinations) {
+  using boost::json::array;
+  using boost::json::value;
+  struct Case {
+    const char* name;
+    value aud;                 // null: claim absent
+    std::optional<value> azp;  // nullopt: claim absent
+    bool accepted;
+  };
+  const Case cases[] = {
+      {"aud string, no azp", value(kClientId), std::nullopt, true},
+      {"aud string, azp us", value(kClientId), value(kClientId), true},
+      {"aud [us], no azp", array{kClientId}, std::nullopt, true},
+      {"aud [us], azp us", array{kClientId}, value(kClientId), true},
+      {"aud [us, us], azp us", array{kClientId, kClientId}, value(kClientId), true},
+      {"aud [us, other], azp us", array{kClientId, "other"}, value(kClientId), false},
+      {"aud [us, other], no azp", array{kClientId, "other"}, std::nullopt, false},
+      {"aud [other, us], azp us", array{"other", kClientId}, value(kClientId), false},
+      {"aud [us, other], azp other", array{kClientId, "other"}, value("other"), false},
+      {"aud string, azp other", value(kClientId), value("other"), false},
+      {"aud [us], azp other", array{kClientId}, value("other"), false},
+      {"aud [us], azp empty", array{kClientId}, value(""), false},
+      {"aud [us], azp not a string", array{kClientId}, value(17), false},
+      {"aud [us], azp array", array{kClientId}, value(array{kClientId}), false},
+      {"aud other", value("other"), std::nullopt, false},
+      {"aud [other]", array{"other"}, value(kClientId), false},
+      {"aud [], azp us", array{}, value(kClientId), false},
+      {"aud absent, azp us", value(), value(kClientId), false},
+      {"aud [us, 17]", array{kClientId, 17}, std::nullopt, false},
+      {"aud prefix of us", value("chain"), std::nullopt, false},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto c = Claims();
+    if (tc.aud.is_null()) {
+      c.erase("aud");
+    } else {
+      c["aud"] = tc.aud;
+    }
+    if (tc.azp) c["azp"] = *tc.azp;
+    AnswerToken(fake_.k1, c);
+    auto r = Exchange();
+    if (tc.accepted) {
+      EXPECT_TRUE(r) << r.error().ToString();
+      continue;
+    }
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().IsUnauthenticated());
+    EXPECT_TRUE(r.error().reason() == Reason(crypto::JoseError::kJwtBadAudience) ||
+                r.error().reason() == Reason(crypto::JoseError::kJwtMissingClaim))
+        << r.error().ToString();
+  }
 }
 
 TEST_F(UpstreamIdpTest, WrongIssuerIsRejected) {
@@ -235,7 +281,7 @@ TEST_F(UpstreamIdpTest, WrongIssuerIsRejected) {
 
 TEST_F(UpstreamIdpTest, ExpiryUsesSixtySecondLeeway) {
   auto c = Claims();
-  c["iat"] = NowSeconds() - 700;
+  c["iat"] = NowSeconds() - 300;
   c["exp"] = NowSeconds() - 30;  // within leeway
   AnswerToken(fake_.k1, c);
   EXPECT_TRUE(Exchange());
@@ -257,6 +303,69 @@ TEST_F(UpstreamIdpTest, IssuedInTheFutureIsRejected) {
   EXPECT_EQ(r.error().reason(), Reason(crypto::JoseError::kJwtIssuedInFuture));
 }
 
+// An ID token is issued moments before the code exchange: one whose iat is older than
+// id_token_max_age (10 min by default, plus the 60 s leeway) is refused even though its exp is
+// still ahead, and so is one issued more than the leeway in the future.
+TEST_F(UpstreamIdpTest, IssuedAtMustBeRecent) {
+  struct Case {
+    int64_t iat_offset;  // seconds relative to now
+    bool accepted;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {0, true, ""},
+      {-60, true, ""},
+      {-600, true, ""},
+      {-659, true, ""},  // max age + leeway - 1 s
+      {-660, false, "jwt_too_old"},
+      {-3600, false, "jwt_too_old"},
+      {-30 * 24 * 3600, false, "jwt_too_old"},
+      {60, true, ""},  // within the leeway
+      {61, false, "jwt_issued_in_future"},
+      {3600, false, "jwt_issued_in_future"},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.iat_offset);
+    auto c = Claims();
+    c["iat"] = NowSeconds() + tc.iat_offset;
+    c["exp"] = NowSeconds() + 7 * 24 * 3600;  // always valid
+    AnswerToken(fake_.k1, c);
+    auto r = Exchange();
+    if (tc.accepted) {
+      EXPECT_TRUE(r) << r.error().ToString();
+    } else {
+      ASSERT_FALSE(r);
+      EXPECT_TRUE(r.error().IsUnauthenticated());
+      EXPECT_EQ(r.error().reason(), tc.reason);
+    }
+  }
+  // Device flow ID tokens too.
+  auto c = Claims();
+  c.erase("nonce");
+  c["iat"] = NowSeconds() - 30 * 24 * 3600;
+  c["exp"] = NowSeconds() + 600;
+  AnswerToken(fake_.k1, c);
+  auto p = idp_.PollDeviceToken("dc");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().reason(), "jwt_too_old");
+}
+
+TEST_F(UpstreamIdpTest, IdTokenMaxAgeIsConfigurable) {
+  UpstreamConfig config = Config();
+  config.id_token_max_age = 2 * kMillisPerMinute;
+  UpstreamIdp idp(config, clock_);
+  auto c = Claims();
+  c["iat"] = NowSeconds() - 170;  // 2 min + 50 s: within max age + leeway
+  AnswerToken(fake_.k1, c);
+  auto r = idp.ExchangeCode(kCode, kVerifier, kNonce);
+  EXPECT_TRUE(r) << r.error().ToString();
+  c["iat"] = NowSeconds() - 181;
+  AnswerToken(fake_.k1, c);
+  r = idp.ExchangeCode(kCode, kVerifier, kNonce);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason(), "jwt_too_old");
+}
+
 TEST_F(UpstreamIdpTest, TamperedSignatureIsRejected) {
   std::string token = fake_.k1.Sign({}, Claims());
   // Swap the payload for one claiming another subject, keeping the original signature.
@@ -273,6 +382,35 @@ TEST_F(UpstreamIdpTest, TamperedSignatureIsRejected) {
   EXPECT_TRUE(r.error().IsUnauthenticated());
   EXPECT_EQ(r.error().reason(), Reason(crypto::JoseError::kJwtBadSignature));
   ExpectNoSecrets(r.error());
+}
+
+// The IdP rotates its signing key (new kid, old key withdrawn) right after we fetched its keys:
+// the next login refetches once and succeeds, instead of failing with jwt_unknown_kid until a
+// cooldown that started with the earlier fetch has passed.
+TEST_F(UpstreamIdpTest, LoginRightAfterKeyRotationRefetchesOnceAndSucceeds) {
+  AnswerToken(fake_.k1, Claims());
+  ASSERT_TRUE(Exchange());
+  EXPECT_EQ(fake_.Calls("GET https://idp.example.com/jwks"), 1);
+
+  fake_.jwks = crypto::JwksJson({&fake_.k2});
+  clock_.Advance(2 * kMillisPerSecond);
+  AnswerToken(fake_.k2, Claims());
+  auto r = Exchange();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(fake_.Calls("GET https://idp.example.com/jwks"), 2);
+  // The withdrawn key is gone from the set: its tokens no longer verify.
+  AnswerToken(fake_.k1, Claims());
+  r = Exchange();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason(), Reason(crypto::JoseError::kJwtUnknownKid));
+
+  // A second rotation, once the (short) login cooldown has passed, is picked up too.
+  TestSigningKey k3 = TestSigningKey::GenerateEcP256("k3");
+  clock_.Advance(5 * kMillisPerSecond);
+  fake_.jwks = crypto::JwksJson({&k3});
+  AnswerToken(k3, Claims());
+  r = Exchange();
+  ASSERT_TRUE(r) << r.error().ToString();
 }
 
 TEST_F(UpstreamIdpTest, UnknownKidTriggersExactlyOneRefreshWithinCooldown) {
@@ -337,6 +475,31 @@ TEST_F(UpstreamIdpTest, InvalidGrantIsInvalidArgument) {
   EXPECT_TRUE(r.error().IsInvalidArgument());
   EXPECT_EQ(r.error().reason(), "invalid_grant");
   ExpectNoSecrets(r.error());
+}
+
+// The server logs a failed login's error message: it must say what went wrong with the
+// provider (timeout, oversized answer), and carry no secret.
+TEST_F(UpstreamIdpTest, TransportFailuresNameTheirCause) {
+  const std::pair<Error, const char*> cases[] = {
+      {Error::Unavailable("request to https://idp.example.com/token failed: Timeout was reached"),
+       "Timeout was reached"},
+      {Error::PayloadTooLarge("response from https://idp.example.com/token exceeds the size limit"),
+       "exceeds the size limit"},
+  };
+  for (const auto& [transport, cause] : cases) {
+    SCOPED_TRACE(cause);
+    fake_.token_transport_error = transport;
+    auto r = Exchange();
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().IsUnavailable());
+    EXPECT_EQ(r.error().reason(), "idp_unavailable");
+    EXPECT_NE(r.error().message().find(cause), std::string::npos) << r.error().message();
+    ExpectNoSecrets(r.error());
+  }
+  // Every call carries the documented limits: 5 s, 256 KiB.
+  const HttpClientRequest& req = fake_.last["https://idp.example.com/token"];
+  EXPECT_EQ(req.timeout_ms, 5000);
+  EXPECT_EQ(req.max_response_bytes, 256u * 1024u);
 }
 
 TEST_F(UpstreamIdpTest, TokenEndpointOutageIsIdpUnavailable) {

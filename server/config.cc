@@ -87,6 +87,13 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.oidc_client_id = v;
   } else if (key == "oidc_client_secret") {
     c.oidc_client_secret = v;
+  } else if (key == "oidc_id_token_max_age") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
+    if (*d < kMillisPerMinute || *d > kMillisPerHour) {
+      return Fail(Error::InvalidArgument("config " + key + " must be between 1m and 1h"));
+    }
+    c.oidc_id_token_max_age = *d;
   } else if (key == "session_lifetime") {
     auto d = ParseDuration(v);
     if (!d) return Fail(Error::InvalidArgument("config session_lifetime: " + d.error().message()));
@@ -227,6 +234,9 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
        "comma-separated CI token issuers organizations may trust (default "
        "https://gitlab.com,https://token.actions.githubusercontent.com)"},
       {"oidc_client_secret", "OIDC client secret (prefer the environment variable)"},
+      {"oidc_id_token_max_age",
+       "login ID tokens issued longer ago than this (plus 60s leeway) are refused, 1m..1h "
+       "(default 10m)"},
       {"session_lifetime", "lifetime of login sessions, e.g. 24h (default 24h)"},
       {"log_level", "debug, info, warn or error (default info)"},
       {"auth_cache_revalidate",

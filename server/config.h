@@ -27,6 +27,8 @@ struct ServerConfig {
   std::string oidc_issuer = "http://127.0.0.1:8090";
   std::string oidc_client_id = "chainloop-dev";
   std::string oidc_client_secret;  // never logged
+  // Login ID tokens whose iat is older than this (plus 60 s leeway) are refused.
+  UnixMillis oidc_id_token_max_age = 10 * kMillisPerMinute;
   UnixMillis session_lifetime = 24 * kMillisPerHour;
   std::string log_level = "info";
   bool migrate = true;  // apply migrations on start

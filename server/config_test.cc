@@ -100,6 +100,30 @@ TEST(ServerConfig, RejectsUnknownKeysAndBadValues) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ServerConfig, OidcIdTokenMaxAge) {
+  auto dflt = LoadServerConfig(std::nullopt, {}, NoEnv);
+  ASSERT_TRUE(dflt) << dflt.error().ToString();
+  EXPECT_EQ(dflt->oidc_id_token_max_age, 10 * kMillisPerMinute);
+  const std::pair<const char*, UnixMillis> ok[] = {
+      {"1m", kMillisPerMinute}, {"5m", 5 * kMillisPerMinute}, {"1h", kMillisPerHour}};
+  for (const auto& [text, want] : ok) {
+    auto c = LoadServerConfig(std::nullopt, {{"oidc_id_token_max_age", text}}, NoEnv);
+    ASSERT_TRUE(c) << text << ": " << c.error().ToString();
+    EXPECT_EQ(c->oidc_id_token_max_age, want) << text;
+  }
+  for (const char* bad : {"59s", "61m", "2h", "30d", "forever", "0", ""}) {
+    auto c = LoadServerConfig(std::nullopt, {{"oidc_id_token_max_age", bad}}, NoEnv);
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().message().find("oidc_id_token_max_age"), std::string::npos) << bad;
+  }
+  auto env = [](const char* n) -> const char* {
+    return std::string(n) == "CHAINLOOP_OIDC_ID_TOKEN_MAX_AGE" ? "3m" : nullptr;
+  };
+  auto from_env = LoadServerConfig(std::nullopt, {}, env);
+  ASSERT_TRUE(from_env) << from_env.error().ToString();
+  EXPECT_EQ(from_env->oidc_id_token_max_age, 3 * kMillisPerMinute);
+}
+
 TEST(Duration, ParsesUnits) {
   EXPECT_EQ(*ParseDuration("24h"), 24 * kMillisPerHour);
   EXPECT_EQ(*ParseDuration("90d"), 90 * kMillisPerDay);

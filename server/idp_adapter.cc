@@ -76,6 +76,7 @@ std::unique_ptr<domain::IdentityProvider> NewIdentityProvider(const ServerConfig
   config.client_id = c.oidc_client_id;
   config.client_secret = c.oidc_client_secret;
   config.redirect_uri = c.external_url + "/auth/callback";
+  config.id_token_max_age = c.oidc_id_token_max_age;
   return std::make_unique<UpstreamIdentityProvider>(std::move(config), clock);
 }
 
