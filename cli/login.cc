@@ -18,6 +18,7 @@
 #include <map>
 #include <vector>
 
+#include "cli/terminal.h"
 #include "crypto/hash.h"
 
 extern char** environ;
@@ -56,18 +57,11 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-// Makes a value that came from the callback URL (and so from anyone who can reach the
-// listener) safe to print to a terminal: every byte outside printable ASCII becomes '?', so no
-// control sequence survives, and the result is at most kMaxLen characters.
-std::string SanitizeForTerminal(std::string_view s) {
+// A value from the callback URL (anyone who can reach the listener controls it), cut to a length
+// that fits an error line, then made terminal-safe.
+std::string CallbackValueForTerminal(std::string_view s) {
   constexpr size_t kMaxLen = 200;
-  std::string out;
-  out.reserve(std::min(s.size(), kMaxLen));
-  for (char c : s.substr(0, kMaxLen)) {
-    auto b = static_cast<unsigned char>(c);
-    out.push_back(b >= 0x20 && b <= 0x7e ? c : '?');
-  }
-  return out;
+  return TerminalSafe(s.substr(0, kMaxLen));
 }
 
 std::map<std::string, std::string> ParseQuery(std::string_view query) {
@@ -275,7 +269,7 @@ Result<std::string> LoopbackListener::WaitForCode(std::string_view expected_stat
       SendResponse(client, 400, "Bad Request",
                    "Login failed. Return to the terminal for details.\n");
       result = Fail(Error::Unauthenticated(
-          "the login was not completed: " + SanitizeForTerminal(it->second), "login_failed"));
+          "the login was not completed: " + CallbackValueForTerminal(it->second), "login_failed"));
     } else if (auto code = params.find("code"); code == params.end() || code->second.empty()) {
       SendResponse(client, 400, "Bad Request", "Login failed: no authorization code.\n");
       result = Fail(Error::Unauthenticated("the login callback carried no code", "login_failed"));
@@ -355,8 +349,8 @@ Result<LoginResult> RunDeviceLogin(ApiClient& client, std::ostream& err,
   int64_t interval = std::max<int64_t>(IntField(obj, "interval", 5), 1);
   int64_t expires_in = IntField(obj, "expires_in", 600);
   int64_t budget = std::min<int64_t>(expires_in, options.max_wait.count());
-  err << "To log in, open " << uri << " in any browser and confirm the code " << user_code
-      << std::endl;
+  err << "To log in, open " << TerminalSafe(uri) << " in any browser and confirm the code "
+      << TerminalSafe(user_code) << std::endl;
 
   auto sleep = options.sleep;
   if (!sleep) sleep = [](std::chrono::seconds s) { ::sleep(static_cast<unsigned>(s.count())); };
