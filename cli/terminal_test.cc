@@ -268,11 +268,11 @@ class HostileServerTest : public ::testing::Test {
     return {200, SerializeJson(body)};
   }
 
-  int Run(std::vector<std::string> args) {
+  int Run(std::vector<std::string> args, CliEnvironment env = {}) {
     out_.str("");
     err_.str("");
     args.insert(args.end(), {"--control-plane", server_->url(), "--config", config_path()});
-    return RunCli(args, {}, out_, err_);
+    return RunCli(args, std::move(env), out_, err_);
   }
   std::string config_path() const { return dir_ + "/chainloop/config.toml"; }
 
@@ -372,6 +372,13 @@ TEST_F(HostileServerTest, ServerErrorMessagesAndCodes) {
     EXPECT_THAT(err_.str(), HasSubstr("Error: ev\\x1b]52")) << what;
     ExpectSafe(what + " (error)");
   }
+  // Keyless: the exchange's refusal is quoted in the CLI's own message.
+  CliEnvironment ci;
+  ci.chainloop_oidc_token = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2dpdGxhYi5jb20ifQ.c2ln";
+  ASSERT_TRUE(std::filesystem::remove(config_path()));
+  EXPECT_EQ(Run({"project", "list", "--org", "acme", "--debug"}, ci), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("keyless authentication failed: ev\\x1b]52"));
+  ExpectSafe("keyless exchange refused");
 }
 
 }  // namespace
