@@ -1,12 +1,11 @@
 // ApiClient: HTTP via cl::HttpFetch, JSON via Boost.JSON, errors as cl::Error.
 #include "cli/api_client.h"
 
-#include <arpa/inet.h>
-
 #include <cctype>
 #include <chrono>
 
 #include "cli/keyless.h"
+#include "cli/terminal.h"
 #include "common/http_client.h"
 #include "common/json.h"
 #include "crypto/credential.h"
@@ -69,52 +68,6 @@ std::string_view SourceName(CredentialSource source) {
 }
 
 }  // namespace
-
-bool IsLoopbackHost(std::string_view host) {
-  std::string h = Lower(host);
-  if (h == "localhost" || h == "::1") return true;
-  in_addr addr{};
-  if (inet_pton(AF_INET, h.c_str(), &addr) == 1) {
-    return (ntohl(addr.s_addr) >> 24) == 127;
-  }
-  return false;
-}
-
-std::string UrlHost(std::string_view url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  std::string_view rest = url.substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-  if (StartsWith(rest, "[")) {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos) return {};
-    return std::string(rest.substr(1, close - 1));
-  }
-  return std::string(rest.substr(0, rest.find(':')));
-}
-
-Status CheckControlPlaneUrl(std::string_view url, bool insecure) {
-  std::string lower = Lower(url);
-  bool https = StartsWith(lower, "https://");
-  bool http = StartsWith(lower, "http://");
-  if (!https && !http) {
-    return Fail(Error::InvalidArgument("the control plane URL '" + std::string(url) +
-                                       "' must start with https:// (or http:// for a local "
-                                       "server)"));
-  }
-  std::string host = UrlHost(url);
-  if (host.empty()) {
-    return Fail(
-        Error::InvalidArgument("the control plane URL '" + std::string(url) + "' has no host"));
-  }
-  if (http && !IsLoopbackHost(host) && !insecure) {
-    return Fail(Error::InvalidArgument(
-        "refusing to send credentials over plain http:// to " + host +
-        ": use an https:// control plane URL, or pass --insecure if you really mean it"));
-  }
-  return Ok();
-}
 
 std::string PathSegment(std::string_view s) { return UrlEncode(s); }
 
@@ -194,8 +147,9 @@ Error DecodeErrorResponse(int status, std::string_view body) {
 }
 
 std::string FormatCliError(const Error& error, bool debug, bool using_stored_session) {
-  std::string out = "Error: " + error.message();
-  if (debug && !error.reason().empty()) out += " (code: " + error.reason() + ")";
+  // The message may quote the server or the user: one terminal-safe line (cli/terminal.h).
+  std::string out = "Error: " + TerminalSafe(error.message());
+  if (debug && !error.reason().empty()) out += " (code: " + TerminalSafe(error.reason()) + ")";
   const std::string& r = error.reason();
   bool ended = error.IsUnauthenticated() &&
                (r == "session_expired" || r == "session_revoked" ||
@@ -219,6 +173,10 @@ Result<boost::json::value> ApiClient::Call(std::string_view method, std::string_
   req.timeout_ms = options_.timeout_ms;
   req.ca_file = options_.ca_file;
   req.insecure_skip_verify = options_.insecure && StartsWith(Lower(options_.base_url), "https://");
+  // A proxy from the environment (a repository's .envrc can set http_proxy) would see the
+  // credential of a plain-http request, and could intercept TLS that is not verified. Over
+  // verified https a proxy only tunnels (CONNECT) and is allowed.
+  req.no_proxy = !StartsWith(Lower(options_.base_url), "https://") || req.insecure_skip_verify;
   req.headers.emplace_back("Accept", "application/json");
   req.headers.emplace_back("User-Agent", "chainloop-cli");
   if (!options_.token.empty())

@@ -11,19 +11,10 @@
 #include <string>
 #include <string_view>
 
+#include "cli/control_plane_url.h"
 #include "common/result.h"
 
 namespace cl::cli {
-
-// True for 127.0.0.0/8, ::1 and "localhost".
-bool IsLoopbackHost(std::string_view host);
-
-// Host part of an http(s) URL ("[::1]" is returned as "::1"); empty if it cannot be found.
-std::string UrlHost(std::string_view url);
-
-// Accepts https:// anywhere and http:// to a loopback host; plain http:// to any other host
-// only with `insecure`. Anything else is InvalidArgument with a message saying what to do.
-Status CheckControlPlaneUrl(std::string_view url, bool insecure);
 
 // Percent-encodes one URL path segment (an organization name, a run id).
 std::string PathSegment(std::string_view s);

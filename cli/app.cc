@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/terminal.h"
 
 namespace cl::cli {
 namespace {
@@ -276,10 +277,12 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
     app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     // Help and version exit 0; usage errors exit 2, as is conventional for command lines.
-    return app.exit(e, out, err) == 0 ? 0 : 2;
+    // Usage errors quote the arguments, which may come from a script or .envrc.
+    TerminalSafeStream safe_out(out), safe_err(err);
+    return app.exit(e, safe_out, safe_err) == 0 ? 0 : 2;
   }
   if (!chosen.action) {
-    err << app.help();
+    TerminalSafeStream(err) << app.help();
     return 1;
   }
 
@@ -293,7 +296,7 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
     return 0;
   } catch (const std::exception& e) {
     // Library exceptions are caught at their boundaries; this is the last line of defence.
-    err << "Error: internal error: " << e.what() << std::endl;
+    TerminalSafeStream(err) << "Error: internal error: " << TerminalSafe(e.what()) << std::endl;
     return 1;
   }
 }

@@ -74,7 +74,7 @@ TEST(ConfigTest, MissingFileIsEmptyConfig) {
   TempDir dir;
   auto cfg = LoadConfig(dir.path() + "/nope/config.toml");
   ASSERT_TRUE(cfg.has_value());
-  EXPECT_TRUE(cfg->session_token.empty());
+  EXPECT_TRUE(cfg->sessions.empty());
   EXPECT_TRUE(cfg->organization.empty());
 }
 
@@ -82,8 +82,10 @@ TEST(ConfigTest, SaveCreatesPrivateFileAndDirectoryEvenWithPermissiveUmask) {
   TempDir dir;
   std::string path = dir.path() + "/a/chainloop/config.toml";
   mode_t old = umask(0);  // the CLI must not rely on the user's umask
-  CliConfig cfg{"https://cp.example.com", "acme", NewToken(crypto::CredentialKind::kSession),
-                "2030-01-01T00:00:00Z"};
+  CliConfig cfg{"https://cp.example.com",
+                "acme",
+                {{"https://cp.example.com:443", NewToken(crypto::CredentialKind::kSession),
+                  "2030-01-01T00:00:00Z"}}};
   auto st = SaveConfig(path, cfg);
   umask(old);
   ASSERT_TRUE(st.has_value()) << st.error().ToString();
@@ -95,20 +97,19 @@ TEST(ConfigTest, SaveCreatesPrivateFileAndDirectoryEvenWithPermissiveUmask) {
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->control_plane, cfg.control_plane);
   EXPECT_EQ(loaded->organization, "acme");
-  EXPECT_EQ(loaded->session_token, cfg.session_token);
-  EXPECT_EQ(loaded->session_expires_at, "2030-01-01T00:00:00Z");
+  EXPECT_EQ(loaded->sessions, cfg.sessions);
 }
 
 TEST(ConfigTest, RewriteIsAtomicAndLeavesNoTempFiles) {
   TempDir dir;
   std::string path = dir.path() + "/config.toml";
-  ASSERT_TRUE(SaveConfig(path, CliConfig{"", "one", "", ""}).has_value());
+  ASSERT_TRUE(SaveConfig(path, CliConfig{"", "one", {}}).has_value());
   struct stat before {};
   ASSERT_EQ(stat(path.c_str(), &before), 0);
   // Keep the old file open: an atomic rewrite replaces the directory entry, so the open file
   // still shows the complete old content rather than a truncated or half-written one.
   std::ifstream old_handle(path);
-  ASSERT_TRUE(SaveConfig(path, CliConfig{"", "two", "", ""}).has_value());
+  ASSERT_TRUE(SaveConfig(path, CliConfig{"", "two", {}}).has_value());
   struct stat after {};
   ASSERT_EQ(stat(path.c_str(), &after), 0);
   EXPECT_NE(before.st_ino, after.st_ino) << "the file was rewritten in place, not renamed";
@@ -128,7 +129,7 @@ TEST(ConfigTest, RewriteIsAtomicAndLeavesNoTempFiles) {
 TEST(ConfigTest, EscapesValuesAndRejectsMalformedToml) {
   TempDir dir;
   std::string path = dir.path() + "/config.toml";
-  ASSERT_TRUE(SaveConfig(path, CliConfig{"", "we\"ird\\name\n", "", ""}).has_value());
+  ASSERT_TRUE(SaveConfig(path, CliConfig{"", "we\"ird\\name\n", {}}).has_value());
   EXPECT_EQ(LoadConfig(path)->organization, "we\"ird\\name\n");
 
   ASSERT_TRUE(WritePrivateFileAtomic(path, "organization = [unterminated\n").has_value());
@@ -143,8 +144,9 @@ TEST(ConfigTest, EscapesValuesAndRejectsMalformedToml) {
 
 TEST(ConfigTest, AttestationStateRoundTripAndRemove) {
   TempDir dir;
-  std::string state_path = AttestationStatePath(dir.path() + "/config.toml");
-  EXPECT_EQ(state_path, dir.path() + "/attestation-state.json");
+  std::string state_path =
+      AttestationStatePath(dir.path() + "/config.toml", "https://cp.example.com:443", "session");
+  EXPECT_THAT(state_path, ::testing::StartsWith(dir.path() + "/attestations/"));
   auto none = LoadAttestationState(state_path);
   ASSERT_TRUE(none.has_value());
   EXPECT_FALSE(none->has_value());
@@ -198,7 +200,7 @@ TEST(TextTableTest, ShortRowsAndNewlinesDoNotBreakLayout) {
   EXPECT_TRUE(t.empty());
   t.AddRow({"x\ny"});
   EXPECT_FALSE(t.empty());
-  EXPECT_EQ(t.Render(), "A     B\nx y\n");
+  EXPECT_EQ(t.Render(), "A      B\nx\\ny\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,10 +516,16 @@ class CommandTest : public ::testing::Test {
 
   void Serve(FakeHttpServer::Handler h) { server_ = std::make_unique<FakeHttpServer>(h); }
   std::string config_path() const { return dir_.path() + "/chainloop/config.toml"; }
+  // Stores `token` as the session of the control plane the test talks to.
   void StoreSession(const std::string& token, const std::string& org = "acme") {
-    ASSERT_TRUE(
-        SaveConfig(config_path(), CliConfig{"", org, token, "2030-01-01T00:00:00Z"}).has_value());
+    std::string url = !options_.control_plane.empty() ? options_.control_plane
+                      : server_                       ? server_->url()
+                                                      : kDefaultControlPlane;
+    CliConfig cfg{"", org, {}};
+    if (!token.empty()) cfg.sessions.push_back({*NormalizeControlPlaneUrl(url), token, kExpiry});
+    ASSERT_TRUE(SaveConfig(config_path(), cfg).has_value());
   }
+  static constexpr char kExpiry[] = "2030-01-01T00:00:00Z";
 
   TempDir dir_;
   GlobalOptions options_;
@@ -704,8 +712,10 @@ TEST_F(CommandTest, AttestationInitAndPush) {
   StoreSession(NewToken(crypto::CredentialKind::kSession));
   ASSERT_EQ(Run([](CliContext& c) { return AttestationInit(c, "build", "web"); }), 0) << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("Attestation ID: run-7\n"));
-  std::string state_path = dir_.path() + "/chainloop/attestation-state.json";
+  std::string state_path =
+      AttestationStatePath(config_path(), *NormalizeControlPlaneUrl(server_->url()), "session");
   EXPECT_EQ(ModeOf(state_path), 0600);
+  EXPECT_EQ(ModeOf(dir_.path() + "/chainloop/attestations"), 0700);
 
   std::string statement = dir_.path() + "/statement.json";
   std::ofstream(statement) << R"({"_type":"https://in-toto.io/Statement/v1","subject":[]})";
@@ -904,8 +914,10 @@ TEST_F(CommandTest, AuthLoginCommandPrintsExactUrlLine) {
                                           server_->url() + "/auth/login?redirect_uri="));
   EXPECT_EQ(out_.str(), "Logged in as bob@example.com (session expires at 2030-01-01T00:00:00Z)\n");
   auto cfg = LoadConfig(config_path());
-  EXPECT_EQ(cfg->session_token, session);
-  EXPECT_EQ(cfg->session_expires_at, "2030-01-01T00:00:00Z");
+  ASSERT_EQ(cfg->sessions.size(), 1u);
+  EXPECT_EQ(cfg->sessions[0].token, session);
+  EXPECT_EQ(cfg->sessions[0].expires_at, "2030-01-01T00:00:00Z");
+  EXPECT_EQ(cfg->sessions[0].control_plane, *NormalizeControlPlaneUrl(server_->url()));
   EXPECT_EQ(ModeOf(config_path()), 0600);
 }
 
@@ -981,12 +993,12 @@ TEST_F(CommandTest, LogoutRevokesAndForgetsSession) {
   });
   StoreSession(session);
   ASSERT_EQ(Run(AuthLogout), 0) << err_.str();
-  EXPECT_EQ(out_.str(), "Logged out\n");
+  EXPECT_EQ(out_.str(), "Logged out of " + server_->url() + "\n");
   ASSERT_EQ(server_->requests().size(), 1u);
   EXPECT_EQ(server_->requests()[0].path, "/v1/auth/logout");
   EXPECT_EQ(server_->requests()[0].Header("authorization"), "Bearer " + session);
   auto cfg = LoadConfig(config_path());
-  EXPECT_TRUE(cfg->session_token.empty());
+  EXPECT_TRUE(cfg->sessions.empty());
   EXPECT_EQ(cfg->organization, "acme");
 }
 
@@ -997,9 +1009,9 @@ TEST_F(CommandTest, StatusShowsIdentity) {
   });
   StoreSession(NewToken(crypto::CredentialKind::kSession));
   ASSERT_EQ(Run(AuthStatus), 0) << err_.str();
-  EXPECT_EQ(out_.str(),
-            "Email: a@x\nName: A\nCurrent organization: acme\n"
-            "Session expires at: 2030-01-01T00:00:00Z\n");
+  EXPECT_EQ(out_.str(), "Control plane: " + server_->url() +
+                            "\nEmail: a@x\nName: A\nCurrent organization: acme\n"
+                            "Session expires at: 2030-01-01T00:00:00Z\n");
 }
 
 TEST_F(CommandTest, WarnsAboutLooseConfigPermissions) {

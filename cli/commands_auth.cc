@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/login.h"
 #include "cli/output.h"
+#include "cli/terminal.h"
 
 namespace cl::cli {
 namespace {
@@ -34,8 +35,8 @@ Status AuthLogin(CliContext& ctx, const AuthLoginOptions& options) {
   }
   if (!result) return Fail(result.error());
   CliConfig& config = ctx.config();
-  config.session_token = result->session_token;
-  config.session_expires_at = result->expires_at;
+  // Bound to the control plane that issued it; sessions for other control planes stay.
+  config.SetSession({ctx.control_plane_key(), result->session_token, result->expires_at});
   config.control_plane = ctx.control_plane();
   CL_RETURN_IF_ERROR(ctx.SaveConfig());
   std::string who = result->email.empty() ? result->name : result->email;
@@ -46,29 +47,35 @@ Status AuthLogin(CliContext& ctx, const AuthLoginOptions& options) {
     o["expires_at"] = result->expires_at;
     ctx.PrintJson(o);
   } else {
-    ctx.out() << "Logged in as " << (who.empty() ? "unknown user" : who) << " (session expires at "
-              << result->expires_at << ")\n";
+    ctx.out() << "Logged in as " << (who.empty() ? "unknown user" : TerminalSafe(who))
+              << " (session expires at " << TerminalSafe(result->expires_at) << ")\n";
   }
   return Ok();
 }
 
 Status AuthLogout(CliContext& ctx) {
   CliConfig& config = ctx.config();
-  if (!config.session_token.empty()) {
+  // Only the session of the current control plane, and only sent to it.
+  const StoredSession* session = config.SessionFor(ctx.control_plane_key());
+  bool had_session = session != nullptr;
+  if (session != nullptr) {
     // Revoke server-side when possible; a malformed stored value is simply dropped.
-    if (PrecheckToken(config.session_token, "your login session")) {
-      ApiClient client = ctx.ClientWithToken(config.session_token);
+    if (PrecheckToken(session->token, "your login session")) {
+      ApiClient client = ctx.ClientWithToken(session->token);
       auto resp = client.Call("POST", "/v1/auth/logout");
       if (!resp && !resp.error().IsUnauthenticated()) return Fail(resp.error());
     }
-    config.session_token.clear();
-    config.session_expires_at.clear();
+    config.RemoveSession(ctx.control_plane_key());
     CL_RETURN_IF_ERROR(ctx.SaveConfig());
   }
   if (ctx.json_output()) {
-    ctx.PrintJson(boost::json::object{{"logged_out", true}});
+    ctx.PrintJson(boost::json::object{{"logged_out", true},
+                                      {"control_plane", ctx.control_plane()},
+                                      {"had_session", had_session}});
+  } else if (had_session) {
+    ctx.out() << "Logged out of " << ctx.control_plane() << "\n";
   } else {
-    ctx.out() << "Logged out\n";
+    ctx.out() << "Not logged in to " << ctx.control_plane() << "\n";
   }
   return Ok();
 }
@@ -81,11 +88,13 @@ Status AuthStatus(CliContext& ctx) {
   if (ctx.json_output()) {
     boost::json::object o = resp.as_object();
     o["current_organization"] = org.empty() ? boost::json::value(nullptr) : boost::json::value(org);
+    o["control_plane"] = ctx.control_plane();
     ctx.PrintJson(o);
     return Ok();
   }
   std::string kind = FieldOrEmpty(*principal, "kind");
   auto& out = ctx.out();
+  out << "Control plane: " << ctx.control_plane() << "\n";
   if (kind == "user" || kind.empty()) {
     out << "Email: " << Field(*principal, "email") << "\n";
     out << "Name: " << Field(*principal, "name") << "\n";
@@ -100,6 +109,12 @@ Status AuthStatus(CliContext& ctx) {
   if (const auto* s = obj.if_contains("session"); s != nullptr && s->is_object()) {
     out << "Session expires at: " << Field(s->as_object(), "expires_at") << "\n";
   }
+  std::string others;
+  for (const auto& s : ctx.config().sessions) {
+    if (s.control_plane == ctx.control_plane_key()) continue;
+    others += (others.empty() ? "" : ", ") + s.control_plane;
+  }
+  if (!others.empty()) out << "Also logged in to: " << others << "\n";
   return Ok();
 }
 

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/table.h"
+#include "cli/terminal.h"
 #include "cli/validation.h"
 
 namespace cl::cli {
@@ -75,7 +76,7 @@ std::string DescribeClaims(const boost::json::object& policy) {
   for (const auto& [k, v] : claims->as_object()) {
     parts.push_back(std::string(k) + "=" + (v.is_string() ? std::string(v.as_string()) : "?"));
   }
-  return Join(parts, ", ");
+  return TerminalSafe(Join(parts, ", "));
 }
 
 std::string DescribePermissions(const boost::json::object& policy) {
@@ -85,7 +86,7 @@ std::string DescribePermissions(const boost::json::object& policy) {
   for (const auto& p : perms->as_array()) {
     if (p.is_string()) parts.emplace_back(p.as_string());
   }
-  return Join(parts, ",");
+  return TerminalSafe(Join(parts, ","));
 }
 
 std::string DescribeProject(const boost::json::object& policy) {

@@ -52,7 +52,8 @@ Status OrganizationCreate(CliContext& ctx, const std::string& name) {
   CL_ASSIGN_OR_RETURN(const auto* org, ObjectField(resp, "organization", "organization"));
   bool made_current = false;
   if (ctx.config().organization.empty()) {
-    ctx.config().organization = FieldOrEmpty(*org, "name").empty() ? name : Field(*org, "name");
+    std::string created = RawString(*org, "name");
+    ctx.config().organization = created.empty() ? name : created;
     CL_RETURN_IF_ERROR(ctx.SaveConfig());
     made_current = true;
   }

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/table.h"
+#include "cli/terminal.h"
 #include "cli/validation.h"
 #include "common/http_client.h"
 
@@ -34,7 +35,7 @@ std::string PermissionsText(const boost::json::object& t) {
     if (!out.empty()) out += ", ";
     out += std::string(p.as_string());
   }
-  return out;
+  return TerminalSafe(out);
 }
 
 Status ValidateCreate(const ApiTokenCreateOptions& o) {

@@ -136,9 +136,14 @@ class CliRunTest : public ::testing::Test {
 
   void Serve(FakeHttpServer::Handler h) { server_ = std::make_unique<FakeHttpServer>(h); }
   std::string config_path() const { return dir_ + "/chainloop/config.toml"; }
+  // Stores `token` as the session of the fake control plane.
   void StoreSession(const std::string& token, const std::string& org = "acme") {
-    ASSERT_TRUE(
-        SaveConfig(config_path(), CliConfig{"", org, token, "2030-01-01T00:00:00Z"}).has_value());
+    std::string url = server_ ? server_->url() : kDefaultControlPlane;
+    CliConfig cfg{"", org, {}};
+    if (!token.empty()) {
+      cfg.sessions.push_back({*NormalizeControlPlaneUrl(url), token, "2030-01-01T00:00:00Z"});
+    }
+    ASSERT_TRUE(SaveConfig(config_path(), cfg).has_value());
   }
   std::vector<FakeRequest> requests() const { return server_->requests(); }
 

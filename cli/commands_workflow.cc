@@ -59,11 +59,14 @@ Status AttestationInit(CliContext& ctx, const std::string& workflow, const std::
       auto resp, client->Post(RunsPath(org),
                               boost::json::object{{"workflow", workflow}, {"project", project}}));
   CL_ASSIGN_OR_RETURN(const auto* run, ObjectField(resp, "workflow_run", "workflow run"));
-  std::string id = FieldOrEmpty(*run, "id");
+  std::string id = RawString(*run, "id");
   if (id.empty()) {
     return Fail(Error::Internal("the control plane's answer has no run id", "bad_response"));
   }
-  CL_RETURN_IF_ERROR(SaveAttestationState(AttestationStatePath(ctx.config_path()), {id, org}));
+  // Per identity: a run started with $CHAINLOOP_TOKEN must not replace the user's own.
+  CL_RETURN_IF_ERROR(SaveAttestationState(
+      AttestationStatePath(ctx.config_path(), ctx.control_plane_key(), ctx.identity_key()),
+      {id, org}));
   if (ctx.json_output()) {
     ctx.PrintJson(resp);
     return Ok();
@@ -80,13 +83,18 @@ Status AttestationPush(CliContext& ctx, const std::string& statement_file,
   CL_ASSIGN_OR_RETURN(auto statement, ReadStatement(statement_file));
   std::string id = attestation_id;
   std::string org;
-  std::string state_path = AttestationStatePath(ctx.config_path());
+  // The credential decides which pending run is ours, so resolve it first (offline checks only;
+  // a keyless CI token is sent as is, not exchanged).
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient(/*raw_ci_token=*/true));
+  std::string state_path =
+      AttestationStatePath(ctx.config_path(), ctx.control_plane_key(), ctx.identity_key());
   bool from_state = false;
   if (id.empty()) {
     CL_ASSIGN_OR_RETURN(auto state, LoadAttestationState(state_path));
     if (!state) {
       return Fail(Error::FailedPrecondition(
-          "no attestation in progress: run `chainloop attestation init` first, or pass "
+          "no attestation in progress for this credential on " + ctx.control_plane() +
+          ": run `chainloop attestation init` first (with the same credential), or pass "
           "--attestation-id"));
     }
     id = state->attestation_id;
@@ -97,7 +105,6 @@ Status AttestationPush(CliContext& ctx, const std::string& statement_file,
   if (org.empty()) {
     CL_ASSIGN_OR_RETURN(org, ctx.Organization());
   }
-  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient(/*raw_ci_token=*/true));
   CL_ASSIGN_OR_RETURN(auto resp,
                       client->Post(RunsPath(org) + "/" + PathSegment(id) + "/attestation",
                                    boost::json::object{{"statement", std::move(statement)}}));

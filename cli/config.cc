@@ -10,7 +10,9 @@
 #include <cstring>
 #include <sstream>
 
+#include "cli/control_plane_url.h"
 #include "common/json.h"
+#include "crypto/hash.h"
 
 namespace cl::cli {
 namespace {
@@ -63,6 +65,25 @@ std::string DefaultConfigPath(std::string_view xdg_config_home, std::string_view
   return base + "/chainloop/config.toml";
 }
 
+const StoredSession* CliConfig::SessionFor(std::string_view normalized_url) const {
+  for (const auto& s : sessions) {
+    if (s.control_plane == normalized_url) return &s;
+  }
+  return nullptr;
+}
+
+void CliConfig::SetSession(StoredSession session) {
+  RemoveSession(session.control_plane);
+  sessions.push_back(std::move(session));
+}
+
+bool CliConfig::RemoveSession(std::string_view normalized_url) {
+  auto before = sessions.size();
+  std::erase_if(sessions,
+                [&](const StoredSession& s) { return s.control_plane == normalized_url; });
+  return sessions.size() != before;
+}
+
 Result<CliConfig> LoadConfig(const std::string& path) {
   auto text = ReadSmallFile(path, 1 << 20);
   if (!text) {
@@ -70,23 +91,59 @@ Result<CliConfig> LoadConfig(const std::string& path) {
     return Fail(text.error());
   }
   CliConfig config;
+  std::string legacy_token, legacy_expires_at;
   try {
     toml::table table = toml::parse(*text, path);
-    auto get = [&](const char* key, std::string& out) -> Status {
-      const toml::node* node = table.get(key);
+    auto get = [&](const toml::table& t, const std::string& where, const char* key,
+                   std::string& out) -> Status {
+      const toml::node* node = t.get(key);
       if (node == nullptr) return Ok();
       auto value = node->value<std::string>();
       if (!value) {
-        return Fail(
-            Error::InvalidArgument("config file " + path + ": key '" + key + "' must be a string"));
+        return Fail(Error::InvalidArgument("config file " + path + ": key '" + where + key +
+                                           "' must be a string"));
       }
       out = *value;
       return Ok();
     };
-    CL_RETURN_IF_ERROR(get("control_plane", config.control_plane));
-    CL_RETURN_IF_ERROR(get("organization", config.organization));
-    CL_RETURN_IF_ERROR(get("session_token", config.session_token));
-    CL_RETURN_IF_ERROR(get("session_expires_at", config.session_expires_at));
+    CL_RETURN_IF_ERROR(get(table, "", "control_plane", config.control_plane));
+    CL_RETURN_IF_ERROR(get(table, "", "organization", config.organization));
+    CL_RETURN_IF_ERROR(get(table, "", "session_token", legacy_token));
+    CL_RETURN_IF_ERROR(get(table, "", "session_expires_at", legacy_expires_at));
+    if (const toml::node* node = table.get("sessions"); node != nullptr) {
+      const toml::array* list = node->as_array();
+      if (list == nullptr) {
+        return Fail(Error::InvalidArgument("config file " + path +
+                                           ": 'sessions' must be an array of tables"));
+      }
+      for (size_t i = 0; i < list->size(); ++i) {
+        std::string where = "sessions[" + std::to_string(i) + "].";
+        const toml::table* entry = list->get(i)->as_table();
+        if (entry == nullptr) {
+          return Fail(Error::InvalidArgument("config file " + path + ": '" +
+                                             where.substr(0, where.size() - 1) +
+                                             "' must be a table"));
+        }
+        StoredSession session;
+        std::string url;
+        CL_RETURN_IF_ERROR(get(*entry, where, "control_plane", url));
+        CL_RETURN_IF_ERROR(get(*entry, where, "token", session.token));
+        CL_RETURN_IF_ERROR(get(*entry, where, "expires_at", session.expires_at));
+        auto normalized = NormalizeControlPlaneUrl(url);
+        if (!normalized || session.token.empty()) {
+          // A session the CLI cannot bind to one control plane must never be used.
+          return Fail(Error::InvalidArgument("config file " + path + ": '" + where +
+                                             "control_plane' and '" + where +
+                                             "token' must name a valid URL and a session"));
+        }
+        session.control_plane = std::move(*normalized);
+        if (config.SessionFor(session.control_plane) != nullptr) {
+          return Fail(Error::InvalidArgument("config file " + path +
+                                             ": two sessions for the same control plane"));
+        }
+        config.sessions.push_back(std::move(session));
+      }
+    }
   } catch (const toml::parse_error& e) {
     // The parser's description names the syntax problem and position, not the values.
     std::ostringstream msg;
@@ -96,6 +153,15 @@ Result<CliConfig> LoadConfig(const std::string& path) {
   } catch (const std::exception& e) {
     return Fail(Error::InvalidArgument("config file " + path + " cannot be read"));
   }
+  if (!legacy_token.empty()) {
+    // See the header: the legacy session belongs to the control plane recorded with it.
+    auto issuer = NormalizeControlPlaneUrl(config.control_plane.empty()
+                                               ? std::string_view(kDefaultControlPlane)
+                                               : std::string_view(config.control_plane));
+    if (issuer && config.SessionFor(*issuer) == nullptr) {
+      config.sessions.push_back({*issuer, legacy_token, legacy_expires_at});
+    }
+  }
   return config;
 }
 
@@ -103,12 +169,20 @@ std::string RenderConfig(const CliConfig& config) {
   toml::table table;
   if (!config.control_plane.empty()) table.insert("control_plane", config.control_plane);
   if (!config.organization.empty()) table.insert("organization", config.organization);
-  if (!config.session_token.empty()) table.insert("session_token", config.session_token);
-  if (!config.session_expires_at.empty()) {
-    table.insert("session_expires_at", config.session_expires_at);
+  if (!config.sessions.empty()) {
+    toml::array list;
+    for (const auto& s : config.sessions) {
+      toml::table entry;
+      entry.insert("control_plane", s.control_plane);
+      entry.insert("token", s.token);
+      if (!s.expires_at.empty()) entry.insert("expires_at", s.expires_at);
+      list.push_back(std::move(entry));
+    }
+    table.insert("sessions", std::move(list));
   }
   std::ostringstream out;
-  out << "# chainloop CLI configuration (contains your login session: keep it private)\n";
+  out << "# chainloop CLI configuration (contains your login sessions: keep it private)\n";
+  out << "# Each session is sent only to the control plane that issued it.\n";
   out << table << "\n";
   return out.str();
 }
@@ -192,8 +266,16 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   return out;
 }
 
-std::string AttestationStatePath(const std::string& config_path) {
-  return ParentDir(config_path) + "/attestation-state.json";
+std::string AttestationStatePath(const std::string& config_path,
+                                 std::string_view normalized_control_plane,
+                                 std::string_view identity_key) {
+  std::string material = "chainloop-cli attestation state v1";
+  material.push_back('\0');
+  material.append(normalized_control_plane);
+  material.push_back('\0');
+  material.append(identity_key);
+  std::string key = crypto::HexEncode(crypto::Sha256(material)).substr(0, 32);
+  return ParentDir(config_path) + "/attestations/" + key + ".json";
 }
 
 Result<std::optional<AttestationState>> LoadAttestationState(const std::string& path) {
@@ -203,8 +285,9 @@ Result<std::optional<AttestationState>> LoadAttestationState(const std::string& 
     return Fail(text.error());
   }
   auto bad = [&] {
-    return Error::InvalidArgument("attestation state file " + path +
-                                  " is damaged; remove it and run `chainloop attestation init`");
+    return Error::InvalidArgument(
+        "attestation state file " + path +
+        " is damaged; remove it and run `chainloop attestation init` again");
   };
   auto parsed = ParseJson(*text);
   if (!parsed || !parsed->is_object()) return Fail(bad());

@@ -7,6 +7,7 @@
 
 #include "cli/keyless.h"
 #include "common/json.h"
+#include "crypto/hash.h"
 
 namespace cl::cli {
 namespace {
@@ -14,6 +15,31 @@ namespace {
 std::string GetEnv(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? std::string(v) : std::string();
+}
+
+// The unverified "sub" claim of a JWT (empty when absent); only used to tell identities apart.
+std::string UnverifiedJwtSubject(std::string_view jwt) {
+  size_t first = jwt.find('.');
+  size_t second = jwt.find('.', first + 1);
+  if (first == std::string_view::npos || second == std::string_view::npos) return {};
+  auto payload = crypto::Base64UrlDecode(jwt.substr(first + 1, second - first - 1));
+  if (!payload) return {};
+  auto parsed = ParseJson(*payload);
+  if (!parsed || !parsed->is_object()) return {};
+  const auto* sub = parsed->as_object().if_contains("sub");
+  return sub != nullptr && sub->is_string() ? std::string(sub->as_string()) : std::string();
+}
+
+std::string IdentityKey(const ResolvedCredential& cred) {
+  if (cred.source == CredentialSource::kSession && !cred.is_ci_id_token) return "session";
+  if (cred.is_ci_id_token) {
+    // GitHub Actions mints a new ID token per request, so init and push of one job hold
+    // different tokens with the same issuer and subject.
+    std::string iss = UnverifiedJwtIssuer(cred.token);
+    std::string sub = UnverifiedJwtSubject(cred.token);
+    if (!iss.empty() && !sub.empty()) return "ci:" + iss + '\0' + sub;
+  }
+  return "token:" + crypto::HexEncode(crypto::Sha256(cred.token));
 }
 
 }  // namespace
@@ -57,7 +83,7 @@ Status CliContext::Init() {
                                                : DefaultConfigPath(env_.xdg_config_home, env_.home);
   CL_ASSIGN_OR_RETURN(config_, LoadConfig(config_path_));
   struct stat st {};
-  if (!config_.session_token.empty() && stat(config_path_.c_str(), &st) == 0 &&
+  if (!config_.sessions.empty() && stat(config_path_.c_str(), &st) == 0 &&
       (st.st_mode & 077) != 0) {
     // Files this CLI writes are always 0600; another tool or a copy may have loosened them.
     err_ << "warning: " << config_path_
@@ -74,7 +100,9 @@ Status CliContext::Init() {
     control_plane_ = kDefaultControlPlane;
   }
   while (!control_plane_.empty() && control_plane_.back() == '/') control_plane_.pop_back();
-  return CheckControlPlaneUrl(control_plane_, options_.insecure);
+  CL_RETURN_IF_ERROR(CheckControlPlaneUrl(control_plane_, options_.insecure));
+  CL_ASSIGN_OR_RETURN(control_plane_key_, NormalizeControlPlaneUrl(control_plane_));
+  return Ok();
 }
 
 ApiClient CliContext::ClientWithToken(const std::string& token) {
@@ -89,7 +117,11 @@ ApiClient CliContext::ClientWithToken(const std::string& token) {
 
 Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
   if (client_) return &*client_;
-  auto resolved = ResolveCredential(options_.token, env_.chainloop_token, config_.session_token);
+  // Only the session this control plane issued: a session is never sent anywhere else, whatever
+  // --control-plane or $CHAINLOOP_CONTROL_PLANE_API say.
+  const StoredSession* session = config_.SessionFor(control_plane_key_);
+  auto resolved =
+      ResolveCredential(options_.token, env_.chainloop_token, session ? session->token : "");
   if (!resolved) {
     // A damaged stored session gets the "log in again" hint.
     if (options_.token.empty() && env_.chainloop_token.empty())
@@ -102,6 +134,17 @@ Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
                                                                   : "your login session";
   if (cred.source == CredentialSource::kNone) {
     CL_ASSIGN_OR_RETURN(CiIdToken ci, DiscoverCiIdToken(env_, control_plane_));
+    if (ci.jwt.empty() && !config_.sessions.empty()) {
+      std::string others;
+      for (const auto& s : config_.sessions)
+        others += (others.empty() ? "" : ", ") + s.control_plane;
+      return Fail(Error::Unauthenticated(
+          "not logged in to " + control_plane_ +
+              (config_.sessions.size() == 1 ? " (your session is for "
+                                            : " (your sessions are for ") +
+              others + "): run `chainloop auth login --control-plane " + control_plane_ + "`",
+          "unauthenticated"));
+    }
     if (ci.jwt.empty()) {
       return Fail(Error::Unauthenticated(
           "you are not logged in: run `chainloop auth login` (or set $CHAINLOOP_TOKEN, or "
@@ -115,6 +158,7 @@ Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
   }
   if (!cred.note.empty()) err_ << cred.note << std::endl;
   source_ = cred.source;
+  identity_key_ = IdentityKey(cred);
   if (cred.is_ci_id_token) {
     // Only --org: a CI job has no config file, and a wrong default organization would make
     // the policy lookup fail in a confusing way.
@@ -127,8 +171,8 @@ Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
       if (options_.debug) {
         std::string issuer = UnverifiedJwtIssuer(cred.token);
         err_ << "debug: keyless: sending the CI ID token from " << ci_source << " (issuer "
-             << (issuer.empty() ? "unknown" : issuer) << ") to the attestation endpoint"
-             << std::endl;
+             << (issuer.empty() ? "unknown" : TerminalSafe(issuer))
+             << ") to the attestation endpoint" << std::endl;
       }
       keyless_ = true;
       client_.emplace(ClientWithToken(cred.token));
@@ -137,8 +181,8 @@ Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
     if (options_.debug) {
       std::string issuer = UnverifiedJwtIssuer(cred.token);
       err_ << "debug: keyless: exchanging the CI ID token from " << ci_source << " (issuer "
-           << (issuer.empty() ? "unknown" : issuer) << ") for organization " << options_.org
-           << std::endl;
+           << (issuer.empty() ? "unknown" : TerminalSafe(issuer)) << ") for organization "
+           << options_.org << std::endl;
     }
     ApiClient anonymous = ClientWithToken("");
     CL_ASSIGN_OR_RETURN(std::string access, ExchangeCiIdToken(anonymous, cred.token, options_.org));
@@ -167,7 +211,7 @@ Result<std::string> CliContext::Organization() const {
   return org;
 }
 
-void CliContext::PrintJson(const boost::json::value& v) { out_ << SerializeJson(v) << "\n"; }
+void CliContext::PrintJson(const boost::json::value& v) { out_ << TerminalSafeJson(v) << "\n"; }
 
 int CliContext::ReportError(const Error& error) {
   err_ << FormatCliError(error, options_.debug, using_stored_session()) << std::endl;

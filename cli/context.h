@@ -11,13 +11,12 @@
 
 #include "cli/api_client.h"
 #include "cli/config.h"
+#include "cli/terminal.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
 
 namespace cl::cli {
-
-inline constexpr char kDefaultControlPlane[] = "http://127.0.0.1:8000";
 
 // Global flags, as given on the command line (empty = not given).
 struct GlobalOptions {
@@ -51,6 +50,8 @@ struct CliEnvironment {
 
 class CliContext {
  public:
+  // out() and err() write into `out` and `err` through TerminalSafeStreams (cli/terminal.h):
+  // no printer can send a terminal control sequence.
   CliContext(GlobalOptions options, CliEnvironment env, std::ostream& out, std::ostream& err);
 
   // Loads the config and resolves/validates the control plane URL and output format.
@@ -69,13 +70,17 @@ class CliContext {
   const GlobalOptions& options() const { return options_; }
   const CliEnvironment& env() const { return env_; }
 
+  // The control plane URL as given (flag, env, config or default), without trailing slashes.
   const std::string& control_plane() const { return control_plane_; }
+  // Its NormalizeControlPlaneUrl form: the key of the login session sent to it.
+  const std::string& control_plane_key() const { return control_plane_key_; }
   const std::string& config_path() const { return config_path_; }
   CliConfig& config() { return config_; }
   Status SaveConfig() { return cli::SaveConfig(config_path_, config_); }
 
   // A client with the resolved credential: --token, else $CHAINLOOP_TOKEN, else the stored
-  // session, else a CI ID token found in the CI environment (cli/keyless.h). Chainloop tokens
+  // session issued by this control plane (never a session of another control plane), else a
+  // CI ID token found in the CI environment (cli/keyless.h). Chainloop tokens
   // are checked offline first; a CI ID token (from any source) is exchanged once, for the
   // organization given by --org (required then), and the returned short-lived token is used
   // for every later call. Prints the override note to stderr once. Fails when there is no
@@ -88,6 +93,12 @@ class CliContext {
   Result<ApiClient*> AuthenticatedClient(bool raw_ci_token = false);
   // A client with an explicit token (may be empty: no Authorization header).
   ApiClient ClientWithToken(const std::string& token);
+
+  // Who the credential chosen by AuthenticatedClient() acts as, for keeping pending attestations
+  // apart (AttestationStatePath); never a secret: "session" for the stored login session,
+  // "token:" + SHA-256 of an API token, "ci:" + issuer and subject of a CI ID token.
+  // REQUIRES: AuthenticatedClient() succeeded.
+  const std::string& identity_key() const { return identity_key_; }
 
   // --org, else the config's organization, else FailedPrecondition with what to do.
   Result<std::string> Organization() const;
@@ -105,7 +116,7 @@ class CliContext {
   Random& random() { return *random_; }
   void set_random_for_test(std::unique_ptr<Random> r) { random_ = std::move(r); }
 
-  // Prints one JSON value on one line to out().
+  // Prints one JSON value on one line to out() (TerminalSafeJson: the exact data, escaped).
   void PrintJson(const boost::json::value& v);
 
   // Prints the error to stderr the CLI's way and returns the exit status (1).
@@ -114,11 +125,13 @@ class CliContext {
  private:
   GlobalOptions options_;
   CliEnvironment env_;
-  std::ostream& out_;
-  std::ostream& err_;
+  TerminalSafeStream out_;
+  TerminalSafeStream err_;
   std::string config_path_;
   std::string control_plane_;
+  std::string control_plane_key_;
   CliConfig config_;
+  std::string identity_key_;
   CredentialSource source_ = CredentialSource::kNone;
   bool keyless_ = false;
   std::optional<ApiClient> client_;

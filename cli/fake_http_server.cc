@@ -143,10 +143,11 @@ void FakeHttpServer::HandleConnection(int fd) {
     requests_.push_back(req);
   }
   FakeResponse resp = handler_(req);
+  std::string extra;
+  for (const auto& [name, value] : resp.headers) extra += name + ": " + value + "\r\n";
   std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + Reason(resp.status) +
-                    "\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                    "Content-Length: " +
-                    std::to_string(resp.body.size()) + "\r\n\r\n" + resp.body;
+                    "\r\nContent-Type: application/json\r\nConnection: close\r\n" + extra +
+                    "Content-Length: " + std::to_string(resp.body.size()) + "\r\n\r\n" + resp.body;
   std::string_view rest = out;
   while (!rest.empty()) {
     ssize_t n = send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);

@@ -26,6 +26,7 @@ struct FakeRequest {
 struct FakeResponse {
   int status = 200;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers = {};  // e.g. {"Location", "..."}
 };
 
 class FakeHttpServer {

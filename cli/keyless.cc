@@ -33,6 +33,7 @@ Result<CiIdToken> RequestGitHubIdToken(const CliEnvironment& env, const std::str
   req.headers.emplace_back("Accept", "application/json");
   req.headers.emplace_back("User-Agent", "chainloop-cli");
   req.headers.emplace_back("Authorization", "bearer " + env.actions_id_token_request_token);
+  req.no_proxy = url.rfind("https://", 0) != 0;  // the request token over plain http (loopback)
   auto resp = HttpFetch(req);
   if (!resp) {
     return Fail(

@@ -18,6 +18,7 @@
 #include <map>
 #include <vector>
 
+#include "cli/terminal.h"
 #include "common/oauth_errors.h"
 #include "crypto/hash.h"
 
@@ -364,8 +365,8 @@ Result<LoginResult> RunDeviceLogin(ApiClient& client, std::ostream& err,
   int64_t interval = std::max<int64_t>(IntField(obj, "interval", 5), 1);
   int64_t expires_in = IntField(obj, "expires_in", 600);
   int64_t budget = std::min<int64_t>(expires_in, options.max_wait.count());
-  err << "To log in, open " << uri << " in any browser and confirm the code " << user_code
-      << std::endl;
+  err << "To log in, open " << TerminalSafe(uri) << " in any browser and confirm the code "
+      << TerminalSafe(user_code) << std::endl;
 
   auto sleep = options.sleep;
   if (!sleep) sleep = [](std::chrono::seconds s) { ::sleep(static_cast<unsigned>(s.count())); };

@@ -3,6 +3,8 @@
 
 #include <boost/json/array.hpp>
 
+#include "cli/terminal.h"
+
 namespace cl::cli {
 namespace {
 
@@ -21,9 +23,13 @@ Error BadResponse(std::string_view what) {
 
 }  // namespace
 
-std::string FieldOrEmpty(const boost::json::object& obj, std::string_view name) {
+std::string RawString(const boost::json::object& obj, std::string_view name) {
   const auto* v = obj.if_contains(name);
   return v == nullptr ? std::string() : ToText(*v);
+}
+
+std::string FieldOrEmpty(const boost::json::object& obj, std::string_view name) {
+  return TerminalSafe(RawString(obj, name));
 }
 
 std::string Field(const boost::json::object& obj, std::string_view name) {

@@ -1,5 +1,7 @@
 // Small helpers for reading fields out of API JSON for display: missing or null fields print as
-// "-", numbers as decimal text.
+// "-", numbers as decimal text, and strings are made terminal-safe (cli/terminal.h: control
+// characters, newlines, bidi overrides and invalid UTF-8 escaped), because the server stores text
+// that other users wrote. Use RawString for values the CLI keeps or sends back.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -11,10 +13,12 @@
 
 namespace cl::cli {
 
-// The field as display text ("-" when missing or null).
+// The field as terminal-safe display text ("-" when missing or null).
 std::string Field(const boost::json::object& obj, std::string_view name);
-// The field as display text, "" when missing or null.
+// The field as terminal-safe display text, "" when missing or null.
 std::string FieldOrEmpty(const boost::json::object& obj, std::string_view name);
+// The field's exact text, NOT for printing: for ids and names the CLI stores or puts in URLs.
+std::string RawString(const boost::json::object& obj, std::string_view name);
 
 // obj[name] as an object, or an Internal("bad_response") error naming `what`.
 Result<const boost::json::object*> ObjectField(const boost::json::value& v, std::string_view name,
@@ -23,7 +27,7 @@ Result<const boost::json::object*> ObjectField(const boost::json::value& v, std:
 Result<const boost::json::array*> ArrayField(const boost::json::value& v, std::string_view name,
                                              std::string_view what);
 
-// "name (kind)" for an attested_by object, "-" when absent.
+// "name (kind)" for an attested_by object, "-" when absent (terminal-safe).
 std::string DescribeActor(const boost::json::object& obj, std::string_view name);
 
 }  // namespace cl::cli

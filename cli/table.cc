@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "cli/terminal.h"
+
 namespace cl::cli {
 
 size_t DisplayWidth(const std::string& s) {
@@ -15,11 +17,9 @@ size_t DisplayWidth(const std::string& s) {
 
 void TextTable::AddRow(std::vector<std::string> cells) {
   cells.resize(headers_.size());
-  for (auto& cell : cells) {
-    // A newline or tab inside a cell would break the layout.
-    std::replace_if(
-        cell.begin(), cell.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
-  }
+  // Every cell is escaped here, whoever built it: a control sequence could rewrite the screen,
+  // and a newline or tab would break the layout or fake a row.
+  for (auto& cell : cells) cell = TerminalSafe(cell);
   rows_.push_back(std::move(cells));
 }
 

@@ -1,6 +1,6 @@
 // A plain-text table writer for the CLI's list commands: a header row and data rows, each
 // column padded to its widest cell (counted in UTF-8 code points), columns separated by three
-// spaces, no trailing whitespace.
+// spaces, no trailing whitespace. Cells are made terminal-safe (cli/terminal.h) as they are added.
 #pragma once
 
 #include <string>
@@ -12,8 +12,8 @@ class TextTable {
  public:
   explicit TextTable(std::vector<std::string> headers) : headers_(std::move(headers)) {}
 
-  // REQUIRES: cells.size() == number of headers (missing cells are rendered empty, extra ones
-  // dropped).
+  // Missing cells are rendered empty, extra ones dropped. Each cell is passed through
+  // TerminalSafe (escaped newlines, tabs, control characters, bidi overrides, invalid UTF-8).
   void AddRow(std::vector<std::string> cells);
 
   bool empty() const { return rows_.empty(); }

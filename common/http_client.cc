@@ -91,6 +91,8 @@ Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   }
+  // "" disables proxies, including those named in the environment.
+  if (req.no_proxy) curl_easy_setopt(curl, CURLOPT_PROXY, "");
   if (!req.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, req.ca_file.c_str());
   if (req.insecure_skip_verify) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);

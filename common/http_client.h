@@ -23,6 +23,10 @@ struct HttpClientRequest {
   // Extra CA file to trust (PEM), and whether to skip TLS verification (CLI --insecure only).
   std::string ca_file;
   bool insecure_skip_verify = false;
+  // Ignore proxies from the environment (http_proxy, https_proxy, all_proxy) and connect to the
+  // URL's host directly: for requests whose headers a proxy must not see (a bearer credential
+  // over plain http, or over TLS that is not verified).
+  bool no_proxy = false;
 };
 
 struct HttpClientResponse {

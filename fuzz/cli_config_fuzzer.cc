@@ -1,5 +1,6 @@
 // Fuzz target: the CLI's TOML config file (cli/config), which a user or another program may
-// have edited, and the JSON attestation state file beside it.
+// have edited (login sessions bound to control plane URLs, legacy `session_token` files), and
+// the JSON attestation state file beside it.
 //
 // Invariants: loading never throws; a config that loads round-trips through RenderConfig and
 // LoadConfig unchanged; error messages never echo the file's values (they name the file only).
@@ -13,6 +14,7 @@
 #include <string_view>
 
 #include "cli/config.h"
+#include "cli/control_plane_url.h"
 #include "crypto/credential.h"
 #include "fuzz/fuzz_support.h"
 
@@ -58,14 +60,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::Check(again.has_value(), "a rendered config loads");
     fuzz::Check(again->control_plane == config->control_plane &&
                     again->organization == config->organization &&
-                    again->session_token == config->session_token &&
-                    again->session_expires_at == config->session_expires_at,
+                    again->sessions == config->sessions,
                 "config round-trips");
+    // Every loaded session is bound to exactly one control plane, in normalized form.
+    for (const auto& session : config->sessions) {
+      auto normalized = cli::NormalizeControlPlaneUrl(session.control_plane);
+      fuzz::Check(normalized.has_value() && *normalized == session.control_plane &&
+                      !session.token.empty(),
+                  "a loaded session is bound to a normalized control plane URL");
+    }
   } else {
     fuzz::Check(config.error().IsInvalidArgument(), "a bad config is InvalidArgument");
     // A credential-shaped session token in the file (prefix, '_', 20+ base62 characters) must
     // not appear in the error; shorter strings may be pieces of the fixed message texts.
-    auto at = in.find("session_token");
+    auto at = in.find("token");
     if (at != std::string_view::npos) {
       size_t q1 = in.find('"', at);
       size_t q2 = q1 == std::string_view::npos ? q1 : in.find('"', q1 + 1);
