@@ -19,6 +19,7 @@ class FakeIdp : public IdentityProvider {
   std::string last_nonce, last_state, last_challenge;
   bool down = false;
   DevicePollOutcome::State device_state = DevicePollOutcome::State::kPending;
+  int device_starts = 0;  // calls of StartDeviceAuthorization
 
   Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
                                        const std::string& challenge) override {
@@ -38,6 +39,7 @@ class FakeIdp : public IdentityProvider {
     return next;
   }
   Result<DeviceAuthorizationStart> StartDeviceAuthorization() override {
+    ++device_starts;
     return DeviceAuthorizationStart{"upstream-device-code",
                                     "ABCD-EFGH",
                                     "https://idp.test/device",

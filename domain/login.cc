@@ -79,17 +79,44 @@ LoginService::LoginService(store::Database& db, IdentityProvider& idp,
       random_(random),
       config_(std::move(config)) {}
 
-void LoginService::MaybePurgeExpiredLoginState() {
+void LoginService::MaybePurgeExpiredLoginState(UnixMillis min_interval) {
   UnixMillis now = clock_.Now();
   UnixMillis last = last_purge_.load();
   // A clock that went back (now < last) purges and restarts the interval from `now`.
-  if (last != kNeverPurged && now >= last && now - last < kLoginStatePurgeInterval) return;
+  if (last != kNeverPurged && now >= last && now - last < min_interval) return;
   // One caller per interval: a concurrent login that loses the race skips the purge.
   if (!last_purge_.compare_exchange_strong(last, now)) return;
   auto st = db_.PurgeExpiredLoginState(now);
   if (!st) {
     Log(LogLevel::kWarn, "purging expired login state failed", {{"error", st.error().ToString()}});
   }
+}
+
+Status LoginService::CheckPendingLoginCapacity() {
+  const int64_t cap = config_.max_pending_logins;
+  if (cap <= 0) return Ok();
+  // Like the purge, the count is best effort: a database that cannot count fails the start on
+  // its own when the row is written, and the cap must not be the only thing that refuses it.
+  auto pending = db_.CountPendingLogins();
+  if (pending && *pending >= cap) {
+    // Expired rows count until purged: make room from them before refusing anyone.
+    MaybePurgeExpiredLoginState(kLoginStateFullPurgeInterval);
+    pending = db_.CountPendingLogins();
+  }
+  if (!pending) {
+    Log(LogLevel::kWarn, "counting pending logins failed", {{"error", pending.error().ToString()}});
+    return Ok();
+  }
+  if (*pending < cap) return Ok();
+  const UnixMillis now = clock_.Now();
+  UnixMillis last = last_full_warning_.load();
+  if ((last == kNeverPurged || now < last || now - last >= kLoginStatePurgeInterval) &&
+      last_full_warning_.compare_exchange_strong(last, now)) {
+    Log(LogLevel::kWarn, "pending logins at the cap; refusing new login starts",
+        {{"pending", *pending}, {"max_pending_logins", cap}});
+  }
+  return Fail(Error::Unavailable("too many logins are in progress; retry in a minute",
+                                 "login_capacity_exhausted"));
 }
 
 bool LoginService::RedirectUriAllowed(const std::string& uri) const {
@@ -120,6 +147,7 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
     return Fail(
         Error::InvalidArgument("state must be 1..256 URL-safe characters", "invalid_request"));
   }
+  CL_RETURN_IF_ERROR(CheckPendingLoginCapacity());
   std::string state = RandomUrlSafe(random_, 32);
   std::string nonce = RandomUrlSafe(random_, 32);
   std::string verifier = RandomUrlSafe(random_, 32);
@@ -201,6 +229,7 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
 }
 
 Result<DeviceLoginStart> LoginService::StartDevice() {
+  CL_RETURN_IF_ERROR(CheckPendingLoginCapacity());
   CL_ASSIGN_OR_RETURN(DeviceAuthorizationStart start, idp_.StartDeviceAuthorization());
   std::string handle = crypto::GenerateCredential(crypto::CredentialKind::kDeviceHandle, random_);
   store::DeviceRequest r;

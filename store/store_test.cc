@@ -729,6 +729,37 @@ TYPED_TEST(StoreTest, PurgeRemovesOnlyExpiredLoginState) {
   EXPECT_TRUE(this->db_->GetDeviceRequest(live_dev.handle_hash, now));
 }
 
+TYPED_TEST(StoreTest, CountPendingLoginsCountsLoginAndDeviceRequestsUntilPurged) {
+  this->Migrated();
+  User u = this->NewUser("u@example.com");
+  const UnixMillis now = this->now_;
+  auto count = [&] {
+    auto n = this->db_->CountPendingLogins();
+    EXPECT_TRUE(n) << n.error().ToString();
+    return n ? *n : -1;
+  };
+  EXPECT_EQ(count(), 0);
+  LoginRequest live{Hash(), "n", "v", "u", "s", "c", now + 1000};
+  LoginRequest dead{Hash(), "n", "v", "u", "s", "c", now - 1000};
+  ASSERT_TRUE(this->db_->PutLoginRequest(live));
+  ASSERT_TRUE(this->db_->PutLoginRequest(dead));
+  EXPECT_EQ(count(), 2);
+  DeviceRequest live_dev{Hash(), "dc", now + 1000, 5};
+  DeviceRequest dead_dev{Hash(), "dc", now - 1000, 5};
+  ASSERT_TRUE(this->db_->PutDeviceRequest(live_dev));
+  ASSERT_TRUE(this->db_->PutDeviceRequest(dead_dev));
+  EXPECT_EQ(count(), 4);
+  // One-time codes belong to people the IdP verified: not pending anonymous state.
+  ASSERT_TRUE(this->db_->PutAuthCode(AuthCode{Hash(), u.id, "c", now + 1000}));
+  EXPECT_EQ(count(), 4);
+  // Expired rows count until purged (they take space), then not.
+  ASSERT_TRUE(this->db_->PurgeExpiredLoginState(now));
+  EXPECT_EQ(count(), 2);
+  ASSERT_TRUE(this->db_->TakeLoginRequest(live.state_hash, now));
+  ASSERT_TRUE(this->db_->DeleteDeviceRequest(live_dev.handle_hash));
+  EXPECT_EQ(count(), 0);
+}
+
 TYPED_TEST(StoreTest, DeviceRequests) {
   this->Migrated();
   const UnixMillis now = this->now_;
