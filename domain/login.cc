@@ -44,6 +44,11 @@ Result<T> FindUnderAnyPepper(const crypto::CredentialHasher& hasher, std::string
   return out;
 }
 
+Error LoginCapacityExhausted() {
+  return Error::Unavailable("too many logins are in progress; retry in a minute",
+                            "login_capacity_exhausted");
+}
+
 }  // namespace
 
 bool IsLoopbackRedirectUri(std::string_view uri) {
@@ -115,8 +120,23 @@ Status LoginService::CheckPendingLoginCapacity() {
     Log(LogLevel::kWarn, "pending logins at the cap; refusing new login starts",
         {{"pending", *pending}, {"max_pending_logins", cap}});
   }
-  return Fail(Error::Unavailable("too many logins are in progress; retry in a minute",
-                                 "login_capacity_exhausted"));
+  return Fail(LoginCapacityExhausted());
+}
+
+template <typename Undo>
+Status LoginService::RetractIfOverCap(Undo&& undo) {
+  const int64_t cap = config_.max_pending_logins;
+  if (cap <= 0) return Ok();
+  auto pending = db_.CountPendingLogins();
+  if (!pending || *pending <= cap) return Ok();  // best effort, like the check before
+  // Starts running at once (on this instance or others) all passed the check: the ones that
+  // find the table over the cap after writing take their row back, so it never stays over.
+  auto undone = undo();
+  if (!undone && !undone.error().IsNotFound()) {
+    Log(LogLevel::kWarn, "removing a login start over the cap failed",
+        {{"error", undone.error().ToString()}});
+  }
+  return Fail(LoginCapacityExhausted());
 }
 
 bool LoginService::RedirectUriAllowed(const std::string& uri) const {
@@ -163,6 +183,7 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
                       idp_.AuthorizationUrl(state, nonce, crypto::PkceS256Challenge(verifier)));
   MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutLoginRequest(req));
+  CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.TakeLoginRequest(req.state_hash, 0); }));
   return url;
 }
 
@@ -239,6 +260,7 @@ Result<DeviceLoginStart> LoginService::StartDevice() {
   r.interval_seconds = start.interval;
   MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutDeviceRequest(r));
+  CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.DeleteDeviceRequest(r.handle_hash); }));
   DeviceLoginStart out;
   out.device_handle = handle;
   out.user_code = start.user_code;

@@ -98,6 +98,10 @@ class LoginService {
   // first when at the cap; else Unavailable("login_capacity_exhausted"). Concurrent starts may
   // each see room: the cap is exceeded by at most the starts in flight at once.
   Status CheckPendingLoginCapacity();
+  // After a start wrote its row: when the pending logins are now over the cap (concurrent
+  // starts that all passed the check), runs `undo` (removes the row) and refuses the start.
+  template <typename Undo>
+  Status RetractIfOverCap(Undo&& undo);
 
   store::Database& db_;
   IdentityProvider& idp_;

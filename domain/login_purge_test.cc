@@ -220,6 +220,30 @@ TEST_F(LoginPurgeTest, StartsBeyondThePendingCapAreRefusedWithoutCallingTheIdp) 
   EXPECT_FALSE(login_->StartDevice());
 }
 
+TEST_F(LoginPurgeTest, AStartThatFindsTheCapFilledMeanwhileTakesItsRowBack) {
+  LoginConfig config;
+  config.max_pending_logins = 3;
+  TearDown();
+  Open(config);
+  StartBrowser();
+  StartBrowser();
+  // While this device start waits for the IdP, another start (here or on another instance)
+  // takes the last free place.
+  idp_.during_device_start = [&] {
+    store::LoginRequest other;
+    other.state_hash = hasher_.Hash("concurrent-" + std::to_string(clock_.Now()));
+    other.expires_at = clock_.Now() + kMillisPerMinute;
+    ASSERT_TRUE(db_->PutLoginRequest(other));
+  };
+  auto r = login_->StartDevice();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason(), "login_capacity_exhausted");
+  EXPECT_EQ(Count("device_requests"), 0);
+  EXPECT_EQ(Count("login_requests"), 3);
+  idp_.during_device_start = nullptr;
+  EXPECT_FALSE(login_->StartDevice());  // still full
+}
+
 TEST_F(LoginPurgeTest, ExpiredLoginsArePurgedToMakeRoomAtTheCap) {
   LoginConfig config;
   config.max_pending_logins = 4;
