@@ -198,6 +198,7 @@ Response BrowserError(const Error& e) {
   Response r =
       Response::Text(HttpStatusFor(e), "Login failed: " + e.message() + " (" + e.reason() + ")\n");
   r.SetHeader("Cache-Control", "no-store");
+  if (auto wait = RetryAfterFor(e)) r.SetHeader("Retry-After", RetryAfterSeconds(*wait));
   return r;
 }
 
@@ -350,6 +351,34 @@ class Api {
     }
     return RetryLaterResponse(RateLimited(what), *wait);
   }
+  // Anonymous login starts write a pending login and may call the IdP: each takes a unit of
+  // its client address's bucket, or is answered 429 at once (JSON envelope, all three routes).
+  std::optional<Response> OverLoginStartLimit(const Request& req, std::string_view route) {
+    if (d_.login_start_limit == nullptr) return std::nullopt;
+    for (const auto& block : d_.login_limit_exempt) {
+      if (block.Contains(req.remote_addr)) return std::nullopt;
+    }
+    auto wait = d_.login_start_limit->TryTake(domain::ClientAddressKey(req.remote_addr));
+    if (!wait) return std::nullopt;
+    CountLoginRefusal(route, "rate_limited");
+    return RetryLaterResponse(
+        Error::ResourceExhausted("too many logins started from this address; retry later",
+                                 "rate_limited"),
+        *wait);
+  }
+  // Returns `e`, counting it when it refuses a login start for lack of capacity (503: the IdP
+  // busy or down, too many pending logins).
+  const Error& CountedLoginError(std::string_view route, const Error& e) {
+    if (e.IsUnavailable()) CountLoginRefusal(route, e.reason());
+    return e;
+  }
+  void CountLoginRefusal(std::string_view route, std::string_view reason) {
+    if (d_.metrics == nullptr) return;
+    d_.metrics->IncCounter(
+        "chainloop_login_refused_total",
+        "Anonymous login starts refused (429 per-address limit, 503 no capacity)",
+        {{"route", route}, {"reason", reason}});
+  }
 
   // A handler without authentication that returns Result<Response>.
   http::Handler Plain(std::function<Result<Response>(Request&)> fn) {
@@ -459,11 +488,12 @@ class Api {
 
     // Browser legs of the login.
     Add(r, "GET", "/auth/login", [this](Request& req) {
+      if (auto refused = OverLoginStartLimit(req, "/auth/login")) return *refused;
       auto url = d_.login->StartBrowserLogin(req.QueryParam("redirect_uri").value_or(""),
                                              req.QueryParam("state").value_or(""),
                                              req.QueryParam("code_challenge").value_or(""),
                                              req.QueryParam("code_challenge_method").value_or(""));
-      if (!url) return BrowserError(url.error());
+      if (!url) return BrowserError(CountedLoginError("/auth/login", url.error()));
       Response resp = Response::Redirect(*url);
       resp.SetHeader("Cache-Control", "no-store");
       return resp;
@@ -495,12 +525,13 @@ class Api {
 
     // Browser UI login: the server is the OAuth client of its own login flow, and the session
     // ends up in an HttpOnly cookie, never visible to scripts.
-    Add(r, "GET", "/auth/web/login", [this](Request&) {
+    Add(r, "GET", "/auth/web/login", [this](Request& req) {
+      if (auto refused = OverLoginStartLimit(req, "/auth/web/login")) return *refused;
       std::string state = RandomToken(24);
       std::string verifier = RandomToken(32);
       auto url = d_.login->StartBrowserLogin(d_.external_url + "/auth/web/callback", state,
                                              crypto::PkceS256Challenge(verifier), "S256");
-      if (!url) return BrowserError(url.error());
+      if (!url) return BrowserError(CountedLoginError("/auth/web/login", url.error()));
       Response resp = Response::Redirect(*url);
       resp.SetHeader("Cache-Control", "no-store");
       resp.headers.emplace_back(
@@ -559,7 +590,10 @@ class Api {
     Add(r, "POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
           CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
           CL_RETURN_IF_ERROR(body.Finish());
-          CL_ASSIGN_OR_RETURN(auto start, d_.login->StartDevice());
+          if (auto refused = OverLoginStartLimit(req, "/v1/auth/device")) return *refused;
+          auto started = d_.login->StartDevice();
+          if (!started) return Fail(CountedLoginError("/v1/auth/device", started.error()));
+          const domain::DeviceLoginStart& start = *started;
           json::object j;
           j["device_handle"] = start.device_handle;
           j["user_code"] = start.user_code;
