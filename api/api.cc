@@ -351,20 +351,26 @@ class Api {
     }
     return RetryLaterResponse(RateLimited(what), *wait);
   }
-  // Anonymous login starts write a pending login and may call the IdP: each takes a unit of
-  // its client address's bucket, or is answered 429 at once (JSON envelope, all three routes).
-  std::optional<Response> OverLoginStartLimit(const Request& req, std::string_view route) {
-    if (d_.login_start_limit == nullptr) return std::nullopt;
-    for (const auto& block : d_.login_limit_exempt) {
-      if (block.Contains(req.remote_addr)) return std::nullopt;
-    }
-    auto wait = d_.login_start_limit->TryTake(domain::ClientAddressKey(req.remote_addr));
-    if (!wait) return std::nullopt;
-    CountLoginRefusal(route, "rate_limited");
-    return RetryLaterResponse(
-        Error::ResourceExhausted("too many logins started from this address; retry later",
-                                 "rate_limited"),
-        *wait);
+  // The I/O-thread fast path of the anonymous login starts, which write a pending login and
+  // may call the IdP: each takes a unit of its client address's bucket (memory only, never
+  // blocks), or is answered 429 right there (JSON envelope, all three routes), so a flood of
+  // refused starts never queues for the worker pool. Admitted starts go on to the pool.
+  http::FastHandler LoginStartLimit(std::string route) {
+    return [this, route = std::move(route)](Request& req) -> std::optional<Response> {
+      if (d_.login_start_limit == nullptr) return std::nullopt;
+      for (const auto& block : d_.login_limit_exempt) {
+        if (block.Contains(req.remote_addr)) return std::nullopt;
+      }
+      auto wait = d_.login_start_limit->TryTake(domain::ClientAddressKey(req.remote_addr));
+      if (!wait) return std::nullopt;
+      CountLoginRefusal(route, "rate_limited");
+      Response r = RetryLaterResponse(
+          Error::ResourceExhausted("too many logins started from this address; retry later",
+                                   "rate_limited"),
+          *wait);
+      AddSecurityHeaders(r);
+      return r;
+    };
   }
   // Returns `e`, counting it when it refuses a login start for lack of capacity (503: the IdP
   // busy or down, too many pending logins).
@@ -487,8 +493,7 @@ class Api {
         false);
 
     // Browser legs of the login.
-    Add(r, "GET", "/auth/login", [this](Request& req) {
-      if (auto refused = OverLoginStartLimit(req, "/auth/login")) return *refused;
+    AddFast(r, "GET", "/auth/login", LoginStartLimit("/auth/login"), [this](Request& req) {
       auto url = d_.login->StartBrowserLogin(req.QueryParam("redirect_uri").value_or(""),
                                              req.QueryParam("state").value_or(""),
                                              req.QueryParam("code_challenge").value_or(""),
@@ -525,8 +530,7 @@ class Api {
 
     // Browser UI login: the server is the OAuth client of its own login flow, and the session
     // ends up in an HttpOnly cookie, never visible to scripts.
-    Add(r, "GET", "/auth/web/login", [this](Request& req) {
-      if (auto refused = OverLoginStartLimit(req, "/auth/web/login")) return *refused;
+    AddFast(r, "GET", "/auth/web/login", LoginStartLimit("/auth/web/login"), [this](Request&) {
       std::string state = RandomToken(24);
       std::string verifier = RandomToken(32);
       auto url = d_.login->StartBrowserLogin(d_.external_url + "/auth/web/callback", state,
@@ -587,22 +591,22 @@ class Api {
           }
           return NoStore(JsonOk(200, EncodeSession(*session)));
         }));
-    Add(r, "POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
-          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-          CL_RETURN_IF_ERROR(body.Finish());
-          if (auto refused = OverLoginStartLimit(req, "/v1/auth/device")) return *refused;
-          auto started = d_.login->StartDevice();
-          if (!started) return Fail(CountedLoginError("/v1/auth/device", started.error()));
-          const domain::DeviceLoginStart& start = *started;
-          json::object j;
-          j["device_handle"] = start.device_handle;
-          j["user_code"] = start.user_code;
-          j["verification_uri"] = start.verification_uri;
-          j["verification_uri_complete"] = start.verification_uri_complete;
-          j["expires_in"] = start.expires_in;
-          j["interval"] = start.interval;
-          return NoStore(JsonOk(200, j));
-        }));
+    AddFast(r, "POST", "/v1/auth/device", LoginStartLimit("/v1/auth/device"),
+            Plain([this](Request& req) -> Result<Response> {
+              CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+              CL_RETURN_IF_ERROR(body.Finish());
+              auto started = d_.login->StartDevice();
+              if (!started) return Fail(CountedLoginError("/v1/auth/device", started.error()));
+              const domain::DeviceLoginStart& start = *started;
+              json::object j;
+              j["device_handle"] = start.device_handle;
+              j["user_code"] = start.user_code;
+              j["verification_uri"] = start.verification_uri;
+              j["verification_uri_complete"] = start.verification_uri_complete;
+              j["expires_in"] = start.expires_in;
+              j["interval"] = start.interval;
+              return NoStore(JsonOk(200, j));
+            }));
     Add(r, "POST", "/v1/auth/device/token", Plain([this](Request& req) -> Result<Response> {
           CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
           CL_ASSIGN_OR_RETURN(auto handle, body.RequiredString("device_handle"));

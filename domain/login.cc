@@ -97,9 +97,9 @@ void LoginService::MaybePurgeExpiredLoginState(UnixMillis min_interval) {
   }
 }
 
-Status LoginService::CheckPendingLoginCapacity() {
+Result<bool> LoginService::CheckPendingLoginCapacity() {
   const int64_t cap = config_.max_pending_logins;
-  if (cap <= 0) return Ok();
+  if (cap <= 0) return false;
   // Like the purge, the count is best effort: a database that cannot count fails the start on
   // its own when the row is written, and the cap must not be the only thing that refuses it.
   auto pending = db_.CountPendingLogins();
@@ -110,9 +110,9 @@ Status LoginService::CheckPendingLoginCapacity() {
   }
   if (!pending) {
     Log(LogLevel::kWarn, "counting pending logins failed", {{"error", pending.error().ToString()}});
-    return Ok();
+    return false;
   }
-  if (*pending < cap) return Ok();
+  if (*pending < cap) return *pending >= cap - kPendingLoginRecheckMargin;
   const UnixMillis now = clock_.Now();
   UnixMillis last = last_full_warning_.load();
   if ((last == kNeverPurged || now < last || now - last >= kLoginStatePurgeInterval) &&
@@ -167,7 +167,7 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
     return Fail(
         Error::InvalidArgument("state must be 1..256 URL-safe characters", "invalid_request"));
   }
-  CL_RETURN_IF_ERROR(CheckPendingLoginCapacity());
+  CL_ASSIGN_OR_RETURN(bool near_cap, CheckPendingLoginCapacity());
   std::string state = RandomUrlSafe(random_, 32);
   std::string nonce = RandomUrlSafe(random_, 32);
   std::string verifier = RandomUrlSafe(random_, 32);
@@ -183,7 +183,9 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
                       idp_.AuthorizationUrl(state, nonce, crypto::PkceS256Challenge(verifier)));
   MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutLoginRequest(req));
-  CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.TakeLoginRequest(req.state_hash, 0); }));
+  if (near_cap) {
+    CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.TakeLoginRequest(req.state_hash, 0); }));
+  }
   return url;
 }
 
@@ -250,7 +252,7 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
 }
 
 Result<DeviceLoginStart> LoginService::StartDevice() {
-  CL_RETURN_IF_ERROR(CheckPendingLoginCapacity());
+  CL_ASSIGN_OR_RETURN(bool near_cap, CheckPendingLoginCapacity());
   CL_ASSIGN_OR_RETURN(DeviceAuthorizationStart start, idp_.StartDeviceAuthorization());
   std::string handle = crypto::GenerateCredential(crypto::CredentialKind::kDeviceHandle, random_);
   store::DeviceRequest r;
@@ -260,7 +262,9 @@ Result<DeviceLoginStart> LoginService::StartDevice() {
   r.interval_seconds = start.interval;
   MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutDeviceRequest(r));
-  CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.DeleteDeviceRequest(r.handle_hash); }));
+  if (near_cap) {
+    CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.DeleteDeviceRequest(r.handle_hash); }));
+  }
   DeviceLoginStart out;
   out.device_handle = handle;
   out.user_code = start.user_code;

@@ -55,6 +55,9 @@ constexpr UnixMillis kLoginStatePurgeInterval = kMillisPerMinute;
 // While the pending logins are at the cap, expired ones are purged at most this often (a
 // refused start must stay cheap).
 constexpr UnixMillis kLoginStateFullPurgeInterval = kMillisPerSecond;
+// A start that counted fewer than (cap - this) pending logins skips the re-count after writing
+// its row: only that many starts running at once, on all instances, could push it over.
+constexpr int64_t kPendingLoginRecheckMargin = 256;
 
 class LoginService {
  public:
@@ -95,9 +98,10 @@ class LoginService {
   // unauthenticated login starts cannot grow the database without bound yet never fail on it.
   void MaybePurgeExpiredLoginState(UnixMillis min_interval = kLoginStatePurgeInterval);
   // Ok when a new pending login fits under config_.max_pending_logins, purging expired ones
-  // first when at the cap; else Unavailable("login_capacity_exhausted"). Concurrent starts may
-  // each see room: the cap is exceeded by at most the starts in flight at once.
-  Status CheckPendingLoginCapacity();
+  // first when at the cap; else Unavailable("login_capacity_exhausted"). Ok(true) when the
+  // count was within kPendingLoginRecheckMargin of the cap: concurrent starts may all see room,
+  // so the start must call RetractIfOverCap after writing its row.
+  Result<bool> CheckPendingLoginCapacity();
   // After a start wrote its row: when the pending logins are now over the cap (concurrent
   // starts that all passed the check), runs `undo` (removes the row) and refuses the start.
   template <typename Undo>
