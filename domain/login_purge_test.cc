@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <functional>
 #include <string>
 
 #include "common/log.h"
@@ -173,122 +172,6 @@ TEST_F(LoginPurgeTest, OverlongRedirectUriIsRefusedAndNotStored) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().reason(), "invalid_redirect_uri");
   EXPECT_EQ(Count("login_requests"), 0);
-}
-
-// The pending-login cap: a start beyond it is refused with 503 login_capacity_exhausted before
-// the IdP is asked anything, whatever the kind of start; in-flight logins are never evicted.
-TEST_F(LoginPurgeTest, StartsBeyondThePendingCapAreRefusedWithoutCallingTheIdp) {
-  constexpr int64_t kCap = 6;
-  LoginConfig config;
-  config.max_pending_logins = kCap;
-  TearDown();
-  Open(config);
-  // Fill the cap with both kinds: browser logins and device logins count alike.
-  for (int i = 0; i < kCap / 2; ++i) {
-    StartBrowser();
-    ASSERT_TRUE(login_->StartDevice());
-  }
-  ASSERT_EQ(Count("login_requests") + Count("device_requests"), kCap);
-
-  const int device_calls = idp_.device_starts;
-  struct Case {
-    const char* name;
-    std::function<Error()> start;
-  };
-  const Case cases[] = {
-      {"browser",
-       [&] {
-         return login_->StartBrowserLogin(kCliRedirect, "cli-state", Challenge(), "S256").error();
-       }},
-      {"device", [&] { return login_->StartDevice().error(); }},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.name);
-    for (int i = 0; i < 3; ++i) {
-      Error e = c.start();
-      EXPECT_TRUE(e.IsUnavailable()) << e.ToString();
-      EXPECT_EQ(e.reason(), "login_capacity_exhausted");
-    }
-  }
-  EXPECT_EQ(idp_.device_starts, device_calls);  // refused before the IdP
-  EXPECT_EQ(Count("login_requests") + Count("device_requests"), kCap);
-
-  // The logins in flight were not evicted: they still complete, and each completion makes room
-  // for one new start.
-  ASSERT_TRUE(login_->CompleteCallback("idp-code", idp_.last_state));
-  StartBrowser();
-  EXPECT_FALSE(login_->StartDevice());
-}
-
-TEST_F(LoginPurgeTest, AStartThatFindsTheCapFilledMeanwhileTakesItsRowBack) {
-  LoginConfig config;
-  config.max_pending_logins = 3;
-  TearDown();
-  Open(config);
-  StartBrowser();
-  StartBrowser();
-  // While this device start waits for the IdP, another start (here or on another instance)
-  // takes the last free place.
-  idp_.during_device_start = [&] {
-    store::LoginRequest other;
-    other.state_hash = hasher_.Hash("concurrent-" + std::to_string(clock_.Now()));
-    other.expires_at = clock_.Now() + kMillisPerMinute;
-    ASSERT_TRUE(db_->PutLoginRequest(other));
-  };
-  auto r = login_->StartDevice();
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().reason(), "login_capacity_exhausted");
-  EXPECT_EQ(Count("device_requests"), 0);
-  EXPECT_EQ(Count("login_requests"), 3);
-  idp_.during_device_start = nullptr;
-  EXPECT_FALSE(login_->StartDevice());  // still full
-}
-
-TEST_F(LoginPurgeTest, ExpiredLoginsArePurgedToMakeRoomAtTheCap) {
-  LoginConfig config;
-  config.max_pending_logins = 4;
-  config.login_request_ttl = 10 * kMillisPerSecond;
-  TearDown();
-  Open(config);
-  for (int i = 0; i < 4; ++i) StartBrowser();  // the first start also purged (nothing)
-  EXPECT_FALSE(login_->StartBrowserLogin(kCliRedirect, "cli-state", Challenge(), "S256"));
-
-  // All four expired. The regular purge interval (1 min) has not passed, but at the cap expired
-  // rows are purged at once rather than refusing anyone.
-  clock_.Advance(11 * kMillisPerSecond);
-  StartBrowser();
-  EXPECT_EQ(Count("login_requests"), 1);
-}
-
-TEST_F(LoginPurgeTest, RefusedStartsPurgeAtMostOncePerSecond) {
-  static_assert(kLoginStateFullPurgeInterval == kMillisPerSecond);
-  LoginConfig config;
-  config.max_pending_logins = 2;
-  config.login_request_ttl = 10 * kMillisPerSecond;
-  TearDown();
-  Open(config);
-  StartBrowser();  // A, expires at t0 + 10 s; the regular purge runs at t0
-  clock_.Advance(9'500);
-  StartBrowser();  // B; no regular purge (interval 1 min)
-  // At the cap: the refused start purges (at t0 + 9.5 s; nothing expired yet).
-  EXPECT_FALSE(login_->StartBrowserLogin(kCliRedirect, "cli-state", Challenge(), "S256"));
-  // A expired at t0 + 10 s, but the last purge was 0.7 s ago: refused, nothing purged.
-  clock_.Advance(700);
-  EXPECT_FALSE(login_->StartBrowserLogin(kCliRedirect, "cli-state", Challenge(), "S256"));
-  EXPECT_EQ(Count("login_requests"), 2);
-  // 1.1 s after the last purge: the start purges A and fits.
-  clock_.Advance(400);
-  StartBrowser();
-  EXPECT_EQ(Count("login_requests"), 2);
-}
-
-TEST_F(LoginPurgeTest, CapZeroMeansNoCap) {
-  LoginConfig config;
-  config.max_pending_logins = 0;
-  TearDown();
-  Open(config);
-  for (int i = 0; i < 30; ++i) StartBrowser();
-  EXPECT_EQ(Count("login_requests"), 30);
 }
 
 TEST(LoopbackRedirectUri, AcceptsTheCliListener) {
