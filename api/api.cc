@@ -200,6 +200,7 @@ Response BrowserError(const Error& e) {
   Response r = Response::Text(
       HttpStatusFor(e), "Login failed: " + RedactSecrets(e.message()) + " (" + e.reason() + ")\n");
   r.SetHeader("Cache-Control", "no-store");
+  if (auto wait = RetryAfterFor(e)) r.SetHeader("Retry-After", RetryAfterSeconds(*wait));
   return r;
 }
 
@@ -374,6 +375,40 @@ class Api {
     }
     return RetryLaterResponse(RateLimited(what), *wait);
   }
+  // The I/O-thread fast path of the anonymous login starts, which write a pending login and
+  // may call the IdP: each takes a unit of its client address's bucket (memory only, never
+  // blocks), or is answered 429 right there (JSON envelope, all three routes), so a flood of
+  // refused starts never queues for the worker pool. Admitted starts go on to the pool.
+  http::FastHandler LoginStartLimit(std::string route) {
+    return [this, route = std::move(route)](Request& req) -> std::optional<Response> {
+      if (d_.login_start_limit == nullptr) return std::nullopt;
+      for (const auto& block : d_.login_limit_exempt) {
+        if (block.Contains(req.remote_addr)) return std::nullopt;
+      }
+      auto wait = d_.login_start_limit->TryTake(domain::ClientAddressKey(req.remote_addr));
+      if (!wait) return std::nullopt;
+      CountLoginRefusal(route, "rate_limited");
+      Response r = RetryLaterResponse(
+          Error::ResourceExhausted("too many logins started from this address; retry later",
+                                   "rate_limited"),
+          *wait);
+      AddSecurityHeaders(r);
+      return r;
+    };
+  }
+  // Returns `e`, counting it when it refuses a login start for lack of capacity (503: the IdP
+  // busy or down, too many pending logins).
+  const Error& CountedLoginError(std::string_view route, const Error& e) {
+    if (e.IsUnavailable()) CountLoginRefusal(route, e.reason());
+    return e;
+  }
+  void CountLoginRefusal(std::string_view route, std::string_view reason) {
+    if (d_.metrics == nullptr) return;
+    d_.metrics->IncCounter(
+        "chainloop_login_refused_total",
+        "Anonymous login starts refused (429 per-address limit, 503 no capacity)",
+        {{"route", route}, {"reason", reason}});
+  }
 
   // A handler without authentication that returns Result<Response>.
   http::Handler Plain(std::function<Result<Response>(Request&)> fn) {
@@ -482,14 +517,14 @@ class Api {
         false);
 
     // Browser legs of the login.
-    Add(r, "GET", "/auth/login", [this](Request& req) {
+    AddFast(r, "GET", "/auth/login", LoginStartLimit("/auth/login"), [this](Request& req) {
       auto url = d_.login->StartBrowserLogin(req.QueryParam("redirect_uri").value_or(""),
                                              req.QueryParam("state").value_or(""),
                                              req.QueryParam("code_challenge").value_or(""),
                                              req.QueryParam("code_challenge_method").value_or(""));
       if (!url) {
         LogLoginFailure(req, "login", url.error());
-        return BrowserError(url.error());
+        return BrowserError(CountedLoginError("/auth/login", url.error()));
       }
       Response resp = Response::Redirect(*url);
       resp.SetHeader("Cache-Control", "no-store");
@@ -539,14 +574,14 @@ class Api {
 
     // Browser UI login: the server is the OAuth client of its own login flow, and the session
     // ends up in an HttpOnly cookie, never visible to scripts.
-    Add(r, "GET", "/auth/web/login", [this](Request& req) {
+    AddFast(r, "GET", "/auth/web/login", LoginStartLimit("/auth/web/login"), [this](Request& req) {
       std::string state = RandomToken(24);
       std::string verifier = RandomToken(32);
       auto url = d_.login->StartBrowserLogin(d_.external_url + "/auth/web/callback", state,
                                              crypto::PkceS256Challenge(verifier), "S256");
       if (!url) {
         LogLoginFailure(req, "web_login", url.error());
-        return BrowserError(url.error());
+        return BrowserError(CountedLoginError("/auth/web/login", url.error()));
       }
       Response resp = Response::Redirect(*url);
       resp.SetHeader("Cache-Control", "no-store");
@@ -614,23 +649,25 @@ class Api {
           }
           return NoStore(JsonOk(200, EncodeSession(*session)));
         }));
-    Add(r, "POST", "/v1/auth/device", Plain([this](Request& req) -> Result<Response> {
-          CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
-          CL_RETURN_IF_ERROR(body.Finish());
-          auto start = d_.login->StartDevice();
-          if (!start) {
-            LogLoginFailure(req, "device", start.error());
-            return Fail(start.error());
-          }
-          json::object j;
-          j["device_handle"] = start->device_handle;
-          j["user_code"] = start->user_code;
-          j["verification_uri"] = start->verification_uri;
-          j["verification_uri_complete"] = start->verification_uri_complete;
-          j["expires_in"] = start->expires_in;
-          j["interval"] = start->interval;
-          return NoStore(JsonOk(200, j));
-        }));
+    AddFast(r, "POST", "/v1/auth/device", LoginStartLimit("/v1/auth/device"),
+            Plain([this](Request& req) -> Result<Response> {
+              CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+              CL_RETURN_IF_ERROR(body.Finish());
+              auto started = d_.login->StartDevice();
+              if (!started) {
+                LogLoginFailure(req, "device", started.error());
+                return Fail(CountedLoginError("/v1/auth/device", started.error()));
+              }
+              const domain::DeviceLoginStart& start = *started;
+              json::object j;
+              j["device_handle"] = start.device_handle;
+              j["user_code"] = start.user_code;
+              j["verification_uri"] = start.verification_uri;
+              j["verification_uri_complete"] = start.verification_uri_complete;
+              j["expires_in"] = start.expires_in;
+              j["interval"] = start.interval;
+              return NoStore(JsonOk(200, j));
+            }));
     Add(r, "POST", "/v1/auth/device/token", Plain([this](Request& req) -> Result<Response> {
           CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
           CL_ASSIGN_OR_RETURN(auto handle, body.RequiredString("device_handle"));

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/random.h"
 #include "domain/api_tokens.h"
@@ -34,6 +35,10 @@ struct ApiDeps {
   domain::AuthFailureThrottle* auth_throttle = nullptr;
   domain::RateLimiter* token_create_limit = nullptr;
   domain::RateLimiter* exchange_limit = nullptr;
+  // Anonymous login starts (GET /auth/login, GET /auth/web/login, POST /v1/auth/device) per
+  // client address (429 rate_limited); addresses in `login_limit_exempt` are not limited.
+  domain::RateLimiter* login_start_limit = nullptr;
+  std::vector<domain::Cidr> login_limit_exempt;
   Random* random = nullptr;
   std::string external_url;  // e.g. "https://chainloop.example.com" (no trailing slash)
   std::string web_dir;       // built web UI; empty: no UI

@@ -44,6 +44,7 @@ http::Response ErrorResponse(const Error& e) {
   boost::json::object env;
   env["error"] = std::move(inner);
   http::Response r = http::Response::Json(HttpStatusFor(e), SerializeJson(env));
+  if (auto wait = RetryAfterFor(e)) r.SetHeader("Retry-After", RetryAfterSeconds(*wait));
   if (r.status == 401) {
     // RFC 6750 section 3: no error attribute when no credential was sent at all.
     if (e.reason() == "unauthenticated") {
@@ -60,6 +61,13 @@ http::Response ErrorResponse(const Error& e) {
 std::string RetryAfterSeconds(UnixMillis retry_after) {
   return std::to_string(
       std::max<int64_t>(1, (retry_after + kMillisPerSecond - 1) / kMillisPerSecond));
+}
+
+std::optional<UnixMillis> RetryAfterFor(const Error& e) {
+  if (e.code() != Error::Code::kUnavailable) return std::nullopt;
+  // Pending logins free up as people finish or abandon them (10 minutes at most).
+  if (e.reason() == "login_capacity_exhausted") return 30 * kMillisPerSecond;
+  return 5 * kMillisPerSecond;
 }
 
 http::Response RetryLaterResponse(const Error& e, UnixMillis retry_after) {

@@ -1,6 +1,7 @@
 // The one mapping from cl::Error to HTTP: status code, error envelope and WWW-Authenticate.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,12 @@ http::Response ErrorResponse(const Error& e);
 http::Response RetryLaterResponse(const Error& e, UnixMillis retry_after);
 // The Retry-After value for a wait: whole seconds, rounded up, at least 1.
 std::string RetryAfterSeconds(UnixMillis retry_after);
+
+// How long to wait before retrying after `e`, when it lifts by itself without the client
+// changing anything: every Unavailable (503) error, e.g. a busy or unreachable IdP (5 s) or
+// too many logins in progress (30 s). nullopt for other errors. ErrorResponse sends it as
+// Retry-After.
+std::optional<UnixMillis> RetryAfterFor(const Error& e);
 
 // The two 429 errors: a banned client address or credential whose authentication failed, and
 // an organization over a rate limit.

@@ -93,5 +93,30 @@ TEST(RetryLaterResponse, CarriesRetryAfterInWholeSecondsRoundedUp) {
   EXPECT_EQ(v->at("error").at("code").as_string(), "rate_limited");
 }
 
+TEST(ErrorResponse, EveryUnavailableCarriesRetryAfterAndNothingElseDoes) {
+  struct Case {
+    Error error;
+    std::string retry_after;
+  } cases[] = {
+      {Error::Unavailable("busy", "idp_unavailable"), "5"},
+      {Error::Unavailable("db", "unavailable"), "5"},
+      {Error::Unavailable("full", "login_capacity_exhausted"), "30"},
+      {Error::InvalidArgument("x"), ""},
+      {Error::Unauthenticated("x"), ""},
+      {Error::ResourceExhausted("x"), ""},  // its wait is the caller's (RetryLaterResponse)
+      {Error::Internal("x"), ""},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(HeaderOf(ErrorResponse(c.error), "Retry-After"), c.retry_after) << c.error.ToString();
+    EXPECT_EQ(RetryAfterFor(c.error).has_value(), !c.retry_after.empty()) << c.error.ToString();
+  }
+  // RetryLaterResponse's own wait wins over the default, without a second header.
+  auto r = RetryLaterResponse(Error::Unavailable("busy", "idp_unavailable"), 1000);
+  int n = 0;
+  for (const auto& [k, v] : r.headers) n += k == "Retry-After";
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(HeaderOf(r, "Retry-After"), "1");
+}
+
 }  // namespace
 }  // namespace cl::api

@@ -4,6 +4,7 @@
 // `device_state` and `next`.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "common/result.h"
@@ -19,6 +20,9 @@ class FakeIdp : public IdentityProvider {
   std::string last_nonce, last_state, last_challenge;
   bool down = false;
   DevicePollOutcome::State device_state = DevicePollOutcome::State::kPending;
+  int device_starts = 0;  // calls of StartDeviceAuthorization
+  // Runs inside StartDeviceAuthorization, e.g. to act as a concurrent request meanwhile.
+  std::function<void()> during_device_start;
 
   Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
                                        const std::string& challenge) override {
@@ -38,6 +42,8 @@ class FakeIdp : public IdentityProvider {
     return next;
   }
   Result<DeviceAuthorizationStart> StartDeviceAuthorization() override {
+    ++device_starts;
+    if (during_device_start) during_device_start();
     return DeviceAuthorizationStart{"upstream-device-code",
                                     "ABCD-EFGH",
                                     "https://idp.test/device",

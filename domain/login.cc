@@ -45,6 +45,11 @@ Result<T> FindUnderAnyPepper(const crypto::CredentialHasher& hasher, std::string
   return out;
 }
 
+Error LoginCapacityExhausted() {
+  return Error::Unavailable("too many logins are in progress; retry in a minute",
+                            "login_capacity_exhausted");
+}
+
 }  // namespace
 
 bool IsLoopbackRedirectUri(std::string_view uri) {
@@ -80,17 +85,59 @@ LoginService::LoginService(store::Database& db, IdentityProvider& idp,
       random_(random),
       config_(std::move(config)) {}
 
-void LoginService::MaybePurgeExpiredLoginState() {
+void LoginService::MaybePurgeExpiredLoginState(UnixMillis min_interval) {
   UnixMillis now = clock_.Now();
   UnixMillis last = last_purge_.load();
   // A clock that went back (now < last) purges and restarts the interval from `now`.
-  if (last != kNeverPurged && now >= last && now - last < kLoginStatePurgeInterval) return;
+  if (last != kNeverPurged && now >= last && now - last < min_interval) return;
   // One caller per interval: a concurrent login that loses the race skips the purge.
   if (!last_purge_.compare_exchange_strong(last, now)) return;
   auto st = db_.PurgeExpiredLoginState(now);
   if (!st) {
     Log(LogLevel::kWarn, "purging expired login state failed", {{"error", st.error().ToString()}});
   }
+}
+
+Result<bool> LoginService::CheckPendingLoginCapacity() {
+  const int64_t cap = config_.max_pending_logins;
+  if (cap <= 0) return false;
+  // Like the purge, the count is best effort: a database that cannot count fails the start on
+  // its own when the row is written, and the cap must not be the only thing that refuses it.
+  auto pending = db_.CountPendingLogins();
+  if (pending && *pending >= cap) {
+    // Expired rows count until purged: make room from them before refusing anyone.
+    MaybePurgeExpiredLoginState(kLoginStateFullPurgeInterval);
+    pending = db_.CountPendingLogins();
+  }
+  if (!pending) {
+    Log(LogLevel::kWarn, "counting pending logins failed", {{"error", pending.error().ToString()}});
+    return false;
+  }
+  if (*pending < cap) return *pending >= cap - kPendingLoginRecheckMargin;
+  const UnixMillis now = clock_.Now();
+  UnixMillis last = last_full_warning_.load();
+  if ((last == kNeverPurged || now < last || now - last >= kLoginStatePurgeInterval) &&
+      last_full_warning_.compare_exchange_strong(last, now)) {
+    Log(LogLevel::kWarn, "pending logins at the cap; refusing new login starts",
+        {{"pending", *pending}, {"max_pending_logins", cap}});
+  }
+  return Fail(LoginCapacityExhausted());
+}
+
+template <typename Undo>
+Status LoginService::RetractIfOverCap(Undo&& undo) {
+  const int64_t cap = config_.max_pending_logins;
+  if (cap <= 0) return Ok();
+  auto pending = db_.CountPendingLogins();
+  if (!pending || *pending <= cap) return Ok();  // best effort, like the check before
+  // Starts running at once (on this instance or others) all passed the check: the ones that
+  // find the table over the cap after writing take their row back, so it never stays over.
+  auto undone = undo();
+  if (!undone && !undone.error().IsNotFound()) {
+    Log(LogLevel::kWarn, "removing a login start over the cap failed",
+        {{"error", undone.error().ToString()}});
+  }
+  return Fail(LoginCapacityExhausted());
 }
 
 bool LoginService::RedirectUriAllowed(const std::string& uri) const {
@@ -121,6 +168,7 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
     return Fail(
         Error::InvalidArgument("state must be 1..256 URL-safe characters", "invalid_request"));
   }
+  CL_ASSIGN_OR_RETURN(bool near_cap, CheckPendingLoginCapacity());
   std::string state = RandomUrlSafe(random_, 32);
   std::string nonce = RandomUrlSafe(random_, 32);
   std::string verifier = RandomUrlSafe(random_, 32);
@@ -136,6 +184,9 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
                       idp_.AuthorizationUrl(state, nonce, crypto::PkceS256Challenge(verifier)));
   MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutLoginRequest(req));
+  if (near_cap) {
+    CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.TakeLoginRequest(req.state_hash, 0); }));
+  }
   return url;
 }
 
@@ -226,6 +277,7 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
 }
 
 Result<DeviceLoginStart> LoginService::StartDevice() {
+  CL_ASSIGN_OR_RETURN(bool near_cap, CheckPendingLoginCapacity());
   CL_ASSIGN_OR_RETURN(DeviceAuthorizationStart start, idp_.StartDeviceAuthorization());
   std::string handle = crypto::GenerateCredential(crypto::CredentialKind::kDeviceHandle, random_);
   store::DeviceRequest r;
@@ -235,6 +287,9 @@ Result<DeviceLoginStart> LoginService::StartDevice() {
   r.interval_seconds = start.interval;
   MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(db_.PutDeviceRequest(r));
+  if (near_cap) {
+    CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.DeleteDeviceRequest(r.handle_hash); }));
+  }
   DeviceLoginStart out;
   out.device_handle = handle;
   out.user_code = start.user_code;

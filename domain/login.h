@@ -29,6 +29,9 @@ struct LoginConfig {
   UnixMillis auth_code_ttl = 60 * kMillisPerSecond;
   // Extra redirect URIs accepted besides loopback ones (e.g. the web UI's own callback).
   std::vector<std::string> allowed_redirect_prefixes;
+  // Pending logins (login requests + device requests, see CountPendingLogins) allowed at once;
+  // 0: no cap. A start beyond it is refused, never an in-flight login evicted.
+  int64_t max_pending_logins = 10'000;
 };
 
 struct IssuedSession {
@@ -49,6 +52,12 @@ struct DeviceLoginStart {
 // Expired login state (login requests, one-time codes, device requests) is deleted by the
 // LoginService itself, at most this often per process, when a login writes new state.
 constexpr UnixMillis kLoginStatePurgeInterval = kMillisPerMinute;
+// While the pending logins are at the cap, expired ones are purged at most this often (a
+// refused start must stay cheap).
+constexpr UnixMillis kLoginStateFullPurgeInterval = kMillisPerSecond;
+// A start that counted fewer than (cap - this) pending logins skips the re-count after writing
+// its row: only that many starts running at once, on all instances, could push it over.
+constexpr int64_t kPendingLoginRecheckMargin = 256;
 
 class LoginService {
  public:
@@ -76,6 +85,9 @@ class LoginService {
   // Exchanges the one-time code (single use, 60 s, bound to the PKCE challenge).
   Result<IssuedSession> ExchangeCode(const std::string& code, const std::string& code_verifier);
 
+  // Starts a device login at the IdP. Like StartBrowserLogin, refused with
+  // Unavailable("login_capacity_exhausted") while config.max_pending_logins are pending, before
+  // anything is asked of the IdP.
   Result<DeviceLoginStart> StartDevice();
   // Errors with reason authorization_pending / slow_down / expired_token / access_denied.
   Result<IssuedSession> PollDevice(const std::string& device_handle);
@@ -92,7 +104,16 @@ class LoginService {
   // Deletes expired login state unless this process did so less than
   // kLoginStatePurgeInterval ago. Best effort: a failure is logged, never returned, so that
   // unauthenticated login starts cannot grow the database without bound yet never fail on it.
-  void MaybePurgeExpiredLoginState();
+  void MaybePurgeExpiredLoginState(UnixMillis min_interval = kLoginStatePurgeInterval);
+  // Ok when a new pending login fits under config_.max_pending_logins, purging expired ones
+  // first when at the cap; else Unavailable("login_capacity_exhausted"). Ok(true) when the
+  // count was within kPendingLoginRecheckMargin of the cap: concurrent starts may all see room,
+  // so the start must call RetractIfOverCap after writing its row.
+  Result<bool> CheckPendingLoginCapacity();
+  // After a start wrote its row: when the pending logins are now over the cap (concurrent
+  // starts that all passed the check), runs `undo` (removes the row) and refuses the start.
+  template <typename Undo>
+  Status RetractIfOverCap(Undo&& undo);
 
   store::Database& db_;
   IdentityProvider& idp_;
@@ -104,6 +125,8 @@ class LoginService {
   // Clock time of the last purge started by this process; kNeverPurged before the first.
   static constexpr UnixMillis kNeverPurged = std::numeric_limits<UnixMillis>::min();
   std::atomic<UnixMillis> last_purge_{kNeverPurged};
+  // Clock time of the last "pending logins at the cap" warning (one per purge interval).
+  std::atomic<UnixMillis> last_full_warning_{kNeverPurged};
 };
 
 // Longest loopback redirect URI accepted ("http://[::1]:65535/callback" is 27 characters).

@@ -128,14 +128,18 @@ AuthFailureThrottle::AuthFailureThrottle(AuthThrottleConfig config, const Clock&
 
 AuthFailureThrottle::~AuthFailureThrottle() = default;
 
-std::string AuthFailureThrottle::AddressKey(std::string_view address) {
+std::string ClientAddressKey(std::string_view address) {
   auto a = ParseAddress(address);
-  if (!a) return "a:" + std::string(address.substr(0, 64));
+  if (!a) return std::string(address.substr(0, 64));
   if (!a->v4) {
     std::fill(a->bytes.begin() + 8, a->bytes.end(), 0);
-    return "a:" + FormatAddress(*a) + "/64";
+    return FormatAddress(*a) + "/64";
   }
-  return "a:" + FormatAddress(*a);
+  return FormatAddress(*a);
+}
+
+std::string AuthFailureThrottle::AddressKey(std::string_view address) {
+  return "a:" + ClientAddressKey(address);
 }
 
 std::string AuthFailureThrottle::CredentialKey(std::string_view credential) const {
@@ -253,12 +257,13 @@ size_t AuthFailureThrottle::TrackedKeys() const {
 // ---------------------------------------------------------------------------------------------
 // RateLimiter
 
+struct RateLimiter::Bucket {
+  int64_t units = 0;  // scaled (one unit = kMillisPerMinute), as of `at`; negative: debt
+  UnixMillis at = 0;
+  std::list<const std::string*>::iterator lru;
+};
+
 struct RateLimiter::Shard {
-  struct Bucket {
-    int64_t units = 0;  // scaled (one unit = kMillisPerMinute), as of `at`; negative: debt
-    UnixMillis at = 0;
-    std::list<const std::string*>::iterator lru;
-  };
   std::mutex mu;
   struct KeyHash {
     using is_transparent = void;
@@ -269,7 +274,11 @@ struct RateLimiter::Shard {
 };
 
 RateLimiter::RateLimiter(int64_t per_minute, const Clock& clock, size_t max_keys)
+    : RateLimiter(per_minute, per_minute, clock, max_keys) {}
+
+RateLimiter::RateLimiter(int64_t per_minute, int64_t burst, const Clock& clock, size_t max_keys)
     : per_minute_(std::max<int64_t>(0, per_minute)),
+      burst_(std::max<int64_t>(1, burst)),
       clock_(clock),
       max_keys_per_shard_(std::max<size_t>(1, max_keys / kShards)),
       shards_(new Shard[kShards]) {}
@@ -282,9 +291,40 @@ RateLimiter::Shard& RateLimiter::ShardFor(std::string_view key) const {
 
 int64_t RateLimiter::Refilled(int64_t units, UnixMillis at, UnixMillis now) const {
   // Scaled units: one unit is kMillisPerMinute, so a millisecond refills `per_minute_` exactly.
-  const int64_t capacity = per_minute_ * kMillisPerMinute;
+  const int64_t capacity = burst_ * kMillisPerMinute;
   const UnixMillis elapsed = std::clamp<UnixMillis>(now - at, 0, kMillisPerDay);
   return std::min(capacity, units + elapsed * per_minute_);
+}
+
+UnixMillis RateLimiter::WaitFor(int64_t units) const {
+  const int64_t missing = kMillisPerMinute - units;
+  if (missing <= 0) return 0;
+  return (missing + per_minute_ - 1) / per_minute_;
+}
+
+RateLimiter::Bucket& RateLimiter::BucketLocked(Shard& s, std::string_view key, UnixMillis now) {
+  auto it = s.buckets.find(key);
+  if (it != s.buckets.end()) {
+    s.lru.splice(s.lru.end(), s.lru, it->second.lru);
+    return it->second;
+  }
+  const int64_t capacity = burst_ * kMillisPerMinute;
+  // Buckets that refilled completely are the same as absent ones: drop them first.
+  for (int i = 0; i < kPruneBatch && !s.lru.empty(); ++i) {
+    auto cold = s.buckets.find(*s.lru.front());
+    if (Refilled(cold->second.units, cold->second.at, now) < capacity) break;
+    s.lru.pop_front();
+    s.buckets.erase(cold);
+  }
+  if (s.buckets.size() >= max_keys_per_shard_) {
+    s.buckets.erase(s.buckets.find(*s.lru.front()));
+    s.lru.pop_front();
+  }
+  it = s.buckets.emplace(std::string(key), Bucket{}).first;
+  it->second.units = capacity;
+  it->second.at = now;
+  it->second.lru = s.lru.insert(s.lru.end(), &it->first);
+  return it->second;
 }
 
 std::optional<UnixMillis> RateLimiter::Check(std::string_view key) {
@@ -294,40 +334,32 @@ std::optional<UnixMillis> RateLimiter::Check(std::string_view key) {
   std::lock_guard<std::mutex> lock(s.mu);
   auto it = s.buckets.find(key);
   if (it == s.buckets.end()) return std::nullopt;
-  const int64_t missing = kMillisPerMinute - Refilled(it->second.units, it->second.at, now);
-  if (missing <= 0) return std::nullopt;
-  return (missing + per_minute_ - 1) / per_minute_;
+  const UnixMillis wait = WaitFor(Refilled(it->second.units, it->second.at, now));
+  if (wait <= 0) return std::nullopt;
+  return wait;
 }
 
 void RateLimiter::Charge(std::string_view key) {
   if (!enabled()) return;
   const UnixMillis now = clock_.Now();
-  const int64_t capacity = per_minute_ * kMillisPerMinute;
   Shard& s = ShardFor(key);
   std::lock_guard<std::mutex> lock(s.mu);
-  auto it = s.buckets.find(key);
-  if (it == s.buckets.end()) {
-    // Buckets that refilled completely are the same as absent ones: drop them first.
-    for (int i = 0; i < kPruneBatch && !s.lru.empty(); ++i) {
-      auto cold = s.buckets.find(*s.lru.front());
-      if (Refilled(cold->second.units, cold->second.at, now) < capacity) break;
-      s.lru.pop_front();
-      s.buckets.erase(cold);
-    }
-    if (s.buckets.size() >= max_keys_per_shard_) {
-      s.buckets.erase(s.buckets.find(*s.lru.front()));
-      s.lru.pop_front();
-    }
-    it = s.buckets.emplace(std::string(key), Shard::Bucket{}).first;
-    it->second.units = capacity;
-    it->second.at = now;
-    it->second.lru = s.lru.insert(s.lru.end(), &it->first);
-  } else {
-    s.lru.splice(s.lru.end(), s.lru, it->second.lru);
-  }
-  Shard::Bucket& b = it->second;
+  Bucket& b = BucketLocked(s, key, now);
   b.units = Refilled(b.units, b.at, now) - kMillisPerMinute;
   b.at = now;
+}
+
+std::optional<UnixMillis> RateLimiter::TryTake(std::string_view key) {
+  if (!enabled()) return std::nullopt;
+  const UnixMillis now = clock_.Now();
+  Shard& s = ShardFor(key);
+  std::lock_guard<std::mutex> lock(s.mu);
+  Bucket& b = BucketLocked(s, key, now);
+  const int64_t units = Refilled(b.units, b.at, now);
+  if (const UnixMillis wait = WaitFor(units); wait > 0) return wait;
+  b.units = units - kMillisPerMinute;
+  b.at = now;
+  return std::nullopt;
 }
 
 size_t RateLimiter::TrackedKeys() const {

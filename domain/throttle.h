@@ -34,6 +34,11 @@ class Cidr {
   int prefix_ = 0;
 };
 
+// The key under which a client address is limited: the address itself for IPv4 (IPv4-mapped
+// IPv6 included), its /64 for IPv6 (one client usually holds the whole /64), and the text as
+// given (at most 64 characters) when it is not an address.
+std::string ClientAddressKey(std::string_view address);
+
 struct AuthThrottleConfig {
   int failure_limit = 30;  // failures within `window` that ban a key; 0 disables the throttle
   UnixMillis window = 3 * kMillisPerMinute;
@@ -99,13 +104,15 @@ class AuthFailureThrottle {
   std::unique_ptr<Shard[]> shards_;
 };
 
-// Token buckets per key (an organization): `per_minute` units, refilled continuously, with a
-// burst of one minute's worth. Thread-safe, sharded, bounded (least recently used evicted: an
-// evicted key starts again with a full bucket).
+// Token buckets per key (an organization, a client address): `per_minute` units, refilled
+// continuously, holding at most `burst` units (one minute's worth unless given). Thread-safe,
+// sharded, bounded (least recently used evicted: an evicted key starts again with a full bucket).
 class RateLimiter {
  public:
   // `per_minute` 0 disables the limiter (everything is allowed).
   RateLimiter(int64_t per_minute, const Clock& clock, size_t max_keys = 10'000);
+  // `burst` (>= 1; smaller values count as 1) is how many units a full bucket holds.
+  RateLimiter(int64_t per_minute, int64_t burst, const Clock& clock, size_t max_keys = 10'000);
   RateLimiter(const RateLimiter&) = delete;
   RateLimiter& operator=(const RateLimiter&) = delete;
   ~RateLimiter();
@@ -118,6 +125,10 @@ class RateLimiter {
   // Takes one unit after the operation succeeded. The bucket may go into debt (concurrent
   // operations that all passed Check), which later Checks then wait out.
   void Charge(std::string_view key);
+  // Check and Charge at once, for operations that cost before they can succeed or fail: takes
+  // one unit and returns nullopt when `key` has one now; else takes nothing and returns how
+  // long until it has (>= 1 ms). Concurrent callers never push the bucket into debt.
+  std::optional<UnixMillis> TryTake(std::string_view key);
 
   size_t TrackedKeys() const;
 
@@ -126,8 +137,14 @@ class RateLimiter {
   Shard& ShardFor(std::string_view key) const;
   // Scaled units in a bucket that held `units` at `at`, as of `now` (capped at the burst).
   int64_t Refilled(int64_t units, UnixMillis at, UnixMillis now) const;
+  // How long until a bucket holding `units` (scaled) has one unit; 0 when it has.
+  UnixMillis WaitFor(int64_t units) const;
+  struct Bucket;
+  // The bucket of `key`, created full when absent (evicting as needed). REQUIRES: s.mu held.
+  Bucket& BucketLocked(Shard& s, std::string_view key, UnixMillis now);
 
   const int64_t per_minute_;
+  const int64_t burst_;
   const Clock& clock_;
   const size_t max_keys_per_shard_;
   std::unique_ptr<Shard[]> shards_;

@@ -308,5 +308,83 @@ TEST(RateLimiterTest, ConcurrentChargesAreAllAccounted) {
   EXPECT_EQ(*r.Check("org"), 100);
 }
 
+// The per-address limit of anonymous login starts: 20 per minute, burst 10.
+TEST(RateLimiterTest, TryTakeAllowsTheBurstThenOnePerRefill) {
+  FakeClock clock;
+  RateLimiter r(20, 10, clock);
+  for (int i = 0; i < 10; ++i) ASSERT_FALSE(r.TryTake("198.51.100.7")) << i;
+  auto wait = r.TryTake("198.51.100.7");
+  ASSERT_TRUE(wait);
+  EXPECT_EQ(*wait, 3000);  // 20 per minute: one unit every 3 s
+  EXPECT_FALSE(r.TryTake("198.51.100.8")) << "other addresses are not affected";
+  // A refused TryTake takes nothing: the wait shrinks with time, not with retries.
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(r.TryTake("198.51.100.7"));
+  clock.Advance(2999);
+  EXPECT_EQ(*r.TryTake("198.51.100.7"), 1);
+  clock.Advance(1);
+  EXPECT_FALSE(r.TryTake("198.51.100.7"));
+  EXPECT_TRUE(r.TryTake("198.51.100.7"));
+  // Any idle time refills at most the burst, not a minute's worth.
+  clock.Advance(10 * kMillisPerMinute);
+  for (int i = 0; i < 10; ++i) ASSERT_FALSE(r.TryTake("198.51.100.7")) << i;
+  EXPECT_TRUE(r.TryTake("198.51.100.7"));
+}
+
+TEST(RateLimiterTest, BurstTableOfCases) {
+  struct Case {
+    int64_t per_minute, burst;
+    int allowed_at_once;
+    UnixMillis then_wait;
+  } cases[] = {
+      {20, 10, 10, 3000}, {60, 60, 60, 1000},
+      {60, 1, 1, 1000},   {6, 0, 1, 10'000},  // burst below 1 counts as 1
+      {600, 5, 5, 100},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.per_minute << "/min burst " << c.burst);
+    FakeClock clock;
+    RateLimiter r(c.per_minute, c.burst, clock);
+    for (int i = 0; i < c.allowed_at_once; ++i) ASSERT_FALSE(r.TryTake("k")) << i;
+    auto wait = r.TryTake("k");
+    ASSERT_TRUE(wait);
+    EXPECT_EQ(*wait, c.then_wait);
+    // Check agrees with TryTake.
+    EXPECT_EQ(r.Check("k"), wait);
+  }
+}
+
+TEST(RateLimiterTest, ConcurrentTryTakesNeverExceedTheBurst) {
+  FakeClock clock;  // time stands still: nothing refills
+  RateLimiter r(20, 10, clock);
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 8; ++th) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if (!r.TryTake("203.0.113.9")) ++admitted;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(admitted.load(), 10);
+}
+
+TEST(ClientAddressKeyTest, Ipv4AsIsIpv6Per64MappedAsIpv4) {
+  struct Case {
+    const char* address;
+    const char* key;
+  } cases[] = {
+      {"198.51.100.7", "198.51.100.7"},
+      {"::ffff:198.51.100.7", "198.51.100.7"},
+      {"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+      {"2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
+      {"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+      {"not-an-address", "not-an-address"},
+      {"", ""},
+  };
+  for (const Case& c : cases) EXPECT_EQ(ClientAddressKey(c.address), c.key) << c.address;
+  EXPECT_EQ(ClientAddressKey(std::string(200, 'x')).size(), 64u);
+}
+
 }  // namespace
 }  // namespace cl::domain

@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -210,6 +211,30 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     }
     (key == "api_token_create_per_minute" ? c.api_token_create_per_minute
                                           : c.federated_exchange_per_minute) = n;
+  } else if (key == "idp_max_concurrent_calls") {
+    CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
+    if (n < 0 || n > 1023) {
+      return Fail(Error::InvalidArgument("config idp_max_concurrent_calls must be 0..1023"));
+    }
+    c.idp_max_concurrent_calls = static_cast<int>(n);
+  } else if (key == "idp_timeout") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
+    if (*d < 100 || *d > kMillisPerMinute) {
+      return Fail(Error::InvalidArgument("config idp_timeout must be 100ms..60s"));
+    }
+    c.idp_timeout = *d;
+  } else if (key == "login_start_per_minute" || key == "login_start_burst" ||
+             key == "max_pending_logins") {
+    CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
+    const int64_t min = key == "login_start_burst" ? 1 : 0;
+    if (n < min || n > 100'000'000) {
+      return Fail(Error::InvalidArgument("config " + key + " must be " + std::to_string(min) +
+                                         "..100000000" + (min == 0 ? " (0 = off)" : "")));
+    }
+    (key == "login_start_per_minute" ? c.login_start_per_minute
+     : key == "login_start_burst"    ? c.login_start_burst
+                                     : c.max_pending_logins) = n;
   } else {
     return Fail(Error::InvalidArgument("unknown configuration key '" + key + "'"));
   }
@@ -270,6 +295,15 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
        "API tokens an organization may create per minute (default 60; 0 = off)"},
       {"federated_exchange_per_minute",
        "keyless CI token exchanges per organization per minute (default 600; 0 = off)"},
+      {"idp_max_concurrent_calls",
+       "calls to the login IdP in flight at once, below worker_threads (default 0 = "
+       "worker_threads/4)"},
+      {"idp_timeout", "total time allowed for each HTTP call to the login IdP (default 5s)"},
+      {"login_start_per_minute",
+       "login and device-login starts per client address per minute (default 20; 0 = off)"},
+      {"login_start_burst", "login starts one client address may make at once (default 10)"},
+      {"max_pending_logins",
+       "login and device requests stored at once; more are refused (default 10000; 0 = off)"},
   };
   return keys;
 }
@@ -375,7 +409,22 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
   while (!c.external_url.empty() && c.external_url.back() == '/') c.external_url.pop_back();
   if (c.database.empty()) c.database = "sqlite:" + c.data_dir + "/controlplane.db";
   if (c.pepper_file.empty() && c.pepper_files.empty()) c.pepper_file = c.data_dir + "/pepper";
+  // IdP calls must never take every worker: the rest of the API and /readyz need one.
+  if (c.worker_threads < 2) {
+    return Fail(Error::InvalidArgument(
+        "config worker_threads must be at least 2: IdP calls may never hold every worker"));
+  }
+  if (c.IdpMaxConcurrentCalls() >= c.worker_threads) {
+    return Fail(Error::InvalidArgument(
+        "config idp_max_concurrent_calls (" + std::to_string(c.idp_max_concurrent_calls) +
+        ") must be below worker_threads (" + std::to_string(c.worker_threads) + ")"));
+  }
   return c;
+}
+
+int ServerConfig::IdpMaxConcurrentCalls() const {
+  if (idp_max_concurrent_calls > 0) return idp_max_concurrent_calls;
+  return std::max(1, worker_threads / 4);
 }
 
 Result<std::string> LoadOrCreatePepper(const std::string& path) {

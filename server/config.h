@@ -67,8 +67,21 @@ struct ServerConfig {
   // Per-organization rate limits, per minute (0: off).
   int64_t api_token_create_per_minute = 60;
   int64_t federated_exchange_per_minute = 600;
+  // Anonymous login work (docs/configuration.md, "Login limits").
+  // Calls to the people's IdP in flight at once (beyond: 503 idp_unavailable at once); 0 means
+  // worker_threads / 4, at least 1. Always below worker_threads, so workers remain for the rest.
+  int idp_max_concurrent_calls = 0;
+  UnixMillis idp_timeout = 5 * kMillisPerSecond;  // total time of each HTTP call to the IdP
+  // Login starts (GET /auth/login, GET /auth/web/login, POST /v1/auth/device) per client
+  // address: a token bucket refilled at login_start_per_minute (0: off), holding
+  // login_start_burst.
+  int64_t login_start_per_minute = 20;
+  int64_t login_start_burst = 10;
+  int64_t max_pending_logins = 10'000;  // login + device requests stored at once; 0: no cap
 
   std::string ListenHost() const;
+  // idp_max_concurrent_calls with 0 resolved.
+  int IdpMaxConcurrentCalls() const;
   int ListenPort() const;
 };
 

@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <utility>
+#include <vector>
 
 namespace cl::server {
 namespace {
@@ -254,4 +257,61 @@ TEST(Pepper, LoadPeppersKeepsOrderAndRefusesLooseMissingAndDuplicateFiles) {
 }
 
 }  // namespace
+TEST(ServerConfig, LoginLimits) {
+  auto dflt = LoadServerConfig(std::nullopt, {}, NoEnv);
+  ASSERT_TRUE(dflt) << dflt.error().ToString();
+  EXPECT_EQ(dflt->IdpMaxConcurrentCalls(), 4);  // 16 workers / 4
+  EXPECT_EQ(dflt->idp_timeout, 5 * kMillisPerSecond);
+  EXPECT_EQ(dflt->login_start_per_minute, 20);
+  EXPECT_EQ(dflt->login_start_burst, 10);
+  EXPECT_EQ(dflt->max_pending_logins, 10'000);
+
+  // The IdP cap is always strictly below the worker count, explicit or automatic.
+  struct Case {
+    const char* workers;
+    const char* cap;  // nullptr: automatic
+    int effective;    // -1: refused
+  } cases[] = {
+      {"16", nullptr, 4}, {"2", nullptr, 1}, {"3", nullptr, 1}, {"40", nullptr, 10},
+      {"16", "15", 15},   {"16", "16", -1},  {"16", "17", -1},  {"8", "1", 1},
+      {"1", nullptr, -1}, {"2", "1", 1},     {"2", "2", -1},
+  };
+  for (const Case& c : cases) {
+    std::map<std::string, std::string> flags = {{"worker_threads", c.workers}};
+    if (c.cap) flags["idp_max_concurrent_calls"] = c.cap;
+    auto got = LoadServerConfig(std::nullopt, flags, NoEnv);
+    SCOPED_TRACE(std::string(c.workers) + " workers, cap " + (c.cap ? c.cap : "auto"));
+    if (c.effective < 0) {
+      EXPECT_FALSE(got);
+      continue;
+    }
+    ASSERT_TRUE(got) << got.error().ToString();
+    EXPECT_EQ(got->IdpMaxConcurrentCalls(), c.effective);
+    EXPECT_LT(got->IdpMaxConcurrentCalls(), got->worker_threads);
+  }
+
+  auto set = LoadServerConfig(std::nullopt,
+                              {{"idp_timeout", "1500ms"},
+                               {"login_start_per_minute", "0"},
+                               {"login_start_burst", "3"},
+                               {"max_pending_logins", "0"}},
+                              NoEnv);
+  ASSERT_TRUE(set) << set.error().ToString();
+  EXPECT_EQ(set->idp_timeout, 1500);
+  EXPECT_EQ(set->login_start_per_minute, 0);
+  EXPECT_EQ(set->login_start_burst, 3);
+  EXPECT_EQ(set->max_pending_logins, 0);
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"idp_timeout", "50ms"},
+           {"idp_timeout", "2m"},
+           {"idp_max_concurrent_calls", "-1"},
+           {"login_start_per_minute", "-1"},
+           {"login_start_burst", "0"},
+           {"max_pending_logins", "-5"},
+           {"max_pending_logins", "many"},
+       }) {
+    EXPECT_FALSE(LoadServerConfig(std::nullopt, {{key, value}}, NoEnv)) << key << "=" << value;
+  }
+}
+
 }  // namespace cl::server

@@ -70,14 +70,17 @@ class UpstreamIdentityProvider final : public domain::IdentityProvider {
 }  // namespace
 
 std::unique_ptr<domain::IdentityProvider> NewIdentityProvider(const ServerConfig& c,
-                                                              const Clock& clock) {
+                                                              const Clock& clock,
+                                                              domain::IdpCallGate& gate) {
   oidc::UpstreamConfig config;
   config.issuer = c.oidc_issuer;
   config.client_id = c.oidc_client_id;
   config.client_secret = c.oidc_client_secret;
   config.redirect_uri = c.external_url + "/auth/callback";
   config.id_token_max_age = c.oidc_id_token_max_age;
-  return std::make_unique<UpstreamIdentityProvider>(std::move(config), clock);
+  config.fetch.timeout_ms = static_cast<long>(c.idp_timeout);
+  return std::make_unique<domain::GatedIdentityProvider>(
+      std::make_unique<UpstreamIdentityProvider>(std::move(config), clock), gate);
 }
 
 }  // namespace cl::server

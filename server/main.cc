@@ -236,8 +236,17 @@ int Serve(const ServerConfig& c) {
     }
   });
   domain::Authorizer authorizer(**db);
-  auto idp = NewIdentityProvider(c, clock);
+  // Anonymous login legs call the IdP from the shared workers: the gate keeps those calls
+  // below the worker count (docs/configuration.md, "Login limits").
+  domain::IdpCallGate idp_gate(c.IdpMaxConcurrentCalls(), [&metrics] {
+    metrics.IncCounter("chainloop_idp_calls_refused_total",
+                       "Calls to the login IdP refused at once (503) because "
+                       "idp_max_concurrent_calls were in flight",
+                       {});
+  });
+  auto idp = NewIdentityProvider(c, clock, idp_gate);
   domain::LoginConfig login_config;
+  login_config.max_pending_logins = c.max_pending_logins;
   login_config.session_lifetime = c.session_lifetime;
   login_config.allowed_redirect_prefixes = {c.external_url + "/auth/web/callback"};
   domain::LoginService login(**db, *idp, hasher, authenticator, clock, random, login_config);
@@ -269,6 +278,8 @@ int Serve(const ServerConfig& c) {
   domain::AuthFailureThrottle auth_throttle(throttle_config, clock, random);
   domain::RateLimiter token_create_limit(c.api_token_create_per_minute, clock);
   domain::RateLimiter exchange_limit(c.federated_exchange_per_minute, clock);
+  domain::RateLimiter login_start_limit(c.login_start_per_minute, c.login_start_burst, clock,
+                                        100'000);
 
   http::Router router;
   api::ApiDeps deps;
@@ -283,6 +294,8 @@ int Serve(const ServerConfig& c) {
   deps.auth_throttle = &auth_throttle;
   deps.token_create_limit = &token_create_limit;
   deps.exchange_limit = &exchange_limit;
+  deps.login_start_limit = &login_start_limit;
+  deps.login_limit_exempt = throttle_config.exempt;
   deps.random = &random;
   deps.external_url = c.external_url;
   deps.web_dir = c.web_dir;

@@ -762,6 +762,19 @@ Status SqlDatabase::PurgeExpiredLoginState(UnixMillis now) {
   });
 }
 
+Result<int64_t> SqlDatabase::CountPendingLogins() {
+  int64_t out = 0;
+  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(SqlResult r, c.Query("SELECT (SELECT COUNT(*) FROM login_requests) + "
+                                             "(SELECT COUNT(*) FROM device_requests)",
+                                             {}));
+    if (r.rows.empty()) return Fail(Error::Internal("COUNT returned no row"));
+    out = r.rows[0].Int(0);
+    return Ok();
+  }));
+  return out;
+}
+
 // ---- API tokens
 
 namespace {

@@ -130,6 +130,7 @@ class SqlDatabase : public Database {
   Result<DeviceRequest> GetDeviceRequest(const std::string& handle_hash, UnixMillis now) override;
   Status DeleteDeviceRequest(const std::string& handle_hash) override;
   Status PurgeExpiredLoginState(UnixMillis now) override;
+  Result<int64_t> CountPendingLogins() override;
 
   Status CreateApiToken(const ApiToken& token, const AuditEvent& event) override;
   Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) override;

@@ -270,6 +270,11 @@ class LoginStateStore {
                                                  UnixMillis now) = 0;
   virtual Status DeleteDeviceRequest(const std::string& handle_hash) = 0;
   virtual Status PurgeExpiredLoginState(UnixMillis now) = 0;
+  // Rows of pending logins: login requests plus device requests, expired or not (an expired row
+  // takes space until purged). One statement, no transaction: concurrent writers may change the
+  // count as soon as it is read. Auth codes are not counted: only a person the IdP verified
+  // creates one.
+  virtual Result<int64_t> CountPendingLogins() = 0;
 };
 
 // An API token of an organization, optionally bound to one project. Only the hash is stored.

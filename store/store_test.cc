@@ -19,22 +19,15 @@
 #include "common/random.h"
 #include "store/postgres/postgres_database.h"
 #include "store/sql_database.h"
+#include "store/test_backends.h"
 
 namespace cl::store {
 namespace {
 
-std::string RandomHex(size_t bytes) {
-  SystemRandom rnd;
-  std::vector<uint8_t> b(bytes);
-  rnd.Fill(b.data(), b.size());
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (uint8_t x : b) {
-    out.push_back(kHex[x >> 4]);
-    out.push_back(kHex[x & 15]);
-  }
-  return out;
-}
+using testing::BackendNames;
+using testing::PostgresBackend;
+using testing::RandomHex;
+using testing::SqliteBackend;
 
 std::string Id() {
   SystemRandom rnd;
@@ -66,71 +59,6 @@ Invitation Invite(const std::string& id, const std::string& org_id, const std::s
   i.created_at = at;
   return i;
 }
-
-class SqliteBackend {
- public:
-  static std::string Name() { return "Sqlite"; }
-  // Returns the URL of a fresh database; sets *skip to skip the test instead.
-  std::string Create(std::string* skip) {
-    dir_ = std::filesystem::temp_directory_path() / ("cl-store-test-" + RandomHex(8));
-    return "sqlite:" + (dir_ / "sub" / "cl.db").string();
-  }
-  void Destroy() {
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
-  }
-
- private:
-  std::filesystem::path dir_;
-};
-
-class PostgresBackend {
- public:
-  static std::string Name() { return "Postgres"; }
-  std::string Create(std::string* skip) {
-    const char* server = std::getenv("CL_TEST_POSTGRES_URL");
-    if (server == nullptr || *server == '\0') {
-      *skip = "CL_TEST_POSTGRES_URL not set";
-      return "";
-    }
-    server_ = server;
-    name_ = "t_" + RandomHex(8);
-    if (!Admin("CREATE DATABASE " + name_)) {
-      *skip = "";
-      name_.clear();
-      return "";
-    }
-    // Swap the database name in the URL's path.
-    const size_t scheme_end = server_.find("://") + 3;
-    const size_t path = server_.find('/', scheme_end);
-    const size_t query = server_.find('?', scheme_end);
-    const std::string base = server_.substr(0, std::min(path, query));
-    const std::string rest = query == std::string::npos ? "" : server_.substr(query);
-    return base + "/" + name_ + rest;
-  }
-  void Destroy() {
-    if (!name_.empty()) Admin("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-  }
-
- private:
-  bool Admin(const std::string& sql) {
-    PGconn* c = PQconnectdb(server_.c_str());
-    bool ok = PQstatus(c) == CONNECTION_OK;
-    if (ok) {
-      PGresult* r = PQexec(c, sql.c_str());
-      ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-      if (!ok) ADD_FAILURE() << sql << ": " << PQerrorMessage(c);
-      PQclear(r);
-    } else {
-      ADD_FAILURE() << "cannot connect to CL_TEST_POSTGRES_URL: " << PQerrorMessage(c);
-    }
-    PQfinish(c);
-    return ok;
-  }
-
-  std::string server_;
-  std::string name_;
-};
 
 template <typename Backend>
 class StoreTest : public ::testing::Test {
@@ -206,14 +134,6 @@ class StoreTest : public ::testing::Test {
   std::string url_;
   std::unique_ptr<Database> db_;
   UnixMillis now_ = 1'700'000'000'000;
-};
-
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    return T::Name();
-  }
 };
 
 using Backends = ::testing::Types<SqliteBackend, PostgresBackend>;
@@ -733,6 +653,37 @@ TYPED_TEST(StoreTest, PurgeRemovesOnlyExpiredLoginState) {
   EXPECT_TRUE(this->db_->TakeLoginRequest(live.state_hash, now));
   EXPECT_TRUE(this->db_->TakeAuthCode(live_code.code_hash, now));
   EXPECT_TRUE(this->db_->GetDeviceRequest(live_dev.handle_hash, now));
+}
+
+TYPED_TEST(StoreTest, CountPendingLoginsCountsLoginAndDeviceRequestsUntilPurged) {
+  this->Migrated();
+  User u = this->NewUser("u@example.com");
+  const UnixMillis now = this->now_;
+  auto count = [&] {
+    auto n = this->db_->CountPendingLogins();
+    EXPECT_TRUE(n) << n.error().ToString();
+    return n ? *n : -1;
+  };
+  EXPECT_EQ(count(), 0);
+  LoginRequest live{Hash(), "n", "v", "u", "s", "c", now + 1000};
+  LoginRequest dead{Hash(), "n", "v", "u", "s", "c", now - 1000};
+  ASSERT_TRUE(this->db_->PutLoginRequest(live));
+  ASSERT_TRUE(this->db_->PutLoginRequest(dead));
+  EXPECT_EQ(count(), 2);
+  DeviceRequest live_dev{Hash(), "dc", now + 1000, 5};
+  DeviceRequest dead_dev{Hash(), "dc", now - 1000, 5};
+  ASSERT_TRUE(this->db_->PutDeviceRequest(live_dev));
+  ASSERT_TRUE(this->db_->PutDeviceRequest(dead_dev));
+  EXPECT_EQ(count(), 4);
+  // One-time codes belong to people the IdP verified: not pending anonymous state.
+  ASSERT_TRUE(this->db_->PutAuthCode(AuthCode{Hash(), u.id, "c", now + 1000}));
+  EXPECT_EQ(count(), 4);
+  // Expired rows count until purged (they take space), then not.
+  ASSERT_TRUE(this->db_->PurgeExpiredLoginState(now));
+  EXPECT_EQ(count(), 2);
+  ASSERT_TRUE(this->db_->TakeLoginRequest(live.state_hash, now));
+  ASSERT_TRUE(this->db_->DeleteDeviceRequest(live_dev.handle_hash));
+  EXPECT_EQ(count(), 0);
 }
 
 TYPED_TEST(StoreTest, DeviceRequests) {

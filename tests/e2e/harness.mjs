@@ -287,10 +287,11 @@ async function waitReady(baseUrl, child, errBox) {
 //
 // Options: `logLevel` (default 'info') is the servers' --log-level; `secretHygiene` (default on,
 // off with CL_E2E_SECRET_HYGIENE=0) runs checkSecretHygiene() at cleanup, which then throws on a
-// leak (after stopping everything).
+// leak (after stopping everything); `oidcIssuer` points the servers at another login IdP than
+// the stack's development IdP (e.g. tests/e2e/slow_idp.mjs).
 export async function startStack({
   sessionLifetime = '24h', extraArgs = [], extraEnv = {}, logLevel = 'info',
-  secretHygiene = process.env.CL_E2E_SECRET_HYGIENE !== '0',
+  secretHygiene = process.env.CL_E2E_SECRET_HYGIENE !== '0', oidcIssuer,
 } = {}) {
   const dir = makeTempDir();
   const stack = {
@@ -337,7 +338,7 @@ export async function startStack({
     stack.database = await createDatabase(dir);
     stack.pepperFile = join(dir, 'data', 'pepper');
     // What every instance of this stack shares: database, IdP, session lifetime, pepper.
-    stack.serverOptions = { sessionLifetime, extraArgs, extraEnv, logLevel };
+    stack.serverOptions = { sessionLifetime, extraArgs, extraEnv, logLevel, oidcIssuer };
     recordSecret(stack, CLIENT_SECRET, 'OIDC client secret');
     stack.server = await launchServer(stack, { port, dataDir: join(dir, 'data') });
     recordPepper(stack);
@@ -413,7 +414,7 @@ async function launchServer(stack, { port, dataDir, extraArgs }) {
     '--database', stack.database.url,
     '--data-dir', dataDir,
     '--pepper-file', stack.pepperFile,
-    '--oidc-issuer', stack.idp.issuer,
+    '--oidc-issuer', stack.serverOptions.oidcIssuer ?? stack.idp.issuer,
     '--oidc-client-id', CLIENT_ID,
     '--session-lifetime', sessionLifetime,
     '--log-level', stack.serverOptions.logLevel ?? 'info',
