@@ -569,6 +569,12 @@ void Server::Impl::ScheduleTrim() {
       asio::post(*pool, [this] {
         trim_scheduled.store(false);  // a drain from now on needs a trim of its own
         malloc_trim(0);
+        if (metrics) {
+          metrics->IncCounter("chainloop_http_memory_trims_total",
+                              "Times freed request-body memory was handed back to the system "
+                              "(malloc_trim) after a burst.",
+                              {});
+        }
       });
     });
   });

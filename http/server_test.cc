@@ -1059,6 +1059,57 @@ TEST_F(ServerTest, BodyBudgetRefusesAChunkedBodyWhenItOutgrowsTheBudget) {
   EXPECT_TRUE(b.ClosedWithin(3s));
 }
 
+// The trims counted in the metrics (0 when none yet).
+int Trims(const Metrics& metrics) {
+  std::string out = metrics.RenderPrometheus();
+  const std::string name = "\nchainloop_http_memory_trims_total ";
+  size_t at = out.find(name);
+  return at == std::string::npos ? 0 : std::stoi(out.substr(at + name.size()));
+}
+
+TEST_F(ServerTest, MemoryIsTrimmedWhenBodiesDrainAfterABurstAtMostOncePerSecond) {
+  StartServer();
+  auto burst = [&] {
+    // Five 1 MiB bodies held at once (5 MiB, above the 4 MiB that makes a burst), then done.
+    std::vector<std::unique_ptr<Socket>> sockets;
+    for (int i = 0; i < 5; ++i) {
+      sockets.push_back(std::make_unique<Socket>(server_->port()));
+      EXPECT_TRUE(sockets.back()->Send(BigHeader(1 << 20)));
+    }
+    std::this_thread::sleep_for(50ms);
+    for (auto& s : sockets) EXPECT_TRUE(s->Send(std::string(1 << 20, 'm')));
+    for (auto& s : sockets) {
+      auto r = s->ReadReply();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 200);
+    }
+  };
+  auto wait_for_trims = [&](int n, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (Trims(metrics_) < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return Trims(metrics_);
+  };
+  // Small bodies never trigger a trim.
+  std::string small(100 * 1024, 's');
+  ASSERT_TRUE(Roundtrip(BigHeader(small.size()) + small));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(Trims(metrics_), 0);
+
+  burst();
+  EXPECT_EQ(wait_for_trims(1, 2s), 1);
+  // Two more bursts right away: the next trim waits for a second after the first, and both
+  // drains are usually folded into it (a slow machine may need one more, a second later).
+  auto second = std::chrono::steady_clock::now();
+  burst();
+  burst();
+  EXPECT_EQ(wait_for_trims(2, 3s), 2);
+  EXPECT_GE(std::chrono::steady_clock::now() - second, 500ms);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_LE(Trims(metrics_), 3);
+}
+
 TEST_F(ServerTest, BodyBudgetIsGivenBackWhenClientsVanishMidBody) {
   ServerOptions opts;
   opts.body_budget_bytes = 300 * 1024;
