@@ -972,6 +972,11 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
         return;
       }
       body.reserve(grown);
+      // std::string may round the capacity up (libstdc++ at least doubles it): count that too.
+      if (!reservation.GrowTo(body.capacity())) {
+        budget_refused = true;
+        ec = asio::error::no_buffer_space;
+      }
     };
     if (!refusal && framing.kind == BodyFraming::Kind::kLength) {
       if (framing.length > body_limit) {
