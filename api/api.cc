@@ -1104,6 +1104,8 @@ class Api {
           j["workflow_run"] = EncodeRun(run, false);
           return JsonOk(200, j);
         }));
+    r.SetMaxBodyBytes("POST", "/v1/organizations/{org}/workflow-runs/{id}/attestation",
+                      http::kLargeBody);  // in-toto statements
     Add(r, "GET", "/v1/organizations/{org}/workflow-runs",
         Authed([this](Request& req, const domain::Principal& p) -> Result<Response> {
           int limit = ParseLimit(req, 50);

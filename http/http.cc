@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 
 #include "common/redact.h"
 
@@ -168,13 +170,31 @@ void Router::Add(std::string method, std::string pattern, Handler handler, bool 
   }
   // A pattern not starting with '/' keeps no segments and therefore never matches.
   segments_.push_back(std::move(segs));
-  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(handler), blocking});
+  Route route;
+  route.method = std::move(method);
+  route.pattern = std::move(pattern);
+  route.handler = std::move(handler);
+  route.blocking = blocking;
+  routes_.push_back(std::move(route));
 }
 
 void Router::AddWithFastPath(std::string method, std::string pattern, FastHandler fast,
                              Handler handler) {
   Add(std::move(method), std::move(pattern), std::move(handler), true);
   routes_.back().fast = std::move(fast);
+}
+
+void Router::SetMaxBodyBytes(std::string_view method, std::string_view pattern, size_t bytes) {
+  for (Route& route : routes_) {
+    if (route.method == method && route.pattern == pattern) {
+      route.max_body_bytes = bytes;
+      return;
+    }
+  }
+  std::fprintf(stderr, "Router::SetMaxBodyBytes: no route %.*s %.*s\n",
+               static_cast<int>(method.size()), method.data(), static_cast<int>(pattern.size()),
+               pattern.data());
+  std::abort();
 }
 
 Router::MatchResult Router::Match(std::string_view method, std::string_view path) const {

@@ -2,7 +2,9 @@
 // light. The Beast server (server.h/.cc) converts to and from these.
 #pragma once
 
+#include <cstddef>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,6 +52,9 @@ using Handler = std::function<Response(Request&)>;
 // worker pool. It must never block.
 using FastHandler = std::function<std::optional<Response>(Request&)>;
 
+// Route::max_body_bytes for a route that takes large bodies: the server's max_body_bytes.
+inline constexpr size_t kLargeBody = std::numeric_limits<size_t>::max();
+
 struct Route {
   std::string method;
   std::string pattern;  // e.g. "/v1/organizations/{org}/projects"; literal segments + {params}
@@ -58,6 +63,10 @@ struct Route {
   // (health, metrics, cache-only work) run on the connection's I/O thread.
   bool blocking = true;
   FastHandler fast;  // optional; only used for blocking routes
+  // Largest request body this route accepts (larger: 413 before the body is read). 0: the
+  // server's default_max_body_bytes (64 KiB), enough for the JSON bodies of most routes; any
+  // other value is capped by the server's max_body_bytes (kLargeBody: exactly that cap).
+  size_t max_body_bytes = 0;
 };
 
 // Matches (method, path) to a route. Add everything before the server starts; Match is then
@@ -67,6 +76,9 @@ class Router {
   void Add(std::string method, std::string pattern, Handler handler, bool blocking = true);
   // A blocking route whose `fast` path is tried inline first.
   void AddWithFastPath(std::string method, std::string pattern, FastHandler fast, Handler handler);
+  // Sets Route::max_body_bytes of the route added with exactly this method and pattern.
+  // REQUIRES: that route was added (a typo aborts at startup rather than leaving the limit).
+  void SetMaxBodyBytes(std::string_view method, std::string_view pattern, size_t bytes);
 
   struct MatchResult {
     const Route* route = nullptr;     // nullptr: no route for this path

@@ -150,5 +150,25 @@ TEST(ResponseTest, Helpers) {
   EXPECT_EQ(j.headers[1].second, "no-store");
 }
 
+TEST(RouterTest, BodyLimitIsPerRoute) {
+  Router r;
+  auto ok = [](Request&) { return Response::NoContent(); };
+  r.Add("POST", "/v1/a/{id}/statement", ok);
+  r.Add("GET", "/v1/a/{id}/statement", ok);
+  r.Add("POST", "/v1/a", ok);
+  r.SetMaxBodyBytes("POST", "/v1/a/{id}/statement", kLargeBody);
+  EXPECT_EQ(r.Match("POST", "/v1/a/x/statement").route->max_body_bytes, kLargeBody);
+  EXPECT_EQ(r.Match("GET", "/v1/a/x/statement").route->max_body_bytes, 0u);  // other method
+  EXPECT_EQ(r.Match("POST", "/v1/a").route->max_body_bytes, 0u);             // the server's default
+  r.SetMaxBodyBytes("POST", "/v1/a", 4096);
+  EXPECT_EQ(r.Match("POST", "/v1/a").route->max_body_bytes, 4096u);
+}
+
+TEST(RouterDeathTest, BodyLimitForAMissingRouteAborts) {
+  Router r;
+  r.Add("POST", "/v1/a", [](Request&) { return Response::NoContent(); });
+  EXPECT_DEATH(r.SetMaxBodyBytes("POST", "/v1/b", kLargeBody), "no route POST /v1/b");
+}
+
 }  // namespace
 }  // namespace cl::http

@@ -10,6 +10,9 @@
 #include "http/server.h"
 
 #include <openssl/ssl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -53,6 +56,8 @@
 
 #include "common/log.h"
 #include "common/random.h"
+#include "http/body_budget.h"
+#include "http/framing.h"
 #include "http/http.h"
 #include "http/metrics.h"
 
@@ -71,6 +76,16 @@ constexpr std::string_view kActiveGauge = "chainloop_http_connections_active";
 constexpr std::string_view kActiveGaugeHelp = "Open HTTP connections.";
 
 using BeastRequest = bhttp::request<bhttp::string_body>;
+
+// Bytes asked of the socket per read while a header is incomplete.
+constexpr size_t kReadChunk = 4096;
+// A connection's read buffer holds at most max_header_bytes plus this: room for the rest of a
+// read, and the bound on a chunk line (chunk extensions) and on a trailer section.
+constexpr size_t kBufferSlack = 8 * 1024;
+// Freed body memory is handed back to the system (malloc_trim) when the bodies in flight drop
+// to zero after at least this many bytes were held at once, at most once per kTrimInterval.
+constexpr size_t kTrimAfterBytes = 4 << 20;
+constexpr auto kTrimInterval = std::chrono::seconds(1);
 
 // Request ids correlate log lines; they are not secrets, so a per-thread PRNG seeded from the OS
 // is enough and keeps a syscall off the hot path.
@@ -119,6 +134,32 @@ std::string ErrorBody(std::string_view code, std::string_view message) {
 
 Response ErrorResponse(int status, std::string_view code, std::string_view message) {
   return Response::Json(status, ErrorBody(code, message));
+}
+
+Response HeadersTooLarge() {
+  return ErrorResponse(431, "headers_too_large", "request headers exceed the limit");
+}
+
+Response FramingRefusal(const FramingError& e) {
+  return ErrorResponse(e.status, e.code, e.message);
+}
+
+// 404, or 405 with Allow when other methods of the path have routes.
+Response NoRouteResponse(const Request& req, const Router::MatchResult& match) {
+  if (!match.method_not_allowed) {
+    return ErrorResponse(404, "not_found",
+                         "no route for " + req.method + " " + RedactCredentials(req.path));
+  }
+  Response res =
+      ErrorResponse(405, "method_not_allowed",
+                    "method " + req.method + " not allowed for " + RedactCredentials(req.path));
+  std::string allow;
+  for (const auto& m : match.allowed_methods) {
+    if (!allow.empty()) allow += ", ";
+    allow += m;
+  }
+  res.SetHeader("Allow", std::move(allow));
+  return res;
 }
 
 // Unknown methods are collapsed so that clients cannot inflate metric cardinality.
@@ -250,6 +291,8 @@ std::string_view ReasonPhrase(int status) {
       return "Content Too Large";
     case 415:
       return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
     case 422:
       return "Unprocessable Content";
     case 429:
@@ -396,7 +439,11 @@ struct Connection {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerOptions o, const Router& r, Metrics* m) : opts(std::move(o)), router(r), metrics(m) {}
+  Impl(ServerOptions o, const Router& r, Metrics* m)
+      : opts(std::move(o)),
+        router(r),
+        metrics(m),
+        body_budget(opts.body_budget_bytes, kTrimAfterBytes, [this] { ScheduleTrim(); }) {}
 
   Status Start();
   void Stop();
@@ -411,10 +458,23 @@ struct Server::Impl {
   void ConnectionClosed();
   void LogRequest(const Request& req, int status, SteadyClock::time_point start);
   void OnSpawnDone(std::exception_ptr e);
+  // 503 for a request body that does not fit in body_budget; counted in the metrics.
+  Response BudgetRefusal();
+  // Called from any thread when the bodies in flight drained after a burst: runs malloc_trim
+  // on the pool, at most once per kTrimInterval (a later drain is folded into a pending trim).
+  void ScheduleTrim();
 
   const ServerOptions opts;
   const Router& router;
   Metrics* const metrics;
+
+  // Declared before `slots`: the requests that hold budget live in coroutine frames that are
+  // destroyed with the io_contexts, and give their bytes back then.
+  BodyBudget body_budget;
+  // Cleared once the I/O threads are joined, so that budget given back while the io_contexts
+  // are destroyed does not schedule work on them.
+  std::atomic<bool> trim_enabled{true};
+  std::atomic<bool> trim_scheduled{false};
 
   std::vector<std::unique_ptr<IoSlot>> slots;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -423,6 +483,8 @@ struct Server::Impl {
   // Both live on slots[0]'s io_context; declared after `slots` so they are destroyed first.
   std::unique_ptr<tcp::acceptor> acceptor;
   std::optional<asio::signal_set> signals;
+  std::unique_ptr<asio::steady_timer> trim_timer;  // on slots[0]
+  SteadyClock::time_point last_trim;               // touched only on slots[0]'s thread
 
   // Open connections per client address key (AddressKey), for max_connections_per_ip.
   bool AdmitAddress(const std::string& key);
@@ -471,6 +533,52 @@ void Server::Impl::ReleaseAddress(const std::string& key) {
   std::lock_guard<std::mutex> lock(per_ip_mu);
   auto it = per_ip.find(key);
   if (it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+}
+
+Response Server::Impl::BudgetRefusal() {
+  if (metrics) {
+    metrics->IncCounter("chainloop_http_body_budget_refusals_total",
+                        "Requests refused (503) because the request bodies in flight would exceed "
+                        "body_budget_bytes.",
+                        {});
+  }
+  Response res = ErrorResponse(503, "overloaded",
+                               "the server is receiving too many request bodies; retry later");
+  res.SetHeader("Retry-After", "1");
+  return res;
+}
+
+void Server::Impl::ScheduleTrim() {
+#if defined(__GLIBC__)
+  // glibc keeps freed memory in its arenas (and raises its mmap threshold after freeing a large
+  // block, so later bodies come from the arenas too): without this, a burst of large bodies
+  // leaves the process at its peak size for good.
+  if (!trim_enabled.load() || trim_scheduled.exchange(true)) return;
+  asio::post(slots[0]->ioc, [this] {
+    if (stopping.load()) {
+      trim_scheduled.store(false);
+      return;
+    }
+    trim_timer->expires_at(std::max(last_trim + kTrimInterval, SteadyClock::now()));
+    trim_timer->async_wait([this](const beast::error_code& ec) {
+      if (ec) {
+        trim_scheduled.store(false);
+        return;
+      }
+      last_trim = SteadyClock::now();
+      asio::post(*pool, [this] {
+        trim_scheduled.store(false);  // a drain from now on needs a trim of its own
+        malloc_trim(0);
+        if (metrics) {
+          metrics->IncCounter("chainloop_http_memory_trims_total",
+                              "Times freed request-body memory was handed back to the system "
+                              "(malloc_trim) after a burst.",
+                              {});
+        }
+      });
+    });
+  });
+#endif
 }
 
 void Server::Impl::ConnectionOpened() {
@@ -527,6 +635,7 @@ Status Server::Impl::Start() {
 
   slots = std::move(new_slots);
   acceptor = std::move(acc);
+  trim_timer = std::make_unique<asio::steady_timer>(slots[0]->ioc);
   pool = std::make_unique<asio::thread_pool>(std::max(1, opts.worker_threads));
   for (auto& slot : slots) guards.push_back(asio::make_work_guard(slot->ioc));
 
@@ -679,7 +788,10 @@ asio::awaitable<void> Server::Impl::Session(IoSlot& slot, tcp::socket socket,
 template <class Stream>
 asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
                                           const std::string& remote_addr, bool secure) {
-  beast::flat_buffer buffer;
+  // Bounded, so that neither a header nor a chunk line nor a trailer section can grow it without
+  // limit: a header must fit in max_header_bytes, and Beast fails a chunked body whose next line
+  // does not fit in the room left (buffer_overflow).
+  beast::flat_buffer buffer(opts.max_header_bytes + kBufferSlack);
   std::string head;  // serialized status line + headers, reused for every response
   bool first = true;
   while (true) {
@@ -689,7 +801,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
     if (buffer.size() == 0) {
       conn.idle = true;
       beast::get_lowest_layer(stream).expires_after(first ? opts.read_timeout : opts.idle_timeout);
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kNoThrow);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
       conn.idle = false;
       if (ec) break;  // peer closed, idle/read timeout, or closed by Stop()
       buffer.commit(n);
@@ -706,37 +818,6 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
     first = false;
 
     SteadyClock::time_point start = SteadyClock::now();
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(
-        std::min<size_t>(opts.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    parser.body_limit(opts.max_body_bytes);
-    beast::error_code read_ec;
-    // A header already complete in the buffer is parsed here, without a round trip through the
-    // scheduler; otherwise (need_more) the asynchronous read goes on from where put() stopped.
-    {
-      size_t used = parser.put(buffer.data(), read_ec);
-      buffer.consume(used);
-      if (read_ec == bhttp::error::need_more) {
-        read_ec = {};
-        arm_read_deadline();
-        std::tie(read_ec, std::ignore) =
-            co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
-      }
-    }
-    if (!read_ec && !parser.is_done()) {
-      arm_read_deadline();
-      // libcurl and others wait (about a second) for "100 Continue" before sending a body.
-      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        std::tie(read_ec, std::ignore) = co_await asio::async_write(
-            stream, asio::buffer(kContinue.data(), kContinue.size()), kNoThrow);
-      }
-      if (!read_ec) {
-        std::tie(read_ec, std::ignore) =
-            co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
-      }
-    }
-
     Request req;
     req.remote_addr = remote_addr;
     req.secure = secure;
@@ -745,115 +826,240 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
     bool keep_alive = false;
     bhttp::verb verb = bhttp::verb::unknown;
     unsigned version = 11;
-    bool drain = false;
+    // Set when the server answers the request itself, without its handler; the connection then
+    // closes, since the request's body was not (completely) read or its framing is in doubt.
+    std::optional<Response> refusal;
+    BodyReservation reservation(body_budget);
 
-    if (read_ec) {
-      if (read_ec == bhttp::error::header_limit) {
-        res = ErrorResponse(431, "headers_too_large", "request headers exceed the limit");
-        drain = true;
-      } else if (read_ec == bhttp::error::body_limit) {
-        res = ErrorResponse(413, "payload_too_large", "request body exceeds the limit");
-        drain = true;
-      } else if (read_ec.category() ==
-                     bhttp::make_error_code(bhttp::error::bad_method).category() &&
-                 read_ec != bhttp::error::end_of_stream &&
-                 read_ec != bhttp::error::partial_message) {
-        res = ErrorResponse(400, "bad_request", "malformed HTTP request");
-        drain = true;
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(opts.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    // The body limit depends on the route, known once the header is parsed; Content-Length is
+    // checked against it here, chunked bodies by Beast (body_limit below).
+    parser.body_limit(boost::none);
+
+    // 1. The header: delimited and line-checked on the raw bytes (obs-fold, bare CR/LF, space
+    //    before a colon), then parsed by Beast from exactly those bytes.
+    HeaderScanner scanner;
+    bool gone = false;
+    while (true) {
+      auto data = buffer.data();
+      HeaderScanner::State state =
+          scanner.Scan(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      if (state == HeaderScanner::State::kComplete) {
+        if (scanner.header_size() > opts.max_header_bytes) refusal = HeadersTooLarge();
+        break;
+      }
+      if (state == HeaderScanner::State::kError) {
+        refusal = FramingRefusal(scanner.error());
+        break;
+      }
+      if (buffer.size() >= opts.max_header_bytes) {
+        refusal = HeadersTooLarge();
+        break;
+      }
+      arm_read_deadline();
+      size_t room = std::min(kReadChunk, buffer.max_size() - buffer.size());
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), kNoThrow);
+      if (ec) {
+        gone = true;  // timeout, reset, EOF mid-header: nobody to answer
+        break;
+      }
+      buffer.commit(n);
+    }
+    if (gone) break;
+    if (!refusal) {
+      beast::error_code ec;
+      size_t used = parser.put(
+          asio::buffer(static_cast<const char*>(buffer.data().data()), scanner.header_size()), ec);
+      if (ec == bhttp::error::header_limit) {
+        refusal = HeadersTooLarge();
+      } else if (ec || !parser.is_header_done()) {
+        refusal = ErrorResponse(400, "bad_request", "malformed HTTP request");
       } else {
-        break;  // timeout, reset, EOF mid-request: nobody to answer
+        buffer.consume(used);
       }
-      if (parser.is_header_done()) {
-        const auto& h = parser.get();
-        req.method = std::string(h.method_string());
-        verb = h.method();
-        std::string_view target = h.target();
-        req.path = PercentDecode(target.substr(0, target.find('?')));
-        version = h.version();
-      }
-      req.request_id = NewRequestId();
-    } else if (static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end())) >
-               opts.max_header_count) {
-      res = ErrorResponse(431, "headers_too_large", "too many request header fields");
-      const auto& h = parser.get();
-      req.method = std::string(h.method_string());
-      verb = h.method();
-      version = h.version();
-      std::string_view target = h.target();
-      req.path = PercentDecode(target.substr(0, target.find('?')));
-      req.request_id = NewRequestId();
-      drain = true;
-    } else {
+    }
+
+    // 2. What the header says: the request, its framing, its route, its body limit.
+    const Route* route = nullptr;
+    bool use_fallback = false;
+    Router::MatchResult match;
+    size_t body_limit = 0;
+    bool expect_continue = false;
+    BodyFraming framing;
+    if (!refusal) {
       BeastRequest& msg = parser.get();
       verb = msg.method();
       version = msg.version();
       req.method = std::string(msg.method_string());
       req.target = std::string(msg.target());
+      // Only header fields become req.headers: trailer fields that arrive after a chunked body
+      // never reach a handler (Beast appends them to the same field list).
       std::string_view incoming_id;
-      req.headers.reserve(std::distance(msg.begin(), msg.end()));
+      size_t field_count = static_cast<size_t>(std::distance(msg.begin(), msg.end()));
+      req.headers.reserve(field_count);
+      std::vector<std::string_view> transfer_encoding, content_length;
       for (const auto& field : msg) {
         std::string name(field.name_string());
         for (char& c : name) {
           if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
         }
         req.headers.emplace_back(std::move(name), std::string(field.value()));
-        if (req.headers.back().first == "x-request-id") incoming_id = field.value();
+        if (field.name() == bhttp::field::transfer_encoding) {
+          transfer_encoding.push_back(field.value());
+        } else if (field.name() == bhttp::field::content_length) {
+          content_length.push_back(field.value());
+        } else if (field.name() == bhttp::field::expect && version >= 11) {
+          // HTTP/1.0 clients cannot mean 100-continue (RFC 9110 10.1.1): ignored.
+          if (beast::iequals(field.value(), "100-continue")) {
+            expect_continue = true;
+          } else if (!refusal) {
+            refusal =
+                ErrorResponse(417, "expectation_failed", "only Expect: 100-continue is supported");
+          }
+        } else if (req.headers.back().first == "x-request-id") {
+          incoming_id = field.value();
+        }
       }
       req.request_id =
           IsAcceptableRequestId(incoming_id) ? std::string(incoming_id) : NewRequestId();
-      req.body = std::move(msg.body());
       keep_alive = msg.keep_alive();
-
       std::string_view target = msg.target();
       size_t q = target.find('?');
       std::string_view raw_path = target.substr(0, q);
       if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
       req.path = PercentDecode(raw_path);
 
-      if (raw_path.empty() || raw_path.front() != '/') {
-        res = ErrorResponse(400, "bad_request", "request target must be an absolute path");
-        keep_alive = false;
-      } else {
-        Router::MatchResult match = router.Match(req.method, raw_path);
-        const Handler* handler = nullptr;
-        const FastHandler* fast = nullptr;
-        bool blocking = true;
-        if (match.route != nullptr) {
-          handler = &match.route->handler;
-          blocking = match.route->blocking;
-          if (match.route->fast) fast = &match.route->fast;
-          route_label = match.route->pattern;
-          req.path_params = std::move(match.params);
-        } else if (match.method_not_allowed) {
-          res = ErrorResponse(
-              405, "method_not_allowed",
-              "method " + req.method + " not allowed for " + RedactCredentials(req.path));
-          std::string allow;
-          for (const auto& m : match.allowed_methods) {
-            if (!allow.empty()) allow += ", ";
-            allow += m;
-          }
-          res.SetHeader("Allow", std::move(allow));
-        } else if ((verb == bhttp::verb::get || verb == bhttp::verb::head) && router.fallback()) {
-          handler = &router.fallback();
-          route_label = "fallback";
+      if (field_count > opts.max_header_count) {
+        refusal = ErrorResponse(431, "headers_too_large", "too many request header fields");
+      } else if (auto decided = DecideBodyFraming(version, transfer_encoding, content_length);
+                 !decided) {
+        refusal = FramingRefusal(decided.error());
+      } else if (!refusal) {
+        framing = *decided;
+        if (raw_path.empty() || raw_path.front() != '/') {
+          refusal = ErrorResponse(400, "bad_request", "request target must be an absolute path");
         } else {
-          res = ErrorResponse(404, "not_found",
-                              "no route for " + req.method + " " + RedactCredentials(req.path));
-        }
-        if (handler != nullptr) {
-          std::optional<Response> quick;
-          if (blocking && fast != nullptr) quick = InvokeFast(*fast, req);
-          if (quick) {
-            res = std::move(*quick);
-          } else if (blocking) {
-            co_await RunOnPool(*handler, req, res);
-          } else {
-            res = Invoke(*handler, req);
-          }
+          match = router.Match(req.method, raw_path);
+          route = match.route;
+          use_fallback = route == nullptr && !match.method_not_allowed &&
+                         (verb == bhttp::verb::get || verb == bhttp::verb::head) &&
+                         router.fallback();
+          size_t wanted = route && route->max_body_bytes != 0 ? route->max_body_bytes
+                                                              : opts.default_max_body_bytes;
+          body_limit = std::min(wanted, opts.max_body_bytes);
         }
       }
     }
+
+    // 3. Admission of the body, before any of it is read: its size against the route's limit
+    //    and the server-wide budget. An Expect: 100-continue request refused here never gets
+    //    "100 Continue", so a well-behaved client does not send the body at all.
+    bool budget_refused = false;
+    auto reserve_chunk = [&](std::uint64_t size, beast::string_view, beast::error_code& ec) {
+      // Beast has checked `size` against the remaining body limit, so `need` <= body_limit.
+      ec = {};
+      std::string& body = parser.get().body();
+      size_t need = body.size() + static_cast<size_t>(size);
+      if (need <= body.capacity()) return;
+      // Grown geometrically, as std::string would, but reserved from the budget first so that
+      // the budget covers the memory really allocated.
+      size_t grown = std::max(need, std::min(body.capacity() * 2, body_limit));
+      if (!reservation.GrowTo(grown)) {
+        budget_refused = true;
+        ec = asio::error::no_buffer_space;
+        return;
+      }
+      body.reserve(grown);
+      // std::string may round the capacity up (libstdc++ at least doubles it): count that too.
+      if (!reservation.GrowTo(body.capacity())) {
+        budget_refused = true;
+        ec = asio::error::no_buffer_space;
+      }
+    };
+    if (!refusal && framing.kind == BodyFraming::Kind::kLength) {
+      if (framing.length > body_limit) {
+        refusal = ErrorResponse(413, "payload_too_large", "request body exceeds the limit");
+      } else if (!reservation.GrowTo(static_cast<size_t>(framing.length))) {
+        refusal = BudgetRefusal();
+      }
+    } else if (!refusal && framing.kind == BodyFraming::Kind::kChunked) {
+      parser.body_limit(body_limit);
+      parser.on_chunk_header(reserve_chunk);
+    }
+    if (!refusal && expect_continue && route == nullptr && !use_fallback && !parser.is_done()) {
+      // No handler wants this body (404/405): answer without asking for it.
+      refusal = NoRouteResponse(req, match);
+    }
+
+    // 4. The body.
+    if (!refusal && !parser.is_done()) {
+      arm_read_deadline();
+      beast::error_code ec;
+      // libcurl and others wait (about a second) for "100 Continue" before sending a body.
+      if (expect_continue) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        std::tie(ec, std::ignore) = co_await asio::async_write(
+            stream, asio::buffer(kContinue.data(), kContinue.size()), kNoThrow);
+        if (ec) break;
+      }
+      std::tie(ec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+      if (ec) {
+        if (budget_refused) {
+          refusal = BudgetRefusal();
+        } else if (ec == bhttp::error::body_limit) {
+          refusal = ErrorResponse(413, "payload_too_large", "request body exceeds the limit");
+        } else if (ec == bhttp::error::buffer_overflow) {
+          refusal =
+              ErrorResponse(400, "bad_request", "a chunk line or the trailer section is too long");
+        } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+                   ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+          refusal = ErrorResponse(400, "bad_request", "malformed HTTP request");
+        } else {
+          break;  // timeout, reset, EOF mid-body: nobody to answer
+        }
+      }
+    }
+
+    // 5. The answer: the server's own, or the handler's.
+    bool drain = false;
+    if (refusal) {
+      res = std::move(*refusal);
+      keep_alive = false;
+      drain = true;
+      if (req.request_id.empty()) req.request_id = NewRequestId();
+      if (req.method.empty() && parser.is_header_done()) {
+        req.method = std::string(parser.get().method_string());
+        verb = parser.get().method();
+      }
+    } else {
+      req.body = std::move(parser.get().body());
+      if (route != nullptr) {
+        route_label = route->pattern;
+        req.path_params = std::move(match.params);
+        const FastHandler* fast = route->fast ? &route->fast : nullptr;
+        std::optional<Response> quick;
+        if (route->blocking && fast != nullptr) quick = InvokeFast(*fast, req);
+        if (quick) {
+          res = std::move(*quick);
+        } else if (route->blocking) {
+          co_await RunOnPool(route->handler, req, res);
+        } else {
+          res = Invoke(route->handler, req);
+        }
+      } else if (use_fallback) {
+        route_label = "fallback";
+        co_await RunOnPool(router.fallback(), req, res);  // static files: disk reads
+      } else {
+        res = NoRouteResponse(req, match);
+      }
+    }
+    // The body is no longer needed: its memory and its share of the budget go back now, not
+    // after the response has been written to a possibly slow reader.
+    std::string().swap(req.body);
+    std::string().swap(parser.get().body());
+    reservation.Release();
 
     if (stopping.load()) keep_alive = false;
     if (res.status < 100 || res.status > 999) {
@@ -900,6 +1106,10 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
       if (!write_ec && drain) {
         // Read and discard what the client is still sending (bounded) so that closing the
         // socket does not reset the connection before the client has read the error reply.
+        // Nothing read here is parsed: after a refusal the rest of the stream is never taken
+        // for a request. The scratch buffer is shared by the connections of this thread (its
+        // contents are thrown away), so a thousand draining clients cost no memory each.
+        static thread_local std::array<char, 16 * 1024> scratch;
         beast::error_code ignored;
         beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
         beast::get_lowest_layer(stream).expires_after(
@@ -907,8 +1117,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
         size_t drained = 0;
         const size_t kMaxDrain = 8 * opts.max_body_bytes + (1 << 20);
         while (drained < kMaxDrain) {
-          buffer.clear();
-          auto [ec, n] = co_await stream.async_read_some(buffer.prepare(64 * 1024), kNoThrow);
+          auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kNoThrow);
           if (ec) break;
           drained += n;
         }
@@ -937,6 +1146,7 @@ void Server::Impl::Stop() {
   asio::post(slots[0]->ioc, [this] {
     beast::error_code ignored;
     acceptor->close(ignored);
+    trim_timer->cancel();
     if (signals) {
       signals->cancel(ignored);
       signals.reset();
@@ -976,6 +1186,7 @@ void Server::Impl::Stop() {
     if (slot->thread.joinable()) slot->thread.join();
   }
   pool->join();
+  trim_enabled.store(false);
   Log(LogLevel::kInfo, "http server stopped");
 
   lock.lock();

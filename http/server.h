@@ -3,7 +3,9 @@
 // One io_context per I/O thread; the acceptor hands connections round-robin to them, so a
 // connection lives on one thread and needs no strand. Handlers of blocking routes run on a
 // worker pool; non-blocking ones run inline on the I/O thread. Limits (header/body size, read and
-// idle timeouts, connection cap) are enforced per connection. This header is Beast-free: the
+// idle timeouts, connection cap) are enforced per connection; request bodies also share one
+// memory budget across all connections. HTTP/1.1 framing is strict (see framing.h): a request
+// whose framing is in doubt is refused and its connection closed. This header is Beast-free: the
 // implementation is behind a pimpl in server.cc.
 #pragma once
 
@@ -25,7 +27,15 @@ struct ServerOptions {
   uint16_t port = 0;   // 0: an ephemeral port, see Server::port()
   int io_threads = 0;  // 0 = hardware_concurrency
   int worker_threads = 8;
-  size_t max_body_bytes = 1 << 20;      // larger bodies get 413, then the connection closes
+  // Request bodies: a route accepts up to its Route::max_body_bytes, default_max_body_bytes when
+  // it sets none; max_body_bytes caps every route (routes marked kLargeBody get exactly it).
+  // Larger bodies get 413 before they are read, then the connection closes.
+  size_t default_max_body_bytes = 64 * 1024;
+  size_t max_body_bytes = 1 << 20;
+  // Request-body bytes all connections may hold at once (see BodyBudget). A request whose
+  // Content-Length does not fit in what is left gets 503 with Retry-After before its body is
+  // read; a chunked one when its growth no longer fits. Then the connection closes.
+  size_t body_budget_bytes = 64 << 20;
   size_t max_header_bytes = 16 * 1024;  // larger headers get 431, then the connection closes
   size_t max_header_count = 100;        // more header fields get 431, then the connection closes
   // A request (headers and body) must arrive within this time once its first byte was read,

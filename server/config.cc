@@ -158,6 +158,14 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     CL_ASSIGN_OR_RETURN(c.max_body_bytes, ParseInt(key, v));
     if (c.max_body_bytes < 1024)
       return Fail(Error::InvalidArgument("config max_body_bytes must be >= 1024"));
+  } else if (key == "default_max_body_bytes") {
+    CL_ASSIGN_OR_RETURN(c.default_max_body_bytes, ParseInt(key, v));
+    if (c.default_max_body_bytes < 1024)
+      return Fail(Error::InvalidArgument("config default_max_body_bytes must be >= 1024"));
+  } else if (key == "body_budget_bytes") {
+    CL_ASSIGN_OR_RETURN(c.body_budget_bytes, ParseInt(key, v));
+    if (c.body_budget_bytes < 1024)
+      return Fail(Error::InvalidArgument("config body_budget_bytes must be >= 1024"));
   } else if (key == "max_connections_per_ip") {
     CL_ASSIGN_OR_RETURN(c.max_connections_per_ip, ParseInt(key, v));
     if (c.max_connections_per_ip < 0) {
@@ -275,7 +283,12 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
        "SQLite page cache bound in MiB; memory grows with the database up to it (default 64)"},
       {"io_threads", "I/O threads, 0 = one per core (default 0)"},
       {"worker_threads", "threads for database and IdP calls (default 16)"},
-      {"max_body_bytes", "largest accepted request body (default 1048576)"},
+      {"max_body_bytes",
+       "largest request body, accepted only by routes that take large bodies (attestation "
+       "statements) (default 1048576)"},
+      {"default_max_body_bytes", "largest request body of every other route (default 65536)"},
+      {"body_budget_bytes",
+       "request-body bytes all connections may hold at once; beyond it 503 (default 67108864)"},
       {"max_connections", "concurrent connection limit (default 10000)"},
       {"federation_jwks_refresh_cooldown",
        "least time between two key-set refetches of one CI issuer for unknown kids (default 60s)"},
@@ -402,6 +415,18 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
   }
   for (const auto& [key, value] : flags) CL_RETURN_IF_ERROR(Apply(c, key, value));
 
+  // Checked once all sources are merged: each may set one key of a pair.
+  if (c.default_max_body_bytes > c.max_body_bytes) {
+    return Fail(Error::InvalidArgument(
+        "config default_max_body_bytes (" + std::to_string(c.default_max_body_bytes) +
+        ") must not exceed max_body_bytes (" + std::to_string(c.max_body_bytes) + ")"));
+  }
+  if (c.body_budget_bytes < c.max_body_bytes) {
+    return Fail(Error::InvalidArgument(
+        "config body_budget_bytes (" + std::to_string(c.body_budget_bytes) +
+        ") must be at least max_body_bytes (" + std::to_string(c.max_body_bytes) +
+        "), or the largest bodies could never be accepted"));
+  }
   if (c.ListenPort() < 0) {
     return Fail(Error::InvalidArgument("listen must be HOST:PORT, got '" + c.listen + "'"));
   }

@@ -34,7 +34,12 @@ struct ServerConfig {
   bool migrate = true;  // apply migrations on start
   int io_threads = 0;   // 0: one per core
   int worker_threads = 16;
+  // Request bodies: routes that take large bodies (attestation statements) accept up to
+  // max_body_bytes, every other route up to default_max_body_bytes; all connections together
+  // hold at most body_budget_bytes of bodies in flight (beyond: 503, Retry-After).
   int64_t max_body_bytes = 1 << 20;
+  int64_t default_max_body_bytes = 64 * 1024;
+  int64_t body_budget_bytes = 64 << 20;
   int64_t max_connections = 10000;
   int64_t max_connections_per_ip = 512;  // 0: no per-address limit
   int sqlite_cache_mib = 64;             // SQLite page cache bound

@@ -127,6 +127,31 @@ TEST(ServerConfig, OidcIdTokenMaxAge) {
   EXPECT_EQ(from_env->oidc_id_token_max_age, 3 * kMillisPerMinute);
 }
 
+TEST(ServerConfig, BodyLimitsAndBudget) {
+  auto defaults = LoadServerConfig(std::nullopt, {}, NoEnv);
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->max_body_bytes, 1 << 20);
+  EXPECT_EQ(defaults->default_max_body_bytes, 64 * 1024);
+  EXPECT_EQ(defaults->body_budget_bytes, 64 << 20);
+  auto set = LoadServerConfig(std::nullopt,
+                              {{"default_max_body_bytes", "4096"},
+                               {"max_body_bytes", "2097152"},
+                               {"body_budget_bytes", "8388608"}},
+                              NoEnv);
+  ASSERT_TRUE(set) << set.error().ToString();
+  EXPECT_EQ(set->default_max_body_bytes, 4096);
+  EXPECT_EQ(set->body_budget_bytes, 8 << 20);
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"default_max_body_bytes", "1023"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"body_budget_bytes", "lots"}}, NoEnv));
+  // Pairs that cannot work together are refused, whichever source set them.
+  auto above = LoadServerConfig(std::nullopt, {{"default_max_body_bytes", "2097152"}}, NoEnv);
+  ASSERT_FALSE(above);
+  EXPECT_NE(above.error().message().find("must not exceed max_body_bytes"), std::string::npos);
+  auto tight = LoadServerConfig(std::nullopt, {{"body_budget_bytes", "65536"}}, NoEnv);
+  ASSERT_FALSE(tight);
+  EXPECT_NE(tight.error().message().find("at least max_body_bytes"), std::string::npos);
+}
+
 TEST(Duration, ParsesUnits) {
   EXPECT_EQ(*ParseDuration("24h"), 24 * kMillisPerHour);
   EXPECT_EQ(*ParseDuration("90d"), 90 * kMillisPerDay);

@@ -308,6 +308,8 @@ int Serve(const ServerConfig& c) {
   opts.io_threads = c.io_threads;
   opts.worker_threads = c.worker_threads;
   opts.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
+  opts.default_max_body_bytes = static_cast<size_t>(c.default_max_body_bytes);
+  opts.body_budget_bytes = static_cast<size_t>(c.body_budget_bytes);
   opts.max_connections = static_cast<size_t>(c.max_connections);
   opts.max_connections_per_ip = static_cast<size_t>(c.max_connections_per_ip);
   opts.read_timeout = std::chrono::milliseconds(c.read_timeout);
