@@ -167,8 +167,11 @@ describe('login start limits', () => {
     idp = await startSlowIdp({ clientId: CLIENT_ID });
     stack = await startStack({
       oidcIssuer: idp.url,
-      // The per-address limit keeps its defaults (20 per minute, burst 10).
-      extraArgs: ['--max-pending-logins', String(MAX_PENDING)],
+      // The per-address limit keeps its defaults (20 per minute, burst 10). The IdP gate is
+      // opened wide here (8 concurrent starts each call the IdP once): this suite tests the
+      // pending-login cap, not the gate, and must not see idp_unavailable on a busy machine.
+      extraArgs: ['--max-pending-logins', String(MAX_PENDING), '--worker-threads', '24',
+        '--idp-max-concurrent-calls', '16'],
     });
     session = await loginThroughIdp(stack.baseUrl);
   });
