@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "cli/control_plane_url.h"
 #include "cli/keyless.h"
 #include "cli/terminal.h"
 #include "common/http_client.h"
@@ -12,16 +13,6 @@
 
 namespace cl::cli {
 namespace {
-
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 Error::Code CodeForStatus(int status) {
   switch (status) {
@@ -172,11 +163,11 @@ Result<boost::json::value> ApiClient::Call(std::string_view method, std::string_
   req.url = options_.base_url + std::string(path);
   req.timeout_ms = options_.timeout_ms;
   req.ca_file = options_.ca_file;
-  req.insecure_skip_verify = options_.insecure && StartsWith(Lower(options_.base_url), "https://");
+  req.insecure_skip_verify = options_.insecure && IsHttpsUrl(options_.base_url);
   // A proxy from the environment (a repository's .envrc can set http_proxy) would see the
   // credential of a plain-http request, and could intercept TLS that is not verified. Over
   // verified https a proxy only tunnels (CONNECT) and is allowed.
-  req.no_proxy = !StartsWith(Lower(options_.base_url), "https://") || req.insecure_skip_verify;
+  req.no_proxy = !IsHttpsUrl(options_.base_url) || req.insecure_skip_verify;
   req.headers.emplace_back("Accept", "application/json");
   req.headers.emplace_back("User-Agent", "chainloop-cli");
   if (!options_.token.empty())

@@ -33,6 +33,8 @@ Error BadUrl(std::string_view url, std::string_view why) {
 
 }  // namespace
 
+bool IsHttpsUrl(std::string_view url) { return StartsWith(Lower(url), "https://"); }
+
 bool IsLoopbackHost(std::string_view host) {
   std::string h = Lower(host);
   if (h == "localhost" || h == "::1") return true;

@@ -14,6 +14,9 @@ inline constexpr char kDefaultControlPlane[] = "http://127.0.0.1:8000";
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopbackHost(std::string_view host);
 
+// True when `url` starts with "https://" (any case).
+bool IsHttpsUrl(std::string_view url);
+
 // Host part of an http(s) URL ("[::1]" is returned as "::1"); empty if it cannot be found.
 std::string UrlHost(std::string_view url);
 

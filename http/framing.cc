@@ -3,21 +3,12 @@
 
 #include <limits>
 
+#include "http/http.h"
+
 namespace cl::http {
 namespace {
 
 bool IsWhitespace(char c) { return c == ' ' || c == '\t'; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view TrimWhitespace(std::string_view s) {
   while (!s.empty() && IsWhitespace(s.front())) s.remove_prefix(1);

@@ -110,6 +110,8 @@ class Router {
 // Decodes %XX escapes; malformed escapes are kept as they are. '+' is NOT a space here (paths);
 // query parameters are decoded with '+' as space by Request::QueryParam.
 std::string PercentDecode(std::string_view s);
+// ASCII case-insensitive equality, as header names and transfer codings compare.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // `text` with credential-shaped parts masked: control-plane credentials (`cl<kind>_` + base62,
 // keeping the prefix) and JWTs (`eyJ...` with two dots). For request paths that are logged or
 // echoed in error messages.
