@@ -190,12 +190,7 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
   return url;
 }
 
-Result<std::string> LoginService::CompleteCallback(const std::string& code,
-                                                   const std::string& state) {
-  if (state.empty() || code.empty()) {
-    return Fail(Error::InvalidArgument("the identity provider's response lacks code or state",
-                                       "invalid_callback"));
-  }
+Result<store::LoginRequest> LoginService::TakePendingLogin(const std::string& state) {
   std::string state_hash;
   auto req = FindUnderAnyPepper<store::LoginRequest>(
       hasher_, state, &state_hash,
@@ -208,6 +203,17 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
     }
     return Fail(req.error());
   }
+  return req;
+}
+
+Result<std::string> LoginService::CompleteCallback(const std::string& code,
+                                                   const std::string& state) {
+  if (state.empty() || code.empty()) {
+    return Fail(Error::InvalidArgument("the identity provider's response lacks code or state",
+                                       "invalid_callback"));
+  }
+  CL_ASSIGN_OR_RETURN(store::LoginRequest pending, TakePendingLogin(state));
+  const store::LoginRequest* req = &pending;
   CL_ASSIGN_OR_RETURN(VerifiedIdentity identity,
                       idp_.ExchangeCode(code, req->upstream_code_verifier, req->nonce));
   CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(identity));
@@ -231,18 +237,8 @@ Result<std::string> LoginService::AbortCallback(const std::string& error,
     return Fail(
         Error::InvalidArgument("the identity provider's response lacks state", "invalid_callback"));
   }
-  std::string state_hash;
-  auto req = FindUnderAnyPepper<store::LoginRequest>(
-      hasher_, state, &state_hash,
-      [&](const std::string& h) { return db_.TakeLoginRequest(h, clock_.Now()); });
-  if (!req) {
-    if (req.error().IsNotFound()) {
-      return Fail(Error::InvalidArgument(
-          "unknown or expired login attempt (state mismatch); start the login again",
-          "invalid_state"));
-    }
-    return Fail(req.error());
-  }
+  CL_ASSIGN_OR_RETURN(store::LoginRequest pending, TakePendingLogin(state));
+  const store::LoginRequest* req = &pending;
   std::string code(KnownOAuthAuthorizationErrorOr(error));
   Log(LogLevel::kInfo, "login ended by the identity provider", {{"error", code}});
   return req->cli_redirect_uri + "?error=" + UrlEncode(code) +

@@ -101,6 +101,9 @@ class LoginService {
  private:
   Result<IssuedSession> IssueSession(const store::User& user);
   bool RedirectUriAllowed(const std::string& uri) const;
+  // Removes and returns the pending browser login that `state` names (under any pepper);
+  // InvalidArgument("invalid_state") when none does or it has expired. Single use.
+  Result<store::LoginRequest> TakePendingLogin(const std::string& state);
   // Deletes expired login state unless this process did so less than
   // kLoginStatePurgeInterval ago. Best effort: a failure is logged, never returned, so that
   // unauthenticated login starts cannot grow the database without bound yet never fail on it.
