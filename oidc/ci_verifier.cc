@@ -103,7 +103,13 @@ struct CiTokenVerifier::IssuerState {
 };
 
 CiTokenVerifier::CiTokenVerifier(CiVerifierOptions options, const Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      fetch_gate_(options_.max_concurrent_fetches,
+                  Error::Unavailable("CI issuer keys are being fetched for other requests; retry "
+                                     "in a few seconds",
+                                     "issuer_unavailable"),
+                  options_.on_fetch_refused) {}
 
 CiTokenVerifier::~CiTokenVerifier() = default;
 
@@ -122,6 +128,18 @@ Result<std::shared_ptr<JwksCache>> CiTokenVerifier::KeysFor(const std::string& i
     if (!slot) slot = std::make_shared<IssuerState>();
     state = slot;
   }
+  {
+    // The common case: discovery done. A request that finds it in progress (the lock held) or
+    // not done waits, or fetches, only through the gate.
+    std::unique_lock<std::mutex> lock(state->mu, std::try_to_lock);
+    if (lock.owns_lock() && state->jwks) return state->jwks;
+  }
+  return fetch_gate_.Call([&] { return Discover(issuer, *state); });
+}
+
+Result<std::shared_ptr<JwksCache>> CiTokenVerifier::Discover(const std::string& issuer,
+                                                             IssuerState& issuer_state) {
+  IssuerState* state = &issuer_state;
   std::lock_guard<std::mutex> lock(state->mu);
   if (state->jwks) return state->jwks;
   const UnixMillis now = clock_.Now();
@@ -197,14 +215,22 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   check.max_age_seconds = options_.max_token_age_seconds;
   check.allowed_algs = {"RS256", "ES256"};
 
-  auto keys = cache->Get();
-  if (!keys) return Fail(IssuerUnavailable(issuer, keys.error()));
+  // Only the paths that may wait on the issuer pass the fetch gate: a cold cache, and a refetch
+  // for an unknown kid. Verifying with held keys never does.
+  auto keys = cache->HasKeys() ? cache->Get() : fetch_gate_.Call([&] { return cache->Get(); });
+  if (!keys) {
+    if (keys.error().reason() == "issuer_unavailable") return Fail(keys.error());
+    return Fail(IssuerUnavailable(issuer, keys.error()));
+  }
   auto verified = crypto::VerifyDecodedJwt(decoded, **keys, check);
   if (!verified &&
       verified.error().reason() == crypto::JoseErrorString(crypto::JoseError::kJwtUnknownKid)) {
     // The issuer may have rotated its keys; JwksCache bounds how often this refetches.
-    keys = cache->RefreshForUnknownKid();
-    if (!keys) return Fail(IssuerUnavailable(issuer, keys.error()));
+    keys = fetch_gate_.Call([&] { return cache->RefreshForUnknownKid(); });
+    if (!keys) {
+      if (keys.error().reason() == "issuer_unavailable") return Fail(keys.error());
+      return Fail(IssuerUnavailable(issuer, keys.error()));
+    }
     verified = crypto::VerifyDecodedJwt(decoded, **keys, check);
   }
   if (!verified) return Fail(verified.error());

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/call_gate.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "oidc/discovery.h"
@@ -37,6 +39,12 @@ struct CiVerifierOptions {
   UnixMillis jwks_refresh_cooldown = JwksCache::kDefaultCooldown;  // unknown-kid refetch bound
   UnixMillis jwks_max_age = JwksCache::kDefaultMaxAge;   // withdrawn keys stop verifying after
   UnixMillis discovery_retry_ms = 5 * kMillisPerSecond;  // fail fast this long after a failure
+  // Requests that may fetch, or wait for another request's fetch of, an issuer's discovery
+  // document or keys, at once (a cold cache, an unknown kid). Anyone can send a token naming an
+  // allowed issuer, so beyond this they are refused at once with 503 issuer_unavailable rather
+  // than hold server workers while an issuer is slow. Verifications from cached keys never count.
+  int max_concurrent_fetches = 4;
+  std::function<void()> on_fetch_refused;  // optional, e.g. a metric; must not block
 };
 
 // Who a verified CI token says it is, and the policy that admitted it.
@@ -92,13 +100,20 @@ class CiTokenVerifier {
 
   bool IsAllowedIssuer(std::string_view issuer) const;
 
+  // Requests now fetching or waiting for an issuer's discovery or keys (for tests and metrics).
+  int fetches_in_flight() const { return fetch_gate_.in_flight(); }
+
  private:
   struct IssuerState;
-  // The issuer's key cache, running discovery first if needed. REQUIRES: IsAllowedIssuer(issuer).
+  // The issuer's key cache, running discovery first if needed (through fetch_gate_).
+  // REQUIRES: IsAllowedIssuer(issuer).
   Result<std::shared_ptr<JwksCache>> KeysFor(const std::string& issuer);
+  // Discovery under the issuer's lock; concurrent callers share one fetch.
+  Result<std::shared_ptr<JwksCache>> Discover(const std::string& issuer, IssuerState& state);
 
   const CiVerifierOptions options_;
   const Clock& clock_;
+  CallGate fetch_gate_;  // every path that may wait on an issuer passes it
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<IssuerState>, std::less<>> issuers_;  // GUARDED_BY(mu_)

@@ -6,6 +6,9 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -678,12 +681,16 @@ TEST_F(CiVerifierTest, ConcurrentColdRequestsShareOneDiscovery) {
   const std::vector<TrustPolicy> policies = {GitLabPolicy(), GitHubPolicy()};
   const std::string gl = GitLabToken(GitLabClaims());
   const std::string gh = gh_rsa_.Sign({}, GitHubClaims());
+  // A gate wide enough for every thread: this test is about sharing, not refusing.
+  CiVerifierOptions wide = options_;
+  wide.max_concurrent_fetches = 8;
+  CiTokenVerifier verifier(wide, clock_);
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
-        if (verifier_->Verify(t % 2 ? gl : gh, policies)) ++ok;
+        if (verifier.Verify(t % 2 ? gl : gh, policies)) ++ok;
       }
     });
   }
@@ -693,6 +700,97 @@ TEST_F(CiVerifierTest, ConcurrentColdRequestsShareOneDiscovery) {
   EXPECT_EQ(web_.Count(kGitLabJwks), 1);
   EXPECT_EQ(web_.Count(kGitHubDiscovery), 1);
   EXPECT_EQ(web_.Count(kGitHubJwks), 1);
+}
+
+// Tokens naming an allowed issuer come from anyone. While the issuer is slow, at most
+// max_concurrent_fetches requests fetch or wait for its discovery document or keys; every other
+// such request is refused at once (503 issuer_unavailable), so a flood cannot hold the server's
+// workers. Verifications from keys already held never pass the gate, even while it is full.
+TEST_F(CiVerifierTest, SlowIssuerHoldsNoMoreRequestsThanTheFetchGate) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<int> fetching{0};
+  std::atomic<int> refused{0};
+  CiVerifierOptions o = options_;
+  o.max_concurrent_fetches = 2;
+  o.on_fetch_refused = [&] { ++refused; };
+  HttpFetchFn inner = web_.Fn();
+  o.fetch.fetch = [&](const HttpClientRequest& req) {
+    ++fetching;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return open; });
+    --fetching;
+    return inner(req);
+  };
+  CiTokenVerifier verifier(o, clock_);
+  const std::vector<TrustPolicy> policies = {GitLabPolicy()};
+  auto wait_until = [](const std::function<bool()>& pred) {
+    for (int i = 0; i < 5000 && !pred(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return pred();
+  };
+  auto refused_at_once = [&](const std::string& token, int n) {
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto r = verifier.Verify(token, policies);
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().reason(), "issuer_unavailable");
+      EXPECT_EQ(r.error().code(), Error::Code::kUnavailable);
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  };
+
+  // Cold: one request fetches discovery (held by the slow issuer), one waits for it.
+  std::vector<std::thread> held;
+  std::atomic<int> held_ok{0};
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back([&] {
+      if (verifier.Verify(GitLabToken(GitLabClaims()), policies)) ++held_ok;
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return verifier.fetches_in_flight() == 2 && fetching == 1; }));
+  refused_at_once(GitLabToken(GitLabClaims()), 20);
+  EXPECT_EQ(refused.load(), 20);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    open = true;
+  }
+  cv.notify_all();
+  for (auto& t : held) t.join();
+  EXPECT_EQ(held_ok.load(), 2);
+  EXPECT_EQ(web_.Count(kGitLabDiscovery), 1);
+
+  // Warm: tokens naming an unknown kid refetch (slowly) and fill the gate; tokens signed with a
+  // held key still verify, and another unknown kid is refused at once.
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    open = false;
+  }
+  held.clear();
+  std::atomic<int> unknown_done{0};
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back([&] {
+      verifier.Verify(gl_rotated_.Sign({}, GitLabClaims()), policies);
+      ++unknown_done;
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return verifier.fetches_in_flight() == 2 && fetching == 1; }));
+  for (int i = 0; i < 10; ++i) {
+    auto r = verifier.Verify(GitLabToken(GitLabClaims()), policies);
+    EXPECT_TRUE(r) << r.error().ToString();
+  }
+  refused_at_once(gl_rotated_.Sign({}, GitLabClaims()), 5);
+  EXPECT_EQ(refused.load(), 25);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    open = true;
+  }
+  cv.notify_all();
+  for (auto& t : held) t.join();
+  EXPECT_EQ(unknown_done.load(), 2);
+  EXPECT_EQ(verifier.fetches_in_flight(), 0);
 }
 
 }  // namespace

@@ -53,6 +53,10 @@ class JwksCache {
 
   const std::string& jwks_uri() const { return jwks_uri_; }
 
+  // True when a key set is held: Get() then never waits for a fetch (an old set is refetched by
+  // one caller while the others go on with it). Thread-safe.
+  bool HasKeys() const { return Current() != nullptr; }
+
  private:
   // First fetch (nothing held), failing fast within `cooldown / 12` of a failed attempt.
   Result<std::shared_ptr<const crypto::Jwks>> FetchCold();

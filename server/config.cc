@@ -219,12 +219,13 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     }
     (key == "api_token_create_per_minute" ? c.api_token_create_per_minute
                                           : c.federated_exchange_per_minute) = n;
-  } else if (key == "idp_max_concurrent_calls") {
+  } else if (key == "idp_max_concurrent_calls" || key == "federation_max_concurrent_fetches") {
     CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
     if (n < 0 || n > 1023) {
-      return Fail(Error::InvalidArgument("config idp_max_concurrent_calls must be 0..1023"));
+      return Fail(Error::InvalidArgument("config " + key + " must be 0..1023"));
     }
-    c.idp_max_concurrent_calls = static_cast<int>(n);
+    (key == "idp_max_concurrent_calls" ? c.idp_max_concurrent_calls
+                                       : c.federation_max_concurrent_fetches) = static_cast<int>(n);
   } else if (key == "idp_timeout") {
     auto d = ParseDuration(v);
     if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
@@ -312,6 +313,9 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
        "calls to the login IdP in flight at once, below worker_threads (default 0 = "
        "worker_threads/4)"},
       {"idp_timeout", "total time allowed for each HTTP call to the login IdP (default 5s)"},
+      {"federation_max_concurrent_fetches",
+       "requests fetching or waiting for a CI issuer's discovery or keys at once (default 0 = "
+       "worker_threads/8)"},
       {"login_start_per_minute",
        "login and device-login starts per client address per minute (default 20; 0 = off)"},
       {"login_start_burst", "login starts one client address may make at once (default 10)"},
@@ -434,15 +438,19 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
   while (!c.external_url.empty() && c.external_url.back() == '/') c.external_url.pop_back();
   if (c.database.empty()) c.database = "sqlite:" + c.data_dir + "/controlplane.db";
   if (c.pepper_file.empty() && c.pepper_files.empty()) c.pepper_file = c.data_dir + "/pepper";
-  // IdP calls must never take every worker: the rest of the API and /readyz need one.
-  if (c.worker_threads < 2) {
+  // Outbound calls that anonymous requests trigger (the login IdP, CI issuers) must never take
+  // every worker: the rest of the API and /readyz need one.
+  if (c.worker_threads < 3) {
     return Fail(Error::InvalidArgument(
-        "config worker_threads must be at least 2: IdP calls may never hold every worker"));
+        "config worker_threads must be at least 3: calls to the login IdP and to CI issuers may "
+        "never hold every worker"));
   }
-  if (c.IdpMaxConcurrentCalls() >= c.worker_threads) {
+  if (c.IdpMaxConcurrentCalls() + c.FederationMaxConcurrentFetches() >= c.worker_threads) {
     return Fail(Error::InvalidArgument(
-        "config idp_max_concurrent_calls (" + std::to_string(c.idp_max_concurrent_calls) +
-        ") must be below worker_threads (" + std::to_string(c.worker_threads) + ")"));
+        "config idp_max_concurrent_calls (" + std::to_string(c.IdpMaxConcurrentCalls()) +
+        ") plus federation_max_concurrent_fetches (" +
+        std::to_string(c.FederationMaxConcurrentFetches()) + ") must be below worker_threads (" +
+        std::to_string(c.worker_threads) + ")"));
   }
   return c;
 }
@@ -450,6 +458,11 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
 int ServerConfig::IdpMaxConcurrentCalls() const {
   if (idp_max_concurrent_calls > 0) return idp_max_concurrent_calls;
   return std::max(1, worker_threads / 4);
+}
+
+int ServerConfig::FederationMaxConcurrentFetches() const {
+  if (federation_max_concurrent_fetches > 0) return federation_max_concurrent_fetches;
+  return std::max(1, worker_threads / 8);
 }
 
 Result<std::string> LoadOrCreatePepper(const std::string& path) {

@@ -77,6 +77,10 @@ struct ServerConfig {
   // worker_threads / 4, at least 1. Always below worker_threads, so workers remain for the rest.
   int idp_max_concurrent_calls = 0;
   UnixMillis idp_timeout = 5 * kMillisPerSecond;  // total time of each HTTP call to the IdP
+  // Requests fetching, or waiting for, a keyless CI issuer's discovery or keys at once (beyond:
+  // 503 issuer_unavailable at once); 0 means worker_threads / 8, at least 1. Together with the
+  // IdP calls always below worker_threads.
+  int federation_max_concurrent_fetches = 0;
   // Login starts (GET /auth/login, GET /auth/web/login, POST /v1/auth/device) per client
   // address: a token bucket refilled at login_start_per_minute (0: off), holding
   // login_start_burst.
@@ -87,6 +91,8 @@ struct ServerConfig {
   std::string ListenHost() const;
   // idp_max_concurrent_calls with 0 resolved.
   int IdpMaxConcurrentCalls() const;
+  // federation_max_concurrent_fetches with 0 resolved.
+  int FederationMaxConcurrentFetches() const;
   int ListenPort() const;
 };
 

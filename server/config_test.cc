@@ -297,9 +297,9 @@ TEST(ServerConfig, LoginLimits) {
     const char* cap;  // nullptr: automatic
     int effective;    // -1: refused
   } cases[] = {
-      {"16", nullptr, 4}, {"2", nullptr, 1}, {"3", nullptr, 1}, {"40", nullptr, 10},
-      {"16", "15", 15},   {"16", "16", -1},  {"16", "17", -1},  {"8", "1", 1},
-      {"1", nullptr, -1}, {"2", "1", 1},     {"2", "2", -1},
+      {"16", nullptr, 4}, {"2", nullptr, -1}, {"3", nullptr, 1}, {"40", nullptr, 10},
+      {"16", "13", 13},   {"16", "14", -1},   {"16", "16", -1},  {"16", "17", -1},
+      {"8", "1", 1},      {"1", nullptr, -1}, {"2", "1", -1},    {"3", "2", -1},
   };
   for (const Case& c : cases) {
     std::map<std::string, std::string> flags = {{"worker_threads", c.workers}};
@@ -312,7 +312,33 @@ TEST(ServerConfig, LoginLimits) {
     }
     ASSERT_TRUE(got) << got.error().ToString();
     EXPECT_EQ(got->IdpMaxConcurrentCalls(), c.effective);
-    EXPECT_LT(got->IdpMaxConcurrentCalls(), got->worker_threads);
+    EXPECT_LT(got->IdpMaxConcurrentCalls() + got->FederationMaxConcurrentFetches(),
+              got->worker_threads);
+  }
+  // The CI issuer gate: a worker_threads/8 share by default, and with the IdP's always below
+  // the worker count.
+  struct FedCase {
+    const char* workers;
+    const char* idp;
+    const char* fed;
+    int effective;  // -1: refused
+  } fed_cases[] = {
+      {"16", nullptr, nullptr, 2}, {"3", nullptr, nullptr, 1}, {"64", nullptr, nullptr, 8},
+      {"16", "4", "11", 11},       {"16", "4", "12", -1},      {"16", nullptr, "12", -1},
+  };
+  for (const FedCase& c : fed_cases) {
+    std::map<std::string, std::string> flags = {{"worker_threads", c.workers}};
+    if (c.idp) flags["idp_max_concurrent_calls"] = c.idp;
+    if (c.fed) flags["federation_max_concurrent_fetches"] = c.fed;
+    auto got = LoadServerConfig(std::nullopt, flags, NoEnv);
+    SCOPED_TRACE(std::string(c.workers) + " workers, fed " + (c.fed ? c.fed : "auto"));
+    if (c.effective < 0) {
+      ASSERT_FALSE(got);
+      EXPECT_NE(got.error().message().find("federation_max_concurrent_fetches"), std::string::npos);
+      continue;
+    }
+    ASSERT_TRUE(got) << got.error().ToString();
+    EXPECT_EQ(got->FederationMaxConcurrentFetches(), c.effective);
   }
 
   auto set = LoadServerConfig(std::nullopt,

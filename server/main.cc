@@ -257,6 +257,16 @@ int Serve(const ServerConfig& c) {
   oidc::CiVerifierOptions ci_options;
   ci_options.allowed_issuers = c.federation_issuers;
   ci_options.jwks_refresh_cooldown = c.federation_jwks_refresh_cooldown;
+  // Tokens naming an allowed issuer come from anyone: waits on a slow issuer are bounded like
+  // the login IdP's calls (docs/configuration.md, "Login limits").
+  ci_options.max_concurrent_fetches = c.FederationMaxConcurrentFetches();
+  ci_options.on_fetch_refused = [&metrics] {
+    metrics.IncCounter("chainloop_ci_issuer_fetches_refused_total",
+                       "Requests refused at once (503 issuer_unavailable) because "
+                       "federation_max_concurrent_fetches were fetching or waiting for CI issuer "
+                       "keys",
+                       {});
+  };
   oidc::CiTokenVerifier ci_verifier(ci_options, clock);
   domain::FederationConfig federation_config;
   federation_config.default_audience = c.external_url;

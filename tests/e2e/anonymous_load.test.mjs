@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { CLIENT_ID, missingPrerequisite, sql, startStack } from './harness.mjs';
 import { floodInWorker, loginStartPath } from './login_flood.mjs';
+import { newKey, startCiIssuer } from './ci_issuer.mjs';
 import { loginThroughIdp, startSlowIdp } from './slow_idp.mjs';
 
 const skip = missingPrerequisite({ needDriver: false });
@@ -153,6 +154,82 @@ describe('anonymous login traffic against a slow IdP', () => {
         // The server works normally once the flood is over.
         assert.equal((await call(stack.baseUrl, 'POST', '/v1/auth/device',
             { from: '127.0.1.250', body: {} })).status, 200);
+      });
+});
+
+// Tokens naming an allowed CI issuer come from anyone, and verifying one may need the issuer's
+// discovery document or keys (a cold cache; an unknown kid, here refetched every second). With an
+// issuer that answers in 500 ms, only federation_max_concurrent_fetches requests fetch or wait;
+// the rest get 503 issuer_unavailable at once, and /readyz and whoami stay fast.
+describe('anonymous keyless traffic against a slow CI issuer', () => {
+  const CLIENTS = 100;
+  const FLOOD_MS = 4000;
+  let idp;
+  let issuer;
+  let stack;
+  let session;
+
+  before(async () => {
+    if (skip) return;
+    idp = await startSlowIdp({ clientId: CLIENT_ID });
+    issuer = await startCiIssuer();
+    stack = await startStack({
+      oidcIssuer: idp.url,
+      extraArgs: ['--worker-threads', '16', '--federation-issuers', issuer.url,
+        '--federation-jwks-refresh-cooldown', '1s', '--auth-failure-limit', '0'],
+    });
+    issuer.audience = stack.baseUrl;
+    session = await loginThroughIdp(stack.baseUrl);
+    assert.ok(session);
+  });
+  after(async () => {
+    await stack?.cleanup();
+    await idp?.stop();
+    await issuer?.stop();
+  });
+
+  test('readyz and whoami stay fast; issuer waits stay capped; the excess gets 503 at once',
+      { skip }, async () => {
+        issuer.delayMs = 500;
+        // Tokens signed by a key the issuer does not publish: each names an unknown kid.
+        const stranger = newKey('RS256');
+        const tokens = Array.from({ length: 50 }, () => issuer.mint({}, { signWith: stranger }));
+        const flood = floodInWorker({ baseUrl: stack.baseUrl, clients: CLIENTS, ms: FLOOD_MS,
+          routes: ['exchange'], tokens, addressBase: 9 });
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        const readyz = [];
+        const whoami = [];
+        await new Promise((r) => setTimeout(r, 300));
+        const until = Date.now() + FLOOD_MS - 800;
+        while (Date.now() < until) {
+          const a = await call(stack.baseUrl, 'GET', '/readyz', { agent });
+          assert.equal(a.status, 200);
+          readyz.push(a.ms);
+          const b = await call(stack.baseUrl, 'GET', '/v1/auth/whoami', { agent, token: session });
+          assert.equal(b.status, 200, JSON.stringify(b.body));
+          whoami.push(b.ms);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        agent.destroy();
+        const { answers, idpBusy } = await flood;
+        issuer.delayMs = 0;
+
+        const p99Readyz = percentile(readyz, 99);
+        const p99Whoami = percentile(whoami, 99);
+        const summary = JSON.stringify({ p99Readyz, p99Whoami, answers });
+        assert.ok(readyz.length >= 20, summary);
+        assert.ok(p99Readyz < 200, `readyz p99 ${p99Readyz} ms: ${summary}`);
+        assert.ok(p99Whoami < 200, `whoami p99 ${p99Whoami} ms: ${summary}`);
+        // The excess was refused at once, with Retry-After, not queued behind the issuer.
+        assert.ok(idpBusy.length > 0, summary);
+        for (const b of idpBusy) {
+          assert.ok(Number(b.retryAfter) >= 1, JSON.stringify(b));
+        }
+        const quick = idpBusy.filter((b) => b.ms < 200).length;
+        assert.ok(quick >= idpBusy.length * 0.95, `${quick} of ${idpBusy.length} refusals fast`);
+        const metrics = await call(stack.baseUrl, 'GET', '/metrics');
+        assert.ok(metric(metrics.body, 'chainloop_ci_issuer_fetches_refused_total', {}) > 0,
+            metrics.body);
       });
 });
 

@@ -120,10 +120,14 @@ export async function startCiIssuer({provider = 'gitlab', alg = 'RS256'} = {}) {
     audience: undefined,  // default `aud` of minted tokens (set it to the control plane URL)
     actionsRequestToken: randomBytes(24).toString('hex'),
     actionsRequests: [],  // {authorization, audience} of each ID token request
+    delayMs: 0,  // answer discovery and JWKS requests this late (a slow issuer)
   };
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     issuer.requests.push(url.pathname);
+    if (issuer.delayMs > 0 && url.pathname !== '/_apis/actions/idtoken') {
+      await new Promise((r) => setTimeout(r, issuer.delayMs));
+    }
     const json = (status, body) =>
         res.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify(body));
     if (url.pathname === '/.well-known/openid-configuration') {

@@ -9,16 +9,18 @@
 //   login     GET /auth/login, then GET /auth/callback with that login's state and a wrong code
 //             (the server redeems it at the IdP's token endpoint)
 //   callback  GET /auth/callback with a bogus state
-// Resolves with {answers: {"<route> <status> <reason>": count}, idpBusy: [{ms, retryAfter}]}.
+//   exchange  POST /v1/auth/federated/exchange with the next of `tokens` (CI ID tokens)
+// Resolves with {answers: {"<route> <status> <reason>": count}, idpBusy: [{ms, retryAfter}]}
+// (idpBusy: every 503 idp_unavailable or issuer_unavailable).
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 export function floodInWorker({ baseUrl, clients, ms, routes = ['device', 'login', 'callback'],
-  addressBase = 1, oneAddress }) {
+  addressBase = 1, oneAddress, tokens = [] }) {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL(import.meta.url),
-        { workerData: { baseUrl, clients, ms, routes, addressBase, oneAddress } });
+        { workerData: { baseUrl, clients, ms, routes, addressBase, oneAddress, tokens } });
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => {
@@ -73,14 +75,14 @@ export function loginStartPath() {
   })}`;
 }
 
-async function flood({ baseUrl, clients, ms, routes, addressBase, oneAddress }) {
+async function flood({ baseUrl, clients, ms, routes, addressBase, oneAddress, tokens }) {
   const deadline = Date.now() + ms;
   const answers = {};
   const idpBusy = [];
   const note = (route, r) => {
     const k = `${route} ${r.status} ${r.reason}`;
     answers[k] = (answers[k] ?? 0) + 1;
-    if (r.status === 503 && r.reason === 'idp_unavailable') {
+    if (r.status === 503 && (r.reason === 'idp_unavailable' || r.reason === 'issuer_unavailable')) {
       idpBusy.push({ ms: r.ms, retryAfter: r.retryAfter });
     }
   };
@@ -100,6 +102,14 @@ async function flood({ baseUrl, clients, ms, routes, addressBase, oneAddress }) 
           note('GET /auth/callback (valid state)', await request(baseUrl, 'GET',
               `/auth/callback?code=wrong&state=${encodeURIComponent(state)}`, { from, agent }));
         }
+      } else if (route === 'exchange') {
+        note('POST /v1/auth/federated/exchange', await request(baseUrl, 'POST',
+            '/v1/auth/federated/exchange', { from, agent, body: {
+              grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+              subject_token: tokens[n % tokens.length],
+              subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+              organization: 'no-such-org',
+            } }));
       } else if (route === 'callback') {
         note('GET /auth/callback (bogus state)', await request(baseUrl, 'GET',
             `/auth/callback?code=x&state=${randomBytes(32).toString('base64url')}`,
