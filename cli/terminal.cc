@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/json.h"
+#include "common/printable.h"
 
 namespace cl::cli {
 namespace {
@@ -93,11 +94,7 @@ size_t UnfinishedUtf8Tail(std::string_view s) {
 
 }  // namespace
 
-bool IsUnsafeForTerminal(char32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
-         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
-         cp == 0x2029;
-}
+bool IsUnsafeForTerminal(char32_t cp) { return IsControlCodePoint(cp); }
 
 std::string TerminalSafe(std::string_view s) { return Escape(s, /*keep_newlines=*/false); }
 

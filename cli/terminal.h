@@ -21,9 +21,8 @@
 
 namespace cl::cli {
 
-// True for the code points TerminalSafe escapes: C0 controls, DEL, C1 controls (U+0080..U+009F),
-// the bidi controls U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069, and the line and
-// paragraph separators U+2028, U+2029.
+// True for the code points TerminalSafe escapes: exactly common/printable.h's
+// IsControlCodePoint, the set the server refuses in stored text.
 bool IsUnsafeForTerminal(char32_t code_point);
 
 // `s` with every unsafe code point escaped ("\n", "\r", "\t", "\x1b" for other C0 and DEL,

@@ -15,6 +15,7 @@
 #include "cli/control_plane_url.h"
 #include "cli/fake_http_server.h"
 #include "common/json.h"
+#include "common/printable.h"
 #include "common/random.h"
 #include "crypto/credential.h"
 
@@ -132,6 +133,39 @@ TEST(TerminalSafeTest, EscapesEveryUnsafeCodePointAndKeepsTheRest) {
     EXPECT_EQ(TerminalSafe(got), got) << "idempotent";
   }
   EXPECT_EQ(TerminalSafeLines("a\x1b\nb\n"), "a\\x1b\nb\n");
+}
+
+// The CLI escapes exactly what the server refuses to store: one rule (common/printable.h), checked
+// over every Unicode scalar value.
+TEST(TerminalSafeTest, EscapesExactlyWhatTheServerRefusesToStore) {
+  auto utf8 = [](char32_t cp) {
+    std::string out;
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    return out;
+  };
+  int escaped = 0;
+  for (char32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;  // surrogates are not scalar values
+    const std::string s = utf8(cp);
+    const bool kept = TerminalSafe(s) == s;
+    ASSERT_EQ(kept, IsPrintableText(s)) << "U+" << std::hex << static_cast<uint32_t>(cp);
+    escaped += kept ? 0 : 1;
+  }
+  EXPECT_EQ(escaped, 32 + 33 + 1 + 2 + 5 + 4 + 2);  // C0, DEL+C1, U+061C, marks, embeddings, ...
 }
 
 TEST(TerminalSafeTest, StreamSinkEscapesWhateverIsWrittenInAnyPieces) {

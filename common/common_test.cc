@@ -181,10 +181,12 @@ TEST(Printable, RefusesControlsBidiAndBadUtf8) {
       "cr\rreturn",
       "del\x7f",
       "c1 \xc2\x9b"
-      "31m",                   // CSI as a C1 control
-      "bidi \xe2\x80\xae",     // U+202E RIGHT-TO-LEFT OVERRIDE
-      "isolate \xe2\x81\xa6",  // U+2066
-      "mark \xe2\x80\x8f",     // U+200F
+      "31m",                    // CSI as a C1 control
+      "bidi \xe2\x80\xae",      // U+202E RIGHT-TO-LEFT OVERRIDE
+      "isolate \xe2\x81\xa6",   // U+2066
+      "mark \xe2\x80\x8f",      // U+200F
+      "arabic mark \xd8\x9c",   // U+061C
+      "line sep \xe2\x80\xa8",  // U+2028
       "\xff",
       "\xc0\xaf",      // invalid, overlong '/'
       "\xed\xa0\x80",  // a surrogate

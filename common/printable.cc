@@ -37,18 +37,19 @@ bool NextCodePoint(std::string_view s, size_t* i, uint32_t* cp) {
   return true;
 }
 
-bool IsForbidden(uint32_t cp) {
-  return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
-         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
 }  // namespace
+
+bool IsControlCodePoint(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+         cp == 0x2029;
+}
 
 bool IsPrintableText(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     uint32_t cp = 0;
-    if (!NextCodePoint(text, &i, &cp) || IsForbidden(cp)) return false;
+    if (!NextCodePoint(text, &i, &cp) || IsControlCodePoint(cp)) return false;
   }
   return true;
 }
