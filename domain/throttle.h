@@ -15,29 +15,15 @@
 #include <string_view>
 #include <vector>
 
+#include "common/address.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
 
 namespace cl::domain {
 
-// An address block such as "10.0.0.0/8" or "fd00::/8" (a bare address is a /32 or /128).
-class Cidr {
- public:
-  static Result<Cidr> Parse(std::string_view text);
-  // `address` is an IP address as text; IPv4-mapped IPv6 addresses match IPv4 blocks.
-  bool Contains(std::string_view address) const;
-
- private:
-  std::array<uint8_t, 16> bytes_{};
-  bool v4_ = false;
-  int prefix_ = 0;
-};
-
-// The key under which a client address is limited: the address itself for IPv4 (IPv4-mapped
-// IPv6 included), its /64 for IPv6 (one client usually holds the whole /64), and the text as
-// given (at most 64 characters) when it is not an address.
-std::string ClientAddressKey(std::string_view address);
+using cl::Cidr;              // common/address.h
+using cl::ClientAddressKey;  // common/address.h
 
 struct AuthThrottleConfig {
   int failure_limit = 30;  // failures within `window` that ban a key; 0 disables the throttle

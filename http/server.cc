@@ -54,6 +54,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/address.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "http/body_budget.h"
@@ -110,17 +111,16 @@ bool IsAcceptableRequestId(std::string_view id) {
   });
 }
 
-// The per-address connection limit counts IPv4 clients by address and IPv6 clients by /64 (one
-// host usually owns a whole /64). IPv4-mapped IPv6 addresses count as IPv4.
+// The per-address connection limit counts clients as the abuse limits do (common/address.h):
+// IPv4 by address, IPv6 by /64, IPv4-mapped IPv6 as IPv4. Without the scope id, which would
+// otherwise make each link-local address its own client.
 std::string AddressKey(const asio::ip::address& address) {
   if (address.is_v6()) {
     auto v6 = address.to_v6();
-    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
-    auto bytes = v6.to_bytes();
-    std::fill(bytes.begin() + 8, bytes.end(), 0);
-    return asio::ip::address_v6(bytes).to_string() + "/64";
+    v6.scope_id(0);
+    return ClientAddressKey(v6.to_string());
   }
-  return address.to_string();
+  return ClientAddressKey(address.to_string());
 }
 
 std::string ErrorBody(std::string_view code, std::string_view message) {
