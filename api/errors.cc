@@ -1,11 +1,7 @@
 #include "api/errors.h"
 
 #include <algorithm>
-#include <boost/json/object.hpp>
 #include <string>
-
-#include "common/json.h"
-#include "common/redact.h"
 
 namespace cl::api {
 
@@ -35,15 +31,12 @@ int HttpStatusFor(const Error& e) {
 }
 
 http::Response ErrorResponse(const Error& e) {
-  boost::json::object inner;
-  inner["code"] = e.reason().empty() ? "error" : e.reason();
-  // Internal errors may carry driver text: keep it in the logs, not in the response.
-  // Messages quote what the client sent (names, paths): credential-shaped text is masked.
-  inner["message"] =
-      e.code() == Error::Code::kInternal ? "internal error" : RedactSecrets(e.message());
-  boost::json::object env;
-  env["error"] = std::move(inner);
-  http::Response r = http::Response::Json(HttpStatusFor(e), SerializeJson(env));
+  // Internal errors may carry driver text: keep it in the logs, not in the response. Other
+  // messages quote what the client sent; ErrorEnvelope masks credential-shaped text in them.
+  http::Response r = http::Response::Json(
+      HttpStatusFor(e),
+      http::ErrorEnvelope(e.reason().empty() ? "error" : e.reason(),
+                          e.code() == Error::Code::kInternal ? "internal error" : e.message()));
   if (auto wait = RetryAfterFor(e)) r.SetHeader("Retry-After", RetryAfterSeconds(*wait));
   if (r.status == 401) {
     // RFC 6750 section 3: no error attribute when no credential was sent at all.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/log.h"
 #include "common/redact.h"
 
 namespace cl::http {
@@ -245,6 +246,15 @@ Router::MatchResult Router::Match(std::string_view method, std::string_view path
   }
   std::sort(result.allowed_methods.begin(), result.allowed_methods.end());
   return result;
+}
+
+std::string ErrorEnvelope(std::string_view code, std::string_view message) {
+  std::string out = "{\"error\":{\"code\":";
+  AppendJsonString(out, code);
+  out += ",\"message\":";
+  AppendJsonString(out, MayHoldSecret(message) ? RedactSecrets(message) : std::string(message));
+  out += "}}";
+  return out;
 }
 
 // A path a client typed may carry a credential by mistake (`GET /v1/clapi_...`); it is logged

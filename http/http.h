@@ -110,6 +110,10 @@ class Router {
 // Decodes %XX escapes; malformed escapes are kept as they are. '+' is NOT a space here (paths);
 // query parameters are decoded with '+' as space by Request::QueryParam.
 std::string PercentDecode(std::string_view s);
+// The body of every error answer, {"error":{"code":...,"message":...}}: the one builder of the
+// envelope (api/errors.h turns an Error into it; the server uses it for its own refusals). The
+// message goes through RedactSecrets (common/redact.h): it often quotes what the client sent.
+std::string ErrorEnvelope(std::string_view code, std::string_view message);
 // ASCII case-insensitive equality, as header names and transfer codings compare.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // `text` with credential-shaped parts masked: control-plane credentials (`cl<kind>_` + base62,

@@ -150,6 +150,18 @@ TEST(ResponseTest, Helpers) {
   EXPECT_EQ(j.headers[1].second, "no-store");
 }
 
+// The one error envelope: valid JSON with code and message, control characters escaped, and
+// credential-shaped text masked whatever the caller passed.
+TEST(ErrorEnvelopeTest, ShapeEscapingAndRedaction) {
+  EXPECT_EQ(ErrorEnvelope("not_found", "no route"),
+            R"({"error":{"code":"not_found","message":"no route"}})");
+  EXPECT_EQ(ErrorEnvelope("x", "a\"b\n\x1b"), R"({"error":{"code":"x","message":"a\"b\n\u001b"}})");
+  const std::string secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijk";
+  const std::string body = ErrorEnvelope("not_found", "organization 'xclapi_" + secret + "'");
+  EXPECT_EQ(body.find(secret), std::string::npos) << body;
+  EXPECT_NE(body.find("xclapi_<redacted>"), std::string::npos) << body;
+}
+
 TEST(RouterTest, BodyLimitIsPerRoute) {
   Router r;
   auto ok = [](Request&) { return Response::NoContent(); };

@@ -123,17 +123,8 @@ std::string AddressKey(const asio::ip::address& address) {
   return ClientAddressKey(address.to_string());
 }
 
-std::string ErrorBody(std::string_view code, std::string_view message) {
-  std::string out = "{\"error\":{\"code\":";
-  AppendJsonString(out, code);
-  out += ",\"message\":";
-  AppendJsonString(out, message);
-  out += "}}";
-  return out;
-}
-
 Response ErrorResponse(int status, std::string_view code, std::string_view message) {
-  return Response::Json(status, ErrorBody(code, message));
+  return Response::Json(status, ErrorEnvelope(code, message));
 }
 
 Response HeadersTooLarge() {
