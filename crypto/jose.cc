@@ -106,54 +106,8 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return r;
 }
 
-constexpr std::array<int8_t, 256> MakeB64UrlTable() {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
-  return t;
-}
-constexpr std::array<int8_t, 256> kB64Url = MakeB64UrlTable();
-
-// Unpadded base64url, four characters per step into a buffer sized once. Same language as
-// crypto::Base64UrlDecode (which goes byte by byte): leftover bits must be zero, so one byte
-// string has one encoding. This runs on every part of every token verified.
-std::optional<std::string> DecodeB64Url(std::string_view in) {
-  const size_t full = in.size() / 4, rem = in.size() % 4;
-  if (rem == 1) return std::nullopt;
-  std::string out(full * 3 + (rem == 0 ? 0 : rem - 1), '\0');
-  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
-  char* o = out.data();
-  auto at = [&](size_t i) { return static_cast<int32_t>(kB64Url[p[i]]); };
-  for (size_t g = 0; g < full; ++g, p += 4, o += 3) {
-    const int32_t a = at(0), b = at(1), c = at(2), d = at(3);
-    if ((a | b | c | d) < 0) return std::nullopt;
-    const uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
-                       (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
-    o[0] = static_cast<char>(v >> 16);
-    o[1] = static_cast<char>(v >> 8);
-    o[2] = static_cast<char>(v);
-  }
-  if (rem == 2) {
-    const int32_t a = at(0), b = at(1);
-    if ((a | b) < 0) return std::nullopt;
-    const uint32_t v = (static_cast<uint32_t>(a) << 6) | static_cast<uint32_t>(b);
-    if ((v & 0xf) != 0) return std::nullopt;
-    o[0] = static_cast<char>(v >> 4);
-  } else if (rem == 3) {
-    const int32_t a = at(0), b = at(1), c = at(2);
-    if ((a | b | c) < 0) return std::nullopt;
-    const uint32_t v = (static_cast<uint32_t>(a) << 12) | (static_cast<uint32_t>(b) << 6) |
-                       static_cast<uint32_t>(c);
-    if ((v & 0x3) != 0) return std::nullopt;
-    o[0] = static_cast<char>(v >> 10);
-    o[1] = static_cast<char>(v >> 2);
-  }
-  return out;
-}
-
 Result<json::object> DecodeJsonPart(std::string_view part, const char* what) {
-  auto raw = DecodeB64Url(part);
+  auto raw = Base64UrlDecode(part);
   if (!raw) {
     return Fail(
         JoseFail(JoseError::kJwtMalformed, std::string("JWT ") + what + " is not valid base64url"));
@@ -186,7 +140,7 @@ Result<DecodedJwt> DecodeCompact(std::string_view token) {
   DecodedJwt out;
   CL_ASSIGN_OR_RETURN(out.jwt.header, DecodeJsonPart(header_b64, "header"));
   CL_ASSIGN_OR_RETURN(out.jwt.claims, DecodeJsonPart(payload_b64, "payload"));
-  auto sig = DecodeB64Url(sig_b64);
+  auto sig = Base64UrlDecode(sig_b64);
   if (!sig) {
     return Fail(JoseFail(JoseError::kJwtMalformed, "JWT signature is not valid base64url"));
   }
