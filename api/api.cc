@@ -13,6 +13,7 @@
 #include "common/oauth_errors.h"
 #include "common/redact.h"
 #include "crypto/hash.h"
+#include "domain/token_inactivity.h"
 
 namespace cl::api {
 namespace {
@@ -128,7 +129,7 @@ json::object EncodeApiToken(const store::ApiToken& t, const store::Organization&
   by["id"] = t.created_by_id;
   by["name"] = t.created_by_name;
   j["created_by"] = std::move(by);
-  j["auto_revoke_at"] = OptTime(domain::ApiTokenService::AutoRevokeAt(t, org));
+  j["auto_revoke_at"] = OptTime(domain::AutoRevokeAt(t, org.api_token_max_days_inactive));
   return j;
 }
 

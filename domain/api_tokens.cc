@@ -42,13 +42,6 @@ const std::set<std::string, std::less<>>& TokenGrantablePermissions() {
   return kGrantable;
 }
 
-std::optional<UnixMillis> ApiTokenService::AutoRevokeAt(const store::ApiToken& t,
-                                                        const store::Organization& org) {
-  if (t.revoked_at || !org.api_token_max_days_inactive) return std::nullopt;
-  UnixMillis base = t.last_used_at.value_or(t.created_at);
-  return base + static_cast<UnixMillis>(*org.api_token_max_days_inactive) * kMillisPerDay;
-}
-
 Result<std::set<std::string, std::less<>>> ApiTokenService::HeldPermissions(
     const Principal& p, const std::string& org_id, const std::optional<std::string>& project_id) {
   std::set<std::string, std::less<>> held;

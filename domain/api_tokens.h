@@ -69,10 +69,6 @@ class ApiTokenService {
                                             const std::string& scope);
   Result<store::ApiToken> Revoke(const Principal& p, const std::string& org, const std::string& id);
 
-  // When the token will be revoked for inactivity if still unused (nullopt: never).
-  static std::optional<UnixMillis> AutoRevokeAt(const store::ApiToken& t,
-                                                const store::Organization& org);
-
   Result<store::Organization> Organization(const Principal& p, const std::string& org) {
     return orgs_.Resolve(p, org);
   }

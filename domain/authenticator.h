@@ -32,6 +32,7 @@
 #include "crypto/hash.h"
 #include "domain/digest_map.h"
 #include "domain/principal.h"
+#include "domain/token_inactivity.h"
 #include "domain/usage_recorder.h"
 #include "store/store.h"
 
@@ -39,9 +40,9 @@ namespace cl::domain {
 
 class Authenticator {
  public:
-  // Half the shortest inactivity limit (1 day): a token used within this much of its last
-  // recorded activity cannot reach any limit before the recorder's next flush.
-  static constexpr UnixMillis kPromptUseAfter = 12 * kMillisPerHour;
+  // Half the shortest inactivity limit (domain/token_inactivity.h): a token used within this
+  // much of its last recorded activity cannot reach any limit before the recorder's next flush.
+  static constexpr UnixMillis kPromptUseAfter = domain::kPromptUseAfter;
 
   // `usage` (nullable) receives API token uses for the coalesced last_used_at writes.
   Authenticator(store::Database& db, const crypto::CredentialHasher& hasher, const Clock& clock,

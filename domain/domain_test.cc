@@ -23,6 +23,7 @@
 #include "domain/login.h"
 #include "domain/names.h"
 #include "domain/organizations.h"
+#include "domain/token_inactivity.h"
 #include "domain/usage_recorder.h"
 #include "jobs/token_revoker.h"
 #include "jobs/usage_flusher.h"
@@ -807,12 +808,12 @@ TEST_F(ApiTokenTest, AutoRevokeThresholdSettingAndDate) {
   ASSERT_TRUE(org);
   EXPECT_EQ(org->api_token_max_days_inactive, 90);
   auto created = MustCreate(owner_, {.name = "ci"});
-  EXPECT_EQ(ApiTokenService::AutoRevokeAt(created.record, *org),
+  EXPECT_EQ(AutoRevokeAt(created.record, org->api_token_max_days_inactive),
             created.record.created_at + 90 * kMillisPerDay);
   org = orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 0);
   ASSERT_TRUE(org);
   EXPECT_FALSE(org->api_token_max_days_inactive);
-  EXPECT_FALSE(ApiTokenService::AutoRevokeAt(created.record, *org));
+  EXPECT_FALSE(AutoRevokeAt(created.record, org->api_token_max_days_inactive));
 }
 
 // ---- keyless CI (FederationService) against a fake gitlab.com served from memory.

@@ -1,6 +1,7 @@
 #include "domain/organizations.h"
 
 #include "domain/names.h"
+#include "domain/token_inactivity.h"
 
 namespace cl::domain {
 
@@ -106,12 +107,7 @@ Result<store::Organization> OrganizationService::SetApiTokenMaxDaysInactive(
   }
   CL_RETURN_IF_ERROR(
       authz_.Authorize(p, perm::kOrganizationUpdate, Resource{org.id, std::nullopt}));
-  if (days && (*days < 0 || *days > 365)) {
-    return Fail(Error::InvalidArgument(
-        "api_token_max_days_inactive must be from 1 to 365 days (0 turns auto-revocation off)"));
-  }
-  std::optional<int> threshold;
-  if (days && *days > 0) threshold = static_cast<int>(*days);
+  CL_ASSIGN_OR_RETURN(std::optional<int> threshold, InactivityThreshold(days));
   std::string message = threshold ? p.display_name + " set API token auto-revocation to " +
                                         std::to_string(*threshold) + " days of inactivity"
                                   : p.display_name + " turned API token auto-revocation off";
