@@ -114,8 +114,7 @@ http::Handler StaticFilesHandler(std::string dir) {
     std::string path = req.path;
     // API and login paths never fall back to the UI: an unknown one is a plain 404.
     if (path == "/v1" || path.rfind("/v1/", 0) == 0 || path.rfind("/auth/", 0) == 0) {
-      r = ErrorResponse(
-          Error::NotFound("no route for " + req.method + " " + http::RedactCredentials(path)));
+      r = ErrorResponse(Error::NotFound("no route for " + req.method + " " + path));
       AddSecurityHeaders(r);
       return r;
     }

@@ -1,6 +1,6 @@
 // RedactSecrets: the one function that masks credential-shaped text before anything a client
 // supplied is echoed back: error envelopes (api/errors.cc), browser error pages, every string a
-// log line carries (common/log.cc) and logged request paths (http::RedactCredentials).
+// log line carries (common/log.cc), the request paths of the access log included.
 //
 // Masked wherever they start, also glued to other text ("xclapi_...", "/v1/organizations/
 // clapi_..."): control-plane credentials, `cl<kind>_` with a kind of up to six lower-case
@@ -16,7 +16,7 @@ namespace cl {
 // `text` with every credential-shaped part masked. Thread-safe; linear in the size of `text`.
 std::string RedactSecrets(std::string_view text);
 
-// False when `text` cannot hold anything RedactSecrets masks (a fast test for hot paths).
+// True when RedactSecrets would change `text`; never allocates (for hot paths: mask only then).
 bool MayHoldSecret(std::string_view text);
 
 }  // namespace cl

@@ -239,8 +239,8 @@ Result<std::string> LoginService::AbortCallback(const std::string& error,
   }
   CL_ASSIGN_OR_RETURN(store::LoginRequest pending, TakePendingLogin(state));
   const store::LoginRequest* req = &pending;
+  // Logged by the caller, with the request id.
   std::string code(KnownOAuthAuthorizationErrorOr(error));
-  Log(LogLevel::kInfo, "login ended by the identity provider", {{"error", code}});
   return req->cli_redirect_uri + "?error=" + UrlEncode(code) +
          "&state=" + UrlEncode(req->cli_state);
 }

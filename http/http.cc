@@ -252,13 +252,13 @@ std::string ErrorEnvelope(std::string_view code, std::string_view message) {
   std::string out = "{\"error\":{\"code\":";
   AppendJsonString(out, code);
   out += ",\"message\":";
-  AppendJsonString(out, MayHoldSecret(message) ? RedactSecrets(message) : std::string(message));
+  if (MayHoldSecret(message)) {
+    AppendJsonString(out, RedactSecrets(message));
+  } else {
+    AppendJsonString(out, message);
+  }
   out += "}}";
   return out;
 }
-
-// A path a client typed may carry a credential by mistake (`GET /v1/clapi_...`); it is logged
-// and echoed in 404s, so credential-shaped parts are masked first (common/redact.h).
-std::string RedactCredentials(std::string_view path) { return RedactSecrets(path); }
 
 }  // namespace cl::http

@@ -116,9 +116,5 @@ std::string PercentDecode(std::string_view s);
 std::string ErrorEnvelope(std::string_view code, std::string_view message);
 // ASCII case-insensitive equality, as header names and transfer codings compare.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-// `text` with credential-shaped parts masked: control-plane credentials (`cl<kind>_` + base62,
-// keeping the prefix) and JWTs (`eyJ...` with two dots). For request paths that are logged or
-// echoed in error messages.
-std::string RedactCredentials(std::string_view text);
 
 }  // namespace cl::http

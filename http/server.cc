@@ -138,12 +138,10 @@ Response FramingRefusal(const FramingError& e) {
 // 404, or 405 with Allow when other methods of the path have routes.
 Response NoRouteResponse(const Request& req, const Router::MatchResult& match) {
   if (!match.method_not_allowed) {
-    return ErrorResponse(404, "not_found",
-                         "no route for " + req.method + " " + RedactCredentials(req.path));
+    return ErrorResponse(404, "not_found", "no route for " + req.method + " " + req.path);
   }
-  Response res =
-      ErrorResponse(405, "method_not_allowed",
-                    "method " + req.method + " not allowed for " + RedactCredentials(req.path));
+  Response res = ErrorResponse(405, "method_not_allowed",
+                               "method " + req.method + " not allowed for " + req.path);
   std::string allow;
   for (const auto& m : match.allowed_methods) {
     if (!allow.empty()) allow += ", ";
@@ -206,14 +204,10 @@ std::optional<Response> InvokeFast(const FastHandler& fast, Request& req) {
     return fast(req);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id},
-         {"path", RedactCredentials(req.path)},
-         {"error", e.what()}});
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
   } catch (...) {
     Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id},
-         {"path", RedactCredentials(req.path)},
-         {"error", "unknown exception"}});
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
   }
   return ErrorResponse(500, "internal", "internal error");
 }
@@ -223,14 +217,10 @@ Response Invoke(const Handler& handler, Request& req) {
     return handler(req);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id},
-         {"path", RedactCredentials(req.path)},
-         {"error", e.what()}});
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
   } catch (...) {
     Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id},
-         {"path", RedactCredentials(req.path)},
-         {"error", "unknown exception"}});
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
   }
   return ErrorResponse(500, "internal", "internal error");
 }
@@ -587,7 +577,7 @@ void Server::Impl::LogRequest(const Request& req, int status, SteadyClock::time_
   // Never log req.target or req.query: the query may carry authorization codes.
   Log(LogLevel::kInfo, "request",
       {{"method", req.method},
-       {"path", RedactCredentials(req.path)},
+       {"path", req.path},
        {"status", status},
        {"duration_ms", std::round(seconds * 1e6) / 1e3},  // microsecond precision
        {"request_id", req.request_id},
