@@ -13,46 +13,14 @@ import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { CLIENT_ID, missingPrerequisite, sql, startStack } from './harness.mjs';
-import { floodInWorker, loginStartPath } from './login_flood.mjs';
+import { floodInWorker, loginStartPath, request } from './login_flood.mjs';
 import { newKey, startCiIssuer } from './ci_issuer.mjs';
 import { loginThroughIdp, startSlowIdp } from './slow_idp.mjs';
 
 const skip = missingPrerequisite({ needDriver: false });
 
 // One HTTP request from source address `from` on its own connection, or on `agent`'s.
-// Resolves {status, headers, body (JSON or text), ms}.
-function call(baseUrl, method, path, { from = '127.0.0.1', token, body, agent } = {}) {
-  return new Promise((resolve, reject) => {
-    const headers = {};
-    if (token) headers.authorization = `Bearer ${token}`;
-    let payload;
-    if (body !== undefined) {
-      payload = JSON.stringify(body);
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(payload);
-    }
-    const started = performance.now();
-    const req = http.request(new URL(path, baseUrl),
-        { method, headers, localAddress: from, agent: agent ?? false, timeout: 20_000 }, (res) => {
-          const chunks = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString();
-            let parsed = text;
-            try {
-              parsed = text ? JSON.parse(text) : null;
-            } catch {
-              // not JSON (the browser legs answer text)
-            }
-            resolve({ status: res.statusCode, headers: res.headers, body: parsed,
-              ms: performance.now() - started });
-          });
-        });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const call = request;
 
 function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -141,8 +109,12 @@ describe('anonymous login traffic against a slow IdP', () => {
         // The excess was refused at once, with the standard envelope or page and Retry-After.
         assert.ok(idpBusy.length > 100, summary);
         for (const b of idpBusy) assert.equal(b.retryAfter, '5', summary);
-        for (const route of ['POST /v1/auth/device', 'GET /auth/callback (valid state)']) {
-          assert.ok(answers[`${route} 503 idp_unavailable`] > 0, `${route}: ${summary}`);
+        assert.ok(answers['POST /v1/auth/device 503 idp_unavailable'] > 0, summary);
+        // Few browser logins get past the per-address limit, so their callbacks may or may not
+        // meet a full gate: each one either reached the IdP (a wrong code) or was refused at once.
+        for (const [key, n] of Object.entries(answers)) {
+          if (!key.startsWith('GET /auth/callback (valid state)')) continue;
+          assert.ok(/ (400 invalid_grant|503 idp_unavailable)$/.test(key), `${key} x${n}: ${summary}`);
         }
         const busyMs = percentile(idpBusy.map((b) => b.ms), 50);
         assert.ok(busyMs < 250, `median 503 took ${busyMs} ms; ${summary}`);

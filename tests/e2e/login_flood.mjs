@@ -29,7 +29,8 @@ export function floodInWorker({ baseUrl, clients, ms, routes = ['device', 'login
   });
 }
 
-// One request; resolves {status, reason, location, retryAfter, ms} (status 0 on a network error).
+// One request; resolves {status, reason, json, body (JSON or text), headers, location, retryAfter,
+// ms} (status 0 on a network error).
 export function request(baseUrl, method, path, { from = '127.0.0.1', token, body, agent } = {}) {
   return new Promise((resolve) => {
     const headers = {};
@@ -56,7 +57,8 @@ export function request(baseUrl, method, path, { from = '127.0.0.1', token, body
               // the browser legs answer text: "Login failed: ... (reason)"
               reason = /\(([a-z_]+)\)\s*$/.exec(text)?.[1] ?? '';
             }
-            resolve({ status: res.statusCode, reason, json, location: res.headers.location,
+            resolve({ status: res.statusCode, reason, json, body: json ?? text,
+              headers: res.headers, location: res.headers.location,
               retryAfter: res.headers['retry-after'], ms: performance.now() - started });
           });
         });
