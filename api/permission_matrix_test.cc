@@ -60,18 +60,31 @@ class PermissionMatrixTest : public ::testing::Test {
     ASSERT_TRUE(db) << db.error().ToString();
     db_ = std::move(*db);
     ASSERT_TRUE(db_->Migrate());
-    authn_ = std::make_unique<domain::Authenticator>(*db_, hasher_, clock_, &usage_);
-    authz_ = std::make_unique<domain::Authorizer>(*db_);
-    login_ = std::make_unique<domain::LoginService>(*db_, idp_, hasher_, *authn_, clock_, random_,
-                                                    domain::LoginConfig{});
-    orgs_ = std::make_unique<domain::OrganizationService>(*db_, *authz_, clock_, random_);
-    atts_ = std::make_unique<domain::AttestationService>(*db_, *authz_, *orgs_, clock_, random_);
-    tokens_ = std::make_unique<domain::ApiTokenService>(*db_, *authz_, *orgs_, *authn_, hasher_,
-                                                        clock_, random_);
+    authn_ = std::make_unique<domain::Authenticator>(
+        domain::Authenticator::Stores{
+            .users = *db_, .sessions = *db_, .tokens = *db_, .federation = *db_, .peppers = *db_},
+        hasher_, clock_, &usage_);
+    authz_ = std::make_unique<domain::Authorizer>(*db_, *db_);
+    login_ = std::make_unique<domain::LoginService>(
+        domain::LoginService::Stores{
+            .users = *db_, .invitations = *db_, .sessions = *db_, .login_state = *db_},
+        idp_, hasher_, *authn_, clock_, random_, domain::LoginConfig{});
+    orgs_ = std::make_unique<domain::OrganizationService>(
+        domain::OrganizationService::Stores{
+            .orgs = *db_, .projects = *db_, .invitations = *db_, .audit = *db_},
+        *authz_, clock_, random_);
+    atts_ = std::make_unique<domain::AttestationService>(
+        domain::AttestationService::Stores{.workflows = *db_, .projects = *db_}, *authz_, *orgs_,
+        clock_, random_);
+    tokens_ = std::make_unique<domain::ApiTokenService>(
+        domain::ApiTokenService::Stores{.tokens = *db_, .projects = *db_}, *authz_, *orgs_, *authn_,
+        hasher_, clock_, random_);
     verifier_ = std::make_unique<oidc::CiTokenVerifier>(oidc::CiVerifierOptions{}, clock_);
-    fed_ = std::make_unique<domain::FederationService>(*db_, *authz_, *orgs_, *verifier_, hasher_,
-                                                       clock_, random_, domain::FederationConfig{},
-                                                       authn_.get());
+    fed_ = std::make_unique<domain::FederationService>(
+        domain::FederationService::Stores{
+            .federation = *db_, .orgs = *db_, .projects = *db_, .audit = *db_},
+        *authz_, *orgs_, *verifier_, hasher_, clock_, random_, domain::FederationConfig{},
+        authn_.get());
     ApiDeps deps;
     deps.db = db_.get();
     deps.authenticator = authn_.get();

@@ -49,7 +49,7 @@ Result<std::set<std::string, std::less<>>> ApiTokenService::HeldPermissions(
     CL_ASSIGN_OR_RETURN(std::string role, authz_.OrgRole(p, org_id));
     held = OrgRolePermissions(role);
     if (project_id) {
-      auto pm = db_.GetProjectMembership(*project_id, p.id);
+      auto pm = projects_.GetProjectMembership(*project_id, p.id);
       if (pm) {
         const auto& extra = ProjectRolePermissions(pm->role);
         held.insert(extra.begin(), extra.end());
@@ -75,7 +75,7 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
   std::optional<std::string> project_id;
   std::string project_name;
   if (req.project && !req.project->empty()) {
-    auto project = db_.GetProjectByName(org.id, *req.project);
+    auto project = projects_.GetProjectByName(org.id, *req.project);
     if (!project) {
       if (project.error().IsNotFound()) {
         return Fail(Error::NotFound("project '" + *req.project + "' not found"));
@@ -147,7 +147,7 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
   t.created_at = now;
   t.expires_at = expires_at;
   std::string scope = project_id ? "project " + project_name : "the organization";
-  auto st = db_.CreateApiToken(
+  auto st = tokens_.CreateApiToken(
       t, orgs_.NewEvent(p, org.id, "api_token.created", "api_token", t.id,
                         p.display_name + " created the API token " + t.name + " for " + scope));
   if (!st) {
@@ -185,30 +185,30 @@ Result<std::vector<store::ApiToken>> ApiTokenService::List(
     return Fail(Error::InvalidArgument("scope must be project or global"));
   }
   if (project && !project->empty()) {
-    CL_ASSIGN_OR_RETURN(auto pr, db_.GetProjectByName(org.id, *project));
+    CL_ASSIGN_OR_RETURN(auto pr, projects_.GetProjectByName(org.id, *project));
     f.project_id = pr.id;
   } else if (p.project_id) {
     f.project_id = p.project_id;
   }
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenRead, Resource{org.id, f.project_id}));
-  return db_.ListApiTokens(f);
+  return tokens_.ListApiTokens(f);
 }
 
 Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::string& org_name,
                                                 const std::string& id) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   if (!IsUuid(id)) return Fail(Error::NotFound("API token not found"));
-  CL_ASSIGN_OR_RETURN(auto token, db_.GetApiToken(org.id, id));
+  CL_ASSIGN_OR_RETURN(auto token, tokens_.GetApiToken(org.id, id));
   bool self = p.kind == Principal::Kind::kApiToken && p.id == token.id;
   if (!self) {
     CL_RETURN_IF_ERROR(
         authz_.Authorize(p, perm::kApiTokenRevoke, Resource{org.id, token.project_id}));
   }
   UnixMillis now = clock_.Now();
-  auto st =
-      db_.RevokeApiToken(org.id, id, now, "manual", p.display_name,
-                         orgs_.NewEvent(p, org.id, "api_token.revoked", "api_token", token.id,
-                                        p.display_name + " revoked the API token " + token.name));
+  auto st = tokens_.RevokeApiToken(
+      org.id, id, now, "manual", p.display_name,
+      orgs_.NewEvent(p, org.id, "api_token.revoked", "api_token", token.id,
+                     p.display_name + " revoked the API token " + token.name));
   if (!st) {
     if (st.error().code() == Error::Code::kFailedPrecondition) {
       return Fail(Error::FailedPrecondition("the API token " + token.name + " is already revoked"));
@@ -218,7 +218,7 @@ Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::s
   // Announce the hash the row holds now: another instance may have moved the token to a newer
   // pepper after it was read above, and a revoked row's hash never changes again
   // (RehashApiToken skips revoked rows). The hash read before goes out too when it differs.
-  auto revoked = db_.GetApiToken(org.id, id);
+  auto revoked = tokens_.GetApiToken(org.id, id);
   if (revoked) authenticator_.NotifyRevoked(revoked->token_hash);
   if (!revoked || revoked->token_hash != token.token_hash) {
     authenticator_.NotifyRevoked(token.token_hash);

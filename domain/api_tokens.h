@@ -46,10 +46,18 @@ struct CreatedApiToken {
 
 class ApiTokenService {
  public:
-  ApiTokenService(store::Database& db, Authorizer& authz, OrganizationService& orgs,
+  // The stores it reads and writes (audit events go with the token writes). REQUIRES: each
+  // outlives the service.
+  struct Stores {
+    store::ApiTokenStore& tokens;
+    store::ProjectStore& projects;
+  };
+
+  ApiTokenService(Stores stores, Authorizer& authz, OrganizationService& orgs,
                   Authenticator& authenticator, const crypto::CredentialHasher& hasher,
                   const Clock& clock, Random& random)
-      : db_(db),
+      : tokens_(stores.tokens),
+        projects_(stores.projects),
         authz_(authz),
         orgs_(orgs),
         authenticator_(authenticator),
@@ -78,7 +86,8 @@ class ApiTokenService {
   Result<std::set<std::string, std::less<>>> HeldPermissions(
       const Principal& p, const std::string& org_id, const std::optional<std::string>& project_id);
 
-  store::Database& db_;
+  store::ApiTokenStore& tokens_;
+  store::ProjectStore& projects_;
   Authorizer& authz_;
   OrganizationService& orgs_;
   Authenticator& authenticator_;

@@ -72,7 +72,7 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   CL_RETURN_IF_ERROR(ValidateDnsLabel(workflow, "workflow name"));
   CL_RETURN_IF_ERROR(ValidateDnsLabel(project_name, "project name"));
-  auto project = db_.GetProjectByName(org.id, project_name);
+  auto project = projects_.GetProjectByName(org.id, project_name);
   if (!project) {
     if (project.error().IsNotFound()) {
       return Fail(Error::NotFound("project '" + project_name + "' not found"));
@@ -85,7 +85,7 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
   // Naming a workflow that does not exist yet creates it, which needs workflow:create. Only a
   // caller that holds it ever reaches GetOrCreateWorkflow, so a concurrent creation by someone
   // else can only turn a refusal into use of an existing workflow, never the other way round.
-  auto existing = db_.GetWorkflow(project->id, workflow);
+  auto existing = workflows_.GetWorkflow(project->id, workflow);
   if (!existing && !existing.error().IsNotFound()) return Fail(existing.error());
   store::Workflow wf;
   if (existing) {
@@ -93,7 +93,7 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
   } else {
     CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowCreate, in_project));
     CL_ASSIGN_OR_RETURN(
-        wf, db_.GetOrCreateWorkflow({NewUuid(random_), org.id, project->id, workflow, now}));
+        wf, workflows_.GetOrCreateWorkflow({NewUuid(random_), org.id, project->id, workflow, now}));
   }
   store::WorkflowRun run;
   run.id = NewUuid(random_);
@@ -106,8 +106,8 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
   run.actor_id = p.id;
   run.actor_name = p.display_name;
   if (!p.claims_json.empty()) run.actor_claims = p.claims_json;
-  CL_RETURN_IF_ERROR(db_.CreateRun(run));
-  return db_.GetRun(org.id, run.id);
+  CL_RETURN_IF_ERROR(workflows_.CreateRun(run));
+  return workflows_.GetRun(org.id, run.id);
 }
 
 Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const std::string& org_name,
@@ -115,7 +115,7 @@ Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const st
                                                     const boost::json::value& statement) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   if (!IsUuid(run_id)) return Fail(Error::NotFound("workflow run not found"));
-  CL_ASSIGN_OR_RETURN(auto run, db_.GetRun(org.id, run_id));
+  CL_ASSIGN_OR_RETURN(auto run, workflows_.GetRun(org.id, run_id));
   CL_RETURN_IF_ERROR(
       authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, run.project_id}));
   if (run.state != "initialized") {
@@ -141,9 +141,9 @@ Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const st
   run.actor_claims = p.claims_json.empty() ? "{}" : p.claims_json;
   run.finished_at = clock_.Now();
   run.state = "succeeded";
-  auto st = db_.CompleteRun(run);
+  auto st = workflows_.CompleteRun(run);
   if (!st) return Fail(st.error());
-  return db_.GetRun(org.id, run_id);
+  return workflows_.GetRun(org.id, run_id);
 }
 
 Result<std::vector<store::WorkflowRun>> AttestationService::ListRuns(
@@ -152,7 +152,7 @@ Result<std::vector<store::WorkflowRun>> AttestationService::ListRuns(
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   std::optional<std::string> project_id;
   if (project) {
-    auto pr = db_.GetProjectByName(org.id, *project);
+    auto pr = projects_.GetProjectByName(org.id, *project);
     if (!pr) {
       if (pr.error().IsNotFound())
         return Fail(Error::NotFound("project '" + *project + "' not found"));
@@ -164,7 +164,7 @@ Result<std::vector<store::WorkflowRun>> AttestationService::ListRuns(
   }
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunRead, Resource{org.id, project_id}));
   if (limit <= 0 || limit > 500) limit = 50;
-  return db_.ListRuns(org.id, project_id, limit);
+  return workflows_.ListRuns(org.id, project_id, limit);
 }
 
 Result<store::WorkflowRun> AttestationService::GetRun(const Principal& p,
@@ -172,7 +172,7 @@ Result<store::WorkflowRun> AttestationService::GetRun(const Principal& p,
                                                       const std::string& run_id) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   if (!IsUuid(run_id)) return Fail(Error::NotFound("workflow run not found"));
-  CL_ASSIGN_OR_RETURN(auto run, db_.GetRun(org.id, run_id));
+  CL_ASSIGN_OR_RETURN(auto run, workflows_.GetRun(org.id, run_id));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunRead, Resource{org.id, run.project_id}));
   return run;
 }
@@ -181,7 +181,7 @@ Result<std::vector<store::Workflow>> AttestationService::ListWorkflows(
     const Principal& p, const std::string& org_name) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRead, Resource{org.id, p.project_id}));
-  CL_ASSIGN_OR_RETURN(auto workflows, db_.ListWorkflows(org.id));
+  CL_ASSIGN_OR_RETURN(auto workflows, workflows_.ListWorkflows(org.id));
   if (p.project_id) {
     std::erase_if(workflows,
                   [&](const store::Workflow& w) { return w.project_id != *p.project_id; });

@@ -23,9 +23,20 @@ Status ValidateInTotoStatement(const boost::json::value& statement);
 
 class AttestationService {
  public:
-  AttestationService(store::Database& db, Authorizer& authz, OrganizationService& orgs,
+  // The stores it reads and writes. REQUIRES: each outlives the service.
+  struct Stores {
+    store::WorkflowStore& workflows;
+    store::ProjectStore& projects;
+  };
+
+  AttestationService(Stores stores, Authorizer& authz, OrganizationService& orgs,
                      const Clock& clock, Random& random)
-      : db_(db), authz_(authz), orgs_(orgs), clock_(clock), random_(random) {}
+      : workflows_(stores.workflows),
+        projects_(stores.projects),
+        authz_(authz),
+        orgs_(orgs),
+        clock_(clock),
+        random_(random) {}
 
   // attestation init: opens a run of workflow `workflow` in project `project`.
   Result<store::WorkflowRun> Init(const Principal& p, const std::string& org,
@@ -41,7 +52,8 @@ class AttestationService {
   Result<std::vector<store::Workflow>> ListWorkflows(const Principal& p, const std::string& org);
 
  private:
-  store::Database& db_;
+  store::WorkflowStore& workflows_;
+  store::ProjectStore& projects_;
   Authorizer& authz_;
   OrganizationService& orgs_;
   const Clock& clock_;

@@ -61,11 +61,18 @@ class Fixture {
     if (!db) Die(db.error().ToString());
     db_ = std::move(*db);
     if (auto st = db_->Migrate(); !st) Die(st.error().ToString());
-    authn_ = std::make_unique<Authenticator>(*db_, hasher_, clock_, &usage_);
-    authz_ = std::make_unique<Authorizer>(*db_);
-    orgs_ = std::make_unique<OrganizationService>(*db_, *authz_, clock_, random_);
+    authn_ = std::make_unique<Authenticator>(
+        Authenticator::Stores{
+            .users = *db_, .sessions = *db_, .tokens = *db_, .federation = *db_, .peppers = *db_},
+        hasher_, clock_, &usage_);
+    authz_ = std::make_unique<Authorizer>(*db_, *db_);
+    orgs_ = std::make_unique<OrganizationService>(
+        OrganizationService::Stores{
+            .orgs = *db_, .projects = *db_, .invitations = *db_, .audit = *db_},
+        *authz_, clock_, random_);
     tokens_ =
-        std::make_unique<ApiTokenService>(*db_, *authz_, *orgs_, *authn_, hasher_, clock_, random_);
+        std::make_unique<ApiTokenService>(ApiTokenService::Stores{.tokens = *db_, .projects = *db_},
+                                          *authz_, *orgs_, *authn_, hasher_, clock_, random_);
 
     store::User u;
     u.id = NewUuid(random_);

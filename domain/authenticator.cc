@@ -40,10 +40,14 @@ Result<std::string_view> ExtractBearer(std::string_view authorization) {
   return token;
 }
 
-Authenticator::Authenticator(store::Database& db, const crypto::CredentialHasher& hasher,
+Authenticator::Authenticator(Stores stores, const crypto::CredentialHasher& hasher,
                              const Clock& clock, UsageRecorder* usage, size_t max_cache_entries,
                              UnixMillis revalidate_after)
-    : db_(db),
+    : users_(stores.users),
+      sessions_(stores.sessions),
+      tokens_(stores.tokens),
+      federation_(stores.federation),
+      peppers_(stores.peppers),
       hasher_(hasher),
       clock_(clock),
       usage_(usage),
@@ -219,7 +223,7 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
 
 Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
   if (e.kind == crypto::CredentialKind::kFederated) {
-    auto fed = db_.GetFederatedTokenByHash(hash);
+    auto fed = federation_.GetFederatedTokenByHash(hash);
     if (!fed) {
       if (fed.error().IsNotFound()) return false;
       return Fail(fed.error());
@@ -228,12 +232,12 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
     fed->permissions = {};
     e.record = std::move(*fed);
   } else if (e.kind == crypto::CredentialKind::kSession) {
-    auto session = db_.GetSessionByHash(hash);
+    auto session = sessions_.GetSessionByHash(hash);
     if (!session) {
       if (session.error().IsNotFound()) return false;
       return Fail(session.error());
     }
-    auto user = db_.GetUser(session->user_id);
+    auto user = users_.GetUser(session->user_id);
     if (!user) {
       if (user.error().IsNotFound()) {
         return Fail(Error::Unauthenticated("the session's user no longer exists", "invalid_token"));
@@ -243,7 +247,7 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
     e.record = std::move(*session);
     e.email = user->email;
   } else {
-    auto token = db_.GetApiTokenByHash(hash);
+    auto token = tokens_.GetApiTokenByHash(hash);
     if (!token) {
       if (token.error().IsNotFound()) return false;
       return Fail(token.error());
@@ -270,13 +274,13 @@ Result<bool> Authenticator::RecordPromptUse(CacheEntry& e, UnixMillis now) {
   // The write orders this use against a sweep's revocation: the sweep's UPDATE either commits
   // first (then the read below sees it) or finds the token active again. Reading by id after
   // the write, not by hash: another instance may have re-hashed the row meanwhile.
-  Status written = db_.RecordApiTokenUsage({{t.id, now}});
+  Status written = tokens_.RecordApiTokenUsage({{t.id, now}});
   if (!written) {
     Log(LogLevel::kWarn, "could not record an API token's first use after a long idle period",
         {{"id", t.id}, {"error", written.error().message()}});
     return false;
   }
-  auto fresh = db_.GetApiToken(t.org_id, t.id);
+  auto fresh = tokens_.GetApiToken(t.org_id, t.id);
   if (!fresh) {
     if (fresh.error().IsNotFound()) {
       return Fail(Error::Unauthenticated("unknown API token", "invalid_token"));
@@ -307,8 +311,8 @@ void Authenticator::MoveToCurrentPepper(CacheEntry& e, const std::string& hash) 
               : !e.token().revoked_at && (!e.token().expires_at || now < *e.token().expires_at);
   if (!usable) return;
   const std::string& id = session ? e.session().id : e.token().id;
-  auto moved = session ? db_.RehashSession(id, stored_hash, hash, current)
-                       : db_.RehashApiToken(id, stored_hash, hash, current);
+  auto moved = session ? peppers_.RehashSession(id, stored_hash, hash, current)
+                       : peppers_.RehashApiToken(id, stored_hash, hash, current);
   if (!moved) {
     Log(LogLevel::kWarn, "could not re-hash a credential under the current pepper",
         {{"kind", KindName(e.kind)}, {"id", id}, {"error", moved.error().message()}});

@@ -44,8 +44,18 @@ class Authenticator {
   // much of its last recorded activity cannot reach any limit before the recorder's next flush.
   static constexpr UnixMillis kPromptUseAfter = domain::kPromptUseAfter;
 
+  // The stores credentials are read from (and re-hashed / first uses written to). REQUIRES:
+  // each outlives the Authenticator.
+  struct Stores {
+    store::UserStore& users;
+    store::SessionStore& sessions;
+    store::ApiTokenStore& tokens;
+    store::FederationStore& federation;
+    store::PepperRotationStore& peppers;
+  };
+
   // `usage` (nullable) receives API token uses for the coalesced last_used_at writes.
-  Authenticator(store::Database& db, const crypto::CredentialHasher& hasher, const Clock& clock,
+  Authenticator(Stores stores, const crypto::CredentialHasher& hasher, const Clock& clock,
                 UsageRecorder* usage = nullptr, size_t max_cache_entries = 200'000,
                 UnixMillis revalidate_after = 1000);
 
@@ -143,7 +153,11 @@ class Authenticator {
   Result<Principal> FromApiToken(const CacheEntry& e, UnixMillis now);
   Result<Principal> FromFederated(const CacheEntry& e, UnixMillis now);
 
-  store::Database& db_;
+  store::UserStore& users_;
+  store::SessionStore& sessions_;
+  store::ApiTokenStore& tokens_;
+  store::FederationStore& federation_;
+  store::PepperRotationStore& peppers_;
   const crypto::CredentialHasher& hasher_;
   const Clock& clock_;
   UsageRecorder* usage_;

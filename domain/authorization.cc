@@ -119,7 +119,7 @@ Result<std::string> Authorizer::OrgRole(const Principal& p, const std::string& o
   if (p.kind != Principal::Kind::kUser) {
     return Fail(Error::NotFound("organization not found"));
   }
-  auto m = db_.GetMembership(org_id, p.id);
+  auto m = orgs_.GetMembership(org_id, p.id);
   if (!m) {
     if (m.error().IsNotFound()) return Fail(Error::NotFound("organization not found"));
     return Fail(m.error());
@@ -137,7 +137,7 @@ Status Authorizer::Authorize(const Principal& p, std::string_view permission, co
       CL_ASSIGN_OR_RETURN(std::string role, OrgRole(p, r.org_id));
       if (OrgRolePermissions(role).count(permission)) return Ok();
       if (r.project_id) {
-        auto pm = db_.GetProjectMembership(*r.project_id, p.id);
+        auto pm = projects_.GetProjectMembership(*r.project_id, p.id);
         if (pm && ProjectRolePermissions(pm->role).count(permission)) return Ok();
         if (!pm && !pm.error().IsNotFound()) return Fail(pm.error());
       }

@@ -54,7 +54,9 @@ struct Resource {
 
 class Authorizer {
  public:
-  explicit Authorizer(store::Database& db) : db_(db) {}
+  // REQUIRES: both stores outlive the Authorizer.
+  Authorizer(store::OrganizationStore& orgs, store::ProjectStore& projects)
+      : orgs_(orgs), projects_(projects) {}
 
   // OK, or PermissionDenied("permission_denied") with a message naming the permission.
   // A user that is not a member of the organization gets NotFound, so names of other
@@ -65,7 +67,8 @@ class Authorizer {
   Result<std::string> OrgRole(const Principal& p, const std::string& org_id);
 
  private:
-  store::Database& db_;
+  store::OrganizationStore& orgs_;  // memberships (organization roles)
+  store::ProjectStore& projects_;   // project roles
 };
 
 }  // namespace cl::domain

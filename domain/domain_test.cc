@@ -44,14 +44,25 @@ class DomainTest : public ::testing::Test {
     ASSERT_TRUE(db) << db.error().ToString();
     db_ = std::move(*db);
     ASSERT_TRUE(db_->Migrate());
-    authn_ = std::make_unique<Authenticator>(*db_, hasher_, clock_, &usage_);
-    authz_ = std::make_unique<Authorizer>(*db_);
-    login_ = std::make_unique<LoginService>(*db_, idp_, hasher_, *authn_, clock_, random_,
-                                            LoginConfig{});
-    orgs_ = std::make_unique<OrganizationService>(*db_, *authz_, clock_, random_);
-    atts_ = std::make_unique<AttestationService>(*db_, *authz_, *orgs_, clock_, random_);
+    authn_ = std::make_unique<Authenticator>(
+        Authenticator::Stores{
+            .users = *db_, .sessions = *db_, .tokens = *db_, .federation = *db_, .peppers = *db_},
+        hasher_, clock_, &usage_);
+    authz_ = std::make_unique<Authorizer>(*db_, *db_);
+    login_ = std::make_unique<LoginService>(
+        LoginService::Stores{
+            .users = *db_, .invitations = *db_, .sessions = *db_, .login_state = *db_},
+        idp_, hasher_, *authn_, clock_, random_, LoginConfig{});
+    orgs_ = std::make_unique<OrganizationService>(
+        OrganizationService::Stores{
+            .orgs = *db_, .projects = *db_, .invitations = *db_, .audit = *db_},
+        *authz_, clock_, random_);
+    atts_ = std::make_unique<AttestationService>(
+        AttestationService::Stores{.workflows = *db_, .projects = *db_}, *authz_, *orgs_, clock_,
+        random_);
     tokens_ =
-        std::make_unique<ApiTokenService>(*db_, *authz_, *orgs_, *authn_, hasher_, clock_, random_);
+        std::make_unique<ApiTokenService>(ApiTokenService::Stores{.tokens = *db_, .projects = *db_},
+                                          *authz_, *orgs_, *authn_, hasher_, clock_, random_);
   }
   void TearDown() override {
     tokens_.reset();
@@ -197,8 +208,11 @@ TEST_F(DomainTest, CredentialCacheStaysWithinItsBoundAndForgets) {
     tokens.push_back(LoginAs(sub, sub + "@example.com"));
   }
   // Nothing goes stale within the hour: only the bound limits the cache.
-  Authenticator small(*db_, hasher_, clock_, nullptr, /*max_cache_entries=*/3,
-                      /*revalidate_after=*/kMillisPerHour);
+  Authenticator small(
+      Authenticator::Stores{
+          .users = *db_, .sessions = *db_, .tokens = *db_, .federation = *db_, .peppers = *db_},
+      hasher_, clock_, nullptr, /*max_cache_entries=*/3,
+      /*revalidate_after=*/kMillisPerHour);
   for (int round = 0; round < 2; ++round) {
     for (size_t i = 0; i < tokens.size(); ++i) {
       auto p = small.Authenticate("Bearer " + tokens[i]);
@@ -858,8 +872,10 @@ class FederationTest : public ApiTokenTest {
     config.default_audience = kAudience;
     // Wired like the server: the service tells the authenticator which tokens a policy
     // deletion ended.
-    fed_ = std::make_unique<FederationService>(*db_, *authz_, *orgs_, *verifier_, hasher_, clock_,
-                                               random_, config, authn_.get());
+    fed_ = std::make_unique<FederationService>(
+        FederationService::Stores{
+            .federation = *db_, .orgs = *db_, .projects = *db_, .audit = *db_},
+        *authz_, *orgs_, *verifier_, hasher_, clock_, random_, config, authn_.get());
   }
   void TearDown() override {
     fed_.reset();

@@ -88,7 +88,7 @@ Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
   r.audience = req.audience && !req.audience->empty() ? *req.audience : config_.default_audience;
   r.bound_claims = req.bound_claims;
   if (req.project && !req.project->empty()) {
-    auto project = db_.GetProjectByName(org.id, *req.project);
+    auto project = projects_.GetProjectByName(org.id, *req.project);
     if (!project) {
       if (project.error().IsNotFound()) {
         return Fail(Error::NotFound("project '" + *req.project + "' not found"));
@@ -117,7 +117,7 @@ Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
   r.created_at = clock_.Now();
   std::string claims;
   for (const auto& [k, v] : r.bound_claims) claims += (claims.empty() ? "" : ", ") + k + "=" + v;
-  auto st = db_.CreateTrustPolicy(
+  auto st = federation_.CreateTrustPolicy(
       r, orgs_.NewEvent(p, org.id, "trust_policy.created", "trust_policy", r.id,
                         p.display_name + " created the trust policy " + r.name + " for " +
                             r.issuer + " (" + claims + ")"));
@@ -129,7 +129,7 @@ Result<std::vector<store::TrustPolicyRecord>> FederationService::ListPolicies(
     const Principal& p, const std::string& org_name) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kOrganizationRead, Resource{org.id, std::nullopt}));
-  return db_.ListTrustPolicies(org.id);
+  return federation_.ListTrustPolicies(org.id);
 }
 
 Status FederationService::DeletePolicy(const Principal& p, const std::string& org_name,
@@ -140,13 +140,13 @@ Status FederationService::DeletePolicy(const Principal& p, const std::string& or
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kTrustPolicyManage, Resource{org.id, std::nullopt}));
   if (!IsUuid(id)) return Fail(Error::NotFound("trust policy not found"));
-  CL_ASSIGN_OR_RETURN(auto policies, db_.ListTrustPolicies(org.id));
+  CL_ASSIGN_OR_RETURN(auto policies, federation_.ListTrustPolicies(org.id));
   auto it = std::find_if(policies.begin(), policies.end(),
                          [&](const store::TrustPolicyRecord& r) { return r.id == id; });
   if (it == policies.end()) return Fail(Error::NotFound("trust policy not found"));
   CL_ASSIGN_OR_RETURN(
       std::vector<std::string> ended,
-      db_.DeleteTrustPolicy(
+      federation_.DeleteTrustPolicy(
           org.id, id,
           orgs_.NewEvent(p, org.id, "trust_policy.deleted", "trust_policy", id,
                          p.display_name + " deleted the trust policy " + it->name)));
@@ -162,10 +162,10 @@ Result<FederationService::Verified> FederationService::VerifyForOrg(
     std::initializer_list<std::string_view> jti_prefixes) {
   std::vector<store::TrustPolicyRecord> records;
   store::Organization org;
-  auto found = db_.GetOrganizationByName(org_name);
+  auto found = org_store_.GetOrganizationByName(org_name);
   if (found) {
     org = *found;
-    CL_ASSIGN_OR_RETURN(records, db_.ListTrustPolicies(org.id));
+    CL_ASSIGN_OR_RETURN(records, federation_.ListTrustPolicies(org.id));
   } else if (!found.error().IsNotFound()) {
     return Fail(found.error());
   }
@@ -189,7 +189,7 @@ Result<FederationService::Verified> FederationService::VerifyForOrg(
   const UnixMillis remember_until = identity.exp * kMillisPerSecond + kMillisPerHour;
   std::vector<std::string> keys;
   for (std::string_view prefix : jti_prefixes) keys.push_back(std::string(prefix) + identity.jti);
-  auto st = db_.RecordCiTokenJti(identity.issuer, keys, remember_until, now);
+  auto st = federation_.RecordCiTokenJti(identity.issuer, keys, remember_until, now);
   if (!st) {
     if (st.error().IsAlreadyExists()) {
       return Fail(Error::Unauthenticated("this CI token was already used (jti " +
@@ -245,7 +245,7 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   e.message = "CI token of " + t.issuer + " (sub " + t.subject + ") exchanged under trust policy " +
               v.policy.name;
   e.created_at = now;
-  auto created = db_.CreateFederatedToken(t, e);
+  auto created = federation_.CreateFederatedToken(t, e);
   if (!created) {
     if (created.error().reason() == "trust_policy_deleted") {
       // Deleted after the policies were read: answer as if it had never matched.
@@ -291,7 +291,7 @@ Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_
               ") used directly for attestation " + (use == "init" ? "init" : "push") +
               " under trust policy " + v.policy.name;
   e.created_at = clock_.Now();
-  CL_RETURN_IF_ERROR(db_.AppendAuditEvent(e));
+  CL_RETURN_IF_ERROR(audit_.AppendAuditEvent(e));
   return p;
 }
 

@@ -54,16 +54,27 @@ class Authenticator;
 
 class FederationService {
  public:
+  // The stores it reads and writes.
+  struct Stores {
+    store::FederationStore& federation;
+    store::OrganizationStore& orgs;
+    store::ProjectStore& projects;
+    store::AuditStore& audit;
+  };
+
   // REQUIRES: every reference (and `authenticator`, when set) outlives the service.
   // `authenticator` is told of the federated tokens a policy deletion ends (NotifyRevoked), so
   // they are refused at once on this instance and on the others; without it (tests of other
   // rules) they are deleted all the same but a cached one may still pass within the
   // authenticator's revalidation bound.
-  FederationService(store::Database& db, Authorizer& authz, OrganizationService& orgs,
+  FederationService(Stores stores, Authorizer& authz, OrganizationService& orgs,
                     oidc::CiTokenVerifier& verifier, const crypto::CredentialHasher& hasher,
                     const Clock& clock, Random& random, FederationConfig config,
                     Authenticator* authenticator = nullptr)
-      : db_(db),
+      : federation_(stores.federation),
+        org_store_(stores.orgs),
+        projects_(stores.projects),
+        audit_(stores.audit),
         authz_(authz),
         orgs_(orgs),
         verifier_(verifier),
@@ -112,7 +123,10 @@ class FederationService {
   Result<Verified> VerifyForOrg(const std::string& org_name, const std::string& token,
                                 std::initializer_list<std::string_view> jti_prefixes);
 
-  store::Database& db_;
+  store::FederationStore& federation_;
+  store::OrganizationStore& org_store_;
+  store::ProjectStore& projects_;
+  store::AuditStore& audit_;
   Authorizer& authz_;
   OrganizationService& orgs_;
   oidc::CiTokenVerifier& verifier_;

@@ -74,10 +74,13 @@ bool IsLoopbackRedirectUri(std::string_view uri) {
   return false;
 }
 
-LoginService::LoginService(store::Database& db, IdentityProvider& idp,
+LoginService::LoginService(Stores stores, IdentityProvider& idp,
                            const crypto::CredentialHasher& hasher, Authenticator& authenticator,
                            const Clock& clock, Random& random, LoginConfig config)
-    : db_(db),
+    : users_(stores.users),
+      invitations_(stores.invitations),
+      sessions_(stores.sessions),
+      login_state_(stores.login_state),
       idp_(idp),
       hasher_(hasher),
       authenticator_(authenticator),
@@ -92,7 +95,7 @@ void LoginService::MaybePurgeExpiredLoginState(UnixMillis min_interval) {
   if (last != kNeverPurged && now >= last && now - last < min_interval) return;
   // One caller per interval: a concurrent login that loses the race skips the purge.
   if (!last_purge_.compare_exchange_strong(last, now)) return;
-  auto st = db_.PurgeExpiredLoginState(now);
+  auto st = login_state_.PurgeExpiredLoginState(now);
   if (!st) {
     Log(LogLevel::kWarn, "purging expired login state failed", {{"error", st.error().ToString()}});
   }
@@ -103,11 +106,11 @@ Result<bool> LoginService::CheckPendingLoginCapacity() {
   if (cap <= 0) return false;
   // Like the purge, the count is best effort: a database that cannot count fails the start on
   // its own when the row is written, and the cap must not be the only thing that refuses it.
-  auto pending = db_.CountPendingLogins();
+  auto pending = login_state_.CountPendingLogins();
   if (pending && *pending >= cap) {
     // Expired rows count until purged: make room from them before refusing anyone.
     MaybePurgeExpiredLoginState(kLoginStateFullPurgeInterval);
-    pending = db_.CountPendingLogins();
+    pending = login_state_.CountPendingLogins();
   }
   if (!pending) {
     Log(LogLevel::kWarn, "counting pending logins failed", {{"error", pending.error().ToString()}});
@@ -128,7 +131,7 @@ template <typename Undo>
 Status LoginService::RetractIfOverCap(Undo&& undo) {
   const int64_t cap = config_.max_pending_logins;
   if (cap <= 0) return Ok();
-  auto pending = db_.CountPendingLogins();
+  auto pending = login_state_.CountPendingLogins();
   if (!pending || *pending <= cap) return Ok();  // best effort, like the check before
   // Starts running at once (on this instance or others) all passed the check: the ones that
   // find the table over the cap after writing take their row back, so it never stays over.
@@ -183,9 +186,10 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
   CL_ASSIGN_OR_RETURN(std::string url,
                       idp_.AuthorizationUrl(state, nonce, crypto::PkceS256Challenge(verifier)));
   MaybePurgeExpiredLoginState();
-  CL_RETURN_IF_ERROR(db_.PutLoginRequest(req));
+  CL_RETURN_IF_ERROR(login_state_.PutLoginRequest(req));
   if (near_cap) {
-    CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.TakeLoginRequest(req.state_hash, 0); }));
+    CL_RETURN_IF_ERROR(
+        RetractIfOverCap([&] { return login_state_.TakeLoginRequest(req.state_hash, 0); }));
   }
   return url;
 }
@@ -194,7 +198,7 @@ Result<store::LoginRequest> LoginService::TakePendingLogin(const std::string& st
   std::string state_hash;
   auto req = FindUnderAnyPepper<store::LoginRequest>(
       hasher_, state, &state_hash,
-      [&](const std::string& h) { return db_.TakeLoginRequest(h, clock_.Now()); });
+      [&](const std::string& h) { return login_state_.TakeLoginRequest(h, clock_.Now()); });
   if (!req) {
     if (req.error().IsNotFound()) {
       return Fail(Error::InvalidArgument(
@@ -225,7 +229,7 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
   ac.cli_code_challenge = req->cli_code_challenge;
   ac.expires_at = clock_.Now() + config_.auth_code_ttl;
   MaybePurgeExpiredLoginState();
-  CL_RETURN_IF_ERROR(db_.PutAuthCode(ac));
+  CL_RETURN_IF_ERROR(login_state_.PutAuthCode(ac));
   Log(LogLevel::kInfo, "login callback completed", {{"user_id", user.id}});
   return req->cli_redirect_uri + "?code=" + UrlEncode(one_time) +
          "&state=" + UrlEncode(req->cli_state);
@@ -254,7 +258,7 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
   std::string code_hash;
   auto ac = FindUnderAnyPepper<store::AuthCode>(
       hasher_, code, &code_hash,
-      [&](const std::string& h) { return db_.TakeAuthCode(h, clock_.Now()); });
+      [&](const std::string& h) { return login_state_.TakeAuthCode(h, clock_.Now()); });
   if (!ac) {
     if (ac.error().IsNotFound()) {
       return Fail(Error::InvalidArgument("the login code is unknown, expired or already used",
@@ -268,7 +272,7 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
     return Fail(Error::InvalidArgument("code_verifier does not match the login's challenge",
                                        "invalid_grant"));
   }
-  CL_ASSIGN_OR_RETURN(store::User user, db_.GetUser(ac->user_id));
+  CL_ASSIGN_OR_RETURN(store::User user, users_.GetUser(ac->user_id));
   return IssueSession(user);
 }
 
@@ -282,9 +286,10 @@ Result<DeviceLoginStart> LoginService::StartDevice() {
   r.expires_at = clock_.Now() + static_cast<UnixMillis>(start.expires_in) * kMillisPerSecond;
   r.interval_seconds = start.interval;
   MaybePurgeExpiredLoginState();
-  CL_RETURN_IF_ERROR(db_.PutDeviceRequest(r));
+  CL_RETURN_IF_ERROR(login_state_.PutDeviceRequest(r));
   if (near_cap) {
-    CL_RETURN_IF_ERROR(RetractIfOverCap([&] { return db_.DeleteDeviceRequest(r.handle_hash); }));
+    CL_RETURN_IF_ERROR(
+        RetractIfOverCap([&] { return login_state_.DeleteDeviceRequest(r.handle_hash); }));
   }
   DeviceLoginStart out;
   out.device_handle = handle;
@@ -304,7 +309,7 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle)
   std::string hash;
   auto req = FindUnderAnyPepper<store::DeviceRequest>(
       hasher_, device_handle, &hash,
-      [&](const std::string& h) { return db_.GetDeviceRequest(h, clock_.Now()); });
+      [&](const std::string& h) { return login_state_.GetDeviceRequest(h, clock_.Now()); });
   if (!req) {
     if (req.error().IsNotFound()) {
       return Fail(Error::InvalidArgument("the device login expired; start again", "expired_token"));
@@ -319,15 +324,15 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle)
     case DevicePollOutcome::State::kSlowDown:
       return Fail(Error::InvalidArgument("polling too fast; slow down", "slow_down"));
     case DevicePollOutcome::State::kExpired:
-      (void)db_.DeleteDeviceRequest(hash);
+      (void)login_state_.DeleteDeviceRequest(hash);
       return Fail(Error::InvalidArgument("the device login expired; start again", "expired_token"));
     case DevicePollOutcome::State::kDenied:
-      (void)db_.DeleteDeviceRequest(hash);
+      (void)login_state_.DeleteDeviceRequest(hash);
       return Fail(Error::InvalidArgument("the login was denied", "access_denied"));
     case DevicePollOutcome::State::kApproved:
       break;
   }
-  CL_RETURN_IF_ERROR(db_.DeleteDeviceRequest(hash));
+  CL_RETURN_IF_ERROR(login_state_.DeleteDeviceRequest(hash));
   CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(outcome.identity));
   return IssueSession(user);
 }
@@ -343,12 +348,12 @@ Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id)
   u.name = id.name;
   u.created_at = now;
   u.updated_at = now;
-  CL_ASSIGN_OR_RETURN(store::User user, db_.UpsertUser(u));
+  CL_ASSIGN_OR_RETURN(store::User user, users_.UpsertUser(u));
   // An unverified email proves nothing about who reads that mailbox: no invitations for it.
   if (user.email_verified && !user.email.empty()) {
     std::string email = user.email;
     for (auto& c : email) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    CL_ASSIGN_OR_RETURN(auto invitations, db_.ListPendingInvitationsForEmail(email));
+    CL_ASSIGN_OR_RETURN(auto invitations, invitations_.ListPendingInvitationsForEmail(email));
     for (const auto& inv : invitations) {
       store::Membership m{inv.org_id, user.id, inv.role, now, "", "", ""};
       store::AuditEvent ev{NewUuid(random_),
@@ -361,7 +366,7 @@ Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id)
                            inv.id,
                            user.email + " joined as " + inv.role,
                            now};
-      auto st = db_.AcceptInvitation(inv.id, m, now, ev);
+      auto st = invitations_.AcceptInvitation(inv.id, m, now, ev);
       if (!st && !st.error().IsNotFound()) return Fail(st.error());
     }
   }
@@ -381,7 +386,7 @@ Result<IssuedSession> LoginService::IssueSession(const store::User& user) {
   s.pepper_id = hasher_.current_pepper_id();
   s.created_at = now;
   s.expires_at = out.expires_at;
-  CL_RETURN_IF_ERROR(db_.CreateSession(s));
+  CL_RETURN_IF_ERROR(sessions_.CreateSession(s));
   Log(LogLevel::kInfo, "session created", {{"user_id", user.id}, {"session_id", s.id}});
   return out;
 }
@@ -391,7 +396,7 @@ Status LoginService::Logout(const Principal& p, std::string_view authorization) 
     return Fail(
         Error::InvalidArgument("only a login session can be logged out", "invalid_argument"));
   }
-  CL_RETURN_IF_ERROR(db_.RevokeSession(p.session_id, clock_.Now()));
+  CL_RETURN_IF_ERROR(sessions_.RevokeSession(p.session_id, clock_.Now()));
   auto token = ExtractBearer(authorization);
   if (token) {
     // Under every pepper: instances mid-rotation may have cached it under another one.

@@ -61,7 +61,15 @@ constexpr int64_t kPendingLoginRecheckMargin = 256;
 
 class LoginService {
  public:
-  LoginService(store::Database& db, IdentityProvider& idp, const crypto::CredentialHasher& hasher,
+  // The stores it reads and writes. REQUIRES: each outlives the service.
+  struct Stores {
+    store::UserStore& users;
+    store::InvitationStore& invitations;  // accepted at login
+    store::SessionStore& sessions;
+    store::LoginStateStore& login_state;
+  };
+
+  LoginService(Stores stores, IdentityProvider& idp, const crypto::CredentialHasher& hasher,
                Authenticator& authenticator, const Clock& clock, Random& random,
                LoginConfig config);
 
@@ -118,7 +126,10 @@ class LoginService {
   template <typename Undo>
   Status RetractIfOverCap(Undo&& undo);
 
-  store::Database& db_;
+  store::UserStore& users_;
+  store::InvitationStore& invitations_;
+  store::SessionStore& sessions_;
+  store::LoginStateStore& login_state_;
   IdentityProvider& idp_;
   const crypto::CredentialHasher& hasher_;
   Authenticator& authenticator_;

@@ -37,7 +37,10 @@ class LoginCapacityTest : public ::testing::Test {
     ASSERT_TRUE(db) << db.error().ToString();
     db_ = std::move(*db);
     ASSERT_TRUE(db_->Migrate());
-    authn_ = std::make_unique<Authenticator>(*db_, hasher_, clock_);
+    authn_ = std::make_unique<Authenticator>(
+        Authenticator::Stores{
+            .users = *db_, .sessions = *db_, .tokens = *db_, .federation = *db_, .peppers = *db_},
+        hasher_, clock_);
   }
   void TearDown() override {
     login_.reset();
@@ -47,8 +50,10 @@ class LoginCapacityTest : public ::testing::Test {
   }
 
   void Start(LoginConfig config) {
-    login_ = std::make_unique<LoginService>(*db_, idp_, hasher_, *authn_, clock_, random_,
-                                            std::move(config));
+    login_ = std::make_unique<LoginService>(
+        LoginService::Stores{
+            .users = *db_, .invitations = *db_, .sessions = *db_, .login_state = *db_},
+        idp_, hasher_, *authn_, clock_, random_, std::move(config));
   }
   LoginConfig WithCap(int64_t cap) {
     LoginConfig c;

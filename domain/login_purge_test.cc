@@ -39,9 +39,14 @@ class LoginPurgeTest : public ::testing::Test {
     ASSERT_TRUE(db) << db.error().ToString();
     db_ = std::move(*db);
     ASSERT_TRUE(db_->Migrate());
-    authn_ = std::make_unique<Authenticator>(*db_, hasher_, clock_);
-    login_ = std::make_unique<LoginService>(*db_, idp_, hasher_, *authn_, clock_, random_,
-                                            std::move(config));
+    authn_ = std::make_unique<Authenticator>(
+        Authenticator::Stores{
+            .users = *db_, .sessions = *db_, .tokens = *db_, .federation = *db_, .peppers = *db_},
+        hasher_, clock_);
+    login_ = std::make_unique<LoginService>(
+        LoginService::Stores{
+            .users = *db_, .invitations = *db_, .sessions = *db_, .login_state = *db_},
+        idp_, hasher_, *authn_, clock_, random_, std::move(config));
   }
 
   std::string DbPath() const { return (dir_ / "db.sqlite").string(); }

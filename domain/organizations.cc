@@ -34,9 +34,9 @@ Result<store::Organization> OrganizationService::Create(const Principal& p,
   org.created_at = clock_.Now();
   store::Membership owner{org.id, p.id, "owner", org.created_at, "", "", ""};
   auto st =
-      db_.CreateOrganization(org, owner,
-                             NewEvent(p, org.id, "organization.created", "organization", org.id,
-                                      p.display_name + " created the organization " + name));
+      orgs_.CreateOrganization(org, owner,
+                               NewEvent(p, org.id, "organization.created", "organization", org.id,
+                                        p.display_name + " created the organization " + name));
   if (!st) {
     if (st.error().IsAlreadyExists()) {
       return Fail(Error::AlreadyExists("the organization name '" + name + "' is taken"));
@@ -50,14 +50,14 @@ Result<std::vector<OrgWithRole>> OrganizationService::ListMine(const Principal& 
   std::vector<OrgWithRole> out;
   if (p.kind != Principal::Kind::kUser) {
     if (p.org_id) {
-      CL_ASSIGN_OR_RETURN(auto org, db_.GetOrganization(*p.org_id));
+      CL_ASSIGN_OR_RETURN(auto org, orgs_.GetOrganization(*p.org_id));
       out.push_back({org, ""});
     }
     return out;
   }
-  CL_ASSIGN_OR_RETURN(auto memberships, db_.ListMembershipsForUser(p.id));
+  CL_ASSIGN_OR_RETURN(auto memberships, orgs_.ListMembershipsForUser(p.id));
   for (const auto& m : memberships) {
-    CL_ASSIGN_OR_RETURN(auto org, db_.GetOrganization(m.org_id));
+    CL_ASSIGN_OR_RETURN(auto org, orgs_.GetOrganization(m.org_id));
     out.push_back({std::move(org), m.role});
   }
   return out;
@@ -65,7 +65,7 @@ Result<std::vector<OrgWithRole>> OrganizationService::ListMine(const Principal& 
 
 Result<store::Organization> OrganizationService::Resolve(const Principal& p,
                                                          const std::string& name) {
-  auto org = db_.GetOrganizationByName(name);
+  auto org = orgs_.GetOrganizationByName(name);
   if (!org) {
     if (org.error().IsNotFound()) {
       return Fail(Error::NotFound("organization '" + name + "' not found"));
@@ -111,17 +111,17 @@ Result<store::Organization> OrganizationService::SetApiTokenMaxDaysInactive(
   std::string message = threshold ? p.display_name + " set API token auto-revocation to " +
                                         std::to_string(*threshold) + " days of inactivity"
                                   : p.display_name + " turned API token auto-revocation off";
-  CL_RETURN_IF_ERROR(db_.SetApiTokenMaxDaysInactive(
+  CL_RETURN_IF_ERROR(orgs_.SetApiTokenMaxDaysInactive(
       org.id, threshold,
       NewEvent(p, org.id, "organization.updated", "organization", org.id, message)));
-  return db_.GetOrganization(org.id);
+  return orgs_.GetOrganization(org.id);
 }
 
 Result<std::vector<store::Membership>> OrganizationService::ListMembers(const Principal& p,
                                                                         const std::string& name) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kMemberRead, Resource{org.id, std::nullopt}));
-  return db_.ListMembers(org.id);
+  return orgs_.ListMembers(org.id);
 }
 
 Result<store::Invitation> OrganizationService::Invite(const Principal& p, const std::string& name,
@@ -150,7 +150,7 @@ Result<store::Invitation> OrganizationService::Invite(const Principal& p, const 
   inv.status = "pending";
   inv.created_at = clock_.Now();
   inv.org_name = org.name;
-  auto st = db_.CreateInvitation(
+  auto st = invitations_.CreateInvitation(
       inv, NewEvent(p, org.id, "invitation.created", "invitation", inv.id,
                     p.display_name + " invited " + normalized + " as " + role));
   if (!st) {
@@ -166,7 +166,7 @@ Result<std::vector<store::Invitation>> OrganizationService::ListInvitations(
     const Principal& p, const std::string& name) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kInvitationRead, Resource{org.id, std::nullopt}));
-  return db_.ListPendingInvitations(org.id);
+  return invitations_.ListPendingInvitations(org.id);
 }
 
 Result<std::vector<store::AuditEvent>> OrganizationService::ListAuditEvents(const Principal& p,
@@ -175,7 +175,7 @@ Result<std::vector<store::AuditEvent>> OrganizationService::ListAuditEvents(cons
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kAuditRead, Resource{org.id, std::nullopt}));
   if (limit <= 0 || limit > 1000) limit = 100;
-  return db_.ListAuditEvents(org.id, limit);
+  return audit_.ListAuditEvents(org.id, limit);
 }
 
 Result<store::Project> OrganizationService::CreateProject(const Principal& p,
@@ -193,7 +193,8 @@ Result<store::Project> OrganizationService::CreateProject(const Principal& p,
   if (p.kind == Principal::Kind::kUser) {
     creator = store::ProjectMembership{project.id, p.id, "admin", project.created_at};
   }
-  auto st = db_.CreateProject(project, creator,
+  auto st =
+      projects_.CreateProject(project, creator,
                               NewEvent(p, org.id, "project.created", "project", project.id,
                                        p.display_name + " created the project " + project_name));
   if (!st) {
@@ -209,7 +210,7 @@ Result<std::vector<store::Project>> OrganizationService::ListProjects(const Prin
                                                                       const std::string& name) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kProjectRead, Resource{org.id, p.project_id}));
-  CL_ASSIGN_OR_RETURN(auto projects, db_.ListProjects(org.id));
+  CL_ASSIGN_OR_RETURN(auto projects, projects_.ListProjects(org.id));
   if (p.project_id) {
     std::erase_if(projects, [&](const store::Project& x) { return x.id != *p.project_id; });
   }

@@ -22,8 +22,22 @@ struct OrgWithRole {
 
 class OrganizationService {
  public:
-  OrganizationService(store::Database& db, Authorizer& authz, const Clock& clock, Random& random)
-      : db_(db), authz_(authz), clock_(clock), random_(random) {}
+  // The stores it reads and writes. REQUIRES: each outlives the service.
+  struct Stores {
+    store::OrganizationStore& orgs;
+    store::ProjectStore& projects;
+    store::InvitationStore& invitations;
+    store::AuditStore& audit;
+  };
+
+  OrganizationService(Stores stores, Authorizer& authz, const Clock& clock, Random& random)
+      : orgs_(stores.orgs),
+        projects_(stores.projects),
+        invitations_(stores.invitations),
+        audit_(stores.audit),
+        authz_(authz),
+        clock_(clock),
+        random_(random) {}
 
   // People only; the creator becomes owner.
   Result<store::Organization> Create(const Principal& p, const std::string& name);
@@ -53,7 +67,10 @@ class OrganizationService {
                              std::string target_kind, std::string target_id, std::string message);
 
  private:
-  store::Database& db_;
+  store::OrganizationStore& orgs_;
+  store::ProjectStore& projects_;
+  store::InvitationStore& invitations_;
+  store::AuditStore& audit_;
   Authorizer& authz_;
   const Clock& clock_;
   Random& random_;

@@ -36,11 +36,19 @@ struct Instance {
   Instance(store::Database& db, std::vector<std::string> peppers, const Clock& clock,
            Random& random, FakeIdp& idp)
       : hasher(std::move(peppers)),
-        authn(db, hasher, clock),
-        authz(db),
-        login(db, idp, hasher, authn, clock, random, LoginConfig{}),
-        orgs(db, authz, clock, random),
-        tokens(db, authz, orgs, authn, hasher, clock, random) {}
+        authn(
+            Authenticator::Stores{
+                .users = db, .sessions = db, .tokens = db, .federation = db, .peppers = db},
+            hasher, clock),
+        authz(db, db),
+        login(
+            LoginService::Stores{.users = db, .invitations = db, .sessions = db, .login_state = db},
+            idp, hasher, authn, clock, random, LoginConfig{}),
+        orgs(
+            OrganizationService::Stores{.orgs = db, .projects = db, .invitations = db, .audit = db},
+            authz, clock, random),
+        tokens(ApiTokenService::Stores{.tokens = db, .projects = db}, authz, orgs, authn, hasher,
+               clock, random) {}
   crypto::CredentialHasher hasher;
   Authenticator authn;
   Authorizer authz;

@@ -101,15 +101,25 @@ struct World {
     fuzz::Check(opened.has_value(), "open in-memory database");
     db = std::move(*opened);
     fuzz::Check(db->Migrate().has_value(), "migrate");
-    authenticator = std::make_unique<domain::Authenticator>(*db, hasher, clock);
-    authorizer = std::make_unique<domain::Authorizer>(*db);
-    login = std::make_unique<domain::LoginService>(*db, idp, hasher, *authenticator, clock, random,
-                                                   domain::LoginConfig{});
-    orgs = std::make_unique<domain::OrganizationService>(*db, *authorizer, clock, random);
-    attestations =
-        std::make_unique<domain::AttestationService>(*db, *authorizer, *orgs, clock, random);
-    api_tokens = std::make_unique<domain::ApiTokenService>(*db, *authorizer, *orgs, *authenticator,
-                                                           hasher, clock, random);
+    authenticator = std::make_unique<domain::Authenticator>(
+        domain::Authenticator::Stores{
+            .users = *db, .sessions = *db, .tokens = *db, .federation = *db, .peppers = *db},
+        hasher, clock);
+    authorizer = std::make_unique<domain::Authorizer>(*db, *db);
+    login = std::make_unique<domain::LoginService>(
+        domain::LoginService::Stores{
+            .users = *db, .invitations = *db, .sessions = *db, .login_state = *db},
+        idp, hasher, *authenticator, clock, random, domain::LoginConfig{});
+    orgs = std::make_unique<domain::OrganizationService>(
+        domain::OrganizationService::Stores{
+            .orgs = *db, .projects = *db, .invitations = *db, .audit = *db},
+        *authorizer, clock, random);
+    attestations = std::make_unique<domain::AttestationService>(
+        domain::AttestationService::Stores{.workflows = *db, .projects = *db}, *authorizer, *orgs,
+        clock, random);
+    api_tokens = std::make_unique<domain::ApiTokenService>(
+        domain::ApiTokenService::Stores{.tokens = *db, .projects = *db}, *authorizer, *orgs,
+        *authenticator, hasher, clock, random);
     oidc::CiVerifierOptions ci;
     ci.allowed_issuers = {std::string(kCiIssuer)};
     // Issuers are never reachable from the fuzzer: no traffic leaves the process.
@@ -120,7 +130,9 @@ struct World {
     domain::FederationConfig fed;
     fed.default_audience = "https://cp.fuzz.test";
     federation = std::make_unique<domain::FederationService>(
-        *db, *authorizer, *orgs, *ci_verifier, hasher, clock, random, fed, authenticator.get());
+        domain::FederationService::Stores{
+            .federation = *db, .orgs = *db, .projects = *db, .audit = *db},
+        *authorizer, *orgs, *ci_verifier, hasher, clock, random, fed, authenticator.get());
 
     api::ApiDeps deps;
     deps.db = db.get();

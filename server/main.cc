@@ -216,8 +216,10 @@ int Serve(const ServerConfig& c) {
   http::Metrics metrics;
   domain::UsageRecorder usage;
   jobs::UsageFlusher usage_flusher(usage, **db, c.usage_flush_interval);
-  domain::Authenticator authenticator(**db, hasher, clock, &usage, 200'000,
-                                      c.auth_cache_revalidate);
+  domain::Authenticator authenticator(
+      domain::Authenticator::Stores{
+          .users = **db, .sessions = **db, .tokens = **db, .federation = **db, .peppers = **db},
+      hasher, clock, &usage, 200'000, c.auth_cache_revalidate);
   // Revocations reach the other instances through PostgreSQL LISTEN/NOTIFY; the cache's
   // re-validation bound is the backstop when a notification is lost.
   auto notifier = store::OpenRevocationNotifier(c.database);
@@ -235,7 +237,7 @@ int Serve(const ServerConfig& c) {
           {{"error", st.error().message()}});
     }
   });
-  domain::Authorizer authorizer(**db);
+  domain::Authorizer authorizer(**db, **db);
   // Anonymous login legs call the IdP from the shared workers: the gate keeps those calls
   // below the worker count (docs/configuration.md, "Login limits").
   domain::IdpCallGate idp_gate(c.IdpMaxConcurrentCalls(), [&metrics] {
@@ -249,10 +251,20 @@ int Serve(const ServerConfig& c) {
   login_config.max_pending_logins = c.max_pending_logins;
   login_config.session_lifetime = c.session_lifetime;
   login_config.allowed_redirect_prefixes = {c.external_url + "/auth/web/callback"};
-  domain::LoginService login(**db, *idp, hasher, authenticator, clock, random, login_config);
-  domain::OrganizationService orgs(**db, authorizer, clock, random);
-  domain::AttestationService attestations(**db, authorizer, orgs, clock, random);
-  domain::ApiTokenService api_tokens(**db, authorizer, orgs, authenticator, hasher, clock, random);
+  domain::LoginService login(
+      domain::LoginService::Stores{
+          .users = **db, .invitations = **db, .sessions = **db, .login_state = **db},
+      *idp, hasher, authenticator, clock, random, login_config);
+  domain::OrganizationService orgs(
+      domain::OrganizationService::Stores{
+          .orgs = **db, .projects = **db, .invitations = **db, .audit = **db},
+      authorizer, clock, random);
+  domain::AttestationService attestations(
+      domain::AttestationService::Stores{.workflows = **db, .projects = **db}, authorizer, orgs,
+      clock, random);
+  domain::ApiTokenService api_tokens(
+      domain::ApiTokenService::Stores{.tokens = **db, .projects = **db}, authorizer, orgs,
+      authenticator, hasher, clock, random);
   // Keyless CI: only issuers on the instance allow-list are ever contacted.
   oidc::CiVerifierOptions ci_options;
   ci_options.allowed_issuers = c.federation_issuers;
@@ -270,8 +282,10 @@ int Serve(const ServerConfig& c) {
   oidc::CiTokenVerifier ci_verifier(ci_options, clock);
   domain::FederationConfig federation_config;
   federation_config.default_audience = c.external_url;
-  domain::FederationService federation(**db, authorizer, orgs, ci_verifier, hasher, clock, random,
-                                       federation_config, &authenticator);
+  domain::FederationService federation(
+      domain::FederationService::Stores{
+          .federation = **db, .orgs = **db, .projects = **db, .audit = **db},
+      authorizer, orgs, ci_verifier, hasher, clock, random, federation_config, &authenticator);
 
   jobs::TokenRevoker revoker(
       **db, clock, random, &usage_flusher,
