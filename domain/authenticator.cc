@@ -1,7 +1,5 @@
 #include "domain/authenticator.h"
 
-#include <strings.h>
-
 #include "common/log.h"
 #include "crypto/credential.h"
 
@@ -23,23 +21,6 @@ const char* KindName(crypto::CredentialKind kind) {
 
 }  // namespace
 
-Result<std::string_view> ExtractBearer(std::string_view authorization) {
-  if (authorization.empty()) {
-    return Fail(Error::Unauthenticated(
-        "authentication required: send Authorization: Bearer <token>", "unauthenticated"));
-  }
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size() ||
-      strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) != 0) {
-    return Fail(Error::Unauthenticated("the Authorization header must use the Bearer scheme",
-                                       "malformed_token"));
-  }
-  std::string_view token = authorization.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  return token;
-}
-
 Authenticator::Authenticator(Stores stores, const crypto::CredentialHasher& hasher,
                              const Clock& clock, UsageRecorder* usage, size_t max_cache_entries,
                              UnixMillis revalidate_after)
@@ -51,26 +32,11 @@ Authenticator::Authenticator(Stores stores, const crypto::CredentialHasher& hash
       hasher_(hasher),
       clock_(clock),
       usage_(usage),
-      max_entries_(max_cache_entries),
-      revalidate_after_(revalidate_after) {}
+      cache_(max_cache_entries, revalidate_after) {}
 
-void Authenticator::Forget(const std::string& token_hash) {
-  auto key = crypto::DigestFromHex(token_hash);
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  ++forget_epoch_;
-  if (key) cache_.Erase(*key);
-  if (auto it = old_hashes_.find(token_hash); it != old_hashes_.end()) {
-    cache_.Erase(it->second);
-    old_hashes_.erase(it);
-  }
-}
+void Authenticator::Forget(const std::string& token_hash) { cache_.Forget(token_hash); }
 
-void Authenticator::ForgetAll() {
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  ++forget_epoch_;
-  cache_.Clear();
-  old_hashes_.clear();
-}
+void Authenticator::ForgetAll() { cache_.ForgetAll(); }
 
 void Authenticator::NotifyRevoked(const std::string& token_hash) {
   Forget(token_hash);
@@ -78,50 +44,31 @@ void Authenticator::NotifyRevoked(const std::string& token_hash) {
 }
 
 Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
-  CL_ASSIGN_OR_RETURN(std::string_view token, ExtractBearer(authorization));
-  CL_ASSIGN_OR_RETURN(crypto::CredentialKind kind, crypto::ParseCredential(token));
+  CL_ASSIGN_OR_RETURN(PresentedCredential credential, ExtractCredential(authorization));
+  if (!AuthenticatesRequests(credential.kind)) {
+    return Fail(
+        Error::Unauthenticated("this kind of token cannot authenticate requests", "invalid_token"));
+  }
   UnixMillis now = clock_.Now();
-  switch (kind) {
-    case crypto::CredentialKind::kSession:
-    case crypto::CredentialKind::kApiToken:
-    case crypto::CredentialKind::kFederated: {
-      CL_ASSIGN_OR_RETURN(auto entry, Lookup(token, hasher_.Digest(token), kind, now));
-      return FromEntry(*entry, now);
-    }
-    default:
-      return Fail(Error::Unauthenticated("this kind of token cannot authenticate requests",
-                                         "invalid_token"));
-  }
-}
-
-std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_view authorization) {
-  auto token = ExtractBearer(authorization);
-  if (!token) return Result<Principal>(Fail(token.error()));
-  auto kind = crypto::ParseCredential(*token);
-  if (!kind) return Result<Principal>(Fail(kind.error()));
-  if (*kind != crypto::CredentialKind::kSession && *kind != crypto::CredentialKind::kApiToken &&
-      *kind != crypto::CredentialKind::kFederated) {
-    return std::nullopt;  // let the full path give the precise answer
-  }
-  const crypto::Digest256 key = hasher_.Digest(*token);
-  UnixMillis now = clock_.Now();
-  std::shared_ptr<const CacheEntry> entry;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    auto* found = cache_.Find(key);
-    if (found == nullptr || now - (*found)->fetched_at >= revalidate_after_) return std::nullopt;
-    entry = *found;
-  }
-  if (entry->kind != *kind) return std::nullopt;
+  CL_ASSIGN_OR_RETURN(
+      auto entry, Lookup(credential.token, hasher_.Digest(credential.token), credential.kind, now));
   return FromEntry(*entry, now);
 }
 
-size_t Authenticator::CachedEntries() {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  return cache_.size();
+std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_view authorization) {
+  auto credential = ExtractCredential(authorization);
+  if (!credential) return Result<Principal>(Fail(credential.error()));
+  // Other kinds: let the full path give the precise answer.
+  if (!AuthenticatesRequests(credential->kind)) return std::nullopt;
+  UnixMillis now = clock_.Now();
+  auto entry = cache_.FindFresh(hasher_.Digest(credential->token), credential->kind, now);
+  if (!entry) return std::nullopt;
+  return FromEntry(*entry, now);
 }
 
-Result<Principal> Authenticator::FromEntry(const CacheEntry& e, UnixMillis now) {
+size_t Authenticator::CachedEntries() { return cache_.size(); }
+
+Result<Principal> Authenticator::FromEntry(const CachedCredential& e, UnixMillis now) {
   switch (e.kind) {
     case crypto::CredentialKind::kSession:
       return FromSession(e, now);
@@ -135,23 +82,16 @@ Result<Principal> Authenticator::FromEntry(const CacheEntry& e, UnixMillis now) 
   }
 }
 
-Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
-    std::string_view token, const crypto::Digest256& key, crypto::CredentialKind kind,
-    UnixMillis now) {
-  uint64_t epoch;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    auto* found = cache_.Find(key);
-    if (found != nullptr && (*found)->kind == kind &&
-        now - (*found)->fetched_at < revalidate_after_) {
-      return *found;
-    }
-    epoch = forget_epoch_;
-  }
+Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::string_view token,
+                                                                      const crypto::Digest256& key,
+                                                                      crypto::CredentialKind kind,
+                                                                      UnixMillis now) {
+  uint64_t epoch = 0;
+  if (auto fresh = cache_.FindFresh(key, kind, now, &epoch)) return fresh;
   // The database stores the hex form.
   const std::string hash =
       crypto::HexEncode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
-  auto entry = std::make_shared<CacheEntry>();
+  auto entry = std::make_shared<CachedCredential>();
   entry->key = key;
   entry->kind = kind;
   entry->fetched_at = now;
@@ -177,14 +117,14 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
   // A refused credential (revoked, logged out, expired) is answered from the database each
   // time and never cached: clients cycling through dead credentials cannot fill the cache
   // (the failed-authentication throttle bounds how often they can ask).
-  if (!FromEntry(*entry, now)) return std::shared_ptr<const CacheEntry>(std::move(entry));
+  if (!FromEntry(*entry, now)) return std::shared_ptr<const CachedCredential>(std::move(entry));
   if (kind == crypto::CredentialKind::kApiToken && usage_ &&
       now - entry->token().last_activity >= kPromptUseAfter) {
     CL_ASSIGN_OR_RETURN(bool settled, RecordPromptUse(*entry, now));
     // Refused (revoked meanwhile), or not settled (answered, not cached: the next request
     // tries again).
     if (!settled || !FromEntry(*entry, now)) {
-      return std::shared_ptr<const CacheEntry>(std::move(entry));
+      return std::shared_ptr<const CachedCredential>(std::move(entry));
     }
   }
   // Federated tokens live minutes: they are not moved, only found under any pepper.
@@ -194,34 +134,14 @@ Result<std::shared_ptr<const Authenticator::CacheEntry>> Authenticator::Lookup(
     std::string().swap(kind == crypto::CredentialKind::kSession ? entry->session().token_hash
                                                                 : entry->token().token_hash);
   }
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  if (forget_epoch_ != epoch) {
-    // A credential was forgotten (revoked, logged out) while this one was read: what was read
-    // may predate that revocation, so it answers this request, which overlapped it, but is not
-    // cached. The next request reads again.
-    return std::shared_ptr<const CacheEntry>(std::move(entry));
-  }
-  auto stale = [&](const CacheEntry& e) { return now - e.fetched_at >= revalidate_after_; };
-  if (now - last_prune_ >= revalidate_after_) {
-    // Entries older than revalidate_after_ are reloaded on their next use anyway.
-    cache_.EraseIf(stale);
-    last_prune_ = now;
-  }
-  if (cache_.size() >= max_entries_) {
-    // Bounded: drop stale entries; if none are stale, drop arbitrary ones to make room.
-    cache_.EraseIf(stale);
-    if (cache_.size() >= max_entries_) cache_.TrimTo(max_entries_ > 0 ? max_entries_ - 1 : 0);
-  }
-  cache_.Insert(entry);
-  if (!old_hash.empty()) {
-    // Only credentials found under an older pepper land here: few, and only during a rotation.
-    if (old_hashes_.size() >= max_entries_) old_hashes_.clear();
-    old_hashes_[old_hash] = key;
-  }
-  return std::shared_ptr<const CacheEntry>(std::move(entry));
+  // Not cached when a credential was forgotten (revoked, logged out) while this one was read:
+  // what was read may predate that revocation, so it answers this request, which overlapped it,
+  // and the next request reads again.
+  cache_.Insert(entry, epoch, now, old_hash);
+  return std::shared_ptr<const CachedCredential>(std::move(entry));
 }
 
-Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
+Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
   if (e.kind == crypto::CredentialKind::kFederated) {
     auto fed = federation_.GetFederatedTokenByHash(hash);
     if (!fed) {
@@ -269,7 +189,7 @@ Result<bool> Authenticator::Load(CacheEntry& e, const std::string& hash) {
   return true;
 }
 
-Result<bool> Authenticator::RecordPromptUse(CacheEntry& e, UnixMillis now) {
+Result<bool> Authenticator::RecordPromptUse(CachedCredential& e, UnixMillis now) {
   CachedApiToken& t = e.token();
   // The write orders this use against a sweep's revocation: the sweep's UPDATE either commits
   // first (then the read below sees it) or finds the token active again. Reading by id after
@@ -297,7 +217,7 @@ Result<bool> Authenticator::RecordPromptUse(CacheEntry& e, UnixMillis now) {
   return true;
 }
 
-void Authenticator::MoveToCurrentPepper(CacheEntry& e, const std::string& hash) {
+void Authenticator::MoveToCurrentPepper(CachedCredential& e, const std::string& hash) {
   const std::string& current = hasher_.current_pepper_id();
   const bool session = e.kind == crypto::CredentialKind::kSession;
   std::string& stored_hash = session ? e.session().token_hash : e.token().token_hash;
@@ -331,7 +251,7 @@ void Authenticator::MoveToCurrentPepper(CacheEntry& e, const std::string& hash) 
   stored_pepper = current;
 }
 
-Result<Principal> Authenticator::FromSession(const CacheEntry& e, UnixMillis now) {
+Result<Principal> Authenticator::FromSession(const CachedCredential& e, UnixMillis now) {
   if (e.session().revoked_at) {
     return Fail(Error::Unauthenticated("this session was ended by logout; log in again",
                                        "session_revoked"));
@@ -349,7 +269,7 @@ Result<Principal> Authenticator::FromSession(const CacheEntry& e, UnixMillis now
   return p;
 }
 
-Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis now) {
+Result<Principal> Authenticator::FromFederated(const CachedCredential& e, UnixMillis now) {
   const store::FederatedToken& t = e.federated();
   if (t.revoked_at) {
     return Fail(Error::Unauthenticated(
@@ -372,7 +292,7 @@ Result<Principal> Authenticator::FromFederated(const CacheEntry& e, UnixMillis n
   return p;
 }
 
-Result<Principal> Authenticator::FromApiToken(const CacheEntry& e, UnixMillis now) {
+Result<Principal> Authenticator::FromApiToken(const CachedCredential& e, UnixMillis now) {
   const CachedApiToken& t = e.token();
   if (t.revoked_at) {
     std::string why = t.revoked_for_inactivity

@@ -1,9 +1,12 @@
 // Authenticator: turns a bearer credential into a Principal.
 //
-// The hot path: the credential's shape and checksum are checked offline, then its HMAC is
-// looked up in a bounded in-memory cache; the database is consulted only on a miss or when
-// the cached entry is older than the re-validation bound (1 s), so a revocation made by another
-// instance takes effect within that bound, and at once on this instance (Forget).
+// The hot path: the credential is extracted and its shape and checksum checked offline
+// (domain/credential_extractor.h), then its HMAC is looked up in a bounded in-memory cache
+// (domain/credential_cache.h); the database is consulted only on a miss or when the cached entry
+// is older than the re-validation bound (1 s), so a revocation made by another instance takes
+// effect within that bound, and at once on this instance (Forget). This class does the
+// database side: loading a credential, moving it to the newest pepper, writing a first use after
+// a long idle period, and turning what was read into a Principal (or the precise refusal).
 //
 // Pepper rotation (crypto::CredentialHasher): the cache is keyed by the hash under the newest
 // pepper, so the cached path costs one HMAC however many peppers are configured. On a miss the
@@ -15,22 +18,18 @@
 // period, which is written at once (RecordPromptUse) so no instance's inactivity sweep misses it.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <variant>
 
 #include "common/clock.h"
 #include "common/result.h"
 #include "crypto/credential.h"
 #include "crypto/hash.h"
-#include "domain/digest_map.h"
+#include "domain/credential_cache.h"
+#include "domain/credential_extractor.h"
 #include "domain/principal.h"
 #include "domain/token_inactivity.h"
 #include "domain/usage_recorder.h"
@@ -91,67 +90,29 @@ class Authenticator {
   }
 
  private:
-  // What authentication reads of an API token: about a third of store::ApiToken's size, so
-  // 100,000 cached tokens take less memory and a lookup touches fewer cache lines.
-  struct CachedApiToken {
-    std::string id;
-    std::string org_id;
-    std::optional<std::string> project_id;
-    std::string name;
-    std::optional<UnixMillis> expires_at;
-    std::optional<UnixMillis> revoked_at;
-    bool revoked_for_inactivity = false;
-    // COALESCE(last_used_at, created_at) as read: Lookup writes the first use after a long
-    // idle period at once (RecordPromptUse).
-    UnixMillis last_activity = 0;
-    // Needed only while loading (MoveToCurrentPepper); token_hash is emptied once cached.
-    std::string token_hash;
-    std::string pepper_id;
-  };
-  struct CacheEntry {
-    // HMAC of the credential under the newest pepper: the cache key (DigestMap).
-    crypto::Digest256 key{};
-    crypto::CredentialKind kind = crypto::CredentialKind::kSession;
-    // Only the record of `kind`: a cache of 100,000 API tokens holds no empty sessions or
-    // federated tokens.
-    std::variant<std::monostate, store::Session, CachedApiToken, store::FederatedToken> record;
-    std::string email;  // kSession
-    store::Session& session() { return std::get<store::Session>(record); }
-    const store::Session& session() const { return std::get<store::Session>(record); }
-    CachedApiToken& token() { return std::get<CachedApiToken>(record); }
-    const CachedApiToken& token() const { return std::get<CachedApiToken>(record); }
-    const store::FederatedToken& federated() const {
-      return std::get<store::FederatedToken>(record);
-    }
-    // token.permissions / federated.permissions, interned, handed to every Principal.
-    PermissionList permissions;
-    UnixMillis fetched_at = 0;
-    // Last time this entry reported a use to the UsageRecorder: lets the hot path skip the
-    // recorder's lock for all but about one request per second per token.
-    mutable std::atomic<UnixMillis> last_usage_report{0};
-  };
   // The cached entry for `token`, whose HMAC under the newest pepper is `key`, loading it on a
   // miss or when stale.
-  Result<std::shared_ptr<const CacheEntry>> Lookup(std::string_view token,
-                                                   const crypto::Digest256& key,
-                                                   crypto::CredentialKind kind, UnixMillis now);
+  Result<std::shared_ptr<const CachedCredential>> Lookup(std::string_view token,
+                                                         const crypto::Digest256& key,
+                                                         crypto::CredentialKind kind,
+                                                         UnixMillis now);
   // Reads the credential stored under `hash` into `e`: false when there is none.
-  Result<bool> Load(CacheEntry& e, const std::string& hash);
+  Result<bool> Load(CachedCredential& e, const std::string& hash);
   // Moves the stored hash of a session or API token in `e` to the newest pepper (`hash`), or
   // records the pepper id of a hash stored before ids were. Best effort: a failure is logged and
   // retried on the next miss. Updates `e` to what the row holds afterwards.
-  void MoveToCurrentPepper(CacheEntry& e, const std::string& hash);
+  void MoveToCurrentPepper(CachedCredential& e, const std::string& hash);
   // An API token whose last activity is older than kPromptUseAfter: writes this use now, not
   // through the coalescing UsageRecorder, so an inactivity sweep on any instance either sees it
   // or has already revoked the token (then `e` is updated to the revocation and this request is
   // refused). False when the write or the read after it failed: the request is answered from
   // what was read, the use goes through the recorder, and `e` must not be cached. An error
   // (invalid_token) when the token no longer exists.
-  Result<bool> RecordPromptUse(CacheEntry& e, UnixMillis now);
-  Result<Principal> FromEntry(const CacheEntry& e, UnixMillis now);
-  Result<Principal> FromSession(const CacheEntry& e, UnixMillis now);
-  Result<Principal> FromApiToken(const CacheEntry& e, UnixMillis now);
-  Result<Principal> FromFederated(const CacheEntry& e, UnixMillis now);
+  Result<bool> RecordPromptUse(CachedCredential& e, UnixMillis now);
+  Result<Principal> FromEntry(const CachedCredential& e, UnixMillis now);
+  Result<Principal> FromSession(const CachedCredential& e, UnixMillis now);
+  Result<Principal> FromApiToken(const CachedCredential& e, UnixMillis now);
+  Result<Principal> FromFederated(const CachedCredential& e, UnixMillis now);
 
   store::UserStore& users_;
   store::SessionStore& sessions_;
@@ -162,25 +123,8 @@ class Authenticator {
   const Clock& clock_;
   UsageRecorder* usage_;
   std::function<void(const std::string&)> publish_;
-  const size_t max_entries_;
-  const UnixMillis revalidate_after_;
-  std::shared_mutex mu_;  // readers: lookups; writers: inserts and Forget
-  // Keyed by the raw HMAC under the newest pepper, held in a flat table: a lookup neither
-  // hex-encodes nor allocates, and costs one slot read before the entry itself.
-  DigestMap<CacheEntry> cache_;  // GUARDED_BY(mu_)
-  // When stale entries (older than revalidate_after_, which lookups reload anyway) were last
-  // dropped: at most once per revalidate_after_, so the cache holds the recent working set.
-  UnixMillis last_prune_ = 0;  // GUARDED_BY(mu_)
-  // Bumped by every Forget / ForgetAll. A load that saw another value before reading the
-  // database may have read a row that has been revoked since, and does not cache it.
-  uint64_t forget_epoch_ = 0;  // GUARDED_BY(mu_)
+  CredentialCache cache_;
   std::function<void()> after_load_for_testing_;
-  // Hash under an older pepper -> cache key, for credentials found under an older pepper: a
-  // revocation announced with the old hash (read before the re-hash) still reaches the entry.
-  std::unordered_map<std::string, crypto::Digest256> old_hashes_;  // GUARDED_BY(mu_)
 };
-
-// Extracts the credential from "Bearer <token>" (scheme case-insensitive).
-Result<std::string_view> ExtractBearer(std::string_view authorization);
 
 }  // namespace cl::domain

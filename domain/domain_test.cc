@@ -168,13 +168,6 @@ TEST(PermissionList, InternSharesIdenticalListsAndCopiesArePointers) {
   EXPECT_TRUE(again.Contains("x:y"));
 }
 
-TEST(Authenticator, RejectsMissingAndMalformedCredentials) {
-  FakeClock clock;
-  EXPECT_EQ(ExtractBearer("").error().reason(), "unauthenticated");
-  EXPECT_EQ(ExtractBearer("Basic abc").error().reason(), "malformed_token");
-  EXPECT_EQ(*ExtractBearer("bearer  tok "), "tok");
-}
-
 TEST_F(DomainTest, CredentialCacheKeepsOnlyRecentLiveCredentials) {
   std::string alice = LoginAs("alice", "alice@example.com");
   Auth(alice);
