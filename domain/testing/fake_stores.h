@@ -1,0 +1,95 @@
+// In-memory fakes of the narrow store interfaces, for domain tests whose point is a rule, not the
+// SQL: FakeMembershipStore (the OrganizationStore and ProjectStore reads the Authorizer makes).
+// Only what the rules under test read is implemented; every other method fails with Internal,
+// so a test that starts depending on more notices at once. Not thread-safe.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/store.h"
+
+namespace cl::domain::testing {
+
+inline Error NotFaked(const char* method) {
+  return Error::Internal(std::string("FakeMembershipStore does not implement ") + method);
+}
+
+// Organization and project memberships held in maps; an unavailable store when `down` is set.
+class FakeMembershipStore final : public store::OrganizationStore, public store::ProjectStore {
+ public:
+  void SetOrgRole(const std::string& org_id, const std::string& user_id, std::string role) {
+    org_roles_[{org_id, user_id}] = std::move(role);
+  }
+  void SetProjectRole(const std::string& project_id, const std::string& user_id, std::string role) {
+    project_roles_[{project_id, user_id}] = std::move(role);
+  }
+  bool down = false;  // every read fails with Unavailable
+
+  Result<store::Membership> GetMembership(const std::string& org_id,
+                                          const std::string& user_id) override {
+    if (down) return Fail(Error::Unavailable("database down"));
+    auto it = org_roles_.find({org_id, user_id});
+    if (it == org_roles_.end()) return Fail(Error::NotFound("no membership"));
+    return store::Membership{org_id, user_id, it->second, 0, "", "", ""};
+  }
+  Result<store::ProjectMembership> GetProjectMembership(const std::string& project_id,
+                                                        const std::string& user_id) override {
+    if (down) return Fail(Error::Unavailable("database down"));
+    auto it = project_roles_.find({project_id, user_id});
+    if (it == project_roles_.end()) return Fail(Error::NotFound("no project membership"));
+    return store::ProjectMembership{project_id, user_id, it->second, 0};
+  }
+
+  // OrganizationStore, not faked.
+  Status CreateOrganization(const store::Organization&, const store::Membership&,
+                            const store::AuditEvent&) override {
+    return Fail(NotFaked("CreateOrganization"));
+  }
+  Result<store::Organization> GetOrganization(const std::string&) override {
+    return Fail(NotFaked("GetOrganization"));
+  }
+  Result<store::Organization> GetOrganizationByName(const std::string&) override {
+    return Fail(NotFaked("GetOrganizationByName"));
+  }
+  Result<std::vector<store::Membership>> ListMembershipsForUser(const std::string&) override {
+    return Fail(NotFaked("ListMembershipsForUser"));
+  }
+  Result<std::vector<store::Membership>> ListMembers(const std::string&) override {
+    return Fail(NotFaked("ListMembers"));
+  }
+  Status SetApiTokenMaxDaysInactive(const std::string&, std::optional<int>,
+                                    const store::AuditEvent&) override {
+    return Fail(NotFaked("SetApiTokenMaxDaysInactive"));
+  }
+  // ProjectStore, not faked.
+  Status CreateProject(const store::Project&, const std::optional<store::ProjectMembership>&,
+                       const store::AuditEvent&) override {
+    return Fail(NotFaked("CreateProject"));
+  }
+  Result<store::Project> GetProjectByName(const std::string&, const std::string&) override {
+    return Fail(NotFaked("GetProjectByName"));
+  }
+  Result<store::Project> GetProject(const std::string&) override {
+    return Fail(NotFaked("GetProject"));
+  }
+  Result<std::vector<store::Project>> ListProjects(const std::string&) override {
+    return Fail(NotFaked("ListProjects"));
+  }
+  Status SetProjectMembership(const store::ProjectMembership&) override {
+    return Fail(NotFaked("SetProjectMembership"));
+  }
+  Result<std::vector<store::ProjectMembership>> ListProjectMembershipsForUser(
+      const std::string&, const std::string&) override {
+    return Fail(NotFaked("ListProjectMembershipsForUser"));
+  }
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::string> org_roles_;
+  std::map<std::pair<std::string, std::string>, std::string> project_roles_;
+};
+
+}  // namespace cl::domain::testing
