@@ -6,7 +6,7 @@
 // idle timeouts, connection cap) are enforced per connection; request bodies also share one
 // memory budget across all connections. HTTP/1.1 framing is strict (see framing.h): a request
 // whose framing is in doubt is refused and its connection closed. This header is Beast-free: the
-// implementation is behind a pimpl in server.cc.
+// implementation is behind a pimpl (server_impl.h, included only by the server's own .cc files).
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,66 @@
+// The server's own answers (error envelope, 404/405) and calling handlers so that an exception
+// never leaves them.
+#include "http/dispatch.h"
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "common/log.h"
+
+namespace cl::http {
+
+Response ErrorResponse(int status, std::string_view code, std::string_view message) {
+  return Response::Json(status, ErrorEnvelope(code, message));
+}
+
+Response HeadersTooLarge() {
+  return ErrorResponse(431, "headers_too_large", "request headers exceed the limit");
+}
+
+Response FramingRefusal(const FramingError& e) {
+  return ErrorResponse(e.status, e.code, e.message);
+}
+
+Response NoRouteResponse(const Request& req, const Router::MatchResult& match) {
+  if (!match.method_not_allowed) {
+    return ErrorResponse(404, "not_found", "no route for " + req.method + " " + req.path);
+  }
+  Response res = ErrorResponse(405, "method_not_allowed",
+                               "method " + req.method + " not allowed for " + req.path);
+  std::string allow;
+  for (const auto& m : match.allowed_methods) {
+    if (!allow.empty()) allow += ", ";
+    allow += m;
+  }
+  res.SetHeader("Allow", std::move(allow));
+  return res;
+}
+
+std::optional<Response> InvokeFast(const FastHandler& fast, Request& req) {
+  try {
+    return fast(req);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "handler threw",
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+  } catch (...) {
+    Log(LogLevel::kError, "handler threw",
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
+  }
+  return ErrorResponse(500, "internal", "internal error");
+}
+
+Response Invoke(const Handler& handler, Request& req) {
+  try {
+    return handler(req);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "handler threw",
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+  } catch (...) {
+    Log(LogLevel::kError, "handler threw",
+        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
+  }
+  return ErrorResponse(500, "internal", "internal error");
+}
+
+}  // namespace cl::http
