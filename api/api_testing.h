@@ -55,6 +55,8 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class ApiTest : public ::testing::Test {
  protected:
+  static constexpr char kExternalUrl[] = "http://127.0.0.1:1";
+
   // Adjusts the dependencies before the routes are registered (limits, metrics, web_dir...).
   virtual void Configure(ApiDeps&) {}
 
@@ -68,8 +70,10 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(db_->Migrate());
     authn_ = std::make_unique<domain::Authenticator>(*db_, hasher_, clock_, &usage_);
     authz_ = std::make_unique<domain::Authorizer>(*db_);
+    domain::LoginConfig login_config;  // as the server wires it: the web UI's callback
+    login_config.allowed_redirect_prefixes = {std::string(kExternalUrl) + "/auth/web/callback"};
     login_ = std::make_unique<domain::LoginService>(*db_, idp_, hasher_, *authn_, clock_, random_,
-                                                    domain::LoginConfig{});
+                                                    login_config);
     orgs_ = std::make_unique<domain::OrganizationService>(*db_, *authz_, clock_, random_);
     atts_ = std::make_unique<domain::AttestationService>(*db_, *authz_, *orgs_, clock_, random_);
     tokens_ = std::make_unique<domain::ApiTokenService>(*db_, *authz_, *orgs_, *authn_, hasher_,
@@ -86,7 +90,7 @@ class ApiTest : public ::testing::Test {
     deps_.api_tokens = tokens_.get();
     deps_.federation = fed_.get();
     deps_.random = &random_;
-    deps_.external_url = "http://127.0.0.1:1";
+    deps_.external_url = kExternalUrl;
     Configure(deps_);
     routes_ = RegisterRoutes(router_, deps_);
   }
@@ -118,6 +122,24 @@ class ApiTest : public ::testing::Test {
     auto session =
         login_->ExchangeCode(redirect->substr(start, redirect->find('&', start) - start), verifier);
     return session ? session->token : "";
+  }
+
+  // Creates organization `name` as the person holding `token`; its id, empty on failure.
+  std::string CreateOrg(const std::string& token, const std::string& name) {
+    Answer a = Call("POST", "/v1/organizations", token, R"({"name":")" + name + R"("})");
+    EXPECT_EQ(a.status, 201) << SerializeJson(a.body);
+    return a.status == 201 ? std::string(a.body.at("organization").at("id").as_string()) : "";
+  }
+
+  // A session of the person `sub`, who joins organization `org` with `role` (invited by the
+  // holder of `owner`, accepted at login).
+  std::string JoinAs(const std::string& owner, const std::string& org, const std::string& sub,
+                     const std::string& role) {
+    const std::string email = sub + "@example.com";
+    Answer a = Call("POST", "/v1/organizations/" + org + "/invitations", owner,
+                    R"({"receiver_email":")" + email + R"(","role":")" + role + R"("})");
+    EXPECT_EQ(a.status, 201) << SerializeJson(a.body);
+    return LoginAs(sub, email);
   }
 
   // Runs `method target` through the router and the route's (worker pool) handler. `token`:
