@@ -79,8 +79,10 @@ class ApiTest : public ::testing::Test {
     tokens_ = std::make_unique<domain::ApiTokenService>(*db_, *authz_, *orgs_, *authn_, hasher_,
                                                         clock_, random_);
     verifier_ = std::make_unique<oidc::CiTokenVerifier>(oidc::CiVerifierOptions{}, clock_);
+    domain::FederationConfig federation_config;
+    federation_config.default_audience = kExternalUrl;
     fed_ = std::make_unique<domain::FederationService>(*db_, *authz_, *orgs_, *verifier_, hasher_,
-                                                       clock_, random_, domain::FederationConfig{},
+                                                       clock_, random_, federation_config,
                                                        authn_.get());
     deps_.db = db_.get();
     deps_.authenticator = authn_.get();
