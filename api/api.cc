@@ -29,9 +29,10 @@ http::Response NoStore(http::Response r) {
 int ParseLimit(const http::Request& req, int dflt) {
   auto v = req.QueryParam("limit");
   if (!v) return dflt;
+  const std::string& text = *v;
   int n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size()) return -1;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p != text.data() + text.size()) return -1;
   return n;
 }
 
