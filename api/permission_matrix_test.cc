@@ -9,29 +9,17 @@
 // - a route under /v1/organizations/{org} that is neither in the table nor listed as
 //   people-only fails the test, and the people-only ones refuse a token holding everything.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "api/api.h"
+#include "api/api_testing.h"
 #include "common/json.h"
-#include "crypto/hash.h"
 #include "domain/api_tokens.h"
-#include "domain/attestations.h"
-#include "domain/authenticator.h"
 #include "domain/authorization.h"
-#include "domain/federation.h"
-#include "domain/idp_testing.h"
-#include "domain/login.h"
-#include "domain/organizations.h"
-#include "domain/usage_recorder.h"
-#include "http/http.h"
-#include "oidc/ci_verifier.h"
 
 namespace cl::api {
 namespace {
@@ -45,58 +33,13 @@ constexpr char kStatement[] =
     R"("digest":{"sha256":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}}],)"
     R"("predicateType":"https://slsa.dev/provenance/v1","predicate":{}}})";
 
-struct Answer {
-  int status = 0;
-  std::string code;  // error.code, empty on success
-  boost::json::value body;
-};
+using testing::Answer;
 
-class PermissionMatrixTest : public ::testing::Test {
+class PermissionMatrixTest : public testing::ApiTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/cl-permission-matrix-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    auto db = store::OpenDatabase("sqlite:" + (dir_ / "db.sqlite").string());
-    ASSERT_TRUE(db) << db.error().ToString();
-    db_ = std::move(*db);
-    ASSERT_TRUE(db_->Migrate());
-    authn_ = std::make_unique<domain::Authenticator>(
-        domain::Authenticator::Stores{
-            .users = *db_, .sessions = *db_, .tokens = *db_, .federation = *db_, .peppers = *db_},
-        hasher_, clock_, &usage_);
-    authz_ = std::make_unique<domain::Authorizer>(*db_, *db_);
-    login_ = std::make_unique<domain::LoginService>(
-        domain::LoginService::Stores{
-            .users = *db_, .invitations = *db_, .sessions = *db_, .login_state = *db_},
-        idp_, hasher_, *authn_, clock_, random_, domain::LoginConfig{});
-    orgs_ = std::make_unique<domain::OrganizationService>(
-        domain::OrganizationService::Stores{
-            .orgs = *db_, .projects = *db_, .invitations = *db_, .audit = *db_},
-        *authz_, clock_, random_);
-    atts_ = std::make_unique<domain::AttestationService>(
-        domain::AttestationService::Stores{.workflows = *db_, .projects = *db_}, *authz_, *orgs_,
-        clock_, random_);
-    tokens_ = std::make_unique<domain::ApiTokenService>(
-        domain::ApiTokenService::Stores{.tokens = *db_, .projects = *db_}, *authz_, *orgs_, *authn_,
-        hasher_, clock_, random_);
-    verifier_ = std::make_unique<oidc::CiTokenVerifier>(oidc::CiVerifierOptions{}, clock_);
-    fed_ = std::make_unique<domain::FederationService>(
-        domain::FederationService::Stores{
-            .federation = *db_, .orgs = *db_, .projects = *db_, .audit = *db_},
-        *authz_, *orgs_, *verifier_, hasher_, clock_, random_, domain::FederationConfig{},
-        authn_.get());
-    ApiDeps deps;
-    deps.db = db_.get();
-    deps.authenticator = authn_.get();
-    deps.login = login_.get();
-    deps.orgs = orgs_.get();
-    deps.attestations = atts_.get();
-    deps.api_tokens = tokens_.get();
-    deps.federation = fed_.get();
-    deps.random = &random_;
-    deps.external_url = "http://127.0.0.1:1";
-    routes_ = RegisterRoutes(router_, deps);
-
+    ApiTest::SetUp();
+    if (HasFatalFailure()) return;
     owner_ = LoginAs("owner", "owner@example.com");
     ASSERT_FALSE(owner_.empty());
     ASSERT_EQ(Call("POST", "/v1/organizations", owner_, R"({"name":"acme"})").status, 201);
@@ -106,71 +49,8 @@ class PermissionMatrixTest : public ::testing::Test {
             .status,
         201);
   }
-  void TearDown() override {
-    routes_.reset();
-    fed_.reset();
-    verifier_.reset();
-    tokens_.reset();
-    atts_.reset();
-    orgs_.reset();
-    login_.reset();
-    authn_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  std::string LoginAs(const std::string& sub, const std::string& email) {
-    const std::string verifier(43, 'v');
-    idp_.next = domain::VerifiedIdentity{"https://idp.test", sub, email, true, sub};
-    auto url = login_->StartBrowserLogin("http://127.0.0.1:5555/callback", "cli-state",
-                                         crypto::PkceS256Challenge(verifier), "S256");
-    if (!url) return "";
-    auto redirect = login_->CompleteCallback("idp-code", idp_.last_state);
-    if (!redirect) return "";
-    auto start = redirect->find("code=") + 5;
-    auto session =
-        login_->ExchangeCode(redirect->substr(start, redirect->find('&', start) - start), verifier);
-    return session ? session->token : "";
-  }
-
   static std::string Org(const std::string& rest) {
     return std::string("/v1/organizations/") + kOrg + rest;
-  }
-
-  Answer Call(const std::string& method, const std::string& target, const std::string& token,
-              const std::string& body = "") {
-    http::Request req;
-    req.method = method;
-    req.target = target;
-    auto q = target.find('?');
-    std::string raw_path = target.substr(0, q);
-    req.path = http::PercentDecode(raw_path);
-    if (q != std::string::npos) req.query = target.substr(q + 1);
-    req.headers = {{"authorization", "Bearer " + token}, {"content-type", "application/json"}};
-    req.body = body;
-    req.remote_addr = "127.0.0.1";
-    req.request_id = "matrix";
-    auto match = router_.Match(method, raw_path);
-    Answer a;
-    if (!match.route) {
-      ADD_FAILURE() << "no route for " << method << " " << target;
-      return a;
-    }
-    req.path_params = match.params;
-    http::Response resp = match.route->handler(req);
-    a.status = resp.status;
-    auto parsed = ParseJson(resp.body);
-    if (parsed) {
-      a.body = *parsed;
-      if (const auto* obj = a.body.if_object()) {
-        if (const auto* err = obj->if_contains("error"); err && err->is_object()) {
-          if (const auto* code = err->as_object().if_contains("code"); code && code->is_string()) {
-            a.code = std::string(code->as_string());
-          }
-        }
-      }
-    }
-    return a;
   }
 
   // An organization-scoped API token created by the owner with exactly `perms`.
@@ -353,23 +233,6 @@ class PermissionMatrixTest : public ::testing::Test {
     };
   }
 
-  std::filesystem::path dir_;
-  FakeClock clock_;
-  SystemRandom random_;
-  crypto::CredentialHasher hasher_{"matrix-pepper-matrix-pepper-matrix-pepper"};
-  domain::testing::FakeIdp idp_;
-  domain::UsageRecorder usage_;
-  std::unique_ptr<store::Database> db_;
-  std::unique_ptr<domain::Authenticator> authn_;
-  std::unique_ptr<domain::Authorizer> authz_;
-  std::unique_ptr<domain::LoginService> login_;
-  std::unique_ptr<domain::OrganizationService> orgs_;
-  std::unique_ptr<domain::AttestationService> atts_;
-  std::unique_ptr<domain::ApiTokenService> tokens_;
-  std::unique_ptr<oidc::CiTokenVerifier> verifier_;
-  std::unique_ptr<domain::FederationService> fed_;
-  http::Router router_;
-  std::shared_ptr<void> routes_;
   std::string owner_;
   int serial_ = 0;
 };

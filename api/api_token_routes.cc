@@ -1,0 +1,68 @@
+// API token routes: create (rate-limited per organization; the secret is answered once), list
+// and revoke the API tokens of an organization.
+#include <boost/json/array.hpp>
+
+#include "api/encoders.h"
+#include "api/routes.h"
+#include "common/json.h"
+
+namespace cl::api {
+
+namespace json = boost::json;
+using http::Request;
+using http::Response;
+
+void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx) {
+  Add(r, "POST", "/v1/organizations/{org}/api-tokens",
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+        domain::CreateApiTokenRequest in;
+        CL_ASSIGN_OR_RETURN(in.name, body.RequiredString("name"));
+        CL_ASSIGN_OR_RETURN(auto description, body.OptionalString("description"));
+        in.description = description.value_or("");
+        CL_ASSIGN_OR_RETURN(in.expires_in_seconds, body.OptionalInt("expires_in_seconds"));
+        CL_ASSIGN_OR_RETURN(in.project, body.OptionalString("project"));
+        CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
+        CL_RETURN_IF_ERROR(body.Finish());
+        std::string org_name = req.PathParam("org");
+        if (auto limited = ctx.limits.OverRateLimit(ctx.deps.token_create_limit, org_name,
+                                                    "api_token_create", "API token creation")) {
+          return std::move(*limited);
+        }
+        CL_ASSIGN_OR_RETURN(auto created, ctx.deps.api_tokens->Create(p, org_name, in));
+        if (ctx.deps.token_create_limit) ctx.deps.token_create_limit->Charge(org_name);
+        CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
+        json::object j;
+        j["api_token"] = EncodeApiToken(created.record, org);
+        j["token"] = created.token;
+        return NoStore(JsonOk(201, j));
+      }));
+  Add(r, "GET", "/v1/organizations/{org}/api-tokens",
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        std::string org_name = req.PathParam("org");
+        CL_ASSIGN_OR_RETURN(auto tokens,
+                            ctx.deps.api_tokens->List(
+                                p, org_name, req.QueryParam("status").value_or(""),
+                                req.QueryParam("project"), req.QueryParam("scope").value_or("")));
+        CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
+        json::array arr;
+        for (const auto& t : tokens) arr.push_back(EncodeApiToken(t, org));
+        json::object j;
+        j["api_tokens"] = std::move(arr);
+        return JsonOk(200, j);
+      }));
+  Add(r, "POST", "/v1/organizations/{org}/api-tokens/{id}/revoke",
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+        CL_RETURN_IF_ERROR(body.Finish());
+        std::string org_name = req.PathParam("org");
+        CL_ASSIGN_OR_RETURN(auto token,
+                            ctx.deps.api_tokens->Revoke(p, org_name, req.PathParam("id")));
+        CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
+        json::object j;
+        j["api_token"] = EncodeApiToken(token, org);
+        return JsonOk(200, j);
+      }));
+}
+
+}  // namespace cl::api

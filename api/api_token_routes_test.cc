@@ -1,0 +1,134 @@
+// Handler tests of the API token routes (api/api_token_routes.cc): create (secret answered
+// once, no-store, rate-limited per organization), list and revoke, through the router.
+#include <memory>
+#include <string>
+
+#include "api/api_testing.h"
+#include "domain/throttle.h"
+
+namespace cl::api {
+namespace {
+
+using testing::Answer;
+
+constexpr char kTokens[] = "/v1/organizations/acme/api-tokens";
+
+class ApiTokenRoutesTest : public testing::ApiTest {
+ protected:
+  void Configure(ApiDeps& deps) override {
+    create_limit_ = std::make_unique<domain::RateLimiter>(60, 3, clock_);
+    deps.token_create_limit = create_limit_.get();
+  }
+  void SetUp() override {
+    ApiTest::SetUp();
+    if (HasFatalFailure()) return;
+    owner_ = LoginAs("owner", "owner@example.com");
+    ASSERT_FALSE(owner_.empty());
+    ASSERT_FALSE(CreateOrg(owner_, "acme").empty());
+  }
+  std::unique_ptr<domain::RateLimiter> create_limit_;
+  std::string owner_;
+};
+
+TEST_F(ApiTokenRoutesTest, CreateAnswersTheSecretOnceAndTheRecord) {
+  Answer a = Call("POST", kTokens, owner_,
+                  R"({"name":"ci","description":"builds","expires_in_seconds":3600,)"
+                  R"("permissions":["workflow_run:create"]})");
+  ASSERT_EQ(a.status, 201) << SerializeJson(a.body);
+  EXPECT_EQ(a.Header("Cache-Control"), "no-store");
+  EXPECT_TRUE(a.body.at("token").is_string());
+  const auto& t = a.body.at("api_token").as_object();
+  EXPECT_EQ(t.at("name").as_string(), "ci");
+  EXPECT_EQ(t.at("description").as_string(), "builds");
+  EXPECT_EQ(t.at("scope").as_string(), "global");
+  EXPECT_TRUE(t.at("project").is_null());
+  ASSERT_EQ(t.at("permissions").as_array().size(), 1u);
+  EXPECT_EQ(t.at("permissions").as_array()[0].as_string(), "workflow_run:create");
+  EXPECT_TRUE(t.at("created_at").is_string());
+  EXPECT_TRUE(t.at("expires_at").is_string());
+  EXPECT_TRUE(t.at("last_used_at").is_null());
+  EXPECT_TRUE(t.at("revoked_at").is_null());
+  EXPECT_TRUE(t.at("revocation_reason").is_null());
+  EXPECT_TRUE(t.at("auto_revoke_at").is_null());
+  EXPECT_EQ(t.at("created_by").at("kind").as_string(), "user");
+
+  Answer list = Call("GET", kTokens, owner_);
+  ASSERT_EQ(list.status, 200);
+  const auto& tokens = list.body.at("api_tokens").as_array();
+  ASSERT_EQ(tokens.size(), 1u);
+  EXPECT_EQ(tokens[0].at("id"), t.at("id"));
+  EXPECT_FALSE(tokens[0].as_object().contains("token"));  // the secret is never listed
+}
+
+TEST_F(ApiTokenRoutesTest, CreateDecodesStrictly) {
+  struct Case {
+    const char* body;
+    const char* code;
+  } cases[] = {
+      {R"({"name":1})", "invalid_field_type"},
+      {R"({"name":"a","expires_in_seconds":"soon"})", "invalid_field_type"},
+      {R"({"name":"a","permissions":"workflow_run:create"})", "invalid_field_type"},
+      {R"({"name":"a","scope":"global"})", "unknown_field"},
+      {R"({"description":"no name"})", "missing_field"},
+  };
+  for (const auto& c : cases) {
+    Answer a = Call("POST", kTokens, owner_, c.body);
+    EXPECT_EQ(a.status, 400) << c.body;
+    EXPECT_EQ(a.code, c.code) << c.body;
+  }
+}
+
+TEST_F(ApiTokenRoutesTest, RoutesNeedACredential) {
+  EXPECT_EQ(Call("POST", kTokens, "", R"({"name":"a"})").status, 401);
+  EXPECT_EQ(Call("GET", kTokens, "").status, 401);
+  Answer a = Call("POST", std::string(kTokens) + "/x/revoke", "", "{}");
+  EXPECT_EQ(a.status, 401);
+  EXPECT_EQ(a.code, "unauthenticated");
+}
+
+TEST_F(ApiTokenRoutesTest, ErrorsMapTo403And404) {
+  Answer unknown_org = Call("GET", "/v1/organizations/nope/api-tokens", owner_);
+  EXPECT_EQ(unknown_org.status, 404);
+  EXPECT_EQ(unknown_org.code, "not_found");
+  Answer unknown_project = Call("POST", kTokens, owner_, R"({"name":"a","project":"nope"})");
+  EXPECT_EQ(unknown_project.status, 404);
+  Answer unknown_token = Call("POST", std::string(kTokens) + "/not-a-uuid/revoke", owner_, "{}");
+  EXPECT_EQ(unknown_token.status, 404);
+  EXPECT_EQ(unknown_token.code, "not_found");
+  std::string viewer = JoinAs(owner_, "acme", "vera", "viewer");
+  Answer refused = Call("POST", kTokens, viewer, R"({"name":"a"})");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.code, "permission_denied");
+}
+
+TEST_F(ApiTokenRoutesTest, RevokeAnswersTheRevokedToken) {
+  Answer created = Call("POST", kTokens, owner_, R"({"name":"old"})");
+  ASSERT_EQ(created.status, 201);
+  std::string id(created.body.at("api_token").at("id").as_string());
+  std::string revoke = std::string(kTokens) + "/" + id + "/revoke";
+  EXPECT_EQ(Call("POST", revoke, owner_, R"({"reason":"x"})").code, "unknown_field");
+  Answer a = Call("POST", revoke, owner_, "{}");
+  ASSERT_EQ(a.status, 200) << SerializeJson(a.body);
+  EXPECT_TRUE(a.body.at("api_token").at("revoked_at").is_string());
+  EXPECT_TRUE(a.body.at("api_token").at("revocation_reason").is_string());
+  Answer token_now =
+      Call("GET", "/v1/auth/whoami", std::string(created.body.at("token").as_string()));
+  EXPECT_EQ(token_now.status, 401);
+}
+
+TEST_F(ApiTokenRoutesTest, CreationIsRateLimitedPerOrganization) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Call("POST", kTokens, owner_, R"({"name":"t)" + std::to_string(i) + "\"}").status,
+              201);
+  }
+  Answer a = Call("POST", kTokens, owner_, R"({"name":"t3"})");
+  EXPECT_EQ(a.status, 429);
+  EXPECT_EQ(a.code, "rate_limited");
+  EXPECT_FALSE(a.Header("Retry-After").empty());
+  // Refused requests are not charged: the organization waits for the refill only.
+  clock_.Advance(kMillisPerSecond);
+  EXPECT_EQ(Call("POST", kTokens, owner_, R"({"name":"t4"})").status, 201);
+}
+
+}  // namespace
+}  // namespace cl::api

@@ -1,0 +1,40 @@
+// The JSON shapes of the HTTP API: one encoder per domain object (organizations, members,
+// invitations, projects, workflows, runs, API tokens, trust policies, principals, sessions,
+// device logins, audit events). Times are RFC 3339; absent optional values are null. Internal
+// to api/.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string>
+
+#include "domain/authenticator.h"
+#include "domain/login.h"
+#include "domain/organizations.h"
+#include "store/store.h"
+
+namespace cl::api {
+
+boost::json::object EncodeOrg(const store::Organization& o);
+// An organization with the caller's role in it (the listing of one's organizations).
+boost::json::object EncodeOrgWithRole(const domain::OrgWithRole& o);
+boost::json::object EncodeUser(const store::User& u);
+boost::json::object EncodeMember(const store::Membership& m);
+boost::json::object EncodeInvitation(const store::Invitation& i);
+boost::json::object EncodeProject(const store::Project& p);
+// `project_name`: the name of the workflow's project (empty when unknown).
+boost::json::object EncodeWorkflow(const store::Workflow& w, const std::string& project_name);
+// `with_statement`: include the attested in-toto statement (null when not pushed yet).
+boost::json::object EncodeRun(const store::WorkflowRun& r, bool with_statement);
+// `org`: the token's organization, whose inactivity threshold gives auto_revoke_at.
+boost::json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org);
+boost::json::object EncodeTrustPolicy(const store::TrustPolicyRecord& t);
+boost::json::object EncodeAuditEvent(const store::AuditEvent& e);
+boost::json::object EncodePrincipal(const domain::Principal& p);
+boost::json::object EncodeSession(const domain::IssuedSession& s);
+boost::json::object EncodeDeviceLoginStart(const domain::DeviceLoginStart& start);
+
+// {"principal": EncodePrincipal(p)} serialized directly, without building a JSON tree: the
+// I/O-thread answer of whoami for tokens.
+std::string SerializePrincipalEnvelope(const domain::Principal& p);
+
+}  // namespace cl::api

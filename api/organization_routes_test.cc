@@ -1,0 +1,201 @@
+// Handler tests of the organization routes (api/organization_routes.cc): organizations and
+// their settings, members, invitations, the audit log and projects, through the router.
+#include <string>
+
+#include "api/api_testing.h"
+
+namespace cl::api {
+namespace {
+
+using testing::Answer;
+
+class OrganizationRoutesTest : public testing::ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    if (HasFatalFailure()) return;
+    owner_ = LoginAs("owner", "owner@example.com");
+    ASSERT_FALSE(owner_.empty());
+    ASSERT_FALSE(CreateOrg(owner_, "acme").empty());
+  }
+  std::string owner_;
+};
+
+TEST_F(OrganizationRoutesTest, CreateAnswersTheOrganization) {
+  Answer a = Call("POST", "/v1/organizations", owner_, R"({"name":"globex"})");
+  ASSERT_EQ(a.status, 201) << SerializeJson(a.body);
+  const auto& o = a.body.at("organization").as_object();
+  EXPECT_TRUE(o.at("id").is_string());
+  EXPECT_EQ(o.at("name").as_string(), "globex");
+  EXPECT_TRUE(o.at("created_at").is_string());
+  EXPECT_TRUE(o.at("api_token_max_days_inactive").is_null());
+  EXPECT_EQ(Call("POST", "/v1/organizations", owner_, R"({"name":"globex"})").status, 409);
+}
+
+TEST_F(OrganizationRoutesTest, CreateDecodesStrictly) {
+  EXPECT_EQ(Call("POST", "/v1/organizations", owner_, R"({"name":5})").code, "invalid_field_type");
+  EXPECT_EQ(Call("POST", "/v1/organizations", owner_, R"({"name":"x","owner":"y"})").code,
+            "unknown_field");
+  Answer missing = Call("POST", "/v1/organizations", owner_, "{}");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_EQ(missing.code, "missing_field");
+}
+
+TEST_F(OrganizationRoutesTest, EveryRouteNeedsACredential) {
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/v1/organizations"},
+           {"GET", "/v1/organizations"},
+           {"GET", "/v1/organizations/acme"},
+           {"PATCH", "/v1/organizations/acme"},
+           {"GET", "/v1/organizations/acme/members"},
+           {"POST", "/v1/organizations/acme/invitations"},
+           {"GET", "/v1/organizations/acme/invitations"},
+           {"GET", "/v1/organizations/acme/audit-events"},
+           {"POST", "/v1/organizations/acme/projects"},
+           {"GET", "/v1/organizations/acme/projects"}}) {
+    Answer a = Call(method, path, "", "{}");
+    EXPECT_EQ(a.status, 401) << method << " " << path;
+    EXPECT_EQ(a.code, "unauthenticated") << method << " " << path;
+  }
+}
+
+TEST_F(OrganizationRoutesTest, ListAndDescribeCarryTheCallersRole) {
+  Answer list = Call("GET", "/v1/organizations", owner_);
+  ASSERT_EQ(list.status, 200);
+  const auto& orgs = list.body.at("organizations").as_array();
+  ASSERT_EQ(orgs.size(), 1u);
+  EXPECT_EQ(orgs[0].at("name").as_string(), "acme");
+  EXPECT_EQ(orgs[0].at("role").as_string(), "owner");
+  Answer one = Call("GET", "/v1/organizations/acme", owner_);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(one.body.at("organization").at("name").as_string(), "acme");
+  EXPECT_EQ(one.body.at("role").as_string(), "owner");
+}
+
+TEST_F(OrganizationRoutesTest, OutsidersAndUnknownOrganizationsGet404) {
+  Answer unknown = Call("GET", "/v1/organizations/nope", owner_);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.code, "not_found");
+  std::string outsider = LoginAs("eve", "eve@example.com");
+  for (const char* path : {"", "/members", "/projects", "/audit-events", "/invitations"}) {
+    Answer a = Call("GET", std::string("/v1/organizations/acme") + path, outsider);
+    EXPECT_EQ(a.status, 404) << path;
+    EXPECT_EQ(a.code, "not_found") << path;
+  }
+}
+
+TEST_F(OrganizationRoutesTest, ViewersAreRefusedWrites) {
+  std::string viewer = JoinAs(owner_, "acme", "vera", "viewer");
+  ASSERT_FALSE(viewer.empty());
+  EXPECT_EQ(Call("GET", "/v1/organizations/acme", viewer).body.at("role").as_string(), "viewer");
+  Answer invite = Call("POST", "/v1/organizations/acme/invitations", viewer,
+                       R"({"receiver_email":"x@example.com","role":"viewer"})");
+  EXPECT_EQ(invite.status, 403);
+  EXPECT_EQ(invite.code, "permission_denied");
+  Answer patch =
+      Call("PATCH", "/v1/organizations/acme", viewer, R"({"api_token_max_days_inactive":30})");
+  EXPECT_EQ(patch.status, 403);
+  Answer project = Call("POST", "/v1/organizations/acme/projects", viewer, R"({"name":"p"})");
+  EXPECT_EQ(project.status, 403);
+  EXPECT_EQ(project.code, "permission_denied");
+}
+
+TEST_F(OrganizationRoutesTest, PatchSetsAndClearsTheInactivityThreshold) {
+  Answer set =
+      Call("PATCH", "/v1/organizations/acme", owner_, R"({"api_token_max_days_inactive":30})");
+  ASSERT_EQ(set.status, 200) << SerializeJson(set.body);
+  EXPECT_EQ(set.body.at("organization").at("api_token_max_days_inactive").as_int64(), 30);
+  Answer cleared =
+      Call("PATCH", "/v1/organizations/acme", owner_, R"({"api_token_max_days_inactive":null})");
+  ASSERT_EQ(cleared.status, 200);
+  EXPECT_TRUE(cleared.body.at("organization").at("api_token_max_days_inactive").is_null());
+}
+
+TEST_F(OrganizationRoutesTest, PatchDecodesStrictly) {
+  struct Case {
+    const char* body;
+    const char* code;
+  } cases[] = {
+      {"{}", "missing_field"},
+      {R"({"api_token_max_days_inactive":"30"})", "invalid_field_type"},
+      {R"({"api_token_max_days_inactive":1.5})", "invalid_field_type"},
+      {R"({"api_token_max_days_inactive":30,"name":"x"})", "unknown_field"},
+      {R"({"api_token_max_days_inactive":366})", "invalid_argument"},
+      {R"({"api_token_max_days_inactive":18446744073709551615})", "invalid_argument"},
+  };
+  for (const auto& c : cases) {
+    Answer a = Call("PATCH", "/v1/organizations/acme", owner_, c.body);
+    EXPECT_EQ(a.status, 400) << c.body;
+    EXPECT_EQ(a.code, c.code) << c.body;
+  }
+}
+
+TEST_F(OrganizationRoutesTest, InvitationsAndMembers) {
+  Answer inv = Call("POST", "/v1/organizations/acme/invitations", owner_,
+                    R"({"receiver_email":"new@example.com","role":"member"})");
+  ASSERT_EQ(inv.status, 201) << SerializeJson(inv.body);
+  const auto& i = inv.body.at("invitation").as_object();
+  EXPECT_EQ(i.at("email").as_string(), "new@example.com");
+  EXPECT_EQ(i.at("role").as_string(), "member");
+  EXPECT_TRUE(i.at("status").is_string());
+  EXPECT_TRUE(i.at("created_at").is_string());
+  Answer invs = Call("GET", "/v1/organizations/acme/invitations", owner_);
+  ASSERT_EQ(invs.status, 200);
+  EXPECT_EQ(invs.body.at("invitations").as_array().size(), 1u);
+
+  EXPECT_EQ(Call("POST", "/v1/organizations/acme/invitations", owner_,
+                 R"({"receiver_email":"x@example.com"})")
+                .code,
+            "missing_field");
+  EXPECT_EQ(Call("POST", "/v1/organizations/acme/invitations", owner_,
+                 R"({"receiver_email":"x@example.com","role":["viewer"]})")
+                .code,
+            "invalid_field_type");
+
+  ASSERT_FALSE(LoginAs("new", "new@example.com").empty());
+  Answer members = Call("GET", "/v1/organizations/acme/members", owner_);
+  ASSERT_EQ(members.status, 200);
+  const auto& arr = members.body.at("members").as_array();
+  ASSERT_EQ(arr.size(), 2u);
+  for (const auto& m : arr) {
+    for (const char* k : {"user_id", "email", "name", "role", "created_at"}) {
+      EXPECT_TRUE(m.at(k).is_string()) << k;
+    }
+  }
+}
+
+TEST_F(OrganizationRoutesTest, AuditEventsWithALimit) {
+  Answer a = Call("GET", "/v1/organizations/acme/audit-events?limit=1", owner_);
+  ASSERT_EQ(a.status, 200) << SerializeJson(a.body);
+  const auto& events = a.body.at("audit_events").as_array();
+  ASSERT_EQ(events.size(), 1u);
+  for (const char* k : {"id", "actor_kind", "actor_id", "actor_name", "action", "target_kind",
+                        "target_id", "message", "created_at"}) {
+    EXPECT_TRUE(events[0].at(k).is_string()) << k;
+  }
+  for (const char* bad : {"0", "1001", "ten", "5x"}) {
+    Answer b = Call("GET", std::string("/v1/organizations/acme/audit-events?limit=") + bad, owner_);
+    EXPECT_EQ(b.status, 400) << bad;
+    EXPECT_EQ(b.code, "invalid_argument") << bad;
+  }
+}
+
+TEST_F(OrganizationRoutesTest, Projects) {
+  Answer created = Call("POST", "/v1/organizations/acme/projects", owner_, R"({"name":"web"})");
+  ASSERT_EQ(created.status, 201) << SerializeJson(created.body);
+  const auto& p = created.body.at("project").as_object();
+  EXPECT_TRUE(p.at("id").is_string());
+  EXPECT_EQ(p.at("name").as_string(), "web");
+  EXPECT_TRUE(p.at("created_at").is_string());
+  Answer list = Call("GET", "/v1/organizations/acme/projects", owner_);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body.at("projects").as_array().size(), 1u);
+  EXPECT_EQ(Call("POST", "/v1/organizations/acme/projects", owner_, R"({"name":true})").code,
+            "invalid_field_type");
+  EXPECT_EQ(Call("POST", "/v1/organizations/acme/projects", owner_, "{}").code, "missing_field");
+  EXPECT_EQ(Call("POST", "/v1/organizations/acme/projects", owner_, R"({"name":"a","b":1})").code,
+            "unknown_field");
+}
+
+}  // namespace
+}  // namespace cl::api
