@@ -37,30 +37,32 @@ Response NoRouteResponse(const Request& req, const Router::MatchResult& match) {
   return res;
 }
 
-std::optional<Response> InvokeFast(const FastHandler& fast, Request& req) {
+namespace {
+
+// A handler that throws is a bug: it is logged and answered 500; the connection goes on.
+template <typename Call>
+auto Guarded(Request& req, Call&& call) -> decltype(call()) {
+  std::string error;
   try {
-    return fast(req);
+    return call();
   } catch (const std::exception& e) {
-    Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+    error = e.what();
   } catch (...) {
-    Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
+    error = "unknown exception";
   }
+  Log(LogLevel::kError, "handler threw",
+      {{"request_id", req.request_id}, {"path", req.path}, {"error", error}});
   return ErrorResponse(500, "internal", "internal error");
 }
 
+}  // namespace
+
+std::optional<Response> InvokeFast(const FastHandler& fast, Request& req) {
+  return Guarded(req, [&]() -> std::optional<Response> { return fast(req); });
+}
+
 Response Invoke(const Handler& handler, Request& req) {
-  try {
-    return handler(req);
-  } catch (const std::exception& e) {
-    Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
-  } catch (...) {
-    Log(LogLevel::kError, "handler threw",
-        {{"request_id", req.request_id}, {"path", req.path}, {"error", "unknown exception"}});
-  }
-  return ErrorResponse(500, "internal", "internal error");
+  return Guarded(req, [&] { return handler(req); });
 }
 
 }  // namespace cl::http
