@@ -220,32 +220,25 @@ bool SqlRow::Bool(size_t i) const {
 // ---- users
 
 Result<User> SqlDatabase::UpsertUser(const User& user) {
-  Result<User> out = Fail(Error::Internal("not run"));
-  auto st = Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<User>(c,
-                         std::string("INSERT INTO users (") + kUserCols +
-                             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
-                             "ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, "
-                             "email_verified = excluded.email_verified, name = excluded.name, "
-                             "updated_at = excluded.updated_at RETURNING " +
-                             kUserCols,
-                         {user.id, user.issuer, user.subject, user.email, user.email_verified,
-                          user.name, user.updated_at != 0 ? user.updated_at : user.created_at},
-                         "user", ToUser);
-    return Ok();
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<User>(c,
+                          std::string("INSERT INTO users (") + kUserCols +
+                              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+                              "ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, "
+                              "email_verified = excluded.email_verified, name = excluded.name, "
+                              "updated_at = excluded.updated_at RETURNING " +
+                              kUserCols,
+                          {user.id, user.issuer, user.subject, user.email, user.email_verified,
+                           user.name, user.updated_at != 0 ? user.updated_at : user.created_at},
+                          "user", ToUser);
   });
-  if (!st) return Fail(st.error());
-  return out;
 }
 
 Result<User> SqlDatabase::GetUser(const std::string& id) {
-  Result<User> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<User>(c, std::string("SELECT ") + kUserCols + " FROM users WHERE id = $1", {id},
-                         "user", ToUser);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<User>(c, std::string("SELECT ") + kUserCols + " FROM users WHERE id = $1", {id},
+                          "user", ToUser);
+  });
 }
 
 // ---- organizations
@@ -272,59 +265,44 @@ Status SqlDatabase::CreateOrganization(const Organization& org, const Membership
 }
 
 Result<Organization> SqlDatabase::GetOrganization(const std::string& id) {
-  Result<Organization> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<Organization>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<Organization>(
         c, std::string("SELECT ") + kOrgCols + " FROM organizations WHERE id = $1", {id},
         "organization", ToOrg);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Result<Organization> SqlDatabase::GetOrganizationByName(const std::string& name) {
-  Result<Organization> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<Organization>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<Organization>(
         c, std::string("SELECT ") + kOrgCols + " FROM organizations WHERE name = $1", {name},
         "organization", ToOrg);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Result<std::vector<Membership>> SqlDatabase::ListMembershipsForUser(const std::string& user_id) {
-  Result<std::vector<Membership>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<Membership>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<Membership>(
         c, std::string(kMembershipSelect) + "WHERE m.user_id = $1 ORDER BY o.name, o.id", {user_id},
         ToMembership);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Result<Membership> SqlDatabase::GetMembership(const std::string& org_id,
                                               const std::string& user_id) {
-  Result<Membership> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<Membership>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<Membership>(
         c, std::string(kMembershipSelect) + "WHERE m.org_id = $1 AND m.user_id = $2",
         {org_id, user_id}, "membership", ToMembership);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Result<std::vector<Membership>> SqlDatabase::ListMembers(const std::string& org_id) {
-  Result<std::vector<Membership>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<Membership>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<Membership>(
         c, std::string(kMembershipSelect) + "WHERE m.org_id = $1 ORDER BY u.email, u.id", {org_id},
         ToMembership);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Status SqlDatabase::SetApiTokenMaxDaysInactive(const std::string& org_id, std::optional<int> days,
@@ -368,36 +346,27 @@ Status SqlDatabase::CreateProject(const Project& project,
 }
 
 Result<Project> SqlDatabase::GetProjectByName(const std::string& org_id, const std::string& name) {
-  Result<Project> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<Project>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<Project>(
         c, std::string("SELECT ") + kProjectCols + " FROM projects WHERE org_id = $1 AND name = $2",
         {org_id, name}, "project", ToProject);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Result<Project> SqlDatabase::GetProject(const std::string& id) {
-  Result<Project> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out =
-        QueryOne<Project>(c, std::string("SELECT ") + kProjectCols + " FROM projects WHERE id = $1",
-                          {id}, "project", ToProject);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<Project>(c,
+                             std::string("SELECT ") + kProjectCols + " FROM projects WHERE id = $1",
+                             {id}, "project", ToProject);
+  });
 }
 
 Result<std::vector<Project>> SqlDatabase::ListProjects(const std::string& org_id) {
-  Result<std::vector<Project>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<Project>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<Project>(
         c, std::string("SELECT ") + kProjectCols + " FROM projects WHERE org_id = $1 ORDER BY name",
         {org_id}, ToProject);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Status SqlDatabase::SetProjectMembership(const ProjectMembership& m) {
@@ -414,31 +383,25 @@ Status SqlDatabase::SetProjectMembership(const ProjectMembership& m) {
 
 Result<ProjectMembership> SqlDatabase::GetProjectMembership(const std::string& project_id,
                                                             const std::string& user_id) {
-  Result<ProjectMembership> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<ProjectMembership>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<ProjectMembership>(
         c,
         std::string("SELECT ") + kProjectMembershipCols +
             " FROM project_memberships WHERE project_id = $1 AND user_id = $2",
         {project_id, user_id}, "project membership", ToProjectMembership);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Result<std::vector<ProjectMembership>> SqlDatabase::ListProjectMembershipsForUser(
     const std::string& org_id, const std::string& user_id) {
-  Result<std::vector<ProjectMembership>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<ProjectMembership>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<ProjectMembership>(
         c,
         "SELECT pm.project_id, pm.user_id, pm.role, pm.created_at FROM project_memberships pm "
         "JOIN projects p ON p.id = pm.project_id WHERE p.org_id = $1 AND pm.user_id = $2 "
         "ORDER BY p.name",
         {org_id, user_id}, ToProjectMembership);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 // ---- invitations
@@ -460,30 +423,24 @@ Status SqlDatabase::CreateInvitation(const Invitation& inv, const AuditEvent& ev
 }
 
 Result<std::vector<Invitation>> SqlDatabase::ListPendingInvitations(const std::string& org_id) {
-  Result<std::vector<Invitation>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<Invitation>(c,
-                               std::string(kInvitationSelect) +
-                                   "WHERE i.org_id = $1 AND i.status = 'pending' "
-                                   "ORDER BY i.created_at, i.id",
-                               {org_id}, ToInvitation);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<Invitation>(c,
+                                std::string(kInvitationSelect) +
+                                    "WHERE i.org_id = $1 AND i.status = 'pending' "
+                                    "ORDER BY i.created_at, i.id",
+                                {org_id}, ToInvitation);
+  });
 }
 
 Result<std::vector<Invitation>> SqlDatabase::ListPendingInvitationsForEmail(
     const std::string& email) {
-  Result<std::vector<Invitation>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<Invitation>(c,
-                               std::string(kInvitationSelect) +
-                                   "WHERE i.email = $1 AND i.status = 'pending' "
-                                   "ORDER BY o.name, i.id",
-                               {email}, ToInvitation);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<Invitation>(c,
+                                std::string(kInvitationSelect) +
+                                    "WHERE i.email = $1 AND i.status = 'pending' "
+                                    "ORDER BY o.name, i.id",
+                                {email}, ToInvitation);
+  });
 }
 
 Status SqlDatabase::AcceptInvitation(const std::string& invitation_id, const Membership& membership,
@@ -509,45 +466,35 @@ Status SqlDatabase::AcceptInvitation(const std::string& invitation_id, const Mem
 // ---- workflows and runs
 
 Result<Workflow> SqlDatabase::GetWorkflow(const std::string& project_id, const std::string& name) {
-  Result<Workflow> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<Workflow>(c,
-                             std::string("SELECT ") + kWorkflowCols +
-                                 " FROM workflows WHERE project_id = $1 AND name = $2",
-                             {project_id, name}, "workflow", ToWorkflow);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<Workflow>(c,
+                              std::string("SELECT ") + kWorkflowCols +
+                                  " FROM workflows WHERE project_id = $1 AND name = $2",
+                              {project_id, name}, "workflow", ToWorkflow);
+  });
 }
 
 Result<Workflow> SqlDatabase::GetOrCreateWorkflow(const Workflow& wf) {
-  Result<Workflow> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
+  return RunInTransactionReturning([&](SqlConnection& c) -> Result<Workflow> {
     CL_RETURN_IF_ERROR(
         c.Query("INSERT INTO workflows (id, org_id, project_id, name, created_at) "
                 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (project_id, name) DO NOTHING",
                 {wf.id, wf.org_id, wf.project_id, wf.name, wf.created_at}));
-    out = QueryOne<Workflow>(c,
-                             std::string("SELECT ") + kWorkflowCols +
-                                 " FROM workflows WHERE project_id = $1 AND name = $2",
-                             {wf.project_id, wf.name}, "workflow", ToWorkflow);
-    if (!out) return Fail(out.error());
-    return Ok();
-  }));
-  return out;
+    return QueryOne<Workflow>(c,
+                              std::string("SELECT ") + kWorkflowCols +
+                                  " FROM workflows WHERE project_id = $1 AND name = $2",
+                              {wf.project_id, wf.name}, "workflow", ToWorkflow);
+  });
 }
 
 Result<std::vector<Workflow>> SqlDatabase::ListWorkflows(const std::string& org_id) {
-  Result<std::vector<Workflow>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<Workflow>(c,
-                             "SELECT w.id, w.org_id, w.project_id, w.name, w.created_at "
-                             "FROM workflows w JOIN projects p ON p.id = w.project_id "
-                             "WHERE w.org_id = $1 ORDER BY p.name, w.name",
-                             {org_id}, ToWorkflow);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<Workflow>(c,
+                              "SELECT w.id, w.org_id, w.project_id, w.name, w.created_at "
+                              "FROM workflows w JOIN projects p ON p.id = w.project_id "
+                              "WHERE w.org_id = $1 ORDER BY p.name, w.name",
+                              {org_id}, ToWorkflow);
+  });
 }
 
 Status SqlDatabase::CreateRun(const WorkflowRun& run) {
@@ -568,13 +515,10 @@ Status SqlDatabase::CreateRun(const WorkflowRun& run) {
 }
 
 Result<WorkflowRun> SqlDatabase::GetRun(const std::string& org_id, const std::string& run_id) {
-  Result<WorkflowRun> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<WorkflowRun>(c, RunSelect("r.statement") + "WHERE r.org_id = $1 AND r.id = $2",
-                                {org_id, run_id}, "workflow run", ToRun);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<WorkflowRun>(c, RunSelect("r.statement") + "WHERE r.org_id = $1 AND r.id = $2",
+                                 {org_id, run_id}, "workflow run", ToRun);
+  });
 }
 
 Status SqlDatabase::CompleteRun(const WorkflowRun& run) {
@@ -605,22 +549,18 @@ Result<std::vector<WorkflowRun>> SqlDatabase::ListRuns(const std::string& org_id
                                                        const std::optional<std::string>& project_id,
                                                        int limit) {
   if (limit <= 0) return std::vector<WorkflowRun>{};
-  Result<std::vector<WorkflowRun>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+  return RunReturning([&](SqlConnection& c) {
     if (project_id) {
-      out = QueryAll<WorkflowRun>(c,
-                                  RunSelect("''") +
-                                      "WHERE r.org_id = $1 AND r.project_id = $2 "
-                                      "ORDER BY r.created_at DESC, r.id DESC LIMIT $3",
-                                  {org_id, *project_id, limit}, ToRun);
-    } else {
-      out = QueryAll<WorkflowRun>(
-          c, RunSelect("''") + "WHERE r.org_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
-          {org_id, limit}, ToRun);
+      return QueryAll<WorkflowRun>(c,
+                                   RunSelect("''") +
+                                       "WHERE r.org_id = $1 AND r.project_id = $2 "
+                                       "ORDER BY r.created_at DESC, r.id DESC LIMIT $3",
+                                   {org_id, *project_id, limit}, ToRun);
     }
-    return Ok();
-  }));
-  return out;
+    return QueryAll<WorkflowRun>(
+        c, RunSelect("''") + "WHERE r.org_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
+        {org_id, limit}, ToRun);
+  });
 }
 
 // ---- sessions
@@ -638,14 +578,11 @@ Status SqlDatabase::CreateSession(const Session& s) {
 }
 
 Result<Session> SqlDatabase::GetSessionByHash(const std::string& token_hash) {
-  Result<Session> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<Session>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<Session>(
         c, std::string("SELECT ") + kSessionCols + " FROM sessions WHERE token_hash = $1",
         {token_hash}, "session", ToSession);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Status SqlDatabase::RevokeSession(const std::string& id, UnixMillis now) {
@@ -674,18 +611,16 @@ Status SqlDatabase::PutLoginRequest(const LoginRequest& r) {
 }
 
 Result<LoginRequest> SqlDatabase::TakeLoginRequest(const std::string& state_hash, UnixMillis now) {
-  Result<LoginRequest> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+  auto out = RunReturning([&](SqlConnection& c) {
     // DELETE ... RETURNING is atomic on both engines: two instances cannot both take the row.
-    out = QueryOne<LoginRequest>(
+    return QueryOne<LoginRequest>(
         c,
         "DELETE FROM login_requests WHERE state_hash = $1 RETURNING state_hash, nonce, "
         "upstream_code_verifier, cli_redirect_uri, cli_state, cli_code_challenge, expires_at",
         {state_hash}, "login request", [](const SqlRow& r) {
           return LoginRequest{r.Str(0), r.Str(1), r.Str(2), r.Str(3), r.Str(4), r.Str(5), r.Int(6)};
         });
-    return Ok();
-  }));
+  });
   if (out && out->expires_at <= now) return Fail(Error::NotFound("login request expired"));
   return out;
 }
@@ -701,16 +636,14 @@ Status SqlDatabase::PutAuthCode(const AuthCode& a) {
 }
 
 Result<AuthCode> SqlDatabase::TakeAuthCode(const std::string& code_hash, UnixMillis now) {
-  Result<AuthCode> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<AuthCode>(c,
-                             "DELETE FROM auth_codes WHERE code_hash = $1 "
-                             "RETURNING code_hash, user_id, cli_code_challenge, expires_at",
-                             {code_hash}, "authorization code", [](const SqlRow& r) {
-                               return AuthCode{r.Str(0), r.Str(1), r.Str(2), r.Int(3)};
-                             });
-    return Ok();
-  }));
+  auto out = RunReturning([&](SqlConnection& c) {
+    return QueryOne<AuthCode>(c,
+                              "DELETE FROM auth_codes WHERE code_hash = $1 "
+                              "RETURNING code_hash, user_id, cli_code_challenge, expires_at",
+                              {code_hash}, "authorization code", [](const SqlRow& r) {
+                                return AuthCode{r.Str(0), r.Str(1), r.Str(2), r.Int(3)};
+                              });
+  });
   if (out && out->expires_at <= now) return Fail(Error::NotFound("authorization code expired"));
   return out;
 }
@@ -727,17 +660,15 @@ Status SqlDatabase::PutDeviceRequest(const DeviceRequest& d) {
 
 Result<DeviceRequest> SqlDatabase::GetDeviceRequest(const std::string& handle_hash,
                                                     UnixMillis now) {
-  Result<DeviceRequest> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<DeviceRequest>(
+  auto out = RunReturning([&](SqlConnection& c) {
+    return QueryOne<DeviceRequest>(
         c,
         "SELECT handle_hash, upstream_device_code, expires_at, interval_seconds "
         "FROM device_requests WHERE handle_hash = $1",
         {handle_hash}, "device request", [](const SqlRow& r) {
           return DeviceRequest{r.Str(0), r.Str(1), r.Int(2), static_cast<int>(r.Int(3))};
         });
-    return Ok();
-  }));
+  });
   if (out && out->expires_at <= now) return Fail(Error::NotFound("device request expired"));
   return out;
 }
@@ -763,16 +694,13 @@ Status SqlDatabase::PurgeExpiredLoginState(UnixMillis now) {
 }
 
 Result<int64_t> SqlDatabase::CountPendingLogins() {
-  int64_t out = 0;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+  return RunReturning([&](SqlConnection& c) -> Result<int64_t> {
     CL_ASSIGN_OR_RETURN(SqlResult r, c.Query("SELECT (SELECT COUNT(*) FROM login_requests) + "
                                              "(SELECT COUNT(*) FROM device_requests)",
                                              {}));
     if (r.rows.empty()) return Fail(Error::Internal("COUNT returned no row"));
-    out = r.rows[0].Int(0);
-    return Ok();
-  }));
-  return out;
+    return r.rows[0].Int(0);
+  });
 }
 
 // ---- API tokens
@@ -844,7 +772,7 @@ Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& even
   // PostgreSQL: the shared row lock conflicts with RevokeApiToken's UPDATE (and with
   // DeleteTrustPolicy's DELETE), so a revocation either commits first (and is seen here) or
   // waits for this creation. SQLite's BEGIN IMMEDIATE already serialises writers.
-  const char* lock = Dialect() == "postgres" ? " FOR SHARE" : "";
+  const char* lock = SharedRowLockClause();
   return RunInTransaction([&](SqlConnection& c) -> Status {
     if (by_federated) {
       // A federated principal's id is its trust policy's; deleting the policy ends its tokens
@@ -906,23 +834,17 @@ Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& even
 }
 
 Result<ApiToken> SqlDatabase::GetApiTokenByHash(const std::string& token_hash) {
-  Result<ApiToken> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.token_hash = $1",
-                             {token_hash}, "API token", ToApiToken);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.token_hash = $1",
+                              {token_hash}, "API token", ToApiToken);
+  });
 }
 
 Result<ApiToken> SqlDatabase::GetApiToken(const std::string& org_id, const std::string& id) {
-  Result<ApiToken> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.org_id = $1 AND t.id = $2",
-                             {org_id, id}, "API token", ToApiToken);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.org_id = $1 AND t.id = $2",
+                              {org_id, id}, "API token", ToApiToken);
+  });
 }
 
 Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& filter) {
@@ -954,12 +876,8 @@ Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& f
       break;
   }
   sql += " ORDER BY t.created_at DESC, t.id";
-  Result<std::vector<ApiToken>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<ApiToken>(c, sql, params, ToApiToken);
-    return Ok();
-  }));
-  return out;
+  return RunReturning(
+      [&](SqlConnection& c) { return QueryAll<ApiToken>(c, sql, params, ToApiToken); });
 }
 
 Status SqlDatabase::RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
@@ -1075,7 +993,7 @@ Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
   // index. The cut-off is computed in BIGINT: 365 days of milliseconds overflow an INTEGER.
   // RETURNING may name the joined organization only on PostgreSQL; SQLite reads the
   // organizations first instead, consistent with the UPDATE under BEGIN IMMEDIATE.
-  const bool postgres = Dialect() == "postgres";
+  const bool returning_sees_orgs = ReturningSeesJoinedTables();
   std::string update =
       "UPDATE api_tokens SET revoked_at = $1, revocation_reason = 'inactive', "
       "revoked_by_name = 'system' FROM organizations o "
@@ -1084,18 +1002,17 @@ Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
       "AND COALESCE(api_tokens.last_used_at, api_tokens.created_at) < "
       "CAST($1 AS BIGINT) - CAST(o.api_token_max_days_inactive AS BIGINT) * 86400000 "
       "RETURNING api_tokens.id, api_tokens.org_id, api_tokens.name, api_tokens.token_hash";
-  if (postgres) update += ", o.name, o.api_token_max_days_inactive";
+  if (returning_sees_orgs) update += ", o.name, o.api_token_max_days_inactive";
 
-  InactiveTokenSweep out;
-  CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
-    out = InactiveTokenSweep{};
+  return RunInTransactionReturning([&](SqlConnection& c) -> Result<InactiveTokenSweep> {
+    InactiveTokenSweep out;
     CL_ASSIGN_OR_RETURN(bool locked, TryLockTokenSweep(c));
     if (!locked) {
       out.skipped_locked = true;
-      return Ok();
+      return out;
     }
     std::unordered_map<std::string, std::pair<std::string, int>> orgs;  // id -> (name, days)
-    if (!postgres) {
+    if (!returning_sees_orgs) {
       CL_ASSIGN_OR_RETURN(SqlResult r,
                           c.Query("SELECT id, name, api_token_max_days_inactive FROM organizations "
                                   "WHERE api_token_max_days_inactive IS NOT NULL",
@@ -1112,7 +1029,7 @@ Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
       t.org_id = row.Str(1);
       t.name = row.Str(2);
       t.token_hash = row.Str(3);
-      if (postgres) {
+      if (returning_sees_orgs) {
         t.org_name = row.Str(4);
         t.days = static_cast<int>(row.Int(5));
       } else if (auto it = orgs.find(t.org_id); it != orgs.end()) {
@@ -1128,9 +1045,9 @@ Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
     std::vector<AuditEvent> events;
     events.reserve(out.revoked.size());
     for (const RevokedToken& t : out.revoked) events.push_back(make_event(t));
-    return InsertAuditEventsInBulk(c, events);
-  }));
-  return out;
+    CL_RETURN_IF_ERROR(InsertAuditEventsInBulk(c, events));
+    return out;
+  });
 }
 
 // ---- keyless CI federation
@@ -1227,34 +1144,26 @@ Status SqlDatabase::CreateTrustPolicy(const TrustPolicyRecord& policy, const Aud
 }
 
 Result<std::vector<TrustPolicyRecord>> SqlDatabase::ListTrustPolicies(const std::string& org_id) {
-  Result<std::vector<TrustPolicyRecord>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<TrustPolicyRecord>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<TrustPolicyRecord>(
         c, std::string(kTrustPolicySelect) + "WHERE t.org_id = $1 ORDER BY t.name, t.id", {org_id},
         ToTrustPolicy);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Result<std::vector<TrustPolicyRecord>> SqlDatabase::ListTrustPoliciesByIssuer(
     const std::string& issuer) {
-  Result<std::vector<TrustPolicyRecord>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<TrustPolicyRecord>(
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<TrustPolicyRecord>(
         c, std::string(kTrustPolicySelect) + "WHERE t.issuer = $1 ORDER BY t.org_id, t.name, t.id",
         {issuer}, ToTrustPolicy);
-    return Ok();
-  }));
-  return out;
+  });
 }
 
 Result<std::vector<std::string>> SqlDatabase::DeleteTrustPolicy(const std::string& org_id,
                                                                 const std::string& id,
                                                                 const AuditEvent& event) {
-  std::vector<std::string> hashes;
-  CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
-    hashes.clear();  // a retried transaction starts over
+  return RunInTransactionReturning([&](SqlConnection& c) -> Result<std::vector<std::string>> {
     // The policy first: on PostgreSQL its row lock orders this delete against every
     // CreateFederatedToken holding FOR SHARE on it, and the token DELETE below (a new statement,
     // a new snapshot under READ COMMITTED) sees the tokens such a creation committed.
@@ -1267,11 +1176,12 @@ Result<std::vector<std::string>> SqlDatabase::DeleteTrustPolicy(const std::strin
                                 "WHERE org_id = $1 AND policy_id = $2 AND revoked_at IS NULL "
                                 "RETURNING token_hash",
                                 {org_id, id, event.created_at}));
+    std::vector<std::string> hashes;
     hashes.reserve(tokens.rows.size());
     for (const auto& row : tokens.rows) hashes.push_back(row.Str(0));
-    return InsertAudit(c, event);
-  }));
-  return hashes;
+    CL_RETURN_IF_ERROR(InsertAudit(c, event));
+    return hashes;
+  });
 }
 
 Status SqlDatabase::RecordCiTokenJti(const std::string& issuer,
@@ -1297,7 +1207,7 @@ Status SqlDatabase::CreateFederatedToken(const FederatedToken& token, const Audi
   CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
   // See DeleteTrustPolicy: the shared lock makes a concurrent delete wait for this insert (and
   // then delete the new token) or commit first (and the policy is gone here).
-  const char* lock = Dialect() == "postgres" ? " FOR SHARE" : "";
+  const char* lock = SharedRowLockClause();
   return RunInTransaction([&](SqlConnection& c) -> Status {
     CL_ASSIGN_OR_RETURN(
         SqlResult policy,
@@ -1328,15 +1238,12 @@ Status SqlDatabase::CreateFederatedToken(const FederatedToken& token, const Audi
 }
 
 Result<FederatedToken> SqlDatabase::GetFederatedTokenByHash(const std::string& token_hash) {
-  Result<FederatedToken> out = Fail(Error::Internal("not run"));
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryOne<FederatedToken>(c,
-                                   std::string("SELECT ") + kFederatedTokenCols +
-                                       " FROM federated_tokens WHERE token_hash = $1",
-                                   {token_hash}, "federated token", ToFederatedToken);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<FederatedToken>(c,
+                                    std::string("SELECT ") + kFederatedTokenCols +
+                                        " FROM federated_tokens WHERE token_hash = $1",
+                                    {token_hash}, "federated token", ToFederatedToken);
+  });
 }
 
 // ---- pepper rotation
@@ -1363,35 +1270,31 @@ Result<bool> Rehash(SqlConnection& c, const char* table, const std::string& id,
 Result<bool> SqlDatabase::RehashApiToken(const std::string& id, const std::string& old_hash,
                                          const std::string& new_hash,
                                          const std::string& pepper_id) {
-  Result<bool> out = false;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = Rehash(c, "api_tokens", id, old_hash, new_hash, pepper_id);
+  return RunReturning([&](SqlConnection& c) -> Result<bool> {
+    auto out = Rehash(c, "api_tokens", id, old_hash, new_hash, pepper_id);
     if (!out && out.error().IsAlreadyExists()) {
       // Another row holds new_hash: an HMAC collision, i.e. never; refuse without the hash.
-      out = Fail(Error::AlreadyExists("another API token already has that hash"));
+      return Fail(Error::AlreadyExists("another API token already has that hash"));
     }
-    return Ok();
-  }));
-  return out;
+    return out;
+  });
 }
 
 Result<bool> SqlDatabase::RehashSession(const std::string& id, const std::string& old_hash,
                                         const std::string& new_hash, const std::string& pepper_id) {
-  Result<bool> out = false;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = Rehash(c, "sessions", id, old_hash, new_hash, pepper_id);
+  return RunReturning([&](SqlConnection& c) -> Result<bool> {
+    auto out = Rehash(c, "sessions", id, old_hash, new_hash, pepper_id);
     if (!out && out.error().IsAlreadyExists()) {
-      out = Fail(Error::AlreadyExists("another session already has that hash"));
+      return Fail(Error::AlreadyExists("another session already has that hash"));
     }
-    return Ok();
-  }));
-  return out;
+    return out;
+  });
 }
 
 Result<std::vector<PepperUsage>> SqlDatabase::CountCredentialsByPepper(UnixMillis now) {
   // COALESCE folds "unknown" (NULL) into '' so both engines group and sort it alike.
-  std::map<std::string, PepperUsage> by_id;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+  return RunReturning([&](SqlConnection& c) -> Result<std::vector<PepperUsage>> {
+    std::map<std::string, PepperUsage> by_id;
     CL_ASSIGN_OR_RETURN(
         SqlResult tokens,
         c.Query("SELECT COALESCE(pepper_id, ''), COUNT(*) FROM api_tokens "
@@ -1413,26 +1316,23 @@ Result<std::vector<PepperUsage>> SqlDatabase::CountCredentialsByPepper(UnixMilli
       u.pepper_id = row.Str(0);
       u.sessions = row.Int(1);
     }
-    return Ok();
-  }));
-  std::vector<PepperUsage> out;
-  out.reserve(by_id.size());
-  for (auto& [id, usage] : by_id) out.push_back(std::move(usage));
-  return out;
+    std::vector<PepperUsage> out;
+    out.reserve(by_id.size());
+    for (auto& [id, usage] : by_id) out.push_back(std::move(usage));
+    return out;
+  });
 }
 
 Result<int64_t> SqlDatabase::AttributeUnknownPepper(const std::string& pepper_id) {
-  int64_t changed = 0;
-  CL_RETURN_IF_ERROR(RunInTransaction([&](SqlConnection& c) -> Status {
-    changed = 0;
+  return RunInTransactionReturning([&](SqlConnection& c) -> Result<int64_t> {
+    int64_t changed = 0;
     for (const char* sql : {"UPDATE api_tokens SET pepper_id = $1 WHERE pepper_id IS NULL",
                             "UPDATE sessions SET pepper_id = $1 WHERE pepper_id IS NULL"}) {
       CL_ASSIGN_OR_RETURN(SqlResult r, c.Query(sql, {pepper_id}));
       changed += r.affected;
     }
-    return Ok();
-  }));
-  return changed;
+    return changed;
+  });
 }
 
 // ---- audit
@@ -1443,16 +1343,13 @@ Status SqlDatabase::AppendAuditEvent(const AuditEvent& e) {
 
 Result<std::vector<AuditEvent>> SqlDatabase::ListAuditEvents(const std::string& org_id, int limit) {
   if (limit <= 0) return std::vector<AuditEvent>{};
-  Result<std::vector<AuditEvent>> out;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
-    out = QueryAll<AuditEvent>(c,
-                               std::string("SELECT ") + kAuditCols +
-                                   " FROM audit_events WHERE org_id = $1 "
-                                   "ORDER BY created_at DESC, id DESC LIMIT $2",
-                               {org_id, limit}, ToAudit);
-    return Ok();
-  }));
-  return out;
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<AuditEvent>(c,
+                                std::string("SELECT ") + kAuditCols +
+                                    " FROM audit_events WHERE org_id = $1 "
+                                    "ORDER BY created_at DESC, id DESC LIMIT $2",
+                                {org_id, limit}, ToAudit);
+  });
 }
 
 // ---- schema
@@ -1465,16 +1362,13 @@ Status SqlDatabase::Ping() {
 }
 
 Result<int> SqlDatabase::SchemaVersion() {
-  int version = 0;
-  CL_RETURN_IF_ERROR(Run([&](SqlConnection& c) -> Status {
+  return RunReturning([&](SqlConnection& c) -> Result<int> {
     CL_ASSIGN_OR_RETURN(bool has_table, HasMigrationsTable(c));
-    if (!has_table) return Ok();
+    if (!has_table) return 0;
     CL_ASSIGN_OR_RETURN(SqlResult r,
                         c.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {}));
-    if (!r.rows.empty()) version = static_cast<int>(r.rows[0].Int(0));
-    return Ok();
-  }));
-  return version;
+    return r.rows.empty() ? 0 : static_cast<int>(r.rows[0].Int(0));
+  });
 }
 
 Status SqlDatabase::Migrate() { return MigrateTo(INT_MAX); }
