@@ -2,7 +2,9 @@
 // connection interface that store/sqlite and store/postgres implement.
 //
 // Queries use PostgreSQL placeholders ($1, $2, ...); the SQLite connection rewrites them to ?NNN.
-// The SQL sticks to what both dialects accept (ON CONFLICT, RETURNING, partial indexes).
+// The SQL sticks to what both dialects accept (ON CONFLICT, RETURNING, partial indexes); where
+// they differ, a protected hook below says how. One implementation file per aggregate
+// (store/sql_organizations.cc, sql_api_tokens.cc, ...), sharing store/sql_internal.h.
 #pragma once
 
 #include <cstdint>
