@@ -41,7 +41,6 @@ ApiToken ToApiToken(const SqlRow& r) {
 
 }  // namespace
 
-
 Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& event) {
   CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
   // The principal kind names of domain::Principal::Kind::kApiToken and kFederated (the store
