@@ -2,7 +2,9 @@
 // connection interface that store/sqlite and store/postgres implement.
 //
 // Queries use PostgreSQL placeholders ($1, $2, ...); the SQLite connection rewrites them to ?NNN.
-// The SQL sticks to what both dialects accept (ON CONFLICT, RETURNING, partial indexes).
+// The SQL sticks to what both dialects accept (ON CONFLICT, RETURNING, partial indexes); where
+// they differ, a protected hook below says how. One implementation file per aggregate
+// (store/sql_organizations.cc, sql_api_tokens.cc, ...), sharing store/sql_internal.h.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -192,6 +196,40 @@ class SqlDatabase : public Database {
   // INSERT ... VALUES in batches; PostgreSQL overrides it with INSERT ... SELECT FROM unnest().
   virtual Status InsertAuditEventsInBulk(SqlConnection& conn,
                                          const std::vector<AuditEvent>& events);
+  // Appended to a SELECT whose rows must stay as read until the transaction ends, against
+  // concurrent writers (PostgreSQL: " FOR SHARE"). SQLite's BEGIN IMMEDIATE already serialises
+  // writers, so the default is empty.
+  virtual const char* SharedRowLockClause() const { return ""; }
+  // True when UPDATE ... FROM ... RETURNING may name columns of the joined table (PostgreSQL);
+  // SQLite's RETURNING sees only the updated table.
+  virtual bool ReturningSeesJoinedTables() const { return false; }
+
+  // Runs `fn` (SqlConnection& -> Result<T>) through Run and returns what it returned, or the
+  // error of Run itself (e.g. no connection).
+  template <typename Fn>
+  std::invoke_result_t<Fn&, SqlConnection&> RunReturning(Fn&& fn) {
+    return Returning(fn, /*in_transaction=*/false);
+  }
+  // The same through RunInTransaction: an error from `fn` rolls the transaction back.
+  template <typename Fn>
+  std::invoke_result_t<Fn&, SqlConnection&> RunInTransactionReturning(Fn&& fn) {
+    return Returning(fn, /*in_transaction=*/true);
+  }
+
+ private:
+  template <typename Fn>
+  std::invoke_result_t<Fn&, SqlConnection&> Returning(Fn& fn, bool in_transaction) {
+    using R = std::invoke_result_t<Fn&, SqlConnection&>;
+    std::optional<R> out;
+    const Work work = [&](SqlConnection& c) -> Status {
+      out.emplace(fn(c));  // a retried unit of work starts over
+      if (in_transaction && !*out) return Fail(out->error());
+      return Ok();
+    };
+    Status st = in_transaction ? RunInTransaction(work) : Run(work);
+    if (!st) return Fail(st.error());
+    return std::move(*out);
+  }
 };
 
 }  // namespace cl::store

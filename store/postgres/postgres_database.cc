@@ -269,6 +269,10 @@ class PostgresDatabase final : public SqlDatabase {
     return Ok();
   }
 
+  const char* SharedRowLockClause() const override { return " FOR SHARE"; }
+
+  bool ReturningSeesJoinedTables() const override { return true; }
+
   Status LockForMigration(SqlConnection& conn) override {
     CL_RETURN_IF_ERROR(
         conn.Query("SELECT pg_advisory_xact_lock($1::bigint)", {std::string(kMigrationLockKey)}));

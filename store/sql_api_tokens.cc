@@ -1,0 +1,206 @@
+// SqlDatabase's ApiTokenStore: creating, finding, listing and revoking API tokens, and
+// recording their use.
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "store/sql_database.h"
+#include "store/sql_internal.h"
+
+namespace cl::store {
+namespace {
+
+constexpr const char* kApiTokenSelect =
+    "SELECT t.id, t.org_id, t.project_id, t.name, t.description, t.token_hash, t.permissions, "
+    "t.created_by_kind, t.created_by_id, t.created_by_name, t.created_at, t.expires_at, "
+    "t.last_used_at, t.revoked_at, t.revocation_reason, t.revoked_by_name, p.name, t.pepper_id "
+    "FROM api_tokens t LEFT JOIN projects p ON p.id = t.project_id ";
+ApiToken ToApiToken(const SqlRow& r) {
+  ApiToken t;
+  t.id = r.Str(0);
+  t.org_id = r.Str(1);
+  if (!r.IsNull(2)) t.project_id = r.Str(2);
+  t.name = r.Str(3);
+  t.description = r.Str(4);
+  t.token_hash = r.Str(5);
+  t.permissions = DecodePermissions(r.Str(6));
+  t.created_by_kind = r.Str(7);
+  t.created_by_id = r.Str(8);
+  t.created_by_name = r.Str(9);
+  t.created_at = r.Int(10);
+  t.expires_at = r.OptInt(11);
+  t.last_used_at = r.OptInt(12);
+  t.revoked_at = r.OptInt(13);
+  t.revocation_reason = r.Str(14);
+  t.revoked_by_name = r.Str(15);
+  t.project_name = r.Str(16);
+  t.pepper_id = r.Str(17);
+  return t;
+}
+
+}  // namespace
+
+Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& event) {
+  CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
+  // The principal kind names of domain::Principal::Kind::kApiToken and kFederated (the store
+  // does not see the enum).
+  const bool by_token = token.created_by_kind == "api_token";
+  const bool by_federated = token.created_by_kind == "federated";
+  // PostgreSQL: the shared row lock conflicts with RevokeApiToken's UPDATE (and with
+  // DeleteTrustPolicy's DELETE), so a revocation either commits first (and is seen here) or
+  // waits for this creation. SQLite's BEGIN IMMEDIATE already serialises writers.
+  const char* lock = SharedRowLockClause();
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    if (by_federated) {
+      // A federated principal's id is its trust policy's; deleting the policy ends its tokens
+      // in one transaction (DeleteTrustPolicy), so the policy's row stands for them here.
+      CL_ASSIGN_OR_RETURN(
+          SqlResult policy,
+          c.Query(std::string("SELECT 1 FROM trust_policies WHERE id = $1 AND org_id = $2") + lock,
+                  {token.created_by_id, token.org_id}));
+      if (policy.rows.empty()) {
+        return Fail(Error::Unauthenticated(
+            "the trust policy of this federated token was deleted, which revoked the token",
+            "token_revoked"));
+      }
+    }
+    if (by_token) {
+      CL_ASSIGN_OR_RETURN(SqlResult creator,
+                          c.Query(std::string("SELECT revoked_at, expires_at FROM api_tokens "
+                                              "WHERE id = $1 AND org_id = $2") +
+                                      lock,
+                                  {token.created_by_id, token.org_id}));
+      if (creator.rows.empty()) {
+        return Fail(Error::Unauthenticated("the API token making this request no longer exists",
+                                           "invalid_token"));
+      }
+      const SqlRow& row = creator.rows.front();
+      if (!row.IsNull(0)) {
+        return Fail(Error::Unauthenticated("this API token was revoked", "token_revoked"));
+      }
+      if (auto expires_at = row.OptInt(1); expires_at && token.created_at >= *expires_at) {
+        return Fail(Error::Unauthenticated("this API token has expired", "token_expired"));
+      }
+    }
+    auto r = c.Query(
+        "INSERT INTO api_tokens (id, org_id, project_id, name, description, token_hash, "
+        "permissions, created_by_kind, created_by_id, created_by_name, created_at, expires_at, "
+        "last_used_at, revoked_at, revocation_reason, revoked_by_name, pepper_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
+         token.name, token.description, token.token_hash, permissions, token.created_by_kind,
+         token.created_by_id, token.created_by_name, token.created_at, token.expires_at,
+         token.last_used_at, token.revoked_at, token.revocation_reason, token.revoked_by_name,
+         OptText(token.pepper_id)});
+    if (!r) {
+      if (r.error().IsAlreadyExists()) {
+        // Both engines name the violated index in the message (never the values).
+        if (r.error().message().find("api_tokens_active_name") != std::string::npos) {
+          return Fail(Error::AlreadyExists("an active API token named \"" + token.name +
+                                           "\" already exists in this scope"));
+        }
+        return Fail(Error::AlreadyExists("API token already exists"));
+      }
+      if (r.error().IsNotFound()) {
+        return Fail(Error::NotFound("organization or project of the API token not found"));
+      }
+      return Fail(r.error());
+    }
+    return InsertAudit(c, event);
+  });
+}
+
+Result<ApiToken> SqlDatabase::GetApiTokenByHash(const std::string& token_hash) {
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.token_hash = $1",
+                              {token_hash}, "API token", ToApiToken);
+  });
+}
+
+Result<ApiToken> SqlDatabase::GetApiToken(const std::string& org_id, const std::string& id) {
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.org_id = $1 AND t.id = $2",
+                              {org_id, id}, "API token", ToApiToken);
+  });
+}
+
+Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& filter) {
+  // A handful of fixed shapes, so SQLite's statement cache stays small.
+  std::string sql = std::string(kApiTokenSelect) + "WHERE t.org_id = $1";
+  std::vector<SqlParam> params = {filter.org_id};
+  if (filter.project_id) {
+    params.emplace_back(*filter.project_id);
+    sql += " AND t.project_id = $2";
+  }
+  switch (filter.status) {
+    case ApiTokenFilter::Status::kActive:
+      sql += " AND t.revoked_at IS NULL";
+      break;
+    case ApiTokenFilter::Status::kRevoked:
+      sql += " AND t.revoked_at IS NOT NULL";
+      break;
+    case ApiTokenFilter::Status::kAll:
+      break;
+  }
+  switch (filter.scope) {
+    case ApiTokenFilter::Scope::kGlobal:
+      sql += " AND t.project_id IS NULL";
+      break;
+    case ApiTokenFilter::Scope::kProject:
+      sql += " AND t.project_id IS NOT NULL";
+      break;
+    case ApiTokenFilter::Scope::kAny:
+      break;
+  }
+  sql += " ORDER BY t.created_at DESC, t.id";
+  return RunReturning(
+      [&](SqlConnection& c) { return QueryAll<ApiToken>(c, sql, params, ToApiToken); });
+}
+
+Status SqlDatabase::RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
+                                   const std::string& reason, const std::string& revoked_by_name,
+                                   const AuditEvent& event) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r,
+        c.Query("UPDATE api_tokens SET revoked_at = $3, revocation_reason = $4, "
+                "revoked_by_name = $5 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL",
+                {org_id, id, now, reason, revoked_by_name}));
+    if (r.affected == 0) {
+      CL_ASSIGN_OR_RETURN(
+          SqlResult exists,
+          c.Query("SELECT 1 FROM api_tokens WHERE org_id = $1 AND id = $2", {org_id, id}));
+      if (exists.rows.empty()) return Fail(Error::NotFound("API token not found"));
+      return Fail(Error::FailedPrecondition("API token is already revoked", "already_revoked"));
+    }
+    return InsertAudit(c, event);
+  });
+}
+
+Status SqlDatabase::RecordApiTokenUsage(
+    const std::vector<std::pair<std::string, UnixMillis>>& usage) {
+  if (usage.empty()) return Ok();
+  // Keep one (latest) time per token, so a batch never writes the same row twice.
+  std::unordered_map<std::string, UnixMillis> latest;
+  latest.reserve(usage.size());
+  for (const auto& [id, at] : usage) {
+    auto [it, inserted] = latest.emplace(id, at);
+    if (!inserted && it->second < at) it->second = at;
+  }
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    for (const auto& [id, at] : latest) {
+      // CASE rather than GREATEST/MAX(a, b): the two engines spell "larger of two" differently.
+      // Uses up to a token's revocation are kept (a flush may come after it); a later time can
+      // only come from a request that overlapped the revocation, and never shows as a use.
+      CL_RETURN_IF_ERROR(
+          c.Query("UPDATE api_tokens SET last_used_at = CASE WHEN last_used_at IS NULL OR "
+                  "last_used_at < $2 THEN $2 ELSE last_used_at END "
+                  "WHERE id = $1 AND (revoked_at IS NULL OR revoked_at >= $2)",
+                  {id, at}));
+    }
+    return Ok();
+  });
+}
+
+}  // namespace cl::store

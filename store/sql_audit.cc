@@ -1,0 +1,113 @@
+// SqlDatabase's AuditStore: appending and listing audit events, the single-row insert every
+// audited write uses, and the portable bulk insert of the inactivity sweep.
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "store/sql_database.h"
+#include "store/sql_internal.h"
+
+namespace cl::store {
+namespace {
+
+constexpr const char* kAuditCols =
+    "id, org_id, actor_kind, actor_id, actor_name, action, target_kind, target_id, message, "
+    "created_at";
+AuditEvent ToAudit(const SqlRow& r) {
+  AuditEvent e;
+  e.id = r.Str(0);
+  e.org_id = r.Str(1);
+  e.actor_kind = r.Str(2);
+  e.actor_id = r.Str(3);
+  e.actor_name = r.Str(4);
+  e.action = r.Str(5);
+  e.target_kind = r.Str(6);
+  e.target_id = r.Str(7);
+  e.message = r.Str(8);
+  e.created_at = r.Int(9);
+  return e;
+}
+
+// Audit events of a sweep go in multi-row INSERTs of these sizes, largest first: a few fixed
+// statement shapes (SQLite caches one prepared statement per shape), and 512 rows x 10
+// parameters stays well below both engines' parameter limits (32766 and 65535).
+constexpr size_t kAuditBatchRows[] = {512, 64, 8, 1};
+constexpr size_t kAuditColumnCount = 10;
+
+const std::string& AuditInsertSql(size_t rows) {
+  static const auto* const kSql = [] {
+    auto* m = new std::unordered_map<size_t, std::string>();
+    for (size_t n : kAuditBatchRows) {
+      std::string sql =
+          "INSERT INTO audit_events (id, org_id, actor_kind, actor_id, actor_name, action, "
+          "target_kind, target_id, message, created_at) VALUES ";
+      for (size_t r = 0; r < n; ++r) {
+        sql += r == 0 ? "(" : ", (";
+        for (size_t c = 0; c < kAuditColumnCount; ++c) {
+          if (c > 0) sql += ", ";
+          sql += "$" + std::to_string(r * kAuditColumnCount + c + 1);
+        }
+        sql += ")";
+      }
+      m->emplace(n, std::move(sql));
+    }
+    return m;
+  }();
+  return kSql->at(rows);
+}
+
+}  // namespace
+
+Status InsertAudit(SqlConnection& c, const AuditEvent& e) {
+  auto r = c.Query(
+      "INSERT INTO audit_events (id, org_id, actor_kind, actor_id, actor_name, action, "
+      "target_kind, target_id, message, created_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      {e.id, e.org_id, e.actor_kind, e.actor_id, e.actor_name, e.action, e.target_kind, e.target_id,
+       e.message, e.created_at});
+  if (!r) return Fail(r.error());
+  return Ok();
+}
+
+Status SqlDatabase::InsertAuditEventsInBulk(SqlConnection& c,
+                                            const std::vector<AuditEvent>& events) {
+  size_t i = 0;
+  std::vector<SqlParam> params;
+  while (i < events.size()) {
+    const size_t left = events.size() - i;
+    size_t rows = 1;
+    for (size_t n : kAuditBatchRows) {
+      if (n <= left) {
+        rows = n;
+        break;
+      }
+    }
+    params.clear();
+    params.reserve(rows * kAuditColumnCount);
+    for (size_t r = 0; r < rows; ++r) {
+      const AuditEvent& e = events[i + r];
+      params.insert(params.end(), {e.id, e.org_id, e.actor_kind, e.actor_id, e.actor_name, e.action,
+                                   e.target_kind, e.target_id, e.message, e.created_at});
+    }
+    CL_RETURN_IF_ERROR(c.Query(AuditInsertSql(rows), params));
+    i += rows;
+  }
+  return Ok();
+}
+
+Status SqlDatabase::AppendAuditEvent(const AuditEvent& e) {
+  return Run([&](SqlConnection& c) { return InsertAudit(c, e); });
+}
+
+Result<std::vector<AuditEvent>> SqlDatabase::ListAuditEvents(const std::string& org_id, int limit) {
+  if (limit <= 0) return std::vector<AuditEvent>{};
+  return RunReturning([&](SqlConnection& c) {
+    return QueryAll<AuditEvent>(c,
+                                std::string("SELECT ") + kAuditCols +
+                                    " FROM audit_events WHERE org_id = $1 "
+                                    "ORDER BY created_at DESC, id DESC LIMIT $2",
+                                {org_id, limit}, ToAudit);
+  });
+}
+
+}  // namespace cl::store

@@ -1,0 +1,49 @@
+// Internal to store/: the helpers the per-aggregate SqlDatabase files (sql_*.cc) share.
+// Not part of the public sql_database.h; include it only from store/sql_*.cc.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/sql_database.h"
+
+namespace cl::store {
+
+// Empty text as SQL NULL (columns where NULL means "unknown").
+SqlParam OptText(const std::string& v);
+
+// The wall clock, for the few timestamps the store takes itself (migrations, a run completed
+// without a finish time).
+UnixMillis WallClockNow();
+
+// Inserts one audit event within the caller's unit of work (store/sql_audit.cc).
+Status InsertAudit(SqlConnection& c, const AuditEvent& e);
+
+// Permissions are stored as one text column, joined by single spaces in the caller's order.
+// InvalidArgument when a permission is empty or holds whitespace.
+Result<std::string> EncodePermissions(const std::vector<std::string>& permissions);
+std::vector<std::string> DecodePermissions(const std::string& text);
+
+// Runs a query expected to return at most one row; NotFound (with `what`) when it returns none.
+template <typename T, typename Decode>
+Result<T> QueryOne(SqlConnection& c, std::string_view sql, const std::vector<SqlParam>& params,
+                   const char* what, Decode decode) {
+  auto r = c.Query(sql, params);
+  if (!r) return Fail(r.error());
+  if (r->rows.empty()) return Fail(Error::NotFound(std::string(what) + " not found"));
+  return decode(r->rows.front());
+}
+
+template <typename T, typename Decode>
+Result<std::vector<T>> QueryAll(SqlConnection& c, std::string_view sql,
+                                const std::vector<SqlParam>& params, Decode decode) {
+  auto r = c.Query(sql, params);
+  if (!r) return Fail(r.error());
+  std::vector<T> out;
+  out.reserve(r->rows.size());
+  for (const auto& row : r->rows) out.push_back(decode(row));
+  return out;
+}
+
+}  // namespace cl::store
