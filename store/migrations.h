@@ -1,4 +1,4 @@
-// Schema migrations compiled into the binary (generated from store/migrations/<dialect>/*.sql).
+// Schema migrations compiled into the binary (generated per dialect from store/migrations/*.sql).
 #pragma once
 
 #include <string_view>

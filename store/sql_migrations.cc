@@ -1,5 +1,5 @@
 // SqlDatabase's schema: the health check, the schema version, and applying the embedded
-// migrations (store/migrations/<dialect>/*.sql) one transaction each.
+// migrations (store/migrations/*.sql, per dialect) one transaction each.
 #include <climits>
 #include <string>
 

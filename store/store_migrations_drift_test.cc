@@ -1,6 +1,7 @@
-// The two dialects' migrations (store/migrations/sqlite, store/migrations/postgres) must not
-// drift: the same numbered files in both, and after all of them a fresh SQLite and a fresh
-// PostgreSQL database have the same schema, except for the differences listed in kAllowed.
+// The two dialects' migrations, generated from one source (store/migrations/*.sql, with the
+// dialect placeholders of store/cmake/embed_migrations.cmake), must not drift: the same numbered
+// migrations in both, and after all of them a fresh SQLite and a fresh PostgreSQL database have
+// the same schema, except for the differences listed in kAllowed.
 //
 // Each database is described as a set of facts ("column users.email text NOT NULL", "index
 // api_tokens.api_tokens_active_name unique partial (org_id, name)", ...), read from the

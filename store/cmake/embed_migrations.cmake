@@ -1,11 +1,17 @@
 # Generates a C++ source holding every migration file as a string literal, so the server binary
 # needs no files at runtime. Run as: cmake -DSRC_DIR=... -DOUT=... -P embed_migrations.cmake
-# Files are named NNNN_description.sql under SRC_DIR/<dialect>/.
+# Files are named NNNN_description.sql under SRC_DIR, one source for both dialects. Where the
+# dialects must differ, a file writes a placeholder {{NAME}} from the table below, replaced per
+# dialect; any other {{...}} is an error. store/store_migrations_drift_test.cc checks that both
+# dialects end with the same schema, up to the differences these placeholders make.
 set(delim "cl_migration_sql")
+#                 placeholder  sqlite   postgres
+set(placeholders  BOOLEAN      INTEGER  BOOLEAN
+                  FALSE        0        FALSE)
 set(body "")
+file(GLOB files "${SRC_DIR}/*.sql")
+list(SORT files)
 foreach(dialect sqlite postgres)
-  file(GLOB files "${SRC_DIR}/${dialect}/*.sql")
-  list(SORT files)
   set(entries "")
   set(previous 0)
   foreach(f IN LISTS files)
@@ -19,6 +25,20 @@ foreach(dialect sqlite postgres)
     endif()
     set(previous ${version})
     file(READ "${f}" sql)
+    list(LENGTH placeholders count)
+    math(EXPR last "${count} - 1")
+    foreach(i RANGE 0 ${last} 3)
+      math(EXPR value_index "${i} + 1")
+      if(dialect STREQUAL "postgres")
+        math(EXPR value_index "${i} + 2")
+      endif()
+      list(GET placeholders ${i} key)
+      list(GET placeholders ${value_index} value)
+      string(REPLACE "{{${key}}}" "${value}" sql "${sql}")
+    endforeach()
+    if(sql MATCHES "{{[^}]*}}")
+      message(FATAL_ERROR "${f}: unknown placeholder ${CMAKE_MATCH_0}")
+    endif()
     string(FIND "${sql}" ")${delim}\"" clash)
     if(NOT clash EQUAL -1)
       message(FATAL_ERROR "${f} contains the raw string delimiter")

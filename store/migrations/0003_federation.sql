@@ -1,4 +1,4 @@
--- Keyless CI authentication (PostgreSQL): organizations' trust policies, the short-lived tokens
+-- Keyless CI authentication: organizations' trust policies, the short-lived tokens
 -- exchanged for CI ID tokens (only their HMAC is stored), and the CI tokens' `jti` values seen,
 -- so each CI token is used once.
 

@@ -1,4 +1,4 @@
--- Initial schema (PostgreSQL). Timestamps are Unix milliseconds; ids are UUID text.
+-- Initial schema. Timestamps are Unix milliseconds; ids are UUID text.
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER PRIMARY KEY,
   applied_at BIGINT NOT NULL
@@ -9,7 +9,7 @@ CREATE TABLE users (
   issuer TEXT NOT NULL,
   subject TEXT NOT NULL,
   email TEXT NOT NULL DEFAULT '',
-  email_verified BOOLEAN NOT NULL DEFAULT FALSE,
+  email_verified {{BOOLEAN}} NOT NULL DEFAULT {{FALSE}},
   name TEXT NOT NULL DEFAULT '',
   created_at BIGINT NOT NULL,
   updated_at BIGINT NOT NULL,

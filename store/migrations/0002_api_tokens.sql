@@ -1,4 +1,4 @@
--- API tokens (SQLite). Only the HMAC of a token is stored. `permissions` holds the token's
+-- API tokens. Only the HMAC of a token is stored. `permissions` holds the token's
 -- "resource:action" strings separated by single spaces, in the order the caller gave them
 -- (the domain sorts them); permission strings never contain whitespace.
 
