@@ -170,9 +170,8 @@ Result<std::vector<Membership>> SqlDatabase::ListMembers(const std::string& org_
 
 Status SqlDatabase::SetApiTokenMaxDaysInactive(const std::string& org_id, std::optional<int> days,
                                                const AuditEvent& event) {
-  if (days && (*days < 1 || *days > 365)) {
-    return Fail(Error::InvalidArgument("api_token_max_days_inactive must be 1..365 days"));
-  }
+  // The range is the domain's (domain/token_inactivity.h); the schema's CHECK is the last line
+  // of defence, not a second definition to keep in step.
   return RunInTransaction([&](SqlConnection& c) -> Status {
     CL_ASSIGN_OR_RETURN(
         SqlResult r,

@@ -187,6 +187,8 @@ class OrganizationStore {
   // Members with user_email/user_name filled, ordered by email.
   virtual Result<std::vector<Membership>> ListMembers(const std::string& org_id) = 0;
   // Sets the threshold (nullopt turns it off) and appends the audit event atomically.
+  // REQUIRES: `days` validated by domain::InactivityThreshold; the schema refuses values outside
+  // its range (an error, nothing written) but the store does not re-check it.
   virtual Status SetApiTokenMaxDaysInactive(const std::string& org_id, std::optional<int> days,
                                             const AuditEvent& event) = 0;
 };
