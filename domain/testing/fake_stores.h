@@ -47,6 +47,32 @@ class FakeMembershipStore final : public store::OrganizationStore, public store:
     if (it == project_roles_.end()) return Fail(Error::NotFound("no project membership"));
     return store::ProjectMembership{project_id, user_id, it->second, 0};
   }
+  Result<store::Project> GetProject(const std::string& id) override {
+    if (down) return Fail(Error::Unavailable("database down"));
+    auto it = projects_.find(id);
+    if (it == projects_.end()) return Fail(Error::NotFound("no project"));
+    return it->second;
+  }
+  Result<std::vector<store::Project>> ListProjects(const std::string& org_id) override {
+    if (down) return Fail(Error::Unavailable("database down"));
+    std::vector<store::Project> out;
+    for (const auto& [id, project] : projects_) {
+      if (project.org_id == org_id) out.push_back(project);
+    }
+    return out;
+  }
+  Result<std::vector<store::ProjectMembership>> ListProjectMembershipsForUser(
+      const std::string& org_id, const std::string& user_id) override {
+    if (down) return Fail(Error::Unavailable("database down"));
+    std::vector<store::ProjectMembership> out;
+    for (const auto& [key, role] : project_roles_) {
+      auto project = projects_.find(key.first);
+      if (key.second == user_id && project != projects_.end() && project->second.org_id == org_id) {
+        out.push_back(store::ProjectMembership{key.first, user_id, role, 0});
+      }
+    }
+    return out;
+  }
 
   // OrganizationStore, not faked.
   Status CreateOrganization(const store::Organization&, const store::Membership&,
@@ -76,32 +102,6 @@ class FakeMembershipStore final : public store::OrganizationStore, public store:
   }
   Result<store::Project> GetProjectByName(const std::string&, const std::string&) override {
     return Fail(NotFaked("GetProjectByName"));
-  }
-  Result<store::Project> GetProject(const std::string& id) override {
-    if (down) return Fail(Error::Unavailable("database down"));
-    auto it = projects_.find(id);
-    if (it == projects_.end()) return Fail(Error::NotFound("no project"));
-    return it->second;
-  }
-  Result<std::vector<store::Project>> ListProjects(const std::string& org_id) override {
-    if (down) return Fail(Error::Unavailable("database down"));
-    std::vector<store::Project> out;
-    for (const auto& [id, project] : projects_) {
-      if (project.org_id == org_id) out.push_back(project);
-    }
-    return out;
-  }
-  Result<std::vector<store::ProjectMembership>> ListProjectMembershipsForUser(
-      const std::string& org_id, const std::string& user_id) override {
-    if (down) return Fail(Error::Unavailable("database down"));
-    std::vector<store::ProjectMembership> out;
-    for (const auto& [key, role] : project_roles_) {
-      auto project = projects_.find(key.first);
-      if (key.second == user_id && project != projects_.end() && project->second.org_id == org_id) {
-        out.push_back(store::ProjectMembership{key.first, user_id, role, 0});
-      }
-    }
-    return out;
   }
   Status SetProjectMembership(const store::ProjectMembership&) override {
     return Fail(NotFaked("SetProjectMembership"));
