@@ -38,6 +38,24 @@ json::object EncodeOrgWithRole(const domain::OrgWithRole& o) {
   return e;
 }
 
+void EncodePermissions(const domain::EffectivePermissions& p, json::object& into) {
+  auto sorted = [](const std::set<std::string, std::less<>>& set) {
+    json::array arr;  // std::set iterates in order
+    for (const auto& perm : set) arr.push_back(json::value(perm));
+    return arr;
+  };
+  into["permissions"] = sorted(p.organization);
+  json::array projects;
+  for (const auto& project : p.projects) {
+    json::object e;
+    e["project_id"] = project.project_id;
+    e["project_name"] = project.project_name;
+    e["permissions"] = sorted(project.permissions);
+    projects.push_back(std::move(e));
+  }
+  into["project_permissions"] = std::move(projects);
+}
+
 json::object EncodeUser(const store::User& u) {
   json::object j;
   j["id"] = u.id;

@@ -1,7 +1,7 @@
 // The JSON shapes of the HTTP API: one encoder per domain object (organizations, members,
 // invitations, projects, workflows, runs, API tokens, trust policies, principals, sessions,
-// device logins, audit events). Times are RFC 3339; absent optional values are null. Internal
-// to api/.
+// device logins, audit events, a caller's permissions). Times are RFC 3339; absent optional values
+// are null. Internal to api/.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -17,6 +17,10 @@ namespace cl::api {
 boost::json::object EncodeOrg(const store::Organization& o);
 // An organization with the caller's role in it (the listing of one's organizations).
 boost::json::object EncodeOrgWithRole(const domain::OrgWithRole& o);
+// The caller's permissions in an organization: {"permissions": [org-wide, sorted],
+// "project_permissions": [{"project_id", "project_name", "permissions"}]} (projects where more
+// than the org-wide set is granted, by name), merged into `into`.
+void EncodePermissions(const domain::EffectivePermissions& p, boost::json::object& into);
 boost::json::object EncodeUser(const store::User& u);
 boost::json::object EncodeMember(const store::Membership& m);
 boost::json::object EncodeInvitation(const store::Invitation& i);

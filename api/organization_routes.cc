@@ -38,6 +38,7 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
         json::object j;
         j["organization"] = EncodeOrg(o.org);
         j["role"] = o.role;
+        EncodePermissions(o.permissions, j);
         return JsonOk(200, j);
       }));
   Add(r, "PATCH", "/v1/organizations/{org}",

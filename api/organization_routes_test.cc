@@ -1,6 +1,9 @@
 // Handler tests of the organization routes (api/organization_routes.cc): organizations and
 // their settings, members, invitations, the audit log and projects, through the router.
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/api_testing.h"
 
@@ -70,6 +73,59 @@ TEST_F(OrganizationRoutesTest, ListAndDescribeCarryTheCallersRole) {
   ASSERT_EQ(one.status, 200);
   EXPECT_EQ(one.body.at("organization").at("name").as_string(), "acme");
   EXPECT_EQ(one.body.at("role").as_string(), "owner");
+}
+
+// The permissions the web UI shows controls from, for each kind of member: org-wide, sorted, and
+// per project only where a project role grants more.
+TEST_F(OrganizationRoutesTest, DescribeCarriesTheCallersPermissions) {
+  std::string admin = JoinAs(owner_, "acme", "ada", "admin");
+  std::string member = JoinAs(owner_, "acme", "max", "member");
+  std::string viewer = JoinAs(owner_, "acme", "vic", "viewer");
+  ASSERT_EQ(Call("POST", "/v1/organizations/acme/projects", owner_, R"({"name":"backend"})").status,
+            201);
+  Answer created = Call("POST", "/v1/organizations/acme/projects", member, R"({"name":"web"})");
+  ASSERT_EQ(created.status, 201) << SerializeJson(created.body);  // max becomes its admin
+  const std::string web_id(created.body.at("project").at("id").as_string());
+
+  auto strings = [](const boost::json::value& v) {
+    std::vector<std::string> out;
+    for (const auto& s : v.as_array()) out.emplace_back(s.as_string());
+    return out;
+  };
+  auto has = [](const std::vector<std::string>& list, std::string_view perm) {
+    return std::find(list.begin(), list.end(), perm) != list.end();
+  };
+  for (const auto& [who, token] : std::vector<std::pair<std::string, std::string>>{
+           {"owner", owner_}, {"admin", admin}, {"member", member}, {"viewer", viewer}}) {
+    Answer a = Call("GET", "/v1/organizations/acme", token);
+    ASSERT_EQ(a.status, 200) << who << SerializeJson(a.body);
+    EXPECT_EQ(a.body.at("role").as_string(), who);
+    EXPECT_EQ(a.body.at("organization").at("name").as_string(), "acme");
+    auto org_wide = strings(a.body.at("permissions"));
+    EXPECT_TRUE(std::is_sorted(org_wide.begin(), org_wide.end())) << who;
+    std::vector<std::string> expected(domain::OrgRolePermissions(who).begin(),
+                                      domain::OrgRolePermissions(who).end());
+    EXPECT_EQ(org_wide, expected) << who;
+    EXPECT_TRUE(has(org_wide, "organization:read")) << who;
+    EXPECT_EQ(has(org_wide, "api_token:create"), who == "owner" || who == "admin") << who;
+    EXPECT_EQ(has(org_wide, "organization:update"), who == "owner" || who == "admin") << who;
+    const auto& projects = a.body.at("project_permissions").as_array();
+    if (who != "member") {
+      EXPECT_TRUE(projects.empty()) << who << SerializeJson(a.body);
+      continue;
+    }
+    ASSERT_EQ(projects.size(), 1u) << SerializeJson(a.body);
+    EXPECT_EQ(projects[0].at("project_id").as_string(), web_id);
+    EXPECT_EQ(projects[0].at("project_name").as_string(), "web");
+    auto in_web = strings(projects[0].at("permissions"));
+    EXPECT_TRUE(std::is_sorted(in_web.begin(), in_web.end()));
+    for (const char* p : {"api_token:create", "api_token:read", "api_token:revoke",
+                          "workflow_run:create", "project:create", "organization:read"}) {
+      EXPECT_TRUE(has(in_web, p)) << p;
+    }
+    EXPECT_FALSE(has(in_web, "organization:update"));
+    EXPECT_FALSE(has(in_web, "invitation:create"));
+  }
 }
 
 TEST_F(OrganizationRoutesTest, OutsidersAndUnknownOrganizationsGet404) {

@@ -115,6 +115,84 @@ const PermSet& ProjectRolePermissions(std::string_view role) {
   return it == ProjectRoleTable().end() ? Empty() : it->second;
 }
 
+std::vector<std::string> OrgRoleNames() {
+  std::vector<std::string> out;
+  for (const auto& [role, perms] : OrgRoleTable()) out.push_back(role);
+  return out;
+}
+
+std::vector<std::string> ProjectRoleNames() {
+  std::vector<std::string> out;
+  for (const auto& [role, perms] : ProjectRoleTable()) out.push_back(role);
+  return out;
+}
+
+const PermSet& AllRolePermissions() {
+  static const auto* all = [] {
+    auto* out = new PermSet;
+    for (const auto* table : {&OrgRoleTable(), &ProjectRoleTable()}) {
+      for (const auto& [role, perms] : *table) out->insert(perms.begin(), perms.end());
+    }
+    return out;
+  }();
+  return *all;
+}
+
+bool EffectivePermissions::Allows(std::string_view permission,
+                                  const std::optional<std::string>& project_id) const {
+  if (organization.count(permission)) return true;
+  if (!project_id) return false;
+  for (const auto& project : projects) {
+    if (project.project_id == *project_id) return project.permissions.count(permission) > 0;
+  }
+  return false;
+}
+
+Result<EffectivePermissions> Authorizer::Permissions(const Principal& p,
+                                                     const std::string& org_id) {
+  EffectivePermissions out;
+  switch (p.kind) {
+    case Principal::Kind::kUser: {
+      CL_ASSIGN_OR_RETURN(std::string role, OrgRole(p, org_id));
+      out.organization = OrgRolePermissions(role);
+      CL_ASSIGN_OR_RETURN(auto memberships, projects_.ListProjectMembershipsForUser(org_id, p.id));
+      if (memberships.empty()) return out;
+      std::map<std::string, std::string, std::less<>> role_in;  // project id -> project role
+      for (const auto& m : memberships) role_in[m.project_id] = m.role;
+      CL_ASSIGN_OR_RETURN(auto projects, projects_.ListProjects(org_id));
+      std::sort(projects.begin(), projects.end(),
+                [](const auto& a, const auto& b) { return a.name < b.name; });
+      for (const auto& project : projects) {
+        auto it = role_in.find(project.id);
+        if (it == role_in.end()) continue;
+        PermSet here = out.organization;
+        const auto& extra = ProjectRolePermissions(it->second);
+        here.insert(extra.begin(), extra.end());
+        if (here.size() == out.organization.size()) continue;  // nothing beyond the org role
+        out.projects.push_back({project.id, project.name, std::move(here)});
+      }
+      return out;
+    }
+    case Principal::Kind::kApiToken:
+    case Principal::Kind::kFederated: {
+      if (!p.org_id || *p.org_id != org_id) return Fail(Error::NotFound("organization not found"));
+      PermSet list(p.permissions.begin(), p.permissions.end());
+      if (!p.project_id) {
+        out.organization = std::move(list);
+        return out;
+      }
+      if (list.empty()) return out;
+      CL_ASSIGN_OR_RETURN(auto project, projects_.GetProject(*p.project_id));
+      out.projects.push_back({project.id, project.name, std::move(list)});
+      return out;
+    }
+    case Principal::Kind::kSystem:
+      out.organization = AllRolePermissions();
+      return out;
+  }
+  return out;
+}
+
 Result<std::string> Authorizer::OrgRole(const Principal& p, const std::string& org_id) {
   if (p.kind != Principal::Kind::kUser) {
     return Fail(Error::NotFound("organization not found"));

@@ -45,11 +45,34 @@ bool IsProjectRole(std::string_view role);  // admin, viewer
 const std::set<std::string, std::less<>>& OrgRolePermissions(std::string_view role);
 // Permissions a project role grants within that project.
 const std::set<std::string, std::less<>>& ProjectRolePermissions(std::string_view role);
+// The role names and every permission the table grants (for tests generated from the table).
+std::vector<std::string> OrgRoleNames();
+std::vector<std::string> ProjectRoleNames();
+const std::set<std::string, std::less<>>& AllRolePermissions();
 
 // What is being acted on.
 struct Resource {
   std::string org_id;
   std::optional<std::string> project_id;  // set for project-level operations
+};
+
+// What a principal may do in one organization, as Authorize decides it: what the web UI shows
+// controls from.
+struct ProjectPermissions {
+  std::string project_id;
+  std::string project_name;
+  // Everything granted in this project: the organization-wide set plus what is granted here.
+  std::set<std::string, std::less<>> permissions;
+};
+
+struct EffectivePermissions {
+  // Granted on the organization itself and in every one of its projects.
+  std::set<std::string, std::less<>> organization;
+  // The projects where more than `organization` is granted, ordered by name.
+  std::vector<ProjectPermissions> projects;
+
+  // Whether `permission` is granted on the organization (no `project_id`) or in that project.
+  bool Allows(std::string_view permission, const std::optional<std::string>& project_id) const;
 };
 
 class Authorizer {
@@ -62,6 +85,14 @@ class Authorizer {
   // A user that is not a member of the organization gets NotFound, so names of other
   // organizations are not revealed.
   Status Authorize(const Principal& p, std::string_view permission, const Resource& r);
+
+  // The permissions `p` holds in organization `org_id`, from the same table and memberships
+  // Authorize reads: Authorize(p, perm, {org_id, project}) succeeds iff Allows(perm, project).
+  // Users: the organization role's set, and per project where they hold a project role, that
+  // role's set on top. API and CI tokens: their explicit list, org-wide or in their one project.
+  // System principals: every permission of the table. NotFound as Authorize answers it
+  // (non-members, tokens of another organization).
+  Result<EffectivePermissions> Permissions(const Principal& p, const std::string& org_id);
 
   // The caller's organization role, or NotFound when not a member.
   Result<std::string> OrgRole(const Principal& p, const std::string& org_id);

@@ -120,12 +120,120 @@ TEST_F(AuthorizerTest, TokensHoldTheirListWithinTheirScope) {
   EXPECT_TRUE(authz_.OrgRole(global, "org").error().IsNotFound());
 }
 
+// Generated from the role table: for every organization role x project role (or none) x
+// permission, Authorize succeeds exactly where the effective permissions say it is granted: on
+// the organization, in the project where the role is held, and in a project where it is not.
+TEST_F(AuthorizerTest, EffectivePermissionsAgreeWithAuthorizeForEveryRole) {
+  stores_.AddProject("org", "p1", "alpha");
+  stores_.AddProject("org", "p2", "beta");
+  stores_.AddProject("elsewhere", "p3", "gamma");
+  std::vector<std::string> permissions(AllRolePermissions().begin(), AllRolePermissions().end());
+  permissions.push_back("made:up");
+  std::vector<std::optional<std::string>> project_roles = {std::nullopt};
+  for (const auto& r : ProjectRoleNames()) project_roles.push_back(r);
+  const std::vector<std::optional<std::string>> where = {std::nullopt, "p1", "p2"};
+  int checked = 0;
+  for (const auto& org_role : OrgRoleNames()) {
+    for (const auto& project_role : project_roles) {
+      const std::string user = org_role + "/" + project_role.value_or("none");
+      stores_.SetOrgRole("org", user, org_role);
+      if (project_role) {
+        stores_.SetProjectRole("p1", user, *project_role);
+        stores_.SetProjectRole("p3", user, "admin");  // another organization's project
+      }
+      auto effective = authz_.Permissions(User(user), "org");
+      ASSERT_TRUE(effective) << effective.error().ToString();
+      EXPECT_EQ(effective->organization, OrgRolePermissions(org_role)) << user;
+      for (const auto& project : effective->projects) {
+        EXPECT_EQ(project.project_id, "p1") << user;
+        EXPECT_EQ(project.project_name, "alpha") << user;
+        EXPECT_GT(project.permissions.size(), effective->organization.size()) << user;
+      }
+      for (const auto& permission : permissions) {
+        for (const auto& project : where) {
+          bool allowed =
+              authz_.Authorize(User(user), permission, Resource{"org", project}).has_value();
+          EXPECT_EQ(allowed, effective->Allows(permission, project))
+              << user << " " << permission << " in " << project.value_or("the organization");
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, static_cast<int>(OrgRoleNames().size() * project_roles.size() *
+                                      permissions.size() * where.size()));
+  EXPECT_TRUE(authz_.Permissions(User("stranger"), "org").error().IsNotFound());
+}
+
+TEST_F(AuthorizerTest, EffectivePermissionsListOnlyProjectsThatAddSomething) {
+  stores_.AddProject("org", "p1", "web");
+  stores_.AddProject("org", "p2", "api");
+  stores_.SetOrgRole("org", "admin", "admin");
+  stores_.SetProjectRole("p1", "admin", "admin");  // adds nothing to the org admin's set
+  stores_.SetOrgRole("org", "member", "member");
+  stores_.SetProjectRole("p1", "member", "admin");
+  stores_.SetProjectRole("p2", "member", "viewer");  // adds nothing to the member's read set
+  stores_.SetOrgRole("org", "viewer", "viewer");
+  stores_.SetProjectRole("p1", "viewer", "admin");
+  stores_.SetProjectRole("p2", "viewer", "admin");
+
+  auto admin = authz_.Permissions(User("admin"), "org");
+  ASSERT_TRUE(admin);
+  EXPECT_TRUE(admin->organization.count(perm::kApiTokenCreate));
+  EXPECT_TRUE(admin->projects.empty());
+
+  auto member = authz_.Permissions(User("member"), "org");
+  ASSERT_TRUE(member);
+  EXPECT_FALSE(member->organization.count(perm::kApiTokenCreate));
+  ASSERT_EQ(member->projects.size(), 1u);
+  EXPECT_EQ(member->projects[0].project_name, "web");
+  EXPECT_TRUE(member->projects[0].permissions.count(perm::kApiTokenCreate));
+  EXPECT_TRUE(member->projects[0].permissions.count(perm::kProjectCreate));  // the org-wide part
+
+  auto viewer = authz_.Permissions(User("viewer"), "org");
+  ASSERT_TRUE(viewer);
+  ASSERT_EQ(viewer->projects.size(), 2u);
+  EXPECT_EQ(viewer->projects[0].project_name, "api");  // by name
+  EXPECT_EQ(viewer->projects[1].project_name, "web");
+}
+
+TEST_F(AuthorizerTest, EffectivePermissionsOfTokensAreTheirListWithinTheirScope) {
+  stores_.AddProject("org", "backend", "backend");
+  stores_.AddProject("org", "frontend", "frontend");
+  std::vector<std::string> permissions(AllRolePermissions().begin(), AllRolePermissions().end());
+  const std::vector<std::optional<std::string>> where = {std::nullopt, "backend", "frontend"};
+  for (const auto& scope : where) {
+    Principal t = Token(scope, {"workflow_run:create", "api_token:read"});
+    auto effective = authz_.Permissions(t, "org");
+    ASSERT_TRUE(effective) << effective.error().ToString();
+    if (scope) {
+      EXPECT_TRUE(effective->organization.empty());
+      ASSERT_EQ(effective->projects.size(), 1u);
+      EXPECT_EQ(effective->projects[0].project_name, *scope);
+    } else {
+      EXPECT_EQ(effective->organization.size(), 2u);
+      EXPECT_TRUE(effective->projects.empty());
+    }
+    for (const auto& permission : permissions) {
+      for (const auto& project : where) {
+        EXPECT_EQ(authz_.Authorize(t, permission, Resource{"org", project}).has_value(),
+                  effective->Allows(permission, project))
+            << scope.value_or("org-wide") << " " << permission;
+      }
+    }
+    EXPECT_TRUE(authz_.Permissions(t, "other").error().IsNotFound());
+  }
+}
+
 TEST_F(AuthorizerTest, AStoreFailureIsNotADenial) {
   stores_.SetOrgRole("org", "alice", "viewer");
   stores_.down = true;
   auto st = authz_.Authorize(User("alice"), perm::kWorkflowRunRead, Resource{"org", std::nullopt});
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), Error::Code::kUnavailable);
+  auto effective = authz_.Permissions(User("alice"), "org");
+  ASSERT_FALSE(effective);
+  EXPECT_EQ(effective.error().code(), Error::Code::kUnavailable);
 }
 
 }  // namespace

@@ -89,14 +89,15 @@ Result<store::Organization> OrganizationService::Resolve(const Principal& p,
   return org;
 }
 
-Result<OrgWithRole> OrganizationService::Describe(const Principal& p, const std::string& name) {
+Result<OrgDescription> OrganizationService::Describe(const Principal& p, const std::string& name) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kOrganizationRead, Resource{org.id, p.project_id}));
   std::string role;
   if (p.kind == Principal::Kind::kUser) {
     CL_ASSIGN_OR_RETURN(role, authz_.OrgRole(p, org.id));
   }
-  return OrgWithRole{std::move(org), std::move(role)};
+  CL_ASSIGN_OR_RETURN(auto permissions, authz_.Permissions(p, org.id));
+  return OrgDescription{std::move(org), std::move(role), std::move(permissions)};
 }
 
 Result<store::Organization> OrganizationService::SetApiTokenMaxDaysInactive(

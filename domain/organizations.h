@@ -20,6 +20,13 @@ struct OrgWithRole {
   std::string role;
 };
 
+// One organization as its caller sees it: the role (empty for tokens) and what they may do.
+struct OrgDescription {
+  store::Organization org;
+  std::string role;
+  EffectivePermissions permissions;
+};
+
 class OrganizationService {
  public:
   // The stores it reads and writes. REQUIRES: each outlives the service.
@@ -42,8 +49,9 @@ class OrganizationService {
   // People only; the creator becomes owner.
   Result<store::Organization> Create(const Principal& p, const std::string& name);
   Result<std::vector<OrgWithRole>> ListMine(const Principal& p);
-  // Resolves an organization by name for `p` (NotFound when `p` cannot see it).
-  Result<OrgWithRole> Describe(const Principal& p, const std::string& name);
+  // Resolves an organization by name for `p` (NotFound when `p` cannot see it), with the
+  // caller's role and effective permissions in it.
+  Result<OrgDescription> Describe(const Principal& p, const std::string& name);
   Result<store::Organization> Resolve(const Principal& p, const std::string& name);
 
   // Sets the API token inactivity threshold: 1..365 days, 0 or nullopt turns it off.

@@ -27,6 +27,10 @@ class FakeMembershipStore final : public store::OrganizationStore, public store:
   void SetProjectRole(const std::string& project_id, const std::string& user_id, std::string role) {
     project_roles_[{project_id, user_id}] = std::move(role);
   }
+  // A project of the organization (what ListProjects and GetProject answer).
+  void AddProject(const std::string& org_id, const std::string& project_id, std::string name) {
+    projects_[project_id] = store::Project{project_id, org_id, std::move(name), 0};
+  }
   bool down = false;  // every read fails with Unavailable
 
   Result<store::Membership> GetMembership(const std::string& org_id,
@@ -42,6 +46,32 @@ class FakeMembershipStore final : public store::OrganizationStore, public store:
     auto it = project_roles_.find({project_id, user_id});
     if (it == project_roles_.end()) return Fail(Error::NotFound("no project membership"));
     return store::ProjectMembership{project_id, user_id, it->second, 0};
+  }
+  Result<store::Project> GetProject(const std::string& id) override {
+    if (down) return Fail(Error::Unavailable("database down"));
+    auto it = projects_.find(id);
+    if (it == projects_.end()) return Fail(Error::NotFound("no project"));
+    return it->second;
+  }
+  Result<std::vector<store::Project>> ListProjects(const std::string& org_id) override {
+    if (down) return Fail(Error::Unavailable("database down"));
+    std::vector<store::Project> out;
+    for (const auto& [id, project] : projects_) {
+      if (project.org_id == org_id) out.push_back(project);
+    }
+    return out;
+  }
+  Result<std::vector<store::ProjectMembership>> ListProjectMembershipsForUser(
+      const std::string& org_id, const std::string& user_id) override {
+    if (down) return Fail(Error::Unavailable("database down"));
+    std::vector<store::ProjectMembership> out;
+    for (const auto& [key, role] : project_roles_) {
+      auto project = projects_.find(key.first);
+      if (key.second == user_id && project != projects_.end() && project->second.org_id == org_id) {
+        out.push_back(store::ProjectMembership{key.first, user_id, role, 0});
+      }
+    }
+    return out;
   }
 
   // OrganizationStore, not faked.
@@ -73,23 +103,14 @@ class FakeMembershipStore final : public store::OrganizationStore, public store:
   Result<store::Project> GetProjectByName(const std::string&, const std::string&) override {
     return Fail(NotFaked("GetProjectByName"));
   }
-  Result<store::Project> GetProject(const std::string&) override {
-    return Fail(NotFaked("GetProject"));
-  }
-  Result<std::vector<store::Project>> ListProjects(const std::string&) override {
-    return Fail(NotFaked("ListProjects"));
-  }
   Status SetProjectMembership(const store::ProjectMembership&) override {
     return Fail(NotFaked("SetProjectMembership"));
-  }
-  Result<std::vector<store::ProjectMembership>> ListProjectMembershipsForUser(
-      const std::string&, const std::string&) override {
-    return Fail(NotFaked("ListProjectMembershipsForUser"));
   }
 
  private:
   std::map<std::pair<std::string, std::string>, std::string> org_roles_;
   std::map<std::pair<std::string, std::string>, std::string> project_roles_;
+  std::map<std::string, store::Project> projects_;  // by id
 };
 
 }  // namespace cl::domain::testing

@@ -1,7 +1,8 @@
 // End to end in a real browser: the web UI served by the control plane, against the
 // development IdP, with the CLI checking what the UI did. Login, API tokens (create in the
 // dialog: organization and project scope, shown once, usable by the CLI; revoke, then refused),
-// the auto-revoke setting, members and audit pages, a viewer's view and forged requests,
+// the auto-revoke setting, members and audit pages, a project admin's view (project tokens only,
+// from the permissions the server reports), a viewer's view and forged requests,
 // cross-site form posts, security headers and logout. Saves a screenshot of each page.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -333,13 +334,13 @@ describe('web UI', { skip }, () => {
           const p = await context.newPage();
           await loginInBrowser(p, stack.baseUrl, 'victor.viewer');
           assert.equal(await p.getByTestId('current-role').innerText(), 'viewer');
-          await p.getByText('only owners and admins can see and manage API tokens').waitFor();
+          await p.getByText('it does not let you see or manage API tokens').waitFor();
           assert.equal(await p.getByRole('button', { name: 'Create token' }).count(), 0);
           assert.equal(await p.getByRole('button', { name: /Revoke/ }).count(), 0);
           await screenshot(p, 'viewer-api-tokens');
 
           await p.goto(`${stack.baseUrl}/settings?tab=api-tokens`);
-          await p.getByText('Only owners and admins can change this setting.').waitFor();
+          await p.getByText('Your role does not let you change this setting.').waitFor();
           assert.equal(await p.getByRole('button', { name: 'Auto revoke' }).count(), 0);
           await p.goto(`${stack.baseUrl}/members`);
           await p.getByRole('cell', { name: 'victor.viewer@example.com' }).waitFor();
@@ -360,6 +361,8 @@ describe('web UI', { skip }, () => {
             };
             return {
               create: await send('POST', `/v1/organizations/${org}/api-tokens`, { name: 'viewer-token' }),
+              createInProject: await send('POST', `/v1/organizations/${org}/api-tokens`,
+                  { name: 'viewer-token', project: 'app' }),
               patch: await send('PATCH', `/v1/organizations/${org}`, { api_token_max_days_inactive: 1 }),
               invite: await send('POST', `/v1/organizations/${org}/invitations`,
                   { receiver_email: 'x@example.com', role: 'owner' }),
@@ -367,7 +370,7 @@ describe('web UI', { skip }, () => {
             };
           }, ORG);
           assert.equal(forged.hadCsrf, true);
-          for (const what of ['create', 'patch', 'invite']) {
+          for (const what of ['create', 'createInProject', 'patch', 'invite']) {
             assert.equal(forged[what].status, 403, `${what}: ${JSON.stringify(forged[what])}`);
             assert.equal(forged[what].body?.error?.code, 'permission_denied', what);
           }
@@ -379,6 +382,71 @@ describe('web UI', { skip }, () => {
           await context.close();
         }
       });
+
+  test('a member who is a project admin creates tokens for that project only', T, async () => {
+    ok(await owner.run(['organization', 'invitation', 'create', '--receiver',
+      'mia.member@example.com', '--role', 'member']));
+    const context = await newContext(browser);
+    try {
+      const p = await context.newPage();
+      await loginInBrowser(p, stack.baseUrl, 'mia.member');
+      assert.equal(await p.getByTestId('current-role').innerText(), 'member');
+      // Without a project role a member may not touch tokens.
+      await p.getByText('it does not let you see or manage API tokens').waitFor();
+      assert.equal(await p.getByRole('button', { name: 'Create token' }).count(), 0);
+
+      // Creating a project makes her its admin; the server now reports api_token:create there.
+      const project = await p.evaluate(async (org) => {
+        const csrf = document.cookie.split('; ').find((c) => c.startsWith('cl_csrf='))?.slice(8) ?? '';
+        const headers = { 'X-CSRF-Token': decodeURIComponent(csrf), 'Content-Type': 'application/json' };
+        const created = await fetch(`/v1/organizations/${org}/projects`,
+            { method: 'POST', credentials: 'same-origin', headers, body: JSON.stringify({ name: 'mias' }) });
+        const described = await fetch(`/v1/organizations/${org}`, { credentials: 'same-origin' });
+        const orgWide = await fetch(`/v1/organizations/${org}/api-tokens`, {
+          method: 'POST', credentials: 'same-origin', headers, body: JSON.stringify({ name: 'mia-global' }),
+        });
+        return { created: created.status, described: await described.json(), orgWide: orgWide.status };
+      }, ORG);
+      assert.equal(project.created, 201, JSON.stringify(project));
+      assert.ok(!project.described.permissions.includes('api_token:create'), JSON.stringify(project));
+      assert.deepEqual(project.described.project_permissions.map((x) => x.project_name), ['mias']);
+      assert.ok(project.described.project_permissions[0].permissions.includes('api_token:create'));
+      assert.equal(project.orgWide, 403, 'no organization-scoped token for a project admin');
+
+      await p.reload();
+      await p.getByText('No active API tokens').waitFor();
+      await p.getByRole('button', { name: 'Create token' }).click();
+      const dialog = p.getByRole('dialog', { name: 'Create API token' });
+      await dialog.getByLabel('Name').fill('mia-ci');
+      // Only her project is offered; the organization scope is not.
+      assert.equal(await dialog.getByRole('radio').count(), 0);
+      assert.equal(await dialog.getByText('all projects of').count(), 0);
+      const choice = dialog.getByLabel('Project', { exact: true });
+      assert.deepEqual(await choice.locator('option').allInnerTexts(), ['mias']);
+      // What a project admin holds there is offered, token management included.
+      assert.equal(await dialog.getByLabel('api_token:create').count(), 1);
+      await dialog.getByRole('button', { name: 'Create token' }).click();
+      const shown = p.getByRole('dialog', { name: 'API token mia-ci created' });
+      const token = await shown.getByTestId('new-token').inputValue();
+      assert.match(token, TOKEN_RE);
+      await shown.getByRole('button', { name: /close/i }).first().click();
+      const row = p.locator('tr[data-token-name="mia-ci"]');
+      await row.waitFor();
+      assert.match(await row.innerText(), /project\/mias/);
+      await row.getByRole('button', { name: 'Revoke mia-ci' }).waitFor();
+      // Tokens of projects she does not administer are not listed.
+      assert.equal(await p.locator('tr[data-token-name="web-app"]').count(), 0);
+
+      const t = tokensOf(await owner.run(['organization', 'api-token', 'list', '-o', 'json']))
+          .find((x) => x.name === 'mia-ci');
+      assert.equal(t.scope, 'project');
+      assert.equal(t.project, 'mias');
+      ok(await asCi(token, ['attestation', 'init', '--workflow', 'mia-build', '--project', 'mias']));
+      assert.deepEqual(context.problems, []);
+    } finally {
+      await context.close();
+    }
+  });
 
   test('a cross-site form post is refused and does not end the session', T, async () => {
     // The attacker's pages: auto-submitting forms aimed at the control plane. Served from

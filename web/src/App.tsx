@@ -10,8 +10,8 @@ import { AuditPage } from './pages/Audit';
 import { LoginPage } from './pages/Login';
 import { MembersPage } from './pages/Members';
 import { SettingsPage } from './pages/Settings';
+import { Permissions } from './permissions';
 import { navigate, useLocation, type Location } from './router';
-import { abilitiesOf } from './rules';
 import { SessionContext, type SessionValue } from './session';
 
 const ORG_KEY = 'cl.organization';
@@ -91,7 +91,7 @@ function SignedIn({ whoami, onLoggedOut }: { whoami: WhoAmI; onLoggedOut: () => 
       organizations: orgList,
       org: org.data.organization,
       role: org.data.role,
-      can: abilitiesOf(org.data.role),
+      can: Permissions.of(org.data),
       reloadOrg,
     };
   }, [whoami, orgList, org, reloadOrg]);

@@ -88,6 +88,22 @@ export interface OrgWithRole extends Organization {
   role: string;
 }
 
+// A project where the caller holds more than the organization-wide permissions; `permissions` is
+// everything granted there.
+export interface ProjectPermissions {
+  project_id: string;
+  project_name: string;
+  permissions: string[];
+}
+
+// GET /v1/organizations/{org}: the organization, the caller's role and what they may do in it.
+export interface OrganizationDescription {
+  organization: Organization;
+  role: string;
+  permissions: string[];
+  project_permissions: ProjectPermissions[];
+}
+
 export interface Actor {
   kind: string;
   id: string;
@@ -153,15 +169,17 @@ export const api = {
   organizations: () =>
     request<{ organizations: OrgWithRole[] }>('GET', '/v1/organizations').then((r) => r.organizations ?? []),
   organization: (org: string) =>
-    request<{ organization: Organization; role: string }>('GET', orgPath(org)),
+    request<OrganizationDescription>('GET', orgPath(org)),
   setAutoRevoke: (org: string, days: number) =>
     request<{ organization: Organization }>('PATCH', orgPath(org), {
       api_token_max_days_inactive: days,
     }),
-  tokens: (org: string, status: 'active' | 'revoked' | 'all') =>
-    request<{ api_tokens: ApiToken[] }>('GET', `${orgPath(org)}/api-tokens?status=${status}`).then(
-      (r) => r.api_tokens ?? [],
-    ),
+  // `project`: only that project's tokens.
+  tokens: (org: string, status: 'active' | 'revoked' | 'all', project?: string) =>
+    request<{ api_tokens: ApiToken[] }>(
+      'GET',
+      `${orgPath(org)}/api-tokens?status=${status}${project === undefined ? '' : `&project=${seg(project)}`}`,
+    ).then((r) => r.api_tokens ?? []),
   createToken: (org: string, body: CreateTokenBody) =>
     request<{ api_token: ApiToken; token: string }>('POST', `${orgPath(org)}/api-tokens`, body),
   revokeToken: (org: string, id: string) =>

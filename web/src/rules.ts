@@ -1,7 +1,6 @@
 // Rules the UI shares with the CLI and the server: name validation, the auto-revoke range,
-// token expiry choices, the permission catalogue, and what each organization role may do
-// (mirrors domain/authorization.cc so controls a role cannot use are not shown; the server
-// refuses them anyway).
+// token expiry choices and the permission catalogue. What the signed-in person may do is not
+// here: the server says it (permissions.ts).
 
 export const DNS_LABEL_MAX = 63;
 
@@ -54,29 +53,6 @@ export const ATTESTATION_PERMISSIONS = [
 export const EXTRA_PERMISSIONS = ['project:create', 'api_token:create', 'api_token:read', 'api_token:revoke'];
 
 export const ROLES = ['owner', 'admin', 'member', 'viewer'];
-
-const ADMIN_ROLES = new Set(['owner', 'admin']);
-
-export interface Abilities {
-  readTokens: boolean;
-  manageTokens: boolean;
-  updateOrganization: boolean;
-  invite: boolean;
-  readInvitations: boolean;
-  readAudit: boolean;
-}
-
-export function abilitiesOf(role: string): Abilities {
-  const admin = ADMIN_ROLES.has(role);
-  return {
-    readTokens: admin,
-    manageTokens: admin,
-    updateOrganization: admin,
-    invite: admin,
-    readInvitations: admin,
-    readAudit: admin,
-  };
-}
 
 const WARNING_MS = 7 * DAY_SECONDS * 1000;
 

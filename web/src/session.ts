@@ -1,15 +1,15 @@
 // What every page needs about the signed-in person: who they are, the organization they work
-// in, their role there and what that role allows.
+// in, their role there and what the server says they may do there.
 import { createContext, useContext } from 'react';
 import type { Organization, OrgWithRole, WhoAmI } from './api';
-import type { Abilities } from './rules';
+import type { Permissions } from './permissions';
 
 export interface SessionValue {
   whoami: WhoAmI;
   organizations: OrgWithRole[];
   org: Organization;
   role: string;
-  can: Abilities;
+  can: Permissions;
   // Reloads the current organization (settings and role) after a change.
   reloadOrg: () => void;
 }

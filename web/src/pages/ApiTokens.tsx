@@ -1,11 +1,14 @@
 // API Tokens page (/api-tokens): active and revoked tokens with the CLI's columns, the
-// "Create token" dialog and revocation with confirmation. Controls only for roles that may use them.
+// "Create token" dialog and revocation with confirmation. Each control is shown where the server
+// says the caller holds its permission: org-wide, or in the projects listed for them (a project
+// admin sees, creates and revokes that project's tokens).
 import { useState } from 'react';
 import { api, type ApiToken } from '../api';
 import { Dialog } from '../components/Dialog';
 import { Link } from '../components/Link';
 import { Empty, ErrorState, Loading, messageOf, Notice, useAsync } from '../components/States';
 import { Time } from '../components/Time';
+import { PERM } from '../permissions';
 import { navigate, useLocation } from '../router';
 import { autoRevokeSoon } from '../rules';
 import { useSession } from '../session';
@@ -17,9 +20,20 @@ export function ApiTokensPage() {
   const { org, role, can } = useSession();
   const loc = useLocation();
   const status: Status = loc.query.get('status') === 'revoked' ? 'revoked' : 'active';
+  // Everything when read is granted org-wide, else the tokens of each project where it is.
+  const readProjects = can.orgWide(PERM.apiTokenRead) ? undefined : can.projectsWith(PERM.apiTokenRead);
+  const canRead = readProjects === undefined || readProjects.length > 0;
+  const canCreate = can.anywhere(PERM.apiTokenCreate);
+  const canRevoke = (t: ApiToken) =>
+    t.scope === 'project' && t.project
+      ? can.inProject(PERM.apiTokenRevoke, t.project)
+      : can.orgWide(PERM.apiTokenRevoke);
   const [tokens, reload] = useAsync(
-    () => (can.readTokens ? api.tokens(org.name, status) : Promise.resolve([])),
-    `${org.name}:${status}:${can.readTokens}`,
+    () =>
+      readProjects === undefined
+        ? api.tokens(org.name, status)
+        : Promise.all(readProjects.map((p) => api.tokens(org.name, status, p))).then((lists) => lists.flat()),
+    `${org.name}:${status}:${readProjects?.join(',') ?? '*'}`,
   );
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<ApiToken | null>(null);
@@ -31,7 +45,7 @@ export function ApiTokensPage() {
     <section aria-labelledby="tokens-title">
       <div className="page-head">
         <h1 id="tokens-title">API Tokens</h1>
-        {can.manageTokens && (
+        {canCreate && (
           <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
             Create token
           </button>
@@ -46,9 +60,9 @@ export function ApiTokensPage() {
           {flash}
         </p>
       )}
-      {!can.readTokens ? (
+      {!canRead ? (
         <Notice>
-          Your role in {org.name} is <strong>{role}</strong>: only owners and admins can see and manage API tokens.
+          Your role in {org.name} is <strong>{role}</strong>: it does not let you see or manage API tokens.
         </Notice>
       ) : (
         <>
@@ -82,7 +96,7 @@ export function ApiTokensPage() {
             {tokens.status === 'done' &&
               (tokens.data.length === 0 ? (
                 <Empty title={status === 'active' ? 'No active API tokens' : 'No revoked API tokens'}>
-                  {status === 'active' && can.manageTokens
+                  {status === 'active' && canCreate
                     ? 'Create one for your CI with "Create token".'
                     : status === 'active'
                       ? 'Nobody has created a token yet.'
@@ -92,7 +106,7 @@ export function ApiTokensPage() {
                 <TokenTable
                   tokens={tokens.data}
                   status={status}
-                  canRevoke={can.manageTokens}
+                  canRevoke={canRevoke}
                   onRevoke={setRevoking}
                 />
               ))}
@@ -135,12 +149,13 @@ function TokenTable({
 }: {
   tokens: ApiToken[];
   status: Status;
-  canRevoke: boolean;
+  canRevoke: (t: ApiToken) => boolean;
   onRevoke: (t: ApiToken) => void;
 }) {
   const now = new Date();
   const showAutoRevoke = status === 'active' && tokens.some((t) => t.auto_revoke_at);
   const anySoon = showAutoRevoke && tokens.some((t) => autoRevokeSoon(t.auto_revoke_at, now));
+  const actions = status === 'active' && tokens.some(canRevoke);
   return (
     <>
       <table className="table">
@@ -155,7 +170,7 @@ function TokenTable({
             {status === 'revoked' && <th scope="col">Revoked</th>}
             <th scope="col">Last used</th>
             {showAutoRevoke && <th scope="col">Auto revoke</th>}
-            {status === 'active' && canRevoke && (
+            {actions && (
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
               </th>
@@ -197,16 +212,18 @@ function TokenTable({
                     )}
                   </td>
                 )}
-                {status === 'active' && canRevoke && (
+                {actions && (
                   <td data-label="Actions" className="actions">
-                    <button
-                      type="button"
-                      className="btn btn-danger btn-small"
-                      onClick={() => onRevoke(t)}
-                      aria-label={`Revoke ${t.name}`}
-                    >
-                      Revoke
-                    </button>
+                    {canRevoke(t) && (
+                      <button
+                        type="button"
+                        className="btn btn-danger btn-small"
+                        onClick={() => onRevoke(t)}
+                        aria-label={`Revoke ${t.name}`}
+                      >
+                        Revoke
+                      </button>
+                    )}
                   </td>
                 )}
               </tr>

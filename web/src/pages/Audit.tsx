@@ -1,33 +1,35 @@
 // Audit log page (/audit): the organization's audit events, newest first.
 import { api } from '../api';
 import { Empty, ErrorState, Loading, Notice, useAsync } from '../components/States';
+import { PERM } from '../permissions';
 import { useSession } from '../session';
 import { Time } from '../components/Time';
 
 export function AuditPage() {
   const { org, role, can } = useSession();
+  const readAudit = can.orgWide(PERM.auditRead);
   const [events, reload] = useAsync(
     () =>
-      can.readAudit
+      readAudit
         ? api.auditEvents(org.name).then((list) =>
             [...list].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0)),
           )
         : Promise.resolve([]),
-    `audit:${org.name}:${can.readAudit}`,
+    `audit:${org.name}:${readAudit}`,
   );
   return (
     <section aria-labelledby="audit-title">
       <div className="page-head">
         <h1 id="audit-title">Audit log</h1>
-        {can.readAudit && (
+        {readAudit && (
           <button type="button" className="btn" onClick={reload}>
             Refresh
           </button>
         )}
       </div>
-      {!can.readAudit ? (
+      {!readAudit ? (
         <Notice>
-          Your role in {org.name} is <strong>{role}</strong>: only owners and admins can read the audit log.
+          Your role in {org.name} is <strong>{role}</strong>: it does not let you read the audit log.
         </Notice>
       ) : (
         <>

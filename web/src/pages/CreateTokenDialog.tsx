@@ -1,4 +1,7 @@
 // "Create token" dialog: name (validated as typed), description, expiry, scope, permissions.
+// Scopes and permissions offered are those the server says the caller holds: a caller who may
+// create tokens only in some projects picks one of them (no organization scope), and only
+// permissions held in the chosen scope are offered (the server refuses granting others).
 // On success the token value is shown once, with a copy button; closing the dialog drops it
 // from memory, and nothing can show it again.
 import { useId, useState, type FormEvent } from 'react';
@@ -14,6 +17,7 @@ import {
   tokenNameProblem,
   type ExpiryChoice,
 } from '../rules';
+import { PERM } from '../permissions';
 import { useSession } from '../session';
 
 // onClose(name) with the created token's name, or onClose(null) when nothing was created.
@@ -36,28 +40,38 @@ function CreateForm({
   onCreated: (c: { name: string; token: string }) => void;
   onCancel: () => void;
 }) {
-  const { org } = useSession();
+  const { org, can } = useSession();
+  const orgScopeAllowed = can.orgWide(PERM.apiTokenCreate);
   const ids = { name: useId(), nameHelp: useId(), desc: useId(), expiry: useId(), date: useId(), project: useId() };
   const [name, setName] = useState('');
   const [touched, setTouched] = useState(false);
   const [description, setDescription] = useState('');
   const [expiry, setExpiry] = useState<ExpiryChoice>('none');
   const [date, setDate] = useState('');
-  const [scope, setScope] = useState<'organization' | 'project'>('organization');
+  const [scope, setScope] = useState<'organization' | 'project'>(orgScopeAllowed ? 'organization' : 'project');
   const [project, setProject] = useState('');
   const [perms, setPerms] = useState<Set<string>>(() => new Set(ATTESTATION_PERMISSIONS));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
+  // Any project of the organization when creation is granted org-wide, else those where it is.
   const [projects] = useAsync(
-    () => (scope === 'project' ? api.projects(org.name) : Promise.resolve([])),
-    `${org.name}:${scope}`,
+    () =>
+      scope !== 'project'
+        ? Promise.resolve([])
+        : orgScopeAllowed
+          ? api.projects(org.name).then((list) => list.map((p) => p.name))
+          : Promise.resolve(can.projectsWith(PERM.apiTokenCreate)),
+    `${org.name}:${scope}:${orgScopeAllowed}`,
   );
 
   const nameProblem = tokenNameProblem(name);
   const showNameProblem = (touched || name.length > 0) && nameProblem !== '';
   const custom = expiry === 'custom' ? customExpirySeconds(date, new Date()) : {};
   const projectList = projects.status === 'done' ? projects.data : [];
-  const chosenProject = project || projectList[0]?.name || '';
+  const chosenProject = project || projectList[0] || '';
+  const held = can.heldIn(scope === 'project' ? chosenProject : undefined);
+  const offered = [...ATTESTATION_PERMISSIONS, ...EXTRA_PERMISSIONS].filter((p) => held.has(p));
+  const chosen = offered.filter((p) => perms.has(p));
 
   const toggle = (p: string) =>
     setPerms((prev) => {
@@ -83,11 +97,11 @@ function CreateForm({
       setError('Choose a project, or use organization scope.');
       return;
     }
-    if (perms.size === 0) {
+    if (chosen.length === 0) {
       setError('Choose at least one permission.');
       return;
     }
-    const body: CreateTokenBody = { name, permissions: [...perms] };
+    const body: CreateTokenBody = { name, permissions: chosen };
     if (description.trim()) body.description = description.trim();
     if (expiry === 'custom') body.expires_in_seconds = custom.seconds;
     else if (expiry !== 'none') body.expires_in_seconds = Number(expiry) * DAY_SECONDS;
@@ -161,20 +175,26 @@ function CreateForm({
       )}
       <fieldset className="field">
         <legend>Scope</legend>
-        <label className="choice">
-          <input
-            type="radio"
-            name="scope"
-            value="organization"
-            checked={scope === 'organization'}
-            onChange={() => setScope('organization')}
-          />
-          Organization <span className="muted">(all projects of {org.name})</span>
-        </label>
-        <label className="choice">
-          <input type="radio" name="scope" value="project" checked={scope === 'project'} onChange={() => setScope('project')} />
-          One project
-        </label>
+        {orgScopeAllowed ? (
+          <>
+            <label className="choice">
+              <input
+                type="radio"
+                name="scope"
+                value="organization"
+                checked={scope === 'organization'}
+                onChange={() => setScope('organization')}
+              />
+              Organization <span className="muted">(all projects of {org.name})</span>
+            </label>
+            <label className="choice">
+              <input type="radio" name="scope" value="project" checked={scope === 'project'} onChange={() => setScope('project')} />
+              One project
+            </label>
+          </>
+        ) : (
+          <p className="field-help">You can create tokens only for the projects listed below, not for the whole organization.</p>
+        )}
         {scope === 'project' && (
           <div className="field nested">
             <label htmlFor={ids.project}>Project</label>
@@ -190,8 +210,8 @@ function CreateForm({
               ) : (
                 <select id={ids.project} name="project" value={chosenProject} onChange={(e) => setProject(e.target.value)}>
                   {projectList.map((p) => (
-                    <option key={p.id} value={p.name}>
-                      {p.name}
+                    <option key={p} value={p}>
+                      {p}
                     </option>
                   ))}
                 </select>
@@ -201,9 +221,11 @@ function CreateForm({
       </fieldset>
       <fieldset className="field">
         <legend>Permissions</legend>
-        <p className="field-help">The attestation set is selected by default.</p>
+        <p className="field-help">
+          The attestation set is selected by default. Only permissions you hold in this scope are offered.
+        </p>
         <div className="checks">
-          {[...ATTESTATION_PERMISSIONS, ...EXTRA_PERMISSIONS].map((p) => (
+          {offered.map((p) => (
             <label key={p} className="choice">
               <input type="checkbox" name="permission" value={p} checked={perms.has(p)} onChange={() => toggle(p)} />
               <span className="mono">{p}</span>

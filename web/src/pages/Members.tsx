@@ -1,8 +1,9 @@
-// Members page (/members): members with their roles, pending invitations, and (owners/admins)
-// an invitation form: email and role.
+// Members page (/members): members with their roles, pending invitations (to those who may read
+// them), and an invitation form (to those who may invite): email and role.
 import { useId, useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { Empty, ErrorState, Loading, messageOf, useAsync } from '../components/States';
+import { PERM } from '../permissions';
 import { ROLES } from '../rules';
 import { useSession } from '../session';
 import { Time } from '../components/Time';
@@ -11,8 +12,8 @@ export function MembersPage() {
   const { org, can } = useSession();
   const [members, reloadMembers] = useAsync(() => api.members(org.name), `members:${org.name}`);
   const [invitations, reloadInvitations] = useAsync(
-    () => (can.readInvitations ? api.invitations(org.name) : Promise.resolve([])),
-    `invitations:${org.name}:${can.readInvitations}`,
+    () => (can.orgWide(PERM.invitationRead) ? api.invitations(org.name) : Promise.resolve([])),
+    `invitations:${org.name}:${can.orgWide(PERM.invitationRead)}`,
   );
   return (
     <section aria-labelledby="members-title">
@@ -52,7 +53,7 @@ export function MembersPage() {
           </table>
         ))}
 
-      {can.readInvitations && (
+      {can.orgWide(PERM.invitationRead) && (
         <>
           <h2>Pending invitations</h2>
           {invitations.status === 'loading' && <Loading what="invitations" />}
@@ -89,7 +90,7 @@ export function MembersPage() {
             ))}
         </>
       )}
-      {can.invite && <InviteForm onInvited={reloadInvitations} />}
+      {can.orgWide(PERM.invitationCreate) && <InviteForm onInvited={reloadInvitations} />}
     </section>
   );
 }

@@ -1,6 +1,7 @@
 // Settings page (/settings?tab=api-tokens): the "Auto revoke" section shows whether inactive API
-// tokens are revoked automatically and after how many days; owners and admins change it with
-// the same range and message as the CLI and the server (1-365 days, 0 turns it off).
+// tokens are revoked automatically and after how many days; those allowed to update the
+// organization change it with the same range and message as the CLI and the server (1-365
+// days, 0 turns it off).
 import { useId, useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { Dialog } from '../components/Dialog';
@@ -8,6 +9,7 @@ import { Link } from '../components/Link';
 import { messageOf } from '../components/States';
 import { shortDate } from '../format';
 import { AUTO_REVOKE_MAX, AUTO_REVOKE_MIN, parseAutoRevokeDays } from '../rules';
+import { PERM } from '../permissions';
 import { useSession } from '../session';
 
 const TABS = [
@@ -82,12 +84,12 @@ function AutoRevokeSection() {
           {flash}
         </p>
       )}
-      {can.updateOrganization ? (
+      {can.orgWide(PERM.organizationUpdate) ? (
         <button type="button" className="btn btn-primary" onClick={() => setEditing(true)}>
           Auto revoke
         </button>
       ) : (
-        <p className="muted">Only owners and admins can change this setting.</p>
+        <p className="muted">Your role does not let you change this setting.</p>
       )}
       <p className="muted small">
         Tokens close to their auto-revoke date are marked on the <Link href="/api-tokens">API Tokens</Link> page.
