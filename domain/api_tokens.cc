@@ -42,27 +42,6 @@ const std::set<std::string, std::less<>>& TokenGrantablePermissions() {
   return kGrantable;
 }
 
-Result<std::set<std::string, std::less<>>> ApiTokenService::HeldPermissions(
-    const Principal& p, const std::string& org_id, const std::optional<std::string>& project_id) {
-  std::set<std::string, std::less<>> held;
-  if (p.kind == Principal::Kind::kUser) {
-    CL_ASSIGN_OR_RETURN(std::string role, authz_.OrgRole(p, org_id));
-    held = OrgRolePermissions(role);
-    if (project_id) {
-      auto pm = projects_.GetProjectMembership(*project_id, p.id);
-      if (pm) {
-        const auto& extra = ProjectRolePermissions(pm->role);
-        held.insert(extra.begin(), extra.end());
-      } else if (!pm.error().IsNotFound()) {
-        return Fail(pm.error());
-      }
-    }
-  } else {
-    held.insert(p.permissions.begin(), p.permissions.end());
-  }
-  return held;
-}
-
 Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::string& org_name,
                                                 const CreateApiTokenRequest& req) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
@@ -99,7 +78,8 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
   if (permissions.empty()) {
     return Fail(Error::InvalidArgument("a token needs at least one permission"));
   }
-  CL_ASSIGN_OR_RETURN(auto held, HeldPermissions(p, org.id, project_id));
+  // What the caller may grant is what the Authorizer says it holds in that scope.
+  CL_ASSIGN_OR_RETURN(EffectivePermissions held, authz_.Permissions(p, org.id));
   for (const auto& perm : permissions) {
     if (!IsPermissionShape(perm)) {
       return Fail(Error::InvalidArgument("'" + perm.substr(0, 64) +
@@ -109,7 +89,7 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
       return Fail(
           Error::InvalidArgument("the permission " + perm + " cannot be given to an API token"));
     }
-    if (!held.count(perm)) {
+    if (!held.Allows(perm, project_id)) {
       return Fail(
           Error::PermissionDenied("you cannot grant " + perm + ": you do not hold it yourself"));
     }

@@ -82,10 +82,6 @@ class ApiTokenService {
   }
 
  private:
-  // The permissions `p` holds in `scope` (project or whole organization).
-  Result<std::set<std::string, std::less<>>> HeldPermissions(
-      const Principal& p, const std::string& org_id, const std::optional<std::string>& project_id);
-
   store::ApiTokenStore& tokens_;
   store::ProjectStore& projects_;
   Authorizer& authz_;
