@@ -64,7 +64,8 @@ record_ctest() {
     record "$stage" FAIL "no tests found"
   elif ((rc != 0)); then
     grep -E '^\s+[0-9]+ - .*(Failed|Timeout|Exception)' "$log" | head -30
-    record "$stage" FAIL "${nfail:-?} of ${total:-?} failed, $nskip skipped ($((SECONDS - start)) s); log $log"
+    local took=$((SECONDS - start))
+    record "$stage" FAIL "${nfail:-?} of ${total:-?} failed, $nskip skipped ($took s); log $log"
   else
     record "$stage" ok "${total:-0} passed/skipped, $nskip skipped ($((SECONDS - start)) s)"
   fi

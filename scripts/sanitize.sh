@@ -3,8 +3,9 @@
 # leak, sanitizer report, fuzz finding or test failure, and prints one summary line per stage
 # with its counts and time.
 #
-#   asan [SECONDS]  ONE clang-14 tree (preset asan-fuzz in CMakePresets.json: -DCL_FUZZ=ON, ASan +
-#                   UBSan + libFuzzer coverage, -O1) in build-asan-fuzz holds the tests, the server, the CLI and the fuzz targets;
+#   asan [SECONDS]  ONE clang-14 tree (preset asan-fuzz of CMakePresets.json: -DCL_FUZZ=ON,
+#                   ASan + UBSan + libFuzzer coverage, -O1) in build-asan-fuzz holds the tests,
+#                   the server, the CLI and the fuzz targets;
 #                   runs ctest (inside scripts/with-postgres.sh), the e2e suite on SQLite against
 #                   its server and CLI, then the fuzz smoke: each libFuzzer target for SECONDS
 #                   (default 15) on a temp copy of its seed corpus fuzz/corpus/<name>/
