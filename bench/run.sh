@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the numbers in docs/benchmarks.md: builds the release binaries in build-bench,
+# Reproduces the numbers in docs/benchmarks.md: builds the release binaries in build-bench
+# (-DCL_BENCH=ON, which the benchmark targets need; see bench/README.md),
 # runs the Google Benchmark of the authentication hot path, then the end-to-end HTTP benchmark
 # (wrk against the control plane and Debian's nginx in the same run) and the memory measurement
 # with many API tokens cached (bench/http_bench.mjs). Takes about 8-10 minutes on 2 cores.
@@ -40,7 +41,7 @@ fi
 
 if ((!skip_build)); then
   echo "== building release binaries in $build"
-  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCL_BENCH=ON >/dev/null
   cmake --build "$build" --target auth_bench chainloop-controlplane chainloop -j2
 fi
 

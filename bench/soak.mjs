@@ -1,4 +1,4 @@
-// Soak test of the control plane (issue 7, "Soak"): a bounded mixed load for SOAK_SECONDS while
+// Soak test of the control plane ("Soak" in docs/benchmarks.md): a bounded mixed load for SOAK_SECONDS while
 // the server's resident memory, threads and open file descriptors are sampled every 10 s from
 // /proc/<pid>. After the warm-up the server must not grow: RSS (mean of the last 3 samples vs the
 // first 3 after warm-up) grows less than 10% and less than 16 MiB, the descriptor count stays

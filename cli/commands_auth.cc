@@ -31,7 +31,7 @@ Status AuthLogin(CliContext& ctx, const AuthLoginOptions& options) {
   } else {
     BrowserLoginOptions browser;
     browser.timeout = LoginTimeout(ctx.env());
-    result = RunBrowserLogin(client, ctx.random(), ctx.err(), std::move(browser));
+    result = RunBrowserLogin(client, ctx.random(), ctx.err(), browser);
   }
   if (!result) return Fail(result.error());
   CliConfig& config = ctx.config();

@@ -325,7 +325,7 @@ bool OpenBrowser(const std::string& url) {
 }
 
 Result<LoginResult> RunBrowserLogin(ApiClient& client, Random& random, std::ostream& err,
-                                    BrowserLoginOptions options) {
+                                    const BrowserLoginOptions& options) {
   std::string verifier = NewPkceVerifier(random);
   std::string challenge = crypto::PkceS256Challenge(verifier);
   std::string state = NewLoginState(random);
@@ -347,7 +347,7 @@ Result<LoginResult> RunBrowserLogin(ApiClient& client, Random& random, std::ostr
 }
 
 Result<LoginResult> RunDeviceLogin(ApiClient& client, std::ostream& err,
-                                   DeviceLoginOptions options) {
+                                   const DeviceLoginOptions& options) {
   CL_ASSIGN_OR_RETURN(auto start, client.Post("/v1/auth/device", boost::json::object{}));
   if (!start.is_object()) {
     return Fail(Error::Internal("the control plane's device login answer is not a JSON object",

@@ -79,7 +79,7 @@ struct BrowserLoginOptions {
 
 // The whole browser flow; `err` receives the user-facing instructions.
 Result<LoginResult> RunBrowserLogin(ApiClient& client, Random& random, std::ostream& err,
-                                    BrowserLoginOptions options);
+                                    const BrowserLoginOptions& options);
 
 struct DeviceLoginOptions {
   // Sleeps between polls; injected so tests do not wait.
@@ -93,6 +93,6 @@ struct DeviceLoginOptions {
 // to `err`, then polls POST /v1/auth/device/token every `interval` seconds (+5 s on slow_down)
 // until the user confirms, denies, or the code expires.
 Result<LoginResult> RunDeviceLogin(ApiClient& client, std::ostream& err,
-                                   DeviceLoginOptions options);
+                                   const DeviceLoginOptions& options);
 
 }  // namespace cl::cli

@@ -98,7 +98,7 @@ inline Status Ok() { return {}; }
     auto cl_status_ = (expr);                               \
     if (!cl_status_) return ::cl::Fail(cl_status_.error()); \
   } while (0)
-
+// NOLINTBEGIN(bugprone-macro-parentheses): tmp is a name, lhs a declaration or an lvalue.
 // Declares `lhs` from a Result expression, or returns its error.
 #define CL_CONCAT_INNER_(a, b) a##b
 #define CL_CONCAT_(a, b) CL_CONCAT_INNER_(a, b)
@@ -108,3 +108,4 @@ inline Status Ok() { return {}; }
   auto tmp = (expr);                                   \
   if (!tmp) return ::cl::Fail(std::move(tmp).error()); \
   lhs = std::move(*tmp)
+// NOLINTEND(bugprone-macro-parentheses)

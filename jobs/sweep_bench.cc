@@ -2,8 +2,9 @@
 // in 1,000 organizations with a 90-day threshold, 10% of the tokens inactive, and checks that
 // exactly those were revoked (100 per organization) with one audit event each.
 //
-//   build-revoker/jobs/sweep_bench sqlite               # a fresh file under /tmp, removed after
-//   scripts/with-postgres.sh build-revoker/jobs/sweep_bench postgres   # CL_TEST_POSTGRES_URL
+//   cmake --preset default -DCL_BENCH=ON && cmake --build build --target sweep_bench
+//   build/jobs/sweep_bench sqlite                       # a fresh file under /tmp, removed after
+//   scripts/with-postgres.sh build/jobs/sweep_bench postgres   # CL_TEST_POSTGRES_URL
 //   options: --orgs N --tokens-per-org N, --seed-only (seed, keep the database, print its URL, no
 //   sweep)
 //

@@ -1,4 +1,4 @@
-// TokenRevoker: the background job that auto-revokes inactive API tokens (issue 4).
+// TokenRevoker: the background job that auto-revokes inactive API tokens.
 //
 // One sweep (RunOnce) first flushes the coalesced usage of this instance, so a token used
 // within the flush window is never judged on a stale last_used_at, then asks the store to

@@ -9,9 +9,9 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 packages=(
   build-essential cmake ninja-build pkg-config g++
   libboost1.81-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
-  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libexpected-dev
+  libcli11-dev libtomlplusplus-dev libfmt-dev libexpected-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  postgresql-15 clang-format curl ca-certificates sqlite3 openssl
+  postgresql-15 clang-format clang-tidy curl ca-certificates sqlite3 openssl
   clang-14 libclang-rt-14-dev llvm-14 ccache  # fuzzing (libFuzzer) and sanitizer builds
   chromium  # browser tests (driven by playwright-core; never a downloaded browser)
 )

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# sanitize.sh MODE: the sanitizer and fuzzing runs of CI (issue 7). Exits non-zero on any crash,
+# sanitize.sh MODE: the sanitizer and fuzzing runs of CI. Exits non-zero on any crash,
 # leak, sanitizer report, fuzz finding or test failure, and prints one summary line per stage
 # with its counts and time.
 #
-#   asan [SECONDS]  ONE clang-14 tree (-DCL_FUZZ=ON: ASan + UBSan + libFuzzer coverage, -O1) in
-#                   build-asan-fuzz holds the tests, the server, the CLI and the fuzz targets;
+#   asan [SECONDS]  ONE clang-14 tree (preset asan-fuzz of CMakePresets.json: -DCL_FUZZ=ON,
+#                   ASan + UBSan + libFuzzer coverage, -O1) in build-asan-fuzz holds the tests,
+#                   the server, the CLI and the fuzz targets;
 #                   runs ctest (inside scripts/with-postgres.sh), the e2e suite on SQLite against
 #                   its server and CLI, then the fuzz smoke: each libFuzzer target for SECONDS
 #                   (default 15) on a temp copy of its seed corpus fuzz/corpus/<name>/
 #   fuzz [SECONDS]  only the fuzz smoke (builds just the fuzz targets in the same tree)
-#   tsan            build the concurrency test binaries with -DCL_SANITIZE=thread (-O1) in
-#                   build-tsan and run them (PostgreSQL halves included)
+#   tsan            build the concurrency test binaries with preset tsan (-DCL_SANITIZE=thread,
+#                   -O1) in build-tsan and run them (PostgreSQL halves included)
 #   all             asan + tsan
 #
 # Overrides: CL_JOBS (2; also how many fuzz targets run at once), CL_FUZZ_SECONDS (default
@@ -19,32 +20,12 @@
 # the tsan build; default the system c++). Long fuzzing runs: see fuzz/README.md.
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
-repo_root="$(pwd)"
-jobs="${CL_JOBS:-2}"
+summary_title="sanitize summary"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 asan_build="${CL_ASAN_BUILD_DIR:-build-asan-fuzz}"
 tsan_build="${CL_TSAN_BUILD_DIR:-build-tsan}"
 export CCACHE_BASEDIR="$repo_root"
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-
-summary=()
-failed=0
-record() { # record STAGE RESULT DETAIL
-  summary+=("$(printf '%-26s %-6s %s' "$1" "$2" "$3")")
-  [[ "$2" == FAIL ]] && failed=1
-  return 0
-}
-# shellcheck disable=SC2317  # called by the EXIT trap
-print_summary() {
-  echo
-  echo "============== sanitize summary =============="
-  for line in "${summary[@]}"; do echo "$line"; done
-  echo "=============================================="
-  if ((failed)); then echo "RESULT: FAILED"; else echo "RESULT: OK"; fi
-}
-trap print_summary EXIT
-step() { echo; echo "==> $*"; }
 
 # Sanitizer settings of the asan test runs; reports also go to files so that a report from a
 # server process the tests do not watch (e.g. a leak at exit) still fails the run.
@@ -66,17 +47,12 @@ check_reports() { # check_reports STAGE LOGDIR
   fi
   return 0
 }
-tap_count() { # tap_count FILE pass|fail|skipped
-  grep -Eo "^# $2 [0-9]+" "$1" 2>/dev/null | grep -Eo '[0-9]+' | tail -1
-}
 
 # --- the ASan + UBSan + coverage tree (clang 14) -------------------------------------------------
-# -O1 -gline-tables-only: stack traces with lines, without the compile and link cost of full -g.
-# No NDEBUG: assertions are on in the tests and the fuzz targets.
+# Preset asan-fuzz: -O1 -gline-tables-only gives stack traces with lines without the compile and
+# link cost of full -g; no NDEBUG, so assertions are on in the tests and the fuzz targets.
 asan_configure() {
-  CC=clang-14 CXX=clang++-14 cmake -S . -B "$asan_build" -G Ninja -DCL_FUZZ=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    "${launcher[@]}" >/dev/null
+  configure asan-fuzz "$asan_build" >/dev/null
 }
 asan_build_targets() { # asan_build_targets STAGE TARGET...
   local stage="$1"; shift
@@ -174,51 +150,23 @@ run_asan() { # run_asan FUZZ_SECONDS
   local start=$SECONDS
   (
     san_env "$logs"
-    bash scripts/with-postgres.sh ctest --test-dir "$asan_build" -j "$jobs" --timeout 600 \
-      --output-on-failure
+    bash scripts/with-postgres.sh ctest --test-dir "$asan_build" "${unit_labels[@]}" -j "$jobs" \
+      --timeout 600 --output-on-failure
   ) >"$logs/ctest.log" 2>&1
-  local rc=$?
-  local summary_line nskip
-  summary_line=$(grep -E 'tests passed' "$logs/ctest.log" | tail -1)
-  nskip=$(grep -c '\*\*\*Skipped\|Not Run' "$logs/ctest.log")
-  if ((rc != 0)); then
-    grep -E 'Failed|\*\*\*' "$logs/ctest.log" | head -30
-    record "asan unit (ctest)" FAIL "${summary_line:-no summary}; log $logs/ctest.log"
-  else
-    record "asan unit (ctest)" ok "${summary_line}, $nskip skipped ($((SECONDS - start)) s)"
-  fi
+  record_ctest "asan unit (ctest)" "$logs/ctest.log" $? "$start"
   check_reports "asan unit (ctest)" "$logs"
 
   step "asan: end-to-end (sqlite)"
   start=$SECONDS
   mkdir -p "$logs/e2e"
   local tap="$logs/e2e.tap"
-  local filter=()
-  [[ -n "${CL_E2E_FILTER:-}" ]] && filter=(--test-name-pattern="$CL_E2E_FILTER")
+  set_node_test "$tap" 300000
   (
     san_env "$logs/e2e"
     CL_BUILD_DIR="$repo_root/$asan_build" CL_E2E_DATABASE=sqlite CL_E2E_STRICT=1 \
-      node --test --test-concurrency=1 --test-timeout=300000 "${filter[@]}" \
-      --test-reporter=spec --test-reporter-destination=stdout \
-      --test-reporter=tap --test-reporter-destination="$tap" tests/e2e/*.test.mjs
+      "${node_test[@]}" "${e2e_filter[@]}" tests/e2e/*.test.mjs
   ) >"$logs/e2e.log" 2>&1
-  rc=$?
-  local pass fail skip
-  pass=$(tap_count "$tap" pass)
-  fail=$(tap_count "$tap" fail)
-  skip=$(tap_count "$tap" skipped)
-  local detail="${pass:-?} passed, ${fail:-?} failed, ${skip:-?} skipped"
-  if ((rc != 0)) || [[ "${fail:-1}" != 0 ]]; then
-    grep -E '^not ok' "$tap" | head -20
-    record "asan e2e sqlite" FAIL "$detail; log $logs/e2e.log"
-  else
-    record "asan e2e sqlite" ok "$detail ($((SECONDS - start)) s)"
-  fi
-  if [[ "${skip:-0}" != 0 ]]; then
-    while read -r count reason; do
-      summary+=("$(printf '%-26s %-6s %s' "" "" "$count skipped: $reason")")
-    done < <(grep -Eo '# SKIP.*' "$tap" | sed -E 's/^# SKIP *//' | sort | uniq -c)
-  fi
+  record_tap "asan e2e sqlite" "$tap" $? "$start" "$logs/e2e.log"
   check_reports "asan e2e sqlite" "$logs/e2e"
 
   run_fuzz "$1" built
@@ -241,8 +189,7 @@ run_tsan() {
   for b in "${tsan_binaries[@]}"; do names+=("$(basename "$b")"); done
   step "tsan: building ${names[*]} ($build, -O1)"
   local start=$SECONDS
-  if ! cmake -S . -B "$build" -G Ninja -DCL_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" "${cxx[@]}" "${launcher[@]}" >/dev/null ||
+  if ! configure tsan "$build" "${cxx[@]}" >/dev/null ||
      ! cmake --build "$build" --target "${names[@]}" -j "$jobs"; then
     record "tsan build" FAIL "cmake"
     return

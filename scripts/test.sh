@@ -8,6 +8,10 @@
 # The e2e suite on SQLite runs once: against the ASan+UBSan server and CLI when the "asan" mode
 # runs (the default), otherwise against the plain build.
 #
+# Every tree is configured from CMakePresets.json (this one: preset "default", with CL_BENCH=ON so
+# that the benchmarks keep compiling; they are built, never run here). The Node suites are also
+# registered in ctest (labels e2e, browser): the unit stage leaves them out and they run below.
+#
 # Overrides: CL_BUILD_DIR (default build), CL_JOBS (2), CL_SKIP_INSTALL=1 (no install-deps),
 #            CL_E2E_ONLY=1 (skip ctest), CL_E2E_FILTER=REGEX (node --test-name-pattern; also
 #            skips the sanitizer runs), CL_SANITIZERS=MODES (default "asan tsan": ASan+UBSan unit
@@ -15,30 +19,11 @@
 #            scripts/sanitize.sh), CL_FUZZ_SECONDS (seconds per fuzz target, default 15).
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
-repo_root="$(pwd)"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build_dir="${CL_BUILD_DIR:-build}"
-jobs="${CL_JOBS:-2}"
 logs="$build_dir/test-logs"
-
-summary=()
-failed=0
-record() { # record STAGE RESULT DETAIL
-  summary+=("$(printf '%-22s %-8s %s' "$1" "$2" "$3")")
-  [[ "$2" == FAIL ]] && failed=1
-  return 0
-}
-# shellcheck disable=SC2317  # called by the EXIT trap
-print_summary() {
-  echo
-  echo "================ test summary ================"
-  for line in "${summary[@]}"; do echo "$line"; done
-  echo "=============================================="
-  if ((failed)); then echo "RESULT: FAILED (logs in $logs/)"; else echo "RESULT: OK"; fi
-}
-trap print_summary EXIT
-
-step() { echo; echo "==> $*"; }
+summary_logs="$logs"
 
 if [[ "${CL_SKIP_INSTALL:-0}" != 1 ]]; then
   step "installing dependencies"
@@ -47,8 +32,7 @@ fi
 
 step "configuring and building ($build_dir, -j$jobs)"
 start=$SECONDS
-if ! cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ||
-   ! cmake --build "$build_dir" -j "$jobs"; then
+if ! configure default "$build_dir" -DCL_BENCH=ON || ! cmake --build "$build_dir" -j "$jobs"; then
   record build FAIL "cmake"
   exit 1
 fi
@@ -62,29 +46,15 @@ if [[ "${CL_E2E_ONLY:-0}" != 1 ]]; then
   # Inside with-postgres.sh so that the PostgreSQL halves of the store suites run, not skip.
   pg=()
   [[ -f scripts/with-postgres.sh ]] && pg=(bash scripts/with-postgres.sh)
-  "${pg[@]}" ctest --test-dir "$build_dir" -j "$jobs" --timeout 300 --output-on-failure \
-    2>&1 | tee "$logs/ctest.log"
-  rc=${PIPESTATUS[0]}
-  total=$(grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$logs/ctest.log" |
-          grep -Eo '[0-9]+$' | tail -1)
-  nfail=$(grep -Eo '[0-9]+ tests failed' "$logs/ctest.log" | grep -Eo '^[0-9]+' | tail -1)
-  nskip=$(grep -c '\*\*\*Skipped\|Not Run' "$logs/ctest.log")
-  if grep -q 'No tests were found' "$logs/ctest.log"; then
-    record "unit (ctest)" FAIL "no tests found"
-  elif ((rc != 0)); then
-    record "unit (ctest)" FAIL "${nfail:-?} of ${total:-?} failed, $nskip skipped ($((SECONDS - start)) s)"
-  else
-    record "unit (ctest)" ok "${total:-0} passed/skipped, $nskip skipped ($((SECONDS - start)) s)"
-  fi
+  "${pg[@]}" ctest --test-dir "$build_dir" "${unit_labels[@]}" -j "$jobs" --timeout 300 \
+    --output-on-failure 2>&1 | tee "$logs/ctest.log"
+  record_ctest "unit (ctest)" "$logs/ctest.log" "${PIPESTATUS[0]}" "$start"
 else
   record "unit (ctest)" SKIPPED "CL_E2E_ONLY=1"
 fi
 
 # --- end-to-end ------------------------------------------------------------------------------
 e2e_files=(tests/e2e/*.test.mjs)
-node_test=(node --test --test-concurrency=1 --test-timeout=180000
-           --test-reporter=spec --test-reporter-destination=stdout)
-[[ -n "${CL_E2E_FILTER:-}" ]] && node_test+=(--test-name-pattern="$CL_E2E_FILTER")
 
 # The build above produced every binary: a missing prerequisite is a failure, not a skip.
 export CL_E2E_STRICT="${CL_E2E_STRICT:-1}"
@@ -94,26 +64,10 @@ run_e2e() { # run_e2e NAME [wrapper...] ; env already set by caller
   local tap="$logs/e2e-$name.tap"
   step "end-to-end ($name)"
   local start=$SECONDS
-  CL_BUILD_DIR="$repo_root/$build_dir" "$@" "${node_test[@]}" \
-    --test-reporter=tap --test-reporter-destination="$tap" "${e2e_files[@]}" \
-    2>&1 | tee "$logs/e2e-$name.log"
-  local rc=${PIPESTATUS[0]}
-  local pass fail skip
-  pass=$(grep -Eo '^# pass [0-9]+' "$tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
-  fail=$(grep -Eo '^# fail [0-9]+' "$tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
-  skip=$(grep -Eo '^# skipped [0-9]+' "$tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
-  local detail="${pass:-?} passed, ${fail:-?} failed, ${skip:-?} skipped ($((SECONDS - start)) s)"
-  if ((rc != 0)) || [[ "${fail:-1}" != 0 ]]; then
-    record "e2e $name" FAIL "$detail"
-  else
-    record "e2e $name" ok "$detail"
-  fi
-  if [[ "${skip:-0}" != 0 ]]; then
-    # One line per distinct reason, so a skip is never silent.
-    while read -r count reason; do
-      summary+=("$(printf '%-22s %-8s %s' "" "" "$count skipped: $reason")")
-    done < <(grep -Eo '# SKIP.*' "$tap" | sed -E 's/^# SKIP *//' | sort | uniq -c)
-  fi
+  set_node_test "$tap" 180000
+  CL_BUILD_DIR="$repo_root/$build_dir" "$@" "${node_test[@]}" "${e2e_filter[@]}" \
+    "${e2e_files[@]}" 2>&1 | tee "$logs/e2e-$name.log"
+  record_tap "e2e $name" "$tap" "${PIPESTATUS[0]}" "$start"
 }
 
 sanitizers="${CL_SANITIZERS:-asan tsan}"
@@ -138,19 +92,10 @@ fi
 step "browser tests (web UI)"
 start=$SECONDS
 web_tap="$repo_root/$logs/web.tap"
-(cd tests/web && CL_BUILD_DIR="$repo_root/$build_dir" node --test --test-concurrency=1 \
-  --test-timeout=300000 --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$web_tap" .) 2>&1 | tee "$logs/web.log"
-rc=${PIPESTATUS[0]}
-pass=$(grep -Eo '^# pass [0-9]+' "$web_tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
-fail=$(grep -Eo '^# fail [0-9]+' "$web_tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
-skip=$(grep -Eo '^# skipped [0-9]+' "$web_tap" 2>/dev/null | grep -Eo '[0-9]+' | tail -1)
-detail="${pass:-?} passed, ${fail:-?} failed, ${skip:-?} skipped ($((SECONDS - start)) s)"
-if ((rc != 0)) || [[ "${fail:-1}" != 0 ]]; then
-  record "web ui (chromium)" FAIL "$detail"
-else
-  record "web ui (chromium)" ok "$detail"
-fi
+set_node_test "$web_tap" 300000
+(cd tests/web && CL_BUILD_DIR="$repo_root/$build_dir" "${node_test[@]}" .) 2>&1 |
+  tee "$logs/web.log"
+record_tap "web ui (chromium)" "$web_tap" "${PIPESTATUS[0]}" "$start"
 
 # --- sanitizers and fuzzing (scripts/sanitize.sh) ---------------------------------------------
 # By default "asan tsan": one clang tree with ASan+UBSan+coverage runs the unit tests, the e2e
@@ -167,7 +112,7 @@ else
     rc=${PIPESTATUS[0]}
     # Its own summary lines, indented under ours.
     while IFS= read -r line; do
-      summary+=("$(printf '%-22s %-8s %s' "" "" "$line")")
+      note "$line"
     done < <(sed -n '/=== sanitize summary ===/,/^RESULT/p' "$logs/sanitize-$mode.log" |
              grep -v '^=\|^RESULT')
     if ((rc != 0)); then

@@ -1,4 +1,4 @@
-// End to end: automatic revocation of inactive API tokens (issue 4), on SQLite and PostgreSQL.
+// End to end: automatic revocation of inactive API tokens, on SQLite and PostgreSQL.
 // Time cannot pass in an end-to-end test, so a token's age is simulated by editing its
 // created_at / last_used_at (Unix milliseconds) in the test database after the server has
 // flushed its own usage writes. Covers: the one-shot sweep (`chainloop-controlplane jobs run

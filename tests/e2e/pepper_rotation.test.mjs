@@ -1,4 +1,4 @@
-// End to end: pepper rotation (issue 7, "Secret hygiene and key rotation"), on SQLite and
+// End to end: pepper rotation ("Secret hygiene and key rotation"), on SQLite and
 // PostgreSQL. The stack starts with its generated pepper A; API tokens and login sessions are
 // issued under it. Restarting with `--pepper-files B,A` keeps every credential working and moves
 // the ones that are used to B (`chainloop-controlplane pepper status` shows the counts move);
