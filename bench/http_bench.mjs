@@ -23,11 +23,12 @@
 //   BENCH_SERVER_ARGS  more control plane flags, space-separated (e.g. "--io-threads 3")
 //   NGINX_BIN          nginx binary (default: nginx on PATH)
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 process.env.CL_BUILD_DIR ??= new URL('../build-bench', import.meta.url).pathname;
 const h = await import('../tests/e2e/harness.mjs');
+const { startBenchServer } = await import('./bench_server.mjs');
 
 const DURATION = process.env.BENCH_DURATION || '15s';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 64);
@@ -136,45 +137,25 @@ http {
 // ---------------------------------------------------------------------------------------------
 // control plane
 
-async function startServer(dir, idp, port, logLevel) {
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const args = [
-    'serve',
-    '--listen', `127.0.0.1:${port}`,
-    '--external-url', baseUrl,
-    '--database', `sqlite:${join(dir, 'controlplane.db')}`,
-    '--data-dir', join(dir, 'data'),
-    '--oidc-issuer', idp.issuer,
-    '--oidc-client-id', h.CLIENT_ID,
-    '--log-level', logLevel,
-    // The memory measurement creates 100,000 tokens as fast as it can: lift the per-organization
-    // creation limit (default 60 per minute) for this benchmark server.
-    '--api-token-create-per-minute', '0',
-    // BENCH_SQLITE_CACHE_MIB: SQLite's page cache bound (default 64 MiB), to tell the
-    // credential cache's memory apart from the database's.
-    ...(process.env.BENCH_SQLITE_CACHE_MIB ? ['--sqlite-cache-mib', process.env.BENCH_SQLITE_CACHE_MIB]
-      : []),
-    // BENCH_SERVER_ARGS: more server flags, space-separated (e.g. "--io-threads 3").
-    ...(process.env.BENCH_SERVER_ARGS ? process.env.BENCH_SERVER_ARGS.trim().split(/\s+/) : []),
-  ];
-  const env = { ...process.env, CHAINLOOP_OIDC_CLIENT_SECRET: h.CLIENT_SECRET };
-  for (const k of Object.keys(env)) if (k.startsWith('CHAINLOOP_') && k !== 'CHAINLOOP_OIDC_CLIENT_SECRET') delete env[k];
-  // Logs go to a file, as a deployment would send them to a collector, not through a pipe.
-  const log = openSync(join(dir, `server-${logLevel}.log`), 'a');
-  const child = startTracked(h.serverBin, args, { env, stdio: ['ignore', log, log] });
-  closeSync(log);
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(`${baseUrl}/readyz`);
-      if (r.status === 200) return { child, baseUrl };
-    } catch {
-      // not up yet
-    }
-    await h.sleep(100);
-  }
-  throw new Error('server not ready');
+function startServer(dir, idp, port, logLevel) {
+  return startBenchServer(h, startTracked, {
+    dir,
+    idp,
+    port,
+    logFile: `server-${logLevel}.log`,
+    args: [
+      '--log-level', logLevel,
+      // The memory measurement creates 100,000 tokens as fast as it can: lift the per-organization
+      // creation limit (default 60 per minute) for this benchmark server.
+      '--api-token-create-per-minute', '0',
+      // BENCH_SQLITE_CACHE_MIB: SQLite's page cache bound (default 64 MiB), to tell the
+      // credential cache's memory apart from the database's.
+      ...(process.env.BENCH_SQLITE_CACHE_MIB ? ['--sqlite-cache-mib', process.env.BENCH_SQLITE_CACHE_MIB]
+        : []),
+      // BENCH_SERVER_ARGS: more server flags, space-separated (e.g. "--io-threads 3").
+      ...(process.env.BENCH_SERVER_ARGS ? process.env.BENCH_SERVER_ARGS.trim().split(/\s+/) : []),
+    ],
+  });
 }
 
 function procStatus(pid) {

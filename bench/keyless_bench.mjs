@@ -16,12 +16,13 @@
 //   BENCH_CLIENTS         concurrent clients (default 16)
 //   BENCH_TOKENS          tokens minted in advance (default 30000; the run stops early if used up)
 import {spawn} from 'node:child_process';
-import {closeSync, mkdirSync, openSync} from 'node:fs';
+import {mkdirSync} from 'node:fs';
 import * as http from 'node:http';
 import {join} from 'node:path';
 
 process.env.CL_BUILD_DIR ??= new URL('../build-bench', import.meta.url).pathname;
 const h = await import('../tests/e2e/harness.mjs');
+const {startBenchServer} = await import('./bench_server.mjs');
 const {startCiIssuer} = await import('../tests/e2e/ci_issuer.mjs');
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_S || 10) * 1000;
@@ -40,42 +41,25 @@ function say(line) {
   process.stdout.write(`${line}\n`);
 }
 
-async function startServer(dir, idp, port, issuerUrl) {
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const args = [
-    'serve',
-    '--listen', `127.0.0.1:${port}`,
-    '--external-url', baseUrl,
-    '--database', `sqlite:${join(dir, 'controlplane.db')}`,
-    '--data-dir', join(dir, 'data'),
-    '--oidc-issuer', idp.issuer,
-    '--oidc-client-id', h.CLIENT_ID,
-    '--federation-issuers', issuerUrl,
-    // Neither the per-organization exchange limit nor failure throttling is what is measured.
-    '--federated-exchange-per-minute', '0',
-    '--auth-failure-limit', '0',
-    '--log-level', 'warn',
-  ];
-  const env = {...process.env, CHAINLOOP_OIDC_CLIENT_SECRET: h.CLIENT_SECRET};
-  for (const k of Object.keys(env)) {
-    if (k.startsWith('CHAINLOOP_') && k !== 'CHAINLOOP_OIDC_CLIENT_SECRET') delete env[k];
-  }
-  const log = openSync(join(dir, 'server.log'), 'a');
-  const child = spawn(h.serverBin, args, {env, stdio: ['ignore', log, log]});
-  started.push(child);
-  closeSync(log);
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(`${baseUrl}/readyz`);
-      if (r.status === 200) return {child, baseUrl};
-    } catch {
-      // not up yet
-    }
-    await h.sleep(100);
-  }
-  throw new Error('server not ready');
+function startServer(dir, idp, port, issuerUrl) {
+  const track = (cmd, args, opts) => {
+    const child = spawn(cmd, args, opts);
+    started.push(child);
+    return child;
+  };
+  return startBenchServer(h, track, {
+    dir,
+    idp,
+    port,
+    logFile: 'server.log',
+    args: [
+      '--federation-issuers', issuerUrl,
+      // Neither the per-organization exchange limit nor failure throttling is what is measured.
+      '--federated-exchange-per-minute', '0',
+      '--auth-failure-limit', '0',
+      '--log-level', 'warn',
+    ],
+  });
 }
 
 // One exchange over a keep-alive agent; resolves with the status code.
