@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/http_status.h"
+
 namespace cl::cli::testing {
 namespace {
 
@@ -23,29 +25,6 @@ bool RecvSome(int fd, std::string& buf) {
   if (n <= 0) return false;
   buf.append(tmp, static_cast<size_t>(n));
   return true;
-}
-
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    default:
-      return "Status";
-  }
 }
 
 }  // namespace
@@ -145,7 +124,8 @@ void FakeHttpServer::HandleConnection(int fd) {
   FakeResponse resp = handler_(req);
   std::string extra;
   for (const auto& [name, value] : resp.headers) extra += name + ": " + value + "\r\n";
-  std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + Reason(resp.status) +
+  std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " +
+                    std::string(HttpReasonPhrase(resp.status)) +
                     "\r\nContent-Type: application/json\r\nConnection: close\r\n" + extra +
                     "Content-Length: " + std::to_string(resp.body.size()) + "\r\n\r\n" + resp.body;
   std::string_view rest = out;

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstddef>
 
+#include "common/http_status.h"
+
 namespace cl::http {
 namespace {
 
@@ -52,74 +54,6 @@ bool IsHopByHopOrFraming(std::string_view name) {
 
 constexpr size_t kMaxResponseHeaderBytes = 64 * 1024;
 
-// Status line reason phrases; anything else gets a generic one (clients ignore the phrase).
-std::string_view ReasonPhrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 303:
-      return "See Other";
-    case 304:
-      return "Not Modified";
-    case 307:
-      return "Temporary Redirect";
-    case 308:
-      return "Permanent Redirect";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Gone";
-    case 413:
-      return "Content Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 417:
-      return "Expectation Failed";
-    case 422:
-      return "Unprocessable Content";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Status";
-  }
-}
-
 }  // namespace
 
 bool SerializeHead(const Response& res, unsigned version, bool keep_alive,
@@ -130,7 +64,7 @@ bool SerializeHead(const Response& res, unsigned version, bool keep_alive,
   auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), res.status);
   head.append(digits, end);
   head.push_back(' ');
-  head += ReasonPhrase(res.status);
+  head += HttpReasonPhrase(res.status);
   head += "\r\n";
   for (const auto& [name, value] : res.headers) {
     if (!IsFieldName(name) || !IsSafeFieldValue(value) || IsHopByHopOrFraming(name)) continue;
