@@ -206,7 +206,7 @@ Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::s
   }
   UnixMillis now = clock_.Now();
   auto st = tokens_.RevokeApiToken(
-      org.id, id, now, "manual", p.display_name,
+      org.id, id, now, store::RevocationReason::kManual, p.display_name,
       orgs_.NewEvent(p, org.id, AuditAction::kApiTokenRevoked, AuditTarget::kApiToken, token.id,
                      p.display_name + " revoked the API token " + token.name));
   if (!st) {

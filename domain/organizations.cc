@@ -139,7 +139,7 @@ Result<store::Invitation> OrganizationService::Invite(const Principal& p, const 
   inv.email = normalized;
   inv.role = role;
   inv.inviter_user_id = p.id;
-  inv.status = "pending";
+  inv.status = store::InvitationStatus::kPending;
   inv.created_at = clock_.Now();
   inv.org_name = org.name;
   auto st = invitations_.CreateInvitation(
