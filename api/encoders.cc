@@ -79,7 +79,7 @@ json::object EncodeInvitation(const store::Invitation& i) {
   j["id"] = i.id;
   j["email"] = i.email;
   j["role"] = i.role;
-  j["status"] = i.status;
+  j["status"] = store::InvitationStatusName(i.status);
   j["created_at"] = FormatRfc3339(i.created_at);
   return j;
 }
@@ -106,7 +106,7 @@ json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
   j["id"] = r.id;
   j["workflow"] = r.workflow_name;
   j["project"] = r.project_name;
-  j["state"] = r.state;
+  j["state"] = store::RunStateName(r.state);
   j["created_at"] = FormatRfc3339(r.created_at);
   j["finished_at"] = OptTime(r.finished_at);
   json::object by;
@@ -151,7 +151,8 @@ json::object EncodeApiToken(const store::ApiToken& t, const store::Organization&
   j["last_used_at"] = OptTime(t.last_used_at);
   j["revoked_at"] = OptTime(t.revoked_at);
   if (t.revoked_at) {
-    j["revocation_reason"] = t.revocation_reason;
+    j["revocation_reason"] =
+        t.revocation_reason ? store::RevocationReasonName(*t.revocation_reason) : "";
   } else {
     j["revocation_reason"] = nullptr;
   }

@@ -128,7 +128,7 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
   t.expires_at = expires_at;
   std::string scope = project_id ? "project " + project_name : "the organization";
   auto st = tokens_.CreateApiToken(
-      t, orgs_.NewEvent(p, org.id, "api_token.created", "api_token", t.id,
+      t, orgs_.NewEvent(p, org.id, AuditAction::kApiTokenCreated, AuditTarget::kApiToken, t.id,
                         p.display_name + " created the API token " + t.name + " for " + scope));
   if (!st) {
     if (st.error().IsAlreadyExists()) {
@@ -186,8 +186,8 @@ Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::s
   }
   UnixMillis now = clock_.Now();
   auto st = tokens_.RevokeApiToken(
-      org.id, id, now, "manual", p.display_name,
-      orgs_.NewEvent(p, org.id, "api_token.revoked", "api_token", token.id,
+      org.id, id, now, store::RevocationReason::kManual, p.display_name,
+      orgs_.NewEvent(p, org.id, AuditAction::kApiTokenRevoked, AuditTarget::kApiToken, token.id,
                      p.display_name + " revoked the API token " + token.name));
   if (!st) {
     if (st.error().code() == Error::Code::kFailedPrecondition) {

@@ -138,7 +138,7 @@ TEST_F(ApiTokenTest, ExpiryAndRevocationHaveDistinctErrors) {
   EXPECT_TRUE(authn_->Authenticate(ob));  // now cached
   auto revoked = tokens_->Revoke(owner_, "acme", other.record.id);
   ASSERT_TRUE(revoked);
-  EXPECT_EQ(revoked->revocation_reason, "manual");
+  EXPECT_EQ(revoked->revocation_reason, store::RevocationReason::kManual);
   EXPECT_EQ(authn_->Authenticate(ob).error().reason(), "token_revoked");  // at once
   EXPECT_EQ(tokens_->Revoke(owner_, "acme", other.record.id).error().code(),
             Error::Code::kFailedPrecondition);

@@ -100,7 +100,7 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
   run.org_id = org.id;
   run.project_id = project->id;
   run.workflow_id = wf.id;
-  run.state = "initialized";
+  run.state = store::RunState::kInitialized;
   run.created_at = now;
   run.actor_kind = PrincipalKindName(p.kind);
   run.actor_id = p.id;
@@ -118,7 +118,7 @@ Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const st
   CL_ASSIGN_OR_RETURN(auto run, workflows_.GetRun(org.id, run_id));
   CL_RETURN_IF_ERROR(
       authz_.Authorize(p, perm::kWorkflowRunCreate, Resource{org.id, run.project_id}));
-  if (run.state != "initialized") {
+  if (run.state != store::RunState::kInitialized) {
     return Fail(Error::FailedPrecondition("this attestation was already pushed"));
   }
   // Only the identity that started a run completes it: the same user, API token or CI
@@ -140,7 +140,7 @@ Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const st
   run.actor_name = p.display_name;
   run.actor_claims = p.claims_json.empty() ? "{}" : p.claims_json;
   run.finished_at = clock_.Now();
-  run.state = "succeeded";
+  run.state = store::RunState::kSucceeded;
   auto st = workflows_.CompleteRun(run);
   if (!st) return Fail(st.error());
   return workflows_.GetRun(org.id, run_id);

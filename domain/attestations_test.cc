@@ -25,7 +25,7 @@ TEST_F(DomainTest, AttestationRecordsWhoAttested) {
   ASSERT_TRUE(statement);
   auto pushed = atts_->Push(owner, "acme", run->id, *statement);
   ASSERT_TRUE(pushed) << pushed.error().ToString();
-  EXPECT_EQ(pushed->state, "succeeded");
+  EXPECT_EQ(pushed->state, store::RunState::kSucceeded);
   EXPECT_EQ(pushed->actor_kind, "user");
   EXPECT_EQ(pushed->actor_name, "owner@example.com");
   EXPECT_EQ(pushed->statement_digest.rfind("sha256:", 0), 0u);

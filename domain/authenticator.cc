@@ -180,7 +180,7 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
     t.name = std::move(token->name);
     t.expires_at = token->expires_at;
     t.revoked_at = token->revoked_at;
-    t.revoked_for_inactivity = token->revocation_reason == "inactive";
+    t.revoked_for_inactivity = token->revocation_reason == store::RevocationReason::kInactive;
     t.last_activity = token->last_used_at.value_or(token->created_at);
     t.token_hash = std::move(token->token_hash);
     t.pepper_id = std::move(token->pepper_id);
@@ -212,7 +212,7 @@ Result<bool> Authenticator::RecordPromptUse(CachedCredential& e, UnixMillis now)
   t.last_activity = now;
   if (fresh->revoked_at) {
     t.revoked_at = fresh->revoked_at;
-    t.revoked_for_inactivity = fresh->revocation_reason == "inactive";
+    t.revoked_for_inactivity = fresh->revocation_reason == store::RevocationReason::kInactive;
   }
   return true;
 }

@@ -7,6 +7,7 @@
 #include "common/json.h"
 #include "crypto/credential.h"
 #include "domain/api_tokens.h"
+#include "domain/audit_events.h"
 #include "domain/authenticator.h"
 #include "oidc/trust_policy.h"
 
@@ -118,9 +119,10 @@ Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
   std::string claims;
   for (const auto& [k, v] : r.bound_claims) claims += (claims.empty() ? "" : ", ") + k + "=" + v;
   auto st = federation_.CreateTrustPolicy(
-      r, orgs_.NewEvent(p, org.id, "trust_policy.created", "trust_policy", r.id,
-                        p.display_name + " created the trust policy " + r.name + " for " +
-                            r.issuer + " (" + claims + ")"));
+      r,
+      orgs_.NewEvent(p, org.id, AuditAction::kTrustPolicyCreated, AuditTarget::kTrustPolicy, r.id,
+                     p.display_name + " created the trust policy " + r.name + " for " + r.issuer +
+                         " (" + claims + ")"));
   if (!st) return Fail(st.error());
   return r;
 }
@@ -148,7 +150,7 @@ Status FederationService::DeletePolicy(const Principal& p, const std::string& or
       std::vector<std::string> ended,
       federation_.DeleteTrustPolicy(
           org.id, id,
-          orgs_.NewEvent(p, org.id, "trust_policy.deleted", "trust_policy", id,
+          orgs_.NewEvent(p, org.id, AuditAction::kTrustPolicyDeleted, AuditTarget::kTrustPolicy, id,
                          p.display_name + " deleted the trust policy " + it->name)));
   // The rows are gone; cached copies (here and on the other instances) must go too.
   if (authenticator_ != nullptr) {
@@ -233,18 +235,12 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   t.expires_at = now + lifetime;
   out.expires_in_seconds = lifetime / kMillisPerSecond;
 
-  store::AuditEvent e;
-  e.id = NewUuid(random_);
-  e.org_id = v.org.id;
-  e.actor_kind = PrincipalKindName(Principal::Kind::kFederated);
-  e.actor_id = v.policy.id;
-  e.actor_name = t.display_name;
-  e.action = "federation.token_exchanged";
-  e.target_kind = "trust_policy";
-  e.target_id = v.policy.id;
-  e.message = "CI token of " + t.issuer + " (sub " + t.subject + ") exchanged under trust policy " +
-              v.policy.name;
-  e.created_at = now;
+  store::AuditEvent e = NewAuditEvent(
+      AuditActor::CiJob(v.policy.id, t.display_name),
+      {v.org.id, AuditAction::kFederationTokenExchanged, AuditTarget::kTrustPolicy, v.policy.id,
+       "CI token of " + t.issuer + " (sub " + t.subject + ") exchanged under trust policy " +
+           v.policy.name},
+      now, random_);
   auto created = federation_.CreateFederatedToken(t, e);
   if (!created) {
     if (created.error().reason() == "trust_policy_deleted") {
@@ -278,20 +274,13 @@ Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_
   // A raw ID token leaves no exchanged-token record behind, so its use is audited here: who
   // (issuer, subject), under which policy, for which attestation step. Only one event per
   // token and step can exist: the jti was consumed above.
-  store::AuditEvent e;
-  e.id = NewUuid(random_);
-  e.org_id = v.org.id;
-  e.actor_kind = PrincipalKindName(Principal::Kind::kFederated);
-  e.actor_id = v.policy.id;
-  e.actor_name = p.display_name;
-  e.action = "federation.ci_token_used";
-  e.target_kind = "trust_policy";
-  e.target_id = v.policy.id;
-  e.message = "CI token of " + v.identity.issuer + " (sub " + v.identity.subject +
-              ") used directly for attestation " + (use == "init" ? "init" : "push") +
-              " under trust policy " + v.policy.name;
-  e.created_at = clock_.Now();
-  CL_RETURN_IF_ERROR(audit_.AppendAuditEvent(e));
+  CL_RETURN_IF_ERROR(audit_.AppendAuditEvent(NewAuditEvent(
+      AuditActor::CiJob(v.policy.id, p.display_name),
+      {v.org.id, AuditAction::kFederationCiTokenUsed, AuditTarget::kTrustPolicy, v.policy.id,
+       "CI token of " + v.identity.issuer + " (sub " + v.identity.subject +
+           ") used directly for attestation " + (use == "init" ? "init" : "push") +
+           " under trust policy " + v.policy.name},
+      clock_.Now(), random_)));
   return p;
 }
 

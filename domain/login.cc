@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/oauth_errors.h"
 #include "crypto/credential.h"
+#include "domain/audit_events.h"
 
 namespace cl::domain {
 namespace {
@@ -356,16 +357,11 @@ Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id)
     CL_ASSIGN_OR_RETURN(auto invitations, invitations_.ListPendingInvitationsForEmail(email));
     for (const auto& inv : invitations) {
       store::Membership m{inv.org_id, user.id, inv.role, now, "", "", ""};
-      store::AuditEvent ev{NewUuid(random_),
-                           inv.org_id,
-                           "user",
-                           user.id,
-                           user.email,
-                           "invitation.accepted",
-                           "invitation",
-                           inv.id,
-                           user.email + " joined as " + inv.role,
-                           now};
+      store::AuditEvent ev =
+          NewAuditEvent(AuditActor::User(user),
+                        {inv.org_id, AuditAction::kInvitationAccepted, AuditTarget::kInvitation,
+                         inv.id, user.email + " joined as " + inv.role},
+                        now, random_);
       auto st = invitations_.AcceptInvitation(inv.id, m, now, ev);
       if (!st && !st.error().IsNotFound()) return Fail(st.error());
     }

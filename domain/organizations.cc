@@ -6,20 +6,11 @@
 namespace cl::domain {
 
 store::AuditEvent OrganizationService::NewEvent(const Principal& p, const std::string& org_id,
-                                                std::string action, std::string target_kind,
+                                                AuditAction action, AuditTarget target,
                                                 std::string target_id, std::string message) {
-  store::AuditEvent e;
-  e.id = NewUuid(random_);
-  e.org_id = org_id;
-  e.actor_kind = PrincipalKindName(p.kind);
-  e.actor_id = p.id;
-  e.actor_name = p.display_name;
-  e.action = std::move(action);
-  e.target_kind = std::move(target_kind);
-  e.target_id = std::move(target_id);
-  e.message = std::move(message);
-  e.created_at = clock_.Now();
-  return e;
+  return NewAuditEvent(AuditActor::Of(p),
+                       {org_id, action, target, std::move(target_id), std::move(message)},
+                       clock_.Now(), random_);
 }
 
 Result<store::Organization> OrganizationService::Create(const Principal& p,
@@ -33,10 +24,10 @@ Result<store::Organization> OrganizationService::Create(const Principal& p,
   org.name = name;
   org.created_at = clock_.Now();
   store::Membership owner{org.id, p.id, "owner", org.created_at, "", "", ""};
-  auto st =
-      orgs_.CreateOrganization(org, owner,
-                               NewEvent(p, org.id, "organization.created", "organization", org.id,
-                                        p.display_name + " created the organization " + name));
+  auto st = orgs_.CreateOrganization(
+      org, owner,
+      NewEvent(p, org.id, AuditAction::kOrganizationCreated, AuditTarget::kOrganization, org.id,
+               p.display_name + " created the organization " + name));
   if (!st) {
     if (st.error().IsAlreadyExists()) {
       return Fail(Error::AlreadyExists("the organization name '" + name + "' is taken"));
@@ -112,9 +103,10 @@ Result<store::Organization> OrganizationService::SetApiTokenMaxDaysInactive(
   std::string message = threshold ? p.display_name + " set API token auto-revocation to " +
                                         std::to_string(*threshold) + " days of inactivity"
                                   : p.display_name + " turned API token auto-revocation off";
-  CL_RETURN_IF_ERROR(orgs_.SetApiTokenMaxDaysInactive(
-      org.id, threshold,
-      NewEvent(p, org.id, "organization.updated", "organization", org.id, message)));
+  CL_RETURN_IF_ERROR(
+      orgs_.SetApiTokenMaxDaysInactive(org.id, threshold,
+                                       NewEvent(p, org.id, AuditAction::kOrganizationUpdated,
+                                                AuditTarget::kOrganization, org.id, message)));
   return orgs_.GetOrganization(org.id);
 }
 
@@ -148,11 +140,11 @@ Result<store::Invitation> OrganizationService::Invite(const Principal& p, const 
   inv.email = normalized;
   inv.role = role;
   inv.inviter_user_id = p.id;
-  inv.status = "pending";
+  inv.status = store::InvitationStatus::kPending;
   inv.created_at = clock_.Now();
   inv.org_name = org.name;
   auto st = invitations_.CreateInvitation(
-      inv, NewEvent(p, org.id, "invitation.created", "invitation", inv.id,
+      inv, NewEvent(p, org.id, AuditAction::kInvitationCreated, AuditTarget::kInvitation, inv.id,
                     p.display_name + " invited " + normalized + " as " + role));
   if (!st) {
     if (st.error().IsAlreadyExists()) {
@@ -194,10 +186,10 @@ Result<store::Project> OrganizationService::CreateProject(const Principal& p,
   if (p.kind == Principal::Kind::kUser) {
     creator = store::ProjectMembership{project.id, p.id, "admin", project.created_at};
   }
-  auto st =
-      projects_.CreateProject(project, creator,
-                              NewEvent(p, org.id, "project.created", "project", project.id,
-                                       p.display_name + " created the project " + project_name));
+  auto st = projects_.CreateProject(
+      project, creator,
+      NewEvent(p, org.id, AuditAction::kProjectCreated, AuditTarget::kProject, project.id,
+               p.display_name + " created the project " + project_name));
   if (!st) {
     if (st.error().IsAlreadyExists()) {
       return Fail(Error::AlreadyExists("the project '" + project_name + "' already exists"));

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
+#include "domain/audit_events.h"
 #include "domain/authorization.h"
 #include "domain/principal.h"
 #include "store/store.h"
@@ -71,8 +72,10 @@ class OrganizationService {
                                        const std::string& name);
   Result<std::vector<store::Project>> ListProjects(const Principal& p, const std::string& org);
 
-  store::AuditEvent NewEvent(const Principal& p, const std::string& org_id, std::string action,
-                             std::string target_kind, std::string target_id, std::string message);
+  // The audit event of `p` doing `action` on `target` now (NewAuditEvent with this service's
+  // clock and random source).
+  store::AuditEvent NewEvent(const Principal& p, const std::string& org_id, AuditAction action,
+                             AuditTarget target, std::string target_id, std::string message);
 
  private:
   store::OrganizationStore& orgs_;

@@ -175,7 +175,7 @@ class SweepAgreesWithRuleTest : public ::testing::Test {
     t.last_used_at = last_used_at;
     if (revoked_at) {
       t.revoked_at = revoked_at;
-      t.revocation_reason = "manual";
+      t.revocation_reason = store::RevocationReason::kManual;
       t.revoked_by_name = "someone";
     }
     auto st = db_->CreateApiToken(t, Event(org));

@@ -48,7 +48,7 @@ class FailingUsageStore final : public store::ApiTokenStore {
   Result<std::vector<store::ApiToken>> ListApiTokens(const store::ApiTokenFilter&) override {
     return Fail(Error::Unavailable("down"));
   }
-  Status RevokeApiToken(const std::string&, const std::string&, UnixMillis, const std::string&,
+  Status RevokeApiToken(const std::string&, const std::string&, UnixMillis, store::RevocationReason,
                         const std::string&, const store::AuditEvent&) override {
     return Fail(Error::Unavailable("down"));
   }

@@ -2,6 +2,7 @@
 #include "jobs/token_revoker.h"
 
 #include "common/log.h"
+#include "domain/audit_events.h"
 #include "http/metrics.h"
 #include "jobs/usage_flusher.h"
 
@@ -17,19 +18,12 @@ constexpr std::string_view kLastTimestamp = "chainloop_token_revoker_last_sweep_
 
 store::AuditEvent InactivityRevocationEvent(const store::RevokedToken& token, UnixMillis now,
                                             Random& random) {
-  store::AuditEvent e;
-  e.id = NewUuid(random);
-  e.org_id = token.org_id;
-  e.actor_kind = "system";
-  e.actor_id = "system";
-  e.actor_name = "system";
-  e.action = "api_token.revoked";
-  e.target_kind = "api_token";
-  e.target_id = token.id;
-  e.message = "system has revoked the API token " + token.name + " after " +
-              std::to_string(token.days) + " days of inactivity";
-  e.created_at = now;
-  return e;
+  return domain::NewAuditEvent(domain::AuditActor::System(),
+                               {token.org_id, domain::AuditAction::kApiTokenRevoked,
+                                domain::AuditTarget::kApiToken, token.id,
+                                "system has revoked the API token " + token.name + " after " +
+                                    std::to_string(token.days) + " days of inactivity"},
+                               now, random);
 }
 
 TokenRevoker::TokenRevoker(store::TokenRevocationStore& store, const Clock& clock, Random& random,

@@ -16,7 +16,7 @@ constexpr const char* kApiTokenSelect =
     "t.created_by_kind, t.created_by_id, t.created_by_name, t.created_at, t.expires_at, "
     "t.last_used_at, t.revoked_at, t.revocation_reason, t.revoked_by_name, p.name, t.pepper_id "
     "FROM api_tokens t LEFT JOIN projects p ON p.id = t.project_id ";
-ApiToken ToApiToken(const SqlRow& r) {
+Result<ApiToken> ToApiToken(const SqlRow& r) {
   ApiToken t;
   t.id = r.Str(0);
   t.org_id = r.Str(1);
@@ -32,7 +32,10 @@ ApiToken ToApiToken(const SqlRow& r) {
   t.expires_at = r.OptInt(11);
   t.last_used_at = r.OptInt(12);
   t.revoked_at = r.OptInt(13);
-  t.revocation_reason = r.Str(14);
+  // '' while active (the column's default).
+  if (std::string reason = r.Str(14); !reason.empty()) {
+    CL_ASSIGN_OR_RETURN(t.revocation_reason, DecodeRevocationReason(reason));
+  }
   t.revoked_by_name = r.Str(15);
   t.project_name = r.Str(16);
   t.pepper_id = r.Str(17);
@@ -91,8 +94,9 @@ Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& even
         {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
          token.name, token.description, token.token_hash, permissions, token.created_by_kind,
          token.created_by_id, token.created_by_name, token.created_at, token.expires_at,
-         token.last_used_at, token.revoked_at, token.revocation_reason, token.revoked_by_name,
-         OptText(token.pepper_id)});
+         token.last_used_at, token.revoked_at,
+         std::string(token.revocation_reason ? RevocationReasonName(*token.revocation_reason) : ""),
+         token.revoked_by_name, OptText(token.pepper_id)});
     if (!r) {
       if (r.error().IsAlreadyExists()) {
         // Both engines name the violated index in the message (never the values).
@@ -159,14 +163,14 @@ Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& f
 }
 
 Status SqlDatabase::RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
-                                   const std::string& reason, const std::string& revoked_by_name,
+                                   RevocationReason reason, const std::string& revoked_by_name,
                                    const AuditEvent& event) {
   return RunInTransaction([&](SqlConnection& c) -> Status {
     CL_ASSIGN_OR_RETURN(
         SqlResult r,
         c.Query("UPDATE api_tokens SET revoked_at = $3, revocation_reason = $4, "
                 "revoked_by_name = $5 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL",
-                {org_id, id, now, reason, revoked_by_name}));
+                {org_id, id, now, std::string(RevocationReasonName(reason)), revoked_by_name}));
     if (r.affected == 0) {
       CL_ASSIGN_OR_RETURN(
           SqlResult exists,

@@ -68,4 +68,29 @@ std::vector<std::string> DecodePermissions(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// An unknown stored value is corruption or a row from a newer build: never guessed at.
+Error UnknownStoredValue(std::string_view column, std::string_view text) {
+  return Error::Internal("unknown " + std::string(column) + " '" + std::string(text.substr(0, 32)) +
+                         "' in the database");
+}
+
+}  // namespace
+
+Result<RevocationReason> DecodeRevocationReason(std::string_view text) {
+  if (auto v = ParseRevocationReason(text)) return *v;
+  return Fail(UnknownStoredValue("api_tokens.revocation_reason", text));
+}
+
+Result<RunState> DecodeRunState(std::string_view text) {
+  if (auto v = ParseRunState(text)) return *v;
+  return Fail(UnknownStoredValue("workflow_runs.state", text));
+}
+
+Result<InvitationStatus> DecodeInvitationStatus(std::string_view text) {
+  if (auto v = ParseInvitationStatus(text)) return *v;
+  return Fail(UnknownStoredValue("invitations.status", text));
+}
+
 }  // namespace cl::store

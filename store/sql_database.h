@@ -141,7 +141,7 @@ class SqlDatabase : public Database {
   Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) override;
   Result<std::vector<ApiToken>> ListApiTokens(const ApiTokenFilter& filter) override;
   Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
-                        const std::string& reason, const std::string& revoked_by_name,
+                        RevocationReason reason, const std::string& revoked_by_name,
                         const AuditEvent& event) override;
   Status RecordApiTokenUsage(const std::vector<std::pair<std::string, UnixMillis>>& usage) override;
 

@@ -4,9 +4,12 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "store/sql_database.h"
+#include "store/vocabulary.h"
 
 namespace cl::store {
 
@@ -25,7 +28,25 @@ Status InsertAudit(SqlConnection& c, const AuditEvent& e);
 Result<std::string> EncodePermissions(const std::vector<std::string>& permissions);
 std::vector<std::string> DecodePermissions(const std::string& text);
 
+// Decoding a stored closed-set value (store/vocabulary.h): Internal when the text is none of
+// its wire names (a row this build cannot have written), naming the column.
+Result<RevocationReason> DecodeRevocationReason(std::string_view text);
+Result<RunState> DecodeRunState(std::string_view text);
+Result<InvitationStatus> DecodeInvitationStatus(std::string_view text);
+
+inline std::string_view WireName(RevocationReason v) { return RevocationReasonName(v); }
+inline std::string_view WireName(RunState v) { return RunStateName(v); }
+inline std::string_view WireName(InvitationStatus v) { return InvitationStatusName(v); }
+
+// A closed-set value as an SQL string literal ('pending'), for statements that name it: the
+// text comes from the one table in store/vocabulary.h, never from a caller.
+template <typename E>
+std::string SqlLiteral(E value) {
+  return "'" + std::string(WireName(value)) + "'";
+}
+
 // Runs a query expected to return at most one row; NotFound (with `what`) when it returns none.
+// `decode` turns a row into T or into Result<T> (a decoding error is returned as is).
 template <typename T, typename Decode>
 Result<T> QueryOne(SqlConnection& c, std::string_view sql, const std::vector<SqlParam>& params,
                    const char* what, Decode decode) {
@@ -42,7 +63,15 @@ Result<std::vector<T>> QueryAll(SqlConnection& c, std::string_view sql,
   if (!r) return Fail(r.error());
   std::vector<T> out;
   out.reserve(r->rows.size());
-  for (const auto& row : r->rows) out.push_back(decode(row));
+  for (const auto& row : r->rows) {
+    if constexpr (std::is_same_v<std::invoke_result_t<Decode&, const SqlRow&>, Result<T>>) {
+      Result<T> value = decode(row);
+      if (!value) return Fail(value.error());
+      out.push_back(std::move(*value));
+    } else {
+      out.push_back(decode(row));
+    }
+  }
   return out;
 }
 

@@ -64,14 +64,14 @@ ProjectMembership ToProjectMembership(const SqlRow& r) {
 constexpr const char* kInvitationSelect =
     "SELECT i.id, i.org_id, i.email, i.role, i.inviter_user_id, i.status, i.created_at, "
     "i.accepted_at, o.name FROM invitations i JOIN organizations o ON o.id = i.org_id ";
-Invitation ToInvitation(const SqlRow& r) {
+Result<Invitation> ToInvitation(const SqlRow& r) {
   Invitation i;
   i.id = r.Str(0);
   i.org_id = r.Str(1);
   i.email = r.Str(2);
   i.role = r.Str(3);
   i.inviter_user_id = r.Str(4);
-  i.status = r.Str(5);
+  CL_ASSIGN_OR_RETURN(i.status, DecodeInvitationStatus(r.Str(5)));
   i.created_at = r.Int(6);
   i.accepted_at = r.OptInt(7);
   i.org_name = r.Str(8);
@@ -272,7 +272,8 @@ Status SqlDatabase::CreateInvitation(const Invitation& inv, const AuditEvent& ev
   return RunInTransaction([&](SqlConnection& c) -> Status {
     auto r = c.Query(
         "INSERT INTO invitations (id, org_id, email, role, inviter_user_id, status, created_at, "
-        "accepted_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, NULL)",
+        "accepted_at) VALUES ($1, $2, $3, $4, $5, " +
+            SqlLiteral(InvitationStatus::kPending) + ", $6, NULL)",
         {inv.id, inv.org_id, inv.email, inv.role, inv.inviter_user_id, inv.created_at});
     if (!r) {
       if (r.error().IsAlreadyExists()) {
@@ -286,32 +287,34 @@ Status SqlDatabase::CreateInvitation(const Invitation& inv, const AuditEvent& ev
 
 Result<std::vector<Invitation>> SqlDatabase::ListPendingInvitations(const std::string& org_id) {
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<Invitation>(c,
-                                std::string(kInvitationSelect) +
-                                    "WHERE i.org_id = $1 AND i.status = 'pending' "
-                                    "ORDER BY i.created_at, i.id",
-                                {org_id}, ToInvitation);
+    return QueryAll<Invitation>(
+        c,
+        std::string(kInvitationSelect) + "WHERE i.org_id = $1 AND i.status = " +
+            SqlLiteral(InvitationStatus::kPending) + " ORDER BY i.created_at, i.id",
+        {org_id}, ToInvitation);
   });
 }
 
 Result<std::vector<Invitation>> SqlDatabase::ListPendingInvitationsForEmail(
     const std::string& email) {
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<Invitation>(c,
-                                std::string(kInvitationSelect) +
-                                    "WHERE i.email = $1 AND i.status = 'pending' "
-                                    "ORDER BY o.name, i.id",
-                                {email}, ToInvitation);
+    return QueryAll<Invitation>(
+        c,
+        std::string(kInvitationSelect) + "WHERE i.email = $1 AND i.status = " +
+            SqlLiteral(InvitationStatus::kPending) + " ORDER BY o.name, i.id",
+        {email}, ToInvitation);
   });
 }
 
 Status SqlDatabase::AcceptInvitation(const std::string& invitation_id, const Membership& membership,
                                      UnixMillis now, const AuditEvent& event) {
   return RunInTransaction([&](SqlConnection& c) -> Status {
-    CL_ASSIGN_OR_RETURN(SqlResult r,
-                        c.Query("UPDATE invitations SET status = 'accepted', accepted_at = $2 "
-                                "WHERE id = $1 AND status = 'pending' RETURNING org_id",
-                                {invitation_id, now}));
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r,
+        c.Query("UPDATE invitations SET status = " + SqlLiteral(InvitationStatus::kAccepted) +
+                    ", accepted_at = $2 WHERE id = $1 AND status = " +
+                    SqlLiteral(InvitationStatus::kPending) + " RETURNING org_id",
+                {invitation_id, now}));
     if (r.rows.empty()) return Fail(Error::NotFound("pending invitation not found"));
     // The invitation decides the organization, whatever the caller filled in.
     const std::string org_id = r.rows.front().Str(0);

@@ -23,8 +23,9 @@ Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
   // organizations first instead, consistent with the UPDATE under BEGIN IMMEDIATE.
   const bool returning_sees_orgs = ReturningSeesJoinedTables();
   std::string update =
-      "UPDATE api_tokens SET revoked_at = $1, revocation_reason = 'inactive', "
-      "revoked_by_name = 'system' FROM organizations o "
+      "UPDATE api_tokens SET revoked_at = $1, revocation_reason = " +
+      SqlLiteral(RevocationReason::kInactive) +
+      ", revoked_by_name = 'system' FROM organizations o "
       "WHERE o.id = api_tokens.org_id AND o.api_token_max_days_inactive IS NOT NULL "
       "AND api_tokens.revoked_at IS NULL "
       "AND COALESCE(api_tokens.last_used_at, api_tokens.created_at) < "

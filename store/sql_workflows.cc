@@ -24,13 +24,13 @@ std::string RunSelect(const char* statement_expr) {
          "FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id "
          "JOIN projects p ON p.id = r.project_id ";
 }
-WorkflowRun ToRun(const SqlRow& r) {
+Result<WorkflowRun> ToRun(const SqlRow& r) {
   WorkflowRun w;
   w.id = r.Str(0);
   w.org_id = r.Str(1);
   w.project_id = r.Str(2);
   w.workflow_id = r.Str(3);
-  w.state = r.Str(4);
+  CL_ASSIGN_OR_RETURN(w.state, DecodeRunState(r.Str(4)));
   w.created_at = r.Int(5);
   w.finished_at = r.OptInt(6);
   w.actor_kind = r.Str(7);
@@ -88,10 +88,9 @@ Status SqlDatabase::CreateRun(const WorkflowRun& run) {
         "finished_at, actor_kind, actor_id, actor_name, statement, predicate_type, "
         "statement_digest, actor_claims) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        {run.id, run.org_id, run.project_id, run.workflow_id,
-         run.state.empty() ? std::string("initialized") : run.state, run.created_at,
-         run.finished_at, run.actor_kind, run.actor_id, run.actor_name, run.statement,
-         run.predicate_type, run.statement_digest,
+        {run.id, run.org_id, run.project_id, run.workflow_id, std::string(RunStateName(run.state)),
+         run.created_at, run.finished_at, run.actor_kind, run.actor_id, run.actor_name,
+         run.statement, run.predicate_type, run.statement_digest,
          run.actor_claims.empty() ? std::string("{}") : run.actor_claims});
     if (!r) return Fail(r.error());
     return Ok();
@@ -110,13 +109,15 @@ Status SqlDatabase::CompleteRun(const WorkflowRun& run) {
     // An empty actor field keeps the one recorded when the run was opened.
     CL_ASSIGN_OR_RETURN(
         SqlResult r,
-        c.Query("UPDATE workflow_runs SET state = 'succeeded', finished_at = $3, "
-                "statement = $4, predicate_type = $5, statement_digest = $6, "
-                "actor_kind = COALESCE(NULLIF($7, ''), actor_kind), "
-                "actor_id = COALESCE(NULLIF($8, ''), actor_id), "
-                "actor_name = COALESCE(NULLIF($9, ''), actor_name), "
-                "actor_claims = CASE WHEN $7 = '' THEN actor_claims ELSE $10 END "
-                "WHERE org_id = $1 AND id = $2 AND state = 'initialized'",
+        c.Query("UPDATE workflow_runs SET state = " + SqlLiteral(RunState::kSucceeded) +
+                    ", finished_at = $3, "
+                    "statement = $4, predicate_type = $5, statement_digest = $6, "
+                    "actor_kind = COALESCE(NULLIF($7, ''), actor_kind), "
+                    "actor_id = COALESCE(NULLIF($8, ''), actor_id), "
+                    "actor_name = COALESCE(NULLIF($9, ''), actor_name), "
+                    "actor_claims = CASE WHEN $7 = '' THEN actor_claims ELSE $10 END "
+                    "WHERE org_id = $1 AND id = $2 AND state = " +
+                    SqlLiteral(RunState::kInitialized),
                 {run.org_id, run.id, run.finished_at.value_or(WallClockNow()), run.statement,
                  run.predicate_type, run.statement_digest, run.actor_kind, run.actor_id,
                  run.actor_name, run.actor_claims.empty() ? std::string("{}") : run.actor_claims}));

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/vocabulary.h"
 
 namespace cl::store {
 
@@ -74,7 +75,7 @@ struct Invitation {
   std::string email;  // lower-cased
   std::string role;   // organization role
   std::string inviter_user_id;
-  std::string status;  // "pending", "accepted"
+  InvitationStatus status = InvitationStatus::kPending;
   UnixMillis created_at = 0;
   std::optional<UnixMillis> accepted_at;
   std::string org_name;  // filled by listings
@@ -94,7 +95,7 @@ struct WorkflowRun {
   std::string org_id;
   std::string project_id;
   std::string workflow_id;
-  std::string state;  // "initialized", "succeeded"
+  RunState state = RunState::kInitialized;
   UnixMillis created_at = 0;
   std::optional<UnixMillis> finished_at;
   // Who opened the run and who pushed the attestation (principal kind: "user", "api_token",
@@ -239,8 +240,8 @@ class WorkflowStore {
   virtual Status CreateRun(const WorkflowRun& run) = 0;
   // With workflow_name and project_name filled.
   virtual Result<WorkflowRun> GetRun(const std::string& org_id, const std::string& run_id) = 0;
-  // Stores the statement and actor on an "initialized" run and marks it "succeeded".
-  // FailedPrecondition if the run is not "initialized" anymore.
+  // Stores the statement and actor on an initialized run and marks it succeeded.
+  // FailedPrecondition if the run is not initialized anymore.
   virtual Status CompleteRun(const WorkflowRun& run) = 0;
   // Newest first, at most `limit`; with workflow_name and project_name filled; statement empty.
   virtual Result<std::vector<WorkflowRun>> ListRuns(const std::string& org_id,
@@ -295,9 +296,9 @@ struct ApiToken {
   std::optional<UnixMillis> expires_at;
   std::optional<UnixMillis> last_used_at;
   std::optional<UnixMillis> revoked_at;
-  std::string revocation_reason;  // "manual", "inactive"; empty while active
-  std::string revoked_by_name;    // who revoked (display name, "system" for the sweep)
-  std::string project_name;       // filled by reads
+  std::optional<RevocationReason> revocation_reason;  // empty while active
+  std::string revoked_by_name;  // who revoked (display name, "system" for the sweep)
+  std::string project_name;     // filled by reads
   // Id of the pepper token_hash was computed with; empty when unknown (see Session::pepper_id).
   std::string pepper_id;
 };
@@ -331,7 +332,7 @@ class ApiTokenStore {
   // Sets revoked_at, revocation_reason and revoked_by_name and appends the event, atomically.
   // NotFound when unknown; FailedPrecondition when already revoked (nothing written).
   virtual Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
-                                const std::string& reason, const std::string& revoked_by_name,
+                                RevocationReason reason, const std::string& revoked_by_name,
                                 const AuditEvent& event) = 0;
   // Coalesced usage from the background writer: for each (token id, time) sets
   // last_used_at = max(last_used_at, time), all in one transaction. Unknown ids, and times after
@@ -442,7 +443,7 @@ struct InactiveTokenSweep {
 class TokenRevocationStore {
  public:
   virtual ~TokenRevocationStore() = default;
-  // In ONE transaction: revokes (revoked_at = now, reason "inactive", revoked_by_name "system")
+  // In ONE transaction: revokes (revoked_at = now, reason kInactive, revoked_by_name "system")
   // every active token of every organization with a threshold of N days whose
   // COALESCE(last_used_at, created_at) < now - N * kMillisPerDay (strict; expired tokens
   // included, already revoked ones untouched), with one set-based UPDATE, then appends

@@ -1,5 +1,7 @@
 // StoreTest (SQLite and PostgreSQL): API tokens: creation, lookup, listing, revocation, usage.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +12,27 @@
 
 namespace cl::store::testing {
 namespace {
+
+// Runs `sql` on the test database behind the store's back (rows no build of the store writes).
+::testing::AssertionResult ExecBehindTheStore(const std::string& url, const std::string& sql) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open(url.substr(7).c_str(), &db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    std::string message = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    if (rc != SQLITE_OK) return ::testing::AssertionFailure() << message;
+    return ::testing::AssertionSuccess();
+  }
+  PGconn* conn = PQconnectdb(url.c_str());
+  std::unique_ptr<PGconn, void (*)(PGconn*)> closer(conn, PQfinish);
+  if (PQstatus(conn) != CONNECTION_OK) return ::testing::AssertionFailure() << PQerrorMessage(conn);
+  PGresult* r = PQexec(conn, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  if (!ok) return ::testing::AssertionFailure() << PQerrorMessage(conn);
+  return ::testing::AssertionSuccess();
+}
 
 TYPED_TEST(StoreTest, ApiTokenCreateAndGet) {
   this->Migrated();
@@ -38,7 +61,7 @@ TYPED_TEST(StoreTest, ApiTokenCreateAndGet) {
   EXPECT_EQ(got->expires_at, this->now_ + kMillisPerDay);
   EXPECT_FALSE(got->last_used_at.has_value());
   EXPECT_FALSE(got->revoked_at.has_value());
-  EXPECT_EQ(got->revocation_reason, "");
+  EXPECT_FALSE(got->revocation_reason.has_value());
   EXPECT_EQ(got->revoked_by_name, "");
   EXPECT_EQ(got->project_name, "");
 
@@ -155,12 +178,13 @@ TYPED_TEST(StoreTest, ApiTokenRevokeThenReuseName) {
   ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));
 
   AuditEvent ev = this->Event(org, "api_token.revoked", this->now_ + 5);
-  auto st = this->db_->RevokeApiToken(org, t.id, this->now_ + 5, "manual", "owner@example.com", ev);
+  auto st = this->db_->RevokeApiToken(org, t.id, this->now_ + 5, RevocationReason::kManual,
+                                      "owner@example.com", ev);
   ASSERT_TRUE(st) << st.error().ToString();
   auto got = this->db_->GetApiTokenByHash(t.token_hash);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->revoked_at, this->now_ + 5);
-  EXPECT_EQ(got->revocation_reason, "manual");
+  EXPECT_EQ(got->revocation_reason, RevocationReason::kManual);
   EXPECT_EQ(got->revoked_by_name, "owner@example.com");
   auto events = this->db_->ListAuditEvents(org, 1);
   ASSERT_TRUE(events);
@@ -169,26 +193,30 @@ TYPED_TEST(StoreTest, ApiTokenRevokeThenReuseName) {
 
   // Twice: FailedPrecondition and nothing written.
   AuditEvent ev2 = this->Event(org, "api_token.revoked", this->now_ + 9);
-  auto again = this->db_->RevokeApiToken(org, t.id, this->now_ + 9, "inactive", "system", ev2);
+  auto again = this->db_->RevokeApiToken(org, t.id, this->now_ + 9, RevocationReason::kInactive,
+                                         "system", ev2);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), Error::Code::kFailedPrecondition);
   got = this->db_->GetApiToken(org, t.id);
   EXPECT_EQ(got->revoked_at, this->now_ + 5);
-  EXPECT_EQ(got->revocation_reason, "manual");
+  EXPECT_EQ(got->revocation_reason, RevocationReason::kManual);
   EXPECT_EQ(this->db_->ListAuditEvents(org, 1)->front().id, ev.id);
 
   // Unknown id, or another organization's token: NotFound.
-  EXPECT_TRUE(this->db_->RevokeApiToken(org, Id(), this->now_, "manual", "x", this->Event(org, "y"))
+  EXPECT_TRUE(this->db_
+                  ->RevokeApiToken(org, Id(), this->now_, RevocationReason::kManual, "x",
+                                   this->Event(org, "y"))
                   .error()
                   .IsNotFound());
   User other = this->NewUser("other@example.com");
   const std::string org2 = this->NewOrg("globex", other);
   ApiToken t2 = Token(org2, "ci", this->now_);
   ASSERT_TRUE(this->db_->CreateApiToken(t2, this->Event(org2, "x")));
-  EXPECT_TRUE(
-      this->db_->RevokeApiToken(org, t2.id, this->now_, "manual", "x", this->Event(org, "y"))
-          .error()
-          .IsNotFound());
+  EXPECT_TRUE(this->db_
+                  ->RevokeApiToken(org, t2.id, this->now_, RevocationReason::kManual, "x",
+                                   this->Event(org, "y"))
+                  .error()
+                  .IsNotFound());
   EXPECT_FALSE(this->db_->GetApiToken(org2, t2.id)->revoked_at.has_value());
 
   // The revoked token's name is free again.
@@ -196,8 +224,8 @@ TYPED_TEST(StoreTest, ApiTokenRevokeThenReuseName) {
   auto created = this->db_->CreateApiToken(reuse, this->Event(org, "api_token.created"));
   EXPECT_TRUE(created) << created.error().ToString();
   // And can be revoked and reused once more (several revoked tokens share a name).
-  ASSERT_TRUE(this->db_->RevokeApiToken(org, reuse.id, this->now_ + 11, "manual", "x",
-                                        this->Event(org, "api_token.revoked")));
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, reuse.id, this->now_ + 11, RevocationReason::kManual,
+                                        "x", this->Event(org, "api_token.revoked")));
   EXPECT_TRUE(this->db_->CreateApiToken(Token(org, "ci", this->now_ + 12), this->Event(org, "x")));
 }
 
@@ -223,9 +251,10 @@ TYPED_TEST(StoreTest, ApiTokenListFiltersAndOrder) {
     ASSERT_TRUE(this->db_->CreateApiToken(*t, this->Event(org, "x")));
   }
   ASSERT_TRUE(this->db_->CreateApiToken(Token(org2, "foreign", t0), this->Event(org2, "x")));
-  ASSERT_TRUE(this->db_->RevokeApiToken(org, g3.id, t0 + 50, "manual", "x", this->Event(org, "y")));
-  ASSERT_TRUE(
-      this->db_->RevokeApiToken(org, w1.id, t0 + 50, "inactive", "system", this->Event(org, "y")));
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, g3.id, t0 + 50, RevocationReason::kManual, "x",
+                                        this->Event(org, "y")));
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, w1.id, t0 + 50, RevocationReason::kInactive, "system",
+                                        this->Event(org, "y")));
 
   auto list = [&](ApiTokenFilter::Status status, ApiTokenFilter::Scope scope,
                   std::optional<std::string> project) {
@@ -262,9 +291,9 @@ TYPED_TEST(StoreTest, ApiTokenListFiltersAndOrder) {
   ASSERT_TRUE(revoked);
   ASSERT_EQ(revoked->size(), 2u);
   EXPECT_EQ((*revoked)[0].project_name, "");
-  EXPECT_EQ((*revoked)[0].revocation_reason, "manual");
+  EXPECT_EQ((*revoked)[0].revocation_reason, RevocationReason::kManual);
   EXPECT_EQ((*revoked)[1].project_name, "web");
-  EXPECT_EQ((*revoked)[1].revocation_reason, "inactive");
+  EXPECT_EQ((*revoked)[1].revocation_reason, RevocationReason::kInactive);
   EXPECT_EQ((*revoked)[1].revoked_by_name, "system");
   EXPECT_EQ((*revoked)[1].revoked_at, t0 + 50);
 
@@ -298,7 +327,8 @@ TYPED_TEST(StoreTest, ApiTokenUsageKeepsTheLatestTime) {
 
   // A use before the revocation, flushed after it, is kept; a time after the revocation (a
   // request that overlapped it) is not a use.
-  ASSERT_TRUE(this->db_->RevokeApiToken(org, a.id, t + 20, "manual", "x", this->Event(org, "y")));
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, a.id, t + 20, RevocationReason::kManual, "x",
+                                        this->Event(org, "y")));
   ASSERT_TRUE(this->db_->RecordApiTokenUsage({{a.id, t + 15}}));
   EXPECT_EQ(this->db_->GetApiToken(org, a.id)->last_used_at, t + 15);
   ASSERT_TRUE(this->db_->RecordApiTokenUsage({{a.id, t + 20}}));
@@ -389,8 +419,8 @@ TYPED_TEST(StoreTest, ApiTokenCreatedByAnUnusableTokenWritesNothing) {
 
   // At its expiry (the child's created_at is the request's "now"), and after its revocation.
   refused(by(creator, "at-expiry", *creator.expires_at), "token_expired");
-  ASSERT_TRUE(this->db_->RevokeApiToken(org, creator.id, this->now_ + 2, "manual", "owner",
-                                        this->Event(org, "api_token.revoked")));
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, creator.id, this->now_ + 2, RevocationReason::kManual,
+                                        "owner", this->Event(org, "api_token.revoked")));
   refused(by(creator, "after-revocation", this->now_ + 3), "token_revoked");
 
   // A creator that does not exist, or exists in another organization.
@@ -399,6 +429,34 @@ TYPED_TEST(StoreTest, ApiTokenCreatedByAnUnusableTokenWritesNothing) {
   ApiToken foreign = Token(other, "foreign", this->now_);
   ASSERT_TRUE(this->db_->CreateApiToken(foreign, this->Event(other, "api_token.created")));
   refused(by(foreign, "by-foreign", this->now_ + 3), "invalid_token");
+}
+
+// A revocation reason this build does not know (written by hand, or by a newer build) is
+// reported as an internal error on every read path, never turned into some default.
+TYPED_TEST(StoreTest, UnknownRevocationReasonInTheDatabaseIsAnError) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  ApiToken t = Token(org, "ci", this->now_);
+  ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));
+  ASSERT_TRUE(ExecBehindTheStore(this->url_,
+                                 "UPDATE api_tokens SET revoked_at = 1, "
+                                 "revocation_reason = 'Manual' WHERE id = '" +
+                                     t.id + "'"));
+
+  auto by_hash = this->db_->GetApiTokenByHash(t.token_hash);
+  ASSERT_FALSE(by_hash);
+  EXPECT_EQ(by_hash.error().code(), Error::Code::kInternal) << by_hash.error().ToString();
+  EXPECT_NE(by_hash.error().message().find("revocation_reason"), std::string::npos);
+  auto by_id = this->db_->GetApiToken(org, t.id);
+  ASSERT_FALSE(by_id);
+  EXPECT_EQ(by_id.error().code(), Error::Code::kInternal);
+  ApiTokenFilter all;
+  all.org_id = org;
+  all.status = ApiTokenFilter::Status::kAll;
+  auto listed = this->db_->ListApiTokens(all);
+  ASSERT_FALSE(listed);
+  EXPECT_EQ(listed.error().code(), Error::Code::kInternal);
 }
 
 }  // namespace

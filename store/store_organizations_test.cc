@@ -142,7 +142,8 @@ TYPED_TEST(StoreTest, MembershipListingsJoinNames) {
   EXPECT_EQ((*mine)[1].org_id, beta);
 
   // Add a member through an accepted invitation.
-  Invitation inv = Invite(Id(), beta, "amy@example.com", "member", owner.id, "pending", this->now_);
+  Invitation inv = Invite(Id(), beta, "amy@example.com", "member", owner.id,
+                          InvitationStatus::kPending, this->now_);
   ASSERT_TRUE(this->db_->CreateInvitation(inv, this->Event(beta, "invitation.created")));
   ASSERT_TRUE(this->db_->AcceptInvitation(inv.id, Member(beta, member.id, "member", 0),
                                           this->now_ + 1,
@@ -228,7 +229,8 @@ TYPED_TEST(StoreTest, Invitations) {
   std::string org = this->NewOrg("acme", owner);
   std::string other = this->NewOrg("other", owner);
 
-  Invitation inv = Invite(Id(), org, "bob@example.com", "admin", owner.id, "pending", this->now_);
+  Invitation inv = Invite(Id(), org, "bob@example.com", "admin", owner.id,
+                          InvitationStatus::kPending, this->now_);
   ASSERT_TRUE(this->db_->CreateInvitation(inv, this->Event(org, "invitation.created")));
   Invitation dup = inv;
   dup.id = Id();
@@ -238,15 +240,15 @@ TYPED_TEST(StoreTest, Invitations) {
   // The failed create left no audit event: organization.created + one invitation.created.
   EXPECT_EQ(this->db_->ListAuditEvents(org, 10)->size(), 2u);
 
-  Invitation elsewhere =
-      Invite(Id(), other, "bob@example.com", "viewer", owner.id, "pending", this->now_);
+  Invitation elsewhere = Invite(Id(), other, "bob@example.com", "viewer", owner.id,
+                                InvitationStatus::kPending, this->now_);
   ASSERT_TRUE(this->db_->CreateInvitation(elsewhere, this->Event(other, "invitation.created")));
 
   auto pending = this->db_->ListPendingInvitations(org);
   ASSERT_TRUE(pending);
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].id, inv.id);
-  EXPECT_EQ((*pending)[0].status, "pending");
+  EXPECT_EQ((*pending)[0].status, InvitationStatus::kPending);
   auto for_bob = this->db_->ListPendingInvitationsForEmail("bob@example.com");
   ASSERT_TRUE(for_bob);
   ASSERT_EQ(for_bob->size(), 2u);
@@ -273,8 +275,8 @@ TYPED_TEST(StoreTest, Invitations) {
 
   // Accepted invitations do not block a new pending one for the same email; accepting it while
   // already a member keeps the existing membership and only marks the invitation accepted.
-  Invitation again =
-      Invite(Id(), org, "bob@example.com", "viewer", owner.id, "pending", this->now_ + 7);
+  Invitation again = Invite(Id(), org, "bob@example.com", "viewer", owner.id,
+                            InvitationStatus::kPending, this->now_ + 7);
   ASSERT_TRUE(this->db_->CreateInvitation(again, this->Event(org, "invitation.created")));
   ASSERT_TRUE(this->db_->AcceptInvitation(again.id, Member(org, bob.id, "viewer", 0),
                                           this->now_ + 8, this->Event(org, "invitation.accepted")));

@@ -71,8 +71,8 @@ TYPED_TEST(StoreTest, RevokedCredentialsAreNeverRehashed) {
   ApiToken t = Token(org, "ci", this->now_);
   t.pepper_id = "aaaaaaaa";
   ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));
-  ASSERT_TRUE(this->db_->RevokeApiToken(org, t.id, this->now_ + 1, "manual", "owner",
-                                        this->Event(org, "api_token.revoked")));
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, t.id, this->now_ + 1, RevocationReason::kManual,
+                                        "owner", this->Event(org, "api_token.revoked")));
   auto moved = this->db_->RehashApiToken(t.id, t.token_hash, Hash(), "bbbbbbbb");
   ASSERT_TRUE(moved) << moved.error().ToString();
   EXPECT_FALSE(*moved);
@@ -109,7 +109,7 @@ TYPED_TEST(StoreTest, CountCredentialsByPepperCountsOnlyLiveOnes) {
     ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));
   }
   ApiToken revoked = token("revoked", "bbbbbbbb");
-  ASSERT_TRUE(this->db_->RevokeApiToken(org, revoked.id, now, "manual", "owner",
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, revoked.id, now, RevocationReason::kManual, "owner",
                                         this->Event(org, "api_token.revoked")));
   auto session = [&](const std::string& pepper, UnixMillis expires) {
     Session s{Id(), u.id, Hash(), this->now_, expires, std::nullopt, pepper};

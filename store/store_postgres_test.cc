@@ -262,7 +262,7 @@ TEST_F(PostgresOnlyTest, UseWaitingOnASweepSeesTheRevocation) {
   auto got = this->db_->GetApiToken(org, t.id);
   ASSERT_TRUE(got) << got.error().ToString();
   EXPECT_EQ(got->revoked_at, swept_at);
-  EXPECT_EQ(got->revocation_reason, "inactive");
+  EXPECT_EQ(got->revocation_reason, RevocationReason::kInactive);
   EXPECT_EQ(got->last_used_at, std::nullopt);  // the overlapping use is not recorded
 }
 

@@ -34,7 +34,7 @@ inline Membership Member(const std::string& org_id, const std::string& user_id,
 
 inline Invitation Invite(const std::string& id, const std::string& org_id, const std::string& email,
                          const std::string& role, const std::string& inviter,
-                         const std::string& status, UnixMillis at) {
+                         InvitationStatus status, UnixMillis at) {
   Invitation i;
   i.id = id;
   i.org_id = org_id;

@@ -45,7 +45,7 @@ TYPED_TEST(StoreTest, SweepBoundariesAreStrict) {
   add(t, true);
   t = Token(acme, "manually-revoked", this->now_);
   t.revoked_at = this->now_ + 5;
-  t.revocation_reason = "manual";
+  t.revocation_reason = RevocationReason::kManual;
   t.revoked_by_name = "owner@example.com";
   add(t, false);
   // 365 days in milliseconds overflow a 32-bit integer: the cut-off must still be exact.
@@ -75,7 +75,7 @@ TYPED_TEST(StoreTest, SweepBoundariesAreStrict) {
   for (const ApiToken& r : revoked) {
     ApiToken got = *this->db_->GetApiToken(r.org_id, r.id);
     EXPECT_EQ(got.revoked_at, now) << r.name;
-    EXPECT_EQ(got.revocation_reason, "inactive") << r.name;
+    EXPECT_EQ(got.revocation_reason, RevocationReason::kInactive) << r.name;
     EXPECT_EQ(got.revoked_by_name, "system") << r.name;
   }
   for (const ApiToken& k : kept) {

@@ -58,7 +58,7 @@ TYPED_TEST(StoreTest, WorkflowRuns) {
     r.org_id = org;
     r.project_id = i % 2 == 0 ? web : api;
     r.workflow_id = i % 2 == 0 ? wf_web.id : wf_api.id;
-    r.state = "initialized";
+    r.state = RunState::kInitialized;
     r.created_at = this->now_ + i * 1000;
     r.actor_kind = "user";
     r.actor_id = u.id;
@@ -89,7 +89,7 @@ TYPED_TEST(StoreTest, WorkflowRuns) {
 
   auto got = this->db_->GetRun(org, ids[0]);
   ASSERT_TRUE(got) << got.error().ToString();
-  EXPECT_EQ(got->state, "succeeded");
+  EXPECT_EQ(got->state, RunState::kSucceeded);
   EXPECT_EQ(got->finished_at, this->now_ + 10'000);
   EXPECT_EQ(got->statement, done.statement);
   EXPECT_EQ(got->predicate_type, done.predicate_type);
@@ -99,7 +99,7 @@ TYPED_TEST(StoreTest, WorkflowRuns) {
   EXPECT_EQ(got->project_name, "web");
   auto open = this->db_->GetRun(org, ids[1]);
   ASSERT_TRUE(open);
-  EXPECT_EQ(open->state, "initialized");
+  EXPECT_EQ(open->state, RunState::kInitialized);
   EXPECT_FALSE(open->finished_at.has_value());
   EXPECT_EQ(open->workflow_name, "release");
   // Runs are scoped to their organization.

@@ -295,8 +295,8 @@ TEST_F(SqliteDurabilityTest, EveryRevocationSyncsBeforeReturning) {
   ASSERT_TRUE(db_->CreateApiToken(b, Event("api_token.created", b.id)));
   for (const ApiToken* t : {&a, &b}) {
     ResetCounters();
-    auto st = db_->RevokeApiToken(org_id_, t->id, kNow + 1, "manual", "owner@example.com",
-                                  Event("api_token.revoked", t->id));
+    auto st = db_->RevokeApiToken(org_id_, t->id, kNow + 1, RevocationReason::kManual,
+                                  "owner@example.com", Event("api_token.revoked", t->id));
     ASSERT_TRUE(st) << st.error().ToString();
     // A revocation lost in a power cut would let a leaked token back in after the reboot.
     EXPECT_GE(g_wal_syncs.load() + g_db_syncs.load(), 1)

@@ -1,0 +1,101 @@
+// Audit events: the wire-name tables and the one event builder; see the header.
+#include "domain/audit_events.h"
+
+#include <array>
+#include <utility>
+
+namespace cl::domain {
+namespace {
+
+constexpr std::array<std::pair<AuditAction, std::string_view>, 11> kActions = {{
+    {AuditAction::kOrganizationCreated, "organization.created"},
+    {AuditAction::kOrganizationUpdated, "organization.updated"},
+    {AuditAction::kInvitationCreated, "invitation.created"},
+    {AuditAction::kInvitationAccepted, "invitation.accepted"},
+    {AuditAction::kProjectCreated, "project.created"},
+    {AuditAction::kApiTokenCreated, "api_token.created"},
+    {AuditAction::kApiTokenRevoked, "api_token.revoked"},
+    {AuditAction::kTrustPolicyCreated, "trust_policy.created"},
+    {AuditAction::kTrustPolicyDeleted, "trust_policy.deleted"},
+    {AuditAction::kFederationTokenExchanged, "federation.token_exchanged"},
+    {AuditAction::kFederationCiTokenUsed, "federation.ci_token_used"},
+}};
+
+constexpr std::array<std::pair<AuditTarget, std::string_view>, 5> kTargets = {{
+    {AuditTarget::kOrganization, "organization"},
+    {AuditTarget::kInvitation, "invitation"},
+    {AuditTarget::kProject, "project"},
+    {AuditTarget::kApiToken, "api_token"},
+    {AuditTarget::kTrustPolicy, "trust_policy"},
+}};
+
+constexpr std::array<AuditAction, kActions.size()> ActionValues() {
+  std::array<AuditAction, kActions.size()> out{};
+  for (size_t i = 0; i < kActions.size(); ++i) out[i] = kActions[i].first;
+  return out;
+}
+constexpr std::array<AuditTarget, kTargets.size()> TargetValues() {
+  std::array<AuditTarget, kTargets.size()> out{};
+  for (size_t i = 0; i < kTargets.size(); ++i) out[i] = kTargets[i].first;
+  return out;
+}
+constexpr auto kActionValues = ActionValues();
+constexpr auto kTargetValues = TargetValues();
+
+// The tables are indexed by the enum: each row must sit at its value's position.
+template <typename Table>
+constexpr bool IndexedByValue(const Table& table) {
+  for (size_t i = 0; i < table.size(); ++i) {
+    if (static_cast<size_t>(table[i].first) != i) return false;
+  }
+  return true;
+}
+static_assert(IndexedByValue(kActions));
+static_assert(IndexedByValue(kTargets));
+
+}  // namespace
+
+std::string_view AuditActionName(AuditAction action) {
+  return kActions[static_cast<size_t>(action)].second;
+}
+
+std::string_view AuditTargetName(AuditTarget target) {
+  return kTargets[static_cast<size_t>(target)].second;
+}
+
+std::span<const AuditAction> AllAuditActions() { return kActionValues; }
+std::span<const AuditTarget> AllAuditTargets() { return kTargetValues; }
+
+AuditActor AuditActor::Of(const Principal& p) {
+  return {PrincipalKindName(p.kind), p.id, p.display_name};
+}
+
+AuditActor AuditActor::User(const store::User& user) {
+  return {PrincipalKindName(Principal::Kind::kUser), user.id, user.email};
+}
+
+AuditActor AuditActor::CiJob(const std::string& policy_id, const std::string& display_name) {
+  return {PrincipalKindName(Principal::Kind::kFederated), policy_id, display_name};
+}
+
+AuditActor AuditActor::System() {
+  return {PrincipalKindName(Principal::Kind::kSystem), "system", "system"};
+}
+
+store::AuditEvent NewAuditEvent(const AuditActor& actor, AuditFact fact, UnixMillis at,
+                                Random& random) {
+  store::AuditEvent e;
+  e.id = NewUuid(random);
+  e.org_id = std::move(fact.org_id);
+  e.actor_kind = actor.kind;
+  e.actor_id = actor.id;
+  e.actor_name = actor.name;
+  e.action = std::string(AuditActionName(fact.action));
+  e.target_kind = std::string(AuditTargetName(fact.target));
+  e.target_id = std::move(fact.target_id);
+  e.message = std::move(fact.message);
+  e.created_at = at;
+  return e;
+}
+
+}  // namespace cl::domain

@@ -1,0 +1,80 @@
+// The wire-name tables of store/vocabulary.h and their lookups.
+#include "store/vocabulary.h"
+
+#include <array>
+#include <utility>
+
+namespace cl::store {
+namespace {
+
+template <typename E, size_t N>
+using Table = std::array<std::pair<E, std::string_view>, N>;
+
+constexpr Table<RevocationReason, 2> kRevocationReasons = {{
+    {RevocationReason::kManual, "manual"},
+    {RevocationReason::kInactive, "inactive"},
+}};
+constexpr Table<RunState, 2> kRunStates = {{
+    {RunState::kInitialized, "initialized"},
+    {RunState::kSucceeded, "succeeded"},
+}};
+constexpr Table<InvitationStatus, 2> kInvitationStatuses = {{
+    {InvitationStatus::kPending, "pending"},
+    {InvitationStatus::kAccepted, "accepted"},
+}};
+
+// Each row sits at its value's position, so a name is one index away.
+template <typename E, size_t N>
+constexpr bool IndexedByValue(const Table<E, N>& table) {
+  for (size_t i = 0; i < N; ++i) {
+    if (static_cast<size_t>(table[i].first) != i) return false;
+  }
+  return true;
+}
+static_assert(IndexedByValue(kRevocationReasons));
+static_assert(IndexedByValue(kRunStates));
+static_assert(IndexedByValue(kInvitationStatuses));
+
+template <typename E, size_t N>
+constexpr std::array<E, N> Values(const Table<E, N>& table) {
+  std::array<E, N> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = table[i].first;
+  return out;
+}
+constexpr auto kRevocationReasonValues = Values(kRevocationReasons);
+constexpr auto kRunStateValues = Values(kRunStates);
+constexpr auto kInvitationStatusValues = Values(kInvitationStatuses);
+
+template <typename E, size_t N>
+std::optional<E> Parse(const Table<E, N>& table, std::string_view name) {
+  for (const auto& [value, wire] : table) {
+    if (wire == name) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view RevocationReasonName(RevocationReason reason) {
+  return kRevocationReasons[static_cast<size_t>(reason)].second;
+}
+std::string_view RunStateName(RunState state) {
+  return kRunStates[static_cast<size_t>(state)].second;
+}
+std::string_view InvitationStatusName(InvitationStatus status) {
+  return kInvitationStatuses[static_cast<size_t>(status)].second;
+}
+
+std::optional<RevocationReason> ParseRevocationReason(std::string_view name) {
+  return Parse(kRevocationReasons, name);
+}
+std::optional<RunState> ParseRunState(std::string_view name) { return Parse(kRunStates, name); }
+std::optional<InvitationStatus> ParseInvitationStatus(std::string_view name) {
+  return Parse(kInvitationStatuses, name);
+}
+
+std::span<const RevocationReason> AllRevocationReasons() { return kRevocationReasonValues; }
+std::span<const RunState> AllRunStates() { return kRunStateValues; }
+std::span<const InvitationStatus> AllInvitationStatuses() { return kInvitationStatusValues; }
+
+}  // namespace cl::store
