@@ -54,15 +54,9 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
   std::optional<std::string> project_id;
   std::string project_name;
   if (req.project && !req.project->empty()) {
-    auto project = projects_.GetProjectByName(org.id, *req.project);
-    if (!project) {
-      if (project.error().IsNotFound()) {
-        return Fail(Error::NotFound("project '" + *req.project + "' not found"));
-      }
-      return Fail(project.error());
-    }
-    project_id = project->id;
-    project_name = project->name;
+    CL_ASSIGN_OR_RETURN(auto project, FindProject(projects_, org.id, *req.project));
+    project_id = project.id;
+    project_name = project.name;
   }
   if (p.kind != Principal::Kind::kUser && !project_id && !p.project_id) {
     // An org-scoped token must not mint another org-scoped token (no widening by proxy).
@@ -165,7 +159,7 @@ Result<std::vector<store::ApiToken>> ApiTokenService::List(
     return Fail(Error::InvalidArgument("scope must be project or global"));
   }
   if (project && !project->empty()) {
-    CL_ASSIGN_OR_RETURN(auto pr, projects_.GetProjectByName(org.id, *project));
+    CL_ASSIGN_OR_RETURN(auto pr, FindProject(projects_, org.id, *project));
     f.project_id = pr.id;
   } else if (p.project_id) {
     f.project_id = p.project_id;

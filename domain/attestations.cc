@@ -72,20 +72,14 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   CL_RETURN_IF_ERROR(ValidateDnsLabel(workflow, "workflow name"));
   CL_RETURN_IF_ERROR(ValidateDnsLabel(project_name, "project name"));
-  auto project = projects_.GetProjectByName(org.id, project_name);
-  if (!project) {
-    if (project.error().IsNotFound()) {
-      return Fail(Error::NotFound("project '" + project_name + "' not found"));
-    }
-    return Fail(project.error());
-  }
-  Resource in_project{org.id, project->id};
+  CL_ASSIGN_OR_RETURN(auto project, FindProject(projects_, org.id, project_name));
+  Resource in_project{org.id, project.id};
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunCreate, in_project));
   UnixMillis now = clock_.Now();
   // Naming a workflow that does not exist yet creates it, which needs workflow:create. Only a
   // caller that holds it ever reaches GetOrCreateWorkflow, so a concurrent creation by someone
   // else can only turn a refusal into use of an existing workflow, never the other way round.
-  auto existing = workflows_.GetWorkflow(project->id, workflow);
+  auto existing = workflows_.GetWorkflow(project.id, workflow);
   if (!existing && !existing.error().IsNotFound()) return Fail(existing.error());
   store::Workflow wf;
   if (existing) {
@@ -93,12 +87,12 @@ Result<store::WorkflowRun> AttestationService::Init(const Principal& p, const st
   } else {
     CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowCreate, in_project));
     CL_ASSIGN_OR_RETURN(
-        wf, workflows_.GetOrCreateWorkflow({NewUuid(random_), org.id, project->id, workflow, now}));
+        wf, workflows_.GetOrCreateWorkflow({NewUuid(random_), org.id, project.id, workflow, now}));
   }
   store::WorkflowRun run;
   run.id = NewUuid(random_);
   run.org_id = org.id;
-  run.project_id = project->id;
+  run.project_id = project.id;
   run.workflow_id = wf.id;
   run.state = store::RunState::kInitialized;
   run.created_at = now;
@@ -152,13 +146,8 @@ Result<std::vector<store::WorkflowRun>> AttestationService::ListRuns(
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   std::optional<std::string> project_id;
   if (project) {
-    auto pr = projects_.GetProjectByName(org.id, *project);
-    if (!pr) {
-      if (pr.error().IsNotFound())
-        return Fail(Error::NotFound("project '" + *project + "' not found"));
-      return Fail(pr.error());
-    }
-    project_id = pr->id;
+    CL_ASSIGN_OR_RETURN(auto pr, FindProject(projects_, org.id, *project));
+    project_id = pr.id;
   } else if (p.project_id) {
     project_id = p.project_id;
   }

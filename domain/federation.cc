@@ -89,15 +89,9 @@ Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
   r.audience = req.audience && !req.audience->empty() ? *req.audience : config_.default_audience;
   r.bound_claims = req.bound_claims;
   if (req.project && !req.project->empty()) {
-    auto project = projects_.GetProjectByName(org.id, *req.project);
-    if (!project) {
-      if (project.error().IsNotFound()) {
-        return Fail(Error::NotFound("project '" + *req.project + "' not found"));
-      }
-      return Fail(project.error());
-    }
-    r.project_id = project->id;
-    r.project_name = project->name;
+    CL_ASSIGN_OR_RETURN(auto project, FindProject(projects_, org.id, *req.project));
+    r.project_id = project.id;
+    r.project_name = project.name;
   }
   r.permissions = req.permissions ? *req.permissions : DefaultApiTokenPermissions();
   std::sort(r.permissions.begin(), r.permissions.end());

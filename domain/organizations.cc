@@ -5,6 +5,15 @@
 
 namespace cl::domain {
 
+Result<store::Project> FindProject(store::ProjectStore& projects, const std::string& org_id,
+                                   const std::string& name) {
+  auto project = projects.GetProjectByName(org_id, name);
+  if (!project && project.error().IsNotFound()) {
+    return Fail(Error::NotFound("project '" + name + "' not found"));
+  }
+  return project;
+}
+
 store::AuditEvent OrganizationService::NewEvent(const Principal& p, const std::string& org_id,
                                                 AuditAction action, AuditTarget target,
                                                 std::string target_id, std::string message) {

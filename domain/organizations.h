@@ -16,6 +16,11 @@
 
 namespace cl::domain {
 
+// The project called `name` in organization `org_id`: NotFound naming it when there is none,
+// other store errors as they are.
+Result<store::Project> FindProject(store::ProjectStore& projects, const std::string& org_id,
+                                   const std::string& name);
+
 struct OrgWithRole {
   store::Organization org;
   std::string role;
