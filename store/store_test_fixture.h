@@ -22,8 +22,8 @@ inline std::string Id() {
 
 inline std::string Hash() { return RandomHex(32); }
 
-inline Membership Member(const std::string& org_id, const std::string& user_id,
-                         const std::string& role, UnixMillis at) {
+inline Membership Member(const std::string& org_id, const std::string& user_id, OrgRole role,
+                         UnixMillis at) {
   Membership m;
   m.org_id = org_id;
   m.user_id = user_id;
@@ -33,8 +33,8 @@ inline Membership Member(const std::string& org_id, const std::string& user_id,
 }
 
 inline Invitation Invite(const std::string& id, const std::string& org_id, const std::string& email,
-                         const std::string& role, const std::string& inviter,
-                         InvitationStatus status, UnixMillis at) {
+                         OrgRole role, const std::string& inviter, InvitationStatus status,
+                         UnixMillis at) {
   Invitation i;
   i.id = id;
   i.org_id = org_id;
@@ -102,7 +102,7 @@ class StoreTest : public ::testing::Test {
     Membership m;
     m.org_id = o.id;
     m.user_id = owner.id;
-    m.role = "owner";
+    m.role = OrgRole::kOwner;
     m.created_at = now_;
     auto st = db_->CreateOrganization(o, m, Event(o.id, "organization.created"));
     EXPECT_TRUE(st) << st.error().ToString();
