@@ -156,6 +156,32 @@ TEST_F(OrganizationRoutesTest, ViewersAreRefusedWrites) {
   EXPECT_EQ(project.code, "permission_denied");
 }
 
+// An unknown role is a 400 naming the roles, decided after the permission and email checks: a
+// viewer is refused the invitation whatever role it names.
+TEST_F(OrganizationRoutesTest, InvitationsRefuseUnknownRoles) {
+  for (const char* role : {"Owner", "superuser", "", " viewer"}) {
+    const std::string body =
+        std::string(R"({"receiver_email":"x@example.com","role":")") + role + R"("})";
+    Answer a = Call("POST", "/v1/organizations/acme/invitations", owner_, body);
+    EXPECT_EQ(a.status, 400) << role;
+    EXPECT_EQ(a.code, "invalid_argument") << role;
+    EXPECT_NE(SerializeJson(a.body).find("role must be one of owner, admin, member, viewer"),
+              std::string::npos)
+        << SerializeJson(a.body);
+  }
+  Answer bad_email = Call("POST", "/v1/organizations/acme/invitations", owner_,
+                          R"({"receiver_email":"not an email","role":"superuser"})");
+  EXPECT_EQ(bad_email.status, 400);
+  EXPECT_EQ(SerializeJson(bad_email.body).find("role must be"), std::string::npos)
+      << SerializeJson(bad_email.body);
+  std::string viewer = JoinAs(owner_, "acme", "vera", "viewer");
+  ASSERT_FALSE(viewer.empty());
+  Answer refused = Call("POST", "/v1/organizations/acme/invitations", viewer,
+                        R"({"receiver_email":"x@example.com","role":"superuser"})");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.code, "permission_denied");
+}
+
 TEST_F(OrganizationRoutesTest, PatchSetsAndClearsTheInactivityThreshold) {
   Answer set =
       Call("PATCH", "/v1/organizations/acme", owner_, R"({"api_token_max_days_inactive":30})");

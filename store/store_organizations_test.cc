@@ -313,5 +313,58 @@ TYPED_TEST(StoreTest, SetApiTokenMaxDaysInactive) {
   EXPECT_TRUE(this->db_->ListAuditEvents(missing, 10)->empty());
 }
 
+// A role this build does not know (written by hand, or by a newer build) is reported as an
+// internal error on every read path, never turned into some role. The schema's CHECK
+// constraints keep the store from writing one, so the rows are changed behind its back with
+// the constraints off: SQLite ignores them for that connection, PostgreSQL drops them.
+TYPED_TEST(StoreTest, UnknownRoleInTheDatabaseIsAnError) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string project = this->NewProject(org, "web");
+  ASSERT_TRUE(this->db_->SetProjectMembership({project, u.id, ProjectRole::kAdmin, this->now_}));
+  Invitation inv = Invite(Id(), org, "bob@example.com", OrgRole::kViewer, u.id,
+                          InvitationStatus::kPending, this->now_);
+  ASSERT_TRUE(this->db_->CreateInvitation(inv, this->Event(org, "invitation.created")));
+  const bool sqlite = this->url_.rfind("sqlite:", 0) == 0;
+  const std::string checks_off =
+      sqlite ? "PRAGMA ignore_check_constraints = ON; "
+             : "ALTER TABLE memberships DROP CONSTRAINT memberships_role_check; "
+               "ALTER TABLE project_memberships DROP CONSTRAINT project_memberships_role_check; "
+               "ALTER TABLE invitations DROP CONSTRAINT invitations_role_check; ";
+  ASSERT_TRUE(ExecBehindTheStore(this->url_, checks_off +
+                                                 "UPDATE memberships SET role = 'Owner'; "
+                                                 "UPDATE project_memberships SET role = 'owner'; "
+                                                 "UPDATE invitations SET role = 'superuser'"));
+
+  auto internal = [](const Error& e, const char* column) {
+    EXPECT_EQ(e.code(), Error::Code::kInternal) << e.ToString();
+    EXPECT_NE(e.message().find(column), std::string::npos) << e.ToString();
+  };
+  auto membership = this->db_->GetMembership(org, u.id);
+  ASSERT_FALSE(membership);
+  internal(membership.error(), "memberships.role");
+  auto mine = this->db_->ListMembershipsForUser(u.id);
+  ASSERT_FALSE(mine);
+  internal(mine.error(), "memberships.role");
+  auto members = this->db_->ListMembers(org);
+  ASSERT_FALSE(members);
+  internal(members.error(), "memberships.role");
+
+  auto in_project = this->db_->GetProjectMembership(project, u.id);
+  ASSERT_FALSE(in_project);
+  internal(in_project.error(), "project_memberships.role");
+  auto projects = this->db_->ListProjectMembershipsForUser(org, u.id);
+  ASSERT_FALSE(projects);
+  internal(projects.error(), "project_memberships.role");
+
+  auto pending = this->db_->ListPendingInvitations(org);
+  ASSERT_FALSE(pending);
+  internal(pending.error(), "invitations.role");
+  auto for_email = this->db_->ListPendingInvitationsForEmail("bob@example.com");
+  ASSERT_FALSE(for_email);
+  internal(for_email.error(), "invitations.role");
+}
+
 }  // namespace
 }  // namespace cl::store::testing
