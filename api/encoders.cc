@@ -32,9 +32,13 @@ json::object EncodeOrg(const store::Organization& o) {
   return j;
 }
 
+std::string_view EncodeCallerRole(const std::optional<store::OrgRole>& role) {
+  return role ? store::OrgRoleName(*role) : std::string_view();
+}
+
 json::object EncodeOrgWithRole(const domain::OrgWithRole& o) {
   json::object e = EncodeOrg(o.org);
-  e["role"] = o.role;
+  e["role"] = EncodeCallerRole(o.role);
   return e;
 }
 
@@ -69,7 +73,7 @@ json::object EncodeMember(const store::Membership& m) {
   e["user_id"] = m.user_id;
   e["email"] = m.user_email;
   e["name"] = m.user_name;
-  e["role"] = m.role;
+  e["role"] = store::OrgRoleName(m.role);
   e["created_at"] = FormatRfc3339(m.created_at);
   return e;
 }
@@ -78,7 +82,7 @@ json::object EncodeInvitation(const store::Invitation& i) {
   json::object j;
   j["id"] = i.id;
   j["email"] = i.email;
-  j["role"] = i.role;
+  j["role"] = store::OrgRoleName(i.role);
   j["status"] = store::InvitationStatusName(i.status);
   j["created_at"] = FormatRfc3339(i.created_at);
   return j;

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "domain/authenticator.h"
 #include "domain/login.h"
@@ -15,6 +17,8 @@
 namespace cl::api {
 
 boost::json::object EncodeOrg(const store::Organization& o);
+// The caller's organization role as the API writes it: its name, or "" for tokens (they hold none).
+std::string_view EncodeCallerRole(const std::optional<store::OrgRole>& role);
 // An organization with the caller's role in it (the listing of one's organizations).
 boost::json::object EncodeOrgWithRole(const domain::OrgWithRole& o);
 // The caller's permissions in an organization: {"permissions": [org-wide, sorted],

@@ -37,7 +37,7 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
         CL_ASSIGN_OR_RETURN(auto o, ctx.deps.orgs->Describe(p, req.PathParam("org")));
         json::object j;
         j["organization"] = EncodeOrg(o.org);
-        j["role"] = o.role;
+        j["role"] = EncodeCallerRole(o.role);
         EncodePermissions(o.permissions, j);
         return JsonOk(200, j);
       }));
@@ -88,7 +88,9 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
         CL_ASSIGN_OR_RETURN(auto email, body.RequiredString("receiver_email"));
         CL_ASSIGN_OR_RETURN(auto role, body.RequiredString("role"));
         CL_RETURN_IF_ERROR(body.Finish());
-        CL_ASSIGN_OR_RETURN(auto inv, ctx.deps.orgs->Invite(p, req.PathParam("org"), email, role));
+        // An unknown role is refused by Invite, after the checks that come before it.
+        CL_ASSIGN_OR_RETURN(auto inv, ctx.deps.orgs->Invite(p, req.PathParam("org"), email,
+                                                            store::ParseOrgRole(role)));
         json::object j;
         j["invitation"] = EncodeInvitation(inv);
         return JsonOk(201, j);

@@ -103,8 +103,8 @@ TEST_F(OrganizationRoutesTest, DescribeCarriesTheCallersPermissions) {
     EXPECT_EQ(a.body.at("organization").at("name").as_string(), "acme");
     auto org_wide = strings(a.body.at("permissions"));
     EXPECT_TRUE(std::is_sorted(org_wide.begin(), org_wide.end())) << who;
-    std::vector<std::string> expected(domain::OrgRolePermissions(who).begin(),
-                                      domain::OrgRolePermissions(who).end());
+    const auto& granted = domain::OrgRolePermissions(*store::ParseOrgRole(who));
+    std::vector<std::string> expected(granted.begin(), granted.end());
     EXPECT_EQ(org_wide, expected) << who;
     EXPECT_TRUE(has(org_wide, "organization:read")) << who;
     EXPECT_EQ(has(org_wide, "api_token:create"), who == "owner" || who == "admin") << who;
@@ -154,6 +154,32 @@ TEST_F(OrganizationRoutesTest, ViewersAreRefusedWrites) {
   Answer project = Call("POST", "/v1/organizations/acme/projects", viewer, R"({"name":"p"})");
   EXPECT_EQ(project.status, 403);
   EXPECT_EQ(project.code, "permission_denied");
+}
+
+// An unknown role is a 400 naming the roles, decided after the permission and email checks: a
+// viewer is refused the invitation whatever role it names.
+TEST_F(OrganizationRoutesTest, InvitationsRefuseUnknownRoles) {
+  for (const char* role : {"Owner", "superuser", "", " viewer"}) {
+    const std::string body =
+        std::string(R"({"receiver_email":"x@example.com","role":")") + role + R"("})";
+    Answer a = Call("POST", "/v1/organizations/acme/invitations", owner_, body);
+    EXPECT_EQ(a.status, 400) << role;
+    EXPECT_EQ(a.code, "invalid_argument") << role;
+    EXPECT_NE(SerializeJson(a.body).find("role must be one of owner, admin, member, viewer"),
+              std::string::npos)
+        << SerializeJson(a.body);
+  }
+  Answer bad_email = Call("POST", "/v1/organizations/acme/invitations", owner_,
+                          R"({"receiver_email":"not an email","role":"superuser"})");
+  EXPECT_EQ(bad_email.status, 400);
+  EXPECT_EQ(SerializeJson(bad_email.body).find("role must be"), std::string::npos)
+      << SerializeJson(bad_email.body);
+  std::string viewer = JoinAs(owner_, "acme", "vera", "viewer");
+  ASSERT_FALSE(viewer.empty());
+  Answer refused = Call("POST", "/v1/organizations/acme/invitations", viewer,
+                        R"({"receiver_email":"x@example.com","role":"superuser"})");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.code, "permission_denied");
 }
 
 TEST_F(OrganizationRoutesTest, PatchSetsAndClearsTheInactivityThreshold) {

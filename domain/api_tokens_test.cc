@@ -51,7 +51,7 @@ TEST_F(ApiTokenTest, ProjectTokenStaysInItsProject) {
 TEST_F(ApiTokenTest, PeopleOnlyOperationsAreRefusedToTokens) {
   Principal t = Auth(MustCreate(owner_, {.name = "ci"}).token);
   EXPECT_FALSE(orgs_->Create(t, "other"));
-  EXPECT_FALSE(orgs_->Invite(t, "acme", "x@example.com", "viewer"));
+  EXPECT_FALSE(orgs_->Invite(t, "acme", "x@example.com", store::OrgRole::kViewer));
   EXPECT_FALSE(orgs_->SetApiTokenMaxDaysInactive(t, "acme", 30));
   EXPECT_FALSE(orgs_->ListAuditEvents(t, "acme", 10));
   EXPECT_FALSE(orgs_->ListMembers(t, "acme"));
@@ -108,8 +108,8 @@ TEST_F(ApiTokenTest, PermissionsAreExplicitGrantableAndNeverExceedTheCreator) {
 }
 
 TEST_F(ApiTokenTest, WhoMayCreateTokens) {
-  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "v@example.com", "viewer"));
-  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "m@example.com", "member"));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "v@example.com", store::OrgRole::kViewer));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "m@example.com", store::OrgRole::kMember));
   Principal viewer = Auth(LoginAs("v", "v@example.com"));
   Principal member = Auth(LoginAs("m", "m@example.com"));
   EXPECT_TRUE(tokens_->Create(viewer, "acme", {.name = "x"}).error().IsPermissionDenied());

@@ -130,7 +130,7 @@ TEST_F(ApiTokenTest, EachServiceRecordsTheSameEventFieldsAsBefore) {
   auto org = orgs_->Describe(owner_, "acme");
   ASSERT_TRUE(org);
   const std::string org_id = org->org.id;
-  auto invitation = orgs_->Invite(owner_, "acme", "amy@example.com", "member");
+  auto invitation = orgs_->Invite(owner_, "acme", "amy@example.com", store::OrgRole::kMember);
   ASSERT_TRUE(invitation);
   Principal amy = Auth(LoginAs("amy", "amy@example.com"));
   ASSERT_TRUE(orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 30));

@@ -10,37 +10,40 @@ namespace {
 
 using PermSet = std::set<std::string, std::less<>>;
 
-// The role table. Changing access means changing this table, nothing else.
-const std::map<std::string, PermSet, std::less<>>& OrgRoleTable() {
+// The role table: the permission sets below, and which role holds which (the switches in
+// OrgRolePermissions and ProjectRolePermissions, which the compiler checks name every role).
+// Changing access means changing these, nothing else.
+struct RoleTable {
+  PermSet org_read;  // what every organization role grants
+  PermSet org_member;
+  PermSet org_admin;
+  PermSet project_viewer;
+  PermSet project_admin;
+};
+
+const RoleTable& Roles() {
   static const auto* table = [] {
-    PermSet read = {std::string(perm::kOrganizationRead), std::string(perm::kMemberRead),
-                    std::string(perm::kProjectRead), std::string(perm::kWorkflowRead),
-                    std::string(perm::kWorkflowRunRead)};
-    PermSet member = read;
-    member.insert(std::string(perm::kProjectCreate));
-    PermSet admin = read;
+    auto* t = new RoleTable;
+    t->org_read = {std::string(perm::kOrganizationRead), std::string(perm::kMemberRead),
+                   std::string(perm::kProjectRead), std::string(perm::kWorkflowRead),
+                   std::string(perm::kWorkflowRunRead)};
+    t->org_member = t->org_read;
+    t->org_member.insert(std::string(perm::kProjectCreate));
+    t->org_admin = t->org_read;
     for (auto p : {perm::kOrganizationUpdate, perm::kInvitationCreate, perm::kInvitationRead,
                    perm::kAuditRead, perm::kProjectCreate, perm::kWorkflowCreate,
                    perm::kWorkflowRunCreate, perm::kApiTokenCreate, perm::kApiTokenRead,
                    perm::kApiTokenRevoke, perm::kTrustPolicyManage}) {
-      admin.insert(std::string(p));
+      t->org_admin.insert(std::string(p));
     }
-    return new std::map<std::string, PermSet, std::less<>>{
-        {"owner", admin}, {"admin", admin}, {"member", member}, {"viewer", read}};
-  }();
-  return *table;
-}
-
-const std::map<std::string, PermSet, std::less<>>& ProjectRoleTable() {
-  static const auto* table = [] {
-    PermSet viewer = {std::string(perm::kProjectRead), std::string(perm::kWorkflowRead),
-                      std::string(perm::kWorkflowRunRead)};
-    PermSet admin = viewer;
+    t->project_viewer = {std::string(perm::kProjectRead), std::string(perm::kWorkflowRead),
+                         std::string(perm::kWorkflowRunRead)};
+    t->project_admin = t->project_viewer;
     for (auto p : {perm::kWorkflowCreate, perm::kWorkflowRunCreate, perm::kApiTokenCreate,
                    perm::kApiTokenRead, perm::kApiTokenRevoke}) {
-      admin.insert(std::string(p));
+      t->project_admin.insert(std::string(p));
     }
-    return new std::map<std::string, PermSet, std::less<>>{{"admin", admin}, {"viewer", viewer}};
+    return t;
   }();
   return *table;
 }
@@ -102,36 +105,39 @@ const char* PrincipalKindName(Principal::Kind kind) {
   return "unknown";
 }
 
-bool IsOrgRole(std::string_view role) { return OrgRoleTable().count(role) > 0; }
-bool IsProjectRole(std::string_view role) { return ProjectRoleTable().count(role) > 0; }
-
-const PermSet& OrgRolePermissions(std::string_view role) {
-  auto it = OrgRoleTable().find(role);
-  return it == OrgRoleTable().end() ? Empty() : it->second;
+const PermSet& OrgRolePermissions(store::OrgRole role) {
+  switch (role) {
+    case store::OrgRole::kOwner:
+    case store::OrgRole::kAdmin:
+      return Roles().org_admin;
+    case store::OrgRole::kMember:
+      return Roles().org_member;
+    case store::OrgRole::kViewer:
+      return Roles().org_read;
+  }
+  return Empty();
 }
 
-const PermSet& ProjectRolePermissions(std::string_view role) {
-  auto it = ProjectRoleTable().find(role);
-  return it == ProjectRoleTable().end() ? Empty() : it->second;
-}
-
-std::vector<std::string> OrgRoleNames() {
-  std::vector<std::string> out;
-  for (const auto& [role, perms] : OrgRoleTable()) out.push_back(role);
-  return out;
-}
-
-std::vector<std::string> ProjectRoleNames() {
-  std::vector<std::string> out;
-  for (const auto& [role, perms] : ProjectRoleTable()) out.push_back(role);
-  return out;
+const PermSet& ProjectRolePermissions(store::ProjectRole role) {
+  switch (role) {
+    case store::ProjectRole::kAdmin:
+      return Roles().project_admin;
+    case store::ProjectRole::kViewer:
+      return Roles().project_viewer;
+  }
+  return Empty();
 }
 
 const PermSet& AllRolePermissions() {
   static const auto* all = [] {
     auto* out = new PermSet;
-    for (const auto* table : {&OrgRoleTable(), &ProjectRoleTable()}) {
-      for (const auto& [role, perms] : *table) out->insert(perms.begin(), perms.end());
+    for (store::OrgRole role : store::AllOrgRoles()) {
+      const PermSet& perms = OrgRolePermissions(role);
+      out->insert(perms.begin(), perms.end());
+    }
+    for (store::ProjectRole role : store::AllProjectRoles()) {
+      const PermSet& perms = ProjectRolePermissions(role);
+      out->insert(perms.begin(), perms.end());
     }
     return out;
   }();
@@ -153,11 +159,11 @@ Result<EffectivePermissions> Authorizer::Permissions(const Principal& p,
   EffectivePermissions out;
   switch (p.kind) {
     case Principal::Kind::kUser: {
-      CL_ASSIGN_OR_RETURN(std::string role, OrgRole(p, org_id));
+      CL_ASSIGN_OR_RETURN(store::OrgRole role, OrgRole(p, org_id));
       out.organization = OrgRolePermissions(role);
       CL_ASSIGN_OR_RETURN(auto memberships, projects_.ListProjectMembershipsForUser(org_id, p.id));
       if (memberships.empty()) return out;
-      std::map<std::string, std::string, std::less<>> role_in;  // project id -> project role
+      std::map<std::string, store::ProjectRole, std::less<>> role_in;  // project id -> role
       for (const auto& m : memberships) role_in[m.project_id] = m.role;
       CL_ASSIGN_OR_RETURN(auto projects, projects_.ListProjects(org_id));
       std::sort(projects.begin(), projects.end(),
@@ -193,7 +199,7 @@ Result<EffectivePermissions> Authorizer::Permissions(const Principal& p,
   return out;
 }
 
-Result<std::string> Authorizer::OrgRole(const Principal& p, const std::string& org_id) {
+Result<store::OrgRole> Authorizer::OrgRole(const Principal& p, const std::string& org_id) {
   if (p.kind != Principal::Kind::kUser) {
     return Fail(Error::NotFound("organization not found"));
   }
@@ -212,15 +218,15 @@ Status Authorizer::Authorize(const Principal& p, std::string_view permission, co
   };
   switch (p.kind) {
     case Principal::Kind::kUser: {
-      CL_ASSIGN_OR_RETURN(std::string role, OrgRole(p, r.org_id));
+      CL_ASSIGN_OR_RETURN(store::OrgRole role, OrgRole(p, r.org_id));
       if (OrgRolePermissions(role).count(permission)) return Ok();
       if (r.project_id) {
         auto pm = projects_.GetProjectMembership(*r.project_id, p.id);
         if (pm && ProjectRolePermissions(pm->role).count(permission)) return Ok();
         if (!pm && !pm.error().IsNotFound()) return Fail(pm.error());
       }
-      return Fail(Error::PermissionDenied("your role '" + role + "' does not grant " +
-                                          std::string(permission) + " here"));
+      return Fail(Error::PermissionDenied("your role '" + std::string(store::OrgRoleName(role)) +
+                                          "' does not grant " + std::string(permission) + " here"));
     }
     case Principal::Kind::kApiToken:
     case Principal::Kind::kFederated: {

@@ -38,16 +38,12 @@ inline constexpr std::string_view kApiTokenRevoke = "api_token:revoke";
 inline constexpr std::string_view kTrustPolicyManage = "trust_policy:manage";
 }  // namespace perm
 
-bool IsOrgRole(std::string_view role);      // owner, admin, member, viewer
-bool IsProjectRole(std::string_view role);  // admin, viewer
-
 // Permissions an organization role grants across the whole organization.
-const std::set<std::string, std::less<>>& OrgRolePermissions(std::string_view role);
+const std::set<std::string, std::less<>>& OrgRolePermissions(store::OrgRole role);
 // Permissions a project role grants within that project.
-const std::set<std::string, std::less<>>& ProjectRolePermissions(std::string_view role);
-// The role names and every permission the table grants (for tests generated from the table).
-std::vector<std::string> OrgRoleNames();
-std::vector<std::string> ProjectRoleNames();
+const std::set<std::string, std::less<>>& ProjectRolePermissions(store::ProjectRole role);
+// Every permission the table grants (for tests generated from the table; the roles themselves
+// are store::AllOrgRoles() and store::AllProjectRoles()).
 const std::set<std::string, std::less<>>& AllRolePermissions();
 
 // What is being acted on.
@@ -95,7 +91,7 @@ class Authorizer {
   Result<EffectivePermissions> Permissions(const Principal& p, const std::string& org_id);
 
   // The caller's organization role, or NotFound when not a member.
-  Result<std::string> OrgRole(const Principal& p, const std::string& org_id);
+  Result<store::OrgRole> OrgRole(const Principal& p, const std::string& org_id);
 
  private:
   store::OrganizationStore& orgs_;  // memberships (organization roles)

@@ -13,18 +13,24 @@
 namespace cl::domain {
 namespace {
 
+using store::OrgRole;
+using store::ProjectRole;
 using testing::FakeIdp;
 
 TEST(Authorization, RoleTable) {
-  EXPECT_TRUE(OrgRolePermissions("owner").count(perm::kInvitationCreate));
-  EXPECT_TRUE(OrgRolePermissions("admin").count(perm::kOrganizationUpdate));
-  EXPECT_FALSE(OrgRolePermissions("member").count(perm::kWorkflowRunCreate));
-  EXPECT_TRUE(OrgRolePermissions("member").count(perm::kProjectCreate));
-  EXPECT_FALSE(OrgRolePermissions("viewer").count(perm::kProjectCreate));
-  EXPECT_TRUE(OrgRolePermissions("viewer").count(perm::kWorkflowRunRead));
-  EXPECT_TRUE(ProjectRolePermissions("admin").count(perm::kWorkflowRunCreate));
-  EXPECT_FALSE(ProjectRolePermissions("viewer").count(perm::kWorkflowRunCreate));
-  EXPECT_TRUE(OrgRolePermissions("nobody").empty());
+  EXPECT_TRUE(OrgRolePermissions(OrgRole::kOwner).count(perm::kInvitationCreate));
+  EXPECT_TRUE(OrgRolePermissions(OrgRole::kAdmin).count(perm::kOrganizationUpdate));
+  EXPECT_FALSE(OrgRolePermissions(OrgRole::kMember).count(perm::kWorkflowRunCreate));
+  EXPECT_TRUE(OrgRolePermissions(OrgRole::kMember).count(perm::kProjectCreate));
+  EXPECT_FALSE(OrgRolePermissions(OrgRole::kViewer).count(perm::kProjectCreate));
+  EXPECT_TRUE(OrgRolePermissions(OrgRole::kViewer).count(perm::kWorkflowRunRead));
+  EXPECT_TRUE(ProjectRolePermissions(ProjectRole::kAdmin).count(perm::kWorkflowRunCreate));
+  EXPECT_FALSE(ProjectRolePermissions(ProjectRole::kViewer).count(perm::kWorkflowRunCreate));
+  EXPECT_EQ(OrgRolePermissions(OrgRole::kOwner), OrgRolePermissions(OrgRole::kAdmin));
+  for (OrgRole role : store::AllOrgRoles()) EXPECT_FALSE(OrgRolePermissions(role).empty());
+  for (ProjectRole role : store::AllProjectRoles()) {
+    EXPECT_FALSE(ProjectRolePermissions(role).empty());
+  }
 }
 
 TEST(PermissionList, InternSharesIdenticalListsAndCopiesArePointers) {
@@ -59,7 +65,7 @@ TEST_F(DomainTest, MembersActOnlyInTheirProjects) {
   Principal owner = Auth(LoginAs("owner", "owner@example.com"));
   ASSERT_TRUE(orgs_->Create(owner, "acme"));
   ASSERT_TRUE(orgs_->CreateProject(owner, "acme", "backend"));
-  ASSERT_TRUE(orgs_->Invite(owner, "acme", "m@example.com", "member"));
+  ASSERT_TRUE(orgs_->Invite(owner, "acme", "m@example.com", OrgRole::kMember));
   Principal m = Auth(LoginAs("m", "m@example.com"));
   EXPECT_TRUE(atts_->Init(m, "acme", "build", "backend").error().IsPermissionDenied());
   ASSERT_TRUE(orgs_->CreateProject(m, "acme", "frontend"));  // becomes its project admin
@@ -90,8 +96,8 @@ class AuthorizerTest : public ::testing::Test {
 };
 
 TEST_F(AuthorizerTest, NonMembersSeeNotFoundAndRolesGrantTheirTable) {
-  stores_.SetOrgRole("org", "viewer", "viewer");
-  stores_.SetOrgRole("org", "member", "member");
+  stores_.SetOrgRole("org", "viewer", OrgRole::kViewer);
+  stores_.SetOrgRole("org", "member", OrgRole::kMember);
   const Resource org{"org", std::nullopt};
   const Resource backend{"org", std::string("backend")};
   EXPECT_TRUE(authz_.Authorize(User("stranger"), perm::kProjectRead, org).error().IsNotFound());
@@ -100,9 +106,9 @@ TEST_F(AuthorizerTest, NonMembersSeeNotFoundAndRolesGrantTheirTable) {
             Error::Code::kPermissionDenied);
   // Members act only in projects where they hold a project role.
   EXPECT_FALSE(authz_.Authorize(User("member"), perm::kWorkflowRunCreate, backend));
-  stores_.SetProjectRole("backend", "member", "admin");
+  stores_.SetProjectRole("backend", "member", ProjectRole::kAdmin);
   EXPECT_TRUE(authz_.Authorize(User("member"), perm::kWorkflowRunCreate, backend));
-  EXPECT_EQ(*authz_.OrgRole(User("member"), "org"), "member");
+  EXPECT_EQ(*authz_.OrgRole(User("member"), "org"), OrgRole::kMember);
 }
 
 TEST_F(AuthorizerTest, TokensHoldTheirListWithinTheirScope) {
@@ -129,17 +135,19 @@ TEST_F(AuthorizerTest, EffectivePermissionsAgreeWithAuthorizeForEveryRole) {
   stores_.AddProject("elsewhere", "p3", "gamma");
   std::vector<std::string> permissions(AllRolePermissions().begin(), AllRolePermissions().end());
   permissions.push_back("made:up");
-  std::vector<std::optional<std::string>> project_roles = {std::nullopt};
-  for (const auto& r : ProjectRoleNames()) project_roles.push_back(r);
+  std::vector<std::optional<ProjectRole>> project_roles = {std::nullopt};
+  for (ProjectRole r : store::AllProjectRoles()) project_roles.push_back(r);
   const std::vector<std::optional<std::string>> where = {std::nullopt, "p1", "p2"};
   int checked = 0;
-  for (const auto& org_role : OrgRoleNames()) {
+  for (OrgRole org_role : store::AllOrgRoles()) {
     for (const auto& project_role : project_roles) {
-      const std::string user = org_role + "/" + project_role.value_or("none");
+      const std::string user =
+          std::string(store::OrgRoleName(org_role)) + "/" +
+          std::string(project_role ? store::ProjectRoleName(*project_role) : "none");
       stores_.SetOrgRole("org", user, org_role);
       if (project_role) {
         stores_.SetProjectRole("p1", user, *project_role);
-        stores_.SetProjectRole("p3", user, "admin");  // another organization's project
+        stores_.SetProjectRole("p3", user, ProjectRole::kAdmin);  // another organization's project
       }
       auto effective = authz_.Permissions(User(user), "org");
       ASSERT_TRUE(effective) << effective.error().ToString();
@@ -160,7 +168,7 @@ TEST_F(AuthorizerTest, EffectivePermissionsAgreeWithAuthorizeForEveryRole) {
       }
     }
   }
-  EXPECT_EQ(checked, static_cast<int>(OrgRoleNames().size() * project_roles.size() *
+  EXPECT_EQ(checked, static_cast<int>(store::AllOrgRoles().size() * project_roles.size() *
                                       permissions.size() * where.size()));
   EXPECT_TRUE(authz_.Permissions(User("stranger"), "org").error().IsNotFound());
 }
@@ -168,14 +176,16 @@ TEST_F(AuthorizerTest, EffectivePermissionsAgreeWithAuthorizeForEveryRole) {
 TEST_F(AuthorizerTest, EffectivePermissionsListOnlyProjectsThatAddSomething) {
   stores_.AddProject("org", "p1", "web");
   stores_.AddProject("org", "p2", "api");
-  stores_.SetOrgRole("org", "admin", "admin");
-  stores_.SetProjectRole("p1", "admin", "admin");  // adds nothing to the org admin's set
-  stores_.SetOrgRole("org", "member", "member");
-  stores_.SetProjectRole("p1", "member", "admin");
-  stores_.SetProjectRole("p2", "member", "viewer");  // adds nothing to the member's read set
-  stores_.SetOrgRole("org", "viewer", "viewer");
-  stores_.SetProjectRole("p1", "viewer", "admin");
-  stores_.SetProjectRole("p2", "viewer", "admin");
+  stores_.SetOrgRole("org", "admin", OrgRole::kAdmin);
+  // Adds nothing to the org admin's set.
+  stores_.SetProjectRole("p1", "admin", ProjectRole::kAdmin);
+  stores_.SetOrgRole("org", "member", OrgRole::kMember);
+  stores_.SetProjectRole("p1", "member", ProjectRole::kAdmin);
+  // Adds nothing to the member's read set.
+  stores_.SetProjectRole("p2", "member", ProjectRole::kViewer);
+  stores_.SetOrgRole("org", "viewer", OrgRole::kViewer);
+  stores_.SetProjectRole("p1", "viewer", ProjectRole::kAdmin);
+  stores_.SetProjectRole("p2", "viewer", ProjectRole::kAdmin);
 
   auto admin = authz_.Permissions(User("admin"), "org");
   ASSERT_TRUE(admin);
@@ -226,7 +236,7 @@ TEST_F(AuthorizerTest, EffectivePermissionsOfTokensAreTheirListWithinTheirScope)
 }
 
 TEST_F(AuthorizerTest, AStoreFailureIsNotADenial) {
-  stores_.SetOrgRole("org", "alice", "viewer");
+  stores_.SetOrgRole("org", "alice", OrgRole::kViewer);
   stores_.down = true;
   auto st = authz_.Authorize(User("alice"), perm::kWorkflowRunRead, Resource{"org", std::nullopt});
   ASSERT_FALSE(st);

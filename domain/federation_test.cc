@@ -58,7 +58,7 @@ TEST_F(FederationTest, PolicyCreationRules) {
   auto other = BackendPolicy();
   other.name = "by-token";
   EXPECT_TRUE(CreatePolicy(Auth(token.token), other).error().IsPermissionDenied());
-  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "member@example.com", "member"));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "member@example.com", store::OrgRole::kMember));
   Principal member = Auth(LoginAs("member", "member@example.com"));
   EXPECT_TRUE(CreatePolicy(member, other).error().IsPermissionDenied());
 

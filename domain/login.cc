@@ -357,11 +357,11 @@ Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id)
     CL_ASSIGN_OR_RETURN(auto invitations, invitations_.ListPendingInvitationsForEmail(email));
     for (const auto& inv : invitations) {
       store::Membership m{inv.org_id, user.id, inv.role, now, "", "", ""};
-      store::AuditEvent ev =
-          NewAuditEvent(AuditActor::User(user),
-                        {inv.org_id, AuditAction::kInvitationAccepted, AuditTarget::kInvitation,
-                         inv.id, user.email + " joined as " + inv.role},
-                        now, random_);
+      store::AuditEvent ev = NewAuditEvent(
+          AuditActor::User(user),
+          {inv.org_id, AuditAction::kInvitationAccepted, AuditTarget::kInvitation, inv.id,
+           user.email + " joined as " + std::string(store::OrgRoleName(inv.role))},
+          now, random_);
       auto st = invitations_.AcceptInvitation(inv.id, m, now, ev);
       if (!st && !st.error().IsNotFound()) return Fail(st.error());
     }

@@ -158,8 +158,8 @@ TEST_F(DomainTest, DeviceFlowPendingThenApproved) {
 TEST_F(DomainTest, InvitationAcceptedAtNextLoginOnlyForVerifiedEmail) {
   Principal owner = Auth(LoginAs("owner", "owner@example.com"));
   ASSERT_TRUE(orgs_->Create(owner, "acme"));
-  ASSERT_TRUE(orgs_->Invite(owner, "acme", "Bob@Example.com", "viewer"));
-  ASSERT_TRUE(orgs_->Invite(owner, "acme", "eve@example.com", "admin"));
+  ASSERT_TRUE(orgs_->Invite(owner, "acme", "Bob@Example.com", store::OrgRole::kViewer));
+  ASSERT_TRUE(orgs_->Invite(owner, "acme", "eve@example.com", store::OrgRole::kAdmin));
 
   Principal eve = Auth(LoginAs("eve", "eve@example.com", /*verified=*/false));
   EXPECT_TRUE(orgs_->Describe(eve, "acme").error().IsNotFound());
@@ -167,13 +167,15 @@ TEST_F(DomainTest, InvitationAcceptedAtNextLoginOnlyForVerifiedEmail) {
   Principal bob = Auth(LoginAs("bob", "bob@example.com"));
   auto d = orgs_->Describe(bob, "acme");
   ASSERT_TRUE(d);
-  EXPECT_EQ(d->role, "viewer");
+  EXPECT_EQ(d->role, store::OrgRole::kViewer);
   auto members = orgs_->ListMembers(owner, "acme");
   ASSERT_TRUE(members);
   EXPECT_EQ(members->size(), 2u);
   // A viewer cannot create projects or invite.
   EXPECT_TRUE(orgs_->CreateProject(bob, "acme", "p").error().IsPermissionDenied());
-  EXPECT_TRUE(orgs_->Invite(bob, "acme", "x@example.com", "viewer").error().IsPermissionDenied());
+  EXPECT_TRUE(orgs_->Invite(bob, "acme", "x@example.com", store::OrgRole::kViewer)
+                  .error()
+                  .IsPermissionDenied());
   // Audit trail has the creation, both invitations and the acceptance.
   auto events = orgs_->ListAuditEvents(owner, "acme", 10);
   ASSERT_TRUE(events);

@@ -32,7 +32,7 @@ Result<store::Organization> OrganizationService::Create(const Principal& p,
   org.id = NewUuid(random_);
   org.name = name;
   org.created_at = clock_.Now();
-  store::Membership owner{org.id, p.id, "owner", org.created_at, "", "", ""};
+  store::Membership owner{org.id, p.id, store::OrgRole::kOwner, org.created_at, "", "", ""};
   auto st = orgs_.CreateOrganization(
       org, owner,
       NewEvent(p, org.id, AuditAction::kOrganizationCreated, AuditTarget::kOrganization, org.id,
@@ -51,7 +51,7 @@ Result<std::vector<OrgWithRole>> OrganizationService::ListMine(const Principal& 
   if (p.kind != Principal::Kind::kUser) {
     if (p.org_id) {
       CL_ASSIGN_OR_RETURN(auto org, orgs_.GetOrganization(*p.org_id));
-      out.push_back({org, ""});
+      out.push_back({org, std::nullopt});
     }
     return out;
   }
@@ -92,12 +92,12 @@ Result<store::Organization> OrganizationService::Resolve(const Principal& p,
 Result<OrgDescription> OrganizationService::Describe(const Principal& p, const std::string& name) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kOrganizationRead, Resource{org.id, p.project_id}));
-  std::string role;
+  std::optional<store::OrgRole> role;
   if (p.kind == Principal::Kind::kUser) {
     CL_ASSIGN_OR_RETURN(role, authz_.OrgRole(p, org.id));
   }
   CL_ASSIGN_OR_RETURN(auto permissions, authz_.Permissions(p, org.id));
-  return OrgDescription{std::move(org), std::move(role), std::move(permissions)};
+  return OrgDescription{std::move(org), role, std::move(permissions)};
 }
 
 Result<store::Organization> OrganizationService::SetApiTokenMaxDaysInactive(
@@ -128,33 +128,34 @@ Result<std::vector<store::Membership>> OrganizationService::ListMembers(const Pr
 
 Result<store::Invitation> OrganizationService::Invite(const Principal& p, const std::string& name,
                                                       const std::string& email,
-                                                      const std::string& role) {
+                                                      std::optional<store::OrgRole> role) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kInvitationCreate, Resource{org.id, std::nullopt}));
   if (p.kind != Principal::Kind::kUser) {
     return Fail(Error::PermissionDenied("membership is managed by people, not tokens"));
   }
   CL_ASSIGN_OR_RETURN(std::string normalized, NormalizeEmail(email));
-  if (!IsOrgRole(role)) {
+  if (!role) {
     return Fail(Error::InvalidArgument("role must be one of owner, admin, member, viewer"));
   }
   // Only an owner may hand out ownership.
-  CL_ASSIGN_OR_RETURN(std::string my_role, authz_.OrgRole(p, org.id));
-  if (role == "owner" && my_role != "owner") {
+  CL_ASSIGN_OR_RETURN(store::OrgRole my_role, authz_.OrgRole(p, org.id));
+  if (*role == store::OrgRole::kOwner && my_role != store::OrgRole::kOwner) {
     return Fail(Error::PermissionDenied("only owners can invite owners"));
   }
   store::Invitation inv;
   inv.id = NewUuid(random_);
   inv.org_id = org.id;
   inv.email = normalized;
-  inv.role = role;
+  inv.role = *role;
   inv.inviter_user_id = p.id;
   inv.status = store::InvitationStatus::kPending;
   inv.created_at = clock_.Now();
   inv.org_name = org.name;
   auto st = invitations_.CreateInvitation(
       inv, NewEvent(p, org.id, AuditAction::kInvitationCreated, AuditTarget::kInvitation, inv.id,
-                    p.display_name + " invited " + normalized + " as " + role));
+                    p.display_name + " invited " + normalized + " as " +
+                        std::string(store::OrgRoleName(*role))));
   if (!st) {
     if (st.error().IsAlreadyExists()) {
       return Fail(Error::AlreadyExists(normalized + " already has a pending invitation"));
@@ -193,7 +194,8 @@ Result<store::Project> OrganizationService::CreateProject(const Principal& p,
   project.created_at = clock_.Now();
   std::optional<store::ProjectMembership> creator;
   if (p.kind == Principal::Kind::kUser) {
-    creator = store::ProjectMembership{project.id, p.id, "admin", project.created_at};
+    creator =
+        store::ProjectMembership{project.id, p.id, store::ProjectRole::kAdmin, project.created_at};
   }
   auto st = projects_.CreateProject(
       project, creator,

@@ -23,13 +23,13 @@ Result<store::Project> FindProject(store::ProjectStore& projects, const std::str
 
 struct OrgWithRole {
   store::Organization org;
-  std::string role;
+  std::optional<store::OrgRole> role;  // empty for tokens
 };
 
 // One organization as its caller sees it: the role (empty for tokens) and what they may do.
 struct OrgDescription {
   store::Organization org;
-  std::string role;
+  std::optional<store::OrgRole> role;
   EffectivePermissions permissions;
 };
 
@@ -66,8 +66,11 @@ class OrganizationService {
                                                          std::optional<int64_t> days);
 
   Result<std::vector<store::Membership>> ListMembers(const Principal& p, const std::string& org);
+  // `role` is the decoded request's role, empty when it named none of the organization roles:
+  // that is InvalidArgument, answered after the organization, permission and email checks (as
+  // any other invalid invitation). Only owners may invite owners.
   Result<store::Invitation> Invite(const Principal& p, const std::string& org,
-                                   const std::string& email, const std::string& role);
+                                   const std::string& email, std::optional<store::OrgRole> role);
   Result<std::vector<store::Invitation>> ListInvitations(const Principal& p,
                                                          const std::string& org);
   Result<std::vector<store::AuditEvent>> ListAuditEvents(const Principal& p, const std::string& org,

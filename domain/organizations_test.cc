@@ -21,13 +21,13 @@ TEST_F(DomainTest, OrganizationNamesAreUniqueAndValidated) {
   auto mine = orgs_->ListMine(a);
   ASSERT_TRUE(mine);
   ASSERT_EQ(mine->size(), 1u);
-  EXPECT_EQ(mine->at(0).role, "owner");
+  EXPECT_EQ(mine->at(0).role, store::OrgRole::kOwner);
 }
 
 TEST_F(ApiTokenTest, OnlyOwnersAndAdminsChangeTheAutoRevokeSetting) {
-  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "a@example.com", "admin"));
-  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "m@example.com", "member"));
-  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "v@example.com", "viewer"));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "a@example.com", store::OrgRole::kAdmin));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "m@example.com", store::OrgRole::kMember));
+  ASSERT_TRUE(orgs_->Invite(owner_, "acme", "v@example.com", store::OrgRole::kViewer));
   Principal admin = Auth(LoginAs("a", "a@example.com"));
   Principal member = Auth(LoginAs("m", "m@example.com"));
   Principal viewer = Auth(LoginAs("v", "v@example.com"));

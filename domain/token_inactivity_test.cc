@@ -153,7 +153,7 @@ class SweepAgreesWithRuleTest : public ::testing::Test {
     store::Membership m;
     m.org_id = o.id;
     m.user_id = user->id;
-    m.role = "owner";
+    m.role = store::OrgRole::kOwner;
     m.created_at = kNow;
     EXPECT_TRUE(db_->CreateOrganization(o, m, Event(o.id)));
     EXPECT_TRUE(db_->SetApiTokenMaxDaysInactive(o.id, days, Event(o.id)));

@@ -98,7 +98,7 @@ class TokenRevokerTest : public ::testing::Test {
     store::Membership m;
     m.org_id = o.id;
     m.user_id = owner_id_;
-    m.role = "owner";
+    m.role = store::OrgRole::kOwner;
     m.created_at = kStart;
     EXPECT_TRUE(db_->CreateOrganization(o, m, Event(o.id, "organization.created")));
     if (days) {

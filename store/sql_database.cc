@@ -93,4 +93,14 @@ Result<InvitationStatus> DecodeInvitationStatus(std::string_view text) {
   return Fail(UnknownStoredValue("invitations.status", text));
 }
 
+Result<OrgRole> DecodeOrgRole(std::string_view column, std::string_view text) {
+  if (auto v = ParseOrgRole(text)) return *v;
+  return Fail(UnknownStoredValue(column, text));
+}
+
+Result<ProjectRole> DecodeProjectRole(std::string_view text) {
+  if (auto v = ParseProjectRole(text)) return *v;
+  return Fail(UnknownStoredValue("project_memberships.role", text));
+}
+
 }  // namespace cl::store

@@ -33,10 +33,21 @@ std::vector<std::string> DecodePermissions(const std::string& text);
 Result<RevocationReason> DecodeRevocationReason(std::string_view text);
 Result<RunState> DecodeRunState(std::string_view text);
 Result<InvitationStatus> DecodeInvitationStatus(std::string_view text);
+// Roles live in more than one table: `column` names the one read ("memberships.role").
+Result<OrgRole> DecodeOrgRole(std::string_view column, std::string_view text);
+Result<ProjectRole> DecodeProjectRole(std::string_view text);
 
 inline std::string_view WireName(RevocationReason v) { return RevocationReasonName(v); }
 inline std::string_view WireName(RunState v) { return RunStateName(v); }
 inline std::string_view WireName(InvitationStatus v) { return InvitationStatusName(v); }
+inline std::string_view WireName(OrgRole v) { return OrgRoleName(v); }
+inline std::string_view WireName(ProjectRole v) { return ProjectRoleName(v); }
+
+// A closed-set value as a text parameter: its wire name.
+template <typename E>
+std::string WireText(E value) {
+  return std::string(WireName(value));
+}
 
 // A closed-set value as an SQL string literal ('pending'), for statements that name it: the
 // text comes from the one table in store/vocabulary.h, never from a caller.

@@ -41,11 +41,11 @@ constexpr const char* kMembershipSelect =
     "SELECT m.org_id, m.user_id, m.role, m.created_at, o.name, u.email, u.name "
     "FROM memberships m JOIN organizations o ON o.id = m.org_id "
     "JOIN users u ON u.id = m.user_id ";
-Membership ToMembership(const SqlRow& r) {
+Result<Membership> ToMembership(const SqlRow& r) {
   Membership m;
   m.org_id = r.Str(0);
   m.user_id = r.Str(1);
-  m.role = r.Str(2);
+  CL_ASSIGN_OR_RETURN(m.role, DecodeOrgRole("memberships.role", r.Str(2)));
   m.created_at = r.Int(3);
   m.org_name = r.Str(4);
   m.user_email = r.Str(5);
@@ -57,8 +57,9 @@ constexpr const char* kProjectCols = "id, org_id, name, created_at";
 Project ToProject(const SqlRow& r) { return Project{r.Str(0), r.Str(1), r.Str(2), r.Int(3)}; }
 
 constexpr const char* kProjectMembershipCols = "project_id, user_id, role, created_at";
-ProjectMembership ToProjectMembership(const SqlRow& r) {
-  return ProjectMembership{r.Str(0), r.Str(1), r.Str(2), r.Int(3)};
+Result<ProjectMembership> ToProjectMembership(const SqlRow& r) {
+  CL_ASSIGN_OR_RETURN(ProjectRole role, DecodeProjectRole(r.Str(2)));
+  return ProjectMembership{r.Str(0), r.Str(1), role, r.Int(3)};
 }
 
 constexpr const char* kInvitationSelect =
@@ -69,7 +70,7 @@ Result<Invitation> ToInvitation(const SqlRow& r) {
   i.id = r.Str(0);
   i.org_id = r.Str(1);
   i.email = r.Str(2);
-  i.role = r.Str(3);
+  CL_ASSIGN_OR_RETURN(i.role, DecodeOrgRole("invitations.role", r.Str(3)));
   i.inviter_user_id = r.Str(4);
   CL_ASSIGN_OR_RETURN(i.status, DecodeInvitationStatus(r.Str(5)));
   i.created_at = r.Int(6);
@@ -121,7 +122,7 @@ Status SqlDatabase::CreateOrganization(const Organization& org, const Membership
     }
     auto m = c.Query(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
-        {org.id, owner.user_id, owner.role, owner.created_at});
+        {org.id, owner.user_id, WireText(owner.role), owner.created_at});
     if (!m) return Fail(m.error());
     return InsertAudit(c, event);
   });
@@ -200,7 +201,7 @@ Status SqlDatabase::CreateProject(const Project& project,
       auto m = c.Query(
           "INSERT INTO project_memberships (project_id, user_id, role, created_at) "
           "VALUES ($1, $2, $3, $4)",
-          {project.id, creator->user_id, creator->role, creator->created_at});
+          {project.id, creator->user_id, WireText(creator->role), creator->created_at});
       if (!m) return Fail(m.error());
     }
     return InsertAudit(c, event);
@@ -237,7 +238,7 @@ Status SqlDatabase::SetProjectMembership(const ProjectMembership& m) {
         "INSERT INTO project_memberships (project_id, user_id, role, created_at) "
         "VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
-        {m.project_id, m.user_id, m.role, m.created_at});
+        {m.project_id, m.user_id, WireText(m.role), m.created_at});
     if (!r) return Fail(r.error());
     return Ok();
   });
@@ -274,7 +275,7 @@ Status SqlDatabase::CreateInvitation(const Invitation& inv, const AuditEvent& ev
         "INSERT INTO invitations (id, org_id, email, role, inviter_user_id, status, created_at, "
         "accepted_at) VALUES ($1, $2, $3, $4, $5, " +
             SqlLiteral(InvitationStatus::kPending) + ", $6, NULL)",
-        {inv.id, inv.org_id, inv.email, inv.role, inv.inviter_user_id, inv.created_at});
+        {inv.id, inv.org_id, inv.email, WireText(inv.role), inv.inviter_user_id, inv.created_at});
     if (!r) {
       if (r.error().IsAlreadyExists()) {
         return Fail(Error::AlreadyExists("a pending invitation for this email already exists"));
@@ -321,7 +322,7 @@ Status SqlDatabase::AcceptInvitation(const std::string& invitation_id, const Mem
     auto m = c.Query(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (org_id, user_id) DO NOTHING",
-        {org_id, membership.user_id, membership.role,
+        {org_id, membership.user_id, WireText(membership.role),
          membership.created_at != 0 ? membership.created_at : now});
     if (!m) return Fail(m.error());
     return InsertAudit(c, event);

@@ -42,11 +42,10 @@ struct Organization {
   std::optional<int> api_token_max_days_inactive;
 };
 
-// Organization roles: "owner", "admin", "member", "viewer".
 struct Membership {
   std::string org_id;
   std::string user_id;
-  std::string role;
+  OrgRole role = OrgRole::kViewer;
   UnixMillis created_at = 0;
   // Filled by listings (joins), empty otherwise.
   std::string org_name;
@@ -61,11 +60,10 @@ struct Project {
   UnixMillis created_at = 0;
 };
 
-// Project roles: "admin", "viewer".
 struct ProjectMembership {
   std::string project_id;
   std::string user_id;
-  std::string role;
+  ProjectRole role = ProjectRole::kViewer;
   UnixMillis created_at = 0;
 };
 
@@ -73,7 +71,7 @@ struct Invitation {
   std::string id;
   std::string org_id;
   std::string email;  // lower-cased
-  std::string role;   // organization role
+  OrgRole role = OrgRole::kViewer;
   std::string inviter_user_id;
   InvitationStatus status = InvitationStatus::kPending;
   UnixMillis created_at = 0;

@@ -1,7 +1,5 @@
 // StoreTest (SQLite and PostgreSQL): API tokens: creation, lookup, listing, revocation, usage.
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,27 +10,6 @@
 
 namespace cl::store::testing {
 namespace {
-
-// Runs `sql` on the test database behind the store's back (rows no build of the store writes).
-::testing::AssertionResult ExecBehindTheStore(const std::string& url, const std::string& sql) {
-  if (url.rfind("sqlite:", 0) == 0) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open(url.substr(7).c_str(), &db);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-    std::string message = sqlite3_errmsg(db);
-    sqlite3_close(db);
-    if (rc != SQLITE_OK) return ::testing::AssertionFailure() << message;
-    return ::testing::AssertionSuccess();
-  }
-  PGconn* conn = PQconnectdb(url.c_str());
-  std::unique_ptr<PGconn, void (*)(PGconn*)> closer(conn, PQfinish);
-  if (PQstatus(conn) != CONNECTION_OK) return ::testing::AssertionFailure() << PQerrorMessage(conn);
-  PGresult* r = PQexec(conn, sql.c_str());
-  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  PQclear(r);
-  if (!ok) return ::testing::AssertionFailure() << PQerrorMessage(conn);
-  return ::testing::AssertionSuccess();
-}
 
 TYPED_TEST(StoreTest, ApiTokenCreateAndGet) {
   this->Migrated();

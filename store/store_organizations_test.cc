@@ -73,7 +73,7 @@ TYPED_TEST(StoreTest, CreateOrganizationWritesOrgMembershipAndEvent) {
 
   auto m = this->db_->GetMembership(org_id, owner.id);
   ASSERT_TRUE(m) << m.error().ToString();
-  EXPECT_EQ(m->role, "owner");
+  EXPECT_EQ(m->role, OrgRole::kOwner);
   EXPECT_EQ(m->org_name, "acme");
   EXPECT_EQ(m->user_email, "owner@example.com");
 
@@ -92,7 +92,7 @@ TYPED_TEST(StoreTest, DuplicateOrganizationNameWritesNothing) {
   this->NewOrg("acme", a);
 
   Organization dup{Id(), "acme", this->now_, std::nullopt};
-  Membership m = Member(dup.id, b.id, "owner", this->now_);
+  Membership m = Member(dup.id, b.id, OrgRole::kOwner, this->now_);
   auto st = this->db_->CreateOrganization(dup, m, this->Event(dup.id, "organization.created"));
   ASSERT_FALSE(st);
   EXPECT_TRUE(st.error().IsAlreadyExists()) << st.error().ToString();
@@ -107,7 +107,7 @@ TYPED_TEST(StoreTest, FailureAfterFirstInsertRollsBackOrganization) {
   this->Migrated();
   // The organization row goes in first; the owner's membership then fails (no such user).
   Organization org{Id(), "half", this->now_, std::nullopt};
-  Membership m = Member(org.id, Id(), "owner", this->now_);
+  Membership m = Member(org.id, Id(), OrgRole::kOwner, this->now_);
   auto st = this->db_->CreateOrganization(org, m, this->Event(org.id, "organization.created"));
   ASSERT_FALSE(st);
   EXPECT_TRUE(this->db_->GetOrganizationByName("half").error().IsNotFound());
@@ -120,7 +120,8 @@ TYPED_TEST(StoreTest, FailureAfterFirstInsertRollsBackOrganization) {
   ASSERT_EQ(events->size(), 1u);
   Organization second{Id(), "second", this->now_, std::nullopt};
   AuditEvent clash = (*events)[0];
-  st = this->db_->CreateOrganization(second, Member(second.id, u.id, "owner", this->now_), clash);
+  st = this->db_->CreateOrganization(second, Member(second.id, u.id, OrgRole::kOwner, this->now_),
+                                     clash);
   ASSERT_FALSE(st);
   EXPECT_TRUE(this->db_->GetOrganizationByName("second").error().IsNotFound());
   EXPECT_EQ(this->db_->ListMembershipsForUser(u.id)->size(), 1u);
@@ -142,10 +143,10 @@ TYPED_TEST(StoreTest, MembershipListingsJoinNames) {
   EXPECT_EQ((*mine)[1].org_id, beta);
 
   // Add a member through an accepted invitation.
-  Invitation inv = Invite(Id(), beta, "amy@example.com", "member", owner.id,
+  Invitation inv = Invite(Id(), beta, "amy@example.com", OrgRole::kMember, owner.id,
                           InvitationStatus::kPending, this->now_);
   ASSERT_TRUE(this->db_->CreateInvitation(inv, this->Event(beta, "invitation.created")));
-  ASSERT_TRUE(this->db_->AcceptInvitation(inv.id, Member(beta, member.id, "member", 0),
+  ASSERT_TRUE(this->db_->AcceptInvitation(inv.id, Member(beta, member.id, OrgRole::kMember, 0),
                                           this->now_ + 1,
                                           this->Event(beta, "invitation.accepted")));
 
@@ -154,9 +155,9 @@ TYPED_TEST(StoreTest, MembershipListingsJoinNames) {
   ASSERT_EQ(members->size(), 2u);
   EXPECT_EQ((*members)[0].user_email, "amy@example.com");
   EXPECT_EQ((*members)[0].user_name, "Amy");
-  EXPECT_EQ((*members)[0].role, "member");
+  EXPECT_EQ((*members)[0].role, OrgRole::kMember);
   EXPECT_EQ((*members)[1].user_email, "zed@example.com");
-  EXPECT_EQ((*members)[1].role, "owner");
+  EXPECT_EQ((*members)[1].role, OrgRole::kOwner);
   EXPECT_EQ(this->db_->ListMembers(alpha)->size(), 1u);
 }
 
@@ -167,14 +168,15 @@ TYPED_TEST(StoreTest, ProjectsAreUniquePerOrganization) {
   std::string org2 = this->NewOrg("two", u);
 
   Project p{Id(), org1, "web", this->now_};
-  ProjectMembership creator{p.id, u.id, "admin", this->now_};
+  ProjectMembership creator{p.id, u.id, ProjectRole::kAdmin, this->now_};
   auto st = this->db_->CreateProject(p, creator, this->Event(org1, "project.created"));
   ASSERT_TRUE(st) << st.error().ToString();
   this->NewProject(org1, "api");
   this->NewProject(org2, "web");  // same name, other organization: fine
 
   Project dup{Id(), org1, "web", this->now_};
-  st = this->db_->CreateProject(dup, ProjectMembership{dup.id, u.id, "admin", this->now_},
+  st = this->db_->CreateProject(dup,
+                                ProjectMembership{dup.id, u.id, ProjectRole::kAdmin, this->now_},
                                 this->Event(org1, "project.created"));
   ASSERT_FALSE(st);
   EXPECT_TRUE(st.error().IsAlreadyExists());
@@ -192,7 +194,7 @@ TYPED_TEST(StoreTest, ProjectsAreUniquePerOrganization) {
 
   auto pm = this->db_->GetProjectMembership(p.id, u.id);
   ASSERT_TRUE(pm);
-  EXPECT_EQ(pm->role, "admin");
+  EXPECT_EQ(pm->role, ProjectRole::kAdmin);
   // Organization created + 3 projects created.
   EXPECT_EQ(this->db_->ListAuditEvents(org1, 10)->size(), 3u);
 }
@@ -207,12 +209,12 @@ TYPED_TEST(StoreTest, ProjectMemberships) {
   std::string c = this->NewProject(org2, "c");
 
   EXPECT_TRUE(this->db_->GetProjectMembership(a, u.id).error().IsNotFound());
-  ASSERT_TRUE(this->db_->SetProjectMembership({a, u.id, "viewer", this->now_}));
-  EXPECT_EQ(this->db_->GetProjectMembership(a, u.id)->role, "viewer");
-  ASSERT_TRUE(this->db_->SetProjectMembership({a, u.id, "admin", this->now_}));
-  EXPECT_EQ(this->db_->GetProjectMembership(a, u.id)->role, "admin");
-  ASSERT_TRUE(this->db_->SetProjectMembership({b, u.id, "viewer", this->now_}));
-  ASSERT_TRUE(this->db_->SetProjectMembership({c, u.id, "viewer", this->now_}));
+  ASSERT_TRUE(this->db_->SetProjectMembership({a, u.id, ProjectRole::kViewer, this->now_}));
+  EXPECT_EQ(this->db_->GetProjectMembership(a, u.id)->role, ProjectRole::kViewer);
+  ASSERT_TRUE(this->db_->SetProjectMembership({a, u.id, ProjectRole::kAdmin, this->now_}));
+  EXPECT_EQ(this->db_->GetProjectMembership(a, u.id)->role, ProjectRole::kAdmin);
+  ASSERT_TRUE(this->db_->SetProjectMembership({b, u.id, ProjectRole::kViewer, this->now_}));
+  ASSERT_TRUE(this->db_->SetProjectMembership({c, u.id, ProjectRole::kViewer, this->now_}));
 
   auto in_org1 = this->db_->ListProjectMembershipsForUser(org1, u.id);
   ASSERT_TRUE(in_org1);
@@ -229,7 +231,7 @@ TYPED_TEST(StoreTest, Invitations) {
   std::string org = this->NewOrg("acme", owner);
   std::string other = this->NewOrg("other", owner);
 
-  Invitation inv = Invite(Id(), org, "bob@example.com", "admin", owner.id,
+  Invitation inv = Invite(Id(), org, "bob@example.com", OrgRole::kAdmin, owner.id,
                           InvitationStatus::kPending, this->now_);
   ASSERT_TRUE(this->db_->CreateInvitation(inv, this->Event(org, "invitation.created")));
   Invitation dup = inv;
@@ -240,7 +242,7 @@ TYPED_TEST(StoreTest, Invitations) {
   // The failed create left no audit event: organization.created + one invitation.created.
   EXPECT_EQ(this->db_->ListAuditEvents(org, 10)->size(), 2u);
 
-  Invitation elsewhere = Invite(Id(), other, "bob@example.com", "viewer", owner.id,
+  Invitation elsewhere = Invite(Id(), other, "bob@example.com", OrgRole::kViewer, owner.id,
                                 InvitationStatus::kPending, this->now_);
   ASSERT_TRUE(this->db_->CreateInvitation(elsewhere, this->Event(other, "invitation.created")));
 
@@ -255,32 +257,32 @@ TYPED_TEST(StoreTest, Invitations) {
   EXPECT_EQ((*for_bob)[0].org_name, "acme");
   EXPECT_EQ((*for_bob)[1].org_name, "other");
 
-  ASSERT_TRUE(this->db_->AcceptInvitation(inv.id, Member(org, bob.id, "admin", 0), this->now_ + 5,
-                                          this->Event(org, "invitation.accepted")));
+  ASSERT_TRUE(this->db_->AcceptInvitation(inv.id, Member(org, bob.id, OrgRole::kAdmin, 0),
+                                          this->now_ + 5, this->Event(org, "invitation.accepted")));
   auto m = this->db_->GetMembership(org, bob.id);
   ASSERT_TRUE(m);
-  EXPECT_EQ(m->role, "admin");
+  EXPECT_EQ(m->role, OrgRole::kAdmin);
   EXPECT_TRUE(this->db_->ListPendingInvitations(org)->empty());
   EXPECT_EQ(this->db_->ListPendingInvitationsForEmail("bob@example.com")->size(), 1u);
 
-  st = this->db_->AcceptInvitation(inv.id, Member(org, bob.id, "admin", 0), this->now_ + 6,
+  st = this->db_->AcceptInvitation(inv.id, Member(org, bob.id, OrgRole::kAdmin, 0), this->now_ + 6,
                                    this->Event(org, "invitation.accepted"));
   ASSERT_FALSE(st);
   EXPECT_TRUE(st.error().IsNotFound());
   EXPECT_TRUE(this->db_
-                  ->AcceptInvitation(Id(), Member(org, bob.id, "admin", 0), this->now_,
+                  ->AcceptInvitation(Id(), Member(org, bob.id, OrgRole::kAdmin, 0), this->now_,
                                      this->Event(org, "invitation.accepted"))
                   .error()
                   .IsNotFound());
 
   // Accepted invitations do not block a new pending one for the same email; accepting it while
   // already a member keeps the existing membership and only marks the invitation accepted.
-  Invitation again = Invite(Id(), org, "bob@example.com", "viewer", owner.id,
+  Invitation again = Invite(Id(), org, "bob@example.com", OrgRole::kViewer, owner.id,
                             InvitationStatus::kPending, this->now_ + 7);
   ASSERT_TRUE(this->db_->CreateInvitation(again, this->Event(org, "invitation.created")));
-  ASSERT_TRUE(this->db_->AcceptInvitation(again.id, Member(org, bob.id, "viewer", 0),
+  ASSERT_TRUE(this->db_->AcceptInvitation(again.id, Member(org, bob.id, OrgRole::kViewer, 0),
                                           this->now_ + 8, this->Event(org, "invitation.accepted")));
-  EXPECT_EQ(this->db_->GetMembership(org, bob.id)->role, "admin");
+  EXPECT_EQ(this->db_->GetMembership(org, bob.id)->role, OrgRole::kAdmin);
   EXPECT_TRUE(this->db_->ListPendingInvitations(org)->empty());
   EXPECT_EQ(this->db_->ListMembers(org)->size(), 2u);
 }
@@ -309,6 +311,59 @@ TYPED_TEST(StoreTest, SetApiTokenMaxDaysInactive) {
                   .error()
                   .IsNotFound());
   EXPECT_TRUE(this->db_->ListAuditEvents(missing, 10)->empty());
+}
+
+// A role this build does not know (written by hand, or by a newer build) is reported as an
+// internal error on every read path, never turned into some role. The schema's CHECK
+// constraints keep the store from writing one, so the rows are changed behind its back with
+// the constraints off: SQLite ignores them for that connection, PostgreSQL drops them.
+TYPED_TEST(StoreTest, UnknownRoleInTheDatabaseIsAnError) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string project = this->NewProject(org, "web");
+  ASSERT_TRUE(this->db_->SetProjectMembership({project, u.id, ProjectRole::kAdmin, this->now_}));
+  Invitation inv = Invite(Id(), org, "bob@example.com", OrgRole::kViewer, u.id,
+                          InvitationStatus::kPending, this->now_);
+  ASSERT_TRUE(this->db_->CreateInvitation(inv, this->Event(org, "invitation.created")));
+  const bool sqlite = this->url_.rfind("sqlite:", 0) == 0;
+  const std::string checks_off =
+      sqlite ? "PRAGMA ignore_check_constraints = ON; "
+             : "ALTER TABLE memberships DROP CONSTRAINT memberships_role_check; "
+               "ALTER TABLE project_memberships DROP CONSTRAINT project_memberships_role_check; "
+               "ALTER TABLE invitations DROP CONSTRAINT invitations_role_check; ";
+  ASSERT_TRUE(ExecBehindTheStore(this->url_, checks_off +
+                                                 "UPDATE memberships SET role = 'Owner'; "
+                                                 "UPDATE project_memberships SET role = 'owner'; "
+                                                 "UPDATE invitations SET role = 'superuser'"));
+
+  auto internal = [](const Error& e, const char* column) {
+    EXPECT_EQ(e.code(), Error::Code::kInternal) << e.ToString();
+    EXPECT_NE(e.message().find(column), std::string::npos) << e.ToString();
+  };
+  auto membership = this->db_->GetMembership(org, u.id);
+  ASSERT_FALSE(membership);
+  internal(membership.error(), "memberships.role");
+  auto mine = this->db_->ListMembershipsForUser(u.id);
+  ASSERT_FALSE(mine);
+  internal(mine.error(), "memberships.role");
+  auto members = this->db_->ListMembers(org);
+  ASSERT_FALSE(members);
+  internal(members.error(), "memberships.role");
+
+  auto in_project = this->db_->GetProjectMembership(project, u.id);
+  ASSERT_FALSE(in_project);
+  internal(in_project.error(), "project_memberships.role");
+  auto projects = this->db_->ListProjectMembershipsForUser(org, u.id);
+  ASSERT_FALSE(projects);
+  internal(projects.error(), "project_memberships.role");
+
+  auto pending = this->db_->ListPendingInvitations(org);
+  ASSERT_FALSE(pending);
+  internal(pending.error(), "invitations.role");
+  auto for_email = this->db_->ListPendingInvitationsForEmail("bob@example.com");
+  ASSERT_FALSE(for_email);
+  internal(for_email.error(), "invitations.role");
 }
 
 }  // namespace

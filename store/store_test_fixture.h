@@ -3,6 +3,8 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <memory>
 #include <optional>
@@ -22,8 +24,8 @@ inline std::string Id() {
 
 inline std::string Hash() { return RandomHex(32); }
 
-inline Membership Member(const std::string& org_id, const std::string& user_id,
-                         const std::string& role, UnixMillis at) {
+inline Membership Member(const std::string& org_id, const std::string& user_id, OrgRole role,
+                         UnixMillis at) {
   Membership m;
   m.org_id = org_id;
   m.user_id = user_id;
@@ -33,8 +35,8 @@ inline Membership Member(const std::string& org_id, const std::string& user_id,
 }
 
 inline Invitation Invite(const std::string& id, const std::string& org_id, const std::string& email,
-                         const std::string& role, const std::string& inviter,
-                         InvitationStatus status, UnixMillis at) {
+                         OrgRole role, const std::string& inviter, InvitationStatus status,
+                         UnixMillis at) {
   Invitation i;
   i.id = id;
   i.org_id = org_id;
@@ -44,6 +46,28 @@ inline Invitation Invite(const std::string& id, const std::string& org_id, const
   i.status = status;
   i.created_at = at;
   return i;
+}
+
+// Runs `sql` on the test database behind the store's back (rows no build of the store writes).
+inline ::testing::AssertionResult ExecBehindTheStore(const std::string& url,
+                                                     const std::string& sql) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open(url.substr(7).c_str(), &db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    std::string message = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    if (rc != SQLITE_OK) return ::testing::AssertionFailure() << message;
+    return ::testing::AssertionSuccess();
+  }
+  PGconn* conn = PQconnectdb(url.c_str());
+  std::unique_ptr<PGconn, void (*)(PGconn*)> closer(conn, PQfinish);
+  if (PQstatus(conn) != CONNECTION_OK) return ::testing::AssertionFailure() << PQerrorMessage(conn);
+  PGresult* r = PQexec(conn, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  if (!ok) return ::testing::AssertionFailure() << PQerrorMessage(conn);
+  return ::testing::AssertionSuccess();
 }
 
 template <typename Backend>
@@ -102,7 +126,7 @@ class StoreTest : public ::testing::Test {
     Membership m;
     m.org_id = o.id;
     m.user_id = owner.id;
-    m.role = "owner";
+    m.role = OrgRole::kOwner;
     m.created_at = now_;
     auto st = db_->CreateOrganization(o, m, Event(o.id, "organization.created"));
     EXPECT_TRUE(st) << st.error().ToString();

@@ -22,6 +22,16 @@ constexpr Table<InvitationStatus, 2> kInvitationStatuses = {{
     {InvitationStatus::kPending, "pending"},
     {InvitationStatus::kAccepted, "accepted"},
 }};
+constexpr Table<OrgRole, 4> kOrgRoles = {{
+    {OrgRole::kOwner, "owner"},
+    {OrgRole::kAdmin, "admin"},
+    {OrgRole::kMember, "member"},
+    {OrgRole::kViewer, "viewer"},
+}};
+constexpr Table<ProjectRole, 2> kProjectRoles = {{
+    {ProjectRole::kAdmin, "admin"},
+    {ProjectRole::kViewer, "viewer"},
+}};
 
 // Each row sits at its value's position, so a name is one index away.
 template <typename E, size_t N>
@@ -34,6 +44,8 @@ constexpr bool IndexedByValue(const Table<E, N>& table) {
 static_assert(IndexedByValue(kRevocationReasons));
 static_assert(IndexedByValue(kRunStates));
 static_assert(IndexedByValue(kInvitationStatuses));
+static_assert(IndexedByValue(kOrgRoles));
+static_assert(IndexedByValue(kProjectRoles));
 
 template <typename E, size_t N>
 constexpr std::array<E, N> Values(const Table<E, N>& table) {
@@ -44,6 +56,8 @@ constexpr std::array<E, N> Values(const Table<E, N>& table) {
 constexpr auto kRevocationReasonValues = Values(kRevocationReasons);
 constexpr auto kRunStateValues = Values(kRunStates);
 constexpr auto kInvitationStatusValues = Values(kInvitationStatuses);
+constexpr auto kOrgRoleValues = Values(kOrgRoles);
+constexpr auto kProjectRoleValues = Values(kProjectRoles);
 
 template <typename E, size_t N>
 std::optional<E> Parse(const Table<E, N>& table, std::string_view name) {
@@ -64,6 +78,10 @@ std::string_view RunStateName(RunState state) {
 std::string_view InvitationStatusName(InvitationStatus status) {
   return kInvitationStatuses[static_cast<size_t>(status)].second;
 }
+std::string_view OrgRoleName(OrgRole role) { return kOrgRoles[static_cast<size_t>(role)].second; }
+std::string_view ProjectRoleName(ProjectRole role) {
+  return kProjectRoles[static_cast<size_t>(role)].second;
+}
 
 std::optional<RevocationReason> ParseRevocationReason(std::string_view name) {
   return Parse(kRevocationReasons, name);
@@ -72,9 +90,15 @@ std::optional<RunState> ParseRunState(std::string_view name) { return Parse(kRun
 std::optional<InvitationStatus> ParseInvitationStatus(std::string_view name) {
   return Parse(kInvitationStatuses, name);
 }
+std::optional<OrgRole> ParseOrgRole(std::string_view name) { return Parse(kOrgRoles, name); }
+std::optional<ProjectRole> ParseProjectRole(std::string_view name) {
+  return Parse(kProjectRoles, name);
+}
 
 std::span<const RevocationReason> AllRevocationReasons() { return kRevocationReasonValues; }
 std::span<const RunState> AllRunStates() { return kRunStateValues; }
 std::span<const InvitationStatus> AllInvitationStatuses() { return kInvitationStatusValues; }
+std::span<const OrgRole> AllOrgRoles() { return kOrgRoleValues; }
+std::span<const ProjectRole> AllProjectRoles() { return kProjectRoleValues; }
 
 }  // namespace cl::store

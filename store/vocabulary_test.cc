@@ -45,19 +45,43 @@ TEST(Vocabulary, InvitationStatuses) {
   ExpectRoundTrip(AllInvitationStatuses(), InvitationStatusName, ParseInvitationStatus);
 }
 
+TEST(Vocabulary, OrgRoles) {
+  EXPECT_EQ(OrgRoleName(OrgRole::kOwner), "owner");
+  EXPECT_EQ(OrgRoleName(OrgRole::kAdmin), "admin");
+  EXPECT_EQ(OrgRoleName(OrgRole::kMember), "member");
+  EXPECT_EQ(OrgRoleName(OrgRole::kViewer), "viewer");
+  EXPECT_EQ(AllOrgRoles().size(), 4u);
+  ExpectRoundTrip(AllOrgRoles(), OrgRoleName, ParseOrgRole);
+}
+
+TEST(Vocabulary, ProjectRoles) {
+  EXPECT_EQ(ProjectRoleName(ProjectRole::kAdmin), "admin");
+  EXPECT_EQ(ProjectRoleName(ProjectRole::kViewer), "viewer");
+  EXPECT_EQ(AllProjectRoles().size(), 2u);
+  ExpectRoundTrip(AllProjectRoles(), ProjectRoleName, ParseProjectRole);
+}
+
 TEST(Vocabulary, AnythingElseIsRefused) {
   const std::string unknown[] = {"",        "Manual",      "INACTIVE",   " manual",
                                  "manual ", "manual\n",    "revoked",    "pending?",
-                                 "Pending", "initialised", "succeeded.", "failed"};
+                                 "Pending", "initialised", "succeeded.", "failed",
+                                 "Owner",   "ADMIN",       " viewer",    "member ",
+                                 "owners",  "nobody",      "root",       std::string("admin\0", 6)};
   for (const std::string& s : unknown) {
     EXPECT_FALSE(ParseRevocationReason(s).has_value()) << s;
     EXPECT_FALSE(ParseRunState(s).has_value()) << s;
     EXPECT_FALSE(ParseInvitationStatus(s).has_value()) << s;
+    EXPECT_FALSE(ParseOrgRole(s).has_value()) << s;
+    EXPECT_FALSE(ParseProjectRole(s).has_value()) << s;
   }
   // A name of one set is not a value of another.
   EXPECT_FALSE(ParseRunState("pending").has_value());
   EXPECT_FALSE(ParseInvitationStatus("manual").has_value());
   EXPECT_FALSE(ParseRevocationReason("succeeded").has_value());
+  // Owners and members are organization roles only.
+  EXPECT_FALSE(ParseProjectRole("owner").has_value());
+  EXPECT_FALSE(ParseProjectRole("member").has_value());
+  EXPECT_FALSE(ParseOrgRole("pending").has_value());
 }
 
 }  // namespace

@@ -21,11 +21,12 @@ inline Error NotFaked(const char* method) {
 // Organization and project memberships held in maps; an unavailable store when `down` is set.
 class FakeMembershipStore final : public store::OrganizationStore, public store::ProjectStore {
  public:
-  void SetOrgRole(const std::string& org_id, const std::string& user_id, std::string role) {
-    org_roles_[{org_id, user_id}] = std::move(role);
+  void SetOrgRole(const std::string& org_id, const std::string& user_id, store::OrgRole role) {
+    org_roles_[{org_id, user_id}] = role;
   }
-  void SetProjectRole(const std::string& project_id, const std::string& user_id, std::string role) {
-    project_roles_[{project_id, user_id}] = std::move(role);
+  void SetProjectRole(const std::string& project_id, const std::string& user_id,
+                      store::ProjectRole role) {
+    project_roles_[{project_id, user_id}] = role;
   }
   // A project of the organization (what ListProjects and GetProject answer).
   void AddProject(const std::string& org_id, const std::string& project_id, std::string name) {
@@ -108,8 +109,8 @@ class FakeMembershipStore final : public store::OrganizationStore, public store:
   }
 
  private:
-  std::map<std::pair<std::string, std::string>, std::string> org_roles_;
-  std::map<std::pair<std::string, std::string>, std::string> project_roles_;
+  std::map<std::pair<std::string, std::string>, store::OrgRole> org_roles_;
+  std::map<std::pair<std::string, std::string>, store::ProjectRole> project_roles_;
   std::map<std::string, store::Project> projects_;  // by id
 };
 

@@ -216,7 +216,7 @@ class SqliteDurabilityTest : public ::testing::Test {
     Membership m;
     m.org_id = org_id_;
     m.user_id = user->id;
-    m.role = "owner";
+    m.role = OrgRole::kOwner;
     m.created_at = kNow;
     auto org = db_->CreateOrganization(Organization{org_id_, "acme", kNow, std::nullopt}, m,
                                        Event("organization.created", org_id_));
