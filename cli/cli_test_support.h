@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "cli/config.h"
 #include "cli/context.h"
@@ -64,7 +65,9 @@ class CommandTest : public ::testing::Test {
     return 0;
   }
 
-  void Serve(FakeHttpServer::Handler h) { server_ = std::make_unique<FakeHttpServer>(h); }
+  void Serve(FakeHttpServer::Handler h) {
+    server_ = std::make_unique<FakeHttpServer>(std::move(h));
+  }
   std::string config_path() const { return dir_.path() + "/chainloop/config.toml"; }
   // Stores `token` as the session of the control plane the test talks to.
   void StoreSession(const std::string& token, const std::string& org = "acme") {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <utility>
 
 #include "cli/app.h"
 #include "cli/config.h"
@@ -134,7 +135,9 @@ class CliRunTest : public ::testing::Test {
     return RunCli(args, env_, out_, err_, std::move(hooks));
   }
 
-  void Serve(FakeHttpServer::Handler h) { server_ = std::make_unique<FakeHttpServer>(h); }
+  void Serve(FakeHttpServer::Handler h) {
+    server_ = std::make_unique<FakeHttpServer>(std::move(h));
+  }
   std::string config_path() const { return dir_ + "/chainloop/config.toml"; }
   // Stores `token` as the session of the fake control plane.
   void StoreSession(const std::string& token, const std::string& org = "acme") {

@@ -172,7 +172,7 @@ TEST_F(SessionConfigTest, StoredUrlsAreNormalizedAndBadEntriesRefused) {
   EXPECT_EQ(loaded->sessions[0].control_plane, "https://a.example:443");
 
   // A session that cannot be bound to exactly one control plane is an error, never used.
-  for (std::string bad : {
+  for (const std::string& bad : {
            "[[sessions]]\ntoken = \"" + t + "\"\n",
            "[[sessions]]\ncontrol_plane = \"https://u@a.example\"\ntoken = \"" + t + "\"\n",
            std::string("[[sessions]]\ncontrol_plane = \"https://a.example\"\n"),
@@ -331,7 +331,7 @@ TEST_F(TwoControlPlanesTest, SessionIsNeverSentToAnotherControlPlane) {
   EXPECT_EQ(err_.str().find(session_), std::string::npos);
 
   // X itself, however it is spelled, still gets the session.
-  for (std::string spelling :
+  for (const std::string& spelling :
        {x_.url(), x_.url() + "/", "HTTP://127.0.0.1:" + std::to_string(x_.port()) + "//"}) {
     ASSERT_EQ(Run({"--control-plane", spelling, "project", "list"}), 0) << err_.str();
     EXPECT_EQ(x_.requests().back().Header("authorization"), "Bearer " + session_);

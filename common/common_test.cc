@@ -180,8 +180,8 @@ TEST(Printable, RefusesControlsBidiAndBadUtf8) {
       "tab\there",
       "cr\rreturn",
       "del\x7f",
-      "c1 \xc2\x9b"
-      "31m",                    // CSI as a C1 control
+      "c1 \xc2\x9b"  // NOLINT(bugprone-suspicious-missing-comma): one string, split at the escape
+      "31m",         // CSI as a C1 control
       "bidi \xe2\x80\xae",      // U+202E RIGHT-TO-LEFT OVERRIDE
       "isolate \xe2\x81\xa6",   // U+2066
       "mark \xe2\x80\x8f",      // U+200F

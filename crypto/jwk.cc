@@ -60,8 +60,8 @@ std::optional<std::string> Es256RawToDer(std::string_view raw) {
   Owned<ECDSA_SIG> sig(ECDSA_SIG_new());
   if (!r || !s || !sig) return std::nullopt;
   if (ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return std::nullopt;
-  r.release();  // Now owned by sig.
-  s.release();
+  (void)r.release();  // Now owned by sig.
+  (void)s.release();
   int len = i2d_ECDSA_SIG(sig.get(), nullptr);
   if (len <= 0) return std::nullopt;
   std::string der(static_cast<size_t>(len), '\0');

@@ -40,6 +40,7 @@ TEST(PermissionList, InternSharesIdenticalListsAndCopiesArePointers) {
   EXPECT_EQ(a.begin(), b.begin());  // one copy of the strings for both
   PermissionList c = PermissionList::Intern({"workflow:read"});
   EXPECT_NE(a.begin(), c.begin());
+  // The copy is the subject. NOLINTNEXTLINE(performance-unnecessary-copy-initialization)
   PermissionList copy = a;
   EXPECT_EQ(copy.begin(), a.begin());
   EXPECT_EQ(a.size(), 2u);
@@ -82,7 +83,8 @@ class AuthorizerTest : public ::testing::Test {
     p.id = id;
     return p;
   }
-  static Principal Token(std::optional<std::string> project, std::vector<std::string> perms) {
+  static Principal Token(std::optional<std::string> project,
+                         const std::vector<std::string>& perms) {
     Principal p;
     p.kind = Principal::Kind::kApiToken;
     p.id = "tok";

@@ -137,7 +137,7 @@ class DigestMap {
       const bool home_in_range = i <= j ? (i < home && home <= j) : (i < home || home <= j);
       if (home_in_range) continue;
       slots_[i] = std::move(s);
-      s.value.reset();
+      s.value.reset();  // NOLINT(bugprone-use-after-move): the moved-from slot becomes the hole
       i = j;
     }
   }

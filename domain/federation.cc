@@ -57,7 +57,7 @@ std::string CiKeyClaimsJson(const oidc::CiIdentity& identity, std::string_view p
   o["iss"] = identity.issuer;
   o["sub"] = identity.subject;
   auto add = [&](std::string_view name) {
-    if (auto value = identity.Claim(name)) o[name] = std::move(*value);
+    if (auto value = identity.Claim(name)) o[name] = *value;
   };
   if (provider == "github") {
     for (auto n : kGitHub) add(n);

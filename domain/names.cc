@@ -6,9 +6,9 @@
 namespace cl::domain {
 
 Status ValidateDnsLabel(std::string_view name, std::string_view what) {
-  auto fail = [&](std::string why) {
-    return Fail(
-        Error::InvalidArgument(std::string(what) + " must be a DNS-1123 label (" + why + ")"));
+  auto fail = [&](std::string_view why) {
+    return Fail(Error::InvalidArgument(std::string(what) + " must be a DNS-1123 label (" +
+                                       std::string(why) + ")"));
   };
   if (name.empty()) return fail("it is empty");
   if (name.size() > 63) return fail("at most 63 characters");

@@ -136,8 +136,8 @@ struct FramingCase {
   int status;   // the final status of the first answer
   bool closes;  // the server closes after that answer, and answers nothing else
   // Expect: 100-continue: the body sent once "100 Continue" has arrived ("" = no interim).
-  std::string after_continue = "";
-  std::string reply_contains = "";
+  std::string after_continue;
+  std::string reply_contains;
 };
 
 std::vector<FramingCase> FramingCases() {

@@ -59,8 +59,8 @@ TEST(HeaderScanner, Table) {
 }
 
 TEST(HeaderScanner, ByteByByteGivesTheSameAnswer) {
-  for (std::string bytes : {std::string("GET / HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\nBODY"),
-                            std::string("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n")}) {
+  for (const std::string& bytes : {std::string("GET / HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\nBODY"),
+                                   std::string("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n")}) {
     HeaderScanner whole;
     HeaderScanner::State expected = whole.Scan(bytes);
     HeaderScanner trickled;

@@ -109,7 +109,7 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
     }
     ConnectionOpened();
     asio::co_spawn(slot.ioc, Session(slot, tcp::socket(std::move(peer)), std::move(address_key)),
-                   [this](std::exception_ptr e) { OnSpawnDone(e); });
+                   [this](const std::exception_ptr& e) { OnSpawnDone(e); });
   }
 }
 

@@ -20,7 +20,7 @@
 
 namespace cl::http {
 
-void Server::Impl::OnSpawnDone(std::exception_ptr e) {
+void Server::Impl::OnSpawnDone(const std::exception_ptr& e) {
   if (!e) return;
   try {
     std::rethrow_exception(e);
@@ -100,7 +100,8 @@ Status Server::Impl::Start() {
   pool = std::make_unique<asio::thread_pool>(std::max(1, opts.worker_threads));
   for (auto& slot : slots) guards.push_back(asio::make_work_guard(slot->ioc));
 
-  asio::co_spawn(slots[0]->ioc, AcceptLoop(), [this](std::exception_ptr e) { OnSpawnDone(e); });
+  asio::co_spawn(slots[0]->ioc, AcceptLoop(),
+                 [this](const std::exception_ptr& e) { OnSpawnDone(e); });
   threads_running = n;
   for (auto& slot_ptr : slots) {
     IoSlot* slot = slot_ptr.get();

@@ -99,7 +99,7 @@ struct Server::Impl {
   void ConnectionOpened();
   void ConnectionClosed();
   void LogRequest(const Request& req, int status, SteadyClock::time_point start);
-  void OnSpawnDone(std::exception_ptr e);
+  void OnSpawnDone(const std::exception_ptr& e);
   // 503 for a request body that does not fit in body_budget; counted in the metrics.
   Response BudgetRefusal();
   // Called from any thread when the bodies in flight drained after a burst: runs malloc_trim

@@ -136,7 +136,7 @@ class TlsServerTest : public ::testing::Test {
     return o;
   }
 
-  void Start(ServerOptions o) {
+  void Start(const ServerOptions& o) {
     server_ = std::make_unique<Server>(o, router_, &metrics_);
     auto st = server_->Start();
     ASSERT_TRUE(st.has_value()) << st.error().ToString();

@@ -35,7 +35,7 @@ struct PolicyCase {
 };
 
 TEST(ValidateTrustPolicyTest, Table) {
-  auto with = [](TrustPolicy base, std::function<void(TrustPolicy&)> edit) {
+  auto with = [](const TrustPolicy& base, const std::function<void(TrustPolicy&)>& edit) {
     return [base, edit]() {
       TrustPolicy p = base;
       edit(p);
