@@ -26,6 +26,10 @@ namespace cl {
   /* HTTP framing, answered before any handler runs. */                     \
   X(kMethodNotAllowed, "method_not_allowed")                                \
   X(kHeadersTooLarge, "headers_too_large")                                  \
+  X(kBadRequest, "bad_request")                                             \
+  X(kNotImplemented, "not_implemented")                                     \
+  X(kExpectationFailed, "expectation_failed")                               \
+  X(kOverloaded, "overloaded")                                              \
   /* Request bodies and parameters. */                                      \
   X(kMalformedJson, "malformed_json")                                       \
   X(kInvalidFieldType, "invalid_field_type")                                \
