@@ -8,14 +8,14 @@
 namespace cl::api {
 
 bool AbuseLimits::IsAuthFailure(const Error& e) {
-  if (e.IsUnauthenticated()) return e.reason() != "unauthenticated";
+  if (e.IsUnauthenticated()) return !e.Is(Reason::kUnauthenticated);
   // A genuine CI token that no trust policy admits: probing, as far as we can tell.
-  return e.reason() == "no_matching_trust_policy";
+  return e.Is(Reason::kNoMatchingTrustPolicy);
 }
 
 bool AbuseLimits::IsLoginFailure(const Error& e) {
-  return e.IsUnauthenticated() || e.reason() == "invalid_state" || e.reason() == "invalid_grant" ||
-         e.reason() == "expired_token";
+  return e.IsUnauthenticated() || e.Is(Reason::kInvalidState) || e.Is(Reason::kInvalidGrant) ||
+         e.Is(Reason::kExpiredToken);
 }
 
 std::optional<UnixMillis> AbuseLimits::ReportAuthFailure(const http::Request& req,
@@ -59,10 +59,10 @@ http::FastHandler AbuseLimits::LoginStartLimit(std::string route) const {
     }
     auto wait = d_.login_start_limit->TryTake(domain::ClientAddressKey(req.remote_addr));
     if (!wait) return std::nullopt;
-    CountLoginRefusal(route, "rate_limited");
+    CountLoginRefusal(route, ReasonName(Reason::kRateLimited));
     http::Response r = RetryLaterResponse(
         Error::ResourceExhausted("too many logins started from this address; retry later",
-                                 "rate_limited"),
+                                 Reason::kRateLimited),
         *wait);
     AddSecurityHeaders(r);
     return r;

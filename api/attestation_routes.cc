@@ -52,7 +52,8 @@ void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx) {
             CL_ASSIGN_OR_RETURN(auto statement, body.OptionalValue("statement"));
             CL_RETURN_IF_ERROR(body.Finish());
             if (!statement) {
-              return Fail(Error::InvalidArgument("field 'statement' is required", "missing_field"));
+              return Fail(
+                  Error::InvalidArgument("field 'statement' is required", Reason::kMissingField));
             }
             CL_ASSIGN_OR_RETURN(
                 auto run, ctx.deps.attestations->Push(p, req.PathParam("org"), req.PathParam("id"),

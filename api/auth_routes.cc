@@ -34,9 +34,13 @@ Response BrowserError(const Error& e) {
 // neither it nor error_description is ever shown.
 Response BrowserIdpError(std::string_view error) {
   const OAuthAuthorizationError* known = FindOAuthAuthorizationError(error);
-  return BrowserError(Error::InvalidArgument(
-      std::string(known != nullptr ? known->message : kGenericOAuthErrorMessage),
-      std::string(known != nullptr ? known->code : "idp_error")));
+  if (known == nullptr) {
+    return BrowserError(
+        Error::InvalidArgument(std::string(kGenericOAuthErrorMessage), Reason::kIdpError));
+  }
+  // A known OAuth code is shown as the IdP sent it (login_required, consent_required, ...).
+  return BrowserError(
+      Error::FromWire(Error::Code::kInvalidArgument, std::string(known->message), known->code));
 }
 
 // A failed login leg leaves its precise reason in the log with the request id, so that an
@@ -96,7 +100,7 @@ void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx) {
         if (AbuseLimits::IsLoginFailure(url.error())) {
           if (auto wait = ctx.limits.ReportAuthFailure(req, state)) return BrowserThrottled(*wait);
         }
-        if (url.error().reason() != "invalid_state") return BrowserError(url.error());
+        if (!url.error().Is(Reason::kInvalidState)) return BrowserError(url.error());
       }
       return BrowserIdpError(*err);
     }
@@ -145,7 +149,7 @@ void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx) {
         !crypto::ConstantTimeEquals(cookie->substr(0, dot), *state)) {
       Error e = Error::InvalidArgument(
           "this login was not started in this browser (state mismatch); start again",
-          "invalid_state");
+          Reason::kInvalidState);
       LogLoginFailure(req, "web_callback", e);
       if (state && !state->empty()) {
         if (auto wait = ctx.limits.ReportAuthFailure(req, *state)) return BrowserThrottled(*wait);
@@ -215,8 +219,8 @@ void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx) {
     auto session = ctx.deps.login->PollDevice(handle);
     if (!session) {
       // Waiting for the person is not a failure.
-      const std::string& reason = session.error().reason();
-      if (reason != "authorization_pending" && reason != "slow_down") {
+      if (!session.error().Is(Reason::kAuthorizationPending) &&
+          !session.error().Is(Reason::kSlowDown)) {
         LogLoginFailure(req, "device_token", session.error());
       }
       if (AbuseLimits::IsLoginFailure(session.error())) {

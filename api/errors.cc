@@ -40,7 +40,7 @@ http::Response ErrorResponse(const Error& e) {
   if (auto wait = RetryAfterFor(e)) r.SetHeader("Retry-After", RetryAfterSeconds(*wait));
   if (r.status == 401) {
     // RFC 6750 section 3: no error attribute when no credential was sent at all.
-    if (e.reason() == "unauthenticated") {
+    if (e.Is(Reason::kUnauthenticated)) {
       r.SetHeader("WWW-Authenticate", "Bearer realm=\"chainloop\"");
     } else {
       r.SetHeader("WWW-Authenticate",
@@ -59,7 +59,7 @@ std::string RetryAfterSeconds(UnixMillis retry_after) {
 std::optional<UnixMillis> RetryAfterFor(const Error& e) {
   if (e.code() != Error::Code::kUnavailable) return std::nullopt;
   // Pending logins free up as people finish or abandon them (10 minutes at most).
-  if (e.reason() == "login_capacity_exhausted") return 30 * kMillisPerSecond;
+  if (e.Is(Reason::kLoginCapacityExhausted)) return 30 * kMillisPerSecond;
   return 5 * kMillisPerSecond;
 }
 
@@ -73,13 +73,13 @@ Error TooManyFailedAttempts() {
   return Error::ResourceExhausted(
       "too many failed authentication attempts from this address or with this credential; "
       "retry later",
-      "too_many_failed_attempts");
+      Reason::kTooManyFailedAttempts);
 }
 
 Error RateLimited(std::string_view what) {
   return Error::ResourceExhausted(
       "the organization's rate limit for " + std::string(what) + " is reached; retry later",
-      "rate_limited");
+      Reason::kRateLimited);
 }
 
 }  // namespace cl::api

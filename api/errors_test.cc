@@ -44,7 +44,7 @@ TEST(ErrorResponse, RedactsCredentialsInMessages) {
 }
 
 TEST(ErrorResponse, WwwAuthenticateFollowsRfc6750) {
-  auto none = ErrorResponse(Error::Unauthenticated("no credential", "unauthenticated"));
+  auto none = ErrorResponse(Error::Unauthenticated("no credential", Reason::kUnauthenticated));
   bool found = false;
   for (const auto& [k, v] : none.headers) {
     if (k == "WWW-Authenticate") {
@@ -53,7 +53,7 @@ TEST(ErrorResponse, WwwAuthenticateFollowsRfc6750) {
     }
   }
   EXPECT_TRUE(found);
-  auto expired = ErrorResponse(Error::Unauthenticated("expired", "session_expired"));
+  auto expired = ErrorResponse(Error::Unauthenticated("expired", Reason::kSessionExpired));
   found = false;
   for (const auto& [k, v] : expired.headers) {
     if (k == "WWW-Authenticate") {
@@ -98,9 +98,9 @@ TEST(ErrorResponse, EveryUnavailableCarriesRetryAfterAndNothingElseDoes) {
     Error error;
     std::string retry_after;
   } cases[] = {
-      {Error::Unavailable("busy", "idp_unavailable"), "5"},
-      {Error::Unavailable("db", "unavailable"), "5"},
-      {Error::Unavailable("full", "login_capacity_exhausted"), "30"},
+      {Error::Unavailable("busy", Reason::kIdpUnavailable), "5"},
+      {Error::Unavailable("db", Reason::kUnavailable), "5"},
+      {Error::Unavailable("full", Reason::kLoginCapacityExhausted), "30"},
       {Error::InvalidArgument("x"), ""},
       {Error::Unauthenticated("x"), ""},
       {Error::ResourceExhausted("x"), ""},  // its wait is the caller's (RetryLaterResponse)
@@ -111,7 +111,7 @@ TEST(ErrorResponse, EveryUnavailableCarriesRetryAfterAndNothingElseDoes) {
     EXPECT_EQ(RetryAfterFor(c.error).has_value(), !c.retry_after.empty()) << c.error.ToString();
   }
   // RetryLaterResponse's own wait wins over the default, without a second header.
-  auto r = RetryLaterResponse(Error::Unavailable("busy", "idp_unavailable"), 1000);
+  auto r = RetryLaterResponse(Error::Unavailable("busy", Reason::kIdpUnavailable), 1000);
   int n = 0;
   for (const auto& [k, v] : r.headers) n += k == "Retry-After";
   EXPECT_EQ(n, 1);

@@ -66,19 +66,20 @@ void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx) {
           auto it = fields.find(name);
           if (it == fields.end() || it->second.empty()) {
             return Fail(Error::InvalidArgument(std::string("field '") + name + "' is required",
-                                               "invalid_request"));
+                                               Reason::kInvalidRequest));
           }
           return it->second;
         };
         CL_ASSIGN_OR_RETURN(auto grant_type, field("grant_type"));
         if (grant_type != kTokenExchangeGrant) {
-          return Fail(Error::InvalidArgument(
-              "grant_type must be " + std::string(kTokenExchangeGrant), "unsupported_grant_type"));
+          return Fail(
+              Error::InvalidArgument("grant_type must be " + std::string(kTokenExchangeGrant),
+                                     Reason::kUnsupportedGrantType));
         }
         CL_ASSIGN_OR_RETURN(auto token_type, field("subject_token_type"));
         if (token_type != kIdTokenType) {
           return Fail(Error::InvalidArgument(
-              "subject_token_type must be " + std::string(kIdTokenType), "invalid_request"));
+              "subject_token_type must be " + std::string(kIdTokenType), Reason::kInvalidRequest));
         }
         CL_ASSIGN_OR_RETURN(auto subject_token, field("subject_token"));
         CL_ASSIGN_OR_RETURN(auto org, field("organization"));
@@ -123,13 +124,13 @@ void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx) {
           if (!claims->is_object()) {
             return Fail(Error::InvalidArgument(
                 "field 'bound_claims' must be an object of claim name to pattern",
-                "invalid_field_type"));
+                Reason::kInvalidFieldType));
           }
           for (const auto& kv : claims->as_object()) {
             if (!kv.value().is_string()) {
               return Fail(Error::InvalidArgument(
                   "bound_claims." + std::string(kv.key()).substr(0, 64) + " must be a string",
-                  "invalid_field_type"));
+                  Reason::kInvalidFieldType));
             }
             in.bound_claims.emplace_back(std::string(kv.key()),
                                          std::string(kv.value().as_string()));

@@ -118,13 +118,14 @@ Status Middleware::CheckCsrf(const Request& req) const {
   if (req.method == "GET" || req.method == "HEAD") return Ok();
   auto origin = req.Header("origin");
   if (!origin.empty() && origin != d_.external_url) {
-    return Fail(Error::PermissionDenied("cross-site request refused", "csrf_failed"));
+    return Fail(Error::PermissionDenied("cross-site request refused", Reason::kCsrfFailed));
   }
   auto cookie = CookieValue(req, kCsrfCookie);
   auto header = req.Header(kCsrfHeader);
   if (!cookie || cookie->size() < 16 || header.empty() ||
       !crypto::ConstantTimeEquals(*cookie, header)) {
-    return Fail(Error::PermissionDenied("missing or wrong X-CSRF-Token header", "csrf_failed"));
+    return Fail(
+        Error::PermissionDenied("missing or wrong X-CSRF-Token header", Reason::kCsrfFailed));
   }
   return Ok();
 }

@@ -53,7 +53,7 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
           return Fail(Error::InvalidArgument(
               "nothing to update: set api_token_max_days_inactive (1 to 365 days; 0 or null "
               "turns auto-revocation off)",
-              "missing_field"));
+              Reason::kMissingField));
         }
         std::optional<int64_t> threshold;
         if (days) {
@@ -64,7 +64,7 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
           } else {
             return Fail(Error::InvalidArgument(
                 "field 'api_token_max_days_inactive' must be an integer from 0 to 365",
-                "invalid_field_type"));
+                Reason::kInvalidFieldType));
           }
         }
         CL_ASSIGN_OR_RETURN(auto org, ctx.deps.orgs->SetApiTokenMaxDaysInactive(

@@ -138,7 +138,7 @@ http::Handler StaticFilesHandler(std::string dir) {
     }
     if (!body) {
       r = ErrorResponse(Error::NotFound(
-          "the web UI is not built (run `npm ci && npm run build` in web/)", "ui_not_built"));
+          "the web UI is not built (run `npm ci && npm run build` in web/)", Reason::kUiNotBuilt));
       AddSecurityHeaders(r);
       return r;
     }

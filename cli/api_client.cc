@@ -69,7 +69,7 @@ Status PrecheckToken(std::string_view token, std::string_view source) {
         "the token from " + std::string(source) +
             " is not a valid chainloop token (wrong prefix or checksum: was it copied "
             "completely?); nothing was sent to the control plane",
-        "malformed_token"));
+        Reason::kMalformedToken));
   }
   switch (*kind) {
     case crypto::CredentialKind::kApiToken:
@@ -80,7 +80,7 @@ Status PrecheckToken(std::string_view token, std::string_view source) {
       return Fail(Error::Unauthenticated("the token from " + std::string(source) +
                                              " is a one-time login value, not an API token "
                                              "or session; nothing was sent to the control plane",
-                                         "malformed_token"));
+                                         Reason::kMalformedToken));
   }
 }
 
@@ -128,10 +128,10 @@ Error DecodeErrorResponse(int status, std::string_view body) {
         message = "the control plane answered HTTP " + std::to_string(status);
       }
       if (reason.empty()) reason = "http_" + std::to_string(status);
-      return Error(code, std::move(message), std::move(reason));
+      return Error::FromWire(code, std::move(message), reason);
     }
   }
-  return Error(
+  return Error::FromWire(
       code,
       "the control plane answered HTTP " + std::to_string(status) + " without an error description",
       "http_" + std::to_string(status));
@@ -141,11 +141,12 @@ std::string FormatCliError(const Error& error, bool debug, bool using_stored_ses
   // The message may quote the server or the user: one terminal-safe line (cli/terminal.h).
   std::string out = "Error: " + TerminalSafe(error.message());
   if (debug && !error.reason().empty()) out += " (code: " + TerminalSafe(error.reason()) + ")";
-  const std::string& r = error.reason();
-  bool ended = error.IsUnauthenticated() &&
-               (r == "session_expired" || r == "session_revoked" ||
-                (using_stored_session && (r == "invalid_token" || r == "token_expired" ||
-                                          r == "token_revoked" || r == "malformed_token")));
+  const Reason r = error.reason_code();
+  bool ended =
+      error.IsUnauthenticated() &&
+      (r == Reason::kSessionExpired || r == Reason::kSessionRevoked ||
+       (using_stored_session && (r == Reason::kInvalidToken || r == Reason::kTokenExpired ||
+                                 r == Reason::kTokenRevoked || r == Reason::kMalformedToken)));
   if (ended) out += "\nYour session has ended: run `chainloop auth login`";
   return out;
 }
@@ -197,7 +198,8 @@ Result<boost::json::value> ApiClient::Call(std::string_view method, std::string_
         detail = detail.substr(pos + 9);
       }
       return Fail(Error::Unavailable(
-          "cannot reach the control plane at " + options_.base_url + ": " + detail, "unreachable"));
+          "cannot reach the control plane at " + options_.base_url + ": " + detail,
+          Reason::kUnreachable));
     }
     return Fail(resp.error());
   }
@@ -215,7 +217,7 @@ Result<boost::json::value> ApiClient::Call(std::string_view method, std::string_
   if (!parsed) {
     return Fail(
         Error::Internal("the control plane at " + options_.base_url + " answered with invalid JSON",
-                        "bad_response"));
+                        Reason::kBadResponse));
   }
   return std::move(*parsed);
 }

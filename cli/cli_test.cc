@@ -267,6 +267,18 @@ TEST(ErrorFormatTest, DecodesEnvelopeAndFormats) {
   EXPECT_THAT(garbage.message(), HasSubstr("502"));
 }
 
+TEST(ErrorFormatTest, UnknownServerCodeIsShownVerbatim) {
+  // A code this CLI does not know (a newer control plane) is kept as received, not mapped.
+  Error e = DecodeErrorResponse(409, ErrorBody("quota_exceeded", "the quota is used up"));
+  EXPECT_EQ(e.reason_code(), Reason::kUnrecognized);
+  EXPECT_EQ(e.reason(), "quota_exceeded");
+  EXPECT_EQ(FormatCliError(e, true, false), "Error: the quota is used up (code: quota_exceeded)");
+  Error bare = DecodeErrorResponse(418, "{}");
+  EXPECT_EQ(bare.reason(), "http_418");
+  Error known = DecodeErrorResponse(401, ErrorBody("token_expired", "expired"));
+  EXPECT_TRUE(known.Is(Reason::kTokenExpired));
+}
+
 TEST(ErrorFormatTest, SessionEndedHint) {
   const std::string hint = "Your session has ended: run `chainloop auth login`";
   Error expired = DecodeErrorResponse(401, ErrorBody("session_expired", "session expired"));

@@ -78,8 +78,9 @@ Status ApiTokenCreate(CliContext& ctx, const ApiTokenCreateOptions& options) {
   CL_ASSIGN_OR_RETURN(const auto* token, ObjectField(resp, "api_token", "API token"));
   std::string secret = FieldOrEmpty(resp.as_object(), "token");
   if (secret.empty()) {
-    return Fail(Error::Internal(
-        "the control plane created the API token but returned no token value", "bad_response"));
+    return Fail(
+        Error::Internal("the control plane created the API token but returned no token value",
+                        Reason::kBadResponse));
   }
   if (ctx.token_output()) {
     // Only the token, so `$(chainloop org api-token create ... -o token)` captures it exactly.

@@ -61,7 +61,7 @@ Status AttestationInit(CliContext& ctx, const std::string& workflow, const std::
   CL_ASSIGN_OR_RETURN(const auto* run, ObjectField(resp, "workflow_run", "workflow run"));
   std::string id = RawString(*run, "id");
   if (id.empty()) {
-    return Fail(Error::Internal("the control plane's answer has no run id", "bad_response"));
+    return Fail(Error::Internal("the control plane's answer has no run id", Reason::kBadResponse));
   }
   // Per identity: a run started with $CHAINLOOP_TOKEN must not replace the user's own.
   CL_RETURN_IF_ERROR(SaveAttestationState(

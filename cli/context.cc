@@ -143,13 +143,13 @@ Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
               (config_.sessions.size() == 1 ? " (your session is for "
                                             : " (your sessions are for ") +
               others + "): run `chainloop auth login --control-plane " + control_plane_ + "`",
-          "unauthenticated"));
+          Reason::kUnauthenticated));
     }
     if (ci.jwt.empty()) {
       return Fail(Error::Unauthenticated(
           "you are not logged in: run `chainloop auth login` (or set $CHAINLOOP_TOKEN, or "
           "$CHAINLOOP_OIDC_TOKEN in CI)",
-          "unauthenticated"));
+          Reason::kUnauthenticated));
     }
     cred.token = std::move(ci.jwt);
     cred.source = CredentialSource::kCiEnvironment;

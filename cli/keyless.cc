@@ -38,33 +38,33 @@ Result<CiIdToken> RequestGitHubIdToken(const CliEnvironment& env, const std::str
   if (!resp) {
     return Fail(
         Error::Unavailable("cannot get an ID token from GitHub Actions: " + resp.error().message(),
-                           "ci_token_unavailable"));
+                           Reason::kCiTokenUnavailable));
   }
   if (resp->status != 200) {
     return Fail(Error::Unavailable("GitHub Actions refused the ID token request (HTTP " +
                                        std::to_string(resp->status) +
                                        "): does the workflow grant `permissions: id-token: write`?",
-                                   "ci_token_unavailable"));
+                                   Reason::kCiTokenUnavailable));
   }
   auto parsed = ParseJson(resp->body);
   const boost::json::value* value = nullptr;
   if (parsed && parsed->is_object()) value = parsed->as_object().if_contains("value");
   if (value == nullptr || !value->is_string() || !LooksLikeJwt(value->as_string())) {
     return Fail(Error::Unavailable("GitHub Actions answered the ID token request without a token",
-                                   "ci_token_unavailable"));
+                                   Reason::kCiTokenUnavailable));
   }
   return CiIdToken{std::string(value->as_string()), "GitHub Actions"};
 }
 
 // A hint after the server's message, for refusals a CI author can fix.
-std::string HintFor(const std::string& code) {
-  if (code == "no_matching_trust_policy") {
+std::string HintFor(Reason code) {
+  if (code == Reason::kNoMatchingTrustPolicy) {
     return "; an organization admin can add one with `chainloop organization federation create`";
   }
-  if (code == "bad_audience") {
+  if (code == Reason::kBadAudience) {
     return "; request the ID token with the control plane URL as its audience";
   }
-  if (code == "untrusted_issuer") {
+  if (code == Reason::kUntrustedIssuer) {
     return "; the control plane operator must allow this issuer";
   }
   return "";
@@ -92,7 +92,7 @@ Result<CiIdToken> DiscoverCiIdToken(const CliEnvironment& env, const std::string
       return Fail(Error::Unauthenticated(
           name + " is set but does not hold an ID token (a JWT); nothing was sent to the "
                  "control plane",
-          "malformed_token"));
+          Reason::kMalformedToken));
     }
     return CiIdToken{value, name};
   };
@@ -117,17 +117,15 @@ Result<std::string> ExchangeCiIdToken(ApiClient& client, const std::string& jwt,
   auto resp = client.Post("/v1/auth/federated/exchange", body);
   if (!resp) {
     const Error& e = resp.error();
-    if (e.reason() == "unreachable" || e.reason() == "bad_response") return Fail(e);
-    return Fail(Error(e.code(),
-                      "keyless authentication failed: " + e.message() + " (" + e.reason() + ")" +
-                          HintFor(e.reason()),
-                      e.reason()));
+    if (e.Is(Reason::kUnreachable) || e.Is(Reason::kBadResponse)) return Fail(e);
+    return Fail(e.WithMessage("keyless authentication failed: " + e.message() + " (" + e.reason() +
+                              ")" + HintFor(e.reason_code())));
   }
   const boost::json::value* token = nullptr;
   if (resp->is_object()) token = resp->as_object().if_contains("access_token");
   if (token == nullptr || !token->is_string() || token->as_string().empty()) {
     return Fail(Error::Internal("the control plane answered the token exchange without a token",
-                                "bad_response"));
+                                Reason::kBadResponse));
   }
   return std::string(token->as_string());
 }

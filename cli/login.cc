@@ -65,16 +65,16 @@ Error LoginErrorFromCallback(std::string_view error) {
     return Error::Unauthenticated(
         "login failed at the identity provider (unrecognized error); run `chainloop auth "
         "login` again",
-        "login_failed");
+        Reason::kLoginFailed);
   }
-  if (known->code == "access_denied") {
+  if (ParseReason(known->code) == Reason::kAccessDenied) {
     return Error::PermissionDenied("login cancelled at the identity provider: access_denied",
-                                   "login_cancelled");
+                                   Reason::kLoginCancelled);
   }
   return Error::Unauthenticated(
       "login failed at the identity provider: " + std::string(known->code) + " (" +
           std::string(known->message) + ")",
-      "login_failed");
+      Reason::kLoginFailed);
 }
 
 std::map<std::string, std::string> ParseQuery(std::string_view query) {
@@ -154,8 +154,8 @@ bool FindExecutable(const std::string& name) {
 
 Result<LoginResult> ParseLoginResponse(const boost::json::value& v) {
   if (!v.is_object()) {
-    return Fail(
-        Error::Internal("the control plane's login answer is not a JSON object", "bad_response"));
+    return Fail(Error::Internal("the control plane's login answer is not a JSON object",
+                                Reason::kBadResponse));
   }
   const auto& obj = v.as_object();
   LoginResult out;
@@ -166,8 +166,8 @@ Result<LoginResult> ParseLoginResponse(const boost::json::value& v) {
     out.name = StringField(user->as_object(), "name");
   }
   if (out.session_token.empty()) {
-    return Fail(
-        Error::Internal("the control plane's login answer has no session token", "bad_response"));
+    return Fail(Error::Internal("the control plane's login answer has no session token",
+                                Reason::kBadResponse));
   }
   // Refuse to store something that is not a session token.
   CL_RETURN_IF_ERROR(PrecheckToken(out.session_token, "the control plane's login answer"));
@@ -225,7 +225,7 @@ Result<std::string> LoopbackListener::WaitForCode(std::string_view expected_stat
           ignored_callbacks ? "timed out waiting for the browser to complete the login (a "
                               "callback whose state did not match this login was ignored)"
                             : "timed out waiting for the browser to complete the login",
-          "login_timeout"));
+          Reason::kLoginTimeout));
     }
     pollfd p{fd_, POLLIN, 0};
     int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
@@ -288,7 +288,8 @@ Result<std::string> LoopbackListener::WaitForCode(std::string_view expected_stat
       result = Fail(LoginErrorFromCallback(it->second));
     } else if (auto code = params.find("code"); code == params.end() || code->second.empty()) {
       SendResponse(client, 400, "Bad Request", "Login failed: no authorization code.\n");
-      result = Fail(Error::Unauthenticated("the login callback carried no code", "login_failed"));
+      result =
+          Fail(Error::Unauthenticated("the login callback carried no code", Reason::kLoginFailed));
     } else {
       SendResponse(client, 200, "OK", "Login complete. You can close this window.\n");
       result = code->second;
@@ -351,7 +352,7 @@ Result<LoginResult> RunDeviceLogin(ApiClient& client, std::ostream& err,
   CL_ASSIGN_OR_RETURN(auto start, client.Post("/v1/auth/device", boost::json::object{}));
   if (!start.is_object()) {
     return Fail(Error::Internal("the control plane's device login answer is not a JSON object",
-                                "bad_response"));
+                                Reason::kBadResponse));
   }
   const auto& obj = start.as_object();
   std::string handle = StringField(obj, "device_handle");
@@ -359,8 +360,8 @@ Result<LoginResult> RunDeviceLogin(ApiClient& client, std::ostream& err,
   std::string uri = StringField(obj, "verification_uri_complete");
   if (uri.empty()) uri = StringField(obj, "verification_uri");
   if (handle.empty() || user_code.empty() || uri.empty()) {
-    return Fail(
-        Error::Internal("the control plane's device login answer is incomplete", "bad_response"));
+    return Fail(Error::Internal("the control plane's device login answer is incomplete",
+                                Reason::kBadResponse));
   }
   int64_t interval = std::max<int64_t>(IntField(obj, "interval", 5), 1);
   int64_t expires_in = IntField(obj, "expires_in", 600);
@@ -378,26 +379,27 @@ Result<LoginResult> RunDeviceLogin(ApiClient& client, std::ostream& err,
       return Fail(Error::Unauthenticated(
           "the login code expired before it was confirmed; run `chainloop auth login "
           "--skip-browser` again",
-          "expired_token"));
+          Reason::kExpiredToken));
     }
     sleep(std::chrono::seconds(interval));
     waited += interval;
     auto resp = client.Post("/v1/auth/device/token", poll_body);
     if (resp) return ParseLoginResponse(*resp);
-    const std::string& reason = resp.error().reason();
-    if (reason == "authorization_pending") continue;
-    if (reason == "slow_down") {
+    const Error& e = resp.error();
+    if (e.Is(Reason::kAuthorizationPending)) continue;
+    if (e.Is(Reason::kSlowDown)) {
       interval += 5;
       continue;
     }
-    if (reason == "expired_token") {
+    if (e.Is(Reason::kExpiredToken)) {
       return Fail(Error::Unauthenticated(
           "the login code expired before it was confirmed; run `chainloop auth login "
           "--skip-browser` again",
-          "expired_token"));
+          Reason::kExpiredToken));
     }
-    if (reason == "access_denied") {
-      return Fail(Error::PermissionDenied("the login was denied in the browser", "access_denied"));
+    if (e.Is(Reason::kAccessDenied)) {
+      return Fail(
+          Error::PermissionDenied("the login was denied in the browser", Reason::kAccessDenied));
     }
     return Fail(resp.error());
   }

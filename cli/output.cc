@@ -18,7 +18,8 @@ std::string ToText(const boost::json::value& v) {
 }
 
 Error BadResponse(std::string_view what) {
-  return Error::Internal("the control plane's answer has no " + std::string(what), "bad_response");
+  return Error::Internal("the control plane's answer has no " + std::string(what),
+                         Reason::kBadResponse);
 }
 
 }  // namespace

@@ -10,7 +10,8 @@ Result<boost::json::value> ParseJson(std::string_view text) {
   opts.max_depth = 32;
   boost::json::error_code ec;
   boost::json::value v = boost::json::parse(text, ec, {}, opts);
-  if (ec) return Fail(Error::InvalidArgument("request body is not valid JSON", "malformed_json"));
+  if (ec)
+    return Fail(Error::InvalidArgument("request body is not valid JSON", Reason::kMalformedJson));
   return v;
 }
 
@@ -22,7 +23,8 @@ Result<JsonObjectReader> JsonObjectReader::Parse(std::string_view body) {
   }
   CL_ASSIGN_OR_RETURN(auto v, ParseJson(body));
   if (!v.is_object()) {
-    return Fail(Error::InvalidArgument("request body must be a JSON object", "malformed_json"));
+    return Fail(
+        Error::InvalidArgument("request body must be a JSON object", Reason::kMalformedJson));
   }
   return JsonObjectReader(std::move(v.as_object()));
 }
@@ -36,14 +38,14 @@ const boost::json::value* JsonObjectReader::Get(std::string_view name) {
 
 static Error WrongType(std::string_view name, std::string_view want) {
   return Error::InvalidArgument("field '" + std::string(name) + "' must be " + std::string(want),
-                                "invalid_field_type");
+                                Reason::kInvalidFieldType);
 }
 
 Result<std::string> JsonObjectReader::RequiredString(std::string_view name) {
   const auto* v = Get(name);
   if (!v) {
-    return Fail(
-        Error::InvalidArgument("field '" + std::string(name) + "' is required", "missing_field"));
+    return Fail(Error::InvalidArgument("field '" + std::string(name) + "' is required",
+                                       Reason::kMissingField));
   }
   if (!v->is_string()) return Fail(WrongType(name, "a string"));
   return std::string(v->as_string());
@@ -100,8 +102,8 @@ bool JsonObjectReader::Has(std::string_view name) {
 Status JsonObjectReader::Finish() const {
   for (const auto& kv : obj_) {
     if (!seen_.count(std::string_view(kv.key()))) {
-      return Fail(
-          Error::InvalidArgument("unknown field '" + std::string(kv.key()) + "'", "unknown_field"));
+      return Fail(Error::InvalidArgument("unknown field '" + std::string(kv.key()) + "'",
+                                         Reason::kUnknownField));
     }
   }
   return Ok();

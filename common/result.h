@@ -1,14 +1,17 @@
 // Result<T> and Error: how every fallible call in the project reports failure (no exceptions).
 //
 // Error carries a small fixed category (`Code`, mapped to an HTTP status in exactly one place,
-// api/errors.cc) and a machine-readable `reason` that becomes the API error code
-// (e.g. "token_expired"). Messages are for people and must never contain secrets.
+// api/errors.cc) and a machine-readable `Reason` (common/error_reason.h) whose wire string becomes
+// the API error code (e.g. "token_expired"). Messages are for people and must never contain
+// secrets.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
 #include <utility>
+
+#include "common/error_reason.h"
 
 namespace cl {
 
@@ -27,43 +30,62 @@ class Error {
     kInternal,            // 500
   };
 
-  Error(Code code, std::string message, std::string reason = {})
-      : code_(code), message_(std::move(message)), reason_(std::move(reason)) {}
+  // `reason` is the API error code; the factories default it to the generic one of their Code.
+  Error(Code code, std::string message, Reason reason)
+      : code_(code), message_(std::move(message)), reason_(reason) {}
 
-  static Error InvalidArgument(std::string msg, std::string reason = "invalid_argument") {
-    return Error(Code::kInvalidArgument, std::move(msg), std::move(reason));
+  static Error InvalidArgument(std::string msg, Reason reason = Reason::kInvalidArgument) {
+    return Error(Code::kInvalidArgument, std::move(msg), reason);
   }
-  static Error Unauthenticated(std::string msg, std::string reason = "invalid_token") {
-    return Error(Code::kUnauthenticated, std::move(msg), std::move(reason));
+  static Error Unauthenticated(std::string msg, Reason reason = Reason::kInvalidToken) {
+    return Error(Code::kUnauthenticated, std::move(msg), reason);
   }
-  static Error PermissionDenied(std::string msg, std::string reason = "permission_denied") {
-    return Error(Code::kPermissionDenied, std::move(msg), std::move(reason));
+  static Error PermissionDenied(std::string msg, Reason reason = Reason::kPermissionDenied) {
+    return Error(Code::kPermissionDenied, std::move(msg), reason);
   }
-  static Error NotFound(std::string msg, std::string reason = "not_found") {
-    return Error(Code::kNotFound, std::move(msg), std::move(reason));
+  static Error NotFound(std::string msg, Reason reason = Reason::kNotFound) {
+    return Error(Code::kNotFound, std::move(msg), reason);
   }
-  static Error AlreadyExists(std::string msg, std::string reason = "already_exists") {
-    return Error(Code::kAlreadyExists, std::move(msg), std::move(reason));
+  static Error AlreadyExists(std::string msg, Reason reason = Reason::kAlreadyExists) {
+    return Error(Code::kAlreadyExists, std::move(msg), reason);
   }
-  static Error FailedPrecondition(std::string msg, std::string reason = "failed_precondition") {
-    return Error(Code::kFailedPrecondition, std::move(msg), std::move(reason));
+  static Error FailedPrecondition(std::string msg, Reason reason = Reason::kFailedPrecondition) {
+    return Error(Code::kFailedPrecondition, std::move(msg), reason);
   }
-  static Error PayloadTooLarge(std::string msg, std::string reason = "payload_too_large") {
-    return Error(Code::kPayloadTooLarge, std::move(msg), std::move(reason));
+  static Error PayloadTooLarge(std::string msg, Reason reason = Reason::kPayloadTooLarge) {
+    return Error(Code::kPayloadTooLarge, std::move(msg), reason);
   }
-  static Error ResourceExhausted(std::string msg, std::string reason = "rate_limited") {
-    return Error(Code::kResourceExhausted, std::move(msg), std::move(reason));
+  static Error ResourceExhausted(std::string msg, Reason reason = Reason::kRateLimited) {
+    return Error(Code::kResourceExhausted, std::move(msg), reason);
   }
-  static Error Unavailable(std::string msg, std::string reason = "unavailable") {
-    return Error(Code::kUnavailable, std::move(msg), std::move(reason));
+  static Error Unavailable(std::string msg, Reason reason = Reason::kUnavailable) {
+    return Error(Code::kUnavailable, std::move(msg), reason);
   }
-  static Error Internal(std::string msg, std::string reason = "internal") {
-    return Error(Code::kInternal, std::move(msg), std::move(reason));
+  static Error Internal(std::string msg, Reason reason = Reason::kInternal) {
+    return Error(Code::kInternal, std::move(msg), reason);
+  }
+
+  // An error a peer reported with its own code: the CLI reading the control plane's
+  // {"error":{"code"}}, the control plane passing on an IdP's OAuth `error`. A code in the table
+  // becomes that Reason; any other is kept verbatim (reason() returns it, reason_code() is
+  // kUnrecognized) so it can be shown as received. The only way from a string to an Error: never
+  // for reasons this program decides itself.
+  static Error FromWire(Code code, std::string message, std::string_view received_reason);
+
+  // The same error (code and reason, a received one included) with another message: for
+  // adding context while passing an error on.
+  Error WithMessage(std::string message) const {
+    Error e = *this;
+    e.message_ = std::move(message);
+    return e;
   }
 
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
-  const std::string& reason() const { return reason_; }
+  // The wire string of the reason (ReasonName), or the received text for kUnrecognized.
+  const std::string& reason() const;
+  Reason reason_code() const { return reason_; }
+  bool Is(Reason r) const { return reason_ == r; }
 
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsAlreadyExists() const { return code_ == Code::kAlreadyExists; }
@@ -72,12 +94,13 @@ class Error {
   bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
 
-  std::string ToString() const { return reason_ + ": " + message_; }
+  std::string ToString() const { return reason() + ": " + message_; }
 
  private:
   Code code_;
   std::string message_;
-  std::string reason_;
+  Reason reason_;
+  std::string received_reason_;  // only for kUnrecognized
 };
 
 template <typename T>

@@ -41,7 +41,7 @@ std::optional<CredentialKind> KindForPrefix(std::string_view prefix) {
 }
 
 Error Malformed(std::string_view why) {
-  return Error::Unauthenticated("token is malformed: " + std::string(why), "malformed_token");
+  return Error::Unauthenticated("token is malformed: " + std::string(why), Reason::kMalformedToken);
 }
 
 }  // namespace

@@ -190,15 +190,15 @@ std::string Base64UrlEncode(std::string_view bytes) {
 // and a token cannot be re-spelled (e.g. to dodge a replay cache keyed by its text).
 Result<std::string> Base64UrlDecode(std::string_view text) {
   auto bad_char = [] {
-    return Fail(Error::InvalidArgument("invalid base64url character", "malformed_base64url"));
+    return Fail(Error::InvalidArgument("invalid base64url character", Reason::kMalformedBase64url));
   };
   auto non_canonical = [] {
-    return Fail(Error::InvalidArgument("non-canonical base64url", "malformed_base64url"));
+    return Fail(Error::InvalidArgument("non-canonical base64url", Reason::kMalformedBase64url));
   };
   const size_t full = text.size() / 4, rem = text.size() % 4;
   // A length of 1 mod 4 cannot come from any byte string.
   if (rem == 1) {
-    return Fail(Error::InvalidArgument("invalid base64url length", "malformed_base64url"));
+    return Fail(Error::InvalidArgument("invalid base64url length", Reason::kMalformedBase64url));
   }
   std::string out(full * 3 + (rem == 0 ? 0 : rem - 1), '\0');
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());

@@ -35,7 +35,7 @@ constexpr size_t kMaxTokenBytes = 16 * 1024;
 constexpr int64_t kMaxLeewaySeconds = 60;
 
 Error JoseFail(JoseError e, std::string message) {
-  return Error::Unauthenticated(std::move(message), std::string(JoseErrorString(e)));
+  return Error::Unauthenticated(std::move(message), JoseErrorReason(e));
 }
 
 // NumericDate (RFC 7519): integer or finite number of seconds; fractions are truncated down.
@@ -151,39 +151,41 @@ bool IsSupportedAlg(std::string_view alg) { return alg == "RS256" || alg == "ES2
 
 }  // namespace
 
-std::string_view JoseErrorString(JoseError e) {
+Reason JoseErrorReason(JoseError e) {
   switch (e) {
     case JoseError::kJwtMalformed:
-      return "jwt_malformed";
+      return Reason::kJwtMalformed;
     case JoseError::kJwtHeaderBadAlg:
-      return "jwt_bad_alg";
+      return Reason::kJwtBadAlg;
     case JoseError::kJwtUnknownKid:
-      return "jwt_unknown_kid";
+      return Reason::kJwtUnknownKid;
     case JoseError::kJwtKeyAlgMismatch:
-      return "jwt_key_alg_mismatch";
+      return Reason::kJwtKeyAlgMismatch;
     case JoseError::kJwtBadSignature:
-      return "bad_signature";
+      return Reason::kBadSignature;
     case JoseError::kJwtExpired:
-      return "token_expired";
+      return Reason::kTokenExpired;
     case JoseError::kJwtNotYetValid:
-      return "jwt_not_yet_valid";
+      return Reason::kJwtNotYetValid;
     case JoseError::kJwtIssuedInFuture:
-      return "jwt_issued_in_future";
+      return Reason::kJwtIssuedInFuture;
     case JoseError::kJwtTooOld:
-      return "jwt_too_old";
+      return Reason::kJwtTooOld;
     case JoseError::kJwtBadIssuer:
-      return "bad_issuer";
+      return Reason::kBadIssuer;
     case JoseError::kJwtBadAudience:
-      return "bad_audience";
+      return Reason::kBadAudience;
     case JoseError::kJwtMissingClaim:
-      return "jwt_missing_claim";
+      return Reason::kJwtMissingClaim;
     case JoseError::kJwksMalformed:
-      return "jwks_malformed";
+      return Reason::kJwksMalformed;
     case JoseError::kJwkUnsupported:
-      return "jwk_unsupported";
+      return Reason::kJwkUnsupported;
   }
-  return "jwt_malformed";
+  return Reason::kJwtMalformed;
 }
+
+std::string_view JoseErrorString(JoseError e) { return ReasonName(JoseErrorReason(e)); }
 
 std::string JsonScalarText(const json::value& v) {
   if (v.is_string()) return std::string(v.get_string());

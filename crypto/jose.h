@@ -22,7 +22,8 @@ struct evp_pkey_ctx_st;
 
 namespace cl::crypto {
 
-// One precise reason per failure, with a stable string (JoseErrorString) used as Error reason.
+// One precise reason per failure. Each has its Error Reason (JoseErrorReason), whose wire string
+// is JoseErrorString; kJwtExpired shares Reason::kTokenExpired with expired API tokens.
 enum class JoseError {
   kJwtMalformed,       // not three base64url parts, bad JSON, ...
   kJwtHeaderBadAlg,    // alg missing, "none", HS*, or not allow-listed
@@ -39,7 +40,9 @@ enum class JoseError {
   kJwksMalformed,
   kJwkUnsupported,  // key type/curve we do not support (skipped in a JWKS)
 };
-std::string_view JoseErrorString(JoseError e);  // e.g. "token_expired", "bad_signature"
+Reason JoseErrorReason(JoseError e);
+std::string_view JoseErrorString(
+    JoseError e);  // ReasonName(JoseErrorReason(e)), e.g. "bad_signature"
 
 // A parsed public key, immutable and thread-safe. The EVP_PKEY and a verification context set
 // up for its algorithm (padding, digest) are built once at Parse; Verify copies that context

@@ -27,7 +27,7 @@ constexpr int kMinRsaBits = 2048;
 constexpr int kMaxRsaBits = 8192;  // Bounds verification cost for keys from the network.
 
 Error JwkFail(JoseError e, std::string message) {
-  return Error::InvalidArgument(std::move(message), std::string(JoseErrorString(e)));
+  return Error::InvalidArgument(std::move(message), JoseErrorReason(e));
 }
 
 struct BnFree {

@@ -9,7 +9,7 @@ namespace {
 
 Error Invalid(std::string msg) {
   return Error::InvalidArgument("invalid in-toto statement: " + std::move(msg),
-                                "invalid_statement");
+                                Reason::kInvalidStatement);
 }
 
 bool IsLowerHex(std::string_view s) {
@@ -122,7 +122,7 @@ Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const st
     return Fail(Error::PermissionDenied(
         "this attestation was started by another identity; push it with the credential that "
         "ran `chainloop attestation init`",
-        "not_run_initiator"));
+        Reason::kNotRunInitiator));
   }
   CL_RETURN_IF_ERROR(ValidateInTotoStatement(statement));
   std::string text = SerializeJson(statement);

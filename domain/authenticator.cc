@@ -46,8 +46,8 @@ void Authenticator::NotifyRevoked(const std::string& token_hash) {
 Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
   CL_ASSIGN_OR_RETURN(PresentedCredential credential, ExtractCredential(authorization));
   if (!AuthenticatesRequests(credential.kind)) {
-    return Fail(
-        Error::Unauthenticated("this kind of token cannot authenticate requests", "invalid_token"));
+    return Fail(Error::Unauthenticated("this kind of token cannot authenticate requests",
+                                       Reason::kInvalidToken));
   }
   UnixMillis now = clock_.Now();
   CL_ASSIGN_OR_RETURN(
@@ -78,7 +78,7 @@ Result<Principal> Authenticator::FromEntry(const CachedCredential& e, UnixMillis
       return FromFederated(e, now);
     default:
       return Fail(Error::Unauthenticated("this kind of token cannot authenticate requests",
-                                         "invalid_token"));
+                                         Reason::kInvalidToken));
   }
 }
 
@@ -107,11 +107,11 @@ Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::strin
   if (!found) {
     switch (kind) {
       case crypto::CredentialKind::kFederated:
-        return Fail(Error::Unauthenticated("unknown federated token", "invalid_token"));
+        return Fail(Error::Unauthenticated("unknown federated token", Reason::kInvalidToken));
       case crypto::CredentialKind::kSession:
-        return Fail(Error::Unauthenticated("unknown session token", "invalid_token"));
+        return Fail(Error::Unauthenticated("unknown session token", Reason::kInvalidToken));
       default:
-        return Fail(Error::Unauthenticated("unknown API token", "invalid_token"));
+        return Fail(Error::Unauthenticated("unknown API token", Reason::kInvalidToken));
     }
   }
   // A refused credential (revoked, logged out, expired) is answered from the database each
@@ -160,7 +160,8 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
     auto user = users_.GetUser(session->user_id);
     if (!user) {
       if (user.error().IsNotFound()) {
-        return Fail(Error::Unauthenticated("the session's user no longer exists", "invalid_token"));
+        return Fail(
+            Error::Unauthenticated("the session's user no longer exists", Reason::kInvalidToken));
       }
       return Fail(user.error());
     }
@@ -203,7 +204,7 @@ Result<bool> Authenticator::RecordPromptUse(CachedCredential& e, UnixMillis now)
   auto fresh = tokens_.GetApiToken(t.org_id, t.id);
   if (!fresh) {
     if (fresh.error().IsNotFound()) {
-      return Fail(Error::Unauthenticated("unknown API token", "invalid_token"));
+      return Fail(Error::Unauthenticated("unknown API token", Reason::kInvalidToken));
     }
     Log(LogLevel::kWarn, "could not re-read an API token after recording its use",
         {{"id", t.id}, {"error", fresh.error().message()}});
@@ -254,11 +255,11 @@ void Authenticator::MoveToCurrentPepper(CachedCredential& e, const std::string& 
 Result<Principal> Authenticator::FromSession(const CachedCredential& e, UnixMillis now) {
   if (e.session().revoked_at) {
     return Fail(Error::Unauthenticated("this session was ended by logout; log in again",
-                                       "session_revoked"));
+                                       Reason::kSessionRevoked));
   }
   if (now >= e.session().expires_at) {
     return Fail(
-        Error::Unauthenticated("this session has expired; log in again", "session_expired"));
+        Error::Unauthenticated("this session has expired; log in again", Reason::kSessionExpired));
   }
   Principal p;
   p.kind = Principal::Kind::kUser;
@@ -274,11 +275,11 @@ Result<Principal> Authenticator::FromFederated(const CachedCredential& e, UnixMi
   if (t.revoked_at) {
     return Fail(Error::Unauthenticated(
         "this federated token was revoked: the trust policy that admitted the CI job was deleted",
-        "token_revoked"));
+        Reason::kTokenRevoked));
   }
   if (now >= t.expires_at) {
     return Fail(Error::Unauthenticated(
-        "this federated token has expired; exchange a new CI ID token", "token_expired"));
+        "this federated token has expired; exchange a new CI ID token", Reason::kTokenExpired));
   }
   Principal p;
   p.kind = Principal::Kind::kFederated;
@@ -298,10 +299,10 @@ Result<Principal> Authenticator::FromApiToken(const CachedCredential& e, UnixMil
     std::string why = t.revoked_for_inactivity
                           ? "this API token was revoked automatically after a period of inactivity"
                           : "this API token was revoked";
-    return Fail(Error::Unauthenticated(why, "token_revoked"));
+    return Fail(Error::Unauthenticated(why, Reason::kTokenRevoked));
   }
   if (t.expires_at && now >= *t.expires_at) {
-    return Fail(Error::Unauthenticated("this API token has expired", "token_expired"));
+    return Fail(Error::Unauthenticated("this API token has expired", Reason::kTokenExpired));
   }
   if (usage_) {
     UnixMillis last = e.last_usage_report.load(std::memory_order_relaxed);

@@ -8,13 +8,13 @@ namespace cl::domain {
 Result<std::string_view> ExtractBearer(std::string_view authorization) {
   if (authorization.empty()) {
     return Fail(Error::Unauthenticated(
-        "authentication required: send Authorization: Bearer <token>", "unauthenticated"));
+        "authentication required: send Authorization: Bearer <token>", Reason::kUnauthenticated));
   }
   constexpr std::string_view kScheme = "bearer ";
   if (authorization.size() <= kScheme.size() ||
       strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) != 0) {
     return Fail(Error::Unauthenticated("the Authorization header must use the Bearer scheme",
-                                       "malformed_token"));
+                                       Reason::kMalformedToken));
   }
   std::string_view token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);

@@ -78,7 +78,7 @@ Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
     return Fail(Error::InvalidArgument(
         "the issuer '" + req.issuer.substr(0, 256) +
             "' is not on this instance's list of trusted CI issuers (federation_issuers)",
-        "untrusted_issuer"));
+        Reason::kUntrustedIssuer));
   }
   store::TrustPolicyRecord r;
   r.id = NewUuid(random_);
@@ -191,7 +191,7 @@ Result<FederationService::Verified> FederationService::VerifyForOrg(
       return Fail(Error::Unauthenticated("this CI token was already used (jti " +
                                              identity.jti.substr(0, 64) +
                                              "); request a new ID token",
-                                         "replayed_token"));
+                                         Reason::kReplayedToken));
     }
     return Fail(st.error());
   }
@@ -210,7 +210,7 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   // exchange never extends it.
   const UnixMillis lifetime = std::min(config_.max_token_lifetime, v.identity.accepted_until - now);
   if (lifetime <= 0) {
-    return Fail(Error::Unauthenticated("the CI token has expired", "token_expired"));
+    return Fail(Error::Unauthenticated("the CI token has expired", Reason::kTokenExpired));
   }
   ExchangedToken out;
   out.token = crypto::GenerateCredential(crypto::CredentialKind::kFederated, random_);
@@ -237,7 +237,7 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
       now, random_);
   auto created = federation_.CreateFederatedToken(t, e);
   if (!created) {
-    if (created.error().reason() == "trust_policy_deleted") {
+    if (created.error().Is(Reason::kTrustPolicyDeleted)) {
       // Deleted after the policies were read: answer as if it had never matched.
       return Fail(oidc::NoMatchingPolicyError());
     }

@@ -4,7 +4,8 @@ namespace cl::domain {
 
 Error IdpCallGate::Busy() {
   return Error::Unavailable(
-      "the identity provider is busy with other logins; retry in a few seconds", "idp_unavailable");
+      "the identity provider is busy with other logins; retry in a few seconds",
+      Reason::kIdpUnavailable);
 }
 
 Result<std::string> GatedIdentityProvider::AuthorizationUrl(const std::string& state,

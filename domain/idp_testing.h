@@ -26,7 +26,7 @@ class FakeIdp : public IdentityProvider {
 
   Result<std::string> AuthorizationUrl(const std::string& state, const std::string& nonce,
                                        const std::string& challenge) override {
-    if (down) return Fail(Error::Unavailable("idp down", "idp_unavailable"));
+    if (down) return Fail(Error::Unavailable("idp down", Reason::kIdpUnavailable));
     last_state = state;
     last_nonce = nonce;
     last_challenge = challenge;
@@ -34,10 +34,10 @@ class FakeIdp : public IdentityProvider {
   }
   Result<VerifiedIdentity> ExchangeCode(const std::string& code, const std::string& verifier,
                                         const std::string& nonce) override {
-    if (down) return Fail(Error::Unavailable("idp down", "idp_unavailable"));
+    if (down) return Fail(Error::Unavailable("idp down", Reason::kIdpUnavailable));
     if (code != "idp-code" || nonce != last_nonce ||
         crypto::PkceS256Challenge(verifier) != last_challenge) {
-      return Fail(Error::InvalidArgument("bad code", "invalid_grant"));
+      return Fail(Error::InvalidArgument("bad code", Reason::kInvalidGrant));
     }
     return next;
   }
@@ -53,7 +53,7 @@ class FakeIdp : public IdentityProvider {
   }
   Result<DevicePollOutcome> PollDevice(const std::string& device_code) override {
     if (device_code != "upstream-device-code") {
-      return Fail(Error::InvalidArgument("unknown device code", "invalid_grant"));
+      return Fail(Error::InvalidArgument("unknown device code", Reason::kInvalidGrant));
     }
     DevicePollOutcome out;
     out.state = device_state;

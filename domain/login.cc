@@ -48,7 +48,7 @@ Result<T> FindUnderAnyPepper(const crypto::CredentialHasher& hasher, std::string
 
 Error LoginCapacityExhausted() {
   return Error::Unavailable("too many logins are in progress; retry in a minute",
-                            "login_capacity_exhausted");
+                            Reason::kLoginCapacityExhausted);
 }
 
 }  // namespace
@@ -159,18 +159,19 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
   if (!RedirectUriAllowed(redirect_uri)) {
     return Fail(Error::InvalidArgument(
         "redirect_uri must be a loopback URI such as http://127.0.0.1:PORT/callback",
-        "invalid_redirect_uri"));
+        Reason::kInvalidRedirectUri));
   }
   if (method != "S256") {
-    return Fail(Error::InvalidArgument("code_challenge_method must be S256", "invalid_request"));
+    return Fail(
+        Error::InvalidArgument("code_challenge_method must be S256", Reason::kInvalidRequest));
   }
   if (code_challenge.size() != 43 || !IsBase64UrlChars(code_challenge)) {
     return Fail(Error::InvalidArgument("code_challenge must be a base64url SHA-256 (43 chars)",
-                                       "invalid_request"));
+                                       Reason::kInvalidRequest));
   }
   if (client_state.empty() || client_state.size() > 256 || !IsBase64UrlChars(client_state)) {
-    return Fail(
-        Error::InvalidArgument("state must be 1..256 URL-safe characters", "invalid_request"));
+    return Fail(Error::InvalidArgument("state must be 1..256 URL-safe characters",
+                                       Reason::kInvalidRequest));
   }
   CL_ASSIGN_OR_RETURN(bool near_cap, CheckPendingLoginCapacity());
   std::string state = RandomUrlSafe(random_, 32);
@@ -204,7 +205,7 @@ Result<store::LoginRequest> LoginService::TakePendingLogin(const std::string& st
     if (req.error().IsNotFound()) {
       return Fail(Error::InvalidArgument(
           "unknown or expired login attempt (state mismatch); start the login again",
-          "invalid_state"));
+          Reason::kInvalidState));
     }
     return Fail(req.error());
   }
@@ -215,7 +216,7 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
                                                    const std::string& state) {
   if (state.empty() || code.empty()) {
     return Fail(Error::InvalidArgument("the identity provider's response lacks code or state",
-                                       "invalid_callback"));
+                                       Reason::kInvalidCallback));
   }
   CL_ASSIGN_OR_RETURN(store::LoginRequest pending, TakePendingLogin(state));
   const store::LoginRequest* req = &pending;
@@ -239,8 +240,8 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
 Result<std::string> LoginService::AbortCallback(const std::string& error,
                                                 const std::string& state) {
   if (state.empty()) {
-    return Fail(
-        Error::InvalidArgument("the identity provider's response lacks state", "invalid_callback"));
+    return Fail(Error::InvalidArgument("the identity provider's response lacks state",
+                                       Reason::kInvalidCallback));
   }
   CL_ASSIGN_OR_RETURN(store::LoginRequest pending, TakePendingLogin(state));
   const store::LoginRequest* req = &pending;
@@ -254,7 +255,7 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
                                                  const std::string& code_verifier) {
   auto kind = crypto::ParseCredential(code);
   if (!kind || *kind != crypto::CredentialKind::kLoginCode) {
-    return Fail(Error::InvalidArgument("the login code is malformed", "invalid_grant"));
+    return Fail(Error::InvalidArgument("the login code is malformed", Reason::kInvalidGrant));
   }
   std::string code_hash;
   auto ac = FindUnderAnyPepper<store::AuthCode>(
@@ -263,7 +264,7 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
   if (!ac) {
     if (ac.error().IsNotFound()) {
       return Fail(Error::InvalidArgument("the login code is unknown, expired or already used",
-                                         "invalid_grant"));
+                                         Reason::kInvalidGrant));
     }
     return Fail(ac.error());
   }
@@ -271,7 +272,7 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
       !crypto::ConstantTimeEquals(crypto::PkceS256Challenge(code_verifier),
                                   ac->cli_code_challenge)) {
     return Fail(Error::InvalidArgument("code_verifier does not match the login's challenge",
-                                       "invalid_grant"));
+                                       Reason::kInvalidGrant));
   }
   CL_ASSIGN_OR_RETURN(store::User user, users_.GetUser(ac->user_id));
   return IssueSession(user);
@@ -305,7 +306,7 @@ Result<DeviceLoginStart> LoginService::StartDevice() {
 Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle) {
   auto kind = crypto::ParseCredential(device_handle);
   if (!kind || *kind != crypto::CredentialKind::kDeviceHandle) {
-    return Fail(Error::InvalidArgument("the device handle is malformed", "invalid_grant"));
+    return Fail(Error::InvalidArgument("the device handle is malformed", Reason::kInvalidGrant));
   }
   std::string hash;
   auto req = FindUnderAnyPepper<store::DeviceRequest>(
@@ -313,7 +314,8 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle)
       [&](const std::string& h) { return login_state_.GetDeviceRequest(h, clock_.Now()); });
   if (!req) {
     if (req.error().IsNotFound()) {
-      return Fail(Error::InvalidArgument("the device login expired; start again", "expired_token"));
+      return Fail(
+          Error::InvalidArgument("the device login expired; start again", Reason::kExpiredToken));
     }
     return Fail(req.error());
   }
@@ -321,15 +323,16 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle)
   switch (outcome.state) {
     case DevicePollOutcome::State::kPending:
       return Fail(Error::InvalidArgument("waiting for the person to approve the login",
-                                         "authorization_pending"));
+                                         Reason::kAuthorizationPending));
     case DevicePollOutcome::State::kSlowDown:
-      return Fail(Error::InvalidArgument("polling too fast; slow down", "slow_down"));
+      return Fail(Error::InvalidArgument("polling too fast; slow down", Reason::kSlowDown));
     case DevicePollOutcome::State::kExpired:
       (void)login_state_.DeleteDeviceRequest(hash);
-      return Fail(Error::InvalidArgument("the device login expired; start again", "expired_token"));
+      return Fail(
+          Error::InvalidArgument("the device login expired; start again", Reason::kExpiredToken));
     case DevicePollOutcome::State::kDenied:
       (void)login_state_.DeleteDeviceRequest(hash);
-      return Fail(Error::InvalidArgument("the login was denied", "access_denied"));
+      return Fail(Error::InvalidArgument("the login was denied", Reason::kAccessDenied));
     case DevicePollOutcome::State::kApproved:
       break;
   }
@@ -390,7 +393,7 @@ Result<IssuedSession> LoginService::IssueSession(const store::User& user) {
 Status LoginService::Logout(const Principal& p, std::string_view authorization) {
   if (p.kind != Principal::Kind::kUser || p.session_id.empty()) {
     return Fail(
-        Error::InvalidArgument("only a login session can be logged out", "invalid_argument"));
+        Error::InvalidArgument("only a login session can be logged out", Reason::kInvalidArgument));
   }
   CL_RETURN_IF_ERROR(sessions_.RevokeSession(p.session_id, clock_.Now()));
   auto token = ExtractBearer(authorization);

@@ -51,7 +51,7 @@ class FakeIdp final : public domain::IdentityProvider {
   }
   Result<domain::VerifiedIdentity> ExchangeCode(const std::string&, const std::string&,
                                                 const std::string&) override {
-    return Fail(Error::InvalidArgument("bad code", "invalid_grant"));
+    return Fail(Error::InvalidArgument("bad code", Reason::kInvalidGrant));
   }
   Result<domain::DeviceAuthorizationStart> StartDeviceAuthorization() override {
     return domain::DeviceAuthorizationStart{"upstream-device-code",

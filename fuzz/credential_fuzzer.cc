@@ -25,7 +25,7 @@ void CheckParsed(std::string_view in) {
   auto kind = crypto::ParseCredential(in);
   if (!kind) {
     const std::string& msg = kind.error().message();
-    fuzz::Check(kind.error().reason() == "malformed_token", "reason is malformed_token");
+    fuzz::Check(kind.error().Is(Reason::kMalformedToken), "reason is malformed_token");
     // Fixed messages only: no room in them for a 50+ character credential.
     fuzz::Check(msg.rfind("token is malformed: ", 0) == 0 && msg.size() < 80,
                 "error message is one of the fixed texts");

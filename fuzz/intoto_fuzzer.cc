@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (st) {
     CheckValid(*value);
   } else {
-    fuzz::Check(st.error().reason() == "invalid_statement", "reason is invalid_statement");
+    fuzz::Check(st.error().Is(Reason::kInvalidStatement), "reason is invalid_statement");
   }
   return 0;
 }

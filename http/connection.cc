@@ -82,7 +82,7 @@ Response Server::Impl::BudgetRefusal() {
                         "body_budget_bytes.",
                         {});
   }
-  Response res = ErrorResponse(503, "overloaded",
+  Response res = ErrorResponse(503, Reason::kOverloaded,
                                "the server is receiving too many request bodies; retry later");
   res.SetHeader("Retry-After", "1");
   return res;
@@ -256,7 +256,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
       if (ec == bhttp::error::header_limit) {
         refusal = HeadersTooLarge();
       } else if (ec || !parser.is_header_done()) {
-        refusal = ErrorResponse(400, "bad_request", "malformed HTTP request");
+        refusal = ErrorResponse(400, Reason::kBadRequest, "malformed HTTP request");
       } else {
         buffer.consume(used);
       }
@@ -296,8 +296,8 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
           if (beast::iequals(field.value(), "100-continue")) {
             expect_continue = true;
           } else if (!refusal) {
-            refusal =
-                ErrorResponse(417, "expectation_failed", "only Expect: 100-continue is supported");
+            refusal = ErrorResponse(417, Reason::kExpectationFailed,
+                                    "only Expect: 100-continue is supported");
           }
         } else if (req.headers.back().first == "x-request-id") {
           incoming_id = field.value();
@@ -313,14 +313,15 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
       req.path = PercentDecode(raw_path);
 
       if (field_count > opts.max_header_count) {
-        refusal = ErrorResponse(431, "headers_too_large", "too many request header fields");
+        refusal = ErrorResponse(431, Reason::kHeadersTooLarge, "too many request header fields");
       } else if (auto decided = DecideBodyFraming(version, transfer_encoding, content_length);
                  !decided) {
         refusal = FramingRefusal(decided.error());
       } else if (!refusal) {
         framing = *decided;
         if (raw_path.empty() || raw_path.front() != '/') {
-          refusal = ErrorResponse(400, "bad_request", "request target must be an absolute path");
+          refusal =
+              ErrorResponse(400, Reason::kBadRequest, "request target must be an absolute path");
         } else {
           match = router.Match(req.method, raw_path);
           route = match.route;
@@ -361,7 +362,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
     };
     if (!refusal && framing.kind == BodyFraming::Kind::kLength) {
       if (framing.length > body_limit) {
-        refusal = ErrorResponse(413, "payload_too_large", "request body exceeds the limit");
+        refusal = ErrorResponse(413, Reason::kPayloadTooLarge, "request body exceeds the limit");
       } else if (!reservation.GrowTo(static_cast<size_t>(framing.length))) {
         refusal = BudgetRefusal();
       }
@@ -390,13 +391,13 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
         if (budget_refused) {
           refusal = BudgetRefusal();
         } else if (ec == bhttp::error::body_limit) {
-          refusal = ErrorResponse(413, "payload_too_large", "request body exceeds the limit");
+          refusal = ErrorResponse(413, Reason::kPayloadTooLarge, "request body exceeds the limit");
         } else if (ec == bhttp::error::buffer_overflow) {
-          refusal =
-              ErrorResponse(400, "bad_request", "a chunk line or the trailer section is too long");
+          refusal = ErrorResponse(400, Reason::kBadRequest,
+                                  "a chunk line or the trailer section is too long");
         } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
                    ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-          refusal = ErrorResponse(400, "bad_request", "malformed HTTP request");
+          refusal = ErrorResponse(400, Reason::kBadRequest, "malformed HTTP request");
         } else {
           break;  // timeout, reset, EOF mid-body: nobody to answer
         }
@@ -446,13 +447,13 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
     if (res.status < 100 || res.status > 999) {
       Log(LogLevel::kError, "handler returned an invalid status",
           {{"request_id", req.request_id}, {"status", res.status}});
-      res = ErrorResponse(500, "internal", "internal error");
+      res = ErrorResponse(500, Reason::kInternal, "internal error");
     }
 
     bool head_request = verb == bhttp::verb::head;
     if (!SerializeHead(res, version, keep_alive, req.request_id, head)) {
       Log(LogLevel::kError, "response headers rejected", {{"request_id", req.request_id}});
-      res = ErrorResponse(500, "internal", "internal error");
+      res = ErrorResponse(500, Reason::kInternal, "internal error");
       SerializeHead(res, version, keep_alive, req.request_id, head);
     }
     bool send_body = !head_request && !(res.status < 200 || res.status == 204 || res.status == 304);

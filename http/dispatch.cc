@@ -10,12 +10,12 @@
 
 namespace cl::http {
 
-Response ErrorResponse(int status, std::string_view code, std::string_view message) {
-  return Response::Json(status, ErrorEnvelope(code, message));
+Response ErrorResponse(int status, Reason code, std::string_view message) {
+  return Response::Json(status, ErrorEnvelope(ReasonName(code), message));
 }
 
 Response HeadersTooLarge() {
-  return ErrorResponse(431, "headers_too_large", "request headers exceed the limit");
+  return ErrorResponse(431, Reason::kHeadersTooLarge, "request headers exceed the limit");
 }
 
 Response FramingRefusal(const FramingError& e) {
@@ -24,9 +24,9 @@ Response FramingRefusal(const FramingError& e) {
 
 Response NoRouteResponse(const Request& req, const Router::MatchResult& match) {
   if (!match.method_not_allowed) {
-    return ErrorResponse(404, "not_found", "no route for " + req.method + " " + req.path);
+    return ErrorResponse(404, Reason::kNotFound, "no route for " + req.method + " " + req.path);
   }
-  Response res = ErrorResponse(405, "method_not_allowed",
+  Response res = ErrorResponse(405, Reason::kMethodNotAllowed,
                                "method " + req.method + " not allowed for " + req.path);
   std::string allow;
   for (const auto& m : match.allowed_methods) {
@@ -52,7 +52,7 @@ auto Guarded(Request& req, Call&& call) -> decltype(call()) {
   }
   Log(LogLevel::kError, "handler threw",
       {{"request_id", req.request_id}, {"path", req.path}, {"error", error}});
-  return ErrorResponse(500, "internal", "internal error");
+  return ErrorResponse(500, Reason::kInternal, "internal error");
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 namespace cl::http {
 
 // `status` with the error envelope {"error":{"code":...,"message":...}} (see ErrorEnvelope).
-Response ErrorResponse(int status, std::string_view code, std::string_view message);
+Response ErrorResponse(int status, Reason code, std::string_view message);
 // 431: the request header is over max_header_bytes.
 Response HeadersTooLarge();
 // The answer to a request whose framing was refused (see framing.h).

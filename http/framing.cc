@@ -17,13 +17,13 @@ std::string_view TrimWhitespace(std::string_view s) {
 }
 
 tl::unexpected<FramingError> Refuse(std::string_view message) {
-  return tl::unexpected(FramingError{400, "bad_request", message});
+  return tl::unexpected(FramingError{400, Reason::kBadRequest, message});
 }
 
 }  // namespace
 
 HeaderScanner::State HeaderScanner::Fail(std::string_view message) {
-  error_ = FramingError{400, "bad_request", message};
+  error_ = FramingError{400, Reason::kBadRequest, message};
   return State::kError;
 }
 
@@ -91,7 +91,7 @@ tl::expected<BodyFraming, FramingError> DecideBodyFraming(
       if (EqualsIgnoreCase(codings[i], "chunked")) return Refuse("chunked applied twice");
     }
     if (codings.size() > 1) {
-      return tl::unexpected(FramingError{501, "not_implemented",
+      return tl::unexpected(FramingError{501, Reason::kNotImplemented,
                                          "transfer codings other than chunked are not supported"});
     }
     framing.kind = BodyFraming::Kind::kChunked;

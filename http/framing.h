@@ -13,6 +13,8 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "common/error_reason.h"
+
 namespace cl::http {
 
 // A request whose framing is refused: the server answers `status` with the JSON error `code`
@@ -20,7 +22,7 @@ namespace cl::http {
 // after the header cannot be trusted to be (or not to be) another request.
 struct FramingError {
   int status;                // 400, or 501 for a transfer coding the server does not implement
-  std::string_view code;     // "bad_request" or "not_implemented"
+  Reason code;               // kBadRequest or kNotImplemented
   std::string_view message;  // says which rule was broken; never echoes request bytes
 };
 
@@ -51,7 +53,7 @@ class HeaderScanner {
   size_t line_start_ = 0;  // first byte of the current line
   bool first_line_ = true;
   size_t header_size_ = 0;
-  FramingError error_{400, "bad_request", ""};
+  FramingError error_{400, Reason::kBadRequest, ""};
 };
 
 // How the body of a request is delimited.

@@ -54,8 +54,8 @@ Result<SweepReport> TokenRevoker::RunOnce() {
       count_sweep("error");
       Log(LogLevel::kError, "token revoker sweep skipped: usage flush failed",
           {{"error", flushed.error().message()}});
-      return Fail(Error(flushed.error().code(),
-                        "token revoker: usage flush failed: " + flushed.error().message()));
+      return Fail(flushed.error().WithMessage("token revoker: usage flush failed: " +
+                                              flushed.error().message()));
     }
   }
 

@@ -30,7 +30,7 @@ std::string Printable(std::string_view s, size_t max = kMaxShownValue) {
 
 Error IssuerUnavailable(const std::string& issuer, const Error& cause) {
   return Error::Unavailable("CI issuer " + issuer + " is unavailable: " + cause.message(),
-                            "issuer_unavailable");
+                            Reason::kIssuerUnavailable);
 }
 
 // A claim's value as policies see it; nullopt for null, object and array values.
@@ -51,7 +51,7 @@ std::optional<std::string> ScalarClaim(const crypto::Jwt& jwt, std::string_view 
 // authorization or token endpoint, so ParseDiscovery's login-oriented checks do not fit.
 Result<std::string> JwksUriFromDiscovery(std::string_view json, const std::string& issuer) {
   auto invalid = [](std::string message) {
-    return Error::Unavailable(std::move(message), "idp_discovery_invalid");
+    return Error::Unavailable(std::move(message), Reason::kIdpDiscoveryInvalid);
   };
   auto parsed = ParseJson(json);
   if (!parsed || !parsed->is_object()) {
@@ -108,7 +108,7 @@ CiTokenVerifier::CiTokenVerifier(CiVerifierOptions options, const Clock& clock)
       fetch_gate_(options_.max_concurrent_fetches,
                   Error::Unavailable("CI issuer keys are being fetched for other requests; retry "
                                      "in a few seconds",
-                                     "issuer_unavailable"),
+                                     Reason::kIssuerUnavailable),
                   options_.on_fetch_refused) {}
 
 CiTokenVerifier::~CiTokenVerifier() = default;
@@ -175,14 +175,15 @@ Error NoMatchingPolicyError() {
   return Error::PermissionDenied(
       "no trust policy of this organization admits this CI token (the issuer, audience and bound "
       "claims of each policy are compared with the token's)",
-      "no_matching_trust_policy");
+      Reason::kNoMatchingTrustPolicy);
 }
 
 Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
                                            const std::vector<TrustPolicy>& policies) {
   if (token.size() > kMaxTokenBytes) {
     return Fail(Error::Unauthenticated(
-        "CI token is larger than " + std::to_string(kMaxTokenBytes) + " bytes", "jwt_malformed"));
+        "CI token is larger than " + std::to_string(kMaxTokenBytes) + " bytes",
+        Reason::kJwtMalformed));
   }
   // Decoded once: `iss` routes to the issuer's keys, then the same decoded token is verified.
   // Nothing read before VerifyDecodedJwt succeeds is trusted.
@@ -191,7 +192,7 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   if (!IsAllowedIssuer(issuer)) {
     return Fail(Error::Unauthenticated(
         "CI token issuer \"" + Printable(issuer) + "\" is not trusted by this instance",
-        "untrusted_issuer"));
+        Reason::kUntrustedIssuer));
   }
 
   std::vector<const TrustPolicy*> candidates;
@@ -219,16 +220,15 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   // for an unknown kid. Verifying with held keys never does.
   auto keys = cache->HasKeys() ? cache->Get() : fetch_gate_.Call([&] { return cache->Get(); });
   if (!keys) {
-    if (keys.error().reason() == "issuer_unavailable") return Fail(keys.error());
+    if (keys.error().Is(Reason::kIssuerUnavailable)) return Fail(keys.error());
     return Fail(IssuerUnavailable(issuer, keys.error()));
   }
   auto verified = crypto::VerifyDecodedJwt(decoded, **keys, check);
-  if (!verified &&
-      verified.error().reason() == crypto::JoseErrorString(crypto::JoseError::kJwtUnknownKid)) {
+  if (!verified && verified.error().Is(Reason::kJwtUnknownKid)) {
     // The issuer may have rotated its keys; JwksCache bounds how often this refetches.
     keys = fetch_gate_.Call([&] { return cache->RefreshForUnknownKid(); });
     if (!keys) {
-      if (keys.error().reason() == "issuer_unavailable") return Fail(keys.error());
+      if (keys.error().Is(Reason::kIssuerUnavailable)) return Fail(keys.error());
       return Fail(IssuerUnavailable(issuer, keys.error()));
     }
     verified = crypto::VerifyDecodedJwt(decoded, **keys, check);
@@ -243,13 +243,13 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
 
   // Replay protection is keyed on jti, so a token without one cannot be accepted.
   if (jwt.jti.empty()) {
-    return Fail(
-        Error::Unauthenticated("CI token claim 'jti' is missing or mistyped", "jwt_missing_claim"));
+    return Fail(Error::Unauthenticated("CI token claim 'jti' is missing or mistyped",
+                                       Reason::kJwtMissingClaim));
   }
   if (jwt.jti.size() > kMaxJtiLength) {
     return Fail(Error::Unauthenticated(
         "CI token claim 'jti' is longer than " + std::to_string(kMaxJtiLength) + " characters",
-        "jwt_malformed"));
+        Reason::kJwtMalformed));
   }
 
   const TrustPolicy* matched = nullptr;

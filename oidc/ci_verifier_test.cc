@@ -42,7 +42,7 @@ class FakeWeb {
       requests_.push_back(req.url);
       for (const auto& prefix : down_) {
         if (req.url.rfind(prefix, 0) == 0) {
-          return Fail(Error::Unavailable("connection refused", "unavailable"));
+          return Fail(Error::Unavailable("connection refused", Reason::kUnavailable));
         }
       }
       auto it = docs_.find(req.url);

@@ -36,7 +36,7 @@ bool IsValidPort(std::string_view port) {
 }
 
 Error Invalid(std::string message) {
-  return Error::Unavailable(std::move(message), "idp_discovery_invalid");
+  return Error::Unavailable(std::move(message), Reason::kIdpDiscoveryInvalid);
 }
 
 // Reads an optional string member; a present non-string value is an error.
@@ -155,13 +155,13 @@ Result<std::string> FetchDocument(const std::string& url, const FetchOptions& op
   if (!resp) {
     return Fail(Error::Unavailable(
         std::string(what) + " fetch from the identity provider failed: " + resp.error().message(),
-        "idp_unavailable"));
+        Reason::kIdpUnavailable));
   }
   if (resp->status != 200) {
     return Fail(Error::Unavailable(std::string(what) +
                                        " fetch from the identity provider returned HTTP " +
                                        std::to_string(resp->status),
-                                   "idp_unavailable"));
+                                   Reason::kIdpUnavailable));
   }
   return std::move(resp->body);
 }
@@ -170,7 +170,7 @@ Result<ProviderMetadata> FetchDiscovery(const std::string& issuer, const FetchOp
   if (!IsAllowedIssuerUrl(issuer)) {
     return Fail(Error::InvalidArgument(
         "issuer \"" + issuer + "\" must be an https URL (http only on loopback)",
-        "bad_issuer_url"));
+        Reason::kBadIssuerUrl));
   }
   std::string base = issuer;
   while (!base.empty() && base.back() == '/') base.pop_back();

@@ -77,8 +77,9 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchCold() {
   // Another caller may have fetched while we waited for the lock.
   if (auto held = Current()) return held;
   if (attempted_ && clock_.Now() - last_attempt_ < cooldown_ / 12) {
-    return Fail(Error::Unavailable(
-        "identity provider keys unavailable (retrying later): " + last_error_, "idp_unavailable"));
+    return Fail(
+        Error::Unavailable("identity provider keys unavailable (retrying later): " + last_error_,
+                           Reason::kIdpUnavailable));
   }
   return FetchLocked(nullptr);
 }
@@ -97,7 +98,7 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchLocked(
     auto parsed = crypto::Jwks::Parse(*body);
     if (!parsed) return Fail(parsed.error());
     if (parsed->keys.empty()) {
-      return Fail(Error::Unavailable("JWKS has no usable keys", "idp_unavailable"));
+      return Fail(Error::Unavailable("JWKS has no usable keys", Reason::kIdpUnavailable));
     }
     return std::make_shared<const crypto::Jwks>(std::move(*parsed));
   }();
@@ -114,7 +115,7 @@ Result<std::shared_ptr<const crypto::Jwks>> JwksCache::FetchLocked(
          {"kept_last_good", held != nullptr}});
     if (held) return held;
     return Fail(Error::Unavailable("identity provider keys unavailable: " + last_error_,
-                                   "idp_unavailable"));
+                                   Reason::kIdpUnavailable));
   }
   last_error_.clear();
   {

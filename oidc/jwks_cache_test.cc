@@ -20,7 +20,7 @@ class JwksCacheTest : public ::testing::Test {
     return [this](const std::string& url) -> Result<std::string> {
       ++fetches_;
       last_url_ = url;
-      if (!up_) return Fail(Error::Unavailable("connection refused", "idp_unavailable"));
+      if (!up_) return Fail(Error::Unavailable("connection refused", Reason::kIdpUnavailable));
       return body_;
     };
   }

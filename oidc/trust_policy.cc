@@ -13,7 +13,7 @@ namespace {
 
 Error Invalid(std::string message) {
   return Error::InvalidArgument("invalid trust policy: " + std::move(message),
-                                "invalid_trust_policy");
+                                Reason::kInvalidTrustPolicy);
 }
 
 bool IsValidClaimName(std::string_view name) {

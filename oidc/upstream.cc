@@ -76,7 +76,7 @@ std::string OAuthErrorCode(const HttpClientResponse& resp) {
 }
 
 Error IdpUnavailable(std::string message) {
-  return Error::Unavailable(std::move(message), "idp_unavailable");
+  return Error::Unavailable(std::move(message), Reason::kIdpUnavailable);
 }
 
 // Maps a non-200 token endpoint answer that is not a device-flow state.
@@ -85,20 +85,22 @@ Error TokenEndpointError(const HttpClientResponse& resp, std::string_view code) 
     return IdpUnavailable("identity provider token endpoint returned HTTP " +
                           std::to_string(resp.status));
   }
-  if (code == "invalid_grant") {
+  // RFC 6749 and RFC 8628 codes that are also ours have the same wire string.
+  const std::optional<Reason> oauth = ParseReason(code);
+  if (oauth == Reason::kInvalidGrant) {
     return Error::InvalidArgument(
         "the identity provider rejected the authorization grant (expired, reused or mismatched)",
-        "invalid_grant");
+        Reason::kInvalidGrant);
   }
   if (code == "invalid_client" || code == "unauthorized_client" || resp.status == 401) {
     // Our client registration is wrong: an operator problem, not the user's.
     return Error::Internal("the identity provider rejected this control plane's client credentials",
-                           "idp_client_rejected");
+                           Reason::kIdpClientRejected);
   }
   return Error::InvalidArgument("the identity provider token endpoint answered HTTP " +
                                     std::to_string(resp.status) +
                                     (code.empty() ? "" : " (" + std::string(code) + ")"),
-                                "idp_token_error");
+                                Reason::kIdpTokenError);
 }
 
 }  // namespace
@@ -187,7 +189,7 @@ Result<crypto::Jwt> UpstreamIdp::VerifyIdToken(const Discovered& d, const std::s
   check.max_age_seconds = config_.id_token_max_age / kMillisPerSecond;
   CL_ASSIGN_OR_RETURN(auto keys, d.jwks->Get());
   auto jwt = crypto::VerifyJwt(id_token, *keys, check);
-  if (!jwt && jwt.error().reason() == crypto::JoseErrorString(crypto::JoseError::kJwtUnknownKid)) {
+  if (!jwt && jwt.error().Is(Reason::kJwtUnknownKid)) {
     // The IdP may have rotated its keys since we last fetched them.
     CL_ASSIGN_OR_RETURN(keys, d.jwks->RefreshForUnknownKid());
     jwt = crypto::VerifyJwt(id_token, *keys, check);
@@ -198,23 +200,22 @@ Result<crypto::Jwt> UpstreamIdp::VerifyIdToken(const Discovered& d, const std::s
   // replayed to us by that client (or issued to it in the first place).
   for (const std::string& aud : jwt->aud) {
     if (aud != config_.client_id) {
-      return Fail(Error::Unauthenticated(
-          "ID token is also meant for another audience",
-          std::string(crypto::JoseErrorString(crypto::JoseError::kJwtBadAudience))));
+      return Fail(
+          Error::Unauthenticated("ID token is also meant for another audience",
+                                 crypto::JoseErrorReason(crypto::JoseError::kJwtBadAudience)));
     }
   }
   // Items 4-5: azp, when present, names the party the token was issued to: it must be us.
   if (auto it = jwt->claims.find("azp");
       it != jwt->claims.end() &&
       (!it->value().is_string() || it->value().get_string() != config_.client_id)) {
-    return Fail(Error::Unauthenticated(
-        "ID token azp is not this client",
-        std::string(crypto::JoseErrorString(crypto::JoseError::kJwtBadAudience))));
+    return Fail(
+        Error::Unauthenticated("ID token azp is not this client",
+                               crypto::JoseErrorReason(crypto::JoseError::kJwtBadAudience)));
   }
   if (jwt->sub.empty()) {
     return Fail(Error::Unauthenticated(
-        "ID token has no subject",
-        std::string(crypto::JoseErrorString(crypto::JoseError::kJwtMissingClaim))));
+        "ID token has no subject", crypto::JoseErrorReason(crypto::JoseError::kJwtMissingClaim)));
   }
   return jwt;
 }
@@ -242,7 +243,7 @@ Status UpstreamIdp::FillFromUserinfo(const Discovered& d, const std::string& acc
   // OIDC Core 5.3.2: the userinfo sub must be the ID token's, or the answer is not about them.
   if (StringField(obj, "sub") != claims.subject) {
     return Fail(Error::Unauthenticated("userinfo subject does not match the ID token",
-                                       "userinfo_sub_mismatch"));
+                                       Reason::kUserinfoSubMismatch));
   }
   claims.email = StringField(obj, "email");
   claims.email_verified = BoolField(obj, "email_verified");
@@ -261,14 +262,14 @@ Result<IdTokenClaims> UpstreamIdp::ClaimsFromTokenResponse(const Discovered& d,
   std::string id_token = StringField(obj, "id_token");
   if (id_token.empty()) {
     return Fail(Error::Unauthenticated("token response has no id_token (is the openid scope set?)",
-                                       "missing_id_token"));
+                                       Reason::kMissingIdToken));
   }
   CL_ASSIGN_OR_RETURN(crypto::Jwt jwt, VerifyIdToken(d, id_token));
   if (expected_nonce) {
     std::string nonce = jwt.StringClaim("nonce");
     if (expected_nonce->empty() || !crypto::ConstantTimeEquals(nonce, *expected_nonce)) {
-      return Fail(
-          Error::Unauthenticated("ID token nonce does not match the login request", "bad_nonce"));
+      return Fail(Error::Unauthenticated("ID token nonce does not match the login request",
+                                         Reason::kBadNonce));
     }
   }
   IdTokenClaims claims;
@@ -301,7 +302,7 @@ Result<DeviceAuthorization> UpstreamIdp::StartDeviceAuthorization() {
   CL_ASSIGN_OR_RETURN(auto d, Discover());
   if (d->metadata.device_authorization_endpoint.empty()) {
     return Fail(Error::FailedPrecondition("the identity provider does not support the device flow",
-                                          "device_flow_unsupported"));
+                                          Reason::kDeviceFlowUnsupported));
   }
   CL_ASSIGN_OR_RETURN(
       auto resp, PostForm(d->metadata.device_authorization_endpoint, {{"scope", config_.scopes}}));
@@ -340,19 +341,20 @@ Result<DevicePoll> UpstreamIdp::PollDeviceToken(const std::string& device_code) 
   }
   std::string code = OAuthErrorCode(resp);
   if (resp.status == 400 || resp.status == 401) {
-    if (code == "authorization_pending") {
+    const std::optional<Reason> oauth = ParseReason(code);
+    if (oauth == Reason::kAuthorizationPending) {
       poll.state = DevicePoll::State::kPending;
       return poll;
     }
-    if (code == "slow_down") {
+    if (oauth == Reason::kSlowDown) {
       poll.state = DevicePoll::State::kSlowDown;
       return poll;
     }
-    if (code == "expired_token") {
+    if (oauth == Reason::kExpiredToken) {
       poll.state = DevicePoll::State::kExpired;
       return poll;
     }
-    if (code == "access_denied") {
+    if (oauth == Reason::kAccessDenied) {
       poll.state = DevicePoll::State::kDenied;
       return poll;
     }

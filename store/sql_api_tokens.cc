@@ -65,7 +65,7 @@ Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& even
       if (policy.rows.empty()) {
         return Fail(Error::Unauthenticated(
             "the trust policy of this federated token was deleted, which revoked the token",
-            "token_revoked"));
+            Reason::kTokenRevoked));
       }
     }
     if (by_token) {
@@ -76,14 +76,14 @@ Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& even
                                   {token.created_by_id, token.org_id}));
       if (creator.rows.empty()) {
         return Fail(Error::Unauthenticated("the API token making this request no longer exists",
-                                           "invalid_token"));
+                                           Reason::kInvalidToken));
       }
       const SqlRow& row = creator.rows.front();
       if (!row.IsNull(0)) {
-        return Fail(Error::Unauthenticated("this API token was revoked", "token_revoked"));
+        return Fail(Error::Unauthenticated("this API token was revoked", Reason::kTokenRevoked));
       }
       if (auto expires_at = row.OptInt(1); expires_at && token.created_at >= *expires_at) {
-        return Fail(Error::Unauthenticated("this API token has expired", "token_expired"));
+        return Fail(Error::Unauthenticated("this API token has expired", Reason::kTokenExpired));
       }
     }
     auto r = c.Query(
@@ -176,7 +176,8 @@ Status SqlDatabase::RevokeApiToken(const std::string& org_id, const std::string&
           SqlResult exists,
           c.Query("SELECT 1 FROM api_tokens WHERE org_id = $1 AND id = $2", {org_id, id}));
       if (exists.rows.empty()) return Fail(Error::NotFound("API token not found"));
-      return Fail(Error::FailedPrecondition("API token is already revoked", "already_revoked"));
+      return Fail(
+          Error::FailedPrecondition("API token is already revoked", Reason::kAlreadyRevoked));
     }
     return InsertAudit(c, event);
   });

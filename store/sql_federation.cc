@@ -152,7 +152,8 @@ Status SqlDatabase::RecordCiTokenJti(const std::string& issuer,
                        {issuer, jti, expires_at});
       if (!r) {
         if (r.error().IsAlreadyExists()) {
-          return Fail(Error::AlreadyExists("this CI token was already used", "replayed_token"));
+          return Fail(
+              Error::AlreadyExists("this CI token was already used", Reason::kReplayedToken));
         }
         return Fail(r.error());
       }
@@ -173,7 +174,7 @@ Status SqlDatabase::CreateFederatedToken(const FederatedToken& token, const Audi
                 {token.policy_id, token.org_id}));
     if (policy.rows.empty()) {
       return Fail(Error::FailedPrecondition("the trust policy of the federated token was deleted",
-                                            "trust_policy_deleted"));
+                                            Reason::kTrustPolicyDeleted));
     }
     auto r = c.Query(
         std::string("INSERT INTO federated_tokens (") + kFederatedTokenCols +

@@ -43,8 +43,8 @@ Status SqlDatabase::MigrateTo(int target_version) {
       }
       Status applied = c.ExecScript(m.sql);
       if (!applied) {
-        return Fail(Error(applied.error().code(),
-                          std::string("migration ") + m.name + ": " + applied.error().message()));
+        return Fail(applied.error().WithMessage(std::string("migration ") + m.name + ": " +
+                                                applied.error().message()));
       }
       CL_RETURN_IF_ERROR(
           c.Query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
