@@ -17,19 +17,32 @@ json::value OptTime(const std::optional<UnixMillis>& t) {
   return json::value(FormatRfc3339(*t));
 }
 
+// The project a token or policy is scoped to, null when it covers the whole organization.
+json::value ProjectName(const std::optional<std::string>& project_id, const std::string& name) {
+  if (!project_id) return nullptr;
+  return json::value(name);
+}
+
+json::array Strings(const std::vector<std::string>& list) {
+  json::array out;
+  for (const auto& s : list) out.push_back(json::value(s));
+  return out;
+}
+
+// Who did something: {"kind", "id", "name"}.
+json::object Actor(std::string_view kind, std::string_view id, std::string_view name) {
+  return {{"kind", kind}, {"id", id}, {"name", name}};
+}
+
 }  // namespace
 
 json::object EncodeOrg(const store::Organization& o) {
-  json::object j;
-  j["id"] = o.id;
-  j["name"] = o.name;
-  j["created_at"] = FormatRfc3339(o.created_at);
-  if (o.api_token_max_days_inactive) {
-    j["api_token_max_days_inactive"] = *o.api_token_max_days_inactive;
-  } else {
-    j["api_token_max_days_inactive"] = nullptr;
-  }
-  return j;
+  return {{"id", o.id},
+          {"name", o.name},
+          {"created_at", FormatRfc3339(o.created_at)},
+          {"api_token_max_days_inactive", o.api_token_max_days_inactive
+                                              ? json::value(*o.api_token_max_days_inactive)
+                                              : json::value(nullptr)}};
 }
 
 std::string_view EncodeCallerRole(const std::optional<store::OrgRole>& role) {
@@ -61,48 +74,34 @@ void EncodePermissions(const domain::EffectivePermissions& p, json::object& into
 }
 
 json::object EncodeUser(const store::User& u) {
-  json::object j;
-  j["id"] = u.id;
-  j["email"] = u.email;
-  j["name"] = u.name;
-  return j;
+  return {{"id", u.id}, {"email", u.email}, {"name", u.name}};
 }
 
 json::object EncodeMember(const store::Membership& m) {
-  json::object e;
-  e["user_id"] = m.user_id;
-  e["email"] = m.user_email;
-  e["name"] = m.user_name;
-  e["role"] = store::OrgRoleName(m.role);
-  e["created_at"] = FormatRfc3339(m.created_at);
-  return e;
+  return {{"user_id", m.user_id},
+          {"email", m.user_email},
+          {"name", m.user_name},
+          {"role", store::OrgRoleName(m.role)},
+          {"created_at", FormatRfc3339(m.created_at)}};
 }
 
 json::object EncodeInvitation(const store::Invitation& i) {
-  json::object j;
-  j["id"] = i.id;
-  j["email"] = i.email;
-  j["role"] = store::OrgRoleName(i.role);
-  j["status"] = store::InvitationStatusName(i.status);
-  j["created_at"] = FormatRfc3339(i.created_at);
-  return j;
+  return {{"id", i.id},
+          {"email", i.email},
+          {"role", store::OrgRoleName(i.role)},
+          {"status", store::InvitationStatusName(i.status)},
+          {"created_at", FormatRfc3339(i.created_at)}};
 }
 
 json::object EncodeProject(const store::Project& p) {
-  json::object j;
-  j["id"] = p.id;
-  j["name"] = p.name;
-  j["created_at"] = FormatRfc3339(p.created_at);
-  return j;
+  return {{"id", p.id}, {"name", p.name}, {"created_at", FormatRfc3339(p.created_at)}};
 }
 
 json::object EncodeWorkflow(const store::Workflow& w, const std::string& project_name) {
-  json::object o;
-  o["id"] = w.id;
-  o["name"] = w.name;
-  o["project"] = project_name;
-  o["created_at"] = FormatRfc3339(w.created_at);
-  return o;
+  return {{"id", w.id},
+          {"name", w.name},
+          {"project", project_name},
+          {"created_at", FormatRfc3339(w.created_at)}};
 }
 
 json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
@@ -113,10 +112,7 @@ json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
   j["state"] = store::RunStateName(r.state);
   j["created_at"] = FormatRfc3339(r.created_at);
   j["finished_at"] = OptTime(r.finished_at);
-  json::object by;
-  by["kind"] = r.actor_kind;
-  by["id"] = r.actor_id;
-  by["name"] = r.actor_name;
+  json::object by = Actor(r.actor_kind, r.actor_id, r.actor_name);
   // The CI identity of a keyless attestation (iss, sub, key claims); {} otherwise.
   if (auto claims = ParseJson(r.actor_claims); claims && claims->is_object()) {
     by["claims"] = std::move(*claims);
@@ -137,99 +133,69 @@ json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
 }
 
 json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org) {
-  json::object j;
-  j["id"] = t.id;
-  j["name"] = t.name;
-  j["description"] = t.description;
-  j["scope"] = t.project_id ? "project" : "global";
-  if (t.project_id) {
-    j["project"] = t.project_name;
-  } else {
-    j["project"] = nullptr;
-  }
-  json::array perms;
-  for (const auto& p : t.permissions) perms.push_back(json::value(p));
-  j["permissions"] = std::move(perms);
-  j["created_at"] = FormatRfc3339(t.created_at);
-  j["expires_at"] = OptTime(t.expires_at);
-  j["last_used_at"] = OptTime(t.last_used_at);
-  j["revoked_at"] = OptTime(t.revoked_at);
+  json::value revocation_reason = nullptr;
   if (t.revoked_at) {
-    j["revocation_reason"] =
+    revocation_reason =
         t.revocation_reason ? store::RevocationReasonName(*t.revocation_reason) : "";
-  } else {
-    j["revocation_reason"] = nullptr;
   }
-  json::object by;
-  by["kind"] = t.created_by_kind;
-  by["id"] = t.created_by_id;
-  by["name"] = t.created_by_name;
-  j["created_by"] = std::move(by);
-  j["auto_revoke_at"] = OptTime(domain::AutoRevokeAt(t, org.api_token_max_days_inactive));
-  return j;
+  return {{"id", t.id},
+          {"name", t.name},
+          {"description", t.description},
+          {"scope", t.project_id ? "project" : "global"},
+          {"project", ProjectName(t.project_id, t.project_name)},
+          {"permissions", Strings(t.permissions)},
+          {"created_at", FormatRfc3339(t.created_at)},
+          {"expires_at", OptTime(t.expires_at)},
+          {"last_used_at", OptTime(t.last_used_at)},
+          {"revoked_at", OptTime(t.revoked_at)},
+          {"revocation_reason", std::move(revocation_reason)},
+          {"created_by", Actor(t.created_by_kind, t.created_by_id, t.created_by_name)},
+          {"auto_revoke_at", OptTime(domain::AutoRevokeAt(t, org.api_token_max_days_inactive))}};
 }
 
 json::object EncodeTrustPolicy(const store::TrustPolicyRecord& t) {
-  json::object j;
-  j["id"] = t.id;
-  j["name"] = t.name;
-  j["issuer"] = t.issuer;
-  j["provider"] = t.provider;
-  j["audience"] = t.audience;
   json::object claims;
   for (const auto& [k, v] : t.bound_claims) claims[k] = v;
-  j["bound_claims"] = std::move(claims);
-  if (t.project_id) {
-    j["project"] = t.project_name;
-  } else {
-    j["project"] = nullptr;
-  }
-  json::array perms;
-  for (const auto& p : t.permissions) perms.push_back(json::value(p));
-  j["permissions"] = std::move(perms);
-  j["created_at"] = FormatRfc3339(t.created_at);
-  return j;
+  return {{"id", t.id},
+          {"name", t.name},
+          {"issuer", t.issuer},
+          {"provider", t.provider},
+          {"audience", t.audience},
+          {"bound_claims", std::move(claims)},
+          {"project", ProjectName(t.project_id, t.project_name)},
+          {"permissions", Strings(t.permissions)},
+          {"created_at", FormatRfc3339(t.created_at)}};
 }
 
 json::object EncodeAuditEvent(const store::AuditEvent& e) {
-  json::object o;
-  o["id"] = e.id;
-  o["actor_kind"] = e.actor_kind;
-  o["actor_id"] = e.actor_id;
-  o["actor_name"] = e.actor_name;
-  o["action"] = e.action;
-  o["target_kind"] = e.target_kind;
-  o["target_id"] = e.target_id;
-  o["message"] = e.message;
-  o["created_at"] = FormatRfc3339(e.created_at);
-  return o;
+  return {{"id", e.id},
+          {"actor_kind", e.actor_kind},
+          {"actor_id", e.actor_id},
+          {"actor_name", e.actor_name},
+          {"action", e.action},
+          {"target_kind", e.target_kind},
+          {"target_id", e.target_id},
+          {"message", e.message},
+          {"created_at", FormatRfc3339(e.created_at)}};
 }
 
 json::object EncodePrincipal(const domain::Principal& p) {
-  json::object j;
-  j["kind"] = domain::PrincipalKindName(p.kind);
-  j["id"] = p.id;
-  j["name"] = p.display_name;
-  return j;
+  return Actor(domain::PrincipalKindName(p.kind), p.id, p.display_name);
 }
 
 json::object EncodeSession(const domain::IssuedSession& s) {
-  json::object j;
-  j["session_token"] = s.token;
-  j["expires_at"] = FormatRfc3339(s.expires_at);
-  j["user"] = EncodeUser(s.user);
-  return j;
+  return {{"session_token", s.token},
+          {"expires_at", FormatRfc3339(s.expires_at)},
+          {"user", EncodeUser(s.user)}};
 }
 
 json::object EncodeDeviceLoginStart(const domain::DeviceLoginStart& start) {
-  json::object j;
-  j["device_handle"] = start.device_handle;
-  j["user_code"] = start.user_code;
-  j["verification_uri"] = start.verification_uri;
-  j["verification_uri_complete"] = start.verification_uri_complete;
-  j["expires_in"] = start.expires_in;
-  j["interval"] = start.interval;
-  return j;
+  return {{"device_handle", start.device_handle},
+          {"user_code", start.user_code},
+          {"verification_uri", start.verification_uri},
+          {"verification_uri_complete", start.verification_uri_complete},
+          {"expires_in", start.expires_in},
+          {"interval", start.interval}};
 }
 
 std::string SerializePrincipalEnvelope(const domain::Principal& p) {

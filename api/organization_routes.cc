@@ -5,6 +5,7 @@
 #include "api/encoders.h"
 #include "api/routes.h"
 #include "common/json.h"
+#include "domain/token_inactivity.h"
 
 namespace cl::api {
 
@@ -50,20 +51,23 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
         // Absent means unchanged: an update that changes nothing is refused rather than read
         // as "off". `null` (read as no value) and 0 turn auto-revocation off.
         if (!present) {
-          return Fail(Error::InvalidArgument(
-              "nothing to update: set api_token_max_days_inactive (1 to 365 days; 0 or null "
-              "turns auto-revocation off)",
-              Reason::kMissingField));
+          return Fail(
+              Error::InvalidArgument("nothing to update: set api_token_max_days_inactive (" +
+                                         std::to_string(domain::kMinThresholdDays) + " to " +
+                                         std::to_string(domain::kMaxThresholdDays) +
+                                         " days; 0 or null turns auto-revocation off)",
+                                     Reason::kMissingField));
         }
         std::optional<int64_t> threshold;
         if (days) {
           if (days->is_int64()) {
             threshold = days->as_int64();
           } else if (days->is_uint64()) {
-            threshold = 366;  // out of range either way
+            threshold = domain::kMaxThresholdDays + 1;  // beyond int64: out of range either way
           } else {
             return Fail(Error::InvalidArgument(
-                "field 'api_token_max_days_inactive' must be an integer from 0 to 365",
+                "field 'api_token_max_days_inactive' must be an integer from 0 to " +
+                    std::to_string(domain::kMaxThresholdDays),
                 Reason::kInvalidFieldType));
           }
         }
