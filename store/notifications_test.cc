@@ -245,6 +245,41 @@ TEST_F(PostgresNotifierTest, ListenerReconnectsAndReportsTheGap) {
   EXPECT_TRUE(inbox.WaitFor(h, milliseconds(1000)));
 }
 
+TEST_F(PostgresNotifierTest, ListenerIsBackWellWithinASecondOfTheDatabase) {
+  // A revocation announced between the database coming back and the listener reconnecting is
+  // lost (the gap callback re-validates afterwards), so that window must stay well under the
+  // promised second however long the database was away.
+  Inbox inbox;
+  auto b = Open();
+  ASSERT_TRUE(b);
+  b->Subscribe(inbox.Callback());
+  b->SubscribeGaps(inbox.GapCallback());
+  ASSERT_TRUE(Admin("ALTER DATABASE " + db_ + " ALLOW_CONNECTIONS false"));
+  // Drop the listener from the server's own database (this one refuses connections now).
+  int killed = 0;
+  for (int i = 0; i < 50 && killed == 0; ++i) {
+    PGconn* admin = PQconnectdb(server_.c_str());
+    ASSERT_EQ(PQstatus(admin), CONNECTION_OK);
+    PGresult* r = PQexec(admin, ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE application_name = 'chainloop-revocations' "
+                                 "AND query LIKE 'LISTEN %' AND datname = '" +
+                                 db_ + "'")
+                                    .c_str());
+    killed = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : 0;
+    PQclear(r);
+    PQfinish(admin);
+    if (killed == 0) std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_GE(killed, 1);
+  // Long enough for an uncapped or 5 s-capped backoff to sleep past the database's return.
+  std::this_thread::sleep_for(milliseconds(4000));
+  EXPECT_FALSE(inbox.WaitForGap(milliseconds(0)));
+  ASSERT_TRUE(Admin("ALTER DATABASE " + db_ + " ALLOW_CONNECTIONS true"));
+  const auto back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(inbox.WaitForGap(milliseconds(10000)));
+  EXPECT_LT(std::chrono::steady_clock::now() - back, milliseconds(900));
+}
+
 TEST_F(PostgresNotifierTest, StopEndsDeliveryAndPublisherSurvivesDroppedConnection) {
   // Declared first so it outlives the notifiers: their listener threads call into it.
   Inbox inbox;

@@ -23,7 +23,13 @@ namespace cl::store {
 namespace {
 
 constexpr int kInitialBackoffMs = 100;
-constexpr int kMaxBackoffMs = 5000;
+// Revocations announced while the listener is away are lost; after it reconnects, the gap
+// callbacks make the cache re-validate. So the time from the database being back to the listener
+// being back is a window in which another instance's revocation is not yet seen here: keep it
+// well under the promised second.
+constexpr int kMaxBackoffMs = 500;
+// While the database stays unreachable, a failed attempt is logged at most this often.
+constexpr auto kConnectFailureLogEvery = std::chrono::seconds(30);
 // How long the first Subscribe waits for the listener to be listening.
 constexpr auto kFirstListenWait = std::chrono::seconds(5);
 
@@ -138,11 +144,17 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
   void ListenLoop() {
     int backoff_ms = kInitialBackoffMs;
     bool connected_before = false;
+    std::chrono::steady_clock::time_point failures_logged_at{};  // none since the last success
     while (!Stopping()) {
       PGconn* conn = Connect(conninfo_);
       if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
-        Log(LogLevel::kWarn, "revocation listener cannot connect to postgres",
-            {{"error", ConnError(conn)}, {"retry_ms", backoff_ms}});
+        const auto now = std::chrono::steady_clock::now();
+        if (failures_logged_at == std::chrono::steady_clock::time_point{} ||
+            now - failures_logged_at >= kConnectFailureLogEvery) {
+          failures_logged_at = now;
+          Log(LogLevel::kWarn, "revocation listener cannot connect to postgres",
+              {{"error", ConnError(conn)}, {"retry_ms", backoff_ms}});
+        }
         if (conn != nullptr) PQfinish(conn);
         if (!Backoff(backoff_ms)) return;
         backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
@@ -159,6 +171,7 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
         continue;
       }
       backoff_ms = kInitialBackoffMs;
+      failures_logged_at = {};
       {
         std::lock_guard lock(mu_);
         listening_ = true;
