@@ -245,4 +245,23 @@ class ApiTest : public ::testing::Test {
   std::shared_ptr<void> routes_;
 };
 
+// An ApiTest whose person `owner_` is signed in and owns the organization "acme".
+class AcmeApiTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    if (HasFatalFailure()) return;
+    owner_ = LoginAs("owner", "owner@example.com");
+    ASSERT_FALSE(owner_.empty());
+    ASSERT_FALSE(CreateOrg(owner_, "acme").empty());
+  }
+  std::string owner_;
+};
+
+// A minimal in-toto statement body, as the attestation push route accepts it.
+inline constexpr char kStatement[] =
+    R"({"statement":{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app",)"
+    R"("digest":{"sha256":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}}],)"
+    R"("predicateType":"https://slsa.dev/provenance/v1","predicate":{}}})";
+
 }  // namespace cl::api::testing

@@ -13,21 +13,13 @@ using testing::Answer;
 
 constexpr char kTokens[] = "/v1/organizations/acme/api-tokens";
 
-class ApiTokenRoutesTest : public testing::ApiTest {
+class ApiTokenRoutesTest : public testing::AcmeApiTest {
  protected:
   void Configure(ApiDeps& deps) override {
     create_limit_ = std::make_unique<domain::RateLimiter>(60, 3, clock_);
     deps.token_create_limit = create_limit_.get();
   }
-  void SetUp() override {
-    ApiTest::SetUp();
-    if (HasFatalFailure()) return;
-    owner_ = LoginAs("owner", "owner@example.com");
-    ASSERT_FALSE(owner_.empty());
-    ASSERT_FALSE(CreateOrg(owner_, "acme").empty());
-  }
   std::unique_ptr<domain::RateLimiter> create_limit_;
-  std::string owner_;
 };
 
 TEST_F(ApiTokenRoutesTest, CreateAnswersTheSecretOnceAndTheRecord) {

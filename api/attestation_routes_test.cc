@@ -10,19 +10,13 @@ namespace {
 using testing::Answer;
 
 constexpr char kRuns[] = "/v1/organizations/acme/workflow-runs";
-constexpr char kStatement[] =
-    R"({"statement":{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app",)"
-    R"("digest":{"sha256":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}}],)"
-    R"("predicateType":"https://slsa.dev/provenance/v1","predicate":{}}})";
+using testing::kStatement;
 
-class AttestationRoutesTest : public testing::ApiTest {
+class AttestationRoutesTest : public testing::AcmeApiTest {
  protected:
   void SetUp() override {
-    ApiTest::SetUp();
+    AcmeApiTest::SetUp();
     if (HasFatalFailure()) return;
-    owner_ = LoginAs("owner", "owner@example.com");
-    ASSERT_FALSE(owner_.empty());
-    ASSERT_FALSE(CreateOrg(owner_, "acme").empty());
     ASSERT_EQ(Call("POST", "/v1/organizations/acme/projects", owner_, R"({"name":"web"})").status,
               201);
   }
@@ -31,7 +25,6 @@ class AttestationRoutesTest : public testing::ApiTest {
     EXPECT_EQ(a.status, 201) << SerializeJson(a.body);
     return a.status == 201 ? std::string(a.body.at("workflow_run").at("id").as_string()) : "";
   }
-  std::string owner_;
 };
 
 TEST_F(AttestationRoutesTest, InitPushDescribeAndList) {

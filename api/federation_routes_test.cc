@@ -16,17 +16,7 @@ constexpr char kGrant[] = "urn:ietf:params:oauth:grant-type:token-exchange";
 constexpr char kIdToken[] = "urn:ietf:params:oauth:token-type:id_token";
 const testing::Headers kForm = {{"content-type", "application/x-www-form-urlencoded"}};
 
-class FederationRoutesTest : public testing::ApiTest {
- protected:
-  void SetUp() override {
-    ApiTest::SetUp();
-    if (HasFatalFailure()) return;
-    owner_ = LoginAs("owner", "owner@example.com");
-    ASSERT_FALSE(owner_.empty());
-    ASSERT_FALSE(CreateOrg(owner_, "acme").empty());
-  }
-  std::string owner_;
-};
+using FederationRoutesTest = testing::AcmeApiTest;
 
 TEST_F(FederationRoutesTest, ExchangeChecksTheRequest) {
   struct Case {

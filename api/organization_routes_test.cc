@@ -12,17 +12,7 @@ namespace {
 
 using testing::Answer;
 
-class OrganizationRoutesTest : public testing::ApiTest {
- protected:
-  void SetUp() override {
-    ApiTest::SetUp();
-    if (HasFatalFailure()) return;
-    owner_ = LoginAs("owner", "owner@example.com");
-    ASSERT_FALSE(owner_.empty());
-    ASSERT_FALSE(CreateOrg(owner_, "acme").empty());
-  }
-  std::string owner_;
-};
+using OrganizationRoutesTest = testing::AcmeApiTest;
 
 TEST_F(OrganizationRoutesTest, CreateAnswersTheOrganization) {
   Answer a = Call("POST", "/v1/organizations", owner_, R"({"name":"globex"})");

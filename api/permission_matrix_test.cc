@@ -28,10 +28,7 @@ using PermSet = std::set<std::string>;
 
 constexpr char kOrg[] = "acme";
 constexpr char kProject[] = "web";
-constexpr char kStatement[] =
-    R"({"statement":{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app",)"
-    R"("digest":{"sha256":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}}],)"
-    R"("predicateType":"https://slsa.dev/provenance/v1","predicate":{}}})";
+using testing::kStatement;
 
 using testing::Answer;
 
