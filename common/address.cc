@@ -81,6 +81,12 @@ bool Cidr::Contains(std::string_view address) const {
   return (a->bytes[full] & mask) == (bytes_[full] & mask);
 }
 
+std::optional<std::string> CanonicalAddress(std::string_view text) {
+  auto a = ParseAddress(text);
+  if (!a) return std::nullopt;
+  return FormatAddress(*a);
+}
+
 std::string ClientAddressKey(std::string_view address) {
   auto a = ParseAddress(address);
   if (!a) return std::string(address.substr(0, 64));

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,11 @@ class Cidr {
   bool v4_ = false;
   int prefix_ = 0;
 };
+
+// `text` as an IP address in one canonical spelling (IPv4-mapped IPv6 as IPv4, IPv6 compressed
+// and lower-case); nullopt when it is not exactly an address: ports, brackets, zone ids, blanks
+// and anything longer than an address are refused.
+std::optional<std::string> CanonicalAddress(std::string_view text);
 
 // The key under which a client address is limited: the address itself for IPv4 (IPv4-mapped
 // IPv6 included), its /64 for IPv6 (one client usually holds the whole /64), and the text as

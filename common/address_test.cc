@@ -61,5 +61,39 @@ TEST(ClientAddressKeyTest, Ipv4AsIsIpv6Per64MappedAsIpv4) {
   EXPECT_EQ(ClientAddressKey(std::string(200, 'x')).size(), 64u);
 }
 
+// ---------------------------------------------------------------------------------------------
+
+TEST(CanonicalAddressTest, OneSpellingPerAddressNothingElse) {
+  struct Case {
+    const char* text;
+    const char* canonical;  // nullptr: not an address
+  } cases[] = {
+      {"198.51.100.7", "198.51.100.7"},
+      {"::ffff:198.51.100.7", "198.51.100.7"},
+      {"::FFFF:c633:6407", "198.51.100.7"},
+      {"2001:DB8:0:0:0:0:0:1", "2001:db8::1"},
+      {"::1", "::1"},
+      {"198.51.100.7:443", nullptr},
+      {"[2001:db8::1]", nullptr},
+      {"[2001:db8::1]:443", nullptr},
+      {"fe80::1%eth0", nullptr},
+      {" 198.51.100.7", nullptr},
+      {"198.51.100.7 ", nullptr},
+      {"198.51.100", nullptr},
+      {"unknown", nullptr},
+      {"", nullptr},
+  };
+  for (const Case& c : cases) {
+    auto got = CanonicalAddress(c.text);
+    if (c.canonical == nullptr) {
+      EXPECT_FALSE(got) << c.text;
+    } else {
+      ASSERT_TRUE(got) << c.text;
+      EXPECT_EQ(*got, c.canonical) << c.text;
+    }
+  }
+  EXPECT_FALSE(CanonicalAddress(std::string(200, '1')));
+}
+
 }  // namespace
 }  // namespace cl

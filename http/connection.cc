@@ -27,6 +27,7 @@
 
 #include "common/log.h"
 #include "http/body_budget.h"
+#include "http/client_address.h"
 #include "http/dispatch.h"
 #include "http/framing.h"
 #include "http/request_id.h"
@@ -97,7 +98,8 @@ void Server::Impl::LogRequest(const Request& req, int status, SteadyClock::time_
        {"status", status},
        {"duration_ms", std::round(seconds * 1e6) / 1e3},  // microsecond precision
        {"request_id", req.request_id},
-       {"remote_addr", req.remote_addr}});
+       {"remote_addr", req.remote_addr},
+       {"peer_addr", req.peer_addr}});
 }
 
 asio::awaitable<void> Server::Impl::RunOnPool(const Handler& handler, Request& req, Response& res) {
@@ -201,6 +203,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
     SteadyClock::time_point start = SteadyClock::now();
     Request req;
     req.remote_addr = remote_addr;
+    req.peer_addr = remote_addr;
     req.secure = secure;
     Response res;
     std::string_view route_label = kUnmatched;
@@ -305,6 +308,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
       }
       req.request_id =
           IsAcceptableRequestId(incoming_id) ? std::string(incoming_id) : NewRequestId();
+      req.remote_addr = ClientAddress(req.peer_addr, req.headers, opts.trusted_proxies);
       keep_alive = msg.keep_alive();
       std::string_view target = msg.target();
       size_t q = target.find('?');

@@ -21,9 +21,12 @@ struct Request {
   std::string query;   // raw query string without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
-  std::string remote_addr;  // client IP address as text
-  std::string request_id;   // generated per request, echoed as X-Request-Id
-  bool secure = false;      // served over TLS
+  // The client's IP address as text: peer_addr, or when that is a trusted proxy the client it
+  // forwarded for (client_address.h). Abuse limits key on this one.
+  std::string remote_addr;
+  std::string peer_addr;   // the TCP peer's IP address as text
+  std::string request_id;  // generated per request, echoed as X-Request-Id
+  bool secure = false;     // served over TLS
   // Filled by the router from "{name}" segments of the matched pattern.
   std::map<std::string, std::string, std::less<>> path_params;
 

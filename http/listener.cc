@@ -1,5 +1,6 @@
 // Accepting connections: the accept loop (with backoff when descriptors run out), the global
-// and per-address connection limits (refused with a reset), and the open-connections gauge.
+// and per-address connection limits (refused with a reset; trusted proxies are exempt from the
+// per-address one), and the open-connections gauge.
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <string>
@@ -30,8 +31,18 @@ std::string AddressKey(const asio::ip::address& address) {
 
 }  // namespace
 
+bool Server::Impl::IsTrustedProxy(const asio::ip::address& address) const {
+  if (opts.trusted_proxies.empty()) return false;
+  if (address.is_v6()) {
+    auto v6 = address.to_v6();
+    v6.scope_id(0);
+    return opts.trusted_proxies.Contains(v6.to_string());
+  }
+  return opts.trusted_proxies.Contains(address.to_string());
+}
+
 bool Server::Impl::AdmitAddress(const std::string& key) {
-  if (opts.max_connections_per_ip == 0) return true;
+  if (opts.max_connections_per_ip == 0 || key.empty()) return true;
   std::lock_guard<std::mutex> lock(per_ip_mu);
   size_t& n = per_ip[key];
   if (n >= opts.max_connections_per_ip) {
@@ -43,7 +54,7 @@ bool Server::Impl::AdmitAddress(const std::string& key) {
 }
 
 void Server::Impl::ReleaseAddress(const std::string& key) {
-  if (opts.max_connections_per_ip == 0) return;
+  if (opts.max_connections_per_ip == 0 || key.empty()) return;
   std::lock_guard<std::mutex> lock(per_ip_mu);
   auto it = per_ip.find(key);
   if (it != per_ip.end() && --it->second == 0) per_ip.erase(it);
@@ -79,7 +90,7 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
       continue;
     }
     backoff = kMinBackoff;
-    std::string address_key;
+    std::string address_key;  // empty: not subject to the per-address limit
     {
       beast::error_code peer_ec;
       auto ep = peer.remote_endpoint(peer_ec);
@@ -87,7 +98,7 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
         peer.close(peer_ec);
         continue;
       }
-      address_key = AddressKey(ep.address());
+      if (!IsTrustedProxy(ep.address())) address_key = AddressKey(ep.address());
     }
     std::string_view rejected;
     if (active.load() >= opts.max_connections) {

@@ -84,6 +84,46 @@ TEST_F(ServerTest, ConnectionsBeyondThePerAddressCapAreClosedOthersServed) {
   EXPECT_EQ(again->status, 200);
 }
 
+TEST_F(ServerTest, TrustedProxiesAreExemptFromThePerAddressCapAndNameTheClient) {
+  router_.Add(
+      "GET", "/addr",
+      [](Request& req) {
+        return Response::Text(200, "remote=" + req.remote_addr + ";peer=" + req.peer_addr);
+      },
+      /*blocking=*/false);
+  ServerOptions opts;
+  opts.max_connections_per_ip = 1;
+  opts.io_threads = 1;
+  opts.trusted_proxies =
+      TrustedProxies({*Cidr::Parse("127.0.0.1/32")}, ForwardedHeader::kXForwardedFor);
+  StartServer(opts);
+
+  // The proxy's connections carry many clients: beyond the per-address cap, all served, each
+  // request under the client its proxy forwarded for.
+  std::vector<std::unique_ptr<Socket>> proxy;
+  for (int i = 0; i < 3; ++i) {
+    proxy.push_back(std::make_unique<Socket>(server_->port(), "127.0.0.1"));
+    ASSERT_TRUE(proxy.back()->Send(
+        Get("/addr", "X-Forwarded-For: 1.2.3.4, 203.0.113." + std::to_string(i) + "\r\n")));
+    auto r = proxy.back()->ReadReply();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->body, "remote=203.0.113." + std::to_string(i) + ";peer=127.0.0.1");
+  }
+  ASSERT_TRUE(proxy[0]->Send(Get("/addr")));
+  auto direct = proxy[0]->ReadReply();
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(direct->body, "remote=127.0.0.1;peer=127.0.0.1");
+
+  // Any other address is its own client: the header is ignored and the cap applies.
+  Socket other(server_->port(), "127.0.0.2");
+  ASSERT_TRUE(other.Send(Get("/addr", "X-Forwarded-For: 203.0.113.9\r\n")));
+  auto spoofed = other.ReadReply();
+  ASSERT_TRUE(spoofed);
+  EXPECT_EQ(spoofed->body, "remote=127.0.0.2;peer=127.0.0.2");
+  Socket second(server_->port(), "127.0.0.2");
+  EXPECT_TRUE(second.RefusedWithin(1s));
+}
+
 TEST_F(ServerTest, ActiveConnectionsGauge) {
   StartServer();
   {

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "http/client_address.h"
 
 namespace cl::http {
 
@@ -46,7 +47,12 @@ struct ServerOptions {
   size_t max_connections = 10000;  // connections beyond this are closed at once
   // Open connections allowed from one client address (IPv6 clients are counted per /64); a
   // client beyond it is closed at once while everyone else is served. 0 = no per-address limit.
+  // Connections from trusted proxies are exempt (they carry many clients); they still count
+  // toward max_connections.
   size_t max_connections_per_ip = 512;
+  // Load balancers whose forwarding header names the client (see client_address.h): requests
+  // they relay get Request::remote_addr from it. Empty: every client is its TCP peer.
+  TrustedProxies trusted_proxies;
   std::chrono::milliseconds shutdown_grace{10000};
   // HTTPS: PEM certificate chain and private key. Both empty: plain HTTP. TLS 1.2+ only.
   std::string tls_cert_file;

@@ -129,8 +129,10 @@ struct Server::Impl {
   SteadyClock::time_point last_trim;               // touched only on slots[0]'s thread
 
   // Open connections per client address key (AddressKey), for max_connections_per_ip.
+  // A key of "" (a trusted proxy's connection) is always admitted and never counted.
   bool AdmitAddress(const std::string& key);
   void ReleaseAddress(const std::string& key);
+  bool IsTrustedProxy(const asio::ip::address& address) const;
   std::mutex per_ip_mu;
   std::unordered_map<std::string, size_t> per_ip;  // GUARDED_BY(per_ip_mu)
 

@@ -38,6 +38,34 @@ Result<bool> ParseBool(std::string_view key, std::string_view v) {
                                      "' is not a boolean"));
 }
 
+// A comma-separated list: items trimmed of spaces, empty items dropped.
+std::vector<std::string> SplitList(std::string_view v) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t end = std::min(v.find(',', start), v.size());
+    std::string item(v.substr(start, end - start));
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) items.push_back(std::move(item));
+    start = end + 1;
+  }
+  return items;
+}
+
+// A comma-separated list of address blocks (common/address.h), each checked.
+Result<std::vector<std::string>> ParseCidrList(std::string_view key, std::string_view v) {
+  std::vector<std::string> blocks = SplitList(v);
+  for (const std::string& block : blocks) {
+    auto cidr = domain::Cidr::Parse(block);
+    if (!cidr) {
+      return Fail(
+          Error::InvalidArgument("config " + std::string(key) + ": " + cidr.error().message()));
+    }
+  }
+  return blocks;
+}
+
 Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
   if (key == "listen") {
     c.listen = v;
@@ -52,37 +80,17 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
   } else if (key == "pepper_file") {
     c.pepper_file = v;
   } else if (key == "pepper_files") {
-    c.pepper_files.clear();
-    size_t start = 0;
-    while (start <= v.size()) {
-      size_t end = v.find(',', start);
-      if (end == std::string::npos) end = v.size();
-      std::string path = v.substr(start, end - start);
-      while (!path.empty() && path.front() == ' ') path.erase(path.begin());
-      while (!path.empty() && path.back() == ' ') path.pop_back();
-      if (!path.empty()) c.pepper_files.push_back(std::move(path));
-      start = end + 1;
-    }
+    c.pepper_files = SplitList(v);
   } else if (key == "oidc_issuer") {
     c.oidc_issuer = v;
   } else if (key == "federation_issuers") {
-    c.federation_issuers.clear();
-    size_t start = 0;
-    while (start <= v.size()) {
-      size_t end = v.find(',', start);
-      if (end == std::string::npos) end = v.size();
-      std::string issuer = v.substr(start, end - start);
-      while (!issuer.empty() && issuer.front() == ' ') issuer.erase(issuer.begin());
-      while (!issuer.empty() && issuer.back() == ' ') issuer.pop_back();
-      if (!issuer.empty()) {
-        if (!oidc::IsAllowedIssuerUrl(issuer)) {
-          return Fail(Error::InvalidArgument(
-              "config federation_issuers: '" + issuer +
-              "' must be an https URL (plain http only for a loopback host)"));
-        }
-        c.federation_issuers.push_back(std::move(issuer));
+    c.federation_issuers = SplitList(v);
+    for (const std::string& issuer : c.federation_issuers) {
+      if (!oidc::IsAllowedIssuerUrl(issuer)) {
+        return Fail(
+            Error::InvalidArgument("config federation_issuers: '" + issuer +
+                                   "' must be an https URL (plain http only for a loopback host)"));
       }
-      start = end + 1;
     }
   } else if (key == "oidc_client_id") {
     c.oidc_client_id = v;
@@ -194,24 +202,15 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
     (key == "auth_failure_window" ? c.auth_failure_window : c.auth_ban_duration) = *d;
   } else if (key == "auth_throttle_exempt_cidrs") {
-    c.auth_throttle_exempt_cidrs.clear();
-    size_t start = 0;
-    while (start <= v.size()) {
-      size_t end = v.find(',', start);
-      if (end == std::string::npos) end = v.size();
-      std::string block = v.substr(start, end - start);
-      while (!block.empty() && block.front() == ' ') block.erase(block.begin());
-      while (!block.empty() && block.back() == ' ') block.pop_back();
-      if (!block.empty()) {
-        auto cidr = domain::Cidr::Parse(block);
-        if (!cidr) {
-          return Fail(Error::InvalidArgument("config auth_throttle_exempt_cidrs: " +
-                                             cidr.error().message()));
-        }
-        c.auth_throttle_exempt_cidrs.push_back(std::move(block));
-      }
-      start = end + 1;
+    CL_ASSIGN_OR_RETURN(c.auth_throttle_exempt_cidrs, ParseCidrList(key, v));
+  } else if (key == "trusted_proxies") {
+    CL_ASSIGN_OR_RETURN(c.trusted_proxies, ParseCidrList(key, v));
+  } else if (key == "trusted_proxy_header") {
+    if (v != "x-forwarded-for" && v != "forwarded") {
+      return Fail(Error::InvalidArgument(
+          "config trusted_proxy_header must be x-forwarded-for or forwarded"));
     }
+    c.trusted_proxy_header = v;
   } else if (key == "api_token_create_per_minute" || key == "federated_exchange_per_minute") {
     CL_ASSIGN_OR_RETURN(auto n, ParseInt(key, v));
     if (n < 0 || n > 1'000'000) {
@@ -305,6 +304,12 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"auth_ban_duration", "how long a banned address or credential gets 429 (default 15m)"},
       {"auth_throttle_exempt_cidrs",
        "comma-separated address blocks never banned, e.g. 10.0.0.0/8 (default none)"},
+      {"trusted_proxies",
+       "comma-separated address blocks of load balancers whose forwarding header names the "
+       "client, e.g. 10.0.0.0/8 (default none: forwarding headers are ignored)"},
+      {"trusted_proxy_header",
+       "the header trusted_proxies write: x-forwarded-for or forwarded (RFC 7239) (default "
+       "x-forwarded-for)"},
       {"api_token_create_per_minute",
        "API tokens an organization may create per minute (default 60; 0 = off)"},
       {"federated_exchange_per_minute",
@@ -393,13 +398,14 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
         value = std::to_string(*i);
       } else if (auto b = node.value<bool>()) {
         value = *b ? "true" : "false";
-      } else if (const toml::array* list = node.as_array(); list && key == "pepper_files") {
-        // A TOML list of paths: the same as the comma-separated form of flags and environment.
+      } else if (const toml::array* list = node.as_array();
+                 list && (key == "pepper_files" || key == "trusted_proxies")) {
+        // A TOML list: the same as the comma-separated form of flags and environment.
         for (const auto& item : *list) {
           auto path = item.value<std::string>();
           if (!path || path->find(',') != std::string::npos) {
-            return Fail(Error::InvalidArgument(
-                "config file key 'pepper_files' must be a list of paths without commas"));
+            return Fail(Error::InvalidArgument("config file key '" + key +
+                                               "' must be a list of strings without commas"));
           }
           if (!value.empty()) value += ",";
           value += *path;

@@ -68,7 +68,12 @@ struct ServerConfig {
   int64_t auth_failure_limit = 30;
   UnixMillis auth_failure_window = 3 * kMillisPerMinute;
   UnixMillis auth_ban_duration = 15 * kMillisPerMinute;
-  std::vector<std::string> auth_throttle_exempt_cidrs;  // e.g. a trusted proxy's block
+  std::vector<std::string> auth_throttle_exempt_cidrs;  // never banned (e.g. health checkers)
+  // Load balancers (address blocks) whose forwarding header names the client: requests they
+  // relay are limited and logged under that client (http/client_address.h). Empty:
+  // forwarding headers are ignored. trusted_proxy_header: "x-forwarded-for" or "forwarded".
+  std::vector<std::string> trusted_proxies;
+  std::string trusted_proxy_header = "x-forwarded-for";
   // Per-organization rate limits, per minute (0: off).
   int64_t api_token_create_per_minute = 60;
   int64_t federated_exchange_per_minute = 600;

@@ -152,6 +152,45 @@ TEST(ServerConfig, BodyLimitsAndBudget) {
   EXPECT_NE(tight.error().message().find("at least max_body_bytes"), std::string::npos);
 }
 
+TEST(ServerConfig, TrustedProxiesFromFlagsEnvAndToml) {
+  auto dflt = LoadServerConfig(std::nullopt, {}, NoEnv);
+  ASSERT_TRUE(dflt);
+  EXPECT_TRUE(dflt->trusted_proxies.empty());
+  EXPECT_EQ(dflt->trusted_proxy_header, "x-forwarded-for");
+
+  auto c = LoadServerConfig(std::nullopt,
+                            {{"trusted_proxies", " 10.0.0.0/8 , fd00::/8,127.0.0.1 "}}, NoEnv);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "fd00::/8", "127.0.0.1"}));
+
+  auto env = [](const char* name) -> const char* {
+    std::string n(name);
+    if (n == "CHAINLOOP_TRUSTED_PROXIES") return "192.168.0.0/16";
+    if (n == "CHAINLOOP_TRUSTED_PROXY_HEADER") return "forwarded";
+    return nullptr;
+  };
+  c = LoadServerConfig(std::nullopt, {}, env);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->trusted_proxies, (std::vector<std::string>{"192.168.0.0/16"}));
+  EXPECT_EQ(c->trusted_proxy_header, "forwarded");
+
+  auto dir = TempDir();
+  auto toml = (dir / "server.toml").string();
+  std::ofstream(toml) << "trusted_proxies = [\"10.1.0.0/16\", \"10.2.0.0/16\"]\n";
+  c = LoadServerConfig(toml, {}, NoEnv);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->trusted_proxies, (std::vector<std::string>{"10.1.0.0/16", "10.2.0.0/16"}));
+  std::ofstream(toml) << "trusted_proxies = \"10.3.0.0/16\"\n";
+  c = LoadServerConfig(toml, {}, NoEnv);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->trusted_proxies, (std::vector<std::string>{"10.3.0.0/16"}));
+  std::filesystem::remove_all(dir);
+
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"trusted_proxies", "10.0.0.0/33"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"trusted_proxies", "proxy.internal"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"trusted_proxy_header", "x-real-ip"}}, NoEnv));
+}
+
 TEST(Duration, ParsesUnits) {
   EXPECT_EQ(*ParseDuration("24h"), 24 * kMillisPerHour);
   EXPECT_EQ(*ParseDuration("90d"), 90 * kMillisPerDay);

@@ -22,6 +22,7 @@
 #include "domain/organizations.h"
 #include "domain/throttle.h"
 #include "domain/usage_recorder.h"
+#include "http/client_address.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "jobs/token_revoker.h"
@@ -336,6 +337,16 @@ int Serve(const ServerConfig& c) {
   opts.body_budget_bytes = static_cast<size_t>(c.body_budget_bytes);
   opts.max_connections = static_cast<size_t>(c.max_connections);
   opts.max_connections_per_ip = static_cast<size_t>(c.max_connections_per_ip);
+  {
+    std::vector<Cidr> proxies;
+    for (const auto& block : c.trusted_proxies) {
+      if (auto cidr = Cidr::Parse(block)) proxies.push_back(*cidr);
+    }
+    opts.trusted_proxies =
+        http::TrustedProxies(std::move(proxies), c.trusted_proxy_header == "forwarded"
+                                                     ? http::ForwardedHeader::kForwarded
+                                                     : http::ForwardedHeader::kXForwardedFor);
+  }
   opts.read_timeout = std::chrono::milliseconds(c.read_timeout);
   opts.idle_timeout = std::chrono::milliseconds(c.idle_timeout);
   opts.tls_cert_file = c.tls_cert_file;
