@@ -33,7 +33,7 @@ Result<ApiToken> ToApiToken(const SqlRow& r) {
   t.last_used_at = r.OptInt(12);
   t.revoked_at = r.OptInt(13);
   // '' while active (the column's default).
-  if (std::string reason = r.Str(14); !reason.empty()) {
+  if (const std::string& reason = r.Str(14); !reason.empty()) {
     CL_ASSIGN_OR_RETURN(t.revocation_reason, DecodeRevocationReason(reason));
   }
   t.revoked_by_name = r.Str(15);
