@@ -1,6 +1,9 @@
+// How ClientAddress walks the forwarding headers (the rules are in http/client_address.h).
 #include "http/client_address.h"
 
 #include <optional>
+
+#include "http/http.h"
 
 namespace cl::http {
 namespace {
@@ -11,17 +14,6 @@ std::string_view Trim(std::string_view s) {
   size_t first = s.find_first_not_of(kOws);
   if (first == std::string_view::npos) return {};
   return s.substr(first, s.find_last_not_of(kOws) - first + 1);
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 // Splits `value` at each `sep`, appending the trimmed pieces, empty ones included. Quotes are
@@ -82,7 +74,7 @@ std::optional<std::string> ForwardedElementAddress(std::string_view element) {
   for (std::string_view pair : pairs) {
     size_t eq = pair.find('=');
     if (eq == std::string_view::npos) return std::nullopt;
-    if (!IEquals(pair.substr(0, eq), "for")) continue;
+    if (!EqualsIgnoreCase(pair.substr(0, eq), "for")) continue;
     if (node) return std::nullopt;  // two for= in one element: which hop wrote which?
     std::string_view value = pair.substr(eq + 1);
     if (!value.empty() && value.front() == '"') {
