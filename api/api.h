@@ -18,6 +18,10 @@
 #include "http/metrics.h"
 #include "store/store.h"
 
+namespace cl::store {
+class RevocationNotifier;
+}  // namespace cl::store
+
 namespace cl::api {
 
 struct ApiDeps {
@@ -29,6 +33,9 @@ struct ApiDeps {
   domain::ApiTokenService* api_tokens = nullptr;
   domain::FederationService* federation = nullptr;  // keyless CI (trust policies, exchange)
   http::Metrics* metrics = nullptr;
+  // Whether this instance hears other instances' revocations: reported by /readyz and /metrics
+  // (nullable: not reported).
+  const store::RevocationNotifier* notifier = nullptr;
   // Abuse limits (nullable: none). Failed authentications are reported to `auth_throttle`,
   // which answers 429 too_many_failed_attempts for banned addresses and credentials; token
   // creation and keyless exchange are rate-limited per organization (429 rate_limited).

@@ -4,6 +4,7 @@
 
 #include "api/api_testing.h"
 #include "http/metrics.h"
+#include "store/notifications.h"
 
 namespace cl::api {
 namespace {
@@ -27,7 +28,7 @@ TEST_F(OpsRoutesTest, HealthzAnswersOkWithoutCredentials) {
 TEST_F(OpsRoutesTest, ReadyzPingsTheDatabase) {
   Answer a = Call("GET", "/readyz", "");
   EXPECT_EQ(a.status, 200);
-  EXPECT_EQ(SerializeJson(a.body), R"({"status":"ready"})");
+  EXPECT_EQ(SerializeJson(a.body), R"({"status":"ready","checks":{"database":"ok"}})");
 }
 
 TEST_F(OpsRoutesTest, MetricsRenderPrometheusTextWithTheAuthCacheGauge) {
@@ -38,6 +39,51 @@ TEST_F(OpsRoutesTest, MetricsRenderPrometheusTextWithTheAuthCacheGauge) {
   EXPECT_EQ(a.Header("Content-Type"), "text/plain; version=0.0.4");
   EXPECT_NE(a.response.body.find("chainloop_auth_cache_entries"), std::string::npos)
       << a.response.body;
+}
+
+// A listener whose health the test sets.
+class FakeNotifier final : public store::RevocationNotifier {
+ public:
+  Status PublishRevocation(const std::string&) override { return Ok(); }
+  void Subscribe(RevocationCallback) override {}
+  void SubscribeGaps(GapCallback) override {}
+  bool Hearing() const override { return health.hearing; }
+  store::ListenerHealth Health() const override { return health; }
+  void Stop() override {}
+  store::ListenerHealth health;
+};
+
+class OpsRoutesWithListenerTest : public OpsRoutesTest {
+ protected:
+  void Configure(ApiDeps& deps) override {
+    OpsRoutesTest::Configure(deps);
+    deps.notifier = &notifier_;
+  }
+  FakeNotifier notifier_;
+};
+
+TEST_F(OpsRoutesWithListenerTest, ReadyzNamesADeafListenerWithoutFailing) {
+  notifier_.health = {.connected = true, .hearing = true, .heartbeat_lag_ms = 3};
+  Answer a = Call("GET", "/readyz", "");
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(SerializeJson(a.body),
+            R"({"status":"ready","checks":{"database":"ok","revocation_listener":"hearing"}})");
+  notifier_.health = {.connected = true,
+                      .hearing = false,
+                      .through_pooler = true,
+                      .problem = "goes through a transaction pooler"};
+  a = Call("GET", "/readyz", "");
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(SerializeJson(a.body),
+            R"({"status":"ready","checks":{"database":"ok","revocation_listener":"deaf",)"
+            R"("revocation_listener_problem":"goes through a transaction pooler"}})");
+  Answer m = Call("GET", "/metrics", "");
+  EXPECT_NE(m.response.body.find("chainloop_revocation_listener_hearing 0"), std::string::npos)
+      << m.response.body;
+  EXPECT_NE(m.response.body.find("chainloop_revocation_listener_through_pooler 1"),
+            std::string::npos);
+  EXPECT_NE(m.response.body.find("chainloop_revocation_heartbeat_lag_seconds -1"),
+            std::string::npos);
 }
 
 TEST(OpsRoutesWithoutMetrics, MetricsAnswerEmpty) {

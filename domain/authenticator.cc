@@ -38,10 +38,7 @@ void Authenticator::Forget(const std::string& token_hash) { cache_.Forget(token_
 
 void Authenticator::ForgetAll() { cache_.ForgetAll(); }
 
-void Authenticator::NotifyRevoked(const std::string& token_hash) {
-  Forget(token_hash);
-  if (publish_) publish_(token_hash);
-}
+void Authenticator::NotifyRevoked(const std::string& token_hash) { Forget(token_hash); }
 
 Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
   CL_ASSIGN_OR_RETURN(PresentedCredential credential, ExtractCredential(authorization));
@@ -60,6 +57,7 @@ std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_v
   if (!credential) return Result<Principal>(Fail(credential.error()));
   // Other kinds: let the full path give the precise answer.
   if (!AuthenticatesRequests(credential->kind)) return std::nullopt;
+  if (cache_trusted_ && !cache_trusted_()) return std::nullopt;
   UnixMillis now = clock_.Now();
   auto entry = cache_.FindFresh(hasher_.Digest(credential->token), credential->kind, now);
   if (!entry) return std::nullopt;
@@ -87,7 +85,8 @@ Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::strin
                                                                       crypto::CredentialKind kind,
                                                                       UnixMillis now) {
   uint64_t epoch = 0;
-  if (auto fresh = cache_.FindFresh(key, kind, now, &epoch)) return fresh;
+  auto fresh = cache_.FindFresh(key, kind, now, &epoch);
+  if (fresh && (!cache_trusted_ || cache_trusted_())) return fresh;
   // The database stores the hex form.
   const std::string hash =
       crypto::HexEncode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));

@@ -65,7 +65,8 @@ class Authenticator {
   Result<Principal> Authenticate(std::string_view authorization);
 
   // The hot path without I/O: the answer when it can be given from the cache alone (a fresh
-  // entry, or a credential that fails offline checks), nullopt when the database is needed.
+  // entry while the cache is trusted, or a credential that fails offline checks), nullopt when
+  // the database is needed.
   std::optional<Result<Principal>> AuthenticateCached(std::string_view authorization);
 
   // Drops a cached credential at once (after logout or revocation on this instance).
@@ -73,12 +74,16 @@ class Authenticator {
   // Drops every cached credential (after a gap in revocation notifications).
   void ForgetAll();
 
-  // Publishes a revocation to the other instances (PostgreSQL NOTIFY). Set before serving.
-  void SetRevocationPublisher(std::function<void(const std::string& token_hash)> publish) {
-    publish_ = std::move(publish);
-  }
-  // A credential was revoked on this instance: forget it here and tell the other instances.
+  // A credential was ended on this instance: forget it here at once. Other instances hear of it
+  // from the database (PostgreSQL announces every ended credential from inside the ending
+  // transaction, store/migrations/0008_revocation_announcements.sql).
   void NotifyRevoked(const std::string& token_hash);
+
+  // Whether cached answers may be used: false while the instance may be missing revocations
+  // announced by other instances (store::RevocationNotifier::Hearing). While it is false, every
+  // request reads its credential from the database (fail closed). Called on every request that
+  // could be answered from the cache; set before serving. Unset: always trusted.
+  void SetCacheTrust(std::function<bool()> trusted) { cache_trusted_ = std::move(trusted); }
 
   // Number of cached credentials (tests and metrics).
   size_t CachedEntries();
@@ -122,8 +127,8 @@ class Authenticator {
   const crypto::CredentialHasher& hasher_;
   const Clock& clock_;
   UsageRecorder* usage_;
-  std::function<void(const std::string&)> publish_;
   CredentialCache cache_;
+  std::function<bool()> cache_trusted_;
   std::function<void()> after_load_for_testing_;
 };
 

@@ -108,6 +108,39 @@ TEST_F(ApiTokenTest, CachedOnlyAuthenticationNeverGuesses) {
   EXPECT_EQ(authn_->Authenticate(bearer).error().reason(), "token_revoked");
 }
 
+// Another instance's revocation that this one did not hear of: while the notifier says it
+// hears, the cached answer stands (until re-validation); while it is deaf, every request goes to
+// the database and is refused at once.
+TEST_F(ApiTokenTest, FailsClosedWhileDeafToOtherInstances) {
+  auto created = MustCreate(owner_, {.name = "ci"});
+  const std::string bearer = "Bearer " + created.token;
+  std::atomic<bool> hearing{true};
+  authn_->SetCacheTrust([&] { return hearing.load(); });
+  ASSERT_TRUE(authn_->Authenticate(bearer));
+  // Revoked behind this instance's back (no Forget here): another instance did it.
+  auto revoked = db_->RevokeApiToken(created.record.org_id, created.record.id, clock_.Now(),
+                                     store::RevocationReason::kManual, "other instance",
+                                     store::AuditEvent{.id = "ev-other",
+                                                       .org_id = created.record.org_id,
+                                                       .actor_kind = "user",
+                                                       .actor_id = "x",
+                                                       .actor_name = "x",
+                                                       .action = "api_token.revoked",
+                                                       .target_kind = "api_token",
+                                                       .target_id = created.record.id,
+                                                       .message = "revoked elsewhere",
+                                                       .created_at = clock_.Now()});
+  ASSERT_TRUE(revoked) << revoked.error().ToString();
+  auto cached = authn_->AuthenticateCached(bearer);
+  ASSERT_TRUE(cached.has_value());  // still cached: the announcement would have dropped it
+  EXPECT_TRUE(*cached);
+  hearing = false;
+  EXPECT_FALSE(authn_->AuthenticateCached(bearer).has_value());
+  auto full = authn_->Authenticate(bearer);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().reason(), "token_revoked");
+}
+
 // The race a revocation can lose against a concurrent cache miss: the miss reads the row while
 // it is still active, the revocation commits and forgets the (not yet cached) credential, then
 // the miss caches what it read. Placed deterministically with the after-load hook.

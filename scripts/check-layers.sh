@@ -14,7 +14,7 @@ declare -A allowed=(
   [oidc]="common/ crypto/ oidc/"
   [domain]="common/ crypto/ oidc/ store/store.h domain/"
   [http]="common/ http/"
-  [api]="common/ crypto/ oidc/ store/store.h domain/ http/ api/"
+  [api]="common/ crypto/ oidc/ store/store.h store/notifications.h domain/ http/ api/"
   [jobs]="common/ store/store.h domain/ http/metrics.h jobs/"
   [cli]="common/ crypto/ cli/"
 )

@@ -77,6 +77,8 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.data_dir = v;
   } else if (key == "database") {
     c.database = v;
+  } else if (key == "database_listen_url") {
+    c.database_listen_url = v;
   } else if (key == "pepper_file") {
     c.pepper_file = v;
   } else if (key == "pepper_files") {
@@ -258,6 +260,9 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"web_dir", "directory of the built web UI (default web/dist)"},
       {"data_dir", "data directory of the embedded default (default .data)"},
       {"database", "sqlite:PATH or postgres://... (default sqlite:DATA_DIR/controlplane.db)"},
+      {"database_listen_url",
+       "PostgreSQL: direct (or session-pooled) URL for the revocation listener when database "
+       "goes through a transaction pooler such as PgBouncer (default: database)"},
       {"pepper_file", "file holding the credential-hashing pepper (default DATA_DIR/pepper)"},
       {"pepper_files",
        "pepper rotation: comma-separated pepper files, newest first (replaces pepper_file)"},

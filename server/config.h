@@ -20,6 +20,9 @@ struct ServerConfig {
   std::string web_dir = "web/dist";  // built web UI (empty: no UI)
   std::string
       database;  // "sqlite:PATH" or "postgres://..."; default sqlite:<data_dir>/controlplane.db
+  // PostgreSQL: the revocation listener's connection, when `database` goes through a
+  // transaction-mode pooler (LISTEN needs a session). Empty: `database`.
+  std::string database_listen_url;
   std::string pepper_file;  // default <data_dir>/pepper (generated, mode 0600, on first start)
   // Pepper rotation: the pepper files, newest first (never generated). When set, pepper_file is
   // ignored. New hashes use the first; credentials found under a later one are re-hashed.

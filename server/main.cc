@@ -81,20 +81,12 @@ int RunJob(const ServerConfig& c, const std::string& job) {
     std::cerr << "error: " << db.error().message() << "\n";
     return 1;
   }
-  // Tell running instances to drop revoked tokens from their caches.
-  auto notifier = store::OpenRevocationNotifier(c.database);
-  if (!notifier) {
-    std::cerr << "error: " << notifier.error().message() << "\n";
-    return 1;
-  }
+  // Running instances hear of each revocation from the database (PostgreSQL announces it at
+  // commit); a SQLite server re-reads within auth_cache_revalidate.
   SystemClock clock;
   SystemRandom random;
-  jobs::TokenRevoker revoker(
-      **db, clock, random, nullptr,
-      [n = notifier->get()](const std::string& hash) { (void)n->PublishRevocation(hash); },
-      nullptr);
+  jobs::TokenRevoker revoker(**db, clock, random, nullptr, nullptr, nullptr);
   auto report = revoker.RunOnce();
-  (*notifier)->Stop();
   if (!report) {
     std::cerr << "error: " << report.error().message() << "\n";
     return 1;
@@ -221,23 +213,21 @@ int Serve(const ServerConfig& c) {
       domain::Authenticator::Stores{
           .users = **db, .sessions = **db, .tokens = **db, .federation = **db, .peppers = **db},
       hasher, clock, &usage, 200'000, c.auth_cache_revalidate);
-  // Revocations reach the other instances through PostgreSQL LISTEN/NOTIFY; the cache's
-  // re-validation bound is the backstop when a notification is lost.
-  auto notifier = store::OpenRevocationNotifier(c.database);
+  // Revocations reach the other instances through PostgreSQL LISTEN/NOTIFY: the database
+  // announces every ended credential when the ending transaction commits.
+  store::NotifierOptions notifier_options;
+  notifier_options.listen_url = c.database_listen_url;
+  auto notifier = store::OpenRevocationNotifier(c.database, notifier_options);
   if (!notifier) {
     Log(LogLevel::kError, "cannot start the revocation listener",
         {{"error", notifier.error().message()}});
     return 1;
   }
-  (*notifier)->Subscribe([&authenticator](const std::string& hash) { authenticator.Forget(hash); });
+  // Hearing again after a deaf spell: what was announced meanwhile may be lost.
   (*notifier)->SubscribeGaps([&authenticator] { authenticator.ForgetAll(); });
-  authenticator.SetRevocationPublisher([n = notifier->get()](const std::string& hash) {
-    auto st = n->PublishRevocation(hash);
-    if (!st) {
-      Log(LogLevel::kWarn, "revocation not announced to other instances",
-          {{"error", st.error().message()}});
-    }
-  });
+  (*notifier)->Subscribe([&authenticator](const std::string& hash) { authenticator.Forget(hash); });
+  // Deaf: fail closed, every request re-reads its credential.
+  authenticator.SetCacheTrust([n = notifier->get()] { return n->Hearing(); });
   domain::Authorizer authorizer(**db, **db);
   // Anonymous login legs call the IdP from the shared workers: the gate keeps those calls
   // below the worker count (docs/configuration.md, "Login limits").
@@ -316,6 +306,7 @@ int Serve(const ServerConfig& c) {
   deps.api_tokens = &api_tokens;
   deps.federation = &federation;
   deps.metrics = &metrics;
+  deps.notifier = notifier->get();
   deps.auth_throttle = &auth_throttle;
   deps.token_create_limit = &token_create_limit;
   deps.exchange_limit = &exchange_limit;

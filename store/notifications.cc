@@ -35,6 +35,12 @@ class InProcessRevocationNotifier final : public RevocationNotifier {
 
   // A single instance never misses its own revocations.
   void SubscribeGaps(GapCallback) override {}
+  bool Hearing() const override { return true; }
+  ListenerHealth Health() const override {
+    ListenerHealth h;
+    h.connected = h.hearing = true;
+    return h;
+  }
 
   void Stop() override {
     std::lock_guard lock(mu_);
@@ -62,13 +68,25 @@ std::unique_ptr<RevocationNotifier> NewInProcessRevocationNotifier() {
   return std::make_unique<InProcessRevocationNotifier>();
 }
 
-Result<std::unique_ptr<RevocationNotifier>> OpenRevocationNotifier(
-    const std::string& database_url) {
+Result<std::unique_ptr<RevocationNotifier>> OpenRevocationNotifier(const std::string& database_url,
+                                                                   const NotifierOptions& options) {
   const std::string_view u(database_url);
-  if (u.starts_with("sqlite:")) return NewInProcessRevocationNotifier();
-  if (u.starts_with("postgres://") || u.starts_with("postgresql://")) {
-    return OpenPostgresRevocationNotifier(database_url);
+  auto is_postgres = [](std::string_view url) {
+    return url.starts_with("postgres://") || url.starts_with("postgresql://");
+  };
+  if (!options.listen_url.empty() && !is_postgres(options.listen_url)) {
+    // Never echo the URL: it may carry a password.
+    return Fail(
+        Error::InvalidArgument("database_listen_url must be a postgres:// or postgresql:// URL"));
   }
+  if (u.starts_with("sqlite:")) {
+    if (!options.listen_url.empty()) {
+      return Fail(Error::InvalidArgument(
+          "database_listen_url applies to PostgreSQL only (the database is SQLite)"));
+    }
+    return NewInProcessRevocationNotifier();
+  }
+  if (is_postgres(u)) return OpenPostgresRevocationNotifier(database_url, options);
   // The URL may carry a password: never echo it.
   return Fail(Error::InvalidArgument(
       "unsupported database URL scheme for revocation notifications; expected sqlite:PATH, "

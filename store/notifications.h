@@ -1,14 +1,23 @@
-// RevocationNotifier: tells every control-plane instance that an API token was revoked, so each
-// can drop it from its authentication cache within a second (DESIGN.md, "The hot path").
+// RevocationNotifier: how an instance hears that a credential was ended anywhere, so it can drop
+// it from its authentication cache at once (DESIGN.md, "The hot path"), and whether it can trust
+// that it hears.
 //
-// PROPOSAL, additive to store/store.h: PostgreSQL deployments use LISTEN/NOTIFY on the channel
-// "chainloop_revocations" with the token hash (lower-case hex, not a secret) as the payload;
-// the embedded SQLite deployment is a single instance, so its notifier just calls the local
-// subscribers. Notifications are best effort: a listener that lost its connection misses what
-// was sent meanwhile, which is why it reports the gap (SubscribeGaps) and why the cache keeps a
-// short re-validation bound as the backstop.
+// PostgreSQL: the database itself announces every ended credential on the channel
+// "chainloop_revocations" from inside the ending transaction (migration 0008's triggers), with
+// the token hash (lower-case hex, not a secret) as the payload; every instance LISTENs on a
+// connection of its own (`NotifierOptions::listen_url`, which must not go through a transaction
+// pooler). Each instance also NOTIFYs itself a heartbeat several times a second through the
+// database URL and checks that it hears it: an instance that has not heard a heartbeat sent
+// within `deaf_after` is deaf (Hearing() false), and its cache must not be trusted. When it hears
+// again, the gap callbacks run first (revocations announced meanwhile may have been lost), then
+// Hearing() turns true.
+//
+// SQLite deployments are a single instance: the in-process notifier always hears (its cache is
+// told of revocations directly) and has no listener.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,6 +26,29 @@
 
 namespace cl::store {
 
+// Where and how often the PostgreSQL notifier checks it hears (ignored by the in-process one).
+struct NotifierOptions {
+  // The listener's connection: a direct connection or a session-mode pooler, never a
+  // transaction-mode pooler (which does not deliver notifications). Empty: the database URL.
+  std::string listen_url;
+  // How often a heartbeat is sent, and how long after a heartbeat was sent the instance may go
+  // without hearing it (or a later one) before it is deaf.
+  std::chrono::milliseconds heartbeat_interval{250};
+  std::chrono::milliseconds deaf_after{750};
+};
+
+// What /readyz and /metrics report about the listener.
+struct ListenerHealth {
+  bool connected = false;  // the listener holds a LISTENing connection
+  bool hearing = false;    // Hearing()
+  // The listen connection reaches PostgreSQL through a pooler or proxy (the backend pid libpq
+  // was given differs from the server's): fine in session mode, deaf in transaction mode.
+  bool through_pooler = false;
+  std::string problem;            // why it is not hearing, "" when it is
+  int64_t heartbeat_lag_ms = -1;  // send-to-hear time of the last heartbeat heard (-1: none)
+  uint64_t deaf_periods = 0;      // times it went from hearing to deaf
+};
+
 class RevocationNotifier {
  public:
   using RevocationCallback = std::function<void(const std::string& token_hash)>;
@@ -24,32 +56,43 @@ class RevocationNotifier {
 
   virtual ~RevocationNotifier() = default;
 
-  // Announces the revocation to every instance, this one included (its subscribers are called
-  // too, so callers need no special case). REQUIRES: `token_hash` is 64 lower-case hex chars
+  // Announces a revocation to every instance, this one included (its subscribers are called
+  // too). The database already announces every credential it ends (PostgreSQL); this is for
+  // announcements that are not a row change. REQUIRES: `token_hash` is 64 lower-case hex chars
   // (InvalidArgument otherwise). Unavailable when the database cannot be reached.
   virtual Status PublishRevocation(const std::string& token_hash) = 0;
 
   // Adds a callback for every revocation announced by any instance. The first subscription
-  // starts the listener (PostgreSQL: a background thread with its own connection, reconnecting
-  // with backoff) and waits up to a few seconds for it to listen, so a revocation published
-  // after Subscribe returns is normally delivered. Callbacks run on the listener thread
-  // (PostgreSQL) or inside PublishRevocation (in-process); they must be quick and must not
-  // call Stop().
+  // starts the listener and the heartbeat (PostgreSQL: background threads with connections of
+  // their own, reconnecting at once and then with backoff capped at 0.5 s) and waits up to a few
+  // seconds until the instance hears its own heartbeat. Callbacks run on the listener thread
+  // (PostgreSQL) or inside PublishRevocation (in-process); they must be quick and must not call
+  // Stop().
   virtual void Subscribe(RevocationCallback callback) = 0;
 
-  // Adds a callback run after the listener reconnected: revocations announced while it was
-  // disconnected were lost, so a cache should re-validate (or drop) every entry.
+  // Adds a callback run each time the instance starts hearing again (the first time included):
+  // revocations announced while it was deaf may have been lost, so a cache must drop (or
+  // re-validate) every entry. It runs before Hearing() turns true. Add it before Subscribe.
   virtual void SubscribeGaps(GapCallback callback) = 0;
 
-  // Stops the listener and joins its thread; no callback runs after Stop returns. It may wait
+  // True while every revocation committed more than about `deaf_after` ago has been delivered
+  // (PostgreSQL: a heartbeat sent less than `deaf_after` ago was heard). Cheap: called on every
+  // authenticated request. Always true in-process.
+  virtual bool Hearing() const = 0;
+
+  virtual ListenerHealth Health() const = 0;
+
+  // Stops the listener and joins its threads; no callback runs after Stop returns. It may wait
   // for a connection attempt in progress (at most 5 s). Idempotent; the destructor calls it.
   virtual void Stop() = 0;
 };
 
 // The notifier for a database URL, as accepted by OpenDatabase: "sqlite:..." gives the
-// in-process notifier; "postgres://" / "postgresql://" connect once (Unavailable when the server
-// cannot be reached). InvalidArgument for any other scheme.
-Result<std::unique_ptr<RevocationNotifier>> OpenRevocationNotifier(const std::string& database_url);
+// in-process notifier; "postgres://" / "postgresql://" connect once to each of the database URL
+// and the listen URL (Unavailable when the server cannot be reached). InvalidArgument for any
+// other scheme, and for a listen URL that is not PostgreSQL's.
+Result<std::unique_ptr<RevocationNotifier>> OpenRevocationNotifier(
+    const std::string& database_url, const NotifierOptions& options = {});
 
 // The single-instance notifier (exposed for tests of code that takes a RevocationNotifier).
 std::unique_ptr<RevocationNotifier> NewInProcessRevocationNotifier();

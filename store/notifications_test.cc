@@ -148,9 +148,9 @@ class PostgresNotifierTest : public ::testing::Test {
     return ok;
   }
 
-  std::unique_ptr<RevocationNotifier> Open() {
-    auto n = OpenRevocationNotifier(url_ + (url_.find('?') == std::string::npos ? "?" : "&") +
-                                    "pool_size=2");
+  std::unique_ptr<RevocationNotifier> Open(const NotifierOptions& options = {}) {
+    auto n = OpenRevocationNotifier(
+        url_ + (url_.find('?') == std::string::npos ? "?" : "&") + "pool_size=2", options);
     EXPECT_TRUE(n) << n.error().ToString();
     return n ? std::move(*n) : nullptr;
   }
@@ -169,6 +169,11 @@ class PostgresNotifierTest : public ::testing::Test {
     PQclear(r);
     PQfinish(admin);
     return n;
+  }
+
+  // The URL of database `name` on the test server.
+  std::string UrlOf(const std::string& name) const {
+    return url_.substr(0, url_.find(db_)) + name + url_.substr(url_.find(db_) + db_.size());
   }
 
   std::string server_;  // the PostgreSQL server (CL_TEST_POSTGRES_URL)
@@ -318,6 +323,98 @@ TEST_F(PostgresNotifierTest, StopEndsDeliveryAndPublisherSurvivesDroppedConnecti
   EXPECT_TRUE(st) << st.error().ToString();
   std::this_thread::sleep_for(milliseconds(300));
   EXPECT_TRUE(inbox.Hashes().empty());
+}
+
+TEST_F(PostgresNotifierTest, HearsItsOwnHeartbeatOnceSubscribed) {
+  Inbox inbox;
+  auto a = Open();
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->Hearing());  // nothing heard before the listener runs
+  a->SubscribeGaps(inbox.GapCallback());
+  a->Subscribe(inbox.Callback());
+  EXPECT_TRUE(a->Hearing());
+  EXPECT_TRUE(inbox.WaitForGap(milliseconds(0)));  // the first hearing drops what was cached
+  const ListenerHealth h = a->Health();
+  EXPECT_TRUE(h.connected);
+  EXPECT_TRUE(h.hearing);
+  EXPECT_FALSE(h.through_pooler);
+  EXPECT_GE(h.heartbeat_lag_ms, 0);
+  EXPECT_EQ(h.problem, "");
+  // It keeps hearing: heartbeats go on.
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_TRUE(a->Hearing());
+  a->Stop();
+  EXPECT_FALSE(a->Hearing());
+}
+
+// A listener that cannot hear the database's notifications (here: it LISTENs in another
+// database, as a transaction pooler would leave it) is deaf from the start and says why.
+TEST_F(PostgresNotifierTest, ListenerThatNeverHearsIsDeafAndSaysWhy) {
+  const std::string other = db_ + "_other";
+  ASSERT_TRUE(Admin("CREATE DATABASE " + other));
+  {
+    Inbox inbox;
+    NotifierOptions options;
+    options.listen_url = UrlOf(other);
+    auto a = Open(options);
+    ASSERT_TRUE(a);
+    const auto start = std::chrono::steady_clock::now();
+    a->Subscribe(inbox.Callback());
+    // Subscribe waited (bounded) for a heartbeat that never came.
+    EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(1000));
+    EXPECT_FALSE(a->Hearing());
+    const ListenerHealth h = a->Health();
+    EXPECT_TRUE(h.connected);
+    EXPECT_FALSE(h.hearing);
+    EXPECT_EQ(h.heartbeat_lag_ms, -1);
+    EXPECT_NE(h.problem.find("never heard its own heartbeat"), std::string::npos) << h.problem;
+    // Revocations in the real database never reach it either.
+    const std::string hash = HashHex();
+    ASSERT_TRUE(a->PublishRevocation(hash));
+    EXPECT_FALSE(inbox.WaitFor(hash, milliseconds(300)));
+  }
+  Admin("DROP DATABASE IF EXISTS " + other + " WITH (FORCE)");
+}
+
+// Losing the listener's connection makes the instance deaf at once; hearing again runs the gap
+// callbacks before Hearing() is true, within a second.
+TEST_F(PostgresNotifierTest, DeafAsSoonAsTheListenerIsLostAndBackWithAGap) {
+  std::mutex mu;
+  std::vector<bool> hearing_during_gap;
+  auto a = Open();
+  ASSERT_TRUE(a);
+  RevocationNotifier* raw = a.get();
+  a->SubscribeGaps([&] {
+    std::lock_guard lock(mu);
+    hearing_during_gap.push_back(raw->Hearing());
+  });
+  Inbox inbox;
+  a->Subscribe(inbox.Callback());
+  ASSERT_TRUE(a->Hearing());
+  int killed = 0;
+  for (int i = 0; i < 50 && killed == 0; ++i) {
+    killed = KillListeners();
+    if (killed == 0) std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_GE(killed, 1);
+  const auto killed_at = std::chrono::steady_clock::now();
+  bool went_deaf = false;
+  while (std::chrono::steady_clock::now() - killed_at < milliseconds(2000) && !went_deaf) {
+    went_deaf = !a->Hearing();
+    if (!went_deaf) std::this_thread::sleep_for(milliseconds(1));
+  }
+  EXPECT_TRUE(went_deaf);
+  // Within the promised second of losing it, the instance either was deaf or hears again.
+  while (std::chrono::steady_clock::now() - killed_at < milliseconds(5000) && !a->Hearing()) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(a->Hearing());
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, milliseconds(1000));
+  a->Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(hearing_during_gap.size(), 2u);  // the first hearing, then after the loss
+  EXPECT_FALSE(hearing_during_gap[0]);
+  EXPECT_FALSE(hearing_during_gap[1]);
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 # needs no files at runtime. Run as: cmake -DSRC_DIR=... -DOUT=... -P embed_migrations.cmake
 # Files are named NNNN_description.sql under SRC_DIR, one source for both dialects. Where the
 # dialects must differ, a file writes a placeholder {{NAME}} from the table below, replaced per
-# dialect; any other {{...}} is an error. store/store_migrations_drift_test.cc checks that both
+# dialect; what only PostgreSQL has (triggers) is wrapped in {{POSTGRES_ONLY}} ...
+# {{END_POSTGRES_ONLY}}. Any other {{...}} is an error. store/store_migrations_drift_test.cc checks that both
 # dialects end with the same schema, up to the differences these placeholders make.
+cmake_minimum_required(VERSION 3.25)
 set(delim "cl_migration_sql")
 #                 placeholder  sqlite   postgres
 set(placeholders  BOOLEAN      INTEGER  BOOLEAN
@@ -36,6 +38,32 @@ foreach(dialect sqlite postgres)
       list(GET placeholders ${value_index} value)
       string(REPLACE "{{${key}}}" "${value}" sql "${sql}")
     endforeach()
+    # {{POSTGRES_ONLY}} ... {{END_POSTGRES_ONLY}}: kept for PostgreSQL, a comment for SQLite.
+    set(begin_marker "{{POSTGRES_ONLY}}")
+    set(end_marker "{{END_POSTGRES_ONLY}}")
+    string(LENGTH "${begin_marker}" begin_length)
+    string(LENGTH "${end_marker}" end_length)
+    while(TRUE)
+      string(FIND "${sql}" "${begin_marker}" begin_at)
+      if(begin_at EQUAL -1)
+        break()
+      endif()
+      string(FIND "${sql}" "${end_marker}" end_at)
+      if(end_at LESS begin_at)
+        message(FATAL_ERROR "${f}: ${begin_marker} without a following ${end_marker}")
+      endif()
+      string(SUBSTRING "${sql}" 0 ${begin_at} before)
+      math(EXPR after_at "${end_at} + ${end_length}")
+      string(SUBSTRING "${sql}" ${after_at} -1 after)
+      if(dialect STREQUAL "postgres")
+        math(EXPR inner_at "${begin_at} + ${begin_length}")
+        math(EXPR inner_length "${end_at} - ${inner_at}")
+        string(SUBSTRING "${sql}" ${inner_at} ${inner_length} inner)
+        set(sql "${before}${inner}${after}")
+      else()
+        set(sql "${before}-- (PostgreSQL only)${after}")
+      endif()
+    endwhile()
     if(sql MATCHES "{{[^}]*}}")
       message(FATAL_ERROR "${f}: unknown placeholder ${CMAKE_MATCH_0}")
     endif()

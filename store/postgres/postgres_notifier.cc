@@ -1,6 +1,8 @@
-// PostgreSQL RevocationNotifier: publishes with pg_notify() on a dedicated connection and
-// listens on another one, owned by a background thread that waits in poll() on the libpq socket
-// and on an eventfd used to stop it, and reconnects with capped exponential backoff.
+// PostgreSQL RevocationNotifier: a listener thread owns the LISTENing connection (listen URL) and
+// waits in poll() on its socket and on an eventfd used to stop it, reconnecting at once and then
+// with capped backoff; a heartbeat thread NOTIFYs the instance's own heartbeat through the
+// database URL (publisher connection). Hearing() compares the steady clock with the send time of
+// the newest heartbeat heard plus deaf_after.
 #include "store/postgres/postgres_notifier.h"
 
 #include <libpq-fe.h>
@@ -9,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -17,21 +21,23 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/random.h"
 #include "store/postgres/postgres_database.h"
 
 namespace cl::store {
 namespace {
 
+using Steady = std::chrono::steady_clock;
+
 constexpr int kInitialBackoffMs = 100;
-// Revocations announced while the listener is away are lost; after it reconnects, the gap
-// callbacks make the cache re-validate. So the time from the database being back to the listener
-// being back is a window in which another instance's revocation is not yet seen here: keep it
-// well under the promised second.
+// Revocations announced while the listener is away are lost (the gap callbacks make the cache
+// drop everything when it hears again), and the instance fails closed meanwhile; still, keep
+// the time from the database being back to the listener being back well under a second.
 constexpr int kMaxBackoffMs = 500;
 // While the database stays unreachable, a failed attempt is logged at most this often.
-constexpr auto kConnectFailureLogEvery = std::chrono::seconds(30);
-// How long the first Subscribe waits for the listener to be listening.
-constexpr auto kFirstListenWait = std::chrono::seconds(5);
+constexpr auto kFailureLogEvery = std::chrono::seconds(30);
+// How long the first Subscribe waits for the listener to hear its own heartbeat.
+constexpr auto kFirstHearingWait = std::chrono::seconds(3);
 
 void IgnoreNotice(void*, const char*) {}
 
@@ -43,7 +49,8 @@ std::string ConnError(PGconn* conn) {
 }
 
 // Keepalives make a silently dead server (no RST) show up as a broken socket within about a
-// minute, so the listener reconnects instead of waiting forever.
+// minute, so the listener reconnects instead of waiting forever (it is deaf, and says so, long
+// before: heartbeats stop arriving).
 PGconn* Connect(const std::string& conninfo) {
   // Values later in the arrays (the URL's) override these defaults.
   const char* keys[] = {
@@ -56,10 +63,36 @@ PGconn* Connect(const std::string& conninfo) {
   return conn;
 }
 
+int64_t SteadyNanos(Steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// Logs at most once per kFailureLogEvery while failures repeat; Reset() after a success.
+class ThrottledLog {
+ public:
+  bool ShouldLog() {
+    const auto now = Steady::now();
+    if (last_ != Steady::time_point{} && now - last_ < kFailureLogEvery) return false;
+    last_ = now;
+    return true;
+  }
+  void Reset() { last_ = {}; }
+
+ private:
+  Steady::time_point last_{};
+};
+
 class PostgresRevocationNotifier final : public RevocationNotifier {
  public:
-  PostgresRevocationNotifier(std::string conninfo, PGconn* publisher, int wake_fd)
-      : conninfo_(std::move(conninfo)), publisher_(publisher), wake_fd_(wake_fd) {}
+  PostgresRevocationNotifier(std::string conninfo, std::string listen_conninfo, PGconn* publisher,
+                             int wake_fd, const NotifierOptions& options, std::string nonce)
+      : conninfo_(std::move(conninfo)),
+        listen_conninfo_(std::move(listen_conninfo)),
+        interval_(options.heartbeat_interval),
+        deaf_after_(options.deaf_after),
+        nonce_(std::move(nonce)),
+        publisher_(publisher),
+        wake_fd_(wake_fd) {}
 
   ~PostgresRevocationNotifier() override {
     Stop();
@@ -74,6 +107,78 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
     if (!IsTokenHashHex(token_hash)) {
       return Fail(Error::InvalidArgument("revocation payload must be a token hash"));
     }
+    return Publish(kRevocationChannel, token_hash);
+  }
+
+  void Subscribe(RevocationCallback callback) override {
+    std::unique_lock lock(mu_);
+    if (stopped_) return;
+    callbacks_.push_back(std::move(callback));
+    if (!listener_.joinable()) {
+      listener_ = std::thread([this] { ListenLoop(); });
+      heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+      hearing_cv_.wait_for(lock, kFirstHearingWait, [&] { return heard_once_ || stopped_; });
+    }
+  }
+
+  void SubscribeGaps(GapCallback callback) override {
+    std::lock_guard lock(mu_);
+    if (!stopped_) gap_callbacks_.push_back(std::move(callback));
+  }
+
+  bool Hearing() const override {
+    return SteadyNanos(Steady::now()) < trusted_until_ns_.load(std::memory_order_acquire);
+  }
+
+  ListenerHealth Health() const override {
+    ListenerHealth h;
+    h.connected = connected_.load();
+    h.hearing = Hearing();
+    h.through_pooler = through_pooler_.load();
+    h.heartbeat_lag_ms = lag_ms_.load();
+    h.deaf_periods = deaf_periods_.load();
+    if (!h.hearing) h.problem = Problem(h);
+    return h;
+  }
+
+  void Stop() override {
+    std::thread listener, heartbeat;
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+      listener = std::move(listener_);
+      heartbeat = std::move(heartbeat_);
+    }
+    hearing_cv_.notify_all();
+    const uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof(one));
+    if (listener.joinable()) listener.join();
+    if (heartbeat.joinable()) heartbeat.join();
+    trusted_until_ns_.store(0, std::memory_order_release);
+    std::lock_guard lock(mu_);
+    callbacks_.clear();
+    gap_callbacks_.clear();
+  }
+
+ private:
+  // Why the instance is deaf, in words an operator can act on.
+  std::string Problem(const ListenerHealth& h) const {
+    if (!h.connected) return "the revocation listener is not connected to the database";
+    if (h.through_pooler && h.heartbeat_lag_ms < 0) {
+      return "the revocation listener never heard its own heartbeat and its connection goes "
+             "through a connection pooler: a transaction-mode pooler (PgBouncer "
+             "pool_mode=transaction) does not deliver notifications; point database_listen_url "
+             "at PostgreSQL directly or at a session-mode pool";
+    }
+    if (h.heartbeat_lag_ms < 0) {
+      return "the revocation listener never heard its own heartbeat: notifications do not reach "
+             "it (a transaction-mode connection pooler on database_listen_url?)";
+    }
+    return "the revocation listener has not heard its own heartbeat for more than " +
+           std::to_string(deaf_after_.count()) + " ms (database slow or heartbeat failing)";
+  }
+
+  Status Publish(const char* channel, const std::string& payload) {
     std::lock_guard lock(publish_mu_);
     // One retry: the first attempt may be what reveals a connection the server dropped.
     Status last = Ok();
@@ -81,11 +186,11 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
       if (publisher_ == nullptr) publisher_ = Connect(conninfo_);
       if (publisher_ != nullptr && PQstatus(publisher_) != CONNECTION_OK) PQreset(publisher_);
       if (publisher_ == nullptr || PQstatus(publisher_) != CONNECTION_OK) {
-        last = Fail(Error::Unavailable("cannot connect to postgres to publish a revocation: " +
+        last = Fail(Error::Unavailable("cannot connect to postgres to publish a notification: " +
                                        ConnError(publisher_)));
         continue;
       }
-      const char* values[] = {kRevocationChannel, token_hash.c_str()};
+      const char* values[] = {channel, payload.c_str()};
       PGresult* res = PQexecParams(publisher_, "SELECT pg_notify($1, $2)", 2, nullptr, values,
                                    nullptr, nullptr, 0);
       const bool ok = res != nullptr && PQresultStatus(res) == PGRES_TUPLES_OK;
@@ -97,94 +202,110 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
     return last;
   }
 
-  void Subscribe(RevocationCallback callback) override {
-    std::unique_lock lock(mu_);
-    if (stopped_) return;
-    callbacks_.push_back(std::move(callback));
-    if (!thread_.joinable()) {
-      thread_ = std::thread([this] { ListenLoop(); });
-      listening_cv_.wait_for(lock, kFirstListenWait, [&] { return listening_ || stopped_; });
-    }
-  }
-
-  void SubscribeGaps(GapCallback callback) override {
-    std::lock_guard lock(mu_);
-    if (!stopped_) gap_callbacks_.push_back(std::move(callback));
-  }
-
-  void Stop() override {
-    std::thread thread;
-    {
-      std::lock_guard lock(mu_);
-      stopped_ = true;
-      thread = std::move(thread_);
-    }
-    listening_cv_.notify_all();
-    const uint64_t one = 1;
-    (void)!::write(wake_fd_, &one, sizeof(one));
-    if (thread.joinable()) thread.join();
-    std::lock_guard lock(mu_);
-    callbacks_.clear();
-    gap_callbacks_.clear();
-  }
-
- private:
   bool Stopping() {
     std::lock_guard lock(mu_);
     return stopped_;
   }
 
   // Sleeps for `ms` unless Stop() is called meanwhile; returns false when stopping.
-  bool Backoff(int ms) {
+  bool Sleep(int64_t ms) {
     pollfd fd{wake_fd_, POLLIN, 0};
-    (void)::poll(&fd, 1, ms);
+    (void)::poll(&fd, 1, static_cast<int>(std::max<int64_t>(ms, 0)));
     return !Stopping();
   }
 
+  // Sends "<nonce>:<steady send time in ns>" every interval_, and logs when the instance turns
+  // deaf (and every kFailureLogEvery while it stays so).
+  void HeartbeatLoop() {
+    ThrottledLog publish_failures, deaf_reminders;
+    bool was_hearing = false;
+    const auto started = Steady::now();
+    do {
+      const auto sent = Steady::now();
+      auto st = Publish(kHeartbeatChannel, nonce_ + ":" + std::to_string(SteadyNanos(sent)));
+      if (!st && publish_failures.ShouldLog()) {
+        Log(LogLevel::kWarn, "revocation heartbeat cannot be sent",
+            {{"error", st.error().message()}});
+      } else if (st) {
+        publish_failures.Reset();
+      }
+      const ListenerHealth h = Health();
+      if (h.hearing) {
+        was_hearing = true;
+        deaf_reminders.Reset();
+      } else if (was_hearing) {
+        was_hearing = false;
+        deaf_periods_.fetch_add(1);
+        (void)deaf_reminders.ShouldLog();
+        Log(LogLevel::kWarn,
+            "instance is deaf to revocations: failing closed (every request re-reads its "
+            "credential from the database)",
+            {{"problem", h.problem}});
+      } else if (Steady::now() - started > 2 * deaf_after_ + interval_ &&
+                 deaf_reminders.ShouldLog()) {
+        Log(LogLevel::kError,
+            "instance is deaf to revocations: failing closed (every request re-reads its "
+            "credential from the database)",
+            {{"problem", h.problem}});
+      }
+      const auto next = sent + interval_;
+      const auto wait =
+          std::chrono::duration_cast<std::chrono::milliseconds>(next - Steady::now()).count();
+      if (!Sleep(wait)) return;
+    } while (true);
+  }
+
   void ListenLoop() {
-    int backoff_ms = kInitialBackoffMs;
-    bool connected_before = false;
-    std::chrono::steady_clock::time_point failures_logged_at{};  // none since the last success
+    int backoff_ms = 0;  // the first retry after losing the connection is at once
+    ThrottledLog failures;
     while (!Stopping()) {
-      PGconn* conn = Connect(conninfo_);
+      PGconn* conn = Connect(listen_conninfo_);
+      std::string why;
       if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
-        const auto now = std::chrono::steady_clock::now();
-        if (failures_logged_at == std::chrono::steady_clock::time_point{} ||
-            now - failures_logged_at >= kConnectFailureLogEvery) {
-          failures_logged_at = now;
-          Log(LogLevel::kWarn, "revocation listener cannot connect to postgres",
-              {{"error", ConnError(conn)}, {"retry_ms", backoff_ms}});
+        why = "cannot connect: " + ConnError(conn);
+      } else if (!StartListening(conn, &why)) {
+        why = "cannot LISTEN: " + why;
+      }
+      if (!why.empty()) {
+        if (failures.ShouldLog()) {
+          Log(LogLevel::kWarn, "revocation listener cannot listen",
+              {{"error", why}, {"retry_ms", backoff_ms}});
         }
         if (conn != nullptr) PQfinish(conn);
-        if (!Backoff(backoff_ms)) return;
-        backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
+        if (!Sleep(backoff_ms)) return;
+        backoff_ms = std::clamp(backoff_ms * 2, kInitialBackoffMs, kMaxBackoffMs);
         continue;
       }
-      PGresult* res = PQexec(conn, (std::string("LISTEN ") + kRevocationChannel).c_str());
-      const bool listening = res != nullptr && PQresultStatus(res) == PGRES_COMMAND_OK;
-      PQclear(res);
-      if (!listening) {
-        Log(LogLevel::kWarn, "revocation listener cannot LISTEN", {{"error", ConnError(conn)}});
-        PQfinish(conn);
-        if (!Backoff(backoff_ms)) return;
-        backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
-        continue;
-      }
-      backoff_ms = kInitialBackoffMs;
-      failures_logged_at = {};
-      {
-        std::lock_guard lock(mu_);
-        listening_ = true;
-      }
-      listening_cv_.notify_all();
-      if (connected_before) {
-        Log(LogLevel::kInfo, "revocation listener reconnected");
-        for (const auto& cb : GapCallbacks()) cb();
-      }
-      connected_before = true;
+      backoff_ms = 0;
+      failures.Reset();
+      connected_.store(true);
       ReceiveUntilBroken(conn);
+      // Whatever was announced from now until the next heartbeat heard may be lost.
+      connected_.store(false);
+      trusted_until_ns_.store(0, std::memory_order_release);
       PQfinish(conn);
     }
+  }
+
+  // LISTENs on both channels; records whether the connection goes through a pooler.
+  bool StartListening(PGconn* conn, std::string* why) {
+    PGresult* pid = PQexec(conn, "SELECT pg_backend_pid()");
+    if (PQresultStatus(pid) == PGRES_TUPLES_OK && PQntuples(pid) == 1) {
+      const bool pooled = std::to_string(PQbackendPID(conn)) != PQgetvalue(pid, 0, 0);
+      if (pooled && !through_pooler_.exchange(true)) {
+        Log(LogLevel::kInfo,
+            "revocation listener connects through a connection pooler: it must be in session "
+            "mode (a transaction-mode pooler drops notifications; the heartbeat will tell)");
+      }
+    }
+    PQclear(pid);
+    const std::string sql =
+        std::string("LISTEN ") + kRevocationChannel + "; LISTEN " + kHeartbeatChannel;
+    PGresult* res = PQexec(conn, sql.c_str());
+    const bool ok = res != nullptr && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) *why = ConnError(conn);
+    return ok;
   }
 
   // Delivers notifications until the connection breaks or Stop() is called.
@@ -205,13 +326,45 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
       }
       while (PGnotify* note = PQnotifies(conn)) {
         const std::string payload = note->extra != nullptr ? note->extra : "";
-        const bool ours = std::string_view(note->relname) == kRevocationChannel;
+        const std::string_view channel = note->relname;
         PQfreemem(note);
-        // Anyone who can connect may NOTIFY: deliver only well-formed hashes.
-        if (!ours || !IsTokenHashHex(payload)) continue;
-        for (const auto& cb : Callbacks()) cb(payload);
+        if (channel == kHeartbeatChannel) {
+          Heard(payload);
+        } else if (channel == kRevocationChannel && IsTokenHashHex(payload)) {
+          // Anyone who can connect may NOTIFY: deliver only well-formed hashes.
+          for (const auto& cb : Callbacks()) cb(payload);
+        }
       }
       if (PQstatus(conn) != CONNECTION_OK) return;
+    }
+  }
+
+  // A heartbeat arrived: when it is ours and recent, trust extends to its send time plus
+  // deaf_after. Coming back from deafness, the gap callbacks run before Hearing() turns true.
+  void Heard(const std::string& payload) {
+    if (payload.size() <= nonce_.size() + 1 || payload.compare(0, nonce_.size(), nonce_) != 0 ||
+        payload[nonce_.size()] != ':') {
+      return;  // another instance's
+    }
+    int64_t sent_ns = 0;
+    const char* begin = payload.data() + nonce_.size() + 1;
+    const char* end = payload.data() + payload.size();
+    if (auto [p, ec] = std::from_chars(begin, end, sent_ns); ec != std::errc() || p != end) return;
+    const int64_t now_ns = SteadyNanos(Steady::now());
+    lag_ms_.store((now_ns - sent_ns) / 1'000'000);
+    const int64_t until = sent_ns + std::chrono::nanoseconds(deaf_after_).count();
+    if (until <= now_ns) return;  // too old to vouch for anything
+    const int64_t current = trusted_until_ns_.load(std::memory_order_acquire);
+    if (current <= now_ns) {
+      // Was deaf: what was announced meanwhile may be lost.
+      for (const auto& cb : GapCallbacks()) cb();
+    }
+    if (until > current) trusted_until_ns_.store(until, std::memory_order_release);
+    if (current <= now_ns) {
+      std::lock_guard lock(mu_);
+      if (heard_once_) Log(LogLevel::kInfo, "instance hears revocations again");
+      heard_once_ = true;
+      hearing_cv_.notify_all();
     }
   }
 
@@ -224,39 +377,78 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
     return gap_callbacks_;
   }
 
-  const std::string conninfo_;
+  const std::string conninfo_;         // database URL: publisher and heartbeat
+  const std::string listen_conninfo_;  // the listener's
+  const std::chrono::milliseconds interval_;
+  const std::chrono::milliseconds deaf_after_;
+  const std::string nonce_;  // tells this instance's heartbeats from others'
 
   std::mutex publish_mu_;
   PGconn* publisher_;  // GUARDED_BY(publish_mu_)
 
+  // Steady-clock time (ns) until which the cache may be trusted; 0 while deaf.
+  std::atomic<int64_t> trusted_until_ns_{0};
+  std::atomic<bool> connected_{false};
+  std::atomic<bool> through_pooler_{false};
+  std::atomic<int64_t> lag_ms_{-1};
+  std::atomic<uint64_t> deaf_periods_{0};
+
   const int wake_fd_;  // eventfd: written once by Stop()
   std::mutex mu_;
-  std::condition_variable listening_cv_;
+  std::condition_variable hearing_cv_;
   std::vector<RevocationCallback> callbacks_;  // GUARDED_BY(mu_)
   std::vector<GapCallback> gap_callbacks_;     // GUARDED_BY(mu_)
-  bool listening_ = false;                     // GUARDED_BY(mu_)
+  bool heard_once_ = false;                    // GUARDED_BY(mu_)
   bool stopped_ = false;                       // GUARDED_BY(mu_)
-  std::thread thread_;                         // GUARDED_BY(mu_)
+  std::thread listener_;                       // GUARDED_BY(mu_)
+  std::thread heartbeat_;                      // GUARDED_BY(mu_)
 };
+
+std::string NewNonce() {
+  SystemRandom random;
+  uint8_t bytes[16];
+  random.Fill(bytes, sizeof(bytes));
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+// Connects once to check `conninfo`; the caller owns the connection.
+Result<PGconn*> CheckedConnect(const std::string& conninfo, const char* what) {
+  PGconn* conn = Connect(conninfo);
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    Error e = Error::Unavailable(std::string("cannot connect to postgres (") + what +
+                                 "): " + ConnError(conn));
+    if (conn != nullptr) PQfinish(conn);
+    return Fail(e);
+  }
+  return conn;
+}
 
 }  // namespace
 
-Result<std::unique_ptr<RevocationNotifier>> OpenPostgresRevocationNotifier(const std::string& url) {
+Result<std::unique_ptr<RevocationNotifier>> OpenPostgresRevocationNotifier(
+    const std::string& url, const NotifierOptions& options) {
   int pool_size = 0;  // the database pool's parameter, meaningless here
   CL_ASSIGN_OR_RETURN(std::string conninfo, StripPoolSize(url, &pool_size));
-  PGconn* publisher = Connect(conninfo);
-  if (publisher == nullptr || PQstatus(publisher) != CONNECTION_OK) {
-    Error e = Error::Unavailable("cannot connect to postgres: " + ConnError(publisher));
-    if (publisher != nullptr) PQfinish(publisher);
-    return Fail(e);
+  std::string listen_conninfo = conninfo;
+  if (!options.listen_url.empty()) {
+    CL_ASSIGN_OR_RETURN(listen_conninfo, StripPoolSize(options.listen_url, &pool_size));
+    CL_ASSIGN_OR_RETURN(PGconn * probe, CheckedConnect(listen_conninfo, "database_listen_url"));
+    PQfinish(probe);
   }
+  CL_ASSIGN_OR_RETURN(PGconn * publisher, CheckedConnect(conninfo, "database"));
   const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd < 0) {
     PQfinish(publisher);
     return Fail(Error::Internal("eventfd failed"));
   }
-  return std::unique_ptr<RevocationNotifier>(
-      std::make_unique<PostgresRevocationNotifier>(std::move(conninfo), publisher, wake_fd));
+  return std::unique_ptr<RevocationNotifier>(std::make_unique<PostgresRevocationNotifier>(
+      std::move(conninfo), std::move(listen_conninfo), publisher, wake_fd, options, NewNonce()));
 }
 
 }  // namespace cl::store
