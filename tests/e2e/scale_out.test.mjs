@@ -33,6 +33,9 @@ const LIMIT = 5; // auth_failure_limit of every instance
 const PER_IP = 4; // max_connections_per_ip of every instance
 const PROPAGATION_MS = 1000; // docs/security.md: a revocation reaches every instance within 1 s
 
+const GET_CLIENTS = 4; // concurrent clients of the kill -9 test
+const POST_CLIENTS = 3;
+
 const forgedToken = () => `clapi_${randomBytes(32).toString('hex')}`;
 
 // Polls `check` (resolving true when done) until it holds or `ms` pass; resolves the elapsed
@@ -300,6 +303,91 @@ describe('three instances behind nginx', () => {
         }
         const errors = stack.balancer.errorLog().slice(errorsBefore);
         assert.doesNotMatch(errors, /upstream|reset by peer|refused/, errors);
+      });
+
+  // Last: it leaves one instance dead.
+  test('kill -9 of an instance under load: no acknowledged token lost, no POST sent twice',
+      async (t) => {
+        if (skip) return t.skip(skip);
+        const victim = stack.direct[2];
+        const victimAddr = `127.0.0.1:${victim.port}`;
+        const gets = []; // {status | error, at}
+        const posts = []; // {status | error, name, id}
+        let stop = false;
+        const client = async (n, isPost) => {
+          const agent = new https.Agent({ keepAlive: true, ca });
+          for (let i = 0; !stop; i++) {
+            const at = Date.now();
+            const name = `load-${n}-${i}`;
+            const call = isPost ?
+              viaBalancer(`/v1/organizations/${ORG}/api-tokens`,
+                  { method: 'POST', token: session, body: { name }, agent }) :
+              viaBalancer('/v1/auth/whoami', { token: session, agent });
+            const r = await call.catch((e) => ({ error: String(e) }));
+            if (isPost) {
+              if (r.status === 201) recordSecret(stack, r.body.token, `API token ${name}`);
+              posts.push({ status: r.status, error: r.error, name, id: r.body?.api_token?.id });
+            } else {
+              gets.push({ status: r.status, error: r.error, at });
+            }
+          }
+          agent.destroy();
+        };
+        const running = [
+          ...Array.from({ length: GET_CLIENTS }, (_, n) => client(n, false)),
+          ...Array.from({ length: POST_CLIENTS }, (_, n) => client(GET_CLIENTS + n, true)),
+        ];
+        await sleep(1500);
+        // Frozen first, so that it dies with requests provably inside: within 400 ms every
+        // client's round robin reaches it, and nginx, waiting for an answer, sends it nothing
+        // else (proxy_read_timeout 30 s). Each client then has one request in flight at the kill.
+        victim.process.kill('SIGSTOP');
+        await sleep(400);
+        const exited = new Promise((res) => victim.process.once('exit', res));
+        victim.process.kill('SIGKILL');
+        await exited;
+        const killedAt = Date.now();
+        await sleep(2500);
+        stop = true;
+        await Promise.all(running);
+
+        // Every acknowledged creation is there, read straight from a surviving instance.
+        const acked = posts.filter((p) => p.status === 201);
+        const listed = await request(`${direct[0]}/v1/organizations/${ORG}/api-tokens`,
+            { token: session });
+        assert.equal(listed.status, 200, JSON.stringify(listed.body));
+        const ids = new Map(listed.body.api_tokens.map((k) => [k.name, k.id]));
+        const lost = acked.filter((p) => ids.get(p.name) !== p.id).map((p) => p.name);
+        assert.deepEqual(lost, [], 'acknowledged token creations missing after the kill');
+
+        // GETs keep succeeding: those the dead instance had are retried on another.
+        const afterKill = gets.filter((g) => g.at > killedAt);
+        assert.ok(afterKill.length > 0, 'no GET after the kill');
+        const failedGets = gets.filter((g) => g.status !== 200);
+        // A POST the dead instance had received gets 502 (never resent: its outcome is
+        // unknown): at least one, at most one per POST client, the one it had in flight.
+        const failedPosts = posts.filter((p) => p.status !== 201);
+        const posts502 = failedPosts.filter((p) => p.status === 502).length;
+        t.diagnostic(`${gets.length} GETs (${afterKill.length} after the kill), ` +
+            `${posts.length} POSTs (${acked.length} acknowledged, ${posts502} answered 502)`);
+        assert.deepEqual(failedGets, [], 'GETs failed through the balancer');
+        assert.deepEqual(failedPosts.filter((p) => p.status !== 502), [],
+            'POSTs failed otherwise than with 502');
+        assert.ok(posts502 >= 1 && posts502 <= POST_CLIENTS, `${posts502} POSTs answered 502`);
+
+        // The access log: a POST goes to a second instance only when the first never got a byte
+        // of it (connection refused); the GETs the dead instance had were sent again elsewhere.
+        const log = stack.balancer.accessLog();
+        const tokenPosts = log.filter((e) => e.method === 'POST' && e.path.endsWith('/api-tokens'));
+        assert.ok(tokenPosts.length >= posts.length, 'POSTs missing from the access log');
+        const resent = tokenPosts.filter((e) => e.sent.slice(0, -1).some((bytes) => bytes > 0));
+        assert.deepEqual(resent.map((e) => e.line), [], 'nginx sent a POST twice');
+        const retriedGets = log.filter((e) => e.method === 'GET' && e.upstreams.length === 2 &&
+            e.upstreams[0] === victimAddr && e.sent[0] > 0);
+        assert.ok(retriedGets.length > 0, 'no GET was retried after reaching the dead instance');
+        t.diagnostic(`access log: ${log.filter((e) => e.upstreams.length > 1).length} requests ` +
+            `retried, ${log.filter((e) => e.method === 'POST' && e.upstreams.length > 1).length} ` +
+            'of them POSTs refused at connect');
       });
 });
 
