@@ -287,6 +287,10 @@ describe('three instances behind nginx', () => {
         // 64 concurrent keep-alive requests from four addresses through nginx, twice: nginx
         // opens far more than PER_IP connections to each instance, all from 127.0.0.1.
         const errorsBefore = stack.balancer.errorLog().length;
+        const rejected =
+            'chainloop_http_connections_rejected_total{limit="max_connections_per_ip"}';
+        const rejectedBefore = await Promise.all(direct.map((url) => metric(url, rejected)));
+        assert.ok(rejectedBefore[0] >= 2, `A counted ${rejectedBefore[0]} rejections above`);
         const clients = ['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14'].map(
             (from) => ({ from, agent: new https.Agent({ keepAlive: true, ca }) }));
         try {
@@ -303,6 +307,15 @@ describe('three instances behind nginx', () => {
         }
         const errors = stack.balancer.errorLog().slice(errorsBefore);
         assert.doesNotMatch(errors, /upstream|reset by peer|refused/, errors);
+        const rejectedAfter = await Promise.all(direct.map((url) => metric(url, rejected)));
+        assert.deepEqual(rejectedAfter, rejectedBefore, 'an instance rejected connections');
+        // Upstream keep-alive: nginx keeps idle connections to every instance open (without
+        // HTTP/1.1 and an empty Connection header it would close each after its request), so
+        // each has more open than the one this metrics request arrives on.
+        for (const url of direct) {
+          const open = await metric(url, 'chainloop_http_connections_active');
+          assert.ok(open >= 2, `${url}: ${open} open connections, none kept by nginx`);
+        }
       });
 
   // Last: it leaves one instance dead.
@@ -390,6 +403,14 @@ describe('three instances behind nginx', () => {
             'of them POSTs refused at connect');
       });
 });
+
+// The value of one series (name and labels) on an instance's /metrics (0 when absent).
+async function metric(url, series) {
+  const r = await request(`${url}/metrics`);
+  assert.equal(r.status, 200);
+  const line = r.body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
 
 // A raw TCP connection from `localAddress`; resolves once connected.
 function connect(port, localAddress) {

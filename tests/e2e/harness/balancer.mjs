@@ -41,6 +41,8 @@ export function makeTlsFiles(dir) {
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
     '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf'], dir);
+  chmodSync(join(dir, 'server.key'), 0o600);
+  chmodSync(join(dir, 'ca.key'), 0o600);
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }
 
@@ -75,8 +77,9 @@ export function renderBalancerConfig(dir, { upstreams, httpsPort, httpPort, tls 
   if (left) throw new Error(`${balancerConfig}: placeholder ${left[0]} not rendered`);
   writeFileSync(join(dir, 'chainloop.conf'), conf);
 
-  // What Debian's /etc/nginx/nginx.conf would hold, in the private prefix. Workers (nobody when
-  // run as root) need to reach their temp directories.
+  // What Debian's /etc/nginx/nginx.conf would hold, in the private prefix: two workers (as
+  // `auto` gives on this 2-core machine), so the upstream zone's shared state is exercised.
+  // Workers (nobody when run as root) need to reach their temp directories.
   const tmp = join(dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
   chmodSync(dir, 0o755);
@@ -166,7 +169,7 @@ export function parseAccessLog(text) {
   return entries;
 }
 
-// Makes the process's fetch() (the API helpers, the scripted browser) trust `caPem` for HTTPS,
+// Makes this test process's fetch() (the API helpers, the scripted browser) trust `caPem` only,
 // through the dispatcher Node's fetch reads from the well-known global (undici's Agent: Node 20
 // does not export it, so its class is taken from the default dispatcher).
 export async function trustInFetch(caPem) {
