@@ -14,7 +14,11 @@ packages=(
   postgresql-15 clang-format clang-tidy curl ca-certificates sqlite3 openssl
   clang-14 libclang-rt-14-dev llvm-14 ccache  # fuzzing (libFuzzer) and sanitizer builds
   chromium  # browser tests (driven by playwright-core; never a downloaded browser)
+  nginx-light pgbouncer  # scale-out tests: run from private configs on loopback, never as services
 )
+# Packages whose postinst starts a system service the tests never use (nginx on port 80,
+# pgbouncer on 6432): when this run installs them, the service is stopped and disabled again.
+services_of_packages=(nginx-light:nginx pgbouncer:pgbouncer)
 
 as_root() {
   if [[ "$(id -u)" -eq 0 ]]; then
@@ -41,6 +45,25 @@ if ! command -v npm >/dev/null 2>&1; then
   packages+=(npm)
 fi
 
+# Stops a service a package's postinst started and keeps it from starting at boot: through
+# systemd when it runs, else the sysvinit script (containers without an init; systemctl disable
+# still removes the unit links it works on offline). Never fails.
+stop_and_disable_service() {
+  local service="$1"
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+    as_root systemctl stop "$service" >/dev/null 2>&1 || true
+  elif [[ -x "/etc/init.d/$service" ]]; then
+    as_root "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+  fi
+  if command -v systemctl >/dev/null 2>&1; then
+    as_root systemctl disable "$service" >/dev/null 2>&1 || true
+  fi
+  if command -v update-rc.d >/dev/null 2>&1; then
+    as_root update-rc.d "$service" disable >/dev/null 2>&1 || true
+  fi
+  echo "install-deps: stopped and disabled the $service service (tests run their own)"
+}
+
 missing=()
 for p in "${packages[@]}"; do
   is_installed "$p" || missing+=("$p")
@@ -49,8 +72,12 @@ done
 if ((${#missing[@]} > 0)); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -q
-  as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+  as_root apt-get -o DPkg::Lock::Timeout=300 update -q
+  as_root apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}"
+  for entry in "${services_of_packages[@]}"; do
+    pkg="${entry%%:*}" service="${entry#*:}"
+    [[ " ${missing[*]} " == *" $pkg "* ]] && stop_and_disable_service "$service"
+  done
 else
   echo "install-deps: Debian packages present"
 fi

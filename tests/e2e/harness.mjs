@@ -9,6 +9,8 @@
 //   users.mjs           simulated users: CLI runs, browser and device-flow logins
 //   secret_hygiene.mjs  every credential the helpers saw, searched for in logs and the database
 //   api.mjs             direct HTTP calls and the request bodies tests send
+//   balancer.mjs        nginx with deploy/nginx/chainloop.conf in front of N instances
+//                       (imported directly by the suites that need it)
 //
 // Environment:
 //   CL_BUILD_DIR       build tree holding server/ and cli/ binaries (default: <repo>/build)

@@ -61,10 +61,12 @@ async function waitReady(baseUrl, child, errBox) {
 // Options: `logLevel` (default 'info') is the servers' --log-level; `secretHygiene` (default on,
 // off with CL_E2E_SECRET_HYGIENE=0) runs checkSecretHygiene() at cleanup, which then throws on a
 // leak (after stopping everything); `oidcIssuer` points the servers at another login IdP than
-// the stack's development IdP (e.g. tests/e2e/slow_idp.mjs).
+// the stack's development IdP (e.g. tests/e2e/slow_idp.mjs); `externalUrl` is every server's
+// --external-url and the IdP's redirect URI (a load balancer in front of them, see
+// balancer.mjs); by default each server's own URL.
 export async function startStack({
   sessionLifetime = '24h', extraArgs = [], extraEnv = {}, logLevel = 'info',
-  secretHygiene = process.env.CL_E2E_SECRET_HYGIENE !== '0', oidcIssuer,
+  secretHygiene = process.env.CL_E2E_SECRET_HYGIENE !== '0', oidcIssuer, externalUrl,
 } = {}) {
   const dir = makeTempDir();
   const stack = {
@@ -107,11 +109,13 @@ export async function startStack({
   try {
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
-    stack.idp = await startIdp({ redirectUris: [`${baseUrl}/auth/callback`] });
+    stack.idp = await startIdp({ redirectUris: [`${externalUrl ?? baseUrl}/auth/callback`] });
     stack.database = await createDatabase(dir);
     stack.pepperFile = join(dir, 'data', 'pepper');
     // What every instance of this stack shares: database, IdP, session lifetime, pepper.
-    stack.serverOptions = { sessionLifetime, extraArgs, extraEnv, logLevel, oidcIssuer };
+    stack.serverOptions = {
+      sessionLifetime, extraArgs, extraEnv, logLevel, oidcIssuer, externalUrl,
+    };
     recordSecret(stack, CLIENT_SECRET, 'OIDC client secret');
     stack.server = await launchServer(stack, { port, dataDir: join(dir, 'data') });
     recordPepper(stack);
@@ -152,7 +156,7 @@ export async function startStack({
       return { code: child.exitCode, signal: child.signalCode };
     };
     // Another control plane on the same database and pepper, its own port and data directory
-    // (for multi-instance behaviour). Users log in through the main server only.
+    // (for multi-instance behaviour). Users log in through the main server (or `externalUrl`).
     stack.startInstance = async ({ extraArgs: args } = {}) => {
       const instance = await launchServer(stack, {
         port: await freePort(),
@@ -183,7 +187,7 @@ async function launchServer(stack, { port, dataDir, extraArgs }) {
   const args = [
     'serve',
     '--listen', `127.0.0.1:${port}`,
-    '--external-url', baseUrl,
+    '--external-url', stack.serverOptions.externalUrl ?? baseUrl,
     '--database', stack.database.url,
     '--data-dir', dataDir,
     '--pepper-file', stack.pepperFile,

@@ -33,7 +33,9 @@ export function newUser(stack, login) {
       };
     },
     argv(args) {
-      return ['--control-plane', stack.baseUrl, '-c', configPath, ...args];
+      // stack.cliArgs: global options every run needs, e.g. --control-plane-ca for a balancer.
+      const global = stack.cliArgs ?? [];
+      return ['--control-plane', stack.baseUrl, ...global, '-c', configPath, ...args];
     },
     // Runs the CLI to completion: {code, stdout, stderr}.
     async run(args, { env = {}, timeoutMs = CLI_TIMEOUT_MS, input } = {}) {
