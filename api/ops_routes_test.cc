@@ -48,6 +48,8 @@ class FakeNotifier final : public store::RevocationNotifier {
   void Subscribe(RevocationCallback) override {}
   void SubscribeGaps(GapCallback) override {}
   bool Hearing() const override { return health.hearing; }
+  void PublishBan(const std::string&) override {}
+  void SubscribeBans(BanCallback) override {}
   store::ListenerHealth Health() const override { return health; }
   void Stop() override {}
   store::ListenerHealth health;

@@ -43,8 +43,12 @@ struct AuthFailureThrottle::Shard {
 AuthFailureThrottle::AuthFailureThrottle(AuthThrottleConfig config, const Clock& clock,
                                          Random& random)
     : config_(std::move(config)), clock_(clock), shards_(new Shard[kShards]) {
-  hash_key_.resize(32);
-  random.Fill(reinterpret_cast<uint8_t*>(hash_key_.data()), hash_key_.size());
+  if (!config_.credential_hash_key.empty()) {
+    hash_key_ = config_.credential_hash_key;
+  } else {
+    hash_key_.resize(32);
+    random.Fill(reinterpret_cast<uint8_t*>(hash_key_.data()), hash_key_.size());
+  }
   const size_t per_shard = std::max<size_t>(1, config_.max_keys / kShards);
   for (size_t i = 0; i < kShards; ++i) shards_[i].capacity = per_shard;
 }
@@ -111,6 +115,7 @@ UnixMillis AuthFailureThrottle::Count(const std::string& key, KeyKind kind, Unix
     }
   }
   if (banned_now) {
+    if (ban_listener_) ban_listener_(key);
     const int64_t ban_seconds = config_.ban_duration / kMillisPerSecond;
     if (kind == KeyKind::kAddress) {
       Log(LogLevel::kWarn, "client address banned after repeated failed authentication",
@@ -165,6 +170,58 @@ size_t AuthFailureThrottle::TrackedKeys() const {
     n += shards_[i].entries.size();
   }
   return n;
+}
+
+namespace {
+
+// "a:" + an address key as ClientAddressKey writes it (IPv4, or an IPv6 /64 prefix), or "c:" +
+// 32 lower-case hex characters.
+bool WellFormedBanKey(std::string_view key) {
+  if (key.size() < 3 || key.size() > 2 + 64 || key[1] != ':') return false;
+  const std::string_view body = key.substr(2);
+  if (key[0] == 'c') {
+    return body.size() == 32 && std::all_of(body.begin(), body.end(), [](char c) {
+             return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+  }
+  if (key[0] != 'a') return false;
+  return std::all_of(body.begin(), body.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.' ||
+           c == ':' || c == '/';
+  });
+}
+
+}  // namespace
+
+bool AuthFailureThrottle::ApplyBan(std::string_view ban_key) {
+  if (!enabled() || !WellFormedBanKey(ban_key)) return false;
+  const std::string key(ban_key);
+  const UnixMillis now = clock_.Now();
+  Shard& s = ShardFor(key);
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.entries.find(key);
+    if (it == s.entries.end()) {
+      if (s.entries.size() >= s.capacity) s.Erase(s.entries.find(*s.lru.front()));
+      it = s.entries.emplace(key, Shard::Entry{}).first;
+      it->second.lru = s.lru.insert(s.lru.end(), &it->first);
+    } else {
+      s.Touch(it->second);
+    }
+    Shard::Entry& e = it->second;
+    if (e.banned_until > now) return false;
+    e.banned_until = now + config_.ban_duration;
+    e.failures = 0;
+  }
+  if (key[0] == 'a') {
+    Log(LogLevel::kInfo, "client address banned by another instance",
+        {{"address", key.substr(2)}, {"ban_seconds", config_.ban_duration / kMillisPerSecond}});
+  } else {
+    Log(LogLevel::kInfo, "credential banned by another instance",
+        {{"credential_hash_prefix", key.substr(2, 8)},
+         {"ban_seconds", config_.ban_duration / kMillisPerSecond}});
+  }
+  return true;
 }
 
 }  // namespace cl::domain

@@ -1,14 +1,17 @@
 // AuthFailureThrottle: bans on repeated failed authentication, per client address and per
 // presented credential.
 //
-// In memory, per instance, bounded in size (the least recently touched key is evicted when
+// In memory, bounded in size (the least recently touched key is evicted when
 // full), sharded so concurrent requests rarely share a mutex, and reads time only from the
 // injected Clock. It never sees a request: callers pass the client address and the presented
 // credential, and decide how to answer (api/ answers 429 with Retry-After). Addresses are
-// parsed by common/address.h (ClientAddressKey, Cidr), never here.
+// parsed by common/address.h (ClientAddressKey, Cidr), never here. Each instance counts its own
+// failures; a ban decided by one is announced to the others (SetBanListener / ApplyBan), so it
+// applies on every instance.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +30,9 @@ struct AuthThrottleConfig {
   UnixMillis ban_duration = 15 * kMillisPerMinute;
   size_t max_keys = 100'000;  // tracked addresses + credentials, all shards together
   std::vector<Cidr> exempt;   // addresses never counted nor banned (credentials still are)
+  // Key of the credential hashes. Instances that share bans must share it (the server derives
+  // it from the pepper); empty: random per process.
+  std::string credential_hash_key;
 };
 
 // Counts failed authentications per client address and per presented credential. A key that
@@ -66,6 +72,17 @@ class AuthFailureThrottle {
   // Number of keys currently tracked (for tests and metrics).
   size_t TrackedKeys() const;
 
+  // Shared bans. `listener` is called (outside any lock, on the failing request's thread: it
+  // must not block) with the ban key of each ban this instance decides: "a:<address or IPv6
+  // /64>" or "c:<32 hex chars of the credential's keyed hash>", never the credential. Set
+  // before use.
+  using BanListener = std::function<void(const std::string& ban_key)>;
+  void SetBanListener(BanListener listener) { ban_listener_ = std::move(listener); }
+  // Applies a ban decided by another instance, for this instance's ban_duration from now.
+  // Returns false, changing nothing, for a malformed key, an already banned key or a disabled
+  // throttle.
+  bool ApplyBan(std::string_view ban_key);
+
  private:
   struct Shard;
   enum class KeyKind { kAddress, kCredential };
@@ -82,8 +99,9 @@ class AuthFailureThrottle {
 
   const AuthThrottleConfig config_;
   const Clock& clock_;
-  std::string hash_key_;  // random per process; keys credential hashes
+  std::string hash_key_;  // keys credential hashes (config, or random per process)
   std::unique_ptr<Shard[]> shards_;
+  BanListener ban_listener_;
 };
 
 }  // namespace cl::domain

@@ -199,3 +199,72 @@ TEST_F(AuthFailureThrottleTest, ConcurrentFailuresBanExactlyOnceAndStayBounded) 
 
 }  // namespace
 }  // namespace cl::domain
+
+namespace cl::domain {
+namespace {
+
+class SharedBansTest : public ::testing::Test {
+ protected:
+  // Two instances with the same configuration and credential hash key; A's bans go to B the
+  // way the server wires them (through the database in production).
+  SharedBansTest() : a_(Config(), clock_, random_), b_(Config(), clock_, random_) {
+    a_.SetBanListener([this](const std::string& key) { announced_.push_back(key); });
+  }
+  static AuthThrottleConfig Config() {
+    AuthThrottleConfig c = SmallConfig();
+    c.credential_hash_key = "shared-key-derived-from-the-pepper";
+    return c;
+  }
+  FakeClock clock_;
+  CountingRandom random_;
+  AuthFailureThrottle a_, b_;
+  std::vector<std::string> announced_;
+};
+
+TEST_F(SharedBansTest, ABanDecidedOnOneInstanceAppliesOnAnother) {
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(a_.OnFailure("203.0.113.7", "clapi_forged"));
+  // The address and the credential reached the limit together: two announcements, neither
+  // holding the credential itself.
+  ASSERT_EQ(announced_.size(), 2u);
+  for (const auto& key : announced_) {
+    EXPECT_EQ(key.find("clapi_forged"), std::string::npos);
+    EXPECT_TRUE(b_.ApplyBan(key)) << key;
+  }
+  // B refuses the address's next failure (even with another credential) and the credential's
+  // (even from another address) without having counted anything itself.
+  auto by_address = b_.OnFailure("203.0.113.7", "clapi_other");
+  ASSERT_TRUE(by_address);
+  EXPECT_TRUE(by_address->address);
+  auto by_credential = b_.OnFailure("198.51.100.1", "clapi_forged");
+  ASSERT_TRUE(by_credential);
+  EXPECT_TRUE(by_credential->credential);
+  EXPECT_FALSE(b_.OnFailure("198.51.100.2", "clapi_innocent"));
+  // A's own announcement coming back changes nothing.
+  EXPECT_FALSE(a_.ApplyBan(announced_[0]));
+  // The ban lasts B's ban_duration.
+  clock_.Advance(2 * kMillisPerSecond);
+  EXPECT_FALSE(b_.OnFailure("203.0.113.7", "clapi_other"));
+}
+
+TEST_F(SharedBansTest, Ipv6BansCoverTheSlash64) {
+  for (int i = 0; i < 5; ++i) (void)a_.OnFailure("2001:db8:1:2::10", "");
+  ASSERT_EQ(announced_.size(), 1u);
+  ASSERT_TRUE(b_.ApplyBan(announced_[0]));
+  EXPECT_TRUE(b_.OnFailure("2001:db8:1:2:ffff::1", ""));
+  EXPECT_FALSE(b_.OnFailure("2001:db8:1:3::1", ""));
+}
+
+TEST_F(SharedBansTest, MalformedAnnouncementsAreIgnored) {
+  for (const char* bad : {"", "a:", "x:1.2.3.4", "a:1.2.3.4 OR 1=1", "c:abc",
+                          "c:0123456789abcdef0123456789ABCDEF", "a:<script>", "clapi_x"}) {
+    EXPECT_FALSE(b_.ApplyBan(bad)) << bad;
+  }
+  EXPECT_EQ(b_.TrackedKeys(), 0u);
+  AuthThrottleConfig off = Config();
+  off.failure_limit = 0;
+  AuthFailureThrottle disabled(off, clock_, random_);
+  EXPECT_FALSE(disabled.ApplyBan("a:203.0.113.7"));
+}
+
+}  // namespace
+}  // namespace cl::domain

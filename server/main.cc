@@ -282,7 +282,8 @@ int Serve(const ServerConfig& c) {
       **db, clock, random, &usage_flusher,
       [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); }, &metrics);
 
-  // Abuse limits, in memory per instance (docs/configuration.md, "Throttling").
+  // Abuse limits, in memory per instance; failed-authentication bans are announced to every
+  // instance (docs/configuration.md, "Throttling"; docs/scale-out.md).
   domain::AuthThrottleConfig throttle_config;
   throttle_config.failure_limit = static_cast<int>(c.auth_failure_limit);
   throttle_config.window = c.auth_failure_window;
@@ -290,7 +291,13 @@ int Serve(const ServerConfig& c) {
   for (const auto& block : c.auth_throttle_exempt_cidrs) {
     if (auto cidr = domain::Cidr::Parse(block)) throttle_config.exempt.push_back(*cidr);
   }
+  // Instances share bans: the credential keys must agree, so they come from the pepper.
+  throttle_config.credential_hash_key = hasher.HashWith(0, "chainloop auth failure throttle");
   domain::AuthFailureThrottle auth_throttle(throttle_config, clock, random);
+  auth_throttle.SetBanListener(
+      [n = notifier->get()](const std::string& key) { n->PublishBan(key); });
+  (*notifier)->SubscribeBans(
+      [&auth_throttle](const std::string& key) { (void)auth_throttle.ApplyBan(key); });
   domain::RateLimiter token_create_limit(c.api_token_create_per_minute, clock);
   domain::RateLimiter exchange_limit(c.federated_exchange_per_minute, clock);
   domain::RateLimiter login_start_limit(c.login_start_per_minute, c.login_start_burst, clock,

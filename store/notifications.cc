@@ -36,6 +36,8 @@ class InProcessRevocationNotifier final : public RevocationNotifier {
   // A single instance never misses its own revocations.
   void SubscribeGaps(GapCallback) override {}
   bool Hearing() const override { return true; }
+  void PublishBan(const std::string&) override {}
+  void SubscribeBans(BanCallback) override {}
   ListenerHealth Health() const override {
     ListenerHealth h;
     h.connected = h.hearing = true;

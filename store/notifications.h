@@ -47,6 +47,7 @@ struct ListenerHealth {
   std::string problem;            // why it is not hearing, "" when it is
   int64_t heartbeat_lag_ms = -1;  // send-to-hear time of the last heartbeat heard (-1: none)
   uint64_t deaf_periods = 0;      // times it went from hearing to deaf
+  uint64_t bans_dropped = 0;      // ban announcements dropped (queue full, or not sent)
 };
 
 class RevocationNotifier {
@@ -79,6 +80,17 @@ class RevocationNotifier {
   // (PostgreSQL: a heartbeat sent less than `deaf_after` ago was heard). Cheap: called on every
   // authenticated request. Always true in-process.
   virtual bool Hearing() const = 0;
+
+  // Shared abuse state: a failed-authentication ban decided on this instance ("a:<address>" or
+  // "c:<keyed hash>", domain::AuthFailureThrottle), announced on "chainloop_bans" so that every
+  // instance applies it. Never blocks: the key is queued and sent by a background thread
+  // (PostgreSQL; at most 1024 waiting, more are dropped and counted in Health()). The
+  // in-process notifier has no other instance to tell: a no-op.
+  virtual void PublishBan(const std::string& ban_key) = 0;
+  using BanCallback = std::function<void(const std::string& ban_key)>;
+  // Adds a callback for every ban announced by any instance (this one's included), run on the
+  // listener thread. The payload is checked by the receiver (anyone who can connect may NOTIFY).
+  virtual void SubscribeBans(BanCallback callback) = 0;
 
   virtual ListenerHealth Health() const = 0;
 

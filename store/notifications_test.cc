@@ -417,5 +417,45 @@ TEST_F(PostgresNotifierTest, DeafAsSoonAsTheListenerIsLostAndBackWithAGap) {
   EXPECT_FALSE(hearing_during_gap[1]);
 }
 
+// A ban announced on one instance reaches every instance (itself included) within a second; a
+// publisher never blocks, and a foreign oversized payload is not delivered.
+TEST_F(PostgresNotifierTest, BansReachEveryInstance) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> got_a, got_b;
+  auto collect = [&](std::vector<std::string>& into) {
+    return [&](const std::string& key) {
+      std::lock_guard lock(mu);
+      into.push_back(key);
+      cv.notify_all();
+    };
+  };
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  a->SubscribeBans(collect(got_a));
+  b->SubscribeBans(collect(got_b));
+  Inbox unused;
+  a->Subscribe(unused.Callback());
+  b->Subscribe(unused.Callback());
+  PGconn* raw = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(raw), CONNECTION_OK);
+  PQclear(PQexec(raw, ("NOTIFY chainloop_bans, 'a:" + std::string(200, '1') + "'").c_str()));
+  PQfinish(raw);
+  const auto start = std::chrono::steady_clock::now();
+  a->PublishBan("a:203.0.113.7");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(50));  // queued, not sent
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, milliseconds(5000), [&] { return !got_b.empty(); }));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
+  EXPECT_EQ(got_b, std::vector<std::string>{"a:203.0.113.7"});
+  ASSERT_TRUE(cv.wait_for(lock, milliseconds(5000), [&] { return !got_a.empty(); }));
+  EXPECT_EQ(got_a, std::vector<std::string>{"a:203.0.113.7"});
+  lock.unlock();
+  EXPECT_EQ(a->Health().bans_dropped, 0u);
+  a->Stop();
+  b->Stop();
+}
+
 }  // namespace
 }  // namespace cl::store

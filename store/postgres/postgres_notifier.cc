@@ -2,7 +2,8 @@
 // waits in poll() on its socket and on an eventfd used to stop it, reconnecting at once and then
 // with capped backoff; a heartbeat thread NOTIFYs the instance's own heartbeat through the
 // database URL (publisher connection). Hearing() compares the steady clock with the send time of
-// the newest heartbeat heard plus deaf_after.
+// the newest heartbeat heard plus deaf_after. The heartbeat thread also sends the queued ban
+// announcements.
 #include "store/postgres/postgres_notifier.h"
 
 #include <libpq-fe.h>
@@ -36,6 +37,8 @@ constexpr int kInitialBackoffMs = 100;
 constexpr int kMaxBackoffMs = 500;
 // While the database stays unreachable, a failed attempt is logged at most this often.
 constexpr auto kFailureLogEvery = std::chrono::seconds(30);
+// Ban announcements waiting to be sent, at most.
+constexpr size_t kMaxQueuedBans = 1024;
 // How long the first Subscribe waits for the listener to hear its own heartbeat.
 constexpr auto kFirstHearingWait = std::chrono::seconds(3);
 
@@ -126,6 +129,24 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
     if (!stopped_) gap_callbacks_.push_back(std::move(callback));
   }
 
+  void PublishBan(const std::string& ban_key) override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      if (queued_bans_.size() >= kMaxQueuedBans) {
+        bans_dropped_.fetch_add(1);
+        return;
+      }
+      queued_bans_.push_back(ban_key);
+    }
+    send_cv_.notify_all();
+  }
+
+  void SubscribeBans(BanCallback callback) override {
+    std::lock_guard lock(mu_);
+    if (!stopped_) ban_callbacks_.push_back(std::move(callback));
+  }
+
   bool Hearing() const override {
     return SteadyNanos(Steady::now()) < trusted_until_ns_.load(std::memory_order_acquire);
   }
@@ -137,6 +158,7 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
     h.through_pooler = through_pooler_.load();
     h.heartbeat_lag_ms = lag_ms_.load();
     h.deaf_periods = deaf_periods_.load();
+    h.bans_dropped = bans_dropped_.load();
     if (!h.hearing) h.problem = Problem(h);
     return h;
   }
@@ -150,6 +172,7 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
       heartbeat = std::move(heartbeat_);
     }
     hearing_cv_.notify_all();
+    send_cv_.notify_all();
     const uint64_t one = 1;
     (void)!::write(wake_fd_, &one, sizeof(one));
     if (listener.joinable()) listener.join();
@@ -158,6 +181,8 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
     std::lock_guard lock(mu_);
     callbacks_.clear();
     gap_callbacks_.clear();
+    ban_callbacks_.clear();
+    queued_bans_.clear();
   }
 
  private:
@@ -248,11 +273,34 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
             "credential from the database)",
             {{"problem", h.problem}});
       }
+      // Until the next heartbeat, send the bans announced meanwhile.
       const auto next = sent + interval_;
-      const auto wait =
-          std::chrono::duration_cast<std::chrono::milliseconds>(next - Steady::now()).count();
-      if (!Sleep(wait)) return;
+      while (true) {
+        std::vector<std::string> bans;
+        {
+          std::unique_lock lock(mu_);
+          send_cv_.wait_until(lock, next, [&] { return stopped_ || !queued_bans_.empty(); });
+          if (stopped_) return;
+          bans.swap(queued_bans_);
+        }
+        if (bans.empty()) break;  // time for the next heartbeat
+        SendBans(bans, publish_failures);
+      }
     } while (true);
+  }
+
+  void SendBans(const std::vector<std::string>& bans, ThrottledLog& failures) {
+    for (size_t i = 0; i < bans.size(); ++i) {
+      auto st = Publish(kBanChannel, bans[i]);
+      if (!st) {
+        bans_dropped_.fetch_add(bans.size() - i);
+        if (failures.ShouldLog()) {
+          Log(LogLevel::kWarn, "ban not announced to other instances",
+              {{"error", st.error().message()}, {"dropped", bans.size() - i}});
+        }
+        return;
+      }
+    }
   }
 
   void ListenLoop() {
@@ -299,8 +347,8 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
       }
     }
     PQclear(pid);
-    const std::string sql =
-        std::string("LISTEN ") + kRevocationChannel + "; LISTEN " + kHeartbeatChannel;
+    const std::string sql = std::string("LISTEN ") + kRevocationChannel + "; LISTEN " +
+                            kHeartbeatChannel + "; LISTEN " + kBanChannel;
     PGresult* res = PQexec(conn, sql.c_str());
     const bool ok = res != nullptr && PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
@@ -333,6 +381,8 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
         } else if (channel == kRevocationChannel && IsTokenHashHex(payload)) {
           // Anyone who can connect may NOTIFY: deliver only well-formed hashes.
           for (const auto& cb : Callbacks()) cb(payload);
+        } else if (channel == kBanChannel && payload.size() <= 128) {
+          for (const auto& cb : BanCallbacks()) cb(payload);
         }
       }
       if (PQstatus(conn) != CONNECTION_OK) return;
@@ -376,6 +426,10 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
     std::lock_guard lock(mu_);
     return gap_callbacks_;
   }
+  std::vector<BanCallback> BanCallbacks() {
+    std::lock_guard lock(mu_);
+    return ban_callbacks_;
+  }
 
   const std::string conninfo_;         // database URL: publisher and heartbeat
   const std::string listen_conninfo_;  // the listener's
@@ -392,12 +446,16 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
   std::atomic<bool> through_pooler_{false};
   std::atomic<int64_t> lag_ms_{-1};
   std::atomic<uint64_t> deaf_periods_{0};
+  std::atomic<uint64_t> bans_dropped_{0};
 
   const int wake_fd_;  // eventfd: written once by Stop()
   std::mutex mu_;
   std::condition_variable hearing_cv_;
+  std::condition_variable send_cv_;  // wakes the heartbeat thread: a ban queued, or Stop()
   std::vector<RevocationCallback> callbacks_;  // GUARDED_BY(mu_)
   std::vector<GapCallback> gap_callbacks_;     // GUARDED_BY(mu_)
+  std::vector<BanCallback> ban_callbacks_;     // GUARDED_BY(mu_)
+  std::vector<std::string> queued_bans_;       // GUARDED_BY(mu_)
   bool heard_once_ = false;                    // GUARDED_BY(mu_)
   bool stopped_ = false;                       // GUARDED_BY(mu_)
   std::thread listener_;                       // GUARDED_BY(mu_)

@@ -14,6 +14,8 @@ namespace cl::store {
 inline constexpr const char* kRevocationChannel = "chainloop_revocations";
 // Each instance's heartbeat to itself: "<instance nonce>:<steady send time in ns>".
 inline constexpr const char* kHeartbeatChannel = "chainloop_heartbeats";
+// Failed-authentication bans decided by one instance, for all: the ban key.
+inline constexpr const char* kBanChannel = "chainloop_bans";
 
 // Connects once to `url` (publishing, heartbeats) and once to options.listen_url when set, to
 // check them: Unavailable when the server cannot be reached. The listener connection is opened

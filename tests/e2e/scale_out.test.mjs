@@ -247,8 +247,7 @@ describe('three instances behind nginx', () => {
     assert.doesNotMatch(logs, /client address banned[^\n]*"address":"127\.0\.0\.(1|3)"/);
   });
 
-  test('a ban decided by one instance is enforced by all within 1 s',
-      { todo: 'bans are per instance until shared abuse state lands' }, async (t) => {
+  test('a ban decided by one instance is enforced by all within 1 s', async (t) => {
         if (skip) return t.skip(skip);
         const client = '127.0.0.4';
         for (let i = 0; i < LIMIT; i++) {
