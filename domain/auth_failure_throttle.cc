@@ -38,6 +38,26 @@ struct AuthFailureThrottle::Shard {
     lru.erase(it->second.lru);
     entries.erase(it);
   }
+  // The entry of `key`, touched, or a new one. Making room: stale entries (no ban, `window`
+  // over) at the cold end go first; then, if still full, the least recently touched entry,
+  // whatever its state. REQUIRES: mu held.
+  Entry& FindOrInsert(const std::string& key, UnixMillis now, UnixMillis window) {
+    auto it = entries.find(key);
+    if (it != entries.end()) {
+      Touch(it->second);
+      return it->second;
+    }
+    for (int i = 0; i < kPruneBatch && !lru.empty(); ++i) {
+      auto cold = entries.find(*lru.front());
+      const Entry& e = cold->second;
+      if (e.banned_until > now || now - e.window_start < window) break;
+      Erase(cold);
+    }
+    if (entries.size() >= capacity) Erase(entries.find(*lru.front()));
+    it = entries.emplace(key, Entry{}).first;
+    it->second.lru = lru.insert(lru.end(), &it->first);
+    return it->second;
+  }
 };
 
 AuthFailureThrottle::AuthFailureThrottle(AuthThrottleConfig config, const Clock& clock,
@@ -86,23 +106,7 @@ UnixMillis AuthFailureThrottle::Count(const std::string& key, KeyKind kind, Unix
   bool banned_now = false;
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    auto it = s.entries.find(key);
-    if (it == s.entries.end()) {
-      // Stale entries (no ban, window over) at the cold end go first; then, if still full,
-      // the least recently touched entry, whatever its state.
-      for (int i = 0; i < kPruneBatch && !s.lru.empty(); ++i) {
-        auto cold = s.entries.find(*s.lru.front());
-        const Shard::Entry& e = cold->second;
-        if (e.banned_until > now || now - e.window_start < config_.window) break;
-        s.Erase(cold);
-      }
-      if (s.entries.size() >= s.capacity) s.Erase(s.entries.find(*s.lru.front()));
-      it = s.entries.emplace(key, Shard::Entry{}).first;
-      it->second.lru = s.lru.insert(s.lru.end(), &it->first);
-    } else {
-      s.Touch(it->second);
-    }
-    Shard::Entry& e = it->second;
+    Shard::Entry& e = s.FindOrInsert(key, now, config_.window);
     if (e.banned_until > now) return e.banned_until - now;  // banned by a concurrent failure
     if (e.failures == 0 || now - e.window_start >= config_.window) {
       e.window_start = now;
@@ -200,15 +204,7 @@ bool AuthFailureThrottle::ApplyBan(std::string_view ban_key) {
   Shard& s = ShardFor(key);
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    auto it = s.entries.find(key);
-    if (it == s.entries.end()) {
-      if (s.entries.size() >= s.capacity) s.Erase(s.entries.find(*s.lru.front()));
-      it = s.entries.emplace(key, Shard::Entry{}).first;
-      it->second.lru = s.lru.insert(s.lru.end(), &it->first);
-    } else {
-      s.Touch(it->second);
-    }
-    Shard::Entry& e = it->second;
+    Shard::Entry& e = s.FindOrInsert(key, now, config_.window);
     if (e.banned_until > now) return false;
     e.banned_until = now + config_.ban_duration;
     e.failures = 0;
