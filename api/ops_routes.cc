@@ -1,9 +1,10 @@
-// Operations routes: liveness (/healthz), readiness (/readyz: the database answers; whether the
-// instance hears other instances' revocations is reported, not required) and the Prometheus
-// metrics (/metrics).
+// Operations routes: liveness (/healthz), the build's version (/v1/version), readiness (/readyz:
+// the database answers; whether the instance hears other instances' revocations is reported, not
+// required) and the Prometheus metrics (/metrics).
 #include "api/errors.h"
 #include "api/routes.h"
 #include "common/json.h"
+#include "common/version.h"
 #include "store/notifications.h"
 
 namespace cl::api {
@@ -55,8 +56,21 @@ void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx) {
         200, SerializeJson(boost::json::object{{"status", "ready"}, {"checks", checks}}));
   });
   Add(
+      r, "GET", "/v1/version",
+      [](Request&) {
+        return Response::Json(
+            200, SerializeJson(boost::json::object{{"version", Version()}, {"commit", Commit()}}));
+      },
+      false);
+  Add(
       r, "GET", "/metrics",
       [&ctx](Request&) {
+        if (ctx.deps.metrics) {
+          ctx.deps.metrics->SetGauge("chainloop_build_info",
+                                     "The running build: always 1, labelled with its version and "
+                                     "commit.",
+                                     {{"version", Version()}, {"commit", Commit()}}, 1);
+        }
         if (ctx.deps.metrics && ctx.deps.authenticator) {
           ctx.deps.metrics->SetGauge("chainloop_auth_cache_entries",
                                      "Credentials held in the authentication cache.",

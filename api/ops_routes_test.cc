@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "api/api_testing.h"
+#include "common/version.h"
 #include "http/metrics.h"
 #include "store/notifications.h"
 
@@ -86,6 +87,21 @@ TEST_F(OpsRoutesWithListenerTest, ReadyzNamesADeafListenerWithoutFailing) {
             std::string::npos);
   EXPECT_NE(m.response.body.find("chainloop_revocation_heartbeat_lag_seconds -1"),
             std::string::npos);
+}
+
+TEST_F(OpsRoutesTest, VersionAndBuildInfoNameTheSameBuild) {
+  Answer v = Call("GET", "/v1/version", "");
+  EXPECT_EQ(v.status, 200);
+  const std::string version(v.body.at("version").as_string());
+  const std::string commit(v.body.at("commit").as_string());
+  EXPECT_EQ(version, Version());
+  EXPECT_EQ(commit, Commit());
+  EXPECT_FALSE(version.empty());
+  EXPECT_FALSE(commit.empty());
+  Answer m = Call("GET", "/metrics", "");
+  const std::string line =
+      "chainloop_build_info{version=\"" + version + "\",commit=\"" + commit + "\"} 1";
+  EXPECT_NE(m.response.body.find(line), std::string::npos) << m.response.body;
 }
 
 TEST(OpsRoutesWithoutMetrics, MetricsAnswerEmpty) {

@@ -191,6 +191,14 @@ void Metrics::SetGauge(std::string_view name, std::string_view help, double v) {
   FamilyLocked(name, help, "gauge").series[""] = v;
 }
 
+void Metrics::SetGauge(std::string_view name, std::string_view help,
+                       std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
+                       double v) {
+  std::string label_set = LabelSet(labels);
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyLocked(name, help, "gauge").series[label_set] = v;
+}
+
 void Metrics::AddGauge(std::string_view name, std::string_view help, double delta) {
   std::lock_guard<std::mutex> lock(mu_);
   FamilyLocked(name, help, "gauge").series[""] += delta;

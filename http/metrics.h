@@ -43,6 +43,10 @@ class Metrics {
                   std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
                   double v = 1);
   void SetGauge(std::string_view name, std::string_view help, double v);
+  // Sets the series of gauge `name` with these labels (bounded values only).
+  void SetGauge(std::string_view name, std::string_view help,
+                std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
+                double v);
   // Adds `delta` (may be negative) to a gauge; concurrent updates never lose each other.
   void AddGauge(std::string_view name, std::string_view help, double delta);
 

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "common/log.h"
 #include "common/random.h"
+#include "common/version.h"
 #include "crypto/hash.h"
 #include "domain/api_tokens.h"
 #include "domain/attestations.h"
@@ -392,7 +393,9 @@ int Serve(const ServerConfig& c) {
 int main(int argc, char** argv) {
   using namespace cl;
   CLI::App app{"chainloop-controlplane: the Chainloop control plane server"};
-  app.set_version_flag("--version", "chainloop-controlplane 0.1.0");
+  const std::string version_line = "chainloop-controlplane " + std::string(Version()) +
+                                   " (commit " + std::string(Commit()) + ")";
+  app.set_version_flag("--version", version_line);
   std::string config_file;
   app.add_option("--config", config_file, "TOML configuration file")->envname("CHAINLOOP_CONFIG");
   std::map<std::string, std::string> flags;
@@ -405,6 +408,7 @@ int main(int argc, char** argv) {
   }
   auto* serve = app.add_subcommand("serve", "run the server (the default)");
   auto* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
+  auto* version = app.add_subcommand("version", "print the version and commit and exit");
   auto* routes = app.add_subcommand("routes", "print every route the server serves (METHOD PATH)");
   auto* pepper_cmd = app.add_subcommand("pepper", "credential-hashing pepper rotation");
   auto* pepper_status = pepper_cmd->add_subcommand(
@@ -433,6 +437,10 @@ int main(int argc, char** argv) {
     for (auto& ch : flag)
       if (ch == '_') ch = '-';
     if (app.count(flag) > 0) flags[key] = values[key];
+  }
+  if (version->parsed()) {
+    std::cout << version_line << "\n";
+    return 0;
   }
   if (routes->parsed()) {
     // The same registration as `serve`; handlers are never called here.
