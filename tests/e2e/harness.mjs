@@ -11,6 +11,8 @@
 //   api.mjs             direct HTTP calls and the request bodies tests send
 //   balancer.mjs        nginx with deploy/nginx/chainloop.conf in front of N instances
 //                       (imported directly by the suites that need it)
+//   postgres_cluster.mjs  a private PostgreSQL cluster (restartable) and PgBouncer in front of
+//                       it (imported directly by the suites that need them)
 //
 // Environment:
 //   CL_BUILD_DIR       build tree holding server/ and cli/ binaries (default: <repo>/build)

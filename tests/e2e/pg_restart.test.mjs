@@ -4,15 +4,10 @@
 // was acknowledged (201) is listed afterwards, exactly once. The server runs on a private
 // PostgreSQL cluster in a temp dir, so restarting it disturbs no other test.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import {
-  api, freePort, missingPrerequisite, show, sleep, sql, startStack,
-} from './harness.mjs';
+import { api, missingPrerequisite, show, sleep, sql, startStack } from './harness.mjs';
+import { startPrivatePostgres } from './harness/postgres_cluster.mjs';
 
 const postgresOnly = process.env.CL_E2E_DATABASE === 'postgres' ? false :
   'PostgreSQL only (CL_E2E_DATABASE=postgres)';
@@ -23,68 +18,6 @@ const CLIENTS = 2;
 const STEADY_PAUSE_MS = 50;
 const BURST = 16;
 const BURST_EVERY_MS = 250;
-const PGBIN = process.env.PGBIN ?? '/usr/lib/postgresql/15/bin';
-
-// The command line running a PostgreSQL tool, as the `postgres` user when we are root (initdb
-// refuses root).
-function pgCommand(tool, args) {
-  if (process.getuid?.() !== 0) return [join(PGBIN, tool), args];
-  return ['runuser', ['-u', 'postgres', '--', join(PGBIN, tool), ...args]];
-}
-
-function pgTool(tool, args) {
-  const r = spawnSync(...pgCommand(tool, args), { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) {
-    throw new Error(`${tool} ${args.join(' ')} failed: ${r.error ?? ''} ${r.stderr} ${r.stdout}`);
-  }
-}
-
-// pgTool without blocking the event loop (the clients keep running meanwhile).
-function pgToolAsync(tool, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(...pgCommand(tool, args), { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() :
-      reject(new Error(`${tool} ${args.join(' ')} failed (${code}): ${stderr}`))));
-  });
-}
-
-// A throwaway cluster on a free loopback port, like scripts/with-postgres.sh makes; stopped and
-// removed by stop(), or when this process exits.
-async function startPrivatePostgres() {
-  const dir = mkdtempSync(join(tmpdir(), 'cl-pg-restart-'));
-  if (process.getuid?.() === 0) {
-    const id = (flag) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout);
-    chownSync(dir, id('-u'), id('-g'));
-  }
-  const data = join(dir, 'data');
-  pgTool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const port = await freePort();
-  let running = true;
-  const stop = () => {
-    if (running) {
-      running = false;
-      try {
-        pgTool('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }
-  };
-  process.once('exit', stop);
-  pgTool('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start', '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`]);
-  return {
-    url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
-    // Restarts the cluster as an operator would (fast shutdown: sessions are terminated).
-    restart: () => pgToolAsync('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '60', 'restart']),
-    stop,
-  };
-}
 
 // One request, listing the organization's tokens or creating one; records when it was sent and
 // what came back (status 0: no answer).
@@ -149,7 +82,7 @@ describe('PostgreSQL restart under load', () => {
 
   before(async () => {
     if (skip) return;
-    pg = await startPrivatePostgres();
+    pg = await startPrivatePostgres({ prefix: 'cl-pg-restart-' });
     // The harness makes the stack's database on the server this names.
     process.env.CL_TEST_POSTGRES_URL = pg.url;
     stack = await startStack({

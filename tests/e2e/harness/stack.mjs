@@ -157,11 +157,13 @@ export async function startStack({
     };
     // Another control plane on the same database and pepper, its own port and data directory
     // (for multi-instance behaviour). Users log in through the main server (or `externalUrl`).
-    stack.startInstance = async ({ extraArgs: args } = {}) => {
+    // `database` is another URL of the same database (e.g. through a connection pooler).
+    stack.startInstance = async ({ extraArgs: args, database } = {}) => {
       const instance = await launchServer(stack, {
         port: await freePort(),
         dataDir: makeInstanceDir(dir),
         extraArgs: args,
+        database,
       });
       stack.instances.push(instance);
       return instance;
@@ -181,14 +183,14 @@ function makeInstanceDir(dir) {
 
 // Spawns one control plane process of `stack` and waits until it is ready.
 // Returns {process, baseUrl, port, logs()}.
-async function launchServer(stack, { port, dataDir, extraArgs }) {
+async function launchServer(stack, { port, dataDir, extraArgs, database }) {
   const { sessionLifetime, extraEnv } = stack.serverOptions;
   const baseUrl = `http://127.0.0.1:${port}`;
   const args = [
     'serve',
     '--listen', `127.0.0.1:${port}`,
     '--external-url', stack.serverOptions.externalUrl ?? baseUrl,
-    '--database', stack.database.url,
+    '--database', database ?? stack.database.url,
     '--data-dir', dataDir,
     '--pepper-file', stack.pepperFile,
     '--oidc-issuer', stack.serverOptions.oidcIssuer ?? stack.idp.issuer,
