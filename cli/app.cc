@@ -10,6 +10,8 @@
 
 #include "cli/commands.h"
 #include "cli/terminal.h"
+#include "cli/usage_error.h"
+#include "common/version.h"
 
 namespace cl::cli {
 namespace {
@@ -84,6 +86,8 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   app.formatter(std::make_shared<ChainloopHelpFormatter>());
   app.fallthrough();  // global flags are accepted after the subcommand too
   app.require_subcommand(1);
+  app.set_version_flag("--version", "chainloop " + std::string(Version()) + " (commit " +
+                                        std::string(Commit()) + ")");
 
   GlobalOptions g;
   app.add_option("--control-plane", g.control_plane,
@@ -107,6 +111,9 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
                  "PEM file with the CA that signed the control plane's TLS certificate");
 
   Chosen chosen;
+
+  On(app.add_subcommand("version", "Show the CLI's version and the control plane's"), chosen,
+     VersionCommand);
 
   // auth
   auto* auth = app.add_subcommand("auth", "Log in and out, show the current identity");
@@ -271,15 +278,31 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   run_describe->add_option("--id", run_id, "Run id")->required();
   On(run_describe, chosen, [&](CliContext& c) { return WorkflowRunDescribe(c, run_id); });
 
+  if (args.empty()) {  // a bare `chainloop`: what it can do
+    TerminalSafeStream(out) << app.help();
+    return 0;
+  }
   try {
     // CLI11 consumes a vector of arguments from the back.
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     app.parse(reversed);
   } catch (const CLI::ParseError& e) {
-    // Help and version exit 0; usage errors exit 2, as is conventional for command lines.
     // Usage errors quote the arguments, which may come from a script or .envrc.
     TerminalSafeStream safe_out(out), safe_err(err);
-    return app.exit(e, safe_out, safe_err) == 0 ? 0 : 2;
+    // Help and version exit 0.
+    if (e.get_exit_code() == 0) return app.exit(e, safe_out, safe_err);
+    // A command group without its subcommand (`chainloop organization`): the group's help.
+    const CLI::App& named = DeepestCommand(app, args);
+    if (e.get_name() == "RequiredError" && &named != &app &&
+        UnknownWordMessage(app, args).empty() &&
+        !named.get_subcommands([](const CLI::App*) { return true; }).empty() &&
+        std::string_view(e.what()).find("subcommand") != std::string_view::npos) {
+      safe_out << named.help();
+      return 0;
+    }
+    // Usage errors exit 2, as is conventional for command lines.
+    safe_err << UsageErrorMessage(app, args, e) << "\n";
+    return 2;
   }
   if (!chosen.action) {
     TerminalSafeStream(err) << app.help();

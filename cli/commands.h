@@ -19,6 +19,9 @@ Status AuthLogin(CliContext& ctx, const AuthLoginOptions& options);
 Status AuthLogout(CliContext& ctx);
 Status AuthStatus(CliContext& ctx);
 
+// version: the CLI's, and the control plane's when it answers (anonymous GET /v1/version).
+Status VersionCommand(CliContext& ctx);
+
 // organization
 Status OrganizationCreate(CliContext& ctx, const std::string& name);
 Status OrganizationList(CliContext& ctx);

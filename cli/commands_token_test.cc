@@ -179,8 +179,9 @@ TEST_F(CliRunTest, HelpListsAliasesAndCommands) {
   ASSERT_EQ(Run({"org", "token", "create", "--help"}), 0);
   EXPECT_THAT(out_.str(), HasSubstr("--expiration"));
   EXPECT_THAT(out_.str(), HasSubstr("--permission"));
-  // A missing subcommand is a usage error.
-  EXPECT_EQ(Run({"organization", "api-token"}), 2);
+  // A command group alone shows its help, like Chainloop's own CLI.
+  EXPECT_EQ(Run({"organization", "api-token"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("Available Commands:\n"));
 }
 
 TEST_F(CliRunTest, CreateSendsRequestAndShowsTokenOnce) {
