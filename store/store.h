@@ -160,6 +160,9 @@ struct AuditEvent {
   std::string target_id;
   std::string message;  // human-readable, no secrets
   UnixMillis created_at = 0;
+  // Address of the client whose request caused the event (behind trusted proxies, the forwarded
+  // client's). "" (stored as NULL) for background jobs and events from before it was recorded.
+  std::string client_address;
 };
 
 class UserStore {

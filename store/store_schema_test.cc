@@ -152,8 +152,8 @@ TYPED_TEST(StoreTest, MigrationFromVersionOneKeepsDataAndAddsApiTokens) {
   ASSERT_TRUE(sql->MigrateTo(1));
   EXPECT_EQ(*this->db_->SchemaVersion(), 1);
   User u = this->NewUser("owner@example.com");
-  const std::string org = this->NewOrg("acme", u);
-  const std::string proj = this->NewProject(org, "web");
+  const std::string org = this->OldOrg("acme", u);
+  const std::string proj = this->OldProject(org, "web");
   // The table does not exist yet.
   EXPECT_FALSE(this->db_->CreateApiToken(Token(org, "early", this->now_), this->Event(org, "x")));
 
