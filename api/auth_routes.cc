@@ -104,8 +104,8 @@ void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx) {
       }
       return BrowserIdpError(*err);
     }
-    auto url = ctx.deps.login->CompleteCallback(req.QueryParam("code").value_or(""),
-                                                req.QueryParam("state").value_or(""));
+    auto url = ctx.deps.login->CompleteCallback(
+        req.QueryParam("code").value_or(""), req.QueryParam("state").value_or(""), req.remote_addr);
     if (!url) {
       LogLoginFailure(req, "callback", url.error());
       // The login attempt is named by its state: that is the credential presented here.
@@ -216,7 +216,7 @@ void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx) {
     CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
     CL_ASSIGN_OR_RETURN(auto handle, body.RequiredString("device_handle"));
     CL_RETURN_IF_ERROR(body.Finish());
-    auto session = ctx.deps.login->PollDevice(handle);
+    auto session = ctx.deps.login->PollDevice(handle, req.remote_addr);
     if (!session) {
       // Waiting for the person is not a failure.
       if (!session.error().Is(Reason::kAuthorizationPending) &&

@@ -176,7 +176,9 @@ json::object EncodeAuditEvent(const store::AuditEvent& e) {
           {"target_kind", e.target_kind},
           {"target_id", e.target_id},
           {"message", e.message},
-          {"created_at", FormatRfc3339(e.created_at)}};
+          {"created_at", FormatRfc3339(e.created_at)},
+          {"client_address",
+           e.client_address.empty() ? json::value(nullptr) : json::value(e.client_address)}};
 }
 
 json::object EncodePrincipal(const domain::Principal& p) {

@@ -89,7 +89,7 @@ void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx) {
                 ctx.deps.exchange_limit, org, "federated_exchange", "keyless token exchange")) {
           return std::move(*limited);
         }
-        auto exchanged = ctx.deps.federation->Exchange(org, subject_token);
+        auto exchanged = ctx.deps.federation->Exchange(org, subject_token, req.remote_addr);
         if (!exchanged) {
           if (auto throttled = ctx.mw.OnAuthFailure(req, exchanged.error(), subject_token)) {
             return std::move(*throttled);

@@ -51,6 +51,7 @@ http::Handler Middleware::Authed(PrincipalHandler fn) const {
       }
       return ErrorResponse(principal.error());
     }
+    principal->client_address = req.remote_addr;
     auto res = fn(req, *principal);
     if (!res) return Finish(req, res.error());
     return std::move(*res);
@@ -66,8 +67,8 @@ http::Handler Middleware::AttestAuthed(std::string use, PrincipalHandler fn) con
     if (d_.federation == nullptr || header.empty() || !bearer || !domain::LooksLikeJwt(*bearer)) {
       return authed(req);
     }
-    auto principal =
-        d_.federation->AuthenticateCiToken(req.PathParam("org"), std::string(*bearer), use);
+    auto principal = d_.federation->AuthenticateCiToken(req.PathParam("org"), std::string(*bearer),
+                                                        use, req.remote_addr);
     if (!principal) {
       if (auto throttled = OnAuthFailure(req, principal.error(), *bearer)) {
         return std::move(*throttled);
@@ -92,6 +93,7 @@ http::FastHandler Middleware::AuthedFast(PrincipalFastHandler fn) const {
       AddSecurityHeaders(r);
       return r;
     }
+    (*principal)->client_address = req.remote_addr;
     auto res = fn(req, **principal);
     if (res) AddSecurityHeaders(*res);
     return res;

@@ -252,6 +252,35 @@ TEST_F(OrganizationRoutesTest, AuditEventsWithALimit) {
   }
 }
 
+TEST_F(OrganizationRoutesTest, AuditEventsCarryTheClientAddressOfTheRequest) {
+  // Request::remote_addr is the client's address as the HTTP layer resolved it (behind trusted
+  // proxies, the forwarded client's); the event a request causes records it.
+  const std::string target = "/v1/organizations/acme/projects";
+  http::Request req = MakeRequest("POST", target, owner_, R"({"name":"far"})", {});
+  req.remote_addr = "2001:db8::42";
+  auto match = router_.Match("POST", target);
+  ASSERT_TRUE(match.route);
+  req.path_params = match.params;
+  Answer created = Parse(match.route->handler(req));
+  ASSERT_EQ(created.status, 201) << SerializeJson(created.body);
+
+  Answer a = Call("GET", "/v1/organizations/acme/audit-events?limit=1000", owner_);
+  ASSERT_EQ(a.status, 200) << SerializeJson(a.body);
+  int seen = 0;
+  for (const auto& v : a.body.at("audit_events").as_array()) {
+    const auto& e = v.as_object();
+    if (e.at("action").as_string() == "project.created" &&
+        e.at("message").as_string().find("far") != std::string::npos) {
+      EXPECT_EQ(e.at("client_address").as_string(), "2001:db8::42");
+      ++seen;
+    } else {
+      // Every other event of this organization came through Call(), from 127.0.0.1.
+      EXPECT_EQ(e.at("client_address").as_string(), "127.0.0.1") << e.at("action").as_string();
+    }
+  }
+  EXPECT_EQ(seen, 1);
+}
+
 TEST_F(OrganizationRoutesTest, Projects) {
   Answer created = Call("POST", "/v1/organizations/acme/projects", owner_, R"({"name":"web"})");
   ASSERT_EQ(created.status, 201) << SerializeJson(created.body);

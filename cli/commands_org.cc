@@ -140,7 +140,7 @@ Status AuditList(CliContext& ctx, std::optional<int> limit) {
     ctx.PrintJson(resp);
     return Ok();
   }
-  TextTable table({"CREATED AT", "ACTOR", "ACTION", "MESSAGE"});
+  TextTable table({"CREATED AT", "ACTOR", "CLIENT ADDRESS", "ACTION", "MESSAGE"});
   for (const auto& v : *events) {
     if (!v.is_object()) continue;
     const auto& e = v.as_object();
@@ -148,7 +148,8 @@ Status AuditList(CliContext& ctx, std::optional<int> limit) {
     std::string kind = FieldOrEmpty(e, "actor_kind");
     std::string actor =
         who.empty() ? (kind.empty() ? "-" : kind) : (kind.empty() ? who : who + " (" + kind + ")");
-    table.AddRow({Field(e, "created_at"), actor, Field(e, "action"), Field(e, "message")});
+    table.AddRow({Field(e, "created_at"), actor, Field(e, "client_address"), Field(e, "action"),
+                  Field(e, "message")});
   }
   PrintTableOrEmpty(ctx, table, "No audit events found.");
   return Ok();

@@ -490,16 +490,17 @@ TEST_F(CliRunTest, AuditListShowsEvents) {
              R"( inactive","created_at":"2026-03-01T01:00:00Z"},)"
              R"({"id":"e2","actor_kind":"user","actor_name":"alice","action":"api_token.created",)"
              R"("target_kind":"api_token","target_id":"t1","message":"created ci",)"
-             R"("created_at":"2026-01-01T00:00:00Z"}]})"};
+             R"("created_at":"2026-01-01T00:00:00Z","client_address":"203.0.113.7"}]})"};
   });
   StoreSession(NewToken(crypto::CredentialKind::kSession));
   ASSERT_EQ(Run({"organization", "audit", "list", "--limit", "20"}), 0) << err_.str();
   EXPECT_EQ(requests().back().target, "/v1/organizations/acme/audit-events?limit=20");
   EXPECT_EQ(out_.str(),
-            "CREATED AT             ACTOR          ACTION              MESSAGE\n"
-            "2026-03-01T01:00:00Z   system         api_token.revoked   revoked after 90 days "
-            "inactive\n"
-            "2026-01-01T00:00:00Z   alice (user)   api_token.created   created ci\n");
+            "CREATED AT             ACTOR          CLIENT ADDRESS   ACTION              MESSAGE\n"
+            "2026-03-01T01:00:00Z   system         -                api_token.revoked   revoked "
+            "after 90 days inactive\n"
+            "2026-01-01T00:00:00Z   alice (user)   203.0.113.7      api_token.created   created "
+            "ci\n");
   EXPECT_EQ(Run({"org", "audit", "list", "--limit", "0"}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("--limit must be between 1 and 1000"));
   empty = true;

@@ -67,19 +67,20 @@ std::span<const AuditAction> AllAuditActions() { return kActionValues; }
 std::span<const AuditTarget> AllAuditTargets() { return kTargetValues; }
 
 AuditActor AuditActor::Of(const Principal& p) {
-  return {PrincipalKindName(p.kind), p.id, p.display_name};
+  return {PrincipalKindName(p.kind), p.id, p.display_name, p.client_address};
 }
 
-AuditActor AuditActor::User(const store::User& user) {
-  return {PrincipalKindName(Principal::Kind::kUser), user.id, user.email};
+AuditActor AuditActor::User(const store::User& user, const std::string& client_address) {
+  return {PrincipalKindName(Principal::Kind::kUser), user.id, user.email, client_address};
 }
 
-AuditActor AuditActor::CiJob(const std::string& policy_id, const std::string& display_name) {
-  return {PrincipalKindName(Principal::Kind::kFederated), policy_id, display_name};
+AuditActor AuditActor::CiJob(const std::string& policy_id, const std::string& display_name,
+                             const std::string& client_address) {
+  return {PrincipalKindName(Principal::Kind::kFederated), policy_id, display_name, client_address};
 }
 
 AuditActor AuditActor::System() {
-  return {PrincipalKindName(Principal::Kind::kSystem), "system", "system"};
+  return {PrincipalKindName(Principal::Kind::kSystem), "system", "system", ""};
 }
 
 store::AuditEvent NewAuditEvent(const AuditActor& actor, AuditFact fact, UnixMillis at,
@@ -95,6 +96,7 @@ store::AuditEvent NewAuditEvent(const AuditActor& actor, AuditFact fact, UnixMil
   e.target_id = std::move(fact.target_id);
   e.message = std::move(fact.message);
   e.created_at = at;
+  e.client_address = actor.client_address;
   return e;
 }
 

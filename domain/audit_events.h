@@ -53,14 +53,17 @@ struct AuditActor {
   std::string kind;
   std::string id;
   std::string name;
+  // Where the request came from (AuditEvent::client_address); "" for background jobs.
+  std::string client_address;
 
-  // The authenticated caller: its kind name, id and display name.
+  // The authenticated caller: its kind name, id, display name and request's client address.
   static AuditActor Of(const Principal& p);
   // A user acting through a login (no Principal yet): named by email, like a user Principal.
-  static AuditActor User(const store::User& user);
+  static AuditActor User(const store::User& user, const std::string& client_address);
   // A keyless CI job: recorded under the trust policy that admitted it (its id), with the CI
   // identity's display name.
-  static AuditActor CiJob(const std::string& policy_id, const std::string& display_name);
+  static AuditActor CiJob(const std::string& policy_id, const std::string& display_name,
+                          const std::string& client_address);
   // Background jobs: kind, id and name are all "system".
   static AuditActor System();
 };

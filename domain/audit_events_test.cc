@@ -75,25 +75,32 @@ TEST(AuditEvents, ActorsOfPrincipalsUsersAndCiJobs) {
   token.kind = Principal::Kind::kApiToken;
   token.id = "tok-id";
   token.display_name = "ci";
+  token.client_address = "203.0.113.7";
   AuditActor a = AuditActor::Of(token);
   EXPECT_EQ(a.kind, "api_token");
   EXPECT_EQ(a.id, "tok-id");
   EXPECT_EQ(a.name, "ci");
+  EXPECT_EQ(a.client_address, "203.0.113.7");
+  SystemRandom random;
+  EXPECT_EQ(NewAuditEvent(a, {}, 0, random).client_address, "203.0.113.7");
+  EXPECT_EQ(NewAuditEvent(AuditActor::System(), {}, 0, random).client_address, "");
 
   store::User user;
   user.id = "user-id";
   user.email = "amy@example.com";
   user.name = "Amy";
-  a = AuditActor::User(user);
+  a = AuditActor::User(user, "2001:db8::1");
   EXPECT_EQ(a.kind, "user");
   EXPECT_EQ(a.id, "user-id");
   EXPECT_EQ(a.name, "amy@example.com");
+  EXPECT_EQ(a.client_address, "2001:db8::1");
 
   // A CI job is recorded under its trust policy's id, not its issuer|subject.
-  a = AuditActor::CiJob("policy-id", "gitlab: group/app");
+  a = AuditActor::CiJob("policy-id", "gitlab: group/app", "198.51.100.2");
   EXPECT_EQ(a.kind, "federated");
   EXPECT_EQ(a.id, "policy-id");
   EXPECT_EQ(a.name, "gitlab: group/app");
+  EXPECT_EQ(a.client_address, "198.51.100.2");
 }
 
 // The event a service wrote, found by action and target id.

@@ -200,7 +200,8 @@ Result<FederationService::Verified> FederationService::VerifyForOrg(
 }
 
 Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
-                                                   const std::string& subject_token) {
+                                                   const std::string& subject_token,
+                                                   const std::string& client_address) {
   // An exchanged ID token is spent for every use: the exchange, a direct attestation init
   // (the bare jti) and a direct attestation push ("push:" + jti).
   CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, subject_token, {"", "push:"}));
@@ -230,7 +231,7 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   out.expires_in_seconds = lifetime / kMillisPerSecond;
 
   store::AuditEvent e = NewAuditEvent(
-      AuditActor::CiJob(v.policy.id, t.display_name),
+      AuditActor::CiJob(v.policy.id, t.display_name, client_address),
       {v.org.id, AuditAction::kFederationTokenExchanged, AuditTarget::kTrustPolicy, v.policy.id,
        "CI token of " + t.issuer + " (sub " + t.subject + ") exchanged under trust policy " +
            v.policy.name},
@@ -248,7 +249,8 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
 
 Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_name,
                                                          const std::string& token,
-                                                         const std::string& use) {
+                                                         const std::string& use,
+                                                         const std::string& client_address) {
   // Used directly, one ID token may init a run (the bare jti, shared with the exchange) and push
   // it ("push:" + jti), once each: a GitLab job reads one $GITLAB_OIDC for both steps.
   if (use != "init" && use != "push") {
@@ -264,12 +266,13 @@ Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_
   p.org_id = v.org.id;
   p.project_id = v.policy.project_id;
   p.permissions = v.policy.permissions;
+  p.client_address = client_address;
 
   // A raw ID token leaves no exchanged-token record behind, so its use is audited here: who
   // (issuer, subject), under which policy, for which attestation step. Only one event per
   // token and step can exist: the jti was consumed above.
   CL_RETURN_IF_ERROR(audit_.AppendAuditEvent(NewAuditEvent(
-      AuditActor::CiJob(v.policy.id, p.display_name),
+      AuditActor::CiJob(v.policy.id, p.display_name, client_address),
       {v.org.id, AuditAction::kFederationCiTokenUsed, AuditTarget::kTrustPolicy, v.policy.id,
        "CI token of " + v.identity.issuer + " (sub " + v.identity.subject +
            ") used directly for attestation " + (use == "init" ? "init" : "push") +

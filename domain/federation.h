@@ -102,15 +102,19 @@ class FederationService {
   // CiTokenVerifier::Verify, plus Unauthenticated "replayed_token" for a `jti` seen before. An
   // unknown organization behaves as one without policies (no_matching_trust_policy), and so
   // does a policy deleted while the exchange was in flight (its `jti` stays consumed).
-  Result<ExchangedToken> Exchange(const std::string& org, const std::string& subject_token);
+  // `client_address` (the CI job's) goes into the audit event.
+  Result<ExchangedToken> Exchange(const std::string& org, const std::string& subject_token,
+                                  const std::string& client_address = "");
 
   // A raw CI ID token used directly as a Bearer credential on the attestation endpoints: the
   // same verification and policy scope, no stored token. `use` is "init" or "push": each CI
   // token opens at most one workflow run ("init" consumes the same `jti` an exchange would)
   // and pushes at most one attestation, so the CLI's init + push with one token works while a
   // captured token cannot be replayed on either endpoint.
+  // The Principal carries `client_address`, and so does the audit event of the use.
   Result<Principal> AuthenticateCiToken(const std::string& org, const std::string& token,
-                                        const std::string& use);
+                                        const std::string& use,
+                                        const std::string& client_address = "");
 
  private:
   struct Verified {

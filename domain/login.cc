@@ -213,7 +213,8 @@ Result<store::LoginRequest> LoginService::TakePendingLogin(const std::string& st
 }
 
 Result<std::string> LoginService::CompleteCallback(const std::string& code,
-                                                   const std::string& state) {
+                                                   const std::string& state,
+                                                   const std::string& client_address) {
   if (state.empty() || code.empty()) {
     return Fail(Error::InvalidArgument("the identity provider's response lacks code or state",
                                        Reason::kInvalidCallback));
@@ -222,7 +223,7 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
   const store::LoginRequest* req = &pending;
   CL_ASSIGN_OR_RETURN(VerifiedIdentity identity,
                       idp_.ExchangeCode(code, req->upstream_code_verifier, req->nonce));
-  CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(identity));
+  CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(identity, client_address));
 
   std::string one_time = crypto::GenerateCredential(crypto::CredentialKind::kLoginCode, random_);
   store::AuthCode ac;
@@ -303,7 +304,8 @@ Result<DeviceLoginStart> LoginService::StartDevice() {
   return out;
 }
 
-Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle) {
+Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle,
+                                               const std::string& client_address) {
   auto kind = crypto::ParseCredential(device_handle);
   if (!kind || *kind != crypto::CredentialKind::kDeviceHandle) {
     return Fail(Error::InvalidArgument("the device handle is malformed", Reason::kInvalidGrant));
@@ -337,11 +339,12 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle)
       break;
   }
   CL_RETURN_IF_ERROR(login_state_.DeleteDeviceRequest(hash));
-  CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(outcome.identity));
+  CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(outcome.identity, client_address));
   return IssueSession(user);
 }
 
-Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id) {
+Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id,
+                                                     const std::string& client_address) {
   UnixMillis now = clock_.Now();
   store::User u;
   u.id = NewUuid(random_);
@@ -361,7 +364,7 @@ Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id)
     for (const auto& inv : invitations) {
       store::Membership m{inv.org_id, user.id, inv.role, now, "", "", ""};
       store::AuditEvent ev = NewAuditEvent(
-          AuditActor::User(user),
+          AuditActor::User(user, client_address),
           {inv.org_id, AuditAction::kInvitationAccepted, AuditTarget::kInvitation, inv.id,
            user.email + " joined as " + std::string(store::OrgRoleName(inv.role))},
           now, random_);

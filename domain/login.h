@@ -80,7 +80,9 @@ class LoginService {
                                         const std::string& code_challenge_method);
 
   // Handles the IdP's redirect; returns the client's redirect URL carrying the one-time code.
-  Result<std::string> CompleteCallback(const std::string& code, const std::string& state);
+  // `client_address` (the redirected browser's) goes into the audit events of the login.
+  Result<std::string> CompleteCallback(const std::string& code, const std::string& state,
+                                       const std::string& client_address = "");
 
   // Handles the IdP's error redirect (`error` instead of `code`, e.g. the person pressed Cancel):
   // ends the pending login named by `state` (its row is deleted, so it can no longer complete)
@@ -98,13 +100,17 @@ class LoginService {
   // anything is asked of the IdP.
   Result<DeviceLoginStart> StartDevice();
   // Errors with reason authorization_pending / slow_down / expired_token / access_denied.
-  Result<IssuedSession> PollDevice(const std::string& device_handle);
+  // `client_address` (the polling client's) goes into the audit events of the login.
+  Result<IssuedSession> PollDevice(const std::string& device_handle,
+                                   const std::string& client_address = "");
 
   // Revokes the session behind `authorization` (the raw header) for `p`.
   Status Logout(const Principal& p, std::string_view authorization);
 
-  // Creates or updates the user and accepts pending invitations for a verified email.
-  Result<store::User> OnIdentityVerified(const VerifiedIdentity& id);
+  // Creates or updates the user and accepts pending invitations for a verified email; the
+  // acceptances are audited with `client_address`.
+  Result<store::User> OnIdentityVerified(const VerifiedIdentity& id,
+                                         const std::string& client_address = "");
 
  private:
   Result<IssuedSession> IssueSession(const store::User& user);

@@ -53,6 +53,9 @@ struct Principal {
   // For API tokens and exchanged CI tokens: when the credential expires (0: never). Tokens a
   // credential creates never outlive it.
   UnixMillis token_expires_at = 0;
+  // Address of the client making this request (behind trusted proxies, the forwarded client's),
+  // for audit events. Set per request by the API layer, never cached with the credential.
+  std::string client_address;
 };
 
 const char* PrincipalKindName(Principal::Kind kind);  // "user", "api_token", ...

@@ -31,6 +31,7 @@
 #include "oidc/ci_verifier.h"
 #include "server/config.h"
 #include "server/idp_adapter.h"
+#include "server/schema_check.h"
 #include "store/notifications.h"
 #include "store/store.h"
 
@@ -44,28 +45,12 @@ LogLevel ParseLevel(const std::string& s) {
   return LogLevel::kInfo;
 }
 
-// Opens the database and checks/applies the schema. `migrate` false: refuse an old schema.
+// Opens the database and checks/applies the schema (server/schema_check.h). `migrate` false:
+// refuse a schema that lacks a migration this server knows.
 Result<std::unique_ptr<store::Database>> OpenAndCheckSchema(const ServerConfig& c, bool migrate) {
   CL_ASSIGN_OR_RETURN(auto db,
                       store::OpenDatabase(c.database, {.sqlite_cache_mib = c.sqlite_cache_mib}));
-  CL_ASSIGN_OR_RETURN(int version, db->SchemaVersion());
-  if (version > db->LatestKnownSchemaVersion()) {
-    return Fail(Error::FailedPrecondition(
-        "the database schema (version " + std::to_string(version) +
-        ") is newer than this server knows (" + std::to_string(db->LatestKnownSchemaVersion()) +
-        "); upgrade the server"));
-  }
-  if (version < db->LatestKnownSchemaVersion()) {
-    if (!migrate) {
-      return Fail(Error::FailedPrecondition("the database schema is at version " +
-                                            std::to_string(version) + ", this server needs " +
-                                            std::to_string(db->LatestKnownSchemaVersion()) +
-                                            "; run `chainloop-controlplane migrate`"));
-    }
-    CL_RETURN_IF_ERROR(db->Migrate());
-    Log(LogLevel::kInfo, "database migrated",
-        {{"from", version}, {"to", db->LatestKnownSchemaVersion()}, {"dialect", db->Dialect()}});
-  }
+  CL_RETURN_IF_ERROR(PrepareSchema(*db, migrate));
   return db;
 }
 
@@ -467,24 +452,24 @@ int main(int argc, char** argv) {
       std::cerr << "error: " << db.error().message() << "\n";
       return 1;
     }
-    auto before = (*db)->SchemaVersion();
-    if (!before) {
-      std::cerr << "error: " << before.error().message() << "\n";
+    auto outcome = server::PrepareSchema(**db, /*migrate=*/true);
+    if (!outcome) {
+      std::cerr << "error: " << outcome.error().message() << "\n";
       return 1;
     }
-    if (*before > (*db)->LatestKnownSchemaVersion()) {
-      std::cerr << "error: the database schema (version " << *before
-                << ") is newer than this binary knows (" << (*db)->LatestKnownSchemaVersion()
-                << ")\n";
-      return 1;
+    const store::SchemaCompatibility& at = outcome->at_start;
+    const store::MigrationReport& done = outcome->migrated;
+    if (!done.applied.empty()) {
+      std::cout << "schema at version " << done.applied.back() << " (was " << done.from_version
+                << "); applied " << done.applied.size() << " migration(s)\n";
+    } else if (at.database_version > at.known_version) {
+      std::cout << "schema at version " << at.database_version << ", newer than this binary ("
+                << at.known_version << "); nothing to apply\n";
+    } else {
+      auto version = (*db)->SchemaVersion();  // another instance may have just migrated it
+      std::cout << "schema at version " << (version ? *version : at.database_version)
+                << " (nothing to apply)\n";
     }
-    auto st = (*db)->Migrate();
-    if (!st) {
-      std::cerr << "error: " << st.error().message() << "\n";
-      return 1;
-    }
-    std::cout << "schema at version " << (*db)->LatestKnownSchemaVersion() << " (was " << *before
-              << ")\n";
     return 0;
   }
   return server::Serve(*config);

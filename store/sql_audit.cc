@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kAuditCols =
     "id, org_id, actor_kind, actor_id, actor_name, action, target_kind, target_id, message, "
-    "created_at";
+    "created_at, client_address";
 AuditEvent ToAudit(const SqlRow& r) {
   AuditEvent e;
   e.id = r.Str(0);
@@ -25,14 +25,15 @@ AuditEvent ToAudit(const SqlRow& r) {
   e.target_id = r.Str(7);
   e.message = r.Str(8);
   e.created_at = r.Int(9);
+  e.client_address = r.Str(10);
   return e;
 }
 
 // Audit events of a sweep go in multi-row INSERTs of these sizes, largest first: a few fixed
-// statement shapes (SQLite caches one prepared statement per shape), and 512 rows x 10
+// statement shapes (SQLite caches one prepared statement per shape), and 512 rows x 11
 // parameters stays well below both engines' parameter limits (32766 and 65535).
 constexpr size_t kAuditBatchRows[] = {512, 64, 8, 1};
-constexpr size_t kAuditColumnCount = 10;
+constexpr size_t kAuditColumnCount = 11;
 
 const std::string& AuditInsertSql(size_t rows) {
   static const auto* const kSql = [] {
@@ -40,7 +41,7 @@ const std::string& AuditInsertSql(size_t rows) {
     for (size_t n : kAuditBatchRows) {
       std::string sql =
           "INSERT INTO audit_events (id, org_id, actor_kind, actor_id, actor_name, action, "
-          "target_kind, target_id, message, created_at) VALUES ";
+          "target_kind, target_id, message, created_at, client_address) VALUES ";
       for (size_t r = 0; r < n; ++r) {
         sql += r == 0 ? "(" : ", (";
         for (size_t c = 0; c < kAuditColumnCount; ++c) {
@@ -61,10 +62,10 @@ const std::string& AuditInsertSql(size_t rows) {
 Status InsertAudit(SqlConnection& c, const AuditEvent& e) {
   auto r = c.Query(
       "INSERT INTO audit_events (id, org_id, actor_kind, actor_id, actor_name, action, "
-      "target_kind, target_id, message, created_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      "target_kind, target_id, message, created_at, client_address) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       {e.id, e.org_id, e.actor_kind, e.actor_id, e.actor_name, e.action, e.target_kind, e.target_id,
-       e.message, e.created_at});
+       e.message, e.created_at, OptText(e.client_address)});
   if (!r) return Fail(r.error());
   return Ok();
 }
@@ -87,7 +88,8 @@ Status SqlDatabase::InsertAuditEventsInBulk(SqlConnection& c,
     for (size_t r = 0; r < rows; ++r) {
       const AuditEvent& e = events[i + r];
       params.insert(params.end(), {e.id, e.org_id, e.actor_kind, e.actor_id, e.actor_name, e.action,
-                                   e.target_kind, e.target_id, e.message, e.created_at});
+                                   e.target_kind, e.target_id, e.message, e.created_at,
+                                   OptText(e.client_address)});
     }
     CL_RETURN_IF_ERROR(c.Query(AuditInsertSql(rows), params));
     i += rows;

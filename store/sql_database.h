@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/migrations.h"
 #include "store/store.h"
 
 namespace cl::store {
@@ -172,10 +173,14 @@ class SqlDatabase : public Database {
 
   Status Ping() override;
   Result<int> SchemaVersion() override;
-  Status Migrate() override;
+  Result<MigrationReport> Migrate() override;
   // Applies the migrations up to and including `target_version` only (tests of upgrades).
-  Status MigrateTo(int target_version);
+  Result<MigrationReport> MigrateTo(int target_version);
+  // Applies `migrations` (ascending versions, this dialect's SQL) instead of the embedded ones:
+  // tests that play a later build, whose migrations this build does not know.
+  Result<MigrationReport> MigrateWith(const std::vector<Migration>& migrations);
   int LatestKnownSchemaVersion() const override;
+  Result<SchemaCompatibility> CheckSchemaCompatibility() override;
 
  protected:
   using Work = std::function<Status(SqlConnection&)>;

@@ -155,7 +155,7 @@ TYPED_TEST(StoreTest, MigrationToPepperIdsKeepsCredentialsUnattributed) {
   ASSERT_NE(sql, nullptr);
   ASSERT_TRUE(sql->MigrateTo(4));
   User u = this->NewUser("owner@example.com");
-  const std::string org = this->NewOrg("acme", u);
+  const std::string org = this->OldOrg("acme", u);
   // What a server before migration 5 wrote: no pepper_id column at all.
   ApiToken t = Token(org, "old", this->now_);
   EXPECT_FALSE(this->db_->CreateApiToken(t, this->Event(org, "x")));  // the column is missing

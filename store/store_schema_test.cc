@@ -2,9 +2,13 @@
 // one database by several threads and instances.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <map>
 #include <thread>
 #include <vector>
 
+#include "store/migrations.h"
 #include "store/sql_database.h"
 #include "store/store_test_fixture.h"
 
@@ -87,18 +91,59 @@ TYPED_TEST(StoreTest, ConcurrentWritersAndReaders) {
   EXPECT_FALSE(got[0].empty());
 }
 
-TYPED_TEST(StoreTest, TwoInstancesMigratingTogetherApplyEachMigrationOnce) {
-  auto second = OpenDatabase(this->url_);
-  ASSERT_TRUE(second) << second.error().ToString();
-  Status results[2];
-  std::thread a([&] { results[0] = this->db_->Migrate(); });
-  std::thread b([&] { results[1] = (*second)->Migrate(); });
-  a.join();
-  b.join();
-  EXPECT_TRUE(results[0]) << results[0].error().ToString();
-  EXPECT_TRUE(results[1]) << results[1].error().ToString();
-  EXPECT_EQ(*this->db_->SchemaVersion(), this->db_->LatestKnownSchemaVersion());
-  EXPECT_EQ(*(*second)->SchemaVersion(), this->db_->LatestKnownSchemaVersion());
+TYPED_TEST(StoreTest, InstancesMigratingTogetherEachReportOnlyWhatTheyApplied) {
+  // Three handles on one fresh database (for SQLite: three connections to one file), started
+  // together: each migration is applied, and reported, by exactly one of them.
+  constexpr int kInstances = 3;
+  std::vector<std::unique_ptr<Database>> dbs;
+  for (int i = 0; i < kInstances; ++i) {
+    auto db = OpenDatabase(this->url_);
+    ASSERT_TRUE(db) << db.error().ToString();
+    dbs.push_back(std::move(*db));
+  }
+  std::vector<Result<MigrationReport>> results(kInstances);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kInstances; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < kInstances) std::this_thread::yield();
+      results[i] = dbs[i]->Migrate();
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::map<int, int> reported;  // version -> how many instances reported applying it
+  for (int i = 0; i < kInstances; ++i) {
+    ASSERT_TRUE(results[i]) << results[i].error().ToString();
+    EXPECT_TRUE(std::is_sorted(results[i]->applied.begin(), results[i]->applied.end()));
+    for (int v : results[i]->applied) ++reported[v];
+    EXPECT_EQ(*dbs[i]->SchemaVersion(), this->db_->LatestKnownSchemaVersion());
+  }
+  std::map<int, int> expected;
+  for (const Migration& m : Migrations(this->db_->Dialect())) expected[m.version] = 1;
+  EXPECT_EQ(reported, expected);
+}
+
+TYPED_TEST(StoreTest, MigrateReportsWhatThisCallApplied) {
+  auto* sql = dynamic_cast<SqlDatabase*>(this->db_.get());
+  ASSERT_NE(sql, nullptr);
+  auto first = sql->MigrateTo(3);
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(first->applied, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(first->from_version, 0);
+
+  auto rest = this->db_->Migrate();
+  ASSERT_TRUE(rest) << rest.error().ToString();
+  std::vector<int> later;
+  for (const Migration& m : Migrations(this->db_->Dialect())) {
+    if (m.version > 3) later.push_back(m.version);
+  }
+  EXPECT_EQ(rest->applied, later);
+  EXPECT_EQ(rest->from_version, 3);
+
+  auto again = this->db_->Migrate();
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE(again->applied.empty());
 }
 
 TYPED_TEST(StoreTest, MigrationFromVersionOneKeepsDataAndAddsApiTokens) {
@@ -107,8 +152,8 @@ TYPED_TEST(StoreTest, MigrationFromVersionOneKeepsDataAndAddsApiTokens) {
   ASSERT_TRUE(sql->MigrateTo(1));
   EXPECT_EQ(*this->db_->SchemaVersion(), 1);
   User u = this->NewUser("owner@example.com");
-  const std::string org = this->NewOrg("acme", u);
-  const std::string proj = this->NewProject(org, "web");
+  const std::string org = this->OldOrg("acme", u);
+  const std::string proj = this->OldProject(org, "web");
   // The table does not exist yet.
   EXPECT_FALSE(this->db_->CreateApiToken(Token(org, "early", this->now_), this->Event(org, "x")));
 

@@ -133,6 +133,28 @@ class StoreTest : public ::testing::Test {
     return o.id;
   }
 
+  // An organization owned by `owner` and a project, as a server of an earlier schema wrote them
+  // (tests that seed data, then migrate): inserted behind the store, because this build's
+  // writes need the latest schema (its audit events name client_address, migration 10).
+  std::string OldOrg(const std::string& name, const User& owner) {
+    const std::string id = Id();
+    const std::string at = std::to_string(now_);
+    EXPECT_TRUE(ExecBehindTheStore(
+        url_, "INSERT INTO organizations (id, name, created_at) VALUES ('" + id + "', '" + name +
+                  "', " + at + "); INSERT INTO memberships (org_id, user_id, role, created_at) " +
+                  "VALUES ('" + id + "', '" + owner.id + "', 'owner', " + at + ")"));
+    return id;
+  }
+  std::string OldProject(const std::string& org_id, const std::string& name) {
+    const std::string id = Id();
+    EXPECT_TRUE(ExecBehindTheStore(url_,
+                                   "INSERT INTO projects (id, org_id, name, created_at) "
+                                   "VALUES ('" +
+                                       id + "', '" + org_id + "', '" + name + "', " +
+                                       std::to_string(now_) + ")"));
+    return id;
+  }
+
   std::string NewProject(const std::string& org_id, const std::string& name) {
     Project p{Id(), org_id, name, now_};
     auto st = db_->CreateProject(p, std::nullopt, Event(org_id, "project.created"));

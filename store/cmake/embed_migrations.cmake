@@ -3,8 +3,13 @@
 # Files are named NNNN_description.sql under SRC_DIR, one source for both dialects. Where the
 # dialects must differ, a file writes a placeholder {{NAME}} from the table below, replaced per
 # dialect; what only PostgreSQL has (triggers) is wrapped in {{POSTGRES_ONLY}} ...
-# {{END_POSTGRES_ONLY}}. Any other {{...}} is an error. store/store_migrations_drift_test.cc checks that both
-# dialects end with the same schema, up to the differences these placeholders make.
+# {{END_POSTGRES_ONLY}}. Any other {{...}} is an error. store/store_migrations_drift_test.cc
+# checks that both dialects end with the same schema, up to the differences these make.
+#
+# A migration that removes or changes what older servers use (see docs/scale-out.md, "Rolling
+# upgrades") carries one line `-- breaks-readers-below: N` (1 <= N <= its own version): servers
+# that know fewer than N migrations refuse to run on a schema that includes it. Without the line
+# the migration is additive, and store/store_migrations_compat_test.cc checks that it is.
 cmake_minimum_required(VERSION 3.25)
 set(delim "cl_migration_sql")
 #                 placeholder  sqlite   postgres
@@ -27,6 +32,21 @@ foreach(dialect sqlite postgres)
     endif()
     set(previous ${version})
     file(READ "${f}" sql)
+    set(marker 0)
+    string(REGEX MATCHALL "(^|\n)--[ \t]*breaks-readers-below[^\n]*" marker_lines "${sql}")
+    list(LENGTH marker_lines marker_count)
+    if(marker_count GREATER 1)
+      message(FATAL_ERROR "${f}: more than one breaks-readers-below line")
+    elseif(marker_count EQUAL 1)
+      string(STRIP "${marker_lines}" marker_line)
+      if(NOT marker_line MATCHES "^-- breaks-readers-below: ([0-9]+)$")
+        message(FATAL_ERROR "${f}: write the marker as `-- breaks-readers-below: N`, not `${marker_line}`")
+      endif()
+      math(EXPR marker "${CMAKE_MATCH_1}")
+      if(marker LESS 1 OR marker GREATER version)
+        message(FATAL_ERROR "${f}: breaks-readers-below must be between 1 and ${version}")
+      endif()
+    endif()
     list(LENGTH placeholders count)
     math(EXPR last "${count} - 1")
     foreach(i RANGE 0 ${last} 3)
@@ -71,7 +91,9 @@ foreach(dialect sqlite postgres)
     if(NOT clash EQUAL -1)
       message(FATAL_ERROR "${f} contains the raw string delimiter")
     endif()
-    string(APPEND entries "      {${version}, \"${name}\", R\"${delim}(${sql})${delim}\"},\n")
+    string(APPEND entries "      {.version = ${version},\n       .name = \"${name}\",\n"
+      "       .sql = R\"${delim}(${sql})${delim}\",\n"
+      "       .breaks_readers_below = ${marker}},\n")
   endforeach()
   string(APPEND body
     "const std::vector<Migration>& ${dialect}_migrations() {\n"
