@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test: unit tests (ctest, including the PostgreSQL store tests
-# that scripts/with-postgres.sh provides), the end-to-end suite in tests/e2e on PostgreSQL and on
-# SQLite, the browser tests of the web UI, then the sanitizer and fuzzing runs of
-# scripts/sanitize.sh. Prints a summary (every stage with its counts and time, SKIPPED when it did
-# not run); exits non-zero if anything failed.
+# Builds everything and runs every test: the OpenAPI lint (no build needed), unit tests (ctest,
+# including the PostgreSQL store tests that scripts/with-postgres.sh provides), the end-to-end
+# suite in tests/e2e on PostgreSQL and on SQLite, the browser tests of the web UI, then the
+# sanitizer and fuzzing runs of scripts/sanitize.sh. Prints a summary (every stage with its counts
+# and time, SKIPPED when it did not run); exits non-zero if anything failed.
 #
 # The e2e suite on SQLite runs once: against the ASan+UBSan server and CLI when the "asan" mode
 # runs (the default), otherwise against the plain build.
@@ -28,6 +28,18 @@ summary_logs="$logs"
 if [[ "${CL_SKIP_INSTALL:-0}" != 1 ]]; then
   step "installing dependencies"
   if ! bash scripts/install-deps.sh; then record deps FAIL "scripts/install-deps.sh"; exit 1; fi
+fi
+
+# --- the OpenAPI contract: lint (no build needed) -----------------------------------------------
+mkdir -p "$logs"
+step "OpenAPI lint (redocly)"
+start=$SECONDS
+if (cd tests && npm run --silent lint:openapi) >"$logs/openapi-lint.log" 2>&1
+then
+  record "openapi lint" ok "$((SECONDS - start)) s"
+else
+  grep -v '║\|╔\|╚' "$logs/openapi-lint.log" | tail -40
+  record "openapi lint" FAIL "log $logs/openapi-lint.log"
 fi
 
 step "configuring and building ($build_dir, -j$jobs)"
