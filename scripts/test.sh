@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test: unit tests (ctest, including the PostgreSQL store tests
-# that scripts/with-postgres.sh provides), the end-to-end suite in tests/e2e on PostgreSQL and on
-# SQLite, the browser tests of the web UI, then the sanitizer and fuzzing runs of
-# scripts/sanitize.sh. Prints a summary (every stage with its counts and time, SKIPPED when it did
-# not run); exits non-zero if anything failed.
+# Builds everything and runs every test: the OpenAPI lint (no build needed), unit tests (ctest,
+# including the PostgreSQL store tests that scripts/with-postgres.sh provides), the end-to-end
+# suite in tests/e2e on PostgreSQL and on SQLite, the check of every response those suites
+# recorded against docs/openapi.yaml, the browser tests of the web UI, then the sanitizer and
+# fuzzing runs of scripts/sanitize.sh. Prints a summary (every stage with its counts and time,
+# SKIPPED when it did not run); exits non-zero if anything failed.
 #
 # The e2e suite on SQLite runs once: against the ASan+UBSan server and CLI when the "asan" mode
 # runs (the default), otherwise against the plain build.
@@ -28,6 +29,18 @@ summary_logs="$logs"
 if [[ "${CL_SKIP_INSTALL:-0}" != 1 ]]; then
   step "installing dependencies"
   if ! bash scripts/install-deps.sh; then record deps FAIL "scripts/install-deps.sh"; exit 1; fi
+fi
+
+# --- the OpenAPI contract: lint and the checker's own tests (no build needed) -----------------
+mkdir -p "$logs"
+step "OpenAPI lint (redocly) and response checker tests"
+start=$SECONDS
+if (cd tests && npm run --silent lint:openapi && node --test openapi/) >"$logs/openapi-lint.log" 2>&1
+then
+  record "openapi lint" ok "$((SECONDS - start)) s"
+else
+  grep -v '║\|╔\|╚' "$logs/openapi-lint.log" | tail -40
+  record "openapi lint" FAIL "log $logs/openapi-lint.log"
 fi
 
 step "configuring and building ($build_dir, -j$jobs)"
@@ -59,14 +72,20 @@ e2e_files=(tests/e2e/*.test.mjs)
 # The build above produced every binary: a missing prerequisite is a failure, not a skip.
 export CL_E2E_STRICT="${CL_E2E_STRICT:-1}"
 
+# Every response the suites get from the control plane is recorded under
+# $logs/responses-NAME/ and checked against docs/openapi.yaml after the e2e stages.
+response_dirs=()
 run_e2e() { # run_e2e NAME [wrapper...] ; env already set by caller
   local name="$1"; shift
   local tap="$logs/e2e-$name.tap"
+  local responses="$repo_root/$logs/responses-$name"
   step "end-to-end ($name)"
   local start=$SECONDS
   set_node_test "$tap" 180000
-  CL_BUILD_DIR="$repo_root/$build_dir" "$@" "${node_test[@]}" "${e2e_filter[@]}" \
-    "${e2e_files[@]}" 2>&1 | tee "$logs/e2e-$name.log"
+  rm -rf "$responses"
+  response_dirs+=("$responses")
+  CL_BUILD_DIR="$repo_root/$build_dir" CL_E2E_RECORD_DIR="$responses" "$@" "${node_test[@]}" \
+    "${e2e_filter[@]}" "${e2e_files[@]}" 2>&1 | tee "$logs/e2e-$name.log"
   record_tap "e2e $name" "$tap" "${PIPESTATUS[0]}" "$start"
 }
 
@@ -86,6 +105,22 @@ if ((asan_e2e)); then
   record "e2e sqlite" SKIPPED "runs under ASan+UBSan instead: 'asan e2e sqlite' below"
 else
   run_e2e sqlite env CL_E2E_DATABASE=sqlite
+fi
+
+# --- responses of the e2e stages against docs/openapi.yaml ------------------------------------
+if ((${#response_dirs[@]})); then
+  step "OpenAPI: recorded responses against docs/openapi.yaml"
+  start=$SECONDS
+  node tests/openapi/validate_responses.mjs "${response_dirs[@]}" 2>&1 |
+    tee "$logs/openapi-responses.log"
+  if ((PIPESTATUS[0] == 0)); then
+    record "openapi responses" ok "$((SECONDS - start)) s"
+  else
+    record "openapi responses" FAIL "log $logs/openapi-responses.log"
+  fi
+  note "$(grep -m1 '^operations seen' "$logs/openapi-responses.log")"
+else
+  record "openapi responses" SKIPPED "no e2e stage ran here"
 fi
 
 # --- browser tests of the web UI (Debian's chromium + playwright-core) --------------------------

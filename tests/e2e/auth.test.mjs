@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
 import {
-  api, cliBin, driverScript, missingPrerequisite, show, sleep, startStack,
+  api, cliBin, driverScript, missingPrerequisite, recordedFetch, show, sleep, startStack,
 } from './harness.mjs';
 
 const skip = missingPrerequisite();
@@ -138,7 +138,7 @@ async function startCliLogin(user, timeoutSeconds) {
 
 // GET without following redirects.
 function get(url, headers = {}) {
-  return fetch(url, { redirect: 'manual', headers });
+  return recordedFetch(url, { redirect: 'manual', headers });
 }
 
 // The IdP's state for a login started at `loginUrl` (the control plane's /auth/login or

@@ -9,6 +9,7 @@
 //   users.mjs           simulated users: CLI runs, browser and device-flow logins
 //   secret_hygiene.mjs  every credential the helpers saw, searched for in logs and the database
 //   api.mjs             direct HTTP calls and the request bodies tests send
+//   recording.mjs       responses recorded for the OpenAPI contract check (CL_E2E_RECORD_DIR)
 //   balancer.mjs        nginx with deploy/nginx/chainloop.conf in front of N instances
 //                       (imported directly by the suites that need it)
 //   postgres_cluster.mjs  a private PostgreSQL cluster (restartable) and PgBouncer in front of
@@ -19,6 +20,8 @@
 //   CL_E2E_DATABASE    "sqlite" (default) or "postgres" (needs CL_TEST_POSTGRES_URL)
 //   CL_E2E_STRICT=1    missing binaries/IdP fail the suite instead of skipping it
 //   CL_E2E_KEEP=1      keep temp directories (logs, configs, SQLite files) for debugging
+//   CL_E2E_RECORD_DIR  record every response of the control plane to DIR/<pid>.jsonl
+//                      (checked by tests/openapi/validate_responses.mjs)
 //   CL_E2E_SECRET_HYGIENE=0  skip the checkSecretHygiene() every stack runs at cleanup (it
 //                      fails the suite if a credential it saw leaked into a log, error body, CLI
 //                      stderr or the database)
@@ -29,6 +32,7 @@ export {
   repoRoot, serverBin,
 } from './harness/environment.mjs';
 export { freePort, makeTempDir, sleep, stopProcess } from './harness/processes.mjs';
+export { recordedFetch, recordResponse } from './harness/recording.mjs';
 export { checkSecretHygiene, recordSecret, recordSecretsIn } from './harness/secret_hygiene.mjs';
 export { runServerJob, startIdp, startStack } from './harness/stack.mjs';
 export { browserLogin, deviceLogin, runCli, show } from './harness/users.mjs';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 
 import {startCiIssuer} from './ci_issuer.mjs';
-import {api, show, startStack} from './harness.mjs';
+import {api, recordedFetch, show, startStack} from './harness.mjs';
 
 export const COOLDOWN_S = 8;  // the key-set refetch cooldown the stack runs with
 
@@ -22,7 +22,7 @@ export async function exchange(stack, subjectToken, org = ORG) {
     subject_token_type: ID_TOKEN_TYPE,
     organization: org,
   });
-  const r = await fetch(`${stack.baseUrl}/v1/auth/federated/exchange`, {
+  const r = await recordedFetch(`${stack.baseUrl}/v1/auth/federated/exchange`, {
     method: 'POST',
     headers: {'content-type': 'application/x-www-form-urlencoded'},
     body: form.toString(),

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { startCiIssuer } from './ci_issuer.mjs';
-import { missingPrerequisite, sleep, startStack } from './harness.mjs';
+import { missingPrerequisite, recordResponse, sleep, startStack } from './harness.mjs';
 
 const skip = missingPrerequisite();
 
@@ -84,6 +84,8 @@ function call(stack, method, path, { from = '127.0.0.1', token, body, form } = {
             } catch {
               // not JSON
             }
+            recordResponse({ method, url: new URL(path, stack.baseUrl).href,
+              status: res.statusCode, headers: res.headers, body: text });
             resolve({ status: res.statusCode, headers: res.headers, body: parsed });
           });
         });

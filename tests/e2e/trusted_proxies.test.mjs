@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { missingPrerequisite, sleep, startStack } from './harness.mjs';
+import { missingPrerequisite, recordResponse, sleep, startStack } from './harness.mjs';
 
 const skip = missingPrerequisite();
 const LIMIT = 4;
@@ -36,6 +36,8 @@ function get(stack, path, { from = '127.0.0.1', xff, token } = {}) {
             } catch {
               // not JSON
             }
+            recordResponse({ method: 'GET', url: new URL(path, stack.baseUrl).href,
+              status: res.statusCode, headers: res.headers, body: text });
             resolve({ status: res.statusCode, headers: res.headers, body });
           });
         });

@@ -1,9 +1,11 @@
 // Direct HTTP calls to a test stack (credentials and error bodies recorded for the secret
-// hygiene check), and the request bodies and files the tests send.
+// hygiene check, responses for the OpenAPI contract check), and the request bodies and files the
+// tests send.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { recordResponse } from './recording.mjs';
 import { CREDENTIAL_RE, JWT_RE, recordRequestSecrets, recordSecretsIn } from './secret_hygiene.mjs';
 
 // fetch() against the stack; returns {status, headers, body (parsed JSON or text)}.
@@ -21,7 +23,8 @@ export async function api(stack, method, path,
     payload = JSON.stringify(body);
     h['content-type'] = 'application/json';
   }
-  const r = await fetch(`${baseUrl ?? stack.baseUrl}${path}`, {
+  const url = `${baseUrl ?? stack.baseUrl}${path}`;
+  const r = await fetch(url, {
     method,
     headers: h,
     body: payload,
@@ -29,6 +32,7 @@ export async function api(stack, method, path,
     signal: AbortSignal.timeout(15_000),
   });
   const text = await r.text();
+  recordResponse({ method, url, status: r.status, headers: r.headers, body: text });
   recordSecretsIn(stack, text, `response to ${method} ${path}`);
   if (r.status >= 400) {
     const where = path.replace(CREDENTIAL_RE, '<credential>').replace(JWT_RE, '<jwt>');
