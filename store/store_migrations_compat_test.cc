@@ -319,7 +319,7 @@ TEST(MigrationsCompat, EmbeddedMigrationsOfBothDialectsAreAdditiveUnlessMarked) 
     EXPECT_TRUE(found.empty()) << dialect << ": " << found.front()
                                << "\nMake the change additive (removals a release later), or mark "
                                   "the migration `-- breaks-readers-below: N` "
-                                  "(docs/scale-out.md, " Rolling upgrades ").";
+                                  "(docs/scale-out.md, \"Rolling upgrades\").";
   }
 }
 
