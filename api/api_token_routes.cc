@@ -33,20 +33,20 @@ void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx) {
         if (ctx.deps.token_create_limit) ctx.deps.token_create_limit->Charge(org_name);
         CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
         json::object j;
-        j["api_token"] = EncodeApiToken(created.record, org);
+        j["api_token"] = EncodeApiToken(created.record, org, ctx.deps.api_tokens->Now());
         j["token"] = created.token;
         return NoStore(JsonOk(201, j));
       }));
   Add(r, "GET", "/v1/organizations/{org}/api-tokens",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
         std::string org_name = req.PathParam("org");
-        CL_ASSIGN_OR_RETURN(auto tokens,
+        CL_ASSIGN_OR_RETURN(auto listing,
                             ctx.deps.api_tokens->List(
                                 p, org_name, req.QueryParam("status").value_or(""),
                                 req.QueryParam("project"), req.QueryParam("scope").value_or("")));
         CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
         json::array arr;
-        for (const auto& t : tokens) arr.push_back(EncodeApiToken(t, org));
+        for (const auto& t : listing.tokens) arr.push_back(EncodeApiToken(t, org, listing.now));
         json::object j;
         j["api_tokens"] = std::move(arr);
         return JsonOk(200, j);
@@ -60,7 +60,7 @@ void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx) {
                             ctx.deps.api_tokens->Revoke(p, org_name, req.PathParam("id")));
         CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
         json::object j;
-        j["api_token"] = EncodeApiToken(token, org);
+        j["api_token"] = EncodeApiToken(token, org, ctx.deps.api_tokens->Now());
         return JsonOk(200, j);
       }));
 }

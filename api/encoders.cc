@@ -132,25 +132,28 @@ json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
   return j;
 }
 
-json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org) {
+json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org,
+                            UnixMillis now) {
   json::value revocation_reason = nullptr;
   if (t.revoked_at) {
     revocation_reason =
         t.revocation_reason ? store::RevocationReasonName(*t.revocation_reason) : "";
   }
-  return {{"id", t.id},
-          {"name", t.name},
-          {"description", t.description},
-          {"scope", t.project_id ? "project" : "global"},
-          {"project", ProjectName(t.project_id, t.project_name)},
-          {"permissions", Strings(t.permissions)},
-          {"created_at", FormatRfc3339(t.created_at)},
-          {"expires_at", OptTime(t.expires_at)},
-          {"last_used_at", OptTime(t.last_used_at)},
-          {"revoked_at", OptTime(t.revoked_at)},
-          {"revocation_reason", std::move(revocation_reason)},
-          {"created_by", Actor(t.created_by_kind, t.created_by_id, t.created_by_name)},
-          {"auto_revoke_at", OptTime(domain::AutoRevokeAt(t, org.api_token_max_days_inactive))}};
+  return {
+      {"id", t.id},
+      {"name", t.name},
+      {"state", domain::ApiTokenStateName(domain::StateAt(t, now))},
+      {"description", t.description},
+      {"scope", t.project_id ? "project" : "global"},
+      {"project", ProjectName(t.project_id, t.project_name)},
+      {"permissions", Strings(t.permissions)},
+      {"created_at", FormatRfc3339(t.created_at)},
+      {"expires_at", OptTime(t.expires_at)},
+      {"last_used_at", OptTime(t.last_used_at)},
+      {"revoked_at", OptTime(t.revoked_at)},
+      {"revocation_reason", std::move(revocation_reason)},
+      {"created_by", Actor(t.created_by_kind, t.created_by_id, t.created_by_name)},
+      {"auto_revoke_at", OptTime(domain::AutoRevokeAt(t, org.api_token_max_days_inactive, now))}};
 }
 
 json::object EncodeTrustPolicy(const store::TrustPolicyRecord& t) {

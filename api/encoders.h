@@ -33,8 +33,10 @@ boost::json::object EncodeProject(const store::Project& p);
 boost::json::object EncodeWorkflow(const store::Workflow& w, const std::string& project_name);
 // `with_statement`: include the attested in-toto statement (null when not pushed yet).
 boost::json::object EncodeRun(const store::WorkflowRun& r, bool with_statement);
-// `org`: the token's organization, whose inactivity threshold gives auto_revoke_at.
-boost::json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org);
+// `org`: the token's organization, whose inactivity threshold gives auto_revoke_at; `now`: the
+// clock reading its state ("active", "expired", "revoked") and auto_revoke_at are decided at.
+boost::json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org,
+                                   UnixMillis now);
 boost::json::object EncodeTrustPolicy(const store::TrustPolicyRecord& t);
 boost::json::object EncodeAuditEvent(const store::AuditEvent& e);
 boost::json::object EncodePrincipal(const domain::Principal& p);

@@ -1,5 +1,6 @@
-// Organization routes: organizations (create, list, describe, settings), members, invitations,
-// the audit log, and the organization's projects.
+// Organization routes: organizations (create, list, describe, settings), members (list, change
+// role, remove), invitations (create, list, cancel), the audit log, and the organization's
+// projects.
 #include <boost/json/array.hpp>
 
 #include "api/encoders.h"
@@ -86,6 +87,25 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
         j["members"] = std::move(arr);
         return JsonOk(200, j);
       }));
+  Add(r, "PATCH", "/v1/organizations/{org}/members/{user_id}",
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+        CL_ASSIGN_OR_RETURN(auto role, body.RequiredString("role"));
+        CL_RETURN_IF_ERROR(body.Finish());
+        // An unknown role is refused by UpdateMemberRole, after the permission check.
+        CL_ASSIGN_OR_RETURN(auto member, ctx.deps.orgs->UpdateMemberRole(
+                                             p, req.PathParam("org"), req.PathParam("user_id"),
+                                             store::ParseOrgRole(role)));
+        json::object j;
+        j["member"] = EncodeMember(member);
+        return JsonOk(200, j);
+      }));
+  Add(r, "DELETE", "/v1/organizations/{org}/members/{user_id}",
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        CL_RETURN_IF_ERROR(
+            ctx.deps.orgs->RemoveMember(p, req.PathParam("org"), req.PathParam("user_id")));
+        return Response::NoContent();
+      }));
   Add(r, "POST", "/v1/organizations/{org}/invitations",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
         CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
@@ -107,6 +127,12 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
         json::object j;
         j["invitations"] = std::move(arr);
         return JsonOk(200, j);
+      }));
+  Add(r, "DELETE", "/v1/organizations/{org}/invitations/{id}",
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        CL_RETURN_IF_ERROR(
+            ctx.deps.orgs->RevokeInvitation(p, req.PathParam("org"), req.PathParam("id")));
+        return Response::NoContent();
       }));
   Add(r, "GET", "/v1/organizations/{org}/audit-events",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {

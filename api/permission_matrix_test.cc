@@ -64,6 +64,13 @@ class PermissionMatrixTest : public testing::ApiTest {
 
   std::string Unique(const char* prefix) { return prefix + std::to_string(++serial_); }
 
+  // The owner's user id (the target of the people-only membership changes).
+  std::string OwnerId() {
+    auto owner = authn_->Authenticate("Bearer " + owner_);
+    EXPECT_TRUE(owner);
+    return owner ? owner->id : "";
+  }
+
   // A run opened by `token` when it may, else by the owner (then only the authorization check
   // can refuse the push: the refusal must come from the permission, not from "not yours").
   std::string RunFor(const std::string& token) {
@@ -214,6 +221,16 @@ class PermissionMatrixTest : public testing::ApiTest {
          }},
         {"GET /v1/organizations/{org}/invitations",
          [](auto& t, auto& tok) { return t.Call("GET", Org("/invitations"), tok); }},
+        {"DELETE /v1/organizations/{org}/invitations/{id}",
+         [](auto& t, auto& tok) {
+           return t.Call("DELETE", Org("/invitations/00000000-0000-4000-8000-000000000000"), tok);
+         }},
+        {"PATCH /v1/organizations/{org}/members/{user_id}",
+         [](auto& t, auto& tok) {
+           return t.Call("PATCH", Org("/members/" + t.OwnerId()), tok, R"({"role":"viewer"})");
+         }},
+        {"DELETE /v1/organizations/{org}/members/{user_id}",
+         [](auto& t, auto& tok) { return t.Call("DELETE", Org("/members/" + t.OwnerId()), tok); }},
         {"GET /v1/organizations/{org}/audit-events",
          [](auto& t, auto& tok) { return t.Call("GET", Org("/audit-events"), tok); }},
         {"POST /v1/organizations/{org}/federation-policies",

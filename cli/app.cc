@@ -105,6 +105,8 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   app.add_option("-c,--config", g.config_path,
                  "Config file (default $XDG_CONFIG_HOME/chainloop/config.toml)");
   app.add_flag("--debug", g.debug, "Log requests to stderr (never credentials)");
+  app.add_flag("-y,--yes", g.yes,
+               "Skip confirmation prompts (destructive commands ask when run on a terminal)");
   app.add_flag("--insecure", g.insecure,
                "Allow plain http:// to a non-loopback control plane and skip TLS verification");
   app.add_option("--control-plane-ca", g.control_plane_ca,
@@ -154,6 +156,18 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   auto* member = org->add_subcommand("member", "Organization members");
   member->require_subcommand(1);
   On(member->add_subcommand("list", "List members")->alias("ls"), chosen, MemberList);
+  std::string member_email, member_role;
+  auto* member_update = member->add_subcommand("update", "Change a member's role");
+  member_update->add_option("--email", member_email, "The member's email address")->required();
+  member_update->add_option("--role", member_role, "owner, admin, member or viewer")
+      ->required()
+      ->check(CLI::IsMember({"owner", "admin", "member", "viewer"}));
+  On(member_update, chosen,
+     [&](CliContext& c) { return MemberUpdate(c, member_email, member_role); });
+  auto* member_delete = member->add_subcommand("delete", "Remove a member from the organization");
+  member_delete->alias("remove");
+  member_delete->add_option("--email", member_email, "The member's email address")->required();
+  On(member_delete, chosen, [&](CliContext& c) { return MemberDelete(c, member_email); });
 
   auto* invitation = org->add_subcommand("invitation", "Invitations to the organization");
   invitation->require_subcommand(1);
@@ -166,6 +180,11 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   On(inv_create, chosen, [&](CliContext& c) { return InvitationCreate(c, receiver, role); });
   On(invitation->add_subcommand("list", "List pending invitations")->alias("ls"), chosen,
      InvitationList);
+  std::string invitation_id;
+  auto* inv_revoke = invitation->add_subcommand("revoke", "Cancel a pending invitation");
+  inv_revoke->add_option("--id", invitation_id, "Invitation ID (see `invitation list`)")
+      ->required();
+  On(inv_revoke, chosen, [&](CliContext& c) { return InvitationRevoke(c, invitation_id); });
 
   auto* audit = org->add_subcommand("audit", "The organization's audit log");
   audit->require_subcommand(1);
@@ -195,7 +214,8 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
       /*token_output=*/true);
   ApiTokenListOptions token_list;
   auto* tl = api_token->add_subcommand("list", "List API tokens")->alias("ls");
-  tl->add_option("--status", token_list.status, "active (default), revoked or all");
+  tl->add_option("--status", token_list.status, "active (default), expired, revoked or all");
+  tl->add_flag("--all", token_list.all, "List tokens in every state (same as --status all)");
   tl->add_option("--project", token_list.project, "Only tokens of this project");
   tl->add_option("--scope", token_list.scope, "project or global");
   On(tl, chosen, [&](CliContext& c) { return ApiTokenList(c, token_list); });
@@ -312,6 +332,7 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   try {
     CliContext ctx(std::move(g), std::move(env), out, err);
     if (hooks.clock) ctx.set_clock_for_test(std::move(hooks.clock));
+    if (hooks.input != nullptr) ctx.set_input_for_test(*hooks.input);
     if (chosen.token_output) ctx.AllowTokenOutput();
     if (auto st = ctx.Init(); !st) return ctx.ReportError(st.error());
     if (auto st = chosen.action(ctx); !st) return ctx.ReportError(st.error());

@@ -3,6 +3,7 @@
 // fake control plane. app.cc is the only translation unit that includes CLI11 (slow to compile).
 #pragma once
 
+#include <istream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -15,7 +16,8 @@ namespace cl::cli {
 
 // Test hooks; production passes none.
 struct RunCliHooks {
-  std::unique_ptr<Clock> clock;  // replaces the system clock when set
+  std::unique_ptr<Clock> clock;   // replaces the system clock when set
+  std::istream* input = nullptr;  // replaces std::cin (confirmation answers) when set
 };
 
 // Runs one command line (`args` excludes the program name). Help goes to `out`, usage errors

@@ -30,6 +30,12 @@ Status OrganizationSet(CliContext& ctx, const std::string& name);
 Status MemberList(CliContext& ctx);
 Status InvitationCreate(CliContext& ctx, const std::string& receiver, const std::string& role);
 Status InvitationList(CliContext& ctx);
+// organization member update|delete: the member is named by email, resolved to its user id
+// through the members list. Delete and invitation revoke ask for confirmation
+// (CliContext::Confirm).
+Status MemberUpdate(CliContext& ctx, const std::string& email, const std::string& role);
+Status MemberDelete(CliContext& ctx, const std::string& email);
+Status InvitationRevoke(CliContext& ctx, const std::string& id);
 
 // organization update: `org_name` empty means the current organization; `max_days_inactive` is
 // the flag's raw text (validated here: 0..365), nullopt when the flag was not given.
@@ -50,14 +56,16 @@ struct ApiTokenCreateOptions {
 Status ApiTokenCreate(CliContext& ctx, const ApiTokenCreateOptions& options);
 
 struct ApiTokenListOptions {
-  std::string status;  // active, revoked, all; empty: server default (active)
+  std::string status;  // active, expired, revoked, all; empty: server default (active)
+  bool all = false;    // --all: every state (as --status all)
   std::string project;
   std::string scope;  // project, global; empty: both
 };
 Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options);
 Status ApiTokenRevoke(CliContext& ctx, const std::string& id);
 
-// Tokens whose auto_revoke_at is at most this far away get a " (!)" mark in `api-token list`.
+// Live tokens whose auto_revoke_at or expires_at is at most this far away get a " (!)" mark in
+// `api-token list`.
 inline constexpr int64_t kAutoRevokeWarningMillis = int64_t{7} * 24 * 3600 * 1000;
 
 // organization federation: trust policies for keyless CI authentication.

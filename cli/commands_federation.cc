@@ -195,6 +195,8 @@ Status FederationDelete(CliContext& ctx, const std::string& id) {
   if (id.empty()) return Fail(Error::InvalidArgument("--id must not be empty"));
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_RETURN_IF_ERROR(ctx.Confirm("Delete the trust policy " + id + " of " + org +
+                                 " (tokens issued under it are revoked)?"));
   CL_ASSIGN_OR_RETURN(auto resp, client->Call("DELETE", PoliciesPath(org) + "/" + PathSegment(id)));
   (void)resp;  // 204: no body
   if (ctx.json_output()) {

@@ -1,7 +1,8 @@
-// `chainloop organization ...` (describe, update, members, invitations, audit events) and
-// `chainloop project ...`.
+// `chainloop organization ...` (describe, update, members: list, update, delete; invitations:
+// create, list, revoke; audit events) and `chainloop project ...`.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <cctype>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -29,8 +30,8 @@ void PrintOrganization(std::ostream& out, const boost::json::object& org, const 
   if (const auto* days = org.if_contains("api_token_max_days_inactive");
       days != nullptr && (days->is_int64() || days->is_uint64()) &&
       FieldOrEmpty(org, "api_token_max_days_inactive") != "0") {
-    out << "API token auto-revoke after: " << FieldOrEmpty(org, "api_token_max_days_inactive")
-        << " days inactive\n";
+    const std::string n = FieldOrEmpty(org, "api_token_max_days_inactive");
+    out << "API token auto-revoke after: " << n << (n == "1" ? " day" : " days") << " inactive\n";
   }
 }
 
@@ -229,6 +230,94 @@ Status InvitationList(CliContext& ctx) {
                   Field(i, "created_at")});
   }
   PrintTableOrEmpty(ctx, table, "No pending invitations found.");
+  return Ok();
+}
+
+namespace {
+
+// The user id of the member of `org` with `email` (compared case-insensitively, as the server
+// stores emails lower-cased), from the members list: NotFound naming the email otherwise.
+Result<boost::json::object> FindMember(ApiClient& client, const std::string& org,
+                                       const std::string& email) {
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  CL_ASSIGN_OR_RETURN(auto resp, client.Get(OrgPath(org) + "/members"));
+  CL_ASSIGN_OR_RETURN(const auto* members, ArrayField(resp, "members", "members list"));
+  const std::string wanted = lower(email);
+  for (const auto& v : *members) {
+    if (!v.is_object()) continue;
+    if (lower(RawString(v.as_object(), "email")) == wanted &&
+        !RawString(v.as_object(), "user_id").empty()) {
+      return v.as_object();
+    }
+  }
+  return Fail(Error::NotFound("no member with email " + email + " in " + org));
+}
+
+Status RequireEmail(const std::string& email) {
+  if (email.find('@') == std::string::npos) {
+    return Fail(Error::InvalidArgument("--email must be an email address"));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Status MemberUpdate(CliContext& ctx, const std::string& email, const std::string& role) {
+  CL_RETURN_IF_ERROR(RequireEmail(email));
+  if (role != "owner" && role != "admin" && role != "member" && role != "viewer") {
+    return Fail(Error::InvalidArgument("--role must be one of owner, admin, member, viewer"));
+  }
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto member, FindMember(*client, org, email));
+  CL_ASSIGN_OR_RETURN(auto resp, client->Patch(OrgPath(org) + "/members/" +
+                                                   PathSegment(RawString(member, "user_id")),
+                                               boost::json::object{{"role", role}}));
+  CL_ASSIGN_OR_RETURN(const auto* updated, ObjectField(resp, "member", "member"));
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  ctx.out() << "Member " << Field(*updated, "email") << " is now " << Field(*updated, "role")
+            << "\n";
+  return Ok();
+}
+
+Status MemberDelete(CliContext& ctx, const std::string& email) {
+  CL_RETURN_IF_ERROR(RequireEmail(email));
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_ASSIGN_OR_RETURN(auto member, FindMember(*client, org, email));
+  const std::string user_id = RawString(member, "user_id");
+  CL_RETURN_IF_ERROR(ctx.Confirm("Remove " + email + " (" + RawString(member, "role") +
+                                 ") from the organization " + org + "?"));
+  CL_ASSIGN_OR_RETURN(auto resp,
+                      client->Call("DELETE", OrgPath(org) + "/members/" + PathSegment(user_id)));
+  (void)resp;  // 204: no body
+  if (ctx.json_output()) {
+    ctx.PrintJson(boost::json::object{{"removed", user_id}, {"email", email}});
+    return Ok();
+  }
+  ctx.out() << "Member " << email << " removed from " << org << "\n";
+  return Ok();
+}
+
+Status InvitationRevoke(CliContext& ctx, const std::string& id) {
+  if (id.empty()) return Fail(Error::InvalidArgument("--id must not be empty"));
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_RETURN_IF_ERROR(ctx.Confirm("Cancel the invitation " + id + " to " + org + "?"));
+  CL_ASSIGN_OR_RETURN(auto resp,
+                      client->Call("DELETE", OrgPath(org) + "/invitations/" + PathSegment(id)));
+  (void)resp;  // 204: no body
+  if (ctx.json_output()) {
+    ctx.PrintJson(boost::json::object{{"revoked", id}});
+    return Ok();
+  }
+  ctx.out() << "Invitation " << id << " revoked\n";
   return Ok();
 }
 

@@ -43,6 +43,11 @@ TEST_F(CommandTest, DescribeShowsAutoRevokeOnlyWhenSet) {
   EXPECT_EQ(reqs[0].Header("authorization"), "Bearer " + session);
 
   body = R"({"organization":{"id":"8d1e","name":"acme","created_at":"2026-01-01T00:00:00Z",)"
+         R"("api_token_max_days_inactive":1},"role":"owner"})";
+  ASSERT_EQ(Run(OrganizationDescribe), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("API token auto-revoke after: 1 day inactive\n"));
+
+  body = R"({"organization":{"id":"8d1e","name":"acme","created_at":"2026-01-01T00:00:00Z",)"
          R"("api_token_max_days_inactive":null},"role":"viewer"})";
   ASSERT_EQ(Run(OrganizationDescribe), 0) << err_.str();
   EXPECT_THAT(out_.str(), Not(HasSubstr("auto-revoke")));

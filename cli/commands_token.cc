@@ -110,10 +110,18 @@ Status ApiTokenCreate(CliContext& ctx, const ApiTokenCreateOptions& options) {
 }
 
 Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options) {
-  if (!options.status.empty() && options.status != "active" && options.status != "revoked" &&
-      options.status != "all") {
-    return Fail(Error::InvalidArgument("--status must be active, revoked or all, not '" +
-                                       options.status + "'"));
+  std::string status = options.status;
+  if (options.all) {
+    if (!status.empty() && status != "all") {
+      return Fail(Error::InvalidArgument(
+          "--all lists every state: do not combine it with --status " + status));
+    }
+    status = "all";
+  }
+  if (!status.empty() && status != "active" && status != "expired" && status != "revoked" &&
+      status != "all") {
+    return Fail(Error::InvalidArgument("--status must be active, expired, revoked or all, not '" +
+                                       status + "'"));
   }
   if (!options.scope.empty() && options.scope != "project" && options.scope != "global") {
     return Fail(
@@ -125,7 +133,7 @@ Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options) {
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
   std::vector<std::pair<std::string, std::string>> query;
-  if (!options.status.empty()) query.emplace_back("status", options.status);
+  if (!status.empty()) query.emplace_back("status", status);
   if (!options.project.empty()) query.emplace_back("project", options.project);
   if (!options.scope.empty()) query.emplace_back("scope", options.scope);
   std::string path = TokensPath(org);
@@ -148,39 +156,60 @@ Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options) {
     ctx.out() << "No API tokens found.\n";
     return Ok();
   }
-  bool show_reason = options.status == "revoked" || options.status == "all";
-  std::vector<std::string> headers = {"ID",         "NAME",       "SCOPE",      "DESCRIPTION",
-                                      "CREATED AT", "EXPIRES AT", "REVOKED AT", "LAST USED AT"};
+  const bool show_state = status == "all";
+  const bool show_reason = status == "revoked" || status == "all";
+  std::vector<std::string> headers = {"ID", "NAME"};
+  if (show_state) headers.push_back("STATE");
+  for (const char* h :
+       {"SCOPE", "DESCRIPTION", "CREATED AT", "EXPIRES AT", "REVOKED AT", "LAST USED AT"}) {
+    headers.emplace_back(h);
+  }
   if (show_reason) headers.push_back("REASON");
   if (any_auto_revoke) headers.push_back("AUTO REVOKE AT");
   TextTable table(std::move(headers));
   const UnixMillis now = ctx.clock().Now();
-  bool any_marked = false;
+  // A time at most 7 days ahead (or already past, for a server clock ahead of ours) is marked.
+  auto soon = [&](const std::string& at) {
+    auto when = ParseRfc3339(at);
+    return when && *when - now <= kAutoRevokeWarningMillis;
+  };
+  bool any_revoke_marked = false;
+  bool any_expiry_marked = false;
   for (const auto* t : rows) {
     std::string last_used = FieldOrEmpty(*t, "last_used_at");
-    std::vector<std::string> cells = {FieldOrEmpty(*t, "id"),
-                                      FieldOrEmpty(*t, "name"),
-                                      ScopeText(*t),
-                                      FieldOrEmpty(*t, "description"),
-                                      FieldOrEmpty(*t, "created_at"),
-                                      FieldOrEmpty(*t, "expires_at"),
-                                      FieldOrEmpty(*t, "revoked_at"),
-                                      last_used.empty() ? "never" : last_used};
+    std::string state = FieldOrEmpty(*t, "state");
+    std::string expires = FieldOrEmpty(*t, "expires_at");
+    // Only a live token can be about to expire; servers before token states send no state.
+    const bool live =
+        FieldOrEmpty(*t, "revoked_at").empty() && (state.empty() || state == "active");
+    if (live && soon(expires)) {
+      expires += " (!)";
+      any_expiry_marked = true;
+    }
+    std::vector<std::string> cells = {FieldOrEmpty(*t, "id"), FieldOrEmpty(*t, "name")};
+    if (show_state) cells.push_back(state);
+    for (std::string cell :
+         {ScopeText(*t), FieldOrEmpty(*t, "description"), FieldOrEmpty(*t, "created_at"), expires,
+          FieldOrEmpty(*t, "revoked_at"), last_used.empty() ? std::string("never") : last_used}) {
+      cells.push_back(std::move(cell));
+    }
     if (show_reason) cells.push_back(FieldOrEmpty(*t, "revocation_reason"));
     if (any_auto_revoke) {
       std::string at = FieldOrEmpty(*t, "auto_revoke_at");
-      auto when = ParseRfc3339(at);
-      if (when && *when - now <= kAutoRevokeWarningMillis) {
+      if (soon(at)) {
         at += " (!)";
-        any_marked = true;
+        any_revoke_marked = true;
       }
       cells.push_back(std::move(at));
     }
     table.AddRow(std::move(cells));
   }
   ctx.out() << table.Render();
-  if (any_marked) {
+  if (any_revoke_marked) {
     ctx.out() << "(!) will be revoked for inactivity within 7 days unless it is used\n";
+  }
+  if (any_expiry_marked) {
+    ctx.out() << "(!) expires within 7 days\n";
   }
   return Ok();
 }
@@ -189,6 +218,7 @@ Status ApiTokenRevoke(CliContext& ctx, const std::string& id) {
   if (id.empty()) return Fail(Error::InvalidArgument("--id is required"));
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  CL_RETURN_IF_ERROR(ctx.Confirm("Revoke the API token " + id + " of " + org + "?"));
   CL_ASSIGN_OR_RETURN(auto resp, client->Post(TokensPath(org) + "/" + PathSegment(id) + "/revoke",
                                               boost::json::object{}));
   CL_ASSIGN_OR_RETURN(const auto* token, ObjectField(resp, "api_token", "API token"));

@@ -2,8 +2,12 @@
 #include "cli/context.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <iostream>
 
 #include "cli/keyless.h"
 #include "common/json.h"
@@ -57,6 +61,7 @@ CliEnvironment CliEnvironment::FromProcess() {
   env.gitlab_oidc = GetEnv("GITLAB_OIDC");
   env.actions_id_token_request_url = GetEnv("ACTIONS_ID_TOKEN_REQUEST_URL");
   env.actions_id_token_request_token = GetEnv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+  env.stdin_is_terminal = isatty(STDIN_FILENO) == 1;
   return env;
 }
 
@@ -67,7 +72,20 @@ CliContext::CliContext(GlobalOptions options, CliEnvironment env, std::ostream& 
       out_(out),
       err_(err),
       random_(std::make_unique<SystemRandom>()),
-      clock_(std::make_unique<SystemClock>()) {}
+      clock_(std::make_unique<SystemClock>()),
+      in_(&std::cin) {}
+
+Status CliContext::Confirm(const std::string& question) {
+  if (options_.yes || !env_.stdin_is_terminal) return Ok();
+  err_ << question << " [y/N]: " << std::flush;
+  std::string answer;
+  if (!std::getline(*in_, answer)) answer.clear();
+  std::transform(answer.begin(), answer.end(), answer.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (answer == "y" || answer == "yes") return Ok();
+  return Fail(
+      Error::FailedPrecondition("aborted: nothing was changed (pass -y to skip this question)"));
+}
 
 Status CliContext::Init() {
   if (options_.output == "token" && !token_output_allowed_) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -28,6 +29,7 @@ struct GlobalOptions {
   std::string control_plane_ca;
   bool debug = false;
   bool insecure = false;
+  bool yes = false;  // -y/--yes: skip confirmation prompts
 };
 
 // The environment variables the CLI reads, captured once (tests fill it by hand).
@@ -44,6 +46,8 @@ struct CliEnvironment {
   std::string gitlab_oidc;                     // $GITLAB_OIDC
   std::string actions_id_token_request_url;    // $ACTIONS_ID_TOKEN_REQUEST_URL
   std::string actions_id_token_request_token;  // $ACTIONS_ID_TOKEN_REQUEST_TOKEN
+  // Whether standard input is a terminal (a person who can answer a confirmation prompt).
+  bool stdin_is_terminal = false;
 
   static CliEnvironment FromProcess();
 };
@@ -116,6 +120,15 @@ class CliContext {
   Random& random() { return *random_; }
   void set_random_for_test(std::unique_ptr<Random> r) { random_ = std::move(r); }
 
+  // The one confirmation of destructive commands (revoke, delete, remove): asks `question`
+  // (" [y/N]: " is appended) on err() and reads a line from the input, but only when standard
+  // input is a terminal and --yes was not given; a script (stdin not a terminal) or --yes goes
+  // ahead without asking. OK on "y" or "yes" (any case); FailedPrecondition "aborted" otherwise,
+  // end of input included.
+  Status Confirm(const std::string& question);
+  // Where Confirm reads answers (default std::cin). REQUIRES: `in` outlives the context.
+  void set_input_for_test(std::istream& in) { in_ = &in; }
+
   // Prints one JSON value on one line to out() (TerminalSafeJson: the exact data, escaped).
   void PrintJson(const boost::json::value& v);
 
@@ -137,6 +150,7 @@ class CliContext {
   std::optional<ApiClient> client_;
   std::unique_ptr<Random> random_;
   std::unique_ptr<Clock> clock_;
+  std::istream* in_;
   bool token_output_allowed_ = false;
 };
 

@@ -94,6 +94,8 @@ namespace cl {
   X(kAlreadyRevoked, "already_revoked")                                     \
   X(kInvalidStatement, "invalid_statement")                                 \
   X(kNotRunInitiator, "not_run_initiator")                                  \
+  /* Organization members. */                                               \
+  X(kLastOwner, "last_owner")                                               \
   /* The CLI's own failures (never sent by the control plane). */           \
   X(kUnreachable, "unreachable")                                            \
   X(kBadResponse, "bad_response")                                           \

@@ -5,6 +5,7 @@
 #include "common/printable.h"
 #include "crypto/credential.h"
 #include "domain/names.h"
+#include "domain/token_inactivity.h"
 
 namespace cl::domain {
 namespace {
@@ -134,20 +135,29 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
   return out;
 }
 
-Result<std::vector<store::ApiToken>> ApiTokenService::List(
-    const Principal& p, const std::string& org_name, const std::string& status,
-    const std::optional<std::string>& project, const std::string& scope) {
+Result<ApiTokenListing> ApiTokenService::List(const Principal& p, const std::string& org_name,
+                                              const std::string& status,
+                                              const std::optional<std::string>& project,
+                                              const std::string& scope) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   store::ApiTokenFilter f;
   f.org_id = org.id;
-  if (status.empty() || status == "active") {
-    f.status = store::ApiTokenFilter::Status::kActive;
-  } else if (status == "revoked") {
-    f.status = store::ApiTokenFilter::Status::kRevoked;
-  } else if (status == "all") {
+  if (status == "all") {
     f.status = store::ApiTokenFilter::Status::kAll;
+  } else if (auto state = status.empty() ? ApiTokenState::kActive : ParseApiTokenState(status)) {
+    switch (*state) {
+      case ApiTokenState::kActive:
+        f.status = store::ApiTokenFilter::Status::kActive;
+        break;
+      case ApiTokenState::kExpired:
+        f.status = store::ApiTokenFilter::Status::kExpired;
+        break;
+      case ApiTokenState::kRevoked:
+        f.status = store::ApiTokenFilter::Status::kRevoked;
+        break;
+    }
   } else {
-    return Fail(Error::InvalidArgument("status must be active, revoked or all"));
+    return Fail(Error::InvalidArgument("status must be active, expired, revoked or all"));
   }
   if (scope.empty()) {
     f.scope = store::ApiTokenFilter::Scope::kAny;
@@ -165,7 +175,9 @@ Result<std::vector<store::ApiToken>> ApiTokenService::List(
     f.project_id = p.project_id;
   }
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenRead, Resource{org.id, f.project_id}));
-  return tokens_.ListApiTokens(f);
+  f.now = clock_.Now();
+  CL_ASSIGN_OR_RETURN(auto tokens, tokens_.ListApiTokens(f));
+  return ApiTokenListing{std::move(tokens), f.now};
 }
 
 Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::string& org_name,

@@ -39,6 +39,13 @@ struct CreateApiTokenRequest {
   std::optional<std::vector<std::string>> permissions;
 };
 
+// A listing, with the clock reading it was decided at: encode the tokens' states and
+// auto-revoke dates at `now` so they agree with the filter.
+struct ApiTokenListing {
+  std::vector<store::ApiToken> tokens;
+  UnixMillis now = 0;
+};
+
 struct CreatedApiToken {
   store::ApiToken record;
   std::string token;  // shown once
@@ -70,16 +77,19 @@ class ApiTokenService {
   // "token_revoked" ("token_expired") and nothing is created.
   Result<CreatedApiToken> Create(const Principal& p, const std::string& org,
                                  const CreateApiTokenRequest& req);
-  // `status`: "active" (default), "revoked", "all"; `scope`: "project", "global" or empty.
-  Result<std::vector<store::ApiToken>> List(const Principal& p, const std::string& org,
-                                            const std::string& status,
-                                            const std::optional<std::string>& project,
-                                            const std::string& scope);
+  // `status`: "active" (default: not revoked, not expired), "expired", "revoked", "all";
+  // `scope`: "project", "global" or empty. Expiry is decided at this service's clock.
+  Result<ApiTokenListing> List(const Principal& p, const std::string& org,
+                               const std::string& status, const std::optional<std::string>& project,
+                               const std::string& scope);
   Result<store::ApiToken> Revoke(const Principal& p, const std::string& org, const std::string& id);
 
   Result<store::Organization> Organization(const Principal& p, const std::string& org) {
     return orgs_.Resolve(p, org);
   }
+
+  // This service's clock reading (the time a created or revoked token's state is shown at).
+  UnixMillis Now() const { return clock_.Now(); }
 
  private:
   store::ApiTokenStore& tokens_;

@@ -164,13 +164,13 @@ TEST_F(ApiTokenTest, NamesAreLabelsUniqueAmongActiveTokensPerScope) {
   EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "ci"}));
   auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "");
   ASSERT_TRUE(active);
-  EXPECT_EQ(active->size(), 2u);
+  EXPECT_EQ(active->tokens.size(), 2u);
   auto revoked = tokens_->List(owner_, "acme", "revoked", std::nullopt, "");
   ASSERT_TRUE(revoked);
-  ASSERT_EQ(revoked->size(), 1u);
+  ASSERT_EQ(revoked->tokens.size(), 1u);
   auto global = tokens_->List(owner_, "acme", "all", std::nullopt, "global");
   ASSERT_TRUE(global);
-  EXPECT_EQ(global->size(), 2u);
+  EXPECT_EQ(global->tokens.size(), 2u);
   EXPECT_FALSE(tokens_->List(owner_, "acme", "bogus", std::nullopt, ""));
 }
 
@@ -237,8 +237,8 @@ TEST_F(ApiTokenTest, TokenRevokedDuringItsAuthenticationCannotCreateATokenInThat
   EXPECT_EQ(child.error().reason(), "token_revoked");
   auto all = tokens_->List(owner_, "acme", "all", std::nullopt, "");
   ASSERT_TRUE(all) << all.error().ToString();
-  ASSERT_EQ(all->size(), 1u);
-  EXPECT_EQ((*all)[0].name, "minter");
+  ASSERT_EQ(all->tokens.size(), 1u);
+  EXPECT_EQ(all->tokens[0].name, "minter");
   auto events = orgs_->ListAuditEvents(owner_, "acme", 100);
   ASSERT_TRUE(events);
   EXPECT_EQ(

@@ -7,7 +7,7 @@
 namespace cl::domain {
 namespace {
 
-constexpr std::array<std::pair<AuditAction, std::string_view>, 11> kActions = {{
+constexpr std::array<std::pair<AuditAction, std::string_view>, 14> kActions = {{
     {AuditAction::kOrganizationCreated, "organization.created"},
     {AuditAction::kOrganizationUpdated, "organization.updated"},
     {AuditAction::kInvitationCreated, "invitation.created"},
@@ -19,14 +19,18 @@ constexpr std::array<std::pair<AuditAction, std::string_view>, 11> kActions = {{
     {AuditAction::kTrustPolicyDeleted, "trust_policy.deleted"},
     {AuditAction::kFederationTokenExchanged, "federation.token_exchanged"},
     {AuditAction::kFederationCiTokenUsed, "federation.ci_token_used"},
+    {AuditAction::kMemberRoleChanged, "member.role_changed"},
+    {AuditAction::kMemberRemoved, "member.removed"},
+    {AuditAction::kInvitationRevoked, "invitation.revoked"},
 }};
 
-constexpr std::array<std::pair<AuditTarget, std::string_view>, 5> kTargets = {{
+constexpr std::array<std::pair<AuditTarget, std::string_view>, 6> kTargets = {{
     {AuditTarget::kOrganization, "organization"},
     {AuditTarget::kInvitation, "invitation"},
     {AuditTarget::kProject, "project"},
     {AuditTarget::kApiToken, "api_token"},
     {AuditTarget::kTrustPolicy, "trust_policy"},
+    {AuditTarget::kMember, "member"},
 }};
 
 constexpr std::array<AuditAction, kActions.size()> ActionValues() {

@@ -29,6 +29,9 @@ enum class AuditAction {
   kTrustPolicyDeleted,
   kFederationTokenExchanged,
   kFederationCiTokenUsed,
+  kMemberRoleChanged,
+  kMemberRemoved,
+  kInvitationRevoked,
 };
 
 // What an event is about; its id goes in AuditEvent::target_id.
@@ -38,6 +41,7 @@ enum class AuditTarget {
   kProject,
   kApiToken,
   kTrustPolicy,
+  kMember,  // target_id: the member's user id
 };
 
 // "organization.created", "api_token.revoked", ...

@@ -20,7 +20,7 @@ TEST(AuditEvents, EveryActionHasAUniqueDottedWireName) {
     EXPECT_TRUE(std::regex_match(std::string(name), dotted)) << name;
     EXPECT_TRUE(seen.insert(name).second) << "duplicate " << name;
   }
-  EXPECT_EQ(seen.size(), 11u);
+  EXPECT_EQ(seen.size(), 14u);
 }
 
 TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
@@ -37,12 +37,15 @@ TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
       {AuditAction::kTrustPolicyDeleted, "trust_policy.deleted"},
       {AuditAction::kFederationTokenExchanged, "federation.token_exchanged"},
       {AuditAction::kFederationCiTokenUsed, "federation.ci_token_used"},
+      {AuditAction::kMemberRoleChanged, "member.role_changed"},
+      {AuditAction::kMemberRemoved, "member.removed"},
+      {AuditAction::kInvitationRevoked, "invitation.revoked"},
   };
   for (const auto& [action, name] : released) EXPECT_EQ(AuditActionName(action), name);
   const std::pair<AuditTarget, std::string_view> targets[] = {
       {AuditTarget::kOrganization, "organization"}, {AuditTarget::kInvitation, "invitation"},
       {AuditTarget::kProject, "project"},           {AuditTarget::kApiToken, "api_token"},
-      {AuditTarget::kTrustPolicy, "trust_policy"},
+      {AuditTarget::kTrustPolicy, "trust_policy"},  {AuditTarget::kMember, "member"},
   };
   std::set<std::string_view> seen;
   for (const auto& [target, name] : targets) {

@@ -30,7 +30,8 @@ const RoleTable& Roles() {
     t->org_member = t->org_read;
     t->org_member.insert(std::string(perm::kProjectCreate));
     t->org_admin = t->org_read;
-    for (auto p : {perm::kOrganizationUpdate, perm::kInvitationCreate, perm::kInvitationRead,
+    for (auto p : {perm::kOrganizationUpdate, perm::kMemberUpdate, perm::kMemberRemove,
+                   perm::kInvitationCreate, perm::kInvitationRead, perm::kInvitationRevoke,
                    perm::kAuditRead, perm::kProjectCreate, perm::kWorkflowCreate,
                    perm::kWorkflowRunCreate, perm::kApiTokenCreate, perm::kApiTokenRead,
                    perm::kApiTokenRevoke, perm::kTrustPolicyManage}) {

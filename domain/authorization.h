@@ -22,8 +22,13 @@ namespace perm {
 inline constexpr std::string_view kOrganizationRead = "organization:read";
 inline constexpr std::string_view kOrganizationUpdate = "organization:update";
 inline constexpr std::string_view kMemberRead = "member:read";
+// Changing a member's role and removing a member (OrganizationService adds: never an owner by an
+// admin, never the last owner).
+inline constexpr std::string_view kMemberUpdate = "member:update";
+inline constexpr std::string_view kMemberRemove = "member:remove";
 inline constexpr std::string_view kInvitationCreate = "invitation:create";
 inline constexpr std::string_view kInvitationRead = "invitation:read";
+inline constexpr std::string_view kInvitationRevoke = "invitation:revoke";
 inline constexpr std::string_view kAuditRead = "audit:read";
 inline constexpr std::string_view kProjectCreate = "project:create";
 inline constexpr std::string_view kProjectRead = "project:read";

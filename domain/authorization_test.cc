@@ -26,6 +26,12 @@ TEST(Authorization, RoleTable) {
   EXPECT_TRUE(OrgRolePermissions(OrgRole::kViewer).count(perm::kWorkflowRunRead));
   EXPECT_TRUE(ProjectRolePermissions(ProjectRole::kAdmin).count(perm::kWorkflowRunCreate));
   EXPECT_FALSE(ProjectRolePermissions(ProjectRole::kViewer).count(perm::kWorkflowRunCreate));
+  for (auto p : {perm::kMemberUpdate, perm::kMemberRemove, perm::kInvitationRevoke}) {
+    EXPECT_TRUE(OrgRolePermissions(OrgRole::kAdmin).count(p)) << p;
+    EXPECT_FALSE(OrgRolePermissions(OrgRole::kMember).count(p)) << p;
+    EXPECT_FALSE(OrgRolePermissions(OrgRole::kViewer).count(p)) << p;
+    EXPECT_FALSE(ProjectRolePermissions(ProjectRole::kAdmin).count(p)) << p;
+  }
   EXPECT_EQ(OrgRolePermissions(OrgRole::kOwner), OrgRolePermissions(OrgRole::kAdmin));
   for (OrgRole role : store::AllOrgRoles()) EXPECT_FALSE(OrgRolePermissions(role).empty());
   for (ProjectRole role : store::AllProjectRoles()) {

@@ -351,7 +351,7 @@ TEST_F(FederationRevocationTest, PolicyDeletedDuringAuthenticationCannotCreateAT
   EXPECT_EQ(late.error().reason(), "token_revoked");
   auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "");
   ASSERT_TRUE(active) << active.error().ToString();
-  EXPECT_TRUE(active->empty());
+  EXPECT_TRUE(active->tokens.empty());
 }
 
 TEST_F(FederationTest, ATokenCreatedByACiJobExpiresWithItsExchangedToken) {

@@ -172,6 +172,113 @@ Result<std::vector<store::Invitation>> OrganizationService::ListInvitations(
   return invitations_.ListPendingInvitations(org.id);
 }
 
+namespace {
+
+// The member as audit messages name them: email, else name, else user id.
+std::string MemberName(const store::Membership& m) {
+  if (!m.user_email.empty()) return m.user_email;
+  if (!m.user_name.empty()) return m.user_name;
+  return m.user_id;
+}
+
+Status NoTokens(const Principal& p) {
+  if (p.kind != Principal::Kind::kUser) {
+    return Fail(Error::PermissionDenied("membership is managed by people, not tokens"));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<OrganizationService::MemberChange> OrganizationService::PrepareMemberChange(
+    const Principal& p, const std::string& name, std::string_view permission,
+    const std::string& user_id) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, permission, Resource{org.id, std::nullopt}));
+  CL_RETURN_IF_ERROR(NoTokens(p));
+  CL_ASSIGN_OR_RETURN(store::OrgRole caller_role, authz_.OrgRole(p, org.id));
+  auto target = orgs_.GetMembership(org.id, user_id);
+  if (!target) {
+    if (target.error().IsNotFound()) {
+      return Fail(Error::NotFound("no member with user id '" + user_id + "' in " + org.name));
+    }
+    return Fail(target.error());
+  }
+  if (target->role == store::OrgRole::kOwner && caller_role != store::OrgRole::kOwner) {
+    return Fail(Error::PermissionDenied("only owners can change or remove an owner"));
+  }
+  return MemberChange{std::move(org), caller_role, std::move(*target)};
+}
+
+Result<store::Membership> OrganizationService::UpdateMemberRole(
+    const Principal& p, const std::string& name, const std::string& user_id,
+    std::optional<store::OrgRole> role) {
+  CL_ASSIGN_OR_RETURN(auto change, PrepareMemberChange(p, name, perm::kMemberUpdate, user_id));
+  if (!role) {
+    return Fail(Error::InvalidArgument("role must be one of owner, admin, member, viewer"));
+  }
+  if (*role == store::OrgRole::kOwner && change.caller_role != store::OrgRole::kOwner) {
+    return Fail(Error::PermissionDenied("only owners can make someone owner"));
+  }
+  store::Membership updated = change.target;
+  if (updated.role == *role) return updated;
+  const std::string from(store::OrgRoleName(updated.role));
+  updated.role = *role;
+  auto st = orgs_.UpdateMemberRole(
+      change.org.id, user_id, *role,
+      NewEvent(p, change.org.id, AuditAction::kMemberRoleChanged, AuditTarget::kMember, user_id,
+               p.display_name + " changed the role of " + MemberName(updated) + " from " + from +
+                   " to " + std::string(store::OrgRoleName(*role))));
+  if (!st) return Fail(st.error());
+  return updated;
+}
+
+Result<store::Membership> OrganizationService::RemoveMember(const Principal& p,
+                                                            const std::string& name,
+                                                            const std::string& user_id) {
+  CL_ASSIGN_OR_RETURN(auto change, PrepareMemberChange(p, name, perm::kMemberRemove, user_id));
+  const std::string who = MemberName(change.target);
+  const std::string message = user_id == p.id
+                                  ? p.display_name + " left the organization"
+                                  : p.display_name + " removed " + who + " from the organization";
+  CL_RETURN_IF_ERROR(orgs_.RemoveMember(change.org.id, user_id,
+                                        NewEvent(p, change.org.id, AuditAction::kMemberRemoved,
+                                                 AuditTarget::kMember, user_id, message)));
+  return change.target;
+}
+
+Result<store::Invitation> OrganizationService::RevokeInvitation(const Principal& p,
+                                                                const std::string& name,
+                                                                const std::string& id) {
+  CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kInvitationRevoke, Resource{org.id, std::nullopt}));
+  CL_RETURN_IF_ERROR(NoTokens(p));
+  auto not_found = [&] {
+    return Fail(Error::NotFound("no pending invitation with id '" + id + "' in " + org.name));
+  };
+  if (!IsUuid(id)) return not_found();
+  auto inv = invitations_.GetInvitation(org.id, id);
+  if (!inv) {
+    if (inv.error().IsNotFound()) return not_found();
+    return Fail(inv.error());
+  }
+  if (inv->status != store::InvitationStatus::kPending) return not_found();
+  CL_ASSIGN_OR_RETURN(store::OrgRole my_role, authz_.OrgRole(p, org.id));
+  if (inv->role == store::OrgRole::kOwner && my_role != store::OrgRole::kOwner) {
+    return Fail(Error::PermissionDenied("only owners can cancel an invitation to become owner"));
+  }
+  auto st = invitations_.RevokeInvitation(
+      org.id, id,
+      NewEvent(p, org.id, AuditAction::kInvitationRevoked, AuditTarget::kInvitation, id,
+               p.display_name + " cancelled the invitation of " + inv->email + " as " +
+                   std::string(store::OrgRoleName(inv->role))));
+  if (!st) {
+    if (st.error().IsNotFound()) return not_found();  // accepted or cancelled meanwhile
+    return Fail(st.error());
+  }
+  return *inv;
+}
+
 Result<std::vector<store::AuditEvent>> OrganizationService::ListAuditEvents(const Principal& p,
                                                                             const std::string& name,
                                                                             int limit) {

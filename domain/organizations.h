@@ -73,6 +73,30 @@ class OrganizationService {
                                    const std::string& email, std::optional<store::OrgRole> role);
   Result<std::vector<store::Invitation>> ListInvitations(const Principal& p,
                                                          const std::string& org);
+
+  // Membership changes: people only (PermissionDenied for tokens), with member:update /
+  // member:remove / invitation:revoke (owners and admins). An admin never changes or removes an
+  // owner, never makes anyone owner and never cancels an invitation to become owner
+  // (PermissionDenied). The organization's only owner can neither be demoted nor removed, by
+  // themselves included (FailedPrecondition "last_owner", checked again by the store inside the
+  // write). Every change is audited. Authorization reads memberships from the store on every
+  // request, so a removed member is refused at once on every instance.
+
+  // Sets member `user_id`'s role. `role` is the decoded request's role, empty when it named
+  // none of the organization roles (InvalidArgument, after the permission check). NotFound when
+  // `user_id` is not a member. Setting the role a member already has changes nothing and is
+  // not audited.
+  Result<store::Membership> UpdateMemberRole(const Principal& p, const std::string& org,
+                                             const std::string& user_id,
+                                             std::optional<store::OrgRole> role);
+  // Removes member `user_id` (oneself included) and their project roles in the organization;
+  // returns the membership as it was. NotFound when `user_id` is not a member.
+  Result<store::Membership> RemoveMember(const Principal& p, const std::string& org,
+                                         const std::string& user_id);
+  // Cancels the pending invitation `id`; returns it as it was. NotFound when there is no pending
+  // invitation with that id in the organization.
+  Result<store::Invitation> RevokeInvitation(const Principal& p, const std::string& org,
+                                             const std::string& id);
   Result<std::vector<store::AuditEvent>> ListAuditEvents(const Principal& p, const std::string& org,
                                                          int limit);
 
@@ -91,6 +115,16 @@ class OrganizationService {
   store::InvitationStore& invitations_;
   store::AuditStore& audit_;
   Authorizer& authz_;
+
+  // The organization `name` and the target membership, after the checks every membership change
+  // shares: people only, `permission`, the target exists, and admins never touch owners.
+  struct MemberChange {
+    store::Organization org;
+    store::OrgRole caller_role;
+    store::Membership target;
+  };
+  Result<MemberChange> PrepareMemberChange(const Principal& p, const std::string& name,
+                                           std::string_view permission, const std::string& user_id);
   const Clock& clock_;
   Random& random_;
 };

@@ -55,7 +55,7 @@ TEST(TokenInactivityTest, InactiveStrictlyAfterTheThreshold) {
     for (bool used : {true, false}) {
       SCOPED_TRACE(std::to_string(days) + " days, " + (used ? "used" : "never used"));
       const store::ApiToken at_limit = TokenLastActiveAt(kNow - limit, used);
-      EXPECT_EQ(AutoRevokeAt(at_limit, days), kNow);
+      EXPECT_EQ(AutoRevokeAt(at_limit, days, kNow), kNow);
       EXPECT_FALSE(IsInactive(at_limit, days, kNow));  // exactly the threshold: still active
       EXPECT_TRUE(IsInactive(at_limit, days, kNow + 1));
       EXPECT_FALSE(IsInactive(TokenLastActiveAt(kNow - limit + 1, used), days, kNow));
@@ -64,9 +64,9 @@ TEST(TokenInactivityTest, InactiveStrictlyAfterTheThreshold) {
   }
   store::ApiToken revoked = TokenLastActiveAt(0);
   revoked.revoked_at = 1;
-  EXPECT_FALSE(AutoRevokeAt(revoked, 1));
+  EXPECT_FALSE(AutoRevokeAt(revoked, 1, kNow));
   EXPECT_FALSE(IsInactive(revoked, 1, kNow));
-  EXPECT_FALSE(AutoRevokeAt(TokenLastActiveAt(0), std::nullopt));
+  EXPECT_FALSE(AutoRevokeAt(TokenLastActiveAt(0), std::nullopt, kNow));
   EXPECT_FALSE(IsInactive(TokenLastActiveAt(0), std::nullopt, kNow));
   // The last use counts, not the creation, when there is one.
   store::ApiToken old_but_used = TokenLastActiveAt(kNow - kMillisPerHour);
@@ -74,6 +74,43 @@ TEST(TokenInactivityTest, InactiveStrictlyAfterTheThreshold) {
   EXPECT_EQ(LastActivity(old_but_used), kNow - kMillisPerHour);
   // A prompt use is written well before the shortest threshold could be reached.
   EXPECT_LT(kPromptUseAfter, kMinThresholdDays * kMillisPerDay);
+}
+
+TEST(TokenInactivityTest, StatesAtTheExpiryBoundary) {
+  store::ApiToken t = TokenLastActiveAt(kNow - kMillisPerDay);
+  EXPECT_EQ(StateAt(t, kNow), ApiTokenState::kActive);  // no expiry
+  t.expires_at = kNow;
+  EXPECT_EQ(StateAt(t, kNow - 1), ApiTokenState::kActive);
+  EXPECT_EQ(StateAt(t, kNow), ApiTokenState::kExpired);  // expires_at is the first dead instant
+  t.revoked_at = kNow - 1;
+  EXPECT_EQ(StateAt(t, kNow), ApiTokenState::kRevoked);  // revoked wins over expired
+  EXPECT_EQ(StateAt(t, kNow - 1), ApiTokenState::kRevoked);
+  for (auto s : {ApiTokenState::kActive, ApiTokenState::kExpired, ApiTokenState::kRevoked}) {
+    EXPECT_EQ(ParseApiTokenState(ApiTokenStateName(s)), s);
+  }
+  EXPECT_EQ(ApiTokenStateName(ApiTokenState::kExpired), "expired");
+  EXPECT_FALSE(ParseApiTokenState("Active"));
+  EXPECT_FALSE(ParseApiTokenState(""));
+}
+
+TEST(TokenInactivityTest, ExpiredTokensAreNeitherInactiveNorGivenAnAutoRevokeDate) {
+  // Idle for 10 days under a 1-day threshold: inactive while it has not expired.
+  store::ApiToken t = TokenLastActiveAt(kNow - 10 * kMillisPerDay);
+  EXPECT_TRUE(IsInactive(t, 1, kNow));
+  t.expires_at = kNow;  // expired exactly now
+  EXPECT_FALSE(IsInactive(t, 1, kNow));
+  EXPECT_FALSE(AutoRevokeAt(t, 1, kNow));
+  EXPECT_TRUE(IsInactive(t, 1, kNow - 1));  // one millisecond earlier it was still alive
+  EXPECT_TRUE(AutoRevokeAt(t, 1, kNow - 1));
+
+  // Alive, but expiring before the first sweep that could revoke it: no auto-revoke date.
+  store::ApiToken fresh = TokenLastActiveAt(kNow);
+  const UnixMillis deadline = kNow + kMillisPerDay;
+  fresh.expires_at = deadline + 1;
+  EXPECT_FALSE(AutoRevokeAt(fresh, 1, kNow));
+  fresh.expires_at = deadline + 2;  // the sweep at deadline + 1 still finds it alive
+  EXPECT_EQ(AutoRevokeAt(fresh, 1, kNow), deadline);
+  EXPECT_TRUE(IsInactive(fresh, 1, deadline + 1));
 }
 
 // The CLI's flag parser accepts exactly the range the rule does; the web UI declares the same
@@ -161,7 +198,8 @@ class SweepAgreesWithRuleTest : public ::testing::Test {
   }
   store::ApiToken NewToken(const std::string& org, const std::string& name, UnixMillis created_at,
                            std::optional<UnixMillis> last_used_at,
-                           std::optional<UnixMillis> revoked_at = std::nullopt) {
+                           std::optional<UnixMillis> revoked_at = std::nullopt,
+                           std::optional<UnixMillis> expires_at = std::nullopt) {
     store::ApiToken t;
     t.id = Id();
     t.org_id = org;
@@ -173,6 +211,7 @@ class SweepAgreesWithRuleTest : public ::testing::Test {
     t.created_by_name = "creator@example.com";
     t.created_at = created_at;
     t.last_used_at = last_used_at;
+    t.expires_at = expires_at;
     if (revoked_at) {
       t.revoked_at = revoked_at;
       t.revocation_reason = store::RevocationReason::kManual;
@@ -214,6 +253,14 @@ TYPED_TEST(SweepAgreesWithRuleTest, RevokesExactlyTheTokensTheRuleCallsInactive)
     tokens.emplace_back(this->NewToken(org, "revoked", 0, std::nullopt, kNow - kMillisPerDay),
                         o.days);
     tokens.emplace_back(this->NewToken(org, "fresh", kNow, kNow), o.days);
+    // Long idle, and expired at or before the sweep: left alone; expiring after it: revoked.
+    const UnixMillis idle = kNow - limit - 2 * kMillisPerDay;
+    tokens.emplace_back(this->NewToken(org, "expired", idle, std::nullopt, std::nullopt, kNow),
+                        o.days);
+    tokens.emplace_back(this->NewToken(org, "expired-long-ago", idle, idle, std::nullopt, idle + 1),
+                        o.days);
+    tokens.emplace_back(this->NewToken(org, "expiring", idle, idle, std::nullopt, kNow + 1),
+                        o.days);
   }
   std::set<std::string> want;
   for (const auto& [t, days] : tokens) {
@@ -239,6 +286,7 @@ TYPED_TEST(SweepAgreesWithRuleTest, RevokesExactlyTheTokensTheRuleCallsInactive)
     ASSERT_TRUE(row) << row.error().ToString();
     EXPECT_EQ(row->revoked_at.has_value(), t.revoked_at.has_value() || want.count(t.id) > 0)
         << t.name;
+    if (t.expires_at && *t.expires_at <= kNow) EXPECT_FALSE(row->revoked_at) << t.name;
   }
 }
 

@@ -137,9 +137,18 @@ Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& f
     params.emplace_back(*filter.project_id);
     sql += " AND t.project_id = $2";
   }
+  // Expiry is decided at the caller's clock reading, never the database's.
+  auto now_param = [&] {
+    params.emplace_back(filter.now);
+    return "$" + std::to_string(params.size());
+  };
   switch (filter.status) {
     case ApiTokenFilter::Status::kActive:
-      sql += " AND t.revoked_at IS NULL";
+      sql += " AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > " +
+             now_param() + ")";
+      break;
+    case ApiTokenFilter::Status::kExpired:
+      sql += " AND t.revoked_at IS NULL AND t.expires_at <= " + now_param();
       break;
     case ApiTokenFilter::Status::kRevoked:
       sql += " AND t.revoked_at IS NOT NULL";

@@ -93,6 +93,10 @@ class SqlDatabase : public Database {
   Result<std::vector<Membership>> ListMembershipsForUser(const std::string& user_id) override;
   Result<Membership> GetMembership(const std::string& org_id, const std::string& user_id) override;
   Result<std::vector<Membership>> ListMembers(const std::string& org_id) override;
+  Status UpdateMemberRole(const std::string& org_id, const std::string& user_id, OrgRole role,
+                          const AuditEvent& event) override;
+  Status RemoveMember(const std::string& org_id, const std::string& user_id,
+                      const AuditEvent& event) override;
   Status SetApiTokenMaxDaysInactive(const std::string& org_id, std::optional<int> days,
                                     const AuditEvent& event) override;
 
@@ -110,6 +114,9 @@ class SqlDatabase : public Database {
   Status CreateInvitation(const Invitation& inv, const AuditEvent& event) override;
   Result<std::vector<Invitation>> ListPendingInvitations(const std::string& org_id) override;
   Result<std::vector<Invitation>> ListPendingInvitationsForEmail(const std::string& email) override;
+  Result<Invitation> GetInvitation(const std::string& org_id, const std::string& id) override;
+  Status RevokeInvitation(const std::string& org_id, const std::string& id,
+                          const AuditEvent& event) override;
   Status AcceptInvitation(const std::string& invitation_id, const Membership& membership,
                           UnixMillis now, const AuditEvent& event) override;
 
@@ -205,6 +212,9 @@ class SqlDatabase : public Database {
   // concurrent writers (PostgreSQL: " FOR SHARE"). SQLite's BEGIN IMMEDIATE already serialises
   // writers, so the default is empty.
   virtual const char* SharedRowLockClause() const { return ""; }
+  // Appended to a SELECT whose rows no concurrent transaction may lock or change until this one
+  // ends (PostgreSQL: " FOR UPDATE"); empty on SQLite for the same reason as above.
+  virtual const char* ExclusiveRowLockClause() const { return ""; }
   // True when UPDATE ... FROM ... RETURNING may name columns of the joined table (PostgreSQL);
   // SQLite's RETURNING sees only the updated table.
   virtual bool ReturningSeesJoinedTables() const { return false; }

@@ -169,6 +169,65 @@ Result<std::vector<Membership>> SqlDatabase::ListMembers(const std::string& org_
   });
 }
 
+namespace {
+
+// Within a membership change's transaction: locks the organization's row, then checks that
+// `user_id` is a member and that changing them to `new_role` (nullopt: removing them) leaves an
+// owner. `lock` is ExclusiveRowLockClause().
+Status CheckMembershipChange(SqlConnection& c, const char* lock, const std::string& org_id,
+                             const std::string& user_id, std::optional<OrgRole> new_role) {
+  CL_ASSIGN_OR_RETURN(
+      SqlResult org,
+      c.Query(std::string("SELECT id FROM organizations WHERE id = $1") + lock, {org_id}));
+  if (org.rows.empty()) return Fail(Error::NotFound("organization not found"));
+  CL_ASSIGN_OR_RETURN(SqlResult member,
+                      c.Query("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
+                              {org_id, user_id}));
+  if (member.rows.empty()) return Fail(Error::NotFound("membership not found"));
+  CL_ASSIGN_OR_RETURN(OrgRole current, DecodeOrgRole("memberships.role", member.rows[0].Str(0)));
+  if (current != OrgRole::kOwner || new_role == OrgRole::kOwner) return Ok();
+  CL_ASSIGN_OR_RETURN(SqlResult owners,
+                      c.Query("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = " +
+                                  SqlLiteral(OrgRole::kOwner),
+                              {org_id}));
+  if (owners.rows.empty() || owners.rows[0].Int(0) <= 1) {
+    return Fail(Error::FailedPrecondition(
+        "the organization's only owner cannot be removed or demoted: make someone else owner "
+        "first",
+        Reason::kLastOwner));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Status SqlDatabase::UpdateMemberRole(const std::string& org_id, const std::string& user_id,
+                                     OrgRole role, const AuditEvent& event) {
+  const char* lock = ExclusiveRowLockClause();
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_RETURN_IF_ERROR(CheckMembershipChange(c, lock, org_id, user_id, role));
+    CL_RETURN_IF_ERROR(
+        c.Query("UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2",
+                {org_id, user_id, WireText(role)}));
+    return InsertAudit(c, event);
+  });
+}
+
+Status SqlDatabase::RemoveMember(const std::string& org_id, const std::string& user_id,
+                                 const AuditEvent& event) {
+  const char* lock = ExclusiveRowLockClause();
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_RETURN_IF_ERROR(CheckMembershipChange(c, lock, org_id, user_id, std::nullopt));
+    CL_RETURN_IF_ERROR(
+        c.Query("DELETE FROM project_memberships WHERE user_id = $2 AND project_id IN "
+                "(SELECT id FROM projects WHERE org_id = $1)",
+                {org_id, user_id}));
+    CL_RETURN_IF_ERROR(
+        c.Query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2", {org_id, user_id}));
+    return InsertAudit(c, event);
+  });
+}
+
 Status SqlDatabase::SetApiTokenMaxDaysInactive(const std::string& org_id, std::optional<int> days,
                                                const AuditEvent& event) {
   // The range is the domain's (domain/token_inactivity.h); the schema's CHECK is the last line
@@ -304,6 +363,26 @@ Result<std::vector<Invitation>> SqlDatabase::ListPendingInvitationsForEmail(
         std::string(kInvitationSelect) + "WHERE i.email = $1 AND i.status = " +
             SqlLiteral(InvitationStatus::kPending) + " ORDER BY o.name, i.id",
         {email}, ToInvitation);
+  });
+}
+
+Result<Invitation> SqlDatabase::GetInvitation(const std::string& org_id, const std::string& id) {
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOne<Invitation>(
+        c, std::string(kInvitationSelect) + "WHERE i.org_id = $1 AND i.id = $2", {org_id, id},
+        "invitation", ToInvitation);
+  });
+}
+
+Status SqlDatabase::RevokeInvitation(const std::string& org_id, const std::string& id,
+                                     const AuditEvent& event) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r, c.Query("DELETE FROM invitations WHERE org_id = $1 AND id = $2 AND status = " +
+                                 SqlLiteral(InvitationStatus::kPending),
+                             {org_id, id}));
+    if (r.affected == 0) return Fail(Error::NotFound("pending invitation not found"));
+    return InsertAudit(c, event);
   });
 }
 

@@ -18,9 +18,11 @@ Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
   // One set-based UPDATE: the planner walks the organizations with a threshold
   // (organizations_auto_revoke) and range-scans each one's active tokens by last activity
   // (api_tokens_active_last_activity), which is why COALESCE(...) is spelled exactly as in the
-  // index. The cut-off is computed in BIGINT: 365 days of milliseconds overflow an INTEGER.
-  // RETURNING may name the joined organization only on PostgreSQL; SQLite reads the
-  // organizations first instead, consistent with the UPDATE under BEGIN IMMEDIATE.
+  // index. Tokens already expired at `now` are left alone: they are dead, and revoking them
+  // "for inactivity" would only be noise in the audit log. The cut-off is computed in BIGINT: 365
+  // days of milliseconds overflow an INTEGER. RETURNING may name the joined organization only on
+  // PostgreSQL; SQLite reads the organizations first instead, consistent with the UPDATE under
+  // BEGIN IMMEDIATE.
   const bool returning_sees_orgs = ReturningSeesJoinedTables();
   std::string update =
       "UPDATE api_tokens SET revoked_at = $1, revocation_reason = " +
@@ -28,6 +30,7 @@ Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
       ", revoked_by_name = 'system' FROM organizations o "
       "WHERE o.id = api_tokens.org_id AND o.api_token_max_days_inactive IS NOT NULL "
       "AND api_tokens.revoked_at IS NULL "
+      "AND (api_tokens.expires_at IS NULL OR api_tokens.expires_at > $1) "
       "AND COALESCE(api_tokens.last_used_at, api_tokens.created_at) < "
       "CAST($1 AS BIGINT) - CAST(o.api_token_max_days_inactive AS BIGINT) * 86400000 "
       "RETURNING api_tokens.id, api_tokens.org_id, api_tokens.name, api_tokens.token_hash";

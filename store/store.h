@@ -188,6 +188,18 @@ class OrganizationStore {
                                            const std::string& user_id) = 0;
   // Members with user_email/user_name filled, ordered by email.
   virtual Result<std::vector<Membership>> ListMembers(const std::string& org_id) = 0;
+  // Changes the member's role and appends the event, atomically. NotFound when the organization
+  // or the membership does not exist; FailedPrecondition "last_owner" (nothing written) when it
+  // would demote the organization's only owner. The organization's row is locked first
+  // (PostgreSQL: FOR UPDATE; SQLite: BEGIN IMMEDIATE), so concurrent changes to one
+  // organization's members are serialised and two owners cannot demote each other at once.
+  virtual Status UpdateMemberRole(const std::string& org_id, const std::string& user_id,
+                                  OrgRole role, const AuditEvent& event) = 0;
+  // Deletes the membership, the user's project memberships in the organization's projects, and
+  // appends the event, atomically; with the same lock, NotFound and "last_owner" rules as
+  // UpdateMemberRole (the only owner cannot be removed).
+  virtual Status RemoveMember(const std::string& org_id, const std::string& user_id,
+                              const AuditEvent& event) = 0;
   // Sets the threshold (nullopt turns it off) and appends the audit event atomically.
   // REQUIRES: `days` validated by domain::InactivityThreshold; the schema refuses values outside
   // its range (an error, nothing written) but the store does not re-check it.
@@ -223,6 +235,13 @@ class InvitationStore {
   // Pending invitations for an email across organizations, with org_name filled.
   virtual Result<std::vector<Invitation>> ListPendingInvitationsForEmail(
       const std::string& email) = 0;
+  // The invitation `id` of organization `org_id` (any status). NotFound otherwise.
+  virtual Result<Invitation> GetInvitation(const std::string& org_id, const std::string& id) = 0;
+  // Deletes the PENDING invitation `id` of organization `org_id` and appends the event,
+  // atomically. NotFound (nothing written) when there is no such pending invitation (accepted,
+  // revoked before, of another organization, or unknown).
+  virtual Status RevokeInvitation(const std::string& org_id, const std::string& id,
+                                  const AuditEvent& event) = 0;
   // Marks the invitation accepted and creates the membership (unless the user is already a
   // member: then only marks it accepted), plus the event, atomically. NotFound if it is not
   // pending anymore.
@@ -307,7 +326,11 @@ struct ApiToken {
 struct ApiTokenFilter {
   std::string org_id;
   std::optional<std::string> project_id;  // only tokens of this project
-  enum class Status { kActive, kRevoked, kAll } status = Status::kActive;
+  // kActive: not revoked and not expired at `now`; kExpired: not revoked, expires_at <= `now`;
+  // kRevoked: revoked (expired or not); kAll: every token.
+  enum class Status { kActive, kExpired, kRevoked, kAll } status = Status::kActive;
+  // The caller's clock reading that decides expiry (never the database's clock).
+  UnixMillis now = 0;
   enum class Scope { kAny, kGlobal, kProject } scope = Scope::kAny;
 };
 
@@ -327,8 +350,8 @@ class ApiTokenStore {
   // With project_name filled. NotFound when unknown.
   virtual Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) = 0;
   virtual Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) = 0;
-  // Ordered by created_at descending, then id; with project_name filled. kActive means
-  // revoked_at IS NULL (expired tokens are still listed as active; callers show the expiry).
+  // Ordered by created_at descending, then id; with project_name filled. Which tokens each
+  // ApiTokenFilter::Status selects is decided at filter.now.
   virtual Result<std::vector<ApiToken>> ListApiTokens(const ApiTokenFilter& filter) = 0;
   // Sets revoked_at, revocation_reason and revoked_by_name and appends the event, atomically.
   // NotFound when unknown; FailedPrecondition when already revoked (nothing written).
@@ -446,8 +469,9 @@ class TokenRevocationStore {
   virtual ~TokenRevocationStore() = default;
   // In ONE transaction: revokes (revoked_at = now, reason kInactive, revoked_by_name "system")
   // every active token of every organization with a threshold of N days whose
-  // COALESCE(last_used_at, created_at) < now - N * kMillisPerDay (strict; expired tokens
-  // included, already revoked ones untouched), with one set-based UPDATE, then appends
+  // COALESCE(last_used_at, created_at) < now - N * kMillisPerDay (strict) and that has not
+  // expired at `now` (expires_at IS NULL OR expires_at > now: a dead token is not revoked again
+  // for inactivity; already revoked ones are untouched), with one set-based UPDATE, then appends
   // make_event(token) for each revoked token with multi-row INSERTs. PostgreSQL: the
   // transaction first takes a transaction-level advisory lock (pg_try_advisory_xact_lock), so
   // several instances never run a sweep at the same time; an instance that does not get it

@@ -280,6 +280,48 @@ TYPED_TEST(StoreTest, ApiTokenListFiltersAndOrder) {
   EXPECT_TRUE(this->db_->ListApiTokens(none)->empty());
 }
 
+// Expiry is decided at the caller's clock reading: a token whose expires_at is at or before
+// filter.now is "expired", not "active"; a revoked token is "revoked" whatever its expiry.
+TYPED_TEST(StoreTest, ApiTokenListingSeparatesExpiredFromActiveAtTheCallersTime) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const UnixMillis now = this->now_ + kMillisPerDay;
+  auto add = [&](const std::string& name, UnixMillis created, std::optional<UnixMillis> expires) {
+    ApiToken t = Token(org, name, created);
+    t.expires_at = expires;
+    EXPECT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "x")));
+    return t;
+  };
+  add("forever", this->now_ + 1, std::nullopt);
+  add("later", this->now_ + 2, now + 1);
+  add("exactly-now", this->now_ + 3, now);
+  add("long-ago", this->now_ + 4, this->now_ + 10);
+  ApiToken dead = add("revoked-expired", this->now_ + 5, this->now_ + 10);
+  ASSERT_TRUE(this->db_->RevokeApiToken(org, dead.id, this->now_ + 5, RevocationReason::kManual,
+                                        "x", this->Event(org, "y")));
+
+  auto list = [&](ApiTokenFilter::Status status, UnixMillis at) {
+    ApiTokenFilter f;
+    f.org_id = org;
+    f.status = status;
+    f.now = at;
+    auto r = this->db_->ListApiTokens(f);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? Names(*r) : std::vector<std::string>{};
+  };
+  using S = ApiTokenFilter::Status;
+  using V = std::vector<std::string>;
+  EXPECT_EQ(list(S::kActive, now), (V{"later", "forever"}));
+  EXPECT_EQ(list(S::kExpired, now), (V{"long-ago", "exactly-now"}));
+  EXPECT_EQ(list(S::kRevoked, now), (V{"revoked-expired"}));
+  EXPECT_EQ(list(S::kAll, now),
+            (V{"revoked-expired", "long-ago", "exactly-now", "later", "forever"}));
+  // One millisecond earlier, "exactly-now" was still active.
+  EXPECT_EQ(list(S::kActive, now - 1), (V{"exactly-now", "later", "forever"}));
+  EXPECT_EQ(list(S::kExpired, now - 1), (V{"long-ago"}));
+}
+
 TYPED_TEST(StoreTest, ApiTokenUsageKeepsTheLatestTime) {
   this->Migrated();
   User u = this->NewUser("owner@example.com");

@@ -121,6 +121,10 @@ TEST_F(PostgresRevocationAnnouncementTest, DeletingATrustPolicyAnnouncesEveryTok
 TEST_F(PostgresRevocationAnnouncementTest, TheInactivitySweepAnnouncesWhatItRevokes) {
   ASSERT_TRUE(db_->SetApiTokenMaxDaysInactive(org_, 1, Event(org_, "x")));
   ApiToken idle = NewToken("idle");
+  // Idle too, but expired before the sweep: not revoked, so not announced.
+  ApiToken expired = Token(org_, "expired", now_);
+  expired.expires_at = now_ + kMillisPerDay;
+  ASSERT_TRUE(db_->CreateApiToken(expired, Event(org_, "api_token.created")));
   const UnixMillis later = now_ + 2 * kMillisPerDay;
   auto swept = db_->RevokeInactiveApiTokens(
       later, [&](const RevokedToken& r) { return SweepEvent(r, later); });

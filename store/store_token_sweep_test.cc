@@ -40,8 +40,16 @@ TYPED_TEST(StoreTest, SweepBoundariesAreStrict) {
   t = Token(acme, "old-but-used-yesterday", this->now_);
   t.last_used_at = now - kMillisPerDay;
   add(t, false);
+  // Dead already: an expired token is not revoked again for inactivity (no row change, no
+  // audit event, no announcement), whether it expired long ago or exactly at the sweep.
   t = Token(acme, "expired-and-inactive", this->now_);
   t.expires_at = this->now_ + kMillisPerDay;
+  add(t, false);
+  t = Token(acme, "expires-at-the-sweep", this->now_);
+  t.expires_at = now;
+  add(t, false);
+  t = Token(acme, "expires-1ms-after-the-sweep", this->now_);
+  t.expires_at = now + 1;
   add(t, true);
   t = Token(acme, "manually-revoked", this->now_);
   t.revoked_at = this->now_ + 5;
@@ -88,6 +96,10 @@ TYPED_TEST(StoreTest, SweepBoundariesAreStrict) {
   // One audit event per revoked token, with the system as actor.
   auto acme_events = SweepEvents(*this->db_, acme);
   ASSERT_EQ(acme_events.size(), 3u);
+  for (const AuditEvent& e : acme_events) {
+    EXPECT_EQ(e.message.find("expired-and-inactive"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("expires-at-the-sweep"), std::string::npos) << e.message;
+  }
   for (const AuditEvent& e : acme_events) {
     EXPECT_EQ(e.actor_name, "system");
     EXPECT_EQ(e.action, "api_token.revoked");

@@ -96,6 +96,13 @@ class FakeMembershipStore final : public store::OrganizationStore, public store:
                                     const store::AuditEvent&) override {
     return Fail(NotFaked("SetApiTokenMaxDaysInactive"));
   }
+  Status UpdateMemberRole(const std::string&, const std::string&, store::OrgRole,
+                          const store::AuditEvent&) override {
+    return Fail(NotFaked("UpdateMemberRole"));
+  }
+  Status RemoveMember(const std::string&, const std::string&, const store::AuditEvent&) override {
+    return Fail(NotFaked("RemoveMember"));
+  }
   // ProjectStore, not faked.
   Status CreateProject(const store::Project&, const std::optional<store::ProjectMembership>&,
                        const store::AuditEvent&) override {

@@ -473,6 +473,7 @@ class PostgresDatabase final : public SqlDatabase {
   }
 
   const char* SharedRowLockClause() const override { return " FOR SHARE"; }
+  const char* ExclusiveRowLockClause() const override { return " FOR UPDATE"; }
 
   bool ReturningSeesJoinedTables() const override { return true; }
 
