@@ -118,6 +118,24 @@ TEST_F(AuthRoutesTest, DeviceFlowStartsAndPollsPending) {
   EXPECT_EQ(poll.code, "authorization_pending");
 }
 
+TEST_F(AuthRoutesTest, DevicePollFasterThanTheIntervalGetsSlowDown) {
+  Answer start = Call("POST", "/v1/auth/device", "", "{}");
+  ASSERT_EQ(start.status, 200) << SerializeJson(start.body);
+  const int64_t interval = start.body.as_object().at("interval").as_int64();
+  std::string poll_body =
+      R"({"device_handle":")" + std::string(start.body.at("device_handle").as_string()) + "\"}";
+  EXPECT_EQ(Call("POST", "/v1/auth/device/token", "", poll_body).code, "authorization_pending");
+  clock_.Advance(interval * kMillisPerSecond - 1);
+  Answer fast = Call("POST", "/v1/auth/device/token", "", poll_body);
+  EXPECT_EQ(fast.status, 400) << SerializeJson(fast.body);
+  EXPECT_EQ(fast.code, "slow_down");
+  // The interval grew by 5 s: polling at the old interval is still too fast.
+  clock_.Advance(interval * kMillisPerSecond);
+  EXPECT_EQ(Call("POST", "/v1/auth/device/token", "", poll_body).code, "slow_down");
+  clock_.Advance((interval + 10) * kMillisPerSecond);
+  EXPECT_EQ(Call("POST", "/v1/auth/device/token", "", poll_body).code, "authorization_pending");
+}
+
 TEST_F(AuthRoutesTest, DeviceRoutesDecodeStrictly) {
   EXPECT_EQ(Call("POST", "/v1/auth/device", "", R"({"client":"x"})").code, "unknown_field");
   EXPECT_EQ(Call("POST", "/v1/auth/device/token", "", "{}").code, "missing_field");

@@ -167,6 +167,7 @@ json::object EncodeTrustPolicy(const store::TrustPolicyRecord& t) {
           {"bound_claims", std::move(claims)},
           {"project", ProjectName(t.project_id, t.project_name)},
           {"permissions", Strings(t.permissions)},
+          {"max_token_age_seconds", t.max_token_age_seconds},
           {"created_at", FormatRfc3339(t.created_at)}};
 }
 

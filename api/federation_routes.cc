@@ -119,6 +119,7 @@ void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx) {
         CL_ASSIGN_OR_RETURN(auto claims, body.OptionalValue("bound_claims"));
         CL_ASSIGN_OR_RETURN(in.project, body.OptionalString("project"));
         CL_ASSIGN_OR_RETURN(in.permissions, body.OptionalStringArray("permissions"));
+        CL_ASSIGN_OR_RETURN(in.max_token_age_seconds, body.OptionalInt("max_token_age_seconds"));
         CL_RETURN_IF_ERROR(body.Finish());
         if (claims && !claims->is_null()) {
           if (!claims->is_object()) {

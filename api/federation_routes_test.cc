@@ -1,6 +1,7 @@
 // Handler tests of the federation routes (api/federation_routes.cc): the keyless token
 // exchange's request checks (form and JSON bodies) and the trust policies of an organization,
 // through the router; and both answering 503 when keyless CI is not configured.
+#include <set>
 #include <string>
 
 #include "api/api_testing.h"
@@ -72,13 +73,31 @@ TEST_F(FederationRoutesTest, PoliciesCreateListDelete) {
   EXPECT_TRUE(p.at("project").is_null());
   EXPECT_EQ(p.at("permissions").as_array().size(), 1u);
   EXPECT_TRUE(p.at("created_at").is_string());
+  EXPECT_EQ(p.at("max_token_age_seconds").as_int64(), 3600);  // the default
   std::string id(p.at("id").as_string());
+
+  Answer longer =
+      Call("POST", kPolicies, owner_,
+           R"({"name":"long-jobs","issuer":"https://gitlab.com","max_token_age_seconds":7200,)"
+           R"("bound_claims":{"project_id":"4711"}})");
+  ASSERT_EQ(longer.status, 201) << SerializeJson(longer.body);
+  EXPECT_EQ(longer.body.at("policy").at("max_token_age_seconds").as_int64(), 7200);
+  Answer too_long =
+      Call("POST", kPolicies, owner_,
+           R"({"name":"too-long","issuer":"https://gitlab.com","max_token_age_seconds":86401,)"
+           R"("bound_claims":{"project_id":"4711"}})");
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_EQ(too_long.code, "invalid_trust_policy");
 
   Answer list = Call("GET", kPolicies, owner_);
   ASSERT_EQ(list.status, 200);
-  EXPECT_EQ(list.body.at("policies").as_array().size(), 1u);
+  const auto& listed = list.body.at("policies").as_array();
+  ASSERT_EQ(listed.size(), 2u);
+  std::set<int64_t> ages;
+  for (const auto& x : listed) ages.insert(x.at("max_token_age_seconds").as_int64());
+  EXPECT_EQ(ages, (std::set<int64_t>{3600, 7200}));
   EXPECT_EQ(Call("DELETE", std::string(kPolicies) + "/" + id, owner_).status, 204);
-  EXPECT_EQ(Call("GET", kPolicies, owner_).body.at("policies").as_array().size(), 0u);
+  EXPECT_EQ(Call("GET", kPolicies, owner_).body.at("policies").as_array().size(), 1u);
 }
 
 TEST_F(FederationRoutesTest, PolicyCreationDecodesStrictly) {
@@ -93,6 +112,9 @@ TEST_F(FederationRoutesTest, PolicyCreationDecodesStrictly) {
        "invalid_field_type"},
       {R"({"name":"p","issuer":"https://gitlab.com","bound_claims":{"a":"b"},"x":1})",
        "unknown_field"},
+      {R"({"name":"p","issuer":"https://gitlab.com","bound_claims":{"a":"b"},)"
+       R"("max_token_age_seconds":"2h"})",
+       "invalid_field_type"},
   };
   for (const auto& c : cases) {
     Answer a = Call("POST", kPolicies, owner_, c.body);

@@ -74,6 +74,7 @@ class ChainloopHelpFormatter : public CLI::Formatter {
     if (!subs.empty()) {
       out << "\nUse \"" << name << " [command] --help\" for more information about a command.\n";
     }
+    if (!app->get_footer().empty()) out << "\n" << app->get_footer() << "\n";
     return out.str();
   }
 };
@@ -247,6 +248,26 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
                  "resource:action permission; repeat or comma-separate (default: what CI needs "
                  "to attest)")
       ->delimiter(',');
+  fc->add_option("--max-token-age", fed_create.max_token_age,
+                 "Refuse ID tokens issued longer ago than this, 1m..24h (default 1h); GitLab "
+                 "issues them when the job starts, so set at least the job's timeout")
+      ->type_name("DURATION");
+  fc->footer(
+      "Examples:\n"
+      "  # GitLab: protected branches of project 4242 only, jobs up to 2 hours\n"
+      "  chainloop organization federation create --name gitlab-release \\\n"
+      "    --issuer https://gitlab.com --bound-claim project_id=4242 \\\n"
+      "    --bound-claim ref_type=branch --bound-claim ref_protected=true \\\n"
+      "    --bound-claim ref=main --max-token-age 2h --project app\n"
+      "  # GitHub Actions: pushes to main of repository 123456\n"
+      "  chainloop organization federation create --name gh-main \\\n"
+      "    --issuer https://token.actions.githubusercontent.com \\\n"
+      "    --bound-claim repository_id=123456 --bound-claim ref=refs/heads/main \\\n"
+      "    --bound-claim event_name=push --project app\n"
+      "  # Accept ID tokens requested for Chainloop's own audience (its .gitlab-ci.yml)\n"
+      "  chainloop organization federation create --name gitlab-upstream-aud \\\n"
+      "    --issuer https://gitlab.com --audience chainloop --bound-claim project_id=4242 \\\n"
+      "    --bound-claim ref_protected=true");
   On(fc, chosen, [&](CliContext& c) { return FederationCreate(c, fed_create); });
   On(federation->add_subcommand("list", "List trust policies")->alias("ls"), chosen,
      FederationList);

@@ -77,6 +77,7 @@ struct FederationCreateOptions {
   std::vector<std::string> bound_claims;  // KEY=PATTERN, at least one
   std::string project;                    // empty: organization-wide
   std::vector<std::string> permissions;   // empty: the server's default attestation set
+  std::string max_token_age;              // DURATION, 1m..24h; empty: the server's default (1h)
 };
 Status FederationCreate(CliContext& ctx, const FederationCreateOptions& options);
 Status FederationList(CliContext& ctx);

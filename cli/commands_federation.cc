@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -89,6 +90,16 @@ std::string DescribePermissions(const boost::json::object& policy) {
   return TerminalSafe(Join(parts, ","));
 }
 
+// max_token_age_seconds as a duration ("1h", "90m", "45s"); "-" when absent.
+std::string DescribeMaxTokenAge(const boost::json::object& policy) {
+  const auto* v = policy.if_contains("max_token_age_seconds");
+  if (v == nullptr || !v->is_int64() || v->as_int64() <= 0) return "-";
+  int64_t s = v->as_int64();
+  if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
 std::string DescribeProject(const boost::json::object& policy) {
   std::string project = FieldOrEmpty(policy, "project");
   return project.empty() ? "(organization-wide)" : project;
@@ -135,6 +146,15 @@ Status FederationCreate(CliContext& ctx, const FederationCreateOptions& options)
                                          "workflow_run:create"));
     }
   }
+  std::optional<int64_t> max_token_age;
+  if (!options.max_token_age.empty()) {
+    CL_ASSIGN_OR_RETURN(max_token_age,
+                        ParseDurationSeconds(options.max_token_age, "--max-token-age"));
+    if (*max_token_age < 60 || *max_token_age > 24 * 3600) {
+      return Fail(Error::InvalidArgument(
+          "--max-token-age must be between 1m and 24h (GitLab: at least the job's timeout)"));
+    }
+  }
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
 
@@ -144,6 +164,7 @@ Status FederationCreate(CliContext& ctx, const FederationCreateOptions& options)
                            {"bound_claims", std::move(claims)}};
   if (!options.audience.empty()) body["audience"] = options.audience;
   if (!options.project.empty()) body["project"] = options.project;
+  if (max_token_age) body["max_token_age_seconds"] = *max_token_age;
   if (!options.permissions.empty()) {
     boost::json::array perms;
     for (const auto& p : options.permissions) perms.emplace_back(p);
@@ -161,7 +182,8 @@ Status FederationCreate(CliContext& ctx, const FederationCreateOptions& options)
             << "Audience: " << Field(*policy, "audience") << "\n"
             << "Bound claims: " << DescribeClaims(*policy) << "\n"
             << "Project: " << DescribeProject(*policy) << "\n"
-            << "Permissions: " << DescribePermissions(*policy) << "\n";
+            << "Permissions: " << DescribePermissions(*policy) << "\n"
+            << "Max token age: " << DescribeMaxTokenAge(*policy) << "\n";
   return Ok();
 }
 
@@ -175,13 +197,15 @@ Status FederationList(CliContext& ctx) {
     return Ok();
   }
   // ID first, as in `api-token list`: `federation delete` takes it.
-  TextTable table({"ID", "NAME", "ISSUER", "BOUND CLAIMS", "PROJECT", "PERMISSIONS", "CREATED AT"});
+  TextTable table(
+      {"ID", "NAME", "ISSUER", "BOUND CLAIMS", "PROJECT", "PERMISSIONS", "MAX AGE", "CREATED AT"});
   for (const auto& v : *policies) {
     if (!v.is_object()) continue;
     const auto& p = v.as_object();
     std::string project = FieldOrEmpty(p, "project");
     table.AddRow({Field(p, "id"), Field(p, "name"), Field(p, "issuer"), DescribeClaims(p),
-                  project.empty() ? "-" : project, DescribePermissions(p), Field(p, "created_at")});
+                  project.empty() ? "-" : project, DescribePermissions(p), DescribeMaxTokenAge(p),
+                  Field(p, "created_at")});
   }
   if (table.empty()) {
     ctx.out() << "No federation policies found.\n";

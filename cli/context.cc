@@ -62,6 +62,9 @@ CliEnvironment CliEnvironment::FromProcess() {
   env.actions_id_token_request_url = GetEnv("ACTIONS_ID_TOKEN_REQUEST_URL");
   env.actions_id_token_request_token = GetEnv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
   env.stdin_is_terminal = isatty(STDIN_FILENO) == 1;
+  env.runner_temp = GetEnv("RUNNER_TEMP");
+  env.tmpdir = GetEnv("TMPDIR");
+  if (env.tmpdir.empty()) env.tmpdir = "/tmp";
   return env;
 }
 
@@ -152,6 +155,7 @@ Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
                                                                   : "your login session";
   if (cred.source == CredentialSource::kNone) {
     CL_ASSIGN_OR_RETURN(CiIdToken ci, DiscoverCiIdToken(env_, control_plane_));
+    if (!ci.ignored.empty()) err_ << ci.ignored << std::endl;
     if (ci.jwt.empty() && !config_.sessions.empty()) {
       std::string others;
       for (const auto& s : config_.sessions)
@@ -185,31 +189,52 @@ Result<ApiClient*> CliContext::AuthenticatedClient(bool raw_ci_token) {
           "keyless authentication with the CI ID token from " + ci_source +
           " needs the organization whose trust policy applies: pass --org NAME"));
     }
-    if (raw_ci_token) {
+    keyless_ = true;
+    const std::string issuer = UnverifiedJwtIssuer(cred.token);
+    const std::string shown_issuer = issuer.empty() ? "unknown" : TerminalSafe(issuer);
+    const ExchangedTokenCache cache = ExchangedTokenCache::ForEnvironment(env_);
+    std::string why;
+    if (auto cached =
+            cache.Load(control_plane_key_, options_.org, cred.token, clock_->Now(), &why)) {
       if (options_.debug) {
-        std::string issuer = UnverifiedJwtIssuer(cred.token);
-        err_ << "debug: keyless: sending the CI ID token from " << ci_source << " (issuer "
-             << (issuer.empty() ? "unknown" : TerminalSafe(issuer))
-             << ") to the attestation endpoint" << std::endl;
+        err_ << "debug: keyless: using the token this job exchanged earlier (cached in "
+             << cache.dir() << ")" << std::endl;
       }
-      keyless_ = true;
+      client_.emplace(ClientWithToken(*cached));
+      return &*client_;
+    }
+    if (options_.debug) err_ << "debug: keyless: no cached token: " << why << std::endl;
+    // Without a cache, an exchange here would spend the ID token that the job's next command
+    // (attestation push) needs: the attestation endpoints take the ID token itself.
+    if (raw_ci_token && !cache.Usable()) {
+      if (options_.debug) {
+        err_ << "debug: keyless: sending the CI ID token from " << ci_source << " (issuer "
+             << shown_issuer << ") to the attestation endpoint" << std::endl;
+      }
       client_.emplace(ClientWithToken(cred.token));
       return &*client_;
     }
     if (options_.debug) {
-      std::string issuer = UnverifiedJwtIssuer(cred.token);
       err_ << "debug: keyless: exchanging the CI ID token from " << ci_source << " (issuer "
-           << (issuer.empty() ? "unknown" : TerminalSafe(issuer)) << ") for organization "
-           << options_.org << std::endl;
+           << shown_issuer << ") for organization " << options_.org << std::endl;
     }
+    const UnixMillis exchanged_at = clock_->Now();
     ApiClient anonymous = ClientWithToken("");
-    CL_ASSIGN_OR_RETURN(std::string access, ExchangeCiIdToken(anonymous, cred.token, options_.org));
+    CL_ASSIGN_OR_RETURN(ExchangedCiToken exchanged,
+                        ExchangeCiIdToken(anonymous, cred.token, options_.org));
+    if (exchanged.expires_in_seconds > 0) {
+      auto stored =
+          cache.Store(control_plane_key_, options_.org, cred.token, exchanged.access_token,
+                      exchanged_at + exchanged.expires_in_seconds * kMillisPerSecond);
+      if (!stored && options_.debug) {
+        err_ << "debug: keyless: not cached: " << stored.error().message() << std::endl;
+      }
+    }
     if (options_.debug) {
       err_ << "debug: keyless: exchange succeeded; using a short-lived control plane token"
            << std::endl;
     }
-    cred.token = std::move(access);
-    keyless_ = true;
+    cred.token = std::move(exchanged.access_token);
   }
   client_.emplace(ClientWithToken(cred.token));
   return &*client_;

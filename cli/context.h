@@ -48,6 +48,10 @@ struct CliEnvironment {
   std::string actions_id_token_request_token;  // $ACTIONS_ID_TOKEN_REQUEST_TOKEN
   // Whether standard input is a terminal (a person who can answer a confirmation prompt).
   bool stdin_is_terminal = false;
+  // Where a CI job's exchanged token is cached (cli/keyless.h ExchangedTokenCache); both empty:
+  // no cache (tests that do not set them).
+  std::string runner_temp;  // $RUNNER_TEMP (GitHub Actions: per job)
+  std::string tmpdir;       // $TMPDIR, "/tmp" when unset
 
   static CliEnvironment FromProcess();
 };
@@ -87,10 +91,13 @@ class CliContext {
   // CI ID token found in the CI environment (cli/keyless.h). Chainloop tokens
   // are checked offline first; a CI ID token (from any source) is exchanged once, for the
   // organization given by --org (required then), and the returned short-lived token is used
-  // for every later call. Prints the override note to stderr once. Fails when there is no
-  // credential.
+  // for every later call, by this command and by the later commands of the same CI job: it is
+  // cached (ExchangedTokenCache) until shortly before it expires, so a job's ID token is
+  // exchanged once however many commands the job runs. Prints the override note to stderr
+  // once. Fails when there is no credential.
   //
-  // `raw_ci_token`: attestation init/push send a CI ID token itself as the Bearer credential
+  // `raw_ci_token` (attestation init/push): when the exchanged token cannot be cached (no
+  // usable cache directory), the CI ID token itself is sent as the Bearer credential instead
   // (the attestation endpoints verify it; one ID token opens one run and pushes one
   // attestation), because a CI job runs them as separate processes with the same ID token and
   // a token can be exchanged only once.

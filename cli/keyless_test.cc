@@ -446,7 +446,7 @@ constexpr char kPolicy[] =
     R"({"id":"fp-1","name":"web-main","issuer":"https://gitlab.com","provider":"gitlab",)"
     R"("audience":"https://cp.example.com","bound_claims":{"project_path":"acme/web",)"
     R"("ref":"main"},"project":"web","permissions":["workflow_run:create","workflow:read"],)"
-    R"("created_at":"2026-03-01T00:00:00Z"})";
+    R"("max_token_age_seconds":7200,"created_at":"2026-03-01T00:00:00Z"})";
 
 TEST_F(KeylessCliTest, FederationCreateSendsPolicyAndPrintsIt) {
   Serve();
@@ -456,7 +456,7 @@ TEST_F(KeylessCliTest, FederationCreateSendsPolicyAndPrintsIt) {
   ASSERT_EQ(Run({"organization", "federation", "create", "--name", "web-main", "--issuer",
                  "https://gitlab.com", "--bound-claim", "project_path=acme/web", "--bound-claim",
                  "ref=main", "--project", "web", "--audience", "https://cp.example.com",
-                 "--permission", "workflow_run:create,workflow:read"}),
+                 "--permission", "workflow_run:create,workflow:read", "--max-token-age", "2h"}),
             0)
       << err_.str();
   ASSERT_EQ(requests().size(), 1u);
@@ -465,18 +465,20 @@ TEST_F(KeylessCliTest, FederationCreateSendsPolicyAndPrintsIt) {
   EXPECT_EQ(r.path, "/v1/organizations/acme/federation-policies");
   auto body = ParseJson(r.body);
   ASSERT_TRUE(body.has_value());
-  EXPECT_EQ(SerializeJson(*body),
-            R"({"name":"web-main","issuer":"https://gitlab.com","provider":"gitlab",)"
-            R"("bound_claims":{"project_path":"acme/web","ref":"main"},)"
-            R"("audience":"https://cp.example.com","project":"web",)"
-            R"("permissions":["workflow_run:create","workflow:read"]})");
+  EXPECT_EQ(
+      SerializeJson(*body),
+      R"({"name":"web-main","issuer":"https://gitlab.com","provider":"gitlab",)"
+      R"("bound_claims":{"project_path":"acme/web","ref":"main"},)"
+      R"("audience":"https://cp.example.com","project":"web",)"
+      R"("max_token_age_seconds":7200,"permissions":["workflow_run:create","workflow:read"]})");
   EXPECT_EQ(out_.str(),
             "Federation policy web-main created (ID fp-1)\n"
             "Issuer: https://gitlab.com (gitlab)\n"
             "Audience: https://cp.example.com\n"
             "Bound claims: project_path=acme/web, ref=main\n"
             "Project: web\n"
-            "Permissions: workflow_run:create,workflow:read\n");
+            "Permissions: workflow_run:create,workflow:read\n"
+            "Max token age: 2h\n");
 
   // GitHub's issuer selects the github provider; optional fields are left out.
   ASSERT_EQ(Run({"org", "federation", "create", "--name", "gh", "--issuer",
@@ -542,6 +544,12 @@ TEST_F(KeylessCliTest, FederationCreateValidatesLocally) {
   EXPECT_THAT(err_.str(), HasSubstr("resource:action"));
 
   EXPECT_EQ(Run({"org", "federation", "create", "--issuer", "https://gitlab.com"}), 2);
+  for (const char* age : {"30s", "25h", "2 hours"}) {
+    EXPECT_EQ(run({"https://gitlab.com", "--bound-claim", "project_id=1", "--max-token-age", age}),
+              1)
+        << age;
+    EXPECT_THAT(err_.str(), HasSubstr("--max-token-age")) << age;
+  }
   EXPECT_TRUE(requests().empty()) << "validation failures must not reach the server";
 
   // A loopback http issuer (test issuers) is fine.
@@ -557,20 +565,21 @@ TEST_F(KeylessCliTest, FederationListShowsColumns) {
               R"(,{"id":"fp-2","name":"gh","issuer":"https://token.actions.githubusercontent.com",)"
               R"("provider":"github","audience":"https://cp.example.com",)"
               R"("bound_claims":{"repository_id":"42"},"project":null,"permissions":[],)"
-              R"("created_at":"2026-03-02T00:00:00Z"}]})";
+              R"("max_token_age_seconds":5400,"created_at":"2026-03-02T00:00:00Z"}]})";
   ASSERT_EQ(Run({"org", "federation", "ls"}), 0) << err_.str();
   EXPECT_EQ(requests().back().method, "GET");
   EXPECT_EQ(requests().back().path, "/v1/organizations/acme/federation-policies");
   // Columns padded to the widest cell; policies without project or permissions show "-".
   const std::string h =
       "ID     NAME       ISSUER                                        BOUND CLAIMS"
-      "                      PROJECT   PERMISSIONS                         CREATED AT\n";
+      "                      PROJECT   PERMISSIONS                         MAX AGE   CREATED AT\n";
   const std::string row1 =
       "fp-1   web-main   https://gitlab.com                            project_path=acme/web, "
-      "ref=main   web       workflow_run:create,workflow:read   2026-03-01T00:00:00Z\n";
+      "ref=main   web       workflow_run:create,workflow:read   2h        2026-03-01T00:00:00Z\n";
   const std::string row2 =
       "fp-2   gh         https://token.actions.githubusercontent.com   repository_id=42"
-      "                  -         -                                   2026-03-02T00:00:00Z\n";
+      "                  -         -                                   90m       "
+      "2026-03-02T00:00:00Z\n";
   EXPECT_EQ(out_.str(), h + row1 + row2);
 
   api_body_ = R"({"policies":[]})";
@@ -603,6 +612,12 @@ TEST_F(KeylessCliTest, HelpShowsFederation) {
   ASSERT_EQ(Run({"org", "federation", "create", "--help"}), 0);
   EXPECT_THAT(out_.str(), HasSubstr("--bound-claim"));
   EXPECT_THAT(out_.str(), HasSubstr("--provider"));
+  EXPECT_THAT(out_.str(), HasSubstr("--max-token-age DURATION"));
+  // The examples bind the ref's kind and protection, not only its name.
+  EXPECT_THAT(out_.str(), HasSubstr("Examples:"));
+  EXPECT_THAT(out_.str(), HasSubstr("--bound-claim ref_protected=true"));
+  EXPECT_THAT(out_.str(), HasSubstr("--bound-claim event_name=push"));
+  EXPECT_THAT(out_.str(), HasSubstr("--audience chainloop"));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ oidc::TrustPolicy ToOidcPolicy(const store::TrustPolicyRecord& r) {
   t.bound_claims = r.bound_claims;
   t.project_id = r.project_id;
   t.permissions = r.permissions;
+  t.max_token_age_seconds = r.max_token_age_seconds;
   return t;
 }
 
@@ -93,6 +94,7 @@ Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
     r.project_id = project.id;
     r.project_name = project.name;
   }
+  r.max_token_age_seconds = req.max_token_age_seconds.value_or(oidc::kDefaultMaxTokenAgeSeconds);
   r.permissions = req.permissions ? *req.permissions : DefaultApiTokenPermissions();
   std::sort(r.permissions.begin(), r.permissions.end());
   r.permissions.erase(std::unique(r.permissions.begin(), r.permissions.end()), r.permissions.end());

@@ -30,8 +30,10 @@ namespace cl::domain {
 struct FederationConfig {
   // Audience of a policy created without one: the control plane's external URL.
   std::string default_audience;
-  // Upper bound of an exchanged token's lifetime (it never outlives the CI token either).
-  UnixMillis max_token_lifetime = 15 * kMillisPerMinute;
+  // Upper bound of an exchanged token's lifetime. Within it, an exchanged token lives exactly
+  // as long as the CI token it came from would itself be accepted (its `exp`, and its `iat`
+  // plus the policy's max_token_age), so that one exchange serves a whole CI job.
+  UnixMillis max_token_lifetime = oidc::kMaxMaxTokenAgeSeconds * kMillisPerSecond;
 };
 
 struct CreateTrustPolicyRequest {
@@ -42,6 +44,9 @@ struct CreateTrustPolicyRequest {
   std::vector<std::pair<std::string, std::string>> bound_claims;
   std::optional<std::string> project;                   // project name; empty: organization-scoped
   std::optional<std::vector<std::string>> permissions;  // empty: DefaultApiTokenPermissions()
+  // Oldest CI token (seconds since its `iat`) the policy admits; empty:
+  // oidc::kDefaultMaxTokenAgeSeconds. Within oidc::kMinMaxTokenAgeSeconds..kMaxMaxTokenAgeSeconds.
+  std::optional<int64_t> max_token_age_seconds;
 };
 
 struct ExchangedToken {
@@ -98,7 +103,8 @@ class FederationService {
 
   // Verifies `subject_token` against the policies of organization `org`, consumes its `jti`
   // and issues a `clfed_` token with the matched policy's organization, project and
-  // permissions, valid min(max_token_lifetime, CI token exp - now). Audited. Errors: those of
+  // permissions, valid until the CI token stops being accepted (CiIdentity::accepted_until),
+  // at most max_token_lifetime. Audited. Errors: those of
   // CiTokenVerifier::Verify, plus Unauthenticated "replayed_token" for a `jti` seen before. An
   // unknown organization behaves as one without policies (no_matching_trust_policy), and so
   // does a policy deleted while the exchange was in flight (its `jti` stays consumed).

@@ -83,7 +83,8 @@ TEST_F(FederationTest, ExchangedTokenAttestsInThePolicysProjectOnly) {
   auto exchanged = fed_->Exchange("acme", Mint(Claims()));
   ASSERT_TRUE(exchanged) << exchanged.error().ToString();
   EXPECT_EQ(exchanged->token.rfind("clfed_", 0), 0u);
-  EXPECT_EQ(exchanged->expires_in_seconds, 15 * 60);
+  // As long as the ID token itself is accepted: exp (1 h) plus the 60 s leeway.
+  EXPECT_EQ(exchanged->expires_in_seconds, 3660);
   // Stored hashed only.
   auto stored = db_->GetFederatedTokenByHash(hasher_.Hash(exchanged->token));
   ASSERT_TRUE(stored);
@@ -101,11 +102,11 @@ TEST_F(FederationTest, ExchangedTokenAttestsInThePolicysProjectOnly) {
   EXPECT_TRUE(atts_->Init(ci, "acme", "build", "frontend").error().IsPermissionDenied());
   // People-only operations stay closed.
   EXPECT_FALSE(orgs_->ListMembers(ci, "acme"));
-  // Cached answers agree; the token expires after 15 minutes.
+  // Cached answers agree; the token expires with the ID token's acceptance.
   auto cached = authn_->AuthenticateCached("Bearer " + exchanged->token);
   ASSERT_TRUE(cached.has_value());
   EXPECT_TRUE(*cached);
-  clock_.Advance(15 * kMillisPerMinute);
+  clock_.Advance(3660 * kMillisPerSecond);
   auto expired = authn_->Authenticate("Bearer " + exchanged->token);
   ASSERT_FALSE(expired);
   EXPECT_EQ(expired.error().reason(), "token_expired");
@@ -134,6 +135,50 @@ TEST_F(FederationTest, ExchangedTokenNeverOutlivesTheCiTokensAcceptance) {
   EXPECT_EQ(exchanged->record.expires_at, clock_.Now() + 360 * kMillisPerSecond);
   clock_.Advance(360 * kMillisPerSecond);
   EXPECT_EQ(authn_->Authenticate("Bearer " + exchanged->token).error().reason(), "token_expired");
+}
+
+// max_token_age is the policy's: a token older than it does not match (jwt_too_old, not
+// no_matching_trust_policy, so the CI author knows what to change), and an exchanged token ends
+// when the ID token becomes too old for the policy even if its exp is later (long GitLab jobs:
+// exp is the job timeout, iat the job's start).
+TEST_F(FederationTest, MaxTokenAgeIsThePolicysAndBoundsTheExchangedToken) {
+  auto dflt = CreatePolicy(owner_, BackendPolicy());
+  ASSERT_TRUE(dflt) << dflt.error().ToString();
+  EXPECT_EQ(dflt->max_token_age_seconds, 3600);
+  // A 3 h job: its ID token expires at the job timeout.
+  std::string job = Mint(Claims("acme/backend", 3 * 3600));
+  clock_.Advance(90 * kMillisPerMinute);
+  auto refused = fed_->Exchange("acme", job);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().reason(), "jwt_too_old");
+
+  ASSERT_TRUE(fed_->DeletePolicy(owner_, "acme", dflt->id));
+  auto longer = BackendPolicy();
+  longer.max_token_age_seconds = 2 * 3600;
+  auto policy = CreatePolicy(owner_, longer);
+  ASSERT_TRUE(policy) << policy.error().ToString();
+  EXPECT_EQ(policy->max_token_age_seconds, 2 * 3600);
+  EXPECT_EQ((*fed_->ListPolicies(owner_, "acme"))[0].max_token_age_seconds, 2 * 3600);
+  auto exchanged = fed_->Exchange("acme", job);
+  ASSERT_TRUE(exchanged) << exchanged.error().ToString();
+  // 2 h + 60 s after iat, not the 3 h exp.
+  EXPECT_EQ(exchanged->expires_in_seconds, 30 * 60 + 60);
+  clock_.Advance(31 * kMillisPerMinute);
+  EXPECT_EQ(authn_->Authenticate("Bearer " + exchanged->token).error().reason(), "token_expired");
+  EXPECT_EQ(fed_->Exchange("acme", Mint(Claims())).has_value(), true);
+
+  for (int64_t bad : {int64_t{0}, int64_t{59}, int64_t{24 * 3600 + 1}}) {
+    auto out_of_range = BackendPolicy();
+    out_of_range.name = "range-" + std::to_string(bad);
+    out_of_range.max_token_age_seconds = bad;
+    auto r = CreatePolicy(owner_, out_of_range);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().reason(), "invalid_trust_policy") << bad;
+  }
+  auto day = BackendPolicy();
+  day.name = "a-day";
+  day.max_token_age_seconds = 24 * 3600;
+  EXPECT_TRUE(CreatePolicy(owner_, day));
 }
 
 // One leeway for every use of a raw CI token: 30 s after exp both the exchange and a direct

@@ -21,6 +21,7 @@ class FakeIdp : public IdentityProvider {
   bool down = false;
   DevicePollOutcome::State device_state = DevicePollOutcome::State::kPending;
   int device_starts = 0;  // calls of StartDeviceAuthorization
+  int device_polls = 0;   // calls of PollDevice
   // Runs inside StartDeviceAuthorization, e.g. to act as a concurrent request meanwhile.
   std::function<void()> during_device_start;
 
@@ -52,6 +53,7 @@ class FakeIdp : public IdentityProvider {
                                     5};
   }
   Result<DevicePollOutcome> PollDevice(const std::string& device_code) override {
+    ++device_polls;
     if (device_code != "upstream-device-code") {
       return Fail(Error::InvalidArgument("unknown device code", Reason::kInvalidGrant));
     }

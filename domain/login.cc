@@ -321,23 +321,38 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle,
     }
     return Fail(req.error());
   }
+  const UnixMillis now = clock_.Now();
+  if (device_pacer_.PollIsEarly(hash, now,
+                                static_cast<UnixMillis>(req->interval_seconds) * kMillisPerSecond,
+                                req->expires_at)) {
+    // Answered before asking the IdP: a client polling too fast costs no upstream call.
+    return Fail(Error::InvalidArgument(
+        "polling faster than the interval; wait " +
+            std::to_string(device_pacer_.IntervalFor(hash) / kMillisPerSecond) +
+            " seconds between polls",
+        Reason::kSlowDown));
+  }
   CL_ASSIGN_OR_RETURN(DevicePollOutcome outcome, idp_.PollDevice(req->upstream_device_code));
   switch (outcome.state) {
     case DevicePollOutcome::State::kPending:
       return Fail(Error::InvalidArgument("waiting for the person to approve the login",
                                          Reason::kAuthorizationPending));
     case DevicePollOutcome::State::kSlowDown:
+      device_pacer_.SlowDown(hash);
       return Fail(Error::InvalidArgument("polling too fast; slow down", Reason::kSlowDown));
     case DevicePollOutcome::State::kExpired:
+      device_pacer_.Forget(hash);
       (void)login_state_.DeleteDeviceRequest(hash);
       return Fail(
           Error::InvalidArgument("the device login expired; start again", Reason::kExpiredToken));
     case DevicePollOutcome::State::kDenied:
+      device_pacer_.Forget(hash);
       (void)login_state_.DeleteDeviceRequest(hash);
       return Fail(Error::InvalidArgument("the login was denied", Reason::kAccessDenied));
     case DevicePollOutcome::State::kApproved:
       break;
   }
+  device_pacer_.Forget(hash);
   CL_RETURN_IF_ERROR(login_state_.DeleteDeviceRequest(hash));
   CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(outcome.identity, client_address));
   return IssueSession(user);

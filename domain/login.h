@@ -17,6 +17,7 @@
 #include "common/result.h"
 #include "crypto/hash.h"
 #include "domain/authenticator.h"
+#include "domain/device_poll_pacer.h"
 #include "domain/identity_provider.h"
 #include "domain/principal.h"
 #include "store/store.h"
@@ -101,6 +102,9 @@ class LoginService {
   Result<DeviceLoginStart> StartDevice();
   // Errors with reason authorization_pending / slow_down / expired_token / access_denied.
   // `client_address` (the polling client's) goes into the audit events of the login.
+  // slow_down (RFC 8628 section 3.5) when this instance saw the previous poll of the handle less
+  // than its interval ago (the IdP is not asked then), or when the IdP says so; either way the
+  // handle's interval grows by 5 s (DevicePollPacer).
   Result<IssuedSession> PollDevice(const std::string& device_handle,
                                    const std::string& client_address = "");
 
@@ -147,6 +151,7 @@ class LoginService {
   std::atomic<UnixMillis> last_purge_{kNeverPurged};
   // Clock time of the last "pending logins at the cap" warning (one per purge interval).
   std::atomic<UnixMillis> last_full_warning_{kNeverPurged};
+  DevicePollPacer device_pacer_;
 };
 
 // Longest loopback redirect URI accepted ("http://[::1]:65535/callback" is 27 characters).

@@ -1,4 +1,5 @@
 // LoginService: browser and device flows, one-time codes, logout, invitations accepted at login.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -148,11 +149,61 @@ TEST_F(DomainTest, DeviceFlowPendingThenApproved) {
   EXPECT_EQ(start->device_handle.find("upstream"), std::string::npos);
   EXPECT_EQ(login_->PollDevice(start->device_handle).error().reason(), "authorization_pending");
   idp_.device_state = DevicePollOutcome::State::kApproved;
+  clock_.Advance(start->interval * kMillisPerSecond);
   auto session = login_->PollDevice(start->device_handle);
   ASSERT_TRUE(session) << session.error().ToString();
   EXPECT_TRUE(authn_->Authenticate("Bearer " + session->token));
   // The handle is spent.
   EXPECT_FALSE(login_->PollDevice(start->device_handle));
+}
+
+// RFC 8628 section 3.5: a poll sooner than the interval gets slow_down without reaching the IdP,
+// and the interval grows by 5 s for that poll and every later one.
+TEST_F(DomainTest, DevicePollFasterThanTheIntervalGetsSlowDown) {
+  auto start = login_->StartDevice();
+  ASSERT_TRUE(start);
+  ASSERT_EQ(start->interval, 5);
+  const std::string& handle = start->device_handle;
+  EXPECT_EQ(login_->PollDevice(handle).error().reason(), "authorization_pending");
+  EXPECT_EQ(idp_.device_polls, 1);
+
+  clock_.Advance(5 * kMillisPerSecond - 1);
+  auto early = login_->PollDevice(handle);
+  EXPECT_EQ(early.error().reason(), "slow_down");
+  EXPECT_THAT(early.error().message(), ::testing::HasSubstr("10 seconds"));
+  EXPECT_EQ(idp_.device_polls, 1);  // answered without the IdP
+
+  // The interval is now 10 s: 5 s after the early poll is still too soon, and grows it again.
+  clock_.Advance(5 * kMillisPerSecond);
+  EXPECT_EQ(login_->PollDevice(handle).error().reason(), "slow_down");
+  clock_.Advance(15 * kMillisPerSecond - 1);
+  EXPECT_EQ(login_->PollDevice(handle).error().reason(), "slow_down");
+  // A client that keeps the grown interval (20 s now) is served again.
+  clock_.Advance(20 * kMillisPerSecond);
+  EXPECT_EQ(login_->PollDevice(handle).error().reason(), "authorization_pending");
+  EXPECT_EQ(idp_.device_polls, 2);
+  clock_.Advance(20 * kMillisPerSecond);
+  idp_.device_state = DevicePollOutcome::State::kApproved;
+  EXPECT_TRUE(login_->PollDevice(handle));
+}
+
+TEST_F(DomainTest, DevicePollsAtTheIntervalNeverSlowDownAndDeviceLoginsArePacedApart) {
+  auto a = login_->StartDevice();
+  auto b = login_->StartDevice();
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(login_->PollDevice(a->device_handle).error().reason(), "authorization_pending");
+    // Another device login polled in between does not count against the first.
+    EXPECT_EQ(login_->PollDevice(b->device_handle).error().reason(), "authorization_pending");
+    clock_.Advance(5 * kMillisPerSecond);
+  }
+  // The IdP's own slow_down grows the interval too.
+  idp_.device_state = DevicePollOutcome::State::kSlowDown;
+  EXPECT_EQ(login_->PollDevice(a->device_handle).error().reason(), "slow_down");
+  idp_.device_state = DevicePollOutcome::State::kPending;
+  clock_.Advance(5 * kMillisPerSecond);
+  EXPECT_EQ(login_->PollDevice(a->device_handle).error().reason(), "slow_down");
+  EXPECT_EQ(login_->PollDevice(b->device_handle).error().reason(), "authorization_pending");
 }
 
 TEST_F(DomainTest, InvitationAcceptedAtNextLoginOnlyForVerifiedEmail) {

@@ -73,6 +73,12 @@ Result<std::string> JwksUriFromDiscovery(std::string_view json, const std::strin
   return jwks_uri;
 }
 
+// The first instant at which a token issued at `iat` is too old for a policy allowing
+// `max_age_seconds` (the rule of crypto::JwtCheck::max_age_seconds).
+UnixMillis TooOldFrom(int64_t iat, int64_t max_age_seconds, int64_t leeway_seconds) {
+  return (iat + max_age_seconds + leeway_seconds) * kMillisPerSecond;
+}
+
 bool PolicyMatches(const TrustPolicy& policy, const crypto::Jwt& jwt) {
   for (const auto& [claim, pattern] : policy.bound_claims) {
     auto it = jwt.claims.find(claim);
@@ -213,7 +219,17 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   check.audiences = decoded.jwt.aud;
   check.now = clock_.Now();
   check.leeway_seconds = std::clamp<int64_t>(options_.leeway_seconds, 0, 60);
-  check.max_age_seconds = options_.max_token_age_seconds;
+  // The signature and times are checked against the most lenient candidate's maximum age;
+  // each policy's own maximum is applied when matching, below.
+  int64_t max_age = options_.max_token_age_seconds;
+  if (!candidates.empty()) {
+    max_age = 0;
+    for (const TrustPolicy* p : candidates) {
+      max_age = std::max(max_age,
+                         std::clamp<int64_t>(p->max_token_age_seconds, 0, kMaxMaxTokenAgeSeconds));
+    }
+  }
+  check.max_age_seconds = max_age;
   check.allowed_algs = {"RS256", "ES256"};
 
   // Only the paths that may wait on the issuer pass the fetch gate: a cold cache, and a refetch
@@ -256,6 +272,7 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   std::vector<std::string_view> checked_claims;
   std::set<std::string_view> seen;
   size_t audience_matches = 0;
+  bool too_old_for_a_match = false;
   for (const TrustPolicy* p : candidates) {
     if (std::find(jwt.aud.begin(), jwt.aud.end(), p->audience) == jwt.aud.end()) continue;
     ++audience_matches;
@@ -267,12 +284,23 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
       continue;
     }
     if (PolicyMatches(*p, jwt)) {
+      if (check.now >= TooOldFrom(jwt.iat, p->max_token_age_seconds, check.leeway_seconds)) {
+        too_old_for_a_match = true;
+        continue;
+      }
       matched = p;
       break;
     }
     for (const auto& binding : p->bound_claims) {
       if (seen.insert(binding.first).second) checked_claims.push_back(binding.first);
     }
+  }
+  if (matched == nullptr && too_old_for_a_match) {
+    // A policy admits this job, but not this late: say so, so the CI author knows to raise the
+    // policy's max_token_age rather than hunt for a claim that differs.
+    return Fail(Error::Unauthenticated(
+        "CI token was issued longer ago than the trust policy's max_token_age allows",
+        Reason::kJwtTooOld));
   }
   if (matched == nullptr) {
     // The details are for the operator's log only (claims of the token, never the token).
@@ -298,7 +326,9 @@ Result<CiIdentity> CiTokenVerifier::Verify(std::string_view token,
   id.audience = matched->audience;
   id.exp = jwt.exp;
   id.iat = jwt.iat;
-  id.accepted_until = (jwt.exp + check.leeway_seconds) * kMillisPerSecond;
+  id.accepted_until =
+      std::min((jwt.exp + check.leeway_seconds) * kMillisPerSecond,
+               TooOldFrom(jwt.iat, matched->max_token_age_seconds, check.leeway_seconds));
   id.claims = std::move(jwt.claims);
   id.policy_id = matched->id;
   id.policy = matched;

@@ -33,9 +33,11 @@ struct CiVerifierOptions {
   // Issuers organizations may trust at all, compared byte for byte with `iss`.
   std::vector<std::string> allowed_issuers = {std::string(kGitLabComIssuer),
                                               std::string(kGitHubActionsIssuer)};
-  int64_t leeway_seconds = 60;           // capped to [0, 60]
-  int64_t max_token_age_seconds = 3600;  // iat older than this is refused ("jwt_too_old")
-  FetchOptions fetch;                    // transport, timeout and size cap of every issuer call
+  int64_t leeway_seconds = 60;  // capped to [0, 60]
+  // iat older than this is refused ("jwt_too_old") when no policy names the token's issuer;
+  // otherwise each policy's TrustPolicy::max_token_age_seconds applies.
+  int64_t max_token_age_seconds = kDefaultMaxTokenAgeSeconds;
+  FetchOptions fetch;  // transport, timeout and size cap of every issuer call
   UnixMillis jwks_refresh_cooldown = JwksCache::kDefaultCooldown;  // unknown-kid refetch bound
   UnixMillis jwks_max_age = JwksCache::kDefaultMaxAge;   // withdrawn keys stop verifying after
   UnixMillis discovery_retry_ms = 5 * kMillisPerSecond;  // fail fast this long after a failure
@@ -52,7 +54,8 @@ struct CiIdentity {
   std::string issuer, subject, jti;
   std::string audience;      // the matched policy's audience (one of the token's `aud`)
   int64_t exp = 0, iat = 0;  // seconds since the epoch
-  // The last instant this verifier accepts the token: `exp` plus the leeway. Whatever the token
+  // When this verifier stops accepting the token: `exp` plus the leeway, or `iat` plus the
+  // matched policy's max_token_age_seconds plus the leeway if sooner. Whatever the token
   // is used for (attestation directly, or an exchange) ends here, so every use applies the same
   // rule.
   UnixMillis accepted_until = 0;
@@ -90,7 +93,8 @@ class CiTokenVerifier {
   //   Unauthenticated: "jwt_malformed" (also over 16 KiB), "untrusted_issuer" (nothing is
   //     fetched for it), "bad_signature", "token_expired", "jwt_bad_alg",
   //     "jwt_key_alg_mismatch", "jwt_unknown_kid", "jwt_not_yet_valid", "jwt_issued_in_future",
-  //     "jwt_too_old", "jwt_missing_claim" (including a missing `jti`);
+  //     "jwt_too_old" (also when a policy would match but the token's `iat` is older than
+  //     that policy's max_token_age_seconds), "jwt_missing_claim" (including a missing `jti`);
   //   PermissionDenied "no_matching_trust_policy" (NoMatchingPolicyError): no policy for the
   //     issuer, none for the token's audience, or none whose claims match; the details go to the
   //     log, never into the answer;

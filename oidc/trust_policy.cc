@@ -117,6 +117,10 @@ Status ValidateTrustPolicy(const TrustPolicy& policy) {
         Invalid("audience must be 1.." + std::to_string(kMaxAudienceLength) + " characters"));
   }
   if (!IsPrintableText(policy.audience)) return Fail(Invalid("audience must be printable text"));
+  if (policy.max_token_age_seconds < kMinMaxTokenAgeSeconds ||
+      policy.max_token_age_seconds > kMaxMaxTokenAgeSeconds) {
+    return Fail(Invalid("max_token_age must be between 1m and 24h"));
+  }
   if (policy.bound_claims.empty()) {
     return Fail(Invalid("at least one bound claim is required"));
   }

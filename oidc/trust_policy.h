@@ -7,6 +7,7 @@
 // gitlab.com.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,7 +31,16 @@ struct TrustPolicy {
   std::vector<std::pair<std::string, std::string>> bound_claims;
   std::optional<std::string> project_id;  // scope of the resulting principal
   std::vector<std::string> permissions;
+  // A token whose `iat` is older than this (plus the verifier's leeway) does not match: GitLab
+  // issues a job's ID tokens when the job starts, so this bounds how long a job may
+  // authenticate. kMinMaxTokenAgeSeconds..kMaxMaxTokenAgeSeconds.
+  int64_t max_token_age_seconds = 3600;
 };
+
+// The range of TrustPolicy::max_token_age_seconds, and its default (1 h).
+inline constexpr int64_t kDefaultMaxTokenAgeSeconds = 3600;
+inline constexpr int64_t kMinMaxTokenAgeSeconds = 60;
+inline constexpr int64_t kMaxMaxTokenAgeSeconds = 24 * 3600;
 
 inline constexpr size_t kMaxBoundClaims = 32;
 inline constexpr size_t kMaxClaimNameLength = 64;
@@ -50,7 +60,8 @@ const std::vector<std::string_view>& IdentifyingClaims(std::string_view provider
 // issuer; non-empty audience; 1..32 bound claims with names [a-z_]{1,64}, no duplicates, and
 // patterns of 1..256 characters; at least one identifying claim bound, and every bound
 // identifying claim pins the owner: ids (`*_id`) exactly, as digits; paths with a first segment
-// (group or owner) free of wildcards and a letter or digit in every segment. Errors:
+// (group or owner) free of wildcards and a letter or digit in every segment; max_token_age_seconds
+// within kMinMaxTokenAgeSeconds..kMaxMaxTokenAgeSeconds. Errors:
 // InvalidArgument with reason "invalid_trust_policy" and a message naming the rule.
 Status ValidateTrustPolicy(const TrustPolicy& policy);
 

@@ -33,7 +33,8 @@ std::vector<std::pair<std::string, std::string>> DecodeBoundClaims(const std::st
 constexpr const char* kTrustPolicySelect =
     "SELECT t.id, t.org_id, t.name, t.issuer, t.provider, t.audience, t.bound_claims, "
     "t.project_id, t.permissions, t.created_by_kind, t.created_by_id, t.created_by_name, "
-    "t.created_at, p.name FROM trust_policies t LEFT JOIN projects p ON p.id = t.project_id ";
+    "t.created_at, p.name, t.max_token_age_seconds FROM trust_policies t "
+    "LEFT JOIN projects p ON p.id = t.project_id ";
 TrustPolicyRecord ToTrustPolicy(const SqlRow& r) {
   TrustPolicyRecord t;
   t.id = r.Str(0);
@@ -50,6 +51,7 @@ TrustPolicyRecord ToTrustPolicy(const SqlRow& r) {
   t.created_by_name = r.Str(11);
   t.created_at = r.Int(12);
   t.project_name = r.Str(13);
+  t.max_token_age_seconds = r.Int(14);
   return t;
 }
 
@@ -82,11 +84,13 @@ Status SqlDatabase::CreateTrustPolicy(const TrustPolicyRecord& policy, const Aud
   return RunInTransaction([&](SqlConnection& c) -> Status {
     auto r = c.Query(
         "INSERT INTO trust_policies (id, org_id, name, issuer, provider, audience, bound_claims, "
-        "project_id, permissions, created_by_kind, created_by_id, created_by_name, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "project_id, permissions, created_by_kind, created_by_id, created_by_name, created_at, "
+        "max_token_age_seconds) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         {policy.id, policy.org_id, policy.name, policy.issuer, policy.provider, policy.audience,
          claims, policy.project_id ? SqlParam(*policy.project_id) : SqlParam(), permissions,
-         policy.created_by_kind, policy.created_by_id, policy.created_by_name, policy.created_at});
+         policy.created_by_kind, policy.created_by_id, policy.created_by_name, policy.created_at,
+         policy.max_token_age_seconds});
     if (!r) {
       if (r.error().IsAlreadyExists()) {
         return Fail(Error::AlreadyExists("a trust policy named \"" + policy.name +

@@ -383,6 +383,8 @@ struct TrustPolicyRecord {
   std::string created_by_name;
   UnixMillis created_at = 0;
   std::string project_name;  // filled by reads
+  // Oldest CI token `iat` (seconds before now) the policy admits (oidc::TrustPolicy).
+  int64_t max_token_age_seconds = 3600;
 };
 
 // A short-lived token issued in exchange for a verified CI ID token. Only the hash is stored.

@@ -18,6 +18,7 @@ TYPED_TEST(StoreTest, TrustPoliciesRoundTripAreUniquePerOrgAndDeletable) {
   const std::string proj = this->NewProject(org, "web");
   TrustPolicyRecord a = Policy(org, "gitlab-main", "https://gitlab.com", this->now_);
   a.project_id = proj;
+  a.max_token_age_seconds = 3 * 3600;
   ASSERT_TRUE(this->db_->CreateTrustPolicy(a, this->Event(org, "trust_policy.created")));
   TrustPolicyRecord b = Policy(org, "another", "https://gitlab.example.org", this->now_);
   ASSERT_TRUE(this->db_->CreateTrustPolicy(b, this->Event(org, "trust_policy.created")));
@@ -50,6 +51,8 @@ TYPED_TEST(StoreTest, TrustPoliciesRoundTripAreUniquePerOrgAndDeletable) {
   EXPECT_EQ(got.project_name, "web");
   EXPECT_EQ(got.permissions, a.permissions);
   EXPECT_EQ(got.created_by_name, "owner@example.com");
+  EXPECT_EQ(got.max_token_age_seconds, 3 * 3600);
+  EXPECT_EQ((*list)[0].max_token_age_seconds, 3600);
   EXPECT_FALSE((*list)[0].project_id.has_value());
 
   auto by_issuer = this->db_->ListTrustPoliciesByIssuer("https://gitlab.com");

@@ -204,6 +204,7 @@ describe('keyless CI authentication: attestation by CI jobs', () => {
                               {GITLAB_CI: ''});
     assert.notEqual(outside.code, 0, show(outside));
     assert.match(outside.stderr, /not logged in/, show(outside));
+    assert.match(outside.stderr, /ignoring \$GITLAB_OIDC: .*\$GITLAB_CI .*not set/, show(outside));
 
     const init = await run(['attestation', 'init', '--workflow', 'gl-env', '--project', 'app']);
     assert.equal(init.code, 0, show(init));
@@ -227,6 +228,46 @@ describe('keyless CI authentication: attestation by CI jobs', () => {
     assert.equal(claims.job_id, '555002');
     assert.equal(claims.ci_config_ref_uri,
                  'gitlab.example.com/group/app//.gitlab-ci.yml@refs/heads/main');
+  });
+
+  // One GitLab ID token for a whole job: exchanged once, by the first command, and the
+  // short-lived token reused by every later one (it used to end in replayed_token).
+  test('GitLab CI: one ID token serves every command of a job', {skip}, async () => {
+    const job = stack.newUser('gitlab-long-job');
+    const token = issuer.mint({ref: 'main', pipeline_id: '777001', job_id: '777002'});
+    const env = {
+      GITLAB_CI: 'true',
+      CI_JOB_URL: 'https://gitlab.example.com/group/app/-/jobs/777002',
+      GITLAB_OIDC: token,
+      ACTIONS_ID_TOKEN_REQUEST_URL: '',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: '',
+    };
+    const file = writeJson(job.home, 'statement.json', statement());
+    const run = (args) => job.run(['--org', ORG, ...args], {env});
+    const before = (await auditEvents(stack, owner))
+                       .filter((e) => e.action === 'federation.token_exchanged').length;
+
+    const results = [];
+    for (const args of [
+      ['attestation', 'init', '--workflow', 'gl-job', '--project', 'app'],
+      ['project', 'list'],
+      ['workflow', 'list'],
+      ['attestation', 'push', '--statement', file],
+      ['workflow', 'run', 'list'],
+    ]) {
+      const r = await run(args);
+      assert.equal(r.code, 0, `${args.join(' ')}\n${show(r)}`);
+      assert.ok(!(r.stdout + r.stderr).includes(token));
+      results.push(r);
+    }
+    assert.match(results[4].stdout, /gl-job/, show(results[4]));
+    const exchanges = (await auditEvents(stack, owner))
+                          .filter((e) => e.action === 'federation.token_exchanged').length;
+    assert.equal(exchanges - before, 1, 'one exchange for the whole job');
+    // The ID token itself is spent: nobody can exchange it again.
+    const again = await exchange(stack, token);
+    assert.equal(again.status, 401, JSON.stringify(again.body));
+    assert.equal(again.body?.error?.code, 'replayed_token');
   });
 
   test('issuer down with a cold cache: 503 issuer_unavailable', {skip}, async () => {

@@ -47,9 +47,15 @@ describe('keyless CI authentication: token exchange and key sets', () => {
     assert.match(first.body.access_token, /^clfed_/);
     assert.equal(first.body.token_type, 'Bearer');
     assert.equal(first.body.issued_token_type, 'urn:ietf:params:oauth:token-type:access_token');
+    // As long as the ID token is accepted: exp (1 h) and iat + the policy's max_token_age
+    // (default 1 h), plus 60 s of leeway.
     assert.ok(
-        first.body.expires_in <= 900 && first.body.expires_in > 800,
-        `capped at 15 minutes: ${first.body.expires_in}`);
+        first.body.expires_in <= 3660 && first.body.expires_in > 3560,
+        `ends with the ID token's acceptance: ${first.body.expires_in}`);
+    const brief = await exchange(stack, issuer.mint({exp: now + 300}));
+    assert.equal(brief.status, 200, JSON.stringify(brief.body));
+    assert.ok(brief.body.expires_in <= 360 && brief.body.expires_in > 260,
+              `never beyond the ID token's exp: ${brief.body.expires_in}`);
 
     // The exchanged token works for reading the organization's runs.
     const runs = await api(stack, 'GET', `/v1/organizations/${ORG}/workflow-runs`, {

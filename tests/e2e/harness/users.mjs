@@ -27,6 +27,7 @@ export function newUser(stack, login) {
         ...cleanEnv(),
         HOME: home,
         XDG_CONFIG_HOME: home,
+        TMPDIR: home, // keyless CI jobs cache their exchanged token under it
         BROWSER: 'true', // never open a real browser
         DISPLAY: '',
         CHAINLOOP_LOGIN_TIMEOUT_SECONDS: '30',
