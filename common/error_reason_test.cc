@@ -124,7 +124,9 @@ TEST(ErrorReasonTest, DocsListEveryCodeTheServerSendsAndNoOther) {
   for (const std::string& code : documented) {
     auto r = ParseReason(code);
     EXPECT_TRUE(r.has_value()) << "docs/api.md lists `" << code << "`, which is no Reason";
-    if (r) EXPECT_FALSE(kInternalOnly.count(*r)) << code << " is documented but internal-only";
+    if (r) {
+      EXPECT_FALSE(kInternalOnly.count(*r)) << code << " is documented but internal-only";
+    }
   }
   for (Reason r : kAllReasons) {
     if (kInternalOnly.count(r)) continue;
