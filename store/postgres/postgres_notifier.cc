@@ -374,7 +374,7 @@ class PostgresRevocationNotifier final : public RevocationNotifier {
       }
       while (PGnotify* note = PQnotifies(conn)) {
         const std::string payload = note->extra != nullptr ? note->extra : "";
-        const std::string_view channel = note->relname;
+        const std::string channel = note->relname != nullptr ? note->relname : "";
         PQfreemem(note);
         if (channel == kHeartbeatChannel) {
           Heard(payload);
