@@ -26,10 +26,5 @@ std::string_view Commit() { return \"${commit}\"; }
 
 }  // namespace cl
 ")
-if(EXISTS "${OUT}")
-  file(READ "${OUT}" old)
-  if(old STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE "${OUT}" "${content}")
+include("${CMAKE_CURRENT_LIST_DIR}/../../cmake/write_if_changed.cmake")
+write_if_changed("${OUT}" "${content}")
