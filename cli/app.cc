@@ -1,14 +1,16 @@
 // RunCli: the CLI11 command tree of `chainloop` and a help layout like Chainloop's own CLI
-// (Usage, Aliases, Available Commands, Flags, Global Flags).
+// (description, Usage, Aliases, Available Commands, Flags, Global Flags, Examples).
 #include "cli/app.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/completion.h"
 #include "cli/terminal.h"
 #include "cli/usage_error.h"
 #include "common/version.h"
@@ -32,14 +34,32 @@ void On(CLI::App* sub, Chosen& slot, Action fn, bool token_output = false) {
   });
 }
 
+// What a command's help says beyond its one-line summary.
+struct CommandDoc {
+  std::string long_description;  // printed instead of the summary at the top of its help
+  std::string examples;          // command lines, one per line; `#` lines say what they do
+};
+
 // Help text laid out the way Chainloop's (cobra-based) CLI prints it.
 class ChainloopHelpFormatter : public CLI::Formatter {
  public:
+  // Adds `doc` to `cmd`'s help. Returns `cmd`.
+  CLI::App* Document(CLI::App* cmd, CommandDoc doc) {
+    docs_[cmd] = std::move(doc);
+    return cmd;
+  }
+
   std::string make_help(const CLI::App* app, std::string name,
                         CLI::AppFormatMode mode) const override {
     if (mode == CLI::AppFormatMode::Sub) return CLI::Formatter::make_help(app, name, mode);
+    const auto doc_it = docs_.find(app);
+    const CommandDoc* doc = doc_it == docs_.end() ? nullptr : &doc_it->second;
     std::ostringstream out;
-    if (!app->get_description().empty()) out << app->get_description() << "\n\n";
+    if (doc != nullptr && !doc->long_description.empty()) {
+      out << doc->long_description << "\n\n";
+    } else if (!app->get_description().empty()) {
+      out << app->get_description() << "\n\n";
+    }
 
     auto subs = app->get_subcommands(
         [](const CLI::App* s) { return !s->get_disabled() && !s->get_name().empty(); });
@@ -71,12 +91,20 @@ class ChainloopHelpFormatter : public CLI::Formatter {
           [](const CLI::Option* o) { return o->nonpositional() && o->get_name() != "--help"; });
       if (!globals.empty()) out << make_group("Global Flags", false, globals);
     }
+    if (doc != nullptr && !doc->examples.empty()) {
+      out << "\nExamples:\n";
+      std::istringstream lines(doc->examples);
+      for (std::string line; std::getline(lines, line);) out << "  " << line << "\n";
+    }
     if (!subs.empty()) {
       out << "\nUse \"" << name << " [command] --help\" for more information about a command.\n";
     }
     if (!app->get_footer().empty()) out << "\n" << app->get_footer() << "\n";
     return out.str();
   }
+
+ private:
+  std::map<const CLI::App*, CommandDoc> docs_;
 };
 
 }  // namespace
@@ -84,39 +112,67 @@ class ChainloopHelpFormatter : public CLI::Formatter {
 int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostream& out,
            std::ostream& err, RunCliHooks hooks) {
   CLI::App app{"Chainloop: software supply-chain attestation control plane CLI", "chainloop"};
-  app.formatter(std::make_shared<ChainloopHelpFormatter>());
+  auto help = std::make_shared<ChainloopHelpFormatter>();
+  app.formatter(help);
   app.fallthrough();  // global flags are accepted after the subcommand too
   app.require_subcommand(1);
   app.set_version_flag("--version", "chainloop " + std::string(Version()) + " (commit " +
                                         std::string(Commit()) + ")");
+  OptionChoices choices;  // every enumerated option's values: validated and completed
+  const std::vector<std::string> roles = {"owner", "admin", "member", "viewer"};
+  const std::string kId = "0b3f6c2e-5a1d-4e8f-9c7b-2d4a6e8f1a3c";
 
   GlobalOptions g;
   app.add_option("--control-plane", g.control_plane,
                  "Control plane URL (env CHAINLOOP_CONTROL_PLANE_API; default from config, else "
-                 "http://127.0.0.1:8000)");
+                 "http://127.0.0.1:8000)")
+      ->type_name("URL");
   app.add_option("-t,--token", g.token,
                  "API token, session, or CI ID token (env CHAINLOOP_TOKEN; in CI, keyless via "
-                 "CHAINLOOP_OIDC_TOKEN or GitHub Actions)");
+                 "CHAINLOOP_OIDC_TOKEN or GitHub Actions)")
+      ->type_name("TOKEN");
   app.add_option("-n,--org", g.org,
-                 "Organization name (default: current organization; required with a CI ID token)");
-  app.add_option(
-         "-o,--output", g.output,
-         "Output format: table, json, or token (token: `organization api-token create` only)")
-      ->check(CLI::IsMember({"table", "json", "token"}));
+                 "Organization name (default: current organization; required with a CI ID token)")
+      ->type_name("NAME");
+  choices.Restrict(
+      app.add_option("-o,--output", g.output,
+                     "Output format (default table; token: `organization api-token create` only)"),
+      {"table", "json", "token"});
   app.add_option("-c,--config", g.config_path,
-                 "Config file (default $XDG_CONFIG_HOME/chainloop/config.toml)");
+                 "Config file (default $XDG_CONFIG_HOME/chainloop/config.toml)")
+      ->type_name("FILE");
   app.add_flag("--debug", g.debug, "Log requests to stderr (never credentials)");
   app.add_flag("-y,--yes", g.yes,
                "Skip confirmation prompts (destructive commands ask when run on a terminal)");
   app.add_flag("--insecure", g.insecure,
                "Allow plain http:// to a non-loopback control plane and skip TLS verification");
   app.add_option("--control-plane-ca", g.control_plane_ca,
-                 "PEM file with the CA that signed the control plane's TLS certificate");
+                 "PEM file with the CA that signed the control plane's TLS certificate")
+      ->type_name("FILE");
 
   Chosen chosen;
 
-  On(app.add_subcommand("version", "Show the CLI's version and the control plane's"), chosen,
-     VersionCommand);
+  auto* version = app.add_subcommand("version", "Show the CLI's version and the control plane's");
+  help->Document(version, {"",
+                           "chainloop version\n"
+                           "chainloop version --control-plane https://cp.example.com"});
+  On(version, chosen, VersionCommand);
+
+  std::string shell_name;
+  auto* completion = app.add_subcommand("completion", "Print a shell completion script");
+  choices.Restrict(completion->add_option("shell", shell_name, "bash, zsh or fish")->required(),
+                   ShellNames());
+  help->Document(
+      completion,
+      {"Print a script that completes chainloop's commands, flags and flag values in bash, zsh\n"
+       "or fish. Load it in the current shell, or install it for every new one.",
+       "# bash: this shell, then every new one\n"
+       "source <(chainloop completion bash)\n"
+       "chainloop completion bash > ~/.local/share/bash-completion/completions/chainloop\n"
+       "# zsh (compinit enabled): any directory in $fpath\n"
+       "chainloop completion zsh > \"${fpath[1]}/_chainloop\"\n"
+       "# fish\n"
+       "chainloop completion fish > ~/.config/fish/completions/chainloop.fish"});
 
   // auth
   auto* auth = app.add_subcommand("auth", "Log in and out, show the current identity");
@@ -125,9 +181,20 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   auto* login = auth->add_subcommand("login", "Log in through your browser (or a device code)");
   login->add_flag("--skip-browser", login_opts.skip_browser,
                   "Do not open a browser here: log in on any device with a code");
+  help->Document(login,
+                 {"Log in with your identity provider. The session is kept in the config file,\n"
+                  "per control plane; `auth logout` ends it.",
+                  "chainloop auth login\n"
+                  "# on a machine without a browser (SSH, container): a code to enter elsewhere\n"
+                  "chainloop auth login --skip-browser\n"
+                  "chainloop --control-plane https://cp.example.com auth login"});
   On(login, chosen, [&](CliContext& c) { return AuthLogin(c, login_opts); });
-  On(auth->add_subcommand("logout", "End your login session"), chosen, AuthLogout);
-  On(auth->add_subcommand("status", "Show who you are logged in as"), chosen, AuthStatus);
+  auto* logout = auth->add_subcommand("logout", "End your login session");
+  help->Document(logout, {"", "chainloop auth logout"});
+  On(logout, chosen, AuthLogout);
+  auto* status = auth->add_subcommand("status", "Show who you are logged in as");
+  help->Document(status, {"", "chainloop auth status\nchainloop auth status -o json"});
+  On(status, chosen, AuthStatus);
 
   // organization
   auto* org = app.add_subcommand("organization", "Manage organizations");
@@ -135,63 +202,109 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   org->require_subcommand(1);
   std::string org_name;
   auto* org_create = org->add_subcommand("create", "Create an organization");
-  org_create->add_option("--name", org_name, "Organization name")->required();
+  org_create->add_option("--name", org_name, "Organization name")->required()->type_name("NAME");
+  help->Document(org_create,
+                 {"You become its owner.", "chainloop organization create --name acme"});
   On(org_create, chosen, [&](CliContext& c) { return OrganizationCreate(c, org_name); });
-  On(org->add_subcommand("list", "List your organizations")->alias("ls"), chosen, OrganizationList);
-  On(org->add_subcommand("describe", "Describe the current organization")->alias("current-context"),
-     chosen, OrganizationDescribe);
+  auto* org_list = org->add_subcommand("list", "List your organizations")->alias("ls");
+  help->Document(org_list, {"", "chainloop organization list\nchainloop org ls -o json"});
+  On(org_list, chosen, OrganizationList);
+  auto* org_describe = org->add_subcommand("describe", "Describe the current organization")
+                           ->alias("current-context");
+  help->Document(org_describe,
+                 {"", "chainloop organization describe\nchainloop organization describe -n acme"});
+  On(org_describe, chosen, OrganizationDescribe);
   auto* org_set = org->add_subcommand("set", "Set the current organization");
-  org_set->add_option("--name", org_name, "Organization name")->required();
+  org_set->add_option("--name", org_name, "Organization name")->required()->type_name("NAME");
+  help->Document(org_set, {"The organization commands use when -n/--org is not given.",
+                           "chainloop organization set --name acme"});
   On(org_set, chosen, [&](CliContext& c) { return OrganizationSet(c, org_name); });
 
   std::optional<std::string> max_days_inactive;
   auto* org_update = org->add_subcommand("update", "Update organization settings");
-  org_update->add_option(
-      "--name", org_name,
-      "Organization name (default: current organization; required with a CI ID token)");
-  org_update->add_option("--api-token-max-days-inactive", max_days_inactive,
-                         "Revoke API tokens unused for this many days (1-365, 0 to disable)");
+  org_update
+      ->add_option("--name", org_name,
+                   "Organization name (default: current organization; required with a CI ID "
+                   "token)")
+      ->type_name("NAME");
+  org_update
+      ->add_option("--api-token-max-days-inactive", max_days_inactive,
+                   "Revoke API tokens unused for this many days (1-365, 0 to disable)")
+      ->type_name("DAYS");
+  help->Document(org_update,
+                 {"",
+                  "# revoke API tokens nobody has used for 90 days\n"
+                  "chainloop organization update --api-token-max-days-inactive 90\n"
+                  "# never revoke unused tokens in organization acme\n"
+                  "chainloop organization update --name acme --api-token-max-days-inactive 0"});
   On(org_update, chosen,
      [&](CliContext& c) { return OrganizationUpdate(c, org_name, max_days_inactive); });
 
   auto* member = org->add_subcommand("member", "Organization members");
   member->require_subcommand(1);
-  On(member->add_subcommand("list", "List members")->alias("ls"), chosen, MemberList);
+  auto* member_list = member->add_subcommand("list", "List members")->alias("ls");
+  help->Document(member_list, {"",
+                               "chainloop organization member list\n"
+                               "chainloop organization member list -n acme -o json"});
+  On(member_list, chosen, MemberList);
   std::string member_email, member_role;
   auto* member_update = member->add_subcommand("update", "Change a member's role");
-  member_update->add_option("--email", member_email, "The member's email address")->required();
-  member_update->add_option("--role", member_role, "owner, admin, member or viewer")
+  member_update->add_option("--email", member_email, "The member's email address")
       ->required()
-      ->check(CLI::IsMember({"owner", "admin", "member", "viewer"}));
+      ->type_name("EMAIL");
+  choices.Restrict(member_update->add_option("--role", member_role, "The new role")->required(),
+                   roles);
+  help->Document(member_update,
+                 {"Owners and admins change roles; admins cannot change owners, and the last\n"
+                  "owner cannot be demoted.",
+                  "chainloop organization member update --email jane@example.com --role admin"});
   On(member_update, chosen,
      [&](CliContext& c) { return MemberUpdate(c, member_email, member_role); });
   auto* member_delete = member->add_subcommand("delete", "Remove a member from the organization");
   member_delete->alias("remove");
-  member_delete->add_option("--email", member_email, "The member's email address")->required();
+  member_delete->add_option("--email", member_email, "The member's email address")
+      ->required()
+      ->type_name("EMAIL");
+  help->Document(member_delete,
+                 {"Asks for confirmation on a terminal; -y/--yes skips it. The last owner\n"
+                  "cannot be removed.",
+                  "chainloop organization member delete --email jane@example.com\n"
+                  "chainloop organization member delete --email jane@example.com -y"});
   On(member_delete, chosen, [&](CliContext& c) { return MemberDelete(c, member_email); });
 
   auto* invitation = org->add_subcommand("invitation", "Invitations to the organization");
   invitation->require_subcommand(1);
   std::string receiver, role;
   auto* inv_create = invitation->add_subcommand("create", "Invite someone by email");
-  inv_create->add_option("--receiver", receiver, "Email address to invite")->required();
-  inv_create->add_option("--role", role, "owner, admin, member or viewer")
+  inv_create->add_option("--receiver", receiver, "Email address to invite")
       ->required()
-      ->check(CLI::IsMember({"owner", "admin", "member", "viewer"}));
+      ->type_name("EMAIL");
+  choices.Restrict(inv_create->add_option("--role", role, "The role they get")->required(), roles);
+  help->Document(inv_create,
+                 {"",
+                  "chainloop organization invitation create --receiver jane@example.com "
+                  "--role member"});
   On(inv_create, chosen, [&](CliContext& c) { return InvitationCreate(c, receiver, role); });
-  On(invitation->add_subcommand("list", "List pending invitations")->alias("ls"), chosen,
-     InvitationList);
+  auto* inv_list = invitation->add_subcommand("list", "List pending invitations")->alias("ls");
+  help->Document(inv_list, {"", "chainloop organization invitation list"});
+  On(inv_list, chosen, InvitationList);
   std::string invitation_id;
   auto* inv_revoke = invitation->add_subcommand("revoke", "Cancel a pending invitation");
   inv_revoke->add_option("--id", invitation_id, "Invitation ID (see `invitation list`)")
-      ->required();
+      ->required()
+      ->type_name("ID");
+  help->Document(inv_revoke, {"", "chainloop organization invitation revoke --id " + kId});
   On(inv_revoke, chosen, [&](CliContext& c) { return InvitationRevoke(c, invitation_id); });
 
   auto* audit = org->add_subcommand("audit", "The organization's audit log");
   audit->require_subcommand(1);
   std::optional<int> audit_limit;
   auto* audit_list = audit->add_subcommand("list", "List audit events, newest first")->alias("ls");
-  audit_list->add_option("--limit", audit_limit, "At most this many events (1-1000)");
+  audit_list->add_option("--limit", audit_limit, "At most this many events (1-1000)")
+      ->type_name("N");
+  help->Document(audit_list, {"",
+                              "chainloop organization audit list\n"
+                              "chainloop organization audit list --limit 50 -o json"});
   On(audit_list, chosen, [&](CliContext& c) { return AuditList(c, audit_limit); });
 
   auto* api_token = org->add_subcommand("api-token", "API token management");
@@ -200,29 +313,53 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   ApiTokenCreateOptions token_create;
   auto* tc = api_token->add_subcommand("create", "Create an API token");
   tc->add_option("--name", token_create.name, "Token name (lowercase letters, digits, '-')")
-      ->required();
-  tc->add_option("--description", token_create.description, "What the token is for");
+      ->required()
+      ->type_name("NAME");
+  tc->add_option("--description", token_create.description, "What the token is for")
+      ->type_name("DESCRIPTION");
   tc->add_option("--expiration", token_create.expiration,
-                 "Lifetime, e.g. 30m, 24h, 720h, 90d (default: no expiry)");
+                 "Lifetime, e.g. 30m, 24h, 720h, 90d (default: no expiry)")
+      ->type_name("DURATION");
   tc->add_option("--project", token_create.project,
-                 "Restrict the token to this project (default: organization-wide)");
+                 "Restrict the token to this project (default: organization-wide)")
+      ->type_name("PROJECT");
   tc->add_option("--permission", token_create.permissions,
                  "resource:action permission; repeat or comma-separate (default: what CI needs "
                  "to attest)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->type_name("PERMISSION");
+  help->Document(
+      tc, {"The token is shown once. -o token prints only the token, for scripts.",
+           "chainloop organization api-token create --name ci-release --expiration 90d\n"
+           "# a token for one project's CI, kept in a variable\n"
+           "export CHAINLOOP_TOKEN=\"$(chainloop organization api-token create --name ci-app \\\n"
+           "  --project app --expiration 720h -o token)\""});
   On(
       tc, chosen, [&](CliContext& c) { return ApiTokenCreate(c, token_create); },
       /*token_output=*/true);
   ApiTokenListOptions token_list;
   auto* tl = api_token->add_subcommand("list", "List API tokens")->alias("ls");
-  tl->add_option("--status", token_list.status, "active (default), expired, revoked or all");
+  choices.Restrict(
+      tl->add_option("--status", token_list.status, "Tokens in this state (default active)"),
+      {"active", "expired", "revoked", "all"});
   tl->add_flag("--all", token_list.all, "List tokens in every state (same as --status all)");
-  tl->add_option("--project", token_list.project, "Only tokens of this project");
-  tl->add_option("--scope", token_list.scope, "project or global");
+  tl->add_option("--project", token_list.project, "Only tokens of this project")
+      ->type_name("PROJECT");
+  choices.Restrict(tl->add_option("--scope", token_list.scope,
+                                  "Only project-scoped or organization-wide tokens"),
+                   {"project", "global"});
+  help->Document(tl, {"",
+                      "chainloop organization api-token list\n"
+                      "chainloop organization api-token list --status revoked\n"
+                      "chainloop organization api-token list --all -o json\n"
+                      "chainloop organization api-token list --project app --scope project"});
   On(tl, chosen, [&](CliContext& c) { return ApiTokenList(c, token_list); });
   std::string token_id;
   auto* tr = api_token->add_subcommand("revoke", "Revoke an API token");
-  tr->add_option("--id", token_id, "Token ID")->required();
+  tr->add_option("--id", token_id, "Token ID (see `api-token list`)")->required()->type_name("ID");
+  help->Document(tr, {"Asks for confirmation on a terminal; -y/--yes skips it.",
+                      "chainloop organization api-token revoke --id " + kId + "\n" +
+                          "chainloop organization api-token revoke --id " + kId + " -y"});
   On(tr, chosen, [&](CliContext& c) { return ApiTokenRevoke(c, token_id); });
 
   auto* federation = org->add_subcommand(
@@ -230,50 +367,62 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   federation->require_subcommand(1);
   FederationCreateOptions fed_create;
   auto* fc = federation->add_subcommand("create", "Trust CI ID tokens that match bound claims");
-  fc->add_option("--name", fed_create.name, "Policy name")->required();
+  fc->add_option("--name", fed_create.name, "Policy name")->required()->type_name("NAME");
   fc->add_option("--issuer", fed_create.issuer,
                  "Issuer URL, e.g. https://gitlab.com or "
                  "https://token.actions.githubusercontent.com")
-      ->required();
-  fc->add_option("--provider", fed_create.provider,
-                 "gitlab or github (default: github for GitHub Actions' issuer, else gitlab)");
+      ->required()
+      ->type_name("URL");
+  choices.Restrict(
+      fc->add_option("--provider", fed_create.provider,
+                     "CI provider (default: github for GitHub Actions' issuer, else gitlab)"),
+      {"gitlab", "github"});
   fc->add_option("--audience", fed_create.audience,
-                 "Audience the ID token must carry (default: the control plane's URL)");
+                 "Audience the ID token must carry (default: the control plane's URL)")
+      ->type_name("AUDIENCE");
   fc->add_option("--bound-claim", fed_create.bound_claims,
-                 "KEY=PATTERN a claim must match (exact or glob); repeat for more (at least one "
-                 "identifying the project or repository)");
+                 "A claim must match PATTERN (exact or glob); repeat for more (at least one "
+                 "identifying the project or repository)")
+      ->type_name("KEY=PATTERN");
   fc->add_option("--project", fed_create.project,
-                 "Restrict exchanged tokens to this project (default: organization-wide)");
+                 "Restrict exchanged tokens to this project (default: organization-wide)")
+      ->type_name("PROJECT");
   fc->add_option("--permission", fed_create.permissions,
                  "resource:action permission; repeat or comma-separate (default: what CI needs "
                  "to attest)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->type_name("PERMISSION");
   fc->add_option("--max-token-age", fed_create.max_token_age,
                  "Refuse ID tokens issued longer ago than this, 1m..24h (default 1h); GitLab "
                  "issues them when the job starts, so set at least the job's timeout")
       ->type_name("DURATION");
-  fc->footer(
-      "Examples:\n"
-      "  # GitLab: protected branches of project 4242 only, jobs up to 2 hours\n"
-      "  chainloop organization federation create --name gitlab-release \\\n"
-      "    --issuer https://gitlab.com --bound-claim project_id=4242 \\\n"
-      "    --bound-claim ref_type=branch --bound-claim ref_protected=true \\\n"
-      "    --bound-claim ref=main --max-token-age 2h --project app\n"
-      "  # GitHub Actions: pushes to main of repository 123456\n"
-      "  chainloop organization federation create --name gh-main \\\n"
-      "    --issuer https://token.actions.githubusercontent.com \\\n"
-      "    --bound-claim repository_id=123456 --bound-claim ref=refs/heads/main \\\n"
-      "    --bound-claim event_name=push --project app\n"
-      "  # Accept ID tokens requested for Chainloop's own audience (its .gitlab-ci.yml)\n"
-      "  chainloop organization federation create --name gitlab-upstream-aud \\\n"
-      "    --issuer https://gitlab.com --audience chainloop --bound-claim project_id=4242 \\\n"
-      "    --bound-claim ref_protected=true");
+  help->Document(
+      fc, {"",
+           "# GitLab: protected branches of project 4242 only, jobs up to 2 hours\n"
+           "chainloop organization federation create --name gitlab-release \\\n"
+           "  --issuer https://gitlab.com --bound-claim project_id=4242 \\\n"
+           "  --bound-claim ref_type=branch --bound-claim ref_protected=true \\\n"
+           "  --bound-claim ref=main --max-token-age 2h --project app\n"
+           "# GitHub Actions: pushes to main of repository 123456\n"
+           "chainloop organization federation create --name gh-main \\\n"
+           "  --issuer https://token.actions.githubusercontent.com \\\n"
+           "  --bound-claim repository_id=123456 --bound-claim ref=refs/heads/main \\\n"
+           "  --bound-claim event_name=push --project app\n"
+           "# Accept ID tokens requested for Chainloop's own audience (its .gitlab-ci.yml)\n"
+           "chainloop organization federation create --name gitlab-upstream-aud \\\n"
+           "  --issuer https://gitlab.com --audience chainloop --bound-claim project_id=4242 \\\n"
+           "  --bound-claim ref_protected=true"});
   On(fc, chosen, [&](CliContext& c) { return FederationCreate(c, fed_create); });
-  On(federation->add_subcommand("list", "List trust policies")->alias("ls"), chosen,
-     FederationList);
+  auto* fl = federation->add_subcommand("list", "List trust policies")->alias("ls");
+  help->Document(fl, {"", "chainloop organization federation list"});
+  On(fl, chosen, FederationList);
   std::string policy_id;
   auto* fd = federation->add_subcommand("delete", "Delete a trust policy");
-  fd->add_option("--id", policy_id, "Policy ID")->required();
+  fd->add_option("--id", policy_id, "Policy ID (see `federation list`)")
+      ->required()
+      ->type_name("ID");
+  help->Document(fd, {"Asks for confirmation on a terminal; -y/--yes skips it.",
+                      "chainloop organization federation delete --id " + kId});
   On(fd, chosen, [&](CliContext& c) { return FederationDelete(c, policy_id); });
 
   // project
@@ -281,9 +430,12 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   project->require_subcommand(1);
   std::string project_name;
   auto* project_create = project->add_subcommand("create", "Create a project");
-  project_create->add_option("--name", project_name, "Project name")->required();
+  project_create->add_option("--name", project_name, "Project name")->required()->type_name("NAME");
+  help->Document(project_create, {"", "chainloop project create --name app"});
   On(project_create, chosen, [&](CliContext& c) { return ProjectCreate(c, project_name); });
-  On(project->add_subcommand("list", "List projects")->alias("ls"), chosen, ProjectList);
+  auto* project_list = project->add_subcommand("list", "List projects")->alias("ls");
+  help->Document(project_list, {"", "chainloop project list\nchainloop project ls -o json"});
+  On(project_list, chosen, ProjectList);
 
   // attestation
   auto* att = app.add_subcommand("attestation", "Craft and push attestations");
@@ -291,14 +443,26 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   att->require_subcommand(1);
   std::string workflow, att_project, statement, attestation_id;
   auto* att_init = att->add_subcommand("init", "Start an attestation (a workflow run)");
-  att_init->add_option("--workflow", workflow, "Workflow name")->required();
-  att_init->add_option("--project", att_project, "Project name")->required();
+  att_init->add_option("--workflow", workflow, "Workflow name")->required()->type_name("NAME");
+  att_init->add_option("--project", att_project, "Project name")->required()->type_name("PROJECT");
+  help->Document(att_init,
+                 {"Starts a run of the workflow (created on first use) and remembers its id\n"
+                  "for `attestation push`.",
+                  "chainloop attestation init --workflow build --project app"});
   On(att_init, chosen, [&](CliContext& c) { return AttestationInit(c, workflow, att_project); });
   auto* att_push = att->add_subcommand("push", "Push an in-toto statement for the attestation");
   att_push->add_option("--statement", statement, "in-toto Statement JSON file (max 1 MiB)")
-      ->required();
-  att_push->add_option("--attestation-id", attestation_id,
-                       "Run id (default: the one from `attestation init`)");
+      ->required()
+      ->type_name("FILE");
+  att_push
+      ->add_option("--attestation-id", attestation_id,
+                   "Run id (default: the one from `attestation init`)")
+      ->type_name("ID");
+  help->Document(att_push, {"",
+                            "chainloop attestation push --statement statement.json\n"
+                            "chainloop attestation push --statement statement.json "
+                            "--attestation-id " +
+                                kId});
   On(att_push, chosen,
      [&](CliContext& c) { return AttestationPush(c, statement, attestation_id); });
 
@@ -306,17 +470,25 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   auto* wf = app.add_subcommand("workflow", "Workflows and their runs");
   wf->alias("wf");
   wf->require_subcommand(1);
-  On(wf->add_subcommand("list", "List workflows")->alias("ls"), chosen, WorkflowList);
+  auto* wf_list = wf->add_subcommand("list", "List workflows")->alias("ls");
+  help->Document(wf_list, {"", "chainloop workflow list\nchainloop wf ls -o json"});
+  On(wf_list, chosen, WorkflowList);
   auto* run = wf->add_subcommand("run", "Workflow runs");
   run->require_subcommand(1);
   std::string run_project, run_id;
   std::optional<int> limit;
   auto* run_list = run->add_subcommand("list", "List workflow runs")->alias("ls");
-  run_list->add_option("--project", run_project, "Only runs of this project");
-  run_list->add_option("--limit", limit, "At most this many runs")->check(CLI::Range(1, 1000));
+  run_list->add_option("--project", run_project, "Only runs of this project")->type_name("PROJECT");
+  run_list->add_option("--limit", limit, "At most this many runs (1-1000)")
+      ->check(CLI::Range(1, 1000).description(""))
+      ->type_name("N");
+  help->Document(run_list, {"",
+                            "chainloop workflow run list\n"
+                            "chainloop workflow run list --project app --limit 20"});
   On(run_list, chosen, [&](CliContext& c) { return WorkflowRunList(c, run_project, limit); });
   auto* run_describe = run->add_subcommand("describe", "Describe a workflow run");
-  run_describe->add_option("--id", run_id, "Run id")->required();
+  run_describe->add_option("--id", run_id, "Run id")->required()->type_name("ID");
+  help->Document(run_describe, {"", "chainloop workflow run describe --id " + kId});
   On(run_describe, chosen, [&](CliContext& c) { return WorkflowRunDescribe(c, run_id); });
 
   if (args.empty()) {  // a bare `chainloop`: what it can do
@@ -344,6 +516,11 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
     // Usage errors exit 2, as is conventional for command lines.
     safe_err << UsageErrorMessage(app, args, e) << "\n";
     return 2;
+  }
+  if (completion->parsed()) {  // needs neither a config nor a control plane
+    out << CompletionScript(app, choices, *ParseShell(shell_name));
+    out.flush();
+    return 0;
   }
   if (!chosen.action) {
     TerminalSafeStream(err) << app.help();

@@ -204,8 +204,8 @@ TEST_F(MemberCommandsTest, TokenListFiltersByStateAndMarksTokensAboutToExpire) {
   const size_t sent = server_->requests().size();
   EXPECT_EQ(Run({"org", "api-token", "list", "--all", "--status", "active"}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("--all lists every state"));
-  EXPECT_EQ(Run({"org", "api-token", "list", "--status", "dead"}), 1);
-  EXPECT_THAT(err_.str(), HasSubstr("--status must be active, expired, revoked or all"));
+  EXPECT_EQ(Run({"org", "api-token", "list", "--status", "dead"}), 2);  // a usage error
+  EXPECT_THAT(err_.str(), HasSubstr("--status: must be active, expired, revoked or all"));
   EXPECT_EQ(server_->requests().size(), sent);
 }
 

@@ -330,10 +330,10 @@ TEST_F(CliRunTest, ListShowsColumnsScopeAndNever) {
 TEST_F(CliRunTest, ListValidatesFilters) {
   Serve([](const FakeRequest&) { return FakeResponse{200, R"({"api_tokens":[]})"}; });
   StoreSession(NewToken(crypto::CredentialKind::kSession));
-  EXPECT_EQ(Run({"org", "token", "list", "--status", "inactive"}), 1);
-  EXPECT_THAT(err_.str(), HasSubstr("--status must be active, expired, revoked or all"));
-  EXPECT_EQ(Run({"org", "token", "list", "--scope", "org"}), 1);
-  EXPECT_THAT(err_.str(), HasSubstr("--scope must be project or global"));
+  EXPECT_EQ(Run({"org", "token", "list", "--status", "inactive"}), 2);  // a usage error
+  EXPECT_THAT(err_.str(), HasSubstr("--status: must be active, expired, revoked or all"));
+  EXPECT_EQ(Run({"org", "token", "list", "--scope", "org"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--scope: must be project or global"));
   EXPECT_EQ(Run({"org", "token", "list", "--scope", "global", "--project", "web"}), 1);
   EXPECT_TRUE(requests().empty());
 }

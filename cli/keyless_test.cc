@@ -531,8 +531,8 @@ TEST_F(KeylessCliTest, FederationCreateValidatesLocally) {
             1);
   EXPECT_THAT(err_.str(), HasSubstr("github trust policy"));
   EXPECT_EQ(run({"https://gitlab.com", "--provider", "bitbucket", "--bound-claim", "project_id=1"}),
-            1);
-  EXPECT_THAT(err_.str(), HasSubstr("--provider must be gitlab or github"));
+            2);  // a usage error
+  EXPECT_THAT(err_.str(), HasSubstr("--provider: must be gitlab or github"));
 
   EXPECT_EQ(run({"gitlab.com", "--bound-claim", "project_id=1"}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("--issuer must be"));

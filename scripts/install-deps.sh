@@ -15,6 +15,7 @@ packages=(
   clang-14 libclang-rt-14-dev llvm-14 ccache  # fuzzing (libFuzzer) and sanitizer builds
   chromium  # browser tests (driven by playwright-core; never a downloaded browser)
   nginx-light pgbouncer  # scale-out tests: run from private configs on loopback, never as services
+  zsh fish  # syntax checks of the generated shell completion scripts (`zsh -n`, `fish -n`)
 )
 # Packages whose postinst starts a system service the tests never use (nginx on port 80,
 # pgbouncer on 6432): when this run installs them, the service is stopped and disabled again.

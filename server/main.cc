@@ -372,6 +372,30 @@ int Serve(const ServerConfig& c) {
   return 0;
 }
 
+// Help for the commands that take the root command's options through fallthrough (serve,
+// migrate, ...): CLI11 lists only a command's own options, so the inherited ones are added.
+class InheritedOptionsFormatter : public CLI::Formatter {
+ public:
+  std::string make_help(const CLI::App* app, std::string name,
+                        CLI::AppFormatMode mode) const override {
+    std::string help = CLI::Formatter::make_help(app, name, mode);
+    if (mode == CLI::AppFormatMode::Sub) return help;
+    for (const CLI::App* a = app; a->get_parent() != nullptr && a->get_fallthrough();
+         a = a->get_parent()) {
+      const CLI::App* parent = a->get_parent();
+      auto inherited = parent->get_options([parent](const CLI::Option* o) {
+        return o->nonpositional() && o != parent->get_help_ptr() && o != parent->get_version_ptr();
+      });
+      if (inherited.empty()) continue;
+      const std::string from = parent->get_parent() == nullptr ? std::string("Server options")
+                                                               : "Options of " + parent->get_name();
+      while (help.size() >= 2 && help.compare(help.size() - 2, 2, "\n\n") == 0) help.pop_back();
+      help += make_group(from, false, inherited);
+    }
+    return help;
+  }
+};
+
 }  // namespace
 }  // namespace cl::server
 
@@ -381,6 +405,7 @@ int main(int argc, char** argv) {
   const std::string version_line = "chainloop-controlplane " + std::string(Version()) +
                                    " (commit " + std::string(Commit()) + ")";
   app.set_version_flag("--version", version_line);
+  app.formatter(std::make_shared<server::InheritedOptionsFormatter>());  // subcommands inherit it
   std::string config_file;
   app.add_option("--config", config_file, "TOML configuration file")->envname("CHAINLOOP_CONFIG");
   std::map<std::string, std::string> flags;
