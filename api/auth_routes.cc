@@ -2,6 +2,10 @@
 // browser UI login into an HttpOnly session cookie (/auth/web/*), the login API (code
 // exchange, device flow), whoami and logout.
 #include <boost/json/object.hpp>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
 
 #include "api/encoders.h"
 #include "api/errors.h"
@@ -61,6 +65,37 @@ Response BrowserThrottled(UnixMillis wait) {
   r.SetHeader("Retry-After", RetryAfterSeconds(wait));
   return r;
 }
+
+// Organization and project names by id, for whoami's I/O-thread answer. Neither can be renamed
+// or deleted, so a remembered name never goes stale; the map is bounded by starting over when
+// full. Thread-safe.
+class ScopeNameCache {
+ public:
+  void Remember(const std::string& id, const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (names_.size() >= kMaxEntries) names_.clear();
+    names_.emplace(id, name);
+  }
+
+  // The names of `p`'s organization and project, or nullopt when one is not remembered yet.
+  std::optional<WhoamiScope> ScopeOf(const domain::Principal& p) const {
+    WhoamiScope scope;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto [id, out] :
+         {std::pair{&p.org_id, &scope.organization}, std::pair{&p.project_id, &scope.project}}) {
+      if (!*id) continue;
+      auto it = names_.find(**id);
+      if (it == names_.end()) return std::nullopt;
+      *out = ScopeName{it->first, it->second};
+    }
+    return scope;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 100'000;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::string> names_;  // guarded by mu_
+};
 
 }  // namespace
 
@@ -233,25 +268,36 @@ void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx) {
   }));
   // Tokens are answered from the cache on the I/O thread; people need their user row. The
   // fast answer is the same JSON as EncodePrincipal, written without building a JSON tree.
-  auto whoami_fast = [](Request&, const domain::Principal& p) -> std::optional<Response> {
+  // A token's answer names its organization and project: the worker reads them from the store
+  // and remembers them, so later answers for tokens are written on the I/O thread.
+  auto names = std::make_shared<ScopeNameCache>();
+  auto whoami_fast = [names](Request&, const domain::Principal& p) -> std::optional<Response> {
     if (p.kind == domain::Principal::Kind::kUser) return std::nullopt;
-    return Response::Json(200, SerializePrincipalEnvelope(p));
+    auto scope = names->ScopeOf(p);
+    if (!scope) return std::nullopt;
+    return Response::Json(200, SerializeWhoami(p, *scope));
   };
   AddFast(r, "GET", "/v1/auth/whoami", ctx.mw.AuthedFast(whoami_fast),
-          ctx.mw.Authed([&ctx](Request&, const domain::Principal& p) -> Result<Response> {
+          ctx.mw.Authed([&ctx, names](Request&, const domain::Principal& p) -> Result<Response> {
             json::object principal = EncodePrincipal(p);
             if (p.kind == domain::Principal::Kind::kUser) {
               CL_ASSIGN_OR_RETURN(auto user, ctx.deps.db->GetUser(p.id));
               principal["email"] = user.email;
               principal["name"] = user.name;
             }
-            json::object j;
-            j["principal"] = std::move(principal);
-            if (!p.session_id.empty()) {
-              json::object s;
-              s["expires_at"] = FormatRfc3339(p.session_expires_at);
-              j["session"] = std::move(s);
+            WhoamiScope scope;
+            if (p.org_id) {
+              CL_ASSIGN_OR_RETURN(auto org, ctx.deps.db->GetOrganization(*p.org_id));
+              scope.organization = ScopeName{org.id, org.name};
+              names->Remember(org.id, org.name);
             }
+            if (p.project_id) {
+              CL_ASSIGN_OR_RETURN(auto project, ctx.deps.db->GetProject(*p.project_id));
+              scope.project = ScopeName{project.id, project.name};
+              names->Remember(project.id, project.name);
+            }
+            json::object j = EncodeWhoami(p, scope);
+            j["principal"] = std::move(principal);
             return JsonOk(200, j);
           }));
   Add(r, "POST", "/v1/auth/logout",

@@ -161,24 +161,60 @@ TEST_F(AuthRoutesTest, WhoamiOfAPersonHasEmailAndSession) {
   EXPECT_EQ(p.at("kind").as_string(), "user");
   EXPECT_EQ(p.at("email").as_string(), "bob@example.com");
   EXPECT_TRUE(a.body.at("session").at("expires_at").is_string());
+  EXPECT_EQ(a.body.at("expires_at"), a.body.at("session").at("expires_at"));
+  EXPECT_TRUE(a.body.at("organization").is_null());
+  EXPECT_TRUE(a.body.at("project").is_null());
+  EXPECT_TRUE(a.body.at("permissions").is_null());  // roles decide, per organization
   // People need their user row: the fast path hands them to the worker pool.
   EXPECT_FALSE(CallFast("GET", "/v1/auth/whoami", session).has_value());
 }
 
-TEST_F(AuthRoutesTest, WhoamiOfATokenIsTheSameOnBothPaths) {
+TEST_F(AuthRoutesTest, WhoamiOfATokenNamesItsOrganizationProjectPermissionsAndExpiry) {
+  auto ExpectSameAnswerOnBothPaths = [this](const std::string& token, const Answer& full) {
+    auto fast = CallFast("GET", "/v1/auth/whoami", token);
+    ASSERT_TRUE(fast.has_value());
+    EXPECT_EQ(fast->status, 200);
+    EXPECT_EQ(fast->response.body, SerializeJson(full.body));
+    EXPECT_EQ(fast->Header("X-Content-Type-Options"), "nosniff");
+  };
   std::string owner = LoginAs("owner", "owner@example.com");
   CreateOrg(owner, "acme");
   Answer created = Call("POST", "/v1/organizations/acme/api-tokens", owner, R"({"name":"ci"})");
   ASSERT_EQ(created.status, 201);
   std::string token(created.body.at("token").as_string());
+  // Authenticated (and cached) by another request: whoami still needs the organization's name.
+  ASSERT_EQ(Call("GET", "/v1/organizations/acme", token).status, 200);
+  EXPECT_FALSE(CallFast("GET", "/v1/auth/whoami", token).has_value());
   Answer full = Call("GET", "/v1/auth/whoami", token);
-  ASSERT_EQ(full.status, 200);
+  ASSERT_EQ(full.status, 200) << SerializeJson(full.body);
   EXPECT_EQ(full.body.at("principal").at("kind").as_string(), "api_token");
-  auto fast = CallFast("GET", "/v1/auth/whoami", token);  // cached by the full path
-  ASSERT_TRUE(fast.has_value());
-  EXPECT_EQ(fast->status, 200);
-  EXPECT_EQ(fast->response.body, SerializeJson(full.body));
-  EXPECT_EQ(fast->Header("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(full.body.at("organization").at("name").as_string(), "acme");
+  EXPECT_EQ(full.body.at("organization").at("id"),
+            Call("GET", "/v1/organizations/acme", owner).body.at("organization").at("id"));
+  EXPECT_TRUE(full.body.at("project").is_null());
+  EXPECT_EQ(full.body.at("permissions"), created.body.at("api_token").at("permissions"));
+  EXPECT_TRUE(full.body.at("expires_at").is_null());  // created without an expiry
+  EXPECT_FALSE(full.body.as_object().contains("session"));
+  // Before the worker has read the organization's name, the I/O thread hands the request over;
+  // after, it writes the same answer itself.
+  ExpectSameAnswerOnBothPaths(token, full);
+
+  ASSERT_EQ(Call("POST", "/v1/organizations/acme/projects", owner, R"({"name":"web"})").status,
+            201);
+  Answer scoped = Call(
+      "POST", "/v1/organizations/acme/api-tokens", owner,
+      R"({"name":"deploy","project":"web","permissions":["workflow_run:create","workflow:read"],)"
+      R"("expires_in_seconds":3600})");
+  ASSERT_EQ(scoped.status, 201) << SerializeJson(scoped.body);
+  Answer who = Call("GET", "/v1/auth/whoami", std::string(scoped.body.at("token").as_string()));
+  ASSERT_EQ(who.status, 200) << SerializeJson(who.body);
+  EXPECT_EQ(who.body.at("organization").at("name").as_string(), "acme");
+  EXPECT_EQ(who.body.at("project").at("name").as_string(), "web");
+  EXPECT_EQ(SerializeJson(who.body.at("permissions")),
+            R"(["workflow:read","workflow_run:create"])");
+  EXPECT_EQ(who.body.at("expires_at"), scoped.body.at("api_token").at("expires_at"));
+  EXPECT_TRUE(who.body.at("expires_at").is_string());
+  ExpectSameAnswerOnBothPaths(std::string(scoped.body.at("token").as_string()), who);
 }
 
 TEST_F(AuthRoutesTest, LogoutEndsTheSession) {

@@ -1,6 +1,7 @@
 // The JSON shapes of the HTTP API (see the header).
 #include "api/encoders.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 
 #include "common/json.h"
@@ -204,14 +205,88 @@ json::object EncodeDeviceLoginStart(const domain::DeviceLoginStart& start) {
           {"interval", start.interval}};
 }
 
-std::string SerializePrincipalEnvelope(const domain::Principal& p) {
+namespace {
+
+// A token's explicit permissions in order; people: none (null in the answer).
+std::optional<std::vector<std::string>> SortedTokenPermissions(const domain::Principal& p) {
+  if (p.kind != domain::Principal::Kind::kApiToken &&
+      p.kind != domain::Principal::Kind::kFederated) {
+    return std::nullopt;
+  }
+  std::vector<std::string> sorted(p.permissions.begin(), p.permissions.end());
+  std::sort(sorted.begin(), sorted.end());
+  return sorted;
+}
+
+// When the credential ends: the session's end, a token's expiry, or none.
+std::optional<UnixMillis> CredentialExpiry(const domain::Principal& p) {
+  if (!p.session_id.empty()) return p.session_expires_at;
+  if (p.token_expires_at != 0) return p.token_expires_at;
+  return std::nullopt;
+}
+
+}  // namespace
+
+json::object EncodeWhoami(const domain::Principal& p, const WhoamiScope& scope) {
+  auto named = [](const std::optional<ScopeName>& n) -> json::value {
+    if (!n) return nullptr;
+    return json::object{{"id", n->id}, {"name", n->name}};
+  };
+  json::object j;
+  j["principal"] = EncodePrincipal(p);
+  j["organization"] = named(scope.organization);
+  j["project"] = named(scope.project);
+  auto permissions = SortedTokenPermissions(p);
+  j["permissions"] = permissions ? json::value(Strings(*permissions)) : json::value(nullptr);
+  j["expires_at"] = OptTime(CredentialExpiry(p));
+  if (!p.session_id.empty()) {
+    j["session"] = json::object{{"expires_at", FormatRfc3339(p.session_expires_at)}};
+  }
+  return j;
+}
+
+std::string SerializeWhoami(const domain::Principal& p, const WhoamiScope& scope) {
   std::string body = "{\"principal\":{\"kind\":";
   AppendJsonString(body, domain::PrincipalKindName(p.kind));
   body += ",\"id\":";
   AppendJsonString(body, p.id);
   body += ",\"name\":";
   AppendJsonString(body, p.display_name);
-  body += "}}";
+  auto named = [&body](std::string_view key, const std::optional<ScopeName>& n) {
+    body += ",\"";
+    body += key;
+    body += "\":";
+    if (!n) {
+      body += "null";
+      return;
+    }
+    body += "{\"id\":";
+    AppendJsonString(body, n->id);
+    body += ",\"name\":";
+    AppendJsonString(body, n->name);
+    body += '}';
+  };
+  body += '}';
+  named("organization", scope.organization);
+  named("project", scope.project);
+  body += ",\"permissions\":";
+  if (auto permissions = SortedTokenPermissions(p)) {
+    body += '[';
+    for (size_t i = 0; i < permissions->size(); ++i) {
+      if (i > 0) body += ',';
+      AppendJsonString(body, (*permissions)[i]);
+    }
+    body += ']';
+  } else {
+    body += "null";
+  }
+  body += ",\"expires_at\":";
+  if (auto expires = CredentialExpiry(p)) {
+    AppendJsonString(body, FormatRfc3339(*expires));
+  } else {
+    body += "null";
+  }
+  body += '}';
   return body;
 }
 

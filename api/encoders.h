@@ -43,8 +43,25 @@ boost::json::object EncodePrincipal(const domain::Principal& p);
 boost::json::object EncodeSession(const domain::IssuedSession& s);
 boost::json::object EncodeDeviceLoginStart(const domain::DeviceLoginStart& start);
 
-// {"principal": EncodePrincipal(p)} serialized directly, without building a JSON tree: the
-// I/O-thread answer of whoami for tokens.
-std::string SerializePrincipalEnvelope(const domain::Principal& p);
+// What a credential is bound to, for whoami: the id and name of an API or CI token's organization
+// and project (empty for people and for tokens not scoped to a project).
+struct ScopeName {
+  std::string id;
+  std::string name;
+};
+struct WhoamiScope {
+  std::optional<ScopeName> organization;
+  std::optional<ScopeName> project;
+};
+
+// The body of GET /v1/auth/whoami: "principal" (EncodePrincipal), "organization" and "project"
+// ({"id", "name"} or null), "permissions" (a token's explicit list, sorted; null for people, whose
+// roles decide per organization), "expires_at" (when the credential ends, null for tokens that
+// never expire) and, for sessions only, "session": {"expires_at"}.
+boost::json::object EncodeWhoami(const domain::Principal& p, const WhoamiScope& scope);
+
+// EncodeWhoami(p, scope) serialized directly, without building a JSON tree: the I/O-thread
+// answer of whoami for tokens. REQUIRES: `p` is not a session (no "session" member is written).
+std::string SerializeWhoami(const domain::Principal& p, const WhoamiScope& scope);
 
 }  // namespace cl::api

@@ -153,7 +153,7 @@ TEST(TextTableTest, PadsColumnsToWidestCell) {
             "a-much-longer-name   viewer   2026-01-02T00:00:00Z\n");
 }
 
-TEST(TextTableTest, CountsUtf8CodePointsAndHasNoTrailingSpaces) {
+TEST(TextTableTest, CountsColumnsNotBytesAndHasNoTrailingSpaces) {
   TextTable t({"N", "X"});
   t.AddRow({"\xC3\xA9t\xC3\xA9", ""});  // "été": 3 code points, 5 bytes
   t.AddRow({"abcd", "y"});
@@ -162,6 +162,41 @@ TEST(TextTableTest, CountsUtf8CodePointsAndHasNoTrailingSpaces) {
             "\xC3\xA9t\xC3\xA9\n"
             "abcd   y\n");
   EXPECT_EQ(DisplayWidth("\xC3\xA9t\xC3\xA9"), 3u);
+}
+
+TEST(TextTableTest, WideCharactersTakeTwoColumnsAndCombiningMarksNone) {
+  EXPECT_EQ(DisplayWidth("\xE6\x97\xA5\xE6\x9C\xAC"), 4u);  // "日本": two wide characters
+  EXPECT_EQ(DisplayWidth("\xF0\x9F\x9A\x80"), 2u);          // U+1F680 rocket
+  EXPECT_EQ(DisplayWidth("e\xCC\x81"), 1u);                 // "e" + U+0301 combining acute
+  EXPECT_EQ(DisplayWidth("\xEF\xBD\xA1"), 1u);              // U+FF61: halfwidth, one column
+  TextTable t({"NAME", "ROLE"});
+  t.AddRow({"\xE6\x97\xA5\xE6\x9C\xAC", "owner"});  // 4 columns
+  t.AddRow({"cafe\xCC\x81", "admin"});              // "café" decomposed: 4 columns
+  t.AddRow({"\xF0\x9F\x9A\x80x", "viewer"});        // 3 columns
+  EXPECT_EQ(t.Render(),
+            "NAME   ROLE\n"
+            "\xE6\x97\xA5\xE6\x9C\xAC   owner\n"
+            "cafe\xCC\x81   admin\n"
+            "\xF0\x9F\x9A\x80x    viewer\n");
+}
+
+TEST(TextTableTest, EveryCellIsMadeTerminalSafe) {
+  TextTable t({"NAME", "NOTE"});
+  t.AddRow(
+      {"\x1b]52;c;aGk=\x07"
+       "evil",
+       "a\xE2\x80\xAE"
+       "b"});  // OSC 52 and a bidi override
+  t.AddRow({"ok",
+            "\x9b"
+            "31m"});  // a lone C1-looking byte
+  std::string out = t.Render();
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x07'), std::string::npos) << out;
+  EXPECT_EQ(out.find("\xE2\x80\xAE"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x9b'), std::string::npos) << out;
+  EXPECT_NE(out.find("\\x1b]52;c;aGk=\\x07evil"), std::string::npos) << out;
+  EXPECT_NE(out.find("a\\u202eb"), std::string::npos) << out;
 }
 
 TEST(TextTableTest, ShortRowsAndNewlinesDoNotBreakLayout) {

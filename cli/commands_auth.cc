@@ -80,11 +80,27 @@ Status AuthLogout(CliContext& ctx) {
   return Ok();
 }
 
+namespace {
+
+// whoami's "project" object, nullptr when the credential is not scoped to one.
+const boost::json::object* ProjectOf(const boost::json::value& resp) {
+  const auto* p = resp.as_object().if_contains("project");
+  return p != nullptr && p->is_object() ? &p->as_object() : nullptr;
+}
+
+}  // namespace
+
 Status AuthStatus(CliContext& ctx) {
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
   CL_ASSIGN_OR_RETURN(auto resp, client->Get("/v1/auth/whoami"));
   CL_ASSIGN_OR_RETURN(const auto* principal, ObjectField(resp, "principal", "principal"));
+  // A token belongs to one organization, named by whoami; a person has a current one.
   std::string org = ctx.CurrentOrganization();
+  if (const auto* o = resp.as_object().if_contains("organization");
+      ctx.options().org.empty() && o != nullptr && o->is_object() &&
+      !RawString(o->as_object(), "name").empty()) {
+    org = RawString(o->as_object(), "name");
+  }
   if (ctx.json_output()) {
     boost::json::object o = resp.as_object();
     o["current_organization"] = org.empty() ? boost::json::value(nullptr) : boost::json::value(org);
@@ -104,7 +120,22 @@ Status AuthStatus(CliContext& ctx) {
       out << "Name: " << Field(*principal, "name") << "\n";
     }
   }
-  out << "Current organization: " << (org.empty() ? "(none)" : org) << "\n";
+  out << "Current organization: " << (org.empty() ? "(none)" : TerminalSafe(org)) << "\n";
+  if (kind == "api_token" || kind == "federated") {
+    const auto* project = ProjectOf(resp);
+    if (project != nullptr) out << "Project: " << Field(*project, "name") << "\n";
+    std::string perms;
+    if (const auto* p = resp.as_object().if_contains("permissions");
+        p != nullptr && p->is_array()) {
+      for (const auto& e : p->as_array()) {
+        if (!e.is_string()) continue;
+        perms += (perms.empty() ? "" : ", ") + std::string(e.as_string());
+      }
+    }
+    out << "Permissions: " << (perms.empty() ? "-" : TerminalSafe(perms)) << "\n";
+    std::string expires = FieldOrEmpty(resp.as_object(), "expires_at");
+    out << "Expires at: " << (expires.empty() ? "never" : expires) << "\n";
+  }
   const auto& obj = resp.as_object();
   if (const auto* s = obj.if_contains("session"); s != nullptr && s->is_object()) {
     out << "Session expires at: " << Field(s->as_object(), "expires_at") << "\n";

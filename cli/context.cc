@@ -10,7 +10,9 @@
 #include <iostream>
 
 #include "cli/keyless.h"
+#include "cli/output.h"
 #include "common/json.h"
+#include "crypto/credential.h"
 #include "crypto/hash.h"
 
 namespace cl::cli {
@@ -244,8 +246,31 @@ std::string CliContext::CurrentOrganization() const {
   return !options_.org.empty() ? options_.org : config_.organization;
 }
 
-Result<std::string> CliContext::Organization() const {
-  std::string org = CurrentOrganization();
+Result<std::string> CliContext::Organization() {
+  if (!options_.org.empty()) return options_.org;
+  if (token_organization_) return *token_organization_;
+  // Only an explicit API or exchanged CI token: it belongs to one organization, which the config's
+  // current organization (chosen for a login session) need not be.
+  const std::string& explicit_token =
+      !options_.token.empty() ? options_.token : env_.chainloop_token;
+  auto kind = crypto::ParseCredential(explicit_token);
+  if (!explicit_token.empty() && kind &&
+      (*kind == crypto::CredentialKind::kApiToken || *kind == crypto::CredentialKind::kFederated)) {
+    CL_ASSIGN_OR_RETURN(ApiClient * client, AuthenticatedClient());
+    auto whoami = client->Get("/v1/auth/whoami");
+    if (!whoami && !whoami.error().IsNotFound()) return Fail(whoami.error());
+    if (whoami && whoami->is_object()) {
+      const auto* org = whoami->as_object().if_contains("organization");
+      if (org != nullptr && org->is_object()) {
+        std::string name = RawString(org->as_object(), "name");
+        if (!name.empty()) {
+          token_organization_ = std::move(name);
+          return *token_organization_;
+        }
+      }
+    }
+  }
+  std::string org = config_.organization;
   if (org.empty()) {
     return Fail(Error::FailedPrecondition(
         "no organization selected: pass --org NAME or run `chainloop organization set --name "
@@ -254,9 +279,16 @@ Result<std::string> CliContext::Organization() const {
   return org;
 }
 
-void CliContext::PrintJson(const boost::json::value& v) { out_ << TerminalSafeJson(v) << "\n"; }
+void CliContext::PrintJson(const boost::json::value& v) {
+  out_ << TerminalSafeJson(NullForAbsent(v)) << "\n";
+}
 
 int CliContext::ReportError(const Error& error) {
+  if (json_output()) {
+    boost::json::object e{{"code", error.reason()}, {"message", error.message()}};
+    err_ << TerminalSafeJson(boost::json::object{{"error", std::move(e)}}) << std::endl;
+    return 1;
+  }
   err_ << FormatCliError(error, options_.debug, using_stored_session()) << std::endl;
   return 1;
 }

@@ -111,8 +111,11 @@ class CliContext {
   // REQUIRES: AuthenticatedClient() succeeded.
   const std::string& identity_key() const { return identity_key_; }
 
-  // --org, else the config's organization, else FailedPrecondition with what to do.
-  Result<std::string> Organization() const;
+  // --org; else, when the credential is an API token (or an exchanged CI token) given by --token
+  // or $CHAINLOOP_TOKEN, the organization it belongs to, as GET /v1/auth/whoami names it (asked
+  // once per command; a control plane whose whoami names none falls back to the next rule); else
+  // the config's organization; else FailedPrecondition with what to do.
+  Result<std::string> Organization();
   // --org, else the config's organization; possibly empty.
   std::string CurrentOrganization() const;
 
@@ -139,7 +142,8 @@ class CliContext {
   // Prints one JSON value on one line to out() (TerminalSafeJson: the exact data, escaped).
   void PrintJson(const boost::json::value& v);
 
-  // Prints the error to stderr the CLI's way and returns the exit status (1).
+  // Prints the error to stderr the CLI's way and returns the exit status (1): with -o json one
+  // line {"error":{"code":"<reason>","message":"..."}}, else FormatCliError's text.
   int ReportError(const Error& error);
 
  private:
@@ -159,6 +163,8 @@ class CliContext {
   std::unique_ptr<Clock> clock_;
   std::istream* in_;
   bool token_output_allowed_ = false;
+  // The organization whoami named for a token credential; set by the first Organization().
+  std::optional<std::string> token_organization_;
 };
 
 }  // namespace cl::cli

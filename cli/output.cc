@@ -54,6 +54,25 @@ Result<const boost::json::array*> ArrayField(const boost::json::value& v, std::s
   return &f->as_array();
 }
 
+boost::json::value NullForAbsent(const boost::json::value& v) {
+  if (v.is_string()) return v.as_string().empty() ? boost::json::value(nullptr) : v;
+  if (v.is_array()) {
+    boost::json::array out;
+    out.reserve(v.as_array().size());
+    for (const auto& e : v.as_array()) out.push_back(NullForAbsent(e));
+    return out;
+  }
+  if (v.is_object()) {
+    boost::json::object out;
+    for (const auto& [key, e] : v.as_object()) {
+      const bool opaque = key == "statement" || key == "claims" || key == "bound_claims";
+      out[key] = opaque ? e : NullForAbsent(e);
+    }
+    return out;
+  }
+  return v;
+}
+
 std::string DescribeActor(const boost::json::object& obj, std::string_view name) {
   const auto* v = obj.if_contains(name);
   if (v == nullptr || !v->is_object()) return "-";

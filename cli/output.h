@@ -27,6 +27,12 @@ Result<const boost::json::object*> ObjectField(const boost::json::value& v, std:
 Result<const boost::json::array*> ArrayField(const boost::json::value& v, std::string_view name,
                                              std::string_view what);
 
+// `v` as `-o json` prints it: the API's field names and shapes, with every empty string an absent
+// value, null (the API writes "" for some absent values, e.g. a token's role or a member without
+// a name). Opaque data is left exactly as received: an attested in-toto "statement", a CI
+// identity's "claims" and a trust policy's "bound_claims".
+boost::json::value NullForAbsent(const boost::json::value& v);
+
 // "name (kind)" for an attested_by object, "-" when absent (terminal-safe).
 std::string DescribeActor(const boost::json::object& obj, std::string_view name);
 

@@ -147,6 +147,42 @@ describe('API tokens', () => {
     assert.equal(run.state, 'succeeded');
   });
 
+  test('a token needs no --org: whoami names its organization, scope and permissions', { skip },
+      async () => {
+        const { token, id } = await createToken(owner, 'ci-no-org', ['--project', 'app',
+          '--expiration', '24h']);
+        const env = { CHAINLOOP_TOKEN: token };
+        const file = writeJson(ci.home, 'statement-no-org.json', statement());
+        const init = ok(await ci.run(['attestation', 'init', '--workflow', 'build-no-org',
+          '--project', 'app'], { env }));
+        assert.doesNotMatch(init.stderr, /organization/, show(init));
+        ok(await ci.run(['attestation', 'push', '--statement', file], { env }));
+        const list = parseJson(ok(await owner.run(['workflow', 'run', 'list', '-o', 'json'])));
+        assert.ok(list.workflow_runs.some((r) => r.attested_by?.name === 'ci-no-org' &&
+          r.state === 'succeeded'), JSON.stringify(list));
+
+        const status = parseJson(ok(await ci.run(['auth', 'status', '-o', 'json'], { env })));
+        assert.equal(status.organization?.name, ORG, JSON.stringify(status));
+        assert.equal(status.current_organization, ORG, JSON.stringify(status));
+        assert.equal(status.project?.name, 'app', JSON.stringify(status));
+        assert.ok(Array.isArray(status.permissions) && status.permissions.length > 0,
+          JSON.stringify(status));
+        assert.match(status.expires_at ?? '', /^\d{4}-\d\d-\d\dT/, JSON.stringify(status));
+
+        // Errors with -o json: one JSON line on stderr, the same exit status as a table.
+        const other = await ci.run(['--org', 'no-such-org', 'project', 'list', '-o', 'json'],
+          { env });
+        const table = await ci.run(['--org', 'no-such-org', 'project', 'list'], { env });
+        assert.equal(other.code, 1, show(other));
+        assert.equal(table.code, other.code, show(table));
+        assert.equal(other.stdout, '');
+        const error = JSON.parse(other.stderr.trim());
+        assert.equal(typeof error.error.code, 'string', other.stderr);
+        assert.equal(typeof error.error.message, 'string', other.stderr);
+        // It expires before any auto-revoke date: out of the way of the tests that count those.
+        ok(await owner.run(['organization', 'api-token', 'revoke', '--id', id]));
+      });
+
   test('a project-scoped token attests only in its project', { skip }, async () => {
     const { token, apiToken } = await createToken(owner, 'app-only', ['--project', 'app']);
     assert.equal(apiToken.scope, 'project');
