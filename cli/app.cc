@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <functional>
 #include <map>
 #include <optional>
@@ -106,6 +107,20 @@ class ChainloopHelpFormatter : public CLI::Formatter {
  private:
   std::map<const CLI::App*, CommandDoc> docs_;
 };
+
+// Whether the command line asks for `-o json` / `--output json` / `--output=json` (read from the
+// words themselves: a line that failed to parse may not have set the option).
+bool AsksForJson(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--output=json" || args[i] == "-ojson") return true;
+    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size() &&
+        args[i + 1] == "json") {
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -513,8 +528,16 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
       safe_out << named.help();
       return 0;
     }
-    // Usage errors exit 2, as is conventional for command lines.
-    safe_err << UsageErrorMessage(app, args, e) << "\n";
+    // Usage errors exit 2, as is conventional for command lines; with `-o json`, in the same
+    // one-line shape as every other error (docs/cli.md).
+    if (AsksForJson(args)) {
+      err << TerminalSafeJson(boost::json::object{
+                 {"error", boost::json::object{{"code", "usage"},
+                                               {"message", UsageErrorMessage(app, args, e)}}}})
+          << std::endl;
+    } else {
+      safe_err << UsageErrorMessage(app, args, e) << "\n";
+    }
     return 2;
   }
   if (completion->parsed()) {  // needs neither a config nor a control plane

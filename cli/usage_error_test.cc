@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <boost/json.hpp>
 #include <memory>
 #include <sstream>
 
@@ -88,8 +90,22 @@ TEST_F(CommandLineTest, UnknownFlagsAreNamedWithSuggestionsWhateverTheirPlace) {
   EXPECT_NE(err_.str().find("unknown flag: --contol-plane"), std::string::npos) << err_.str();
   EXPECT_NE(err_.str().find("\n  --control-plane"), std::string::npos) << err_.str();
   // Known flags with values are skipped over, so the unknown command after them is found.
-  EXPECT_EQ(Run({"-o", "json", "orgs"}), 2);
+  EXPECT_EQ(Run({"-n", "acme", "orgs"}), 2);
   EXPECT_NE(err_.str().find(R"(unknown command "orgs")"), std::string::npos) << err_.str();
+}
+
+TEST_F(CommandLineTest, UsageErrorsAreJsonWithDashOJson) {
+  EXPECT_EQ(Run({"-o", "json", "orgnization", "list"}), 2);
+  const std::string err = err_.str();
+  auto parsed = boost::json::parse(err);
+  ASSERT_TRUE(parsed.is_object()) << err;
+  EXPECT_EQ(parsed.at("error").at("code").as_string(), "usage");
+  EXPECT_NE(std::string(parsed.at("error").at("message").as_string()).find("orgnization"),
+            std::string::npos);
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1);  // one line
+  EXPECT_EQ(Run({"org", "api-token", "revoke", "--output=json"}), 2);
+  EXPECT_NE(err_.str().find(R"({"error":{"code":"usage","message":)"), std::string::npos)
+      << err_.str();
 }
 
 TEST_F(CommandLineTest, MissingRequiredFlagsStillSayWhatIsMissing) {
