@@ -163,7 +163,9 @@ TEST(Redact, MasksCredentialsAnywhere) {
   };
   for (const auto& c : cases) {
     EXPECT_EQ(RedactSecrets(c.in), c.want) << c.in;
-    if (c.in != c.want) EXPECT_TRUE(MayHoldSecret(c.in)) << c.in;
+    if (c.in != c.want) {
+      EXPECT_TRUE(MayHoldSecret(c.in)) << c.in;
+    }
   }
   EXPECT_FALSE(MayHoldSecret("GET /healthz 200"));
 }

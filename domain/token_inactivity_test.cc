@@ -286,7 +286,9 @@ TYPED_TEST(SweepAgreesWithRuleTest, RevokesExactlyTheTokensTheRuleCallsInactive)
     ASSERT_TRUE(row) << row.error().ToString();
     EXPECT_EQ(row->revoked_at.has_value(), t.revoked_at.has_value() || want.count(t.id) > 0)
         << t.name;
-    if (t.expires_at && *t.expires_at <= kNow) EXPECT_FALSE(row->revoked_at) << t.name;
+    if (t.expires_at && *t.expires_at <= kNow) {
+      EXPECT_FALSE(row->revoked_at) << t.name;
+    }
   }
 }
 

@@ -333,7 +333,9 @@ TEST_F(SqliteDurabilityTest, PageCacheStaysWithinTheConfiguredBound) {
     sqlite3_memory_highwater(/*resetFlag=*/1);
     auto events = (*db)->ListAuditEvents(org_id_, kEvents + 10);
     EXPECT_TRUE(events) << events.error().ToString();
-    if (events) EXPECT_GE(events->size(), static_cast<size_t>(kEvents));
+    if (events) {
+      EXPECT_GE(events->size(), static_cast<size_t>(kEvents));
+    }
     return sqlite3_memory_highwater(/*resetFlag=*/0) - before;
   };
   const int64_t small = read_all_growth(1);
