@@ -46,8 +46,9 @@ json::object EncodeOrg(const store::Organization& o) {
                                               : json::value(nullptr)}};
 }
 
-std::string_view EncodeCallerRole(const std::optional<store::OrgRole>& role) {
-  return role ? store::OrgRoleName(*role) : std::string_view();
+json::value EncodeCallerRole(const std::optional<store::OrgRole>& role) {
+  if (!role) return nullptr;
+  return json::value(store::OrgRoleName(*role));
 }
 
 json::object EncodeOrgWithRole(const domain::OrgWithRole& o) {
@@ -135,10 +136,10 @@ json::object EncodeRun(const store::WorkflowRun& r, bool with_statement) {
 
 json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org,
                             UnixMillis now) {
+  // null when not revoked, and for revocations recorded before reasons were.
   json::value revocation_reason = nullptr;
-  if (t.revoked_at) {
-    revocation_reason =
-        t.revocation_reason ? store::RevocationReasonName(*t.revocation_reason) : "";
+  if (t.revoked_at && t.revocation_reason) {
+    revocation_reason = store::RevocationReasonName(*t.revocation_reason);
   }
   return {
       {"id", t.id},

@@ -17,8 +17,9 @@
 namespace cl::api {
 
 boost::json::object EncodeOrg(const store::Organization& o);
-// The caller's organization role as the API writes it: its name, or "" for tokens (they hold none).
-std::string_view EncodeCallerRole(const std::optional<store::OrgRole>& role);
+// The caller's organization role as the API writes it: its name, or null for tokens (they hold
+// none).
+boost::json::value EncodeCallerRole(const std::optional<store::OrgRole>& role);
 // An organization with the caller's role in it (the listing of one's organizations).
 boost::json::object EncodeOrgWithRole(const domain::OrgWithRole& o);
 // The caller's permissions in an organization: {"permissions": [org-wide, sorted],

@@ -65,6 +65,20 @@ TEST_F(OrganizationRoutesTest, ListAndDescribeCarryTheCallersRole) {
   EXPECT_EQ(one.body.at("role").as_string(), "owner");
 }
 
+// A token holds no organization role: `role` is null (never ""), in the list and in describe.
+TEST_F(OrganizationRoutesTest, ATokenCallerHasANullRole) {
+  Answer created = Call("POST", "/v1/organizations/acme/api-tokens", owner_, R"({"name":"ci"})");
+  ASSERT_EQ(created.status, 201);
+  std::string token(created.body.at("token").as_string());
+  Answer list = Call("GET", "/v1/organizations", token);
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.body.at("organizations").as_array().size(), 1u);
+  EXPECT_TRUE(list.body.at("organizations").as_array()[0].at("role").is_null());
+  Answer one = Call("GET", "/v1/organizations/acme", token);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_TRUE(one.body.at("role").is_null());
+}
+
 // The permissions the web UI shows controls from, for each kind of member: org-wide, sorted, and
 // per project only where a project role grants more.
 TEST_F(OrganizationRoutesTest, DescribeCarriesTheCallersPermissions) {

@@ -335,6 +335,60 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
   return keys;
 }
 
+std::string_view ConfigPlaceholder(std::string_view key) {
+  static const std::map<std::string, std::string, std::less<>> placeholders = {
+      {"listen", "HOST:PORT"},
+      {"external_url", "URL"},
+      {"web_dir", "DIR"},
+      {"data_dir", "DIR"},
+      {"database", "URL"},
+      {"database_listen_url", "URL"},
+      {"pepper_file", "PATH"},
+      {"pepper_files", "PATH,..."},
+      {"oidc_issuer", "URL"},
+      {"oidc_client_id", "ID"},
+      {"oidc_client_secret", "SECRET"},
+      {"federation_issuers", "URL,..."},
+      {"oidc_id_token_max_age", "DURATION"},
+      {"session_lifetime", "DURATION"},
+      {"log_level", "LEVEL"},
+      {"auth_cache_revalidate", "DURATION"},
+      {"token_revoker_interval", "DURATION"},
+      {"token_revoker_initial_delay", "DURATION"},
+      {"usage_flush_interval", "DURATION"},
+      {"migrate", "BOOL"},
+      {"sqlite_cache_mib", "MIB"},
+      {"io_threads", "COUNT"},
+      {"worker_threads", "COUNT"},
+      {"max_body_bytes", "BYTES"},
+      {"default_max_body_bytes", "BYTES"},
+      {"body_budget_bytes", "BYTES"},
+      {"max_connections", "COUNT"},
+      {"federation_jwks_refresh_cooldown", "DURATION"},
+      {"max_connections_per_ip", "COUNT"},
+      {"read_timeout", "DURATION"},
+      {"idle_timeout", "DURATION"},
+      {"tls_cert_file", "PATH"},
+      {"tls_key_file", "PATH"},
+      {"auth_failure_limit", "COUNT"},
+      {"auth_failure_window", "DURATION"},
+      {"auth_ban_duration", "DURATION"},
+      {"auth_throttle_exempt_cidrs", "CIDR,..."},
+      {"trusted_proxies", "CIDR,..."},
+      {"trusted_proxy_header", "HEADER"},
+      {"api_token_create_per_minute", "PER_MINUTE"},
+      {"federated_exchange_per_minute", "PER_MINUTE"},
+      {"idp_max_concurrent_calls", "COUNT"},
+      {"idp_timeout", "DURATION"},
+      {"federation_max_concurrent_fetches", "COUNT"},
+      {"login_start_per_minute", "PER_MINUTE"},
+      {"login_start_burst", "COUNT"},
+      {"max_pending_logins", "COUNT"},
+  };
+  auto it = placeholders.find(key);
+  return it == placeholders.end() ? std::string_view() : std::string_view(it->second);
+}
+
 std::string ServerConfig::ListenHost() const {
   auto colon = listen.rfind(':');
   std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);

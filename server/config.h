@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -106,6 +107,9 @@ struct ServerConfig {
 
 // Keys accepted everywhere (flags, env, TOML), e.g. "session_lifetime".
 const std::map<std::string, std::string>& ConfigKeysWithHelp();
+// The placeholder `--help` shows for a key's value (DURATION, COUNT, BYTES, PATH, URL, ...);
+// "" for a key it does not know (config_test requires one for every key).
+std::string_view ConfigPlaceholder(std::string_view key);
 
 // `flags` holds only the flags given on the command line (key -> value); `env` is a lookup
 // function (getenv in production). Unknown TOML keys, bad durations and bad numbers are errors.

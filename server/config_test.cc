@@ -404,4 +404,13 @@ TEST(ServerConfig, LoginLimits) {
   }
 }
 
+TEST(ServerConfig, EveryKeyHasAHelpPlaceholder) {
+  // `--help` shows the placeholder instead of CLI11's generic TEXT.
+  for (const auto& [key, help] : ConfigKeysWithHelp()) {
+    EXPECT_FALSE(ConfigPlaceholder(key).empty()) << "no --help placeholder for " << key;
+  }
+  EXPECT_EQ(ConfigPlaceholder("session_lifetime"), "DURATION");
+  EXPECT_EQ(ConfigPlaceholder("no_such_key"), "");
+}
+
 }  // namespace cl::server

@@ -407,14 +407,16 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_line);
   app.formatter(std::make_shared<server::InheritedOptionsFormatter>());  // subcommands inherit it
   std::string config_file;
-  app.add_option("--config", config_file, "TOML configuration file")->envname("CHAINLOOP_CONFIG");
+  app.add_option("--config", config_file, "TOML configuration file")
+      ->envname("CHAINLOOP_CONFIG")
+      ->type_name("PATH");
   std::map<std::string, std::string> flags;
   std::map<std::string, std::string> values;
   for (const auto& [key, help] : server::ConfigKeysWithHelp()) {
     std::string flag = "--" + key;
     for (auto& ch : flag)
       if (ch == '_') ch = '-';
-    app.add_option(flag, values[key], help);
+    app.add_option(flag, values[key], help)->type_name(std::string(server::ConfigPlaceholder(key)));
   }
   auto* serve = app.add_subcommand("serve", "run the server (the default)");
   auto* migrate = app.add_subcommand("migrate", "apply database migrations and exit");

@@ -10,6 +10,10 @@ if [[ "$(wc -l <<<"$root")" -lt 20 ]]; then
   echo "FAIL: only $(wc -l <<<"$root") options in chainloop-controlplane --help"
   exit 1
 fi
+if "$bin" serve --help | grep -E '^  --[a-z0-9-]+ TEXT' ; then
+  echo "FAIL: the options above show the generic TEXT instead of their value's kind"
+  exit 1
+fi
 for cmd in serve migrate; do
   missing="$(comm -23 <(echo "$root") <(options_in "$cmd"))"
   if [[ -n "$missing" ]]; then
