@@ -33,10 +33,9 @@ int HttpStatusFor(const Error& e) {
 http::Response ErrorResponse(const Error& e) {
   // Internal errors may carry driver text: keep it in the logs, not in the response. Other
   // messages quote what the client sent; ErrorEnvelope masks credential-shaped text in them.
-  http::Response r = http::Response::Json(
-      HttpStatusFor(e),
-      http::ErrorEnvelope(e.reason().empty() ? "error" : e.reason(),
-                          e.code() == Error::Code::kInternal ? "internal error" : e.message()));
+  http::Response r =
+      http::Response::Error(HttpStatusFor(e), e.reason().empty() ? "error" : e.reason(),
+                            e.code() == Error::Code::kInternal ? "internal error" : e.message());
   if (auto wait = RetryAfterFor(e)) r.SetHeader("Retry-After", RetryAfterSeconds(*wait));
   if (r.status == 401) {
     // RFC 6750 section 3: no error attribute when no credential was sent at all.

@@ -24,6 +24,14 @@ Credential CredentialOf(const Request& req) {
   return c;
 }
 
+namespace {
+// The access log names who made the request.
+void NoteCaller(Request& req, const domain::Principal& p) {
+  req.principal_kind = domain::PrincipalKindName(p.kind);
+  req.principal_id = p.id;
+}
+}  // namespace
+
 std::string_view BearerOf(std::string_view authorization) {
   auto bearer = domain::ExtractBearer(authorization);
   return bearer ? *bearer : authorization;
@@ -52,6 +60,7 @@ http::Handler Middleware::Authed(PrincipalHandler fn) const {
       return ErrorResponse(principal.error());
     }
     principal->client_address = req.remote_addr;
+    NoteCaller(req, *principal);
     auto res = fn(req, *principal);
     if (!res) return Finish(req, res.error());
     return std::move(*res);
@@ -75,6 +84,7 @@ http::Handler Middleware::AttestAuthed(std::string use, PrincipalHandler fn) con
       }
       return Finish(req, principal.error());
     }
+    NoteCaller(req, *principal);
     auto res = fn(req, *principal);
     if (!res) return Finish(req, res.error());
     return std::move(*res);
@@ -94,6 +104,7 @@ http::FastHandler Middleware::AuthedFast(PrincipalFastHandler fn) const {
       return r;
     }
     (*principal)->client_address = req.remote_addr;
+    NoteCaller(req, **principal);
     auto res = fn(req, **principal);
     if (res) AddSecurityHeaders(*res);
     return res;

@@ -6,6 +6,9 @@
 #include <cctype>
 #include <mutex>
 
+#include "common/log.h"
+#include "common/trace_context.h"
+
 namespace cl {
 namespace {
 
@@ -74,6 +77,10 @@ Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req) {
     headers = curl_slist_append(headers, (k + ": " + v).c_str());
   // Do not send "Expect: 100-continue".
   headers = curl_slist_append(headers, "Expect:");
+  // Within a request's scope, the call joins its trace (the IdP's logs can be matched with ours).
+  if (std::string_view trace = ScopedLogContext::CurrentTraceId(); !trace.empty()) {
+    headers = curl_slist_append(headers, ("traceparent: " + OutboundTraceparent(trace)).c_str());
+  }
 
   curl_easy_setopt(curl, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());

@@ -1,5 +1,9 @@
 // Structured logging: one JSON object per line on stderr, e.g.
 //   {"ts":"2026-11-27T21:12:13Z","level":"info","msg":"request","request_id":"...","status":200}
+// or, with LogFormat::kText, one readable line for development:
+//   2026-11-27T21:12:13.123Z INFO  request request_id=... status=200
+// Lines are always valid UTF-8 (an invalid byte is written as the text \xNN). While a request is
+// served (ScopedLogContext), every line carries its request id and trace id.
 // Never pass a secret (token, pepper, client secret, authorization code) as a field.
 #pragma once
 
@@ -12,6 +16,7 @@
 namespace cl {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
+enum class LogFormat { kJson, kText };
 
 // A field of one log line. String values are views: a LogField lives only for the Log() call
 // (the full expression), and so do the strings it points to, temporaries included.
@@ -35,10 +40,34 @@ struct LogField {
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
 void FlushLog();
 void SetMinLogLevel(LogLevel level);
+void SetLogFormat(LogFormat format);
+
+// The request a thread is serving: while one is in scope on a thread, each line that thread logs
+// gets "request_id" and "trace_id" fields (unless the call passes a field of that name). The
+// strings must outlive the scope. Scopes nest; the innermost wins.
+class ScopedLogContext {
+ public:
+  ScopedLogContext(std::string_view request_id, std::string_view trace_id);
+  ~ScopedLogContext();
+  ScopedLogContext(const ScopedLogContext&) = delete;
+  ScopedLogContext& operator=(const ScopedLogContext&) = delete;
+
+  std::string_view request_id() const { return request_id_; }
+  std::string_view trace_id() const { return trace_id_; }
+  // The trace id of the request this thread serves; "" outside any scope.
+  static std::string_view CurrentTraceId();
+
+ private:
+  std::string_view request_id_;
+  std::string_view trace_id_;
+  const ScopedLogContext* outer_;
+};
 // Redirects log lines into a string sink for tests (nullptr restores stderr).
 void SetLogSinkForTest(std::string* sink);
 
-// Appends `s` to `out` as a JSON string literal (quotes and escapes included).
+// Appends `s` to `out` as a JSON string literal (quotes and escapes included). An invalid UTF-8
+// byte is written as the text \xNN (its backslash escaped), so the result is always valid UTF-8
+// and the byte stays visible.
 void AppendJsonString(std::string& out, std::string_view s);
 
 }  // namespace cl

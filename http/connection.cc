@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/trace_context.h"
 #include "http/body_budget.h"
 #include "http/client_address.h"
 #include "http/dispatch.h"
@@ -89,17 +90,32 @@ Response Server::Impl::BudgetRefusal() {
   return res;
 }
 
-void Server::Impl::LogRequest(const Request& req, int status, SteadyClock::time_point start) {
+void Server::Impl::LogRequest(const Request& req, const Response& res, size_t bytes_in,
+                              size_t bytes_out, SteadyClock::time_point start) {
+  const bool probe = req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics";
+  const LogLevel level = probe && res.status < 500 ? LogLevel::kDebug : LogLevel::kInfo;
   double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  // A user agent is the client's free text: bounded, and escaped like every logged string.
+  std::string_view user_agent = req.Header("user-agent");
+  user_agent = user_agent.substr(0, 200);
+  auto org = req.path_params.find("org");
   // Never log req.target or req.query: the query may carry authorization codes.
-  Log(LogLevel::kInfo, "request",
+  Log(level, "request",
       {{"method", req.method},
        {"path", req.path},
-       {"status", status},
+       {"status", res.status},
        {"duration_ms", std::round(seconds * 1e6) / 1e3},  // microsecond precision
        {"request_id", req.request_id},
+       {"trace_id", req.trace_id},
        {"remote_addr", req.remote_addr},
-       {"peer_addr", req.peer_addr}});
+       {"peer_addr", req.peer_addr},
+       {"principal_kind", req.principal_kind},
+       {"principal_id", req.principal_id},
+       {"org", org == req.path_params.end() ? std::string_view() : std::string_view(org->second)},
+       {"error_code", res.error_code},
+       {"user_agent", user_agent},
+       {"bytes_in", static_cast<uint64_t>(bytes_in)},
+       {"bytes_out", static_cast<uint64_t>(bytes_out)}});
 }
 
 asio::awaitable<void> Server::Impl::RunOnPool(const Handler& handler, Request& req, Response& res) {
@@ -308,6 +324,8 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
       }
       req.request_id =
           IsAcceptableRequestId(incoming_id) ? std::string(incoming_id) : NewRequestId();
+      auto trace = TraceIdFromTraceparent(req.Header("traceparent"));
+      req.trace_id = trace ? std::move(*trace) : NewTraceId();
       req.remote_addr = ClientAddress(req.peer_addr, req.headers, opts.trusted_proxies);
       keep_alive = msg.keep_alive();
       std::string_view target = msg.target();
@@ -410,17 +428,20 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
 
     // 5. The answer: the server's own, or the handler's.
     bool drain = false;
+    size_t bytes_in = 0;
     if (refusal) {
       res = std::move(*refusal);
       keep_alive = false;
       drain = true;
       if (req.request_id.empty()) req.request_id = NewRequestId();
+      if (req.trace_id.empty()) req.trace_id = NewTraceId();
       if (req.method.empty() && parser.is_header_done()) {
         req.method = std::string(parser.get().method_string());
         verb = parser.get().method();
       }
     } else {
       req.body = std::move(parser.get().body());
+      bytes_in = req.body.size();
       if (route != nullptr) {
         route_label = route->pattern;
         req.path_params = std::move(match.params);
@@ -470,7 +491,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream& stream, Connection& conn,
       double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
       metrics->ObserveRequest(route_label, method_label, res.status, seconds);
     }
-    LogRequest(req, res.status, start);
+    LogRequest(req, res, bytes_in, head.size() + (send_body ? res.body.size() : 0), start);
 
     std::array<asio::const_buffer, 2> out{
         asio::buffer(head), asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};

@@ -11,7 +11,7 @@
 namespace cl::http {
 
 Response ErrorResponse(int status, Reason code, std::string_view message) {
-  return Response::Json(status, ErrorEnvelope(ReasonName(code), message));
+  return Response::Error(status, ReasonName(code), message);
 }
 
 Response HeadersTooLarge() {
@@ -58,10 +58,12 @@ auto Guarded(Request& req, Call&& call) -> decltype(call()) {
 }  // namespace
 
 std::optional<Response> InvokeFast(const FastHandler& fast, Request& req) {
+  ScopedLogContext context(req.request_id, req.trace_id);
   return Guarded(req, [&]() -> std::optional<Response> { return fast(req); });
 }
 
 Response Invoke(const Handler& handler, Request& req) {
+  ScopedLogContext context(req.request_id, req.trace_id);
   return Guarded(req, [&] { return handler(req); });
 }
 

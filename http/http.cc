@@ -135,6 +135,12 @@ void Response::SetHeader(std::string name, std::string value) {
   headers.emplace_back(std::move(name), std::move(value));
 }
 
+Response Response::Error(int status, std::string_view code, std::string_view message) {
+  Response r = Json(status, ErrorEnvelope(code, message));
+  r.error_code = std::string(code);
+  return r;
+}
+
 Response Response::Json(int status, std::string body) {
   Response r;
   r.status = status;

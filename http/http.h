@@ -26,7 +26,14 @@ struct Request {
   std::string remote_addr;
   std::string peer_addr;   // the TCP peer's IP address as text
   std::string request_id;  // generated per request, echoed as X-Request-Id
-  bool secure = false;     // served over TLS
+  // W3C trace id (32 hex digits): the client's traceparent's, or new. Every log line written
+  // while the request is served carries it, and outbound calls propagate it.
+  std::string trace_id;
+  // Who made the request, for the access log: set by the API once it has authenticated the
+  // caller ("user", "api_token", ...; a static name) and the principal's id.
+  std::string_view principal_kind;
+  std::string principal_id;
+  bool secure = false;  // served over TLS
   // Filled by the router from "{name}" segments of the matched pattern.
   std::map<std::string, std::string, std::less<>> path_params;
 
@@ -41,9 +48,13 @@ struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The error envelope's code of an error answer ("" otherwise), for the access log.
+  std::string error_code;
 
   void SetHeader(std::string name, std::string value);
   static Response Json(int status, std::string body);
+  // An error answer: `status` with the envelope {"error":{"code","message"}} (ErrorEnvelope).
+  static Response Error(int status, std::string_view code, std::string_view message);
   static Response Text(int status, std::string body, std::string content_type = "text/plain");
   static Response Redirect(std::string location, int status = 302);
   static Response NoContent();

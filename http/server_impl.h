@@ -98,7 +98,9 @@ struct Server::Impl {
   asio::awaitable<void> RunOnPool(const Handler& handler, Request& req, Response& res);
   void ConnectionOpened();
   void ConnectionClosed();
-  void LogRequest(const Request& req, int status, SteadyClock::time_point start);
+  // The access log line: at debug for probes (/healthz, /readyz, /metrics) that succeed, else info.
+  void LogRequest(const Request& req, const Response& res, size_t bytes_in, size_t bytes_out,
+                  SteadyClock::time_point start);
   void OnSpawnDone(const std::exception_ptr& e);
   // 503 for a request body that does not fit in body_budget; counted in the metrics.
   Response BudgetRefusal();

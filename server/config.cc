@@ -142,6 +142,11 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
       return Fail(Error::InvalidArgument("config " + key + " must be between 1s and 1h"));
     }
     c.federation_jwks_refresh_cooldown = *d;
+  } else if (key == "log_format") {
+    if (v != "json" && v != "text") {
+      return Fail(Error::InvalidArgument("config log_format must be json or text"));
+    }
+    c.log_format = v;
   } else if (key == "log_level") {
     if (v != "debug" && v != "info" && v != "warn" && v != "error") {
       return Fail(Error::InvalidArgument("config log_level must be debug, info, warn or error"));
@@ -277,6 +282,9 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
        "(default 10m)"},
       {"session_lifetime", "lifetime of login sessions, e.g. 24h (default 24h)"},
       {"log_level", "debug, info, warn or error (default info)"},
+      {"log_format",
+       "json (one object per line, for collectors) or text (one readable line, for development) "
+       "(default json)"},
       {"auth_cache_revalidate",
        "how long a cached credential is trusted before re-reading it (default 5s)"},
       {"token_revoker_interval", "how often inactive API tokens are revoked (default 1h)"},
@@ -352,6 +360,7 @@ std::string_view ConfigPlaceholder(std::string_view key) {
       {"oidc_id_token_max_age", "DURATION"},
       {"session_lifetime", "DURATION"},
       {"log_level", "LEVEL"},
+      {"log_format", "FORMAT"},
       {"auth_cache_revalidate", "DURATION"},
       {"token_revoker_interval", "DURATION"},
       {"token_revoker_initial_delay", "DURATION"},

@@ -35,8 +35,9 @@ struct ServerConfig {
   UnixMillis oidc_id_token_max_age = 10 * kMillisPerMinute;
   UnixMillis session_lifetime = 24 * kMillisPerHour;
   std::string log_level = "info";
-  bool migrate = true;  // apply migrations on start
-  int io_threads = 0;   // 0: one per core
+  std::string log_format = "json";  // "json" (one object per line) or "text" (development)
+  bool migrate = true;              // apply migrations on start
+  int io_threads = 0;               // 0: one per core
   int worker_threads = 16;
   // Request bodies: routes that take large bodies (attestation statements) accept up to
   // max_body_bytes, every other route up to default_max_body_bytes; all connections together

@@ -79,6 +79,10 @@ TEST(ServerConfig, RejectsUnknownKeysAndBadValues) {
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"session_lifetime", "forever"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"listen", "nohostport"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"worker_threads", "0"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"log_format", "xml"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"log_format", "TEXT"}}, NoEnv));
+  EXPECT_EQ(LoadServerConfig(std::nullopt, {{"log_format", "text"}}, NoEnv)->log_format, "text");
+  EXPECT_EQ(LoadServerConfig(std::nullopt, {}, NoEnv)->log_format, "json");
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"sqlite_cache_mib", "0"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"sqlite_cache_mib", "4097"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"sqlite_cache_mib", "lots"}}, NoEnv));

@@ -471,6 +471,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   SetMinLogLevel(server::ParseLevel(config->log_level));
+  SetLogFormat(config->log_format == "text" ? LogFormat::kText : LogFormat::kJson);
   if (jobs_run->parsed()) return server::RunJob(*config, job_name);
   if (pepper_status->parsed()) return server::PepperStatus(*config);
   if (migrate->parsed()) {
