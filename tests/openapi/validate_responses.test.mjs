@@ -85,6 +85,31 @@ describe('validate_responses', () => {
     assert.match(problems[1].message, /method PUT is not documented for \/healthz/);
   });
 
+  test('coverage: a listed pair never seen fails unless allow-listed, which is skipped', () => {
+    const checker = new ResponseChecker(loadSpec());
+    const { seen } = checker.check(records());
+    const none = () => undefined;
+    const cov = checker.coverage(seen, none);
+    assert.ok(cov.unseen.includes('GET /readyz 503'), cov.unseen.join(', '));
+    assert.ok(!cov.unseen.includes('GET /healthz 200'), 'the fixture has a /healthz 200');
+    assert.deepEqual(cov.skipped, []);
+    assert.equal(cov.responsesSeen + cov.unseen.length, cov.responses);
+    const readyz = (key, status) => (key === 'GET /readyz' && status === '503'
+      ? { reason: 'no outage' } : undefined);
+    const excused = checker.coverage(seen, readyz);
+    assert.ok(!excused.unseen.includes('GET /readyz 503'));
+    assert.deepEqual(excused.skipped, [{ key: 'GET /readyz', status: '503', reason: 'no outage' }]);
+    assert.equal(excused.responsesSeen, cov.responsesSeen, 'skipped is not seen');
+  });
+
+  test('main --require-coverage: exit 1 while a listed pair is neither seen nor allow-listed', () => {
+    const out = [];
+    assert.equal(main(['--require-coverage', fixture], (l) => out.push(l)), 1);
+    assert.match(out.join('\n'), /^FAIL POST \/v1\/auth\/token 200 never seen$/m);
+    assert.match(out.join('\n'), /^SKIP .*GET \/auth\/login 500.*: internal error/m);
+    assert.match(out.join('\n'), /RESULT: \d+ listed responses never seen/);
+  });
+
   test('main: exit 0 on the fixture, 1 on a violation or when nothing was recorded', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oapi-check-'));
     try {
