@@ -497,5 +497,9 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (auto resolved = server::ResolveSecretFiles(*config); !resolved) {
+    std::cerr << "error: " << resolved.error().message() << "\n";
+    return 2;
+  }
   return server::Serve(*config);
 }
