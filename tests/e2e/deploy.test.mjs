@@ -5,17 +5,22 @@
 //   started with exactly the unit's settings (state directory, credentials directory for the
 //   pepper and the OIDC client secret, config file) serves, keeps its SQLite database in the
 //   state directory and logs a user in with the client secret read from the credential.
-// - deploy/prometheus/alerts.yml: see the second describe below.
+// - deploy/prometheus/alerts.yml: `promtool check rules` accepts it, `promtool test rules`
+//   passes its unit tests (alerts.test.yml), and every chainloop_* metric an alert uses is on the
+//   /metrics of a real server driven to produce them (failed and throttled authentication, an
+//   organization over its rate limit, a refused login start, refused connections, a sweep);
+//   `promtool check metrics` accepts that /metrics output.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
   api, CLIENT_ID, CLIENT_SECRET, createDatabase, freePort, makeTempDir, missingPrerequisite,
-  repoRoot, serverBin, show, sleep, startIdp, stopProcess,
+  repoRoot, serverBin, show, sleep, startIdp, startStack, stopProcess,
 } from './harness.mjs';
 import { captureTail, cleanEnv, removeDir, track } from './harness/processes.mjs';
 import { newUser } from './harness/users.mjs';
@@ -182,5 +187,95 @@ describe('systemd unit', () => {
         assert.match(r.stdout, /alice@example\.com/);
         assert.doesNotMatch(serverErr.text, new RegExp(CLIENT_SECRET));
       });
+  });
+});
+
+const promDir = join(repoRoot, 'deploy', 'prometheus');
+
+// Opens `n` TCP connections to `port` at once and closes them; resolves when all are done.
+async function openConnections(port, n) {
+  const sockets = await Promise.all(Array.from({ length: n }, () => new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => resolve(s));
+    s.on('connect', () => resolve(s));
+  })));
+  await sleep(300);
+  for (const s of sockets) s.destroy();
+}
+
+describe('Prometheus alert rules', () => {
+  test('promtool check rules accepts alerts.yml', { skip: toolMissing('promtool') }, () => {
+    const r = run('promtool', ['check', 'rules', join(promDir, 'alerts.yml')]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, /SUCCESS: \d+ rules found/);
+  });
+
+  test('promtool test rules: each alert fires on its unit test series',
+    { skip: toolMissing('promtool') }, () => {
+      const r = run('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: promDir });
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stdout, /SUCCESS/);
+    });
+
+  describe('against a real server', () => {
+    let stack;
+    let metrics;
+    before(async () => {
+      if (skip) return;
+      stack = await startStack({
+        extraArgs: ['--token-revoker-initial-delay', '0', '--auth-failure-limit', '2',
+          '--login-start-per-minute', '1', '--login-start-burst', '1',
+          '--api-token-create-per-minute', '1', '--max-connections-per-ip', '16'],
+      });
+      const alice = stack.newUser('alice');
+      await alice.login(); // spends the one login start
+      for (const args of [['organization', 'create', '--name', 'acme'],
+        ['organization', 'set', '--name', 'acme']]) {
+        const r = await alice.run(args);
+        assert.equal(r.code, 0, show(r));
+      }
+      const created = [];
+      for (const name of ['one', 'two']) {
+        created.push(await alice.run(['organization', 'api-token', 'create', '--name', name]));
+      }
+      assert.equal(created[0].code, 0, show(created[0]));
+      assert.match(created[1].stderr, /rate/i, show(created[1]));
+      const device = await api(stack, 'POST', '/v1/auth/device');
+      assert.equal(device.status, 429, JSON.stringify(device.body));
+      await openConnections(stack.server.port, 24);
+      const bogus = `clapi_${'A'.repeat(43)}`;
+      const refusals = [];
+      for (let i = 0; i < 4; i += 1) {
+        refusals.push((await api(stack, 'GET', '/v1/auth/whoami', { token: bogus })).status);
+      }
+      assert.ok(refusals.includes(429), `no throttling: ${refusals}`);
+      const r = await fetch(`${stack.baseUrl}/metrics`);
+      assert.equal(r.status, 200);
+      metrics = await r.text();
+    });
+    after(async () => {
+      await stack?.cleanup();
+    });
+
+    test('promtool check metrics accepts its /metrics', { skip: skip || toolMissing('promtool') },
+      () => {
+        const r = run('promtool', ['check', 'metrics'], { input: metrics });
+        assert.equal(r.code, 0, show(r));
+        assert.equal(`${r.stdout}${r.stderr}`.trim(), '', show(r));
+      });
+
+    test('every chainloop_* metric the alerts use is on its /metrics', { skip }, () => {
+      const rules = readFileSync(join(promDir, 'alerts.yml'), 'utf8');
+      const used = new Set(rules.match(/\bchainloop_[a-z_]+\b/g));
+      assert.ok(used.size >= 10, [...used].join(' '));
+      // Sample names, and family names from TYPE lines (a histogram's samples are _bucket...).
+      const present = new Set();
+      for (const line of metrics.split('\n')) {
+        const m = line.match(/^(?:# TYPE )?([a-z_]+)/);
+        if (m && !line.startsWith('# HELP')) present.add(m[1]);
+      }
+      const missing = [...used].filter((name) => !present.has(name));
+      assert.deepEqual(missing, [], `not on /metrics:\n${metrics}`);
+    });
   });
 });
