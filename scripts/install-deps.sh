@@ -13,10 +13,10 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-mode=test
+mode="test"
 case "${1:-}" in
-  --run) mode=run ;;
-  --test | "") mode=test ;;
+  --run) mode="run" ;;
+  --test | "") mode="test" ;;
   *) echo "usage: scripts/install-deps.sh [--run|--test]" >&2; exit 2 ;;
 esac
 
