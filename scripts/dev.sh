@@ -16,7 +16,7 @@ jobs="${CL_JOBS:-2}"
 data_dir="$repo_root/.data"
 base_url="http://127.0.0.1:$port"
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --run  # only what building and running needs; scripts/test.sh adds the rest
 
 echo "dev: building (RelWithDebInfo) in $build_dir"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

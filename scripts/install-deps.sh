@@ -1,25 +1,55 @@
 #!/usr/bin/env bash
-# Installs every Debian package the build and the tests need, then the npm packages of devenv/
-# and tests/. Idempotent and fast when everything is already present; safe to run as root on a
-# fresh Debian 12 machine or as a user with sudo.
+# Installs the Debian and npm packages the control plane needs, in two sets:
+#   scripts/install-deps.sh --run    what building and running it needs (scripts/dev.sh): the
+#                                    compiler, the libraries, Node and npm for the development IdP
+#                                    and the web UI (npm ci in devenv/ and web/);
+#   scripts/install-deps.sh [--test] everything (scripts/test.sh, the default): the run set plus
+#                                    the test tools (PostgreSQL server, clang and the fuzzing and
+#                                    sanitizer runtimes, Chromium, nginx, PgBouncer, zsh/fish,
+#                                    systemd-analyze, promtool) and npm ci in tests/ and tests/web.
+# Idempotent and fast when everything is already present; safe to run as root on a fresh
+# Debian 12 machine or as a user with sudo.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-packages=(
+mode="test"
+case "${1:-}" in
+  --run) mode="run" ;;
+  --test | "") mode="test" ;;
+  *) echo "usage: scripts/install-deps.sh [--run|--test]" >&2; exit 2 ;;
+esac
+
+# Building and running: the server, the CLI, the web UI. GoogleTest is here because CMake
+# configures the unit tests with everything else (they are not built by scripts/dev.sh).
+run_packages=(
   build-essential cmake ninja-build pkg-config g++
   libboost1.81-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
-  libcli11-dev libtomlplusplus-dev libfmt-dev libexpected-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
-  postgresql-15 clang-format clang-tidy curl ca-certificates sqlite3 openssl
-  clang-14 libclang-rt-14-dev llvm-14 ccache  # fuzzing (libFuzzer) and sanitizer builds
+  libcli11-dev libtomlplusplus-dev libfmt-dev libexpected-dev libgtest-dev libgmock-dev
+  curl ca-certificates openssl
+)
+# Everything the tests use on top of that.
+test_packages=(
+  googletest libbenchmark-dev ccache
+  postgresql-15 clang-format clang-tidy sqlite3
+  clang-14 libclang-rt-14-dev llvm-14  # fuzzing (libFuzzer) and sanitizer builds
   chromium  # browser tests (driven by playwright-core; never a downloaded browser)
   nginx-light pgbouncer  # scale-out tests: run from private configs on loopback, never as services
   zsh fish  # syntax checks of the generated shell completion scripts (`zsh -n`, `fish -n`)
+  systemd  # systemd-analyze verify of deploy/systemd (never started here)
+  prometheus  # promtool: checks of deploy/prometheus rules and of the server's /metrics
 )
+packages=("${run_packages[@]}")
+npm_dirs=(devenv web)
+if [[ "$mode" == test ]]; then
+  packages+=("${test_packages[@]}")
+  npm_dirs+=(tests tests/web)
+fi
+
 # Packages whose postinst starts a system service the tests never use (nginx on port 80,
-# pgbouncer on 6432): when this run installs them, the service is stopped and disabled again.
-services_of_packages=(nginx-light:nginx pgbouncer:pgbouncer)
+# pgbouncer on 6432, prometheus on 9090): when this run installs them, the service is stopped
+# and disabled again.
+services_of_packages=(nginx-light:nginx pgbouncer:pgbouncer prometheus:prometheus)
 
 as_root() {
   if [[ "$(id -u)" -eq 0 ]]; then
@@ -80,11 +110,11 @@ if ((${#missing[@]} > 0)); then
     [[ " ${missing[*]} " == *" $pkg "* ]] && stop_and_disable_service "$service"
   done
 else
-  echo "install-deps: Debian packages present"
+  echo "install-deps: Debian packages present ($mode set)"
 fi
 
 # npm packages, exactly as locked. Skipped when node_modules is newer than the lock file.
-for dir in devenv tests web tests/web; do
+for dir in "${npm_dirs[@]}"; do
   lock="$repo_root/$dir/package-lock.json"
   [[ -f "$lock" ]] || continue
   grep -q '"node_modules/' "$lock" || continue # nothing to install

@@ -28,7 +28,7 @@ summary_logs="$logs"
 
 if [[ "${CL_SKIP_INSTALL:-0}" != 1 ]]; then
   step "installing dependencies"
-  if ! bash scripts/install-deps.sh; then record deps FAIL "scripts/install-deps.sh"; exit 1; fi
+  if ! bash scripts/install-deps.sh --test; then record deps FAIL "scripts/install-deps.sh"; exit 1; fi
 fi
 
 # --- the OpenAPI contract: lint and the checker's own tests (no build needed) -----------------

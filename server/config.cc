@@ -98,6 +98,8 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     c.oidc_client_id = v;
   } else if (key == "oidc_client_secret") {
     c.oidc_client_secret = v;
+  } else if (key == "oidc_client_secret_file") {
+    c.oidc_client_secret_file = v;
   } else if (key == "oidc_id_token_max_age") {
     auto d = ParseDuration(v);
     if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
@@ -277,6 +279,8 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
        "comma-separated CI token issuers organizations may trust (default "
        "https://gitlab.com,https://token.actions.githubusercontent.com)"},
       {"oidc_client_secret", "OIDC client secret (prefer the environment variable)"},
+      {"oidc_client_secret_file",
+       "file holding the OIDC client secret, mode 0600 or stricter (e.g. a systemd credential)"},
       {"oidc_id_token_max_age",
        "login ID tokens issued longer ago than this (plus 60s leeway) are refused, 1m..1h "
        "(default 10m)"},
@@ -510,6 +514,10 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
   }
   if (c.external_url.empty()) c.external_url = "http://" + c.listen;
   while (!c.external_url.empty() && c.external_url.back() == '/') c.external_url.pop_back();
+  if (!c.oidc_client_secret.empty() && !c.oidc_client_secret_file.empty()) {
+    return Fail(Error::InvalidArgument(
+        "config oidc_client_secret and oidc_client_secret_file are both set; set one"));
+  }
   if (c.database.empty()) c.database = "sqlite:" + c.data_dir + "/controlplane.db";
   if (c.pepper_file.empty() && c.pepper_files.empty()) c.pepper_file = c.data_dir + "/pepper";
   // Outbound calls that anonymous requests trigger (the login IdP, CI issuers) must never take
@@ -566,31 +574,48 @@ Result<std::string> LoadOrCreatePepper(const std::string& path) {
   return LoadPepperFile(path);
 }
 
-Result<std::string> LoadPepperFile(const std::string& path) {
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view what) {
+  const std::string name = std::string(what) + " " + path;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
-    return Fail(
-        Error::FailedPrecondition("cannot open pepper file " + path + ": " + std::strerror(err)));
+    return Fail(Error::FailedPrecondition("cannot open " + name + ": " + std::strerror(err)));
   }
   // fstat on the opened descriptor: what is checked is what is read (no symlink swap between).
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Fail(Error::FailedPrecondition("pepper file " + path + " is not a regular file"));
+    return Fail(Error::FailedPrecondition(name + " is not a regular file"));
   }
   if ((st.st_mode & 077) != 0) {
     ::close(fd);
-    return Fail(Error::FailedPrecondition("pepper file " + path +
-                                          " must not be readable by group or others (chmod 600)"));
+    return Fail(
+        Error::FailedPrecondition(name + " must not be readable by group or others (chmod 600)"));
   }
   std::string content(4096, '\0');
   ssize_t n = ::read(fd, content.data(), content.size());
   ::close(fd);
-  if (n < 0) return Fail(Error::Internal("cannot read pepper file " + path));
+  if (n < 0) return Fail(Error::Internal("cannot read " + name));
   content.resize(static_cast<size_t>(n));
   while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back())))
     content.pop_back();
+  return content;
+}
+
+Status ResolveSecretFiles(ServerConfig& c) {
+  if (c.oidc_client_secret_file.empty()) return Ok();
+  CL_ASSIGN_OR_RETURN(std::string secret,
+                      ReadSecretFile(c.oidc_client_secret_file, "OIDC client secret file"));
+  if (secret.empty()) {
+    return Fail(Error::FailedPrecondition("OIDC client secret file " + c.oidc_client_secret_file +
+                                          " is empty"));
+  }
+  c.oidc_client_secret = std::move(secret);
+  return Ok();
+}
+
+Result<std::string> LoadPepperFile(const std::string& path) {
+  CL_ASSIGN_OR_RETURN(std::string content, ReadSecretFile(path, "pepper file"));
   if (content.size() < 32) {
     return Fail(
         Error::FailedPrecondition("pepper file " + path + " holds fewer than 32 characters"));

@@ -31,6 +31,9 @@ struct ServerConfig {
   std::string oidc_issuer = "http://127.0.0.1:8090";
   std::string oidc_client_id = "chainloop-dev";
   std::string oidc_client_secret;  // never logged
+  // A file holding the client secret (e.g. a systemd credential, $CREDENTIALS_DIRECTORY/...),
+  // read by ResolveSecretFiles when serving; excludes oidc_client_secret.
+  std::string oidc_client_secret_file;
   // Login ID tokens whose iat is older than this (plus 60 s leeway) are refused.
   UnixMillis oidc_id_token_max_age = 10 * kMillisPerMinute;
   UnixMillis session_lifetime = 24 * kMillisPerHour;
@@ -120,6 +123,16 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
 
 // "24h", "90m", "30s", "1500ms", "7d" -> milliseconds. Positive only.
 Result<UnixMillis> ParseDuration(std::string_view text);
+
+// Reads a file holding a secret: a regular file, not accessible by group or others, with
+// trailing whitespace dropped. `what` names it in errors ("pepper file"); errors never hold
+// its contents.
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view what);
+
+// Replaces the *_file secret settings by their contents (today oidc_client_secret_file into
+// oidc_client_secret). Called only by commands that use the secrets, so that `migrate` or
+// `backup` from an operator's shell need not read a service's credentials.
+Status ResolveSecretFiles(ServerConfig& c);
 
 // Reads the pepper file, or creates it with 32 random bytes (hex) and mode 0600 when absent.
 // Refuses a pepper file readable by group/others.

@@ -324,6 +324,61 @@ TEST(Pepper, LoadPeppersKeepsOrderAndRefusesLooseMissingAndDuplicateFiles) {
   std::filesystem::remove_all(dir);
 }
 
+// The OIDC client secret from a file (a systemd credential): read only by ResolveSecretFiles,
+// held to the pepper file's rules, and never together with the inline setting.
+TEST(SecretFiles, ClientSecretFileIsReadWithThePepperFilesRules) {
+  auto dir = TempDir();
+  const std::string secret = "s3cret-from-a-credential";
+  auto path = WritePepper(dir, "oidc-client-secret", secret + "\n", 0400);
+  auto env = [&path](const char* name) -> const char* {
+    return std::string(name) == "CHAINLOOP_OIDC_CLIENT_SECRET_FILE" ? path.c_str() : nullptr;
+  };
+  auto c = LoadServerConfig(std::nullopt, {}, env);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->oidc_client_secret_file, path);
+  EXPECT_EQ(c->oidc_client_secret, "");  // not read until a command needs it
+  ASSERT_TRUE(ResolveSecretFiles(*c));
+  EXPECT_EQ(c->oidc_client_secret, secret);
+
+  for (mode_t mode : {0640, 0604, 0644, 0660}) {
+    chmod(path.c_str(), mode);
+    auto loose = LoadServerConfig(std::nullopt, {{"oidc_client_secret_file", path}}, NoEnv);
+    ASSERT_TRUE(loose);
+    auto resolved = ResolveSecretFiles(*loose);
+    ASSERT_FALSE(resolved) << std::oct << mode;
+    EXPECT_NE(resolved.error().message().find("readable by group or others"), std::string::npos);
+    EXPECT_NE(resolved.error().message().find(path), std::string::npos);
+    EXPECT_EQ(resolved.error().message().find(secret), std::string::npos);
+  }
+  chmod(path.c_str(), 0600);
+
+  auto empty = LoadServerConfig(
+      std::nullopt, {{"oidc_client_secret_file", WritePepper(dir, "empty", "\n")}}, NoEnv);
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(ResolveSecretFiles(*empty));
+  auto missing = LoadServerConfig(std::nullopt,
+                                  {{"oidc_client_secret_file", (dir / "absent").string()}}, NoEnv);
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(ResolveSecretFiles(*missing));
+  auto directory =
+      LoadServerConfig(std::nullopt, {{"oidc_client_secret_file", dir.string()}}, NoEnv);
+  ASSERT_TRUE(directory);
+  EXPECT_FALSE(ResolveSecretFiles(*directory));
+
+  auto both = LoadServerConfig(
+      std::nullopt, {{"oidc_client_secret_file", path}, {"oidc_client_secret", "inline"}}, NoEnv);
+  ASSERT_FALSE(both);
+  EXPECT_NE(both.error().message().find("oidc_client_secret_file"), std::string::npos);
+  EXPECT_EQ(both.error().message().find("inline"), std::string::npos);
+
+  // Without the file setting the inline secret is left as it is.
+  auto inline_only = LoadServerConfig(std::nullopt, {{"oidc_client_secret", "inline"}}, NoEnv);
+  ASSERT_TRUE(inline_only);
+  ASSERT_TRUE(ResolveSecretFiles(*inline_only));
+  EXPECT_EQ(inline_only->oidc_client_secret, "inline");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 TEST(ServerConfig, LoginLimits) {
   auto dflt = LoadServerConfig(std::nullopt, {}, NoEnv);

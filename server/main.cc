@@ -29,6 +29,7 @@
 #include "jobs/token_revoker.h"
 #include "jobs/usage_flusher.h"
 #include "oidc/ci_verifier.h"
+#include "server/backup.h"
 #include "server/config.h"
 #include "server/idp_adapter.h"
 #include "server/schema_check.h"
@@ -428,6 +429,12 @@ int main(int argc, char** argv) {
   pepper_cmd->require_subcommand(1);
   pepper_cmd->fallthrough();
   pepper_status->fallthrough();
+  auto* backup_cmd = app.add_subcommand(
+      "backup", "copy the SQLite database while servers run (same flags as serve)");
+  std::string backup_to;
+  backup_cmd->add_option("--to", backup_to, "the new file (mode 0600; never overwritten)")
+      ->required();
+  backup_cmd->fallthrough();
   auto* jobs_cmd = app.add_subcommand("jobs", "background jobs");
   auto* jobs_run = jobs_cmd->add_subcommand("run", "run one job now and print what it did");
   std::string job_name;
@@ -474,6 +481,18 @@ int main(int argc, char** argv) {
   SetLogFormat(config->log_format == "text" ? LogFormat::kText : LogFormat::kJson);
   if (jobs_run->parsed()) return server::RunJob(*config, job_name);
   if (pepper_status->parsed()) return server::PepperStatus(*config);
+  if (backup_cmd->parsed()) {
+    auto report = server::BackupDatabase(config->database, backup_to);
+    if (!report) {
+      std::cerr << "error: " << report.error().message() << "\n";
+      return 1;
+    }
+    std::cout << "backed up " << report->pages << " pages (" << report->bytes << " bytes) to "
+              << backup_to << "\n"
+              << "the pepper is not in the backup: restore it with the pepper file(s) it was "
+                 "written under\n";
+    return 0;
+  }
   if (migrate->parsed()) {
     auto db = store::OpenDatabase(config->database);
     if (!db) {
@@ -499,6 +518,10 @@ int main(int argc, char** argv) {
                 << " (nothing to apply)\n";
     }
     return 0;
+  }
+  if (auto resolved = server::ResolveSecretFiles(*config); !resolved) {
+    std::cerr << "error: " << resolved.error().message() << "\n";
+    return 2;
   }
   return server::Serve(*config);
 }
