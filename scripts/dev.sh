@@ -66,7 +66,8 @@ CHAINLOOP_OIDC_CLIENT_SECRET=dev-secret "$build_dir/server/chainloop-controlplan
   --data-dir "$data_dir" \
   --oidc-issuer "http://127.0.0.1:$idp_port" \
   --oidc-client-id chainloop-dev \
-  --session-lifetime 24h &
+  --session-lifetime 24h \
+  --log-format "${CHAINLOOP_LOG_FORMAT:-text}" &
 server_pid=$!
 
 for _ in $(seq 1 200); do

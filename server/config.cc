@@ -360,6 +360,7 @@ std::string_view ConfigPlaceholder(std::string_view key) {
       {"oidc_issuer", "URL"},
       {"oidc_client_id", "ID"},
       {"oidc_client_secret", "SECRET"},
+      {"oidc_client_secret_file", "PATH"},
       {"federation_issuers", "URL,..."},
       {"oidc_id_token_max_age", "DURATION"},
       {"session_lifetime", "DURATION"},
