@@ -210,3 +210,92 @@ export interface CreateTokenBody {
   project?: string;
   permissions?: string[];
 }
+
+// ---- Administration: members, invitations, the audit log and CI trust policies ----
+// Lists are cursor-paginated (`next_cursor`: a string while more rows may follow, null on the
+// last page); `allPages` follows the cursor to the end, `Page` is one page for "Load more".
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface TrustPolicy {
+  id: string;
+  name: string;
+  issuer: string;
+  provider: string;
+  audience: string;
+  bound_claims: Record<string, string>;
+  project: string | null;
+  permissions: string[];
+  max_token_age_seconds?: number;
+  created_at: string;
+}
+
+export interface CreateTrustPolicyBody {
+  name: string;
+  issuer: string;
+  provider?: 'gitlab' | 'github';
+  audience?: string;
+  bound_claims: Record<string, string>;
+  project?: string;
+  permissions?: string[];
+  max_token_age_seconds?: number;
+}
+
+// GET /audit-events filters; `since`/`until` are RFC 3339 (since <= created_at < until).
+export interface AuditFilters {
+  action?: string;
+  actor?: string;
+  target_id?: string;
+  since?: string;
+  until?: string;
+}
+
+const MAX_PAGES = 1000;
+
+async function page<T>(path: string, key: string, query: URLSearchParams, cursor?: string): Promise<Page<T>> {
+  const q = new URLSearchParams(query);
+  if (cursor) q.set('cursor', cursor);
+  const qs = q.toString();
+  const r = await request<Record<string, unknown>>('GET', qs ? `${path}?${qs}` : path);
+  const next = r.next_cursor;
+  return { items: (r[key] as T[] | undefined) ?? [], nextCursor: typeof next === 'string' && next ? next : null };
+}
+
+async function allPages<T>(path: string, key: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const p = await page<T>(path, key, new URLSearchParams(), cursor);
+    items.push(...p.items);
+    if (!p.nextCursor) break;
+    cursor = p.nextCursor;
+  }
+  return items;
+}
+
+export const AUDIT_PAGE_SIZE = 50;
+
+export const adminApi = {
+  members: (org: string) => allPages<Member>(`${orgPath(org)}/members`, 'members'),
+  setMemberRole: (org: string, userId: string, role: string) =>
+    request<{ member: Member }>('PATCH', `${orgPath(org)}/members/${seg(userId)}`, { role }),
+  removeMember: (org: string, userId: string) =>
+    request<void>('DELETE', `${orgPath(org)}/members/${seg(userId)}`),
+  invitations: (org: string) => allPages<Invitation>(`${orgPath(org)}/invitations`, 'invitations'),
+  cancelInvitation: (org: string, id: string) =>
+    request<void>('DELETE', `${orgPath(org)}/invitations/${seg(id)}`),
+  auditPage: (org: string, filters: AuditFilters, cursor?: string) => {
+    const q = new URLSearchParams({ limit: String(AUDIT_PAGE_SIZE) });
+    for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
+    return page<AuditEvent>(`${orgPath(org)}/audit-events`, 'audit_events', q, cursor);
+  },
+  trustPolicies: (org: string) =>
+    allPages<TrustPolicy>(`${orgPath(org)}/federation-policies`, 'policies'),
+  createTrustPolicy: (org: string, body: CreateTrustPolicyBody) =>
+    request<{ policy: TrustPolicy }>('POST', `${orgPath(org)}/federation-policies`, body),
+  deleteTrustPolicy: (org: string, id: string) =>
+    request<void>('DELETE', `${orgPath(org)}/federation-policies/${seg(id)}`),
+};

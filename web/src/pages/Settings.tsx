@@ -1,7 +1,7 @@
 // Settings page (/settings?tab=api-tokens): the "Auto revoke" section shows whether inactive API
 // tokens are revoked automatically and after how many days; those allowed to update the
 // organization change it with the same range and message as the CLI and the server (1-365
-// days, 0 turns it off).
+// days, 0 turns it off). The "CI / keyless" tab (tab=ci) holds the trust policies (CiPolicies).
 import { useId, useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { Dialog } from '../components/Dialog';
@@ -11,9 +11,11 @@ import { shortDate } from '../format';
 import { AUTO_REVOKE_MAX, AUTO_REVOKE_MIN, parseAutoRevokeDays } from '../rules';
 import { PERM } from '../permissions';
 import { useSession } from '../session';
+import { CiPoliciesSection } from './CiPolicies';
 
 const TABS = [
   { id: 'api-tokens', label: 'API tokens' },
+  { id: 'ci', label: 'CI / keyless' },
   { id: 'general', label: 'General' },
 ];
 
@@ -39,7 +41,7 @@ export function SettingsPage({ tab }: { tab: string }) {
           ))}
         </ul>
       </nav>
-      {current === 'api-tokens' ? <AutoRevokeSection /> : <GeneralSection />}
+      {current === 'api-tokens' ? <AutoRevokeSection /> : current === 'ci' ? <CiPoliciesSection /> : <GeneralSection />}
     </section>
   );
 }
