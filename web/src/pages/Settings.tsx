@@ -7,7 +7,7 @@ import { api } from '../api';
 import { Dialog } from '../components/Dialog';
 import { Link } from '../components/Link';
 import { messageOf } from '../components/States';
-import { shortDate } from '../format';
+import { Time } from '../components/Time';
 import { AUTO_REVOKE_MAX, AUTO_REVOKE_MIN, parseAutoRevokeDays } from '../rules';
 import { PERM } from '../permissions';
 import { useSession } from '../session';
@@ -57,7 +57,9 @@ function GeneralSection() {
         <dt>ID</dt>
         <dd className="mono">{org.id}</dd>
         <dt>Created</dt>
-        <dd>{shortDate(org.created_at)}</dd>
+        <dd>
+          <Time at={org.created_at} exact />
+        </dd>
         <dt>Your role</dt>
         <dd>{role}</dd>
       </dl>

@@ -78,7 +78,7 @@ export function TrustPolicyDialog({ onClose }: { onClose: (created: TrustPolicy 
       <form className="form" onSubmit={submit} noValidate>
         <div className="field">
           <label htmlFor={id.name}>Name</label>
-          <input id={id.name} name="name" value={name} autoFocus autoComplete="off" onChange={(e) => setName(e.target.value)} />
+          <input id={id.name} name="name" value={name} data-autofocus autoComplete="off" onChange={(e) => setName(e.target.value)} />
         </div>
         <div className="field">
           <label htmlFor={id.issuer}>Issuer</label>
