@@ -239,5 +239,48 @@ TEST_F(PaginationTest, FollowingNextCursorSeesEveryRowOnce) {
   }
 }
 
+TEST_F(PaginationTest, AuditEventFilters) {
+  const std::string kEvents = "/v1/organizations/acme/audit-events";
+  Answer created = Call("POST", "/v1/organizations/acme/api-tokens", owner_, R"({"name":"ci"})");
+  ASSERT_EQ(created.status, 201);
+  const std::string token_id(created.body.at("api_token").at("id").as_string());
+  clock_.Advance(60'000);
+  ASSERT_EQ(Call("POST", "/v1/organizations/acme/api-tokens/" + token_id + "/revoke", owner_, "{}")
+                .status,
+            200);
+  auto actions = [&](const std::string& query) {
+    Answer a = Call("GET", kEvents + "?" + query, owner_);
+    EXPECT_EQ(a.status, 200) << query << " " << SerializeJson(a.body);
+    std::vector<std::string> out;
+    if (a.status != 200) return out;
+    for (const auto& e : a.body.at("audit_events").as_array()) {
+      out.emplace_back(e.at("action").as_string());
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(actions("action=api_token.revoked"), V{"api_token.revoked"});
+  EXPECT_EQ(actions("target_id=" + token_id), (V{"api_token.revoked", "api_token.created"}));
+  EXPECT_EQ(actions("actor=owner@example.com&target_id=" + token_id + "&action=api_token.created"),
+            V{"api_token.created"});
+  EXPECT_EQ(actions("actor=nobody@example.com"), V{});
+  const std::string revoked_at = FormatRfc3339(clock_.Now());
+  EXPECT_EQ(actions("since=" + revoked_at), V{"api_token.revoked"});
+  EXPECT_EQ(actions("until=" + revoked_at + "&target_id=" + token_id), V{"api_token.created"});
+  // An offset names the same instant.
+  const std::string created_at = FormatRfc3339(clock_.Now() - 60'000);
+  EXPECT_EQ(actions("since=" + created_at.substr(0, 19) + "%2B00:00&target_id=" + token_id).size(),
+            2u);
+  for (const std::string& bad :
+       {std::string("action=api_token.exploded"), std::string("since=yesterday"),
+        std::string("until=2026-13-01T00:00:00Z"), std::string("since=2026-12-07T10:00:00"),
+        "since=" + revoked_at + "&until=" + revoked_at,
+        "since=" + revoked_at + "&until=" + created_at}) {
+    Answer a = Call("GET", kEvents + "?" + bad, owner_);
+    EXPECT_EQ(a.status, 400) << bad;
+    EXPECT_EQ(a.code, "invalid_argument") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace cl::api
