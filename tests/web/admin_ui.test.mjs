@@ -1,14 +1,20 @@
 // End to end in a real browser: the administration pages of the web UI. Members (change a role,
 // remove after a confirmation, the last owner protected, an admin refused on an owner, each
-// refusal shown as the server words it), pending invitations cancelled, CI trust policies (create with bound claims, the server's validation messages, the CI snippet
+// refusal shown as the server words it), pending invitations cancelled, the audit log (pages
+// through "Load more", filters by action, actor and dates, token events linked to the token),
+// CI trust policies (create with bound claims, the server's validation messages, the CI snippet
 // and its copy button, delete after a confirmation), and a viewer who sees none of the write
-// controls and is refused when forging the requests. Saves screenshots at laptop and phone size.
+// controls and is refused when forging the requests. axe-core finds no violation on any of these
+// pages and dialogs. Saves screenshots at laptop and phone size.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { missingPrerequisite, show, startStack } from '../e2e/harness.mjs';
+import { missingPrerequisite, repoRoot, show, startStack } from '../e2e/harness.mjs';
 import {
-  launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext, screenshot, webDist,
+  expectNoAxeViolations, launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext, screenshot,
+  webDist,
 } from './browser.mjs';
 
 const skip = missingPrerequisite({ needDriver: false }) || (await missingBrowserPrerequisite());
@@ -38,6 +44,20 @@ function call(page, method, path, body) {
 }
 
 const org = (rest = '') => `/v1/organizations/${ORG}${rest}`;
+
+// The wire names of every audited action, from the server's one table.
+function serverAuditActions() {
+  const source = readFileSync(join(repoRoot, 'domain', 'audit_events.cc'), 'utf8');
+  return [...source.matchAll(/\{AuditAction::k\w+, "([a-z_.]+)"\}/g)].map((m) => m[1]);
+}
+
+// yyyy-mm-dd of the local day `days` from today (the browser runs in the same time zone).
+function localDay(days) {
+  const d = new Date();
+  d.setDate(d.getDate() + days);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
 
 describe('web UI administration', { skip }, () => {
   let stack;
@@ -152,6 +172,7 @@ describe('web UI administration', { skip }, () => {
     const dialog = page.getByRole('dialog', { name: 'Remove mia.member@example.com?' });
     await dialog.waitFor();
     await screenshot(page, 'members-remove-confirm');
+    await expectNoAxeViolations(page, 'members-remove-confirm');
     await dialog.getByRole('button', { name: 'Keep' }).click();
     await dialog.waitFor({ state: 'detached' });
     assert.ok((await members())['mia.member@example.com'], 'still a member after "Keep"');
@@ -178,6 +199,7 @@ describe('web UI administration', { skip }, () => {
     assert.deepEqual(left.body.invitations.map((i) => i.email).sort(),
         ['dave@example.com', 'victor.viewer@example.com']);
     await screenshot(page, 'members');
+    await expectNoAxeViolations(page, 'members');
     const phone = await newContext(browser, { viewport: PHONE });
     extra.push(phone);
     await phone.addCookies(await context.cookies(stack.baseUrl));
@@ -187,6 +209,7 @@ describe('web UI administration', { skip }, () => {
     const width = await p.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= PHONE.width, `no horizontal scrolling on a phone (page is ${width}px wide)`);
     await screenshot(p, 'members-phone');
+    await expectNoAxeViolations(p, 'members-phone');
   });
 
   test('CI trust policies: create with bound claims, snippet, copy, delete', T, async () => {
@@ -207,6 +230,7 @@ describe('web UI administration', { skip }, () => {
     await dialog.getByLabel('Max token age (minutes)').fill('120');
     await dialog.getByLabel('workflow_run:read').uncheck();
     await screenshot(page, 'trust-policy-dialog');
+    await expectNoAxeViolations(page, 'trust-policy-dialog');
     await dialog.getByRole('button', { name: 'Create policy' }).click();
     await page.getByText('Trust policy gitlab-app created.').waitFor();
 
@@ -242,6 +266,7 @@ describe('web UI administration', { skip }, () => {
     await item.getByText('Copied to the clipboard.').waitFor();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), expected);
     await screenshot(page, 'settings-ci');
+    await expectNoAxeViolations(page, 'settings-ci');
 
     // A GitHub policy (provider from the issuer) gets the workflow, with id-token: write.
     const github = await call(page, 'POST', org('/federation-policies'),
@@ -263,6 +288,7 @@ describe('web UI administration', { skip }, () => {
     const width = await p.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= PHONE.width, `no horizontal scrolling on a phone (page is ${width}px wide)`);
     await screenshot(p, 'settings-ci-phone');
+    await expectNoAxeViolations(p, 'settings-ci-phone');
 
     await gh.getByRole('button', { name: 'Delete github-app' }).click();
     const confirm = page.getByRole('dialog', { name: 'Delete the trust policy github-app?' });
@@ -300,12 +326,127 @@ describe('web UI administration', { skip }, () => {
       const error = dialog.getByTestId('policy-error');
       await error.waitFor();
       assert.equal(await error.innerText(), direct.body.error.message, what);
-      if (what === 'untrusted issuer') await screenshot(page, 'trust-policy-error');
+      if (what === 'untrusted issuer') {
+        await screenshot(page, 'trust-policy-error');
+        await expectNoAxeViolations(page, 'trust policy dialog with an error');
+      }
       await dialog.getByRole('button', { name: 'Cancel' }).click();
       await dialog.waitFor({ state: 'detached' });
     }
     const left = await call(page, 'GET', org('/federation-policies'));
     assert.deepEqual(left.body.policies.map((x) => x.name), ['gitlab-app']);
+  });
+
+  test('audit log: "Load more" pages through next_cursor without gaps or repeats', T, async () => {
+    for (let i = 1; i <= 60; i++) {
+      const r = await call(page, 'PATCH', org(), { api_token_max_days_inactive: (i % 300) + 1 });
+      assert.equal(r.status, 200, JSON.stringify(r));
+    }
+    await page.goto(`${stack.baseUrl}/audit`);
+    const rows = page.locator('tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 50, 'the first page');
+    const more = page.getByRole('button', { name: 'Load more' });
+    await more.waitFor();
+    await screenshot(page, 'audit', { fullPage: false });
+    await expectNoAxeViolations(page, 'audit');
+    let pages = 1;
+    while (await more.count()) {
+      const before = await rows.count();
+      await more.click();
+      await page.waitForFunction((n) => document.querySelectorAll('tbody tr').length > n, before);
+      pages++;
+    }
+    await page.getByText(/events, all shown\./).waitFor();
+    const stamps = await page.locator('tbody td[data-label="When"] time')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('datetime')));
+    const everything = [];
+    let cursor = null;
+    do {
+      const r = await call(page, 'GET', org(`/audit-events?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`));
+      assert.equal(r.status, 200, JSON.stringify(r));
+      everything.push(...r.body.audit_events);
+      cursor = r.body.next_cursor;
+    } while (cursor);
+    assert.ok(pages >= 2, `${pages} pages`);
+    assert.equal(stamps.length, everything.length, 'every event, once');
+    assert.deepEqual(stamps, everything.map((e) => e.created_at));
+
+    const phone = await newContext(browser, { viewport: PHONE });
+    extra.push(phone);
+    await phone.addCookies(await context.cookies(stack.baseUrl));
+    const p = await phone.newPage();
+    await p.goto(`${stack.baseUrl}/audit`);
+    await p.getByRole('button', { name: 'Load more' }).waitFor();
+    const width = await p.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= PHONE.width, `no horizontal scrolling on a phone (page is ${width}px wide)`);
+    await screenshot(p, 'audit-phone', { fullPage: false });
+    await expectNoAxeViolations(p, 'audit-phone');
+  });
+
+  test('audit log filters: action (every audited action offered), actor, dates', T, async () => {
+    const select = page.getByLabel('Action');
+    const offered = (await select.locator('option').allInnerTexts()).filter((o) => o !== 'All actions');
+    assert.deepEqual([...offered].sort(), [...serverAuditActions()].sort());
+
+    const apply = () => page.getByRole('button', { name: 'Apply filters' }).click();
+    const column = (label) => page.locator(`tbody td[data-label="${label}"]`).allInnerTexts();
+
+    await select.selectOption('member.role_changed');
+    await apply();
+    await page.getByText(/^\d+ events?, all shown\./).waitFor();
+    const actions = await column('Action');
+    assert.equal(actions.length, 2, actions.join(',')); // adam to member and back
+    assert.ok(actions.every((a) => a === 'member.role_changed'), actions.join(','));
+
+    await select.selectOption('');
+    await page.getByLabel('Actor').fill('adam.admin@example.com');
+    await apply();
+    await page.getByText(/^\d+ events?, all shown\./).waitFor();
+    const actors = await column('Actor');
+    assert.ok(actors.length >= 1 && actors.every((a) => a.startsWith('adam.admin@example.com')), actors.join('|'));
+    await page.getByLabel('Actor').fill('nobody@example.com');
+    await apply();
+    await page.getByText('No audit events match these filters').waitFor();
+
+    await page.getByLabel('Actor').fill('');
+    await page.getByLabel('From', { exact: true }).fill(localDay(1));
+    await apply();
+    await page.getByText('No audit events match these filters').waitFor();
+    await page.getByLabel('From', { exact: true }).fill(localDay(0));
+    await page.getByLabel('To', { exact: true }).fill(localDay(0));
+    await apply();
+    await page.getByRole('button', { name: 'Load more' }).waitFor(); // today: everything so far
+    await page.getByLabel('From', { exact: true }).fill('');
+    await page.getByLabel('To', { exact: true }).fill(localDay(-1));
+    await apply();
+    await page.getByText('No audit events match these filters').waitFor();
+    // To before From: the server refuses the range, and says why.
+    await page.getByLabel('From', { exact: true }).fill(localDay(0));
+    await apply();
+    const refused = page.locator('.state-error');
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /until|since/);
+    await expectNoAxeViolations(page, 'audit log: refused date range');
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByRole('button', { name: 'Load more' }).waitFor();
+    assert.equal(await page.getByLabel('From', { exact: true }).inputValue(), '');
+  });
+
+  test('audit events about an API token link to the token', T, async () => {
+    const created = JSON.parse(ok(await owner.run(['organization', 'api-token', 'create', '--name', 'audited',
+      '-o', 'json'])).stdout);
+    const id = created.api_token?.id ?? created.id;
+    assert.ok(id, JSON.stringify(created));
+    await page.goto(`${stack.baseUrl}/audit`);
+    await page.getByLabel('Action').selectOption('api_token.created');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const link = page.locator(`tbody a[href="/api-tokens/${id}"]`);
+    await link.waitFor();
+    assert.equal(await page.locator('tbody tr').count(), 1);
+    await link.click();
+    assert.equal(new URL(page.url()).pathname, `/api-tokens/${id}`);
+    await page.getByRole('heading', { name: /API token audited/ }).waitFor();
   });
 
   test('a viewer sees no write controls, and forged requests are refused', T, async () => {
@@ -315,10 +456,16 @@ describe('web UI administration', { skip }, () => {
     assert.equal(await p.getByRole('combobox', { name: /Role of/ }).count(), 0);
     assert.equal(await p.getByRole('button', { name: /Remove|Cancel the invitation/ }).count(), 0);
     await screenshot(p, 'viewer-members-phone');
+    await expectNoAxeViolations(p, 'viewer-members-phone');
     await p.goto(`${stack.baseUrl}/settings?tab=ci`);
     await p.locator('li[data-policy="gitlab-app"]').waitFor();
     await p.getByText('Your role does not let you create or delete trust policies.').waitFor();
     assert.equal(await p.getByRole('button', { name: /New trust policy|Delete/ }).count(), 0);
+    await expectNoAxeViolations(p, 'viewer: CI / keyless');
+    await p.goto(`${stack.baseUrl}/audit`);
+    await p.getByText('it does not let you read the audit log').waitFor();
+    await expectNoAxeViolations(p, 'viewer: audit log');
+    assert.equal(await p.getByRole('button', { name: 'Load more' }).count(), 0);
 
     const ids = {
       owner: (await members())['olivia.owner@example.com'].user_id,

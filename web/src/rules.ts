@@ -76,3 +76,22 @@ export function autoRevokeSoon(at: string | null, now: Date): boolean {
 export function expiresSoon(t: { state: string; expires_at: string | null }, now: Date): boolean {
   return t.state === 'active' && withinWarning(t.expires_at, now);
 }
+
+// Every audited action's wire name (domain/audit_events.cc; a browser test checks that the two
+// lists agree): the Audit log page's action filter offers these and nothing else.
+export const AUDIT_ACTIONS = [
+  'organization.created',
+  'organization.updated',
+  'invitation.created',
+  'invitation.accepted',
+  'invitation.revoked',
+  'member.role_changed',
+  'member.removed',
+  'project.created',
+  'api_token.created',
+  'api_token.revoked',
+  'trust_policy.created',
+  'trust_policy.deleted',
+  'federation.token_exchanged',
+  'federation.ci_token_used',
+] as const;
