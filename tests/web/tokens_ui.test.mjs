@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import { startCiIssuer } from '../e2e/ci_issuer.mjs';
 import { api, missingPrerequisite, show, sleep, startStack } from '../e2e/harness.mjs';
+import { exchange } from '../e2e/keyless_fixture.mjs';
 import {
   expectNoAxeViolations, launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext,
   screenshot, webDist,
@@ -42,6 +44,7 @@ async function smallPages(page, pathPart, limit) {
 
 describe('web UI: API token states, dates, details', { skip }, () => {
   let stack;
+  let issuer; // a GitLab-shaped CI issuer on loopback, trusted by the stack
   let owner;
   let browser;
   let context;
@@ -74,7 +77,9 @@ describe('web UI: API token states, dates, details', { skip }, () => {
   }
 
   before(async () => {
-    stack = await startStack({ extraArgs: ['--web-dir', webDist] });
+    issuer = await startCiIssuer();
+    stack = await startStack({ extraArgs: ['--web-dir', webDist, '--federation-issuers', issuer.url] });
+    issuer.audience = stack.baseUrl;
     owner = stack.newUser('olga.owner');
     await owner.login();
     for (const args of [
@@ -97,6 +102,20 @@ describe('web UI: API token states, dates, details', { skip }, () => {
     await createToken({ name: 'made-by-token', expires_in_seconds: 20 * DAY, project: 'app',
       permissions: ['organization:read'] },
         { token: values.maker });
+    // Created by a CI job's exchanged identity (keyless), through a trust policy.
+    const policy = await asOwner('POST', '/federation-policies', {
+      name: 'gitlab-app',
+      issuer: issuer.url,
+      provider: 'gitlab',
+      bound_claims: { project_id: '4242' },
+      project: 'app',
+      permissions: ['organization:read', 'api_token:create'],
+    });
+    assert.equal(policy.status, 201, JSON.stringify(policy.body));
+    const exchanged = await exchange(stack, issuer.mint(), ORG);
+    assert.equal(exchanged.status, 200, JSON.stringify(exchanged.body));
+    await createToken({ name: 'made-by-ci', expires_in_seconds: 300, project: 'app', permissions: ['organization:read'] },
+        { token: exchanged.body.access_token });
     await createToken({ name: 'short', expires_in_seconds: 2 });
     await createToken({ name: 'gone', expires_in_seconds: 10 * DAY });
     ok(await owner.run(['organization', 'api-token', 'revoke', '--id', tokens.gone.id, '--yes']));
@@ -119,6 +138,7 @@ describe('web UI: API token states, dates, details', { skip }, () => {
   after(async () => {
     await browser?.close();
     await stack?.cleanup();
+    await issuer?.stop();
   });
 
   test('the server\'s state decides the tab and badge; auto-revoke dates only where sent', T,
@@ -302,6 +322,10 @@ describe('web UI: API token states, dates, details', { skip }, () => {
         assert.match(await facts.getByTestId('token-expires').innerText(), /GMT\+9.*in 20 days/);
         await page.getByTestId('token-events').locator('tr[data-action="api_token.created"]').waitFor();
         await expectNoAxeViolations(page, 'token details');
+        await page.goto(`${stack.baseUrl}/api-tokens/${tokens['made-by-ci'].id}`);
+        const ci = tokens['made-by-ci'].created_by;
+        assert.equal(ci.kind, 'federated', JSON.stringify(ci));
+        await facts.getByText(`CI identity ${ci.name || ci.id}`, { exact: true }).waitFor();
 
         // A person's project token, revoked from its page.
         await page.goto(`${stack.baseUrl}/api-tokens/${tokens.soon.id}`);
