@@ -228,6 +228,23 @@ describe('web UI: API token states, dates, details', { skip }, () => {
     assert.match(await longLived.innerText(), /^in 30 days/);
   });
 
+  test('lists follow next_cursor: every token, page by page', T, async () => {
+    const p = await context.newPage();
+    try {
+      const seen = await smallPages(p, `/organizations/${ORG}/api-tokens`, 2);
+      await p.goto(`${stack.baseUrl}/api-tokens`);
+      await p.locator('tr[data-token-name]').first().waitFor();
+      const all = (await listed('active')).map((t) => t.name).sort();
+      assert.ok(all.length >= 5, all.join(','));
+      const names = (await p.locator('tr[data-token-name]').evaluateAll((trs) => trs.map((tr) => tr.dataset.tokenName))).sort();
+      assert.deepEqual(names, all);
+      const cursors = seen.filter((u) => u.searchParams.has('cursor'));
+      assert.ok(cursors.length >= 2, `followed next_cursor: ${seen.map(String).join('\n')}`);
+    } finally {
+      await p.close();
+    }
+  });
+
   test('create dialog: focus in Name, 30 days by default, "Never" warns', T, async () => {
     await page.goto(`${stack.baseUrl}/api-tokens`);
     await page.getByRole('button', { name: 'Create token' }).click();
@@ -366,6 +383,34 @@ describe('web UI: API token states, dates, details', { skip }, () => {
         await page.getByText('API token not found').waitFor();
         await expectNoAxeViolations(page, 'unknown token');
       });
+
+  test('token details: audit events page by page with "Load more"', T, async () => {
+    const p = await context.newPage();
+    try {
+      const seen = await smallPages(p, `/organizations/${ORG}/audit-events`, 1);
+      await p.goto(`${stack.baseUrl}/api-tokens/${tokens.soon.id}`);
+      const rows = p.getByTestId('token-events').locator('tbody tr');
+      await rows.first().waitFor();
+      const listing = seen.filter((u) => !u.searchParams.has('action'));
+      assert.ok(listing.every((u) => u.searchParams.get('target_id') === tokens.soon.id), listing.join('\n'));
+      assert.equal(await rows.count(), 1);
+      await p.getByRole('button', { name: 'Load more' }).click();
+      await rows.nth(1).waitFor();
+      const actions = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action));
+      assert.deepEqual(actions, ['api_token.revoked', 'api_token.created']);
+      assert.ok(seen.some((u) => u.searchParams.has('cursor')), seen.join('\n'));
+      // A full page may still carry a cursor; the page after the last row has none.
+      const more = p.getByRole('button', { name: 'Load more' });
+      if (await more.count()) {
+        await more.click();
+        await more.waitFor({ state: 'detached' });
+      }
+      assert.equal(await rows.count(), 2);
+      await expectNoAxeViolations(p, 'token details, more events');
+    } finally {
+      await p.close();
+    }
+  });
 
   test('token details on a phone', T, async () => {
     const phone = await browser.newContext({ viewport: PHONE, ...ZONE });
