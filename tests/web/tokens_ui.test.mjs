@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import { startCiIssuer } from '../e2e/ci_issuer.mjs';
 import { api, missingPrerequisite, show, sleep, startStack } from '../e2e/harness.mjs';
+import { exchange } from '../e2e/keyless_fixture.mjs';
 import {
   expectNoAxeViolations, launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext,
   screenshot, webDist,
@@ -42,6 +44,7 @@ async function smallPages(page, pathPart, limit) {
 
 describe('web UI: API token states, dates, details', { skip }, () => {
   let stack;
+  let issuer; // a GitLab-shaped CI issuer on loopback, trusted by the stack
   let owner;
   let browser;
   let context;
@@ -74,7 +77,9 @@ describe('web UI: API token states, dates, details', { skip }, () => {
   }
 
   before(async () => {
-    stack = await startStack({ extraArgs: ['--web-dir', webDist] });
+    issuer = await startCiIssuer();
+    stack = await startStack({ extraArgs: ['--web-dir', webDist, '--federation-issuers', issuer.url] });
+    issuer.audience = stack.baseUrl;
     owner = stack.newUser('olga.owner');
     await owner.login();
     for (const args of [
@@ -97,6 +102,20 @@ describe('web UI: API token states, dates, details', { skip }, () => {
     await createToken({ name: 'made-by-token', expires_in_seconds: 20 * DAY, project: 'app',
       permissions: ['organization:read'] },
         { token: values.maker });
+    // Created by a CI job's exchanged identity (keyless), through a trust policy.
+    const policy = await asOwner('POST', '/federation-policies', {
+      name: 'gitlab-app',
+      issuer: issuer.url,
+      provider: 'gitlab',
+      bound_claims: { project_id: '4242' },
+      project: 'app',
+      permissions: ['organization:read', 'api_token:create'],
+    });
+    assert.equal(policy.status, 201, JSON.stringify(policy.body));
+    const exchanged = await exchange(stack, issuer.mint(), ORG);
+    assert.equal(exchanged.status, 200, JSON.stringify(exchanged.body));
+    await createToken({ name: 'made-by-ci', expires_in_seconds: 300, project: 'app', permissions: ['organization:read'] },
+        { token: exchanged.body.access_token });
     await createToken({ name: 'short', expires_in_seconds: 2 });
     await createToken({ name: 'gone', expires_in_seconds: 10 * DAY });
     ok(await owner.run(['organization', 'api-token', 'revoke', '--id', tokens.gone.id, '--yes']));
@@ -119,6 +138,7 @@ describe('web UI: API token states, dates, details', { skip }, () => {
   after(async () => {
     await browser?.close();
     await stack?.cleanup();
+    await issuer?.stop();
   });
 
   test('the server\'s state decides the tab and badge; auto-revoke dates only where sent', T,
@@ -206,6 +226,23 @@ describe('web UI: API token states, dates, details', { skip }, () => {
     assert.match(await created.innerText(), /ago|now/);
     const longLived = page.locator('tr[data-token-name="long-lived"] td[data-label="Expires"] time');
     assert.match(await longLived.innerText(), /^in 30 days/);
+  });
+
+  test('lists follow next_cursor: every token, page by page', T, async () => {
+    const p = await context.newPage();
+    try {
+      const seen = await smallPages(p, `/organizations/${ORG}/api-tokens`, 2);
+      await p.goto(`${stack.baseUrl}/api-tokens`);
+      await p.locator('tr[data-token-name]').first().waitFor();
+      const all = (await listed('active')).map((t) => t.name).sort();
+      assert.ok(all.length >= 5, all.join(','));
+      const names = (await p.locator('tr[data-token-name]').evaluateAll((trs) => trs.map((tr) => tr.dataset.tokenName))).sort();
+      assert.deepEqual(names, all);
+      const cursors = seen.filter((u) => u.searchParams.has('cursor'));
+      assert.ok(cursors.length >= 2, `followed next_cursor: ${seen.map(String).join('\n')}`);
+    } finally {
+      await p.close();
+    }
   });
 
   test('create dialog: focus in Name, 30 days by default, "Never" warns', T, async () => {
@@ -302,6 +339,10 @@ describe('web UI: API token states, dates, details', { skip }, () => {
         assert.match(await facts.getByTestId('token-expires').innerText(), /GMT\+9.*in 20 days/);
         await page.getByTestId('token-events').locator('tr[data-action="api_token.created"]').waitFor();
         await expectNoAxeViolations(page, 'token details');
+        await page.goto(`${stack.baseUrl}/api-tokens/${tokens['made-by-ci'].id}`);
+        const ci = tokens['made-by-ci'].created_by;
+        assert.equal(ci.kind, 'federated', JSON.stringify(ci));
+        await facts.getByText(`CI identity ${ci.name || ci.id}`, { exact: true }).waitFor();
 
         // A person's project token, revoked from its page.
         await page.goto(`${stack.baseUrl}/api-tokens/${tokens.soon.id}`);
@@ -342,6 +383,34 @@ describe('web UI: API token states, dates, details', { skip }, () => {
         await page.getByText('API token not found').waitFor();
         await expectNoAxeViolations(page, 'unknown token');
       });
+
+  test('token details: audit events page by page with "Load more"', T, async () => {
+    const p = await context.newPage();
+    try {
+      const seen = await smallPages(p, `/organizations/${ORG}/audit-events`, 1);
+      await p.goto(`${stack.baseUrl}/api-tokens/${tokens.soon.id}`);
+      const rows = p.getByTestId('token-events').locator('tbody tr');
+      await rows.first().waitFor();
+      const listing = seen.filter((u) => !u.searchParams.has('action'));
+      assert.ok(listing.every((u) => u.searchParams.get('target_id') === tokens.soon.id), listing.join('\n'));
+      assert.equal(await rows.count(), 1);
+      await p.getByRole('button', { name: 'Load more' }).click();
+      await rows.nth(1).waitFor();
+      const actions = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action));
+      assert.deepEqual(actions, ['api_token.revoked', 'api_token.created']);
+      assert.ok(seen.some((u) => u.searchParams.has('cursor')), seen.join('\n'));
+      // A full page may still carry a cursor; the page after the last row has none.
+      const more = p.getByRole('button', { name: 'Load more' });
+      if (await more.count()) {
+        await more.click();
+        await more.waitFor({ state: 'detached' });
+      }
+      assert.equal(await rows.count(), 2);
+      await expectNoAxeViolations(p, 'token details, more events');
+    } finally {
+      await p.close();
+    }
+  });
 
   test('token details on a phone', T, async () => {
     const phone = await browser.newContext({ viewport: PHONE, ...ZONE });

@@ -228,7 +228,8 @@ function Header({
       <nav aria-label="Main">
         <ul className="nav">
           {NAV.map((n) => {
-            const current = path === n.href.split('?')[0];
+            const base = n.href.split('?')[0];
+            const current = path === base || path.startsWith(`${base}/`);
             return (
               <li key={n.href}>
                 <Link href={n.href} aria-current={current ? 'page' : undefined}>
