@@ -36,7 +36,7 @@ Result<FetchedList> FetchList(ApiClient& client, const ListQuery& query, std::op
   assert(!limit || (*limit >= 1 && *limit <= kMaxListLimit));
   // Without --limit, one more than the cap tells whether more exist.
   const size_t wanted = limit ? static_cast<size_t>(*limit) : kDefaultListCap + 1;
-  boost::json::value first;
+  std::optional<boost::json::value> first;  // the first page: what the output is built on
   boost::json::array items;
   std::set<std::string> seen_cursors;
   std::optional<std::string> cursor;
@@ -59,7 +59,7 @@ Result<FetchedList> FetchList(ApiClient& client, const ListQuery& query, std::op
       items.push_back(item);
     }
     CL_ASSIGN_OR_RETURN(auto next, NextCursor(page, query));
-    if (first.is_null()) first = std::move(page);
+    if (!first) first = std::move(page);
     if (!next || page_empty) break;
     if (items.size() == wanted) {
       more = true;
@@ -87,10 +87,10 @@ Result<FetchedList> FetchList(ApiClient& client, const ListQuery& query, std::op
     }
   }
   out.truncated = more;
-  auto& obj = first.as_object();
+  auto& obj = first->as_object();
   obj.erase("next_cursor");
   obj[query.array_key] = std::move(items);
-  out.response = std::move(first);
+  out.response = std::move(*first);
   return out;
 }
 
