@@ -282,7 +282,7 @@ const handWritten = [
       body: { role: 'viewer' } });
     assertError(r, 403, 'permission_denied', 'viewer');
   }],
-  ...['describeOrganization', 'listApiTokens', 'listTrustPolicies',
+  ...['describeOrganization', 'listApiTokens', 'getApiToken', 'listTrustPolicies',
     'listMembers', 'listInvitations', 'listAuditEvents', 'listProjects', 'listWorkflows',
     'listWorkflowRuns', 'describeWorkflowRun', 'createOrganization', 'initWorkflowRun',
     'pushAttestation'].map((id) => [id, '403', 'an API token without the permission',
@@ -421,6 +421,14 @@ const handWritten = [
   }],
   // Successes the other suites reach only through the CLI (whose calls are not recorded); last,
   // since they remove what the cases above use.
+  ['getApiToken', '200', 'a revoked token, with who revoked it', async (ctx) => {
+    const r = await call(ctx, 'GET', fill(byId.getApiToken.template,
+        { org: ctx.org, id: ctx.revokedTokenId }), { token: ctx.ownerToken });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.api_token.id, ctx.revokedTokenId);
+    assert.equal(r.body.api_token.state, 'revoked');
+    assert.equal(typeof r.body.api_token.revoked_by, 'string');
+  }],
   ['listProjects', '200', 'the projects', async (ctx) => {
     const r = await call(ctx, 'GET', `/v1/organizations/${ctx.org}/projects`,
         { token: ctx.ownerToken });
@@ -498,6 +506,7 @@ describe('every (operation, status) pair of docs/openapi.yaml', () => {
     ctx.narrowToken = narrow.token;
     ctx.ids.revokeApiToken = (await token('to-revoke')).id;
     ctx.revokedTokenId = (await token('revoked')).id;
+    ctx.ids.getApiToken = ctx.revokedTokenId;
     await ok('POST', `${org}/api-tokens/${ctx.revokedTokenId}/revoke`, {});
     ctx.ids.deleteTrustPolicy = (await ok('POST', `${org}/federation-policies`,
         { ...validBody('createTrustPolicy', ctx), name: 'gitlab' })).policy.id;
