@@ -301,13 +301,18 @@ const handWritten = [
         { token: ctx.ownerToken, rawBody: `{"pad": "${'x'.repeat(DEFAULT_MAX_BODY)}"}` });
     assertError(r, 413, 'payload_too_large', 'oversized logout');
   }],
-  // 400: a list filter out of range.
-  ...[['listApiTokens', '?status=bogus'], ['listAuditEvents', '?limit=0'],
-    ['listWorkflowRuns', '?limit=0']].map(([id, query]) => [id, '400', `query ${query}`,
+  // 400: a list filter out of range; every paginated list (the operations taking the Limit
+  // parameter) refuses a limit out of range and a cursor it did not make.
+  ...[['listApiTokens', '?status=bogus', 'invalid_argument'],
+    ['listAuditEvents', '?since=yesterday', 'invalid_argument'],
+    ...operations.filter((o) => (o.op.parameters ?? []).some(
+        (p) => p.$ref === '#/components/parameters/Limit')).flatMap((o) => [
+      [o.id, '?limit=0', 'invalid_argument'], [o.id, '?cursor=not-a-cursor', 'invalid_cursor']]),
+  ].map(([id, query, code]) => [id, '400', `query ${query}`,
     async (ctx) => {
       const r = await call(ctx, 'GET', fill(byId[id].template, { org: ctx.org }) + query,
           { token: ctx.ownerToken });
-      assertError(r, 400, 'invalid_argument', query);
+      assertError(r, 400, code, query);
     }]),
   // The login legs: text pages for the browser, JSON for the CLI's calls.
   ['startBrowserLogin', '400', 'a redirect URI that is not loopback', async (ctx) => {
