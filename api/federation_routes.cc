@@ -157,6 +157,11 @@ void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx) {
         json::object j;
         j["policies"] = std::move(arr);
         SetNextCursor(j, ListKind::kFederationPolicies, policies.next);
+        // What a new policy may name: the web UI offers these instead of a free-text issuer.
+        json::array issuers;
+        for (const auto& issuer : ctx.deps.federation->AllowedIssuers())
+          issuers.push_back(json::value(issuer));
+        j["allowed_issuers"] = std::move(issuers);
         return JsonOk(200, j);
       }));
   Add(r, "DELETE", "/v1/organizations/{org}/federation-policies/{id}",

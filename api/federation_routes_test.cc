@@ -3,6 +3,7 @@
 // through the router; and both answering 503 when keyless CI is not configured.
 #include <set>
 #include <string>
+#include <vector>
 
 #include "api/api_testing.h"
 
@@ -96,6 +97,11 @@ TEST_F(FederationRoutesTest, PoliciesCreateListDelete) {
   std::set<int64_t> ages;
   for (const auto& x : listed) ages.insert(x.at("max_token_age_seconds").as_int64());
   EXPECT_EQ(ages, (std::set<int64_t>{3600, 7200}));
+  // The instance's allow-list comes with the list: what a new policy may name.
+  const auto& issuers = list.body.at("allowed_issuers").as_array();
+  const std::vector<std::string> defaults = oidc::CiVerifierOptions{}.allowed_issuers;
+  ASSERT_EQ(issuers.size(), defaults.size());
+  for (size_t i = 0; i < defaults.size(); ++i) EXPECT_EQ(issuers[i].as_string(), defaults[i]);
   EXPECT_EQ(Call("DELETE", std::string(kPolicies) + "/" + id, owner_).status, 204);
   EXPECT_EQ(Call("GET", kPolicies, owner_).body.at("policies").as_array().size(), 1u);
 }

@@ -94,6 +94,8 @@ class FederationService {
   // oidc::ValidateTrustPolicy; permissions must be token-grantable. Audited.
   Result<store::TrustPolicyRecord> CreatePolicy(const Principal& p, const std::string& org,
                                                 const CreateTrustPolicyRequest& req);
+  // The CI issuers a policy may name on this instance (the operator's allow-list).
+  const std::vector<std::string>& AllowedIssuers() const { return verifier_.allowed_issuers(); }
   // Anyone who can read the organization.
   Result<store::Page<store::TrustPolicyRecord, store::NameKey>> ListPolicies(
       const Principal& p, const std::string& org, const store::PageRequest<store::NameKey>& page);

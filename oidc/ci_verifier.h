@@ -103,6 +103,8 @@ class CiTokenVerifier {
   Result<CiIdentity> Verify(std::string_view token, const std::vector<TrustPolicy>& policies);
 
   bool IsAllowedIssuer(std::string_view issuer) const;
+  // The instance's allow-list, in the operator's order (what a trust policy may name).
+  const std::vector<std::string>& allowed_issuers() const { return options_.allowed_issuers; }
 
   // Requests now fetching or waiting for an issuer's discovery or keys (for tests and metrics).
   int fetches_in_flight() const { return fetch_gate_.in_flight(); }

@@ -219,7 +219,11 @@ describe('web UI administration', { skip }, () => {
     await page.getByRole('button', { name: 'New trust policy' }).click();
     const dialog = page.getByRole('dialog', { name: 'New trust policy' });
     await dialog.getByLabel('Name', { exact: true }).fill('gitlab-app');
-    await dialog.getByLabel('Issuer').fill(GITLAB);
+    // The issuer comes from the instance's allow-list, as the server reports it.
+    const offered = await dialog.getByLabel('Issuer').locator('option').evaluateAll(
+        (options) => options.map((o) => o.value).filter((v) => v !== ''));
+    assert.deepEqual(offered, [GITLAB, GITHUB]);
+    await dialog.getByLabel('Issuer').selectOption(GITLAB);
     await dialog.getByLabel('Audience').fill('chainloop');
     await dialog.getByLabel('Claim 1 name').fill('project_id');
     await dialog.getByLabel('Claim 1 value').fill('4242');
@@ -315,10 +319,13 @@ describe('web UI administration', { skip }, () => {
     for (const [what, body] of cases) {
       const direct = await call(page, 'POST', org('/federation-policies'), body);
       assert.ok(direct.status === 400 || direct.status === 409, `${what}: ${JSON.stringify(direct)}`);
+      // The dialog offers only the allowed issuers: an untrusted one is refused by the server
+      // (above) and cannot be chosen in the page.
+      if (what === 'untrusted issuer') continue;
       await page.getByRole('button', { name: 'New trust policy' }).click();
       const dialog = page.getByRole('dialog', { name: 'New trust policy' });
       await dialog.getByLabel('Name', { exact: true }).fill(body.name);
-      await dialog.getByLabel('Issuer').fill(body.issuer);
+      await dialog.getByLabel('Issuer').selectOption(body.issuer);
       const [[claim, value]] = Object.entries(body.bound_claims);
       await dialog.getByLabel('Claim 1 name').fill(claim);
       await dialog.getByLabel('Claim 1 value').fill(value);
@@ -326,7 +333,7 @@ describe('web UI administration', { skip }, () => {
       const error = dialog.getByTestId('policy-error');
       await error.waitFor();
       assert.equal(await error.innerText(), direct.body.error.message, what);
-      if (what === 'untrusted issuer') {
+      if (what === 'no repository claim') {
         await screenshot(page, 'trust-policy-error');
         await expectNoAxeViolations(page, 'trust policy dialog with an error');
       }

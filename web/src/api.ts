@@ -313,6 +313,10 @@ export const adminApi = {
     ).then((r): ListPage<AuditEvent> => ({ items: r.audit_events ?? [], next_cursor: r.next_cursor || null }));
   },
   trustPolicies: (org: string) => listAll<TrustPolicy>(`${orgPath(org)}/federation-policies`, 'policies'),
+  allowedIssuers: (org: string) =>
+    request<{ allowed_issuers?: string[] }>('GET', `${orgPath(org)}/federation-policies?limit=1`).then(
+      (r) => r.allowed_issuers ?? [],
+    ),
   createTrustPolicy: (org: string, body: CreateTrustPolicyBody) =>
     request<{ policy: TrustPolicy }>('POST', `${orgPath(org)}/federation-policies`, body),
   deleteTrustPolicy: (org: string, id: string) =>

@@ -2,16 +2,14 @@
 // rows), project, permissions and max token age. The server is the judge of every rule (issuer
 // on the instance's federation_issuers, a bound claim naming the repository or project, the
 // permissions a CI job may hold): the dialog sends what was typed and shows the server's
-// message as is. No API lists the instance's allowed issuers, so the issuer is typed, with the
-// well-known public ones suggested.
+// message as is. The issuer is chosen from the instance's allow-list, which the policy list
+// answer carries (allowed_issuers).
 import { useId, useState, type FormEvent } from 'react';
 import { adminApi, api, type CreateTrustPolicyBody, type TrustPolicy } from '../api';
 import { Dialog } from '../components/Dialog';
 import { messageOf, useAsync } from '../components/States';
 import { ATTESTATION_PERMISSIONS, EXTRA_PERMISSIONS } from '../rules';
 import { useSession } from '../session';
-
-const SUGGESTED_ISSUERS = ['https://gitlab.com', 'https://token.actions.githubusercontent.com'];
 
 interface ClaimRow {
   key: number;
@@ -24,7 +22,6 @@ export function TrustPolicyDialog({ onClose }: { onClose: (created: TrustPolicy 
   const id = {
     name: useId(),
     issuer: useId(),
-    issuers: useId(),
     provider: useId(),
     audience: useId(),
     project: useId(),
@@ -32,6 +29,7 @@ export function TrustPolicyDialog({ onClose }: { onClose: (created: TrustPolicy 
     claimsHelp: useId(),
   };
   const [projects] = useAsync(() => api.projects(org.name), `projects:${org.name}`);
+  const [allowed] = useAsync(() => adminApi.allowedIssuers(org.name), `issuers:${org.name}`);
   const [name, setName] = useState('');
   const [issuer, setIssuer] = useState('');
   const [provider, setProvider] = useState<'' | 'gitlab' | 'github'>('');
@@ -99,23 +97,22 @@ export function TrustPolicyDialog({ onClose }: { onClose: (created: TrustPolicy 
           </div>
           <div className="field">
             <label htmlFor={id.issuer}>Issuer</label>
-            <input
+            <select
               id={id.issuer}
               name="issuer"
-              type="url"
-              list={id.issuers}
-              autoComplete="off"
               value={issuer}
               aria-describedby={`${id.issuer}-help`}
               onChange={(e) => setIssuer(e.target.value)}
-            />
-            <datalist id={id.issuers}>
-              {SUGGESTED_ISSUERS.map((i) => (
-                <option key={i} value={i} />
+            >
+              <option value="">Choose an issuer</option>
+              {(allowed.status === 'done' ? allowed.data : []).map((i) => (
+                <option key={i} value={i}>
+                  {i}
+                </option>
               ))}
-            </datalist>
+            </select>
             <p id={`${id.issuer}-help`} className="field-help">
-              The CI system's ID token issuer; it must be on this instance's list of trusted CI issuers
+              The CI system's ID token issuer, from this instance's list of trusted CI issuers
               (federation_issuers).
             </p>
           </div>
