@@ -37,7 +37,9 @@ http::Response JsonOk(int status, const boost::json::object& body);
 http::Response NoStore(http::Response r);
 
 // One per resource, called by RegisterRoutes in this order.
-void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx);           // health, metrics
+void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx);  // health, metrics
+// The admin listener's routes: /healthz, /readyz and /metrics only.
+void RegisterAdminOpsRoutes(http::Router& r, const RouteContext& ctx);
 void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx);          // login, sessions
 void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx);  // orgs, people
 void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx);
