@@ -37,14 +37,15 @@ http::Response JsonOk(int status, const boost::json::object& body);
 http::Response NoStore(http::Response r);
 
 // One per resource, called by RegisterRoutes in this order.
-void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx);  // health, metrics
-// The admin listener's routes: /healthz, /readyz and /metrics only.
-void RegisterAdminOpsRoutes(http::Router& r, const RouteContext& ctx);
+void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx);           // health, metrics
 void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx);          // login, sessions
 void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx);  // orgs, people
 void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx);
 void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx);  // keyless CI
 void RegisterProjectRoutes(http::Router& r, const RouteContext& ctx);
 void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx);  // workflows, runs
+
+// The admin listener's routes (RegisterAdminRoutes): /healthz, /readyz and /metrics only.
+void RegisterAdminOpsRoutes(http::Router& r, const RouteContext& ctx);
 
 }  // namespace cl::api
