@@ -37,4 +37,10 @@ std::shared_ptr<void> RegisterRoutes(http::Router& router, const ApiDeps& deps) 
   return ctx;
 }
 
+std::shared_ptr<void> RegisterAdminRoutes(http::Router& router, const ApiDeps& deps) {
+  auto ctx = std::make_shared<RouteContext>(deps);
+  RegisterAdminOpsRoutes(router, *ctx);
+  return ctx;
+}
+
 }  // namespace cl::api

@@ -33,6 +33,9 @@ struct ApiDeps {
   domain::ApiTokenService* api_tokens = nullptr;
   domain::FederationService* federation = nullptr;  // keyless CI (trust policies, exchange)
   http::Metrics* metrics = nullptr;
+  // True when /metrics is served by a separate admin listener (RegisterAdminRoutes): the public
+  // router then answers it 404.
+  bool metrics_on_admin_listener = false;
   // Whether this instance hears other instances' revocations: reported by /readyz and /metrics
   // (nullable: not reported).
   const store::RevocationNotifier* notifier = nullptr;
@@ -54,5 +57,7 @@ struct ApiDeps {
 
 // The returned object owns what the handlers refer to: keep it alive while the router serves.
 std::shared_ptr<void> RegisterRoutes(http::Router& router, const ApiDeps& deps);
+// The admin listener's router: /healthz, /readyz and /metrics, nothing else. Same ownership.
+std::shared_ptr<void> RegisterAdminRoutes(http::Router& router, const ApiDeps& deps);
 
 }  // namespace cl::api

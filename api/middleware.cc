@@ -5,6 +5,7 @@
 #include "api/errors.h"
 #include "api/web.h"
 #include "common/log.h"
+#include "crypto/credential.h"
 #include "crypto/hash.h"
 
 namespace cl::api {
@@ -32,6 +33,23 @@ void NoteCaller(Request& req, const domain::Principal& p) {
 }
 }  // namespace
 
+std::string_view CredentialKindLabel(std::string_view credential) {
+  if (credential.empty()) return "none";
+  if (domain::LooksLikeJwt(credential)) return "ci_token";
+  auto kind = crypto::ParseCredential(credential);
+  if (!kind) return "malformed";
+  switch (*kind) {
+    case crypto::CredentialKind::kSession:
+      return "user";
+    case crypto::CredentialKind::kApiToken:
+      return "api_token";
+    case crypto::CredentialKind::kFederated:
+      return "federated";
+    default:
+      return "other";
+  }
+}
+
 std::string_view BearerOf(std::string_view authorization) {
   auto bearer = domain::ExtractBearer(authorization);
   return bearer ? *bearer : authorization;
@@ -39,7 +57,9 @@ std::string_view BearerOf(std::string_view authorization) {
 
 std::optional<Response> Middleware::OnAuthFailure(const Request& req, const Error& e,
                                                   std::string_view credential) const {
-  if (d_.metrics && e.IsUnauthenticated()) d_.metrics->IncAuthFailure(e.reason());
+  if (d_.metrics && e.IsUnauthenticated()) {
+    d_.metrics->IncAuthFailure(CredentialKindLabel(credential), e.reason());
+  }
   if (!AbuseLimits::IsAuthFailure(e)) return std::nullopt;
   auto wait = limits_.ReportAuthFailure(req, credential);
   if (!wait) return std::nullopt;
@@ -83,6 +103,9 @@ http::Handler Middleware::AttestAuthed(std::string use, PrincipalHandler fn) con
         return std::move(*throttled);
       }
       return Finish(req, principal.error());
+    }
+    if (d_.metrics) {
+      d_.metrics->IncCounter(kAuthSuccesses, kAuthSuccessesHelp, {{"kind", "ci_token"}});
     }
     NoteCaller(req, *principal);
     auto res = fn(req, *principal);

@@ -37,6 +37,17 @@ Credential CredentialOf(const http::Request& req);
 // The token of a "Bearer ..." header, else the header as it is.
 std::string_view BearerOf(std::string_view authorization);
 
+// What a presented credential looks like, for the `kind` label of the authentication metrics
+// (a closed set): "user" (session), "api_token", "federated", "ci_token" (a JWT), "other" (a
+// credential of another kind), "malformed", "none".
+std::string_view CredentialKindLabel(std::string_view credential);
+
+// chainloop_auth_successes_total{kind}: the Authenticator's counts by principal kind, copied in
+// at scrape time (api/scrape_metrics.cc), and CI tokens counted as they are accepted.
+inline constexpr std::string_view kAuthSuccesses = "chainloop_auth_successes_total";
+inline constexpr std::string_view kAuthSuccessesHelp =
+    "Accepted credentials, by principal kind (ci_token: a CI ID token used directly).";
+
 class Middleware {
  public:
   // `deps` and `limits` must outlive this object and the handlers it makes.

@@ -1,8 +1,10 @@
 // Operations routes: liveness (/healthz), the build's version (/v1/version), readiness (/readyz:
 // the database answers; whether the instance hears other instances' revocations is reported, not
-// required) and the Prometheus metrics (/metrics).
+// required) and the Prometheus metrics (/metrics, on the admin listener instead when there is
+// one).
 #include "api/errors.h"
 #include "api/routes.h"
+#include "api/scrape_metrics.h"
 #include "common/json.h"
 #include "common/version.h"
 #include "store/notifications.h"
@@ -14,30 +16,7 @@ using http::Response;
 
 namespace {
 
-void SetListenerGauges(http::Metrics& m, const store::RevocationNotifier& notifier) {
-  const store::ListenerHealth h = notifier.Health();
-  m.SetGauge("chainloop_revocation_listener_connected",
-             "1 while the revocation listener holds a LISTENing database connection.",
-             h.connected ? 1 : 0);
-  m.SetGauge("chainloop_revocation_listener_hearing",
-             "1 while this instance hears its own heartbeat, i.e. other instances' revocations; "
-             "0: deaf, every request re-reads its credential from the database.",
-             h.hearing ? 1 : 0);
-  m.SetGauge("chainloop_revocation_listener_through_pooler",
-             "1 when the listen connection goes through a connection pooler (must be session "
-             "mode).",
-             h.through_pooler ? 1 : 0);
-  m.SetGauge("chainloop_revocation_heartbeat_lag_seconds",
-             "Time from sending to hearing the last heartbeat heard (-1: none heard yet).",
-             h.heartbeat_lag_ms < 0 ? -1 : static_cast<double>(h.heartbeat_lag_ms) / 1000);
-  m.SetGauge("chainloop_revocation_listener_deaf_periods",
-             "Times this instance went from hearing to deaf since it started.",
-             static_cast<double>(h.deaf_periods));
-}
-
-}  // namespace
-
-void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx) {
+void AddHealthRoutes(http::Router& r, const RouteContext& ctx) {
   Add(
       r, "GET", "/healthz", [](Request&) { return Response::Json(200, R"({"status":"ok"})"); },
       false);
@@ -55,6 +34,28 @@ void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx) {
     return Response::Json(
         200, SerializeJson(boost::json::object{{"status", "ready"}, {"checks", checks}}));
   });
+}
+
+// On the I/O thread, so that it answers while every worker is busy (when it matters most):
+// collecting reads a few /proc files and holds the pool's mutex for a moment, never waits.
+void AddMetricsRoute(http::Router& r, const RouteContext& ctx) {
+  Add(
+      r, "GET", "/metrics",
+      [&ctx](Request&) {
+        if (ctx.deps.metrics == nullptr) {
+          return Response::Text(200, "", "text/plain; version=0.0.4");
+        }
+        CollectScrapeMetrics(ctx.deps);
+        return Response::Text(200, ctx.deps.metrics->RenderPrometheus(),
+                              "text/plain; version=0.0.4");
+      },
+      false);
+}
+
+}  // namespace
+
+void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx) {
+  AddHealthRoutes(r, ctx);
   Add(
       r, "GET", "/v1/version",
       [](Request&) {
@@ -62,26 +63,22 @@ void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx) {
             200, SerializeJson(boost::json::object{{"version", Version()}, {"commit", Commit()}}));
       },
       false);
-  Add(
-      r, "GET", "/metrics",
-      [&ctx](Request&) {
-        if (ctx.deps.metrics) {
-          ctx.deps.metrics->SetGauge("chainloop_build_info",
-                                     "The running build: always 1, labelled with its version and "
-                                     "commit.",
-                                     {{"version", Version()}, {"commit", Commit()}}, 1);
-        }
-        if (ctx.deps.metrics && ctx.deps.authenticator) {
-          ctx.deps.metrics->SetGauge("chainloop_auth_cache_entries",
-                                     "Credentials held in the authentication cache.",
-                                     static_cast<double>(ctx.deps.authenticator->CachedEntries()));
-        }
-        if (ctx.deps.metrics && ctx.deps.notifier)
-          SetListenerGauges(*ctx.deps.metrics, *ctx.deps.notifier);
-        return Response::Text(200, ctx.deps.metrics ? ctx.deps.metrics->RenderPrometheus() : "",
-                              "text/plain; version=0.0.4");
-      },
-      false);
+  if (ctx.deps.metrics_on_admin_listener) {
+    // Said so, rather than left to the web UI's fallback.
+    Add(
+        r, "GET", "/metrics",
+        [](Request&) {
+          return ErrorResponse(Error::NotFound("/metrics is served on the admin listener only"));
+        },
+        false);
+  } else {
+    AddMetricsRoute(r, ctx);
+  }
+}
+
+void RegisterAdminOpsRoutes(http::Router& r, const RouteContext& ctx) {
+  AddHealthRoutes(r, ctx);
+  AddMetricsRoute(r, ctx);
 }
 
 }  // namespace cl::api

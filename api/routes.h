@@ -45,4 +45,7 @@ void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx);  // key
 void RegisterProjectRoutes(http::Router& r, const RouteContext& ctx);
 void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx);  // workflows, runs
 
+// The admin listener's routes (RegisterAdminRoutes): /healthz, /readyz and /metrics only.
+void RegisterAdminOpsRoutes(http::Router& r, const RouteContext& ctx);
+
 }  // namespace cl::api

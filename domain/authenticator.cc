@@ -49,7 +49,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
   UnixMillis now = clock_.Now();
   CL_ASSIGN_OR_RETURN(
       auto entry, Lookup(credential.token, hasher_.Digest(credential.token), credential.kind, now));
-  return FromEntry(*entry, now);
+  return CountSuccess(FromEntry(*entry, now));
 }
 
 std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_view authorization) {
@@ -61,10 +61,30 @@ std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_v
   UnixMillis now = clock_.Now();
   auto entry = cache_.FindFresh(hasher_.Digest(credential->token), credential->kind, now);
   if (!entry) return std::nullopt;
-  return FromEntry(*entry, now);
+  counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  auto principal = FromEntry(*entry, now);
+  CountSuccess(principal);
+  return principal;
 }
 
 size_t Authenticator::CachedEntries() { return cache_.size(); }
+
+const Result<Principal>& Authenticator::CountSuccess(const Result<Principal>& r) {
+  if (r) {
+    counters_.successes[static_cast<size_t>(r->kind)].fetch_add(1, std::memory_order_relaxed);
+  }
+  return r;
+}
+
+Authenticator::Stats Authenticator::GetStats() const {
+  Stats s;
+  for (size_t i = 0; i < kPrincipalKindCount; ++i) {
+    s.successes[i] = counters_.successes[i].load(std::memory_order_relaxed);
+  }
+  s.cache_hits = counters_.cache_hits.load(std::memory_order_relaxed);
+  s.cache_misses = counters_.cache_misses.load(std::memory_order_relaxed);
+  return s;
+}
 
 Result<Principal> Authenticator::FromEntry(const CachedCredential& e, UnixMillis now) {
   switch (e.kind) {
@@ -86,7 +106,11 @@ Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::strin
                                                                       UnixMillis now) {
   uint64_t epoch = 0;
   auto fresh = cache_.FindFresh(key, kind, now, &epoch);
-  if (fresh && (!cache_trusted_ || cache_trusted_())) return fresh;
+  if (fresh && (!cache_trusted_ || cache_trusted_())) {
+    counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    return fresh;
+  }
+  counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
   // The database stores the hex form.
   const std::string hash =
       crypto::HexEncode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));

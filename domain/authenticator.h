@@ -18,6 +18,9 @@
 // period, which is written at once (RecordPromptUse) so no instance's inactivity sweep misses it.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -88,6 +91,15 @@ class Authenticator {
   // Number of cached credentials (tests and metrics).
   size_t CachedEntries();
 
+  // Counts since start, for /metrics. The hot path adds to them with relaxed atomic increments
+  // only (no lock, no allocation).
+  struct Stats {
+    std::array<uint64_t, kPrincipalKindCount> successes{};  // by Principal::Kind
+    uint64_t cache_hits = 0;                                // answered from a fresh cache entry
+    uint64_t cache_misses = 0;                              // read from the database
+  };
+  Stats GetStats() const;
+
   // Tests only: runs `hook` on the requesting thread after each database read of a credential
   // and before it is cached, to place a revocation exactly there. Set before use.
   void SetAfterLoadHookForTesting(std::function<void()> hook) {
@@ -127,6 +139,15 @@ class Authenticator {
   const crypto::CredentialHasher& hasher_;
   const Clock& clock_;
   UsageRecorder* usage_;
+  // On their own cache line: every request writes one of them.
+  struct alignas(64) Counters {
+    std::array<std::atomic<uint64_t>, kPrincipalKindCount> successes{};
+    std::atomic<uint64_t> cache_hits{0};
+    std::atomic<uint64_t> cache_misses{0};
+  };
+  Counters counters_;
+  // Counts `r` when it is a success.
+  const Result<Principal>& CountSuccess(const Result<Principal>& r);
   CredentialCache cache_;
   std::function<bool()> cache_trusted_;
   std::function<void()> after_load_for_testing_;

@@ -51,6 +51,23 @@ Error LoginCapacityExhausted() {
                             Reason::kLoginCapacityExhausted);
 }
 
+// Counts a login leg as failed when it returns without having been settled (completed, or
+// told to wait).
+class FailedUnlessSettled {
+ public:
+  explicit FailedUnlessSettled(std::atomic<uint64_t>& failed) : failed_(failed) {}
+  FailedUnlessSettled(const FailedUnlessSettled&) = delete;
+  FailedUnlessSettled& operator=(const FailedUnlessSettled&) = delete;
+  ~FailedUnlessSettled() {
+    if (!settled_) failed_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Settle() { settled_ = true; }
+
+ private:
+  std::atomic<uint64_t>& failed_;
+  bool settled_ = false;
+};
+
 }  // namespace
 
 bool IsLoopbackRedirectUri(std::string_view uri) {
@@ -193,6 +210,7 @@ Result<std::string> LoginService::StartBrowserLogin(const std::string& redirect_
     CL_RETURN_IF_ERROR(
         RetractIfOverCap([&] { return login_state_.TakeLoginRequest(req.state_hash, 0); }));
   }
+  browser_counts_.started.fetch_add(1, std::memory_order_relaxed);
   return url;
 }
 
@@ -215,6 +233,7 @@ Result<store::LoginRequest> LoginService::TakePendingLogin(const std::string& st
 Result<std::string> LoginService::CompleteCallback(const std::string& code,
                                                    const std::string& state,
                                                    const std::string& client_address) {
+  FailedUnlessSettled counted(browser_counts_.failed);
   if (state.empty() || code.empty()) {
     return Fail(Error::InvalidArgument("the identity provider's response lacks code or state",
                                        Reason::kInvalidCallback));
@@ -234,12 +253,14 @@ Result<std::string> LoginService::CompleteCallback(const std::string& code,
   MaybePurgeExpiredLoginState();
   CL_RETURN_IF_ERROR(login_state_.PutAuthCode(ac));
   Log(LogLevel::kInfo, "login callback completed", {{"user_id", user.id}});
+  counted.Settle();  // completed by ExchangeCode
   return req->cli_redirect_uri + "?code=" + UrlEncode(one_time) +
          "&state=" + UrlEncode(req->cli_state);
 }
 
 Result<std::string> LoginService::AbortCallback(const std::string& error,
                                                 const std::string& state) {
+  browser_counts_.failed.fetch_add(1, std::memory_order_relaxed);  // cancelled or refused
   if (state.empty()) {
     return Fail(Error::InvalidArgument("the identity provider's response lacks state",
                                        Reason::kInvalidCallback));
@@ -254,6 +275,7 @@ Result<std::string> LoginService::AbortCallback(const std::string& error,
 
 Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
                                                  const std::string& code_verifier) {
+  FailedUnlessSettled counted(browser_counts_.failed);
   auto kind = crypto::ParseCredential(code);
   if (!kind || *kind != crypto::CredentialKind::kLoginCode) {
     return Fail(Error::InvalidArgument("the login code is malformed", Reason::kInvalidGrant));
@@ -276,7 +298,10 @@ Result<IssuedSession> LoginService::ExchangeCode(const std::string& code,
                                        Reason::kInvalidGrant));
   }
   CL_ASSIGN_OR_RETURN(store::User user, users_.GetUser(ac->user_id));
-  return IssueSession(user);
+  CL_ASSIGN_OR_RETURN(IssuedSession issued, IssueSession(user));
+  counted.Settle();
+  browser_counts_.completed.fetch_add(1, std::memory_order_relaxed);
+  return issued;
 }
 
 Result<DeviceLoginStart> LoginService::StartDevice() {
@@ -301,11 +326,13 @@ Result<DeviceLoginStart> LoginService::StartDevice() {
   out.verification_uri_complete = start.verification_uri_complete;
   out.expires_in = start.expires_in;
   out.interval = start.interval;
+  device_counts_.started.fetch_add(1, std::memory_order_relaxed);
   return out;
 }
 
 Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle,
                                                const std::string& client_address) {
+  FailedUnlessSettled counted(device_counts_.failed);
   auto kind = crypto::ParseCredential(device_handle);
   if (!kind || *kind != crypto::CredentialKind::kDeviceHandle) {
     return Fail(Error::InvalidArgument("the device handle is malformed", Reason::kInvalidGrant));
@@ -326,6 +353,7 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle,
                                 static_cast<UnixMillis>(req->interval_seconds) * kMillisPerSecond,
                                 req->expires_at)) {
     // Answered before asking the IdP: a client polling too fast costs no upstream call.
+    counted.Settle();
     return Fail(Error::InvalidArgument(
         "polling faster than the interval; wait " +
             std::to_string(device_pacer_.IntervalFor(hash) / kMillisPerSecond) +
@@ -335,10 +363,12 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle,
   CL_ASSIGN_OR_RETURN(DevicePollOutcome outcome, idp_.PollDevice(req->upstream_device_code));
   switch (outcome.state) {
     case DevicePollOutcome::State::kPending:
+      counted.Settle();
       return Fail(Error::InvalidArgument("waiting for the person to approve the login",
                                          Reason::kAuthorizationPending));
     case DevicePollOutcome::State::kSlowDown:
       device_pacer_.SlowDown(hash);
+      counted.Settle();
       return Fail(Error::InvalidArgument("polling too fast; slow down", Reason::kSlowDown));
     case DevicePollOutcome::State::kExpired:
       device_pacer_.Forget(hash);
@@ -355,7 +385,10 @@ Result<IssuedSession> LoginService::PollDevice(const std::string& device_handle,
   device_pacer_.Forget(hash);
   CL_RETURN_IF_ERROR(login_state_.DeleteDeviceRequest(hash));
   CL_ASSIGN_OR_RETURN(store::User user, OnIdentityVerified(outcome.identity, client_address));
-  return IssueSession(user);
+  CL_ASSIGN_OR_RETURN(IssuedSession issued, IssueSession(user));
+  counted.Settle();
+  device_counts_.completed.fetch_add(1, std::memory_order_relaxed);
+  return issued;
 }
 
 Result<store::User> LoginService::OnIdentityVerified(const VerifiedIdentity& id,
@@ -404,6 +437,7 @@ Result<IssuedSession> LoginService::IssueSession(const store::User& user) {
   s.created_at = now;
   s.expires_at = out.expires_at;
   CL_RETURN_IF_ERROR(sessions_.CreateSession(s));
+  sessions_created_.fetch_add(1, std::memory_order_relaxed);
   Log(LogLevel::kInfo, "session created", {{"user_id", user.id}, {"session_id", s.id}});
   return out;
 }
@@ -414,6 +448,7 @@ Status LoginService::Logout(const Principal& p, std::string_view authorization) 
         Error::InvalidArgument("only a login session can be logged out", Reason::kInvalidArgument));
   }
   CL_RETURN_IF_ERROR(sessions_.RevokeSession(p.session_id, clock_.Now()));
+  sessions_revoked_.fetch_add(1, std::memory_order_relaxed);
   auto token = ExtractBearer(authorization);
   if (token) {
     // Under every pepper: instances mid-rotation may have cached it under another one.
@@ -422,6 +457,20 @@ Status LoginService::Logout(const Principal& p, std::string_view authorization) 
     }
   }
   return Ok();
+}
+
+LoginService::Stats LoginService::GetStats() const {
+  auto flow = [](const FlowCounters& c) {
+    return FlowCounts{c.started.load(std::memory_order_relaxed),
+                      c.completed.load(std::memory_order_relaxed),
+                      c.failed.load(std::memory_order_relaxed)};
+  };
+  Stats s;
+  s.browser = flow(browser_counts_);
+  s.device = flow(device_counts_);
+  s.sessions_created = sessions_created_.load(std::memory_order_relaxed);
+  s.sessions_revoked = sessions_revoked_.load(std::memory_order_relaxed);
+  return s;
 }
 
 }  // namespace cl::domain

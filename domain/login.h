@@ -111,6 +111,19 @@ class LoginService {
   // Revokes the session behind `authorization` (the raw header) for `p`.
   Status Logout(const Principal& p, std::string_view authorization);
 
+  // Counts since start, for /metrics. A flow is started when its start returned a URL or a
+  // device code; completed when it issued a session; failed when a leg ended it otherwise
+  // (refused callback, cancelled or denied at the IdP, bad or expired code, expired device
+  // login). A device poll that is told to wait (authorization_pending, slow_down) is neither.
+  struct FlowCounts {
+    uint64_t started = 0, completed = 0, failed = 0;
+  };
+  struct Stats {
+    FlowCounts browser, device;
+    uint64_t sessions_created = 0, sessions_revoked = 0;
+  };
+  Stats GetStats() const;
+
   // Creates or updates the user and accepts pending invitations for a verified email; the
   // acceptances are audited with `client_address`.
   Result<store::User> OnIdentityVerified(const VerifiedIdentity& id,
@@ -152,6 +165,11 @@ class LoginService {
   // Clock time of the last "pending logins at the cap" warning (one per purge interval).
   std::atomic<UnixMillis> last_full_warning_{kNeverPurged};
   DevicePollPacer device_pacer_;
+  struct FlowCounters {
+    std::atomic<uint64_t> started{0}, completed{0}, failed{0};
+  };
+  FlowCounters browser_counts_, device_counts_;
+  std::atomic<uint64_t> sessions_created_{0}, sessions_revoked_{0};
 };
 
 // Longest loopback redirect URI accepted ("http://[::1]:65535/callback" is 27 characters).

@@ -59,5 +59,6 @@ struct Principal {
 };
 
 const char* PrincipalKindName(Principal::Kind kind);  // "user", "api_token", ...
+inline constexpr size_t kPrincipalKindCount = 4;      // Principal::Kind values, from 0
 
 }  // namespace cl::domain

@@ -123,7 +123,9 @@ Metrics::Metrics() : id_(g_next_metrics_id.fetch_add(1)) {
   std::lock_guard<std::mutex> lock(mu_);
   FamilyLocked(kRequestsTotal, "HTTP requests served, by route pattern, method and status.",
                "counter");
-  FamilyLocked(kAuthFailures, "Rejected credentials, by reason.", "counter");
+  FamilyLocked(kAuthFailures,
+               "Rejected credentials, by what the credential looked like and the reason.",
+               "counter");
   FamilyLocked(kConnectionsActive, "Open HTTP connections.", "gauge").series[""] = 0;
 }
 
@@ -172,8 +174,8 @@ void Metrics::ObserveRequest(std::string_view route_pattern, std::string_view me
   lit->second.sum += seconds;
 }
 
-void Metrics::IncAuthFailure(std::string_view reason) {
-  std::string labels = LabelSet({{"reason", reason}});
+void Metrics::IncAuthFailure(std::string_view kind, std::string_view reason) {
+  std::string labels = LabelSet({{"kind", kind}, {"reason", reason}});
   std::lock_guard<std::mutex> lock(mu_);
   families_.find(kAuthFailures)->second.series[labels] += 1;
 }
@@ -184,6 +186,35 @@ void Metrics::IncCounter(
   std::string label_set = LabelSet(labels);
   std::lock_guard<std::mutex> lock(mu_);
   FamilyLocked(name, help, "counter").series[label_set] += v;
+}
+
+void Metrics::SetCounter(
+    std::string_view name, std::string_view help,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> labels, double v) {
+  std::string label_set = LabelSet(labels);
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyLocked(name, help, "counter").series[label_set] = v;
+}
+
+void Metrics::SetHistogram(std::string_view name, std::string_view help, std::string_view label,
+                           std::string_view value, const std::vector<double>& bounds,
+                           const std::vector<uint64_t>& counts, double sum) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = histograms_.find(name);
+  if (it == histograms_.end()) {
+    it = histograms_.emplace(std::string(name), HistogramFamily{}).first;
+    it->second.help = std::string(help);
+    it->second.bounds = bounds;
+    it->second.label = std::string(label);
+  }
+  Histogram& h = it->second.series[std::string(value)];
+  h.counts.assign(it->second.bounds.size() + 1, 0);
+  h.count = 0;
+  for (size_t i = 0; i < counts.size() && i < h.counts.size(); ++i) {
+    h.counts[i] = counts[i];
+    h.count += counts[i];
+  }
+  h.sum = sum;
 }
 
 void Metrics::SetGauge(std::string_view name, std::string_view help, double v) {
@@ -202,6 +233,55 @@ void Metrics::SetGauge(std::string_view name, std::string_view help,
 void Metrics::AddGauge(std::string_view name, std::string_view help, double delta) {
   std::lock_guard<std::mutex> lock(mu_);
   FamilyLocked(name, help, "gauge").series[""] += delta;
+}
+
+void Metrics::AppendHistogramFamily(std::string& out, std::string_view name, std::string_view help,
+                                    std::string_view label, const std::vector<double>& bounds,
+                                    const std::map<std::string, Histogram>& series) {
+  out += "# HELP ";
+  out += name;
+  out.push_back(' ');
+  AppendHelpText(out, help);
+  out += "\n# TYPE ";
+  out += name;
+  out += " histogram\n";
+  for (const auto& [value, h] : series) {
+    // The labels before `le`: `{label="value",` or `{`.
+    std::string labels = "{";
+    if (!label.empty()) {
+      labels.append(label);
+      labels += "=\"";
+      AppendLabelValue(labels, value);
+      labels += "\",";
+    }
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= bounds.size() && i < h.counts.size(); ++i) {
+      cumulative += h.counts[i];
+      out += name;
+      out += "_bucket";
+      out += labels;
+      out += "le=\"";
+      AppendNumber(out, i < bounds.size() ? bounds[i] : INFINITY);
+      out += "\"} ";
+      AppendNumber(out, static_cast<double>(cumulative));
+      out.push_back('\n');
+    }
+    // Without a label: no braces at all.
+    const std::string plain =
+        label.empty() ? std::string() : labels.substr(0, labels.size() - 1) + "}";
+    out += name;
+    out += "_sum";
+    out += plain;
+    out.push_back(' ');
+    AppendNumber(out, h.sum);
+    out.push_back('\n');
+    out += name;
+    out += "_count";
+    out += plain;
+    out.push_back(' ');
+    AppendNumber(out, static_cast<double>(h.count));
+    out.push_back('\n');
+  }
 }
 
 std::string Metrics::RenderPrometheus() const {
@@ -245,32 +325,10 @@ std::string Metrics::RenderPrometheus() const {
       out.push_back('\n');
     }
   }
-  out += "# HELP ";
-  out += kRequestDuration;
-  out += " HTTP request latency, by route pattern.\n# TYPE ";
-  out += kRequestDuration;
-  out += " histogram\n";
-  for (const auto& [route, h] : latency) {
-    std::string route_label;
-    AppendLabelValue(route_label, route);
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i <= buckets.size(); ++i) {
-      cumulative += h.counts[i];
-      out += kRequestDuration;
-      out += "_bucket{route=\"" + route_label + "\",le=\"";
-      AppendNumber(out, i < buckets.size() ? buckets[i] : INFINITY);
-      out += "\"} ";
-      AppendNumber(out, static_cast<double>(cumulative));
-      out.push_back('\n');
-    }
-    out += kRequestDuration;
-    out += "_sum{route=\"" + route_label + "\"} ";
-    AppendNumber(out, h.sum);
-    out += "\n";
-    out += kRequestDuration;
-    out += "_count{route=\"" + route_label + "\"} ";
-    AppendNumber(out, static_cast<double>(h.count));
-    out += "\n";
+  AppendHistogramFamily(out, kRequestDuration, "HTTP request latency, by route pattern.", "route",
+                        buckets, latency);
+  for (const auto& [name, family] : histograms_) {
+    AppendHistogramFamily(out, name, family.help, family.label, family.bounds, family.series);
   }
   return out;
 }

@@ -52,17 +52,48 @@ TEST(MetricsTest, ObserveRequestCountsAndBuckets) {
 
 TEST(MetricsTest, CountersGaugesAndEscaping) {
   Metrics m;
-  m.IncAuthFailure("token_expired");
-  m.IncAuthFailure("token_expired");
+  m.IncAuthFailure("api_token", "token_expired");
+  m.IncAuthFailure("api_token", "token_expired");
   m.IncCounter("chainloop_tokens_revoked_total", "Revoked tokens.", {{"by", "a\"b\\c\nd"}}, 3);
   m.SetGauge("chainloop_http_connections_active", "ignored", 7);
   m.SetGauge("chainloop_http_connections_active", "ignored", 5);
   std::string out = m.RenderPrometheus();
-  EXPECT_TRUE(Contains(out, "chainloop_auth_failures_total{reason=\"token_expired\"} 2\n"));
+  EXPECT_TRUE(Contains(
+      out, "chainloop_auth_failures_total{kind=\"api_token\",reason=\"token_expired\"} 2\n"));
   EXPECT_TRUE(Contains(out, "# HELP chainloop_tokens_revoked_total Revoked tokens.\n"));
   EXPECT_TRUE(Contains(out, "chainloop_tokens_revoked_total{by=\"a\\\"b\\\\c\\nd\"} 3\n")) << out;
   EXPECT_TRUE(Contains(out, "chainloop_http_connections_active 5\n"));
   EXPECT_FALSE(Contains(out, "chainloop_http_connections_active 7\n"));
+}
+
+TEST(MetricsTest, SetCounterReplacesTheValue) {
+  Metrics m;
+  m.SetCounter("chainloop_x_total", "X.", {{"kind", "a"}}, 3);
+  m.SetCounter("chainloop_x_total", "X.", {{"kind", "a"}}, 5);
+  m.SetCounter("chainloop_x_total", "X.", {{"kind", "b"}}, 1);
+  std::string out = m.RenderPrometheus();
+  EXPECT_TRUE(Contains(out, "# TYPE chainloop_x_total counter\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_x_total{kind=\"a\"} 5\n")) << out;
+  EXPECT_TRUE(Contains(out, "chainloop_x_total{kind=\"b\"} 1\n"));
+}
+
+TEST(MetricsTest, SetHistogramRendersCumulativeBuckets) {
+  Metrics m;
+  const std::vector<double> bounds = {0.001, 0.01};
+  m.SetHistogram("chainloop_db_seconds", "DB.", "operation", "query", bounds, {2, 3, 1}, 0.5);
+  m.SetHistogram("chainloop_db_seconds", "DB.", "operation", "query", bounds, {4, 3, 1}, 0.75);
+  m.SetHistogram("chainloop_plain_seconds", "Plain.", "", "", bounds, {0, 1, 0}, 0.005);
+  std::string out = m.RenderPrometheus();
+  EXPECT_TRUE(Contains(out, "# TYPE chainloop_db_seconds histogram\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_db_seconds_bucket{operation=\"query\",le=\"0.001\"} 4\n"))
+      << out;
+  EXPECT_TRUE(Contains(out, "chainloop_db_seconds_bucket{operation=\"query\",le=\"0.01\"} 7\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_db_seconds_bucket{operation=\"query\",le=\"+Inf\"} 8\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_db_seconds_sum{operation=\"query\"} 0.75\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_db_seconds_count{operation=\"query\"} 8\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_plain_seconds_bucket{le=\"+Inf\"} 1\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_plain_seconds_sum 0.005\n"));
+  EXPECT_TRUE(Contains(out, "chainloop_plain_seconds_count 1\n"));
 }
 
 TEST(MetricsTest, AddGaugeAccumulates) {

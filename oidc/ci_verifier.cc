@@ -159,6 +159,7 @@ Result<std::shared_ptr<JwksCache>> CiTokenVerifier::Discover(const std::string& 
                                                         options_.fetch, "discovery document"));
     return JwksUriFromDiscovery(body, issuer);
   }();
+  if (options_.on_fetch) options_.on_fetch(issuer, "discovery", jwks_uri.has_value());
   if (!jwks_uri) {
     state->last_error = jwks_uri.error();
     state->last_failure = now;
@@ -171,7 +172,12 @@ Result<std::shared_ptr<JwksCache>> CiTokenVerifier::Discover(const std::string& 
   state->last_error.reset();
   FetchOptions fetch = options_.fetch;
   state->jwks = std::make_shared<JwksCache>(
-      *jwks_uri, [fetch](const std::string& url) { return FetchDocument(url, fetch, "JWKS"); },
+      *jwks_uri,
+      [fetch, issuer, on_fetch = options_.on_fetch](const std::string& url) {
+        auto body = FetchDocument(url, fetch, "JWKS");
+        if (on_fetch) on_fetch(issuer, "jwks", body.has_value());
+        return body;
+      },
       clock_, options_.jwks_refresh_cooldown, options_.jwks_max_age);
   Log(LogLevel::kInfo, "ci issuer discovery done", {{"issuer", issuer}});
   return state->jwks;

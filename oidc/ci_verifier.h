@@ -47,6 +47,10 @@ struct CiVerifierOptions {
   // than hold server workers while an issuer is slow. Verifications from cached keys never count.
   int max_concurrent_fetches = 4;
   std::function<void()> on_fetch_refused;  // optional, e.g. a metric; must not block
+  // Optional, e.g. a metric; must not block. Called after each fetch from an issuer with the
+  // issuer (one of allowed_issuers), the document ("discovery" or "jwks") and whether it
+  // succeeded (a discovery document also needs a usable jwks_uri).
+  std::function<void(const std::string& issuer, std::string_view document, bool ok)> on_fetch;
 };
 
 // Who a verified CI token says it is, and the policy that admitted it.

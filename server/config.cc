@@ -69,6 +69,8 @@ Result<std::vector<std::string>> ParseCidrList(std::string_view key, std::string
 Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
   if (key == "listen") {
     c.listen = v;
+  } else if (key == "admin_listen") {
+    c.admin_listen = v;
   } else if (key == "external_url") {
     c.external_url = v;
   } else if (key == "web_dir") {
@@ -263,6 +265,9 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
 const std::map<std::string, std::string>& ConfigKeysWithHelp() {
   static const std::map<std::string, std::string> keys = {
       {"listen", "address to listen on, HOST:PORT (default 127.0.0.1:8000)"},
+      {"admin_listen",
+       "HOST:PORT of a second listener serving only /metrics, /healthz and /readyz; /metrics "
+       "then leaves the public port (default: none)"},
       {"external_url", "URL people and CLIs use to reach this server (default http://LISTEN)"},
       {"web_dir", "directory of the built web UI (default web/dist)"},
       {"data_dir", "data directory of the embedded default (default .data)"},
@@ -350,6 +355,7 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
 std::string_view ConfigPlaceholder(std::string_view key) {
   static const std::map<std::string, std::string, std::less<>> placeholders = {
       {"listen", "HOST:PORT"},
+      {"admin_listen", "HOST:PORT"},
       {"external_url", "URL"},
       {"web_dir", "DIR"},
       {"data_dir", "DIR"},
@@ -403,24 +409,33 @@ std::string_view ConfigPlaceholder(std::string_view key) {
   return it == placeholders.end() ? std::string_view() : std::string_view(it->second);
 }
 
-std::string ServerConfig::ListenHost() const {
-  auto colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+namespace {
+
+std::string HostOf(const std::string& address) {
+  auto colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
   return host;
 }
 
-int ServerConfig::ListenPort() const {
-  auto colon = listen.rfind(':');
+int PortOf(const std::string& address) {
+  auto colon = address.rfind(':');
   if (colon == std::string::npos) return -1;
   int port = -1;
-  std::string_view p(listen.data() + colon + 1, listen.size() - colon - 1);
+  std::string_view p(address.data() + colon + 1, address.size() - colon - 1);
   auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
   if (ec != std::errc() || ptr != p.data() + p.size() || port < 0 || port > 65535) return -1;
   return port;
 }
+
+}  // namespace
+
+std::string ServerConfig::ListenHost() const { return HostOf(listen); }
+int ServerConfig::ListenPort() const { return PortOf(listen); }
+std::string ServerConfig::AdminListenHost() const { return HostOf(admin_listen); }
+int ServerConfig::AdminListenPort() const { return PortOf(admin_listen); }
 
 Result<UnixMillis> ParseDuration(std::string_view text) {
   size_t i = 0;
@@ -512,6 +527,10 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
   }
   if (c.ListenPort() < 0) {
     return Fail(Error::InvalidArgument("listen must be HOST:PORT, got '" + c.listen + "'"));
+  }
+  if (!c.admin_listen.empty() && (c.AdminListenPort() < 0 || c.AdminListenHost().empty())) {
+    return Fail(
+        Error::InvalidArgument("admin_listen must be HOST:PORT, got '" + c.admin_listen + "'"));
   }
   if (c.external_url.empty()) c.external_url = "http://" + c.listen;
   while (!c.external_url.empty() && c.external_url.back() == '/') c.external_url.pop_back();

@@ -16,7 +16,10 @@ namespace cl::server {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8000";  // HOST:PORT
-  std::string external_url;               // default: http://<listen>
+  // HOST:PORT of a second listener serving only /metrics, /healthz and /readyz; /metrics is then
+  // not served on `listen`. Empty: none (/metrics on `listen`).
+  std::string admin_listen;
+  std::string external_url;  // default: http://<listen>
   std::string data_dir = ".data";
   std::string web_dir = "web/dist";  // built web UI (empty: no UI)
   std::string
@@ -107,6 +110,9 @@ struct ServerConfig {
   // federation_max_concurrent_fetches with 0 resolved.
   int FederationMaxConcurrentFetches() const;
   int ListenPort() const;
+  // admin_listen's parts (REQUIRES: admin_listen set; the port is -1 when malformed).
+  std::string AdminListenHost() const;
+  int AdminListenPort() const;
 };
 
 // Keys accepted everywhere (flags, env, TOML), e.g. "session_lifetime".

@@ -78,6 +78,13 @@ TEST(ServerConfig, RejectsUnknownKeysAndBadValues) {
   EXPECT_NE(c.error().message().find("lisen"), std::string::npos);
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"session_lifetime", "forever"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"listen", "nohostport"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"admin_listen", "9090"}}, NoEnv));
+  EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"admin_listen", ":9090"}}, NoEnv));
+  EXPECT_EQ(LoadServerConfig(std::nullopt, {}, NoEnv)->admin_listen, "");
+  auto admin = LoadServerConfig(std::nullopt, {{"admin_listen", "[::1]:9090"}}, NoEnv);
+  ASSERT_TRUE(admin) << admin.error().ToString();
+  EXPECT_EQ(admin->AdminListenHost(), "::1");
+  EXPECT_EQ(admin->AdminListenPort(), 9090);
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"worker_threads", "0"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"log_format", "xml"}}, NoEnv));
   EXPECT_FALSE(LoadServerConfig(std::nullopt, {{"log_format", "TEXT"}}, NoEnv));

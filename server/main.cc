@@ -257,6 +257,14 @@ int Serve(const ServerConfig& c) {
                        "keys",
                        {});
   };
+  // The issuer label is bounded by the allow-list: nothing else is ever fetched.
+  ci_options.on_fetch = [&metrics](const std::string& issuer, std::string_view document, bool ok) {
+    metrics.IncCounter(
+        "chainloop_ci_issuer_fetches_total",
+        "Fetches of CI issuers' discovery documents and keys, by issuer, document "
+        "(discovery, jwks) and outcome (ok, error).",
+        {{"issuer", issuer}, {"document", document}, {"outcome", ok ? "ok" : "error"}});
+  };
   oidc::CiTokenVerifier ci_verifier(ci_options, clock);
   domain::FederationConfig federation_config;
   federation_config.default_audience = c.external_url;
@@ -300,6 +308,7 @@ int Serve(const ServerConfig& c) {
   deps.api_tokens = &api_tokens;
   deps.federation = &federation;
   deps.metrics = &metrics;
+  deps.metrics_on_admin_listener = !c.admin_listen.empty();
   deps.notifier = notifier->get();
   deps.auth_throttle = &auth_throttle;
   deps.token_create_limit = &token_create_limit;
@@ -349,6 +358,31 @@ int Serve(const ServerConfig& c) {
       return 1;
     }
   }
+  // The admin listener: /metrics, /healthz and /readyz only, on an address operators keep
+  // private. Small: one I/O thread, two workers (/readyz and /metrics each run on one).
+  http::Router admin_router;
+  std::shared_ptr<void> admin_holder;
+  std::unique_ptr<http::Server> admin_server;
+  if (!c.admin_listen.empty()) {
+    admin_holder = api::RegisterAdminRoutes(admin_router, deps);
+    http::ServerOptions admin_opts;
+    admin_opts.address = c.AdminListenHost();
+    admin_opts.port = static_cast<uint16_t>(c.AdminListenPort());
+    admin_opts.io_threads = 1;
+    admin_opts.worker_threads = 2;
+    admin_opts.max_connections = 64;
+    admin_opts.read_timeout = opts.read_timeout;
+    admin_opts.idle_timeout = opts.idle_timeout;
+    admin_server = std::make_unique<http::Server>(admin_opts, admin_router, &metrics);
+    auto admin_st = admin_server->Start();
+    if (!admin_st) {
+      Log(LogLevel::kError, "cannot listen on admin_listen",
+          {{"error", admin_st.error().message()}, {"admin_listen", c.admin_listen}});
+      return 1;
+    }
+    Log(LogLevel::kInfo, "admin listener: /metrics, /healthz, /readyz",
+        {{"address", admin_opts.address}, {"port", static_cast<int64_t>(admin_server->port())}});
+  }
   http::Server server(opts, router, &metrics);
   auto st = server.Start();
   if (!st) {
@@ -365,6 +399,7 @@ int Serve(const ServerConfig& c) {
   revoker.Start(std::chrono::milliseconds(c.token_revoker_interval),
                 std::chrono::milliseconds(c.token_revoker_initial_delay));
   server.RunUntilSignal();
+  if (admin_server) admin_server->Stop();
   // In-flight requests are done: stop the sweeps, then write the last coalesced usage.
   revoker.Stop();
   usage_flusher.Stop();

@@ -33,6 +33,13 @@ std::optional<int64_t> SqlRow::OptInt(size_t i) const {
 
 int64_t SqlRow::Int(size_t i) const { return OptInt(i).value_or(0); }
 
+DatabaseStats SqlDatabase::Stats() const {
+  DatabaseStats s;
+  unit_recorder_.Fill(&s);
+  FillPoolStats(&s);
+  return s;
+}
+
 bool SqlRow::Bool(size_t i) const {
   const std::string& s = Str(i);
   return s == "1" || s == "t" || s == "true";

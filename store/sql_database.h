@@ -197,6 +197,7 @@ class SqlDatabase : public Database {
                                                     const PageRequest<TimeKey>& page) override;
 
   Status Ping() override;
+  DatabaseStats Stats() const override;
   Result<int> SchemaVersion() override;
   Result<MigrationReport> Migrate() override;
   // Applies the migrations up to and including `target_version` only (tests of upgrades).
@@ -236,6 +237,12 @@ class SqlDatabase : public Database {
   // True when UPDATE ... FROM ... RETURNING may name columns of the joined table (PostgreSQL);
   // SQLite's RETURNING sees only the updated table.
   virtual bool ReturningSeesJoinedTables() const { return false; }
+  // Fills the pool_* fields of Stats().
+  virtual void FillPoolStats(DatabaseStats* out) const {}
+
+  // Run and RunInTransaction record each unit of work they ran here, timed from the moment it
+  // has its connection to the moment it gives it back.
+  DbUnitRecorder unit_recorder_;
 
   // Runs `fn` (SqlConnection& -> Result<T>) through Run and returns what it returned, or the
   // error of Run itself (e.g. no connection).

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/db_stats.h"
 #include "store/page.h"
 #include "store/schema.h"
 #include "store/vocabulary.h"
@@ -580,6 +581,9 @@ class Database : public UserStore,
   virtual Status Ping() = 0;
   // "sqlite" or "postgres".
   virtual std::string Dialect() const = 0;
+  // Latency and errors of units of work and the pool's occupancy, for /metrics (all zero when
+  // the implementation keeps none). Thread-safe; never blocks on a unit of work.
+  virtual DatabaseStats Stats() const { return {}; }
 };
 
 struct OpenOptions {

@@ -232,7 +232,9 @@ class PgPool {
       uint64_t failures = 0;
       {
         std::unique_lock lock(mu_);
+        ++waiting_;
         cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
+        --waiting_;
         failures = failures_;
         if (!idle_.empty()) {
           conn = std::move(idle_.back());
@@ -284,6 +286,15 @@ class PgPool {
       for (auto& conn : kept) idle_.push_back(std::move(conn));
     }
     cv_.notify_all();
+  }
+
+  // The pool's occupancy (Database::Stats).
+  void FillStats(DatabaseStats* out) {
+    std::lock_guard lock(mu_);
+    out->pool_size = size_;
+    out->pool_open = open_;
+    out->pool_in_use = open_ - static_cast<int64_t>(idle_.size());
+    out->pool_waiting = waiting_;
   }
 
  private:
@@ -354,6 +365,7 @@ class PgPool {
   std::vector<std::unique_ptr<PgConnection>> idle_;  // GUARDED_BY(mu_)
   int open_ = 0;                                     // GUARDED_BY(mu_): created, not yet closed
   uint64_t failures_ = 0;                            // GUARDED_BY(mu_): pooled connections closed
+  int64_t waiting_ = 0;                              // GUARDED_BY(mu_): callers of Acquire waiting
 };
 
 // Appends `v` as a double-quoted element to a PostgreSQL array literal begun with "{".
@@ -384,10 +396,12 @@ class PostgresDatabase final : public SqlDatabase {
   Status Run(const Work& work) override {
     for (int attempt = 1;; ++attempt) {
       CL_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+      const auto start = SteadyClock::now();
       conn->StartUnit(/*in_transaction=*/false);
       Status st = work(*conn);
       const bool again = conn->broken() && !conn->sent_autocommit_write() && attempt < kMaxAttempts;
       pool_->Release(std::move(conn));
+      Record(DbUnit::kQuery, start, st);
       if (!again) return st;
     }
   }
@@ -397,6 +411,7 @@ class PostgresDatabase final : public SqlDatabase {
   Status RunInTransaction(const Work& work) override {
     for (int attempt = 1;; ++attempt) {
       CL_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+      const auto start = SteadyClock::now();
       conn->StartUnit(/*in_transaction=*/true);
       bool commit_sent = false;
       Status st = conn->ExecScript("BEGIN");
@@ -419,6 +434,7 @@ class PostgresDatabase final : public SqlDatabase {
       }
       const bool again = conn->broken() && !commit_sent && attempt < kMaxAttempts;
       pool_->Release(std::move(conn));
+      Record(DbUnit::kTransaction, start, st);
       if (!again) return st;
     }
   }
@@ -477,6 +493,8 @@ class PostgresDatabase final : public SqlDatabase {
 
   bool ReturningSeesJoinedTables() const override { return true; }
 
+  void FillPoolStats(DatabaseStats* out) const override { pool_->FillStats(out); }
+
   Status LockForMigration(SqlConnection& conn) override {
     CL_RETURN_IF_ERROR(
         conn.Query("SELECT pg_advisory_xact_lock($1::bigint)", {std::string(kMigrationLockKey)}));
@@ -484,6 +502,12 @@ class PostgresDatabase final : public SqlDatabase {
   }
 
  private:
+  // Each attempt is one observation: a unit run again after a lost session counts twice.
+  void Record(DbUnit unit, SteadyClock::time_point start, const Status& st) {
+    unit_recorder_.Observe(unit, std::chrono::duration<double>(SteadyClock::now() - start).count(),
+                           st);
+  }
+
   std::unique_ptr<PgPool> pool_;
 };
 

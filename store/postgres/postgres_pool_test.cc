@@ -309,5 +309,24 @@ TEST_F(PostgresPoolTest, UnitOfWorkIsRunAgainAtMostOnce) {
   EXPECT_EQ(Seen("SELECT id, name"), 2);
 }
 
+// Database::Stats: the pool's size and occupancy, and each failed attempt of a unit of work
+// counted as a database error of its operation.
+TEST_F(PostgresPoolTest, StatsReportThePoolAndFailedUnits) {
+  constexpr size_t kTx = static_cast<size_t>(DbUnit::kTransaction);
+  const DatabaseStats before = db_->Stats();
+  EXPECT_EQ(before.pool_size, kPoolSize);
+  EXPECT_GE(before.pool_open, 1);
+  EXPECT_EQ(before.pool_in_use, 0);
+  EXPECT_EQ(before.pool_waiting, 0);
+  uint64_t transactions = 0;
+  for (uint64_t n : before.units[kTx].counts) transactions += n;
+  EXPECT_GT(transactions, 0u);  // NewOrg's
+  KillBefore("BEGIN", /*every=*/true);
+  EXPECT_FALSE(db_->CreateApiToken(Token(org_, "lost", now_), Event(org_, "api_token.created")));
+  const DatabaseStats after = db_->Stats();
+  EXPECT_EQ(after.units[kTx].errors, before.units[kTx].errors + 2);  // the unit and its re-run
+  EXPECT_EQ(after.pool_in_use, 0);
+}
+
 }  // namespace
 }  // namespace cl::store::testing

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <string_view>
@@ -157,12 +159,62 @@ class SqliteDatabase final : public SqlDatabase {
 
  protected:
   Status Run(const Work& work) override {
-    std::lock_guard lock(mu_);
-    return work(*conn_);
+    auto lock = Lock();
+    const auto start = std::chrono::steady_clock::now();
+    Status st = work(*conn_);
+    Record(DbUnit::kQuery, start, st);
+    return st;
   }
 
   Status RunInTransaction(const Work& work) override {
-    std::lock_guard lock(mu_);
+    auto lock = Lock();
+    const auto start = std::chrono::steady_clock::now();
+    Status st = Transaction(work);
+    Record(DbUnit::kTransaction, start, st);
+    return st;
+  }
+
+  void FillPoolStats(DatabaseStats* out) const override {
+    out->pool_size = 1;
+    out->pool_open = 1;
+    out->pool_in_use = in_use_.load(std::memory_order_relaxed) ? 1 : 0;
+    out->pool_waiting = waiting_.load(std::memory_order_relaxed);
+  }
+
+  Result<bool> HasMigrationsTable(SqlConnection& conn) override {
+    CL_ASSIGN_OR_RETURN(
+        SqlResult r,
+        conn.Query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", {}));
+    return !r.rows.empty();
+  }
+
+ private:
+  // The one connection, counted as in use while a unit holds it (FillPoolStats).
+  struct Held {
+    std::unique_lock<std::mutex> lock;
+    std::atomic<bool>* in_use;
+    Held(std::unique_lock<std::mutex> l, std::atomic<bool>* flag)
+        : lock(std::move(l)), in_use(flag) {
+      in_use->store(true, std::memory_order_relaxed);
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held() { in_use->store(false, std::memory_order_relaxed); }
+  };
+  Held Lock() {
+    waiting_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock<std::mutex> lock(mu_);
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
+    return Held(std::move(lock), &in_use_);
+  }
+  void Record(DbUnit unit, std::chrono::steady_clock::time_point start, const Status& st) {
+    unit_recorder_.Observe(
+        unit, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), st);
+  }
+
+  // Runs `work` between BEGIN IMMEDIATE and COMMIT (ROLLBACK when it fails). REQUIRES: mu_.
+  Status Transaction(const Work& work) {
     // IMMEDIATE takes the write lock up front, so a transaction never fails half-way with
     // SQLITE_BUSY when another process (e.g. a backup tool) holds the file.
     CL_RETURN_IF_ERROR(conn_->ExecScript("BEGIN IMMEDIATE"));
@@ -176,17 +228,10 @@ class SqliteDatabase final : public SqlDatabase {
     return st;
   }
 
-  Result<bool> HasMigrationsTable(SqlConnection& conn) override {
-    CL_ASSIGN_OR_RETURN(
-        SqlResult r,
-        conn.Query(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", {}));
-    return !r.rows.empty();
-  }
-
- private:
   std::mutex mu_;
   std::unique_ptr<SqliteConnection> conn_;  // GUARDED_BY(mu_)
+  std::atomic<int64_t> waiting_{0};         // units waiting for mu_
+  std::atomic<bool> in_use_{false};         // a unit holds mu_
 };
 
 // Creates the parent directory (0700) and the file (0600) before SQLite opens it, so the

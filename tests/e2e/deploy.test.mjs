@@ -9,7 +9,9 @@
 //   passes its unit tests (alerts.test.yml), and every chainloop_* metric an alert uses is on the
 //   /metrics of a real server driven to produce them (failed and throttled authentication, an
 //   organization over its rate limit, a refused login start, refused connections, a sweep);
-//   `promtool check metrics` accepts that /metrics output.
+//   `promtool check metrics` accepts that /metrics output. That server has an admin listener
+//   (--admin-listen): /metrics is served there only, /healthz and /readyz on both ports, and the
+//   admin port serves nothing else.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -220,10 +222,14 @@ describe('Prometheus alert rules', () => {
   describe('against a real server', () => {
     let stack;
     let metrics;
+    let adminUrl;
     before(async () => {
       if (skip) return;
+      const adminPort = await freePort();
+      adminUrl = `http://127.0.0.1:${adminPort}`;
       stack = await startStack({
-        extraArgs: ['--token-revoker-initial-delay', '0', '--auth-failure-limit', '2',
+        extraArgs: ['--admin-listen', `127.0.0.1:${adminPort}`,
+          '--token-revoker-initial-delay', '0', '--auth-failure-limit', '2',
           '--login-start-per-minute', '1', '--login-start-burst', '1',
           '--api-token-create-per-minute', '1', '--max-connections-per-ip', '16'],
       });
@@ -249,7 +255,7 @@ describe('Prometheus alert rules', () => {
         refusals.push((await api(stack, 'GET', '/v1/auth/whoami', { token: bogus })).status);
       }
       assert.ok(refusals.includes(429), `no throttling: ${refusals}`);
-      const r = await fetch(`${stack.baseUrl}/metrics`);
+      const r = await fetch(`${adminUrl}/metrics`);
       assert.equal(r.status, 200);
       metrics = await r.text();
     });
@@ -264,10 +270,52 @@ describe('Prometheus alert rules', () => {
         assert.equal(`${r.stdout}${r.stderr}`.trim(), '', show(r));
       });
 
-    test('every chainloop_* metric the alerts use is on its /metrics', { skip }, () => {
+    test('/metrics is on the admin listener only; the probes are on both', { skip }, async () => {
+      const pub = await fetch(`${stack.baseUrl}/metrics`);
+      assert.equal(pub.status, 404);
+      assert.doesNotMatch(await pub.text(), /chainloop_/);
+      for (const base of [stack.baseUrl, adminUrl]) {
+        for (const probe of ['/healthz', '/readyz']) {
+          const r = await fetch(`${base}${probe}`);
+          assert.equal(r.status, 200, `${base}${probe}`);
+        }
+      }
+      for (const path of ['/v1/version', '/v1/auth/whoami', '/']) {
+        const r = await fetch(`${adminUrl}${path}`);
+        assert.equal(r.status, 404, `admin ${path}`);
+      }
+    });
+
+    test('the operator families are there, with plausible values', { skip }, () => {
+      const value = (series) => {
+        const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+        assert.ok(line, `${series} not on /metrics:\n${metrics}`);
+        return Number(line.slice(series.length + 1));
+      };
+      assert.ok(value('process_open_fds') > 3);
+      assert.ok(value('process_max_fds') >= value('process_open_fds'));
+      assert.ok(value('process_resident_memory_bytes') > 1e6);
+      assert.ok(Math.abs(value('process_start_time_seconds') - Date.now() / 1000) < 600);
+      assert.ok(value('process_cpu_seconds_total') > 0);
+      assert.ok(value('chainloop_db_duration_seconds_count{operation="transaction"}') > 0);
+      assert.ok(value('chainloop_db_pool_size') >= 1);
+      assert.equal(value('chainloop_login_flows_total{flow="browser",event="completed"}'), 1);
+      assert.equal(value('chainloop_sessions_created_total'), 1);
+      assert.ok(value('chainloop_auth_successes_total{kind="user"}') > 0);
+      // The bogus API token above fails its checksum: malformed, not an unknown API token.
+      assert.ok(
+        value('chainloop_auth_failures_total{kind="malformed",reason="malformed_token"}') > 0);
+      assert.ok(value('chainloop_auth_cache_requests_total{result="miss"}') > 0);
+    });
+
+    test('every metric the alerts use is on its /metrics', { skip }, () => {
       const rules = readFileSync(join(promDir, 'alerts.yml'), 'utf8');
-      const used = new Set(rules.match(/\bchainloop_[a-z_]+\b/g));
+      const used = new Set(rules.match(/\b(?:chainloop|process)_[a-z_]+\b/g));
       assert.ok(used.size >= 10, [...used].join(' '));
+      for (const name of ['chainloop_db_duration_seconds_bucket', 'chainloop_db_pool_waiting',
+        'process_open_fds', 'process_max_fds', 'process_resident_memory_bytes']) {
+        assert.ok(used.has(name), `alerts.yml no longer uses ${name}`);
+      }
       // Sample names, and family names from TYPE lines (a histogram's samples are _bucket...).
       const present = new Set();
       for (const line of metrics.split('\n')) {
