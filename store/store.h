@@ -23,6 +23,38 @@
 
 namespace cl::store {
 
+// Keyset pagination: a list has a fixed total order (its key columns, the last one an id), and a
+// page is the first `limit` rows after a given key in that order. The key of a page's last row
+// asks for the next page, so rows inserted meanwhile never shift or repeat the rows already seen
+// (no OFFSET). Keys hold the sort values of one row; callers get them only from Page::next.
+struct NameKey {  // ordered by a name (or email), then id
+  std::string name;
+  std::string id;
+};
+struct TimeKey {  // ordered by created_at, then id
+  UnixMillis created_at = 0;
+  std::string id;
+};
+struct WorkflowKey {  // ordered by project name, workflow name, then id
+  std::string project_name;
+  std::string workflow_name;
+  std::string id;
+};
+
+template <typename Key>
+struct PageRequest {
+  int limit = 100;  // REQUIRES: >= 1 (the API allows 1..1000)
+  // The key of the last row of the previous page; empty: the first page.
+  std::optional<Key> after;
+};
+
+template <typename T, typename Key>
+struct Page {
+  std::vector<T> items;  // at most PageRequest::limit, in the list's order
+  // Set when more rows followed this page when it was read: the PageRequest::after of the next.
+  std::optional<Key> next;
+};
+
 struct User {
   std::string id;
   std::string issuer;   // OIDC issuer URL
@@ -85,6 +117,7 @@ struct Workflow {
   std::string project_id;
   std::string name;
   UnixMillis created_at = 0;
+  std::string project_name;  // filled by listings
 };
 
 // A workflow run is one attestation: opened by `attestation init`, completed by `push`.
@@ -184,10 +217,17 @@ class OrganizationStore {
   virtual Result<Organization> GetOrganizationByName(const std::string& name) = 0;
   // Memberships of the user with org_name filled, ordered by organization name.
   virtual Result<std::vector<Membership>> ListMembershipsForUser(const std::string& user_id) = 0;
+  // One page of the same, ordered by organization name then organization id; the key is
+  // {org_name, org_id}.
+  virtual Result<Page<Membership, NameKey>> ListMembershipsForUser(
+      const std::string& user_id, const PageRequest<NameKey>& page) = 0;
   virtual Result<Membership> GetMembership(const std::string& org_id,
                                            const std::string& user_id) = 0;
   // Members with user_email/user_name filled, ordered by email.
   virtual Result<std::vector<Membership>> ListMembers(const std::string& org_id) = 0;
+  // One page of the same, ordered by email then user id; the key is {user_email, user_id}.
+  virtual Result<Page<Membership, NameKey>> ListMembers(const std::string& org_id,
+                                                        const PageRequest<NameKey>& page) = 0;
   // Changes the member's role and appends the event, atomically. NotFound when the organization
   // or the membership does not exist; FailedPrecondition "last_owner" (nothing written) when it
   // would demote the organization's only owner. The organization's row is locked first
@@ -216,7 +256,13 @@ class ProjectStore {
                                const AuditEvent& event) = 0;
   virtual Result<Project> GetProjectByName(const std::string& org_id, const std::string& name) = 0;
   virtual Result<Project> GetProject(const std::string& id) = 0;
+  // Every project of the organization, ordered by name (authorization's lookups).
   virtual Result<std::vector<Project>> ListProjects(const std::string& org_id) = 0;
+  // One page, ordered by name then id (key {name, id}); only the project `only_project_id` when
+  // set (a project-scoped caller sees its own project).
+  virtual Result<Page<Project, NameKey>> ListProjects(
+      const std::string& org_id, const std::optional<std::string>& only_project_id,
+      const PageRequest<NameKey>& page) = 0;
   // Inserts or replaces the user's role in the project.
   virtual Status SetProjectMembership(const ProjectMembership& m) = 0;
   virtual Result<ProjectMembership> GetProjectMembership(const std::string& project_id,
@@ -231,7 +277,11 @@ class InvitationStore {
   virtual ~InvitationStore() = default;
   // AlreadyExists if a pending invitation for the same (org, email) exists.
   virtual Status CreateInvitation(const Invitation& inv, const AuditEvent& event) = 0;
+  // Ordered by created_at then id.
   virtual Result<std::vector<Invitation>> ListPendingInvitations(const std::string& org_id) = 0;
+  // One page of the same; the key is {created_at, id}.
+  virtual Result<Page<Invitation, TimeKey>> ListPendingInvitations(
+      const std::string& org_id, const PageRequest<TimeKey>& page) = 0;
   // Pending invitations for an email across organizations, with org_name filled.
   virtual Result<std::vector<Invitation>> ListPendingInvitationsForEmail(
       const std::string& email) = 0;
@@ -256,17 +306,24 @@ class WorkflowStore {
   virtual Result<Workflow> GetWorkflow(const std::string& project_id, const std::string& name) = 0;
   // Returns the workflow (project_id, name), creating it with `wf.id`/created_at if absent.
   virtual Result<Workflow> GetOrCreateWorkflow(const Workflow& wf) = 0;
+  // Ordered by project name, then workflow name; with project_name filled.
   virtual Result<std::vector<Workflow>> ListWorkflows(const std::string& org_id) = 0;
+  // One page of the same (then by id; key {project_name, name, id}); only the workflows of
+  // project `project_id` when set.
+  virtual Result<Page<Workflow, WorkflowKey>> ListWorkflows(
+      const std::string& org_id, const std::optional<std::string>& project_id,
+      const PageRequest<WorkflowKey>& page) = 0;
   virtual Status CreateRun(const WorkflowRun& run) = 0;
   // With workflow_name and project_name filled.
   virtual Result<WorkflowRun> GetRun(const std::string& org_id, const std::string& run_id) = 0;
   // Stores the statement and actor on an initialized run and marks it succeeded.
   // FailedPrecondition if the run is not initialized anymore.
   virtual Status CompleteRun(const WorkflowRun& run) = 0;
-  // Newest first, at most `limit`; with workflow_name and project_name filled; statement empty.
-  virtual Result<std::vector<WorkflowRun>> ListRuns(const std::string& org_id,
-                                                    const std::optional<std::string>& project_id,
-                                                    int limit) = 0;
+  // One page, newest first (created_at descending, then id descending; key {created_at, id});
+  // with workflow_name and project_name filled; statement empty.
+  virtual Result<Page<WorkflowRun, TimeKey>> ListRuns(const std::string& org_id,
+                                                      const std::optional<std::string>& project_id,
+                                                      const PageRequest<TimeKey>& page) = 0;
 };
 
 class SessionStore {
@@ -350,9 +407,12 @@ class ApiTokenStore {
   // With project_name filled. NotFound when unknown.
   virtual Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) = 0;
   virtual Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) = 0;
-  // Ordered by created_at descending, then id; with project_name filled. Which tokens each
-  // ApiTokenFilter::Status selects is decided at filter.now.
+  // Ordered by created_at descending, then id descending; with project_name filled. Which tokens
+  // each ApiTokenFilter::Status selects is decided at filter.now.
   virtual Result<std::vector<ApiToken>> ListApiTokens(const ApiTokenFilter& filter) = 0;
+  // One page of the same; the key is {created_at, id}.
+  virtual Result<Page<ApiToken, TimeKey>> ListApiTokens(const ApiTokenFilter& filter,
+                                                        const PageRequest<TimeKey>& page) = 0;
   // Sets revoked_at, revocation_reason and revoked_by_name and appends the event, atomically.
   // NotFound when unknown; FailedPrecondition when already revoked (nothing written).
   virtual Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
@@ -413,6 +473,9 @@ class FederationStore {
   virtual Status CreateTrustPolicy(const TrustPolicyRecord& policy, const AuditEvent& event) = 0;
   // Ordered by name; with project_name filled.
   virtual Result<std::vector<TrustPolicyRecord>> ListTrustPolicies(const std::string& org_id) = 0;
+  // One page of the same (then by id); the key is {name, id}.
+  virtual Result<Page<TrustPolicyRecord, NameKey>> ListTrustPolicies(
+      const std::string& org_id, const PageRequest<NameKey>& page) = 0;
   // Every organization's policies for one issuer, ordered by org_id then name.
   virtual Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
       const std::string& issuer) = 0;
@@ -440,12 +503,25 @@ class FederationStore {
   virtual Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) = 0;
 };
 
+// Which audit events of an organization a listing returns; every set field must match (AND).
+struct AuditEventFilter {
+  std::string org_id;
+  std::optional<std::string> action;     // AuditEvent::action equals
+  std::optional<std::string> actor;      // actor_id or actor_name equals
+  std::optional<std::string> target_id;  // target_id equals
+  std::optional<UnixMillis> since;       // created_at >= since
+  std::optional<UnixMillis> until;       // created_at < until
+};
+
 class AuditStore {
  public:
   virtual ~AuditStore() = default;
   virtual Status AppendAuditEvent(const AuditEvent& e) = 0;
-  // Newest first, at most `limit`.
+  // Newest first, at most `limit` (no filter: the first page of the listing below).
   virtual Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) = 0;
+  // One page, newest first (created_at descending, then id descending; key {created_at, id}).
+  virtual Result<Page<AuditEvent, TimeKey>> ListAuditEvents(const AuditEventFilter& filter,
+                                                            const PageRequest<TimeKey>& page) = 0;
 };
 
 // An API token revoked by the inactivity sweep, with what callers need to invalidate caches
