@@ -13,6 +13,7 @@
 #include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
+#include "domain/secret_scanning.h"
 #include "domain/throttle.h"
 #include "http/http.h"
 #include "http/metrics.h"
@@ -32,6 +33,8 @@ struct ApiDeps {
   domain::AttestationService* attestations = nullptr;
   domain::ApiTokenService* api_tokens = nullptr;
   domain::FederationService* federation = nullptr;  // keyless CI (trust policies, exchange)
+  // Leaked-credential reports from secret scanners (nullable: the routes are not registered).
+  domain::SecretScanningService* secret_scanning = nullptr;
   http::Metrics* metrics = nullptr;
   // Whether this instance hears other instances' revocations: reported by /readyz and /metrics
   // (nullable: not reported).

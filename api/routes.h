@@ -43,6 +43,7 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx);  // o
 void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx);
 void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx);  // keyless CI
 void RegisterProjectRoutes(http::Router& r, const RouteContext& ctx);
-void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx);  // workflows, runs
+void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx);     // workflows, runs
+void RegisterSecretScanningRoutes(http::Router& r, const RouteContext& ctx);  // leak reports
 
 }  // namespace cl::api
