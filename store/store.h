@@ -19,41 +19,11 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/page.h"
+#include "store/schema.h"
 #include "store/vocabulary.h"
 
 namespace cl::store {
-
-// Keyset pagination: a list has a fixed total order (its key columns, the last one an id), and a
-// page is the first `limit` rows after a given key in that order. The key of a page's last row
-// asks for the next page, so rows inserted meanwhile never shift or repeat the rows already seen
-// (no OFFSET). Keys hold the sort values of one row; callers get them only from Page::next.
-struct NameKey {  // ordered by a name (or email), then id
-  std::string name;
-  std::string id;
-};
-struct TimeKey {  // ordered by created_at, then id
-  UnixMillis created_at = 0;
-  std::string id;
-};
-struct WorkflowKey {  // ordered by project name, workflow name, then id
-  std::string project_name;
-  std::string workflow_name;
-  std::string id;
-};
-
-template <typename Key>
-struct PageRequest {
-  int limit = 100;  // REQUIRES: >= 1 (the API allows 1..1000)
-  // The key of the last row of the previous page; empty: the first page.
-  std::optional<Key> after;
-};
-
-template <typename T, typename Key>
-struct Page {
-  std::vector<T> items;  // at most PageRequest::limit, in the list's order
-  // Set when more rows followed this page when it was read: the PageRequest::after of the next.
-  std::optional<Key> next;
-};
 
 struct User {
   std::string id;
@@ -592,51 +562,6 @@ class PepperRotationStore {
   // one transaction. Only correct when `pepper_id` is the only pepper those hashes can use.
   // Returns the number of rows changed.
   virtual Result<int64_t> AttributeUnknownPepper(const std::string& pepper_id) = 0;
-};
-
-// What one Database::Migrate() call did.
-struct MigrationReport {
-  // Versions THIS call applied, ascending. Empty when there was nothing to do, including when
-  // another instance applied the missing migrations first.
-  std::vector<int> applied;
-  // Highest applied version just before this call applied its first migration (0 when it
-  // applied none).
-  int from_version = 0;
-};
-
-// Whether this build may run on the database's schema (SchemaStore::CheckSchemaCompatibility).
-struct SchemaCompatibility {
-  int database_version = 0;  // highest applied migration
-  int known_version = 0;     // highest migration this build knows
-  // Known migrations the database has not applied (Migrate() applies them).
-  std::vector<int> pending;
-  // An applied migration whose `-- breaks-readers-below: N` marker says that a server knowing
-  // fewer than N migrations cannot run on the schema, when N > known_version.
-  struct Blocker {
-    int version = 0;
-    int breaks_readers_below = 0;
-  };
-  std::optional<Blocker> blocker;
-};
-
-// Schema management: which migrations are applied, applying them, and whether this build may
-// run on the schema (server/schema_check.h decides at start-up through it).
-class SchemaStore {
- public:
-  virtual ~SchemaStore() = default;
-  // Highest applied migration number (0 for an empty database).
-  virtual Result<int> SchemaVersion() = 0;
-  // Applies every known migration the database has not recorded, each in its own transaction
-  // that first takes the migration lock (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE)
-  // and re-reads schema_migrations. Safe to call from several instances at once: each migration
-  // is applied by exactly one call, and the report says what this call applied.
-  virtual Result<MigrationReport> Migrate() = 0;
-  // Highest migration number this build knows.
-  virtual int LatestKnownSchemaVersion() const = 0;
-  // Reads schema_migrations (without the migration lock) and compares it with the migrations
-  // this build knows. Tolerates databases whose schema_migrations predates the
-  // breaks_readers_below column (no blocker then), and an empty database (version 0).
-  virtual Result<SchemaCompatibility> CheckSchemaCompatibility() = 0;
 };
 
 // One database: all stores plus schema management. Owned by the server's wiring.
