@@ -85,6 +85,9 @@ class ApiTokenService {
                                const std::string& scope,
                                const store::PageRequest<store::TimeKey>& page);
   Result<store::ApiToken> Revoke(const Principal& p, const std::string& org, const std::string& id);
+  // One token of the organization, with api_token:read in its scope (a token may read itself).
+  // NotFound for an unknown id or one of another organization.
+  Result<store::ApiToken> Get(const Principal& p, const std::string& org, const std::string& id);
 
   Result<store::Organization> Organization(const Principal& p, const std::string& org) {
     return orgs_.Resolve(p, org);
