@@ -34,6 +34,7 @@ std::shared_ptr<void> RegisterRoutes(http::Router& router, const ApiDeps& deps) 
   if (!deps.web_dir.empty()) router.SetFallback(StaticFilesHandler(deps.web_dir));
   RegisterProjectRoutes(router, *ctx);
   RegisterAttestationRoutes(router, *ctx);
+  RegisterSecretScanningRoutes(router, *ctx);
   return ctx;
 }
 

@@ -13,6 +13,7 @@
 #include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
+#include "domain/secret_scanning.h"
 #include "domain/throttle.h"
 #include "http/http.h"
 #include "http/metrics.h"
@@ -32,6 +33,8 @@ struct ApiDeps {
   domain::AttestationService* attestations = nullptr;
   domain::ApiTokenService* api_tokens = nullptr;
   domain::FederationService* federation = nullptr;  // keyless CI (trust policies, exchange)
+  // Leaked-credential reports from secret scanners (nullable: the routes are not registered).
+  domain::SecretScanningService* secret_scanning = nullptr;
   http::Metrics* metrics = nullptr;
   // True when /metrics is served by a separate admin listener (RegisterAdminRoutes): the public
   // router then answers it 404.

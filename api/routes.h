@@ -43,7 +43,8 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx);  // o
 void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx);
 void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx);  // keyless CI
 void RegisterProjectRoutes(http::Router& r, const RouteContext& ctx);
-void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx);  // workflows, runs
+void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx);     // workflows, runs
+void RegisterSecretScanningRoutes(http::Router& r, const RouteContext& ctx);  // leak reports
 
 // The admin listener's routes (RegisterAdminRoutes): /healthz, /readyz and /metrics only.
 void RegisterAdminOpsRoutes(http::Router& r, const RouteContext& ctx);

@@ -245,6 +245,31 @@ std::string CredentialHasher::PepperIdOf(std::string_view pepper) {
   return HexEncode(Sha256(pepper)).substr(0, 8);
 }
 
+Result<std::string> Base64Decode(std::string_view text) {
+  auto bad = [] {
+    return Fail(Error::InvalidArgument("invalid base64", Reason::kMalformedBase64url));
+  };
+  if (text.size() % 4 == 0 && !text.empty()) {
+    size_t pad = 0;
+    while (pad < 2 && text[text.size() - 1 - pad] == '=') ++pad;
+    text.remove_suffix(pad);
+  }
+  // The rest maps one to one onto base64url, whose decoder checks the length and trailing bits.
+  std::string url(text);
+  for (char& c : url) {
+    if (c == '+') {
+      c = '-';
+    } else if (c == '/') {
+      c = '_';
+    } else if (c == '-' || c == '_' || c == '=') {
+      return bad();
+    }
+  }
+  auto out = Base64UrlDecode(url);
+  if (!out) return bad();
+  return out;
+}
+
 std::string PkceS256Challenge(std::string_view verifier) {
   return Base64UrlEncode(Sha256(verifier));
 }

@@ -30,6 +30,10 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // and non-zero trailing bits (so each byte string has exactly one accepted encoding).
 std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64UrlDecode(std::string_view text);
+// RFC 4648 section 4 (standard alphabet) with padding: a length that is a multiple of four,
+// at most two trailing '=', no whitespace, canonical trailing bits; unpadded input is accepted
+// too. Base64url characters ('-', '_') are refused.
+Result<std::string> Base64Decode(std::string_view text);
 
 // The hash stored for a credential: hex(HMAC-SHA256(pepper, credential)).
 //

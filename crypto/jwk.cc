@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/json.h"
+#include "crypto/evp_verify.h"
 #include "crypto/hash.h"
 #include "crypto/jose.h"
 #include "crypto/jose_internal.h"
@@ -39,17 +40,10 @@ struct Deleters {
   void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); }
   void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
   void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
   void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
 };
 template <typename T>
 using Owned = std::unique_ptr<T, Deleters>;
-
-const EVP_MD* Sha256Md() {
-  // Fetched once and never freed (see hash.cc): avoids a per-verify fetch.
-  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
 
 // Raw JWS r||s (64 bytes) to the DER ECDSA-Sig-Value OpenSSL verifies.
 std::optional<std::string> Es256RawToDer(std::string_view raw) {
@@ -163,16 +157,6 @@ Result<EVP_PKEY*> EcFromJwk(const json::object& jwk) {
   return pkey;
 }
 
-// A verification context for `pkey` with the padding and digest of its one algorithm (RS256:
-// PKCS#1 v1.5 + SHA-256; ES256: ECDSA over a SHA-256 digest); nullptr on failure.
-EVP_PKEY_CTX* NewVerifyTemplate(EVP_PKEY* pkey, bool rsa) {
-  Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
-  if (!ctx || Sha256Md() == nullptr || EVP_PKEY_verify_init(ctx.get()) != 1) return nullptr;
-  if (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
-  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), Sha256Md()) != 1) return nullptr;
-  return ctx.release();
-}
-
 }  // namespace
 
 Jwk::~Jwk() {
@@ -211,7 +195,9 @@ Result<std::shared_ptr<const Jwk>> Jwk::Parse(const boost::json::value& value) {
   } else {
     return Fail(JwkFail(JoseError::kJwkUnsupported, "JWK key type is not supported"));
   }
-  key->verify_ctx_ = NewVerifyTemplate(key->pkey_, *kty == "RSA");
+  // The padding and digest of the key's one algorithm (RS256: PKCS#1 v1.5 + SHA-256; ES256:
+  // ECDSA over a SHA-256 digest).
+  key->verify_ctx_ = NewSha256VerifyTemplate(key->pkey_, *kty == "RSA");
   if (key->verify_ctx_ == nullptr) {
     return Fail(JwkFail(JoseError::kJwksMalformed, "JWK cannot be set up for verification"));
   }
@@ -237,18 +223,7 @@ bool Jwk::Verify(std::string_view alg, std::string_view signing_input,
   } else if (signature.size() != static_cast<size_t>(EVP_PKEY_get_size(pkey_))) {
     return false;  // RS256 signatures are exactly the modulus length.
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  if (EVP_Digest(signing_input.data(), signing_input.size(), digest, &digest_len, Sha256Md(),
-                 nullptr) != 1) {
-    return false;
-  }
-  // The template is never used directly: a context is not safe to share between threads, and a
-  // copy skips the provider lookups EVP_DigestVerifyInit would do on every call.
-  Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_dup(verify_ctx_));
-  if (!ctx) return false;
-  return EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                         signature.size(), digest, digest_len) == 1;
+  return VerifySha256(verify_ctx_, signing_input, signature);
 }
 
 Result<Jwks> Jwks::Parse(std::string_view text) {

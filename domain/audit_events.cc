@@ -7,7 +7,7 @@
 namespace cl::domain {
 namespace {
 
-constexpr std::array<std::pair<AuditAction, std::string_view>, 14> kActions = {{
+constexpr std::array<std::pair<AuditAction, std::string_view>, 16> kActions = {{
     {AuditAction::kOrganizationCreated, "organization.created"},
     {AuditAction::kOrganizationUpdated, "organization.updated"},
     {AuditAction::kInvitationCreated, "invitation.created"},
@@ -22,15 +22,19 @@ constexpr std::array<std::pair<AuditAction, std::string_view>, 14> kActions = {{
     {AuditAction::kMemberRoleChanged, "member.role_changed"},
     {AuditAction::kMemberRemoved, "member.removed"},
     {AuditAction::kInvitationRevoked, "invitation.revoked"},
+    {AuditAction::kApiTokenLeaked, "api_token.leaked"},
+    {AuditAction::kCredentialLeaked, "credential.leaked"},
 }};
 
-constexpr std::array<std::pair<AuditTarget, std::string_view>, 6> kTargets = {{
+constexpr std::array<std::pair<AuditTarget, std::string_view>, 8> kTargets = {{
     {AuditTarget::kOrganization, "organization"},
     {AuditTarget::kInvitation, "invitation"},
     {AuditTarget::kProject, "project"},
     {AuditTarget::kApiToken, "api_token"},
     {AuditTarget::kTrustPolicy, "trust_policy"},
     {AuditTarget::kMember, "member"},
+    {AuditTarget::kSession, "session"},
+    {AuditTarget::kFederatedToken, "federated_token"},
 }};
 
 constexpr std::array<AuditAction, kActions.size()> ActionValues() {

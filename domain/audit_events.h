@@ -34,6 +34,8 @@ enum class AuditAction {
   kMemberRoleChanged,
   kMemberRemoved,
   kInvitationRevoked,
+  kApiTokenLeaked,    // revoked after a secret scanner reported it leaked
+  kCredentialLeaked,  // a session or federated token, likewise
 };
 
 // What an event is about; its id goes in AuditEvent::target_id.
@@ -44,6 +46,8 @@ enum class AuditTarget {
   kApiToken,
   kTrustPolicy,
   kMember,  // target_id: the member's user id
+  kSession,
+  kFederatedToken,
 };
 
 // "organization.created", "api_token.revoked", ...

@@ -20,7 +20,7 @@ TEST(AuditEvents, EveryActionHasAUniqueDottedWireName) {
     EXPECT_TRUE(std::regex_match(std::string(name), dotted)) << name;
     EXPECT_TRUE(seen.insert(name).second) << "duplicate " << name;
   }
-  EXPECT_EQ(seen.size(), 14u);
+  EXPECT_EQ(seen.size(), 16u);
 }
 
 TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
@@ -40,12 +40,19 @@ TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
       {AuditAction::kMemberRoleChanged, "member.role_changed"},
       {AuditAction::kMemberRemoved, "member.removed"},
       {AuditAction::kInvitationRevoked, "invitation.revoked"},
+      {AuditAction::kApiTokenLeaked, "api_token.leaked"},
+      {AuditAction::kCredentialLeaked, "credential.leaked"},
   };
   for (const auto& [action, name] : released) EXPECT_EQ(AuditActionName(action), name);
   const std::pair<AuditTarget, std::string_view> targets[] = {
-      {AuditTarget::kOrganization, "organization"}, {AuditTarget::kInvitation, "invitation"},
-      {AuditTarget::kProject, "project"},           {AuditTarget::kApiToken, "api_token"},
-      {AuditTarget::kTrustPolicy, "trust_policy"},  {AuditTarget::kMember, "member"},
+      {AuditTarget::kOrganization, "organization"},
+      {AuditTarget::kInvitation, "invitation"},
+      {AuditTarget::kProject, "project"},
+      {AuditTarget::kApiToken, "api_token"},
+      {AuditTarget::kTrustPolicy, "trust_policy"},
+      {AuditTarget::kMember, "member"},
+      {AuditTarget::kSession, "session"},
+      {AuditTarget::kFederatedToken, "federated_token"},
   };
   std::set<std::string_view> seen;
   for (const auto& [target, name] : targets) {

@@ -96,6 +96,15 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
                                    "' must be an https URL (plain http only for a loopback host)"));
       }
     }
+  } else if (key == "secret_scanning_github_keys_url") {
+    if (!v.empty() && !oidc::IsAllowedIssuerUrl(v)) {
+      return Fail(
+          Error::InvalidArgument("config secret_scanning_github_keys_url: '" + v +
+                                 "' must be an https URL (plain http only for a loopback host)"));
+    }
+    c.secret_scanning_github_keys_url = v;
+  } else if (key == "secret_scanning_hmac_secret_file") {
+    c.secret_scanning_hmac_secret_file = v;
   } else if (key == "oidc_client_id") {
     c.oidc_client_id = v;
   } else if (key == "oidc_client_secret") {
@@ -283,6 +292,12 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"federation_issuers",
        "comma-separated CI token issuers organizations may trust (default "
        "https://gitlab.com,https://token.actions.githubusercontent.com)"},
+      {"secret_scanning_github_keys_url",
+       "GitHub secret scanning: URL of GitHub's key list, e.g. "
+       "https://api.github.com/meta/public_keys/secret_scanning (default empty: off)"},
+      {"secret_scanning_hmac_secret_file",
+       "generic secret scanning: file holding the shared HMAC secret, mode 0600 or stricter, "
+       "at least 32 characters (default empty: off)"},
       {"oidc_client_secret", "OIDC client secret (prefer the environment variable)"},
       {"oidc_client_secret_file",
        "file holding the OIDC client secret, mode 0600 or stricter (e.g. a systemd credential)"},
@@ -368,6 +383,8 @@ std::string_view ConfigPlaceholder(std::string_view key) {
       {"oidc_client_secret", "SECRET"},
       {"oidc_client_secret_file", "PATH"},
       {"federation_issuers", "URL,..."},
+      {"secret_scanning_github_keys_url", "URL"},
+      {"secret_scanning_hmac_secret_file", "PATH"},
       {"oidc_id_token_max_age", "DURATION"},
       {"session_lifetime", "DURATION"},
       {"log_level", "LEVEL"},
@@ -623,6 +640,16 @@ Result<std::string> ReadSecretFile(const std::string& path, std::string_view wha
 }
 
 Status ResolveSecretFiles(ServerConfig& c) {
+  if (!c.secret_scanning_hmac_secret_file.empty()) {
+    CL_ASSIGN_OR_RETURN(std::string secret, ReadSecretFile(c.secret_scanning_hmac_secret_file,
+                                                           "secret scanning HMAC secret file"));
+    if (secret.size() < 32) {
+      return Fail(Error::FailedPrecondition("secret scanning HMAC secret file " +
+                                            c.secret_scanning_hmac_secret_file +
+                                            " holds fewer than 32 characters"));
+    }
+    c.secret_scanning_hmac_secret = std::move(secret);
+  }
   if (c.oidc_client_secret_file.empty()) return Ok();
   CL_ASSIGN_OR_RETURN(std::string secret,
                       ReadSecretFile(c.oidc_client_secret_file, "OIDC client secret file"));

@@ -74,6 +74,15 @@ struct ServerConfig {
   // Each must be an https URL, or a plain-http loopback URL listed explicitly (tests).
   std::vector<std::string> federation_issuers = {"https://gitlab.com",
                                                  "https://token.actions.githubusercontent.com"};
+  // Leaked-credential reports (docs/secret-scanning.md). GitHub's variant is on when
+  // secret_scanning_github_keys_url is set (GitHub's:
+  // https://api.github.com/meta/public_keys/secret_scanning); it must be an https URL, or a
+  // plain-http loopback URL (tests). The generic variant is on when
+  // secret_scanning_hmac_secret_file names a file (mode 0600 or stricter) holding the shared
+  // secret, at least 32 characters; ResolveSecretFiles reads it into secret_scanning_hmac_secret.
+  std::string secret_scanning_github_keys_url;
+  std::string secret_scanning_hmac_secret_file;
+  std::string secret_scanning_hmac_secret;  // never logged
   // Failed-authentication throttling: `auth_failure_limit` failures (0: off) of one client
   // address or credential within `auth_failure_window` ban it for `auth_ban_duration`.
   int64_t auth_failure_limit = 30;
@@ -135,9 +144,10 @@ Result<UnixMillis> ParseDuration(std::string_view text);
 // its contents.
 Result<std::string> ReadSecretFile(const std::string& path, std::string_view what);
 
-// Replaces the *_file secret settings by their contents (today oidc_client_secret_file into
-// oidc_client_secret). Called only by commands that use the secrets, so that `migrate` or
-// `backup` from an operator's shell need not read a service's credentials.
+// Replaces the *_file secret settings by their contents (oidc_client_secret_file into
+// oidc_client_secret, secret_scanning_hmac_secret_file into secret_scanning_hmac_secret). Called
+// only by commands that use the secrets, so that `migrate` or `backup` from an operator's shell
+// need not read a service's credentials.
 Status ResolveSecretFiles(ServerConfig& c);
 
 // Reads the pepper file, or creates it with 32 random bytes (hex) and mode 0600 when absent.

@@ -480,3 +480,51 @@ TEST(ServerConfig, EveryKeyHasAHelpPlaceholder) {
 }
 
 }  // namespace cl::server
+
+namespace cl::server {
+namespace {
+
+TEST(SecretScanningConfig, OffByDefaultAndTheKeyListUrlIsAllowListedLikeIssuers) {
+  auto dflt = LoadServerConfig(std::nullopt, {}, NoEnv);
+  ASSERT_TRUE(dflt);
+  EXPECT_EQ(dflt->secret_scanning_github_keys_url, "");
+  EXPECT_EQ(dflt->secret_scanning_hmac_secret_file, "");
+  for (const char* ok :
+       {"https://api.github.com/meta/public_keys/secret_scanning", "http://127.0.0.1:9999/keys"}) {
+    auto c = LoadServerConfig(std::nullopt, {{"secret_scanning_github_keys_url", ok}}, NoEnv);
+    ASSERT_TRUE(c) << ok;
+    EXPECT_EQ(c->secret_scanning_github_keys_url, ok);
+  }
+  for (const char* bad : {"http://api.github.com/keys", "ftp://x/keys", "https://u@x/keys"}) {
+    auto c = LoadServerConfig(std::nullopt, {{"secret_scanning_github_keys_url", bad}}, NoEnv);
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().message().find("secret_scanning_github_keys_url"), std::string::npos);
+  }
+}
+
+TEST(SecretScanningConfig, TheHmacSecretFileFollowsThePepperFilesRules) {
+  auto dir = TempDir();
+  const std::string secret(40, 'k');
+  auto path = WritePepper(dir, "scan-secret", secret + "\n", 0600);
+  auto c = LoadServerConfig(std::nullopt, {{"secret_scanning_hmac_secret_file", path}}, NoEnv);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->secret_scanning_hmac_secret, "");  // not read until serving
+  ASSERT_TRUE(ResolveSecretFiles(*c));
+  EXPECT_EQ(c->secret_scanning_hmac_secret, secret);
+  chmod(path.c_str(), 0644);
+  auto loose = LoadServerConfig(std::nullopt, {{"secret_scanning_hmac_secret_file", path}}, NoEnv);
+  ASSERT_TRUE(loose);
+  auto refused = ResolveSecretFiles(*loose);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("readable by group or others"), std::string::npos);
+  EXPECT_EQ(refused.error().message().find(secret), std::string::npos);
+  auto short_path = WritePepper(dir, "short", "too-short", 0600);
+  auto too_short =
+      LoadServerConfig(std::nullopt, {{"secret_scanning_hmac_secret_file", short_path}}, NoEnv);
+  ASSERT_TRUE(too_short);
+  EXPECT_FALSE(ResolveSecretFiles(*too_short));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cl::server

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #include "api/api.h"
 #include "common/log.h"
@@ -21,6 +22,8 @@
 #include "domain/federation.h"
 #include "domain/login.h"
 #include "domain/organizations.h"
+#include "domain/scanner_key_cache.h"
+#include "domain/secret_scanning.h"
 #include "domain/throttle.h"
 #include "domain/usage_recorder.h"
 #include "http/client_address.h"
@@ -29,6 +32,7 @@
 #include "jobs/token_revoker.h"
 #include "jobs/usage_flusher.h"
 #include "oidc/ci_verifier.h"
+#include "oidc/discovery.h"
 #include "server/backup.h"
 #include "server/config.h"
 #include "server/idp_adapter.h"
@@ -273,6 +277,29 @@ int Serve(const ServerConfig& c) {
           .federation = **db, .orgs = **db, .projects = **db, .audit = **db},
       authorizer, orgs, ci_verifier, hasher, clock, random, federation_config, &authenticator);
 
+  // Leaked-credential reports: off unless configured (docs/secret-scanning.md). GitHub's key
+  // list comes only from the configured URL, with the outbound limits of other key fetches.
+  std::unique_ptr<domain::ScannerKeyCache> github_keys;
+  if (!c.secret_scanning_github_keys_url.empty()) {
+    oidc::FetchOptions fetch;
+    fetch.timeout_ms = 5'000;
+    fetch.max_response_bytes = 64 * 1024;
+    github_keys = std::make_unique<domain::ScannerKeyCache>(
+        [url = c.secret_scanning_github_keys_url, fetch]() {
+          return oidc::FetchDocument(url, fetch, "secret scanning key list");
+        },
+        clock, domain::ScannerKeyCache::Options{});
+  }
+  std::unique_ptr<domain::SecretScanningService> secret_scanning;
+  if (github_keys || !c.secret_scanning_hmac_secret.empty()) {
+    domain::SecretScanningConfig scanning_config;
+    scanning_config.hmac_secret = c.secret_scanning_hmac_secret;
+    secret_scanning = std::make_unique<domain::SecretScanningService>(
+        domain::SecretScanningService::Stores{
+            .tokens = **db, .sessions = **db, .federation = **db, .orgs = **db, .audit = **db},
+        hasher, clock, random, scanning_config, github_keys.get(), &authenticator);
+  }
+
   jobs::TokenRevoker revoker(
       **db, clock, random, &usage_flusher,
       [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); }, &metrics);
@@ -307,6 +334,7 @@ int Serve(const ServerConfig& c) {
   deps.attestations = &attestations;
   deps.api_tokens = &api_tokens;
   deps.federation = &federation;
+  deps.secret_scanning = secret_scanning.get();
   deps.metrics = &metrics;
   deps.metrics_on_admin_listener = !c.admin_listen.empty();
   deps.notifier = notifier->get();

@@ -183,6 +183,8 @@ class SqlDatabase : public Database {
                           UnixMillis expires_at, UnixMillis now) override;
   Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) override;
   Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) override;
+  Status RevokeFederatedToken(const std::string& org_id, const std::string& id, UnixMillis now,
+                              const AuditEvent& event) override;
 
   Result<bool> RehashApiToken(const std::string& id, const std::string& old_hash,
                               const std::string& new_hash, const std::string& pepper_id) override;

@@ -159,6 +159,23 @@ Result<std::vector<std::string>> SqlDatabase::DeleteTrustPolicy(const std::strin
   });
 }
 
+Status SqlDatabase::RevokeFederatedToken(const std::string& org_id, const std::string& id,
+                                         UnixMillis now, const AuditEvent& event) {
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    CL_ASSIGN_OR_RETURN(SqlResult r, c.Query("UPDATE federated_tokens SET revoked_at = $3 "
+                                             "WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL",
+                                             {org_id, id, now}));
+    if (r.affected == 0) {
+      CL_ASSIGN_OR_RETURN(
+          SqlResult exists,
+          c.Query("SELECT 1 FROM federated_tokens WHERE org_id = $1 AND id = $2", {org_id, id}));
+      if (exists.rows.empty()) return Fail(Error::NotFound("federated token not found"));
+      return Fail(Error::FailedPrecondition("the federated token is already revoked"));
+    }
+    return InsertAudit(c, event);
+  });
+}
+
 Status SqlDatabase::RecordCiTokenJti(const std::string& issuer,
                                      const std::vector<std::string>& jtis, UnixMillis expires_at,
                                      UnixMillis now) {

@@ -472,6 +472,10 @@ class FederationStore {
   virtual Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) = 0;
   // NotFound when unknown (expired tokens are returned; callers check expires_at).
   virtual Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) = 0;
+  // Sets revoked_at = now on the token `id` of `org_id` and appends the event, atomically.
+  // NotFound when unknown; FailedPrecondition when already revoked (nothing written).
+  virtual Status RevokeFederatedToken(const std::string& org_id, const std::string& id,
+                                      UnixMillis now, const AuditEvent& event) = 0;
 };
 
 // Which audit events of an organization a listing returns; every set field must match (AND).

@@ -129,6 +129,40 @@ TYPED_TEST(StoreTest, FederatedTokensAreFoundByHash) {
   EXPECT_TRUE(missing.error().IsNotFound());
 }
 
+TYPED_TEST(StoreTest, RevokingOneFederatedTokenEndsOnlyItOnceWithItsEvent) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  TrustPolicyRecord p = Policy(org, "p", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(p, this->Event(org, "trust_policy.created")));
+  FederatedToken a = FedToken(org, p.id, this->now_);
+  FederatedToken b = FedToken(org, p.id, this->now_);
+  for (const auto* t : {&a, &b}) {
+    ASSERT_TRUE(this->db_->CreateFederatedToken(*t, this->Event(org, "federation.exchanged")));
+  }
+  auto st = this->db_->RevokeFederatedToken(org, a.id, this->now_ + 7,
+                                            this->Event(org, "credential.leaked"));
+  ASSERT_TRUE(st) << st.error().ToString();
+  EXPECT_EQ(this->db_->GetFederatedTokenByHash(a.token_hash)->revoked_at,
+            std::optional<UnixMillis>(this->now_ + 7));
+  EXPECT_FALSE(this->db_->GetFederatedTokenByHash(b.token_hash)->revoked_at);
+  auto again = this->db_->RevokeFederatedToken(org, a.id, this->now_ + 9,
+                                               this->Event(org, "credential.leaked"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Error::Code::kFailedPrecondition);
+  EXPECT_EQ(this->db_->GetFederatedTokenByHash(a.token_hash)->revoked_at,
+            std::optional<UnixMillis>(this->now_ + 7));
+  auto other_org = this->db_->RevokeFederatedToken(Id(), b.id, this->now_,
+                                                   this->Event(org, "credential.leaked"));
+  ASSERT_FALSE(other_org);
+  EXPECT_TRUE(other_org.error().IsNotFound());
+  auto events = this->db_->ListAuditEvents(org, 100);
+  ASSERT_TRUE(events);
+  int leaked = 0;
+  for (const auto& e : *events) leaked += e.action == "credential.leaked";
+  EXPECT_EQ(leaked, 1);  // the refused revocations wrote nothing
+}
+
 TYPED_TEST(StoreTest, DeletingATrustPolicyRevokesItsFederatedTokensAndReturnsTheirHashes) {
   this->Migrated();
   User u = this->NewUser("owner@example.com");

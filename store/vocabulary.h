@@ -14,6 +14,7 @@ namespace cl::store {
 enum class RevocationReason {
   kManual,    // "manual": revoked by a person or by the token itself
   kInactive,  // "inactive": revoked by the inactivity sweep
+  kLeaked,    // "leaked": reported leaked by a secret scanner (domain/secret_scanning.h)
 };
 
 // Where a workflow run (one attestation) stands.

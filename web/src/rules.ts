@@ -90,6 +90,8 @@ export const AUDIT_ACTIONS = [
   'project.created',
   'api_token.created',
   'api_token.revoked',
+  'api_token.leaked',
+  'credential.leaked',
   'trust_policy.created',
   'trust_policy.deleted',
   'federation.token_exchanged',
