@@ -177,7 +177,10 @@ std::pair<std::string, std::vector<SqlParam>> ApiTokenListQuery(const ApiTokenFi
 }  // namespace
 
 Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& filter) {
-  auto [sql, params] = ApiTokenListQuery(filter);
+  // Not a structured binding: C++20 lambdas cannot capture those (clang refuses).
+  const auto query = ApiTokenListQuery(filter);
+  const auto& sql = query.first;
+  const auto& params = query.second;
   return RunReturning([&](SqlConnection& c) {
     return QueryOrdered<ApiToken>(c, sql, params, kTokensNewestFirst, ToApiToken);
   });
@@ -185,7 +188,10 @@ Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& f
 
 Result<Page<ApiToken, TimeKey>> SqlDatabase::ListApiTokens(const ApiTokenFilter& filter,
                                                            const PageRequest<TimeKey>& page) {
-  auto [sql, params] = ApiTokenListQuery(filter);
+  // Not a structured binding: C++20 lambdas cannot capture those (clang refuses).
+  const auto query = ApiTokenListQuery(filter);
+  const auto& sql = query.first;
+  const auto& params = query.second;
   return RunReturning([&](SqlConnection& c) {
     return QueryPage<ApiToken>(c, sql, params, kTokensNewestFirst, page, ToApiToken,
                                [](const ApiToken& t) {

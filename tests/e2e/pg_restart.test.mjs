@@ -149,9 +149,10 @@ describe('PostgreSQL restart under load', () => {
         assert.deepEqual(failed, [], 'requests sent after /readyz was 200 again');
 
         // Every acknowledged creation is listed, and no token was written twice.
-        const listed = await api(stack, 'GET', `/v1/organizations/${ORG}/api-tokens`,
+        const listed = await api(stack, 'GET', `/v1/organizations/${ORG}/api-tokens?limit=1000`,
             { token: session });
         assert.equal(listed.status, 200);
+        assert.equal(listed.body.next_cursor, null, 'every token fits one page of 1000');
         const ids = new Set(listed.body.api_tokens.map((tok) => tok.id));
         const missing = [...state.created].filter(([id]) => !ids.has(id)).map(([, name]) => name);
         assert.deepEqual(missing, [], 'acknowledged token creations that are not listed');

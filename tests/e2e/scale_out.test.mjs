@@ -365,9 +365,10 @@ describe('three instances behind nginx', () => {
 
         // Every acknowledged creation is there, read straight from a surviving instance.
         const acked = posts.filter((p) => p.status === 201);
-        const listed = await request(`${direct[0]}/v1/organizations/${ORG}/api-tokens`,
-            { token: session });
+        const listed = await request(
+            `${direct[0]}/v1/organizations/${ORG}/api-tokens?limit=1000`, { token: session });
         assert.equal(listed.status, 200, JSON.stringify(listed.body));
+        assert.equal(listed.body.next_cursor, null, 'every token fits one page of 1000');
         const ids = new Map(listed.body.api_tokens.map((k) => [k.name, k.id]));
         const lost = acked.filter((p) => ids.get(p.name) !== p.id).map((p) => p.name);
         assert.deepEqual(lost, [], 'acknowledged token creations missing after the kill');
