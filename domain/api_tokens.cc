@@ -181,29 +181,31 @@ Result<ApiTokenListing> ApiTokenService::List(const Principal& p, const std::str
   return ApiTokenListing{std::move(tokens.items), f.now, std::move(tokens.next)};
 }
 
-Result<store::ApiToken> ApiTokenService::Get(const Principal& p, const std::string& org_name,
-                                             const std::string& id) {
+Result<ApiTokenService::OrgToken> ApiTokenService::Find(const Principal& p,
+                                                        const std::string& org_name,
+                                                        const std::string& id,
+                                                        std::string_view permission) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   if (!IsUuid(id)) return Fail(Error::NotFound("API token not found"));
   CL_ASSIGN_OR_RETURN(auto token, tokens_.GetApiToken(org.id, id));
   bool self = p.kind == Principal::Kind::kApiToken && p.id == token.id;
   if (!self) {
-    CL_RETURN_IF_ERROR(
-        authz_.Authorize(p, perm::kApiTokenRead, Resource{org.id, token.project_id}));
+    CL_RETURN_IF_ERROR(authz_.Authorize(p, permission, Resource{org.id, token.project_id}));
   }
-  return token;
+  return OrgToken{std::move(org), std::move(token)};
+}
+
+Result<store::ApiToken> ApiTokenService::Get(const Principal& p, const std::string& org_name,
+                                             const std::string& id) {
+  CL_ASSIGN_OR_RETURN(auto found, Find(p, org_name, id, perm::kApiTokenRead));
+  return std::move(found.token);
 }
 
 Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::string& org_name,
                                                 const std::string& id) {
-  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
-  if (!IsUuid(id)) return Fail(Error::NotFound("API token not found"));
-  CL_ASSIGN_OR_RETURN(auto token, tokens_.GetApiToken(org.id, id));
-  bool self = p.kind == Principal::Kind::kApiToken && p.id == token.id;
-  if (!self) {
-    CL_RETURN_IF_ERROR(
-        authz_.Authorize(p, perm::kApiTokenRevoke, Resource{org.id, token.project_id}));
-  }
+  CL_ASSIGN_OR_RETURN(auto found, Find(p, org_name, id, perm::kApiTokenRevoke));
+  const store::Organization& org = found.org;
+  const store::ApiToken& token = found.token;
   UnixMillis now = clock_.Now();
   auto st = tokens_.RevokeApiToken(
       org.id, id, now, store::RevocationReason::kManual, p.display_name,

@@ -97,6 +97,15 @@ class ApiTokenService {
   UnixMillis Now() const { return clock_.Now(); }
 
  private:
+  struct OrgToken {
+    store::Organization org;
+    store::ApiToken token;
+  };
+  // The token `id` of organization `org_name` when `p` holds `permission` in its scope or is
+  // that token itself; NotFound for an unknown id.
+  Result<OrgToken> Find(const Principal& p, const std::string& org_name, const std::string& id,
+                        std::string_view permission);
+
   store::ApiTokenStore& tokens_;
   store::ProjectStore& projects_;
   Authorizer& authz_;
