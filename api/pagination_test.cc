@@ -181,13 +181,15 @@ TEST_F(PaginationTest, EveryListRouteIsInTheTable) {
     }
     Answer a = Call("GET", path, owner_);
     if (a.status != 200 || !a.body.is_object()) continue;
+    bool answers_a_list = false;
     for (const auto& [key, value] : a.body.as_object()) {
       if (!value.is_array()) continue;
-      ++lists;
+      answers_a_list = true;
       EXPECT_TRUE(listed.count(path))
           << path << " answers the array '" << key << "' but is not in the pagination table";
       EXPECT_TRUE(a.body.as_object().contains("next_cursor")) << path;
     }
+    if (answers_a_list) ++lists;
   }
   EXPECT_EQ(lists, static_cast<int>(kListRoutes.size()));
 }

@@ -1,6 +1,7 @@
 // The secret scanning routes (domain/secret_scanning.h, docs/secret-scanning.md): POST
 // /v1/secret-scanning/github (GitHub's partner protocol, ECDSA-signed) and POST
-// /v1/secret-scanning/generic (any scanner, HMAC-signed). Registered only when configured.
+// /v1/secret-scanning/generic (any scanner, HMAC-signed). Always routed (other methods get 405
+// like on any documented path); a variant that is not configured answers 404 not_found.
 // Callers are anonymous: each report takes a unit of its address's bucket before any work, and a
 // report that fails verification counts toward the address's failed-authentication ban.
 #include <boost/json.hpp>
@@ -61,19 +62,25 @@ Result<Response> HandleReport(const RouteContext& ctx, domain::SecretScanningSer
 
 void RegisterSecretScanningRoutes(http::Router& r, const RouteContext& ctx) {
   domain::SecretScanningService* scanning = ctx.deps.secret_scanning;
-  if (scanning == nullptr) return;
   const struct {
     Variant variant;
     const char* path;
     bool enabled;
   } routes[] = {
-      {Variant::kGithub, "/v1/secret-scanning/github", scanning->github_enabled()},
-      {Variant::kGeneric, "/v1/secret-scanning/generic", scanning->generic_enabled()},
+      {Variant::kGithub, "/v1/secret-scanning/github",
+       scanning != nullptr && scanning->github_enabled()},
+      {Variant::kGeneric, "/v1/secret-scanning/generic",
+       scanning != nullptr && scanning->generic_enabled()},
   };
   for (const auto& route : routes) {
-    if (!route.enabled) continue;  // off: the path answers 404 like any unknown one
     Add(r, "POST", route.path,
-        ctx.mw.Plain([&ctx, scanning, variant = route.variant](Request& req) {
+        ctx.mw.Plain([&ctx, scanning, variant = route.variant,
+                      enabled = route.enabled](Request& req) -> Result<Response> {
+          if (!enabled) {
+            return Fail(
+                Error::NotFound("secret scanning reports are not configured on this server (see "
+                                "docs/secret-scanning.md)"));
+          }
           return HandleReport(ctx, *scanning, variant, req);
         }));
     r.SetMaxBodyBytes("POST", route.path, domain::kMaxReportBytes);

@@ -44,7 +44,8 @@ TEST_F(SecretScanningRoutesTest, OnlyTheConfiguredVariantIsServedWithTheReportBo
   auto generic = router_.Match("POST", "/v1/secret-scanning/generic");
   ASSERT_NE(generic.route, nullptr);
   EXPECT_EQ(generic.route->max_body_bytes, domain::kMaxReportBytes);
-  EXPECT_EQ(router_.Match("POST", "/v1/secret-scanning/github").route, nullptr);
+  // The other variant is routed (a wrong method gets 405) but refuses with 404.
+  EXPECT_EQ(Call("POST", "/v1/secret-scanning/github", "", "[]").status, 404);
 }
 
 TEST_F(SecretScanningRoutesTest, ASignedReportRevokesALiveTokenAndAnswersFeedback) {
@@ -77,9 +78,13 @@ TEST_F(SecretScanningRoutesTest, ASignedReportRevokesALiveTokenAndAnswersFeedbac
 
 class UnconfiguredSecretScanningTest : public testing::ApiTest {};
 
-TEST_F(UnconfiguredSecretScanningTest, NoRouteIsServed) {
-  EXPECT_EQ(router_.Match("POST", "/v1/secret-scanning/github").route, nullptr);
-  EXPECT_EQ(router_.Match("POST", "/v1/secret-scanning/generic").route, nullptr);
+TEST_F(UnconfiguredSecretScanningTest, BothVariantsAnswer404AndOtherMethods405) {
+  for (const char* path : {"/v1/secret-scanning/github", "/v1/secret-scanning/generic"}) {
+    auto a = Call("POST", path, "", "[]");
+    EXPECT_EQ(a.status, 404) << path;
+    EXPECT_EQ(a.code, "not_found") << path;
+    EXPECT_TRUE(router_.Match("PATCH", path).method_not_allowed) << path;
+  }
 }
 
 }  // namespace
