@@ -111,7 +111,11 @@ describe('OpenAPI route coverage', () => {
         const body = ['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined;
         const r = await api(stack, method, url, { token, body });
         if (r.status === 405) problems.push(`${method} ${path}: 405 but documented`);
-        if (!path.includes('{') && r.status === 404) {
+        // The secret-scanning routes are routed always but answer 404 until the operator
+        // configures them (docs/secret-scanning.md); that 404 must say so.
+        const notConfigured = path.startsWith('/v1/secret-scanning/') &&
+            /not configured/.test(r.body?.error?.message ?? '');
+        if (!path.includes('{') && r.status === 404 && !notConfigured) {
           problems.push(`${method} ${path}: 404 but documented`);
         }
       }

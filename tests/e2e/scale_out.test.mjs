@@ -365,11 +365,17 @@ describe('three instances behind nginx', () => {
 
         // Every acknowledged creation is there, read straight from a surviving instance.
         const acked = posts.filter((p) => p.status === 201);
-        const listed = await request(
-            `${direct[0]}/v1/organizations/${ORG}/api-tokens?limit=1000`, { token: session });
-        assert.equal(listed.status, 200, JSON.stringify(listed.body));
-        assert.equal(listed.body.next_cursor, null, 'every token fits one page of 1000');
-        const ids = new Map(listed.body.api_tokens.map((k) => [k.name, k.id]));
+        // Every page, following next_cursor.
+        const tokens = [];
+        for (let cursor = null, first = true; first || cursor !== null; first = false) {
+          const query = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+          const listed = await request(
+              `${direct[0]}/v1/organizations/${ORG}/api-tokens?limit=1000${query}`, { token: session });
+          assert.equal(listed.status, 200, JSON.stringify(listed.body));
+          tokens.push(...listed.body.api_tokens);
+          cursor = listed.body.next_cursor;
+        }
+        const ids = new Map(tokens.map((k) => [k.name, k.id]));
         const lost = acked.filter((p) => ids.get(p.name) !== p.id).map((p) => p.name);
         assert.deepEqual(lost, [], 'acknowledged token creations missing after the kill');
 

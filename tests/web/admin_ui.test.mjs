@@ -398,11 +398,23 @@ describe('web UI administration', { skip }, () => {
 
     const apply = () => page.getByRole('button', { name: 'Apply filters' }).click();
     const column = (label) => page.locator(`tbody td[data-label="${label}"]`).allInnerTexts();
+    // The column once the table shows what `ok` expects (the previous answer may still be on
+    // screen right after Apply); the last reading when it never does, for the assertion.
+    const settled = async (label, ok) => {
+      let cells = [];
+      for (const end = Date.now() + 10_000; Date.now() < end;) {
+        cells = await column(label);
+        if (ok(cells)) break;
+        await page.waitForTimeout(100);
+      }
+      return cells;
+    };
 
     await select.selectOption('member.role_changed');
     await apply();
     await page.getByText(/^\d+ events?, all shown\./).waitFor();
-    const actions = await column('Action');
+    const actions = await settled('Action',
+        (cells) => cells.length === 2 && cells.every((a) => a === 'member.role_changed'));
     assert.equal(actions.length, 2, actions.join(',')); // adam to member and back
     assert.ok(actions.every((a) => a === 'member.role_changed'), actions.join(','));
 
@@ -410,7 +422,8 @@ describe('web UI administration', { skip }, () => {
     await page.getByLabel('Actor').fill('adam.admin@example.com');
     await apply();
     await page.getByText(/^\d+ events?, all shown\./).waitFor();
-    const actors = await column('Actor');
+    const actors = await settled('Actor',
+        (cells) => cells.length >= 1 && cells.every((a) => a.startsWith('adam.admin@example.com')));
     assert.ok(actors.length >= 1 && actors.every((a) => a.startsWith('adam.admin@example.com')), actors.join('|'));
     await page.getByLabel('Actor').fill('nobody@example.com');
     await apply();
