@@ -1,33 +1,30 @@
 // Date formatting: the exact time in the viewer's time zone with the zone named, and a relative
 // age ("3 days ago", "in 5 days"). The exact RFC 3339 value stays in <time dateTime>.
 
-// The exact local time with its zone, e.g. "Dec 7, 2026, 04:43 PM GMT+1".
-export function exactTime(iso: string | null | undefined): string {
+// `iso` in the viewer's time zone with `options`; "" for none, the text itself when unparsable.
+function localTime(iso: string | null | undefined, options: Intl.DateTimeFormatOptions): string {
   if (!iso) return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    timeZoneName: 'short',
-  });
+  return d.toLocaleString(undefined, options);
+}
+
+const DAY_AND_MINUTE: Intl.DateTimeFormatOptions = {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+};
+
+// The exact local time with its zone, e.g. "Dec 7, 2026, 04:43 PM GMT+1".
+export function exactTime(iso: string | null | undefined): string {
+  return localTime(iso, { ...DAY_AND_MINUTE, timeZoneName: 'short' });
 }
 
 // A short local date and time without the zone, for narrow places.
 export function shortDate(iso: string | null | undefined): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-  });
+  return localTime(iso, DAY_AND_MINUTE);
 }
 
 // Each unit with its size in seconds and from how far away it is used: days up to two months,
