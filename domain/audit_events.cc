@@ -7,7 +7,7 @@
 namespace cl::domain {
 namespace {
 
-constexpr std::array<std::pair<AuditAction, std::string_view>, 14> kActions = {{
+constexpr std::array<std::pair<AuditAction, std::string_view>, 15> kActions = {{
     {AuditAction::kOrganizationCreated, "organization.created"},
     {AuditAction::kOrganizationUpdated, "organization.updated"},
     {AuditAction::kInvitationCreated, "invitation.created"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<AuditAction, std::string_view>, 14> kActions = {{
     {AuditAction::kMemberRoleChanged, "member.role_changed"},
     {AuditAction::kMemberRemoved, "member.removed"},
     {AuditAction::kInvitationRevoked, "invitation.revoked"},
+    {AuditAction::kApiTokenRotated, "api_token.rotated"},
 }};
 
 constexpr std::array<std::pair<AuditTarget, std::string_view>, 6> kTargets = {{

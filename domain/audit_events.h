@@ -32,6 +32,7 @@ enum class AuditAction {
   kMemberRoleChanged,
   kMemberRemoved,
   kInvitationRevoked,
+  kApiTokenRotated,
 };
 
 // What an event is about; its id goes in AuditEvent::target_id.

@@ -40,6 +40,7 @@ TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
       {AuditAction::kMemberRoleChanged, "member.role_changed"},
       {AuditAction::kMemberRemoved, "member.removed"},
       {AuditAction::kInvitationRevoked, "invitation.revoked"},
+      {AuditAction::kApiTokenRotated, "api_token.rotated"},
   };
   for (const auto& [action, name] : released) EXPECT_EQ(AuditActionName(action), name);
   const std::pair<AuditTarget, std::string_view> targets[] = {

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/schema_store.h"
 #include "store/vocabulary.h"
 
 namespace cl::store {
@@ -321,13 +322,30 @@ struct ApiToken {
   std::string project_name;     // filled by reads
   // Id of the pepper token_hash was computed with; empty when unknown (see Session::pepper_id).
   std::string pepper_id;
+  // Set by a rotation (RotateApiToken): the replacement's id, and the instant this token stops
+  // working (authentication refuses it from then on; RevokeRotatedApiTokens records it).
+  std::optional<std::string> rotated_to;
+  std::optional<UnixMillis> rotation_deadline;
+  // Client address and User-Agent of the use recorded in last_used_at; empty when unknown.
+  std::string last_used_address;
+  std::string last_used_user_agent;
+};
+
+// One coalesced use of an API token (RecordApiTokenUsage).
+struct ApiTokenUse {
+  std::string id;
+  UnixMillis at = 0;
+  std::string address;     // the client's (trusted-proxy aware); empty: unknown
+  std::string user_agent;  // at most 200 bytes of valid UTF-8; empty: none
+  bool operator==(const ApiTokenUse&) const = default;
 };
 
 struct ApiTokenFilter {
   std::string org_id;
   std::optional<std::string> project_id;  // only tokens of this project
   // kActive: not revoked and not expired at `now`; kExpired: not revoked, expires_at <= `now`;
-  // kRevoked: revoked (expired or not); kAll: every token.
+  // kRevoked: revoked (expired or not); kAll: every token. A rotated token whose
+  // rotation_deadline is at or before `now` counts as revoked (domain::StateAt).
   enum class Status { kActive, kExpired, kRevoked, kAll } status = Status::kActive;
   // The caller's clock reading that decides expiry (never the database's clock).
   UnixMillis now = 0;
@@ -358,11 +376,23 @@ class ApiTokenStore {
   virtual Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
                                 RevocationReason reason, const std::string& revoked_by_name,
                                 const AuditEvent& event) = 0;
-  // Coalesced usage from the background writer: for each (token id, time) sets
-  // last_used_at = max(last_used_at, time), all in one transaction. Unknown ids, and times after
-  // a token's revocation, are ignored.
-  virtual Status RecordApiTokenUsage(
-      const std::vector<std::pair<std::string, UnixMillis>>& usage) = 0;
+  // Coalesced usage from the background writer: for each use sets
+  // last_used_at = max(last_used_at, use.at) and, when use.at is at least the stored
+  // last_used_at, last_used_address / last_used_user_agent to the use's (NULL when empty), all
+  // in one transaction. Unknown ids, and times after a token's revocation, are ignored.
+  virtual Status RecordApiTokenUsage(const std::vector<ApiTokenUse>& usage) = 0;
+  // Rotation, in one transaction: locks the token `old_id` of replacement.org_id (PostgreSQL:
+  // FOR UPDATE), checks it is not revoked, not expired and not rotated at
+  // replacement.created_at, sets its rotated_to = replacement.id and rotation_deadline =
+  // `deadline`, and when deadline <= replacement.created_at also revokes it (revoked_at =
+  // created_at, reason kRotated, revoked_by_name = replacement.created_by_name); then inserts
+  // the replacement (with CreateApiToken's check of an "api_token" creator, which may be the old
+  // token itself) and appends the event. The replacement may share the old token's name: a
+  // rotated token does not hold its name. NotFound when the old token is unknown;
+  // FailedPrecondition "already_revoked" / "token_expired" / "failed_precondition" (already
+  // rotated), with nothing written, when it cannot be rotated.
+  virtual Status RotateApiToken(const std::string& old_id, const ApiToken& replacement,
+                                UnixMillis deadline, const AuditEvent& event) = 0;
 };
 
 // An organization's trust policy for keyless CI authentication (see oidc/trust_policy.h for
@@ -481,6 +511,13 @@ class TokenRevocationStore {
   // `make_event` runs inside the transaction: it must be quick and must not call the store.
   virtual Result<InactiveTokenSweep> RevokeInactiveApiTokens(
       UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) = 0;
+  // In ONE transaction: revokes every rotated token whose rotation_deadline <= now and that is
+  // not revoked yet (revoked_at = its rotation_deadline, reason kRotated, revoked_by_name
+  // "system"), then appends make_event(token) for each. Safe to run on several instances at
+  // once: a token is revoked (and its event written) by exactly one of them. RevokedToken::days
+  // is 0. `make_event` runs inside the transaction: quick, no store calls.
+  virtual Result<std::vector<RevokedToken>> RevokeRotatedApiTokens(
+      UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) = 0;
 };
 
 // How many live credentials depend on one pepper.
@@ -512,51 +549,6 @@ class PepperRotationStore {
   // one transaction. Only correct when `pepper_id` is the only pepper those hashes can use.
   // Returns the number of rows changed.
   virtual Result<int64_t> AttributeUnknownPepper(const std::string& pepper_id) = 0;
-};
-
-// What one Database::Migrate() call did.
-struct MigrationReport {
-  // Versions THIS call applied, ascending. Empty when there was nothing to do, including when
-  // another instance applied the missing migrations first.
-  std::vector<int> applied;
-  // Highest applied version just before this call applied its first migration (0 when it
-  // applied none).
-  int from_version = 0;
-};
-
-// Whether this build may run on the database's schema (SchemaStore::CheckSchemaCompatibility).
-struct SchemaCompatibility {
-  int database_version = 0;  // highest applied migration
-  int known_version = 0;     // highest migration this build knows
-  // Known migrations the database has not applied (Migrate() applies them).
-  std::vector<int> pending;
-  // An applied migration whose `-- breaks-readers-below: N` marker says that a server knowing
-  // fewer than N migrations cannot run on the schema, when N > known_version.
-  struct Blocker {
-    int version = 0;
-    int breaks_readers_below = 0;
-  };
-  std::optional<Blocker> blocker;
-};
-
-// Schema management: which migrations are applied, applying them, and whether this build may
-// run on the schema (server/schema_check.h decides at start-up through it).
-class SchemaStore {
- public:
-  virtual ~SchemaStore() = default;
-  // Highest applied migration number (0 for an empty database).
-  virtual Result<int> SchemaVersion() = 0;
-  // Applies every known migration the database has not recorded, each in its own transaction
-  // that first takes the migration lock (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE)
-  // and re-reads schema_migrations. Safe to call from several instances at once: each migration
-  // is applied by exactly one call, and the report says what this call applied.
-  virtual Result<MigrationReport> Migrate() = 0;
-  // Highest migration number this build knows.
-  virtual int LatestKnownSchemaVersion() const = 0;
-  // Reads schema_migrations (without the migration lock) and compares it with the migrations
-  // this build knows. Tolerates databases whose schema_migrations predates the
-  // breaks_readers_below column (no blocker then), and an empty database (version 0).
-  virtual Result<SchemaCompatibility> CheckSchemaCompatibility() = 0;
 };
 
 // One database: all stores plus schema management. Owned by the server's wiring.

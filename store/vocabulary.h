@@ -14,6 +14,7 @@ namespace cl::store {
 enum class RevocationReason {
   kManual,    // "manual": revoked by a person or by the token itself
   kInactive,  // "inactive": revoked by the inactivity sweep
+  kRotated,   // "rotated": replaced by a rotation, revoked at the end of its grace period
 };
 
 // Where a workflow run (one attestation) stands.

@@ -27,7 +27,8 @@ void ExpectRoundTrip(std::span<const E> values, NameFn name, ParseFn parse) {
 TEST(Vocabulary, RevocationReasons) {
   EXPECT_EQ(RevocationReasonName(RevocationReason::kManual), "manual");
   EXPECT_EQ(RevocationReasonName(RevocationReason::kInactive), "inactive");
-  EXPECT_EQ(AllRevocationReasons().size(), 2u);
+  EXPECT_EQ(RevocationReasonName(RevocationReason::kRotated), "rotated");
+  EXPECT_EQ(AllRevocationReasons().size(), 3u);
   ExpectRoundTrip(AllRevocationReasons(), RevocationReasonName, ParseRevocationReason);
 }
 
