@@ -120,8 +120,12 @@ export interface ApiToken {
   created_at: string;
   expires_at: string | null;
   last_used_at: string | null;
+  // Where the last recorded use came from; the user agent is as the client sent it.
+  last_used_from: { address: string; user_agent: string } | null;
   revoked_at: string | null;
   revocation_reason: string | null;
+  rotated_to: string | null;
+  rotation_deadline: string | null;
   created_by: Actor;
   auto_revoke_at: string | null;
 }
@@ -184,6 +188,12 @@ export const api = {
     request<{ api_token: ApiToken; token: string }>('POST', `${orgPath(org)}/api-tokens`, body),
   revokeToken: (org: string, id: string) =>
     request<{ api_token: ApiToken }>('POST', `${orgPath(org)}/api-tokens/${seg(id)}/revoke`, {}),
+  rotateToken: (org: string, id: string, graceSeconds: number) =>
+    request<{ api_token: ApiToken; token: string; rotated: ApiToken }>(
+      'POST',
+      `${orgPath(org)}/api-tokens/${seg(id)}/rotate`,
+      { grace_seconds: graceSeconds },
+    ),
   projects: (org: string) =>
     request<{ projects: Project[] }>('GET', `${orgPath(org)}/projects`).then((r) => r.projects ?? []),
   members: (org: string) =>

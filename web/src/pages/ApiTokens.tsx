@@ -1,5 +1,5 @@
-// API Tokens page (/api-tokens): active and revoked tokens with the CLI's columns, the
-// "Create token" dialog and revocation with confirmation. Each control is shown where the server
+// API Tokens page (/api-tokens): active and revoked tokens with the CLI's columns and where each
+// was last used from, the "Create token" dialog, rotation and revocation with confirmation. Each control is shown where the server
 // says the caller holds its permission: org-wide, or in the projects listed for them (a project
 // admin sees, creates and revokes that project's tokens).
 import { useState } from 'react';
@@ -13,6 +13,7 @@ import { navigate, useLocation } from '../router';
 import { autoRevokeSoon } from '../rules';
 import { useSession } from '../session';
 import { CreateTokenDialog } from './CreateTokenDialog';
+import { LastUsedFrom, RotateDialog, RotationNote } from './TokenDetails';
 
 type Status = 'active' | 'revoked';
 
@@ -28,6 +29,11 @@ export function ApiTokensPage() {
     t.scope === 'project' && t.project
       ? can.inProject(PERM.apiTokenRevoke, t.project)
       : can.orgWide(PERM.apiTokenRevoke);
+  // Rotation needs both create and revoke in the token's scope; a rotated token is rotated no more.
+  const canRotate = (t: ApiToken) =>
+    !t.rotated_to &&
+    canRevoke(t) &&
+    (t.scope === 'project' && t.project ? can.inProject(PERM.apiTokenCreate, t.project) : can.orgWide(PERM.apiTokenCreate));
   const [tokens, reload] = useAsync(
     () =>
       readProjects === undefined
@@ -37,6 +43,7 @@ export function ApiTokensPage() {
   );
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<ApiToken | null>(null);
+  const [rotating, setRotating] = useState<ApiToken | null>(null);
   const [flash, setFlash] = useState('');
 
   const setStatus = (s: Status) => navigate(s === 'active' ? '/api-tokens' : '/api-tokens?status=revoked');
@@ -108,6 +115,8 @@ export function ApiTokensPage() {
                   status={status}
                   canRevoke={canRevoke}
                   onRevoke={setRevoking}
+                  canRotate={canRotate}
+                  onRotate={setRotating}
                 />
               ))}
           </div>
@@ -121,6 +130,18 @@ export function ApiTokensPage() {
               setFlash(`API token ${created} created.`);
               if (status === 'active') reload();
               else setStatus('active');
+            }
+          }}
+        />
+      )}
+      {rotating && (
+        <RotateDialog
+          token={rotating}
+          onClose={(done) => {
+            setRotating(null);
+            if (done) {
+              setFlash(`API token ${rotating.name} rotated.`);
+              reload();
             }
           }}
         />
@@ -146,11 +167,15 @@ function TokenTable({
   status,
   canRevoke,
   onRevoke,
+  canRotate,
+  onRotate,
 }: {
   tokens: ApiToken[];
   status: Status;
   canRevoke: (t: ApiToken) => boolean;
   onRevoke: (t: ApiToken) => void;
+  canRotate: (t: ApiToken) => boolean;
+  onRotate: (t: ApiToken) => void;
 }) {
   const now = new Date();
   const showAutoRevoke = status === 'active' && tokens.some((t) => t.auto_revoke_at);
@@ -190,7 +215,10 @@ function TokenTable({
                 <td data-label="Created">
                   <Time at={t.created_at} />
                 </td>
-                <td data-label="Expires">{t.expires_at ? <Time at={t.expires_at} /> : <span className="muted">never</span>}</td>
+                <td data-label="Expires">
+                  {t.expires_at ? <Time at={t.expires_at} /> : <span className="muted">never</span>}
+                  <RotationNote token={t} />
+                </td>
                 {status === 'revoked' && (
                   <td data-label="Revoked">
                     <Time at={t.revoked_at} />
@@ -201,7 +229,10 @@ function TokenTable({
                     )}
                   </td>
                 )}
-                <td data-label="Last used">{t.last_used_at ? <Time at={t.last_used_at} /> : <span className="muted">never</span>}</td>
+                <td data-label="Last used">
+                  {t.last_used_at ? <Time at={t.last_used_at} /> : <span className="muted">never</span>}
+                  <LastUsedFrom token={t} />
+                </td>
                 {showAutoRevoke && (
                   <td data-label="Auto revoke" className={soon ? 'warn' : undefined}>
                     {t.auto_revoke_at ? <Time at={t.auto_revoke_at} /> : <span className="muted">—</span>}
@@ -214,6 +245,16 @@ function TokenTable({
                 )}
                 {actions && (
                   <td data-label="Actions" className="actions">
+                    {canRotate(t) && (
+                      <button
+                        type="button"
+                        className="btn btn-small"
+                        onClick={() => onRotate(t)}
+                        aria-label={`Rotate ${t.name}`}
+                      >
+                        Rotate
+                      </button>
+                    )}
                     {canRevoke(t) && (
                       <button
                         type="button"
