@@ -2,8 +2,6 @@
 // and registers each resource's routes (api/*_routes.cc) in a fixed order.
 #include "api/api.h"
 
-#include <charconv>
-
 #include "api/routes.h"
 #include "api/web.h"
 #include "common/json.h"
@@ -24,16 +22,6 @@ http::Response JsonOk(int status, const boost::json::object& body) {
 http::Response NoStore(http::Response r) {
   r.SetHeader("Cache-Control", "no-store");
   return r;
-}
-
-int ParseLimit(const http::Request& req, int dflt) {
-  auto v = req.QueryParam("limit");
-  if (!v) return dflt;
-  const std::string& text = *v;
-  int n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p != text.data() + text.size()) return -1;
-  return n;
 }
 
 std::shared_ptr<void> RegisterRoutes(http::Router& router, const ApiDeps& deps) {

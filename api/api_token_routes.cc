@@ -40,15 +40,17 @@ void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx) {
   Add(r, "GET", "/v1/organizations/{org}/api-tokens",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
         std::string org_name = req.PathParam("org");
-        CL_ASSIGN_OR_RETURN(auto listing,
-                            ctx.deps.api_tokens->List(
-                                p, org_name, req.QueryParam("status").value_or(""),
-                                req.QueryParam("project"), req.QueryParam("scope").value_or("")));
+        CL_ASSIGN_OR_RETURN(auto page, ReadPage<store::TimeKey>(req, ListKind::kApiTokens));
+        CL_ASSIGN_OR_RETURN(auto listing, ctx.deps.api_tokens->List(
+                                              p, org_name, req.QueryParam("status").value_or(""),
+                                              req.QueryParam("project"),
+                                              req.QueryParam("scope").value_or(""), page));
         CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
         json::array arr;
         for (const auto& t : listing.tokens) arr.push_back(EncodeApiToken(t, org, listing.now));
         json::object j;
         j["api_tokens"] = std::move(arr);
+        SetNextCursor(j, ListKind::kApiTokens, listing.next);
         return JsonOk(200, j);
       }));
   Add(r, "POST", "/v1/organizations/{org}/api-tokens/{id}/revoke",

@@ -15,19 +15,14 @@ using http::Response;
 void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx) {
   Add(r, "GET", "/v1/organizations/{org}/workflows",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
-        std::string org = req.PathParam("org");
-        CL_ASSIGN_OR_RETURN(auto wfs, ctx.deps.attestations->ListWorkflows(p, org));
-        CL_ASSIGN_OR_RETURN(auto projects, ctx.deps.orgs->ListProjects(p, org));
+        CL_ASSIGN_OR_RETURN(auto page, ReadPage<store::WorkflowKey>(req, ListKind::kWorkflows));
+        CL_ASSIGN_OR_RETURN(auto wfs,
+                            ctx.deps.attestations->ListWorkflows(p, req.PathParam("org"), page));
         json::array arr;
-        for (const auto& w : wfs) {
-          std::string project_name;
-          for (const auto& pr : projects) {
-            if (pr.id == w.project_id) project_name = pr.name;
-          }
-          arr.push_back(EncodeWorkflow(w, project_name));
-        }
+        for (const auto& w : wfs.items) arr.push_back(EncodeWorkflow(w, w.project_name));
         json::object j;
         j["workflows"] = std::move(arr);
+        SetNextCursor(j, ListKind::kWorkflows, wfs.next);
         return JsonOk(200, j);
       }));
 
@@ -66,17 +61,15 @@ void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx) {
                     http::kLargeBody);  // in-toto statements
   Add(r, "GET", "/v1/organizations/{org}/workflow-runs",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
-        int limit = ParseLimit(req, 50);
-        if (limit < 1 || limit > 500) {
-          return Fail(Error::InvalidArgument("limit must be an integer from 1 to 500"));
-        }
+        CL_ASSIGN_OR_RETURN(auto page, ReadPage<store::TimeKey>(req, ListKind::kWorkflowRuns));
         CL_ASSIGN_OR_RETURN(auto runs,
                             ctx.deps.attestations->ListRuns(p, req.PathParam("org"),
-                                                            req.QueryParam("project"), limit));
+                                                            req.QueryParam("project"), page));
         json::array arr;
-        for (const auto& x : runs) arr.push_back(EncodeRun(x, false));
+        for (const auto& x : runs.items) arr.push_back(EncodeRun(x, false));
         json::object j;
         j["workflow_runs"] = std::move(arr);
+        SetNextCursor(j, ListKind::kWorkflowRuns, runs.next);
         return JsonOk(200, j);
       }));
   Add(r, "GET", "/v1/organizations/{org}/workflow-runs/{id}",

@@ -148,12 +148,15 @@ void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx) {
         if (ctx.deps.federation == nullptr) {
           return Fail(Error::Unavailable("keyless CI authentication is not configured"));
         }
+        CL_ASSIGN_OR_RETURN(auto page,
+                            ReadPage<store::NameKey>(req, ListKind::kFederationPolicies));
         CL_ASSIGN_OR_RETURN(auto policies,
-                            ctx.deps.federation->ListPolicies(p, req.PathParam("org")));
+                            ctx.deps.federation->ListPolicies(p, req.PathParam("org"), page));
         json::array arr;
-        for (const auto& x : policies) arr.push_back(EncodeTrustPolicy(x));
+        for (const auto& x : policies.items) arr.push_back(EncodeTrustPolicy(x));
         json::object j;
         j["policies"] = std::move(arr);
+        SetNextCursor(j, ListKind::kFederationPolicies, policies.next);
         return JsonOk(200, j);
       }));
   Add(r, "DELETE", "/v1/organizations/{org}/federation-policies/{id}",

@@ -26,12 +26,14 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
         return JsonOk(201, j);
       }));
   Add(r, "GET", "/v1/organizations",
-      ctx.mw.Authed([&ctx](Request&, const domain::Principal& p) -> Result<Response> {
-        CL_ASSIGN_OR_RETURN(auto orgs, ctx.deps.orgs->ListMine(p));
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        CL_ASSIGN_OR_RETURN(auto page, ReadPage<store::NameKey>(req, ListKind::kOrganizations));
+        CL_ASSIGN_OR_RETURN(auto orgs, ctx.deps.orgs->ListMine(p, page));
         json::array arr;
-        for (const auto& o : orgs) arr.push_back(EncodeOrgWithRole(o));
+        for (const auto& o : orgs.items) arr.push_back(EncodeOrgWithRole(o));
         json::object j;
         j["organizations"] = std::move(arr);
+        SetNextCursor(j, ListKind::kOrganizations, orgs.next);
         return JsonOk(200, j);
       }));
   Add(r, "GET", "/v1/organizations/{org}",
@@ -80,11 +82,14 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
       }));
   Add(r, "GET", "/v1/organizations/{org}/members",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
-        CL_ASSIGN_OR_RETURN(auto members, ctx.deps.orgs->ListMembers(p, req.PathParam("org")));
+        CL_ASSIGN_OR_RETURN(auto page, ReadPage<store::NameKey>(req, ListKind::kMembers));
+        CL_ASSIGN_OR_RETURN(auto members,
+                            ctx.deps.orgs->ListMembers(p, req.PathParam("org"), page));
         json::array arr;
-        for (const auto& m : members) arr.push_back(EncodeMember(m));
+        for (const auto& m : members.items) arr.push_back(EncodeMember(m));
         json::object j;
         j["members"] = std::move(arr);
+        SetNextCursor(j, ListKind::kMembers, members.next);
         return JsonOk(200, j);
       }));
   Add(r, "PATCH", "/v1/organizations/{org}/members/{user_id}",
@@ -121,11 +126,14 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
       }));
   Add(r, "GET", "/v1/organizations/{org}/invitations",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
-        CL_ASSIGN_OR_RETURN(auto invs, ctx.deps.orgs->ListInvitations(p, req.PathParam("org")));
+        CL_ASSIGN_OR_RETURN(auto page, ReadPage<store::TimeKey>(req, ListKind::kInvitations));
+        CL_ASSIGN_OR_RETURN(auto invs,
+                            ctx.deps.orgs->ListInvitations(p, req.PathParam("org"), page));
         json::array arr;
-        for (const auto& i : invs) arr.push_back(EncodeInvitation(i));
+        for (const auto& i : invs.items) arr.push_back(EncodeInvitation(i));
         json::object j;
         j["invitations"] = std::move(arr);
+        SetNextCursor(j, ListKind::kInvitations, invs.next);
         return JsonOk(200, j);
       }));
   Add(r, "DELETE", "/v1/organizations/{org}/invitations/{id}",
@@ -136,16 +144,20 @@ void RegisterOrganizationRoutes(http::Router& r, const RouteContext& ctx) {
       }));
   Add(r, "GET", "/v1/organizations/{org}/audit-events",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
-        int limit = ParseLimit(req, 100);
-        if (limit < 1 || limit > 1000) {
-          return Fail(Error::InvalidArgument("limit must be an integer from 1 to 1000"));
-        }
+        CL_ASSIGN_OR_RETURN(auto page, ReadPage<store::TimeKey>(req, ListKind::kAuditEvents));
+        domain::AuditEventQuery query;
+        query.action = req.QueryParam("action");
+        query.actor = req.QueryParam("actor");
+        query.target_id = req.QueryParam("target_id");
+        query.since = req.QueryParam("since");
+        query.until = req.QueryParam("until");
         CL_ASSIGN_OR_RETURN(auto events,
-                            ctx.deps.orgs->ListAuditEvents(p, req.PathParam("org"), limit));
+                            ctx.deps.orgs->ListAuditEvents(p, req.PathParam("org"), query, page));
         json::array arr;
-        for (const auto& e : events) arr.push_back(EncodeAuditEvent(e));
+        for (const auto& e : events.items) arr.push_back(EncodeAuditEvent(e));
         json::object j;
         j["audit_events"] = std::move(arr);
+        SetNextCursor(j, ListKind::kAuditEvents, events.next);
         return JsonOk(200, j);
       }));
 }
@@ -164,11 +176,14 @@ void RegisterProjectRoutes(http::Router& r, const RouteContext& ctx) {
       }));
   Add(r, "GET", "/v1/organizations/{org}/projects",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
-        CL_ASSIGN_OR_RETURN(auto projects, ctx.deps.orgs->ListProjects(p, req.PathParam("org")));
+        CL_ASSIGN_OR_RETURN(auto page, ReadPage<store::NameKey>(req, ListKind::kProjects));
+        CL_ASSIGN_OR_RETURN(auto projects,
+                            ctx.deps.orgs->ListProjects(p, req.PathParam("org"), page));
         json::array arr;
-        for (const auto& x : projects) arr.push_back(EncodeProject(x));
+        for (const auto& x : projects.items) arr.push_back(EncodeProject(x));
         json::object j;
         j["projects"] = std::move(arr);
+        SetNextCursor(j, ListKind::kProjects, projects.next);
         return JsonOk(200, j);
       }));
 }

@@ -10,6 +10,7 @@
 #include "api/abuse_limits.h"
 #include "api/api.h"
 #include "api/middleware.h"
+#include "api/pagination.h"
 #include "http/http.h"
 
 namespace cl::api {
@@ -34,8 +35,6 @@ struct RouteContext {
 http::Response JsonOk(int status, const boost::json::object& body);
 // `r` with Cache-Control: no-store (answers that carry a credential).
 http::Response NoStore(http::Response r);
-// The `limit` query parameter: `dflt` when absent, -1 when not an integer.
-int ParseLimit(const http::Request& req, int dflt);
 
 // One per resource, called by RegisterRoutes in this order.
 void RegisterOpsRoutes(http::Router& r, const RouteContext& ctx);           // health, metrics

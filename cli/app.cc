@@ -12,6 +12,8 @@
 
 #include "cli/commands.h"
 #include "cli/completion.h"
+#include "cli/help_formatter.h"
+#include "cli/list_pages.h"
 #include "cli/terminal.h"
 #include "cli/usage_error.h"
 #include "common/version.h"
@@ -35,79 +37,6 @@ void On(CLI::App* sub, Chosen& slot, Action fn, bool token_output = false) {
   });
 }
 
-// What a command's help says beyond its one-line summary.
-struct CommandDoc {
-  std::string long_description;  // printed instead of the summary at the top of its help
-  std::string examples;          // command lines, one per line; `#` lines say what they do
-};
-
-// Help text laid out the way Chainloop's (cobra-based) CLI prints it.
-class ChainloopHelpFormatter : public CLI::Formatter {
- public:
-  // Adds `doc` to `cmd`'s help. Returns `cmd`.
-  CLI::App* Document(CLI::App* cmd, CommandDoc doc) {
-    docs_[cmd] = std::move(doc);
-    return cmd;
-  }
-
-  std::string make_help(const CLI::App* app, std::string name,
-                        CLI::AppFormatMode mode) const override {
-    if (mode == CLI::AppFormatMode::Sub) return CLI::Formatter::make_help(app, name, mode);
-    const auto doc_it = docs_.find(app);
-    const CommandDoc* doc = doc_it == docs_.end() ? nullptr : &doc_it->second;
-    std::ostringstream out;
-    if (doc != nullptr && !doc->long_description.empty()) {
-      out << doc->long_description << "\n\n";
-    } else if (!app->get_description().empty()) {
-      out << app->get_description() << "\n\n";
-    }
-
-    auto subs = app->get_subcommands(
-        [](const CLI::App* s) { return !s->get_disabled() && !s->get_name().empty(); });
-    out << "Usage:\n  " << name << (subs.empty() ? " [flags]" : " [command]") << "\n";
-
-    if (!app->get_aliases().empty()) {
-      out << "\nAliases:\n  " << app->get_name();
-      for (const auto& a : app->get_aliases()) out << ", " << a;
-      out << "\n";
-    }
-
-    if (!subs.empty()) {
-      size_t width = 0;
-      for (const auto* s : subs) width = std::max(width, s->get_name().size());
-      out << "\nAvailable Commands:\n";
-      for (const auto* s : subs) {
-        out << "  " << s->get_name() << std::string(width - s->get_name().size() + 3, ' ')
-            << s->get_description() << "\n";
-      }
-    }
-
-    auto flags = app->get_options([](const CLI::Option* o) { return o->nonpositional(); });
-    if (!flags.empty()) out << make_group("Flags", false, flags);
-
-    const CLI::App* root = app;
-    while (root->get_parent() != nullptr) root = root->get_parent();
-    if (root != app) {
-      auto globals = root->get_options(
-          [](const CLI::Option* o) { return o->nonpositional() && o->get_name() != "--help"; });
-      if (!globals.empty()) out << make_group("Global Flags", false, globals);
-    }
-    if (doc != nullptr && !doc->examples.empty()) {
-      out << "\nExamples:\n";
-      std::istringstream lines(doc->examples);
-      for (std::string line; std::getline(lines, line);) out << "  " << line << "\n";
-    }
-    if (!subs.empty()) {
-      out << "\nUse \"" << name << " [command] --help\" for more information about a command.\n";
-    }
-    if (!app->get_footer().empty()) out << "\n" << app->get_footer() << "\n";
-    return out.str();
-  }
-
- private:
-  std::map<const CLI::App*, CommandDoc> docs_;
-};
-
 // Whether the command line asks for `-o json` / `--output json` / `--output=json` (read from the
 // words themselves: a line that failed to parse may not have set the option).
 bool AsksForJson(const std::vector<std::string>& args) {
@@ -120,6 +49,16 @@ bool AsksForJson(const std::vector<std::string>& args) {
     }
   }
   return false;
+}
+
+// Adds `--limit N` to the list command `cmd`: how many `things` to show, checked on the command
+// line (1..kMaxListLimit).
+void AddLimit(CLI::App* cmd, ListLimit& limit, const std::string& things) {
+  cmd->add_option("--limit", limit,
+                  "Show at most N " + things + " (1-" + std::to_string(kMaxListLimit) +
+                      "; default: the first " + std::to_string(kDefaultListCap) + ")")
+      ->check(CLI::Range(1, kMaxListLimit).description(""))
+      ->type_name("N");
 }
 
 }  // namespace
@@ -223,8 +162,13 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
                  {"You become its owner.", "chainloop organization create --name acme"});
   On(org_create, chosen, [&](CliContext& c) { return OrganizationCreate(c, org_name); });
   auto* org_list = org->add_subcommand("list", "List your organizations")->alias("ls");
-  help->Document(org_list, {"", "chainloop organization list\nchainloop org ls -o json"});
-  On(org_list, chosen, OrganizationList);
+  ListLimit org_limit;
+  AddLimit(org_list, org_limit, "organizations");
+  help->Document(org_list, {"",
+                            "chainloop organization list\n"
+                            "chainloop org ls -o json\n"
+                            "chainloop organization list --limit 5000"});
+  On(org_list, chosen, [&](CliContext& c) { return OrganizationList(c, org_limit); });
   auto* org_describe = org->add_subcommand("describe", "Describe the current organization")
                            ->alias("current-context");
   help->Document(org_describe,
@@ -259,10 +203,13 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   auto* member = org->add_subcommand("member", "Organization members");
   member->require_subcommand(1);
   auto* member_list = member->add_subcommand("list", "List members")->alias("ls");
+  ListLimit member_limit;
+  AddLimit(member_list, member_limit, "members");
   help->Document(member_list, {"",
                                "chainloop organization member list\n"
-                               "chainloop organization member list -n acme -o json"});
-  On(member_list, chosen, MemberList);
+                               "chainloop organization member list -n acme -o json\n"
+                               "chainloop organization member list --limit 20"});
+  On(member_list, chosen, [&](CliContext& c) { return MemberList(c, member_limit); });
   std::string member_email, member_role;
   auto* member_update = member->add_subcommand("update", "Change a member's role");
   member_update->add_option("--email", member_email, "The member's email address")
@@ -302,8 +249,12 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
                   "--role member"});
   On(inv_create, chosen, [&](CliContext& c) { return InvitationCreate(c, receiver, role); });
   auto* inv_list = invitation->add_subcommand("list", "List pending invitations")->alias("ls");
-  help->Document(inv_list, {"", "chainloop organization invitation list"});
-  On(inv_list, chosen, InvitationList);
+  ListLimit inv_limit;
+  AddLimit(inv_list, inv_limit, "invitations");
+  help->Document(inv_list, {"",
+                            "chainloop organization invitation list\n"
+                            "chainloop organization invitation list --limit 10 -o json"});
+  On(inv_list, chosen, [&](CliContext& c) { return InvitationList(c, inv_limit); });
   std::string invitation_id;
   auto* inv_revoke = invitation->add_subcommand("revoke", "Cancel a pending invitation");
   inv_revoke->add_option("--id", invitation_id, "Invitation ID (see `invitation list`)")
@@ -314,14 +265,44 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
 
   auto* audit = org->add_subcommand("audit", "The organization's audit log");
   audit->require_subcommand(1);
-  std::optional<int> audit_limit;
+  AuditListOptions audit_opts;
   auto* audit_list = audit->add_subcommand("list", "List audit events, newest first")->alias("ls");
-  audit_list->add_option("--limit", audit_limit, "At most this many events (1-1000)")
-      ->type_name("N");
-  help->Document(audit_list, {"",
-                              "chainloop organization audit list\n"
-                              "chainloop organization audit list --limit 50 -o json"});
-  On(audit_list, chosen, [&](CliContext& c) { return AuditList(c, audit_limit); });
+  AddLimit(audit_list, audit_opts.limit, "events");
+  choices
+      .Restrict(audit_list->add_option("--action", audit_opts.action,
+                                       "Only events of this action, e.g. api_token.revoked "
+                                       "(completed by the shell)"),
+                AuditActionNames())
+      ->type_name("ACTION");
+  audit_list
+      ->add_option("--actor", audit_opts.actor,
+                   "Only events by this actor: a user's email, a token's name or id, a CI "
+                   "identity (exact match)")
+      ->type_name("ACTOR");
+  audit_list
+      ->add_option("--target", audit_opts.target,
+                   "Only events about the object with this id (e.g. an API token's)")
+      ->type_name("ID");
+  audit_list
+      ->add_option("--since", audit_opts.since,
+                   "Only events at or after TIME: RFC 3339 (2026-12-07T10:00:00Z) or an age "
+                   "(90m, 24h, 7d ago)")
+      ->type_name("TIME");
+  audit_list->add_option("--until", audit_opts.until, "Only events before TIME (same forms)")
+      ->type_name("TIME");
+  help->Document(audit_list,
+                 {"Filters combine: an event is listed when it matches all of them.",
+                  "chainloop organization audit list\n"
+                  "chainloop organization audit list --limit 50 -o json\n"
+                  "# who revoked API tokens in the last week\n"
+                  "chainloop organization audit list --action api_token.revoked --since 7d\n"
+                  "# everything one person did on one day\n"
+                  "chainloop organization audit list --actor jane@example.com \\\n"
+                  "  --since 2026-12-07T00:00:00Z --until 2026-12-08T00:00:00Z\n"
+                  "# the history of one API token\n"
+                  "chainloop organization audit list --target " +
+                      kId});
+  On(audit_list, chosen, [&](CliContext& c) { return AuditList(c, audit_opts); });
 
   auto* api_token = org->add_subcommand("api-token", "API token management");
   api_token->alias("token");
@@ -359,6 +340,7 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
       tl->add_option("--status", token_list.status, "Tokens in this state (default active)"),
       {"active", "expired", "revoked", "all"});
   tl->add_flag("--all", token_list.all, "List tokens in every state (same as --status all)");
+  AddLimit(tl, token_list.limit, "tokens");
   tl->add_option("--project", token_list.project, "Only tokens of this project")
       ->type_name("PROJECT");
   choices.Restrict(tl->add_option("--scope", token_list.scope,
@@ -370,7 +352,8 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
                       "chainloop organization api-token list\n"
                       "chainloop organization api-token list --status revoked\n"
                       "chainloop organization api-token list --all -o json\n"
-                      "chainloop organization api-token list --project app --scope project"});
+                      "chainloop organization api-token list --project app --scope project\n"
+                      "chainloop organization api-token list --all --limit 5000 -o json"});
   On(tl, chosen, [&](CliContext& c) { return ApiTokenList(c, token_list); });
   std::string token_id;
   auto* tr = api_token->add_subcommand("revoke", "Revoke an API token");
@@ -451,8 +434,12 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
            "  --bound-claim ref_protected=true"});
   On(fc, chosen, [&](CliContext& c) { return FederationCreate(c, fed_create); });
   auto* fl = federation->add_subcommand("list", "List trust policies")->alias("ls");
-  help->Document(fl, {"", "chainloop organization federation list"});
-  On(fl, chosen, FederationList);
+  ListLimit fed_limit;
+  AddLimit(fl, fed_limit, "policies");
+  help->Document(fl, {"",
+                      "chainloop organization federation list\n"
+                      "chainloop organization federation list --limit 10"});
+  On(fl, chosen, [&](CliContext& c) { return FederationList(c, fed_limit); });
   std::string policy_id;
   auto* fd = federation->add_subcommand("delete", "Delete a trust policy");
   fd->add_option("--id", policy_id, "Policy ID (see `federation list`)")
@@ -471,8 +458,13 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   help->Document(project_create, {"", "chainloop project create --name app"});
   On(project_create, chosen, [&](CliContext& c) { return ProjectCreate(c, project_name); });
   auto* project_list = project->add_subcommand("list", "List projects")->alias("ls");
-  help->Document(project_list, {"", "chainloop project list\nchainloop project ls -o json"});
-  On(project_list, chosen, ProjectList);
+  ListLimit project_limit;
+  AddLimit(project_list, project_limit, "projects");
+  help->Document(project_list, {"",
+                                "chainloop project list\n"
+                                "chainloop project ls -o json\n"
+                                "chainloop project list --limit 2000"});
+  On(project_list, chosen, [&](CliContext& c) { return ProjectList(c, project_limit); });
 
   // attestation
   auto* att = app.add_subcommand("attestation", "Craft and push attestations");
@@ -508,21 +500,24 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   wf->alias("wf");
   wf->require_subcommand(1);
   auto* wf_list = wf->add_subcommand("list", "List workflows")->alias("ls");
-  help->Document(wf_list, {"", "chainloop workflow list\nchainloop wf ls -o json"});
-  On(wf_list, chosen, WorkflowList);
+  ListLimit wf_limit;
+  AddLimit(wf_list, wf_limit, "workflows");
+  help->Document(wf_list, {"",
+                           "chainloop workflow list\n"
+                           "chainloop wf ls -o json\n"
+                           "chainloop workflow list --limit 50"});
+  On(wf_list, chosen, [&](CliContext& c) { return WorkflowList(c, wf_limit); });
   auto* run = wf->add_subcommand("run", "Workflow runs");
   run->require_subcommand(1);
   std::string run_project, run_id;
-  std::optional<int> limit;
+  ListLimit run_limit;
   auto* run_list = run->add_subcommand("list", "List workflow runs")->alias("ls");
   run_list->add_option("--project", run_project, "Only runs of this project")->type_name("PROJECT");
-  run_list->add_option("--limit", limit, "At most this many runs (1-1000)")
-      ->check(CLI::Range(1, 1000).description(""))
-      ->type_name("N");
+  AddLimit(run_list, run_limit, "runs");
   help->Document(run_list, {"",
                             "chainloop workflow run list\n"
                             "chainloop workflow run list --project app --limit 20"});
-  On(run_list, chosen, [&](CliContext& c) { return WorkflowRunList(c, run_project, limit); });
+  On(run_list, chosen, [&](CliContext& c) { return WorkflowRunList(c, run_project, run_limit); });
   auto* run_describe = run->add_subcommand("describe", "Describe a workflow run");
   run_describe->add_option("--id", run_id, "Run id")->required()->type_name("ID");
   help->Document(run_describe, {"", "chainloop workflow run describe --id " + kId});

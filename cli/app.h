@@ -1,6 +1,6 @@
 // The `chainloop` command line: maps argv onto cli/commands.h. Lives in the library (not in
 // main.cc) so tests can run whole command lines — parsing, help text, flag checks — against a
-// fake control plane. app.cc is the only translation unit that includes CLI11 (slow to compile).
+// fake control plane. CLI11 (slow to compile) stays out of this header.
 #pragma once
 
 #include <istream>

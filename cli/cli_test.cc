@@ -339,7 +339,7 @@ TEST_F(CommandTest, EnvTokenOverridesSessionWithNote) {
   StoreSession(NewToken(crypto::CredentialKind::kSession));
   std::string api = NewToken(crypto::CredentialKind::kApiToken);
   env_.chainloop_token = api;
-  ASSERT_EQ(Run(OrganizationList), 0) << err_.str();
+  ASSERT_EQ(Run([](CliContext& c) { return OrganizationList(c, std::nullopt); }), 0) << err_.str();
   EXPECT_EQ(err_.str(),
             "note: using the token from $CHAINLOOP_TOKEN instead of your login session\n");
   EXPECT_EQ(server_->requests().at(0).Header("authorization"), "Bearer " + api);
@@ -354,7 +354,7 @@ TEST_F(CommandTest, MutatedTokenNeverReachesServer) {
   std::string api = NewToken(crypto::CredentialKind::kApiToken);
   api.back() = api.back() == '0' ? '1' : '0';
   options_.token = api;
-  EXPECT_EQ(Run(OrganizationList), 1);
+  EXPECT_EQ(Run([](CliContext& c) { return OrganizationList(c, std::nullopt); }), 1);
   EXPECT_TRUE(server_->requests().empty());
   EXPECT_THAT(err_.str(), HasSubstr("Error: the token from --token is not a valid"));
   EXPECT_THAT(err_.str(), Not(HasSubstr(api)));
@@ -369,7 +369,7 @@ TEST_F(CommandTest, ErrorEnvelopeAndSessionHint) {
                         ErrorBody("permission_denied", "your role viewer cannot project:create")};
   });
   StoreSession(NewToken(crypto::CredentialKind::kSession));
-  EXPECT_EQ(Run(OrganizationList), 1);
+  EXPECT_EQ(Run([](CliContext& c) { return OrganizationList(c, std::nullopt); }), 1);
   EXPECT_EQ(err_.str(),
             "Error: the session was revoked\n"
             "Your session has ended: run `chainloop auth login`\n");
@@ -392,7 +392,7 @@ TEST_F(CommandTest, UnreachableControlPlane) {
   }
   options_.control_plane = "http://127.0.0.1:" + std::to_string(dead_port);
   StoreSession(NewToken(crypto::CredentialKind::kSession));
-  EXPECT_EQ(Run(OrganizationList), 1);
+  EXPECT_EQ(Run([](CliContext& c) { return OrganizationList(c, std::nullopt); }), 1);
   EXPECT_THAT(err_.str(), HasSubstr("Error: cannot reach the control plane at http://127.0.0.1:" +
                                     std::to_string(dead_port) + ": "));
 }
@@ -400,7 +400,7 @@ TEST_F(CommandTest, UnreachableControlPlane) {
 TEST_F(CommandTest, PlainHttpToRemoteRefusedBeforeAnyRequest) {
   options_.control_plane = "http://cp.example.com";
   StoreSession(NewToken(crypto::CredentialKind::kSession));
-  EXPECT_EQ(Run(OrganizationList), 1);
+  EXPECT_EQ(Run([](CliContext& c) { return OrganizationList(c, std::nullopt); }), 1);
   EXPECT_THAT(err_.str(), HasSubstr("--insecure"));
 }
 
@@ -418,9 +418,9 @@ TEST_F(CommandTest, EmptyListsSayNothingFound) {
     return FakeResponse{200, R"({"workflow_runs":[]})"};
   });
   StoreSession(NewToken(crypto::CredentialKind::kSession));
-  ASSERT_EQ(Run(OrganizationList), 0);
+  ASSERT_EQ(Run([](CliContext& c) { return OrganizationList(c, std::nullopt); }), 0);
   EXPECT_EQ(out_.str(), "No organizations found.\n");
-  ASSERT_EQ(Run(ProjectList), 0);
+  ASSERT_EQ(Run([](CliContext& c) { return ProjectList(c, std::nullopt); }), 0);
   EXPECT_EQ(out_.str(), "No projects found.\n");
   ASSERT_EQ(Run([](CliContext& c) { return WorkflowRunList(c, "my proj", 5); }), 0);
   EXPECT_EQ(out_.str(), "No workflow runs found.\n");
@@ -431,10 +431,10 @@ TEST_F(CommandTest, EmptyListsSayNothingFound) {
 TEST_F(CommandTest, WarnsAboutLooseConfigPermissions) {
   Serve([](const FakeRequest&) { return FakeResponse{200, R"({"organizations":[]})"}; });
   StoreSession(NewToken(crypto::CredentialKind::kSession));
-  ASSERT_EQ(Run(OrganizationList), 0);
+  ASSERT_EQ(Run([](CliContext& c) { return OrganizationList(c, std::nullopt); }), 0);
   EXPECT_EQ(err_.str(), "");
   ASSERT_EQ(chmod(config_path().c_str(), 0644), 0);
-  ASSERT_EQ(Run(OrganizationList), 0);
+  ASSERT_EQ(Run([](CliContext& c) { return OrganizationList(c, std::nullopt); }), 0);
   EXPECT_THAT(err_.str(), HasSubstr("readable by other users"));
   EXPECT_THAT(err_.str(), Not(HasSubstr("clses_")));
 }

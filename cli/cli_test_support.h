@@ -1,5 +1,6 @@
-// Shared by the CLI unit tests: a temporary directory, credential and error-body makers, and
-// CommandTest, the fixture that runs a command against a fake control plane with its own config.
+// Shared by the CLI unit tests: a temporary directory, credential and error-body makers,
+// CommandTest, the fixture that runs a command against a fake control plane with its own config,
+// and CliRunTest, which runs whole command lines the same way.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,11 +13,15 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "cli/app.h"
 #include "cli/config.h"
 #include "cli/context.h"
 #include "cli/control_plane_url.h"
 #include "cli/fake_http_server.h"
+#include "cli/validation.h"
+#include "common/clock.h"
 #include "common/random.h"
 #include "crypto/credential.h"
 
@@ -83,6 +88,53 @@ class CommandTest : public ::testing::Test {
   TempDir dir_;
   GlobalOptions options_;
   CliEnvironment env_;
+  std::unique_ptr<FakeHttpServer> server_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+// Runs whole command lines (RunCli) against a fake control plane, with a fixed clock.
+class CliRunTest : public ::testing::Test {
+ protected:
+  CliRunTest() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "cli_token_test-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+  }
+  ~CliRunTest() override { std::filesystem::remove_all(dir_); }
+
+  // Runs `chainloop ARGS --control-plane <fake> --config <tmp>`; returns the exit status.
+  int Run(std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    if (server_) {
+      args.push_back("--control-plane");
+      args.push_back(server_->url());
+    }
+    args.push_back("--config");
+    args.push_back(config_path());
+    RunCliHooks hooks;
+    hooks.clock = std::make_unique<FakeClock>(now_);
+    return RunCli(args, env_, out_, err_, std::move(hooks));
+  }
+
+  void Serve(FakeHttpServer::Handler h) {
+    server_ = std::make_unique<FakeHttpServer>(std::move(h));
+  }
+  std::string config_path() const { return dir_ + "/chainloop/config.toml"; }
+  // Stores `token` as the session of the fake control plane.
+  void StoreSession(const std::string& token, const std::string& org = "acme") {
+    std::string url = server_ ? server_->url() : kDefaultControlPlane;
+    CliConfig cfg{"", org, {}};
+    if (!token.empty()) {
+      cfg.sessions.push_back({*NormalizeControlPlaneUrl(url), token, "2030-01-01T00:00:00Z"});
+    }
+    ASSERT_TRUE(SaveConfig(config_path(), cfg).has_value());
+  }
+  std::vector<FakeRequest> requests() const { return server_->requests(); }
+
+  std::string dir_;
+  CliEnvironment env_;
+  UnixMillis now_ = ParseRfc3339("2026-03-01T00:00:00Z").value();
   std::unique_ptr<FakeHttpServer> server_;
   std::ostringstream out_;
   std::ostringstream err_;

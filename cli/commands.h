@@ -4,12 +4,19 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/context.h"
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace cl::cli {
+
+// --limit of the list commands: how many items to show, 1..kMaxListLimit (cli/list_pages.h),
+// checked by the command line; nullopt: the first kDefaultListCap, with a note on stderr when
+// there are more. Every list command follows the API's pages (FetchList).
+using ListLimit = std::optional<int>;
 
 // auth
 struct AuthLoginOptions {
@@ -24,12 +31,12 @@ Status VersionCommand(CliContext& ctx);
 
 // organization
 Status OrganizationCreate(CliContext& ctx, const std::string& name);
-Status OrganizationList(CliContext& ctx);
+Status OrganizationList(CliContext& ctx, ListLimit limit);
 Status OrganizationDescribe(CliContext& ctx);
 Status OrganizationSet(CliContext& ctx, const std::string& name);
-Status MemberList(CliContext& ctx);
+Status MemberList(CliContext& ctx, ListLimit limit);
 Status InvitationCreate(CliContext& ctx, const std::string& receiver, const std::string& role);
-Status InvitationList(CliContext& ctx);
+Status InvitationList(CliContext& ctx, ListLimit limit);
 // organization member update|delete: the member is named by email, resolved to its user id
 // through the members list. Delete and invitation revoke ask for confirmation
 // (CliContext::Confirm).
@@ -42,8 +49,25 @@ Status InvitationRevoke(CliContext& ctx, const std::string& id);
 Status OrganizationUpdate(CliContext& ctx, const std::string& org_name,
                           const std::optional<std::string>& max_days_inactive);
 
-// organization audit list
-Status AuditList(CliContext& ctx, std::optional<int> limit);
+// organization audit list: filters as given on the command line (empty: not given).
+struct AuditListOptions {
+  ListLimit limit;
+  std::string action;  // a wire name of AuditActionNames()
+  std::string actor;   // actor id or name, exactly
+  std::string target;  // target id
+  std::string since;   // RFC 3339, or an age ("90m", "24h", "7d") before the context's clock
+  std::string until;   // same forms
+};
+Status AuditList(CliContext& ctx, const AuditListOptions& options);
+
+// The audit actions' wire names, as the server names them (domain/audit_events.h; a test
+// compares the two): what `--action` accepts and completes.
+const std::vector<std::string>& AuditActionNames();
+
+// A --since/--until value as the API takes it: RFC 3339 text is sent as given; an age (a
+// duration as ParseDurationSeconds reads it) becomes the RFC 3339 UTC time that long before
+// `now`. InvalidArgument naming `flag` and both forms otherwise.
+Result<std::string> AuditTimeBound(const std::string& text, std::string_view flag, UnixMillis now);
 
 // organization api-token (alias token)
 struct ApiTokenCreateOptions {
@@ -60,6 +84,7 @@ struct ApiTokenListOptions {
   bool all = false;    // --all: every state (as --status all)
   std::string project;
   std::string scope;  // project, global; empty: both
+  ListLimit limit;
   bool wide = false;  // --wide: also where each token was last used from
 };
 Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options);
@@ -86,7 +111,7 @@ struct FederationCreateOptions {
   std::string max_token_age;              // DURATION, 1m..24h; empty: the server's default (1h)
 };
 Status FederationCreate(CliContext& ctx, const FederationCreateOptions& options);
-Status FederationList(CliContext& ctx);
+Status FederationList(CliContext& ctx, ListLimit limit);
 Status FederationDelete(CliContext& ctx, const std::string& id);
 
 // The provider a policy is for: `provider` when given, else "github" for GitHub Actions'
@@ -101,14 +126,14 @@ inline constexpr char kGitHubActionsIssuer[] = "https://token.actions.githubuser
 
 // project
 Status ProjectCreate(CliContext& ctx, const std::string& name);
-Status ProjectList(CliContext& ctx);
+Status ProjectList(CliContext& ctx, ListLimit limit);
 
 // attestation and workflows
 Status AttestationInit(CliContext& ctx, const std::string& workflow, const std::string& project);
 Status AttestationPush(CliContext& ctx, const std::string& statement_file,
                        const std::string& attestation_id);
-Status WorkflowList(CliContext& ctx);
-Status WorkflowRunList(CliContext& ctx, const std::string& project, std::optional<int> limit);
+Status WorkflowList(CliContext& ctx, ListLimit limit);
+Status WorkflowRunList(CliContext& ctx, const std::string& project, ListLimit limit);
 Status WorkflowRunDescribe(CliContext& ctx, const std::string& id);
 
 // Largest statement file `attestation push` accepts.

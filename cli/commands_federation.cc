@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/list_pages.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "cli/terminal.h"
@@ -187,31 +188,30 @@ Status FederationCreate(CliContext& ctx, const FederationCreateOptions& options)
   return Ok();
 }
 
-Status FederationList(CliContext& ctx) {
+Status FederationList(CliContext& ctx, ListLimit limit) {
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  CL_ASSIGN_OR_RETURN(auto resp, client->Get(PoliciesPath(org)));
-  CL_ASSIGN_OR_RETURN(const auto* policies, ArrayField(resp, "policies", "federation policies"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-  // ID first, as in `api-token list`: `federation delete` takes it.
-  TextTable table(
-      {"ID", "NAME", "ISSUER", "BOUND CLAIMS", "PROJECT", "PERMISSIONS", "MAX AGE", "CREATED AT"});
-  for (const auto& v : *policies) {
-    if (!v.is_object()) continue;
-    const auto& p = v.as_object();
-    std::string project = FieldOrEmpty(p, "project");
-    table.AddRow({Field(p, "id"), Field(p, "name"), Field(p, "issuer"), DescribeClaims(p),
-                  project.empty() ? "-" : project, DescribePermissions(p), DescribeMaxTokenAge(p),
-                  Field(p, "created_at")});
-  }
-  if (table.empty()) {
-    ctx.out() << "No federation policies found.\n";
-  } else {
-    ctx.out() << table.Render();
-  }
+  CL_ASSIGN_OR_RETURN(
+      auto list,
+      FetchList(*client, {PoliciesPath(org), {}, "policies", "federation policies"}, limit));
+  PrintList(ctx, list, [&] {
+    // ID first, as in `api-token list`: `federation delete` takes it.
+    TextTable table({"ID", "NAME", "ISSUER", "BOUND CLAIMS", "PROJECT", "PERMISSIONS", "MAX AGE",
+                     "CREATED AT"});
+    for (const auto& v : list.items()) {
+      if (!v.is_object()) continue;
+      const auto& p = v.as_object();
+      std::string project = FieldOrEmpty(p, "project");
+      table.AddRow({Field(p, "id"), Field(p, "name"), Field(p, "issuer"), DescribeClaims(p),
+                    project.empty() ? "-" : project, DescribePermissions(p), DescribeMaxTokenAge(p),
+                    Field(p, "created_at")});
+    }
+    if (table.empty()) {
+      ctx.out() << "No federation policies found.\n";
+    } else {
+      ctx.out() << table.Render();
+    }
+  });
   return Ok();
 }
 

@@ -182,7 +182,8 @@ TEST_F(MemberCommandsTest, TokenListFiltersByStateAndMarksTokensAboutToExpire) {
             R"("created_at":"2026-01-01T00:00:00Z","expires_at":"2026-03-02T00:00:00Z",)"
             R"("revoked_at":"2026-02-01T00:00:00Z","revocation_reason":"manual"}]})";
   ASSERT_EQ(Run({"org", "api-token", "list", "--all"}), 0) << err_.str();
-  EXPECT_EQ(server_->requests().back().target, "/v1/organizations/acme/api-tokens?status=all");
+  EXPECT_EQ(server_->requests().back().target,
+            "/v1/organizations/acme/api-tokens?status=all&limit=1000");
   std::vector<std::string> lines;
   std::istringstream in(out_.str());
   for (std::string l; std::getline(in, l);) lines.push_back(l);
@@ -198,7 +199,8 @@ TEST_F(MemberCommandsTest, TokenListFiltersByStateAndMarksTokensAboutToExpire) {
   EXPECT_EQ(lines[5], "(!) expires within 7 days");
 
   ASSERT_EQ(Run({"org", "api-token", "list", "--status", "expired"}), 0) << err_.str();
-  EXPECT_EQ(server_->requests().back().target, "/v1/organizations/acme/api-tokens?status=expired");
+  EXPECT_EQ(server_->requests().back().target,
+            "/v1/organizations/acme/api-tokens?status=expired&limit=1000");
   EXPECT_THAT(out_.str(), Not(HasSubstr("STATE")));
   ASSERT_EQ(Run({"org", "api-token", "list", "--all", "--status", "all"}), 0);
   const size_t sent = server_->requests().size();

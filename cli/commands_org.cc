@@ -1,10 +1,11 @@
 // `chainloop organization ...` (describe, update, members: list, update, delete; invitations:
-// create, list, revoke; audit events) and `chainloop project ...`.
+// create, list, revoke) and `chainloop project ...`.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cctype>
 
 #include "cli/commands.h"
+#include "cli/list_pages.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "cli/validation.h"
@@ -68,24 +69,23 @@ Status OrganizationCreate(CliContext& ctx, const std::string& name) {
   return Ok();
 }
 
-Status OrganizationList(CliContext& ctx) {
+Status OrganizationList(CliContext& ctx, ListLimit limit) {
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  CL_ASSIGN_OR_RETURN(auto resp, client->Get("/v1/organizations"));
-  CL_ASSIGN_OR_RETURN(const auto* orgs, ArrayField(resp, "organizations", "organizations list"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-  std::string current = ctx.CurrentOrganization();
-  // The current marker is the last column so NAME, ROLE and CREATED AT stay the first three.
-  TextTable table({"NAME", "ROLE", "CREATED AT", "CURRENT"});
-  for (const auto& v : *orgs) {
-    if (!v.is_object()) continue;
-    const auto& o = v.as_object();
-    std::string name = Field(o, "name");
-    table.AddRow({name, Field(o, "role"), Field(o, "created_at"), name == current ? "*" : ""});
-  }
-  PrintTableOrEmpty(ctx, table, "No organizations found.");
+  CL_ASSIGN_OR_RETURN(
+      auto list,
+      FetchList(*client, {"/v1/organizations", {}, "organizations", "organizations"}, limit));
+  PrintList(ctx, list, [&] {
+    std::string current = ctx.CurrentOrganization();
+    // The current marker is the last column so NAME, ROLE and CREATED AT stay the first three.
+    TextTable table({"NAME", "ROLE", "CREATED AT", "CURRENT"});
+    for (const auto& v : list.items()) {
+      if (!v.is_object()) continue;
+      const auto& o = v.as_object();
+      std::string name = Field(o, "name");
+      table.AddRow({name, Field(o, "role"), Field(o, "created_at"), name == current ? "*" : ""});
+    }
+    PrintTableOrEmpty(ctx, table, "No organizations found.");
+  });
   return Ok();
 }
 
@@ -127,35 +127,6 @@ Status OrganizationUpdate(CliContext& ctx, const std::string& org_name,
   return Ok();
 }
 
-Status AuditList(CliContext& ctx, std::optional<int> limit) {
-  if (limit && (*limit < 1 || *limit > 1000)) {
-    return Fail(Error::InvalidArgument("--limit must be between 1 and 1000"));
-  }
-  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
-  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  std::string path = OrgPath(org) + "/audit-events";
-  if (limit) path += "?limit=" + std::to_string(*limit);
-  CL_ASSIGN_OR_RETURN(auto resp, client->Get(path));
-  CL_ASSIGN_OR_RETURN(const auto* events, ArrayField(resp, "audit_events", "audit events list"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-  TextTable table({"CREATED AT", "ACTOR", "CLIENT ADDRESS", "ACTION", "MESSAGE"});
-  for (const auto& v : *events) {
-    if (!v.is_object()) continue;
-    const auto& e = v.as_object();
-    std::string who = FieldOrEmpty(e, "actor_name");
-    std::string kind = FieldOrEmpty(e, "actor_kind");
-    std::string actor =
-        who.empty() ? (kind.empty() ? "-" : kind) : (kind.empty() ? who : who + " (" + kind + ")");
-    table.AddRow({Field(e, "created_at"), actor, Field(e, "client_address"), Field(e, "action"),
-                  Field(e, "message")});
-  }
-  PrintTableOrEmpty(ctx, table, "No audit events found.");
-  return Ok();
-}
-
 Status OrganizationSet(CliContext& ctx, const std::string& name) {
   CL_RETURN_IF_ERROR(RequireName(name, "--name"));
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
@@ -172,22 +143,20 @@ Status OrganizationSet(CliContext& ctx, const std::string& name) {
   return Ok();
 }
 
-Status MemberList(CliContext& ctx) {
+Status MemberList(CliContext& ctx, ListLimit limit) {
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  CL_ASSIGN_OR_RETURN(auto resp, client->Get(OrgPath(org) + "/members"));
-  CL_ASSIGN_OR_RETURN(const auto* members, ArrayField(resp, "members", "members list"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-  TextTable table({"EMAIL", "NAME", "ROLE", "JOINED"});
-  for (const auto& v : *members) {
-    if (!v.is_object()) continue;
-    const auto& m = v.as_object();
-    table.AddRow({Field(m, "email"), Field(m, "name"), Field(m, "role"), Field(m, "created_at")});
-  }
-  PrintTableOrEmpty(ctx, table, "No members found.");
+  CL_ASSIGN_OR_RETURN(
+      auto list, FetchList(*client, {OrgPath(org) + "/members", {}, "members", "members"}, limit));
+  PrintList(ctx, list, [&] {
+    TextTable table({"EMAIL", "NAME", "ROLE", "JOINED"});
+    for (const auto& v : list.items()) {
+      if (!v.is_object()) continue;
+      const auto& m = v.as_object();
+      table.AddRow({Field(m, "email"), Field(m, "name"), Field(m, "role"), Field(m, "created_at")});
+    }
+    PrintTableOrEmpty(ctx, table, "No members found.");
+  });
   return Ok();
 }
 
@@ -213,40 +182,41 @@ Status InvitationCreate(CliContext& ctx, const std::string& receiver, const std:
   return Ok();
 }
 
-Status InvitationList(CliContext& ctx) {
+Status InvitationList(CliContext& ctx, ListLimit limit) {
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  CL_ASSIGN_OR_RETURN(auto resp, client->Get(OrgPath(org) + "/invitations"));
-  CL_ASSIGN_OR_RETURN(const auto* invs, ArrayField(resp, "invitations", "invitations list"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-  TextTable table({"ID", "EMAIL", "ROLE", "STATUS", "CREATED AT"});
-  for (const auto& v : *invs) {
-    if (!v.is_object()) continue;
-    const auto& i = v.as_object();
-    table.AddRow({Field(i, "id"), Field(i, "email"), Field(i, "role"), Field(i, "status"),
-                  Field(i, "created_at")});
-  }
-  PrintTableOrEmpty(ctx, table, "No pending invitations found.");
+  CL_ASSIGN_OR_RETURN(
+      auto list,
+      FetchList(*client, {OrgPath(org) + "/invitations", {}, "invitations", "invitations"}, limit));
+  PrintList(ctx, list, [&] {
+    TextTable table({"ID", "EMAIL", "ROLE", "STATUS", "CREATED AT"});
+    for (const auto& v : list.items()) {
+      if (!v.is_object()) continue;
+      const auto& i = v.as_object();
+      table.AddRow({Field(i, "id"), Field(i, "email"), Field(i, "role"), Field(i, "status"),
+                    Field(i, "created_at")});
+    }
+    PrintTableOrEmpty(ctx, table, "No pending invitations found.");
+  });
   return Ok();
 }
 
 namespace {
 
 // The user id of the member of `org` with `email` (compared case-insensitively, as the server
-// stores emails lower-cased), from the members list: NotFound naming the email otherwise.
+// stores emails lower-cased), from the members list (every page, up to kMaxListLimit members):
+// NotFound naming the email otherwise.
 Result<boost::json::object> FindMember(ApiClient& client, const std::string& org,
                                        const std::string& email) {
   auto lower = [](std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
   };
-  CL_ASSIGN_OR_RETURN(auto resp, client.Get(OrgPath(org) + "/members"));
-  CL_ASSIGN_OR_RETURN(const auto* members, ArrayField(resp, "members", "members list"));
+  CL_ASSIGN_OR_RETURN(
+      auto list,
+      FetchList(client, {OrgPath(org) + "/members", {}, "members", "members"}, kMaxListLimit));
   const std::string wanted = lower(email);
-  for (const auto& v : *members) {
+  for (const auto& v : list.items()) {
     if (!v.is_object()) continue;
     if (lower(RawString(v.as_object(), "email")) == wanted &&
         !RawString(v.as_object(), "user_id").empty()) {
@@ -337,22 +307,21 @@ Status ProjectCreate(CliContext& ctx, const std::string& name) {
   return Ok();
 }
 
-Status ProjectList(CliContext& ctx) {
+Status ProjectList(CliContext& ctx, ListLimit limit) {
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  CL_ASSIGN_OR_RETURN(auto resp, client->Get(OrgPath(org) + "/projects"));
-  CL_ASSIGN_OR_RETURN(const auto* projects, ArrayField(resp, "projects", "projects list"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-  TextTable table({"NAME", "ID", "CREATED AT"});
-  for (const auto& v : *projects) {
-    if (!v.is_object()) continue;
-    const auto& p = v.as_object();
-    table.AddRow({Field(p, "name"), Field(p, "id"), Field(p, "created_at")});
-  }
-  PrintTableOrEmpty(ctx, table, "No projects found.");
+  CL_ASSIGN_OR_RETURN(
+      auto list,
+      FetchList(*client, {OrgPath(org) + "/projects", {}, "projects", "projects"}, limit));
+  PrintList(ctx, list, [&] {
+    TextTable table({"NAME", "ID", "CREATED AT"});
+    for (const auto& v : list.items()) {
+      if (!v.is_object()) continue;
+      const auto& p = v.as_object();
+      table.AddRow({Field(p, "name"), Field(p, "id"), Field(p, "created_at")});
+    }
+    PrintTableOrEmpty(ctx, table, "No projects found.");
+  });
   return Ok();
 }
 

@@ -4,11 +4,11 @@
 #include <boost/json/object.hpp>
 
 #include "cli/commands.h"
+#include "cli/list_pages.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "cli/terminal.h"
 #include "cli/validation.h"
-#include "common/http_client.h"
 
 namespace cl::cli {
 namespace {
@@ -54,6 +54,88 @@ Status ValidateCreate(const ApiTokenCreateOptions& o) {
     }
   }
   return Ok();
+}
+
+// The `api-token list` table; `status` is the state asked for (its columns depend on it).
+void PrintTokenTable(CliContext& ctx, const boost::json::array& tokens, const std::string& status,
+                     bool wide) {
+  std::vector<const boost::json::object*> rows;
+  bool any_auto_revoke = false;
+  for (const auto& v : tokens) {
+    if (!v.is_object()) continue;
+    rows.push_back(&v.as_object());
+    if (!FieldOrEmpty(v.as_object(), "auto_revoke_at").empty()) any_auto_revoke = true;
+  }
+  if (rows.empty()) {
+    ctx.out() << "No API tokens found.\n";
+    return;
+  }
+  const bool show_state = status == "all";
+  const bool show_reason = status == "revoked" || status == "all";
+  std::vector<std::string> headers = {"ID", "NAME"};
+  if (show_state) headers.push_back("STATE");
+  for (const char* h :
+       {"SCOPE", "DESCRIPTION", "CREATED AT", "EXPIRES AT", "REVOKED AT", "LAST USED AT"}) {
+    headers.emplace_back(h);
+  }
+  if (show_reason) headers.push_back("REASON");
+  if (any_auto_revoke) headers.push_back("AUTO REVOKE AT");
+  if (wide) {
+    headers.emplace_back("LAST USED FROM");
+    headers.emplace_back("USER AGENT");
+  }
+  TextTable table(std::move(headers));
+  const UnixMillis now = ctx.clock().Now();
+  // A time at most 7 days ahead (or already past, for a server clock ahead of ours) is marked.
+  auto soon = [&](const std::string& at) {
+    auto when = ParseRfc3339(at);
+    return when && *when - now <= kAutoRevokeWarningMillis;
+  };
+  bool any_revoke_marked = false;
+  bool any_expiry_marked = false;
+  for (const auto* t : rows) {
+    std::string last_used = FieldOrEmpty(*t, "last_used_at");
+    std::string state = FieldOrEmpty(*t, "state");
+    std::string expires = FieldOrEmpty(*t, "expires_at");
+    // Only a live token can be about to expire; servers before token states send no state.
+    const bool live =
+        FieldOrEmpty(*t, "revoked_at").empty() && (state.empty() || state == "active");
+    if (live && soon(expires)) {
+      expires += " (!)";
+      any_expiry_marked = true;
+    }
+    std::vector<std::string> cells = {FieldOrEmpty(*t, "id"), FieldOrEmpty(*t, "name")};
+    if (show_state) cells.push_back(state);
+    for (std::string cell :
+         {ScopeText(*t), FieldOrEmpty(*t, "description"), FieldOrEmpty(*t, "created_at"), expires,
+          FieldOrEmpty(*t, "revoked_at"), last_used.empty() ? std::string("never") : last_used}) {
+      cells.push_back(std::move(cell));
+    }
+    if (show_reason) cells.push_back(FieldOrEmpty(*t, "revocation_reason"));
+    if (any_auto_revoke) {
+      std::string at = FieldOrEmpty(*t, "auto_revoke_at");
+      if (soon(at)) {
+        at += " (!)";
+        any_revoke_marked = true;
+      }
+      cells.push_back(std::move(at));
+    }
+    if (wide) {
+      // Both as the client sent them: the table escapes what a terminal would interpret.
+      const auto* from = t->if_contains("last_used_from");
+      const bool known = from != nullptr && from->is_object();
+      cells.push_back(known ? FieldOrEmpty(from->as_object(), "address") : "");
+      cells.push_back(known ? FieldOrEmpty(from->as_object(), "user_agent") : "");
+    }
+    table.AddRow(std::move(cells));
+  }
+  ctx.out() << table.Render();
+  if (any_revoke_marked) {
+    ctx.out() << "(!) will be revoked for inactivity within 7 days unless it is used\n";
+  }
+  if (any_expiry_marked) {
+    ctx.out() << "(!) expires within 7 days\n";
+  }
 }
 
 // The details of a token the server just answered with its secret (create, rotate).
@@ -146,96 +228,12 @@ Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options) {
   }
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  std::vector<std::pair<std::string, std::string>> query;
-  if (!status.empty()) query.emplace_back("status", status);
-  if (!options.project.empty()) query.emplace_back("project", options.project);
-  if (!options.scope.empty()) query.emplace_back("scope", options.scope);
-  std::string path = TokensPath(org);
-  if (!query.empty()) path += "?" + FormEncode(query);
-  CL_ASSIGN_OR_RETURN(auto resp, client->Get(path));
-  CL_ASSIGN_OR_RETURN(const auto* tokens, ArrayField(resp, "api_tokens", "API tokens list"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-
-  std::vector<const boost::json::object*> rows;
-  bool any_auto_revoke = false;
-  for (const auto& v : *tokens) {
-    if (!v.is_object()) continue;
-    rows.push_back(&v.as_object());
-    if (!FieldOrEmpty(v.as_object(), "auto_revoke_at").empty()) any_auto_revoke = true;
-  }
-  if (rows.empty()) {
-    ctx.out() << "No API tokens found.\n";
-    return Ok();
-  }
-  const bool show_state = status == "all";
-  const bool show_reason = status == "revoked" || status == "all";
-  std::vector<std::string> headers = {"ID", "NAME"};
-  if (show_state) headers.push_back("STATE");
-  for (const char* h :
-       {"SCOPE", "DESCRIPTION", "CREATED AT", "EXPIRES AT", "REVOKED AT", "LAST USED AT"}) {
-    headers.emplace_back(h);
-  }
-  if (show_reason) headers.push_back("REASON");
-  if (any_auto_revoke) headers.push_back("AUTO REVOKE AT");
-  if (options.wide) {
-    headers.emplace_back("LAST USED FROM");
-    headers.emplace_back("USER AGENT");
-  }
-  TextTable table(std::move(headers));
-  const UnixMillis now = ctx.clock().Now();
-  // A time at most 7 days ahead (or already past, for a server clock ahead of ours) is marked.
-  auto soon = [&](const std::string& at) {
-    auto when = ParseRfc3339(at);
-    return when && *when - now <= kAutoRevokeWarningMillis;
-  };
-  bool any_revoke_marked = false;
-  bool any_expiry_marked = false;
-  for (const auto* t : rows) {
-    std::string last_used = FieldOrEmpty(*t, "last_used_at");
-    std::string state = FieldOrEmpty(*t, "state");
-    std::string expires = FieldOrEmpty(*t, "expires_at");
-    // Only a live token can be about to expire; servers before token states send no state.
-    const bool live =
-        FieldOrEmpty(*t, "revoked_at").empty() && (state.empty() || state == "active");
-    if (live && soon(expires)) {
-      expires += " (!)";
-      any_expiry_marked = true;
-    }
-    std::vector<std::string> cells = {FieldOrEmpty(*t, "id"), FieldOrEmpty(*t, "name")};
-    if (show_state) cells.push_back(state);
-    for (std::string cell :
-         {ScopeText(*t), FieldOrEmpty(*t, "description"), FieldOrEmpty(*t, "created_at"), expires,
-          FieldOrEmpty(*t, "revoked_at"), last_used.empty() ? std::string("never") : last_used}) {
-      cells.push_back(std::move(cell));
-    }
-    if (show_reason) cells.push_back(FieldOrEmpty(*t, "revocation_reason"));
-    if (any_auto_revoke) {
-      std::string at = FieldOrEmpty(*t, "auto_revoke_at");
-      if (soon(at)) {
-        at += " (!)";
-        any_revoke_marked = true;
-      }
-      cells.push_back(std::move(at));
-    }
-    if (options.wide) {
-      // Both as the client sent them: the table escapes what a terminal would interpret.
-      const auto* from = t->if_contains("last_used_from");
-      const bool known = from != nullptr && from->is_object();
-      cells.push_back(known ? FieldOrEmpty(from->as_object(), "address") : "");
-      cells.push_back(known ? FieldOrEmpty(from->as_object(), "user_agent") : "");
-    }
-    table.AddRow(std::move(cells));
-  }
-  ctx.out() << table.Render();
-  if (any_revoke_marked) {
-    ctx.out() << "(!) will be revoked for inactivity within 7 days unless it is used\n";
-  }
-  if (any_expiry_marked) {
-    ctx.out() << "(!) expires within 7 days\n";
-  }
+  ListQuery query{TokensPath(org), {}, "api_tokens", "API tokens"};
+  if (!status.empty()) query.filters.emplace_back("status", status);
+  if (!options.project.empty()) query.filters.emplace_back("project", options.project);
+  if (!options.scope.empty()) query.filters.emplace_back("scope", options.scope);
+  CL_ASSIGN_OR_RETURN(auto list, FetchList(*client, query, options.limit));
+  PrintList(ctx, list, [&] { PrintTokenTable(ctx, list.items(), status, options.wide); });
   return Ok();
 }
 

@@ -4,9 +4,9 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/list_pages.h"
 #include "cli/output.h"
 #include "cli/table.h"
-#include "common/http_client.h"
 #include "common/json.h"
 
 namespace cl::cli {
@@ -123,59 +123,51 @@ Status AttestationPush(CliContext& ctx, const std::string& statement_file,
   return Ok();
 }
 
-Status WorkflowList(CliContext& ctx) {
+Status WorkflowList(CliContext& ctx, ListLimit limit) {
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  CL_ASSIGN_OR_RETURN(auto resp,
-                      client->Get("/v1/organizations/" + PathSegment(org) + "/workflows"));
-  CL_ASSIGN_OR_RETURN(const auto* workflows, ArrayField(resp, "workflows", "workflows list"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-  TextTable table({"NAME", "PROJECT", "ID", "CREATED AT"});
-  for (const auto& v : *workflows) {
-    if (!v.is_object()) continue;
-    const auto& w = v.as_object();
-    table.AddRow({Field(w, "name"), Field(w, "project"), Field(w, "id"), Field(w, "created_at")});
-  }
-  if (table.empty()) {
-    ctx.out() << "No workflows found.\n";
-  } else {
-    ctx.out() << table.Render();
-  }
+  CL_ASSIGN_OR_RETURN(
+      auto list,
+      FetchList(
+          *client,
+          {"/v1/organizations/" + PathSegment(org) + "/workflows", {}, "workflows", "workflows"},
+          limit));
+  PrintList(ctx, list, [&] {
+    TextTable table({"NAME", "PROJECT", "ID", "CREATED AT"});
+    for (const auto& v : list.items()) {
+      if (!v.is_object()) continue;
+      const auto& w = v.as_object();
+      table.AddRow({Field(w, "name"), Field(w, "project"), Field(w, "id"), Field(w, "created_at")});
+    }
+    if (table.empty()) {
+      ctx.out() << "No workflows found.\n";
+    } else {
+      ctx.out() << table.Render();
+    }
+  });
   return Ok();
 }
 
-Status WorkflowRunList(CliContext& ctx, const std::string& project, std::optional<int> limit) {
-  if (limit && (*limit < 1 || *limit > 1000)) {
-    return Fail(Error::InvalidArgument("--limit must be between 1 and 1000"));
-  }
+Status WorkflowRunList(CliContext& ctx, const std::string& project, ListLimit limit) {
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
-  std::vector<std::pair<std::string, std::string>> query;
-  if (!project.empty()) query.emplace_back("project", project);
-  if (limit) query.emplace_back("limit", std::to_string(*limit));
-  std::string path = RunsPath(org);
-  if (!query.empty()) path += "?" + FormEncode(query);
-  CL_ASSIGN_OR_RETURN(auto resp, client->Get(path));
-  CL_ASSIGN_OR_RETURN(const auto* runs, ArrayField(resp, "workflow_runs", "workflow runs list"));
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
-  TextTable table({"ID", "WORKFLOW", "PROJECT", "STATE", "ATTESTED BY", "CREATED AT"});
-  for (const auto& v : *runs) {
-    if (!v.is_object()) continue;
-    const auto& r = v.as_object();
-    table.AddRow({Field(r, "id"), Field(r, "workflow"), Field(r, "project"), Field(r, "state"),
-                  DescribeActor(r, "attested_by"), Field(r, "created_at")});
-  }
-  if (table.empty()) {
-    ctx.out() << "No workflow runs found.\n";
-  } else {
-    ctx.out() << table.Render();
-  }
+  ListQuery query{RunsPath(org), {}, "workflow_runs", "workflow runs"};
+  if (!project.empty()) query.filters.emplace_back("project", project);
+  CL_ASSIGN_OR_RETURN(auto list, FetchList(*client, query, limit));
+  PrintList(ctx, list, [&] {
+    TextTable table({"ID", "WORKFLOW", "PROJECT", "STATE", "ATTESTED BY", "CREATED AT"});
+    for (const auto& v : list.items()) {
+      if (!v.is_object()) continue;
+      const auto& r = v.as_object();
+      table.AddRow({Field(r, "id"), Field(r, "workflow"), Field(r, "project"), Field(r, "state"),
+                    DescribeActor(r, "attested_by"), Field(r, "created_at")});
+    }
+    if (table.empty()) {
+      ctx.out() << "No workflow runs found.\n";
+    } else {
+      ctx.out() << table.Render();
+    }
+  });
   return Ok();
 }
 

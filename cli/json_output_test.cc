@@ -35,19 +35,21 @@ struct ListCase {
 
 std::vector<ListCase> ListCases() {
   return {
-      {"organization list", [](CliContext& c) { return OrganizationList(c); }, "/v1/organizations",
+      {"organization list", [](CliContext& c) { return OrganizationList(c, std::nullopt); },
+       "/v1/organizations",
        R"({"organizations":[{"id":"o1","name":"acme","created_at":"t","role":"",)"
        R"("api_token_max_days_inactive":null}]})",
        "organizations", "role"},
-      {"member list", [](CliContext& c) { return MemberList(c); }, "/v1/organizations/acme/members",
+      {"member list", [](CliContext& c) { return MemberList(c, std::nullopt); },
+       "/v1/organizations/acme/members",
        R"({"members":[{"user_id":"u1","email":"a@x","name":"","role":"owner","created_at":"t"}]})",
        "members", "name"},
-      {"invitation list", [](CliContext& c) { return InvitationList(c); },
+      {"invitation list", [](CliContext& c) { return InvitationList(c, std::nullopt); },
        "/v1/organizations/acme/invitations",
        R"({"invitations":[{"id":"i1","email":"a@x","role":"","status":"pending",)"
        R"("created_at":"t"}]})",
        "invitations", "role"},
-      {"audit list", [](CliContext& c) { return AuditList(c, std::nullopt); },
+      {"audit list", [](CliContext& c) { return AuditList(c, AuditListOptions{}); },
        "/v1/organizations/acme/audit-events",
        R"({"audit_events":[{"id":"e1","actor_kind":"user","actor_id":"u1","actor_name":"",)"
        R"("action":"x","target_kind":"","target_id":"","message":"m","created_at":"t",)"
@@ -60,16 +62,16 @@ std::vector<ListCase> ListCases() {
        R"("expires_at":null,"last_used_at":null,"revoked_at":null,"revocation_reason":null,)"
        R"("created_by":{"kind":"user","id":"u1","name":"a"},"auto_revoke_at":null}]})",
        "api_tokens", "description"},
-      {"federation list", [](CliContext& c) { return FederationList(c); },
+      {"federation list", [](CliContext& c) { return FederationList(c, std::nullopt); },
        "/v1/organizations/acme/federation-policies",
        R"({"policies":[{"id":"p1","name":"gl","issuer":"https://gitlab.com","provider":"",)"
        R"("audience":"a","bound_claims":{"ref":"main"},"project":null,"permissions":[],)"
        R"("max_token_age_seconds":3600,"created_at":"t"}]})",
        "policies", "provider"},
-      {"project list", [](CliContext& c) { return ProjectList(c); },
+      {"project list", [](CliContext& c) { return ProjectList(c, std::nullopt); },
        "/v1/organizations/acme/projects",
        R"({"projects":[{"id":"","name":"web","created_at":"t"}]})", "projects", "id"},
-      {"workflow list", [](CliContext& c) { return WorkflowList(c); },
+      {"workflow list", [](CliContext& c) { return WorkflowList(c, std::nullopt); },
        "/v1/organizations/acme/workflows",
        R"({"workflows":[{"id":"w1","name":"build","project":"","created_at":"t"}]})", "workflows",
        "project"},
@@ -141,7 +143,7 @@ TEST_F(JsonOutputTest, LocalErrorsHaveTheSameShape) {
   options_.output = "json";
   StoreSession(NewToken(crypto::CredentialKind::kSession), "");
   // No organization and no token to ask: FailedPrecondition, before any request.
-  EXPECT_EQ(Run([](CliContext& c) { return ProjectList(c); }), 1);
+  EXPECT_EQ(Run([](CliContext& c) { return ProjectList(c, std::nullopt); }), 1);
   auto printed = boost::json::parse(err_.str());
   EXPECT_EQ(printed.at("error").at("code").as_string(), "failed_precondition");
   EXPECT_THAT(std::string(printed.at("error").at("message").as_string()),
@@ -164,7 +166,7 @@ TEST_F(JsonOutputTest, AnApiTokenUsesItsOrganizationFromWhoamiOncePerCommand) {
   });
   StoreSession("", "config-org");  // a config organization chosen for a person's session
   env_.chainloop_token = NewToken(crypto::CredentialKind::kApiToken);
-  ASSERT_EQ(Run([](CliContext& c) { return ProjectList(c); }), 0) << err_.str();
+  ASSERT_EQ(Run([](CliContext& c) { return ProjectList(c, std::nullopt); }), 0) << err_.str();
   auto requests = server_->requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[0].path, "/v1/auth/whoami");
@@ -173,7 +175,7 @@ TEST_F(JsonOutputTest, AnApiTokenUsesItsOrganizationFromWhoamiOncePerCommand) {
 
   // --org still wins, without asking whoami.
   options_.org = "other";
-  ASSERT_EQ(Run([](CliContext& c) { return ProjectList(c); }), 0) << err_.str();
+  ASSERT_EQ(Run([](CliContext& c) { return ProjectList(c, std::nullopt); }), 0) << err_.str();
   requests = server_->requests();
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_EQ(requests[2].path, "/v1/organizations/other/projects");
@@ -196,7 +198,7 @@ TEST_F(JsonOutputTest, AnApiTokenWithoutConfigOrOrgFlagNeedsNothingElse) {
 TEST_F(JsonOutputTest, ASessionNeverAsksWhoamiForTheOrganization) {
   Serve([](const FakeRequest&) { return FakeResponse{200, R"({"projects":[]})"}; });
   StoreSession(NewToken(crypto::CredentialKind::kSession), "acme");
-  ASSERT_EQ(Run([](CliContext& c) { return ProjectList(c); }), 0) << err_.str();
+  ASSERT_EQ(Run([](CliContext& c) { return ProjectList(c, std::nullopt); }), 0) << err_.str();
   ASSERT_EQ(server_->requests().size(), 1u);
   EXPECT_EQ(server_->requests()[0].path, "/v1/organizations/acme/projects");
 }
@@ -206,7 +208,7 @@ TEST_F(JsonOutputTest, ATokenRefusedByWhoamiFailsWithItsError) {
     return FakeResponse{401, ErrorBody("token_revoked", "the API token was revoked")};
   });
   env_.chainloop_token = NewToken(crypto::CredentialKind::kApiToken);
-  EXPECT_EQ(Run([](CliContext& c) { return ProjectList(c); }), 1);
+  EXPECT_EQ(Run([](CliContext& c) { return ProjectList(c, std::nullopt); }), 1);
   EXPECT_THAT(err_.str(), HasSubstr("the API token was revoked"));
   EXPECT_EQ(server_->requests().size(), 1u);
 }

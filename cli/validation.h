@@ -30,8 +30,7 @@ inline constexpr int64_t kMaxDurationSeconds = int64_t{36500} * 24 * 3600;
 // Parses --api-token-max-days-inactive: an integer 0..365 (0 disables auto-revocation).
 Result<int> ParseMaxDaysInactive(std::string_view text);
 
-// "2026-01-02T03:04:05Z", with optional fractional seconds and "+hh:mm"/"-hh:mm" offsets.
-// nullopt when the text is not such a timestamp.
-std::optional<UnixMillis> ParseRfc3339(std::string_view text);
+// RFC 3339 timestamps: cl::ParseRfc3339 (common/clock.h), shared with the control plane.
+using cl::ParseRfc3339;
 
 }  // namespace cl::cli

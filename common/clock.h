@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace cl {
 
@@ -46,5 +48,9 @@ class FakeClock final : public Clock {
 
 // RFC 3339 UTC text ("2026-11-27T21:12:13Z") for display and JSON.
 std::string FormatRfc3339(UnixMillis t);
+
+// Parses an RFC 3339 timestamp: "2026-01-02T03:04:05Z", with optional fractional seconds
+// (kept to the millisecond) and "+hh:mm"/"-hh:mm" offsets. nullopt when the text is not one.
+std::optional<UnixMillis> ParseRfc3339(std::string_view text);
 
 }  // namespace cl

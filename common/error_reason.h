@@ -36,6 +36,7 @@ namespace cl {
   X(kUnknownField, "unknown_field")                                         \
   X(kMissingField, "missing_field")                                         \
   X(kMalformedBase64url, "malformed_base64url")                             \
+  X(kInvalidCursor, "invalid_cursor")                                       \
   /* Credentials. */                                                        \
   X(kUnauthenticated, "unauthenticated")                                    \
   X(kMalformedToken, "malformed_token")                                     \

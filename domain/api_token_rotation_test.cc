@@ -72,10 +72,10 @@ TEST_F(ApiTokenRotationTest, TheReplacementKeepsNameScopePermissionsAndExpiryLen
   auto forever = MustCreate(owner_, {.name = "forever"});
   EXPECT_FALSE(MustRotate(owner_, forever.record.id, 0).record.expires_at);
   // The audit event names both.
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 10);
+  auto events = orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 10});
   ASSERT_TRUE(events);
   bool found = false;
-  for (const auto& e : *events) {
+  for (const auto& e : events->items) {
     if (e.action != "api_token.rotated" || e.target_id != old.record.id) continue;
     found = true;
     EXPECT_NE(e.message.find(r.record.id), std::string::npos) << e.message;
@@ -100,7 +100,7 @@ TEST_F(ApiTokenRotationTest, TheOldTokenWorksUntilTheDeadlineEvenFromTheCache) {
   EXPECT_EQ(AuthReason(old.token), "token_revoked");
   EXPECT_EQ(AuthReason(r.token), "ok");
   // Listed as revoked (reason rotated) from the deadline, before the job records it.
-  auto listing = tokens_->List(owner_, "acme", "revoked", std::nullopt, "");
+  auto listing = tokens_->List(owner_, "acme", "revoked", std::nullopt, "", {});
   ASSERT_TRUE(listing);
   ASSERT_EQ(listing->tokens.size(), 1u);
   EXPECT_EQ(listing->tokens[0].id, old.record.id);
@@ -150,7 +150,7 @@ TEST_F(ApiTokenRotationTest, ChainedRotationsAndRefusals) {
   EXPECT_TRUE(tokens_->Rotate(owner_, "acme", c.record.id, 86401).error().IsInvalidArgument());
   EXPECT_TRUE(tokens_->Rotate(owner_, "acme", NewUuid(random_), 0).error().IsNotFound());
   // Only one active token holds the name after all this.
-  auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "global");
+  auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "global", {});
   ASSERT_TRUE(active);
   int named_ci = 0;
   for (const auto& t : active->tokens) named_ci += t.name == "ci" && !t.rotated_to;

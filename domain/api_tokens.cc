@@ -138,7 +138,8 @@ Result<CreatedApiToken> ApiTokenService::Create(const Principal& p, const std::s
 Result<ApiTokenListing> ApiTokenService::List(const Principal& p, const std::string& org_name,
                                               const std::string& status,
                                               const std::optional<std::string>& project,
-                                              const std::string& scope) {
+                                              const std::string& scope,
+                                              const store::PageRequest<store::TimeKey>& page) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   store::ApiTokenFilter f;
   f.org_id = org.id;
@@ -176,8 +177,8 @@ Result<ApiTokenListing> ApiTokenService::List(const Principal& p, const std::str
   }
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenRead, Resource{org.id, f.project_id}));
   f.now = clock_.Now();
-  CL_ASSIGN_OR_RETURN(auto tokens, tokens_.ListApiTokens(f));
-  return ApiTokenListing{std::move(tokens), f.now};
+  CL_ASSIGN_OR_RETURN(auto tokens, tokens_.ListApiTokens(f, page));
+  return ApiTokenListing{std::move(tokens.items), f.now, std::move(tokens.next)};
 }
 
 Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::string& org_name,

@@ -49,6 +49,7 @@ struct CreateApiTokenRequest {
 struct ApiTokenListing {
   std::vector<store::ApiToken> tokens;
   UnixMillis now = 0;
+  std::optional<store::TimeKey> next;  // the next page's key, empty on the last page
 };
 
 struct CreatedApiToken {
@@ -95,7 +96,8 @@ class ApiTokenService {
   // `scope`: "project", "global" or empty. Expiry is decided at this service's clock.
   Result<ApiTokenListing> List(const Principal& p, const std::string& org,
                                const std::string& status, const std::optional<std::string>& project,
-                               const std::string& scope);
+                               const std::string& scope,
+                               const store::PageRequest<store::TimeKey>& page);
   Result<store::ApiToken> Revoke(const Principal& p, const std::string& org, const std::string& id);
   // Replaces the token `id` by a new one (see the rules above). `grace_seconds` (0..86400): how
   // long the old token keeps working; 0 revokes it in the same transaction. FailedPrecondition

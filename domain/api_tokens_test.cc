@@ -39,10 +39,12 @@ TEST_F(ApiTokenTest, ProjectTokenStaysInItsProject) {
   Principal t = Auth(created.token);
   EXPECT_TRUE(atts_->Init(t, "acme", "build", "backend"));
   EXPECT_TRUE(atts_->Init(t, "acme", "build", "frontend").error().IsPermissionDenied());
-  EXPECT_TRUE(atts_->ListRuns(t, "acme", std::string("frontend"), 10).error().IsPermissionDenied());
-  auto runs = atts_->ListRuns(t, "acme", std::nullopt, 10);
+  EXPECT_TRUE(Items(atts_->ListRuns(t, "acme", std::string("frontend"), {.limit = 10}))
+                  .error()
+                  .IsPermissionDenied());
+  auto runs = Items(atts_->ListRuns(t, "acme", std::nullopt, {.limit = 10}));
   ASSERT_TRUE(runs);
-  auto projects = orgs_->ListProjects(t, "acme");
+  auto projects = Items(orgs_->ListProjects(t, "acme", {}));
   ASSERT_TRUE(projects) << projects.error().ToString();
   ASSERT_EQ(projects->size(), 1u);
   EXPECT_EQ(projects->at(0).name, "backend");
@@ -53,12 +55,13 @@ TEST_F(ApiTokenTest, PeopleOnlyOperationsAreRefusedToTokens) {
   EXPECT_FALSE(orgs_->Create(t, "other"));
   EXPECT_FALSE(orgs_->Invite(t, "acme", "x@example.com", store::OrgRole::kViewer));
   EXPECT_FALSE(orgs_->SetApiTokenMaxDaysInactive(t, "acme", 30));
-  EXPECT_FALSE(orgs_->ListAuditEvents(t, "acme", 10));
-  EXPECT_FALSE(orgs_->ListMembers(t, "acme"));
+  EXPECT_FALSE(Items(orgs_->ListAuditEvents(t, "acme", {}, {.limit = 10})));
+  EXPECT_FALSE(Items(orgs_->ListMembers(t, "acme", {})));
   // Other organizations are invisible.
   Principal other = Auth(LoginAs("other", "other@example.com"));
   ASSERT_TRUE(orgs_->Create(other, "globex"));
-  EXPECT_TRUE(atts_->ListRuns(t, "globex", std::nullopt, 10).error().IsNotFound());
+  EXPECT_TRUE(
+      Items(atts_->ListRuns(t, "globex", std::nullopt, {.limit = 10})).error().IsNotFound());
 }
 
 // Descriptions are printed on the owner's terminal: a project token holder must not be able to
@@ -89,7 +92,7 @@ TEST_F(ApiTokenTest, PermissionsAreExplicitGrantableAndNeverExceedTheCreator) {
                       {.name = "ro", .permissions = std::vector<std::string>{"workflow_run:read"}})
                .token);
   EXPECT_TRUE(atts_->Init(ro, "acme", "build", "backend").error().IsPermissionDenied());
-  EXPECT_TRUE(atts_->ListRuns(ro, "acme", std::nullopt, 10));
+  EXPECT_TRUE(Items(atts_->ListRuns(ro, "acme", std::nullopt, {.limit = 10})));
 
   // An org token with api_token:create mints only project tokens within its own permissions.
   Principal minter = Auth(
@@ -162,16 +165,16 @@ TEST_F(ApiTokenTest, NamesAreLabelsUniqueAmongActiveTokensPerScope) {
   EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "ci", .project = "backend"}));
   ASSERT_TRUE(tokens_->Revoke(owner_, "acme", first.record.id));
   EXPECT_TRUE(tokens_->Create(owner_, "acme", {.name = "ci"}));
-  auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "");
+  auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "", {});
   ASSERT_TRUE(active);
   EXPECT_EQ(active->tokens.size(), 2u);
-  auto revoked = tokens_->List(owner_, "acme", "revoked", std::nullopt, "");
+  auto revoked = tokens_->List(owner_, "acme", "revoked", std::nullopt, "", {});
   ASSERT_TRUE(revoked);
   ASSERT_EQ(revoked->tokens.size(), 1u);
-  auto global = tokens_->List(owner_, "acme", "all", std::nullopt, "global");
+  auto global = tokens_->List(owner_, "acme", "all", std::nullopt, "global", {});
   ASSERT_TRUE(global);
   EXPECT_EQ(global->tokens.size(), 2u);
-  EXPECT_FALSE(tokens_->List(owner_, "acme", "bogus", std::nullopt, ""));
+  EXPECT_FALSE(tokens_->List(owner_, "acme", "bogus", std::nullopt, "", {}));
 }
 
 TEST_F(ApiTokenTest, LastUseIsCoalescedAndWrittenByTheFlusher) {
@@ -202,7 +205,7 @@ TEST_F(ApiTokenTest, AuditEventsForCreateAndRevoke) {
   auto created = MustCreate(owner_, {.name = "ci"});
   clock_.Advance(1000);
   ASSERT_TRUE(tokens_->Revoke(owner_, "acme", created.record.id));
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 2);
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 2}));
   ASSERT_TRUE(events);
   ASSERT_EQ(events->size(), 2u);
   EXPECT_EQ(events->at(0).action, "api_token.revoked");
@@ -235,11 +238,11 @@ TEST_F(ApiTokenTest, TokenRevokedDuringItsAuthenticationCannotCreateATokenInThat
   ASSERT_FALSE(child);
   EXPECT_TRUE(child.error().IsUnauthenticated());
   EXPECT_EQ(child.error().reason(), "token_revoked");
-  auto all = tokens_->List(owner_, "acme", "all", std::nullopt, "");
+  auto all = tokens_->List(owner_, "acme", "all", std::nullopt, "", {});
   ASSERT_TRUE(all) << all.error().ToString();
   ASSERT_EQ(all->tokens.size(), 1u);
   EXPECT_EQ(all->tokens[0].name, "minter");
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 100);
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 100}));
   ASSERT_TRUE(events);
   EXPECT_EQ(
       std::count_if(events->begin(), events->end(),

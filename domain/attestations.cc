@@ -140,9 +140,9 @@ Result<store::WorkflowRun> AttestationService::Push(const Principal& p, const st
   return workflows_.GetRun(org.id, run_id);
 }
 
-Result<std::vector<store::WorkflowRun>> AttestationService::ListRuns(
+Result<store::Page<store::WorkflowRun, store::TimeKey>> AttestationService::ListRuns(
     const Principal& p, const std::string& org_name, const std::optional<std::string>& project,
-    int limit) {
+    const store::PageRequest<store::TimeKey>& page) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   std::optional<std::string> project_id;
   if (project) {
@@ -152,8 +152,7 @@ Result<std::vector<store::WorkflowRun>> AttestationService::ListRuns(
     project_id = p.project_id;
   }
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRunRead, Resource{org.id, project_id}));
-  if (limit <= 0 || limit > 500) limit = 50;
-  return workflows_.ListRuns(org.id, project_id, limit);
+  return workflows_.ListRuns(org.id, project_id, page);
 }
 
 Result<store::WorkflowRun> AttestationService::GetRun(const Principal& p,
@@ -166,16 +165,14 @@ Result<store::WorkflowRun> AttestationService::GetRun(const Principal& p,
   return run;
 }
 
-Result<std::vector<store::Workflow>> AttestationService::ListWorkflows(
-    const Principal& p, const std::string& org_name) {
+Result<store::Page<store::Workflow, store::WorkflowKey>> AttestationService::ListWorkflows(
+    const Principal& p, const std::string& org_name,
+    const store::PageRequest<store::WorkflowKey>& page) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kWorkflowRead, Resource{org.id, p.project_id}));
-  CL_ASSIGN_OR_RETURN(auto workflows, workflows_.ListWorkflows(org.id));
-  if (p.project_id) {
-    std::erase_if(workflows,
-                  [&](const store::Workflow& w) { return w.project_id != *p.project_id; });
-  }
-  return workflows;
+  // Each workflow carries its project's name: listing them reads projects too.
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kProjectRead, Resource{org.id, p.project_id}));
+  return workflows_.ListWorkflows(org.id, p.project_id, page);
 }
 
 }  // namespace cl::domain

@@ -44,12 +44,17 @@ class AttestationService {
   // attestation push: stores the statement on the run and records the actor.
   Result<store::WorkflowRun> Push(const Principal& p, const std::string& org,
                                   const std::string& run_id, const boost::json::value& statement);
-  Result<std::vector<store::WorkflowRun>> ListRuns(const Principal& p, const std::string& org,
-                                                   const std::optional<std::string>& project,
-                                                   int limit);
+  // One page of the runs, newest first; of `project` when set, else of the caller's project
+  // when it is project-scoped, else of the whole organization.
+  Result<store::Page<store::WorkflowRun, store::TimeKey>> ListRuns(
+      const Principal& p, const std::string& org, const std::optional<std::string>& project,
+      const store::PageRequest<store::TimeKey>& page);
   Result<store::WorkflowRun> GetRun(const Principal& p, const std::string& org,
                                     const std::string& run_id);
-  Result<std::vector<store::Workflow>> ListWorkflows(const Principal& p, const std::string& org);
+  // One page of the workflows (project_name filled); a project-scoped principal's only.
+  Result<store::Page<store::Workflow, store::WorkflowKey>> ListWorkflows(
+      const Principal& p, const std::string& org,
+      const store::PageRequest<store::WorkflowKey>& page);
 
  private:
   store::WorkflowStore& workflows_;

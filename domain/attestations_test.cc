@@ -31,7 +31,7 @@ TEST_F(DomainTest, AttestationRecordsWhoAttested) {
   EXPECT_EQ(pushed->statement_digest.rfind("sha256:", 0), 0u);
   EXPECT_TRUE(atts_->Push(owner, "acme", run->id, *statement).error().code() ==
               Error::Code::kFailedPrecondition);
-  auto runs = atts_->ListRuns(owner, "acme", std::string("backend"), 10);
+  auto runs = Items(atts_->ListRuns(owner, "acme", std::string("backend"), {.limit = 10}));
   ASSERT_TRUE(runs);
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ(runs->at(0).workflow_name, "build");

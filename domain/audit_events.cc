@@ -68,6 +68,44 @@ std::string_view AuditTargetName(AuditTarget target) {
   return kTargets[static_cast<size_t>(target)].second;
 }
 
+std::optional<AuditAction> ParseAuditAction(std::string_view name) {
+  for (const auto& [action, wire] : kActions) {
+    if (wire == name) return action;
+  }
+  return std::nullopt;
+}
+
+Result<store::AuditEventFilter> AuditEventFilterOf(const std::string& org_id,
+                                                   const AuditEventQuery& query) {
+  store::AuditEventFilter f;
+  f.org_id = org_id;
+  if (query.action) {
+    if (!ParseAuditAction(*query.action)) {
+      return Fail(Error::InvalidArgument("unknown audit action '" + *query.action + "'"));
+    }
+    f.action = query.action;
+  }
+  f.actor = query.actor;
+  f.target_id = query.target_id;
+  auto timestamp = [](const std::optional<std::string>& text,
+                      const char* name) -> Result<std::optional<UnixMillis>> {
+    if (!text) return std::optional<UnixMillis>();
+    auto t = ParseRfc3339(*text);
+    if (!t) {
+      return Fail(Error::InvalidArgument(std::string(name) +
+                                         " must be an RFC 3339 timestamp such as "
+                                         "2026-12-07T10:00:00Z"));
+    }
+    return t;
+  };
+  CL_ASSIGN_OR_RETURN(f.since, timestamp(query.since, "since"));
+  CL_ASSIGN_OR_RETURN(f.until, timestamp(query.until, "until"));
+  if (f.since && f.until && *f.until <= *f.since) {
+    return Fail(Error::InvalidArgument("until must be later than since"));
+  }
+  return f;
+}
+
 std::span<const AuditAction> AllAuditActions() { return kActionValues; }
 std::span<const AuditTarget> AllAuditTargets() { return kTargetValues; }
 

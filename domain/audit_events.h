@@ -6,12 +6,14 @@
 // never change once released.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "common/clock.h"
 #include "common/random.h"
+#include "common/result.h"
 #include "domain/principal.h"
 #include "store/store.h"
 
@@ -49,6 +51,8 @@ enum class AuditTarget {
 std::string_view AuditActionName(AuditAction action);
 // "organization", "api_token", ...
 std::string_view AuditTargetName(AuditTarget target);
+// The action whose wire name is exactly `name`, else nullopt.
+std::optional<AuditAction> ParseAuditAction(std::string_view name);
 // Every value, in declaration order (tests and tools).
 std::span<const AuditAction> AllAuditActions();
 std::span<const AuditTarget> AllAuditTargets();
@@ -81,6 +85,20 @@ struct AuditFact {
   std::string target_id;
   std::string message;  // human-readable, no secrets
 };
+
+// The filters of an audit log listing as a request states them, each optional.
+struct AuditEventQuery {
+  std::optional<std::string> action;     // a wire name ("api_token.revoked")
+  std::optional<std::string> actor;      // matches the actor's id or name exactly
+  std::optional<std::string> target_id;  // the object the event is about
+  std::optional<std::string> since;      // RFC 3339: events at or after it
+  std::optional<std::string> until;      // RFC 3339: events before it
+};
+
+// The store filter of `query` for organization `org_id`. InvalidArgument when the action is
+// none of the table's wire names, a timestamp is not RFC 3339, or until <= since.
+Result<store::AuditEventFilter> AuditEventFilterOf(const std::string& org_id,
+                                                   const AuditEventQuery& query);
 
 // The event recording `fact` by `actor` at `at`, with a fresh UUID drawn from `random`.
 // Every audit event of the control plane is built here.

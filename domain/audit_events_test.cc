@@ -147,13 +147,13 @@ TEST_F(ApiTokenTest, EachServiceRecordsTheSameEventFieldsAsBefore) {
   ASSERT_TRUE(orgs_->SetApiTokenMaxDaysInactive(owner_, "acme", 30));
   CreatedApiToken t = MustCreate(owner_, {.name = "ci"});
   ASSERT_TRUE(tokens_->Revoke(owner_, "acme", t.record.id));
-  auto projects = orgs_->ListProjects(owner_, "acme");
+  auto projects = Items(orgs_->ListProjects(owner_, "acme", {}));
   ASSERT_TRUE(projects);
   ASSERT_FALSE(projects->empty());
   const store::Project& backend = projects->front();
   ASSERT_EQ(backend.name, "backend");
 
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 100);
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 100}));
   ASSERT_TRUE(events);
   const UnixMillis now = clock_.Now();  // a login moves the fake clock; nothing else does
   const std::string owner = owner_.id;
@@ -185,7 +185,7 @@ TEST_F(FederationTest, FederationRecordsTheSameEventFieldsAsBefore) {
   ASSERT_TRUE(fed_->AuthenticateCiToken("acme", Mint(Claims()), "init"));
   ASSERT_TRUE(fed_->DeletePolicy(owner_, "acme", policy->id));
 
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 100);
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 100}));
   ASSERT_TRUE(events);
   const std::string o = "owner@example.com";
   const std::string id = policy->id;

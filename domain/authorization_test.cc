@@ -77,7 +77,7 @@ TEST_F(DomainTest, MembersActOnlyInTheirProjects) {
   EXPECT_TRUE(atts_->Init(m, "acme", "build", "backend").error().IsPermissionDenied());
   ASSERT_TRUE(orgs_->CreateProject(m, "acme", "frontend"));  // becomes its project admin
   EXPECT_TRUE(atts_->Init(m, "acme", "build", "frontend"));
-  EXPECT_TRUE(atts_->ListRuns(m, "acme", std::nullopt, 10));
+  EXPECT_TRUE(Items(atts_->ListRuns(m, "acme", std::nullopt, {.limit = 10})));
 }
 
 // The Authorizer's decisions on in-memory memberships: no database needed.

@@ -123,11 +123,12 @@ Result<store::TrustPolicyRecord> FederationService::CreatePolicy(
   return r;
 }
 
-Result<std::vector<store::TrustPolicyRecord>> FederationService::ListPolicies(
-    const Principal& p, const std::string& org_name) {
+Result<store::Page<store::TrustPolicyRecord, store::NameKey>> FederationService::ListPolicies(
+    const Principal& p, const std::string& org_name,
+    const store::PageRequest<store::NameKey>& page) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kOrganizationRead, Resource{org.id, std::nullopt}));
-  return federation_.ListTrustPolicies(org.id);
+  return federation_.ListTrustPolicies(org.id, page);
 }
 
 Status FederationService::DeletePolicy(const Principal& p, const std::string& org_name,

@@ -95,8 +95,8 @@ class FederationService {
   Result<store::TrustPolicyRecord> CreatePolicy(const Principal& p, const std::string& org,
                                                 const CreateTrustPolicyRequest& req);
   // Anyone who can read the organization.
-  Result<std::vector<store::TrustPolicyRecord>> ListPolicies(const Principal& p,
-                                                             const std::string& org);
+  Result<store::Page<store::TrustPolicyRecord, store::NameKey>> ListPolicies(
+      const Principal& p, const std::string& org, const store::PageRequest<store::NameKey>& page);
   // People only, with trust_policy:manage. Audited. NotFound for an unknown id. Ends every
   // `clfed_` token issued under the policy, in the same transaction as the delete.
   Status DeletePolicy(const Principal& p, const std::string& org, const std::string& id);

@@ -63,14 +63,14 @@ TEST_F(FederationTest, PolicyCreationRules) {
   EXPECT_TRUE(CreatePolicy(member, other).error().IsPermissionDenied());
 
   // Listing and deletion, audited.
-  auto list = fed_->ListPolicies(owner_, "acme");
+  auto list = Items(fed_->ListPolicies(owner_, "acme", {}));
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 1u);
   EXPECT_TRUE(
       fed_->DeletePolicy(Auth(token.token), "acme", policy->id).error().IsPermissionDenied());
   EXPECT_TRUE(fed_->DeletePolicy(owner_, "acme", policy->id));
   EXPECT_TRUE(fed_->DeletePolicy(owner_, "acme", policy->id).error().IsNotFound());
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 20);
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 20}));
   ASSERT_TRUE(events);
   std::set<std::string> actions;
   for (const auto& e : *events) actions.insert(e.action);
@@ -101,7 +101,7 @@ TEST_F(FederationTest, ExchangedTokenAttestsInThePolicysProjectOnly) {
   EXPECT_EQ(pushed->actor_name, "gitlab: acme/backend@main");
   EXPECT_TRUE(atts_->Init(ci, "acme", "build", "frontend").error().IsPermissionDenied());
   // People-only operations stay closed.
-  EXPECT_FALSE(orgs_->ListMembers(ci, "acme"));
+  EXPECT_FALSE(Items(orgs_->ListMembers(ci, "acme", {})));
   // Cached answers agree; the token expires with the ID token's acceptance.
   auto cached = authn_->AuthenticateCached("Bearer " + exchanged->token);
   ASSERT_TRUE(cached.has_value());
@@ -111,7 +111,7 @@ TEST_F(FederationTest, ExchangedTokenAttestsInThePolicysProjectOnly) {
   ASSERT_FALSE(expired);
   EXPECT_EQ(expired.error().reason(), "token_expired");
 
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 20);
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 20}));
   ASSERT_TRUE(events);
   bool audited = false;
   for (const auto& e : *events) {
@@ -158,7 +158,7 @@ TEST_F(FederationTest, MaxTokenAgeIsThePolicysAndBoundsTheExchangedToken) {
   auto policy = CreatePolicy(owner_, longer);
   ASSERT_TRUE(policy) << policy.error().ToString();
   EXPECT_EQ(policy->max_token_age_seconds, 2 * 3600);
-  EXPECT_EQ((*fed_->ListPolicies(owner_, "acme"))[0].max_token_age_seconds, 2 * 3600);
+  EXPECT_EQ((*Items(fed_->ListPolicies(owner_, "acme", {})))[0].max_token_age_seconds, 2 * 3600);
   auto exchanged = fed_->Exchange("acme", job);
   ASSERT_TRUE(exchanged) << exchanged.error().ToString();
   // 2 h + 60 s after iat, not the 3 h exp.
@@ -394,7 +394,7 @@ TEST_F(FederationRevocationTest, PolicyDeletedDuringAuthenticationCannotCreateAT
   ASSERT_FALSE(late);
   EXPECT_TRUE(late.error().IsUnauthenticated());
   EXPECT_EQ(late.error().reason(), "token_revoked");
-  auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "");
+  auto active = tokens_->List(owner_, "acme", "active", std::nullopt, "", {});
   ASSERT_TRUE(active) << active.error().ToString();
   EXPECT_TRUE(active->tokens.empty());
 }

@@ -219,7 +219,7 @@ TEST_F(DomainTest, InvitationAcceptedAtNextLoginOnlyForVerifiedEmail) {
   auto d = orgs_->Describe(bob, "acme");
   ASSERT_TRUE(d);
   EXPECT_EQ(d->role, store::OrgRole::kViewer);
-  auto members = orgs_->ListMembers(owner, "acme");
+  auto members = Items(orgs_->ListMembers(owner, "acme", {}));
   ASSERT_TRUE(members);
   EXPECT_EQ(members->size(), 2u);
   // A viewer cannot create projects or invite.
@@ -228,7 +228,7 @@ TEST_F(DomainTest, InvitationAcceptedAtNextLoginOnlyForVerifiedEmail) {
                   .error()
                   .IsPermissionDenied());
   // Audit trail has the creation, both invitations and the acceptance.
-  auto events = orgs_->ListAuditEvents(owner, "acme", 10);
+  auto events = Items(orgs_->ListAuditEvents(owner, "acme", {}, {.limit = 10}));
   ASSERT_TRUE(events);
   EXPECT_EQ(events->size(), 4u);
   EXPECT_EQ(events->front().action, "invitation.accepted");

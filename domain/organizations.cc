@@ -1,5 +1,7 @@
 #include "domain/organizations.h"
 
+#include <tuple>
+
 #include "domain/names.h"
 #include "domain/token_inactivity.h"
 
@@ -46,20 +48,26 @@ Result<store::Organization> OrganizationService::Create(const Principal& p,
   return org;
 }
 
-Result<std::vector<OrgWithRole>> OrganizationService::ListMine(const Principal& p) {
-  std::vector<OrgWithRole> out;
+Result<store::Page<OrgWithRole, store::NameKey>> OrganizationService::ListMine(
+    const Principal& p, const store::PageRequest<store::NameKey>& page) {
+  store::Page<OrgWithRole, store::NameKey> out;
   if (p.kind != Principal::Kind::kUser) {
+    // A token's one organization: on the first page only (it sorts after no key of its own).
     if (p.org_id) {
       CL_ASSIGN_OR_RETURN(auto org, orgs_.GetOrganization(*p.org_id));
-      out.push_back({org, std::nullopt});
+      const auto& after = page.after;
+      if (!after || std::tie(org.name, org.id) > std::tie(after->name, after->id)) {
+        out.items.push_back({std::move(org), std::nullopt});
+      }
     }
     return out;
   }
-  CL_ASSIGN_OR_RETURN(auto memberships, orgs_.ListMembershipsForUser(p.id));
-  for (const auto& m : memberships) {
+  CL_ASSIGN_OR_RETURN(auto memberships, orgs_.ListMembershipsForUser(p.id, page));
+  for (const auto& m : memberships.items) {
     CL_ASSIGN_OR_RETURN(auto org, orgs_.GetOrganization(m.org_id));
-    out.push_back({std::move(org), m.role});
+    out.items.push_back({std::move(org), m.role});
   }
+  out.next = std::move(memberships.next);
   return out;
 }
 
@@ -119,11 +127,11 @@ Result<store::Organization> OrganizationService::SetApiTokenMaxDaysInactive(
   return orgs_.GetOrganization(org.id);
 }
 
-Result<std::vector<store::Membership>> OrganizationService::ListMembers(const Principal& p,
-                                                                        const std::string& name) {
+Result<store::Page<store::Membership, store::NameKey>> OrganizationService::ListMembers(
+    const Principal& p, const std::string& name, const store::PageRequest<store::NameKey>& page) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kMemberRead, Resource{org.id, std::nullopt}));
-  return orgs_.ListMembers(org.id);
+  return orgs_.ListMembers(org.id, page);
 }
 
 Result<store::Invitation> OrganizationService::Invite(const Principal& p, const std::string& name,
@@ -165,11 +173,11 @@ Result<store::Invitation> OrganizationService::Invite(const Principal& p, const 
   return inv;
 }
 
-Result<std::vector<store::Invitation>> OrganizationService::ListInvitations(
-    const Principal& p, const std::string& name) {
+Result<store::Page<store::Invitation, store::TimeKey>> OrganizationService::ListInvitations(
+    const Principal& p, const std::string& name, const store::PageRequest<store::TimeKey>& page) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kInvitationRead, Resource{org.id, std::nullopt}));
-  return invitations_.ListPendingInvitations(org.id);
+  return invitations_.ListPendingInvitations(org.id, page);
 }
 
 namespace {
@@ -279,13 +287,13 @@ Result<store::Invitation> OrganizationService::RevokeInvitation(const Principal&
   return *inv;
 }
 
-Result<std::vector<store::AuditEvent>> OrganizationService::ListAuditEvents(const Principal& p,
-                                                                            const std::string& name,
-                                                                            int limit) {
+Result<store::Page<store::AuditEvent, store::TimeKey>> OrganizationService::ListAuditEvents(
+    const Principal& p, const std::string& name, const AuditEventQuery& query,
+    const store::PageRequest<store::TimeKey>& page) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kAuditRead, Resource{org.id, std::nullopt}));
-  if (limit <= 0 || limit > 1000) limit = 100;
-  return audit_.ListAuditEvents(org.id, limit);
+  CL_ASSIGN_OR_RETURN(store::AuditEventFilter filter, AuditEventFilterOf(org.id, query));
+  return audit_.ListAuditEvents(filter, page);
 }
 
 Result<store::Project> OrganizationService::CreateProject(const Principal& p,
@@ -317,15 +325,11 @@ Result<store::Project> OrganizationService::CreateProject(const Principal& p,
   return project;
 }
 
-Result<std::vector<store::Project>> OrganizationService::ListProjects(const Principal& p,
-                                                                      const std::string& name) {
+Result<store::Page<store::Project, store::NameKey>> OrganizationService::ListProjects(
+    const Principal& p, const std::string& name, const store::PageRequest<store::NameKey>& page) {
   CL_ASSIGN_OR_RETURN(auto org, Resolve(p, name));
   CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kProjectRead, Resource{org.id, p.project_id}));
-  CL_ASSIGN_OR_RETURN(auto projects, projects_.ListProjects(org.id));
-  if (p.project_id) {
-    std::erase_if(projects, [&](const store::Project& x) { return x.id != *p.project_id; });
-  }
-  return projects;
+  return projects_.ListProjects(org.id, p.project_id, page);
 }
 
 }  // namespace cl::domain

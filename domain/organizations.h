@@ -54,7 +54,9 @@ class OrganizationService {
 
   // People only; the creator becomes owner.
   Result<store::Organization> Create(const Principal& p, const std::string& name);
-  Result<std::vector<OrgWithRole>> ListMine(const Principal& p);
+  // One page of the organizations `p` belongs to, by name then id (a token: its own one).
+  Result<store::Page<OrgWithRole, store::NameKey>> ListMine(
+      const Principal& p, const store::PageRequest<store::NameKey>& page);
   // Resolves an organization by name for `p` (NotFound when `p` cannot see it), with the
   // caller's role and effective permissions in it.
   Result<OrgDescription> Describe(const Principal& p, const std::string& name);
@@ -65,14 +67,15 @@ class OrganizationService {
   Result<store::Organization> SetApiTokenMaxDaysInactive(const Principal& p, const std::string& org,
                                                          std::optional<int64_t> days);
 
-  Result<std::vector<store::Membership>> ListMembers(const Principal& p, const std::string& org);
+  Result<store::Page<store::Membership, store::NameKey>> ListMembers(
+      const Principal& p, const std::string& org, const store::PageRequest<store::NameKey>& page);
   // `role` is the decoded request's role, empty when it named none of the organization roles:
   // that is InvalidArgument, answered after the organization, permission and email checks (as
   // any other invalid invitation). Only owners may invite owners.
   Result<store::Invitation> Invite(const Principal& p, const std::string& org,
                                    const std::string& email, std::optional<store::OrgRole> role);
-  Result<std::vector<store::Invitation>> ListInvitations(const Principal& p,
-                                                         const std::string& org);
+  Result<store::Page<store::Invitation, store::TimeKey>> ListInvitations(
+      const Principal& p, const std::string& org, const store::PageRequest<store::TimeKey>& page);
 
   // Membership changes: people only (PermissionDenied for tokens), with member:update /
   // member:remove / invitation:revoke (owners and admins). An admin never changes or removes an
@@ -97,12 +100,16 @@ class OrganizationService {
   // invitation with that id in the organization.
   Result<store::Invitation> RevokeInvitation(const Principal& p, const std::string& org,
                                              const std::string& id);
-  Result<std::vector<store::AuditEvent>> ListAuditEvents(const Principal& p, const std::string& org,
-                                                         int limit);
+  // One page of the events matching `query` (AuditEventFilterOf: InvalidArgument when invalid).
+  Result<store::Page<store::AuditEvent, store::TimeKey>> ListAuditEvents(
+      const Principal& p, const std::string& org, const AuditEventQuery& query,
+      const store::PageRequest<store::TimeKey>& page);
 
   Result<store::Project> CreateProject(const Principal& p, const std::string& org,
                                        const std::string& name);
-  Result<std::vector<store::Project>> ListProjects(const Principal& p, const std::string& org);
+  // One page of the projects `p` may see: a project-scoped principal sees only its project.
+  Result<store::Page<store::Project, store::NameKey>> ListProjects(
+      const Principal& p, const std::string& org, const store::PageRequest<store::NameKey>& page);
 
   // The audit event of `p` doing `action` on `target` now (NewAuditEvent with this service's
   // clock and random source).

@@ -22,7 +22,7 @@ TEST_F(DomainTest, OrganizationNamesAreUniqueAndValidated) {
   ASSERT_TRUE(orgs_->Create(a, "acme"));
   EXPECT_TRUE(orgs_->Create(a, "acme").error().IsAlreadyExists());
   EXPECT_TRUE(orgs_->Create(a, "Not_Valid").error().IsInvalidArgument());
-  auto mine = orgs_->ListMine(a);
+  auto mine = Items(orgs_->ListMine(a, {}));
   ASSERT_TRUE(mine);
   ASSERT_EQ(mine->size(), 1u);
   EXPECT_EQ(mine->at(0).role, store::OrgRole::kOwner);
@@ -45,7 +45,7 @@ TEST_F(ApiTokenTest, OnlyOwnersAndAdminsChangeTheAutoRevokeSetting) {
   auto org = orgs_->Describe(owner_, "acme");
   ASSERT_TRUE(org);
   EXPECT_EQ(org->org.api_token_max_days_inactive, 30);
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 1);
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 1}));
   ASSERT_TRUE(events);
   EXPECT_EQ(events->at(0).action, "organization.updated");
   EXPECT_NE(events->at(0).message.find("30 days"), std::string::npos);
@@ -86,7 +86,7 @@ class MemberRulesTest : public ApiTokenTest {
   }
   // The newest audit event's action (each change below moves the clock first).
   std::string NewestAction() {
-    auto events = orgs_->ListAuditEvents(owner_, "acme", 1);
+    auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 1}));
     EXPECT_TRUE(events);
     return events && !events->empty() ? events->at(0).action : "";
   }
@@ -108,7 +108,7 @@ TEST_F(MemberRulesTest, OwnersAndAdminsChangeRolesAndEachChangeIsAudited) {
   EXPECT_EQ(NewestAction(), "member.role_changed");
   clock_.Advance(kMillisPerSecond);
   ASSERT_TRUE(orgs_->UpdateMemberRole(admin_, "acme", member_.id, store::OrgRole::kViewer));
-  auto events = orgs_->ListAuditEvents(owner_, "acme", 1);
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 1}));
   ASSERT_TRUE(events);
   EXPECT_EQ(events->at(0).actor_name, "ada@example.com");
   EXPECT_EQ(events->at(0).target_kind, "member");
@@ -167,7 +167,7 @@ TEST_F(MemberRulesTest, TheLastOwnerStays) {
   clock_.Advance(kMillisPerSecond);
   ASSERT_TRUE(orgs_->RemoveMember(owner_, "acme", owner_.id));
   EXPECT_TRUE(orgs_->Describe(owner_, "acme").error().IsNotFound());
-  auto events = orgs_->ListAuditEvents(admin_, "acme", 1);
+  auto events = Items(orgs_->ListAuditEvents(admin_, "acme", {}, {.limit = 1}));
   ASSERT_TRUE(events);
   EXPECT_EQ(events->at(0).action, "member.removed");
   EXPECT_NE(events->at(0).message.find("left the organization"), std::string::npos);
@@ -188,7 +188,7 @@ TEST_F(MemberRulesTest, InvitationsAreCancelledByOwnersAndAdmins) {
   EXPECT_TRUE(orgs_->RevokeInvitation(admin_, "acme", to_viewer->id).error().IsNotFound());
   EXPECT_TRUE(orgs_->RevokeInvitation(owner_, "acme", "not-a-uuid").error().IsNotFound());
   ASSERT_TRUE(orgs_->RevokeInvitation(owner_, "acme", to_owner->id));
-  auto pending = orgs_->ListInvitations(owner_, "acme");
+  auto pending = Items(orgs_->ListInvitations(owner_, "acme", {}));
   ASSERT_TRUE(pending);
   EXPECT_TRUE(pending->empty());
   // Bea signs in later: no invitation to accept.

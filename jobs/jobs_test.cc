@@ -48,6 +48,10 @@ class FailingUsageStore final : public store::ApiTokenStore {
   Result<std::vector<store::ApiToken>> ListApiTokens(const store::ApiTokenFilter&) override {
     return Fail(Error::Unavailable("down"));
   }
+  Result<store::Page<store::ApiToken, store::TimeKey>> ListApiTokens(
+      const store::ApiTokenFilter&, const store::PageRequest<store::TimeKey>&) override {
+    return Fail(Error::Unavailable("down"));
+  }
   Status RevokeApiToken(const std::string&, const std::string&, UnixMillis, store::RevocationReason,
                         const std::string&, const store::AuditEvent&) override {
     return Fail(Error::Unavailable("down"));

@@ -193,7 +193,12 @@ Result<ApiToken> SqlDatabase::GetApiToken(const std::string& org_id, const std::
   });
 }
 
-Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& filter) {
+namespace {
+
+const ListOrder kTokensNewestFirst{{"t.created_at", "t.id"}, /*descending=*/true};
+
+// The SELECT of ListApiTokens, WHERE clause open, and its parameters.
+std::pair<std::string, std::vector<SqlParam>> ApiTokenListQuery(const ApiTokenFilter& filter) {
   // A handful of fixed shapes, so SQLite's statement cache stays small.
   std::string sql = std::string(kApiTokenSelect) + "WHERE t.org_id = $1";
   std::vector<SqlParam> params = {filter.org_id};
@@ -235,9 +240,27 @@ Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& f
     case ApiTokenFilter::Scope::kAny:
       break;
   }
-  sql += " ORDER BY t.created_at DESC, t.id";
-  return RunReturning(
-      [&](SqlConnection& c) { return QueryAll<ApiToken>(c, sql, params, ToApiToken); });
+  return {std::move(sql), std::move(params)};
+}
+
+}  // namespace
+
+Result<std::vector<ApiToken>> SqlDatabase::ListApiTokens(const ApiTokenFilter& filter) {
+  auto [sql, params] = ApiTokenListQuery(filter);
+  return RunReturning([&](SqlConnection& c) {
+    return QueryOrdered<ApiToken>(c, sql, params, kTokensNewestFirst, ToApiToken);
+  });
+}
+
+Result<Page<ApiToken, TimeKey>> SqlDatabase::ListApiTokens(const ApiTokenFilter& filter,
+                                                           const PageRequest<TimeKey>& page) {
+  auto [sql, params] = ApiTokenListQuery(filter);
+  return RunReturning([&](SqlConnection& c) {
+    return QueryPage<ApiToken>(c, sql, params, kTokensNewestFirst, page, ToApiToken,
+                               [](const ApiToken& t) {
+                                 return TimeKey{t.created_at, t.id};
+                               });
+  });
 }
 
 Status SqlDatabase::RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,

@@ -57,6 +57,8 @@ const std::string& AuditInsertSql(size_t rows) {
   return kSql->at(rows);
 }
 
+const ListOrder kAuditNewestFirst{{"created_at", "id"}, /*descending=*/true};
+
 }  // namespace
 
 Status InsertAudit(SqlConnection& c, const AuditEvent& e) {
@@ -103,12 +105,34 @@ Status SqlDatabase::AppendAuditEvent(const AuditEvent& e) {
 
 Result<std::vector<AuditEvent>> SqlDatabase::ListAuditEvents(const std::string& org_id, int limit) {
   if (limit <= 0) return std::vector<AuditEvent>{};
+  CL_ASSIGN_OR_RETURN(auto page, ListAuditEvents(AuditEventFilter{.org_id = org_id},
+                                                 PageRequest<TimeKey>{.limit = limit}));
+  return std::move(page.items);
+}
+
+Result<Page<AuditEvent, TimeKey>> SqlDatabase::ListAuditEvents(const AuditEventFilter& filter,
+                                                               const PageRequest<TimeKey>& page) {
+  // Fixed shapes per combination of filters; each filter is one indexed equality or range
+  // (migration 0012) next to org_id.
+  std::string sql = std::string("SELECT ") + kAuditCols + " FROM audit_events WHERE org_id = $1";
+  std::vector<SqlParam> params = {filter.org_id};
+  auto next = [&](SqlParam value) {
+    params.push_back(std::move(value));
+    return "$" + std::to_string(params.size());
+  };
+  if (filter.action) sql += " AND action = " + next(*filter.action);
+  if (filter.actor) {
+    const std::string p = next(*filter.actor);
+    sql += " AND (actor_id = " + p + " OR actor_name = " + p + ")";
+  }
+  if (filter.target_id) sql += " AND target_id = " + next(*filter.target_id);
+  if (filter.since) sql += " AND created_at >= " + next(*filter.since);
+  if (filter.until) sql += " AND created_at < " + next(*filter.until);
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<AuditEvent>(c,
-                                std::string("SELECT ") + kAuditCols +
-                                    " FROM audit_events WHERE org_id = $1 "
-                                    "ORDER BY created_at DESC, id DESC LIMIT $2",
-                                {org_id, limit}, ToAudit);
+    return QueryPage<AuditEvent>(c, sql, params, kAuditNewestFirst, page, ToAudit,
+                                 [](const AuditEvent& e) {
+                                   return TimeKey{e.created_at, e.id};
+                                 });
   });
 }
 

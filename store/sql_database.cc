@@ -4,6 +4,10 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "store/sql_internal.h"
 
@@ -36,6 +40,39 @@ bool SqlRow::Bool(size_t i) const {
 
 // Empty text as SQL NULL (columns where NULL means "unknown").
 SqlParam OptText(const std::string& v) { return v.empty() ? SqlParam() : SqlParam(v); }
+
+void AppendKeysetPage(std::string& sql, std::vector<SqlParam>& params, const ListOrder& order,
+                      const std::vector<SqlParam>& after, int limit) {
+  auto placeholder = [&](SqlParam value) {
+    params.push_back(std::move(value));
+    return "$" + std::to_string(params.size());
+  };
+  auto list = [&](auto&& item) {
+    std::string out;
+    for (size_t i = 0; i < order.columns.size(); ++i) {
+      if (i > 0) out += ", ";
+      out += item(i);
+    }
+    return out;
+  };
+  if (!after.empty()) {
+    // A malformed key is the caller's bug, not input: keys come from the store's own rows.
+    if (after.size() != order.columns.size()) std::abort();
+    sql += " AND (" + list([&](size_t i) { return std::string(order.columns[i]); }) +
+           (order.descending ? ") < (" : ") > (") +
+           list([&](size_t i) { return placeholder(after[i]); }) + ")";
+  }
+  sql += " ORDER BY " + list([&](size_t i) {
+           return std::string(order.columns[i]) + (order.descending ? " DESC" : "");
+         });
+  if (limit > 0) sql += " LIMIT " + placeholder(int64_t{limit} + 1);
+}
+
+std::vector<SqlParam> KeyParams(const NameKey& key) { return {key.name, key.id}; }
+std::vector<SqlParam> KeyParams(const TimeKey& key) { return {key.created_at, key.id}; }
+std::vector<SqlParam> KeyParams(const WorkflowKey& key) {
+  return {key.project_name, key.workflow_name, key.id};
+}
 
 UnixMillis WallClockNow() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -91,8 +91,12 @@ class SqlDatabase : public Database {
   Result<Organization> GetOrganization(const std::string& id) override;
   Result<Organization> GetOrganizationByName(const std::string& name) override;
   Result<std::vector<Membership>> ListMembershipsForUser(const std::string& user_id) override;
+  Result<Page<Membership, NameKey>> ListMembershipsForUser(
+      const std::string& user_id, const PageRequest<NameKey>& page) override;
   Result<Membership> GetMembership(const std::string& org_id, const std::string& user_id) override;
   Result<std::vector<Membership>> ListMembers(const std::string& org_id) override;
+  Result<Page<Membership, NameKey>> ListMembers(const std::string& org_id,
+                                                const PageRequest<NameKey>& page) override;
   Status UpdateMemberRole(const std::string& org_id, const std::string& user_id, OrgRole role,
                           const AuditEvent& event) override;
   Status RemoveMember(const std::string& org_id, const std::string& user_id,
@@ -105,6 +109,9 @@ class SqlDatabase : public Database {
   Result<Project> GetProjectByName(const std::string& org_id, const std::string& name) override;
   Result<Project> GetProject(const std::string& id) override;
   Result<std::vector<Project>> ListProjects(const std::string& org_id) override;
+  Result<Page<Project, NameKey>> ListProjects(const std::string& org_id,
+                                              const std::optional<std::string>& only_project_id,
+                                              const PageRequest<NameKey>& page) override;
   Status SetProjectMembership(const ProjectMembership& m) override;
   Result<ProjectMembership> GetProjectMembership(const std::string& project_id,
                                                  const std::string& user_id) override;
@@ -113,6 +120,8 @@ class SqlDatabase : public Database {
 
   Status CreateInvitation(const Invitation& inv, const AuditEvent& event) override;
   Result<std::vector<Invitation>> ListPendingInvitations(const std::string& org_id) override;
+  Result<Page<Invitation, TimeKey>> ListPendingInvitations(
+      const std::string& org_id, const PageRequest<TimeKey>& page) override;
   Result<std::vector<Invitation>> ListPendingInvitationsForEmail(const std::string& email) override;
   Result<Invitation> GetInvitation(const std::string& org_id, const std::string& id) override;
   Status RevokeInvitation(const std::string& org_id, const std::string& id,
@@ -123,12 +132,15 @@ class SqlDatabase : public Database {
   Result<Workflow> GetWorkflow(const std::string& project_id, const std::string& name) override;
   Result<Workflow> GetOrCreateWorkflow(const Workflow& wf) override;
   Result<std::vector<Workflow>> ListWorkflows(const std::string& org_id) override;
+  Result<Page<Workflow, WorkflowKey>> ListWorkflows(const std::string& org_id,
+                                                    const std::optional<std::string>& project_id,
+                                                    const PageRequest<WorkflowKey>& page) override;
   Status CreateRun(const WorkflowRun& run) override;
   Result<WorkflowRun> GetRun(const std::string& org_id, const std::string& run_id) override;
   Status CompleteRun(const WorkflowRun& run) override;
-  Result<std::vector<WorkflowRun>> ListRuns(const std::string& org_id,
-                                            const std::optional<std::string>& project_id,
-                                            int limit) override;
+  Result<Page<WorkflowRun, TimeKey>> ListRuns(const std::string& org_id,
+                                              const std::optional<std::string>& project_id,
+                                              const PageRequest<TimeKey>& page) override;
 
   Status CreateSession(const Session& s) override;
   Result<Session> GetSessionByHash(const std::string& token_hash) override;
@@ -148,6 +160,8 @@ class SqlDatabase : public Database {
   Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) override;
   Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) override;
   Result<std::vector<ApiToken>> ListApiTokens(const ApiTokenFilter& filter) override;
+  Result<Page<ApiToken, TimeKey>> ListApiTokens(const ApiTokenFilter& filter,
+                                                const PageRequest<TimeKey>& page) override;
   Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
                         RevocationReason reason, const std::string& revoked_by_name,
                         const AuditEvent& event) override;
@@ -162,6 +176,8 @@ class SqlDatabase : public Database {
 
   Status CreateTrustPolicy(const TrustPolicyRecord& policy, const AuditEvent& event) override;
   Result<std::vector<TrustPolicyRecord>> ListTrustPolicies(const std::string& org_id) override;
+  Result<Page<TrustPolicyRecord, NameKey>> ListTrustPolicies(
+      const std::string& org_id, const PageRequest<NameKey>& page) override;
   Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
       const std::string& issuer) override;
   Result<std::vector<std::string>> DeleteTrustPolicy(const std::string& org_id,
@@ -181,6 +197,8 @@ class SqlDatabase : public Database {
 
   Status AppendAuditEvent(const AuditEvent& e) override;
   Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) override;
+  Result<Page<AuditEvent, TimeKey>> ListAuditEvents(const AuditEventFilter& filter,
+                                                    const PageRequest<TimeKey>& page) override;
 
   Status Ping() override;
   Result<int> SchemaVersion() override;

@@ -76,6 +76,8 @@ FederatedToken ToFederatedToken(const SqlRow& r) {
   return t;
 }
 
+const ListOrder kPoliciesByName{{"t.name", "t.id"}};
+
 }  // namespace
 
 Status SqlDatabase::CreateTrustPolicy(const TrustPolicyRecord& policy, const AuditEvent& event) {
@@ -107,9 +109,20 @@ Status SqlDatabase::CreateTrustPolicy(const TrustPolicyRecord& policy, const Aud
 
 Result<std::vector<TrustPolicyRecord>> SqlDatabase::ListTrustPolicies(const std::string& org_id) {
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<TrustPolicyRecord>(
-        c, std::string(kTrustPolicySelect) + "WHERE t.org_id = $1 ORDER BY t.name, t.id", {org_id},
-        ToTrustPolicy);
+    return QueryOrdered<TrustPolicyRecord>(c,
+                                           std::string(kTrustPolicySelect) + "WHERE t.org_id = $1",
+                                           {org_id}, kPoliciesByName, ToTrustPolicy);
+  });
+}
+
+Result<Page<TrustPolicyRecord, NameKey>> SqlDatabase::ListTrustPolicies(
+    const std::string& org_id, const PageRequest<NameKey>& page) {
+  return RunReturning([&](SqlConnection& c) {
+    return QueryPage<TrustPolicyRecord>(c, std::string(kTrustPolicySelect) + "WHERE t.org_id = $1",
+                                        {org_id}, kPoliciesByName, page, ToTrustPolicy,
+                                        [](const TrustPolicyRecord& t) {
+                                          return NameKey{t.name, t.id};
+                                        });
   });
 }
 

@@ -2,6 +2,7 @@
 // Not part of the public sql_database.h; include it only from store/sql_*.cc.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -84,6 +85,55 @@ Result<std::vector<T>> QueryAll(SqlConnection& c, std::string_view sql,
     }
   }
   return out;
+}
+
+// How a list is ordered: its sort expressions, the last one unique (an id), all in one
+// direction, so that one row-value comparison ("(a, b) > ($2, $3)": SQLite >= 3.15 and
+// PostgreSQL) selects the rows after a key, and an index on the same columns serves it.
+struct ListOrder {
+  std::vector<std::string_view> columns;
+  bool descending = false;
+};
+
+// Appends to `sql` (a SELECT ending in its WHERE clause) the condition that keeps only the rows
+// after the key whose values are `after` (one per column; empty: from the first row), then the
+// ORDER BY, then, when `limit` > 0, LIMIT limit + 1: the extra row tells whether a next page
+// exists. Appends the parameters to `params`, numbered after those already there. Every list
+// query of the store is ordered and paged through this one function.
+void AppendKeysetPage(std::string& sql, std::vector<SqlParam>& params, const ListOrder& order,
+                      const std::vector<SqlParam>& after, int limit);
+
+// A key's values as parameters, in the order of its list's columns.
+std::vector<SqlParam> KeyParams(const NameKey& key);
+std::vector<SqlParam> KeyParams(const TimeKey& key);
+std::vector<SqlParam> KeyParams(const WorkflowKey& key);
+
+// One page of the list `sql` (WHERE clause open, parameters `params`) in `order`: `decode` turns a
+// row into T (or Result<T>), `key_of` gives a row's key (the next page's `after`).
+template <typename T, typename Key, typename Decode, typename KeyOf>
+Result<Page<T, Key>> QueryPage(SqlConnection& c, std::string sql, std::vector<SqlParam> params,
+                               const ListOrder& order, const PageRequest<Key>& page, Decode decode,
+                               KeyOf key_of) {
+  const size_t limit = static_cast<size_t>(std::max(page.limit, 1));
+  AppendKeysetPage(sql, params, order,
+                   page.after ? KeyParams(*page.after) : std::vector<SqlParam>{},
+                   static_cast<int>(limit));
+  CL_ASSIGN_OR_RETURN(std::vector<T> rows, QueryAll<T>(c, sql, params, decode));
+  Page<T, Key> out;
+  if (rows.size() > limit) {
+    rows.resize(limit);
+    out.next = key_of(rows.back());
+  }
+  out.items = std::move(rows);
+  return out;
+}
+
+// Every row of the list `sql` in `order` (callers that need them all, not the API's listings).
+template <typename T, typename Decode>
+Result<std::vector<T>> QueryOrdered(SqlConnection& c, std::string sql, std::vector<SqlParam> params,
+                                    const ListOrder& order, Decode decode) {
+  AppendKeysetPage(sql, params, order, {}, 0);
+  return QueryAll<T>(c, sql, params, decode);
 }
 
 }  // namespace cl::store

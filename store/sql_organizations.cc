@@ -79,6 +79,15 @@ Result<Invitation> ToInvitation(const SqlRow& r) {
   return i;
 }
 
+// The orderings of the listings (ListOrder, store/sql_internal.h).
+const ListOrder kMembershipsByOrg{{"o.name", "o.id"}};
+const ListOrder kMembersByEmail{{"u.email", "u.id"}};
+const ListOrder kProjectsByName{{"name", "id"}};
+const ListOrder kInvitationsByAge{{"i.created_at", "i.id"}};
+
+NameKey OrgKey(const Membership& m) { return {m.org_name, m.org_id}; }
+NameKey MemberKey(const Membership& m) { return {m.user_email, m.user_id}; }
+
 }  // namespace
 
 // ---- users
@@ -146,9 +155,16 @@ Result<Organization> SqlDatabase::GetOrganizationByName(const std::string& name)
 
 Result<std::vector<Membership>> SqlDatabase::ListMembershipsForUser(const std::string& user_id) {
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<Membership>(
-        c, std::string(kMembershipSelect) + "WHERE m.user_id = $1 ORDER BY o.name, o.id", {user_id},
-        ToMembership);
+    return QueryOrdered<Membership>(c, std::string(kMembershipSelect) + "WHERE m.user_id = $1",
+                                    {user_id}, kMembershipsByOrg, ToMembership);
+  });
+}
+
+Result<Page<Membership, NameKey>> SqlDatabase::ListMembershipsForUser(
+    const std::string& user_id, const PageRequest<NameKey>& page) {
+  return RunReturning([&](SqlConnection& c) {
+    return QueryPage<Membership>(c, std::string(kMembershipSelect) + "WHERE m.user_id = $1",
+                                 {user_id}, kMembershipsByOrg, page, ToMembership, OrgKey);
   });
 }
 
@@ -163,9 +179,16 @@ Result<Membership> SqlDatabase::GetMembership(const std::string& org_id,
 
 Result<std::vector<Membership>> SqlDatabase::ListMembers(const std::string& org_id) {
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<Membership>(
-        c, std::string(kMembershipSelect) + "WHERE m.org_id = $1 ORDER BY u.email, u.id", {org_id},
-        ToMembership);
+    return QueryOrdered<Membership>(c, std::string(kMembershipSelect) + "WHERE m.org_id = $1",
+                                    {org_id}, kMembersByEmail, ToMembership);
+  });
+}
+
+Result<Page<Membership, NameKey>> SqlDatabase::ListMembers(const std::string& org_id,
+                                                           const PageRequest<NameKey>& page) {
+  return RunReturning([&](SqlConnection& c) {
+    return QueryPage<Membership>(c, std::string(kMembershipSelect) + "WHERE m.org_id = $1",
+                                 {org_id}, kMembersByEmail, page, ToMembership, MemberKey);
   });
 }
 
@@ -285,9 +308,26 @@ Result<Project> SqlDatabase::GetProject(const std::string& id) {
 
 Result<std::vector<Project>> SqlDatabase::ListProjects(const std::string& org_id) {
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<Project>(
-        c, std::string("SELECT ") + kProjectCols + " FROM projects WHERE org_id = $1 ORDER BY name",
-        {org_id}, ToProject);
+    return QueryOrdered<Project>(
+        c, std::string("SELECT ") + kProjectCols + " FROM projects WHERE org_id = $1", {org_id},
+        kProjectsByName, ToProject);
+  });
+}
+
+Result<Page<Project, NameKey>> SqlDatabase::ListProjects(
+    const std::string& org_id, const std::optional<std::string>& only_project_id,
+    const PageRequest<NameKey>& page) {
+  std::string sql = std::string("SELECT ") + kProjectCols + " FROM projects WHERE org_id = $1";
+  std::vector<SqlParam> params = {org_id};
+  if (only_project_id) {
+    params.emplace_back(*only_project_id);
+    sql += " AND id = $2";
+  }
+  return RunReturning([&](SqlConnection& c) {
+    return QueryPage<Project>(c, sql, params, kProjectsByName, page, ToProject,
+                              [](const Project& p) {
+                                return NameKey{p.name, p.id};
+                              });
   });
 }
 
@@ -347,11 +387,24 @@ Status SqlDatabase::CreateInvitation(const Invitation& inv, const AuditEvent& ev
 
 Result<std::vector<Invitation>> SqlDatabase::ListPendingInvitations(const std::string& org_id) {
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<Invitation>(
+    return QueryOrdered<Invitation>(
         c,
-        std::string(kInvitationSelect) + "WHERE i.org_id = $1 AND i.status = " +
-            SqlLiteral(InvitationStatus::kPending) + " ORDER BY i.created_at, i.id",
-        {org_id}, ToInvitation);
+        std::string(kInvitationSelect) +
+            "WHERE i.org_id = $1 AND i.status = " + SqlLiteral(InvitationStatus::kPending),
+        {org_id}, kInvitationsByAge, ToInvitation);
+  });
+}
+
+Result<Page<Invitation, TimeKey>> SqlDatabase::ListPendingInvitations(
+    const std::string& org_id, const PageRequest<TimeKey>& page) {
+  return RunReturning([&](SqlConnection& c) {
+    return QueryPage<Invitation>(
+        c,
+        std::string(kInvitationSelect) +
+            "WHERE i.org_id = $1 AND i.status = " + SqlLiteral(InvitationStatus::kPending),
+        {org_id}, kInvitationsByAge, page, ToInvitation, [](const Invitation& i) {
+          return TimeKey{i.created_at, i.id};
+        });
   });
 }
 

@@ -45,6 +45,18 @@ Result<WorkflowRun> ToRun(const SqlRow& r) {
   return w;
 }
 
+// Workflows joined with their project's name, for listings.
+constexpr const char* kWorkflowListSelect =
+    "SELECT w.id, w.org_id, w.project_id, w.name, w.created_at, p.name "
+    "FROM workflows w JOIN projects p ON p.id = w.project_id ";
+Workflow ToListedWorkflow(const SqlRow& r) {
+  Workflow w = ToWorkflow(r);
+  w.project_name = r.Str(5);
+  return w;
+}
+const ListOrder kWorkflowsByName{{"p.name", "w.name", "w.id"}};
+const ListOrder kRunsNewestFirst{{"r.created_at", "r.id"}, /*descending=*/true};
+
 }  // namespace
 
 // ---- workflows and runs
@@ -73,11 +85,25 @@ Result<Workflow> SqlDatabase::GetOrCreateWorkflow(const Workflow& wf) {
 
 Result<std::vector<Workflow>> SqlDatabase::ListWorkflows(const std::string& org_id) {
   return RunReturning([&](SqlConnection& c) {
-    return QueryAll<Workflow>(c,
-                              "SELECT w.id, w.org_id, w.project_id, w.name, w.created_at "
-                              "FROM workflows w JOIN projects p ON p.id = w.project_id "
-                              "WHERE w.org_id = $1 ORDER BY p.name, w.name",
-                              {org_id}, ToWorkflow);
+    return QueryOrdered<Workflow>(c, std::string(kWorkflowListSelect) + "WHERE w.org_id = $1",
+                                  {org_id}, kWorkflowsByName, ToListedWorkflow);
+  });
+}
+
+Result<Page<Workflow, WorkflowKey>> SqlDatabase::ListWorkflows(
+    const std::string& org_id, const std::optional<std::string>& project_id,
+    const PageRequest<WorkflowKey>& page) {
+  std::string sql = std::string(kWorkflowListSelect) + "WHERE w.org_id = $1";
+  std::vector<SqlParam> params = {org_id};
+  if (project_id) {
+    params.emplace_back(*project_id);
+    sql += " AND w.project_id = $2";
+  }
+  return RunReturning([&](SqlConnection& c) {
+    return QueryPage<Workflow>(c, sql, params, kWorkflowsByName, page, ToListedWorkflow,
+                               [](const Workflow& w) {
+                                 return WorkflowKey{w.project_name, w.name, w.id};
+                               });
   });
 }
 
@@ -130,21 +156,20 @@ Status SqlDatabase::CompleteRun(const WorkflowRun& run) {
   });
 }
 
-Result<std::vector<WorkflowRun>> SqlDatabase::ListRuns(const std::string& org_id,
-                                                       const std::optional<std::string>& project_id,
-                                                       int limit) {
-  if (limit <= 0) return std::vector<WorkflowRun>{};
+Result<Page<WorkflowRun, TimeKey>> SqlDatabase::ListRuns(
+    const std::string& org_id, const std::optional<std::string>& project_id,
+    const PageRequest<TimeKey>& page) {
+  std::string sql = RunSelect("''") + "WHERE r.org_id = $1";
+  std::vector<SqlParam> params = {org_id};
+  if (project_id) {
+    params.emplace_back(*project_id);
+    sql += " AND r.project_id = $2";
+  }
   return RunReturning([&](SqlConnection& c) {
-    if (project_id) {
-      return QueryAll<WorkflowRun>(c,
-                                   RunSelect("''") +
-                                       "WHERE r.org_id = $1 AND r.project_id = $2 "
-                                       "ORDER BY r.created_at DESC, r.id DESC LIMIT $3",
-                                   {org_id, *project_id, limit}, ToRun);
-    }
-    return QueryAll<WorkflowRun>(
-        c, RunSelect("''") + "WHERE r.org_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
-        {org_id, limit}, ToRun);
+    return QueryPage<WorkflowRun>(c, sql, params, kRunsNewestFirst, page, ToRun,
+                                  [](const WorkflowRun& r) {
+                                    return TimeKey{r.created_at, r.id};
+                                  });
   });
 }
 

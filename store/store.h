@@ -19,7 +19,9 @@
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "store/schema_store.h"
+#include "store/page.h"
+#include "store/pepper_store.h"
+#include "store/schema.h"
 #include "store/vocabulary.h"
 
 namespace cl::store {
@@ -86,6 +88,7 @@ struct Workflow {
   std::string project_id;
   std::string name;
   UnixMillis created_at = 0;
+  std::string project_name;  // filled by listings
 };
 
 // A workflow run is one attestation: opened by `attestation init`, completed by `push`.
@@ -185,10 +188,17 @@ class OrganizationStore {
   virtual Result<Organization> GetOrganizationByName(const std::string& name) = 0;
   // Memberships of the user with org_name filled, ordered by organization name.
   virtual Result<std::vector<Membership>> ListMembershipsForUser(const std::string& user_id) = 0;
+  // One page of the same, ordered by organization name then organization id; the key is
+  // {org_name, org_id}.
+  virtual Result<Page<Membership, NameKey>> ListMembershipsForUser(
+      const std::string& user_id, const PageRequest<NameKey>& page) = 0;
   virtual Result<Membership> GetMembership(const std::string& org_id,
                                            const std::string& user_id) = 0;
   // Members with user_email/user_name filled, ordered by email.
   virtual Result<std::vector<Membership>> ListMembers(const std::string& org_id) = 0;
+  // One page of the same, ordered by email then user id; the key is {user_email, user_id}.
+  virtual Result<Page<Membership, NameKey>> ListMembers(const std::string& org_id,
+                                                        const PageRequest<NameKey>& page) = 0;
   // Changes the member's role and appends the event, atomically. NotFound when the organization
   // or the membership does not exist; FailedPrecondition "last_owner" (nothing written) when it
   // would demote the organization's only owner. The organization's row is locked first
@@ -217,7 +227,13 @@ class ProjectStore {
                                const AuditEvent& event) = 0;
   virtual Result<Project> GetProjectByName(const std::string& org_id, const std::string& name) = 0;
   virtual Result<Project> GetProject(const std::string& id) = 0;
+  // Every project of the organization, ordered by name (authorization's lookups).
   virtual Result<std::vector<Project>> ListProjects(const std::string& org_id) = 0;
+  // One page, ordered by name then id (key {name, id}); only the project `only_project_id` when
+  // set (a project-scoped caller sees its own project).
+  virtual Result<Page<Project, NameKey>> ListProjects(
+      const std::string& org_id, const std::optional<std::string>& only_project_id,
+      const PageRequest<NameKey>& page) = 0;
   // Inserts or replaces the user's role in the project.
   virtual Status SetProjectMembership(const ProjectMembership& m) = 0;
   virtual Result<ProjectMembership> GetProjectMembership(const std::string& project_id,
@@ -232,7 +248,11 @@ class InvitationStore {
   virtual ~InvitationStore() = default;
   // AlreadyExists if a pending invitation for the same (org, email) exists.
   virtual Status CreateInvitation(const Invitation& inv, const AuditEvent& event) = 0;
+  // Ordered by created_at then id.
   virtual Result<std::vector<Invitation>> ListPendingInvitations(const std::string& org_id) = 0;
+  // One page of the same; the key is {created_at, id}.
+  virtual Result<Page<Invitation, TimeKey>> ListPendingInvitations(
+      const std::string& org_id, const PageRequest<TimeKey>& page) = 0;
   // Pending invitations for an email across organizations, with org_name filled.
   virtual Result<std::vector<Invitation>> ListPendingInvitationsForEmail(
       const std::string& email) = 0;
@@ -257,17 +277,24 @@ class WorkflowStore {
   virtual Result<Workflow> GetWorkflow(const std::string& project_id, const std::string& name) = 0;
   // Returns the workflow (project_id, name), creating it with `wf.id`/created_at if absent.
   virtual Result<Workflow> GetOrCreateWorkflow(const Workflow& wf) = 0;
+  // Ordered by project name, then workflow name; with project_name filled.
   virtual Result<std::vector<Workflow>> ListWorkflows(const std::string& org_id) = 0;
+  // One page of the same (then by id; key {project_name, name, id}); only the workflows of
+  // project `project_id` when set.
+  virtual Result<Page<Workflow, WorkflowKey>> ListWorkflows(
+      const std::string& org_id, const std::optional<std::string>& project_id,
+      const PageRequest<WorkflowKey>& page) = 0;
   virtual Status CreateRun(const WorkflowRun& run) = 0;
   // With workflow_name and project_name filled.
   virtual Result<WorkflowRun> GetRun(const std::string& org_id, const std::string& run_id) = 0;
   // Stores the statement and actor on an initialized run and marks it succeeded.
   // FailedPrecondition if the run is not initialized anymore.
   virtual Status CompleteRun(const WorkflowRun& run) = 0;
-  // Newest first, at most `limit`; with workflow_name and project_name filled; statement empty.
-  virtual Result<std::vector<WorkflowRun>> ListRuns(const std::string& org_id,
-                                                    const std::optional<std::string>& project_id,
-                                                    int limit) = 0;
+  // One page, newest first (created_at descending, then id descending; key {created_at, id});
+  // with workflow_name and project_name filled; statement empty.
+  virtual Result<Page<WorkflowRun, TimeKey>> ListRuns(const std::string& org_id,
+                                                      const std::optional<std::string>& project_id,
+                                                      const PageRequest<TimeKey>& page) = 0;
 };
 
 class SessionStore {
@@ -322,13 +349,11 @@ struct ApiToken {
   std::string project_name;     // filled by reads
   // Id of the pepper token_hash was computed with; empty when unknown (see Session::pepper_id).
   std::string pepper_id;
-  // Set by a rotation (RotateApiToken): the replacement's id, and the instant this token stops
-  // working (authentication refuses it from then on; RevokeRotatedApiTokens records it).
+  // Set by RotateApiToken: the replacement, and when this token stops working.
   std::optional<std::string> rotated_to;
   std::optional<UnixMillis> rotation_deadline;
-  // Client address and User-Agent of the use recorded in last_used_at; empty when unknown.
-  std::string last_used_address;
-  std::string last_used_user_agent;
+  std::string last_used_address;     // of the use in last_used_at; empty when unknown
+  std::string last_used_user_agent;  // the same
 };
 
 // One coalesced use of an API token (RecordApiTokenUsage).
@@ -368,9 +393,12 @@ class ApiTokenStore {
   // With project_name filled. NotFound when unknown.
   virtual Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) = 0;
   virtual Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) = 0;
-  // Ordered by created_at descending, then id; with project_name filled. Which tokens each
-  // ApiTokenFilter::Status selects is decided at filter.now.
+  // Ordered by created_at descending, then id descending; with project_name filled. Which tokens
+  // each ApiTokenFilter::Status selects is decided at filter.now.
   virtual Result<std::vector<ApiToken>> ListApiTokens(const ApiTokenFilter& filter) = 0;
+  // One page of the same; the key is {created_at, id}.
+  virtual Result<Page<ApiToken, TimeKey>> ListApiTokens(const ApiTokenFilter& filter,
+                                                        const PageRequest<TimeKey>& page) = 0;
   // Sets revoked_at, revocation_reason and revoked_by_name and appends the event, atomically.
   // NotFound when unknown; FailedPrecondition when already revoked (nothing written).
   virtual Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
@@ -381,16 +409,11 @@ class ApiTokenStore {
   // last_used_at, last_used_address / last_used_user_agent to the use's (NULL when empty), all
   // in one transaction. Unknown ids, and times after a token's revocation, are ignored.
   virtual Status RecordApiTokenUsage(const std::vector<ApiTokenUse>& usage) = 0;
-  // Rotation, in one transaction: locks the token `old_id` of replacement.org_id (PostgreSQL:
-  // FOR UPDATE), checks it is not revoked, not expired and not rotated at
-  // replacement.created_at, sets its rotated_to = replacement.id and rotation_deadline =
-  // `deadline`, and when deadline <= replacement.created_at also revokes it (revoked_at =
-  // created_at, reason kRotated, revoked_by_name = replacement.created_by_name); then inserts
-  // the replacement (with CreateApiToken's check of an "api_token" creator, which may be the old
-  // token itself) and appends the event. The replacement may share the old token's name: a
-  // rotated token does not hold its name. NotFound when the old token is unknown;
-  // FailedPrecondition "already_revoked" / "token_expired" / "failed_precondition" (already
-  // rotated), with nothing written, when it cannot be rotated.
+  // One transaction: locks `old_id` (PostgreSQL: FOR UPDATE); FailedPrecondition
+  // "already_revoked" / "token_expired" / "failed_precondition" (rotated) and nothing written
+  // unless it is usable and unrotated at replacement.created_at; sets its rotated_to and
+  // rotation_deadline (and revokes it, reason kRotated, when deadline <= created_at); inserts the
+  // replacement (CreateApiToken's creator check; it may share the name) and the event. NotFound.
   virtual Status RotateApiToken(const std::string& old_id, const ApiToken& replacement,
                                 UnixMillis deadline, const AuditEvent& event) = 0;
 };
@@ -443,6 +466,9 @@ class FederationStore {
   virtual Status CreateTrustPolicy(const TrustPolicyRecord& policy, const AuditEvent& event) = 0;
   // Ordered by name; with project_name filled.
   virtual Result<std::vector<TrustPolicyRecord>> ListTrustPolicies(const std::string& org_id) = 0;
+  // One page of the same (then by id); the key is {name, id}.
+  virtual Result<Page<TrustPolicyRecord, NameKey>> ListTrustPolicies(
+      const std::string& org_id, const PageRequest<NameKey>& page) = 0;
   // Every organization's policies for one issuer, ordered by org_id then name.
   virtual Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
       const std::string& issuer) = 0;
@@ -470,12 +496,25 @@ class FederationStore {
   virtual Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) = 0;
 };
 
+// Which audit events of an organization a listing returns; every set field must match (AND).
+struct AuditEventFilter {
+  std::string org_id;
+  std::optional<std::string> action;     // AuditEvent::action equals
+  std::optional<std::string> actor;      // actor_id or actor_name equals
+  std::optional<std::string> target_id;  // target_id equals
+  std::optional<UnixMillis> since;       // created_at >= since
+  std::optional<UnixMillis> until;       // created_at < until
+};
+
 class AuditStore {
  public:
   virtual ~AuditStore() = default;
   virtual Status AppendAuditEvent(const AuditEvent& e) = 0;
-  // Newest first, at most `limit`.
+  // Newest first, at most `limit` (no filter: the first page of the listing below).
   virtual Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) = 0;
+  // One page, newest first (created_at descending, then id descending; key {created_at, id}).
+  virtual Result<Page<AuditEvent, TimeKey>> ListAuditEvents(const AuditEventFilter& filter,
+                                                            const PageRequest<TimeKey>& page) = 0;
 };
 
 // An API token revoked by the inactivity sweep, with what callers need to invalidate caches
@@ -518,37 +557,6 @@ class TokenRevocationStore {
   // is 0. `make_event` runs inside the transaction: quick, no store calls.
   virtual Result<std::vector<RevokedToken>> RevokeRotatedApiTokens(
       UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) = 0;
-};
-
-// How many live credentials depend on one pepper.
-struct PepperUsage {
-  std::string pepper_id;   // empty: hashes written before pepper tracking (not attributed yet)
-  int64_t api_tokens = 0;  // not revoked and not expired
-  int64_t sessions = 0;    // not revoked and not expired
-};
-
-// Pepper rotation (crypto::CredentialHasher): moving stored hashes of API tokens and sessions
-// to the newest pepper, and counting what still uses each one.
-class PepperRotationStore {
- public:
-  virtual ~PepperRotationStore() = default;
-  // Replaces the hash of the API token / session `id` with `new_hash` computed under pepper
-  // `pepper_id`, but only while its hash is still `old_hash` (old and new may be equal: then
-  // only pepper_id is set). Returns whether this call changed the row: false when another
-  // instance already moved it, the row is revoked (its hash stays what it was at revocation)
-  // or gone. Idempotent; safe to race.
-  virtual Result<bool> RehashApiToken(const std::string& id, const std::string& old_hash,
-                                      const std::string& new_hash,
-                                      const std::string& pepper_id) = 0;
-  virtual Result<bool> RehashSession(const std::string& id, const std::string& old_hash,
-                                     const std::string& new_hash, const std::string& pepper_id) = 0;
-  // Live credentials (not revoked, not expired at `now`) per pepper id, ordered by pepper id
-  // (the unattributed ones, pepper_id "", first). Peppers with no live credential are absent.
-  virtual Result<std::vector<PepperUsage>> CountCredentialsByPepper(UnixMillis now) = 0;
-  // Sets pepper_id on every API token and session that has none (all rows, live or not), in
-  // one transaction. Only correct when `pepper_id` is the only pepper those hashes can use.
-  // Returns the number of rows changed.
-  virtual Result<int64_t> AttributeUnknownPepper(const std::string& pepper_id) = 0;
 };
 
 // One database: all stores plus schema management. Owned by the server's wiring.

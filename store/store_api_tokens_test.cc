@@ -216,10 +216,10 @@ TYPED_TEST(StoreTest, ApiTokenListFiltersAndOrder) {
   const std::string org2 = this->NewOrg("globex", other);
   const UnixMillis t0 = this->now_;
 
-  // g1 and g2 share created_at: the id breaks the tie (ascending).
+  // g1 and g2 share created_at: the id breaks the tie (descending, like created_at).
   ApiToken g1 = Token(org, "g1", t0 + 10);
   ApiToken g2 = Token(org, "g2", t0 + 10);
-  if (g2.id < g1.id) std::swap(g1.id, g2.id);
+  if (g1.id < g2.id) std::swap(g1.id, g2.id);
   ApiToken g3 = Token(org, "g3", t0 + 30);
   ApiToken w1 = Token(org, "w1", t0 + 20, web);
   ApiToken w2 = Token(org, "w2", t0 + 40, web);

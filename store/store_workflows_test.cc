@@ -107,21 +107,23 @@ TYPED_TEST(StoreTest, WorkflowRuns) {
   std::string other = this->NewOrg("other", other_owner);
   EXPECT_TRUE(this->db_->GetRun(other, ids[0]).error().IsNotFound());
 
-  auto all = this->db_->ListRuns(org, std::nullopt, 3);
+  auto all = this->db_->ListRuns(org, std::nullopt, {.limit = 3});
   ASSERT_TRUE(all);
-  ASSERT_EQ(all->size(), 3u);
-  EXPECT_EQ((*all)[0].id, ids[3]);
-  EXPECT_EQ((*all)[1].id, ids[2]);
-  EXPECT_EQ((*all)[2].id, ids[1]);
-  auto web_runs = this->db_->ListRuns(org, web, 10);
+  ASSERT_EQ(all->items.size(), 3u);
+  EXPECT_EQ(all->items[0].id, ids[3]);
+  EXPECT_EQ(all->items[1].id, ids[2]);
+  EXPECT_EQ(all->items[2].id, ids[1]);
+  EXPECT_TRUE(all->next.has_value());
+  auto web_runs = this->db_->ListRuns(org, web, {.limit = 10});
   ASSERT_TRUE(web_runs);
-  ASSERT_EQ(web_runs->size(), 2u);
-  EXPECT_EQ((*web_runs)[0].id, ids[2]);
-  EXPECT_EQ((*web_runs)[1].id, ids[0]);
-  EXPECT_TRUE((*web_runs)[1].statement.empty());
-  EXPECT_EQ((*web_runs)[1].statement_digest, "sha256:abc");
-  EXPECT_EQ((*web_runs)[1].project_name, "web");
-  EXPECT_TRUE(this->db_->ListRuns(other, std::nullopt, 10)->empty());
+  ASSERT_EQ(web_runs->items.size(), 2u);
+  EXPECT_FALSE(web_runs->next.has_value());
+  EXPECT_EQ(web_runs->items[0].id, ids[2]);
+  EXPECT_EQ(web_runs->items[1].id, ids[0]);
+  EXPECT_TRUE(web_runs->items[1].statement.empty());
+  EXPECT_EQ(web_runs->items[1].statement_digest, "sha256:abc");
+  EXPECT_EQ(web_runs->items[1].project_name, "web");
+  EXPECT_TRUE(this->db_->ListRuns(other, std::nullopt, {.limit = 10})->items.empty());
 }
 
 }  // namespace

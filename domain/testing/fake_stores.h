@@ -92,6 +92,19 @@ class FakeMembershipStore final : public store::OrganizationStore, public store:
   Result<std::vector<store::Membership>> ListMembers(const std::string&) override {
     return Fail(NotFaked("ListMembers"));
   }
+  Result<store::Page<store::Membership, store::NameKey>> ListMembershipsForUser(
+      const std::string&, const store::PageRequest<store::NameKey>&) override {
+    return Fail(NotFaked("ListMembershipsForUser"));
+  }
+  Result<store::Page<store::Membership, store::NameKey>> ListMembers(
+      const std::string&, const store::PageRequest<store::NameKey>&) override {
+    return Fail(NotFaked("ListMembers"));
+  }
+  Result<store::Page<store::Project, store::NameKey>> ListProjects(
+      const std::string&, const std::optional<std::string>&,
+      const store::PageRequest<store::NameKey>&) override {
+    return Fail(NotFaked("ListProjects"));
+  }
   Status SetApiTokenMaxDaysInactive(const std::string&, std::optional<int>,
                                     const store::AuditEvent&) override {
     return Fail(NotFaked("SetApiTokenMaxDaysInactive"));

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/json.h"
 #include "crypto/credential.h"
@@ -31,6 +33,13 @@
 #include "store/store.h"
 
 namespace cl::domain {
+
+// The rows of one page of a listing, as the vector the tests compare (or its error).
+template <typename T, typename Key>
+Result<std::vector<T>> Items(Result<store::Page<T, Key>> page) {
+  if (!page) return Fail(page.error());
+  return std::move(page->items);
+}
 
 using testing::FakeIdp;
 
@@ -258,7 +267,7 @@ class FederationTest : public ApiTokenTest {
 class FederationRevocationTest : public FederationTest {
  protected:
   bool Exchanged() {
-    auto events = orgs_->ListAuditEvents(owner_, "acme", 100);
+    auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 100}));
     EXPECT_TRUE(events);
     if (!events) return false;
     return std::any_of(events->begin(), events->end(), [](const store::AuditEvent& e) {

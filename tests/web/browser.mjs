@@ -1,7 +1,9 @@
 // Browser plumbing for the web UI tests: Debian's Chromium driven by playwright-core (never a
 // downloaded browser), logging in through the control plane's /auth/web/login and the
-// development IdP's own login and consent forms, and screenshots for docs/screenshots/.
+// development IdP's own login and consent forms, screenshots for docs/screenshots/ and the
+// axe-core accessibility check.
 import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 import { repoRoot } from '../e2e/harness.mjs';
@@ -87,4 +89,26 @@ export async function loginInBrowser(page, baseUrl, account) {
 export async function screenshot(page, name, { mask = [], fullPage = true } = {}) {
   mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage, mask, animations: 'disabled' });
+}
+
+// Runs axe-core (the npm package pinned in package.json) on the page as it is now, open dialogs
+// included, and throws listing every violation: rule, impact, help and the offending elements.
+// axe is evaluated through the DevTools protocol, which the page's CSP does not govern (a
+// <script> tag would be refused, rightly).
+export async function expectNoAxeViolations(page, what = page.url()) {
+  const { source } = createRequire(import.meta.url)('axe-core');
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(source);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary}`),
+    }));
+  });
+  if (violations.length > 0) {
+    const lines = violations.map((v) => `- ${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.join('\n    ')}`);
+    throw new Error(`axe-core: ${violations.length} violation(s) on ${what}\n${lines.join('\n')}`);
+  }
 }

@@ -1,7 +1,7 @@
 // The application shell: checks the session (GET /v1/auth/whoami), shows the login page when
 // there is none, else the header (organization switcher with the role, navigation, log out)
-// and the page for the current path.
-import { useCallback, useEffect, useMemo, useState } from 'react';
+// and the page for the current path, whose name is the document title ("PAGE · ORG · Chainloop").
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, ApiError, UNAUTHENTICATED_EVENT, type OrgWithRole, type WhoAmI } from './api';
 import { Link } from './components/Link';
 import { Empty, ErrorState, Loading, messageOf, useAsync } from './components/States';
@@ -10,9 +10,11 @@ import { AuditPage } from './pages/Audit';
 import { LoginPage } from './pages/Login';
 import { MembersPage } from './pages/Members';
 import { SettingsPage } from './pages/Settings';
+import { TokenDetailsPage } from './pages/TokenDetails';
 import { Permissions } from './permissions';
 import { navigate, useLocation, type Location } from './router';
 import { SessionContext, type SessionValue } from './session';
+import { documentTitle, PageTitleContext } from './title';
 
 const ORG_KEY = 'cl.organization';
 
@@ -42,6 +44,11 @@ export function App() {
     window.addEventListener(UNAUTHENTICATED_EVENT, ended);
     return () => window.removeEventListener(UNAUTHENTICATED_EVENT, ended);
   }, []);
+
+  useEffect(() => {
+    if (auth.status === 'anonymous') document.title = documentTitle('Log in');
+    else if (auth.status !== 'signed-in') document.title = documentTitle('');
+  }, [auth.status]);
 
   switch (auth.status) {
     case 'checking':
@@ -84,6 +91,12 @@ function SignedIn({ whoami, onLoggedOut }: { whoami: WhoAmI; onLoggedOut: () => 
     if (loc.path === '/' || loc.path === '/index.html') navigate('/api-tokens', { replace: true });
   }, [loc.path]);
 
+  const route = routeOf(loc);
+  const [pageTitle, setPageTitle] = useState<string | null>(null);
+  useEffect(() => {
+    document.title = documentTitle(pageTitle ?? route.title, orgName);
+  }, [pageTitle, route.title, orgName]);
+
   const session: SessionValue | null = useMemo(() => {
     if (org.status !== 'done' || !org.data) return null;
     return {
@@ -112,7 +125,7 @@ function SignedIn({ whoami, onLoggedOut }: { whoami: WhoAmI; onLoggedOut: () => 
   } else if (session) {
     body = (
       <SessionContext.Provider value={session}>
-        <Page loc={loc} />
+        <PageTitleContext.Provider value={setPageTitle}>{route.render()}</PageTitleContext.Provider>
       </SessionContext.Provider>
     );
   }
@@ -215,7 +228,8 @@ function Header({
       <nav aria-label="Main">
         <ul className="nav">
           {NAV.map((n) => {
-            const current = path === n.href.split('?')[0];
+            const base = n.href.split('?')[0];
+            const current = path === base || path.startsWith(`${base}/`);
             return (
               <li key={n.href}>
                 <Link href={n.href} aria-current={current ? 'page' : undefined}>
@@ -230,23 +244,37 @@ function Header({
   );
 }
 
-function Page({ loc }: { loc: Location }) {
+// The page for a path and its name (the document title; a page may refine it with usePageTitle).
+interface Route {
+  title: string;
+  render: () => ReactNode;
+}
+
+function routeOf(loc: Location): Route {
+  const token = /^\/api-tokens\/([^/]+)$/.exec(loc.path);
+  if (token) {
+    const id = decodeURIComponent(token[1]);
+    return { title: 'API token', render: () => <TokenDetailsPage id={id} key={id} /> };
+  }
   switch (loc.path) {
     case '/':
     case '/index.html':
     case '/api-tokens':
-      return <ApiTokensPage />;
+      return { title: 'API tokens', render: () => <ApiTokensPage /> };
     case '/settings':
-      return <SettingsPage tab={loc.query.get('tab') ?? 'api-tokens'} />;
+      return { title: 'Settings', render: () => <SettingsPage tab={loc.query.get('tab') ?? 'api-tokens'} /> };
     case '/members':
-      return <MembersPage />;
+      return { title: 'Members', render: () => <MembersPage /> };
     case '/audit':
-      return <AuditPage />;
+      return { title: 'Audit log', render: () => <AuditPage /> };
     default:
-      return (
-        <Empty title="Page not found">
-          There is nothing at <code>{loc.path}</code>. <Link href="/api-tokens">Go to API tokens</Link>.
-        </Empty>
-      );
+      return {
+        title: 'Page not found',
+        render: () => (
+          <Empty title="Page not found">
+            There is nothing at <code>{loc.path}</code>. <Link href="/api-tokens">Go to API tokens</Link>.
+          </Empty>
+        ),
+      };
   }
 }

@@ -110,9 +110,13 @@ export interface Actor {
   name: string;
 }
 
+// The server decides a token's state at its own clock (docs/api.md); the UI never recomputes it.
+export type TokenState = 'active' | 'expired' | 'revoked';
+
 export interface ApiToken {
   id: string;
   name: string;
+  state: TokenState;
   description: string;
   scope: 'global' | 'project';
   project: string | null;
@@ -155,12 +159,40 @@ export interface Invitation {
 export interface AuditEvent {
   id: string;
   actor_kind: string;
+  actor_id?: string;
   actor_name: string;
   action: string;
   target_kind: string;
   target_id: string;
   message: string;
   created_at: string;
+  client_address?: string | null;
+}
+
+// One page of a list endpoint: its rows and the cursor of the next page (null on the last).
+export interface ListPage<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+// Upper bound on pages followed in one listing, so a server bug cannot loop the browser forever.
+const MAX_PAGES = 1000;
+
+// GET `path` (which may carry a query) and every following page through `next_cursor`;
+// `key` names the array in each answer.
+async function listAll<T>(path: string, key: string): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const url: string = cursor === null ? path : `${path}${sep}cursor=${seg(cursor)}`;
+    const r = await request<Record<string, unknown>>('GET', url);
+    all.push(...((r[key] as T[] | undefined) ?? []));
+    const next = r.next_cursor;
+    if (typeof next !== 'string' || next === '') break;
+    cursor = next;
+  }
+  return all;
 }
 
 // ---- Calls ----
@@ -179,11 +211,12 @@ export const api = {
       api_token_max_days_inactive: days,
     }),
   // `project`: only that project's tokens.
-  tokens: (org: string, status: 'active' | 'revoked' | 'all', project?: string) =>
-    request<{ api_tokens: ApiToken[] }>(
-      'GET',
+  // Every token in that state (all pages); `project`: only that project's tokens.
+  tokens: (org: string, status: TokenState | 'all', project?: string) =>
+    listAll<ApiToken>(
       `${orgPath(org)}/api-tokens?status=${status}${project === undefined ? '' : `&project=${seg(project)}`}`,
-    ).then((r) => r.api_tokens ?? []),
+      'api_tokens',
+    ),
   createToken: (org: string, body: CreateTokenBody) =>
     request<{ api_token: ApiToken; token: string }>('POST', `${orgPath(org)}/api-tokens`, body),
   revokeToken: (org: string, id: string) =>
@@ -207,6 +240,17 @@ export const api = {
       receiver_email: email,
       role,
     }),
+  // One page of the audit events about `targetId` (e.g. an API token's id), newest first.
+  // `action`: only events of that action.
+  auditEventsOf: (org: string, targetId: string, cursor: string | null, limit = 50, action?: string) =>
+    request<{ audit_events: AuditEvent[]; next_cursor?: string | null }>(
+      'GET',
+      `${orgPath(org)}/audit-events?target_id=${seg(targetId)}&limit=${limit}` +
+        (action === undefined ? '' : `&action=${seg(action)}`) +
+        (cursor === null ? '' : `&cursor=${seg(cursor)}`),
+    ).then(
+      (r): ListPage<AuditEvent> => ({ items: r.audit_events ?? [], next_cursor: r.next_cursor ?? null }),
+    ),
   auditEvents: (org: string, limit = 200) =>
     request<{ audit_events: AuditEvent[] }>('GET', `${orgPath(org)}/audit-events?limit=${limit}`).then(
       (r) => r.audit_events ?? [],
@@ -220,3 +264,67 @@ export interface CreateTokenBody {
   project?: string;
   permissions?: string[];
 }
+
+// ---- Administration: members, invitations, the audit log and CI trust policies ----
+// Lists follow next_cursor to the end (listAll); the audit log is read a page at a time
+// ("Load more").
+
+export interface TrustPolicy {
+  id: string;
+  name: string;
+  issuer: string;
+  provider: string;
+  audience: string;
+  bound_claims: Record<string, string>;
+  project: string | null;
+  permissions: string[];
+  max_token_age_seconds?: number;
+  created_at: string;
+}
+
+export interface CreateTrustPolicyBody {
+  name: string;
+  issuer: string;
+  provider?: 'gitlab' | 'github';
+  audience?: string;
+  bound_claims: Record<string, string>;
+  project?: string;
+  permissions?: string[];
+  max_token_age_seconds?: number;
+}
+
+// GET /audit-events filters; `since`/`until` are RFC 3339 (since <= created_at < until).
+export interface AuditFilters {
+  action?: string;
+  actor?: string;
+  target_id?: string;
+  since?: string;
+  until?: string;
+}
+
+export const AUDIT_PAGE_SIZE = 50;
+
+export const adminApi = {
+  members: (org: string) => listAll<Member>(`${orgPath(org)}/members`, 'members'),
+  setMemberRole: (org: string, userId: string, role: string) =>
+    request<{ member: Member }>('PATCH', `${orgPath(org)}/members/${seg(userId)}`, { role }),
+  removeMember: (org: string, userId: string) =>
+    request<void>('DELETE', `${orgPath(org)}/members/${seg(userId)}`),
+  invitations: (org: string) => listAll<Invitation>(`${orgPath(org)}/invitations`, 'invitations'),
+  cancelInvitation: (org: string, id: string) =>
+    request<void>('DELETE', `${orgPath(org)}/invitations/${seg(id)}`),
+  auditPage: (org: string, filters: AuditFilters, cursor?: string) => {
+    const q = new URLSearchParams({ limit: String(AUDIT_PAGE_SIZE) });
+    for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
+    if (cursor) q.set('cursor', cursor);
+    return request<{ audit_events?: AuditEvent[]; next_cursor?: string | null }>(
+      'GET',
+      `${orgPath(org)}/audit-events?${q.toString()}`,
+    ).then((r): ListPage<AuditEvent> => ({ items: r.audit_events ?? [], next_cursor: r.next_cursor || null }));
+  },
+  trustPolicies: (org: string) => listAll<TrustPolicy>(`${orgPath(org)}/federation-policies`, 'policies'),
+  createTrustPolicy: (org: string, body: CreateTrustPolicyBody) =>
+    request<{ policy: TrustPolicy }>('POST', `${orgPath(org)}/federation-policies`, body),
+  deleteTrustPolicy: (org: string, id: string) =>
+    request<void>('DELETE', `${orgPath(org)}/federation-policies/${seg(id)}`),
+};

@@ -12,6 +12,10 @@ export const PERM = {
   apiTokenCreate: 'api_token:create',
   apiTokenRead: 'api_token:read',
   apiTokenRevoke: 'api_token:revoke',
+  memberUpdate: 'member:update',
+  memberRemove: 'member:remove',
+  invitationRevoke: 'invitation:revoke',
+  trustPolicyManage: 'trust_policy:manage',
 } as const;
 
 export class Permissions {

@@ -31,6 +31,9 @@ export const DAY_SECONDS = 86_400;
 
 export type ExpiryChoice = 'none' | '7' | '30' | '90' | 'custom';
 
+// What a new token's expiry starts at: 30 days (a token that never expires is a standing risk).
+export const DEFAULT_EXPIRY: ExpiryChoice = '30';
+
 // Seconds until the end of the custom date (local midnight at the end of that day), or why not.
 export function customExpirySeconds(dateText: string, now: Date): { seconds?: number; problem?: string } {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dateText);
@@ -56,9 +59,39 @@ export const ROLES = ['owner', 'admin', 'member', 'viewer'];
 
 const WARNING_MS = 7 * DAY_SECONDS * 1000;
 
-// True when an auto-revoke date is within 7 days of `now` (the CLI's "(!)" mark).
-export function autoRevokeSoon(at: string | null, now: Date): boolean {
+// True when a date is within 7 days of `now` (the CLI's "(!)" mark).
+function withinWarning(at: string | null, now: Date): boolean {
   if (!at) return false;
   const t = Date.parse(at);
   return !Number.isNaN(t) && t - now.getTime() <= WARNING_MS;
 }
+
+// True when an auto-revoke date is within 7 days of `now`.
+export function autoRevokeSoon(at: string | null, now: Date): boolean {
+  return withinWarning(at, now);
+}
+
+// True when an active token (as the server says) expires within 7 days of `now`; whether it has
+// expired is the server's call (its `state`), never this clock's.
+export function expiresSoon(t: { state: string; expires_at: string | null }, now: Date): boolean {
+  return t.state === 'active' && withinWarning(t.expires_at, now);
+}
+
+// Every audited action's wire name (domain/audit_events.cc; a browser test checks that the two
+// lists agree): the Audit log page's action filter offers these and nothing else.
+export const AUDIT_ACTIONS = [
+  'organization.created',
+  'organization.updated',
+  'invitation.created',
+  'invitation.accepted',
+  'invitation.revoked',
+  'member.role_changed',
+  'member.removed',
+  'project.created',
+  'api_token.created',
+  'api_token.revoked',
+  'trust_policy.created',
+  'trust_policy.deleted',
+  'federation.token_exchanged',
+  'federation.ci_token_used',
+] as const;

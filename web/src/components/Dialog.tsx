@@ -1,5 +1,6 @@
 // A modal dialog on the native <dialog> element: it traps focus, closes on Escape and returns
-// focus to the opener, without any inline styles (CSP).
+// focus to the opener, without any inline styles (CSP). Focus starts on the element marked
+// `data-autofocus` (showModal would otherwise pick the first focusable one, the Close button).
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 
 export function Dialog({
@@ -22,6 +23,7 @@ export function Dialog({
     if (!dialog) return;
     const opener = document.activeElement as HTMLElement | null;
     if (!dialog.open) dialog.showModal();
+    dialog.querySelector<HTMLElement>('[data-autofocus]')?.focus();
     const cancel = (e: Event) => {
       e.preventDefault();
       onCloseRef.current();

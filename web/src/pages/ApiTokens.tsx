@@ -1,52 +1,49 @@
-// API Tokens page (/api-tokens): active and revoked tokens with the CLI's columns and where each
-// was last used from, the "Create token" dialog, rotation and revocation with confirmation. Each control is shown where the server
-// says the caller holds its permission: org-wide, or in the projects listed for them (a project
-// admin sees, creates and revokes that project's tokens).
+// API Tokens page (/api-tokens): active, expired and revoked tokens (the server's `state`
+// decides which tab a token is in) with the CLI's columns, warnings for tokens that expire or are
+// auto-revoked within 7 days, the "Create token" dialog and revocation with confirmation. Each
+// control is shown where the server says the caller holds its permission: org-wide, or in the
+// projects listed for them (a project admin sees, creates and revokes that project's tokens).
 import { useState } from 'react';
-import { api, type ApiToken } from '../api';
+import { api, type ApiToken, type TokenState } from '../api';
 import { Dialog } from '../components/Dialog';
 import { Link } from '../components/Link';
 import { Empty, ErrorState, Loading, messageOf, Notice, useAsync } from '../components/States';
 import { Time } from '../components/Time';
+import { TokenStateBadge } from '../components/TokenStateBadge';
 import { PERM } from '../permissions';
 import { navigate, useLocation } from '../router';
-import { autoRevokeSoon } from '../rules';
+import { autoRevokeSoon, expiresSoon } from '../rules';
 import { useSession } from '../session';
+import { canRevokeToken, loadTokens, readableProjects, revocationReasonLabel, STATE_LABEL } from '../tokens';
 import { CreateTokenDialog } from './CreateTokenDialog';
-import { LastUsedFrom, RotateDialog, RotationNote } from './TokenDetails';
 
-type Status = 'active' | 'revoked';
+const STATES: TokenState[] = ['active', 'expired', 'revoked'];
+
+const EMPTY: Record<TokenState, string> = {
+  active: 'No active API tokens',
+  expired: 'No expired API tokens',
+  revoked: 'No revoked API tokens',
+};
 
 export function ApiTokensPage() {
   const { org, role, can } = useSession();
   const loc = useLocation();
-  const status: Status = loc.query.get('status') === 'revoked' ? 'revoked' : 'active';
+  const asked = loc.query.get('status');
+  const status: TokenState = STATES.find((s) => s === asked) ?? 'active';
   // Everything when read is granted org-wide, else the tokens of each project where it is.
-  const readProjects = can.orgWide(PERM.apiTokenRead) ? undefined : can.projectsWith(PERM.apiTokenRead);
+  const readProjects = readableProjects(can);
   const canRead = readProjects === undefined || readProjects.length > 0;
   const canCreate = can.anywhere(PERM.apiTokenCreate);
-  const canRevoke = (t: ApiToken) =>
-    t.scope === 'project' && t.project
-      ? can.inProject(PERM.apiTokenRevoke, t.project)
-      : can.orgWide(PERM.apiTokenRevoke);
-  // Rotation needs both create and revoke in the token's scope; a rotated token is rotated no more.
-  const canRotate = (t: ApiToken) =>
-    !t.rotated_to &&
-    canRevoke(t) &&
-    (t.scope === 'project' && t.project ? can.inProject(PERM.apiTokenCreate, t.project) : can.orgWide(PERM.apiTokenCreate));
+  const canRevoke = (t: ApiToken) => t.state !== 'revoked' && canRevokeToken(can, t);
   const [tokens, reload] = useAsync(
-    () =>
-      readProjects === undefined
-        ? api.tokens(org.name, status)
-        : Promise.all(readProjects.map((p) => api.tokens(org.name, status, p))).then((lists) => lists.flat()),
+    () => loadTokens(org.name, status, readProjects),
     `${org.name}:${status}:${readProjects?.join(',') ?? '*'}`,
   );
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<ApiToken | null>(null);
-  const [rotating, setRotating] = useState<ApiToken | null>(null);
   const [flash, setFlash] = useState('');
 
-  const setStatus = (s: Status) => navigate(s === 'active' ? '/api-tokens' : '/api-tokens?status=revoked');
+  const setStatus = (s: TokenState) => navigate(s === 'active' ? '/api-tokens' : `/api-tokens?status=${s}`);
 
   return (
     <section aria-labelledby="tokens-title">
@@ -74,7 +71,7 @@ export function ApiTokensPage() {
       ) : (
         <>
           <div className="tabs" role="tablist" aria-label="Token status">
-            {(['active', 'revoked'] as const).map((s) => (
+            {STATES.map((s, i) => (
               <button
                 key={s}
                 type="button"
@@ -87,13 +84,14 @@ export function ApiTokensPage() {
                 onClick={() => setStatus(s)}
                 onKeyDown={(e) => {
                   if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
-                    const next = s === 'active' ? 'revoked' : 'active';
+                    const step = e.key === 'ArrowRight' ? 1 : STATES.length - 1;
+                    const next = STATES[(i + step) % STATES.length];
                     setStatus(next);
                     document.getElementById(`tab-${next}`)?.focus();
                   }
                 }}
               >
-                {s === 'active' ? 'Active' : 'Revoked'}
+                {STATE_LABEL[s]}
               </button>
             ))}
           </div>
@@ -102,12 +100,14 @@ export function ApiTokensPage() {
             {tokens.status === 'error' && <ErrorState error={tokens.error} onRetry={reload} />}
             {tokens.status === 'done' &&
               (tokens.data.length === 0 ? (
-                <Empty title={status === 'active' ? 'No active API tokens' : 'No revoked API tokens'}>
+                <Empty title={EMPTY[status]}>
                   {status === 'active' && canCreate
                     ? 'Create one for your CI with "Create token".'
                     : status === 'active'
                       ? 'Nobody has created a token yet.'
-                      : 'Revoked tokens appear here.'}
+                      : status === 'expired'
+                        ? 'Tokens past their expiry date appear here until they are revoked.'
+                        : 'Revoked tokens appear here.'}
                 </Empty>
               ) : (
                 <TokenTable
@@ -115,8 +115,6 @@ export function ApiTokensPage() {
                   status={status}
                   canRevoke={canRevoke}
                   onRevoke={setRevoking}
-                  canRotate={canRotate}
-                  onRotate={setRotating}
                 />
               ))}
           </div>
@@ -130,18 +128,6 @@ export function ApiTokensPage() {
               setFlash(`API token ${created} created.`);
               if (status === 'active') reload();
               else setStatus('active');
-            }
-          }}
-        />
-      )}
-      {rotating && (
-        <RotateDialog
-          token={rotating}
-          onClose={(done) => {
-            setRotating(null);
-            if (done) {
-              setFlash(`API token ${rotating.name} rotated.`);
-              reload();
             }
           }}
         />
@@ -167,27 +153,26 @@ function TokenTable({
   status,
   canRevoke,
   onRevoke,
-  canRotate,
-  onRotate,
 }: {
   tokens: ApiToken[];
-  status: Status;
+  status: TokenState;
   canRevoke: (t: ApiToken) => boolean;
   onRevoke: (t: ApiToken) => void;
-  canRotate: (t: ApiToken) => boolean;
-  onRotate: (t: ApiToken) => void;
 }) {
   const now = new Date();
-  const showAutoRevoke = status === 'active' && tokens.some((t) => t.auto_revoke_at);
-  const anySoon = showAutoRevoke && tokens.some((t) => autoRevokeSoon(t.auto_revoke_at, now));
-  const actions = status === 'active' && tokens.some(canRevoke);
+  // The server sends an auto-revoke date only where one applies (never for expired or revoked).
+  const showAutoRevoke = tokens.some((t) => t.auto_revoke_at);
+  const anyRevokeSoon = tokens.some((t) => autoRevokeSoon(t.auto_revoke_at, now));
+  const anyExpireSoon = tokens.some((t) => expiresSoon(t, now));
+  const actions = tokens.some(canRevoke);
   return (
     <>
       <table className="table">
-        <caption className="visually-hidden">{status === 'active' ? 'Active' : 'Revoked'} API tokens</caption>
+        <caption className="visually-hidden">{STATE_LABEL[status]} API tokens</caption>
         <thead>
           <tr>
             <th scope="col">Name</th>
+            <th scope="col">State</th>
             <th scope="col">Scope</th>
             <th scope="col">Description</th>
             <th scope="col">Created</th>
@@ -205,39 +190,46 @@ function TokenTable({
         <tbody>
           {tokens.map((t) => {
             const soon = autoRevokeSoon(t.auto_revoke_at, now);
+            const expiring = expiresSoon(t, now);
             return (
-              <tr key={t.id} data-token-name={t.name}>
+              <tr key={t.id} data-token-name={t.name} data-token-state={t.state}>
                 <td data-label="Name">
-                  <span className="mono">{t.name}</span>
+                  <Link href={`/api-tokens/${encodeURIComponent(t.id)}`} className="mono">
+                    {t.name}
+                  </Link>
+                </td>
+                <td data-label="State">
+                  <TokenStateBadge state={t.state} />
                 </td>
                 <td data-label="Scope">{t.scope === 'project' ? `project/${t.project ?? ''}` : 'global'}</td>
                 <td data-label="Description">{t.description || <span className="muted">—</span>}</td>
                 <td data-label="Created">
                   <Time at={t.created_at} />
                 </td>
-                <td data-label="Expires">
+                <td data-label="Expires" className={expiring ? 'warn' : undefined}>
                   {t.expires_at ? <Time at={t.expires_at} /> : <span className="muted">never</span>}
-                  <RotationNote token={t} />
+                  {expiring && (
+                    <span className="badge badge-warn" title="Expires within 7 days" data-testid="expires-soon">
+                      ⚠ expires within 7 days
+                    </span>
+                  )}
                 </td>
                 {status === 'revoked' && (
                   <td data-label="Revoked">
                     <Time at={t.revoked_at} />
-                    {t.revocation_reason && (
-                      <span className="badge reason">
-                        {t.revocation_reason === 'inactive' ? 'inactive (auto revoke)' : t.revocation_reason}
-                      </span>
-                    )}
+                    {t.revocation_reason && <span className="badge reason">{revocationReasonLabel(t.revocation_reason)}</span>}
                   </td>
                 )}
-                <td data-label="Last used">
-                  {t.last_used_at ? <Time at={t.last_used_at} /> : <span className="muted">never</span>}
-                  <LastUsedFrom token={t} />
-                </td>
+                <td data-label="Last used">{t.last_used_at ? <Time at={t.last_used_at} /> : <span className="muted">never</span>}</td>
                 {showAutoRevoke && (
                   <td data-label="Auto revoke" className={soon ? 'warn' : undefined}>
                     {t.auto_revoke_at ? <Time at={t.auto_revoke_at} /> : <span className="muted">—</span>}
                     {soon && (
-                      <span className="badge badge-warn" title="Will be revoked for inactivity within 7 days unless it is used">
+                      <span
+                        className="badge badge-warn"
+                        title="Will be revoked for inactivity within 7 days unless it is used"
+                        data-testid="auto-revoke-soon"
+                      >
                         ⚠ within 7 days
                       </span>
                     )}
@@ -245,16 +237,6 @@ function TokenTable({
                 )}
                 {actions && (
                   <td data-label="Actions" className="actions">
-                    {canRotate(t) && (
-                      <button
-                        type="button"
-                        className="btn btn-small"
-                        onClick={() => onRotate(t)}
-                        aria-label={`Rotate ${t.name}`}
-                      >
-                        Rotate
-                      </button>
-                    )}
                     {canRevoke(t) && (
                       <button
                         type="button"
@@ -272,7 +254,12 @@ function TokenTable({
           })}
         </tbody>
       </table>
-      {anySoon && (
+      {anyExpireSoon && (
+        <p className="warning-text" role="note">
+          ⚠ Marked tokens expire within 7 days: create a replacement before they stop working.
+        </p>
+      )}
+      {anyRevokeSoon && (
         <p className="warning-text" role="note">
           ⚠ Marked tokens will be revoked for inactivity within 7 days unless they are used. Change the threshold in{' '}
           <Link href="/settings?tab=api-tokens">Settings</Link>.
@@ -282,7 +269,7 @@ function TokenTable({
   );
 }
 
-function RevokeDialog({ token, onClose }: { token: ApiToken; onClose: (done: boolean) => void }) {
+export function RevokeDialog({ token, onClose }: { token: ApiToken; onClose: (done: boolean) => void }) {
   const { org } = useSession();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
@@ -309,7 +296,7 @@ function RevokeDialog({ token, onClose }: { token: ApiToken; onClose: (done: boo
         </p>
       )}
       <div className="dialog-actions">
-        <button type="button" className="btn" onClick={() => onClose(false)} autoFocus>
+        <button type="button" className="btn" onClick={() => onClose(false)} data-autofocus>
           Cancel
         </button>
         <button type="button" className="btn btn-danger" onClick={revoke} disabled={busy}>

@@ -1,28 +1,90 @@
-// Audit log page (/audit): the organization's audit events, newest first.
-import { api } from '../api';
-import { Empty, ErrorState, Loading, Notice, useAsync } from '../components/States';
-import { PERM } from '../permissions';
-import { useSession } from '../session';
+// Audit log page (/audit): the organization's audit events, newest first, a page at a time
+// ("Load more" follows the API's next_cursor), filtered by action, actor and a date range (the
+// server applies the filters: since <= created_at < until). Events about an API token link to
+// that token's details.
+import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { adminApi, type AuditEvent, type AuditFilters } from '../api';
+import { Link } from '../components/Link';
+import { Empty, ErrorState, Loading, Notice, messageOf } from '../components/States';
 import { Time } from '../components/Time';
+import { PERM } from '../permissions';
+import { AUDIT_ACTIONS } from '../rules';
+import { useSession } from '../session';
+
+// The API Tokens page's details route for one token.
+const tokenHref = (id: string) => `/api-tokens/${encodeURIComponent(id)}`;
+
+// The start of a local calendar day ("2026-12-07") as RFC 3339, `plusDays` later.
+function dayStart(date: string, plusDays = 0): string | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  if (!m) return undefined;
+  return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + plusDays).toISOString();
+}
+
+interface FilterForm {
+  action: string;
+  actor: string;
+  from: string; // yyyy-mm-dd, local
+  to: string; // yyyy-mm-dd, local, inclusive
+}
+
+const NO_FILTERS: FilterForm = { action: '', actor: '', from: '', to: '' };
+
+function toQuery(f: FilterForm): AuditFilters {
+  return {
+    action: f.action || undefined,
+    actor: f.actor.trim() || undefined,
+    since: f.from ? dayStart(f.from) : undefined,
+    until: f.to ? dayStart(f.to, 1) : undefined,
+  };
+}
+
+type Listing =
+  | { status: 'loading' }
+  | { status: 'error'; error: unknown }
+  | { status: 'done'; events: AuditEvent[]; next: string | null; more: 'idle' | 'loading' | string };
 
 export function AuditPage() {
   const { org, role, can } = useSession();
   const readAudit = can.orgWide(PERM.auditRead);
-  const [events, reload] = useAsync(
-    () =>
-      readAudit
-        ? api.auditEvents(org.name).then((list) =>
-            [...list].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0)),
-          )
-        : Promise.resolve([]),
-    `audit:${org.name}:${readAudit}`,
-  );
+  const [applied, setApplied] = useState<FilterForm>(NO_FILTERS);
+  const [listing, setListing] = useState<Listing>({ status: 'loading' });
+  const round = useRef(0);
+
+  const load = useCallback(() => {
+    if (!readAudit) return;
+    const mine = ++round.current;
+    setListing({ status: 'loading' });
+    adminApi.auditPage(org.name, toQuery(applied)).then(
+      (p) => mine === round.current && setListing({ status: 'done', events: p.items, next: p.next_cursor, more: 'idle' }),
+      (error) => mine === round.current && setListing({ status: 'error', error }),
+    );
+  }, [org.name, applied, readAudit]);
+  useEffect(load, [load]);
+
+  const loadMore = () => {
+    if (listing.status !== 'done' || !listing.next) return;
+    const mine = round.current;
+    const cursor = listing.next;
+    setListing({ ...listing, more: 'loading' });
+    adminApi.auditPage(org.name, toQuery(applied), cursor).then(
+      (p) =>
+        mine === round.current &&
+        setListing((l) =>
+          l.status === 'done' ? { status: 'done', events: [...l.events, ...p.items], next: p.next_cursor, more: 'idle' } : l,
+        ),
+      (error) =>
+        mine === round.current && setListing((l) => (l.status === 'done' ? { ...l, more: messageOf(error) } : l)),
+    );
+  };
+
+  const filtered = Object.values(toQuery(applied)).some((v) => v !== undefined);
   return (
     <section aria-labelledby="audit-title">
       <div className="page-head">
         <h1 id="audit-title">Audit log</h1>
         {readAudit && (
-          <button type="button" className="btn" onClick={reload}>
+          <button type="button" className="btn" onClick={load}>
             Refresh
           </button>
         )}
@@ -33,52 +95,151 @@ export function AuditPage() {
         </Notice>
       ) : (
         <>
-          {events.status === 'loading' && <Loading what="audit events" />}
-          {events.status === 'error' && <ErrorState error={events.error} onRetry={reload} />}
-          {events.status === 'done' &&
-            (events.data.length === 0 ? (
-              <Empty title="No audit events yet" />
+          <Filters applied={applied} onApply={setApplied} />
+          {listing.status === 'loading' && <Loading what="audit events" />}
+          {listing.status === 'error' && <ErrorState error={listing.error} onRetry={load} />}
+          {listing.status === 'done' &&
+            (listing.events.length === 0 ? (
+              <Empty title={filtered ? 'No audit events match these filters' : 'No audit events yet'} />
             ) : (
-              <table className="table">
-                <caption className="visually-hidden">Audit events of {org.name}, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">Actor</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">Target</th>
-                    <th scope="col">Details</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {events.data.map((e) => (
-                    <tr key={e.id}>
-                      <td data-label="When">
-                        <Time at={e.created_at} />
-                      </td>
-                      <td data-label="Actor">
-                        {e.actor_name || e.actor_kind} <span className="muted small">({e.actor_kind})</span>
-                      </td>
-                      <td data-label="Action">
-                        <span className="mono">{e.action}</span>
-                      </td>
-                      <td data-label="Target">
-                        {e.target_kind}
-                        {e.target_id && (
-                          <span className="muted small mono" title={e.target_id}>
-                            {' '}
-                            {e.target_id.length > 12 ? `${e.target_id.slice(0, 8)}…` : e.target_id}
-                          </span>
-                        )}
-                      </td>
-                      <td data-label="Details">{e.message}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <>
+                <EventTable events={listing.events} orgName={org.name} />
+                <p className="muted small" role="status" data-testid="audit-count">
+                  {listing.events.length} {listing.events.length === 1 ? 'event' : 'events'}
+                  {listing.next ? ' shown; older ones follow.' : ', all shown.'}
+                </p>
+                {listing.more !== 'idle' && listing.more !== 'loading' && (
+                  <p className="inline-error" role="alert">
+                    {listing.more}
+                  </p>
+                )}
+                {listing.next && (
+                  <button
+                    type="button"
+                    className="btn"
+                    disabled={listing.more === 'loading'}
+                    onClick={loadMore}
+                  >
+                    {listing.more === 'loading' ? 'Loading…' : 'Load more'}
+                  </button>
+                )}
+              </>
             ))}
         </>
       )}
     </section>
   );
 }
+
+function Filters({ applied, onApply }: { applied: FilterForm; onApply: (f: FilterForm) => void }) {
+  const ids = { action: useId(), actor: useId(), from: useId(), to: useId() };
+  const [form, setForm] = useState<FilterForm>(applied);
+  const set = (k: keyof FilterForm) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    onApply({ ...form });
+  };
+  return (
+    <form className="card form filters" onSubmit={submit} aria-label="Filter audit events">
+      <div className="form-row">
+        <div className="field">
+          <label htmlFor={ids.action}>Action</label>
+          <select id={ids.action} name="action" value={form.action} onChange={set('action')}>
+            <option value="">All actions</option>
+            {AUDIT_ACTIONS.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field grow">
+          <label htmlFor={ids.actor}>Actor</label>
+          <input
+            id={ids.actor}
+            name="actor"
+            type="text"
+            placeholder="email, token name or id"
+            value={form.actor}
+            onChange={set('actor')}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.from}>From</label>
+          <input id={ids.from} name="from" type="date" value={form.from} onChange={set('from')} />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.to}>To</label>
+          <input id={ids.to} name="to" type="date" value={form.to} onChange={set('to')} />
+        </div>
+        <div className="field field-button filter-buttons">
+          <button type="submit" className="btn btn-primary">
+            Apply filters
+          </button>
+          <button
+            type="button"
+            className="btn"
+            onClick={() => {
+              setForm(NO_FILTERS);
+              onApply(NO_FILTERS);
+            }}
+          >
+            Clear
+          </button>
+        </div>
+      </div>
+    </form>
+  );
+}
+
+function EventTable({ events, orgName }: { events: AuditEvent[]; orgName: string }) {
+  return (
+    <table className="table">
+      <caption className="visually-hidden">Audit events of {orgName}, newest first</caption>
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          <th scope="col">Actor</th>
+          <th scope="col">Action</th>
+          <th scope="col">Target</th>
+          <th scope="col">Details</th>
+        </tr>
+      </thead>
+      <tbody>
+        {events.map((e) => (
+          <tr key={e.id}>
+            <td data-label="When">
+              <Time at={e.created_at} />
+            </td>
+            <td data-label="Actor">
+              {e.actor_name || e.actor_kind} <span className="muted small">({e.actor_kind})</span>
+            </td>
+            <td data-label="Action">
+              <span className="mono">{e.action}</span>
+            </td>
+            <td data-label="Target">
+              {e.target_kind === 'api_token' && e.target_id ? (
+                <Link href={tokenHref(e.target_id)} title={`API token ${e.target_id}`}>
+                  api_token <span className="mono small">{short(e.target_id)}</span>
+                </Link>
+              ) : (
+                <>
+                  {e.target_kind}
+                  {e.target_id && (
+                    <span className="muted small mono" title={e.target_id}>
+                      {' '}
+                      {short(e.target_id)}
+                    </span>
+                  )}
+                </>
+              )}
+            </td>
+            <td data-label="Details">{e.message}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+const short = (id: string) => (id.length > 12 ? `${id.slice(0, 8)}…` : id);

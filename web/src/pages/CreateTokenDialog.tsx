@@ -1,4 +1,6 @@
-// "Create token" dialog: name (validated as typed), description, expiry, scope, permissions.
+// "Create token" dialog: name (validated as typed, focused first), description, expiry (30 days
+// unless changed; "Never" warns of the risk), scope, permissions. Its body scrolls and its
+// buttons stay in view, on a phone too.
 // Scopes and permissions offered are those the server says the caller holds: a caller who may
 // create tokens only in some projects picks one of them (no organization scope), and only
 // permissions held in the chosen scope are offered (the server refuses granting others).
@@ -12,6 +14,7 @@ import {
   ATTESTATION_PERMISSIONS,
   customExpirySeconds,
   DAY_SECONDS,
+  DEFAULT_EXPIRY,
   DNS_LABEL_MAX,
   EXTRA_PERMISSIONS,
   tokenNameProblem,
@@ -27,7 +30,7 @@ export function CreateTokenDialog({ onClose }: { onClose: (created: string | nul
     return <ShowOnce name={created.name} token={created.token} onClose={() => onClose(created.name)} />;
   }
   return (
-    <Dialog title="Create API token" onClose={() => onClose(null)}>
+    <Dialog title="Create API token" onClose={() => onClose(null)} className="dialog-with-footer">
       <CreateForm onCreated={setCreated} onCancel={() => onClose(null)} />
     </Dialog>
   );
@@ -42,11 +45,19 @@ function CreateForm({
 }) {
   const { org, can } = useSession();
   const orgScopeAllowed = can.orgWide(PERM.apiTokenCreate);
-  const ids = { name: useId(), nameHelp: useId(), desc: useId(), expiry: useId(), date: useId(), project: useId() };
+  const ids = {
+    name: useId(),
+    nameHelp: useId(),
+    desc: useId(),
+    expiry: useId(),
+    expiryWarning: useId(),
+    date: useId(),
+    project: useId(),
+  };
   const [name, setName] = useState('');
   const [touched, setTouched] = useState(false);
   const [description, setDescription] = useState('');
-  const [expiry, setExpiry] = useState<ExpiryChoice>('none');
+  const [expiry, setExpiry] = useState<ExpiryChoice>(DEFAULT_EXPIRY);
   const [date, setDate] = useState('');
   const [scope, setScope] = useState<'organization' | 'project'>(orgScopeAllowed ? 'organization' : 'project');
   const [project, setProject] = useState('');
@@ -120,125 +131,139 @@ function CreateForm({
   const minDate = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
 
   return (
-    <form className="form" onSubmit={submit} noValidate>
-      <div className="field">
-        <label htmlFor={ids.name}>Name</label>
-        <input
-          id={ids.name}
-          name="name"
-          value={name}
-          autoFocus
-          autoComplete="off"
-          spellCheck={false}
-          maxLength={DNS_LABEL_MAX + 20}
-          aria-invalid={showNameProblem}
-          aria-describedby={ids.nameHelp}
-          onChange={(e) => setName(e.target.value)}
-          onBlur={() => setTouched(true)}
-        />
-        <p id={ids.nameHelp} className={showNameProblem ? 'field-error' : 'field-help'} aria-live="polite">
-          {showNameProblem ? nameProblem : `Lowercase letters, digits and '-', at most ${DNS_LABEL_MAX} characters.`}
-        </p>
-      </div>
-      <div className="field">
-        <label htmlFor={ids.desc}>
-          Description <span className="muted">(optional)</span>
-        </label>
-        <input id={ids.desc} name="description" value={description} onChange={(e) => setDescription(e.target.value)} />
-      </div>
-      <div className="field">
-        <label htmlFor={ids.expiry}>Expires</label>
-        <select id={ids.expiry} name="expiry" value={expiry} onChange={(e) => setExpiry(e.target.value as ExpiryChoice)}>
-          <option value="none">Never</option>
-          <option value="7">In 7 days</option>
-          <option value="30">In 30 days</option>
-          <option value="90">In 90 days</option>
-          <option value="custom">On a date…</option>
-        </select>
-      </div>
-      {expiry === 'custom' && (
+    <form className="form dialog-form" onSubmit={submit} noValidate>
+      <div className="dialog-body">
         <div className="field">
-          <label htmlFor={ids.date}>Expiry date</label>
+          <label htmlFor={ids.name}>Name</label>
           <input
-            id={ids.date}
-            name="expiry-date"
-            type="date"
-            min={minDate}
-            value={date}
-            onChange={(e) => setDate(e.target.value)}
-            aria-invalid={date !== '' && !!custom.problem}
+            id={ids.name}
+            name="name"
+            value={name}
+            data-autofocus
+            autoComplete="off"
+            spellCheck={false}
+            maxLength={DNS_LABEL_MAX + 20}
+            aria-invalid={showNameProblem}
+            aria-describedby={ids.nameHelp}
+            onChange={(e) => setName(e.target.value)}
+            onBlur={() => setTouched(true)}
           />
-          <p className={date !== '' && custom.problem ? 'field-error' : 'field-help'}>
-            {date !== '' && custom.problem ? custom.problem : 'The token stops working at the end of this day.'}
+          <p id={ids.nameHelp} className={showNameProblem ? 'field-error' : 'field-help'} aria-live="polite">
+            {showNameProblem ? nameProblem : `Lowercase letters, digits and '-', at most ${DNS_LABEL_MAX} characters.`}
           </p>
         </div>
-      )}
-      <fieldset className="field">
-        <legend>Scope</legend>
-        {orgScopeAllowed ? (
-          <>
-            <label className="choice">
-              <input
-                type="radio"
-                name="scope"
-                value="organization"
-                checked={scope === 'organization'}
-                onChange={() => setScope('organization')}
-              />
-              Organization <span className="muted">(all projects of {org.name})</span>
-            </label>
-            <label className="choice">
-              <input type="radio" name="scope" value="project" checked={scope === 'project'} onChange={() => setScope('project')} />
-              One project
-            </label>
-          </>
-        ) : (
-          <p className="field-help">You can create tokens only for the projects listed below, not for the whole organization.</p>
-        )}
-        {scope === 'project' && (
-          <div className="field nested">
-            <label htmlFor={ids.project}>Project</label>
-            {projects.status === 'loading' && <p className="field-help">Loading projects…</p>}
-            {projects.status === 'error' && (
-              <p className="field-error" role="alert">
-                {messageOf(projects.error)}
-              </p>
-            )}
-            {projects.status === 'done' &&
-              (projectList.length === 0 ? (
-                <p className="field-help">This organization has no projects yet.</p>
-              ) : (
-                <select id={ids.project} name="project" value={chosenProject} onChange={(e) => setProject(e.target.value)}>
-                  {projectList.map((p) => (
-                    <option key={p} value={p}>
-                      {p}
-                    </option>
-                  ))}
-                </select>
-              ))}
+        <div className="field">
+          <label htmlFor={ids.desc}>
+            Description <span className="muted">(optional)</span>
+          </label>
+          <input id={ids.desc} name="description" value={description} onChange={(e) => setDescription(e.target.value)} />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.expiry}>Expires</label>
+          <select
+            id={ids.expiry}
+            name="expiry"
+            value={expiry}
+            aria-describedby={expiry === 'none' ? ids.expiryWarning : undefined}
+            onChange={(e) => setExpiry(e.target.value as ExpiryChoice)}
+          >
+            <option value="7">In 7 days</option>
+            <option value="30">In 30 days</option>
+            <option value="90">In 90 days</option>
+            <option value="custom">On a date…</option>
+            <option value="none">Never</option>
+          </select>
+          {expiry === 'none' && (
+            <p id={ids.expiryWarning} className="warning-box" data-testid="never-expires-warning">
+              ⚠ A token that never expires is a risk: if it leaks, it works until someone notices and revokes it.
+              Prefer an expiry and rotate the token.
+            </p>
+          )}
+        </div>
+        {expiry === 'custom' && (
+          <div className="field">
+            <label htmlFor={ids.date}>Expiry date</label>
+            <input
+              id={ids.date}
+              name="expiry-date"
+              type="date"
+              min={minDate}
+              value={date}
+              onChange={(e) => setDate(e.target.value)}
+              aria-invalid={date !== '' && !!custom.problem}
+            />
+            <p className={date !== '' && custom.problem ? 'field-error' : 'field-help'}>
+              {date !== '' && custom.problem ? custom.problem : 'The token stops working at the end of this day.'}
+            </p>
           </div>
         )}
-      </fieldset>
-      <fieldset className="field">
-        <legend>Permissions</legend>
-        <p className="field-help">
-          The attestation set is selected by default. Only permissions you hold in this scope are offered.
-        </p>
-        <div className="checks">
-          {offered.map((p) => (
-            <label key={p} className="choice">
-              <input type="checkbox" name="permission" value={p} checked={perms.has(p)} onChange={() => toggle(p)} />
-              <span className="mono">{p}</span>
-            </label>
-          ))}
-        </div>
-      </fieldset>
-      {error && (
-        <p className="inline-error" role="alert">
-          {error}
-        </p>
-      )}
-      <div className="dialog-actions">
+        <fieldset className="field">
+          <legend>Scope</legend>
+          {orgScopeAllowed ? (
+            <>
+              <label className="choice">
+                <input
+                  type="radio"
+                  name="scope"
+                  value="organization"
+                  checked={scope === 'organization'}
+                  onChange={() => setScope('organization')}
+                />
+                Organization <span className="muted">(all projects of {org.name})</span>
+              </label>
+              <label className="choice">
+                <input type="radio" name="scope" value="project" checked={scope === 'project'} onChange={() => setScope('project')} />
+                One project
+              </label>
+            </>
+          ) : (
+            <p className="field-help">You can create tokens only for the projects listed below, not for the whole organization.</p>
+          )}
+          {scope === 'project' && (
+            <div className="field nested">
+              <label htmlFor={ids.project}>Project</label>
+              {projects.status === 'loading' && <p className="field-help">Loading projects…</p>}
+              {projects.status === 'error' && (
+                <p className="field-error" role="alert">
+                  {messageOf(projects.error)}
+                </p>
+              )}
+              {projects.status === 'done' &&
+                (projectList.length === 0 ? (
+                  <p className="field-help">This organization has no projects yet.</p>
+                ) : (
+                  <select id={ids.project} name="project" value={chosenProject} onChange={(e) => setProject(e.target.value)}>
+                    {projectList.map((p) => (
+                      <option key={p} value={p}>
+                        {p}
+                      </option>
+                    ))}
+                  </select>
+                ))}
+            </div>
+          )}
+        </fieldset>
+        <fieldset className="field">
+          <legend>Permissions</legend>
+          <p className="field-help">
+            The attestation set is selected by default. Only permissions you hold in this scope are offered.
+          </p>
+          <div className="checks">
+            {offered.map((p) => (
+              <label key={p} className="choice">
+                <input type="checkbox" name="permission" value={p} checked={perms.has(p)} onChange={() => toggle(p)} />
+                <span className="mono">{p}</span>
+              </label>
+            ))}
+          </div>
+        </fieldset>
+        {error && (
+          <p className="inline-error" role="alert">
+            {error}
+          </p>
+        )}
+      </div>
+      <div className="dialog-actions dialog-footer">
         <button type="button" className="btn" onClick={onCancel}>
           Cancel
         </button>

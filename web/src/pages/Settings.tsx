@@ -1,19 +1,21 @@
 // Settings page (/settings?tab=api-tokens): the "Auto revoke" section shows whether inactive API
 // tokens are revoked automatically and after how many days; those allowed to update the
 // organization change it with the same range and message as the CLI and the server (1-365
-// days, 0 turns it off).
+// days, 0 turns it off). The "CI / keyless" tab (tab=ci) holds the trust policies (CiPolicies).
 import { useId, useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { Dialog } from '../components/Dialog';
 import { Link } from '../components/Link';
 import { messageOf } from '../components/States';
-import { shortDate } from '../format';
+import { Time } from '../components/Time';
 import { AUTO_REVOKE_MAX, AUTO_REVOKE_MIN, parseAutoRevokeDays } from '../rules';
 import { PERM } from '../permissions';
 import { useSession } from '../session';
+import { CiPoliciesSection } from './CiPolicies';
 
 const TABS = [
   { id: 'api-tokens', label: 'API tokens' },
+  { id: 'ci', label: 'CI / keyless' },
   { id: 'general', label: 'General' },
 ];
 
@@ -39,7 +41,7 @@ export function SettingsPage({ tab }: { tab: string }) {
           ))}
         </ul>
       </nav>
-      {current === 'api-tokens' ? <AutoRevokeSection /> : <GeneralSection />}
+      {current === 'api-tokens' ? <AutoRevokeSection /> : current === 'ci' ? <CiPoliciesSection /> : <GeneralSection />}
     </section>
   );
 }
@@ -55,7 +57,9 @@ function GeneralSection() {
         <dt>ID</dt>
         <dd className="mono">{org.id}</dd>
         <dt>Created</dt>
-        <dd>{shortDate(org.created_at)}</dd>
+        <dd>
+          <Time at={org.created_at} exact />
+        </dd>
         <dt>Your role</dt>
         <dd>{role}</dd>
       </dl>

@@ -1,100 +1,311 @@
-// Token details shown on the API Tokens page: where a token was last used from (address and
-// User-Agent, rendered as text: React escapes them), and the "Rotate token" dialog, which
-// replaces a token by a new one shown once (the create dialog's view), leaving the old one
-// working for a chosen grace period.
-import { useId, useState } from 'react';
-import { api, type ApiToken } from '../api';
-import { Dialog } from '../components/Dialog';
-import { messageOf } from '../components/States';
+// Token details page (/api-tokens/ID): everything the API says about one token (state, scope,
+// permissions, who created it, its dates, its revocation and by whom) and the audit events about
+// it, newest first, page by page ("Load more" follows the API's next_cursor). The API has no
+// single-token read: the token is found in the caller's readable list (all states).
+import { useCallback, useEffect, useState } from 'react';
+import { api, type ApiToken, type AuditEvent } from '../api';
+import { Link } from '../components/Link';
+import { Empty, ErrorState, Loading, messageOf, Notice, useAsync } from '../components/States';
 import { Time } from '../components/Time';
+import { TokenStateBadge } from '../components/TokenStateBadge';
+import { PERM } from '../permissions';
+import { autoRevokeSoon, expiresSoon } from '../rules';
 import { useSession } from '../session';
-import { ShowOnce } from './CreateTokenDialog';
+import { usePageTitle } from '../title';
+import {
+  actorKindLabel,
+  actorName,
+  canRevokeToken,
+  canRotateToken,
+  loadTokens,
+  readableProjects,
+  revocationReasonLabel,
+} from '../tokens';
+import { RevokeDialog } from './ApiTokens';
+import { LastUsedFrom, RotateDialog, RotationNote } from './RotateTokenDialog';
 
-export function LastUsedFrom({ token }: { token: ApiToken }) {
-  const from = token.last_used_from;
-  if (!from) return null;
-  return (
-    <span className="muted last-used-from" data-testid="last-used-from">
-      {' '}
-      from <span className="mono">{from.address || '?'}</span>
-      {from.user_agent && (
-        <>
-          {' '}
-          (<span className="mono">{from.user_agent}</span>)
-        </>
-      )}
-    </span>
+const EVENTS_PAGE = 20;
+
+export function TokenDetailsPage({ id }: { id: string }) {
+  const { org, role, can } = useSession();
+  const readProjects = readableProjects(can);
+  const canRead = readProjects === undefined || readProjects.length > 0;
+  const [token, reload] = useAsync(
+    () =>
+      canRead
+        ? loadTokens(org.name, 'all', readProjects).then((list) => list.find((t) => t.id === id) ?? null)
+        : Promise.resolve(null),
+    `${org.name}:${id}:${readProjects?.join(',') ?? '*'}`,
   );
-}
+  const [revoking, setRevoking] = useState(false);
+  const [rotating, setRotating] = useState(false);
+  const [flash, setFlash] = useState('');
+  const t = token.status === 'done' ? token.data : null;
+  usePageTitle(t ? `API token ${t.name}` : 'API token');
 
-// A rotated token in its grace period: when it stops working.
-export function RotationNote({ token }: { token: ApiToken }) {
-  if (!token.rotated_to || !token.rotation_deadline || token.revoked_at) return null;
-  return (
-    <span className="badge reason" title={`Replaced by ${token.rotated_to}`}>
-      rotated, works until <Time at={token.rotation_deadline} />
-    </span>
-  );
-}
-
-const GRACE_CHOICES: { label: string; seconds: number }[] = [
-  { label: 'None: the old token stops working at once', seconds: 0 },
-  { label: '5 minutes', seconds: 300 },
-  { label: '1 hour', seconds: 3600 },
-  { label: '24 hours', seconds: 86400 },
-];
-
-// onClose(true) after a rotation (the new token has been shown), onClose(false) when cancelled.
-export function RotateDialog({ token, onClose }: { token: ApiToken; onClose: (done: boolean) => void }) {
-  const { org } = useSession();
-  const graceId = useId();
-  const [grace, setGrace] = useState(0);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
-  const [rotated, setRotated] = useState<string | null>(null);
-  if (rotated !== null) {
-    return <ShowOnce name={token.name} token={rotated} verb="rotated" onClose={() => onClose(true)} />;
+  let body;
+  if (!canRead) {
+    body = (
+      <Notice>
+        Your role in {org.name} is <strong>{role}</strong>: it does not let you see or manage API tokens.
+      </Notice>
+    );
+  } else if (token.status === 'loading') {
+    body = <Loading what="the API token" />;
+  } else if (token.status === 'error') {
+    body = <ErrorState error={token.error} onRetry={reload} />;
+  } else if (!t) {
+    body = (
+      <Empty title="API token not found">
+        There is no API token <code>{id}</code> in {org.name} that you may see.
+      </Empty>
+    );
   }
-  const rotate = async () => {
-    setBusy(true);
-    setError('');
-    try {
-      const r = await api.rotateToken(org.name, token.id, grace);
-      setRotated(r.token);
-    } catch (e) {
-      setError(messageOf(e));
-      setBusy(false);
-    }
-  };
+
   return (
-    <Dialog title="Rotate API token" onClose={() => onClose(false)}>
-      <p>
-        Replace <strong className="mono">{token.name}</strong> by a new token with the same name, scope, description and
-        permissions. The new token is shown once.
+    <section aria-labelledby="token-title">
+      <p className="breadcrumb">
+        <Link href="/api-tokens">← API tokens</Link>
       </p>
-      <div className="field">
-        <label htmlFor={graceId}>The old token keeps working for</label>
-        <select id={graceId} value={grace} onChange={(e) => setGrace(Number(e.target.value))}>
-          {GRACE_CHOICES.map((c) => (
-            <option key={c.seconds} value={c.seconds}>
-              {c.label}
-            </option>
-          ))}
-        </select>
+      <div className="page-head">
+        <h1 id="token-title">
+          API token {t && <span className="mono">{t.name}</span>}
+          {t && <TokenStateBadge state={t.state} />}
+        </h1>
+        {t && t.state === 'active' && !t.rotated_to && canRotateToken(can, t) && (
+          <button type="button" className="btn" onClick={() => setRotating(true)}>
+            Rotate token
+          </button>
+        )}
+        {t && t.state !== 'revoked' && canRevokeToken(can, t) && (
+          <button type="button" className="btn btn-danger" onClick={() => setRevoking(true)}>
+            Revoke token
+          </button>
+        )}
       </div>
-      {error && (
-        <p className="inline-error" role="alert">
-          {error}
+      {flash && (
+        <p className="flash" role="status">
+          {flash}
         </p>
       )}
-      <div className="dialog-actions">
-        <button type="button" className="btn" onClick={() => onClose(false)} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-primary" onClick={rotate} disabled={busy}>
-          {busy ? 'Rotating…' : 'Rotate token'}
-        </button>
-      </div>
-    </Dialog>
+      {body}
+      {t && <TokenFacts token={t} />}
+      {t &&
+        (can.orgWide(PERM.auditRead) ? (
+          <TokenEvents tokenId={t.id} key={`${t.id}:${t.state}`} />
+        ) : (
+          <Notice>Your role does not let you read the audit log, so this token's events are not shown.</Notice>
+        ))}
+      {rotating && t && (
+        <RotateDialog
+          token={t}
+          onClose={(done) => {
+            setRotating(false);
+            if (done) {
+              setFlash(`API token ${t.name} rotated.`);
+              reload();
+            }
+          }}
+        />
+      )}
+      {revoking && t && (
+        <RevokeDialog
+          token={t}
+          onClose={(done) => {
+            setRevoking(false);
+            if (done) {
+              setFlash(`API token ${t.name} revoked.`);
+              reload();
+            }
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function TokenFacts({ token: t }: { token: ApiToken }) {
+  const { org, can } = useSession();
+  const now = new Date();
+  // Who revoked it is in the audit log (the token itself records only when and why).
+  const readAudit = can.orgWide(PERM.auditRead);
+  const [revokedBy] = useAsync(
+    () =>
+      t.revoked_at && readAudit
+        ? api
+            .auditEventsOf(org.name, t.id, null, 1, 'api_token.revoked')
+            .then((p) => p.items.find((e) => e.target_id === t.id && e.action === 'api_token.revoked') ?? null)
+        : Promise.resolve(null),
+    `${org.name}:${t.id}:${t.revoked_at ?? ''}`,
+  );
+  return (
+    <div className="card">
+      <h2>Details</h2>
+      <dl className="facts" data-testid="token-facts">
+        <dt>Name</dt>
+        <dd className="mono">{t.name}</dd>
+        <dt>ID</dt>
+        <dd className="mono">{t.id}</dd>
+        <dt>State</dt>
+        <dd>
+          <TokenStateBadge state={t.state} />
+        </dd>
+        <dt>Description</dt>
+        <dd>{t.description || <span className="muted">—</span>}</dd>
+        <dt>Scope</dt>
+        <dd data-testid="token-scope">
+          {t.scope === 'project' ? (
+            <>
+              project <span className="mono">{t.project}</span>
+            </>
+          ) : (
+            <>organization {org.name} (all projects)</>
+          )}
+        </dd>
+        <dt>Permissions</dt>
+        <dd>
+          <ul className="plain-list" data-testid="token-permissions">
+            {t.permissions.map((p) => (
+              <li key={p} className="mono">
+                {p}
+              </li>
+            ))}
+          </ul>
+        </dd>
+        <dt>Created by</dt>
+        <dd data-testid="token-created-by">
+          {actorKindLabel(t.created_by)} <span className="mono">{actorName(t.created_by)}</span>
+        </dd>
+        <dt>Created</dt>
+        <dd>
+          <Time at={t.created_at} exact />
+        </dd>
+        <dt>Expires</dt>
+        <dd data-testid="token-expires">
+          {t.expires_at ? <Time at={t.expires_at} exact /> : <span className="muted">never</span>}
+          {expiresSoon(t, now) && <span className="badge badge-warn">⚠ expires within 7 days</span>}
+          <RotationNote token={t} />
+        </dd>
+        <dt>Last used</dt>
+        <dd data-testid="token-last-used">
+          {t.last_used_at ? <Time at={t.last_used_at} exact /> : <span className="muted">never</span>}
+          <LastUsedFrom token={t} />
+        </dd>
+        {t.auto_revoke_at && (
+          <>
+            <dt>Auto revoke</dt>
+            <dd>
+              <Time at={t.auto_revoke_at} exact />
+              {autoRevokeSoon(t.auto_revoke_at, now) && <span className="badge badge-warn">⚠ within 7 days</span>}
+            </dd>
+          </>
+        )}
+        {t.revoked_at && (
+          <>
+            <dt>Revoked</dt>
+            <dd data-testid="token-revoked">
+              <Time at={t.revoked_at} exact />
+              {t.revocation_reason && <span className="badge reason">{revocationReasonLabel(t.revocation_reason)}</span>}
+              {revokedBy.status === 'done' && revokedBy.data && (
+                <>
+                  {' '}
+                  by {actorKindLabel({ kind: revokedBy.data.actor_kind })}{' '}
+                  <span className="mono">{revokedBy.data.actor_name || revokedBy.data.actor_id}</span>
+                </>
+              )}
+            </dd>
+          </>
+        )}
+      </dl>
+    </div>
+  );
+}
+
+type EventsState =
+  | { status: 'loading' }
+  | { status: 'error'; error: unknown }
+  | { status: 'done'; events: AuditEvent[]; next: string | null; more: 'idle' | 'loading' | string };
+
+// The audit events about one token, newest first; "Load more" asks for the next page.
+function TokenEvents({ tokenId }: { tokenId: string }) {
+  const { org } = useSession();
+  const [state, setState] = useState<EventsState>({ status: 'loading' });
+  // Rows about other objects are dropped, should a server ignore the target_id filter.
+  const mine = useCallback((events: AuditEvent[]) => events.filter((e) => e.target_id === tokenId), [tokenId]);
+  const first = useCallback(() => {
+    let live = true;
+    setState({ status: 'loading' });
+    api.auditEventsOf(org.name, tokenId, null, EVENTS_PAGE).then(
+      (p) => live && setState({ status: 'done', events: mine(p.items), next: p.next_cursor, more: 'idle' }),
+      (error) => live && setState({ status: 'error', error }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [org.name, tokenId, mine]);
+  useEffect(first, [first]);
+
+  const loadMore = async () => {
+    if (state.status !== 'done' || !state.next) return;
+    const shown = state;
+    setState({ ...shown, more: 'loading' });
+    try {
+      const p = await api.auditEventsOf(org.name, tokenId, shown.next, EVENTS_PAGE);
+      setState({ status: 'done', events: [...shown.events, ...mine(p.items)], next: p.next_cursor, more: 'idle' });
+    } catch (e) {
+      setState({ ...shown, more: messageOf(e) });
+    }
+  };
+
+  return (
+    <div className="card">
+      <h2 id="token-events-title">Audit events</h2>
+      {state.status === 'loading' && <Loading what="audit events" />}
+      {state.status === 'error' && <ErrorState error={state.error} onRetry={first} />}
+      {state.status === 'done' &&
+        (state.events.length === 0 ? (
+          <Empty title="No audit events about this token" />
+        ) : (
+          <table className="table" aria-labelledby="token-events-title" data-testid="token-events">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Actor</th>
+                <th scope="col">Action</th>
+                <th scope="col">Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.events.map((e) => (
+                <tr key={e.id} data-action={e.action}>
+                  <td data-label="When">
+                    <Time at={e.created_at} />
+                  </td>
+                  <td data-label="Actor">
+                    {e.actor_name || e.actor_id || e.actor_kind}{' '}
+                    <span className="muted small">({actorKindLabel({ kind: e.actor_kind })})</span>
+                  </td>
+                  <td data-label="Action">
+                    <span className="mono">{e.action}</span>
+                  </td>
+                  <td data-label="Details">{e.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ))}
+      {state.status === 'done' && state.next && (
+        <div className="load-more">
+          <button type="button" className="btn" onClick={loadMore} disabled={state.more === 'loading'}>
+            {state.more === 'loading' ? 'Loading…' : 'Load more'}
+          </button>
+          {state.more !== 'idle' && state.more !== 'loading' && (
+            <p className="inline-error" role="alert">
+              {state.more}
+            </p>
+          )}
+        </div>
+      )}
+    </div>
   );
 }

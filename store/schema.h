@@ -1,5 +1,5 @@
-// SchemaStore: which migrations a database has applied, applying the missing ones, and whether
-// this build may run on its schema. Part of store::Database (store/store.h).
+// Schema management's interface (part of store::Database, store.h): which migrations are
+// applied, applying them, and whether this build may run on the database's schema.
 #pragma once
 
 #include <optional>
