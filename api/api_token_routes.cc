@@ -53,6 +53,15 @@ void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx) {
         SetNextCursor(j, ListKind::kApiTokens, listing.next);
         return JsonOk(200, j);
       }));
+  Add(r, "GET", "/v1/organizations/{org}/api-tokens/{id}",
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        std::string org_name = req.PathParam("org");
+        CL_ASSIGN_OR_RETURN(auto token, ctx.deps.api_tokens->Get(p, org_name, req.PathParam("id")));
+        CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
+        json::object j;
+        j["api_token"] = EncodeApiToken(token, org, ctx.deps.api_tokens->Now());
+        return JsonOk(200, j);
+      }));
   Add(r, "POST", "/v1/organizations/{org}/api-tokens/{id}/revoke",
       ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
         CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));

@@ -108,6 +108,39 @@ TEST_F(ApiTokenRoutesTest, RevokeAnswersTheRevokedToken) {
   EXPECT_EQ(token_now.status, 401);
 }
 
+// One token by id, in any state: who revoked it is named; a narrow token is refused others but
+// may read itself; unknown ids are 404.
+TEST_F(ApiTokenRoutesTest, GetOneTokenInAnyState) {
+  Answer created = Call("POST", kTokens, owner_, R"({"name":"one"})");
+  ASSERT_EQ(created.status, 201);
+  std::string id(created.body.at("api_token").at("id").as_string());
+  std::string path = std::string(kTokens) + "/" + id;
+  Answer active = Call("GET", path, owner_);
+  ASSERT_EQ(active.status, 200) << SerializeJson(active.body);
+  EXPECT_EQ(active.body.at("api_token").at("state").as_string(), "active");
+  EXPECT_TRUE(active.body.at("api_token").at("revoked_by").is_null());
+
+  Answer narrow =
+      Call("POST", kTokens, owner_, R"({"name":"narrow","permissions":["workflow:read"]})");
+  ASSERT_EQ(narrow.status, 201);
+  std::string narrow_token(narrow.body.at("token").as_string());
+  std::string narrow_id(narrow.body.at("api_token").at("id").as_string());
+  EXPECT_EQ(Call("GET", path, narrow_token).status, 403);
+  EXPECT_EQ(Call("GET", std::string(kTokens) + "/" + narrow_id, narrow_token).status, 200);
+
+  ASSERT_EQ(Call("POST", path + "/revoke", owner_, "{}").status, 200);
+  Answer revoked = Call("GET", path, owner_);
+  ASSERT_EQ(revoked.status, 200);
+  EXPECT_EQ(revoked.body.at("api_token").at("state").as_string(), "revoked");
+  EXPECT_EQ(revoked.body.at("api_token").at("revoked_by").as_string(), "owner@example.com");
+
+  EXPECT_EQ(
+      Call("GET", std::string(kTokens) + "/00000000-0000-4000-8000-000000000000", owner_).status,
+      404);
+  EXPECT_EQ(Call("GET", std::string(kTokens) + "/not-a-uuid", owner_).status, 404);
+  EXPECT_EQ(Call("GET", path, "").status, 401);
+}
+
 TEST_F(ApiTokenRoutesTest, CreationIsRateLimitedPerOrganization) {
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(Call("POST", kTokens, owner_, R"({"name":"t)" + std::to_string(i) + "\"}").status,

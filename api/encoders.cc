@@ -168,6 +168,8 @@ json::object EncodeApiToken(const store::ApiToken& t, const store::Organization&
       {"revocation_reason", std::move(revocation_reason)},
       {"rotated_to", t.rotated_to ? json::value(*t.rotated_to) : json::value(nullptr)},
       {"rotation_deadline", OptTime(t.rotation_deadline)},
+      {"revoked_by", t.revoked_at && !t.revoked_by_name.empty() ? json::value(t.revoked_by_name)
+                                                                : json::value(nullptr)},
       {"created_by", Actor(t.created_by_kind, t.created_by_id, t.created_by_name)},
       {"auto_revoke_at", OptTime(domain::AutoRevokeAt(t, org.api_token_max_days_inactive, now))}};
 }

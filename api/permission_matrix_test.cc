@@ -190,6 +190,13 @@ class PermissionMatrixTest : public testing::ApiTest {
          {s(perm::kApiTokenRead)},
          200,
          [](auto& t, auto& tok) { return t.Call("GET", Org("/api-tokens"), tok); }},
+        {"get API token",
+         "GET /v1/organizations/{org}/api-tokens/{id}",
+         {s(perm::kApiTokenRead)},
+         200,
+         [](auto& t, auto& tok) {
+           return t.Call("GET", Org("/api-tokens/" + t.VictimTokenId()), tok);
+         }},
         {"list trust policies",
          "GET /v1/organizations/{org}/federation-policies",
          {s(perm::kOrganizationRead)},

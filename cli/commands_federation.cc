@@ -224,7 +224,7 @@ Status FederationDelete(CliContext& ctx, const std::string& id) {
   CL_ASSIGN_OR_RETURN(auto resp, client->Call("DELETE", PoliciesPath(org) + "/" + PathSegment(id)));
   (void)resp;  // 204: no body
   if (ctx.json_output()) {
-    ctx.PrintJson(boost::json::object{{"deleted", id}});
+    ctx.PrintJson(DeletedJson("trust_policy", {{"id", id}}));
     return Ok();
   }
   ctx.out() << "Federation policy " << id << " deleted\n";

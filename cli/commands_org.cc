@@ -268,7 +268,7 @@ Status MemberDelete(CliContext& ctx, const std::string& email) {
                       client->Call("DELETE", OrgPath(org) + "/members/" + PathSegment(user_id)));
   (void)resp;  // 204: no body
   if (ctx.json_output()) {
-    ctx.PrintJson(boost::json::object{{"removed", user_id}, {"email", email}});
+    ctx.PrintJson(DeletedJson("member", {{"user_id", user_id}, {"email", email}}));
     return Ok();
   }
   ctx.out() << "Member " << email << " removed from " << org << "\n";
@@ -284,7 +284,7 @@ Status InvitationRevoke(CliContext& ctx, const std::string& id) {
                       client->Call("DELETE", OrgPath(org) + "/invitations/" + PathSegment(id)));
   (void)resp;  // 204: no body
   if (ctx.json_output()) {
-    ctx.PrintJson(boost::json::object{{"revoked", id}});
+    ctx.PrintJson(DeletedJson("invitation", {{"id", id}}));
     return Ok();
   }
   ctx.out() << "Invitation " << id << " revoked\n";

@@ -109,6 +109,39 @@ TEST_F(JsonOutputTest, EveryListWritesNullForAnAbsentValueWithTheApiFieldNames) 
   }
 }
 
+// Commands whose endpoint answers 204 print one shape: {"deleted":{"kind",<ids>}}.
+TEST_F(JsonOutputTest, EveryDeleteCommandPrintsTheSameShape) {
+  struct DeleteCase {
+    std::string name;
+    std::function<Status(CliContext&)> run;
+    std::string expected;
+  };
+  const std::vector<DeleteCase> cases = {
+      {"federation delete", [](CliContext& c) { return FederationDelete(c, "p1"); },
+       R"({"deleted":{"kind":"trust_policy","id":"p1"}})"},
+      {"invitation revoke", [](CliContext& c) { return InvitationRevoke(c, "i1"); },
+       R"({"deleted":{"kind":"invitation","id":"i1"}})"},
+      {"member delete", [](CliContext& c) { return MemberDelete(c, "bob@example.com"); },
+       R"({"deleted":{"kind":"member","user_id":"u1","email":"bob@example.com"}})"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    out_.str("");
+    Serve([](const FakeRequest& req) {
+      if (req.method == "GET") {
+        return FakeResponse{200, R"({"members":[{"user_id":"u1","email":"bob@example.com",)"
+                                 R"("name":"Bob","role":"member","created_at":"t"}],)"
+                                 R"("next_cursor":null})"};
+      }
+      return FakeResponse{204, ""};
+    });
+    StoreSession(NewToken(crypto::CredentialKind::kSession));
+    options_.output = "json";
+    ASSERT_EQ(Run(c.run), 0) << err_.str();
+    EXPECT_EQ(boost::json::parse(out_.str()), boost::json::parse(c.expected)) << out_.str();
+  }
+}
+
 TEST_F(JsonOutputTest, OpaqueDataKeepsItsEmptyStrings) {
   boost::json::value v = boost::json::parse(
       R"({"a":"","run":{"statement":{"subject":""},"attested_by":{"claims":{}}},)"

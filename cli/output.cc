@@ -84,4 +84,12 @@ std::string DescribeActor(const boost::json::object& obj, std::string_view name)
   return kind.empty() ? who : who + " (" + kind + ")";
 }
 
+boost::json::object DeletedJson(
+    std::string_view kind,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> ids) {
+  boost::json::object what{{"kind", kind}};
+  for (const auto& [key, value] : ids) what[key] = value;
+  return {{"deleted", std::move(what)}};
+}
+
 }  // namespace cl::cli

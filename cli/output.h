@@ -6,8 +6,10 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/result.h"
 
@@ -35,5 +37,11 @@ boost::json::value NullForAbsent(const boost::json::value& v);
 
 // "name (kind)" for an attested_by object, "-" when absent (terminal-safe).
 std::string DescribeActor(const boost::json::object& obj, std::string_view name);
+
+// What `-o json` prints for a command whose endpoint answers 204 No Content (delete, remove,
+// cancel): {"deleted": {"kind": KIND, <the ids that named it>}}, one shape for all of them.
+boost::json::object DeletedJson(
+    std::string_view kind,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> ids);
 
 }  // namespace cl::cli

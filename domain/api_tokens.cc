@@ -181,6 +181,19 @@ Result<ApiTokenListing> ApiTokenService::List(const Principal& p, const std::str
   return ApiTokenListing{std::move(tokens.items), f.now, std::move(tokens.next)};
 }
 
+Result<store::ApiToken> ApiTokenService::Get(const Principal& p, const std::string& org_name,
+                                             const std::string& id) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  if (!IsUuid(id)) return Fail(Error::NotFound("API token not found"));
+  CL_ASSIGN_OR_RETURN(auto token, tokens_.GetApiToken(org.id, id));
+  bool self = p.kind == Principal::Kind::kApiToken && p.id == token.id;
+  if (!self) {
+    CL_RETURN_IF_ERROR(
+        authz_.Authorize(p, perm::kApiTokenRead, Resource{org.id, token.project_id}));
+  }
+  return token;
+}
+
 Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::string& org_name,
                                                 const std::string& id) {
   CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));

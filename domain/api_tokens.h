@@ -104,6 +104,9 @@ class ApiTokenService {
   // when the token is revoked, expired or already rotated; PermissionDenied as described above.
   Result<RotatedApiToken> Rotate(const Principal& p, const std::string& org, const std::string& id,
                                  int64_t grace_seconds);
+  // One token of the organization, with api_token:read in its scope (a token may read itself).
+  // NotFound for an unknown id or one of another organization.
+  Result<store::ApiToken> Get(const Principal& p, const std::string& org, const std::string& id);
 
   Result<store::Organization> Organization(const Principal& p, const std::string& org) {
     return orgs_.Resolve(p, org);

@@ -283,7 +283,7 @@ const handWritten = [
       body: { role: 'viewer' } });
     assertError(r, 403, 'permission_denied', 'viewer');
   }],
-  ...['describeOrganization', 'listApiTokens', 'listTrustPolicies',
+  ...['describeOrganization', 'listApiTokens', 'getApiToken', 'listTrustPolicies',
     'listMembers', 'listInvitations', 'listAuditEvents', 'listProjects', 'listWorkflows',
     'listWorkflowRuns', 'describeWorkflowRun', 'createOrganization', 'initWorkflowRun',
     'pushAttestation'].map((id) => [id, '403', 'an API token without the permission',
@@ -302,13 +302,18 @@ const handWritten = [
         { token: ctx.ownerToken, rawBody: `{"pad": "${'x'.repeat(DEFAULT_MAX_BODY)}"}` });
     assertError(r, 413, 'payload_too_large', 'oversized logout');
   }],
-  // 400: a list filter out of range.
-  ...[['listApiTokens', '?status=bogus'], ['listAuditEvents', '?limit=0'],
-    ['listWorkflowRuns', '?limit=0']].map(([id, query]) => [id, '400', `query ${query}`,
+  // 400: a list filter out of range; every paginated list (the operations taking the Limit
+  // parameter) refuses a limit out of range and a cursor it did not make.
+  ...[['listApiTokens', '?status=bogus', 'invalid_argument'],
+    ['listAuditEvents', '?since=yesterday', 'invalid_argument'],
+    ...operations.filter((o) => (o.op.parameters ?? []).some(
+        (p) => p.$ref === '#/components/parameters/Limit')).flatMap((o) => [
+      [o.id, '?limit=0', 'invalid_argument'], [o.id, '?cursor=not-a-cursor', 'invalid_cursor']]),
+  ].map(([id, query, code]) => [id, '400', `query ${query}`,
     async (ctx) => {
       const r = await call(ctx, 'GET', fill(byId[id].template, { org: ctx.org }) + query,
           { token: ctx.ownerToken });
-      assertError(r, 400, 'invalid_argument', query);
+      assertError(r, 400, code, query);
     }]),
   // The login legs: text pages for the browser, JSON for the CLI's calls.
   ['startBrowserLogin', '400', 'a redirect URI that is not loopback', async (ctx) => {
@@ -437,6 +442,14 @@ const handWritten = [
   }],
   // Successes the other suites reach only through the CLI (whose calls are not recorded); last,
   // since they remove what the cases above use.
+  ['getApiToken', '200', 'a revoked token, with who revoked it', async (ctx) => {
+    const r = await call(ctx, 'GET', fill(byId.getApiToken.template,
+        { org: ctx.org, id: ctx.revokedTokenId }), { token: ctx.ownerToken });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.api_token.id, ctx.revokedTokenId);
+    assert.equal(r.body.api_token.state, 'revoked');
+    assert.equal(typeof r.body.api_token.revoked_by, 'string');
+  }],
   ['listProjects', '200', 'the projects', async (ctx) => {
     const r = await call(ctx, 'GET', `/v1/organizations/${ctx.org}/projects`,
         { token: ctx.ownerToken });
@@ -515,6 +528,7 @@ describe('every (operation, status) pair of docs/openapi.yaml', () => {
     ctx.ids.revokeApiToken = (await token('to-revoke')).id;
     ctx.ids.rotateApiToken = (await token('to-rotate')).id;
     ctx.revokedTokenId = (await token('revoked')).id;
+    ctx.ids.getApiToken = ctx.revokedTokenId;
     await ok('POST', `${org}/api-tokens/${ctx.revokedTokenId}/revoke`, {});
     ctx.ids.deleteTrustPolicy = (await ok('POST', `${org}/federation-policies`,
         { ...validBody('createTrustPolicy', ctx), name: 'gitlab' })).policy.id;
