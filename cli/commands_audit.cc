@@ -19,6 +19,7 @@ const std::vector<std::string>& AuditActionNames() {
       "trust_policy.deleted",     "federation.token_exchanged",
       "federation.ci_token_used", "member.role_changed",
       "member.removed",           "invitation.revoked",
+      "api_token.rotated",
   };
   return kNames;
 }

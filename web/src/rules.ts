@@ -90,6 +90,7 @@ export const AUDIT_ACTIONS = [
   'project.created',
   'api_token.created',
   'api_token.revoked',
+  'api_token.rotated',
   'trust_policy.created',
   'trust_policy.deleted',
   'federation.token_exchanged',
