@@ -1,5 +1,5 @@
-// API token routes: create (rate-limited per organization; the secret is answered once), list
-// and revoke the API tokens of an organization.
+// API token routes: create and rotate (rate-limited per organization; the secret is answered
+// once), list and revoke the API tokens of an organization.
 #include <boost/json/array.hpp>
 
 #include "api/encoders.h"
@@ -73,6 +73,28 @@ void RegisterApiTokenRoutes(http::Router& r, const RouteContext& ctx) {
         json::object j;
         j["api_token"] = EncodeApiToken(token, org, ctx.deps.api_tokens->Now());
         return JsonOk(200, j);
+      }));
+  Add(r, "POST", "/v1/organizations/{org}/api-tokens/{id}/rotate",
+      ctx.mw.Authed([&ctx](Request& req, const domain::Principal& p) -> Result<Response> {
+        CL_ASSIGN_OR_RETURN(auto body, JsonObjectReader::Parse(req.body));
+        CL_ASSIGN_OR_RETURN(auto grace, body.OptionalInt("grace_seconds"));
+        CL_RETURN_IF_ERROR(body.Finish());
+        std::string org_name = req.PathParam("org");
+        // Rotation mints a token: it counts against the same limit as creation.
+        if (auto limited = ctx.limits.OverRateLimit(ctx.deps.token_create_limit, org_name,
+                                                    "api_token_create", "API token creation")) {
+          return std::move(*limited);
+        }
+        CL_ASSIGN_OR_RETURN(auto rotated, ctx.deps.api_tokens->Rotate(
+                                              p, org_name, req.PathParam("id"), grace.value_or(0)));
+        if (ctx.deps.token_create_limit) ctx.deps.token_create_limit->Charge(org_name);
+        CL_ASSIGN_OR_RETURN(auto org, ctx.deps.api_tokens->Organization(p, org_name));
+        const UnixMillis now = ctx.deps.api_tokens->Now();
+        json::object j;
+        j["api_token"] = EncodeApiToken(rotated.record, org, now);
+        j["token"] = rotated.token;
+        j["rotated"] = EncodeApiToken(rotated.rotated, org, now);
+        return NoStore(JsonOk(201, j));
       }));
 }
 

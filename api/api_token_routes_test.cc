@@ -1,5 +1,5 @@
-// Handler tests of the API token routes (api/api_token_routes.cc): create (secret answered
-// once, no-store, rate-limited per organization), list and revoke, through the router.
+// Handler tests of the API token routes (api/api_token_routes.cc): create and rotate (secret
+// answered once, no-store, rate-limited per organization), list and revoke, through the router.
 #include <memory>
 #include <string>
 
@@ -153,6 +153,64 @@ TEST_F(ApiTokenRoutesTest, CreationIsRateLimitedPerOrganization) {
   // Refused requests are not charged: the organization waits for the refill only.
   clock_.Advance(kMillisPerSecond);
   EXPECT_EQ(Call("POST", kTokens, owner_, R"({"name":"t4"})").status, 201);
+}
+
+TEST_F(ApiTokenRoutesTest, RotateAnswersTheNewSecretOnceAndBothTokens) {
+  Answer created = Call("POST", kTokens, owner_, R"({"name":"ci","expires_in_seconds":3600})");
+  ASSERT_EQ(created.status, 201);
+  std::string id(created.body.at("api_token").at("id").as_string());
+  std::string old_secret(created.body.at("token").as_string());
+  std::string rotate = std::string(kTokens) + "/" + id + "/rotate";
+  EXPECT_EQ(Call("POST", rotate, owner_, R"({"grace":1})").code, "unknown_field");
+  EXPECT_EQ(Call("POST", rotate, owner_, R"({"grace_seconds":"1h"})").code, "invalid_field_type");
+  EXPECT_EQ(Call("POST", rotate, owner_, R"({"grace_seconds":86401})").status, 400);
+  std::string viewer = JoinAs(owner_, "acme", "vera", "viewer");
+  Answer refused = Call("POST", rotate, viewer, "{}");
+  EXPECT_EQ(refused.status, 403);
+
+  Answer a = Call("POST", rotate, owner_, R"({"grace_seconds":60})");
+  ASSERT_EQ(a.status, 201) << SerializeJson(a.body);
+  EXPECT_EQ(a.Header("Cache-Control"), "no-store");
+  EXPECT_EQ(std::string(a.body.at("token").as_string()).rfind("clapi_", 0), 0u);
+  const auto& fresh = a.body.at("api_token").as_object();
+  const auto& old = a.body.at("rotated").as_object();
+  EXPECT_EQ(fresh.at("name").as_string(), "ci");
+  EXPECT_TRUE(fresh.at("rotated_to").is_null());
+  EXPECT_EQ(old.at("id").as_string(), id);
+  EXPECT_EQ(old.at("rotated_to"), fresh.at("id"));
+  EXPECT_TRUE(old.at("rotation_deadline").is_string());
+  EXPECT_EQ(old.at("state").as_string(), "active");  // in its grace period
+  EXPECT_EQ(Call("GET", "/v1/auth/whoami", old_secret).status, 200);
+  // Rotating it again: rotate the replacement instead.
+  Answer again = Call("POST", rotate, owner_, "{}");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.code, "failed_precondition");
+  // At the deadline the old secret is refused, before any job ran.
+  clock_.Advance(60 * kMillisPerSecond);
+  Answer late = Call("GET", "/v1/auth/whoami", old_secret);
+  EXPECT_EQ(late.status, 401);
+  EXPECT_EQ(late.code, "token_revoked");
+  Answer listed = Call("GET", std::string(kTokens) + "?status=revoked", owner_);
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(listed.body.at("api_tokens").as_array().size(), 1u);
+  EXPECT_EQ(listed.body.at("api_tokens").at(0).at("revocation_reason").as_string(), "rotated");
+}
+
+TEST_F(ApiTokenRoutesTest, LastUsedFromIsTheRequestsAddressAndUserAgent) {
+  Answer created = Call("POST", kTokens, owner_, R"({"name":"ci"})");
+  ASSERT_EQ(created.status, 201);
+  EXPECT_TRUE(created.body.at("api_token").at("last_used_from").is_null());
+  std::string secret(created.body.at("token").as_string());
+  ASSERT_EQ(
+      Call("GET", "/v1/auth/whoami", secret, "", {{"User-Agent", "ci-runner/2 \x1b[1m"}}).status,
+      200);
+  ASSERT_TRUE(db_->RecordApiTokenUsage(usage_.TakePending()));
+  Answer listed = Call("GET", kTokens, owner_);
+  ASSERT_EQ(listed.status, 200);
+  const auto& from = listed.body.at("api_tokens").at(0).at("last_used_from");
+  ASSERT_TRUE(from.is_object()) << SerializeJson(listed.body);
+  EXPECT_EQ(from.at("address").as_string(), "127.0.0.1");
+  EXPECT_EQ(from.at("user_agent").as_string(), "ci-runner/2 \x1b[1m");
 }
 
 }  // namespace

@@ -138,8 +138,19 @@ json::object EncodeApiToken(const store::ApiToken& t, const store::Organization&
                             UnixMillis now) {
   // null when not revoked, and for revocations recorded before reasons were.
   json::value revocation_reason = nullptr;
+  std::optional<UnixMillis> revoked_at = t.revoked_at;
   if (t.revoked_at && t.revocation_reason) {
     revocation_reason = store::RevocationReasonName(*t.revocation_reason);
+  } else if (!t.revoked_at && t.rotation_deadline && *t.rotation_deadline <= now) {
+    // Past its grace period, refused already, not yet recorded by the rotation job.
+    revoked_at = t.rotation_deadline;
+    revocation_reason = store::RevocationReasonName(store::RevocationReason::kRotated);
+  }
+  // The last use's client, when recorded; the User-Agent as sent (clients escape it to show it).
+  json::value last_used_from = nullptr;
+  if (!t.last_used_address.empty() || !t.last_used_user_agent.empty()) {
+    last_used_from =
+        json::object{{"address", t.last_used_address}, {"user_agent", t.last_used_user_agent}};
   }
   return {
       {"id", t.id},
@@ -152,8 +163,11 @@ json::object EncodeApiToken(const store::ApiToken& t, const store::Organization&
       {"created_at", FormatRfc3339(t.created_at)},
       {"expires_at", OptTime(t.expires_at)},
       {"last_used_at", OptTime(t.last_used_at)},
-      {"revoked_at", OptTime(t.revoked_at)},
+      {"last_used_from", std::move(last_used_from)},
+      {"revoked_at", OptTime(revoked_at)},
       {"revocation_reason", std::move(revocation_reason)},
+      {"rotated_to", t.rotated_to ? json::value(*t.rotated_to) : json::value(nullptr)},
+      {"rotation_deadline", OptTime(t.rotation_deadline)},
       {"revoked_by", t.revoked_at && !t.revoked_by_name.empty() ? json::value(t.revoked_by_name)
                                                                 : json::value(nullptr)},
       {"created_by", Actor(t.created_by_kind, t.created_by_id, t.created_by_name)},

@@ -72,7 +72,8 @@ http::Handler Middleware::Authed(PrincipalHandler fn) const {
     if (cred.from_cookie) {
       if (auto st = CheckCsrf(req); !st) return ErrorResponse(st.error());
     }
-    auto principal = d_.authenticator->Authenticate(cred.authorization);
+    auto principal = d_.authenticator->Authenticate(cred.authorization,
+                                                    {req.remote_addr, req.Header("user-agent")});
     if (!principal) {
       if (auto throttled = OnAuthFailure(req, principal.error(), BearerOf(cred.authorization))) {
         return std::move(*throttled);
@@ -118,7 +119,8 @@ http::FastHandler Middleware::AuthedFast(PrincipalFastHandler fn) const {
   return [this, fn = std::move(fn)](Request& req) -> std::optional<Response> {
     Credential cred = CredentialOf(req);
     if (cred.from_cookie) return std::nullopt;  // CSRF and cookies: the full path decides
-    auto principal = d_.authenticator->AuthenticateCached(cred.authorization);
+    auto principal = d_.authenticator->AuthenticateCached(
+        cred.authorization, {req.remote_addr, req.Header("user-agent")});
     if (!principal) return std::nullopt;
     if (!*principal) {
       auto throttled = OnAuthFailure(req, principal->error(), BearerOf(cred.authorization));

@@ -85,10 +85,12 @@ class PermissionMatrixTest : public testing::ApiTest {
     return "";
   }
 
-  // A project-scoped token of the owner's, for the revoke operation to end.
-  std::string VictimTokenId() {
+  // A project-scoped token of the owner's (with `permissions`, a JSON array, when given), for the
+  // revoke and rotate operations to end.
+  std::string VictimTokenId(const std::string& permissions = "") {
     auto a = Call("POST", Org("/api-tokens"), owner_,
-                  R"({"name":")" + Unique("victim") + R"(","project":"web"})");
+                  R"({"name":")" + Unique("victim") + R"(","project":"web")" +
+                      (permissions.empty() ? "" : R"(,"permissions":)" + permissions) + "}");
     EXPECT_EQ(a.status, 201);
     return a.status == 201 ? std::string(a.body.at("api_token").at("id").as_string()) : "";
   }
@@ -206,6 +208,17 @@ class PermissionMatrixTest : public testing::ApiTest {
          200,
          [](auto& t, auto& tok) {
            return t.Call("POST", Org("/api-tokens/" + t.VictimTokenId() + "/revoke"), tok, "{}");
+         }},
+        // The caller also needs every permission of the rotated token: the victim holds only
+        // one of these.
+        {"rotate API token",
+         "POST /v1/organizations/{org}/api-tokens/{id}/rotate",
+         {s(perm::kApiTokenCreate), s(perm::kApiTokenRevoke)},
+         201,
+         [](auto& t, auto& tok) {
+           return t.Call(
+               "POST", Org("/api-tokens/" + t.VictimTokenId(R"(["api_token:create"])") + "/rotate"),
+               tok, R"({"grace_seconds":0})");
          }},
     };
   }

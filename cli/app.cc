@@ -90,7 +90,8 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
       ->type_name("NAME");
   choices.Restrict(
       app.add_option("-o,--output", g.output,
-                     "Output format (default table; token: `organization api-token create` only)"),
+                     "Output format (default table; token: `organization api-token create` and "
+                     "`rotate` only)"),
       {"table", "json", "token"});
   app.add_option("-c,--config", g.config_path,
                  "Config file (default $XDG_CONFIG_HOME/chainloop/config.toml)")
@@ -345,6 +346,8 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
   choices.Restrict(tl->add_option("--scope", token_list.scope,
                                   "Only project-scoped or organization-wide tokens"),
                    {"project", "global"});
+  tl->add_flag("--wide", token_list.wide,
+               "Also show the address and User-Agent each token was last used from");
   help->Document(tl, {"",
                       "chainloop organization api-token list\n"
                       "chainloop organization api-token list --status revoked\n"
@@ -359,6 +362,25 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
                       "chainloop organization api-token revoke --id " + kId + "\n" +
                           "chainloop organization api-token revoke --id " + kId + " -y"});
   On(tr, chosen, [&](CliContext& c) { return ApiTokenRevoke(c, token_id); });
+  ApiTokenRotateOptions token_rotate;
+  auto* trot = api_token->add_subcommand(
+      "rotate", "Replace an API token by a new one with the same name, scope and permissions");
+  trot->add_option("--id", token_rotate.id, "Token ID (see `api-token list`)")
+      ->required()
+      ->type_name("ID");
+  trot->add_option("--grace", token_rotate.grace,
+                   "How long the old token keeps working, at most 24h (default: it stops at once)")
+      ->type_name("DURATION");
+  help->Document(
+      trot, {"The new token is shown once; -o token prints only the token. Asks for confirmation "
+             "on a terminal; -y/--yes skips it.",
+             "chainloop organization api-token rotate --id " + kId + " --grace 1h\n" +
+                 "# in CI, a token that replaces itself\n" +
+                 "export CHAINLOOP_TOKEN=\"$(chainloop organization api-token rotate --id " + kId +
+                 " -y -o token)\""});
+  On(
+      trot, chosen, [&](CliContext& c) { return ApiTokenRotate(c, token_rotate); },
+      /*token_output=*/true);
 
   auto* federation = org->add_subcommand(
       "federation", "Trust policies for keyless CI authentication (GitLab CI, GitHub Actions)");

@@ -85,9 +85,15 @@ struct ApiTokenListOptions {
   std::string project;
   std::string scope;  // project, global; empty: both
   ListLimit limit;
+  bool wide = false;  // --wide: also where each token was last used from
 };
 Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options);
 Status ApiTokenRevoke(CliContext& ctx, const std::string& id);
+struct ApiTokenRotateOptions {
+  std::string id;
+  std::string grace;  // e.g. "1h" (at most 24h); empty: the old token stops at once
+};
+Status ApiTokenRotate(CliContext& ctx, const ApiTokenRotateOptions& options);
 
 // Live tokens whose auto_revoke_at or expires_at is at most this far away get a " (!)" mark in
 // `api-token list`.

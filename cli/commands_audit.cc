@@ -20,6 +20,7 @@ const std::vector<std::string>& AuditActionNames() {
       "federation.ci_token_used", "member.role_changed",
       "member.removed",           "invitation.revoked",
       "api_token.leaked",         "credential.leaked",
+      "api_token.rotated",
   };
   return kNames;
 }

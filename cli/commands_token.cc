@@ -1,5 +1,5 @@
-// `chainloop organization api-token create|list|revoke` (alias `token`): API tokens for
-// automation. The secret is printed once, at creation, and never logged.
+// `chainloop organization api-token create|list|revoke|rotate` (alias `token`): API tokens for
+// automation. The secret is printed once, at creation or rotation, and never logged.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -57,7 +57,8 @@ Status ValidateCreate(const ApiTokenCreateOptions& o) {
 }
 
 // The `api-token list` table; `status` is the state asked for (its columns depend on it).
-void PrintTokenTable(CliContext& ctx, const boost::json::array& tokens, const std::string& status) {
+void PrintTokenTable(CliContext& ctx, const boost::json::array& tokens, const std::string& status,
+                     bool wide) {
   std::vector<const boost::json::object*> rows;
   bool any_auto_revoke = false;
   for (const auto& v : tokens) {
@@ -79,6 +80,10 @@ void PrintTokenTable(CliContext& ctx, const boost::json::array& tokens, const st
   }
   if (show_reason) headers.push_back("REASON");
   if (any_auto_revoke) headers.push_back("AUTO REVOKE AT");
+  if (wide) {
+    headers.emplace_back("LAST USED FROM");
+    headers.emplace_back("USER AGENT");
+  }
   TextTable table(std::move(headers));
   const UnixMillis now = ctx.clock().Now();
   // A time at most 7 days ahead (or already past, for a server clock ahead of ours) is marked.
@@ -115,6 +120,13 @@ void PrintTokenTable(CliContext& ctx, const boost::json::array& tokens, const st
       }
       cells.push_back(std::move(at));
     }
+    if (wide) {
+      // Both as the client sent them: the table escapes what a terminal would interpret.
+      const auto* from = t->if_contains("last_used_from");
+      const bool known = from != nullptr && from->is_object();
+      cells.push_back(known ? FieldOrEmpty(from->as_object(), "address") : "");
+      cells.push_back(known ? FieldOrEmpty(from->as_object(), "user_agent") : "");
+    }
     table.AddRow(std::move(cells));
   }
   ctx.out() << table.Render();
@@ -125,6 +137,37 @@ void PrintTokenTable(CliContext& ctx, const boost::json::array& tokens, const st
     ctx.out() << "(!) expires within 7 days\n";
   }
 }
+
+// The details of a token the server just answered with its secret (create, rotate).
+void PrintNewToken(std::ostream& out, const boost::json::object& token, const std::string& secret) {
+  out << "ID: " << Field(token, "id") << "\n";
+  out << "Name: " << Field(token, "name") << "\n";
+  out << "Scope: " << ScopeText(token) << "\n";
+  if (!FieldOrEmpty(token, "description").empty()) {
+    out << "Description: " << Field(token, "description") << "\n";
+  }
+  std::string perms = PermissionsText(token);
+  out << "Permissions: " << (perms.empty() ? "-" : perms) << "\n";
+  out << "Created at: " << Field(token, "created_at") << "\n";
+  std::string expires = FieldOrEmpty(token, "expires_at");
+  out << "Expires at: " << (expires.empty() ? "never" : expires) << "\n";
+  out << "Token:\n" << secret << "\n";
+  out << "Save this token now: it will not be shown again.\n";
+}
+
+// The secret of a create or rotate answer; an error when the server sent none.
+Result<std::string> SecretOf(const boost::json::value& resp, std::string_view what) {
+  std::string secret = FieldOrEmpty(resp.as_object(), "token");
+  if (secret.empty()) {
+    return Fail(Error::Internal(
+        "the control plane " + std::string(what) + " the API token but returned no token value",
+        Reason::kBadResponse));
+  }
+  return secret;
+}
+
+// Longest --grace of `api-token rotate`: the server's bound.
+constexpr int64_t kMaxGraceSeconds = 24 * 3600;
 
 }  // namespace
 
@@ -146,12 +189,7 @@ Status ApiTokenCreate(CliContext& ctx, const ApiTokenCreateOptions& options) {
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
   CL_ASSIGN_OR_RETURN(auto resp, client->Post(TokensPath(org), body));
   CL_ASSIGN_OR_RETURN(const auto* token, ObjectField(resp, "api_token", "API token"));
-  std::string secret = FieldOrEmpty(resp.as_object(), "token");
-  if (secret.empty()) {
-    return Fail(
-        Error::Internal("the control plane created the API token but returned no token value",
-                        Reason::kBadResponse));
-  }
+  CL_ASSIGN_OR_RETURN(std::string secret, SecretOf(resp, "created"));
   if (ctx.token_output()) {
     // Only the token, so `$(chainloop org api-token create ... -o token)` captures it exactly.
     ctx.out() << secret << "\n";
@@ -163,19 +201,7 @@ Status ApiTokenCreate(CliContext& ctx, const ApiTokenCreateOptions& options) {
   }
   auto& out = ctx.out();
   out << "API token " << Field(*token, "name") << " created\n";
-  out << "ID: " << Field(*token, "id") << "\n";
-  out << "Name: " << Field(*token, "name") << "\n";
-  out << "Scope: " << ScopeText(*token) << "\n";
-  if (!FieldOrEmpty(*token, "description").empty()) {
-    out << "Description: " << Field(*token, "description") << "\n";
-  }
-  std::string perms = PermissionsText(*token);
-  out << "Permissions: " << (perms.empty() ? "-" : perms) << "\n";
-  out << "Created at: " << Field(*token, "created_at") << "\n";
-  std::string expires = FieldOrEmpty(*token, "expires_at");
-  out << "Expires at: " << (expires.empty() ? "never" : expires) << "\n";
-  out << "Token:\n" << secret << "\n";
-  out << "Save this token now: it will not be shown again.\n";
+  PrintNewToken(out, *token, secret);
   return Ok();
 }
 
@@ -207,7 +233,7 @@ Status ApiTokenList(CliContext& ctx, const ApiTokenListOptions& options) {
   if (!options.project.empty()) query.filters.emplace_back("project", options.project);
   if (!options.scope.empty()) query.filters.emplace_back("scope", options.scope);
   CL_ASSIGN_OR_RETURN(auto list, FetchList(*client, query, options.limit));
-  PrintList(ctx, list, [&] { PrintTokenTable(ctx, list.items(), status); });
+  PrintList(ctx, list, [&] { PrintTokenTable(ctx, list.items(), status, options.wide); });
   return Ok();
 }
 
@@ -225,6 +251,47 @@ Status ApiTokenRevoke(CliContext& ctx, const std::string& id) {
   }
   std::string name = FieldOrEmpty(*token, "name");
   ctx.out() << "API token " << (name.empty() ? id : name) << " revoked\n";
+  return Ok();
+}
+
+Status ApiTokenRotate(CliContext& ctx, const ApiTokenRotateOptions& options) {
+  if (options.id.empty()) return Fail(Error::InvalidArgument("--id is required"));
+  int64_t grace = 0;
+  if (!options.grace.empty()) {
+    CL_ASSIGN_OR_RETURN(grace, ParseDurationSeconds(options.grace, "--grace"));
+    if (grace > kMaxGraceSeconds) {
+      return Fail(
+          Error::InvalidArgument("--grace must be at most 24h, not '" + options.grace + "'"));
+    }
+  }
+  CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
+  CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
+  std::string question = "Rotate the API token " + options.id + " of " + org + "? The old token ";
+  question += grace == 0 ? "stops working at once." : "keeps working for " + options.grace + ".";
+  CL_RETURN_IF_ERROR(ctx.Confirm(question));
+  CL_ASSIGN_OR_RETURN(auto resp,
+                      client->Post(TokensPath(org) + "/" + PathSegment(options.id) + "/rotate",
+                                   boost::json::object{{"grace_seconds", grace}}));
+  CL_ASSIGN_OR_RETURN(const auto* token, ObjectField(resp, "api_token", "API token"));
+  CL_ASSIGN_OR_RETURN(std::string secret, SecretOf(resp, "rotated"));
+  if (ctx.token_output()) {
+    ctx.out() << secret << "\n";
+    return Ok();
+  }
+  if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    return Ok();
+  }
+  auto& out = ctx.out();
+  out << "API token " << Field(*token, "name") << " rotated\n";
+  std::string old_until;
+  if (const auto* old = resp.as_object().if_contains("rotated"); old && old->is_object()) {
+    old_until = FieldOrEmpty(old->as_object(), "rotation_deadline");
+  }
+  out << "Old token " << options.id << " "
+      << (grace == 0 || old_until.empty() ? std::string("revoked") : "works until " + old_until)
+      << "\n";
+  PrintNewToken(out, *token, secret);
   return Ok();
 }
 

@@ -211,7 +211,7 @@ TEST_F(CliRunTest, TokenOutputIsRefusedByOtherCommands) {
   StoreSession(NewToken(crypto::CredentialKind::kSession));
   EXPECT_EQ(Run({"org", "api-token", "list", "-o", "token"}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("--output token is only supported by `chainloop organization "
-                                    "api-token create`"));
+                                    "api-token create` and `rotate`"));
   EXPECT_EQ(Run({"organization", "list", "-o", "token"}), 1);
   EXPECT_TRUE(requests().empty());
   EXPECT_EQ(Run({"organization", "list", "-o", "yaml"}), 2);
@@ -387,6 +387,67 @@ TEST_F(CliRunTest, RevokePostsAndNamesToken) {
   EXPECT_EQ(Run({"org", "token", "revoke", "--id", "tok 1"}), 1);
   EXPECT_EQ(err_.str(), "Error: the token is already revoked\n");
   EXPECT_EQ(Run({"org", "token", "revoke"}), 2);  // --id is required
+}
+
+TEST_F(CliRunTest, RotatePostsTheGraceAndPrintsTheNewTokenOnce) {
+  const std::string secret = NewToken(crypto::CredentialKind::kApiToken);
+  Serve([&](const FakeRequest& r) {
+    if (r.method == "POST" && r.path == "/v1/organizations/acme/api-tokens/tok1/rotate") {
+      return FakeResponse{201,
+                          R"({"api_token":{"id":"tok2","name":"ci-bot","scope":"global",)"
+                          R"("permissions":["workflow_run:create"],)"
+                          R"("created_at":"2026-03-01T00:00:00Z","expires_at":null},)"
+                          R"("token":")" +
+                              secret +
+                              R"(","rotated":{"id":"tok1","name":"ci-bot","rotated_to":"tok2",)"
+                              R"("rotation_deadline":"2026-03-01T01:00:00Z"}})"};
+    }
+    return FakeResponse{404, ErrorBody("not_found", "no route")};
+  });
+  StoreSession(NewToken(crypto::CredentialKind::kSession));
+  ASSERT_EQ(Run({"org", "api-token", "rotate", "--id", "tok1", "--grace", "1h"}), 0) << err_.str();
+  EXPECT_EQ(requests().back().body, R"({"grace_seconds":3600})");
+  EXPECT_THAT(out_.str(), HasSubstr("API token ci-bot rotated\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("Old token tok1 works until 2026-03-01T01:00:00Z\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("ID: tok2\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("Token:\n" + secret + "\n"));
+  // -o token: only the secret; default grace 0.
+  ASSERT_EQ(Run({"org", "token", "rotate", "--id", "tok1", "-o", "token"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(), secret + "\n");
+  EXPECT_EQ(requests().back().body, R"({"grace_seconds":0})");
+  // -o json: the API's answer.
+  ASSERT_EQ(Run({"org", "token", "rotate", "--id", "tok1", "-o", "json"}), 0) << err_.str();
+  auto json = ParseJson(out_.str());
+  ASSERT_TRUE(json) << out_.str();
+  EXPECT_EQ(json->at("rotated").at("rotated_to").as_string(), "tok2");
+  // More than a day of grace is refused before any request.
+  const size_t sent = requests().size();
+  EXPECT_NE(Run({"org", "token", "rotate", "--id", "tok1", "--grace", "25h"}), 0);
+  EXPECT_THAT(err_.str(), HasSubstr("--grace must be at most 24h"));
+  EXPECT_EQ(requests().size(), sent);
+}
+
+TEST_F(CliRunTest, ListWideShowsWhereTokensWereLastUsedFromEscaped) {
+  Serve([&](const FakeRequest& r) {
+    if (r.method == "GET" && r.path == "/v1/organizations/acme/api-tokens") {
+      return FakeResponse{
+          200, R"({"api_tokens":[{"id":"t1","name":"ci","scope":"global",)"
+               R"("created_at":"2026-02-01T00:00:00Z","last_used_at":"2026-02-02T00:00:00Z",)"
+               R"("last_used_from":{"address":"203.0.113.7","user_agent":"evil\u001b[2Jagent"}},)"
+               R"({"id":"t2","name":"idle","scope":"global","created_at":"2026-02-01T00:00:00Z",)"
+               R"("last_used_from":null}]})"};
+    }
+    return FakeResponse{404, ErrorBody("not_found", "no route")};
+  });
+  StoreSession(NewToken(crypto::CredentialKind::kSession));
+  ASSERT_EQ(Run({"org", "api-token", "list"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), Not(HasSubstr("LAST USED FROM")));
+  ASSERT_EQ(Run({"org", "api-token", "list", "--wide"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("LAST USED FROM"));
+  EXPECT_THAT(out_.str(), HasSubstr("USER AGENT"));
+  EXPECT_THAT(out_.str(), HasSubstr("203.0.113.7"));
+  EXPECT_THAT(out_.str(), HasSubstr("agent"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("\x1b")));  // the escape never reaches the terminal
 }
 
 constexpr char kPatchedOrg[] =

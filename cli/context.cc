@@ -95,8 +95,8 @@ Status CliContext::Confirm(const std::string& question) {
 Status CliContext::Init() {
   if (options_.output == "token" && !token_output_allowed_) {
     return Fail(Error::InvalidArgument(
-        "--output token is only supported by `chainloop organization api-token create`; use "
-        "table or json here"));
+        "--output token is only supported by `chainloop organization api-token create` and "
+        "`rotate`; use table or json here"));
   }
   if (options_.output != "table" && options_.output != "json" && options_.output != "token") {
     return Fail(Error::InvalidArgument("--output must be 'table', 'json' or 'token', not '" +

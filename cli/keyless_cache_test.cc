@@ -115,8 +115,8 @@ class KeylessCacheTest : public ::testing::Test {
   // Every request but the exchanges carries `token`.
   void ExpectOnlyBearer(const std::string& token) {
     for (const auto& r : server_->requests()) {
-      if (r.path != kExchangePath)
-        EXPECT_EQ(r.Header("authorization"), "Bearer " + token) << r.path;
+      if (r.path == kExchangePath) continue;
+      EXPECT_EQ(r.Header("authorization"), "Bearer " + token) << r.path;
     }
   }
 

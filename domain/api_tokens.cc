@@ -228,4 +228,102 @@ Result<store::ApiToken> ApiTokenService::Revoke(const Principal& p, const std::s
   return revoked;
 }
 
+Result<RotatedApiToken> ApiTokenService::Rotate(const Principal& p, const std::string& org_name,
+                                                const std::string& id, int64_t grace_seconds) {
+  CL_ASSIGN_OR_RETURN(auto org, orgs_.Resolve(p, org_name));
+  if (grace_seconds < 0 || grace_seconds > kMaxRotationGraceSeconds) {
+    return Fail(Error::InvalidArgument("grace_seconds must be from 0 to " +
+                                       std::to_string(kMaxRotationGraceSeconds)));
+  }
+  if (!IsUuid(id)) return Fail(Error::NotFound("API token not found"));
+  CL_ASSIGN_OR_RETURN(auto old, tokens_.GetApiToken(org.id, id));
+  const bool self = p.kind == Principal::Kind::kApiToken && p.id == old.id;
+  const Resource scope{org.id, old.project_id};
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenCreate, scope));
+  CL_RETURN_IF_ERROR(authz_.Authorize(p, perm::kApiTokenRevoke, scope));
+  if (p.kind != Principal::Kind::kUser && !old.project_id && !self) {
+    // As for creation: a credential does not mint organization-scoped tokens, except its own
+    // replacement.
+    return Fail(
+        Error::PermissionDenied("an API token can only rotate itself or project-scoped tokens"));
+  }
+  // The caller receives the new secret: it must hold everything the token holds.
+  CL_ASSIGN_OR_RETURN(EffectivePermissions held, authz_.Permissions(p, org.id));
+  for (const auto& perm : old.permissions) {
+    if (!held.Allows(perm, old.project_id)) {
+      return Fail(Error::PermissionDenied("you cannot rotate a token holding " + perm +
+                                          ": you do not hold it yourself"));
+    }
+  }
+  const UnixMillis now = clock_.Now();
+  if (old.revoked_at || (old.rotation_deadline && *old.rotation_deadline <= now)) {
+    return Fail(Error::FailedPrecondition("the API token " + old.name +
+                                          " is revoked: only an active token can be rotated"));
+  }
+  if (old.rotated_to) {
+    return Fail(Error::FailedPrecondition("the API token " + old.name +
+                                          " was already rotated: rotate its replacement " +
+                                          *old.rotated_to + " instead"));
+  }
+  if (old.expires_at && *old.expires_at <= now) {
+    return Fail(Error::FailedPrecondition("the API token " + old.name +
+                                          " has expired: only an active token can be rotated"));
+  }
+
+  RotatedApiToken out;
+  out.token = crypto::GenerateCredential(crypto::CredentialKind::kApiToken, random_);
+  store::ApiToken& t = out.record;
+  t.id = NewUuid(random_);
+  t.org_id = org.id;
+  t.project_id = old.project_id;
+  t.project_name = old.project_name;
+  t.name = old.name;
+  t.description = old.description;
+  t.token_hash = hasher_.Hash(out.token);
+  t.pepper_id = hasher_.current_pepper_id();
+  t.permissions = old.permissions;
+  t.created_by_kind = PrincipalKindName(p.kind);
+  t.created_by_id = p.id;
+  t.created_by_name = p.display_name;
+  t.created_at = now;
+  // A fresh expiry of the length the old token was given (a rotated token's own length is
+  // the one its predecessor was given, so the length carries down a chain of rotations).
+  if (old.expires_at) t.expires_at = now + (*old.expires_at - old.created_at);
+  // As for creation, another short-lived credential cannot mint a longer-lived token; the token
+  // itself may, since its replacement ends it.
+  if (!self && p.token_expires_at != 0 && (!t.expires_at || *t.expires_at > p.token_expires_at)) {
+    t.expires_at = p.token_expires_at;
+  }
+  const UnixMillis deadline = now + grace_seconds * kMillisPerSecond;
+  std::string message = p.display_name + " rotated the API token " + old.name + " (" + old.id +
+                        "): replaced by " + t.id;
+  message += grace_seconds == 0
+                 ? ", the old one revoked at once"
+                 : ", the old one works for " + std::to_string(grace_seconds) + " more seconds";
+  auto st = tokens_.RotateApiToken(old.id, t, deadline,
+                                   orgs_.NewEvent(p, org.id, AuditAction::kApiTokenRotated,
+                                                  AuditTarget::kApiToken, old.id, message));
+  if (!st) {
+    if (st.error().code() == Error::Code::kFailedPrecondition) {
+      // Revoked, expired or rotated by a concurrent request since it was read above.
+      return Fail(Error::FailedPrecondition("the API token " + old.name +
+                                            " cannot be rotated: " + st.error().message()));
+    }
+    if (st.error().IsAlreadyExists()) {
+      return Fail(Error::AlreadyExists("an active API token named '" + t.name +
+                                       "' already exists in this scope"));
+    }
+    return Fail(st.error());
+  }
+  // Every instance drops its cached copy of the old token: at once when it was revoked, else so
+  // that it reads its deadline (PostgreSQL announces both from the rotating transaction).
+  auto rotated = tokens_.GetApiToken(org.id, old.id);
+  if (rotated) authenticator_.NotifyRevoked(rotated->token_hash);
+  if (!rotated || rotated->token_hash != old.token_hash) {
+    authenticator_.NotifyRevoked(old.token_hash);
+  }
+  CL_ASSIGN_OR_RETURN(out.rotated, std::move(rotated));
+  return out;
+}
+
 }  // namespace cl::domain

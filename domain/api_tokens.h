@@ -9,6 +9,11 @@
 // - Only "token-grantable" permissions can be given: membership, invitations, organization
 //   settings and the audit log are for people only.
 // - Owners/admins revoke any token, project admins their project's tokens, a token itself.
+// - Rotation replaces a token by a new one with the same name, scope, description, permissions
+//   and expiry length; it needs api_token:create AND api_token:revoke in the token's scope (a
+//   token may rotate itself when it holds both), and the caller must hold every permission of
+//   the token (the new secret is handed to the caller). The old token keeps working for a grace
+//   period of up to kMaxRotationGraceSeconds, then stops (store::ApiToken::rotation_deadline).
 #pragma once
 
 #include <optional>
@@ -52,6 +57,15 @@ struct CreatedApiToken {
   std::string token;  // shown once
 };
 
+// The longest grace period a rotation may leave the old token: one day.
+inline constexpr int64_t kMaxRotationGraceSeconds = 86400;
+
+struct RotatedApiToken {
+  store::ApiToken record;   // the new token
+  std::string token;        // its secret, shown once
+  store::ApiToken rotated;  // the old token, as stored after the rotation
+};
+
 class ApiTokenService {
  public:
   // The stores it reads and writes (audit events go with the token writes). REQUIRES: each
@@ -85,6 +99,11 @@ class ApiTokenService {
                                const std::string& scope,
                                const store::PageRequest<store::TimeKey>& page);
   Result<store::ApiToken> Revoke(const Principal& p, const std::string& org, const std::string& id);
+  // Replaces the token `id` by a new one (see the rules above). `grace_seconds` (0..86400): how
+  // long the old token keeps working; 0 revokes it in the same transaction. FailedPrecondition
+  // when the token is revoked, expired or already rotated; PermissionDenied as described above.
+  Result<RotatedApiToken> Rotate(const Principal& p, const std::string& org, const std::string& id,
+                                 int64_t grace_seconds);
   // One token of the organization, with api_token:read in its scope (a token may read itself).
   // NotFound for an unknown id or one of another organization.
   Result<store::ApiToken> Get(const Principal& p, const std::string& org, const std::string& id);

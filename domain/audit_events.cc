@@ -7,7 +7,7 @@
 namespace cl::domain {
 namespace {
 
-constexpr std::array<std::pair<AuditAction, std::string_view>, 16> kActions = {{
+constexpr std::array<std::pair<AuditAction, std::string_view>, 17> kActions = {{
     {AuditAction::kOrganizationCreated, "organization.created"},
     {AuditAction::kOrganizationUpdated, "organization.updated"},
     {AuditAction::kInvitationCreated, "invitation.created"},
@@ -24,6 +24,7 @@ constexpr std::array<std::pair<AuditAction, std::string_view>, 16> kActions = {{
     {AuditAction::kInvitationRevoked, "invitation.revoked"},
     {AuditAction::kApiTokenLeaked, "api_token.leaked"},
     {AuditAction::kCredentialLeaked, "credential.leaked"},
+    {AuditAction::kApiTokenRotated, "api_token.rotated"},
 }};
 
 constexpr std::array<std::pair<AuditTarget, std::string_view>, 8> kTargets = {{

@@ -36,6 +36,7 @@ enum class AuditAction {
   kInvitationRevoked,
   kApiTokenLeaked,    // revoked after a secret scanner reported it leaked
   kCredentialLeaked,  // a session or federated token, likewise
+  kApiTokenRotated,
 };
 
 // What an event is about; its id goes in AuditEvent::target_id.

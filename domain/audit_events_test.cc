@@ -20,7 +20,7 @@ TEST(AuditEvents, EveryActionHasAUniqueDottedWireName) {
     EXPECT_TRUE(std::regex_match(std::string(name), dotted)) << name;
     EXPECT_TRUE(seen.insert(name).second) << "duplicate " << name;
   }
-  EXPECT_EQ(seen.size(), 16u);
+  EXPECT_EQ(seen.size(), 17u);
 }
 
 TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
@@ -42,6 +42,7 @@ TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
       {AuditAction::kInvitationRevoked, "invitation.revoked"},
       {AuditAction::kApiTokenLeaked, "api_token.leaked"},
       {AuditAction::kCredentialLeaked, "credential.leaked"},
+      {AuditAction::kApiTokenRotated, "api_token.rotated"},
   };
   for (const auto& [action, name] : released) EXPECT_EQ(AuditActionName(action), name);
   const std::pair<AuditTarget, std::string_view> targets[] = {

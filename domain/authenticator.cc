@@ -40,19 +40,21 @@ void Authenticator::ForgetAll() { cache_.ForgetAll(); }
 
 void Authenticator::NotifyRevoked(const std::string& token_hash) { Forget(token_hash); }
 
-Result<Principal> Authenticator::Authenticate(std::string_view authorization) {
+Result<Principal> Authenticator::Authenticate(std::string_view authorization,
+                                              RequestOrigin origin) {
   CL_ASSIGN_OR_RETURN(PresentedCredential credential, ExtractCredential(authorization));
   if (!AuthenticatesRequests(credential.kind)) {
     return Fail(Error::Unauthenticated("this kind of token cannot authenticate requests",
                                        Reason::kInvalidToken));
   }
   UnixMillis now = clock_.Now();
-  CL_ASSIGN_OR_RETURN(
-      auto entry, Lookup(credential.token, hasher_.Digest(credential.token), credential.kind, now));
-  return CountSuccess(FromEntry(*entry, now));
+  CL_ASSIGN_OR_RETURN(auto entry, Lookup(credential.token, hasher_.Digest(credential.token),
+                                         credential.kind, now, origin));
+  return CountSuccess(FromEntry(*entry, now, origin));
 }
 
-std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_view authorization) {
+std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_view authorization,
+                                                                   RequestOrigin origin) {
   auto credential = ExtractCredential(authorization);
   if (!credential) return Result<Principal>(Fail(credential.error()));
   // Other kinds: let the full path give the precise answer.
@@ -62,7 +64,7 @@ std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_v
   auto entry = cache_.FindFresh(hasher_.Digest(credential->token), credential->kind, now);
   if (!entry) return std::nullopt;
   counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-  auto principal = FromEntry(*entry, now);
+  auto principal = FromEntry(*entry, now, origin);
   CountSuccess(principal);
   return principal;
 }
@@ -86,12 +88,13 @@ Authenticator::Stats Authenticator::GetStats() const {
   return s;
 }
 
-Result<Principal> Authenticator::FromEntry(const CachedCredential& e, UnixMillis now) {
+Result<Principal> Authenticator::FromEntry(const CachedCredential& e, UnixMillis now,
+                                           RequestOrigin origin) {
   switch (e.kind) {
     case crypto::CredentialKind::kSession:
       return FromSession(e, now);
     case crypto::CredentialKind::kApiToken:
-      return FromApiToken(e, now);
+      return FromApiToken(e, now, origin);
     case crypto::CredentialKind::kFederated:
       return FromFederated(e, now);
     default:
@@ -103,7 +106,8 @@ Result<Principal> Authenticator::FromEntry(const CachedCredential& e, UnixMillis
 Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::string_view token,
                                                                       const crypto::Digest256& key,
                                                                       crypto::CredentialKind kind,
-                                                                      UnixMillis now) {
+                                                                      UnixMillis now,
+                                                                      RequestOrigin origin) {
   uint64_t epoch = 0;
   auto fresh = cache_.FindFresh(key, kind, now, &epoch);
   if (fresh && (!cache_trusted_ || cache_trusted_())) {
@@ -140,13 +144,15 @@ Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::strin
   // A refused credential (revoked, logged out, expired) is answered from the database each
   // time and never cached: clients cycling through dead credentials cannot fill the cache
   // (the failed-authentication throttle bounds how often they can ask).
-  if (!FromEntry(*entry, now)) return std::shared_ptr<const CachedCredential>(std::move(entry));
+  if (!FromEntry(*entry, now, origin)) {
+    return std::shared_ptr<const CachedCredential>(std::move(entry));
+  }
   if (kind == crypto::CredentialKind::kApiToken && usage_ &&
       now - entry->token().last_activity >= kPromptUseAfter) {
-    CL_ASSIGN_OR_RETURN(bool settled, RecordPromptUse(*entry, now));
+    CL_ASSIGN_OR_RETURN(bool settled, RecordPromptUse(*entry, now, origin));
     // Refused (revoked meanwhile), or not settled (answered, not cached: the next request
     // tries again).
-    if (!settled || !FromEntry(*entry, now)) {
+    if (!settled || !FromEntry(*entry, now, origin)) {
       return std::shared_ptr<const CachedCredential>(std::move(entry));
     }
   }
@@ -204,7 +210,8 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
     t.name = std::move(token->name);
     t.expires_at = token->expires_at;
     t.revoked_at = token->revoked_at;
-    t.revoked_for_inactivity = token->revocation_reason == store::RevocationReason::kInactive;
+    t.revocation_reason = token->revocation_reason;
+    t.rotation_deadline = token->rotation_deadline;
     t.last_activity = token->last_used_at.value_or(token->created_at);
     t.token_hash = std::move(token->token_hash);
     t.pepper_id = std::move(token->pepper_id);
@@ -213,12 +220,14 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
   return true;
 }
 
-Result<bool> Authenticator::RecordPromptUse(CachedCredential& e, UnixMillis now) {
+Result<bool> Authenticator::RecordPromptUse(CachedCredential& e, UnixMillis now,
+                                            RequestOrigin origin) {
   CachedApiToken& t = e.token();
   // The write orders this use against a sweep's revocation: the sweep's UPDATE either commits
   // first (then the read below sees it) or finds the token active again. Reading by id after
   // the write, not by hash: another instance may have re-hashed the row meanwhile.
-  Status written = tokens_.RecordApiTokenUsage({{t.id, now}});
+  Status written = tokens_.RecordApiTokenUsage(
+      {{t.id, now, std::string(origin.address), ClipUserAgent(origin.user_agent)}});
   if (!written) {
     Log(LogLevel::kWarn, "could not record an API token's first use after a long idle period",
         {{"id", t.id}, {"error", written.error().message()}});
@@ -236,8 +245,9 @@ Result<bool> Authenticator::RecordPromptUse(CachedCredential& e, UnixMillis now)
   t.last_activity = now;
   if (fresh->revoked_at) {
     t.revoked_at = fresh->revoked_at;
-    t.revoked_for_inactivity = fresh->revocation_reason == store::RevocationReason::kInactive;
+    t.revocation_reason = fresh->revocation_reason;
   }
+  t.rotation_deadline = fresh->rotation_deadline;
   return true;
 }
 
@@ -316,12 +326,19 @@ Result<Principal> Authenticator::FromFederated(const CachedCredential& e, UnixMi
   return p;
 }
 
-Result<Principal> Authenticator::FromApiToken(const CachedCredential& e, UnixMillis now) {
+Result<Principal> Authenticator::FromApiToken(const CachedCredential& e, UnixMillis now,
+                                              RequestOrigin origin) {
   const CachedApiToken& t = e.token();
-  if (t.revoked_at) {
-    std::string why = t.revoked_for_inactivity
-                          ? "this API token was revoked automatically after a period of inactivity"
-                          : "this API token was revoked";
+  // The rotation deadline is checked like a revocation: refused from that instant on, on every
+  // instance and from the cache, whether or not the rotation job has recorded it yet.
+  const bool rotated_out = t.rotation_deadline && now >= *t.rotation_deadline;
+  if (t.revoked_at || rotated_out) {
+    const char* why = "this API token was revoked";
+    if (rotated_out || t.revocation_reason == store::RevocationReason::kRotated) {
+      why = "this API token was replaced by a rotation and its grace period has ended";
+    } else if (t.revocation_reason == store::RevocationReason::kInactive) {
+      why = "this API token was revoked automatically after a period of inactivity";
+    }
     return Fail(Error::Unauthenticated(why, Reason::kTokenRevoked));
   }
   if (t.expires_at && now >= *t.expires_at) {
@@ -331,7 +348,7 @@ Result<Principal> Authenticator::FromApiToken(const CachedCredential& e, UnixMil
     UnixMillis last = e.last_usage_report.load(std::memory_order_relaxed);
     if (now - last >= kMillisPerSecond &&
         e.last_usage_report.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
-      usage_->Touch(t.id, now);
+      usage_->Touch(t.id, now, origin);
     }
   }
   Principal p;

@@ -61,16 +61,18 @@ class Authenticator {
                 UsageRecorder* usage = nullptr, size_t max_cache_entries = 200'000,
                 UnixMillis revalidate_after = 1000);
 
-  // `authorization` is the raw Authorization header value. Errors are Unauthenticated with
+  // `authorization` is the raw Authorization header value; `origin` is where the request came
+  // from, recorded with an API token's use (UsageRecorder). Errors are Unauthenticated with
   // reason "unauthenticated" (none), "malformed_token", "invalid_token", "session_expired",
-  // "session_revoked", "token_expired", "token_revoked"; or Unavailable when the database is
-  // down on a cache miss.
-  Result<Principal> Authenticate(std::string_view authorization);
+  // "session_revoked", "token_expired", "token_revoked" (also: a rotated API token from its
+  // rotation_deadline on); or Unavailable when the database is down on a cache miss.
+  Result<Principal> Authenticate(std::string_view authorization, RequestOrigin origin = {});
 
   // The hot path without I/O: the answer when it can be given from the cache alone (a fresh
   // entry while the cache is trusted, or a credential that fails offline checks), nullopt when
   // the database is needed.
-  std::optional<Result<Principal>> AuthenticateCached(std::string_view authorization);
+  std::optional<Result<Principal>> AuthenticateCached(std::string_view authorization,
+                                                      RequestOrigin origin = {});
 
   // Drops a cached credential at once (after logout or revocation on this instance).
   void Forget(const std::string& token_hash);
@@ -112,7 +114,7 @@ class Authenticator {
   Result<std::shared_ptr<const CachedCredential>> Lookup(std::string_view token,
                                                          const crypto::Digest256& key,
                                                          crypto::CredentialKind kind,
-                                                         UnixMillis now);
+                                                         UnixMillis now, RequestOrigin origin);
   // Reads the credential stored under `hash` into `e`: false when there is none.
   Result<bool> Load(CachedCredential& e, const std::string& hash);
   // Moves the stored hash of a session or API token in `e` to the newest pepper (`hash`), or
@@ -125,10 +127,10 @@ class Authenticator {
   // refused). False when the write or the read after it failed: the request is answered from
   // what was read, the use goes through the recorder, and `e` must not be cached. An error
   // (invalid_token) when the token no longer exists.
-  Result<bool> RecordPromptUse(CachedCredential& e, UnixMillis now);
-  Result<Principal> FromEntry(const CachedCredential& e, UnixMillis now);
+  Result<bool> RecordPromptUse(CachedCredential& e, UnixMillis now, RequestOrigin origin);
+  Result<Principal> FromEntry(const CachedCredential& e, UnixMillis now, RequestOrigin origin);
   Result<Principal> FromSession(const CachedCredential& e, UnixMillis now);
-  Result<Principal> FromApiToken(const CachedCredential& e, UnixMillis now);
+  Result<Principal> FromApiToken(const CachedCredential& e, UnixMillis now, RequestOrigin origin);
   Result<Principal> FromFederated(const CachedCredential& e, UnixMillis now);
 
   store::UserStore& users_;

@@ -44,7 +44,9 @@ struct CachedApiToken {
   std::string name;
   std::optional<UnixMillis> expires_at;
   std::optional<UnixMillis> revoked_at;
-  bool revoked_for_inactivity = false;
+  std::optional<store::RevocationReason> revocation_reason;
+  // A rotated token stops working at this instant, before its revocation is recorded.
+  std::optional<UnixMillis> rotation_deadline;
   // COALESCE(last_used_at, created_at) as read: the Authenticator writes the first use after a
   // long idle period at once (RecordPromptUse).
   UnixMillis last_activity = 0;

@@ -35,6 +35,9 @@ std::optional<ApiTokenState> ParseApiTokenState(std::string_view name) {
 
 ApiTokenState StateAt(const store::ApiToken& t, UnixMillis now) {
   if (t.revoked_at) return ApiTokenState::kRevoked;
+  // A rotated token past its grace period is refused by authentication before the rotation job
+  // records the revocation.
+  if (t.rotation_deadline && *t.rotation_deadline <= now) return ApiTokenState::kRevoked;
   if (t.expires_at && *t.expires_at <= now) return ApiTokenState::kExpired;
   return ApiTokenState::kActive;
 }

@@ -40,7 +40,8 @@ Result<std::optional<int>> InactivityThreshold(std::optional<int64_t> requested_
 enum class ApiTokenState {
   kActive,   // "active": not revoked and not expired
   kExpired,  // "expired": past its expires_at (expires_at <= now), not revoked
-  kRevoked,  // "revoked": revoked (store::RevocationReason says why)
+  kRevoked,  // "revoked": revoked (store::RevocationReason says why), or rotated and past its
+             // rotation_deadline
 };
 
 // "active", "expired", "revoked".

@@ -3,8 +3,65 @@
 #include <algorithm>
 
 namespace cl::domain {
+namespace {
 
-void UsageRecorder::Touch(const std::string& token_id, UnixMillis now) {
+// Length of the UTF-8 sequence starting at s[i] when it is complete and well-formed (no
+// overlong forms, no surrogates, at most U+10FFFF), else 0.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return c == 0 ? 0 : 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string ClipUserAgent(std::string_view user_agent) {
+  std::string_view in = user_agent.substr(0, kMaxRecordedUserAgentBytes);
+  const bool clipped = in.size() < user_agent.size();
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    size_t n = Utf8SequenceLength(in, i);
+    if (n == 0 && clipped && Utf8SequenceLength(user_agent, i) > in.size() - i) {
+      break;  // a character the clip cut in two
+    }
+    if (n == 0) {
+      constexpr char kHex[] = "0123456789abcdef";
+      const auto byte = static_cast<unsigned char>(in[i]);
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+      ++i;
+      continue;
+    }
+    out.append(in.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+void UsageRecorder::Touch(const std::string& token_id, UnixMillis now, RequestOrigin origin) {
   std::lock_guard<std::mutex> lock(mu_);
   latest_touch_ = std::max(latest_touch_, now);
   if (generation_start_ == 0) generation_start_ = now;
@@ -16,16 +73,18 @@ void UsageRecorder::Touch(const std::string& token_id, UnixMillis now) {
   };
   if (recent(queued_now_) || recent(queued_before_)) return;
   queued_now_[token_id] = now;
-  pending_[token_id] = now;
+  Use& use = pending_[token_id];
+  use.at = now;
+  use.address.assign(origin.address);
+  use.user_agent = ClipUserAgent(origin.user_agent);
 }
 
-std::vector<std::pair<std::string, UnixMillis>> UsageRecorder::TakePending() {
+std::vector<store::ApiTokenUse> UsageRecorder::TakePending() {
   Times dropped;  // freed after the lock is released
-  std::vector<std::pair<std::string, UnixMillis>> out;
+  std::unordered_map<std::string, Use> taken;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    out.assign(pending_.begin(), pending_.end());
-    pending_.clear();
+    taken.swap(pending_);
     // Generations span two windows: one for the proof above, one of slack for a request
     // thread whose clock reading lags the latest touch (dropping too early would only cost a
     // repeated write, but there is no need to).
@@ -35,14 +94,19 @@ std::vector<std::pair<std::string, UnixMillis>> UsageRecorder::TakePending() {
       generation_start_ = latest_touch_;
     }
   }
+  std::vector<store::ApiTokenUse> out;
+  out.reserve(taken.size());
+  for (auto& [id, use] : taken) {
+    out.push_back({id, use.at, std::move(use.address), std::move(use.user_agent)});
+  }
   return out;
 }
 
-void UsageRecorder::Restore(const std::vector<std::pair<std::string, UnixMillis>>& usage) {
+void UsageRecorder::Restore(const std::vector<store::ApiTokenUse>& usage) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [id, t] : usage) {
-    auto& slot = pending_[id];
-    if (t > slot) slot = t;
+  for (const store::ApiTokenUse& u : usage) {
+    auto [it, inserted] = pending_.try_emplace(u.id);
+    if (inserted || u.at > it->second.at) it->second = Use{u.at, u.address, u.user_agent};
   }
 }
 

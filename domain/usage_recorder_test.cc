@@ -15,8 +15,11 @@ namespace {
 constexpr UnixMillis kWindow = 60'000;
 constexpr UnixMillis kStart = 1'700'000'000'000;
 
+// (token id, time) of each use, sorted.
 std::vector<std::pair<std::string, UnixMillis>> Sorted(
-    std::vector<std::pair<std::string, UnixMillis>> v) {
+    const std::vector<store::ApiTokenUse>& uses) {
+  std::vector<std::pair<std::string, UnixMillis>> v;
+  for (const auto& u : uses) v.emplace_back(u.id, u.at);
   std::sort(v.begin(), v.end());
   return v;
 }
@@ -31,7 +34,7 @@ TEST(UsageRecorderTest, QueuesOneUpdatePerTokenPerWindow) {
   r.Touch("a", kStart + kWindow - 1);  // still within a's window
   EXPECT_TRUE(r.TakePending().empty());
   r.Touch("a", kStart + kWindow);  // a window later: queued again
-  EXPECT_EQ(r.TakePending(),
+  EXPECT_EQ(Sorted(r.TakePending()),
             (std::vector<std::pair<std::string, UnixMillis>>{{"a", kStart + kWindow}}));
 }
 
@@ -47,12 +50,12 @@ TEST(UsageRecorderTest, CoalescingSurvivesRotations) {
     r.Touch("other-" + std::to_string(step), now);  // moves the recorder's notion of time
     auto taken = r.TakePending();
     const bool a_again =
-        std::any_of(taken.begin(), taken.end(), [](const auto& u) { return u.first == "a"; });
+        std::any_of(taken.begin(), taken.end(), [](const auto& u) { return u.id == "a"; });
     EXPECT_FALSE(a_again) << step;
     r.Touch("a", now);
     taken = r.TakePending();
     const bool queued =
-        std::any_of(taken.begin(), taken.end(), [](const auto& u) { return u.first == "a"; });
+        std::any_of(taken.begin(), taken.end(), [](const auto& u) { return u.id == "a"; });
     // `a` was last queued at a multiple of the window from kStart.
     EXPECT_EQ(queued, (now - kStart) % kWindow == 0) << "step " << step;
   }
@@ -94,7 +97,7 @@ TEST(UsageRecorderTest, ConcurrentTouchesAndFlushes) {
       --running;
     });
   }
-  std::vector<std::pair<std::string, UnixMillis>> written;
+  std::vector<store::ApiTokenUse> written;
   while (running > 0) {
     auto taken = r.TakePending();
     written.insert(written.end(), taken.begin(), taken.end());
@@ -104,7 +107,7 @@ TEST(UsageRecorderTest, ConcurrentTouchesAndFlushes) {
   written.insert(written.end(), taken.begin(), taken.end());
 
   std::map<std::string, int> handed;
-  for (const auto& [id, at] : written) ++handed[id];
+  for (const auto& use : written) ++handed[use.id];
   EXPECT_EQ(handed.size(), static_cast<size_t>(kTokens));
   for (const auto& [id, times] : handed) EXPECT_LE(times, kThreads) << id;
   EXPECT_LE(r.TrackedCount(), static_cast<size_t>(kTokens));
@@ -113,10 +116,49 @@ TEST(UsageRecorderTest, ConcurrentTouchesAndFlushes) {
 TEST(UsageRecorderTest, RestoreKeepsTheNewerTime) {
   UsageRecorder r(kWindow);
   r.Touch("a", kStart + 10);
-  r.Restore({{"a", kStart + 5}, {"b", kStart + 7}});
+  r.Restore({{"a", kStart + 5, "192.0.2.5", "old"}, {"b", kStart + 7, "192.0.2.7", "b-agent"}});
   EXPECT_EQ(Sorted(r.TakePending()), (std::vector<std::pair<std::string, UnixMillis>>{
                                          {"a", kStart + 10}, {"b", kStart + 7}}));
   EXPECT_EQ(r.PendingCount(), 0u);
+}
+
+// The address and User-Agent travel with the use they were seen at: a coalesced touch changes
+// neither the time nor the details; the next queued one brings its own.
+TEST(UsageRecorderTest, DetailsGoWithTheQueuedUse) {
+  UsageRecorder r(kWindow);
+  r.Touch("a", kStart, {"203.0.113.1", "curl/8.0"});
+  r.Touch("a", kStart + 1000, {"203.0.113.2", "other"});  // coalesced
+  auto taken = r.TakePending();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0], (store::ApiTokenUse{"a", kStart, "203.0.113.1", "curl/8.0"}));
+  r.Touch("a", kStart + kWindow, {"2001:db8::1", ""});
+  taken = r.TakePending();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0], (store::ApiTokenUse{"a", kStart + kWindow, "2001:db8::1", ""}));
+  // Restore keeps the newer use with its details.
+  r.Restore({{"a", kStart + 1, "192.0.2.1", "older"}});
+  r.Restore({{"a", kStart + 2, "192.0.2.2", "newer"}});
+  taken = r.TakePending();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0], (store::ApiTokenUse{"a", kStart + 2, "192.0.2.2", "newer"}));
+}
+
+TEST(UsageRecorderTest, UserAgentsAreClippedToValidUtf8) {
+  EXPECT_EQ(ClipUserAgent("Mozilla/5.0 (X11) \x1b[31m"), "Mozilla/5.0 (X11) \x1b[31m");
+  const std::string long_ua(300, 'x');
+  EXPECT_EQ(ClipUserAgent(long_ua), std::string(kMaxRecordedUserAgentBytes, 'x'));
+  // A two-byte character (U+00E9) straddling byte 200 is dropped whole, not cut in half.
+  const std::string straddling = std::string(199, 'x') + "\xc3\xa9" + "tail";
+  EXPECT_EQ(ClipUserAgent(straddling), std::string(199, 'x'));
+  // One that fits is kept.
+  EXPECT_EQ(ClipUserAgent(std::string(198, 'x') + "\xc3\xa9z"), std::string(198, 'x') + "\xc3\xa9");
+  // Bytes that are not UTF-8, and NUL, become the text \xNN.
+  EXPECT_EQ(ClipUserAgent(std::string("a\xff"
+                                      "b") +
+                          '\0' + "c"),
+            "a\\xffb\\x00c");
+  EXPECT_EQ(ClipUserAgent("\xc3("), "\\xc3(");
+  EXPECT_EQ(ClipUserAgent("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
 }
 
 }  // namespace

@@ -56,8 +56,12 @@ class FailingUsageStore final : public store::ApiTokenStore {
                         const std::string&, const store::AuditEvent&) override {
     return Fail(Error::Unavailable("down"));
   }
-  Status RecordApiTokenUsage(const std::vector<std::pair<std::string, UnixMillis>>&) override {
+  Status RecordApiTokenUsage(const std::vector<store::ApiTokenUse>&) override {
     return Fail(Error::Unavailable("database is down"));
+  }
+  Status RotateApiToken(const std::string&, const store::ApiToken&, UnixMillis,
+                        const store::AuditEvent&) override {
+    return Fail(Error::Unavailable("down"));
   }
 };
 

@@ -29,6 +29,7 @@
 #include "http/client_address.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "jobs/rotation_finisher.h"
 #include "jobs/token_revoker.h"
 #include "jobs/usage_flusher.h"
 #include "oidc/ci_verifier.h"
@@ -303,6 +304,9 @@ int Serve(const ServerConfig& c) {
   jobs::TokenRevoker revoker(
       **db, clock, random, &usage_flusher,
       [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); }, &metrics);
+  jobs::RotationFinisher rotation_finisher(
+      **db, clock, random,
+      [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); });
 
   // Abuse limits, in memory per instance; failed-authentication bans are announced to every
   // instance (docs/configuration.md, "Throttling"; docs/scale-out.md).
@@ -424,11 +428,16 @@ int Serve(const ServerConfig& c) {
        {"database", (*db)->Dialect()},
        {"oidc_issuer", c.oidc_issuer}});
   usage_flusher.Start();
+  // Authentication refuses a rotated token at its deadline by itself; this only records it, so
+  // every 30 s is enough (sooner when the operator runs the sweep more often, as tests do).
+  rotation_finisher.Start(std::chrono::milliseconds(
+      std::min<int64_t>(30'000, std::max<int64_t>(1, c.token_revoker_interval))));
   revoker.Start(std::chrono::milliseconds(c.token_revoker_interval),
                 std::chrono::milliseconds(c.token_revoker_initial_delay));
   server.RunUntilSignal();
   if (admin_server) admin_server->Stop();
   // In-flight requests are done: stop the sweeps, then write the last coalesced usage.
+  rotation_finisher.Stop();
   revoker.Stop();
   usage_flusher.Stop();
   (*notifier)->Stop();

@@ -14,7 +14,8 @@ namespace {
 constexpr const char* kApiTokenSelect =
     "SELECT t.id, t.org_id, t.project_id, t.name, t.description, t.token_hash, t.permissions, "
     "t.created_by_kind, t.created_by_id, t.created_by_name, t.created_at, t.expires_at, "
-    "t.last_used_at, t.revoked_at, t.revocation_reason, t.revoked_by_name, p.name, t.pepper_id "
+    "t.last_used_at, t.revoked_at, t.revocation_reason, t.revoked_by_name, p.name, t.pepper_id, "
+    "t.rotated_to, t.rotation_deadline, t.last_used_address, t.last_used_user_agent "
     "FROM api_tokens t LEFT JOIN projects p ON p.id = t.project_id ";
 Result<ApiToken> ToApiToken(const SqlRow& r) {
   ApiToken t;
@@ -39,78 +40,141 @@ Result<ApiToken> ToApiToken(const SqlRow& r) {
   t.revoked_by_name = r.Str(15);
   t.project_name = r.Str(16);
   t.pepper_id = r.Str(17);
+  if (!r.IsNull(18)) t.rotated_to = r.Str(18);
+  t.rotation_deadline = r.OptInt(19);
+  t.last_used_address = r.Str(20);
+  t.last_used_user_agent = r.Str(21);
   return t;
+}
+
+// The principal kind names of domain::Principal::Kind::kApiToken and kFederated (the store
+// does not see the enum).
+constexpr std::string_view kByApiToken = "api_token";
+constexpr std::string_view kByFederated = "federated";
+
+// CreateApiToken's check that the credential creating `token` is still usable at its
+// created_at, inside the caller's transaction. PostgreSQL: the shared row lock conflicts with
+// RevokeApiToken's UPDATE (and with DeleteTrustPolicy's DELETE), so a revocation either commits
+// first (and is seen here) or waits for this creation. SQLite's BEGIN IMMEDIATE already
+// serialises writers.
+Status CheckCreatorUsable(SqlConnection& c, const ApiToken& token, const char* lock) {
+  if (token.created_by_kind == kByFederated) {
+    // A federated principal's id is its trust policy's; deleting the policy ends its tokens
+    // in one transaction (DeleteTrustPolicy), so the policy's row stands for them here.
+    CL_ASSIGN_OR_RETURN(
+        SqlResult policy,
+        c.Query(std::string("SELECT 1 FROM trust_policies WHERE id = $1 AND org_id = $2") + lock,
+                {token.created_by_id, token.org_id}));
+    if (policy.rows.empty()) {
+      return Fail(Error::Unauthenticated(
+          "the trust policy of this federated token was deleted, which revoked the token",
+          Reason::kTokenRevoked));
+    }
+  }
+  if (token.created_by_kind == kByApiToken) {
+    CL_ASSIGN_OR_RETURN(SqlResult creator,
+                        c.Query(std::string("SELECT revoked_at, expires_at, rotation_deadline "
+                                            "FROM api_tokens WHERE id = $1 AND org_id = $2") +
+                                    lock,
+                                {token.created_by_id, token.org_id}));
+    if (creator.rows.empty()) {
+      return Fail(Error::Unauthenticated("the API token making this request no longer exists",
+                                         Reason::kInvalidToken));
+    }
+    const SqlRow& row = creator.rows.front();
+    auto deadline = row.OptInt(2);
+    if (!row.IsNull(0) || (deadline && token.created_at >= *deadline)) {
+      return Fail(Error::Unauthenticated("this API token was revoked", Reason::kTokenRevoked));
+    }
+    if (auto expires_at = row.OptInt(1); expires_at && token.created_at >= *expires_at) {
+      return Fail(Error::Unauthenticated("this API token has expired", Reason::kTokenExpired));
+    }
+  }
+  return Ok();
+}
+
+// Inserts `token` (never rotated, never used) inside the caller's transaction.
+Status InsertApiToken(SqlConnection& c, const ApiToken& token) {
+  CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
+  auto r = c.Query(
+      "INSERT INTO api_tokens (id, org_id, project_id, name, description, token_hash, "
+      "permissions, created_by_kind, created_by_id, created_by_name, created_at, expires_at, "
+      "last_used_at, revoked_at, revocation_reason, revoked_by_name, pepper_id) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+      {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
+       token.name, token.description, token.token_hash, permissions, token.created_by_kind,
+       token.created_by_id, token.created_by_name, token.created_at, token.expires_at,
+       token.last_used_at, token.revoked_at,
+       std::string(token.revocation_reason ? RevocationReasonName(*token.revocation_reason) : ""),
+       token.revoked_by_name, OptText(token.pepper_id)});
+  if (!r) {
+    if (r.error().IsAlreadyExists()) {
+      // Both engines name the violated index in the message (never the values).
+      if (r.error().message().find("api_tokens_active_name") != std::string::npos) {
+        return Fail(Error::AlreadyExists("an active API token named \"" + token.name +
+                                         "\" already exists in this scope"));
+      }
+      return Fail(Error::AlreadyExists("API token already exists"));
+    }
+    if (r.error().IsNotFound()) {
+      return Fail(Error::NotFound("organization or project of the API token not found"));
+    }
+    return Fail(r.error());
+  }
+  return Ok();
 }
 
 }  // namespace
 
 Status SqlDatabase::CreateApiToken(const ApiToken& token, const AuditEvent& event) {
-  CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
-  // The principal kind names of domain::Principal::Kind::kApiToken and kFederated (the store
-  // does not see the enum).
-  const bool by_token = token.created_by_kind == "api_token";
-  const bool by_federated = token.created_by_kind == "federated";
-  // PostgreSQL: the shared row lock conflicts with RevokeApiToken's UPDATE (and with
-  // DeleteTrustPolicy's DELETE), so a revocation either commits first (and is seen here) or
-  // waits for this creation. SQLite's BEGIN IMMEDIATE already serialises writers.
   const char* lock = SharedRowLockClause();
   return RunInTransaction([&](SqlConnection& c) -> Status {
-    if (by_federated) {
-      // A federated principal's id is its trust policy's; deleting the policy ends its tokens
-      // in one transaction (DeleteTrustPolicy), so the policy's row stands for them here.
-      CL_ASSIGN_OR_RETURN(
-          SqlResult policy,
-          c.Query(std::string("SELECT 1 FROM trust_policies WHERE id = $1 AND org_id = $2") + lock,
-                  {token.created_by_id, token.org_id}));
-      if (policy.rows.empty()) {
-        return Fail(Error::Unauthenticated(
-            "the trust policy of this federated token was deleted, which revoked the token",
-            Reason::kTokenRevoked));
-      }
+    CL_RETURN_IF_ERROR(CheckCreatorUsable(c, token, lock));
+    CL_RETURN_IF_ERROR(InsertApiToken(c, token));
+    return InsertAudit(c, event);
+  });
+}
+
+Status SqlDatabase::RotateApiToken(const std::string& old_id, const ApiToken& replacement,
+                                   UnixMillis deadline, const AuditEvent& event) {
+  const UnixMillis now = replacement.created_at;
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    // The exclusive lock orders concurrent rotations (and revocations) of one token: the second
+    // sees the first's rotated_to and is refused.
+    CL_ASSIGN_OR_RETURN(
+        SqlResult old,
+        c.Query(std::string("SELECT revoked_at, expires_at, rotated_to FROM api_tokens "
+                            "WHERE org_id = $1 AND id = $2") +
+                    ExclusiveRowLockClause(),
+                {replacement.org_id, old_id}));
+    if (old.rows.empty()) return Fail(Error::NotFound("API token not found"));
+    const SqlRow& row = old.rows.front();
+    if (!row.IsNull(0)) {
+      return Fail(Error::FailedPrecondition("the API token is revoked", Reason::kAlreadyRevoked));
     }
-    if (by_token) {
-      CL_ASSIGN_OR_RETURN(SqlResult creator,
-                          c.Query(std::string("SELECT revoked_at, expires_at FROM api_tokens "
-                                              "WHERE id = $1 AND org_id = $2") +
-                                      lock,
-                                  {token.created_by_id, token.org_id}));
-      if (creator.rows.empty()) {
-        return Fail(Error::Unauthenticated("the API token making this request no longer exists",
-                                           Reason::kInvalidToken));
-      }
-      const SqlRow& row = creator.rows.front();
-      if (!row.IsNull(0)) {
-        return Fail(Error::Unauthenticated("this API token was revoked", Reason::kTokenRevoked));
-      }
-      if (auto expires_at = row.OptInt(1); expires_at && token.created_at >= *expires_at) {
-        return Fail(Error::Unauthenticated("this API token has expired", Reason::kTokenExpired));
-      }
+    if (auto expires_at = row.OptInt(1); expires_at && now >= *expires_at) {
+      return Fail(Error::FailedPrecondition("the API token has expired", Reason::kTokenExpired));
     }
-    auto r = c.Query(
-        "INSERT INTO api_tokens (id, org_id, project_id, name, description, token_hash, "
-        "permissions, created_by_kind, created_by_id, created_by_name, created_at, expires_at, "
-        "last_used_at, revoked_at, revocation_reason, revoked_by_name, pepper_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
-         token.name, token.description, token.token_hash, permissions, token.created_by_kind,
-         token.created_by_id, token.created_by_name, token.created_at, token.expires_at,
-         token.last_used_at, token.revoked_at,
-         std::string(token.revocation_reason ? RevocationReasonName(*token.revocation_reason) : ""),
-         token.revoked_by_name, OptText(token.pepper_id)});
-    if (!r) {
-      if (r.error().IsAlreadyExists()) {
-        // Both engines name the violated index in the message (never the values).
-        if (r.error().message().find("api_tokens_active_name") != std::string::npos) {
-          return Fail(Error::AlreadyExists("an active API token named \"" + token.name +
-                                           "\" already exists in this scope"));
-        }
-        return Fail(Error::AlreadyExists("API token already exists"));
-      }
-      if (r.error().IsNotFound()) {
-        return Fail(Error::NotFound("organization or project of the API token not found"));
-      }
-      return Fail(r.error());
+    if (!row.IsNull(2)) {
+      return Fail(Error::FailedPrecondition("the API token was already rotated"));
     }
+    CL_RETURN_IF_ERROR(CheckCreatorUsable(c, replacement, SharedRowLockClause()));
+    // Before the insert: a rotated token leaves the active-name index, so the replacement may
+    // take its name.
+    if (deadline <= now) {
+      CL_RETURN_IF_ERROR(
+          c.Query("UPDATE api_tokens SET rotated_to = $3, rotation_deadline = $4, revoked_at = $4, "
+                  "revocation_reason = $5, revoked_by_name = $6 WHERE org_id = $1 AND id = $2",
+                  {replacement.org_id, old_id, replacement.id, now,
+                   std::string(RevocationReasonName(RevocationReason::kRotated)),
+                   replacement.created_by_name}));
+    } else {
+      CL_RETURN_IF_ERROR(
+          c.Query("UPDATE api_tokens SET rotated_to = $3, rotation_deadline = $4 "
+                  "WHERE org_id = $1 AND id = $2",
+                  {replacement.org_id, old_id, replacement.id, deadline}));
+    }
+    CL_RETURN_IF_ERROR(InsertApiToken(c, replacement));
     return InsertAudit(c, event);
   });
 }
@@ -148,15 +212,20 @@ std::pair<std::string, std::vector<SqlParam>> ApiTokenListQuery(const ApiTokenFi
     return "$" + std::to_string(params.size());
   };
   switch (filter.status) {
-    case ApiTokenFilter::Status::kActive:
-      sql += " AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > " +
-             now_param() + ")";
+    case ApiTokenFilter::Status::kActive: {
+      const std::string now = now_param();
+      sql += " AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > " + now +
+             ") AND (t.rotation_deadline IS NULL OR t.rotation_deadline > " + now + ")";
       break;
-    case ApiTokenFilter::Status::kExpired:
-      sql += " AND t.revoked_at IS NULL AND t.expires_at <= " + now_param();
+    }
+    case ApiTokenFilter::Status::kExpired: {
+      const std::string now = now_param();
+      sql += " AND t.revoked_at IS NULL AND t.expires_at <= " + now +
+             " AND (t.rotation_deadline IS NULL OR t.rotation_deadline > " + now + ")";
       break;
+    }
     case ApiTokenFilter::Status::kRevoked:
-      sql += " AND t.revoked_at IS NOT NULL";
+      sql += " AND (t.revoked_at IS NOT NULL OR t.rotation_deadline <= " + now_param() + ")";
       break;
     case ApiTokenFilter::Status::kAll:
       break;
@@ -221,26 +290,30 @@ Status SqlDatabase::RevokeApiToken(const std::string& org_id, const std::string&
   });
 }
 
-Status SqlDatabase::RecordApiTokenUsage(
-    const std::vector<std::pair<std::string, UnixMillis>>& usage) {
+Status SqlDatabase::RecordApiTokenUsage(const std::vector<ApiTokenUse>& usage) {
   if (usage.empty()) return Ok();
-  // Keep one (latest) time per token, so a batch never writes the same row twice.
-  std::unordered_map<std::string, UnixMillis> latest;
+  // Keep one (latest) use per token, so a batch never writes the same row twice.
+  std::unordered_map<std::string_view, const ApiTokenUse*> latest;
   latest.reserve(usage.size());
-  for (const auto& [id, at] : usage) {
-    auto [it, inserted] = latest.emplace(id, at);
-    if (!inserted && it->second < at) it->second = at;
+  for (const ApiTokenUse& use : usage) {
+    auto [it, inserted] = latest.emplace(use.id, &use);
+    if (!inserted && it->second->at < use.at) it->second = &use;
   }
   return RunInTransaction([&](SqlConnection& c) -> Status {
-    for (const auto& [id, at] : latest) {
+    for (const auto& [id, use] : latest) {
       // CASE rather than GREATEST/MAX(a, b): the two engines spell "larger of two" differently.
+      // Every right-hand side sees the row as it was, so the details follow the newest time.
       // Uses up to a token's revocation are kept (a flush may come after it); a later time can
       // only come from a request that overlapped the revocation, and never shows as a use.
-      CL_RETURN_IF_ERROR(
-          c.Query("UPDATE api_tokens SET last_used_at = CASE WHEN last_used_at IS NULL OR "
-                  "last_used_at < $2 THEN $2 ELSE last_used_at END "
-                  "WHERE id = $1 AND (revoked_at IS NULL OR revoked_at >= $2)",
-                  {id, at}));
+      CL_RETURN_IF_ERROR(c.Query(
+          "UPDATE api_tokens SET last_used_at = CASE WHEN last_used_at IS NULL OR "
+          "last_used_at < $2 THEN $2 ELSE last_used_at END, "
+          "last_used_address = CASE WHEN last_used_at IS NULL OR last_used_at <= $2 THEN $3 "
+          "ELSE last_used_address END, "
+          "last_used_user_agent = CASE WHEN last_used_at IS NULL OR last_used_at <= $2 THEN $4 "
+          "ELSE last_used_user_agent END "
+          "WHERE id = $1 AND (revoked_at IS NULL OR revoked_at >= $2)",
+          {use->id, use->at, OptText(use->address), OptText(use->user_agent)}));
     }
     return Ok();
   });

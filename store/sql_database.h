@@ -165,9 +165,13 @@ class SqlDatabase : public Database {
   Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
                         RevocationReason reason, const std::string& revoked_by_name,
                         const AuditEvent& event) override;
-  Status RecordApiTokenUsage(const std::vector<std::pair<std::string, UnixMillis>>& usage) override;
+  Status RecordApiTokenUsage(const std::vector<ApiTokenUse>& usage) override;
+  Status RotateApiToken(const std::string& old_id, const ApiToken& replacement, UnixMillis deadline,
+                        const AuditEvent& event) override;
 
   Result<InactiveTokenSweep> RevokeInactiveApiTokens(
+      UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) override;
+  Result<std::vector<RevokedToken>> RevokeRotatedApiTokens(
       UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) override;
 
   Status CreateTrustPolicy(const TrustPolicyRecord& policy, const AuditEvent& event) override;

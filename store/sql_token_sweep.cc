@@ -1,5 +1,6 @@
 // SqlDatabase's TokenRevocationStore: the sweep that revokes API tokens inactive for longer
-// than their organization allows, with one audit event per revoked token.
+// than their organization allows, and the one that records the end of rotated tokens' grace
+// periods, each with one audit event per revoked token.
 #include <algorithm>
 #include <functional>
 #include <string>
@@ -77,6 +78,39 @@ Result<InactiveTokenSweep> SqlDatabase::RevokeInactiveApiTokens(
     std::vector<AuditEvent> events;
     events.reserve(out.revoked.size());
     for (const RevokedToken& t : out.revoked) events.push_back(make_event(t));
+    CL_RETURN_IF_ERROR(InsertAuditEventsInBulk(c, events));
+    return out;
+  });
+}
+
+Result<std::vector<RevokedToken>> SqlDatabase::RevokeRotatedApiTokens(
+    UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) {
+  // A concurrent run on another instance waits for this one's row locks, then re-checks
+  // revoked_at IS NULL and skips what this one revoked: each token is revoked once.
+  const std::string update =
+      "UPDATE api_tokens SET revoked_at = rotation_deadline, revocation_reason = " +
+      SqlLiteral(RevocationReason::kRotated) +
+      ", revoked_by_name = 'system' "
+      "WHERE revoked_at IS NULL AND rotation_deadline IS NOT NULL AND rotation_deadline <= $1 "
+      "RETURNING id, org_id, name, token_hash";
+  return RunInTransactionReturning([&](SqlConnection& c) -> Result<std::vector<RevokedToken>> {
+    CL_ASSIGN_OR_RETURN(SqlResult revoked, c.Query(update, {now}));
+    std::vector<RevokedToken> out;
+    out.reserve(revoked.rows.size());
+    for (const SqlRow& row : revoked.rows) {
+      RevokedToken t;
+      t.id = row.Str(0);
+      t.org_id = row.Str(1);
+      t.name = row.Str(2);
+      t.token_hash = row.Str(3);
+      out.push_back(std::move(t));
+    }
+    std::sort(out.begin(), out.end(), [](const RevokedToken& a, const RevokedToken& b) {
+      return std::tie(a.org_id, a.name, a.id) < std::tie(b.org_id, b.name, b.id);
+    });
+    std::vector<AuditEvent> events;
+    events.reserve(out.size());
+    for (const RevokedToken& t : out) events.push_back(make_event(t));
     CL_RETURN_IF_ERROR(InsertAuditEventsInBulk(c, events));
     return out;
   });

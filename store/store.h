@@ -21,6 +21,7 @@
 #include "common/result.h"
 #include "store/db_stats.h"
 #include "store/page.h"
+#include "store/pepper_store.h"
 #include "store/schema.h"
 #include "store/vocabulary.h"
 
@@ -349,13 +350,28 @@ struct ApiToken {
   std::string project_name;     // filled by reads
   // Id of the pepper token_hash was computed with; empty when unknown (see Session::pepper_id).
   std::string pepper_id;
+  // Set by RotateApiToken: the replacement, and when this token stops working.
+  std::optional<std::string> rotated_to;
+  std::optional<UnixMillis> rotation_deadline;
+  std::string last_used_address;     // of the use in last_used_at; empty when unknown
+  std::string last_used_user_agent;  // the same
+};
+
+// One coalesced use of an API token (RecordApiTokenUsage).
+struct ApiTokenUse {
+  std::string id;
+  UnixMillis at = 0;
+  std::string address;     // the client's (trusted-proxy aware); empty: unknown
+  std::string user_agent;  // at most 200 bytes of valid UTF-8; empty: none
+  bool operator==(const ApiTokenUse&) const = default;
 };
 
 struct ApiTokenFilter {
   std::string org_id;
   std::optional<std::string> project_id;  // only tokens of this project
   // kActive: not revoked and not expired at `now`; kExpired: not revoked, expires_at <= `now`;
-  // kRevoked: revoked (expired or not); kAll: every token.
+  // kRevoked: revoked (expired or not); kAll: every token. A rotated token whose
+  // rotation_deadline is at or before `now` counts as revoked (domain::StateAt).
   enum class Status { kActive, kExpired, kRevoked, kAll } status = Status::kActive;
   // The caller's clock reading that decides expiry (never the database's clock).
   UnixMillis now = 0;
@@ -389,11 +405,18 @@ class ApiTokenStore {
   virtual Status RevokeApiToken(const std::string& org_id, const std::string& id, UnixMillis now,
                                 RevocationReason reason, const std::string& revoked_by_name,
                                 const AuditEvent& event) = 0;
-  // Coalesced usage from the background writer: for each (token id, time) sets
-  // last_used_at = max(last_used_at, time), all in one transaction. Unknown ids, and times after
-  // a token's revocation, are ignored.
-  virtual Status RecordApiTokenUsage(
-      const std::vector<std::pair<std::string, UnixMillis>>& usage) = 0;
+  // Coalesced usage from the background writer: for each use sets
+  // last_used_at = max(last_used_at, use.at) and, when use.at is at least the stored
+  // last_used_at, last_used_address / last_used_user_agent to the use's (NULL when empty), all
+  // in one transaction. Unknown ids, and times after a token's revocation, are ignored.
+  virtual Status RecordApiTokenUsage(const std::vector<ApiTokenUse>& usage) = 0;
+  // One transaction: locks `old_id` (PostgreSQL: FOR UPDATE); FailedPrecondition
+  // "already_revoked" / "token_expired" / "failed_precondition" (rotated) and nothing written
+  // unless it is usable and unrotated at replacement.created_at; sets its rotated_to and
+  // rotation_deadline (and revokes it, reason kRotated, when deadline <= created_at); inserts the
+  // replacement (CreateApiToken's creator check; it may share the name) and the event. NotFound.
+  virtual Status RotateApiToken(const std::string& old_id, const ApiToken& replacement,
+                                UnixMillis deadline, const AuditEvent& event) = 0;
 };
 
 // An organization's trust policy for keyless CI authentication (see oidc/trust_policy.h for
@@ -532,37 +555,13 @@ class TokenRevocationStore {
   // `make_event` runs inside the transaction: it must be quick and must not call the store.
   virtual Result<InactiveTokenSweep> RevokeInactiveApiTokens(
       UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) = 0;
-};
-
-// How many live credentials depend on one pepper.
-struct PepperUsage {
-  std::string pepper_id;   // empty: hashes written before pepper tracking (not attributed yet)
-  int64_t api_tokens = 0;  // not revoked and not expired
-  int64_t sessions = 0;    // not revoked and not expired
-};
-
-// Pepper rotation (crypto::CredentialHasher): moving stored hashes of API tokens and sessions
-// to the newest pepper, and counting what still uses each one.
-class PepperRotationStore {
- public:
-  virtual ~PepperRotationStore() = default;
-  // Replaces the hash of the API token / session `id` with `new_hash` computed under pepper
-  // `pepper_id`, but only while its hash is still `old_hash` (old and new may be equal: then
-  // only pepper_id is set). Returns whether this call changed the row: false when another
-  // instance already moved it, the row is revoked (its hash stays what it was at revocation)
-  // or gone. Idempotent; safe to race.
-  virtual Result<bool> RehashApiToken(const std::string& id, const std::string& old_hash,
-                                      const std::string& new_hash,
-                                      const std::string& pepper_id) = 0;
-  virtual Result<bool> RehashSession(const std::string& id, const std::string& old_hash,
-                                     const std::string& new_hash, const std::string& pepper_id) = 0;
-  // Live credentials (not revoked, not expired at `now`) per pepper id, ordered by pepper id
-  // (the unattributed ones, pepper_id "", first). Peppers with no live credential are absent.
-  virtual Result<std::vector<PepperUsage>> CountCredentialsByPepper(UnixMillis now) = 0;
-  // Sets pepper_id on every API token and session that has none (all rows, live or not), in
-  // one transaction. Only correct when `pepper_id` is the only pepper those hashes can use.
-  // Returns the number of rows changed.
-  virtual Result<int64_t> AttributeUnknownPepper(const std::string& pepper_id) = 0;
+  // In ONE transaction: revokes every rotated token whose rotation_deadline <= now and that is
+  // not revoked yet (revoked_at = its rotation_deadline, reason kRotated, revoked_by_name
+  // "system"), then appends make_event(token) for each. Safe to run on several instances at
+  // once: a token is revoked (and its event written) by exactly one of them. RevokedToken::days
+  // is 0. `make_event` runs inside the transaction: quick, no store calls.
+  virtual Result<std::vector<RevokedToken>> RevokeRotatedApiTokens(
+      UnixMillis now, const std::function<AuditEvent(const RevokedToken&)>& make_event) = 0;
 };
 
 // One database: all stores plus schema management. Owned by the server's wiring.

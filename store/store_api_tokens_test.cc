@@ -368,7 +368,7 @@ TYPED_TEST(StoreTest, ApiTokenUsageBatchOfThousandInOneCall) {
     ASSERT_TRUE(this->db_->CreateApiToken(tokens.back(), this->Event(org, "x")));
   }
   // 1000 entries: 20 per token at increasing times, plus unknown ids mixed in.
-  std::vector<std::pair<std::string, UnixMillis>> usage;
+  std::vector<ApiTokenUse> usage;
   for (int round = 0; round < 19; ++round) {
     for (int i = 0; i < kTokens; ++i)
       usage.emplace_back(tokens[i].id, this->now_ + round * 100 + i);
@@ -385,7 +385,7 @@ TYPED_TEST(StoreTest, ApiTokenUsageBatchOfThousandInOneCall) {
   }
 
   // 1000 distinct known tokens in one call.
-  std::vector<std::pair<std::string, UnixMillis>> distinct;
+  std::vector<ApiTokenUse> distinct;
   std::vector<ApiToken> many;
   for (int i = 0; i < 1000; ++i) {
     ApiToken t = Token(org, "m" + std::to_string(i), this->now_);

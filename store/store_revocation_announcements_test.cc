@@ -97,6 +97,28 @@ TEST_F(PostgresRevocationAnnouncementTest, RevokingAnApiTokenAnnouncesItsHashOnc
   EXPECT_EQ(listener_->Drain(std::chrono::milliseconds(100)), Payloads{});
 }
 
+TEST_F(PostgresRevocationAnnouncementTest, RotationAnnouncesTheOldTokenOnceEachTime) {
+  // Grace 0: the rotating UPDATE revokes the old token: announced once.
+  ApiToken a = NewToken("ci");
+  ApiToken b = Token(org_, "ci", now_ + 1);
+  ASSERT_TRUE(db_->RotateApiToken(a.id, b, b.created_at, Event(org_, "api_token.rotated")));
+  EXPECT_EQ(listener_->Drain(), Payloads{a.token_hash});
+  // With a grace period: announced when the deadline is set (caches re-read it), then again when
+  // the rotation job revokes it; the replacement never.
+  ApiToken c = Token(org_, "ci", now_ + 2);
+  ASSERT_TRUE(db_->RotateApiToken(b.id, c, now_ + 1000, Event(org_, "api_token.rotated")));
+  EXPECT_EQ(listener_->Drain(), Payloads{b.token_hash});
+  auto revoked = db_->RevokeRotatedApiTokens(
+      now_ + 1000, [&](const RevokedToken&) { return Event(org_, "api_token.revoked"); });
+  ASSERT_TRUE(revoked) << revoked.error().ToString();
+  ASSERT_EQ(revoked->size(), 1u);
+  EXPECT_EQ(listener_->Drain(), Payloads{b.token_hash});
+  // A rolled-back rotation (the old token was already rotated) announces nothing.
+  ApiToken d = Token(org_, "ci", now_ + 3);
+  EXPECT_FALSE(db_->RotateApiToken(b.id, d, now_ + 3, Event(org_, "api_token.rotated")));
+  EXPECT_EQ(listener_->Drain(std::chrono::milliseconds(100)), Payloads{});
+}
+
 TEST_F(PostgresRevocationAnnouncementTest, LoggingOutAnnouncesTheSession) {
   Session s{Id(), owner_.id, Hash(), now_, now_ + kMillisPerDay, std::nullopt};
   ASSERT_TRUE(db_->CreateSession(s));

@@ -135,7 +135,7 @@ TYPED_TEST(StoreTest, SweepWritesEventsForMoreTokensThanOneInsertBatch) {
   const std::string org = this->NewOrg("acme", u);
   ASSERT_TRUE(this->db_->SetApiTokenMaxDaysInactive(org, 1, this->Event(org, "x")));
   constexpr int kTokens = 603;  // 512 + 64 + 8 + 8 + 8 + 3 x 1 rows
-  std::vector<std::pair<std::string, UnixMillis>> usage;
+  std::vector<ApiTokenUse> usage;
   for (int i = 0; i < kTokens; ++i) {
     ApiToken t = Token(org, "t" + std::to_string(i), this->now_);
     ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));

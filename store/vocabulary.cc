@@ -10,10 +10,11 @@ namespace {
 template <typename E, size_t N>
 using Table = std::array<std::pair<E, std::string_view>, N>;
 
-constexpr Table<RevocationReason, 3> kRevocationReasons = {{
+constexpr Table<RevocationReason, 4> kRevocationReasons = {{
     {RevocationReason::kManual, "manual"},
     {RevocationReason::kInactive, "inactive"},
     {RevocationReason::kLeaked, "leaked"},
+    {RevocationReason::kRotated, "rotated"},
 }};
 constexpr Table<RunState, 2> kRunStates = {{
     {RunState::kInitialized, "initialized"},

@@ -15,6 +15,7 @@ enum class RevocationReason {
   kManual,    // "manual": revoked by a person or by the token itself
   kInactive,  // "inactive": revoked by the inactivity sweep
   kLeaked,    // "leaked": reported leaked by a secret scanner (domain/secret_scanning.h)
+  kRotated,   // "rotated": replaced by a rotation, revoked at the end of its grace period
 };
 
 // Where a workflow run (one attestation) stands.

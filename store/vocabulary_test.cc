@@ -28,7 +28,8 @@ TEST(Vocabulary, RevocationReasons) {
   EXPECT_EQ(RevocationReasonName(RevocationReason::kManual), "manual");
   EXPECT_EQ(RevocationReasonName(RevocationReason::kInactive), "inactive");
   EXPECT_EQ(RevocationReasonName(RevocationReason::kLeaked), "leaked");
-  EXPECT_EQ(AllRevocationReasons().size(), 3u);
+  EXPECT_EQ(RevocationReasonName(RevocationReason::kRotated), "rotated");
+  EXPECT_EQ(AllRevocationReasons().size(), 4u);
   ExpectRoundTrip(AllRevocationReasons(), RevocationReasonName, ParseRevocationReason);
 }
 

@@ -66,6 +66,7 @@ function validBody(id, ctx) {
     updateOrganization: { api_token_max_days_inactive: 30 },
     createApiToken: { name: `token-${randomBytes(3).toString('hex')}` },
     revokeApiToken: {},
+    rotateApiToken: { grace_seconds: 0 },
     exchangeCiToken: { grant_type: TOKEN_EXCHANGE, subject_token: 'not-a-jwt',
       subject_token_type: ID_TOKEN_TYPE, organization: ctx.org },
     createTrustPolicy: { name: `policy-${randomBytes(3).toString('hex')}`,
@@ -270,11 +271,11 @@ const handWritten = [
         { token: ctx.viewerToken, body: validBody(id, ctx) });
     assertError(r, 403, 'permission_denied', 'viewer');
   }]),
-  ['revokeApiToken', '403', 'a viewer', async (ctx) => {
-    const r = await call(ctx, 'POST', fill(byId.revokeApiToken.template,
-        { org: ctx.org, id: ctx.ids.revokeApiToken }), { token: ctx.viewerToken, body: {} });
+  ...['revokeApiToken', 'rotateApiToken'].map((id) => [id, '403', 'a viewer', async (ctx) => {
+    const r = await call(ctx, 'POST', fill(byId[id].template,
+        { org: ctx.org, id: ctx.ids[id] }), { token: ctx.viewerToken, body: validBody(id, ctx) });
     assertError(r, 403, 'permission_denied', 'viewer');
-  }],
+  }]),
   ...['deleteTrustPolicy', 'cancelInvitation', 'removeMember'].map((id) => [id, '403',
     'a viewer', async (ctx) => {
       const r = await call(ctx, 'DELETE', fill(byId[id].template,
@@ -376,6 +377,21 @@ const handWritten = [
     const path = fill(byId.revokeApiToken.template, { org: ctx.org, id: ctx.revokedTokenId });
     const r = await call(ctx, 'POST', path, { token: ctx.ownerToken, body: {} });
     assertError(r, 409, 'failed_precondition', 'revoked twice');
+  }],
+  ['rotateApiToken', '409', 'a revoked token', async (ctx) => {
+    const path = fill(byId.rotateApiToken.template, { org: ctx.org, id: ctx.revokedTokenId });
+    const r = await call(ctx, 'POST', path, { token: ctx.ownerToken, body: {} });
+    assertError(r, 409, 'failed_precondition', 'rotating a revoked token');
+  }],
+  ['rotateApiToken', '201', 'a token rotated with a grace period', async (ctx) => {
+    const path = fill(byId.rotateApiToken.template, { org: ctx.org, id: ctx.ids.rotateApiToken });
+    const r = await call(ctx, 'POST', path, { token: ctx.ownerToken,
+      body: { grace_seconds: 60 } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    recordSecret(ctx.stack, r.body.token, 'rotated API token');
+    assert.equal(r.headers['cache-control'], 'no-store');
+    assert.equal(r.body.rotated.rotated_to, r.body.api_token.id);
+    assert.equal(r.body.api_token.name, r.body.rotated.name);
   }],
   ['updateMember', '409', 'demoting the last owner', async (ctx) => {
     const r = await call(ctx, 'PATCH', fill(byId.updateMember.template,
@@ -518,6 +534,7 @@ describe('every (operation, status) pair of docs/openapi.yaml', () => {
         { name: 'narrow', permissions: ['workflow:read'] });
     ctx.narrowToken = narrow.token;
     ctx.ids.revokeApiToken = (await token('to-revoke')).id;
+    ctx.ids.rotateApiToken = (await token('to-rotate')).id;
     ctx.revokedTokenId = (await token('revoked')).id;
     ctx.ids.getApiToken = ctx.revokedTokenId;
     await ok('POST', `${org}/api-tokens/${ctx.revokedTokenId}/revoke`, {});

@@ -249,6 +249,30 @@ describe('web UI', { skip }, () => {
     ok(await asCi(created['web-app'], ['workflow', 'run', 'list']));
   });
 
+  test('rotate shows the new token once; the old one is refused at once without grace', T,
+      async () => {
+    await page.getByRole('tab', { name: 'Active' }).click();
+    const row = page.locator('tr[data-token-name="web-app"]');
+    await row.getByRole('link', { name: 'web-app' }).click();
+    await page.getByRole('heading', { name: /API token web-app/ }).waitFor();
+    await page.getByRole('button', { name: 'Rotate token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rotate API token' });
+    await dialog.getByLabel('The old token keeps working for').selectOption('0');
+    await dialog.getByRole('button', { name: 'Rotate token' }).click();
+    const shown = page.getByRole('dialog', { name: 'API token web-app rotated' });
+    const token = await shown.getByTestId('new-token').inputValue();
+    assert.match(token, TOKEN_RE);
+    assert.notEqual(token, created['web-app']);
+    await shown.getByRole('button', { name: /close/i }).first().click();
+    await page.getByText('API token web-app rotated.').waitFor();
+    // The old token's page now shows it revoked, reason rotated.
+    await page.getByTestId('token-revoked').getByText(/rotated/).waitFor();
+    const refused = await asCi(created['web-app'], ['workflow', 'run', 'list']);
+    assert.notEqual(refused.code, 0, show(refused));
+    ok(await asCi(token, ['workflow', 'run', 'list']));
+    created['web-app'] = token;
+  });
+
   test('auto revoke: validated, on at 7 days (CLI agrees), then off', T, async () => {
     await page.getByRole('link', { name: 'Settings' }).click();
     await page.waitForURL(/\/settings\?tab=api-tokens$/);

@@ -124,8 +124,12 @@ export interface ApiToken {
   created_at: string;
   expires_at: string | null;
   last_used_at: string | null;
+  // Where the last recorded use came from; the user agent is as the client sent it.
+  last_used_from: { address: string; user_agent: string } | null;
   revoked_at: string | null;
   revocation_reason: string | null;
+  rotated_to: string | null;
+  rotation_deadline: string | null;
   created_by: Actor;
   auto_revoke_at: string | null;
 }
@@ -198,33 +202,33 @@ const orgPath = (org: string) => `/v1/organizations/${seg(org)}`;
 export const api = {
   whoami: () => request<WhoAmI>('GET', '/v1/auth/whoami'),
   logout: () => request<void>('POST', '/v1/auth/logout', {}),
-  organizations: () =>
-    request<{ organizations: OrgWithRole[] }>('GET', '/v1/organizations').then((r) => r.organizations ?? []),
+  organizations: () => listAll<OrgWithRole>('/v1/organizations', 'organizations'),
   organization: (org: string) =>
     request<OrganizationDescription>('GET', orgPath(org)),
   setAutoRevoke: (org: string, days: number) =>
     request<{ organization: Organization }>('PATCH', orgPath(org), {
       api_token_max_days_inactive: days,
     }),
-  // `project`: only that project's tokens.
   // Every token in that state (all pages); `project`: only that project's tokens.
   tokens: (org: string, status: TokenState | 'all', project?: string) =>
     listAll<ApiToken>(
       `${orgPath(org)}/api-tokens?status=${status}${project === undefined ? '' : `&project=${seg(project)}`}`,
       'api_tokens',
     ),
+  // One token in any state (404 when the caller may not see it).
+  token: (org: string, id: string) =>
+    request<{ api_token: ApiToken }>('GET', `${orgPath(org)}/api-tokens/${seg(id)}`).then((r) => r.api_token),
   createToken: (org: string, body: CreateTokenBody) =>
     request<{ api_token: ApiToken; token: string }>('POST', `${orgPath(org)}/api-tokens`, body),
   revokeToken: (org: string, id: string) =>
     request<{ api_token: ApiToken }>('POST', `${orgPath(org)}/api-tokens/${seg(id)}/revoke`, {}),
-  projects: (org: string) =>
-    request<{ projects: Project[] }>('GET', `${orgPath(org)}/projects`).then((r) => r.projects ?? []),
-  members: (org: string) =>
-    request<{ members: Member[] }>('GET', `${orgPath(org)}/members`).then((r) => r.members ?? []),
-  invitations: (org: string) =>
-    request<{ invitations: Invitation[] }>('GET', `${orgPath(org)}/invitations`).then(
-      (r) => r.invitations ?? [],
+  rotateToken: (org: string, id: string, graceSeconds: number) =>
+    request<{ api_token: ApiToken; token: string; rotated: ApiToken }>(
+      'POST',
+      `${orgPath(org)}/api-tokens/${seg(id)}/rotate`,
+      { grace_seconds: graceSeconds },
     ),
+  projects: (org: string) => listAll<Project>(`${orgPath(org)}/projects`, 'projects'),
   invite: (org: string, email: string, role: string) =>
     request<{ invitation: Invitation }>('POST', `${orgPath(org)}/invitations`, {
       receiver_email: email,
@@ -240,10 +244,6 @@ export const api = {
         (cursor === null ? '' : `&cursor=${seg(cursor)}`),
     ).then(
       (r): ListPage<AuditEvent> => ({ items: r.audit_events ?? [], next_cursor: r.next_cursor ?? null }),
-    ),
-  auditEvents: (org: string, limit = 200) =>
-    request<{ audit_events: AuditEvent[] }>('GET', `${orgPath(org)}/audit-events?limit=${limit}`).then(
-      (r) => r.audit_events ?? [],
     ),
 };
 

@@ -92,6 +92,7 @@ export const AUDIT_ACTIONS = [
   'api_token.revoked',
   'api_token.leaked',
   'credential.leaked',
+  'api_token.rotated',
   'trust_policy.created',
   'trust_policy.deleted',
   'federation.token_exchanged',

@@ -14,6 +14,14 @@ export function canRevokeToken(can: Permissions, t: ApiToken): boolean {
     : can.orgWide(PERM.apiTokenRevoke);
 }
 
+// Rotation needs both api_token:create and api_token:revoke in the token's scope.
+export function canRotateToken(can: Permissions, t: ApiToken): boolean {
+  return (
+    canRevokeToken(can, t) &&
+    (t.scope === 'project' && t.project ? can.inProject(PERM.apiTokenCreate, t.project) : can.orgWide(PERM.apiTokenCreate))
+  );
+}
+
 // Every token the caller may read in `status`, following each list's pages.
 export function loadTokens(org: string, status: TokenState | 'all', projects: string[] | undefined) {
   return projects === undefined
@@ -45,5 +53,7 @@ export function actorName(a: { name: string; id: string }): string {
 
 export function revocationReasonLabel(reason: string | null): string {
   if (reason === 'inactive') return 'inactive (auto revoke)';
+  if (reason === 'rotated') return 'rotated (replaced)';
+  if (reason === 'leaked') return 'leaked (reported by a secret scanner)';
   return reason ?? '';
 }

@@ -275,7 +275,18 @@ function CreateForm({
   );
 }
 
-function ShowOnce({ name, token, onClose }: { name: string; token: string; onClose: () => void }) {
+// The new token's value, once (also after a rotation: `verb` "rotated").
+export function ShowOnce({
+  name,
+  token,
+  onClose,
+  verb = 'created',
+}: {
+  name: string;
+  token: string;
+  onClose: () => void;
+  verb?: string;
+}) {
   const [copied, setCopied] = useState<'' | 'yes' | 'no'>('');
   const fieldId = useId();
   const copy = async () => {
@@ -290,7 +301,7 @@ function ShowOnce({ name, token, onClose }: { name: string; token: string; onClo
     }
   };
   return (
-    <Dialog title={`API token ${name} created`} onClose={onClose}>
+    <Dialog title={`API token ${name} ${verb}`} onClose={onClose}>
       <div className="warning-box" role="alert">
         <strong>Copy this token now.</strong> It is shown only once: after you close this dialog it cannot be seen
         again. Store it in your CI's secret store.

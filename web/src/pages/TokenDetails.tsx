@@ -1,9 +1,9 @@
 // Token details page (/api-tokens/ID): everything the API says about one token (state, scope,
 // permissions, who created it, its dates, its revocation and by whom) and the audit events about
-// it, newest first, page by page ("Load more" follows the API's next_cursor). The API has no
-// single-token read: the token is found in the caller's readable list (all states).
+// it, newest first, page by page ("Load more" follows the API's next_cursor). The token is read
+// with GET .../api-tokens/ID; the server answers 404 for a token the caller may not see.
 import { useCallback, useEffect, useState } from 'react';
-import { api, type ApiToken, type AuditEvent } from '../api';
+import { api, ApiError, type ApiToken, type AuditEvent } from '../api';
 import { Link } from '../components/Link';
 import { Empty, ErrorState, Loading, messageOf, Notice, useAsync } from '../components/States';
 import { Time } from '../components/Time';
@@ -16,11 +16,12 @@ import {
   actorKindLabel,
   actorName,
   canRevokeToken,
-  loadTokens,
+  canRotateToken,
   readableProjects,
   revocationReasonLabel,
 } from '../tokens';
 import { RevokeDialog } from './ApiTokens';
+import { LastUsedFrom, RotateDialog, RotationNote } from './RotateTokenDialog';
 
 const EVENTS_PAGE = 20;
 
@@ -31,11 +32,15 @@ export function TokenDetailsPage({ id }: { id: string }) {
   const [token, reload] = useAsync(
     () =>
       canRead
-        ? loadTokens(org.name, 'all', readProjects).then((list) => list.find((t) => t.id === id) ?? null)
+        ? api.token(org.name, id).catch((e: unknown) => {
+            if (e instanceof ApiError && e.status === 404) return null;
+            throw e;
+          })
         : Promise.resolve(null),
-    `${org.name}:${id}:${readProjects?.join(',') ?? '*'}`,
+    `${org.name}:${id}:${canRead}`,
   );
   const [revoking, setRevoking] = useState(false);
+  const [rotating, setRotating] = useState(false);
   const [flash, setFlash] = useState('');
   const t = token.status === 'done' ? token.data : null;
   usePageTitle(t ? `API token ${t.name}` : 'API token');
@@ -69,6 +74,11 @@ export function TokenDetailsPage({ id }: { id: string }) {
           API token {t && <span className="mono">{t.name}</span>}
           {t && <TokenStateBadge state={t.state} />}
         </h1>
+        {t && t.state === 'active' && !t.rotated_to && canRotateToken(can, t) && (
+          <button type="button" className="btn" onClick={() => setRotating(true)}>
+            Rotate token
+          </button>
+        )}
         {t && t.state !== 'revoked' && canRevokeToken(can, t) && (
           <button type="button" className="btn btn-danger" onClick={() => setRevoking(true)}>
             Revoke token
@@ -88,6 +98,18 @@ export function TokenDetailsPage({ id }: { id: string }) {
         ) : (
           <Notice>Your role does not let you read the audit log, so this token's events are not shown.</Notice>
         ))}
+      {rotating && t && (
+        <RotateDialog
+          token={t}
+          onClose={(done) => {
+            setRotating(false);
+            if (done) {
+              setFlash(`API token ${t.name} rotated.`);
+              reload();
+            }
+          }}
+        />
+      )}
       {revoking && t && (
         <RevokeDialog
           token={t}
@@ -164,9 +186,13 @@ function TokenFacts({ token: t }: { token: ApiToken }) {
         <dd data-testid="token-expires">
           {t.expires_at ? <Time at={t.expires_at} exact /> : <span className="muted">never</span>}
           {expiresSoon(t, now) && <span className="badge badge-warn">⚠ expires within 7 days</span>}
+          <RotationNote token={t} />
         </dd>
         <dt>Last used</dt>
-        <dd>{t.last_used_at ? <Time at={t.last_used_at} exact /> : <span className="muted">never</span>}</dd>
+        <dd data-testid="token-last-used">
+          {t.last_used_at ? <Time at={t.last_used_at} exact /> : <span className="muted">never</span>}
+          <LastUsedFrom token={t} />
+        </dd>
         {t.auto_revoke_at && (
           <>
             <dt>Auto revoke</dt>
