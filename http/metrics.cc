@@ -217,6 +217,25 @@ void Metrics::SetHistogram(std::string_view name, std::string_view help, std::st
   h.sum = sum;
 }
 
+void Metrics::ObserveHistogram(std::string_view name, std::string_view help,
+                               const std::vector<double>& bounds, double v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = histograms_.find(name);
+  if (it == histograms_.end()) {
+    it = histograms_.emplace(std::string(name), HistogramFamily{}).first;
+    it->second.help = std::string(help);
+    it->second.bounds = bounds;
+  }
+  const std::vector<double>& b = it->second.bounds;
+  Histogram& h = it->second.series[""];
+  if (h.counts.empty()) h.counts.assign(b.size() + 1, 0);
+  size_t bucket = 0;
+  while (bucket < b.size() && v > b[bucket]) ++bucket;
+  ++h.counts[bucket];
+  ++h.count;
+  h.sum += v;
+}
+
 void Metrics::SetGauge(std::string_view name, std::string_view help, double v) {
   std::lock_guard<std::mutex> lock(mu_);
   FamilyLocked(name, help, "gauge").series[""] = v;

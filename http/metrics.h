@@ -66,6 +66,11 @@ class Metrics {
                     std::string_view value, const std::vector<double>& bounds,
                     const std::vector<uint64_t>& counts, double sum);
 
+  // Adds one observation `v` to the unlabelled histogram `name` with these bucket upper bounds
+  // (+Inf implicit); `help` and `bounds` are used the first time the name is seen.
+  void ObserveHistogram(std::string_view name, std::string_view help,
+                        const std::vector<double>& bounds, double v);
+
   std::string RenderPrometheus() const;
 
   // Upper bounds (seconds) of the latency histogram buckets; +Inf is implicit.

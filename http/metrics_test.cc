@@ -96,6 +96,22 @@ TEST(MetricsTest, SetHistogramRendersCumulativeBuckets) {
   EXPECT_TRUE(Contains(out, "chainloop_plain_seconds_count 1\n"));
 }
 
+TEST(MetricsTest, ObserveHistogramAccumulatesIntoBuckets) {
+  Metrics m;
+  const std::vector<double> bounds = {0.1, 1};
+  m.ObserveHistogram("chainloop_job_seconds", "Job.", bounds, 0.05);
+  m.ObserveHistogram("chainloop_job_seconds", "Job.", bounds, 0.1);  // le is inclusive
+  m.ObserveHistogram("chainloop_job_seconds", "Job.", bounds, 0.5);
+  m.ObserveHistogram("chainloop_job_seconds", "Job.", bounds, 7);
+  std::string out = m.RenderPrometheus();
+  EXPECT_TRUE(Contains(out, "# TYPE chainloop_job_seconds histogram\n")) << out;
+  EXPECT_TRUE(Contains(out, "chainloop_job_seconds_bucket{le=\"0.1\"} 2\n")) << out;
+  EXPECT_TRUE(Contains(out, "chainloop_job_seconds_bucket{le=\"1\"} 3\n")) << out;
+  EXPECT_TRUE(Contains(out, "chainloop_job_seconds_bucket{le=\"+Inf\"} 4\n")) << out;
+  EXPECT_TRUE(Contains(out, "chainloop_job_seconds_sum 7.65\n")) << out;
+  EXPECT_TRUE(Contains(out, "chainloop_job_seconds_count 4\n")) << out;
+}
+
 TEST(MetricsTest, AddGaugeAccumulates) {
   Metrics m;
   m.AddGauge("chainloop_http_connections_active", "x", 1);

@@ -213,9 +213,13 @@ TEST_F(TokenRevokerTest, SweepRevokesInactiveTokensButNotOnesUsedSinceTheLastFlu
   ASSERT_TRUE(again);
   EXPECT_EQ(again->revoked_total, 0);
   EXPECT_TRUE(again->revoked_per_org.empty());
-  EXPECT_NE(
-      metrics_.RenderPrometheus().find("chainloop_token_revoker_sweeps_total{result=\"ok\"} 2\n"),
-      std::string::npos);
+  const std::string after = metrics_.RenderPrometheus();
+  EXPECT_NE(after.find("chainloop_token_revoker_sweeps_total{result=\"ok\"} 2\n"),
+            std::string::npos);
+  // Every completed sweep is one observation of the duration histogram.
+  EXPECT_NE(after.find("chainloop_token_revoker_sweep_duration_seconds_count 2\n"),
+            std::string::npos)
+      << after;
 }
 
 // The control for the test above: without the flush, the same token would have been revoked.

@@ -13,6 +13,14 @@ constexpr std::string_view kSweepsTotal = "chainloop_token_revoker_sweeps_total"
 constexpr std::string_view kRevokedTotal = "chainloop_token_revoker_revoked_total";
 constexpr std::string_view kLastDuration = "chainloop_token_revoker_last_sweep_duration_seconds";
 constexpr std::string_view kLastTimestamp = "chainloop_token_revoker_last_sweep_timestamp_seconds";
+constexpr std::string_view kDuration = "chainloop_token_revoker_sweep_duration_seconds";
+
+// A sweep is one set-based transaction: milliseconds when healthy, seconds when the database
+// struggles, minutes when something is badly wrong.
+const std::vector<double>& SweepDurationBuckets() {
+  static const std::vector<double> kBuckets = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300};
+  return kBuckets;
+}
 
 }  // namespace
 
@@ -92,6 +100,8 @@ Result<SweepReport> TokenRevoker::RunOnce() {
                          static_cast<double>(report.revoked_total));
     metrics_->SetGauge(kLastDuration, "Duration of the last completed inactive token sweep.",
                        report.duration_seconds);
+    metrics_->ObserveHistogram(kDuration, "Duration of completed inactive token sweeps.",
+                               SweepDurationBuckets(), report.duration_seconds);
     metrics_->SetGauge(kLastTimestamp,
                        "Unix time of the last completed inactive token sweep, in seconds.",
                        static_cast<double>(now) / 1000.0);
