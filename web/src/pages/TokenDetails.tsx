@@ -74,16 +74,18 @@ export function TokenDetailsPage({ id }: { id: string }) {
           API token {t && <span className="mono">{t.name}</span>}
           {t && <TokenStateBadge state={t.state} />}
         </h1>
-        {t && t.state === 'active' && !t.rotated_to && canRotateToken(can, t) && (
-          <button type="button" className="btn" onClick={() => setRotating(true)}>
-            Rotate token
-          </button>
-        )}
-        {t && t.state !== 'revoked' && canRevokeToken(can, t) && (
-          <button type="button" className="btn btn-danger" onClick={() => setRevoking(true)}>
-            Revoke token
-          </button>
-        )}
+        <div className="head-buttons">
+          {t && t.state === 'active' && !t.rotated_to && canRotateToken(can, t) && (
+            <button type="button" className="btn" onClick={() => setRotating(true)}>
+              Rotate token
+            </button>
+          )}
+          {t && t.state !== 'revoked' && canRevokeToken(can, t) && (
+            <button type="button" className="btn btn-danger" onClick={() => setRevoking(true)}>
+              Revoke token
+            </button>
+          )}
+        </div>
       </div>
       {flash && (
         <p className="flash" role="status">
