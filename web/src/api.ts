@@ -294,6 +294,42 @@ export interface AuditFilters {
 
 export const AUDIT_PAGE_SIZE = 50;
 
+export interface Webhook {
+  id: string;
+  url: string;
+  description: string;
+  events: string[];
+  created_at: string;
+  created_by: { kind: string; id: string; name: string };
+}
+
+export interface WebhookDelivery {
+  id: string;
+  event_id: string;
+  event: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  created_at: string;
+  last_attempt_at: string | null;
+  next_attempt_at: string | null;
+  response_status: number | null;
+  error: string | null;
+  delivered_at: string | null;
+}
+
+export interface WebhookEventInfo {
+  name: string;
+  description: string;
+}
+
+export interface CreateWebhookBody {
+  url: string;
+  events: string[];
+  description?: string;
+}
+
+export const WEBHOOK_DELIVERIES_PAGE = 20;
+
 export const adminApi = {
   members: (org: string) => listAll<Member>(`${orgPath(org)}/members`, 'members'),
   setMemberRole: (org: string, userId: string, role: string) =>
@@ -321,4 +357,19 @@ export const adminApi = {
     request<{ policy: TrustPolicy }>('POST', `${orgPath(org)}/federation-policies`, body),
   deleteTrustPolicy: (org: string, id: string) =>
     request<void>('DELETE', `${orgPath(org)}/federation-policies/${seg(id)}`),
+  webhooks: (org: string) => listAll<Webhook>(`${orgPath(org)}/webhooks`, 'webhooks'),
+  webhookEvents: () =>
+    request<{ events?: WebhookEventInfo[] }>('GET', '/v1/webhook-events').then((r) => r.events ?? []),
+  createWebhook: (org: string, body: CreateWebhookBody) =>
+    request<{ webhook: Webhook; secret: string }>('POST', `${orgPath(org)}/webhooks`, body),
+  deleteWebhook: (org: string, id: string) => request<void>('DELETE', `${orgPath(org)}/webhooks/${seg(id)}`),
+  pingWebhook: (org: string, id: string) =>
+    request<{ event_id: string }>('POST', `${orgPath(org)}/webhooks/${seg(id)}/ping`, {}),
+  // One page of a webhook's delivery log, newest first.
+  webhookDeliveries: (org: string, id: string, cursor: string | null) =>
+    request<{ deliveries?: WebhookDelivery[]; next_cursor?: string | null }>(
+      'GET',
+      `${orgPath(org)}/webhooks/${seg(id)}/deliveries?limit=${WEBHOOK_DELIVERIES_PAGE}` +
+        (cursor === null ? '' : `&cursor=${seg(cursor)}`),
+    ).then((r): ListPage<WebhookDelivery> => ({ items: r.deliveries ?? [], next_cursor: r.next_cursor || null })),
 };

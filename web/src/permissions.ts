@@ -16,6 +16,7 @@ export const PERM = {
   memberRemove: 'member:remove',
   invitationRevoke: 'invitation:revoke',
   trustPolicyManage: 'trust_policy:manage',
+  webhookManage: 'webhook:manage',
 } as const;
 
 export class Permissions {

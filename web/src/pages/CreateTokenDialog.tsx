@@ -275,17 +275,24 @@ function CreateForm({
   );
 }
 
-// The new token's value, once (also after a rotation: `verb` "rotated").
+// The new token's value, once (also after a rotation: `verb` "rotated"). `title`, `label` and
+// `advice` word it for another secret shown once (a webhook's signing secret).
 export function ShowOnce({
   name,
   token,
   onClose,
   verb = 'created',
+  title,
+  label = 'Token',
+  advice = "Store it in your CI's secret store.",
 }: {
   name: string;
   token: string;
   onClose: () => void;
   verb?: string;
+  title?: string;
+  label?: string;
+  advice?: string;
 }) {
   const [copied, setCopied] = useState<'' | 'yes' | 'no'>('');
   const fieldId = useId();
@@ -301,13 +308,13 @@ export function ShowOnce({
     }
   };
   return (
-    <Dialog title={`API token ${name} ${verb}`} onClose={onClose}>
+    <Dialog title={title ?? `API token ${name} ${verb}`} onClose={onClose}>
       <div className="warning-box" role="alert">
-        <strong>Copy this token now.</strong> It is shown only once: after you close this dialog it cannot be seen
-        again. Store it in your CI's secret store.
+        <strong>Copy this {label.toLowerCase()} now.</strong> It is shown only once: after you close this dialog it
+        cannot be seen again. {advice}
       </div>
       <div className="field">
-        <label htmlFor={fieldId}>Token</label>
+        <label htmlFor={fieldId}>{label}</label>
         <div className="copy-row">
           <input
             id={fieldId}
@@ -322,7 +329,11 @@ export function ShowOnce({
           </button>
         </div>
         <p className="field-help" aria-live="polite">
-          {copied === 'yes' ? 'Copied to the clipboard.' : copied === 'no' ? 'Select the token and copy it by hand (Ctrl+C).' : ''}
+          {copied === 'yes'
+            ? 'Copied to the clipboard.'
+            : copied === 'no'
+              ? `Select the ${label.toLowerCase()} and copy it by hand (Ctrl+C).`
+              : ''}
         </p>
       </div>
       <div className="dialog-actions">

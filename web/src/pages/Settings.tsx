@@ -1,7 +1,8 @@
 // Settings page (/settings?tab=api-tokens): the "Auto revoke" section shows whether inactive API
 // tokens are revoked automatically and after how many days; those allowed to update the
 // organization change it with the same range and message as the CLI and the server (1-365
-// days, 0 turns it off). The "CI / keyless" tab (tab=ci) holds the trust policies (CiPolicies).
+// days, 0 turns it off). The "CI / keyless" tab (tab=ci) holds the trust policies (CiPolicies),
+// the "Webhooks" tab (tab=webhooks) the event webhooks (Webhooks).
 import { useId, useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { Dialog } from '../components/Dialog';
@@ -12,10 +13,12 @@ import { AUTO_REVOKE_MAX, AUTO_REVOKE_MIN, parseAutoRevokeDays } from '../rules'
 import { PERM } from '../permissions';
 import { useSession } from '../session';
 import { CiPoliciesSection } from './CiPolicies';
+import { WebhooksSection } from './Webhooks';
 
 const TABS = [
   { id: 'api-tokens', label: 'API tokens' },
   { id: 'ci', label: 'CI / keyless' },
+  { id: 'webhooks', label: 'Webhooks' },
   { id: 'general', label: 'General' },
 ];
 
@@ -41,7 +44,15 @@ export function SettingsPage({ tab }: { tab: string }) {
           ))}
         </ul>
       </nav>
-      {current === 'api-tokens' ? <AutoRevokeSection /> : current === 'ci' ? <CiPoliciesSection /> : <GeneralSection />}
+      {current === 'api-tokens' ? (
+        <AutoRevokeSection />
+      ) : current === 'ci' ? (
+        <CiPoliciesSection />
+      ) : current === 'webhooks' ? (
+        <WebhooksSection />
+      ) : (
+        <GeneralSection />
+      )}
     </section>
   );
 }
