@@ -196,10 +196,10 @@ void Metrics::SetCounter(
   FamilyLocked(name, help, "counter").series[label_set] = v;
 }
 
-void Metrics::SetHistogram(std::string_view name, std::string_view help, std::string_view label,
-                           std::string_view value, const std::vector<double>& bounds,
-                           const std::vector<uint64_t>& counts, double sum) {
-  std::lock_guard<std::mutex> lock(mu_);
+Metrics::HistogramFamily& Metrics::HistogramFamilyLocked(std::string_view name,
+                                                         std::string_view help,
+                                                         const std::vector<double>& bounds,
+                                                         std::string_view label) {
   auto it = histograms_.find(name);
   if (it == histograms_.end()) {
     it = histograms_.emplace(std::string(name), HistogramFamily{}).first;
@@ -207,8 +207,16 @@ void Metrics::SetHistogram(std::string_view name, std::string_view help, std::st
     it->second.bounds = bounds;
     it->second.label = std::string(label);
   }
-  Histogram& h = it->second.series[std::string(value)];
-  h.counts.assign(it->second.bounds.size() + 1, 0);
+  return it->second;
+}
+
+void Metrics::SetHistogram(std::string_view name, std::string_view help, std::string_view label,
+                           std::string_view value, const std::vector<double>& bounds,
+                           const std::vector<uint64_t>& counts, double sum) {
+  std::lock_guard<std::mutex> lock(mu_);
+  HistogramFamily& family = HistogramFamilyLocked(name, help, bounds, label);
+  Histogram& h = family.series[std::string(value)];
+  h.counts.assign(family.bounds.size() + 1, 0);
   h.count = 0;
   for (size_t i = 0; i < counts.size() && i < h.counts.size(); ++i) {
     h.counts[i] = counts[i];
@@ -220,14 +228,9 @@ void Metrics::SetHistogram(std::string_view name, std::string_view help, std::st
 void Metrics::ObserveHistogram(std::string_view name, std::string_view help,
                                const std::vector<double>& bounds, double v) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = histograms_.find(name);
-  if (it == histograms_.end()) {
-    it = histograms_.emplace(std::string(name), HistogramFamily{}).first;
-    it->second.help = std::string(help);
-    it->second.bounds = bounds;
-  }
-  const std::vector<double>& b = it->second.bounds;
-  Histogram& h = it->second.series[""];
+  HistogramFamily& family = HistogramFamilyLocked(name, help, bounds, "");
+  const std::vector<double>& b = family.bounds;
+  Histogram& h = family.series[""];
   if (h.counts.empty()) h.counts.assign(b.size() + 1, 0);
   size_t bucket = 0;
   while (bucket < b.size() && v > b[bucket]) ++bucket;

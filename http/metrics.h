@@ -99,6 +99,9 @@ class Metrics {
   Shard& ThisThreadShard();
 
   Family& FamilyLocked(std::string_view name, std::string_view help, std::string_view type);
+  // The histogram family `name`, created with these help, bounds and label the first time.
+  HistogramFamily& HistogramFamilyLocked(std::string_view name, std::string_view help,
+                                         const std::vector<double>& bounds, std::string_view label);
   static void AppendHistogramFamily(std::string& out, std::string_view name, std::string_view help,
                                     std::string_view label, const std::vector<double>& bounds,
                                     const std::map<std::string, Histogram>& series);

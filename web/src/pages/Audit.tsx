@@ -2,10 +2,11 @@
 // ("Load more" follows the API's next_cursor), filtered by action, actor and a date range (the
 // server applies the filters: since <= created_at < until). Events about an API token link to
 // that token's details.
-import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { adminApi, type AuditEvent, type AuditFilters } from '../api';
 import { Link } from '../components/Link';
-import { Empty, ErrorState, Loading, Notice, messageOf } from '../components/States';
+import { LoadMore, usePages } from '../components/Pages';
+import { Empty, ErrorState, Loading, Notice } from '../components/States';
 import { Time } from '../components/Time';
 import { PERM } from '../permissions';
 import { AUDIT_ACTIONS } from '../rules';
@@ -39,44 +40,19 @@ function toQuery(f: FilterForm): AuditFilters {
   };
 }
 
-type Listing =
-  | { status: 'loading' }
-  | { status: 'error'; error: unknown }
-  | { status: 'done'; events: AuditEvent[]; next: string | null; more: 'idle' | 'loading' | string };
-
 export function AuditPage() {
   const { org, role, can } = useSession();
   const readAudit = can.orgWide(PERM.auditRead);
   const [applied, setApplied] = useState<FilterForm>(NO_FILTERS);
-  const [listing, setListing] = useState<Listing>({ status: 'loading' });
-  const round = useRef(0);
-
-  const load = useCallback(() => {
-    if (!readAudit) return;
-    const mine = ++round.current;
-    setListing({ status: 'loading' });
-    adminApi.auditPage(org.name, toQuery(applied)).then(
-      (p) => mine === round.current && setListing({ status: 'done', events: p.items, next: p.next_cursor, more: 'idle' }),
-      (error) => mine === round.current && setListing({ status: 'error', error }),
-    );
-  }, [org.name, applied, readAudit]);
-  useEffect(load, [load]);
-
-  const loadMore = () => {
-    if (listing.status !== 'done' || !listing.next) return;
-    const mine = round.current;
-    const cursor = listing.next;
-    setListing({ ...listing, more: 'loading' });
-    adminApi.auditPage(org.name, toQuery(applied), cursor).then(
-      (p) =>
-        mine === round.current &&
-        setListing((l) =>
-          l.status === 'done' ? { status: 'done', events: [...l.events, ...p.items], next: p.next_cursor, more: 'idle' } : l,
-        ),
-      (error) =>
-        mine === round.current && setListing((l) => (l.status === 'done' ? { ...l, more: messageOf(error) } : l)),
-    );
-  };
+  const {
+    pages: listing,
+    reload: load,
+    loadMore,
+  } = usePages(
+    (cursor) => adminApi.auditPage(org.name, toQuery(applied), cursor ?? undefined),
+    `${org.name}:${JSON.stringify(applied)}`,
+    readAudit,
+  );
 
   const filtered = Object.values(toQuery(applied)).some((v) => v !== undefined);
   return (
@@ -99,30 +75,16 @@ export function AuditPage() {
           {listing.status === 'loading' && <Loading what="audit events" />}
           {listing.status === 'error' && <ErrorState error={listing.error} onRetry={load} />}
           {listing.status === 'done' &&
-            (listing.events.length === 0 ? (
+            (listing.rows.length === 0 ? (
               <Empty title={filtered ? 'No audit events match these filters' : 'No audit events yet'} />
             ) : (
               <>
-                <EventTable events={listing.events} orgName={org.name} />
+                <EventTable events={listing.rows} orgName={org.name} />
                 <p className="muted small" role="status" data-testid="audit-count">
-                  {listing.events.length} {listing.events.length === 1 ? 'event' : 'events'}
+                  {listing.rows.length} {listing.rows.length === 1 ? 'event' : 'events'}
                   {listing.next ? ' shown; older ones follow.' : ', all shown.'}
                 </p>
-                {listing.more !== 'idle' && listing.more !== 'loading' && (
-                  <p className="inline-error" role="alert">
-                    {listing.more}
-                  </p>
-                )}
-                {listing.next && (
-                  <button
-                    type="button"
-                    className="btn"
-                    disabled={listing.more === 'loading'}
-                    onClick={loadMore}
-                  >
-                    {listing.more === 'loading' ? 'Loading…' : 'Load more'}
-                  </button>
-                )}
+                <LoadMore pages={listing} onMore={loadMore} />
               </>
             ))}
         </>

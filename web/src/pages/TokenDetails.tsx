@@ -2,10 +2,11 @@
 // permissions, who created it, its dates, its revocation and by whom) and the audit events about
 // it, newest first, page by page ("Load more" follows the API's next_cursor). The token is read
 // with GET .../api-tokens/ID; the server answers 404 for a token the caller may not see.
-import { useCallback, useEffect, useState } from 'react';
-import { api, ApiError, type ApiToken, type AuditEvent } from '../api';
+import { useState } from 'react';
+import { api, ApiError, type ApiToken } from '../api';
 import { Link } from '../components/Link';
-import { Empty, ErrorState, Loading, messageOf, Notice, useAsync } from '../components/States';
+import { LoadMore, usePages } from '../components/Pages';
+import { Empty, ErrorState, Loading, Notice, useAsync } from '../components/States';
 import { Time } from '../components/Time';
 import { TokenStateBadge } from '../components/TokenStateBadge';
 import { PERM } from '../permissions';
@@ -225,41 +226,17 @@ function TokenFacts({ token: t }: { token: ApiToken }) {
   );
 }
 
-type EventsState =
-  | { status: 'loading' }
-  | { status: 'error'; error: unknown }
-  | { status: 'done'; events: AuditEvent[]; next: string | null; more: 'idle' | 'loading' | string };
-
 // The audit events about one token, newest first; "Load more" asks for the next page.
 function TokenEvents({ tokenId }: { tokenId: string }) {
   const { org } = useSession();
-  const [state, setState] = useState<EventsState>({ status: 'loading' });
   // Rows about other objects are dropped, should a server ignore the target_id filter.
-  const mine = useCallback((events: AuditEvent[]) => events.filter((e) => e.target_id === tokenId), [tokenId]);
-  const first = useCallback(() => {
-    let live = true;
-    setState({ status: 'loading' });
-    api.auditEventsOf(org.name, tokenId, null, EVENTS_PAGE).then(
-      (p) => live && setState({ status: 'done', events: mine(p.items), next: p.next_cursor, more: 'idle' }),
-      (error) => live && setState({ status: 'error', error }),
-    );
-    return () => {
-      live = false;
-    };
-  }, [org.name, tokenId, mine]);
-  useEffect(first, [first]);
-
-  const loadMore = async () => {
-    if (state.status !== 'done' || !state.next) return;
-    const shown = state;
-    setState({ ...shown, more: 'loading' });
-    try {
-      const p = await api.auditEventsOf(org.name, tokenId, shown.next, EVENTS_PAGE);
-      setState({ status: 'done', events: [...shown.events, ...mine(p.items)], next: p.next_cursor, more: 'idle' });
-    } catch (e) {
-      setState({ ...shown, more: messageOf(e) });
-    }
-  };
+  const { pages: state, reload: first, loadMore } = usePages(
+    (cursor) =>
+      api
+        .auditEventsOf(org.name, tokenId, cursor, EVENTS_PAGE)
+        .then((p) => ({ ...p, items: p.items.filter((e) => e.target_id === tokenId) })),
+    `${org.name}:${tokenId}`,
+  );
 
   return (
     <div className="card">
@@ -267,7 +244,7 @@ function TokenEvents({ tokenId }: { tokenId: string }) {
       {state.status === 'loading' && <Loading what="audit events" />}
       {state.status === 'error' && <ErrorState error={state.error} onRetry={first} />}
       {state.status === 'done' &&
-        (state.events.length === 0 ? (
+        (state.rows.length === 0 ? (
           <Empty title="No audit events about this token" />
         ) : (
           <table className="table" aria-labelledby="token-events-title" data-testid="token-events">
@@ -280,7 +257,7 @@ function TokenEvents({ tokenId }: { tokenId: string }) {
               </tr>
             </thead>
             <tbody>
-              {state.events.map((e) => (
+              {state.rows.map((e) => (
                 <tr key={e.id} data-action={e.action}>
                   <td data-label="When">
                     <Time at={e.created_at} />
@@ -298,18 +275,7 @@ function TokenEvents({ tokenId }: { tokenId: string }) {
             </tbody>
           </table>
         ))}
-      {state.status === 'done' && state.next && (
-        <div className="load-more">
-          <button type="button" className="btn" onClick={loadMore} disabled={state.more === 'loading'}>
-            {state.more === 'loading' ? 'Loading…' : 'Load more'}
-          </button>
-          {state.more !== 'idle' && state.more !== 'loading' && (
-            <p className="inline-error" role="alert">
-              {state.more}
-            </p>
-          )}
-        </div>
-      )}
+      <LoadMore pages={state} onMore={loadMore} />
     </div>
   );
 }

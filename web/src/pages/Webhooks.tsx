@@ -3,10 +3,11 @@
 // receives, from the server's catalogue; the signing secret is shown once), send a test event,
 // delete one after a confirmation, and read each one's delivery log page by page. The server
 // validates the URL and the events; its messages are shown as it words them.
-import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { adminApi, type Webhook, type WebhookDelivery } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Dialog } from '../components/Dialog';
+import { LoadMore, usePages } from '../components/Pages';
 import { Empty, ErrorState, Loading, messageOf, useAsync } from '../components/States';
 import { Time } from '../components/Time';
 import { PERM } from '../permissions';
@@ -170,11 +171,6 @@ function WebhookItem({ hook, onDelete, onFlash }: { hook: Webhook; onDelete: () 
   );
 }
 
-type LogState =
-  | { status: 'loading' }
-  | { status: 'error'; error: unknown }
-  | { status: 'done'; rows: WebhookDelivery[]; next: string | null; more: 'idle' | 'loading' | string };
-
 const STATUS_LABEL: Record<WebhookDelivery['status'], string> = {
   pending: 'Pending',
   delivered: 'Delivered',
@@ -185,31 +181,11 @@ const STATUS_LABEL: Record<WebhookDelivery['status'], string> = {
 function DeliveryLog({ hook }: { hook: Webhook }) {
   const { org } = useSession();
   const tableId = useId();
-  const [state, setState] = useState<LogState>({ status: 'loading' });
-  const first = useCallback(() => {
-    let live = true;
-    setState({ status: 'loading' });
-    adminApi.webhookDeliveries(org.name, hook.id, null).then(
-      (p) => live && setState({ status: 'done', rows: p.items, next: p.next_cursor, more: 'idle' }),
-      (error) => live && setState({ status: 'error', error }),
-    );
-    return () => {
-      live = false;
-    };
-  }, [org.name, hook.id]);
-  useEffect(first, [first]);
-
-  const loadMore = async () => {
-    if (state.status !== 'done' || !state.next) return;
-    const shown = state;
-    setState({ ...shown, more: 'loading' });
-    try {
-      const p = await adminApi.webhookDeliveries(org.name, hook.id, shown.next);
-      setState({ status: 'done', rows: [...shown.rows, ...p.items], next: p.next_cursor, more: 'idle' });
-    } catch (e) {
-      setState({ ...shown, more: messageOf(e) });
-    }
-  };
+  const {
+    pages: state,
+    reload: first,
+    loadMore,
+  } = usePages((cursor) => adminApi.webhookDeliveries(org.name, hook.id, cursor), `${org.name}:${hook.id}`);
 
   if (state.status === 'loading') return <Loading what="deliveries" />;
   if (state.status === 'error') return <ErrorState error={state.error} onRetry={first} />;
@@ -259,19 +235,7 @@ function DeliveryLog({ hook }: { hook: Webhook }) {
           ))}
         </tbody>
       </table>
-      {state.next && (
-        <p>
-          <button type="button" className="btn" disabled={state.more === 'loading'} onClick={() => void loadMore()}>
-            {state.more === 'loading' ? 'Loading…' : 'Load more'}
-          </button>
-          {state.more !== 'idle' && state.more !== 'loading' && (
-            <span className="inline-error" role="alert">
-              {' '}
-              {state.more}
-            </span>
-          )}
-        </p>
-      )}
+      <LoadMore pages={state} onMore={loadMore} />
     </>
   );
 }
