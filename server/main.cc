@@ -104,8 +104,9 @@ crypto::CredentialHasher HasherOf(const std::vector<LoadedPepper>& peppers) {
 
 }  // namespace
 
-// `chainloop-controlplane pepper status`: how many live API tokens and sessions still depend on
-// each pepper, so an operator knows when an old pepper can be removed from pepper_files.
+// `chainloop-controlplane pepper status`: how many live API tokens and sessions, and how many
+// webhook signing secrets, still depend on each pepper, so an operator knows when an old pepper
+// can be removed from pepper_files.
 int PepperStatus(const ServerConfig& c) {
   auto peppers = LoadPeppers(c, /*create=*/false);
   if (!peppers) {
@@ -123,38 +124,52 @@ int PepperStatus(const ServerConfig& c) {
     std::cerr << "error: " << usage.error().message() << "\n";
     return 1;
   }
+  auto webhooks = (*db)->CountWebhookSecretsByPepper();
+  if (!webhooks) {
+    std::cerr << "error: " << webhooks.error().message() << "\n";
+    return 1;
+  }
   crypto::CredentialHasher hasher = HasherOf(*peppers);
-  std::map<std::string, store::PepperUsage> by_id;
-  for (const auto& u : *usage) by_id[u.pepper_id] = u;
-  auto row = [](const std::string& id, const std::string& state, const store::PepperUsage& u,
+  struct Usage {
+    store::PepperUsage credentials;
+    int64_t webhook_secrets = 0;
+  };
+  std::map<std::string, Usage> by_id;
+  for (const auto& u : *usage) by_id[u.pepper_id].credentials = u;
+  for (const auto& [id, n] : *webhooks) by_id[id].webhook_secrets = n;
+  auto row = [](const std::string& id, const std::string& state, const Usage& u,
                 const std::string& file) {
     char line[160];
-    std::snprintf(line, sizeof line, "%-9s %-14s %10lld %9lld  ", id.c_str(), state.c_str(),
-                  static_cast<long long>(u.api_tokens), static_cast<long long>(u.sessions));
+    std::snprintf(line, sizeof line, "%-9s %-14s %10lld %9lld %9lld  ", id.c_str(), state.c_str(),
+                  static_cast<long long>(u.credentials.api_tokens),
+                  static_cast<long long>(u.credentials.sessions),
+                  static_cast<long long>(u.webhook_secrets));
     std::cout << line << file << "\n";
   };
-  std::cout << "PEPPER    STATE          API_TOKENS  SESSIONS  FILE\n";
-  store::PepperUsage not_current;
+  std::cout << "PEPPER    STATE          API_TOKENS  SESSIONS  WEBHOOKS  FILE\n";
+  Usage not_current;
+  auto add = [&](const Usage& u) {
+    not_current.credentials.api_tokens += u.credentials.api_tokens;
+    not_current.credentials.sessions += u.credentials.sessions;
+    not_current.webhook_secrets += u.webhook_secrets;
+  };
   for (size_t i = 0; i < hasher.pepper_count(); ++i) {
     const std::string& id = hasher.pepper_id(i);
-    store::PepperUsage u = by_id.count(id) ? by_id[id] : store::PepperUsage{};
+    Usage u = by_id.count(id) ? by_id[id] : Usage{};
     by_id.erase(id);
     row(id, i == 0 ? "current" : "older", u, (*peppers)[i].path);
-    if (i > 0) {
-      not_current.api_tokens += u.api_tokens;
-      not_current.sessions += u.sessions;
-    }
+    if (i > 0) add(u);
   }
-  // What is left was hashed under no configured pepper (or before ids were recorded).
+  // What is left was hashed (or sealed) under no configured pepper, or before ids were recorded.
   for (const auto& [id, u] : by_id) {
     row(id.empty() ? "unknown" : id, id.empty() ? "unattributed" : "NOT CONFIGURED", u,
         id.empty() ? "(hashed before pepper ids were recorded)"
-                   : "(these credentials are refused)");
-    not_current.api_tokens += u.api_tokens;
-    not_current.sessions += u.sessions;
+                   : "(these credentials are refused, these webhook secrets unreadable)");
+    add(u);
   }
-  std::cout << "not on the current pepper: " << not_current.api_tokens << " API tokens, "
-            << not_current.sessions << " sessions\n";
+  std::cout << "not on the current pepper: " << not_current.credentials.api_tokens
+            << " API tokens, " << not_current.credentials.sessions << " sessions, "
+            << not_current.webhook_secrets << " webhook secrets\n";
   return 0;
 }
 
