@@ -295,12 +295,12 @@ int Serve(const ServerConfig& c) {
       authorizer, orgs, ci_verifier, hasher, clock, random, federation_config, &authenticator);
   // Event webhooks: their secrets sealed under the peppers; literal addresses in the operator's
   // allowed networks may be registered (webhook_allowed_networks, once configured).
-  crypto::SecretBox webhook_secrets([&] {
+  crypto::SecretBox webhook_management_secrets([&] {
     std::vector<std::string> secrets;
     for (const auto& p : *peppers) secrets.push_back(p.pepper);
     return secrets;
   }());
-  domain::WebhookService webhooks(**db, authorizer, orgs, webhook_secrets, clock, random,
+  domain::WebhookService webhooks(**db, authorizer, orgs, webhook_management_secrets, clock, random,
                                   /*allowed_networks=*/{});
 
   // Leaked-credential reports: off unless configured (docs/secret-scanning.md). GitHub's key
