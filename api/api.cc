@@ -35,6 +35,7 @@ std::shared_ptr<void> RegisterRoutes(http::Router& router, const ApiDeps& deps) 
   RegisterProjectRoutes(router, *ctx);
   RegisterAttestationRoutes(router, *ctx);
   RegisterSecretScanningRoutes(router, *ctx);
+  RegisterWebhookRoutes(router, *ctx);
   return ctx;
 }
 

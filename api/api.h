@@ -15,6 +15,7 @@
 #include "domain/organizations.h"
 #include "domain/secret_scanning.h"
 #include "domain/throttle.h"
+#include "domain/webhooks.h"
 #include "http/http.h"
 #include "http/metrics.h"
 #include "store/store.h"
@@ -35,6 +36,7 @@ struct ApiDeps {
   domain::FederationService* federation = nullptr;  // keyless CI (trust policies, exchange)
   // Leaked-credential reports from secret scanners (nullable: the routes are not registered).
   domain::SecretScanningService* secret_scanning = nullptr;
+  domain::WebhookService* webhooks = nullptr;  // event webhooks (nullable: 503 unavailable)
   http::Metrics* metrics = nullptr;
   // True when /metrics is served by a separate admin listener (RegisterAdminRoutes): the public
   // router then answers it 404.

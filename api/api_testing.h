@@ -29,6 +29,7 @@
 #include "domain/login.h"
 #include "domain/organizations.h"
 #include "domain/usage_recorder.h"
+#include "domain/webhooks.h"
 #include "http/http.h"
 #include "oidc/ci_verifier.h"
 #include "store/store.h"
@@ -59,6 +60,8 @@ class ApiTest : public ::testing::Test {
 
   // Adjusts the dependencies before the routes are registered (limits, metrics, web_dir...).
   virtual void Configure(ApiDeps&) {}
+  // The operator's webhook_allowed_networks for the webhook service (default: none).
+  virtual std::vector<Cidr> WebhookAllowedNetworks() { return {}; }
 
   void SetUp() override {
     char tmpl[] = "/tmp/cl-api-test-XXXXXX";
@@ -96,6 +99,8 @@ class ApiTest : public ::testing::Test {
         domain::FederationService::Stores{
             .federation = *db_, .orgs = *db_, .projects = *db_, .audit = *db_},
         *authz_, *orgs_, *verifier_, hasher_, clock_, random_, federation_config, authn_.get());
+    webhooks_ = std::make_unique<domain::WebhookService>(*db_, *authz_, *orgs_, secret_box_, clock_,
+                                                         random_, WebhookAllowedNetworks());
     deps_.db = db_.get();
     deps_.authenticator = authn_.get();
     deps_.login = login_.get();
@@ -103,6 +108,7 @@ class ApiTest : public ::testing::Test {
     deps_.attestations = atts_.get();
     deps_.api_tokens = tokens_.get();
     deps_.federation = fed_.get();
+    deps_.webhooks = webhooks_.get();
     deps_.random = &random_;
     deps_.external_url = kExternalUrl;
     Configure(deps_);
@@ -111,6 +117,7 @@ class ApiTest : public ::testing::Test {
 
   void TearDown() override {
     routes_.reset();
+    webhooks_.reset();
     fed_.reset();
     verifier_.reset();
     tokens_.reset();
@@ -240,6 +247,8 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<domain::ApiTokenService> tokens_;
   std::unique_ptr<oidc::CiTokenVerifier> verifier_;
   std::unique_ptr<domain::FederationService> fed_;
+  crypto::SecretBox secret_box_{{"api-test-pepper-api-test-pepper-api-test-pepper"}};
+  std::unique_ptr<domain::WebhookService> webhooks_;
   ApiDeps deps_;
   http::Router router_;
   std::shared_ptr<void> routes_;

@@ -189,6 +189,32 @@ json::object EncodeTrustPolicy(const store::TrustPolicyRecord& t) {
           {"created_at", FormatRfc3339(t.created_at)}};
 }
 
+json::object EncodeWebhook(const store::Webhook& w) {
+  return {{"id", w.id},
+          {"url", w.url},
+          {"description", w.description},
+          {"events", Strings(w.events)},
+          {"created_at", FormatRfc3339(w.created_at)},
+          {"created_by", Actor(w.created_by_kind, w.created_by_id, w.created_by_name)}};
+}
+
+json::object EncodeWebhookDelivery(const store::WebhookDelivery& d) {
+  const bool pending = d.status == "pending";
+  return {{"id", d.id},
+          {"event_id", d.event_id},
+          {"event", d.event},
+          {"status", d.status},
+          {"attempts", d.attempts},
+          {"created_at", FormatRfc3339(d.created_at)},
+          {"last_attempt_at", OptTime(d.last_attempt_at)},
+          {"next_attempt_at",
+           pending ? json::value(FormatRfc3339(d.next_attempt_at)) : json::value(nullptr)},
+          {"response_status",
+           d.last_response_status ? json::value(*d.last_response_status) : json::value(nullptr)},
+          {"error", d.last_error.empty() ? json::value(nullptr) : json::value(d.last_error)},
+          {"delivered_at", OptTime(d.delivered_at)}};
+}
+
 json::object EncodeAuditEvent(const store::AuditEvent& e) {
   return {{"id", e.id},
           {"actor_kind", e.actor_kind},

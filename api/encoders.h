@@ -1,7 +1,7 @@
 // The JSON shapes of the HTTP API: one encoder per domain object (organizations, members,
-// invitations, projects, workflows, runs, API tokens, trust policies, principals, sessions,
-// device logins, audit events, a caller's permissions). Times are RFC 3339; absent optional values
-// are null. Internal to api/.
+// invitations, projects, workflows, runs, API tokens, trust policies, webhooks and their
+// deliveries, principals, sessions, device logins, audit events, a caller's permissions). Times are
+// RFC 3339; absent optional values are null. Internal to api/.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -39,6 +39,10 @@ boost::json::object EncodeRun(const store::WorkflowRun& r, bool with_statement);
 boost::json::object EncodeApiToken(const store::ApiToken& t, const store::Organization& org,
                                    UnixMillis now);
 boost::json::object EncodeTrustPolicy(const store::TrustPolicyRecord& t);
+// Never the secret, sealed or not: it is shown once, by the creation's answer.
+boost::json::object EncodeWebhook(const store::Webhook& w);
+// next_attempt_at is null unless the delivery is pending; error null when there was none.
+boost::json::object EncodeWebhookDelivery(const store::WebhookDelivery& d);
 boost::json::object EncodeAuditEvent(const store::AuditEvent& e);
 boost::json::object EncodePrincipal(const domain::Principal& p);
 boost::json::object EncodeSession(const domain::IssuedSession& s);

@@ -36,6 +36,10 @@ std::string_view KindName(ListKind kind) {
       return "workflow_runs";
     case ListKind::kFederationPolicies:
       return "federation_policies";
+    case ListKind::kWebhooks:
+      return "webhooks";
+    case ListKind::kWebhookDeliveries:
+      return "webhook_deliveries";
   }
   return "";
 }

@@ -29,6 +29,8 @@ enum class ListKind {
   kWorkflows,
   kWorkflowRuns,
   kFederationPolicies,
+  kWebhooks,
+  kWebhookDeliveries,
 };
 
 inline constexpr int kDefaultPageLimit = 100;

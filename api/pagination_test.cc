@@ -82,8 +82,24 @@ struct ListRoute {
 
 class PaginationTest : public testing::AcmeApiTest {
  protected:
-  // The table. Add a list route here (and paginate it) or the completeness test fails.
-  const std::vector<ListRoute> kListRoutes = {
+  void SetUp() override {
+    AcmeApiTest::SetUp();
+    if (HasFatalFailure()) return;
+    // A webhook whose delivery log is one of the lists.
+    Answer hook = Call("POST", "/v1/organizations/acme/webhooks", owner_,
+                       R"({"url":"https://hooks.example.com/0","events":["token.created"]})");
+    ASSERT_EQ(hook.status, 201) << SerializeJson(hook.body);
+    hook_id_ = std::string(hook.body.at("webhook").at("id").as_string());
+    kListRoutes.push_back(
+        {"/v1/organizations/acme/webhooks/" + hook_id_ + "/deliveries", "deliveries"});
+  }
+
+  // Lists of a fixed catalogue, the same for every caller and never long: not paginated.
+  const std::set<std::string> kCatalogues = {"/v1/webhook-events"};
+
+  // The table. Add a list route here (and paginate it) or the completeness test fails. SetUp
+  // adds the delivery log of its webhook.
+  std::vector<ListRoute> kListRoutes = {
       {"/v1/organizations", "organizations"},
       {"/v1/organizations/acme/api-tokens", "api_tokens"},
       {"/v1/organizations/acme/members", "members"},
@@ -93,7 +109,9 @@ class PaginationTest : public testing::AcmeApiTest {
       {"/v1/organizations/acme/workflows", "workflows"},
       {"/v1/organizations/acme/workflow-runs", "workflow_runs"},
       {"/v1/organizations/acme/federation-policies", "policies"},
+      {"/v1/organizations/acme/webhooks", "webhooks"},
   };
+  std::string hook_id_;
 
   // At least three rows in every list the owner sees.
   void Seed() {
@@ -135,6 +153,14 @@ class PaginationTest : public testing::AcmeApiTest {
       event.action = "trust_policy.created";
       event.created_at = clock_.Now();
       EXPECT_TRUE(db_->CreateTrustPolicy(policy, event));
+      EXPECT_EQ(
+          Call("POST", "/v1/organizations/acme/webhooks", owner_,
+               R"({"url":"https://hooks.example.com/)" + n + R"(/","events":["member.removed"]})")
+              .status,
+          201);
+      EXPECT_EQ(Call("POST", "/v1/organizations/acme/webhooks/" + hook_id_ + "/ping", owner_, "{}")
+                    .status,
+                202);
     }
   }
 
@@ -179,6 +205,10 @@ TEST_F(PaginationTest, EveryListRouteIsInTheTable) {
     for (auto at = path.find("{org}"); at != std::string::npos; at = path.find("{org}")) {
       path.replace(at, 5, "acme");
     }
+    if (auto at = path.find("/webhooks/{id}/"); at != std::string::npos) {
+      path.replace(at + 10, 4, hook_id_);
+    }
+    if (kCatalogues.count(path)) continue;
     Answer a = Call("GET", path, owner_);
     if (a.status != 200 || !a.body.is_object()) continue;
     bool answers_a_list = false;

@@ -264,7 +264,39 @@ class PermissionMatrixTest : public testing::ApiTest {
            return t.Call("DELETE", Org("/federation-policies/00000000-0000-4000-8000-000000000000"),
                          tok);
          }},
+        // Webhooks: a real one of the owner's, so a refusal can only come from the permission.
+        {"POST /v1/organizations/{org}/webhooks",
+         [](auto& t, auto& tok) {
+           return t.Call("POST", Org("/webhooks"), tok,
+                         R"({"url":"https://hooks.example.com/)" + t.Unique("h") +
+                             R"(","events":["token.created"]})");
+         }},
+        {"GET /v1/organizations/{org}/webhooks",
+         [](auto& t, auto& tok) { return t.Call("GET", Org("/webhooks"), tok); }},
+        {"GET /v1/organizations/{org}/webhooks/{id}",
+         [](auto& t, auto& tok) { return t.Call("GET", Org("/webhooks/" + t.WebhookId()), tok); }},
+        {"DELETE /v1/organizations/{org}/webhooks/{id}",
+         [](auto& t, auto& tok) {
+           return t.Call("DELETE", Org("/webhooks/" + t.WebhookId()), tok);
+         }},
+        {"GET /v1/organizations/{org}/webhooks/{id}/deliveries",
+         [](auto& t, auto& tok) {
+           return t.Call("GET", Org("/webhooks/" + t.WebhookId() + "/deliveries"), tok);
+         }},
+        {"POST /v1/organizations/{org}/webhooks/{id}/ping",
+         [](auto& t, auto& tok) {
+           return t.Call("POST", Org("/webhooks/" + t.WebhookId() + "/ping"), tok, "{}");
+         }},
     };
+  }
+
+  // A webhook of the owner's.
+  std::string WebhookId() {
+    auto a = Call(
+        "POST", Org("/webhooks"), owner_,
+        R"({"url":"https://hooks.example.com/)" + Unique("w") + R"(","events":["token.created"]})");
+    EXPECT_EQ(a.status, 201) << SerializeJson(a.body);
+    return a.status == 201 ? std::string(a.body.at("webhook").at("id").as_string()) : "";
   }
 
   std::string owner_;

@@ -45,6 +45,7 @@ void RegisterFederationRoutes(http::Router& r, const RouteContext& ctx);  // key
 void RegisterProjectRoutes(http::Router& r, const RouteContext& ctx);
 void RegisterAttestationRoutes(http::Router& r, const RouteContext& ctx);     // workflows, runs
 void RegisterSecretScanningRoutes(http::Router& r, const RouteContext& ctx);  // leak reports
+void RegisterWebhookRoutes(http::Router& r, const RouteContext& ctx);         // event webhooks
 
 // The admin listener's routes (RegisterAdminRoutes): /healthz, /readyz and /metrics only.
 void RegisterAdminOpsRoutes(http::Router& r, const RouteContext& ctx);

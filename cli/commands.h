@@ -124,6 +124,28 @@ const std::vector<std::string>& IdentifyingClaims(const std::string& provider);
 
 inline constexpr char kGitHubActionsIssuer[] = "https://token.actions.githubusercontent.com";
 
+// organization webhook (alias webhooks): signed event webhooks.
+struct WebhookCreateOptions {
+  std::string url;
+  std::vector<std::string> events;  // event names (WebhookEventNames), at least one
+  std::string description;
+};
+Status WebhookCreate(CliContext& ctx, const WebhookCreateOptions& options);
+Status WebhookList(CliContext& ctx, ListLimit limit);
+Status WebhookDescribe(CliContext& ctx, const std::string& id);
+// Asks for confirmation (CliContext::Confirm).
+Status WebhookDelete(CliContext& ctx, const std::string& id);
+Status WebhookDeliveries(CliContext& ctx, const std::string& id, ListLimit limit);
+Status WebhookPing(CliContext& ctx, const std::string& id);
+
+// The events a webhook may subscribe to, as the server's catalogue names and describes them
+// (store/webhook_events.h; a test compares the two): what `--event` lists in its help.
+struct WebhookEventName {
+  std::string name;
+  std::string description;
+};
+const std::vector<WebhookEventName>& WebhookEventNames();
+
 // project
 Status ProjectCreate(CliContext& ctx, const std::string& name);
 Status ProjectList(CliContext& ctx, ListLimit limit);

@@ -20,7 +20,8 @@ const std::vector<std::string>& AuditActionNames() {
       "federation.ci_token_used", "member.role_changed",
       "member.removed",           "invitation.revoked",
       "api_token.leaked",         "credential.leaked",
-      "api_token.rotated",
+      "api_token.rotated",        "webhook.created",
+      "webhook.deleted",
   };
   return kNames;
 }

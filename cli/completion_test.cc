@@ -145,10 +145,10 @@ TEST_F(CompletionTest, BashCompletesCommandsFlagsAndEnumeratedValues) {
   if (!HaveProgram("bash")) GTEST_SKIP() << "bash is not installed: bash completion not tested";
   bash_script_ = ScriptFile("bash");
   EXPECT_THAT(Bash({"chainloop", ""}), UnorderedElementsAreArray(TopLevelCommandsFromHelp()));
-  EXPECT_THAT(
-      Bash({"chainloop", "org", ""}),
-      UnorderedElementsAre("create", "list", "ls", "describe", "current-context", "set", "update",
-                           "member", "invitation", "audit", "api-token", "token", "federation"));
+  EXPECT_THAT(Bash({"chainloop", "org", ""}),
+              UnorderedElementsAre("create", "list", "ls", "describe", "current-context", "set",
+                                   "update", "member", "invitation", "audit", "api-token", "token",
+                                   "federation", "webhook", "webhooks"));
   EXPECT_THAT(Bash({"chainloop", "organization", "api-token", "list", "--st"}),
               UnorderedElementsAre("--status"));
   EXPECT_THAT(Bash({"chainloop", "organization", "api-token", "list", "--status", ""}),

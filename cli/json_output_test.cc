@@ -123,6 +123,8 @@ TEST_F(JsonOutputTest, EveryDeleteCommandPrintsTheSameShape) {
        R"({"deleted":{"kind":"invitation","id":"i1"}})"},
       {"member delete", [](CliContext& c) { return MemberDelete(c, "bob@example.com"); },
        R"({"deleted":{"kind":"member","user_id":"u1","email":"bob@example.com"}})"},
+      {"webhook delete", [](CliContext& c) { return WebhookDelete(c, "w1"); },
+       R"({"deleted":{"kind":"webhook","id":"w1"}})"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

@@ -43,6 +43,10 @@ const std::vector<ListCommand>& ListCommands() {
       {{"project", "list"}, "/v1/organizations/acme/projects", "projects"},
       {{"workflow", "list"}, "/v1/organizations/acme/workflows", "workflows"},
       {{"workflow", "run", "list"}, "/v1/organizations/acme/workflow-runs", "workflow_runs"},
+      {{"organization", "webhook", "list"}, "/v1/organizations/acme/webhooks", "webhooks"},
+      {{"organization", "webhook", "deliveries", "--id", "w1"},
+       "/v1/organizations/acme/webhooks/w1/deliveries",
+       "deliveries"},
   };
   return kAll;
 }

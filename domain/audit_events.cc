@@ -7,7 +7,7 @@
 namespace cl::domain {
 namespace {
 
-constexpr std::array<std::pair<AuditAction, std::string_view>, 17> kActions = {{
+constexpr std::array<std::pair<AuditAction, std::string_view>, 19> kActions = {{
     {AuditAction::kOrganizationCreated, "organization.created"},
     {AuditAction::kOrganizationUpdated, "organization.updated"},
     {AuditAction::kInvitationCreated, "invitation.created"},
@@ -25,9 +25,11 @@ constexpr std::array<std::pair<AuditAction, std::string_view>, 17> kActions = {{
     {AuditAction::kApiTokenLeaked, "api_token.leaked"},
     {AuditAction::kCredentialLeaked, "credential.leaked"},
     {AuditAction::kApiTokenRotated, "api_token.rotated"},
+    {AuditAction::kWebhookCreated, "webhook.created"},
+    {AuditAction::kWebhookDeleted, "webhook.deleted"},
 }};
 
-constexpr std::array<std::pair<AuditTarget, std::string_view>, 8> kTargets = {{
+constexpr std::array<std::pair<AuditTarget, std::string_view>, 9> kTargets = {{
     {AuditTarget::kOrganization, "organization"},
     {AuditTarget::kInvitation, "invitation"},
     {AuditTarget::kProject, "project"},
@@ -36,6 +38,7 @@ constexpr std::array<std::pair<AuditTarget, std::string_view>, 8> kTargets = {{
     {AuditTarget::kMember, "member"},
     {AuditTarget::kSession, "session"},
     {AuditTarget::kFederatedToken, "federated_token"},
+    {AuditTarget::kWebhook, "webhook"},
 }};
 
 constexpr std::array<AuditAction, kActions.size()> ActionValues() {

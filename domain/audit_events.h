@@ -37,6 +37,8 @@ enum class AuditAction {
   kApiTokenLeaked,    // revoked after a secret scanner reported it leaked
   kCredentialLeaked,  // a session or federated token, likewise
   kApiTokenRotated,
+  kWebhookCreated,
+  kWebhookDeleted,
 };
 
 // What an event is about; its id goes in AuditEvent::target_id.
@@ -49,6 +51,7 @@ enum class AuditTarget {
   kMember,  // target_id: the member's user id
   kSession,
   kFederatedToken,
+  kWebhook,
 };
 
 // "organization.created", "api_token.revoked", ...

@@ -20,7 +20,7 @@ TEST(AuditEvents, EveryActionHasAUniqueDottedWireName) {
     EXPECT_TRUE(std::regex_match(std::string(name), dotted)) << name;
     EXPECT_TRUE(seen.insert(name).second) << "duplicate " << name;
   }
-  EXPECT_EQ(seen.size(), 17u);
+  EXPECT_EQ(seen.size(), 19u);
 }
 
 TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
@@ -43,6 +43,8 @@ TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
       {AuditAction::kApiTokenLeaked, "api_token.leaked"},
       {AuditAction::kCredentialLeaked, "credential.leaked"},
       {AuditAction::kApiTokenRotated, "api_token.rotated"},
+      {AuditAction::kWebhookCreated, "webhook.created"},
+      {AuditAction::kWebhookDeleted, "webhook.deleted"},
   };
   for (const auto& [action, name] : released) EXPECT_EQ(AuditActionName(action), name);
   const std::pair<AuditTarget, std::string_view> targets[] = {
@@ -54,6 +56,7 @@ TEST(AuditEvents, WireNamesAreTheReleasedOnes) {
       {AuditTarget::kMember, "member"},
       {AuditTarget::kSession, "session"},
       {AuditTarget::kFederatedToken, "federated_token"},
+      {AuditTarget::kWebhook, "webhook"},
   };
   std::set<std::string_view> seen;
   for (const auto& [target, name] : targets) {

@@ -34,7 +34,7 @@ const RoleTable& Roles() {
                    perm::kInvitationCreate, perm::kInvitationRead, perm::kInvitationRevoke,
                    perm::kAuditRead, perm::kProjectCreate, perm::kWorkflowCreate,
                    perm::kWorkflowRunCreate, perm::kApiTokenCreate, perm::kApiTokenRead,
-                   perm::kApiTokenRevoke, perm::kTrustPolicyManage}) {
+                   perm::kApiTokenRevoke, perm::kTrustPolicyManage, perm::kWebhookManage}) {
       t->org_admin.insert(std::string(p));
     }
     t->project_viewer = {std::string(perm::kProjectRead), std::string(perm::kWorkflowRead),

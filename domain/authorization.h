@@ -41,6 +41,9 @@ inline constexpr std::string_view kApiTokenRead = "api_token:read";
 inline constexpr std::string_view kApiTokenRevoke = "api_token:revoke";
 // Keyless CI trust policies: people only (never token-grantable).
 inline constexpr std::string_view kTrustPolicyManage = "trust_policy:manage";
+// Event webhooks (create, list, describe, delete, deliveries, ping): people only (never
+// token-grantable): a webhook receives every subscribed event of the organization.
+inline constexpr std::string_view kWebhookManage = "webhook:manage";
 }  // namespace perm
 
 // Permissions an organization role grants across the whole organization.

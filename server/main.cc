@@ -26,6 +26,7 @@
 #include "domain/secret_scanning.h"
 #include "domain/throttle.h"
 #include "domain/usage_recorder.h"
+#include "domain/webhooks.h"
 #include "http/client_address.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -292,6 +293,15 @@ int Serve(const ServerConfig& c) {
       domain::FederationService::Stores{
           .federation = **db, .orgs = **db, .projects = **db, .audit = **db},
       authorizer, orgs, ci_verifier, hasher, clock, random, federation_config, &authenticator);
+  // Event webhooks: their secrets sealed under the peppers; literal addresses in the operator's
+  // allowed networks may be registered (webhook_allowed_networks, once configured).
+  crypto::SecretBox webhook_management_secrets([&] {
+    std::vector<std::string> secrets;
+    for (const auto& p : *peppers) secrets.push_back(p.pepper);
+    return secrets;
+  }());
+  domain::WebhookService webhooks(**db, authorizer, orgs, webhook_management_secrets, clock, random,
+                                  /*allowed_networks=*/{});
 
   // Leaked-credential reports: off unless configured (docs/secret-scanning.md). GitHub's key
   // list comes only from the configured URL, with the outbound limits of other key fetches.
@@ -353,6 +363,7 @@ int Serve(const ServerConfig& c) {
   deps.attestations = &attestations;
   deps.api_tokens = &api_tokens;
   deps.federation = &federation;
+  deps.webhooks = &webhooks;
   deps.secret_scanning = secret_scanning.get();
   deps.metrics = &metrics;
   deps.metrics_on_admin_listener = !c.admin_listen.empty();

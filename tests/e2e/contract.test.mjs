@@ -77,6 +77,11 @@ function validBody(id, ctx) {
     createProject: { name: `project-${randomBytes(3).toString('hex')}` },
     initWorkflowRun: { workflow: 'build', project: 'app' },
     pushAttestation: { statement: statement() },
+    // localhost: a host name (creation does not resolve it) whose addresses the delivery guard
+    // refuses, so a delivery never leaves the machine; token.leaked never happens in this suite.
+    createWebhook: { url: `http://localhost:9/contract-${randomBytes(3).toString('hex')}`,
+      events: ['token.leaked'] },
+    pingWebhook: {},
   };
   if (!(id in bodies)) throw new Error(`no valid body for ${id}: add one to validBody()`);
   return bodies[id];
@@ -266,17 +271,19 @@ for (const o of operations.filter((op) => !OWN_SUITE.has(op.id))) {
 const handWritten = [
   // 403: a viewer writes; a token without the permission reads or writes.
   ...['createApiToken', 'createTrustPolicy', 'createInvitation', 'createProject',
-    'updateOrganization'].map((id) => [id, '403', 'a viewer', async (ctx) => {
+    'updateOrganization', 'createWebhook'].map((id) => [id, '403', 'a viewer', async (ctx) => {
     const r = await call(ctx, byId[id].method, fill(byId[id].template, { org: ctx.org }),
         { token: ctx.viewerToken, body: validBody(id, ctx) });
     assertError(r, 403, 'permission_denied', 'viewer');
   }]),
-  ...['revokeApiToken', 'rotateApiToken'].map((id) => [id, '403', 'a viewer', async (ctx) => {
+  ...['revokeApiToken', 'rotateApiToken', 'pingWebhook'].map((id) => [id, '403', 'a viewer',
+    async (ctx) => {
     const r = await call(ctx, 'POST', fill(byId[id].template,
         { org: ctx.org, id: ctx.ids[id] }), { token: ctx.viewerToken, body: validBody(id, ctx) });
     assertError(r, 403, 'permission_denied', 'viewer');
   }]),
-  ...['deleteTrustPolicy', 'cancelInvitation', 'removeMember'].map((id) => [id, '403',
+  ...['deleteTrustPolicy', 'cancelInvitation', 'removeMember', 'deleteWebhook'].map((id) => [id,
+    '403',
     'a viewer', async (ctx) => {
       const r = await call(ctx, 'DELETE', fill(byId[id].template,
           { org: ctx.org, id: ctx.ids[id], userId: ctx.ids[id] }), { token: ctx.viewerToken });
@@ -291,7 +298,7 @@ const handWritten = [
   ...['describeOrganization', 'listApiTokens', 'getApiToken', 'listTrustPolicies',
     'listMembers', 'listInvitations', 'listAuditEvents', 'listProjects', 'listWorkflows',
     'listWorkflowRuns', 'describeWorkflowRun', 'createOrganization', 'initWorkflowRun',
-    'pushAttestation'].map((id) => [id, '403', 'an API token without the permission',
+    'pushAttestation', 'listWebhooks', 'getWebhook', 'listWebhookDeliveries'].map((id) => [id, '403', 'an API token without the permission',
     async (ctx) => {
       const o = byId[id];
       const r = await call(ctx, o.method, fill(o.template, { org: ctx.org, id: ctx.ids[id] }),
@@ -368,6 +375,7 @@ const handWritten = [
     ['createTrustPolicy', (ctx) => ({ ...validBody('createTrustPolicy', ctx), name: 'gitlab' })],
     ['createApiToken', () => ({ name: 'narrow' })],
     ['createInvitation', () => ({ receiver_email: 'pending@example.com', role: 'admin' })],
+    ['createWebhook', () => ({ url: 'http://localhost:9/contract', events: ['token.created'] })],
   ].map(([id, body]) => [id, '409', 'the name is taken', async (ctx) => {
     const r = await call(ctx, 'POST', fill(byId[id].template, { org: ctx.org }),
         { token: ctx.ownerToken, body: body(ctx) });
@@ -469,7 +477,7 @@ const handWritten = [
     assert.equal(r.body.member.role, 'member');
   }],
   ...[['deleteTrustPolicy', 'a trust policy deleted'], ['cancelInvitation', 'an invitation cancelled'],
-    ['removeMember', 'a member removed']].map(([id, name]) => [id, '204', name, async (ctx) => {
+    ['removeMember', 'a member removed'], ['deleteWebhook', 'a webhook deleted']].map(([id, name]) => [id, '204', name, async (ctx) => {
     const path = fill(byId[id].template, { org: ctx.org, id: ctx.ids[id], userId: ctx.ids[id] });
     const r = await call(ctx, 'DELETE', path, { token: ctx.ownerToken });
     assert.equal(r.status, 204, JSON.stringify(r.body));
@@ -540,6 +548,12 @@ describe('every (operation, status) pair of docs/openapi.yaml', () => {
     await ok('POST', `${org}/api-tokens/${ctx.revokedTokenId}/revoke`, {});
     ctx.ids.deleteTrustPolicy = (await ok('POST', `${org}/federation-policies`,
         { ...validBody('createTrustPolicy', ctx), name: 'gitlab' })).policy.id;
+    const webhook = async (url) => (await ok('POST', `${org}/webhooks`,
+        { url, events: ['token.leaked'] })).webhook.id;
+    ctx.ids.getWebhook = await webhook('http://localhost:9/contract');
+    ctx.ids.listWebhookDeliveries = ctx.ids.getWebhook;
+    ctx.ids.pingWebhook = ctx.ids.getWebhook;
+    ctx.ids.deleteWebhook = await webhook('http://localhost:9/contract-deleted');
     ctx.ids.cancelInvitation = (await ok('POST', `${org}/invitations`,
         { receiver_email: 'pending@example.com', role: 'member' })).invitation.id;
     const init = async () => (await ok('POST', `${org}/workflow-runs`,

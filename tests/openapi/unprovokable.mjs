@@ -28,6 +28,9 @@ export const UNPROVOKABLE = [
       'GET /v1/organizations/{org}/audit-events', 'GET /v1/organizations/{org}/projects',
       'GET /v1/organizations/{org}/workflows', 'GET /v1/organizations/{org}/workflow-runs',
       'GET /v1/organizations/{org}/workflow-runs/{id}',
+      'GET /v1/organizations/{org}/webhooks', 'GET /v1/organizations/{org}/webhooks/{id}',
+      'DELETE /v1/organizations/{org}/webhooks/{id}',
+      'GET /v1/organizations/{org}/webhooks/{id}/deliveries', 'GET /v1/webhook-events',
     ],
     reason: 'routes without a request body answer 503 only when the database cannot serve; ' +
       'the suites share one PostgreSQL server (pg_restart.test.mjs stops a private cluster, ' +

@@ -97,4 +97,6 @@ export const AUDIT_ACTIONS = [
   'trust_policy.deleted',
   'federation.token_exchanged',
   'federation.ci_token_used',
+  'webhook.created',
+  'webhook.deleted',
 ] as const;
