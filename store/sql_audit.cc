@@ -1,11 +1,13 @@
 // SqlDatabase's AuditStore: appending and listing audit events, the single-row insert every
-// audited write uses, and the portable bulk insert of the inactivity sweep.
+// audited write uses, and the portable bulk insert of the inactivity sweep. Both inserts also
+// enqueue the webhook events their actions map to (store/sql_webhook_outbox.cc).
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "store/sql_database.h"
 #include "store/sql_internal.h"
+#include "store/webhook_events.h"
 
 namespace cl::store {
 namespace {
@@ -69,11 +71,16 @@ Status InsertAudit(SqlConnection& c, const AuditEvent& e) {
       {e.id, e.org_id, e.actor_kind, e.actor_id, e.actor_name, e.action, e.target_kind, e.target_id,
        e.message, e.created_at, OptText(e.client_address)});
   if (!r) return Fail(r.error());
-  return Ok();
+  return EnqueueWebhooksForAudit(c, e);
 }
 
 Status SqlDatabase::InsertAuditEventsInBulk(SqlConnection& c,
                                             const std::vector<AuditEvent>& events) {
+  CL_RETURN_IF_ERROR(InsertAuditRowsInBulk(c, events));
+  return EnqueueWebhooksForAudits(c, events);
+}
+
+Status SqlDatabase::InsertAuditRowsInBulk(SqlConnection& c, const std::vector<AuditEvent>& events) {
   size_t i = 0;
   std::vector<SqlParam> params;
   while (i < events.size()) {
@@ -100,7 +107,10 @@ Status SqlDatabase::InsertAuditEventsInBulk(SqlConnection& c,
 }
 
 Status SqlDatabase::AppendAuditEvent(const AuditEvent& e) {
-  return Run([&](SqlConnection& c) { return InsertAudit(c, e); });
+  const Work insert = [&](SqlConnection& c) { return InsertAudit(c, e); };
+  // An event webhooks may take is written with its outbox rows, all or nothing.
+  if (WebhookEventForAuditAction(e.action)) return RunInTransaction(insert);
+  return Run(insert);
 }
 
 Result<std::vector<AuditEvent>> SqlDatabase::ListAuditEvents(const std::string& org_id, int limit) {

@@ -202,6 +202,28 @@ class SqlDatabase : public Database {
   Result<Page<AuditEvent, TimeKey>> ListAuditEvents(const AuditEventFilter& filter,
                                                     const PageRequest<TimeKey>& page) override;
 
+  Status CreateWebhook(const Webhook& webhook, const AuditEvent& event) override;
+  Result<Page<Webhook, TimeKey>> ListWebhooks(const std::string& org_id,
+                                              const PageRequest<TimeKey>& page) override;
+  Result<Webhook> GetWebhook(const std::string& org_id, const std::string& id) override;
+  Status DeleteWebhook(const std::string& org_id, const std::string& id,
+                       const AuditEvent& event) override;
+  Result<bool> ResealWebhookSecret(const std::string& id, const std::string& old_sealed,
+                                   const std::string& new_sealed) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountWebhookSecretsByPepper() override;
+  Result<int> EnqueueWebhookEvent(const WebhookEvent& event,
+                                  const std::optional<std::string>& only_webhook) override;
+  Result<std::vector<ClaimedDelivery>> ClaimWebhookDeliveries(UnixMillis now, int limit,
+                                                              int64_t lease_ms) override;
+  Status RecordWebhookAttempt(const WebhookAttempt& attempt) override;
+  Result<Page<WebhookDelivery, TimeKey>> ListWebhookDeliveries(
+      const std::string& org_id, const std::string& webhook_id,
+      const PageRequest<TimeKey>& page) override;
+  Result<int64_t> PruneWebhookHistory(UnixMillis before) override;
+  Result<std::vector<TokenNotice>> EnqueueTokenNotices(
+      UnixMillis now, int64_t ahead_ms,
+      const std::function<WebhookEvent(const TokenNotice&)>& make_event) override;
+
   Status Ping() override;
   DatabaseStats Stats() const override;
   Result<int> SchemaVersion() override;
@@ -229,10 +251,16 @@ class SqlDatabase : public Database {
   // the sweep lock (PostgreSQL: pg_try_advisory_xact_lock). SQLite's BEGIN IMMEDIATE already
   // serialises writers, so the default says yes.
   virtual Result<bool> TryLockTokenSweep(SqlConnection& conn) { return true; }
-  // Appends many audit events within the caller's transaction. Portable default: multi-row
-  // INSERT ... VALUES in batches; PostgreSQL overrides it with INSERT ... SELECT FROM unnest().
-  virtual Status InsertAuditEventsInBulk(SqlConnection& conn,
-                                         const std::vector<AuditEvent>& events);
+  // Appends many audit events within the caller's transaction (InsertAuditRowsInBulk), then
+  // enqueues the webhook events they map to, as InsertAudit does for one (store/sql_audit.cc).
+  Status InsertAuditEventsInBulk(SqlConnection& conn, const std::vector<AuditEvent>& events);
+  // The audit rows alone. Portable default: multi-row INSERT ... VALUES in batches; PostgreSQL
+  // overrides it with INSERT ... SELECT FROM unnest().
+  virtual Status InsertAuditRowsInBulk(SqlConnection& conn, const std::vector<AuditEvent>& events);
+  // Appended to a SELECT ... LIMIT that claims rows for this transaction alone, passing over the
+  // rows another transaction claims meanwhile (PostgreSQL: " FOR UPDATE SKIP LOCKED"); empty on
+  // SQLite, whose BEGIN IMMEDIATE serialises writers.
+  virtual const char* SkipLockedRowLockClause() const { return ""; }
   // Appended to a SELECT whose rows must stay as read until the transaction ends, against
   // concurrent writers (PostgreSQL: " FOR SHARE"). SQLite's BEGIN IMMEDIATE already serialises
   // writers, so the default is empty.

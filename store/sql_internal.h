@@ -3,6 +3,8 @@
 #pragma once
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -21,8 +23,28 @@ SqlParam OptText(const std::string& v);
 // without a finish time).
 UnixMillis WallClockNow();
 
-// Inserts one audit event within the caller's unit of work (store/sql_audit.cc).
+// Inserts one audit event within the caller's unit of work (store/sql_audit.cc), with the
+// webhook event it maps to, if any (EnqueueWebhooksForAudit).
 Status InsertAudit(SqlConnection& c, const AuditEvent& e);
+
+// The webhook outbox (store/sql_webhook_outbox.cc), all within the caller's unit of work.
+// The webhooks of `org_id` subscribed to `event`, by id.
+Result<std::vector<std::string>> SubscribedWebhooks(SqlConnection& c, const std::string& org_id,
+                                                    const std::string& event);
+// Inserts `event` and one pending delivery (next_attempt_at = event.created_at) per webhook of
+// `webhook_ids`; nothing when there is none. Returns the number of deliveries.
+Result<int> InsertWebhookEvent(SqlConnection& c, const WebhookEvent& event,
+                               const std::vector<std::string>& webhook_ids);
+// When `e`'s action maps to a webhook event (store/webhook_events.h) and webhooks of its
+// organization subscribe to it, enqueues it (id = e.id) with the payload of webhook_store.h.
+// Costs one indexed SELECT otherwise.
+Status EnqueueWebhooksForAudit(SqlConnection& c, const AuditEvent& e);
+// The webhooks subscribed to each of `events`, of every organization, with one SELECT (webhooks
+// are few next to the rows a sweep touches): by {org_id, event}, webhook ids ascending.
+using WebhookSubscribers = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
+Result<WebhookSubscribers> SubscribersOf(SqlConnection& c, const std::set<std::string>& events);
+// The same as EnqueueWebhooksForAudit for many audit events, with one SubscribersOf for all.
+Status EnqueueWebhooksForAudits(SqlConnection& c, const std::vector<AuditEvent>& events);
 
 // Permissions are stored as one text column, joined by single spaces in the caller's order.
 // InvalidArgument when a permission is empty or holds whitespace.

@@ -24,6 +24,7 @@
 #include "store/pepper_store.h"
 #include "store/schema.h"
 #include "store/vocabulary.h"
+#include "store/webhook_store.h"
 
 namespace cl::store {
 
@@ -577,6 +578,7 @@ class Database : public UserStore,
                  public TokenRevocationStore,
                  public FederationStore,
                  public PepperRotationStore,
+                 public WebhookStore,
                  public SchemaStore {
  public:
   ~Database() override = default;

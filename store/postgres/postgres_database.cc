@@ -455,8 +455,8 @@ class PostgresDatabase final : public SqlDatabase {
 
   // Eleven array parameters per statement instead of eleven scalars per row: one parse and one
   // round trip per 10,000 events, several times faster than multi-row VALUES for a large sweep.
-  Status InsertAuditEventsInBulk(SqlConnection& conn,
-                                 const std::vector<AuditEvent>& events) override {
+  Status InsertAuditRowsInBulk(SqlConnection& conn,
+                               const std::vector<AuditEvent>& events) override {
     constexpr size_t kChunk = 10000;
     for (size_t start = 0; start < events.size(); start += kChunk) {
       const size_t end = std::min(events.size(), start + kChunk);
@@ -490,6 +490,7 @@ class PostgresDatabase final : public SqlDatabase {
 
   const char* SharedRowLockClause() const override { return " FOR SHARE"; }
   const char* ExclusiveRowLockClause() const override { return " FOR UPDATE"; }
+  const char* SkipLockedRowLockClause() const override { return " FOR UPDATE SKIP LOCKED"; }
 
   bool ReturningSeesJoinedTables() const override { return true; }
 
