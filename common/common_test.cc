@@ -133,6 +133,7 @@ TEST(Log, WritesOneJsonObjectPerLineWithEscaping) {
 TEST(Redact, MasksCredentialsAnywhere) {
   const std::string secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijk";  // 47 base62
   const std::string jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+  const std::string wh = "3q-7w_AbCdEfGh-IjKlMnOpQrStUvWxYz012345_9";  // 43 base64url
   struct Case {
     std::string in, want;
   };
@@ -151,6 +152,11 @@ TEST(Redact, MasksCredentialsAnywhere) {
       {"a clapi_" + secret + " and clses_" + secret, "a clapi_<redacted> and clses_<redacted>"},
       {"clclapi_" + secret, "clclapi_<redacted>"},
       {"cleverclapi_" + secret, "cleverclapi_<redacted>"},
+      // Webhook signing secrets are base64url: masked whole, '-' and '_' included.
+      {"clwhsec_" + wh, "clwhsec_<redacted>"},
+      {"secret=clwhsec_" + wh + "&x=1", "secret=clwhsec_<redacted>&x=1"},
+      {"clwhsec_-_" + secret, "clwhsec_<redacted>"},
+      {"clwhsec_short-_", "clwhsec_short-_"},
       {"Bearer " + jwt, "Bearer <redacted-jwt>"},
       {"x" + jwt + "/y", "x<redacted-jwt>/y"},
       // Not credentials: too short, no underscore, kind too long, a JWT without two dots.

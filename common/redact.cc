@@ -1,3 +1,4 @@
+// RedactSecrets and MayHoldSecret (common/redact.h): one linear scan for credential shapes.
 #include "common/redact.h"
 
 namespace cl {
@@ -5,6 +6,7 @@ namespace {
 
 constexpr size_t kMinSecretChars = 20;  // shorter runs are ids, names or words, not secrets
 constexpr size_t kMaxKindChars = 6;     // "cl" + kind: clapi_, clses_, clfed_, ...
+constexpr std::string_view kWebhookSecretPrefix = "clwhsec_";
 
 bool IsBase62(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -18,8 +20,10 @@ size_t CredentialAt(std::string_view s, size_t i, size_t* prefix) {
   size_t j = i + 2;
   while (j < s.size() && j - i - 2 < kMaxKindChars && s[j] >= 'a' && s[j] <= 'z') ++j;
   if (j >= s.size() || s[j] != '_') return 0;
+  // Webhook signing secrets are base64url: their run goes on over '-' and '_'.
+  const bool base64url = s.compare(i, j + 1 - i, kWebhookSecretPrefix) == 0;
   size_t k = j + 1;
-  while (k < s.size() && IsBase62(s[k])) ++k;
+  while (k < s.size() && (IsBase62(s[k]) || (base64url && (s[k] == '-' || s[k] == '_')))) ++k;
   if (k - j - 1 < kMinSecretChars) return 0;
   *prefix = j + 1 - i;
   return k - i;

@@ -5,6 +5,7 @@
 // Masked wherever they start, also glued to other text ("xclapi_...", "/v1/organizations/
 // clapi_..."): control-plane credentials, `cl<kind>_` with a kind of up to six lower-case
 // letters followed by 20 or more base62 characters (the prefix is kept: "clapi_<redacted>"),
+// webhook signing secrets, "clwhsec_" followed by base64url ('-' and '_' included),
 // and JWTs, "eyJ" followed by base64url text with at least two dots ("<redacted-jwt>").
 #pragma once
 
