@@ -87,6 +87,44 @@ std::optional<std::string> CanonicalAddress(std::string_view text) {
   return FormatAddress(*a);
 }
 
+bool IsNonPublicAddress(std::string_view address) {
+  auto a = ParseAddress(address);
+  if (!a) return true;
+  const auto& b = a->bytes;
+  if (a->v4) {
+    return b[0] == 0 ||                             // 0/8: "this network", 0.0.0.0
+           b[0] == 10 ||                            // 10/8
+           b[0] == 127 ||                           // loopback
+           (b[0] == 100 && (b[1] & 0xc0) == 64) ||  // 100.64/10: carrier-grade NAT
+           (b[0] == 169 && b[1] == 254) ||          // link-local
+           (b[0] == 172 && (b[1] & 0xf0) == 16) ||  // 172.16/12
+           (b[0] == 192 && b[1] == 168) ||          // 192.168/16
+           b[0] >= 224;                             // multicast 224/4, reserved 240/4, broadcast
+  }
+  static constexpr uint8_t kZero[12] = {};
+  return std::memcmp(b.data(), kZero, sizeof kZero) == 0 ||  // ::/96: ::, ::1, IPv4-compatible
+         (b[0] & 0xfe) == 0xfc ||                            // fc00::/7: unique local
+         (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||          // fe80::/10: link-local
+         (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) ||          // fec0::/10: site-local
+         b[0] == 0xff;                                       // ff00::/8: multicast
+}
+
+Result<AddressPolicy> AddressPolicy::Parse(const std::vector<std::string>& allowed) {
+  std::vector<Cidr> blocks;
+  for (const std::string& text : allowed) {
+    CL_ASSIGN_OR_RETURN(Cidr block, Cidr::Parse(text));
+    blocks.push_back(block);
+  }
+  return AddressPolicy(std::move(blocks));
+}
+
+bool AddressPolicy::Allows(std::string_view address) const {
+  if (!ParseAddress(address)) return false;
+  if (!IsNonPublicAddress(address)) return true;
+  return std::any_of(allowed_.begin(), allowed_.end(),
+                     [&](const Cidr& block) { return block.Contains(address); });
+}
+
 std::string ClientAddressKey(std::string_view address) {
   auto a = ParseAddress(address);
   if (!a) return std::string(address.substr(0, 64));

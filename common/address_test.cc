@@ -1,4 +1,5 @@
-// Client address keys and address blocks (common/address.h), by table.
+// Client address keys, address blocks and the outbound address classification
+// (common/address.h), by table.
 #include "common/address.h"
 
 #include <gtest/gtest.h>
@@ -93,6 +94,99 @@ TEST(CanonicalAddressTest, OneSpellingPerAddressNothingElse) {
     }
   }
   EXPECT_FALSE(CanonicalAddress(std::string(200, '1')));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(IsNonPublicAddressTest, EveryRefusedRangeAndItsEdges) {
+  struct Case {
+    const char* address;
+    bool non_public;
+  } cases[] = {
+      // Public neighbours of each range.
+      {"8.8.8.8", false},
+      {"1.1.1.1", false},
+      {"9.255.255.255", false},
+      {"11.0.0.0", false},
+      {"172.15.255.255", false},
+      {"172.32.0.0", false},
+      {"100.63.255.255", false},
+      {"100.128.0.0", false},
+      {"169.253.255.255", false},
+      {"192.167.255.255", false},
+      {"192.169.0.0", false},
+      {"223.255.255.255", false},
+      {"1.0.0.0", false},
+      {"126.255.255.255", false},
+      {"128.0.0.0", false},
+      {"2001:db8::1", false},
+      {"2606:4700::1111", false},
+      {"fbff:ffff::1", false},
+      {"fe7f::1", false},
+      {"::ffff:8.8.8.8", false},
+      // Refused ranges, first and last addresses.
+      {"0.0.0.0", true},
+      {"0.255.255.255", true},
+      {"10.0.0.0", true},
+      {"10.255.255.255", true},
+      {"100.64.0.0", true},
+      {"100.127.255.255", true},
+      {"127.0.0.1", true},
+      {"127.255.255.254", true},
+      {"169.254.0.0", true},
+      {"169.254.169.254", true},
+      {"172.16.0.0", true},
+      {"172.31.255.255", true},
+      {"192.168.0.0", true},
+      {"192.168.255.255", true},
+      {"224.0.0.1", true},
+      {"239.255.255.255", true},
+      {"240.0.0.0", true},
+      {"255.255.255.255", true},
+      {"::", true},
+      {"::1", true},
+      {"::7f00:1", true},  // IPv4-compatible 127.0.0.1
+      {"fc00::1", true},
+      {"fdff:ffff::1", true},
+      {"fe80::1", true},
+      {"febf:ffff::1", true},
+      {"fec0::1", true},
+      {"ff02::1", true},
+      // IPv4-mapped forms are judged as IPv4.
+      {"::ffff:127.0.0.1", true},
+      {"::ffff:10.0.0.5", true},
+      {"::ffff:169.254.169.254", true},
+      {"::ffff:100.64.0.1", true},
+      // What is not an address cannot be called public.
+      {"localhost", true},
+      {"", true},
+      {"10.0.0.5:80", true},
+  };
+  for (const Case& c : cases) EXPECT_EQ(IsNonPublicAddress(c.address), c.non_public) << c.address;
+}
+
+TEST(AddressPolicyTest, AllowsPublicAndOnlyTheListedNonPublicBlocks) {
+  AddressPolicy none;
+  EXPECT_TRUE(none.Allows("8.8.8.8"));
+  EXPECT_TRUE(none.Allows("2001:db8::1"));
+  EXPECT_FALSE(none.Allows("127.0.0.1"));
+  EXPECT_FALSE(none.Allows("::1"));
+  EXPECT_FALSE(none.Allows("not-an-address"));
+
+  auto loopback = AddressPolicy::Parse({"127.0.0.1/32", "fd00:1::/32"});
+  ASSERT_TRUE(loopback);
+  EXPECT_TRUE(loopback->Allows("127.0.0.1"));
+  EXPECT_TRUE(loopback->Allows("::ffff:127.0.0.1"));
+  EXPECT_TRUE(loopback->Allows("fd00:1::5"));
+  EXPECT_FALSE(loopback->Allows("127.0.0.2"));
+  EXPECT_FALSE(loopback->Allows("::1"));
+  EXPECT_FALSE(loopback->Allows("10.0.0.5"));
+  EXPECT_FALSE(loopback->Allows("fd00:2::5"));
+  EXPECT_TRUE(loopback->Allows("8.8.8.8"));
+
+  auto bad = AddressPolicy::Parse({"127.0.0.1/32", "10.0.0.0/33"});
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error().IsInvalidArgument());
 }
 
 }  // namespace

@@ -97,6 +97,8 @@ namespace cl {
   X(kNotRunInitiator, "not_run_initiator")                                  \
   /* Organization members. */                                               \
   X(kLastOwner, "last_owner")                                               \
+  /* Outbound calls to URLs someone else chose (webhooks). */               \
+  X(kAddressNotAllowed, "address_not_allowed")                              \
   /* The CLI's own failures (never sent by the control plane). */           \
   X(kUnreachable, "unreachable")                                            \
   X(kBadResponse, "bad_response")                                           \

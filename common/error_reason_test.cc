@@ -97,6 +97,8 @@ const std::set<Reason> kInternalOnly = {
     Reason::kJwkUnsupported,
     // Issuer URLs are checked when the configuration is loaded.
     Reason::kBadIssuerUrl,
+    // The outbound address guard: recorded in a webhook's delivery log, never an API answer.
+    Reason::kAddressNotAllowed,
 };
 
 // The codes of the table under "## Errors" in docs/api.md (its last column, in backticks).

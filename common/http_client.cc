@@ -1,6 +1,9 @@
 #include "common/http_client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -22,6 +25,7 @@ size_t WriteBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
   auto* sink = static_cast<Sink*>(userdata);
   size_t n = size * nmemb;
   if (sink->body->size() + n > sink->cap) {
+    sink->body->append(ptr, sink->cap - sink->body->size());  // what fits (truncate_response)
     sink->overflow = true;
     return 0;  // aborts the transfer
   }
@@ -45,6 +49,36 @@ size_t WriteHeader(char* ptr, size_t size, size_t nmemb, void* userdata) {
     headers->emplace_back(std::move(name), std::string(value));
   }
   return size * nmemb;
+}
+
+// CURLOPT_OPENSOCKETFUNCTION's state: the policy, and the first address it refused.
+struct AddressGuard {
+  const AddressPolicy* policy;
+  std::string refused;
+};
+
+std::string PrintableAddress(const curl_sockaddr* address) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (address->family == AF_INET && address->addrlen >= sizeof(sockaddr_in)) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address->addr);
+    if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf) != nullptr) return buf;
+  } else if (address->family == AF_INET6 && address->addrlen >= sizeof(sockaddr_in6)) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address->addr);
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf) != nullptr) return buf;
+  }
+  return {};
+}
+
+// Runs for every address curl is about to connect to (after DNS, before connect): refusing here
+// is what makes the check hold for every resolution, not just one made beforehand.
+curl_socket_t OpenGuardedSocket(void* clientp, curlsocktype purpose, curl_sockaddr* address) {
+  auto* guard = static_cast<AddressGuard*>(clientp);
+  std::string text = PrintableAddress(address);
+  if (purpose != CURLSOCKTYPE_IPCXN || text.empty() || !guard->policy->Allows(text)) {
+    if (guard->refused.empty()) guard->refused = text.empty() ? "(not an IP address)" : text;
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 void GlobalInit() {
@@ -72,6 +106,7 @@ Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req) {
   if (!curl) return Fail(Error::Internal("cannot initialise HTTP client"));
   HttpClientResponse resp;
   Sink sink{&resp.body, req.max_response_bytes};
+  AddressGuard guard{req.address_policy, {}};
   struct curl_slist* headers = nullptr;
   for (const auto& [k, v] : req.headers)
     headers = curl_slist_append(headers, (k + ": " + v).c_str());
@@ -99,7 +134,11 @@ Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   }
   // "" disables proxies, including those named in the environment.
-  if (req.no_proxy) curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  if (req.no_proxy || req.address_policy != nullptr) curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  if (req.address_policy != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, OpenGuardedSocket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
+  }
   if (!req.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, req.ca_file.c_str());
   if (req.insecure_skip_verify) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -110,6 +149,15 @@ Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
+  if (rc != CURLE_OK && !guard.refused.empty()) {
+    return Fail(Error::PermissionDenied("address not allowed: " + guard.refused,
+                                        Reason::kAddressNotAllowed));
+  }
+  if (sink.overflow && req.truncate_response && status > 0) {
+    resp.status = static_cast<int>(status);
+    resp.truncated = true;
+    return resp;
+  }
   if (sink.overflow) {
     return Fail(Error::PayloadTooLarge("response from " + req.url + " exceeds the size limit"));
   }

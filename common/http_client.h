@@ -1,6 +1,9 @@
 // Outbound HTTP (libcurl) for the server's calls to identity providers and for the CLI.
 //
-// Every call has a total timeout and a response size cap; redirects are not followed.
+// Every call has a total timeout and a response size cap; redirects are not followed. A call to
+// a URL someone else chose (a webhook) carries an AddressPolicy: every address the host resolves
+// to is checked when the socket is opened, so a name that resolves (or re-resolves) to an
+// internal address cannot get through.
 // Thread-safe: each call uses its own curl easy handle.
 #pragma once
 
@@ -9,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/address.h"
 #include "common/result.h"
 
 namespace cl {
@@ -27,17 +31,26 @@ struct HttpClientRequest {
   // URL's host directly: for requests whose headers a proxy must not see (a bearer credential
   // over plain http, or over TLS that is not verified).
   bool no_proxy = false;
+  // When set (it must outlive the call), connect only to peer addresses it allows; proxies are
+  // then ignored (the proxy's address is not the one to judge). A refusal fails the call with
+  // Reason::kAddressNotAllowed and the message "address not allowed: ADDRESS".
+  const AddressPolicy* address_policy = nullptr;
+  // A response longer than max_response_bytes: false fails the call with PayloadTooLarge; true
+  // stops reading there and returns the status with the body cut (HttpClientResponse::truncated).
+  bool truncate_response = false;
 };
 
 struct HttpClientResponse {
   int status = 0;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  bool truncated = false;  // the body stops at the cap (truncate_response)
   std::string Header(std::string_view name) const;
 };
 
-// Fails with Unavailable when the peer cannot be reached or times out, and with
-// PayloadTooLarge when the response exceeds the cap. A non-2xx status is NOT an error.
+// Fails with Unavailable when the peer cannot be reached or times out, with PayloadTooLarge when
+// the response exceeds the cap (unless truncate_response), and with PermissionDenied /
+// kAddressNotAllowed when the address policy refused the peer. A non-2xx status is NOT an error.
 Result<HttpClientResponse> HttpFetch(const HttpClientRequest& req);
 
 // application/x-www-form-urlencoded encoding of one component.

@@ -15,7 +15,7 @@ declare -A allowed=(
   [domain]="common/ crypto/ oidc/ store/store.h store/webhook_events.h domain/"
   [http]="common/ http/"
   [api]="common/ crypto/ oidc/ store/store.h store/notifications.h domain/ http/ api/"
-  [jobs]="common/ store/store.h domain/ http/metrics.h jobs/"
+  [jobs]="common/ crypto/hash.h crypto/secret_box.h store/store.h domain/ http/metrics.h jobs/"
   [cli]="common/ crypto/ cli/"
 )
 

@@ -263,6 +263,21 @@ Status Apply(ServerConfig& c, const std::string& key, const std::string& v) {
     (key == "login_start_per_minute" ? c.login_start_per_minute
      : key == "login_start_burst"    ? c.login_start_burst
                                      : c.max_pending_logins) = n;
+  } else if (key == "webhook_allowed_networks") {
+    CL_ASSIGN_OR_RETURN(c.webhook_allowed_networks, ParseCidrList(key, v));
+  } else if (key == "webhook_timeout" || key == "webhook_retry_initial_delay" ||
+             key == "webhook_retry_window" || key == "webhook_poll_interval") {
+    auto d = ParseDuration(v);
+    if (!d) return Fail(Error::InvalidArgument("config " + key + ": " + d.error().message()));
+    // An attempt must end well within the 60 s lease on its delivery (or another instance
+    // could send it again meanwhile).
+    if (key == "webhook_timeout" && (*d < 100 || *d > 30 * kMillisPerSecond)) {
+      return Fail(Error::InvalidArgument("config webhook_timeout must be 100ms..30s"));
+    }
+    (key == "webhook_timeout"               ? c.webhook_timeout
+     : key == "webhook_retry_initial_delay" ? c.webhook_retry_initial_delay
+     : key == "webhook_retry_window"        ? c.webhook_retry_window
+                                            : c.webhook_poll_interval) = *d;
   } else {
     return Fail(Error::InvalidArgument("unknown configuration key '" + key + "'"));
   }
@@ -349,7 +364,8 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
       } else if (auto b = node.value<bool>()) {
         value = *b ? "true" : "false";
       } else if (const toml::array* list = node.as_array();
-                 list && (key == "pepper_files" || key == "trusted_proxies")) {
+                 list && (key == "pepper_files" || key == "trusted_proxies" ||
+                          key == "webhook_allowed_networks")) {
         // A TOML list: the same as the comma-separated form of flags and environment.
         for (const auto& item : *list) {
           auto path = item.value<std::string>();
@@ -386,6 +402,11 @@ Result<ServerConfig> LoadServerConfig(const std::optional<std::string>& toml_fil
         "config body_budget_bytes (" + std::to_string(c.body_budget_bytes) +
         ") must be at least max_body_bytes (" + std::to_string(c.max_body_bytes) +
         "), or the largest bodies could never be accepted"));
+  }
+  if (c.webhook_retry_window < c.webhook_retry_initial_delay) {
+    return Fail(
+        Error::InvalidArgument("config webhook_retry_window must be at least "
+                               "webhook_retry_initial_delay, or no retry would happen"));
   }
   if (c.ListenPort() < 0) {
     return Fail(Error::InvalidArgument("listen must be HOST:PORT, got '" + c.listen + "'"));

@@ -112,6 +112,14 @@ struct ServerConfig {
   int64_t login_start_per_minute = 20;
   int64_t login_start_burst = 10;
   int64_t max_pending_logins = 10'000;  // login + device requests stored at once; 0: no cap
+  // Webhook deliveries (jobs/webhook_dispatcher.h): non-public address blocks they may reach
+  // (public addresses always), the time of each attempt, the first retry delay (doubling up to
+  // 1 h), how long after the event retries go on, and how often due deliveries are looked for.
+  std::vector<std::string> webhook_allowed_networks;
+  UnixMillis webhook_timeout = 10 * kMillisPerSecond;
+  UnixMillis webhook_retry_initial_delay = 30 * kMillisPerSecond;
+  UnixMillis webhook_retry_window = kMillisPerDay;
+  UnixMillis webhook_poll_interval = kMillisPerSecond;
 
   std::string ListenHost() const;
   // idp_max_concurrent_calls with 0 resolved.

@@ -100,6 +100,17 @@ const std::map<std::string, std::string>& ConfigKeysWithHelp() {
       {"login_start_burst", "login starts one client address may make at once (default 10)"},
       {"max_pending_logins",
        "login and device requests stored at once; more are refused (default 10000; 0 = off)"},
+      {"webhook_allowed_networks",
+       "comma-separated address blocks webhooks may reach although not public (loopback, "
+       "private, link-local...), e.g. 10.1.0.0/16 (default none)"},
+      {"webhook_timeout", "total time of each webhook delivery attempt, 100ms..30s (default 10s)"},
+      {"webhook_retry_initial_delay",
+       "delay before a failed webhook delivery is retried, doubling per attempt up to 1h "
+       "(default 30s)"},
+      {"webhook_retry_window",
+       "how long after its event a webhook delivery is retried before it is marked failed "
+       "(default 24h)"},
+      {"webhook_poll_interval", "how often due webhook deliveries are looked for (default 1s)"},
   };
   return keys;
 }
@@ -158,6 +169,11 @@ std::string_view ConfigPlaceholder(std::string_view key) {
       {"login_start_per_minute", "PER_MINUTE"},
       {"login_start_burst", "COUNT"},
       {"max_pending_logins", "COUNT"},
+      {"webhook_allowed_networks", "CIDR,..."},
+      {"webhook_timeout", "DURATION"},
+      {"webhook_retry_initial_delay", "DURATION"},
+      {"webhook_retry_window", "DURATION"},
+      {"webhook_poll_interval", "DURATION"},
   };
   auto it = placeholders.find(key);
   return it == placeholders.end() ? std::string_view() : std::string_view(it->second);

@@ -528,3 +528,71 @@ TEST(SecretScanningConfig, TheHmacSecretFileFollowsThePepperFilesRules) {
 
 }  // namespace
 }  // namespace cl::server
+
+namespace cl::server {
+namespace {
+
+TEST(WebhookConfig, DefaultsOfTheContract) {
+  auto c = LoadServerConfig(std::nullopt, {}, NoEnv);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->webhook_allowed_networks.empty());
+  EXPECT_EQ(c->webhook_timeout, 10 * kMillisPerSecond);
+  EXPECT_EQ(c->webhook_retry_initial_delay, 30 * kMillisPerSecond);
+  EXPECT_EQ(c->webhook_retry_window, kMillisPerDay);
+  EXPECT_EQ(c->webhook_poll_interval, kMillisPerSecond);
+}
+
+TEST(WebhookConfig, AllowedNetworksFromFlagsEnvAndTomlLists) {
+  auto flags = LoadServerConfig(
+      std::nullopt, {{"webhook_allowed_networks", "127.0.0.1/32, 10.1.0.0/16,fd00::/8"}}, NoEnv);
+  ASSERT_TRUE(flags) << flags.error().ToString();
+  EXPECT_EQ(flags->webhook_allowed_networks,
+            (std::vector<std::string>{"127.0.0.1/32", "10.1.0.0/16", "fd00::/8"}));
+  auto env = LoadServerConfig(std::nullopt, {}, [](const char* n) -> const char* {
+    return std::string(n) == "CHAINLOOP_WEBHOOK_ALLOWED_NETWORKS" ? "127.0.0.1/32" : nullptr;
+  });
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->webhook_allowed_networks, std::vector<std::string>{"127.0.0.1/32"});
+  auto dir = TempDir();
+  std::ofstream(dir / "c.toml") << "webhook_allowed_networks = [\"127.0.0.1/32\", \"::1\"]\n";
+  auto toml = LoadServerConfig((dir / "c.toml").string(), {}, NoEnv);
+  ASSERT_TRUE(toml) << toml.error().ToString();
+  EXPECT_EQ(toml->webhook_allowed_networks, (std::vector<std::string>{"127.0.0.1/32", "::1"}));
+  std::filesystem::remove_all(dir);
+
+  auto bad = LoadServerConfig(std::nullopt, {{"webhook_allowed_networks", "127.0.0.1/33"}}, NoEnv);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("webhook_allowed_networks"), std::string::npos);
+}
+
+TEST(WebhookConfig, DurationsArePositiveBoundedAndTheWindowHoldsARetry) {
+  auto ok = LoadServerConfig(std::nullopt,
+                             {{"webhook_timeout", "2s"},
+                              {"webhook_retry_initial_delay", "1s"},
+                              {"webhook_retry_window", "1m"},
+                              {"webhook_poll_interval", "200ms"}},
+                             NoEnv);
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_EQ(ok->webhook_timeout, 2000);
+  EXPECT_EQ(ok->webhook_retry_initial_delay, 1000);
+  EXPECT_EQ(ok->webhook_retry_window, 60'000);
+  EXPECT_EQ(ok->webhook_poll_interval, 200);
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"webhook_timeout", "0s"},
+           {"webhook_timeout", "50ms"},
+           {"webhook_timeout", "31s"},
+           {"webhook_retry_initial_delay", "0s"},
+           {"webhook_retry_window", "-1h"},
+           {"webhook_poll_interval", "0ms"},
+           {"webhook_poll_interval", "soon"},
+       }) {
+    EXPECT_FALSE(LoadServerConfig(std::nullopt, {{key, value}}, NoEnv)) << key << "=" << value;
+  }
+  auto short_window = LoadServerConfig(
+      std::nullopt, {{"webhook_retry_initial_delay", "2h"}, {"webhook_retry_window", "1h"}}, NoEnv);
+  ASSERT_FALSE(short_window);
+  EXPECT_NE(short_window.error().message().find("webhook_retry_window"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cl::server

@@ -33,8 +33,10 @@
 #include "jobs/rotation_finisher.h"
 #include "jobs/token_revoker.h"
 #include "jobs/usage_flusher.h"
+#include "jobs/webhook_dispatcher.h"
 #include "oidc/ci_verifier.h"
 #include "oidc/discovery.h"
+#include "server/background_jobs.h"
 #include "server/backup.h"
 #include "server/config.h"
 #include "server/idp_adapter.h"
@@ -51,49 +53,6 @@ LogLevel ParseLevel(const std::string& s) {
   if (s == "error") return LogLevel::kError;
   return LogLevel::kInfo;
 }
-
-// Opens the database and checks/applies the schema (server/schema_check.h). `migrate` false:
-// refuse a schema that lacks a migration this server knows.
-Result<std::unique_ptr<store::Database>> OpenAndCheckSchema(const ServerConfig& c, bool migrate) {
-  CL_ASSIGN_OR_RETURN(auto db,
-                      store::OpenDatabase(c.database, {.sqlite_cache_mib = c.sqlite_cache_mib}));
-  CL_RETURN_IF_ERROR(PrepareSchema(*db, migrate));
-  return db;
-}
-
-}  // namespace
-
-// `chainloop-controlplane jobs run token-revoker`: one sweep now, for operators and tests.
-int RunJob(const ServerConfig& c, const std::string& job) {
-  if (job != "token-revoker") {
-    std::cerr << "error: unknown job '" << job << "' (known: token-revoker)\n";
-    return 2;
-  }
-  auto db = OpenAndCheckSchema(c, c.migrate);
-  if (!db) {
-    std::cerr << "error: " << db.error().message() << "\n";
-    return 1;
-  }
-  // Running instances hear of each revocation from the database (PostgreSQL announces it at
-  // commit); a SQLite server re-reads within auth_cache_revalidate.
-  SystemClock clock;
-  SystemRandom random;
-  jobs::TokenRevoker revoker(**db, clock, random, nullptr, nullptr, nullptr);
-  auto report = revoker.RunOnce();
-  if (!report) {
-    std::cerr << "error: " << report.error().message() << "\n";
-    return 1;
-  }
-  if (report->skipped_locked) {
-    std::cout << "skipped: another instance is sweeping\n";
-    return 0;
-  }
-  for (const auto& [org, n] : report->revoked_per_org) std::cout << org << ": " << n << "\n";
-  std::cout << "total: " << report->revoked_total << "\n";
-  return 0;
-}
-
-namespace {
 
 // The hasher over the loaded peppers, newest first.
 crypto::CredentialHasher HasherOf(const std::vector<LoadedPepper>& peppers) {
@@ -332,6 +291,10 @@ int Serve(const ServerConfig& c) {
   jobs::RotationFinisher rotation_finisher(
       **db, clock, random,
       [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); });
+  // Webhook deliveries leave only for the addresses the guard allows (webhook_allowed_networks).
+  const crypto::SecretBox webhook_secrets = WebhookSecretBox(*peppers);
+  jobs::WebhookDispatcher webhook_dispatcher(**db, webhook_secrets, clock, random, &metrics,
+                                             WebhookDispatcherOptionsOf(c));
 
   // Abuse limits, in memory per instance; failed-authentication bans are announced to every
   // instance (docs/configuration.md, "Throttling"; docs/scale-out.md).
@@ -460,9 +423,11 @@ int Serve(const ServerConfig& c) {
       std::min<int64_t>(30'000, std::max<int64_t>(1, c.token_revoker_interval))));
   revoker.Start(std::chrono::milliseconds(c.token_revoker_interval),
                 std::chrono::milliseconds(c.token_revoker_initial_delay));
+  webhook_dispatcher.Start(std::chrono::milliseconds(c.webhook_poll_interval));
   server.RunUntilSignal();
   if (admin_server) admin_server->Stop();
   // In-flight requests are done: stop the sweeps, then write the last coalesced usage.
+  webhook_dispatcher.Stop();
   rotation_finisher.Stop();
   revoker.Stop();
   usage_flusher.Stop();
@@ -536,7 +501,7 @@ int main(int argc, char** argv) {
   auto* jobs_cmd = app.add_subcommand("jobs", "background jobs");
   auto* jobs_run = jobs_cmd->add_subcommand("run", "run one job now and print what it did");
   std::string job_name;
-  jobs_run->add_option("job", job_name, "the job: token-revoker")->required();
+  jobs_run->add_option("job", job_name, "the job: token-revoker or webhook-dispatcher")->required();
   jobs_cmd->require_subcommand(1);
   app.require_subcommand(0, 1);
   serve->fallthrough();
