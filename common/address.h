@@ -57,6 +57,8 @@ class AddressPolicy {
   static Result<AddressPolicy> Parse(const std::vector<std::string>& allowed);
   // `address` is an IP address as text (IPv4-mapped IPv6 is judged as its IPv4 address).
   bool Allows(std::string_view address) const;
+  // The blocks where non-public addresses are allowed.
+  const std::vector<Cidr>& allowed() const { return allowed_; }
 
  private:
   std::vector<Cidr> allowed_;

@@ -46,20 +46,6 @@ std::optional<std::string> LiteralAddress(std::string_view host, bool& invalid) 
   return std::string(buf);
 }
 
-const std::vector<Cidr>& RefusedNetworks() {
-  static const auto* networks = [] {
-    auto* out = new std::vector<Cidr>;
-    for (const char* text :
-         {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-          "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "::/96", "fe80::/10",
-          "fec0::/10", "fc00::/7", "ff00::/8"}) {
-      out->push_back(*Cidr::Parse(text));
-    }
-    return out;
-  }();
-  return *networks;
-}
-
 std::string ValidEventNames() {
   std::string out;
   for (const auto& e : SubscribableWebhookEvents()) {
@@ -71,12 +57,8 @@ std::string ValidEventNames() {
 
 }  // namespace
 
-bool IsRefusedWebhookAddress(std::string_view address) {
-  if (!CanonicalAddress(address)) return true;
-  const auto& refused = RefusedNetworks();
-  return std::any_of(refused.begin(), refused.end(),
-                     [&](const Cidr& c) { return c.Contains(address); });
-}
+// One rule for registration and delivery: the outbound guard's (common/address.h).
+bool IsRefusedWebhookAddress(std::string_view address) { return IsNonPublicAddress(address); }
 
 Status ValidateWebhookUrl(std::string_view url, const std::vector<Cidr>& allowed) {
   if (url.size() > kMaxWebhookUrlLength) {

@@ -253,14 +253,11 @@ int Serve(const ServerConfig& c) {
           .federation = **db, .orgs = **db, .projects = **db, .audit = **db},
       authorizer, orgs, ci_verifier, hasher, clock, random, federation_config, &authenticator);
   // Event webhooks: their secrets sealed under the peppers; literal addresses in the operator's
-  // allowed networks may be registered (webhook_allowed_networks, once configured).
-  crypto::SecretBox webhook_management_secrets([&] {
-    std::vector<std::string> secrets;
-    for (const auto& p : *peppers) secrets.push_back(p.pepper);
-    return secrets;
-  }());
-  domain::WebhookService webhooks(**db, authorizer, orgs, webhook_management_secrets, clock, random,
-                                  /*allowed_networks=*/{});
+  // allowed networks (webhook_allowed_networks) may be registered, and only those are reached.
+  const crypto::SecretBox webhook_secrets = WebhookSecretBox(*peppers);
+  const jobs::WebhookDispatcherOptions webhook_options = WebhookDispatcherOptionsOf(c);
+  domain::WebhookService webhooks(**db, authorizer, orgs, webhook_secrets, clock, random,
+                                  webhook_options.address_policy.allowed());
 
   // Leaked-credential reports: off unless configured (docs/secret-scanning.md). GitHub's key
   // list comes only from the configured URL, with the outbound limits of other key fetches.
@@ -292,9 +289,8 @@ int Serve(const ServerConfig& c) {
       **db, clock, random,
       [&authenticator](const std::string& hash) { authenticator.NotifyRevoked(hash); });
   // Webhook deliveries leave only for the addresses the guard allows (webhook_allowed_networks).
-  const crypto::SecretBox webhook_secrets = WebhookSecretBox(*peppers);
   jobs::WebhookDispatcher webhook_dispatcher(**db, webhook_secrets, clock, random, &metrics,
-                                             WebhookDispatcherOptionsOf(c));
+                                             webhook_options);
 
   // Abuse limits, in memory per instance; failed-authentication bans are announced to every
   // instance (docs/configuration.md, "Throttling"; docs/scale-out.md).
