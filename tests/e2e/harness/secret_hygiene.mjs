@@ -5,8 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { dumpDatabase } from './database.mjs';
 
-// Credentials the control plane issues (`<prefix>_<base62 secret><checksum>`) and JWTs.
-export const CREDENTIAL_RE = /\bcl(?:api|ses|fed|code|dev)_[A-Za-z0-9]{20,}/g;
+// Credentials the control plane issues (`<prefix>_<base62 secret><checksum>`), webhook signing
+// secrets (`clwhsec_<base64url>`) and JWTs.
+export const CREDENTIAL_RE = /\bcl(?:(?:api|ses|fed|code|dev)_[A-Za-z0-9]{20,}|whsec_[A-Za-z0-9_-]{20,})/g;
 export const JWT_RE = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g;
 
 // Remembers `value` as a secret of `stack` (values shorter than 8 characters are ignored: they
