@@ -3,15 +3,16 @@
 // retries of the same event (same event id, fresh timestamp, valid signature each time) until one
 // is delivered; the delivery log says so. An event committed just before kill -9 is delivered
 // after the restart (the outbox is durable). Two instances on one database deliver each event
-// once. Without an allowed network, a loopback URL is refused at creation, and a host name that
-// resolves to loopback is refused when connecting (the attempt's error says so). Runs on SQLite
-// and PostgreSQL (CL_E2E_DATABASE); the several-instances case on PostgreSQL only.
+// once. "Soon" notices (expiry, auto-revocation) are sent once, 7 days ahead. Without an allowed
+// network, a loopback URL is refused at creation, and a host name that resolves to loopback is
+// refused when connecting (the attempt's error says so). Runs on SQLite and PostgreSQL
+// (CL_E2E_DATABASE); the several-instances case on PostgreSQL only.
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { api, missingPrerequisite, recordSecret, show, startStack } from './harness.mjs';
+import { api, missingPrerequisite, recordSecret, runServerJob, show, startStack } from './harness.mjs';
 
 const skip = missingPrerequisite();
 const onPostgres = process.env.CL_E2E_DATABASE === 'postgres';
@@ -80,8 +81,8 @@ describe('webhook deliveries', { skip }, () => {
     return r.body.deliveries;
   }
 
-  async function createToken(name) {
-    const r = await owner.run(['organization', 'api-token', 'create', '--name', name, '-o', 'json']);
+  async function createToken(name, extra = []) {
+    const r = await owner.run(['organization', 'api-token', 'create', '--name', name, ...extra, '-o', 'json']);
     assert.equal(r.code, 0, show(r));
     const created = JSON.parse(r.stdout);
     recordSecret(stack, created.token, `API token ${name}`);
@@ -164,6 +165,38 @@ describe('webhook deliveries', { skip }, () => {
       () => rx.received.find((r) => r.path === '/crash' && r.json?.data?.api_token?.id === created.api_token.id));
     assert.ok(got.verified);
     assert.equal(got.json.event, 'token.created');
+  });
+
+  test('"soon" notices are sent once, 7 days ahead', async () => {
+    const { secret } = await createWebhook(rx.url('/soon'), ['token.expiring_soon', 'token.auto_revoke_soon']);
+    rx.secret = secret;
+    const soon = await createToken('expires-in-3-days', ['--expiration', '72h']);
+    const later = await createToken('expires-in-30-days', ['--expiration', '720h']);
+    // Tokens unused for 5 days are revoked: every token of the org is within 7 days of it.
+    const on = await owner.run(['organization', 'update', '--name', ORG, '--api-token-max-days-inactive', '5']);
+    assert.equal(on.code, 0, show(on));
+    // One pass of the job now (the server's own runs hourly); twice, to show it sends once.
+    for (let i = 0; i < 2; i++) {
+      const r = await runServerJob(stack, 'webhook-dispatcher', { extraArgs: FAST.slice(0, 2) });
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000)); // the server's dispatcher may send too
+    const got = rx.received.filter((r) => r.path === '/soon');
+    assert.ok(got.every((r) => r.verified));
+    const expiring = got.filter((r) => r.json.event === 'token.expiring_soon');
+    assert.deepEqual(expiring.map((r) => r.json.data.api_token.id), [soon.api_token.id],
+      'only the token expiring within 7 days, once');
+    assert.equal(expiring[0].json.data.api_token.name, 'expires-in-3-days');
+    const due = Date.parse(expiring[0].json.data.due_at);
+    assert.ok(Math.abs(due - Date.parse(soon.api_token.expires_at)) < 1000, 'due_at is the expiry');
+    const revoking = got.filter((r) => r.json.event === 'token.auto_revoke_soon');
+    const ids = revoking.map((r) => r.json.data.api_token.id);
+    assert.ok(ids.includes(later.api_token.id), JSON.stringify(ids));
+    // The other expires before it would be revoked: that notice is the expiry's.
+    assert.ok(!ids.includes(soon.api_token.id), JSON.stringify(ids));
+    assert.equal(new Set(ids).size, ids.length, 'one auto-revoke notice per token');
+    const off = await owner.run(['organization', 'update', '--name', ORG, '--api-token-max-days-inactive', '0']);
+    assert.equal(off.code, 0, show(off));
   });
 
   test('several instances deliver each event once', { skip: !onPostgres && 'PostgreSQL only' }, async () => {
