@@ -31,7 +31,7 @@ export {
   buildDir, CLIENT_ID, CLIENT_SECRET, cliBin, driverScript, idpScript, missingPrerequisite,
   repoRoot, serverBin,
 } from './harness/environment.mjs';
-export { freePort, makeTempDir, sleep, stopProcess } from './harness/processes.mjs';
+export { eventually, freePort, makeTempDir, sleep, stopProcess } from './harness/processes.mjs';
 export { recordedFetch, recordResponse } from './harness/recording.mjs';
 export { checkSecretHygiene, recordSecret, recordSecretsIn } from './harness/secret_hygiene.mjs';
 export { runServerJob, startIdp, startStack } from './harness/stack.mjs';

@@ -12,7 +12,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { api, missingPrerequisite, recordSecret, runServerJob, show, startStack } from './harness.mjs';
+import {
+  api, eventually as until, missingPrerequisite, recordSecret, runServerJob, show, startStack,
+} from './harness.mjs';
 
 const skip = missingPrerequisite();
 const onPostgres = process.env.CL_E2E_DATABASE === 'postgres';
@@ -49,15 +51,6 @@ async function startReceiver() {
   return rx;
 }
 
-async function until(what, check, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('webhook deliveries', { skip }, () => {
   let stack;

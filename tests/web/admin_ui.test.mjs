@@ -13,8 +13,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { missingPrerequisite, repoRoot, show, startStack } from '../e2e/harness.mjs';
 import {
-  expectNoAxeViolations, launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext, screenshot,
-  webDist,
+  expectNoAxeViolations, launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext,
+  pageFetch as call, screenshot, webDist,
 } from './browser.mjs';
 
 const skip = missingPrerequisite({ needDriver: false }) || (await missingBrowserPrerequisite());
@@ -29,19 +29,6 @@ function ok(r) {
   return r;
 }
 
-// A request from the page's own session, with the CSRF header the UI sends.
-function call(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const csrf = document.cookie.split('; ').find((c) => c.startsWith('cl_csrf='))?.slice(8) ?? '';
-    const headers = { 'X-CSRF-Token': decodeURIComponent(csrf), Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const r = await fetch(path, {
-      method, credentials: 'same-origin', headers, body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null, hadCsrf: csrf.length > 0 };
-  }, [method, path, body]);
-}
 
 const org = (rest = '') => `/v1/organizations/${ORG}${rest}`;
 

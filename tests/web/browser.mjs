@@ -112,3 +112,18 @@ export async function expectNoAxeViolations(page, what = page.url()) {
     throw new Error(`axe-core: ${violations.length} violation(s) on ${what}\n${lines.join('\n')}`);
   }
 }
+
+// A request from the page's own session (its cookie), with the CSRF header the UI sends: what a
+// person could forge from the browser. Resolves with {status, body (parsed JSON or null), hadCsrf}.
+export function pageFetch(page, method, path, body) {
+  return page.evaluate(async ([method, path, body]) => {
+    const csrf = document.cookie.split('; ').find((c) => c.startsWith('cl_csrf='))?.slice(8) ?? '';
+    const headers = { 'X-CSRF-Token': decodeURIComponent(csrf), Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const r = await fetch(path, {
+      method, credentials: 'same-origin', headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null, hadCsrf: csrf.length > 0 };
+  }, [method, path, body]);
+}

@@ -12,7 +12,7 @@ import { api, missingPrerequisite, show, sleep, startStack } from '../e2e/harnes
 import { exchange } from '../e2e/keyless_fixture.mjs';
 import {
   expectNoAxeViolations, launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext,
-  screenshot, webDist,
+  pageFetch, screenshot, webDist,
 } from './browser.mjs';
 
 const skip = missingPrerequisite({ needDriver: false }) || (await missingBrowserPrerequisite());
@@ -461,16 +461,8 @@ describe('web UI: API token states, dates, details', { skip }, () => {
       assert.equal(await p.getByRole('button', { name: /Revoke/ }).count(), 0);
       assert.equal(await p.getByText('long-lived').count(), 0);
       await expectNoAxeViolations(p, 'viewer: token details');
-      const forged = await p.evaluate(async ({ org, id }) => {
-        const csrf = document.cookie.split('; ').find((c) => c.startsWith('cl_csrf='))?.slice(8) ?? '';
-        const r = await fetch(`/v1/organizations/${org}/api-tokens/${id}/revoke`, {
-          method: 'POST',
-          credentials: 'same-origin',
-          headers: { 'X-CSRF-Token': decodeURIComponent(csrf), 'Content-Type': 'application/json' },
-          body: '{}',
-        });
-        return { status: r.status, body: await r.json().catch(() => null) };
-      }, { org: ORG, id: tokens['long-lived'].id });
+      const forged = await pageFetch(p, 'POST',
+          `/v1/organizations/${ORG}/api-tokens/${tokens['long-lived'].id}/revoke`, {});
       assert.equal(forged.status, 403, JSON.stringify(forged));
       assert.equal(forged.body?.error?.code, 'permission_denied');
       assert.ok((await listed('active')).some((t) => t.name === 'long-lived'), 'still active');

@@ -10,10 +10,10 @@ import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { missingPrerequisite, show, startStack } from '../e2e/harness.mjs';
+import { eventually as until, missingPrerequisite, show, startStack } from '../e2e/harness.mjs';
 import {
-  expectNoAxeViolations, launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext, screenshot,
-  webDist,
+  expectNoAxeViolations, launchBrowser, loginInBrowser, missingBrowserPrerequisite, newContext,
+  pageFetch as call, screenshot, webDist,
 } from './browser.mjs';
 
 const skip = missingPrerequisite({ needDriver: false }) || (await missingBrowserPrerequisite());
@@ -26,19 +26,6 @@ function ok(r) {
   return r;
 }
 
-// A request from the page's own session, with the CSRF header the UI sends.
-function call(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const csrf = document.cookie.split('; ').find((c) => c.startsWith('cl_csrf='))?.slice(8) ?? '';
-    const headers = { 'X-CSRF-Token': decodeURIComponent(csrf), Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const r = await fetch(path, {
-      method, credentials: 'same-origin', headers, body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null };
-  }, [method, path, body]);
-}
 
 // A loopback receiver that records every request; `status` is what it answers next.
 async function startReceiver() {
@@ -58,15 +45,6 @@ async function startReceiver() {
   return rx;
 }
 
-async function until(what, check, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('web UI: webhooks', { skip }, () => {
   let stack;
@@ -104,8 +82,8 @@ describe('web UI: webhooks', { skip }, () => {
 
   test('create shows the secret once; a test event arrives signed with it; the log shows it', T, async () => {
     await page.goto(`${stack.baseUrl}/settings?tab=webhooks`);
-    assert.match(await page.title(), /Settings/);
     await page.getByText('No webhooks').waitFor();
+    assert.match(await page.title(), /Settings/);
     await page.getByRole('button', { name: 'New webhook' }).click();
     const dialog = page.getByRole('dialog', { name: 'New webhook' });
     await dialog.waitFor();

@@ -64,6 +64,18 @@ export function sleep(ms) {
   return new Promise((res) => setTimeout(res, ms));
 }
 
+// Polls `check` (sync or async) every 100 ms until it returns something truthy, and returns it;
+// throws "timed out waiting for WHAT" after `timeoutMs`.
+export async function eventually(what, check, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
 // A port that was free a moment ago on 127.0.0.1 (bind :0, read, close).
 export function freePort() {
   return new Promise((res, rej) => {
