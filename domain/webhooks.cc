@@ -57,6 +57,15 @@ std::string ValidEventNames() {
 
 }  // namespace
 
+std::string WebhookUrlForDisplay(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "(a webhook URL)";
+  size_t end = url.find_first_of("/?#", scheme + 3);
+  std::string shown(url.substr(0, std::min<size_t>(end, 256)));
+  if (end != std::string_view::npos && end + 1 < url.size()) shown += "/…";
+  return shown;
+}
+
 // One rule for registration and delivery: the outbound guard's (common/address.h).
 bool IsRefusedWebhookAddress(std::string_view address) { return IsNonPublicAddress(address); }
 
@@ -171,6 +180,14 @@ Result<CreatedWebhook> WebhookService::Create(const Principal& p, const std::str
                                               const CreateWebhookRequest& req) {
   CL_ASSIGN_OR_RETURN(auto org, Manage(p, org_name));
   CL_RETURN_IF_ERROR(ValidateWebhookUrl(req.url, allowed_networks_));
+  // A bound on the fan-out; two creations racing may pass it by one each, which is harmless.
+  CL_ASSIGN_OR_RETURN(auto existing,
+                      webhooks_.ListWebhooks(org.id, {.limit = kMaxWebhooksPerOrganization}));
+  if (existing.items.size() >= static_cast<size_t>(kMaxWebhooksPerOrganization)) {
+    return Fail(Error::FailedPrecondition(
+        "an organization has at most " + std::to_string(kMaxWebhooksPerOrganization) +
+        " webhooks: delete one first, or subscribe an existing one to more events"));
+  }
   CL_ASSIGN_OR_RETURN(auto events, NormalizeWebhookEvents(req.events));
   if (req.description.size() > kMaxWebhookDescriptionLength) {
     return Fail(Error::InvalidArgument("description must be at most " +
@@ -201,9 +218,9 @@ Result<CreatedWebhook> WebhookService::Create(const Principal& p, const std::str
   std::string list;
   for (const auto& e : w.events) list += (list.empty() ? "" : ", ") + e;
   auto st = webhooks_.CreateWebhook(
-      w, orgs_.NewEvent(
-             p, org.id, AuditAction::kWebhookCreated, AuditTarget::kWebhook, w.id,
-             p.display_name + " created a webhook to " + w.url.substr(0, 256) + " for " + list));
+      w, orgs_.NewEvent(p, org.id, AuditAction::kWebhookCreated, AuditTarget::kWebhook, w.id,
+                        p.display_name + " created a webhook to " + WebhookUrlForDisplay(w.url) +
+                            " for " + list));
   if (!st) {
     if (st.error().IsAlreadyExists()) {
       return Fail(Error::AlreadyExists("the organization already has a webhook to this URL"));
@@ -235,7 +252,7 @@ Status WebhookService::Delete(const Principal& p, const std::string& org_name,
   return webhooks_.DeleteWebhook(
       org.id, id,
       orgs_.NewEvent(p, org.id, AuditAction::kWebhookDeleted, AuditTarget::kWebhook, id,
-                     p.display_name + " deleted the webhook to " + w.url.substr(0, 256)));
+                     p.display_name + " deleted the webhook to " + WebhookUrlForDisplay(w.url)));
 }
 
 Result<store::Page<store::WebhookDelivery, store::TimeKey>> WebhookService::Deliveries(

@@ -28,6 +28,13 @@ namespace cl::domain {
 inline constexpr std::string_view kWebhookSecretPrefix = "clwhsec_";
 inline constexpr size_t kMaxWebhookUrlLength = 2048;
 inline constexpr size_t kMaxWebhookDescriptionLength = 1024;
+// Webhooks per organization: each audited event fans out to every subscribed one.
+inline constexpr int kMaxWebhooksPerOrganization = 25;
+
+// A webhook URL as audit events and messages show it: scheme, host and port only, the path and
+// query elided ("https://hooks.example.com/…"), since receivers often put a secret there (chat
+// services' incoming-webhook URLs do) and the audit log is readable by every member.
+std::string WebhookUrlForDisplay(std::string_view url);
 
 // OK when `url` may be registered: http or https (any case), a host, no user name or password,
 // no fragment, at most kMaxWebhookUrlLength characters of printable ASCII, a port (when given)

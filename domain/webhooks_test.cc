@@ -281,6 +281,46 @@ TEST_F(WebhookServiceTest, DuplicatesConflictAndDeletionIsAudited) {
   EXPECT_TRUE(Create(owner_, "https://hooks.example.com/a"));  // free again
 }
 
+TEST(WebhookUrlForDisplay, KeepsTheOriginOnly) {
+  EXPECT_EQ(WebhookUrlForDisplay("https://hooks.slack.com/services/T0/B0/s3cr3t"),
+            "https://hooks.slack.com/…");
+  EXPECT_EQ(WebhookUrlForDisplay("https://h.example.com:8443?token=s3cr3t"),
+            "https://h.example.com:8443/…");
+  EXPECT_EQ(WebhookUrlForDisplay("https://h.example.com/"), "https://h.example.com");
+  EXPECT_EQ(WebhookUrlForDisplay("https://h.example.com"), "https://h.example.com");
+  EXPECT_EQ(WebhookUrlForDisplay("no scheme"), "(a webhook URL)");
+}
+
+TEST_F(WebhookServiceTest, AuditEventsNeverShowTheUrlsPathOrQuery) {
+  const std::string url = "https://hooks.example.com/services/T0/B0/s3cr3t?key=k3y";
+  auto a = Create(owner_, url);
+  ASSERT_TRUE(a) << a.error().ToString();
+  ASSERT_TRUE(hooks_->Delete(owner_, "acme", a->webhook.id));
+  auto events = Items(orgs_->ListAuditEvents(owner_, "acme", {}, {.limit = 100}));
+  ASSERT_TRUE(events);
+  int seen = 0;
+  for (const auto& e : *events) {
+    if (e.action.rfind("webhook.", 0) != 0) continue;
+    ++seen;
+    EXPECT_EQ(e.message.find("s3cr3t"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("k3y"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("https://hooks.example.com/…"), std::string::npos) << e.message;
+  }
+  EXPECT_EQ(seen, 2);
+}
+
+TEST_F(WebhookServiceTest, AnOrganizationHasAtMostTwentyFiveWebhooks) {
+  for (int i = 0; i < kMaxWebhooksPerOrganization; ++i) {
+    ASSERT_TRUE(Create(owner_, "https://hooks.example.com/" + std::to_string(i))) << i;
+  }
+  auto over = Create(owner_, "https://hooks.example.com/over");
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code(), Error::Code::kFailedPrecondition) << over.error().ToString();
+  auto list = Items(hooks_->List(owner_, "acme", {.limit = 100}));
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->size(), static_cast<size_t>(kMaxWebhooksPerOrganization));
+}
+
 TEST_F(WebhookServiceTest, PingGoesToOneWebhookAndAuditedActionsToSubscribers) {
   auto created = Create(owner_, "https://hooks.example.com/created", {"token.created"});
   auto removed = Create(owner_, "https://hooks.example.com/removed", {"member.removed"});
