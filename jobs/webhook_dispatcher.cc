@@ -106,7 +106,14 @@ WebhookDispatcher::WebhookDispatcher(store::WebhookStore& store, const crypto::S
       random_(random),
       metrics_(metrics),
       options_(std::move(options)),
-      duration_counts_(DurationBuckets().size() + 1, 0) {}
+      duration_counts_(DurationBuckets().size() + 1, 0) {
+  // Every outcome on /metrics from the start, so alerts on it work before the first delivery.
+  if (metrics_ != nullptr) {
+    for (std::string_view outcome : {"delivered", "retry", "failed"}) {
+      metrics_->IncCounter(kDeliveriesTotal, kDeliveriesHelp, {{"outcome", outcome}}, 0);
+    }
+  }
+}
 
 WebhookDispatcher::~WebhookDispatcher() { Stop(); }
 
