@@ -371,9 +371,9 @@ TYPED_TEST(StoreTest, ApiTokenUsageBatchOfThousandInOneCall) {
   std::vector<ApiTokenUse> usage;
   for (int round = 0; round < 19; ++round) {
     for (int i = 0; i < kTokens; ++i)
-      usage.emplace_back(tokens[i].id, this->now_ + round * 100 + i);
+      usage.push_back({.id = tokens[i].id, .at = this->now_ + round * 100 + i});
   }
-  for (int i = 0; i < kTokens; ++i) usage.emplace_back(Id(), this->now_ + 99'999);
+  for (int i = 0; i < kTokens; ++i) usage.push_back({.id = Id(), .at = this->now_ + 99'999});
   ASSERT_EQ(usage.size(), 1000u);
   const auto start = std::chrono::steady_clock::now();
   auto st = this->db_->RecordApiTokenUsage(usage);
@@ -393,7 +393,7 @@ TYPED_TEST(StoreTest, ApiTokenUsageBatchOfThousandInOneCall) {
   }
   for (const auto& t : many) {
     ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "x")));
-    distinct.emplace_back(t.id, this->now_ + 7);
+    distinct.push_back({.id = t.id, .at = this->now_ + 7});
   }
   ASSERT_TRUE(this->db_->RecordApiTokenUsage(distinct));
   ApiTokenFilter f;
