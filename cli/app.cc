@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include "cli/command_tree.h"
 #include "cli/commands.h"
 #include "cli/completion.h"
 #include "cli/help_formatter.h"
@@ -20,22 +21,6 @@
 
 namespace cl::cli {
 namespace {
-
-using Action = std::function<Status(CliContext&)>;
-
-// What the chosen command runs, and whether it accepts `--output token`.
-struct Chosen {
-  Action action;
-  bool token_output = false;
-};
-
-// Registers `sub` to run `fn` when it is the command the user chose.
-void On(CLI::App* sub, Chosen& slot, Action fn, bool token_output = false) {
-  sub->callback([&slot, fn = std::move(fn), token_output] {
-    slot.action = fn;
-    slot.token_output = token_output;
-  });
-}
 
 // Whether the command line asks for `-o json` / `--output json` / `--output=json` (read from the
 // words themselves: a line that failed to parse may not have set the option).
@@ -49,16 +34,6 @@ bool AsksForJson(const std::vector<std::string>& args) {
     }
   }
   return false;
-}
-
-// Adds `--limit N` to the list command `cmd`: how many `things` to show, checked on the command
-// line (1..kMaxListLimit).
-void AddLimit(CLI::App* cmd, ListLimit& limit, const std::string& things) {
-  cmd->add_option("--limit", limit,
-                  "Show at most N " + things + " (1-" + std::to_string(kMaxListLimit) +
-                      "; default: the first " + std::to_string(kDefaultListCap) + ")")
-      ->check(CLI::Range(1, kMaxListLimit).description(""))
-      ->type_name("N");
 }
 
 }  // namespace
@@ -449,68 +424,8 @@ int RunCli(const std::vector<std::string>& args, CliEnvironment env, std::ostrea
                       "chainloop organization federation delete --id " + kId});
   On(fd, chosen, [&](CliContext& c) { return FederationDelete(c, policy_id); });
 
-  auto* webhook = org->add_subcommand("webhook", "Signed event webhooks and their deliveries");
-  webhook->alias("webhooks");
-  webhook->require_subcommand(1);
-  WebhookCreateOptions webhook_create;
-  auto* wc = webhook->add_subcommand("create", "Send the organization's events to a URL");
-  wc->add_option("--url", webhook_create.url, "Receiver URL (http:// or https://)")
-      ->required()
-      ->type_name("URL");
-  std::string event_help = "Event to send; repeat or comma-separate. One of:";
-  for (const auto& e : WebhookEventNames()) event_help += "\n  " + e.name + ": " + e.description;
-  wc->add_option("--event", webhook_create.events, event_help)
-      ->required()
-      ->delimiter(',')
-      ->type_name("EVENT");
-  wc->add_option("--description", webhook_create.description, "What the webhook is for")
-      ->type_name("DESCRIPTION");
-  help->Document(
-      wc, {"The signing secret is shown once. Each delivery is a JSON POST signed with it "
-           "(X-Chainloop-Signature-256: sha256=HMAC-SHA256(secret, body)); see docs/api.md.",
-           "chainloop organization webhook create --url https://hooks.example.com/chainloop \\\n"
-           "  --event token.created,token.revoked,token.leaked --description 'security team'"});
-  On(wc, chosen, [&](CliContext& c) { return WebhookCreate(c, webhook_create); });
-  ListLimit webhook_limit;
-  auto* wl = webhook->add_subcommand("list", "List webhooks, newest first")->alias("ls");
-  AddLimit(wl, webhook_limit, "webhooks");
-  help->Document(wl, {"",
-                      "chainloop organization webhook list\n"
-                      "chainloop organization webhook list -o json"});
-  On(wl, chosen, [&](CliContext& c) { return WebhookList(c, webhook_limit); });
-  std::string webhook_id;
-  auto* wdesc = webhook->add_subcommand("describe", "Show one webhook");
-  wdesc->add_option("--id", webhook_id, "Webhook ID (see `webhook list`)")
-      ->required()
-      ->type_name("ID");
-  help->Document(wdesc, {"", "chainloop organization webhook describe --id " + kId});
-  On(wdesc, chosen, [&](CliContext& c) { return WebhookDescribe(c, webhook_id); });
-  auto* wdel = webhook->add_subcommand("delete", "Delete a webhook and its delivery log");
-  wdel->add_option("--id", webhook_id, "Webhook ID (see `webhook list`)")
-      ->required()
-      ->type_name("ID");
-  help->Document(wdel, {"Asks for confirmation on a terminal; -y/--yes skips it.",
-                        "chainloop organization webhook delete --id " + kId});
-  On(wdel, chosen, [&](CliContext& c) { return WebhookDelete(c, webhook_id); });
-  ListLimit delivery_limit;
-  auto* wdl = webhook->add_subcommand("deliveries", "A webhook's delivery log, newest first");
-  wdl->add_option("--id", webhook_id, "Webhook ID (see `webhook list`)")
-      ->required()
-      ->type_name("ID");
-  AddLimit(wdl, delivery_limit, "deliveries");
-  help->Document(wdl, {"", "chainloop organization webhook deliveries --id " + kId +
-                               " --limit 20\n"
-                               "chainloop organization webhook deliveries --id " +
-                               kId + " -o json"});
-  On(wdl, chosen, [&](CliContext& c) { return WebhookDeliveries(c, webhook_id, delivery_limit); });
-  auto* wp = webhook->add_subcommand("ping", "Send a test event to a webhook");
-  wp->add_option("--id", webhook_id, "Webhook ID (see `webhook list`)")
-      ->required()
-      ->type_name("ID");
-  help->Document(wp, {"Queues a \"ping\" event for this webhook only; its delivery shows in "
-                      "`webhook deliveries`.",
-                      "chainloop organization webhook ping --id " + kId});
-  On(wp, chosen, [&](CliContext& c) { return WebhookPing(c, webhook_id); });
+  WebhookArgs webhook_args;
+  AddWebhookCommands(org, *help, chosen, webhook_args, kId);
 
   // project
   auto* project = app.add_subcommand("project", "Manage projects");
