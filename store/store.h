@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/audit_store.h"
 #include "store/db_stats.h"
 #include "store/page.h"
 #include "store/pepper_store.h"
@@ -153,22 +154,6 @@ struct DeviceRequest {
   std::string upstream_device_code;  // secret of the upstream IdP, never leaves the server
   UnixMillis expires_at = 0;
   int interval_seconds = 5;
-};
-
-struct AuditEvent {
-  std::string id;
-  std::string org_id;
-  std::string actor_kind;  // "user", "api_token", "federated", "system"
-  std::string actor_id;
-  std::string actor_name;
-  std::string action;  // e.g. "organization.created", "invitation.created"
-  std::string target_kind;
-  std::string target_id;
-  std::string message;  // human-readable, no secrets
-  UnixMillis created_at = 0;
-  // Address of the client whose request caused the event (behind trusted proxies, the forwarded
-  // client's). "" (stored as NULL) for background jobs and events from before it was recorded.
-  std::string client_address;
 };
 
 class UserStore {
@@ -500,27 +485,6 @@ class FederationStore {
   // NotFound when unknown; FailedPrecondition when already revoked (nothing written).
   virtual Status RevokeFederatedToken(const std::string& org_id, const std::string& id,
                                       UnixMillis now, const AuditEvent& event) = 0;
-};
-
-// Which audit events of an organization a listing returns; every set field must match (AND).
-struct AuditEventFilter {
-  std::string org_id;
-  std::optional<std::string> action;     // AuditEvent::action equals
-  std::optional<std::string> actor;      // actor_id or actor_name equals
-  std::optional<std::string> target_id;  // target_id equals
-  std::optional<UnixMillis> since;       // created_at >= since
-  std::optional<UnixMillis> until;       // created_at < until
-};
-
-class AuditStore {
- public:
-  virtual ~AuditStore() = default;
-  virtual Status AppendAuditEvent(const AuditEvent& e) = 0;
-  // Newest first, at most `limit` (no filter: the first page of the listing below).
-  virtual Result<std::vector<AuditEvent>> ListAuditEvents(const std::string& org_id, int limit) = 0;
-  // One page, newest first (created_at descending, then id descending; key {created_at, id}).
-  virtual Result<Page<AuditEvent, TimeKey>> ListAuditEvents(const AuditEventFilter& filter,
-                                                            const PageRequest<TimeKey>& page) = 0;
 };
 
 // An API token revoked by the inactivity sweep, with what callers need to invalidate caches
