@@ -166,6 +166,30 @@ Result<std::string> SecretOf(const boost::json::value& resp, std::string_view wh
   return secret;
 }
 
+// A create or rotate answer: the new token's record and secret. With `-o token` the secret alone
+// is printed (so `$(chainloop org api-token create ... -o token)` captures it exactly), with
+// `-o json` the whole answer; `printed` then says the caller has nothing left to print.
+struct IssuedToken {
+  const boost::json::object* token = nullptr;
+  std::string secret;
+  bool printed = false;
+};
+
+Result<IssuedToken> TakeIssuedToken(CliContext& ctx, const boost::json::value& resp,
+                                    std::string_view verb) {
+  IssuedToken issued;
+  CL_ASSIGN_OR_RETURN(issued.token, ObjectField(resp, "api_token", "API token"));
+  CL_ASSIGN_OR_RETURN(issued.secret, SecretOf(resp, verb));
+  if (ctx.token_output()) {
+    ctx.out() << issued.secret << "\n";
+    issued.printed = true;
+  } else if (ctx.json_output()) {
+    ctx.PrintJson(resp);
+    issued.printed = true;
+  }
+  return issued;
+}
+
 // Longest --grace of `api-token rotate`: the server's bound.
 constexpr int64_t kMaxGraceSeconds = 24 * 3600;
 
@@ -188,20 +212,11 @@ Status ApiTokenCreate(CliContext& ctx, const ApiTokenCreateOptions& options) {
   CL_ASSIGN_OR_RETURN(std::string org, ctx.Organization());
   CL_ASSIGN_OR_RETURN(ApiClient * client, ctx.AuthenticatedClient());
   CL_ASSIGN_OR_RETURN(auto resp, client->Post(TokensPath(org), body));
-  CL_ASSIGN_OR_RETURN(const auto* token, ObjectField(resp, "api_token", "API token"));
-  CL_ASSIGN_OR_RETURN(std::string secret, SecretOf(resp, "created"));
-  if (ctx.token_output()) {
-    // Only the token, so `$(chainloop org api-token create ... -o token)` captures it exactly.
-    ctx.out() << secret << "\n";
-    return Ok();
-  }
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
+  CL_ASSIGN_OR_RETURN(IssuedToken issued, TakeIssuedToken(ctx, resp, "created"));
+  if (issued.printed) return Ok();
   auto& out = ctx.out();
-  out << "API token " << Field(*token, "name") << " created\n";
-  PrintNewToken(out, *token, secret);
+  out << "API token " << Field(*issued.token, "name") << " created\n";
+  PrintNewToken(out, *issued.token, issued.secret);
   return Ok();
 }
 
@@ -272,18 +287,10 @@ Status ApiTokenRotate(CliContext& ctx, const ApiTokenRotateOptions& options) {
   CL_ASSIGN_OR_RETURN(auto resp,
                       client->Post(TokensPath(org) + "/" + PathSegment(options.id) + "/rotate",
                                    boost::json::object{{"grace_seconds", grace}}));
-  CL_ASSIGN_OR_RETURN(const auto* token, ObjectField(resp, "api_token", "API token"));
-  CL_ASSIGN_OR_RETURN(std::string secret, SecretOf(resp, "rotated"));
-  if (ctx.token_output()) {
-    ctx.out() << secret << "\n";
-    return Ok();
-  }
-  if (ctx.json_output()) {
-    ctx.PrintJson(resp);
-    return Ok();
-  }
+  CL_ASSIGN_OR_RETURN(IssuedToken issued, TakeIssuedToken(ctx, resp, "rotated"));
+  if (issued.printed) return Ok();
   auto& out = ctx.out();
-  out << "API token " << Field(*token, "name") << " rotated\n";
+  out << "API token " << Field(*issued.token, "name") << " rotated\n";
   std::string old_until;
   if (const auto* old = resp.as_object().if_contains("rotated"); old && old->is_object()) {
     old_until = FieldOrEmpty(old->as_object(), "rotation_deadline");
@@ -291,7 +298,7 @@ Status ApiTokenRotate(CliContext& ctx, const ApiTokenRotateOptions& options) {
   out << "Old token " << options.id << " "
       << (grace == 0 || old_until.empty() ? std::string("revoked") : "works until " + old_until)
       << "\n";
-  PrintNewToken(out, *token, secret);
+  PrintNewToken(out, *issued.token, issued.secret);
   return Ok();
 }
 
