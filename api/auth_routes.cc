@@ -266,13 +266,14 @@ void RegisterAuthRoutes(http::Router& r, const RouteContext& ctx) {
     }
     return NoStore(JsonOk(200, EncodeSession(*session)));
   }));
-  // Tokens are answered from the cache on the I/O thread; people need their user row. The
-  // fast answer is the same JSON as EncodePrincipal, written without building a JSON tree.
-  // A token's answer names its organization and project: the worker reads them from the store
-  // and remembers them, so later answers for tokens are written on the I/O thread.
+  // Credentials found in the cache are answered on the I/O thread, without building a JSON tree
+  // (SerializeWhoami); the first answer for a credential comes from a worker. A person's answer
+  // carries the name and email read with the session; a token's names its organization and
+  // project: the worker reads them from the store and remembers them for the I/O thread.
   auto names = std::make_shared<ScopeNameCache>();
   auto whoami_fast = [names](Request&, const domain::Principal& p) -> std::optional<Response> {
-    if (p.kind == domain::Principal::Kind::kUser) return std::nullopt;
+    // People: answered here when the session's cache entry carries their name and email.
+    if (p.kind == domain::Principal::Kind::kUser && p.session_id.empty()) return std::nullopt;
     auto scope = names->ScopeOf(p);
     if (!scope) return std::nullopt;
     return Response::Json(200, SerializeWhoami(p, *scope));

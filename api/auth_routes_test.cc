@@ -1,6 +1,6 @@
 // Handler tests of the authentication routes (api/auth_routes.cc): the browser legs of the
-// CLI login, the code exchange and device flow, whoami (full and I/O-thread paths), logout, and
-// the browser UI login with its session and CSRF cookies.
+// CLI login, the code exchange and device flow, whoami (full and I/O-thread paths, tokens and
+// people), logout, and the browser UI login with its session and CSRF cookies.
 #include <string>
 
 #include "api/api_testing.h"
@@ -165,8 +165,13 @@ TEST_F(AuthRoutesTest, WhoamiOfAPersonHasEmailAndSession) {
   EXPECT_TRUE(a.body.at("organization").is_null());
   EXPECT_TRUE(a.body.at("project").is_null());
   EXPECT_TRUE(a.body.at("permissions").is_null());  // roles decide, per organization
-  // People need their user row: the fast path hands them to the worker pool.
-  EXPECT_FALSE(CallFast("GET", "/v1/auth/whoami", session).has_value());
+  // The session's cache entry carries the person's name and email: once cached, the I/O thread
+  // writes the same answer as the worker.
+  auto fast = CallFast("GET", "/v1/auth/whoami", session);
+  ASSERT_TRUE(fast.has_value());
+  EXPECT_EQ(fast->status, 200);
+  EXPECT_EQ(fast->response.body, SerializeJson(a.body));
+  EXPECT_EQ(fast->Header("X-Content-Type-Options"), "nosniff");
 }
 
 TEST_F(AuthRoutesTest, WhoamiOfATokenNamesItsOrganizationProjectPermissionsAndExpiry) {

@@ -294,7 +294,13 @@ std::string SerializeWhoami(const domain::Principal& p, const WhoamiScope& scope
   body += ",\"id\":";
   AppendJsonString(body, p.id);
   body += ",\"name\":";
-  AppendJsonString(body, p.display_name);
+  // A person (session): the name and email read with the session, as the worker's answer has.
+  const bool person = p.kind == domain::Principal::Kind::kUser;
+  AppendJsonString(body, person ? p.user_name : p.display_name);
+  if (person) {
+    body += ",\"email\":";
+    AppendJsonString(body, p.display_name);
+  }
   auto named = [&body](std::string_view key, const std::optional<ScopeName>& n) {
     body += ",\"";
     body += key;
@@ -328,6 +334,11 @@ std::string SerializeWhoami(const domain::Principal& p, const WhoamiScope& scope
     AppendJsonString(body, FormatRfc3339(*expires));
   } else {
     body += "null";
+  }
+  if (!p.session_id.empty()) {
+    body += ",\"session\":{\"expires_at\":";
+    AppendJsonString(body, FormatRfc3339(p.session_expires_at));
+    body += '}';
   }
   body += '}';
   return body;

@@ -65,8 +65,9 @@ struct WhoamiScope {
 // never expire) and, for sessions only, "session": {"expires_at"}.
 boost::json::object EncodeWhoami(const domain::Principal& p, const WhoamiScope& scope);
 
-// EncodeWhoami(p, scope) serialized directly, without building a JSON tree: the I/O-thread
-// answer of whoami for tokens. REQUIRES: `p` is not a session (no "session" member is written).
+// whoami's answer serialized directly, without building a JSON tree: the I/O-thread answer.
+// For tokens it is EncodeWhoami(p, scope); for a person with a session, the principal also
+// carries "email" (p.display_name) and "name" (p.user_name), as the worker's answer does.
 std::string SerializeWhoami(const domain::Principal& p, const WhoamiScope& scope);
 
 }  // namespace cl::api

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -132,6 +133,13 @@ size_t Utf8SequenceLength(std::string_view s) {
   return n;
 }
 
+// Bytes a JSON string carries as they are: printable ASCII except '"' and '\\'.
+constexpr auto kPlainJsonByte = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
+
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
@@ -140,11 +148,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   // and look closer only at what may need it.
   while (!s.empty()) {
     size_t plain = 0;
-    while (plain < s.size()) {
-      unsigned char c = static_cast<unsigned char>(s[plain]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-      ++plain;
-    }
+    while (plain < s.size() && kPlainJsonByte[static_cast<unsigned char>(s[plain])]) ++plain;
     out.append(s.data(), plain);
     s.remove_prefix(plain);
     if (s.empty()) break;

@@ -196,6 +196,7 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
     }
     e.record = std::move(*session);
     e.email = user->email;
+    e.user_name = user->name;
   } else {
     auto token = tokens_.GetApiTokenByHash(hash);
     if (!token) {
@@ -298,6 +299,7 @@ Result<Principal> Authenticator::FromSession(const CachedCredential& e, UnixMill
   p.kind = Principal::Kind::kUser;
   p.id = e.session().user_id;
   p.display_name = e.email;
+  p.user_name = e.user_name;
   p.session_id = e.session().id;
   p.session_expires_at = e.session().expires_at;
   return p;

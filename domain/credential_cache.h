@@ -63,7 +63,8 @@ struct CachedCredential {
   // Only the record of `kind`: a cache of 100,000 API tokens holds no empty sessions or
   // federated tokens.
   std::variant<std::monostate, store::Session, CachedApiToken, store::FederatedToken> record;
-  std::string email;  // kSession
+  std::string email;      // kSession
+  std::string user_name;  // kSession
   store::Session& session() { return std::get<store::Session>(record); }
   const store::Session& session() const { return std::get<store::Session>(record); }
   CachedApiToken& token() { return std::get<CachedApiToken>(record); }

@@ -39,6 +39,8 @@ struct Principal {
   Kind kind = Kind::kUser;
   std::string id;            // user id, API token id, ...
   std::string display_name;  // email for users; token name; "issuer: subject" for CI
+  // Users authenticated by a session: the person's name as last read with the session.
+  std::string user_name;
   // Credentials bound to one organization / project (API tokens, CI tokens). Users: empty.
   std::optional<std::string> org_id;
   std::optional<std::string> project_id;
