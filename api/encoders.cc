@@ -289,7 +289,9 @@ json::object EncodeWhoami(const domain::Principal& p, const WhoamiScope& scope) 
 }
 
 std::string SerializeWhoami(const domain::Principal& p, const WhoamiScope& scope) {
-  std::string body = "{\"principal\":{\"kind\":";
+  std::string body;
+  body.reserve(512);
+  body += "{\"principal\":{\"kind\":";
   AppendJsonString(body, domain::PrincipalKindName(p.kind));
   body += ",\"id\":";
   AppendJsonString(body, p.id);
@@ -319,11 +321,16 @@ std::string SerializeWhoami(const domain::Principal& p, const WhoamiScope& scope
   named("organization", scope.organization);
   named("project", scope.project);
   body += ",\"permissions\":";
-  if (auto permissions = SortedTokenPermissions(p)) {
+  if (p.kind == domain::Principal::Kind::kApiToken ||
+      p.kind == domain::Principal::Kind::kFederated) {
+    // As SortedTokenPermissions, without copying the strings: views into the shared list.
+    thread_local std::vector<std::string_view> sorted;
+    sorted.assign(p.permissions.begin(), p.permissions.end());
+    std::sort(sorted.begin(), sorted.end());
     body += '[';
-    for (size_t i = 0; i < permissions->size(); ++i) {
+    for (size_t i = 0; i < sorted.size(); ++i) {
       if (i > 0) body += ',';
-      AppendJsonString(body, (*permissions)[i]);
+      AppendJsonString(body, sorted[i]);
     }
     body += ']';
   } else {

@@ -75,6 +75,10 @@ void CollectAuthenticator(http::Metrics& m, const domain::Authenticator& a) {
                {{"result", "hit"}}, static_cast<double>(s.cache_hits));
   m.SetCounter("chainloop_auth_cache_requests_total", "", {{"result", "miss"}},
                static_cast<double>(s.cache_misses));
+  m.SetCounter("chainloop_auth_cache_refreshes_total",
+               "Cached API tokens in use re-read in bulk before their entries aged out (no "
+               "request waited for these reads).",
+               {}, static_cast<double>(s.cache_refreshes));
 }
 
 void CollectLogin(http::Metrics& m, const domain::LoginService& login) {

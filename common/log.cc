@@ -30,12 +30,15 @@ std::atomic<LogFormat> g_format{LogFormat::kJson};
 thread_local const ScopedLogContext* t_context = nullptr;
 
 // Info and debug lines (the access log, mostly) are appended to a buffer that a background
-// thread writes out within kFlushDelay, so a busy server makes one write(2) per batch instead of
-// one per request. Warn and error lines, and anything once the buffer holds kFlushBytes, are
-// written at once together with what is buffered before them, so the order of lines is kept.
-// A process killed with SIGKILL loses at most kFlushDelay of info lines; exit() flushes.
+// thread writes out within kFlushDelay, or as soon as it holds kFlushBytes, so a busy server
+// makes one write(2) per batch instead of one per request, and not on a request's thread. Warn
+// and error lines are written at once together with what is buffered before them, so the order
+// of lines is kept; so is everything once kMaxBufferedBytes are waiting (a stderr slower than
+// the server holds the callers back instead of growing the buffer). A process killed with
+// SIGKILL loses at most kFlushDelay of info lines; exit() flushes.
 constexpr auto kFlushDelay = std::chrono::milliseconds(20);
 constexpr size_t kFlushBytes = 64 * 1024;
+constexpr size_t kMaxBufferedBytes = 4 * 1024 * 1024;
 
 struct LogState {
   std::mutex mu;        // guards the fields below
@@ -85,8 +88,9 @@ void FlusherLoop() {
     {
       std::unique_lock<std::mutex> lock(state.mu);
       state.cv.wait(lock, [&] { return !state.buffer.empty(); });
+      // Let a burst of lines share one write, unless a full batch is waiting already.
+      state.cv.wait_for(lock, kFlushDelay, [&] { return state.buffer.size() >= kFlushBytes; });
     }
-    std::this_thread::sleep_for(kFlushDelay);  // let a burst of lines share one write
     FlushBuffered(state);
   }
 }
@@ -337,16 +341,19 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
       *state.sink += line;
       return;
     }
-    bool was_empty = state.buffer.empty();
+    const size_t before = state.buffer.size();
     state.buffer += line;
-    if (state.buffer.size() >= kFlushBytes) write_now = true;
+    if (state.buffer.size() >= kMaxBufferedBytes) write_now = true;
     if (!write_now) {
       if (!state.flusher_started) {
         state.flusher_started = true;
         std::thread(FlusherLoop).detach();
         std::atexit(FlushLog);
       }
-      if (was_empty) state.cv.notify_one();  // the flusher waits only for an empty buffer
+      // The flusher waits for a first line, then for a full batch or kFlushDelay.
+      if (before == 0 || (before < kFlushBytes && state.buffer.size() >= kFlushBytes)) {
+        state.cv.notify_one();
+      }
       return;
     }
   }

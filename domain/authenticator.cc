@@ -1,5 +1,9 @@
 #include "domain/authenticator.h"
 
+#include <algorithm>
+#include <unordered_map>
+#include <vector>
+
 #include "common/log.h"
 #include "crypto/credential.h"
 
@@ -17,6 +21,23 @@ const char* KindName(crypto::CredentialKind kind) {
     default:
       return "credential";
   }
+}
+
+// What the cache keeps of a stored API token (its permissions are interned separately).
+CachedApiToken ToCached(store::ApiToken&& token) {
+  CachedApiToken t;
+  t.id = std::move(token.id);
+  t.org_id = std::move(token.org_id);
+  t.project_id = std::move(token.project_id);
+  t.name = std::move(token.name);
+  t.expires_at = token.expires_at;
+  t.revoked_at = token.revoked_at;
+  t.revocation_reason = token.revocation_reason;
+  t.rotation_deadline = token.rotation_deadline;
+  t.last_activity = token.last_used_at.value_or(token.created_at);
+  t.token_hash = std::move(token.token_hash);
+  t.pepper_id = std::move(token.pepper_id);
+  return t;
 }
 
 }  // namespace
@@ -85,6 +106,7 @@ Authenticator::Stats Authenticator::GetStats() const {
   }
   s.cache_hits = counters_.cache_hits.load(std::memory_order_relaxed);
   s.cache_misses = counters_.cache_misses.load(std::memory_order_relaxed);
+  s.cache_refreshes = counters_.cache_refreshes.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -204,21 +226,59 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
       return Fail(token.error());
     }
     e.permissions = PermissionList::Intern(token->permissions);
-    CachedApiToken t;
-    t.id = std::move(token->id);
-    t.org_id = std::move(token->org_id);
-    t.project_id = std::move(token->project_id);
-    t.name = std::move(token->name);
-    t.expires_at = token->expires_at;
-    t.revoked_at = token->revoked_at;
-    t.revocation_reason = token->revocation_reason;
-    t.rotation_deadline = token->rotation_deadline;
-    t.last_activity = token->last_used_at.value_or(token->created_at);
-    t.token_hash = std::move(token->token_hash);
-    t.pepper_id = std::move(token->pepper_id);
-    e.record = std::move(t);
+    e.record = ToCached(std::move(*token));
   }
   return true;
+}
+
+Result<size_t> Authenticator::RefreshCachedApiTokens() {
+  if (usage_ == nullptr) return size_t{0};  // without reported uses, nothing is known in use
+  const UnixMillis now = clock_.Now();
+  uint64_t epoch = 0;
+  // Entries read before a Forget during this pass are not inserted (Insert checks the epoch
+  // taken here, before any read): they age out and are reloaded, as without a refresh.
+  const auto due =
+      cache_.DueForRefresh(now, now - cache_.revalidate_after(), kMaxRefreshPerPass, &epoch);
+  size_t refreshed = 0;
+  for (size_t start = 0; start < due.size(); start += store::ApiTokenStore::kMaxHashesPerRead) {
+    const size_t end = std::min(due.size(), start + store::ApiTokenStore::kMaxHashesPerRead);
+    std::vector<std::string> hashes;
+    std::unordered_map<std::string, const CachedCredential*> by_hash;
+    for (size_t i = start; i < end; ++i) {
+      const crypto::Digest256& key = due[i]->key;
+      std::string hash = crypto::HexEncode(
+          std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+      by_hash.emplace(hash, due[i].get());
+      hashes.push_back(std::move(hash));
+    }
+    const UnixMillis read_at = clock_.Now();
+    CL_ASSIGN_OR_RETURN(std::vector<store::ApiToken> rows, tokens_.GetApiTokensByHashes(hashes));
+    if (after_load_for_testing_) after_load_for_testing_();
+    for (store::ApiToken& row : rows) {
+      auto it = by_hash.find(row.token_hash);
+      if (it == by_hash.end() || row.pepper_id != hasher_.current_pepper_id()) continue;
+      const CachedCredential& old = *it->second;
+      auto entry = std::make_shared<CachedCredential>();
+      entry->key = old.key;
+      entry->kind = crypto::CredentialKind::kApiToken;
+      entry->fetched_at = read_at;
+      entry->permissions = PermissionList::Intern(row.permissions);
+      entry->record = ToCached(std::move(row));
+      CachedApiToken& t = entry->token();
+      // Refused now, or due a prompt use (a write): left to the request path.
+      const bool live = !t.revoked_at &&
+                        !(t.rotation_deadline && read_at >= *t.rotation_deadline) &&
+                        !(t.expires_at && read_at >= *t.expires_at);
+      if (!live || read_at - t.last_activity >= kPromptUseAfter) continue;
+      std::string().swap(t.token_hash);
+      entry->last_usage_report.store(old.last_usage_report.load(std::memory_order_relaxed),
+                                     std::memory_order_relaxed);
+      if (!cache_.Insert(std::move(entry), epoch, read_at)) return refreshed;  // forgotten since
+      ++refreshed;
+      counters_.cache_refreshes.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  return refreshed;
 }
 
 Result<bool> Authenticator::RecordPromptUse(CachedCredential& e, UnixMillis now,

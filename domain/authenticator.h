@@ -90,6 +90,18 @@ class Authenticator {
   // could be answered from the cache; set before serving. Unset: always trusted.
   void SetCacheTrust(std::function<bool()> trusted) { cache_trusted_ = std::move(trusted); }
 
+  // Re-reads in bulk the cached API tokens in use whose entries will be stale soon
+  // (CredentialCache::DueForRefresh), a few queries of kMaxHashesPerRead tokens each, so a large
+  // working set is revalidated off the request path instead of by one database read per request
+  // as entries age out. Every entry is still re-read within revalidate_after. An entry is
+  // replaced only by a live row stored under the same hash and the newest pepper and not due a
+  // prompt use; anything else is left to age out and be reloaded by its next request, as
+  // without a refresh. Needs the UsageRecorder (its reported uses tell which entries are in
+  // use). Returns how many entries were refreshed. jobs::CredentialRefresher calls it.
+  Result<size_t> RefreshCachedApiTokens();
+  // At most this many entries per call.
+  static constexpr size_t kMaxRefreshPerPass = 1'000'000;
+
   // Number of cached credentials (tests and metrics).
   size_t CachedEntries();
 
@@ -99,6 +111,7 @@ class Authenticator {
     std::array<uint64_t, kPrincipalKindCount> successes{};  // by Principal::Kind
     uint64_t cache_hits = 0;                                // answered from a fresh cache entry
     uint64_t cache_misses = 0;                              // read from the database
+    uint64_t cache_refreshes = 0;  // entries re-read ahead of expiry (RefreshCachedApiTokens)
   };
   Stats GetStats() const;
 
@@ -146,6 +159,7 @@ class Authenticator {
     std::array<std::atomic<uint64_t>, kPrincipalKindCount> successes{};
     std::atomic<uint64_t> cache_hits{0};
     std::atomic<uint64_t> cache_misses{0};
+    std::atomic<uint64_t> cache_refreshes{0};
   };
   Counters counters_;
   // Counts `r` when it is a success.

@@ -274,5 +274,92 @@ TEST_F(ApiTokenTest, SweepOverlappingTheFirstUseAfterALongIdlePeriodRefusesIt) {
   EXPECT_FALSE(authn_->Authenticate("Bearer " + nightly.token));
 }
 
+// The bulk refresh keeps entries of tokens in use fresh past the revalidation bound without a
+// request reading the database; tokens not in use age out as before.
+TEST_F(ApiTokenTest, RefreshKeepsTokensInUseCachedAndLetsTheRestAgeOut) {
+  auto busy = MustCreate(owner_, {.name = "busy"});
+  auto idle = MustCreate(owner_, {.name = "idle"});
+  const std::string busy_bearer = "Bearer " + busy.token;
+  const std::string idle_bearer = "Bearer " + idle.token;
+  ASSERT_TRUE(authn_->Authenticate(busy_bearer));
+  ASSERT_TRUE(authn_->Authenticate(idle_bearer));
+  clock_.Advance(1100);  // both stale; only the busy one is used again
+  ASSERT_TRUE(authn_->Authenticate(busy_bearer));
+  // Not due yet: read less than half the bound ago.
+  auto early = authn_->RefreshCachedApiTokens();
+  ASSERT_TRUE(early) << early.error().ToString();
+  EXPECT_EQ(*early, 0u);
+  clock_.Advance(600);
+  auto refreshed = authn_->RefreshCachedApiTokens();
+  ASSERT_TRUE(refreshed) << refreshed.error().ToString();
+  EXPECT_EQ(*refreshed, 1u);
+  EXPECT_EQ(authn_->GetStats().cache_refreshes, 1u);
+  clock_.Advance(600);  // 1200 ms after the busy token's last read by a request
+  const uint64_t misses = authn_->GetStats().cache_misses;
+  auto hit = authn_->AuthenticateCached(busy_bearer);
+  ASSERT_TRUE(hit.has_value());
+  ASSERT_TRUE(*hit);
+  EXPECT_EQ((*hit)->id, busy.record.id);
+  EXPECT_FALSE(authn_->AuthenticateCached(idle_bearer).has_value());
+  EXPECT_EQ(authn_->GetStats().cache_misses, misses);
+}
+
+// A revocation this instance did not hear of (another instance, no announcement) is not hidden
+// by the refresh: the entry is not renewed, ages out, and the next request is refused.
+TEST_F(ApiTokenTest, RefreshDoesNotRenewATokenRevokedBehindItsBack) {
+  auto created = MustCreate(owner_, {.name = "ci"});
+  const std::string bearer = "Bearer " + created.token;
+  ASSERT_TRUE(authn_->Authenticate(bearer));
+  auto revoked = db_->RevokeApiToken(created.record.org_id, created.record.id, clock_.Now(),
+                                     store::RevocationReason::kManual, "other instance",
+                                     store::AuditEvent{.id = "ev-other",
+                                                       .org_id = created.record.org_id,
+                                                       .actor_kind = "user",
+                                                       .actor_id = "x",
+                                                       .actor_name = "x",
+                                                       .action = "api_token.revoked",
+                                                       .target_kind = "api_token",
+                                                       .target_id = created.record.id,
+                                                       .message = "revoked elsewhere",
+                                                       .created_at = clock_.Now()});
+  ASSERT_TRUE(revoked) << revoked.error().ToString();
+  clock_.Advance(600);
+  auto refreshed = authn_->RefreshCachedApiTokens();
+  ASSERT_TRUE(refreshed) << refreshed.error().ToString();
+  EXPECT_EQ(*refreshed, 0u);
+  clock_.Advance(500);
+  EXPECT_FALSE(authn_->AuthenticateCached(bearer).has_value());
+  auto full = authn_->Authenticate(bearer);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().reason(), "token_revoked");
+}
+
+// A revocation on this instance while the refresh reads: what the refresh read may predate it,
+// so nothing read in that pass is cached, and the token is refused at once.
+TEST_F(ApiTokenTest, RevocationDuringARefreshIsNotUndoneByIt) {
+  auto created = MustCreate(owner_, {.name = "raced"});
+  auto other = MustCreate(owner_, {.name = "other"});
+  const std::string bearer = "Bearer " + created.token;
+  ASSERT_TRUE(authn_->Authenticate(bearer));
+  ASSERT_TRUE(authn_->Authenticate("Bearer " + other.token));
+  clock_.Advance(600);
+  bool revoked = false;
+  authn_->SetAfterLoadHookForTesting([&] {
+    if (revoked) return;
+    revoked = true;
+    auto r = tokens_->Revoke(owner_, "acme", created.record.id);
+    EXPECT_TRUE(r) << r.error().ToString();
+  });
+  auto refreshed = authn_->RefreshCachedApiTokens();
+  authn_->SetAfterLoadHookForTesting(nullptr);
+  ASSERT_TRUE(revoked);
+  ASSERT_TRUE(refreshed) << refreshed.error().ToString();
+  EXPECT_EQ(*refreshed, 0u);
+  EXPECT_FALSE(authn_->AuthenticateCached(bearer).has_value());
+  auto again = authn_->Authenticate(bearer);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().reason(), "token_revoked");
+}
+
 }  // namespace
 }  // namespace cl::domain

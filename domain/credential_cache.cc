@@ -50,6 +50,21 @@ bool CredentialCache::Insert(std::shared_ptr<const CachedCredential> entry, uint
   return true;
 }
 
+std::vector<std::shared_ptr<const CachedCredential>> CredentialCache::DueForRefresh(
+    UnixMillis now, UnixMillis used_since, size_t max, uint64_t* epoch) const {
+  std::vector<std::shared_ptr<const CachedCredential>> due;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  *epoch = forget_epoch_;
+  cache_.ForEach([&](const std::shared_ptr<const CachedCredential>& e) {
+    if (due.size() >= max || e->kind != crypto::CredentialKind::kApiToken) return;
+    const UnixMillis age = now - e->fetched_at;
+    if (age < revalidate_after_ / 2 || age >= revalidate_after_) return;
+    if (e->last_usage_report.load(std::memory_order_relaxed) < used_since) return;
+    due.push_back(e);
+  });
+  return due;
+}
+
 void CredentialCache::Forget(const std::string& token_hash) {
   auto key = crypto::DigestFromHex(token_hash);
   std::unique_lock<std::shared_mutex> lock(mu_);

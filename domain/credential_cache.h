@@ -25,6 +25,7 @@
 #include <string>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "common/clock.h"
 #include "crypto/credential.h"
@@ -97,6 +98,15 @@ class CredentialCache {
   // is the hex hash under an older pepper the credential was found under.
   bool Insert(std::shared_ptr<const CachedCredential> entry, uint64_t epoch, UnixMillis now,
               const std::string& old_hash = "");
+
+  // Cached API tokens worth re-reading ahead of their expiry at `now`: read at least half of
+  // revalidate_after ago but still fresh, and used (a reported use, last_usage_report) since
+  // `used_since`. At most `max` of them. `epoch` receives the forget epoch: pass it to Insert
+  // with the re-read entries.
+  std::vector<std::shared_ptr<const CachedCredential>> DueForRefresh(UnixMillis now,
+                                                                     UnixMillis used_since,
+                                                                     size_t max,
+                                                                     uint64_t* epoch) const;
 
   // Drops the entry whose hash (hex, under the newest or an older pepper) is `token_hash`.
   void Forget(const std::string& token_hash);

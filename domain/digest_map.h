@@ -99,6 +99,14 @@ class DigestMap {
     }
   }
 
+  // Calls fn(const std::shared_ptr<const T>&) for every value, in no particular order.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (const Slot& s : slots_) {
+      if (s.value) fn(s.value);
+    }
+  }
+
   // Removes arbitrary entries until size() <= n.
   void TrimTo(size_t n) {
     for (size_t i = 0; i < slots_.size() && size_ > n; ++i) {

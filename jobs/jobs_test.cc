@@ -42,6 +42,10 @@ class FailingUsageStore final : public store::ApiTokenStore {
   Result<store::ApiToken> GetApiTokenByHash(const std::string&) override {
     return Fail(Error::Unavailable("down"));
   }
+  Result<std::vector<store::ApiToken>> GetApiTokensByHashes(
+      const std::vector<std::string>&) override {
+    return Fail(Error::Unavailable("down"));
+  }
   Result<store::ApiToken> GetApiToken(const std::string&, const std::string&) override {
     return Fail(Error::Unavailable("down"));
   }

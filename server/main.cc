@@ -30,6 +30,7 @@
 #include "http/client_address.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "jobs/credential_refresher.h"
 #include "jobs/rotation_finisher.h"
 #include "jobs/token_revoker.h"
 #include "jobs/usage_flusher.h"
@@ -180,6 +181,9 @@ int Serve(const ServerConfig& c) {
       domain::Authenticator::Stores{
           .users = **db, .sessions = **db, .tokens = **db, .federation = **db, .peppers = **db},
       hasher, clock, &usage, 200'000, c.auth_cache_revalidate);
+  // API tokens in use are re-read in bulk before their cache entries age out.
+  jobs::CredentialRefresher credential_refresher(
+      authenticator, std::max<UnixMillis>(1, c.auth_cache_revalidate / 4));
   // Revocations reach the other instances through PostgreSQL LISTEN/NOTIFY: the database
   // announces every ended credential when the ending transaction commits.
   store::NotifierOptions notifier_options;
@@ -413,6 +417,7 @@ int Serve(const ServerConfig& c) {
        {"database", (*db)->Dialect()},
        {"oidc_issuer", c.oidc_issuer}});
   usage_flusher.Start();
+  credential_refresher.Start();
   // Authentication refuses a rotated token at its deadline by itself; this only records it, so
   // every 30 s is enough (sooner when the operator runs the sweep more often, as tests do).
   rotation_finisher.Start(std::chrono::milliseconds(
@@ -424,6 +429,7 @@ int Serve(const ServerConfig& c) {
   if (admin_server) admin_server->Stop();
   // In-flight requests are done: stop the sweeps, then write the last coalesced usage.
   webhook_dispatcher.Stop();
+  credential_refresher.Stop();
   rotation_finisher.Stop();
   revoker.Stop();
   usage_flusher.Stop();

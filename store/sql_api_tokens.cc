@@ -1,5 +1,6 @@
 // SqlDatabase's ApiTokenStore: creating, finding, listing and revoking API tokens, and
 // recording their use.
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -184,6 +185,31 @@ Result<ApiToken> SqlDatabase::GetApiTokenByHash(const std::string& token_hash) {
     return QueryOne<ApiToken>(c, std::string(kApiTokenSelect) + "WHERE t.token_hash = $1",
                               {token_hash}, "API token", ToApiToken);
   });
+}
+
+Result<std::vector<ApiToken>> SqlDatabase::GetApiTokensByHashes(
+    const std::vector<std::string>& hashes) {
+  if (hashes.empty()) return std::vector<ApiToken>{};
+  if (hashes.size() > kMaxHashesPerRead) {
+    return Fail(Error::InvalidArgument("too many hashes in one read"));
+  }
+  // One statement shape whatever the count (statement caches stay small): always
+  // kMaxHashesPerRead parameters, the last hash repeated to fill them.
+  static const std::string sql = [] {
+    std::string s = std::string(kApiTokenSelect) + "WHERE t.token_hash IN (";
+    for (size_t i = 1; i <= kMaxHashesPerRead; ++i) {
+      if (i > 1) s += ", ";
+      s += "$" + std::to_string(i);
+    }
+    return s + ")";
+  }();
+  std::vector<SqlParam> params;
+  params.reserve(kMaxHashesPerRead);
+  for (size_t i = 0; i < kMaxHashesPerRead; ++i) {
+    params.emplace_back(hashes[std::min(i, hashes.size() - 1)]);
+  }
+  return RunReturning(
+      [&](SqlConnection& c) { return QueryAll<ApiToken>(c, sql, params, ToApiToken); });
 }
 
 Result<ApiToken> SqlDatabase::GetApiToken(const std::string& org_id, const std::string& id) {

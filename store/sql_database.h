@@ -158,6 +158,8 @@ class SqlDatabase : public Database {
 
   Status CreateApiToken(const ApiToken& token, const AuditEvent& event) override;
   Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) override;
+  Result<std::vector<ApiToken>> GetApiTokensByHashes(
+      const std::vector<std::string>& hashes) override;
   Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) override;
   Result<std::vector<ApiToken>> ListApiTokens(const ApiTokenFilter& filter) override;
   Result<Page<ApiToken, TimeKey>> ListApiTokens(const ApiTokenFilter& filter,

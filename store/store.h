@@ -379,6 +379,12 @@ class ApiTokenStore {
   virtual Status CreateApiToken(const ApiToken& token, const AuditEvent& event) = 0;
   // With project_name filled. NotFound when unknown.
   virtual Result<ApiToken> GetApiTokenByHash(const std::string& token_hash) = 0;
+  // The tokens stored under any of `hashes` (at most kMaxHashesPerRead), in no particular order;
+  // hashes with no token are left out. One query, whatever the number: the credential cache
+  // re-reads the tokens in use in bulk instead of one request at a time.
+  static constexpr size_t kMaxHashesPerRead = 128;
+  virtual Result<std::vector<ApiToken>> GetApiTokensByHashes(
+      const std::vector<std::string>& hashes) = 0;
   virtual Result<ApiToken> GetApiToken(const std::string& org_id, const std::string& id) = 0;
   // Ordered by created_at descending, then id descending; with project_name filled. Which tokens
   // each ApiTokenFilter::Status selects is decided at filter.now.

@@ -11,6 +11,52 @@
 namespace cl::store::testing {
 namespace {
 
+// The bulk read behind the credential refresh: any number of hashes up to the bound, in one
+// query; unknown hashes and repeats change nothing; more than the bound is refused.
+TYPED_TEST(StoreTest, ApiTokensByHashesReadsManyInOneCall) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string proj = this->NewProject(org, "web");
+  std::vector<ApiToken> made;
+  for (int i = 0; i < 5; ++i) {
+    ApiToken t = Token(org, "t" + std::to_string(i), this->now_ + i,
+                       i % 2 ? std::optional<std::string>(proj) : std::nullopt);
+    ASSERT_TRUE(this->db_->CreateApiToken(t, this->Event(org, "api_token.created")));
+    made.push_back(t);
+  }
+  auto none = this->db_->GetApiTokensByHashes({});
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_TRUE(none->empty());
+
+  std::vector<std::string> hashes = {made[0].token_hash, Hash(), made[3].token_hash,
+                                     made[3].token_hash, made[4].token_hash};
+  auto got = this->db_->GetApiTokensByHashes(hashes);
+  ASSERT_TRUE(got) << got.error().ToString();
+  std::vector<std::string> ids;
+  for (const auto& t : *got) {
+    ids.push_back(t.id);
+    auto byhash = this->db_->GetApiTokenByHash(t.token_hash);
+    ASSERT_TRUE(byhash);
+    EXPECT_EQ(t.name, byhash->name);  // the same columns as the single read
+    EXPECT_EQ(t.project_name, byhash->project_name);
+    EXPECT_EQ(t.permissions, byhash->permissions);
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> want = {made[0].id, made[3].id, made[4].id};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ids, want);
+
+  std::vector<std::string> full(ApiTokenStore::kMaxHashesPerRead, Hash());
+  full.back() = made[1].token_hash;
+  auto at_bound = this->db_->GetApiTokensByHashes(full);
+  ASSERT_TRUE(at_bound) << at_bound.error().ToString();
+  ASSERT_EQ(at_bound->size(), 1u);
+  EXPECT_EQ(at_bound->front().id, made[1].id);
+  full.push_back(made[2].token_hash);
+  EXPECT_FALSE(this->db_->GetApiTokensByHashes(full));
+}
+
 TYPED_TEST(StoreTest, ApiTokenCreateAndGet) {
   this->Migrated();
   User u = this->NewUser("owner@example.com");
