@@ -82,6 +82,7 @@ try {
   console.log('quiet:');
   console.log(`  ${line('GET /readyz', quiet.readyz)}`);
   console.log(`  ${line('GET /v1/auth/whoami', quiet.whoami)}`);
+  if (quiet.errors.length) console.log(`  probe errors: ${quiet.errors.length}: ${quiet.errors.slice(0, 5)}`);
 
   idp.delayMs = DELAY_MS;
   idp.maxInFlight = 0;
@@ -108,6 +109,8 @@ try {
   const rows = h.sql(stack,
       'SELECT (SELECT COUNT(*) FROM login_requests) + (SELECT COUNT(*) FROM device_requests)');
   console.log(`pending login rows after the flood: ${rows}`);
+  // A probe that was not answered 200 is a failed request: the run fails.
+  if (quiet.errors.length || loaded.errors.length) process.exitCode = 1;
 } finally {
   await stack?.cleanup();
   await idp.stop();

@@ -35,7 +35,8 @@ try {
   const pid = stack.server.process.pid;
   const port = Number(new URL(stack.baseUrl).port);
   await fetch(`${stack.baseUrl}/healthz`);
-  console.log(`one complete 1 MiB body first: ${await sendOneLargeBody(port)}`);
+  const first = await sendOneLargeBody(port);
+  console.log(`one complete 1 MiB body first: ${first}`);
   await new Promise((r) => setTimeout(r, 1000));
   const idle = rssKiB(pid);
   console.log(`server args: ${extra.join(' ') || '(defaults)'}`);
@@ -56,6 +57,14 @@ try {
   for (const s of result.pinned) s.destroy();
   const health = await fetch(`${stack.baseUrl}/healthz`);
   console.log(`healthz afterwards: ${health.status}`);
+  // Anything but these answers is a failure: the large body is refused 401 (no credential), a
+  // slow body is either still being read (0: not answered) or refused 503 by the body budget.
+  const unexpected = Object.keys(result.statuses).filter((s) => s !== '0' && s !== '503');
+  if (first !== 401 || unexpected.length || health.status !== 200) {
+    console.log(`FAILED: unexpected answers (first body ${first}, slow bodies ` +
+        `${JSON.stringify(result.statuses)}, healthz ${health.status})`);
+    process.exitCode = 1;
+  }
 } finally {
   await stack.cleanup();
 }

@@ -5,8 +5,9 @@
 #                                    and the web UI (npm ci in devenv/ and web/);
 #   scripts/install-deps.sh [--test] everything (scripts/test.sh, the default): the run set plus
 #                                    the test tools (PostgreSQL server, clang and the fuzzing and
-#                                    sanitizer runtimes, Chromium, nginx, PgBouncer, zsh/fish,
-#                                    systemd-analyze, promtool) and npm ci in tests/ and tests/web.
+#                                    sanitizer runtimes, Chromium, nginx, wrk, PgBouncer,
+#                                    zsh/fish, systemd-analyze, promtool) and npm ci in tests/ and
+#                                    tests/web.
 # Idempotent and fast when everything is already present; safe to run as root on a fresh
 # Debian 12 machine or as a user with sudo.
 set -euo pipefail
@@ -35,6 +36,7 @@ test_packages=(
   clang-14 libclang-rt-14-dev llvm-14  # fuzzing (libFuzzer) and sanitizer builds
   chromium  # browser tests (driven by playwright-core; never a downloaded browser)
   nginx-light pgbouncer  # scale-out tests: run from private configs on loopback, never as services
+  wrk  # HTTP benchmarks (bench/http_bench.mjs, run briefly by scripts/bench-smoke.sh)
   zsh fish  # syntax checks of the generated shell completion scripts (`zsh -n`, `fish -n`)
   systemd  # systemd-analyze verify of deploy/systemd (never started here)
   prometheus  # promtool: checks of deploy/prometheus rules and of the server's /metrics

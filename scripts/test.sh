@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: the OpenAPI lint (no build needed), unit tests (ctest,
-# including the PostgreSQL store tests that scripts/with-postgres.sh provides), the end-to-end
-# suite in tests/e2e on PostgreSQL and on SQLite, the check of every response those suites
-# recorded against docs/openapi.yaml, the browser tests of the web UI, then the sanitizer and
-# fuzzing runs of scripts/sanitize.sh. Prints a summary (every stage with its counts and time,
-# SKIPPED when it did not run); exits non-zero if anything failed.
+# including the PostgreSQL store tests that scripts/with-postgres.sh provides), a smoke run of
+# every benchmark (scripts/bench-smoke.sh: each once, briefly, no numbers asserted), the
+# end-to-end suite in tests/e2e on PostgreSQL and on SQLite, the check of every response those
+# suites recorded against docs/openapi.yaml, the browser tests of the web UI, then the sanitizer
+# and fuzzing runs of scripts/sanitize.sh. Prints a summary (every stage with its counts and
+# time, SKIPPED when it did not run); exits non-zero if anything failed.
 #
 # The e2e suite on SQLite runs once: against the ASan+UBSan server and CLI when the "asan" mode
 # runs (the default), otherwise against the plain build.
 #
 # Every tree is configured from CMakePresets.json (this one: preset "default", with CL_BENCH=ON so
-# that the benchmarks keep compiling; they are built, never run here). The Node suites are also
+# that the benchmarks are built and the smoke stage can run them). The Node suites are also
 # registered in ctest (labels e2e, browser): the unit stage leaves them out and they run below.
 #
 # Overrides: CL_BUILD_DIR (default build), CL_JOBS (2), CL_SKIP_INSTALL=1 (no install-deps),
 #            CL_E2E_ONLY=1 (skip ctest), CL_E2E_FILTER=REGEX (node --test-name-pattern; also
 #            skips the sanitizer runs), CL_SANITIZERS=MODES (default "asan tsan": ASan+UBSan unit
 #            + e2e + fuzz smoke, and TSan; "none" skips; any of asan, fuzz, tsan, all; see
-#            scripts/sanitize.sh), CL_FUZZ_SECONDS (seconds per fuzz target, default 15).
+#            scripts/sanitize.sh), CL_FUZZ_SECONDS (seconds per fuzz target, default 15),
+#            CL_BENCH_SMOKE=0 (skip the benchmark smoke; CL_E2E_ONLY and CL_E2E_FILTER do too).
 set -uo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -64,6 +66,28 @@ if [[ "${CL_E2E_ONLY:-0}" != 1 ]]; then
   record_ctest "unit (ctest)" "$logs/ctest.log" "${PIPESTATUS[0]}" "$start"
 else
   record "unit (ctest)" SKIPPED "CL_E2E_ONLY=1"
+fi
+
+# --- every benchmark once, briefly (scripts/bench-smoke.sh): proves they work, asserts no number --
+if [[ -n "${CL_E2E_FILTER:-}" || "${CL_E2E_ONLY:-0}" == 1 || "${CL_BENCH_SMOKE:-1}" == 0 ]]; then
+  reason="CL_BENCH_SMOKE=0"
+  [[ "${CL_E2E_ONLY:-0}" == 1 ]] && reason="CL_E2E_ONLY=1"
+  [[ -n "${CL_E2E_FILTER:-}" ]] && reason="CL_E2E_FILTER set"
+  record "bench smoke" SKIPPED "$reason"
+else
+  step "benchmark smoke (scripts/bench-smoke.sh)"
+  start=$SECONDS
+  CL_BUILD_DIR="$build_dir" bash scripts/bench-smoke.sh 2>&1 | tee "$logs/bench-smoke.log"
+  rc=${PIPESTATUS[0]}
+  summary_line="$(grep -E '^[0-9]+ benchmarks, [0-9]+ failed' "$logs/bench-smoke.log" | tail -1)"
+  if ((rc == 0)); then
+    record "bench smoke" ok "${summary_line:-?}"
+  else
+    record "bench smoke" FAIL "${summary_line:-exit $rc}; log $logs/bench-smoke.log"
+    while IFS= read -r line; do
+      note "$line"
+    done < <(grep -E '^[A-Za-z0-9_]+ +FAILED' "$logs/bench-smoke.log" | sort -u)
+  fi
 fi
 
 # --- end-to-end ------------------------------------------------------------------------------
