@@ -380,6 +380,8 @@ async function main() {
         say(`  #${i + 1} ${name.padEnd(16)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50}  p99 ${r.p99}` +
             `${r.non2xx ? `  NON-2xx ${r.non2xx}` : ''}${r.errors ? `  ${r.errors}` : ''}`);
         if (r.non2xx) throw new Error(`${name}: ${r.non2xx} answers were not 2xx`);
+        if (r.errors) throw new Error(`${name}: ${r.errors}`);
+        if (!(r.rps > 0)) throw new Error(`${name}: no request was answered`);
       }
       results.rounds.push(round);
     }

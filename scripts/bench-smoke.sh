@@ -33,25 +33,18 @@ export CL_BUILD_DIR="$B"
 # NAME, then the command, run by bash from the repository root ($B: the build tree). Helpers:
 #   gbench BINARY [ARGS]      a Google Benchmark program, each benchmark once for ~0.01 s; fails
 #                             when a benchmark reports an error (SkipWithError exits 0)
-#   check_results JS CMD...   runs CMD (a script that prints `RESULTS_JSON {...}`) and fails
-#                             unless the JS expression JS holds for that object `r`
 # Sizes are the smallest that still take every code path of the benchmark. The soak keeps its
 # own verdict (no errors, no growth of descriptors, RSS growth under 10% after the warm-up): with
 # SQLite's page cache bounded to 1 MiB its RSS grows ~2-3% in these few seconds. auth_bench's
 # 100,000-token fixture is most of the time (~30 s of CPU); the whole run takes ~1.5 min on 2
 # idle cores, 3 min on a busy machine.
-# bench/http_bench.mjs exits 0 whatever wrk's answers were: every request must have been answered
-# 2xx without socket errors, and every token created and authenticated.
-export HTTP_BENCH_OK='r.wrk.length === 4 && r.wrk.every((w) => w.rps > 0 && !w.non2xx && !w.errors)
-  && r.memory.tokens_created === r.memory.tokens_requested && !r.memory.create_failures
-  && !r.memory.auth_failures'
 benchmarks=$(cat <<'EOF'
 crypto_bench          gbench "$B/crypto/crypto_bench"
 auth_bench            gbench "$B/domain/auth_bench"
 ci_verifier_bench     gbench "$B/oidc/ci_verifier_bench"
 sweep_bench_sqlite    "$B/jobs/sweep_bench" sqlite --orgs 20 --tokens-per-org 50
 sweep_bench_postgres  bash scripts/with-postgres.sh "$B/jobs/sweep_bench" postgres --orgs 20 --tokens-per-org 50
-http_bench            BENCH_DURATION=1s BENCH_ROUNDS=1 BENCH_TOKENS=200 check_results "$HTTP_BENCH_OK" node bench/http_bench.mjs
+http_bench            BENCH_DURATION=1s BENCH_ROUNDS=1 BENCH_TOKENS=200 node bench/http_bench.mjs
 keyless_bench         BENCH_DURATION_S=1 BENCH_CLIENTS=4 BENCH_TOKENS=300 node bench/keyless_bench.mjs
 anonymous_load_bench  BENCH_CLIENTS=20 BENCH_SECONDS=3 BENCH_IDP_DELAY_MS=200 node bench/anonymous_load_bench.mjs
 body_memory_bench     BENCH_CONNECTIONS=40 BENCH_BODY_BYTES=262144 BENCH_PIECE_MS=50 node bench/body_memory_bench.mjs
@@ -82,26 +75,7 @@ gbench() {
   return "$rc"
 }
 
-check_results() {
-  local expr="$1" out
-  shift
-  out="$(mktemp "${TMPDIR:-/tmp}/cl-results.XXXXXX")"
-  "$@" | tee "$out"
-  local rc=${PIPESTATUS[0]}
-  if ((rc == 0)); then
-    # shellcheck disable=SC2016  # JavaScript, not shell
-    grep '^RESULTS_JSON ' "$out" | tail -1 | sed 's/^RESULTS_JSON //' | CHECK="$expr" node -e '
-      const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
-      if (!new Function("r", `return (${process.env.CHECK});`)(r)) {
-        console.log(`bench-smoke: results check failed: ${process.env.CHECK}`);
-        process.exit(1);
-      }'
-    rc=$?
-  fi
-  rm -f "$out"
-  return "$rc"
-}
-export -f gbench check_results
+export -f gbench
 
 names=()
 commands=()
