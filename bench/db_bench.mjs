@@ -24,6 +24,7 @@
 //   BENCH_EXISTING        API tokens created before the list is measured (default 1000)
 //   BENCH_EXCHANGE_TOKENS CI ID tokens minted for the exchange (default 20000; stops when used up)
 //   BENCH_ONLY            comma-separated operation names to run (default: all)
+//   BENCH_PG_STATS=1      PostgreSQL: statements per operation (pg_stat_statements preloaded)
 import * as http from 'node:http';
 
 process.env.CL_BUILD_DIR ??= new URL('../build-bench', import.meta.url).pathname;
@@ -128,10 +129,17 @@ async function main() {
     ];
 
     const rows = [];
+    const statements = [];  // BENCH_PG_STATS=1
     for (const op of ops) {
       if (ONLY && !ONLY.has(op.name)) continue;
       if (op.prepare) await op.prepare();
+      const before = kb.pgStats(db);
       const r = await kb.runLoad({clients: CONNECTIONS, durationMs: DURATION_MS, once: op.once});
+      const after = kb.pgStats(db);
+      if (after?.statements != null) {
+        statements.push(`${op.name}: ${((after.statements - before.statements) / r.ops).toFixed(1)} ` +
+                        'statements per op');
+      }
       const want = new Set([op.want].flat());
       const bad = [...r.statuses].filter(([s]) => !want.has(s));
       const badCount = bad.reduce((n, [, c]) => n + c, 0);
@@ -149,6 +157,7 @@ async function main() {
       (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     kb.say(line(head));
     for (const row of rows) kb.say(line(row));
+    for (const l of statements) kb.say(`PostgreSQL, ${l}`);
   } catch (e) {
     failed = true;
     kb.say(`db_bench failed: ${e.message}`);

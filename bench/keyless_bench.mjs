@@ -315,7 +315,8 @@ async function main() {
     const after = pgStats(db);
     if (before && after) {
       const per = (a, b) => ((a - b) / r.ops).toFixed(2);
-      say(`PostgreSQL per exchange: ${per(after.commits, before.commits)} commits` +
+      // pg_stat_database counts autocommit reads as commits too, and its counters lag a little.
+      say(`PostgreSQL per exchange: ≈ ${per(after.commits, before.commits)} commits` +
           (after.statements === null ? ' (pg_stat_statements not preloaded)' :
                                        `, ${per(after.statements, before.statements)} statements`));
       if (after.statements !== null) say(after.top());
