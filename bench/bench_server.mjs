@@ -1,19 +1,47 @@
 // Starts a control plane for a benchmark script: a temp SQLite database, the development IdP,
 // logs to a file in `dir` (as a deployment sends them to a collector, not through a pipe), no
 // CHAINLOOP_* settings inherited from the caller's environment except the client secret. Resolves
-// when /readyz answers 200. Shared by http_bench.mjs and keyless_bench.mjs.
+// when /readyz answers 200. Shared by http_bench.mjs, keyless_bench.mjs and db_bench.mjs;
+// `benchDatabase` gives them the database BENCH_DATABASE names.
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
 // `h` is tests/e2e/harness.mjs as the caller imported it (after setting CL_BUILD_DIR);
 // `spawnChild(cmd, args, opts)` starts and tracks the process so the caller can stop it.
-export async function startBenchServer(h, spawnChild, { dir, idp, port, args = [], logFile }) {
+// The database of a benchmark: BENCH_DATABASE=sqlite (default), a file in `dir`, or
+// BENCH_DATABASE=postgres, a fresh database on the server of scripts/with-postgres.sh
+// (CL_TEST_POSTGRES_URL) with a pool of BENCH_PG_POOL_SIZE connections (default 16). Returns
+// {kind, url, drop()}; the caller drops it at the end.
+export async function benchDatabase(h, dir) {
+  const kind = process.env.BENCH_DATABASE || 'sqlite';
+  if (kind === 'sqlite') {
+    return { kind, url: `sqlite:${join(dir, 'controlplane.db')}`, drop: async () => {} };
+  }
+  if (kind !== 'postgres') throw new Error(`BENCH_DATABASE must be sqlite or postgres, not ${kind}`);
+  if (!process.env.CL_TEST_POSTGRES_URL) {
+    throw new Error('BENCH_DATABASE=postgres: run the script inside scripts/with-postgres.sh');
+  }
+  const saved = process.env.CL_E2E_DATABASE;
+  process.env.CL_E2E_DATABASE = 'postgres';  // what the e2e harness's createDatabase reads
+  try {
+    const db = await h.createDatabase(dir);
+    const url = new URL(db.url);
+    url.searchParams.set('pool_size', process.env.BENCH_PG_POOL_SIZE || '16');
+    return { kind, url: url.toString(), drop: db.drop };
+  } finally {
+    if (saved === undefined) delete process.env.CL_E2E_DATABASE;
+    else process.env.CL_E2E_DATABASE = saved;
+  }
+}
+
+// `database`: the --database URL (default: SQLite in `dir`).
+export async function startBenchServer(h, spawnChild, { dir, idp, port, args = [], logFile, database }) {
   const baseUrl = `http://127.0.0.1:${port}`;
   const all = [
     'serve',
     '--listen', `127.0.0.1:${port}`,
     '--external-url', baseUrl,
-    '--database', `sqlite:${join(dir, 'controlplane.db')}`,
+    '--database', database ?? `sqlite:${join(dir, 'controlplane.db')}`,
     '--data-dir', join(dir, 'data'),
     '--oidc-issuer', idp.issuer,
     '--oidc-client-id', h.CLIENT_ID,

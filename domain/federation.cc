@@ -156,58 +156,60 @@ Status FederationService::DeletePolicy(const Principal& p, const std::string& or
   return Ok();
 }
 
-Result<FederationService::Verified> FederationService::VerifyForOrg(
-    const std::string& org_name, const std::string& token,
-    std::initializer_list<std::string_view> jti_prefixes) {
-  std::vector<store::TrustPolicyRecord> records;
-  store::Organization org;
-  auto found = org_store_.GetOrganizationByName(org_name);
-  if (found) {
-    org = *found;
-    CL_ASSIGN_OR_RETURN(records, federation_.ListTrustPolicies(org.id));
-  } else if (!found.error().IsNotFound()) {
-    return Fail(found.error());
+Result<FederationService::Verified> FederationService::VerifyForOrg(const std::string& org_name,
+                                                                    const std::string& token) {
+  // The organization and its policies in one round trip, read afresh for every token: an edited
+  // or deleted policy counts from the next verification on.
+  store::OrgTrustPolicies found;
+  auto read = federation_.GetTrustPoliciesOfOrg(org_name);
+  if (read) {
+    found = std::move(*read);
+  } else if (!read.error().IsNotFound()) {
+    return Fail(read.error());
   }
   // An unknown organization verifies against no policies: the answer does not reveal whether
   // the organization exists.
   std::vector<oidc::TrustPolicy> policies;
-  policies.reserve(records.size());
-  for (const auto& r : records) policies.push_back(ToOidcPolicy(r));
+  policies.reserve(found.policies.size());
+  for (const auto& r : found.policies) policies.push_back(ToOidcPolicy(r));
   CL_ASSIGN_OR_RETURN(oidc::CiIdentity identity, verifier_.Verify(token, policies));
-  auto rec = std::find_if(records.begin(), records.end(), [&](const store::TrustPolicyRecord& r) {
-    return r.id == identity.policy_id;
-  });
-  if (rec == records.end()) {
+  auto rec =
+      std::find_if(found.policies.begin(), found.policies.end(),
+                   [&](const store::TrustPolicyRecord& r) { return r.id == identity.policy_id; });
+  if (rec == found.policies.end()) {
     return Fail(Error::Internal("matched trust policy vanished"));
   }
-  const UnixMillis now = clock_.Now();
+  Verified v{std::move(found.org_id), std::move(identity), *rec};
+  return v;
+}
+
+std::vector<std::string> FederationService::JtiKeys(
+    const Verified& v, std::initializer_list<std::string_view> jti_prefixes) {
+  std::vector<std::string> keys;
+  keys.reserve(jti_prefixes.size());
+  for (std::string_view prefix : jti_prefixes) keys.push_back(std::string(prefix) + v.identity.jti);
+  return keys;
+}
+
+UnixMillis FederationService::RememberJtiUntil(const Verified& v) {
   // Remember the jti for an hour past the token's expiry. Every instance would refuse the token
-  // 60 s after it (the verifier's leeway), but the row is purged by whichever instance writes
+  // 60 s after it (the verifier's leeway), but the row is purged by whichever instance purges
   // next, by its own clock: the hour lets instance clocks disagree by up to that much before
   // one could purge a jti that another still accepts.
-  const UnixMillis remember_until = identity.exp * kMillisPerSecond + kMillisPerHour;
-  std::vector<std::string> keys;
-  for (std::string_view prefix : jti_prefixes) keys.push_back(std::string(prefix) + identity.jti);
-  auto st = federation_.RecordCiTokenJti(identity.issuer, keys, remember_until, now);
-  if (!st) {
-    if (st.error().IsAlreadyExists()) {
-      return Fail(Error::Unauthenticated("this CI token was already used (jti " +
-                                             identity.jti.substr(0, 64) +
-                                             "); request a new ID token",
-                                         Reason::kReplayedToken));
-    }
-    return Fail(st.error());
-  }
-  Verified v{std::move(org), std::move(identity), *rec};
-  return v;
+  return v.identity.exp * kMillisPerSecond + kMillisPerHour;
+}
+
+Error FederationService::ReplayedOr(const Verified& v, const Error& e) {
+  if (!e.IsAlreadyExists() || !e.Is(Reason::kReplayedToken)) return e;
+  return Error::Unauthenticated("this CI token was already used (jti " +
+                                    v.identity.jti.substr(0, 64) + "); request a new ID token",
+                                Reason::kReplayedToken);
 }
 
 Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
                                                    const std::string& subject_token,
                                                    const std::string& client_address) {
-  // An exchanged ID token is spent for every use: the exchange, a direct attestation init
-  // (the bare jti) and a direct attestation push ("push:" + jti).
-  CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, subject_token, {"", "push:"}));
+  CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, subject_token));
   const UnixMillis now = clock_.Now();
   // The exchanged token ends when the CI token stops being accepted (its exp plus the verifier's
   // leeway): an ID token the attestation endpoints accept directly exchanges too, and the
@@ -220,7 +222,7 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
   out.token = crypto::GenerateCredential(crypto::CredentialKind::kFederated, random_);
   store::FederatedToken& t = out.record;
   t.id = NewUuid(random_);
-  t.org_id = v.org.id;
+  t.org_id = v.org_id;
   t.project_id = v.policy.project_id;
   t.policy_id = v.policy.id;
   t.token_hash = hasher_.Hash(out.token);
@@ -235,17 +237,21 @@ Result<ExchangedToken> FederationService::Exchange(const std::string& org_name,
 
   store::AuditEvent e = NewAuditEvent(
       AuditActor::CiJob(v.policy.id, t.display_name, client_address),
-      {v.org.id, AuditAction::kFederationTokenExchanged, AuditTarget::kTrustPolicy, v.policy.id,
+      {v.org_id, AuditAction::kFederationTokenExchanged, AuditTarget::kTrustPolicy, v.policy.id,
        "CI token of " + t.issuer + " (sub " + t.subject + ") exchanged under trust policy " +
            v.policy.name},
       now, random_);
-  auto created = federation_.CreateFederatedToken(t, e);
+  // An exchanged ID token is spent for every use: the exchange, a direct attestation init
+  // (the bare jti) and a direct attestation push ("push:" + jti). Its jti keys, the token and
+  // the event are written in one transaction, or nothing is.
+  auto created = federation_.ExchangeCiToken(v.identity.issuer, JtiKeys(v, {"", "push:"}),
+                                             RememberJtiUntil(v), now, t, e);
   if (!created) {
     if (created.error().Is(Reason::kTrustPolicyDeleted)) {
       // Deleted after the policies were read: answer as if it had never matched.
       return Fail(oidc::NoMatchingPolicyError());
     }
-    return Fail(created.error());
+    return Fail(ReplayedOr(v, created.error()));
   }
   return out;
 }
@@ -259,14 +265,17 @@ Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_
   if (use != "init" && use != "push") {
     return Fail(Error::Internal("unknown attestation step for a CI token"));
   }
-  CL_ASSIGN_OR_RETURN(
-      Verified v, VerifyForOrg(org_name, token, {use == "init" ? std::string_view() : "push:"}));
+  CL_ASSIGN_OR_RETURN(Verified v, VerifyForOrg(org_name, token));
+  auto recorded = federation_.RecordCiTokenJti(
+      v.identity.issuer, JtiKeys(v, {use == "init" ? std::string_view() : "push:"}),
+      RememberJtiUntil(v), clock_.Now());
+  if (!recorded) return Fail(ReplayedOr(v, recorded.error()));
   Principal p;
   p.kind = Principal::Kind::kFederated;
   p.id = v.identity.issuer + "|" + v.identity.subject;
   p.display_name = CiDisplayName(v.identity, v.policy.provider);
   p.claims_json = CiKeyClaimsJson(v.identity, v.policy.provider);
-  p.org_id = v.org.id;
+  p.org_id = v.org_id;
   p.project_id = v.policy.project_id;
   p.permissions = v.policy.permissions;
   p.client_address = client_address;
@@ -276,7 +285,7 @@ Result<Principal> FederationService::AuthenticateCiToken(const std::string& org_
   // token and step can exist: the jti was consumed above.
   CL_RETURN_IF_ERROR(audit_.AppendAuditEvent(NewAuditEvent(
       AuditActor::CiJob(v.policy.id, p.display_name, client_address),
-      {v.org.id, AuditAction::kFederationCiTokenUsed, AuditTarget::kTrustPolicy, v.policy.id,
+      {v.org_id, AuditAction::kFederationCiTokenUsed, AuditTarget::kTrustPolicy, v.policy.id,
        "CI token of " + v.identity.issuer + " (sub " + v.identity.subject +
            ") used directly for attestation " + (use == "init" ? "init" : "push") +
            " under trust policy " + v.policy.name},

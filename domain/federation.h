@@ -62,6 +62,8 @@ class FederationService {
   // The stores it reads and writes.
   struct Stores {
     store::FederationStore& federation;
+    // Not read since the exchange reads the organization with its policies
+    // (FederationStore::GetTrustPoliciesOfOrg); kept so that the wiring does not change.
     store::OrganizationStore& orgs;
     store::ProjectStore& projects;
     store::AuditStore& audit;
@@ -77,7 +79,6 @@ class FederationService {
                     const Clock& clock, Random& random, FederationConfig config,
                     Authenticator* authenticator = nullptr)
       : federation_(stores.federation),
-        org_store_(stores.orgs),
         projects_(stores.projects),
         audit_(stores.audit),
         authz_(authz),
@@ -109,7 +110,9 @@ class FederationService {
   // at most max_token_lifetime. Audited. Errors: those of
   // CiTokenVerifier::Verify, plus Unauthenticated "replayed_token" for a `jti` seen before. An
   // unknown organization behaves as one without policies (no_matching_trust_policy), and so
-  // does a policy deleted while the exchange was in flight (its `jti` stays consumed).
+  // does a policy deleted while the exchange was in flight. The jti, the token and the audit
+  // event are written in one transaction (FederationStore::ExchangeCiToken): on any error,
+  // nothing is, and the `jti` stays unspent.
   // `client_address` (the CI job's) goes into the audit event.
   Result<ExchangedToken> Exchange(const std::string& org, const std::string& subject_token,
                                   const std::string& client_address = "");
@@ -126,17 +129,23 @@ class FederationService {
 
  private:
   struct Verified {
-    store::Organization org;
+    std::string org_id;
     oidc::CiIdentity identity;
     store::TrustPolicyRecord policy;
   };
-  // Verifies against the organization's policies, then records prefix + jti for each of
-  // jti_prefixes in one transaction (the replay check; any one already recorded is a replay).
-  Result<Verified> VerifyForOrg(const std::string& org_name, const std::string& token,
-                                std::initializer_list<std::string_view> jti_prefixes);
+  // Verifies against the organization's policies, read in one query. Writes nothing: the
+  // caller records the jti (the replay check) with what it writes.
+  Result<Verified> VerifyForOrg(const std::string& org_name, const std::string& token);
+  // prefix + jti for each of `jti_prefixes`: the single-use keys one use of the token spends.
+  static std::vector<std::string> JtiKeys(const Verified& v,
+                                          std::initializer_list<std::string_view> jti_prefixes);
+  // Until when the store remembers those keys.
+  static UnixMillis RememberJtiUntil(const Verified& v);
+  // The store's AlreadyExists "replayed_token" as the caller's 401 "replayed_token"; any other
+  // error unchanged.
+  static Error ReplayedOr(const Verified& v, const Error& e);
 
   store::FederationStore& federation_;
-  store::OrganizationStore& org_store_;
   store::ProjectStore& projects_;
   store::AuditStore& audit_;
   Authorizer& authz_;

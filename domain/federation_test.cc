@@ -345,7 +345,8 @@ TEST_F(FederationRevocationTest, ExchangeOverlappingThePolicysDeletionIssuesNoth
     EXPECT_TRUE(st) << st.error().ToString();
     deleted = static_cast<bool>(st);
   };
-  auto exchanged = fed_->Exchange("acme", Mint(Claims()));
+  const std::string token = Mint(Claims());
+  auto exchanged = fed_->Exchange("acme", token);
   ASSERT_TRUE(deleted);  // the exchange had read the policy list before this deletion
   ASSERT_FALSE(exchanged);
   // The answer of an exchange that matches no policy.
@@ -355,6 +356,11 @@ TEST_F(FederationRevocationTest, ExchangeOverlappingThePolicysDeletionIssuesNoth
   ASSERT_FALSE(after);
   EXPECT_EQ(after.error().reason(), exchanged.error().reason());
   EXPECT_FALSE(Exchanged());
+  // Nothing at all was written: not even the CI token's jti, which a new policy accepts.
+  ASSERT_TRUE(CreatePolicy(owner_, BackendPolicy()));
+  auto again = fed_->Exchange("acme", token);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE(Exchanged());
 }
 
 // A CI job whose trust policy lets it create API tokens, in a request whose authentication

@@ -7,6 +7,7 @@
 // (store/sql_organizations.cc, sql_api_tokens.cc, ...), sharing store/sql_internal.h.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -180,6 +181,7 @@ class SqlDatabase : public Database {
   Result<std::vector<TrustPolicyRecord>> ListTrustPolicies(const std::string& org_id) override;
   Result<Page<TrustPolicyRecord, NameKey>> ListTrustPolicies(
       const std::string& org_id, const PageRequest<NameKey>& page) override;
+  Result<OrgTrustPolicies> GetTrustPoliciesOfOrg(const std::string& org_name) override;
   Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
       const std::string& issuer) override;
   Result<std::vector<std::string>> DeleteTrustPolicy(const std::string& org_id,
@@ -188,6 +190,9 @@ class SqlDatabase : public Database {
   Status RecordCiTokenJti(const std::string& issuer, const std::vector<std::string>& jtis,
                           UnixMillis expires_at, UnixMillis now) override;
   Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) override;
+  Status ExchangeCiToken(const std::string& issuer, const std::vector<std::string>& jtis,
+                         UnixMillis remember_until, UnixMillis now, const FederatedToken& token,
+                         const AuditEvent& event) override;
   Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) override;
   Status RevokeFederatedToken(const std::string& org_id, const std::string& id, UnixMillis now,
                               const AuditEvent& event) override;
@@ -293,6 +298,10 @@ class SqlDatabase : public Database {
   }
 
  private:
+  // ExchangeCiToken purges expired CI token ids when its `now` reaches this (then moves it on by
+  // kCiTokenJtiPurgeIntervalMillis): one purge per interval per store object, not per exchange.
+  std::atomic<UnixMillis> next_jti_purge_{0};
+
   template <typename Fn>
   std::invoke_result_t<Fn&, SqlConnection&> Returning(Fn& fn, bool in_transaction) {
     using R = std::invoke_result_t<Fn&, SqlConnection&>;

@@ -30,11 +30,21 @@ std::vector<std::pair<std::string, std::string>> DecodeBoundClaims(const std::st
   return out;
 }
 
-constexpr const char* kTrustPolicySelect =
-    "SELECT t.id, t.org_id, t.name, t.issuer, t.provider, t.audience, t.bound_claims, "
-    "t.project_id, t.permissions, t.created_by_kind, t.created_by_id, t.created_by_name, "
-    "t.created_at, p.name, t.max_token_age_seconds FROM trust_policies t "
+// ToTrustPolicy's columns, in its order, from trust_policies t LEFT JOIN projects p.
+#define CL_TRUST_POLICY_COLUMNS                                                              \
+  "t.id, t.org_id, t.name, t.issuer, t.provider, t.audience, t.bound_claims, t.project_id, " \
+  "t.permissions, t.created_by_kind, t.created_by_id, t.created_by_name, t.created_at, "     \
+  "p.name, t.max_token_age_seconds"
+constexpr const char* kTrustPolicySelect = "SELECT " CL_TRUST_POLICY_COLUMNS
+                                           " FROM trust_policies t "
+                                           "LEFT JOIN projects p ON p.id = t.project_id ";
+// The organization's id last (column 15), so ToTrustPolicy reads the policy columns as usual; an
+// organization without policies gives one row whose policy columns are NULL.
+constexpr const char* kOrgTrustPoliciesSelect =
+    "SELECT " CL_TRUST_POLICY_COLUMNS
+    ", o.id FROM organizations o LEFT JOIN trust_policies t ON t.org_id = o.id "
     "LEFT JOIN projects p ON p.id = t.project_id ";
+#undef CL_TRUST_POLICY_COLUMNS
 TrustPolicyRecord ToTrustPolicy(const SqlRow& r) {
   TrustPolicyRecord t;
   t.id = r.Str(0);
@@ -77,6 +87,59 @@ FederatedToken ToFederatedToken(const SqlRow& r) {
 }
 
 const ListOrder kPoliciesByName{{"t.name", "t.id"}};
+
+// Records (issuer, jti) for each of `jtis` with one multi-row INSERT: any one recorded before
+// fails the whole statement (AlreadyExists "replayed_token"). On PostgreSQL an insert of a key
+// another transaction inserted but has not committed waits for that transaction's outcome.
+Status InsertCiTokenJtis(SqlConnection& c, const std::string& issuer,
+                         const std::vector<std::string>& jtis, UnixMillis expires_at) {
+  if (jtis.empty()) return Ok();
+  std::string sql = "INSERT INTO ci_token_jtis (issuer, jti, expires_at) VALUES ";
+  std::vector<SqlParam> params = {issuer, expires_at};
+  for (size_t i = 0; i < jtis.size(); ++i) {
+    params.emplace_back(jtis[i]);
+    sql += (i ? ", ($1, $" : "($1, $") + std::to_string(params.size()) + ", $2)";
+  }
+  auto r = c.Query(sql, params);
+  if (!r) {
+    if (r.error().IsAlreadyExists()) {
+      return Fail(Error::AlreadyExists("this CI token was already used", Reason::kReplayedToken));
+    }
+    return Fail(r.error());
+  }
+  return Ok();
+}
+
+// Inserts the token only while its policy exists in its organization, in one statement: the
+// INSERT reads the policy row (with `lock`, the dialect's shared row lock; see
+// DeleteTrustPolicy) and inserts nothing when it is gone.
+Status InsertFederatedToken(SqlConnection& c, const FederatedToken& token,
+                            const std::string& permissions, const char* lock) {
+  auto r =
+      c.Query(std::string("INSERT INTO federated_tokens (") + kFederatedTokenCols +
+                  ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, CAST($10 AS BIGINT), "
+                  "CAST($11 AS BIGINT), $12, CAST($13 AS BIGINT) FROM trust_policies "
+                  "WHERE id = $4 AND org_id = $2" +
+                  lock,
+              {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
+               token.policy_id, token.token_hash, permissions, token.issuer, token.subject,
+               token.display_name, token.created_at, token.expires_at,
+               token.claims.empty() ? std::string("{}") : token.claims, token.revoked_at});
+  if (!r) {
+    if (r.error().IsAlreadyExists()) {
+      return Fail(Error::AlreadyExists("federated token already exists"));
+    }
+    if (r.error().IsNotFound()) {
+      return Fail(Error::NotFound("organization or project of the federated token not found"));
+    }
+    return Fail(r.error());
+  }
+  if (r->affected == 0) {
+    return Fail(Error::FailedPrecondition("the trust policy of the federated token was deleted",
+                                          Reason::kTrustPolicyDeleted));
+  }
+  return Ok();
+}
 
 }  // namespace
 
@@ -123,6 +186,21 @@ Result<Page<TrustPolicyRecord, NameKey>> SqlDatabase::ListTrustPolicies(
                                         [](const TrustPolicyRecord& t) {
                                           return NameKey{t.name, t.id};
                                         });
+  });
+}
+
+Result<OrgTrustPolicies> SqlDatabase::GetTrustPoliciesOfOrg(const std::string& org_name) {
+  return RunReturning([&](SqlConnection& c) -> Result<OrgTrustPolicies> {
+    CL_ASSIGN_OR_RETURN(SqlResult r, c.Query(std::string(kOrgTrustPoliciesSelect) +
+                                                 "WHERE o.name = $1 ORDER BY t.name, t.id",
+                                             {org_name}));
+    if (r.rows.empty()) return Fail(Error::NotFound("organization not found"));
+    OrgTrustPolicies out;
+    out.org_id = r.rows[0].Str(15);
+    for (const SqlRow& row : r.rows) {
+      if (!row.IsNull(0)) out.policies.push_back(ToTrustPolicy(row));
+    }
+    return out;
   });
 }
 
@@ -181,18 +259,7 @@ Status SqlDatabase::RecordCiTokenJti(const std::string& issuer,
                                      UnixMillis now) {
   return RunInTransaction([&](SqlConnection& c) -> Status {
     CL_RETURN_IF_ERROR(c.Query("DELETE FROM ci_token_jtis WHERE expires_at < $1", {now}));
-    for (const std::string& jti : jtis) {
-      auto r = c.Query("INSERT INTO ci_token_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3)",
-                       {issuer, jti, expires_at});
-      if (!r) {
-        if (r.error().IsAlreadyExists()) {
-          return Fail(
-              Error::AlreadyExists("this CI token was already used", Reason::kReplayedToken));
-        }
-        return Fail(r.error());
-      }
-    }
-    return Ok();
+    return InsertCiTokenJtis(c, issuer, jtis, expires_at);
   });
 }
 
@@ -202,30 +269,33 @@ Status SqlDatabase::CreateFederatedToken(const FederatedToken& token, const Audi
   // then delete the new token) or commit first (and the policy is gone here).
   const char* lock = SharedRowLockClause();
   return RunInTransaction([&](SqlConnection& c) -> Status {
-    CL_ASSIGN_OR_RETURN(
-        SqlResult policy,
-        c.Query(std::string("SELECT 1 FROM trust_policies WHERE id = $1 AND org_id = $2") + lock,
-                {token.policy_id, token.org_id}));
-    if (policy.rows.empty()) {
-      return Fail(Error::FailedPrecondition("the trust policy of the federated token was deleted",
-                                            Reason::kTrustPolicyDeleted));
-    }
-    auto r = c.Query(
-        std::string("INSERT INTO federated_tokens (") + kFederatedTokenCols +
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        {token.id, token.org_id, token.project_id ? SqlParam(*token.project_id) : SqlParam(),
-         token.policy_id, token.token_hash, permissions, token.issuer, token.subject,
-         token.display_name, token.created_at, token.expires_at,
-         token.claims.empty() ? std::string("{}") : token.claims, token.revoked_at});
-    if (!r) {
-      if (r.error().IsAlreadyExists()) {
-        return Fail(Error::AlreadyExists("federated token already exists"));
-      }
-      if (r.error().IsNotFound()) {
-        return Fail(Error::NotFound("organization or project of the federated token not found"));
-      }
-      return Fail(r.error());
-    }
+    CL_RETURN_IF_ERROR(InsertFederatedToken(c, token, permissions, lock));
+    return InsertAudit(c, event);
+  });
+}
+
+Status SqlDatabase::ExchangeCiToken(const std::string& issuer, const std::vector<std::string>& jtis,
+                                    UnixMillis remember_until, UnixMillis now,
+                                    const FederatedToken& token, const AuditEvent& event) {
+  CL_ASSIGN_OR_RETURN(std::string permissions, EncodePermissions(token.permissions));
+  // The purge runs outside the exchange's transaction: inside it, concurrent exchanges would
+  // queue on the row locks of the same expired rows, and a refused exchange would roll it back.
+  UnixMillis due = next_jti_purge_.load(std::memory_order_relaxed);
+  if (now >= due && next_jti_purge_.compare_exchange_strong(
+                        due, now + kCiTokenJtiPurgeIntervalMillis, std::memory_order_relaxed)) {
+    Status purged = Run([&](SqlConnection& c) -> Status {
+      CL_RETURN_IF_ERROR(c.Query("DELETE FROM ci_token_jtis WHERE expires_at < $1", {now}));
+      return Ok();
+    });
+    // Housekeeping only: a failed purge does not fail the exchange; the next one tries again.
+    if (!purged) next_jti_purge_.store(due, std::memory_order_relaxed);
+  }
+  const char* lock = SharedRowLockClause();
+  return RunInTransaction([&](SqlConnection& c) -> Status {
+    // The jti keys first: a replay waits here for the first use's outcome, before any lock on
+    // the policy row (the order DeleteTrustPolicy's comment relies on).
+    CL_RETURN_IF_ERROR(InsertCiTokenJtis(c, issuer, jtis, remember_until));
+    CL_RETURN_IF_ERROR(InsertFederatedToken(c, token, permissions, lock));
     return InsertAudit(c, event);
   });
 }

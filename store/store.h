@@ -451,6 +451,15 @@ struct FederatedToken {
   std::optional<UnixMillis> revoked_at;
 };
 
+// How often ExchangeCiToken purges expired CI token ids, at most (see there).
+inline constexpr UnixMillis kCiTokenJtiPurgeIntervalMillis = 10'000;
+
+// An organization's id and its trust policies, read together (GetTrustPoliciesOfOrg).
+struct OrgTrustPolicies {
+  std::string org_id;
+  std::vector<TrustPolicyRecord> policies;  // ordered by name, then id; project_name filled
+};
+
 class FederationStore {
  public:
   virtual ~FederationStore() = default;
@@ -462,6 +471,9 @@ class FederationStore {
   // One page of the same (then by id); the key is {name, id}.
   virtual Result<Page<TrustPolicyRecord, NameKey>> ListTrustPolicies(
       const std::string& org_id, const PageRequest<NameKey>& page) = 0;
+  // The organization named `org_name` and its policies in one query. NotFound when no
+  // organization has that name.
+  virtual Result<OrgTrustPolicies> GetTrustPoliciesOfOrg(const std::string& org_name) = 0;
   // Every organization's policies for one issuer, ordered by org_id then name.
   virtual Result<std::vector<TrustPolicyRecord>> ListTrustPoliciesByIssuer(
       const std::string& issuer) = 0;
@@ -485,6 +497,17 @@ class FederationStore {
   // never issued under a policy whose DeleteTrustPolicy has committed, and one issued just
   // before the delete is deleted by it.
   virtual Status CreateFederatedToken(const FederatedToken& token, const AuditEvent& event) = 0;
+  // A keyless exchange in ONE transaction: RecordCiTokenJti(issuer, jtis, remember_until) then
+  // CreateFederatedToken(token, event), with their errors (AlreadyExists "replayed_token" when a
+  // jti was recorded before, FailedPrecondition "trust_policy_deleted", ...) and nothing at all
+  // written on any error: no jti, no token, no event. Of concurrent calls sharing a jti exactly
+  // one succeeds (PostgreSQL: the jti's unique key makes the others wait for its outcome, then
+  // fail). Lock order: the jti keys, then the policy row (FOR SHARE), as DeleteTrustPolicy
+  // needs. Expired jti rows (expires_at < now) are purged by the first call and then at most
+  // once per kCiTokenJtiPurgeIntervalMillis of `now` per store object, in their own statement.
+  virtual Status ExchangeCiToken(const std::string& issuer, const std::vector<std::string>& jtis,
+                                 UnixMillis remember_until, UnixMillis now,
+                                 const FederatedToken& token, const AuditEvent& event) = 0;
   // NotFound when unknown (expired tokens are returned; callers check expires_at).
   virtual Result<FederatedToken> GetFederatedTokenByHash(const std::string& token_hash) = 0;
   // Sets revoked_at = now on the token `id` of `org_id` and appends the event, atomically.

@@ -1,8 +1,10 @@
 // StoreTest (SQLite and PostgreSQL): keyless CI federation: trust policies, CI token ids,
-// federated tokens.
+// federated tokens, and the exchange that writes the last two in one transaction.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/store_test_fixture.h"
@@ -278,6 +280,160 @@ TYPED_TEST(StoreTest, ApiTokenCreatedByAFederatedPrincipalNeedsItsTrustPolicy) {
   EXPECT_EQ(this->db_->ListAuditEvents(org, 1000)->size(), events_before + 1);
   // What was created before stays: it is an API token of its own.
   EXPECT_TRUE(this->db_->GetApiTokenByHash(child.token_hash));
+}
+
+TYPED_TEST(StoreTest, TrustPoliciesOfAnOrganizationAreReadByItsName) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  const std::string empty = this->NewOrg("empty", u);
+  const std::string proj = this->NewProject(org, "web");
+  TrustPolicyRecord b = Policy(org, "b", "https://gitlab.com", this->now_);
+  b.project_id = proj;
+  TrustPolicyRecord a = Policy(org, "a", "https://gitlab.com", this->now_);
+  for (const auto* p : {&b, &a}) {
+    ASSERT_TRUE(this->db_->CreateTrustPolicy(*p, this->Event(org, "trust_policy.created")));
+  }
+  auto got = this->db_->GetTrustPoliciesOfOrg("acme");
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(got->org_id, org);
+  ASSERT_EQ(got->policies.size(), 2u);  // by name, as ListTrustPolicies
+  EXPECT_EQ(got->policies[0].id, a.id);
+  EXPECT_EQ(got->policies[1].id, b.id);
+  EXPECT_EQ(got->policies[1].project_name, "web");
+  EXPECT_EQ(got->policies[1].bound_claims, b.bound_claims);
+  auto none = this->db_->GetTrustPoliciesOfOrg("empty");
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_EQ(none->org_id, empty);
+  EXPECT_TRUE(none->policies.empty());
+  EXPECT_TRUE(this->db_->GetTrustPoliciesOfOrg("nobody").error().IsNotFound());
+}
+
+// The audit events of `action` in `org`.
+int CountEvents(Database& db, const std::string& org, const std::string& action) {
+  auto events = db.ListAuditEvents(org, 1000);
+  EXPECT_TRUE(events);
+  int n = 0;
+  for (const auto& e : *events) n += e.action == action;
+  return n;
+}
+
+TYPED_TEST(StoreTest, ExchangeRecordsTheJtisTheTokenAndItsEventOrNothing) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  TrustPolicyRecord p = Policy(org, "p", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(p, this->Event(org, "trust_policy.created")));
+  const UnixMillis now = this->now_;
+  const UnixMillis until = now + kMillisPerHour;
+  auto exchange = [&](const std::vector<std::string>& jtis, const FederatedToken& t) {
+    return this->db_->ExchangeCiToken("https://gitlab.com", jtis, until, now, t,
+                                      this->Event(org, "federation.exchanged"));
+  };
+
+  FederatedToken first = FedToken(org, p.id, now);
+  ASSERT_TRUE(exchange({"j1", "push:j1"}, first));
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(first.token_hash));
+  EXPECT_EQ(CountEvents(*this->db_, org, "federation.exchanged"), 1);
+  // Both keys were recorded.
+  for (const std::string& key : {"j1", "push:j1"}) {
+    auto again = this->db_->RecordCiTokenJti("https://gitlab.com", {key}, until, now);
+    ASSERT_FALSE(again) << key;
+    EXPECT_EQ(again.error().reason(), "replayed_token");
+  }
+
+  // A replay: refused, and neither its token, nor its event, nor its other (new) key lands.
+  FederatedToken replay = FedToken(org, p.id, now);
+  auto st = exchange({"fresh", "j1"}, replay);
+  ASSERT_FALSE(st);
+  EXPECT_TRUE(st.error().IsAlreadyExists());
+  EXPECT_EQ(st.error().reason(), "replayed_token");
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(replay.token_hash).error().IsNotFound());
+  EXPECT_EQ(CountEvents(*this->db_, org, "federation.exchanged"), 1);
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", {"fresh"}, until, now));
+
+  // The policy deleted meanwhile: refused as CreateFederatedToken refuses it, nothing written,
+  // so the jti stays unspent.
+  ASSERT_TRUE(this->db_->DeleteTrustPolicy(org, p.id, this->Event(org, "trust_policy.deleted")));
+  FederatedToken late = FedToken(org, p.id, now);
+  st = exchange({"j2", "push:j2"}, late);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Error::Code::kFailedPrecondition);
+  EXPECT_EQ(st.error().reason(), "trust_policy_deleted");
+  EXPECT_TRUE(this->db_->GetFederatedTokenByHash(late.token_hash).error().IsNotFound());
+  EXPECT_EQ(CountEvents(*this->db_, org, "federation.exchanged"), 1);
+  EXPECT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", {"j2", "push:j2"}, until, now));
+}
+
+TYPED_TEST(StoreTest, ConcurrentExchangesOfOneJtiLetExactlyOneThrough) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  TrustPolicyRecord p = Policy(org, "p", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(p, this->Event(org, "trust_policy.created")));
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 5;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string jti = "jti-" + std::to_string(round);
+    std::vector<FederatedToken> tokens;
+    for (int i = 0; i < kThreads; ++i) tokens.push_back(FedToken(org, p.id, this->now_));
+    std::atomic<int> ready{0};
+    std::atomic<int> won{0};
+    std::atomic<int> replayed{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) std::this_thread::yield();
+        auto st = this->db_->ExchangeCiToken("https://gitlab.com", {jti, "push:" + jti},
+                                             this->now_ + kMillisPerHour, this->now_, tokens[i],
+                                             this->Event(org, "federation.exchanged"));
+        if (st) {
+          won.fetch_add(1);
+        } else if (st.error().reason() == "replayed_token") {
+          replayed.fetch_add(1);
+        } else {
+          ADD_FAILURE() << st.error().ToString();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(won.load(), 1) << "round " << round;
+    EXPECT_EQ(replayed.load(), kThreads - 1) << "round " << round;
+    int rows = 0;
+    for (const auto& t : tokens)
+      rows += static_cast<bool>(this->db_->GetFederatedTokenByHash(t.token_hash));
+    EXPECT_EQ(rows, 1) << "round " << round;
+    EXPECT_EQ(CountEvents(*this->db_, org, "federation.exchanged"), round + 1);
+  }
+}
+
+TYPED_TEST(StoreTest, ExchangePurgesExpiredJtisAtMostOncePerInterval) {
+  this->Migrated();
+  User u = this->NewUser("owner@example.com");
+  const std::string org = this->NewOrg("acme", u);
+  TrustPolicyRecord p = Policy(org, "p", "https://gitlab.com", this->now_);
+  ASSERT_TRUE(this->db_->CreateTrustPolicy(p, this->Event(org, "trust_policy.created")));
+  auto exchange = [&](const std::string& jti, UnixMillis at) {
+    return this->db_->ExchangeCiToken("https://gitlab.com", {jti}, at + kMillisPerHour, at,
+                                      FedToken(org, p.id, at),
+                                      this->Event(org, "federation.exchanged"));
+  };
+  const UnixMillis t0 = this->now_;
+  ASSERT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", {"old"}, t0 + 1000, t0));
+  // The store's first exchange purges: "old" expired before it, so it may be used again (only
+  // the verifier refuses an expired CI token; the store just forgets its id).
+  ASSERT_TRUE(exchange("a", t0 + 2000));
+  ASSERT_TRUE(exchange("old", t0 + 2001)) << "the expired jti was not purged";
+
+  // Expired right after that purge, and within the interval: still remembered (amortised).
+  ASSERT_TRUE(this->db_->RecordCiTokenJti("https://gitlab.com", {"mid"}, t0 + 2003, t0 + 2002));
+  auto st = exchange("mid", t0 + 2000 + kCiTokenJtiPurgeIntervalMillis - 1);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().reason(), "replayed_token");
+  // The next interval's first exchange purges again.
+  ASSERT_TRUE(exchange("b", t0 + 2000 + kCiTokenJtiPurgeIntervalMillis));
+  EXPECT_TRUE(exchange("mid", t0 + 2001 + kCiTokenJtiPurgeIntervalMillis));
 }
 
 }  // namespace
