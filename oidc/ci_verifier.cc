@@ -3,6 +3,7 @@
 #include "oidc/ci_verifier.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <optional>
 #include <set>
@@ -104,6 +105,9 @@ std::optional<std::string> CiIdentity::Claim(std::string_view name) const {
 struct CiTokenVerifier::IssuerState {
   std::mutex mu;  // held during discovery, so concurrent first requests share one fetch
   std::shared_ptr<JwksCache> jwks;  // GUARDED_BY(mu); set once discovery succeeded
+  // Set (release) once `jwks` is, which then never changes: readers that see it (acquire) read
+  // `jwks` without the lock.
+  std::atomic<bool> discovered{false};
   UnixMillis last_failure = 0;      // GUARDED_BY(mu)
   std::optional<Error> last_error;  // GUARDED_BY(mu)
 };
@@ -134,12 +138,10 @@ Result<std::shared_ptr<JwksCache>> CiTokenVerifier::KeysFor(const std::string& i
     if (!slot) slot = std::make_shared<IssuerState>();
     state = slot;
   }
-  {
-    // The common case: discovery done. A request that finds it in progress (the lock held) or
-    // not done waits, or fetches, only through the gate.
-    std::unique_lock<std::mutex> lock(state->mu, std::try_to_lock);
-    if (lock.owns_lock() && state->jwks) return state->jwks;
-  }
+  // The common case: discovery done, answered without any lock (a lock briefly held by another
+  // request must not send this one through the gate, which refuses when full). Until then,
+  // requests wait, or fetch, only through the gate.
+  if (state->discovered.load(std::memory_order_acquire)) return state->jwks;
   return fetch_gate_.Call([&] { return Discover(issuer, *state); });
 }
 
@@ -179,6 +181,7 @@ Result<std::shared_ptr<JwksCache>> CiTokenVerifier::Discover(const std::string& 
         return body;
       },
       clock_, options_.jwks_refresh_cooldown, options_.jwks_max_age);
+  state->discovered.store(true, std::memory_order_release);
   Log(LogLevel::kInfo, "ci issuer discovery done", {{"issuer", issuer}});
   return state->jwks;
 }

@@ -336,7 +336,7 @@ TYPED_TEST(StoreTest, ExchangeRecordsTheJtisTheTokenAndItsEventOrNothing) {
   EXPECT_TRUE(this->db_->GetFederatedTokenByHash(first.token_hash));
   EXPECT_EQ(CountEvents(*this->db_, org, "federation.exchanged"), 1);
   // Both keys were recorded.
-  for (const std::string& key : {"j1", "push:j1"}) {
+  for (const char* key : {"j1", "push:j1"}) {
     auto again = this->db_->RecordCiTokenJti("https://gitlab.com", {key}, until, now);
     ASSERT_FALSE(again) << key;
     EXPECT_EQ(again.error().reason(), "replayed_token");
