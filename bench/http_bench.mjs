@@ -237,6 +237,17 @@ end
   return file;
 }
 
+// The server's credential cache counters from /metrics: {hit, miss, refreshes}.
+async function cacheCounters(baseUrl) {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const value = (re) => Number((text.match(re) || [])[1] || 0);
+  return {
+    hit: value(/^chainloop_auth_cache_requests_total\{result="hit"\} (\S+)/m),
+    miss: value(/^chainloop_auth_cache_requests_total\{result="miss"\} (\S+)/m),
+    refreshes: value(/^chainloop_auth_cache_refreshes_total (\S+)/m),
+  };
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -375,10 +386,22 @@ async function main() {
     for (let i = 0; i < ROUNDS; i++) {
       const round = {};
       for (const [name, url, script] of scenarios) {
+        const before = script ? await cacheCounters(server.baseUrl) : null;
         const r = runWrk(url, script);
-        round[name] = { rps: r.rps, p50: r.p50, p99: r.p99, p99ms: r.p99ms, non2xx: r.non2xx, errors: r.errors };
+        // Credential lookups of this run that went to the database, and bulk refreshes.
+        let cache = '';
+        if (before) {
+          const after = await cacheCounters(server.baseUrl);
+          const hits = after.hit - before.hit;
+          const misses = after.miss - before.miss;
+          r.miss_ratio = misses / Math.max(1, hits + misses);
+          r.refreshes = after.refreshes - before.refreshes;
+          cache = `  cache misses ${(100 * r.miss_ratio).toFixed(2)}%, refreshed ${r.refreshes}`;
+        }
+        round[name] = { rps: r.rps, p50: r.p50, p99: r.p99, p99ms: r.p99ms, non2xx: r.non2xx, errors: r.errors,
+          miss_ratio: r.miss_ratio, refreshes: r.refreshes };
         say(`  #${i + 1} ${name.padEnd(16)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50}  p99 ${r.p99}` +
-            `${r.non2xx ? `  NON-2xx ${r.non2xx}` : ''}${r.errors ? `  ${r.errors}` : ''}`);
+            `${r.non2xx ? `  NON-2xx ${r.non2xx}` : ''}${r.errors ? `  ${r.errors}` : ''}${cache}`);
         if (r.non2xx) throw new Error(`${name}: ${r.non2xx} answers were not 2xx`);
         if (r.errors) throw new Error(`${name}: ${r.errors}`);
         if (!(r.rps > 0)) throw new Error(`${name}: no request was answered`);
