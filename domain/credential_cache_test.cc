@@ -103,7 +103,7 @@ TEST(CompactText, GivesBackExactlyTheTextItWasMadeFrom) {
       "3F0C6A52-9D7E-4B1A-8C2D-5E6F7A8B9C0D",  // upper case: not canonical, kept as text
       "3f0c6a52-9d7e-4b1a-8c2d-5e6f7a8b9c0dx",
       "3f0c6a529d7e4b1a8c2d5e6f7a8b9c0d",
-      std::string("nul\0inside", 11),
+      std::string("nul\0inside", 10),
       std::string(300, 'n'),
   };
   for (const std::string& text : texts) {

@@ -49,7 +49,7 @@ TEST(RefPtrTest, TheLastHandleDestroysTheValueOnce) {
     EXPECT_EQ(live_items, 1);
     RefPtr<const Item> b = a;  // shares, as const
     RefPtr<const Item> c(std::move(b));
-    EXPECT_EQ(b, nullptr);
+    EXPECT_EQ(b, nullptr);  // NOLINT(bugprone-use-after-move): moved-from is null
     EXPECT_EQ(c.get(), a.get());
     a.reset();
     EXPECT_EQ(live_items, 1);       // c still holds it
