@@ -23,20 +23,18 @@ const char* KindName(crypto::CredentialKind kind) {
   }
 }
 
-// What the cache keeps of a stored API token (its permissions are interned separately).
-CachedApiToken ToCached(store::ApiToken&& token) {
+// What the cache keeps of a stored API token: not its hash and pepper id (the cache key is the
+// hash), nor its permissions (interned separately).
+CachedApiToken ToCached(const store::ApiToken& token, CredentialCache& cache) {
   CachedApiToken t;
-  t.id = std::move(token.id);
-  t.org_id = std::move(token.org_id);
-  t.project_id = std::move(token.project_id);
-  t.name = std::move(token.name);
+  t.id = CompactText(token.id);
+  t.scope = cache.Scope(token.org_id, token.project_id);
+  t.name = CompactText(token.name);
   t.expires_at = token.expires_at;
   t.revoked_at = token.revoked_at;
-  t.revocation_reason = token.revocation_reason;
+  t.set_revocation_reason(token.revocation_reason);
   t.rotation_deadline = token.rotation_deadline;
   t.last_activity = token.last_used_at.value_or(token.created_at);
-  t.token_hash = std::move(token.token_hash);
-  t.pepper_id = std::move(token.pepper_id);
   return t;
 }
 
@@ -125,11 +123,10 @@ Result<Principal> Authenticator::FromEntry(const CachedCredential& e, UnixMillis
   }
 }
 
-Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::string_view token,
-                                                                      const crypto::Digest256& key,
-                                                                      crypto::CredentialKind kind,
-                                                                      UnixMillis now,
-                                                                      RequestOrigin origin) {
+Result<RefPtr<const CachedCredential>> Authenticator::Lookup(std::string_view token,
+                                                             const crypto::Digest256& key,
+                                                             crypto::CredentialKind kind,
+                                                             UnixMillis now, RequestOrigin origin) {
   uint64_t epoch = 0;
   auto fresh = cache_.FindFresh(key, kind, now, &epoch);
   if (fresh && (!cache_trusted_ || cache_trusted_())) {
@@ -140,18 +137,19 @@ Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::strin
   // The database stores the hex form.
   const std::string hash =
       crypto::HexEncode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
-  auto entry = std::make_shared<CachedCredential>();
+  auto entry = MakeRef<CachedCredential>();
   entry->key = key;
   entry->kind = kind;
   entry->fetched_at = now;
-  CL_ASSIGN_OR_RETURN(bool found, Load(*entry, hash));
+  StoredHash stored;
+  CL_ASSIGN_OR_RETURN(bool found, Load(*entry, hash, stored));
   if (after_load_for_testing_) after_load_for_testing_();
   // Older peppers only after a miss under the newest: a credential issued or used since the
   // rotation costs one query, as before.
   std::string old_hash;
   for (size_t i = 1; !found && i < hasher_.pepper_count(); ++i) {
     old_hash = hasher_.HashWith(i, token);
-    CL_ASSIGN_OR_RETURN(found, Load(*entry, old_hash));
+    CL_ASSIGN_OR_RETURN(found, Load(*entry, old_hash, stored));
   }
   if (!found) {
     switch (kind) {
@@ -167,7 +165,7 @@ Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::strin
   // time and never cached: clients cycling through dead credentials cannot fill the cache
   // (the failed-authentication throttle bounds how often they can ask).
   if (!FromEntry(*entry, now, origin)) {
-    return std::shared_ptr<const CachedCredential>(std::move(entry));
+    return RefPtr<const CachedCredential>(std::move(entry));
   }
   if (kind == crypto::CredentialKind::kApiToken && usage_ &&
       now - entry->token().last_activity >= kPromptUseAfter) {
@@ -175,24 +173,19 @@ Result<std::shared_ptr<const CachedCredential>> Authenticator::Lookup(std::strin
     // Refused (revoked meanwhile), or not settled (answered, not cached: the next request
     // tries again).
     if (!settled || !FromEntry(*entry, now, origin)) {
-      return std::shared_ptr<const CachedCredential>(std::move(entry));
+      return RefPtr<const CachedCredential>(std::move(entry));
     }
   }
   // Federated tokens live minutes: they are not moved, only found under any pepper.
-  if (kind != crypto::CredentialKind::kFederated) {
-    MoveToCurrentPepper(*entry, hash);
-    // From here on the cache key is the hash; the hex copy would cost 80 bytes per entry.
-    std::string().swap(kind == crypto::CredentialKind::kSession ? entry->session().token_hash
-                                                                : entry->token().token_hash);
-  }
+  if (kind != crypto::CredentialKind::kFederated) MoveToCurrentPepper(*entry, hash, stored);
   // Not cached when a credential was forgotten (revoked, logged out) while this one was read:
   // what was read may predate that revocation, so it answers this request, which overlapped it,
   // and the next request reads again.
   cache_.Insert(entry, epoch, now, old_hash);
-  return std::shared_ptr<const CachedCredential>(std::move(entry));
+  return RefPtr<const CachedCredential>(std::move(entry));
 }
 
-Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
+Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash, StoredHash& stored) {
   if (e.kind == crypto::CredentialKind::kFederated) {
     auto fed = federation_.GetFederatedTokenByHash(hash);
     if (!fed) {
@@ -201,7 +194,7 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
     }
     e.permissions = PermissionList::Intern(fed->permissions);
     fed->permissions = {};
-    e.record = std::move(*fed);
+    e.record = std::make_unique<store::FederatedToken>(std::move(*fed));
   } else if (e.kind == crypto::CredentialKind::kSession) {
     auto session = sessions_.GetSessionByHash(hash);
     if (!session) {
@@ -216,9 +209,13 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
       }
       return Fail(user.error());
     }
-    e.record = std::move(*session);
-    e.email = user->email;
-    e.user_name = user->name;
+    // The cache key is the hash: the hex copy is not kept.
+    stored.token_hash = std::move(session->token_hash);
+    stored.pepper_id = std::move(session->pepper_id);
+    session->token_hash.clear();
+    session->pepper_id.clear();
+    e.record = std::make_unique<CachedSession>(
+        CachedSession{std::move(*session), user->email, user->name});
   } else {
     auto token = tokens_.GetApiTokenByHash(hash);
     if (!token) {
@@ -226,7 +223,9 @@ Result<bool> Authenticator::Load(CachedCredential& e, const std::string& hash) {
       return Fail(token.error());
     }
     e.permissions = PermissionList::Intern(token->permissions);
-    e.record = ToCached(std::move(*token));
+    stored.token_hash = std::move(token->token_hash);
+    stored.pepper_id = std::move(token->pepper_id);
+    e.record = ToCached(*token, cache_);
   }
   return true;
 }
@@ -258,19 +257,18 @@ Result<size_t> Authenticator::RefreshCachedApiTokens() {
       auto it = by_hash.find(row.token_hash);
       if (it == by_hash.end() || row.pepper_id != hasher_.current_pepper_id()) continue;
       const CachedCredential& old = *it->second;
-      auto entry = std::make_shared<CachedCredential>();
+      auto entry = MakeRef<CachedCredential>();
       entry->key = old.key;
       entry->kind = crypto::CredentialKind::kApiToken;
       entry->fetched_at = read_at;
       entry->permissions = PermissionList::Intern(row.permissions);
-      entry->record = ToCached(std::move(row));
+      entry->record = ToCached(row, cache_);
       CachedApiToken& t = entry->token();
       // Refused now, or due a prompt use (a write): left to the request path.
       const bool live = !t.revoked_at &&
                         !(t.rotation_deadline && read_at >= *t.rotation_deadline) &&
                         !(t.expires_at && read_at >= *t.expires_at);
       if (!live || read_at - t.last_activity >= kPromptUseAfter) continue;
-      std::string().swap(t.token_hash);
       entry->last_usage_report.store(old.last_usage_report.load(std::memory_order_relaxed),
                                      std::memory_order_relaxed);
       if (!cache_.Insert(std::move(entry), epoch, read_at)) return refreshed;  // forgotten since
@@ -287,45 +285,47 @@ Result<bool> Authenticator::RecordPromptUse(CachedCredential& e, UnixMillis now,
   // The write orders this use against a sweep's revocation: the sweep's UPDATE either commits
   // first (then the read below sees it) or finds the token active again. Reading by id after
   // the write, not by hash: another instance may have re-hashed the row meanwhile.
+  const std::string id = t.id.str();
   Status written = tokens_.RecordApiTokenUsage(
-      {{t.id, now, std::string(origin.address), ClipUserAgent(origin.user_agent)}});
+      {{id, now, std::string(origin.address), ClipUserAgent(origin.user_agent)}});
   if (!written) {
     Log(LogLevel::kWarn, "could not record an API token's first use after a long idle period",
-        {{"id", t.id}, {"error", written.error().message()}});
+        {{"id", id}, {"error", written.error().message()}});
     return false;
   }
-  auto fresh = tokens_.GetApiToken(t.org_id, t.id);
+  auto fresh = tokens_.GetApiToken(t.scope->org_id, id);
   if (!fresh) {
     if (fresh.error().IsNotFound()) {
       return Fail(Error::Unauthenticated("unknown API token", Reason::kInvalidToken));
     }
     Log(LogLevel::kWarn, "could not re-read an API token after recording its use",
-        {{"id", t.id}, {"error", fresh.error().message()}});
+        {{"id", id}, {"error", fresh.error().message()}});
     return false;
   }
   t.last_activity = now;
   if (fresh->revoked_at) {
     t.revoked_at = fresh->revoked_at;
-    t.revocation_reason = fresh->revocation_reason;
+    t.set_revocation_reason(fresh->revocation_reason);
   }
   t.rotation_deadline = fresh->rotation_deadline;
   return true;
 }
 
-void Authenticator::MoveToCurrentPepper(CachedCredential& e, const std::string& hash) {
+void Authenticator::MoveToCurrentPepper(CachedCredential& e, const std::string& hash,
+                                        StoredHash& stored) {
   const std::string& current = hasher_.current_pepper_id();
   const bool session = e.kind == crypto::CredentialKind::kSession;
-  std::string& stored_hash = session ? e.session().token_hash : e.token().token_hash;
-  std::string& stored_pepper = session ? e.session().pepper_id : e.token().pepper_id;
+  std::string& stored_hash = stored.token_hash;
+  std::string& stored_pepper = stored.pepper_id;
   if (stored_hash == hash && stored_pepper == current) return;  // the common case
   // Revoked and expired credentials are refused anyway: not worth a write. Once the old pepper
   // is removed they are simply unknown.
   UnixMillis now = e.fetched_at;
   bool usable =
-      session ? !e.session().revoked_at && now < e.session().expires_at
+      session ? !e.session().session.revoked_at && now < e.session().session.expires_at
               : !e.token().revoked_at && (!e.token().expires_at || now < *e.token().expires_at);
   if (!usable) return;
-  const std::string& id = session ? e.session().id : e.token().id;
+  const std::string id = session ? e.session().session.id : e.token().id.str();
   auto moved = session ? peppers_.RehashSession(id, stored_hash, hash, current)
                        : peppers_.RehashApiToken(id, stored_hash, hash, current);
   if (!moved) {
@@ -347,21 +347,22 @@ void Authenticator::MoveToCurrentPepper(CachedCredential& e, const std::string& 
 }
 
 Result<Principal> Authenticator::FromSession(const CachedCredential& e, UnixMillis now) {
-  if (e.session().revoked_at) {
+  const store::Session& s = e.session().session;
+  if (s.revoked_at) {
     return Fail(Error::Unauthenticated("this session was ended by logout; log in again",
                                        Reason::kSessionRevoked));
   }
-  if (now >= e.session().expires_at) {
+  if (now >= s.expires_at) {
     return Fail(
         Error::Unauthenticated("this session has expired; log in again", Reason::kSessionExpired));
   }
   Principal p;
   p.kind = Principal::Kind::kUser;
-  p.id = e.session().user_id;
-  p.display_name = e.email;
-  p.user_name = e.user_name;
-  p.session_id = e.session().id;
-  p.session_expires_at = e.session().expires_at;
+  p.id = s.user_id;
+  p.display_name = e.session().email;
+  p.user_name = e.session().user_name;
+  p.session_id = s.id;
+  p.session_expires_at = s.expires_at;
   return p;
 }
 
@@ -396,9 +397,9 @@ Result<Principal> Authenticator::FromApiToken(const CachedCredential& e, UnixMil
   const bool rotated_out = t.rotation_deadline && now >= *t.rotation_deadline;
   if (t.revoked_at || rotated_out) {
     const char* why = "this API token was revoked";
-    if (rotated_out || t.revocation_reason == store::RevocationReason::kRotated) {
+    if (rotated_out || t.revocation_reason() == store::RevocationReason::kRotated) {
       why = "this API token was replaced by a rotation and its grace period has ended";
-    } else if (t.revocation_reason == store::RevocationReason::kInactive) {
+    } else if (t.revocation_reason() == store::RevocationReason::kInactive) {
       why = "this API token was revoked automatically after a period of inactivity";
     }
     return Fail(Error::Unauthenticated(why, Reason::kTokenRevoked));
@@ -410,15 +411,15 @@ Result<Principal> Authenticator::FromApiToken(const CachedCredential& e, UnixMil
     UnixMillis last = e.last_usage_report.load(std::memory_order_relaxed);
     if (now - last >= kMillisPerSecond &&
         e.last_usage_report.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
-      usage_->Touch(t.id, now, origin);
+      usage_->Touch(t.id.str(), now, origin);
     }
   }
   Principal p;
   p.kind = Principal::Kind::kApiToken;
-  p.id = t.id;
-  p.display_name = t.name;
-  p.org_id = t.org_id;
-  p.project_id = t.project_id;
+  p.id = t.id.str();
+  p.display_name = t.name.str();
+  p.org_id = t.scope->org_id;
+  p.project_id = t.scope->project_id;
   p.permissions = e.permissions;
   p.token_expires_at = t.expires_at.value_or(0);
   return p;

@@ -124,16 +124,23 @@ class Authenticator {
  private:
   // The cached entry for `token`, whose HMAC under the newest pepper is `key`, loading it on a
   // miss or when stale.
-  Result<std::shared_ptr<const CachedCredential>> Lookup(std::string_view token,
-                                                         const crypto::Digest256& key,
-                                                         crypto::CredentialKind kind,
-                                                         UnixMillis now, RequestOrigin origin);
-  // Reads the credential stored under `hash` into `e`: false when there is none.
-  Result<bool> Load(CachedCredential& e, const std::string& hash);
-  // Moves the stored hash of a session or API token in `e` to the newest pepper (`hash`), or
+  Result<RefPtr<const CachedCredential>> Lookup(std::string_view token,
+                                                const crypto::Digest256& key,
+                                                crypto::CredentialKind kind, UnixMillis now,
+                                                RequestOrigin origin);
+  // The hash a session or API token row holds, and the id of its pepper: needed while loading
+  // (pepper moves), not kept in the cache.
+  struct StoredHash {
+    std::string token_hash;
+    std::string pepper_id;
+  };
+  // Reads the credential stored under `hash` into `e` and what its row says about its hash into
+  // `stored`: false when there is none.
+  Result<bool> Load(CachedCredential& e, const std::string& hash, StoredHash& stored);
+  // Moves the stored hash of the session or API token in `e` to the newest pepper (`hash`), or
   // records the pepper id of a hash stored before ids were. Best effort: a failure is logged and
-  // retried on the next miss. Updates `e` to what the row holds afterwards.
-  void MoveToCurrentPepper(CachedCredential& e, const std::string& hash);
+  // retried on the next miss. Updates `stored` to what the row holds afterwards.
+  void MoveToCurrentPepper(CachedCredential& e, const std::string& hash, StoredHash& stored);
   // An API token whose last activity is older than kPromptUseAfter: writes this use now, not
   // through the coalescing UsageRecorder, so an inactivity sweep on any instance either sees it
   // or has already revoked the token (then `e` is updated to the revocation and this request is
