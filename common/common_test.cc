@@ -177,6 +177,55 @@ TEST(Redact, MasksCredentialsAnywhere) {
   EXPECT_FALSE(MayHoldSecret("GET /healthz 200"));
 }
 
+// AppendJsonString takes runs of plain bytes a word at a time: on generated strings of every
+// length up to 40 mixing plain text with each byte class that needs a closer look (controls,
+// '"', '\\', DEL, valid and invalid UTF-8), at every offset, it must write what a byte-by-byte
+// reading would: plain bytes and valid UTF-8 as they are, the rest escaped.
+TEST(Log, AppendJsonStringMatchesAByteByByteReading) {
+  const std::vector<std::string> pieces = {
+      "a",    "Z",  " ",      "~",    "\x7f",     "\x1f",         "\n",
+      "\t",   "\"", "\\",     "\x00", "\xc3\xa9", "\xe2\x82\xac", "\xff",
+      "\xc3", "!",  "0123456"};
+  uint64_t state = 0x2545f4914f6cdd1dull;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  auto reference = [](std::string_view s) {
+    std::string out = "\"";
+    for (size_t i = 0; i < s.size();) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        out.push_back(s[i++]);
+        continue;
+      }
+      // A run of other bytes through the real function on its own: no UTF-8 sequence, valid
+      // or not, reaches past it, so it is read the same as within the whole string.
+      size_t j = i;
+      while (j < s.size()) {
+        auto d = static_cast<unsigned char>(s[j]);
+        if (d >= 0x20 && d < 0x80 && d != '"' && d != '\\') break;
+        ++j;
+      }
+      std::string run;
+      AppendJsonString(run, s.substr(i, j - i));
+      out += run.substr(1, run.size() - 2);
+      i = j;
+    }
+    return out + "\"";
+  };
+  for (int n = 0; n < 50000; ++n) {
+    std::string s;
+    const size_t parts = next() % 20;
+    for (size_t i = 0; i < parts; ++i) s += pieces[next() % pieces.size()];
+    std::string got;
+    AppendJsonString(got, s);
+    ASSERT_EQ(got, reference(s)) << ::testing::PrintToString(s);
+  }
+}
+
 // MayHoldSecret is the logger's quick filter: it must say yes exactly when RedactSecrets would
 // change the text. Checked on generated strings built from the pieces credential shapes are
 // made of, at every length around the shortest secret and at every offset.

@@ -50,8 +50,10 @@ anonymous_load_bench  BENCH_CLIENTS=20 BENCH_SECONDS=3 BENCH_IDP_DELAY_MS=200 no
 body_memory_bench     BENCH_CONNECTIONS=40 BENCH_BODY_BYTES=262144 BENCH_PIECE_MS=50 node bench/body_memory_bench.mjs
 soak_sqlite           SOAK_SECONDS=9 SOAK_WARMUP_SECONDS=3 SOAK_SAMPLE_SECONDS=1 SOAK_SQLITE_CACHE_MIB=1 node bench/soak.mjs
 soak_postgres         SOAK_SECONDS=9 SOAK_WARMUP_SECONDS=3 SOAK_SAMPLE_SECONDS=1 bash scripts/with-postgres.sh env CL_E2E_DATABASE=postgres node bench/soak.mjs
-# db_bench            (placeholder: bench/db_bench.mjs with a tiny size; wired in by the lead)
-# start_time_bench    (placeholder: the server start-time benchmark; wired in by the lead)
+db_bench_sqlite       BENCH_DURATION_S=1 BENCH_EXISTING=20 BENCH_EXCHANGE_TOKENS=300 node bench/db_bench.mjs
+db_bench_postgres     bash scripts/with-postgres.sh env BENCH_DATABASE=postgres BENCH_DURATION_S=1 BENCH_EXISTING=20 BENCH_EXCHANGE_TOKENS=300 node bench/db_bench.mjs
+start_bench_sqlite    BENCH_TOKENS=2000 BENCH_STARTS=1 node bench/start_bench.mjs
+start_bench_postgres  bash scripts/with-postgres.sh env BENCH_DATABASE=postgres BENCH_TOKENS=2000 BENCH_STARTS=1 node bench/start_bench.mjs
 EOF
 )
 
