@@ -67,8 +67,9 @@ Response BrowserThrottled(UnixMillis wait) {
 }
 
 // Organization and project names by id, for whoami's I/O-thread answer. Neither can be renamed
-// or deleted, so a remembered name never goes stale; the map is bounded by starting over when
-// full. Thread-safe.
+// or deleted, so a remembered name never goes stale (ids are random UUIDs: a name copied for
+// one instance of this class is right for any other); the maps are bounded by starting over
+// when full. Thread-safe.
 class ScopeNameCache {
  public:
   void Remember(const std::string& id, const std::string& name) {
@@ -78,14 +79,26 @@ class ScopeNameCache {
   }
 
   // The names of `p`'s organization and project, or nullopt when one is not remembered yet.
+  // Each thread keeps its own copy of the names it has asked for, so the I/O threads do not
+  // take the shared lock on every request; a name never changes, so a copy never goes stale.
   std::optional<WhoamiScope> ScopeOf(const domain::Principal& p) const {
+    thread_local std::unordered_map<std::string, std::string> mine;
     WhoamiScope scope;
-    std::lock_guard<std::mutex> lock(mu_);
     for (auto [id, out] :
          {std::pair{&p.org_id, &scope.organization}, std::pair{&p.project_id, &scope.project}}) {
       if (!*id) continue;
-      auto it = names_.find(**id);
-      if (it == names_.end()) return std::nullopt;
+      auto it = mine.find(**id);
+      if (it == mine.end()) {
+        std::string name;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto shared = names_.find(**id);
+          if (shared == names_.end()) return std::nullopt;
+          name = shared->second;
+        }
+        if (mine.size() >= kMaxEntries) mine.clear();
+        it = mine.emplace(**id, std::move(name)).first;
+      }
       *out = ScopeName{it->first, it->second};
     }
     return scope;

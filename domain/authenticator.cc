@@ -82,7 +82,7 @@ std::optional<Result<Principal>> Authenticator::AuthenticateCached(std::string_v
   UnixMillis now = clock_.Now();
   auto entry = cache_.FindFresh(hasher_.Digest(credential->token), credential->kind, now);
   if (!entry) return std::nullopt;
-  counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  MyCounters().cache_hits.fetch_add(1, std::memory_order_relaxed);
   auto principal = FromEntry(*entry, now, origin);
   CountSuccess(principal);
   return principal;
@@ -92,19 +92,28 @@ size_t Authenticator::CachedEntries() { return cache_.size(); }
 
 const Result<Principal>& Authenticator::CountSuccess(const Result<Principal>& r) {
   if (r) {
-    counters_.successes[static_cast<size_t>(r->kind)].fetch_add(1, std::memory_order_relaxed);
+    MyCounters().successes[static_cast<size_t>(r->kind)].fetch_add(1, std::memory_order_relaxed);
   }
   return r;
 }
 
+Authenticator::Counters& Authenticator::MyCounters() {
+  static std::atomic<size_t> next_shard{0};
+  thread_local const size_t shard =
+      next_shard.fetch_add(1, std::memory_order_relaxed) % kCounterShards;
+  return counters_[shard];
+}
+
 Authenticator::Stats Authenticator::GetStats() const {
   Stats s;
-  for (size_t i = 0; i < kPrincipalKindCount; ++i) {
-    s.successes[i] = counters_.successes[i].load(std::memory_order_relaxed);
+  for (const Counters& c : counters_) {
+    for (size_t i = 0; i < kPrincipalKindCount; ++i) {
+      s.successes[i] += c.successes[i].load(std::memory_order_relaxed);
+    }
+    s.cache_hits += c.cache_hits.load(std::memory_order_relaxed);
+    s.cache_misses += c.cache_misses.load(std::memory_order_relaxed);
+    s.cache_refreshes += c.cache_refreshes.load(std::memory_order_relaxed);
   }
-  s.cache_hits = counters_.cache_hits.load(std::memory_order_relaxed);
-  s.cache_misses = counters_.cache_misses.load(std::memory_order_relaxed);
-  s.cache_refreshes = counters_.cache_refreshes.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -130,10 +139,10 @@ Result<RefPtr<const CachedCredential>> Authenticator::Lookup(std::string_view to
   uint64_t epoch = 0;
   auto fresh = cache_.FindFresh(key, kind, now, &epoch);
   if (fresh && (!cache_trusted_ || cache_trusted_())) {
-    counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    MyCounters().cache_hits.fetch_add(1, std::memory_order_relaxed);
     return fresh;
   }
-  counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  MyCounters().cache_misses.fetch_add(1, std::memory_order_relaxed);
   // The database stores the hex form.
   const std::string hash =
       crypto::HexEncode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
@@ -273,7 +282,7 @@ Result<size_t> Authenticator::RefreshCachedApiTokens() {
                                      std::memory_order_relaxed);
       if (!cache_.Insert(std::move(entry), epoch, read_at)) return refreshed;  // forgotten since
       ++refreshed;
-      counters_.cache_refreshes.fetch_add(1, std::memory_order_relaxed);
+      MyCounters().cache_refreshes.fetch_add(1, std::memory_order_relaxed);
     }
   }
   return refreshed;

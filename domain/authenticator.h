@@ -161,14 +161,18 @@ class Authenticator {
   const crypto::CredentialHasher& hasher_;
   const Clock& clock_;
   UsageRecorder* usage_;
-  // On their own cache line: every request writes one of them.
+  // Sharded by thread, each shard on its own cache line: every request adds to two of them,
+  // and threads adding to one shared line would pass it back and forth on every request.
   struct alignas(64) Counters {
     std::array<std::atomic<uint64_t>, kPrincipalKindCount> successes{};
     std::atomic<uint64_t> cache_hits{0};
     std::atomic<uint64_t> cache_misses{0};
     std::atomic<uint64_t> cache_refreshes{0};
   };
-  Counters counters_;
+  static constexpr size_t kCounterShards = 16;
+  // This thread's shard (threads are spread over the shards in the order they first count).
+  Counters& MyCounters();
+  std::array<Counters, kCounterShards> counters_;
   // Counts `r` when it is a success.
   const Result<Principal>& CountSuccess(const Result<Principal>& r);
   CredentialCache cache_;

@@ -44,7 +44,7 @@ auth_bench            gbench "$B/domain/auth_bench"
 ci_verifier_bench     gbench "$B/oidc/ci_verifier_bench"
 sweep_bench_sqlite    "$B/jobs/sweep_bench" sqlite --orgs 20 --tokens-per-org 50
 sweep_bench_postgres  bash scripts/with-postgres.sh "$B/jobs/sweep_bench" postgres --orgs 20 --tokens-per-org 50
-http_bench            BENCH_DURATION=1s BENCH_ROUNDS=1 BENCH_TOKENS=200 node bench/http_bench.mjs
+http_bench            BENCH_DURATION=1s BENCH_WARMUP=1s BENCH_ROUNDS=1 BENCH_TOKENS=200 node bench/http_bench.mjs
 keyless_bench         BENCH_DURATION_S=1 BENCH_CLIENTS=4 BENCH_TOKENS=300 node bench/keyless_bench.mjs
 anonymous_load_bench  BENCH_CLIENTS=20 BENCH_SECONDS=3 BENCH_IDP_DELAY_MS=200 node bench/anonymous_load_bench.mjs
 body_memory_bench     BENCH_CONNECTIONS=40 BENCH_BODY_BYTES=262144 BENCH_PIECE_MS=50 node bench/body_memory_bench.mjs
