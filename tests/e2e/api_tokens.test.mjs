@@ -508,7 +508,10 @@ describe('API token usage at shutdown', () => {
   let owner;
   before(async () => {
     if (skip) return;
-    stack = await startStack({ extraArgs: ['--usage-flush-interval', '1h'] });
+    // No sweep either: the inactivity revoker writes pending usage before it sweeps, and its
+    // first sweep comes at a random moment of the first minute by default.
+    stack = await startStack({ extraArgs: ['--usage-flush-interval', '1h',
+      '--token-revoker-initial-delay', '1h', '--token-revoker-interval', '1h'] });
     owner = await ownerWithOrg(stack, 'sam.owner');
   });
   after(async () => {
