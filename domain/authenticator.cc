@@ -38,6 +38,20 @@ CachedApiToken ToCached(const store::ApiToken& token, CredentialCache& cache) {
   return t;
 }
 
+// Whether `row` says about its token what the cached `e` says, for authentication: identity,
+// name, scope, permissions, expiry, revocation and rotation (not the last activity).
+bool SameAuthentication(const CachedCredential& e, const store::ApiToken& row) {
+  const CachedApiToken& t = e.token();
+  if (t.revoked_at.get() != row.revoked_at || t.revocation_reason() != row.revocation_reason ||
+      t.expires_at.get() != row.expires_at || t.rotation_deadline.get() != row.rotation_deadline ||
+      t.scope->org_id != row.org_id || t.scope->project_id != row.project_id ||
+      t.id.str() != row.id || t.name.str() != row.name ||
+      e.permissions.size() != row.permissions.size()) {
+    return false;
+  }
+  return std::equal(row.permissions.begin(), row.permissions.end(), e.permissions.begin());
+}
+
 }  // namespace
 
 Authenticator::Authenticator(Stores stores, const crypto::CredentialHasher& hasher,
@@ -266,6 +280,16 @@ Result<size_t> Authenticator::RefreshCachedApiTokens() {
       auto it = by_hash.find(row.token_hash);
       if (it == by_hash.end() || row.pepper_id != hasher_.current_pepper_id()) continue;
       const CachedCredential& old = *it->second;
+      // The common case: nothing authentication reads has changed. The entry is marked as read
+      // now, in place (its last activity may be older than the row's: only a reload, not a
+      // cached answer, looks at it).
+      if (SameAuthentication(old, row) &&
+          read_at - row.last_used_at.value_or(row.created_at) < kPromptUseAfter) {
+        if (!cache_.Renew(old, epoch, read_at)) return refreshed;  // forgotten since
+        ++refreshed;
+        MyCounters().cache_refreshes.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
       auto entry = MakeRef<CachedCredential>();
       entry->key = old.key;
       entry->kind = crypto::CredentialKind::kApiToken;
@@ -329,7 +353,7 @@ void Authenticator::MoveToCurrentPepper(CachedCredential& e, const std::string& 
   if (stored_hash == hash && stored_pepper == current) return;  // the common case
   // Revoked and expired credentials are refused anyway: not worth a write. Once the old pepper
   // is removed they are simply unknown.
-  UnixMillis now = e.fetched_at;
+  UnixMillis now = e.fetched_at.load(std::memory_order_relaxed);
   bool usable =
       session ? !e.session().session.revoked_at && now < e.session().session.expires_at
               : !e.token().revoked_at && (!e.token().expires_at || now < *e.token().expires_at);

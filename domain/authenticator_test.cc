@@ -361,5 +361,45 @@ TEST_F(ApiTokenTest, RevocationDuringARefreshIsNotUndoneByIt) {
   EXPECT_EQ(again.error().reason(), "token_revoked");
 }
 
+// A row that changed behind the cache's back (here: rotated by another instance, with a
+// deadline) is not renewed in place: the refresh caches what the row says now, so the token is
+// refused from the cache at its deadline.
+TEST_F(ApiTokenTest, RefreshReplacesAnEntryWhoseRowChanged) {
+  auto created = MustCreate(owner_, {.name = "rotated-elsewhere"});
+  const std::string bearer = "Bearer " + created.token;
+  ASSERT_TRUE(authn_->Authenticate(bearer));
+  store::ApiToken replacement;
+  replacement.id = "7d1f5c1e-0b6e-4f43-9a55-3c2b1d0e9f8a";
+  replacement.org_id = created.record.org_id;
+  replacement.name = "rotated-elsewhere";
+  replacement.token_hash = std::string(64, 'a');
+  replacement.permissions = created.record.permissions;
+  replacement.created_by_kind = "user";
+  replacement.created_by_id = owner_.id;
+  replacement.created_by_name = "owner@example.com";
+  replacement.created_at = clock_.Now();
+  auto rotated = db_->RotateApiToken(created.record.id, replacement, clock_.Now() + 700,
+                                     store::AuditEvent{.id = "ev-rotated",
+                                                       .org_id = created.record.org_id,
+                                                       .actor_kind = "user",
+                                                       .actor_id = owner_.id,
+                                                       .actor_name = "x",
+                                                       .action = "api_token.rotated",
+                                                       .target_kind = "api_token",
+                                                       .target_id = created.record.id,
+                                                       .message = "rotated elsewhere",
+                                                       .created_at = clock_.Now()});
+  ASSERT_TRUE(rotated) << rotated.error().ToString();
+  clock_.Advance(600);
+  auto refreshed = authn_->RefreshCachedApiTokens();
+  ASSERT_TRUE(refreshed) << refreshed.error().ToString();
+  EXPECT_EQ(*refreshed, 1u);
+  clock_.Advance(200);  // past the deadline; the refreshed entry is fresh
+  auto cached = authn_->AuthenticateCached(bearer);
+  ASSERT_TRUE(cached.has_value());
+  ASSERT_FALSE(*cached);
+  EXPECT_EQ(cached->error().reason(), "token_revoked");
+}
+
 }  // namespace
 }  // namespace cl::domain

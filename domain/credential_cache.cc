@@ -122,7 +122,8 @@ RefPtr<const CachedCredential> CredentialCache::FindFresh(const crypto::Digest25
   std::shared_lock<std::shared_mutex> lock(mu_);
   if (epoch != nullptr) *epoch = forget_epoch_;
   const CachedCredential* found = cache_.Find(key);
-  if (found == nullptr || found->kind != kind || now - found->fetched_at >= revalidate_after_) {
+  if (found == nullptr || found->kind != kind ||
+      now - found->fetched_at.load(std::memory_order_relaxed) >= revalidate_after_) {
     return nullptr;
   }
   return RefPtr<const CachedCredential>(found);
@@ -137,7 +138,9 @@ bool CredentialCache::Insert(RefPtr<const CachedCredential> entry, uint64_t epoc
     // it, but is not cached. The next request reads again.
     return false;
   }
-  auto stale = [&](const CachedCredential& e) { return now - e.fetched_at >= revalidate_after_; };
+  auto stale = [&](const CachedCredential& e) {
+    return now - e.fetched_at.load(std::memory_order_relaxed) >= revalidate_after_;
+  };
   if (now - last_prune_ >= revalidate_after_) {
     // Entries older than revalidate_after_ are reloaded on their next use anyway.
     cache_.EraseIf(stale);
@@ -167,12 +170,26 @@ std::vector<RefPtr<const CachedCredential>> CredentialCache::DueForRefresh(UnixM
   *epoch = forget_epoch_;
   cache_.ForEach([&](const RefPtr<const CachedCredential>& e) {
     if (due.size() >= max || e->kind != crypto::CredentialKind::kApiToken) return;
-    const UnixMillis age = now - e->fetched_at;
+    const UnixMillis age = now - e->fetched_at.load(std::memory_order_relaxed);
     if (age < revalidate_after_ / 2 || age >= revalidate_after_) return;
     if (e->last_usage_report.load(std::memory_order_relaxed) < used_since) return;
     due.push_back(e);
   });
   return due;
+}
+
+bool CredentialCache::Renew(const CachedCredential& entry, uint64_t epoch, UnixMillis read_at) {
+  // Forget takes the lock exclusively: while it is shared, no revocation is in progress, and an
+  // unchanged epoch means none happened since the read began.
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (forget_epoch_ != epoch) return false;
+  auto* found = cache_.Find(entry.key);
+  if (found != &entry) return false;
+  UnixMillis seen = entry.fetched_at.load(std::memory_order_relaxed);
+  while (seen < read_at &&
+         !entry.fetched_at.compare_exchange_weak(seen, read_at, std::memory_order_relaxed)) {
+  }
+  return true;
 }
 
 void CredentialCache::Forget(const std::string& token_hash) {

@@ -156,7 +156,9 @@ struct CachedCredential : RefCounted {
   }
   // token.permissions / federated.permissions, interned, handed to every Principal.
   PermissionList permissions;
-  UnixMillis fetched_at = 0;
+  // When the database was read for it; moved forward in place (CredentialCache::Renew) when a
+  // re-read found the row unchanged.
+  mutable std::atomic<UnixMillis> fetched_at{0};
   // Last time this entry reported a use to the UsageRecorder: lets the hot path skip the
   // recorder's lock for all but about one request per second per token.
   mutable std::atomic<UnixMillis> last_usage_report{0};
@@ -188,6 +190,11 @@ class CredentialCache {
   // with the re-read entries.
   std::vector<RefPtr<const CachedCredential>> DueForRefresh(UnixMillis now, UnixMillis used_since,
                                                             size_t max, uint64_t* epoch) const;
+
+  // Marks `entry`, found unchanged by a database read that started at `read_at`, as read then,
+  // unless something was forgotten since `epoch` was read or `entry` is no longer the one cached
+  // under its key: then returns false. No allocation and only the shared lock, unlike Insert.
+  bool Renew(const CachedCredential& entry, uint64_t epoch, UnixMillis read_at);
 
   // Drops the entry whose hash (hex, under the newest or an older pepper) is `token_hash`.
   void Forget(const std::string& token_hash);
