@@ -69,6 +69,6 @@ if ((!skip_micro)); then
 fi
 
 if ((!skip_http)); then
-  echo "== HTTP: wrk vs nginx, then memory with many tokens cached"
+  echo "== HTTP: memory with many tokens cached, then wrk rounds (nginx, healthz, whoami)"
   CL_BUILD_DIR="$build" BENCH_OUT_DIR="$out" node "$repo/bench/http_bench.mjs" | tee "$out/http.txt"
 fi
