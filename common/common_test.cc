@@ -177,6 +177,17 @@ TEST(Redact, MasksCredentialsAnywhere) {
   EXPECT_FALSE(MayHoldSecret("GET /healthz 200"));
 }
 
+// A small deterministic generator for the property tests below (xorshift64).
+struct XorShift {
+  uint64_t state;
+  uint64_t operator()() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  }
+};
+
 // AppendJsonString takes runs of plain bytes a word at a time: on generated strings of every
 // length up to 40 mixing plain text with each byte class that needs a closer look (controls,
 // '"', '\\', DEL, valid and invalid UTF-8), at every offset, it must write what a byte-by-byte
@@ -186,13 +197,7 @@ TEST(Log, AppendJsonStringMatchesAByteByByteReading) {
       "a",    "Z",  " ",      "~",    "\x7f",     "\x1f",         "\n",
       "\t",   "\"", "\\",     "\x00", "\xc3\xa9", "\xe2\x82\xac", "\xff",
       "\xc3", "!",  "0123456"};
-  uint64_t state = 0x2545f4914f6cdd1dull;
-  auto next = [&state] {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-  };
+  XorShift next{0x2545f4914f6cdd1dull};
   auto reference = [](std::string_view s) {
     std::string out = "\"";
     for (size_t i = 0; i < s.size();) {
@@ -233,13 +238,7 @@ TEST(Redact, MayHoldSecretAgreesWithRedactSecrets) {
   const std::vector<std::string> pieces = {
       "cl", "api", "_", "eyJ", ".", "-",        "x",          "Z9",         "ab",  "c",
       "e",  "y",   "J", " ",   "/", "clwhsec_", "0123456789", "abcdefghij", "\xff"};
-  uint64_t state = 0x9e3779b97f4a7c15ull;
-  auto next = [&state] {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-  };
+  XorShift next{0x9e3779b97f4a7c15ull};
   size_t secrets = 0;
   for (int n = 0; n < 200000; ++n) {
     std::string s;

@@ -118,18 +118,7 @@ TEST_F(ApiTokenTest, FailsClosedWhileDeafToOtherInstances) {
   authn_->SetCacheTrust([&] { return hearing.load(); });
   ASSERT_TRUE(authn_->Authenticate(bearer));
   // Revoked behind this instance's back (no Forget here): another instance did it.
-  auto revoked = db_->RevokeApiToken(created.record.org_id, created.record.id, clock_.Now(),
-                                     store::RevocationReason::kManual, "other instance",
-                                     store::AuditEvent{.id = "ev-other",
-                                                       .org_id = created.record.org_id,
-                                                       .actor_kind = "user",
-                                                       .actor_id = "x",
-                                                       .actor_name = "x",
-                                                       .action = "api_token.revoked",
-                                                       .target_kind = "api_token",
-                                                       .target_id = created.record.id,
-                                                       .message = "revoked elsewhere",
-                                                       .created_at = clock_.Now()});
+  auto revoked = RevokeOnAnotherInstance(created.record);
   ASSERT_TRUE(revoked) << revoked.error().ToString();
   auto cached = authn_->AuthenticateCached(bearer);
   ASSERT_TRUE(cached.has_value());  // still cached: the announcement would have dropped it
@@ -310,18 +299,7 @@ TEST_F(ApiTokenTest, RefreshDoesNotRenewATokenRevokedBehindItsBack) {
   auto created = MustCreate(owner_, {.name = "ci"});
   const std::string bearer = "Bearer " + created.token;
   ASSERT_TRUE(authn_->Authenticate(bearer));
-  auto revoked = db_->RevokeApiToken(created.record.org_id, created.record.id, clock_.Now(),
-                                     store::RevocationReason::kManual, "other instance",
-                                     store::AuditEvent{.id = "ev-other",
-                                                       .org_id = created.record.org_id,
-                                                       .actor_kind = "user",
-                                                       .actor_id = "x",
-                                                       .actor_name = "x",
-                                                       .action = "api_token.revoked",
-                                                       .target_kind = "api_token",
-                                                       .target_id = created.record.id,
-                                                       .message = "revoked elsewhere",
-                                                       .created_at = clock_.Now()});
+  auto revoked = RevokeOnAnotherInstance(created.record);
   ASSERT_TRUE(revoked) << revoked.error().ToString();
   clock_.Advance(600);
   auto refreshed = authn_->RefreshCachedApiTokens();

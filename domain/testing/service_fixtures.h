@@ -156,6 +156,22 @@ class ApiTokenTest : public DomainTest {
     EXPECT_TRUE(sweep) << sweep.error().ToString();
     return sweep ? sweep->revoked : std::vector<store::RevokedToken>{};
   }
+  // Revokes `t` in the database only, as another instance would: this instance's cache is not
+  // told (no Forget).
+  Status RevokeOnAnotherInstance(const store::ApiToken& t) {
+    return db_->RevokeApiToken(t.org_id, t.id, clock_.Now(), store::RevocationReason::kManual,
+                               "other instance",
+                               store::AuditEvent{.id = "ev-other-" + t.id,
+                                                 .org_id = t.org_id,
+                                                 .actor_kind = "user",
+                                                 .actor_id = "x",
+                                                 .actor_name = "x",
+                                                 .action = "api_token.revoked",
+                                                 .target_kind = "api_token",
+                                                 .target_id = t.id,
+                                                 .message = "revoked elsewhere",
+                                                 .created_at = clock_.Now()});
+  }
   Principal owner_;
 };
 
